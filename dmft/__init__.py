@@ -1,0 +1,1 @@
+"""dmft layer of learning-mechanics (see README)."""

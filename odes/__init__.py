@@ -1,0 +1,1 @@
+"""odes layer of learning-mechanics (see README)."""

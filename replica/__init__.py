@@ -1,0 +1,1 @@
+"""replica layer of learning-mechanics (see README)."""
