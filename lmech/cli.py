@@ -1,0 +1,315 @@
+"""The ``lmech`` command line.
+
+::
+
+    lmech run CONFIG.toml [-o OUT.h5] [--workers N | --scheduler ADDRESS] [--resume]
+                          [--plot FIG.png] [--quiet]
+    lmech show ARCHIVE.h5
+    lmech plot ARCHIVE.h5 [-o FIG.png] [--name NAME]
+    lmech demo [-o OUT.h5] [--png FIG.png] [--workers N] [--quiet]
+    lmech kinds
+    lmech --version
+
+A bad config (unknown key, wrong type, value out of range, missing file)
+exits with status 2 and one line naming the key, before anything is written.
+The layers are reached by name (import strings), so this module imports none
+of them until a command needs one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from ._version import __version__
+from .config import ConfigError, RunConfig, get_kind, kinds, load_config, parse_config, resolve_callable
+
+__all__ = ["main"]
+
+DEMO_CONFIG = "replica.demo:CONFIG"
+
+
+class CLIError(Exception):
+    """An error reported as one line with exit status 2."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="lmech", description="learning-mechanics: solvers for the "
+                                "statistical physics of high-dimensional learning")
+    p.add_argument("--version", action="version", version=f"lmech {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    r = sub.add_parser("run", help="run the sweep a TOML config describes")
+    r.add_argument("config", help="TOML config file")
+    r.add_argument("-o", "--output", help="HDF5 archive to write (default: run.output, or CONFIG.h5)")
+    g = r.add_mutually_exclusive_group()
+    g.add_argument("--workers", type=int, help="local worker processes (default: run.workers, or 1)")
+    g.add_argument("--scheduler", help="address of a running dask.distributed scheduler")
+    r.add_argument("--resume", action="store_true", help="continue the sweep stored in the archive")
+    r.add_argument("--plot", metavar="FIG.png", help="also draw the result to this file")
+    r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    s = sub.add_parser("show", help="summarise an archive")
+    s.add_argument("archive")
+
+    pl = sub.add_parser("plot", help="draw a sweep archive")
+    pl.add_argument("archive")
+    pl.add_argument("-o", "--output", help="PNG file (default: ARCHIVE.png)")
+    pl.add_argument("--name", help="result name in the archive (default: the only sweep)")
+
+    d = sub.add_parser("demo", help="compute the README's phase diagram, archive it and draw it")
+    d.add_argument("-o", "--output", default="lmech-demo.h5", help="archive (default: lmech-demo.h5)")
+    d.add_argument("--png", default=None, help="figure (default: ARCHIVE with .png)")
+    d.add_argument("--workers", type=int, default=None, help="local worker processes (default: 2)")
+    d.add_argument("--resume", action="store_true", help="continue an interrupted demo archive")
+    d.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    sub.add_parser("kinds", help="list the sweep kinds lmech run accepts")
+    return p
+
+
+# -- run ------------------------------------------------------------------------
+def _executor(workers: int | None, scheduler: str | None):
+    if scheduler:
+        try:
+            from distributed import Client
+        except ImportError:
+            raise CLIError("--scheduler: needs the dask extra: pip install 'learning-mechanics[dask]'") from None
+        try:
+            client = Client(scheduler, timeout=10)
+        except Exception as exc:
+            raise CLIError(f"--scheduler: cannot connect to {scheduler}: {exc}") from None
+        return client.get_executor(), client.close
+    if workers is not None and workers > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        ex = ProcessPoolExecutor(max_workers=workers)
+        return ex, lambda: ex.shutdown(cancel_futures=True)
+    return None, lambda: None
+
+
+def _execute(cfg: RunConfig, output: Path, *, workers, scheduler, resume, quiet, plot_to) -> int:
+    from . import archive as _archive
+    from .sweep import sweep
+    from .warm import warmup
+
+    if workers is not None and workers < 1:
+        raise CLIError(f"--workers: must be an integer >= 1, got {workers}")
+    if output.exists():
+        try:
+            names = _archive.ls(output)
+        except Exception as exc:
+            raise CLIError(f"--output: {output} exists and is not a readable lmech archive ({exc})") from None
+        if "sweep" in names and not resume:
+            raise CLIError(f"--output: {output} already holds a sweep; pass --resume to continue it "
+                           "or choose another output")
+    elif resume:
+        raise CLIError(f"--resume: {output} does not exist")
+    if plot_to:
+        _require_matplotlib("--plot")
+    layer = cfg.kind.name.split(".", 1)[0]
+    warmup(layers=("lmech", layer) if layer != "lmech" else ("lmech",))
+    executor, close = _executor(workers, scheduler)
+    try:
+        res = sweep(cfg.kind.point, cfg.grid, points=cfg.points,
+                    fixed={**cfg.fixed, **cfg.options}, archive=output, name="sweep",
+                    executor=executor, resume=resume, progress=not quiet,
+                    config_text=cfg.text, title=cfg.title, kind=cfg.kind.name)
+    except ValueError as exc:
+        raise CLIError(f"--resume: {exc}") from None
+    finally:
+        close()
+    print(f"{output}: {res.message}")
+    if plot_to:
+        _plot(res, cfg.kind.name, Path(plot_to), cfg.title)
+        print(f"figure: {plot_to}")
+    return 0
+
+
+def _cmd_run(args) -> int:
+    cfg = load_config(args.config)
+    out = args.output or cfg.run.get("output") or str(Path(args.config).with_suffix(".h5"))
+    workers = args.workers if args.workers is not None else (None if args.scheduler else cfg.run.get("workers"))
+    scheduler = args.scheduler or (cfg.run.get("scheduler") if args.workers is None else None)
+    return _execute(cfg, Path(out), workers=workers, scheduler=scheduler,
+                    resume=args.resume or cfg.run.get("resume", False), quiet=args.quiet,
+                    plot_to=args.plot or cfg.run.get("plot"))
+
+
+def _cmd_demo(args) -> int:
+    import tomllib
+
+    text = resolve_callable(DEMO_CONFIG)
+    cfg = parse_config(tomllib.loads(text), text)
+    out = Path(args.output)
+    png = args.png or str(out.with_suffix(".png"))
+    workers = args.workers if args.workers is not None else min(2, os.cpu_count() or 1)
+    return _execute(cfg, out, workers=workers, scheduler=None, resume=args.resume,
+                    quiet=args.quiet, plot_to=png)
+
+
+# -- show / plot ----------------------------------------------------------------
+def _cmd_show(args) -> int:
+    import h5py
+
+    from . import archive as _archive
+
+    path = Path(args.archive)
+    if not path.exists():
+        raise CLIError(f"archive: file not found: {path}")
+    try:
+        names = _archive.ls(path)
+    except (OSError, ValueError) as exc:
+        raise CLIError(f"archive: {exc}") from None
+    with h5py.File(path, "r") as f:
+        print(f"{path}: lmech archive, format {f.attrs['format_version']}, "
+              f"written by learning-mechanics {f.attrs['package_version']} on {f.attrs['created']}")
+        if "provenance" in f:
+            pa = f["provenance"].attrs
+            vers = ", ".join(f"{k} {pa[k]}" for k in ("python", "numpy", "scipy", "numba", "h5py") if k in pa)
+            print(f"  provenance: {vers}; git {pa.get('git_commit', '') or 'unknown'}")
+    for name in names:
+        res = _archive.load(path, name)
+        if isinstance(res, dict):
+            print(f"\n[{name}] unknown kind {res['kind']!r}: arrays {sorted(res['arrays'])}")
+            continue
+        print(f"\n[{name}] {res.kind}: success={res.success}  {res.message}")
+        if res.model is not None:
+            print(f"  model: {res.model!r}")
+        if res.kind == "lmech.Sweep":
+            m = res.meta
+            print(f"  kind: {m.get('sweep_kind') or m.get('function')}  title: {m.get('title', '')}")
+            for a in m["axes"]:
+                v = res.arrays[a]
+                print(f"  axis {a}: {len(v)} values in [{v.min():g}, {v.max():g}]")
+            import numpy as np
+
+            for o in m["observables"]:
+                v = res.arrays[o]
+                fin = v[np.isfinite(v)]
+                rng = f"[{fin.min():.6g}, {fin.max():.6g}]" if fin.size else "(no finite values)"
+                print(f"  {o}: {rng}")
+            bad = np.flatnonzero(res.arrays["failed"].ravel() | (res.arrays["done"].ravel()
+                                                                 & ~res.arrays["converged"].ravel()))
+            for i in bad[:5]:
+                print(f"  point {i}: {res.arrays['message'].ravel()[i]}")
+            if bad.size > 5:
+                print(f"  ... and {bad.size - 5} more points failed or did not converge")
+        else:
+            for k, v in res.scalars.items():
+                print(f"  {k} = {v!r}")
+            for k, v in res.arrays.items():
+                print(f"  {k}: array{v.shape} {v.dtype}")
+    return 0
+
+
+def _require_matplotlib(key: str):
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+    except ImportError:
+        raise CLIError(f"{key}: drawing needs matplotlib: pip install 'learning-mechanics[plot]'") from None
+
+
+def _plot(res, kind_name: str, png: Path, title: str = "") -> None:
+    _require_matplotlib("plot")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    kind = get_kind(kind_name) if kind_name else None
+    fig, ax = plt.subplots(figsize=(7, 5), dpi=120)
+    if kind is not None and kind.plot:
+        resolve_callable(kind.plot)(res, ax)
+    else:
+        axes = res.meta["axes"]
+        obs = res.meta["observables"]
+        if not obs:
+            raise CLIError("plot: the sweep has no observables to draw")
+        x = res.arrays[axes[0]]
+        if len(axes) == 1:
+            for o in obs:
+                if res.arrays[o].ndim == 1:
+                    ax.plot(x, res.arrays[o], "o-", label=o)
+            ax.set_xlabel(axes[0])
+            ax.legend()
+        else:
+            v = res.arrays[obs[0]]
+            y = res.arrays[axes[1]]
+            im = ax.pcolormesh(x, y, np.asarray(v).reshape(len(x), len(y), -1)[..., 0].T, shading="auto")
+            fig.colorbar(im, ax=ax, label=obs[0])
+            ax.set_xlabel(axes[0])
+            ax.set_ylabel(axes[1])
+    ax.set_title(title or res.meta.get("title", ""))
+    fig.tight_layout()
+    png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png)
+    plt.close(fig)
+
+
+def _cmd_plot(args) -> int:
+    from . import archive as _archive
+
+    path = Path(args.archive)
+    if not path.exists():
+        raise CLIError(f"archive: file not found: {path}")
+    try:
+        names = _archive.ls(path)
+    except (OSError, ValueError) as exc:
+        raise CLIError(f"archive: {exc}") from None
+    sweeps = [n for n, k in names.items() if k == "lmech.Sweep"]
+    name = args.name
+    if name is None:
+        if len(sweeps) != 1:
+            raise CLIError(f"--name: {path} holds {len(sweeps)} sweeps {sweeps}; name one")
+        name = sweeps[0]
+    elif names.get(name) != "lmech.Sweep":
+        raise CLIError(f"--name: {path} has no sweep {name!r}; sweeps: {sweeps}")
+    _require_matplotlib("plot")
+    res = _archive.load(path, name)
+    out = Path(args.output or path.with_suffix(".png"))
+    _plot(res, res.meta.get("sweep_kind", ""), out)
+    print(f"figure: {out}")
+    return 0
+
+
+def _cmd_kinds(args) -> int:
+    from .spec import import_layer
+
+    for layer in ("odes", "dmft", "replica", "validation"):
+        import_layer(layer)
+    for name, k in sorted(kinds().items()):
+        print(f"{name}: {k.description}")
+        for group, params in (("model/grid", k.params), ("options", k.options)):
+            for pn, p in params.items():
+                default = "required" if p.required else f"default {p.default!r}"
+                print(f"    {group} {pn} ({getattr(p.type, '__name__', p.type)}, {default}): {p.help}")
+    return 0
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``lmech`` console script."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    handlers = {"run": _cmd_run, "show": _cmd_show, "plot": _cmd_plot, "demo": _cmd_demo,
+                "kinds": _cmd_kinds}
+    try:
+        return handlers[args.command](args)
+    except ConfigError as exc:
+        print(f"lmech: config error: {exc}", file=sys.stderr)
+        return 2
+    except CLIError as exc:
+        print(f"lmech: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("lmech: interrupted; rerun with --resume to continue", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

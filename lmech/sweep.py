@@ -1,0 +1,464 @@
+"""Parameter sweeps on any :class:`concurrent.futures.Executor`, streamed into an archive.
+
+:func:`sweep` evaluates a point function over a Cartesian grid of named axes
+(or an explicit list of points), on the executor it is given: none (serial,
+in this process), a :class:`~concurrent.futures.ProcessPoolExecutor`,
+``dask.distributed.Client(...).get_executor()``, or
+``mpi4py.futures.MPIPoolExecutor``.  Only ``submit`` and ``result`` of the
+executor are used (plus :func:`concurrent.futures.wait` when the futures are
+standard ones).
+
+Each point's scalars become observables on the grid.  Results stream into an
+HDF5 archive as they finish, through atomic replaces (:func:`lmech.archive.updating`),
+so a sweep killed at any moment leaves a readable archive, and
+``resume=True`` continues it without recomputing finished points.  A point
+that raises, or that returns ``success=False``, is recorded with its message
+and counted in the summary; it never stops the sweep.
+
+Per point the archive holds ``done``, ``converged``, ``failed`` (the function
+raised), ``status``, ``n_iter``, ``residual``, ``message`` and ``seconds``.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import math
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import h5py
+import numpy as np
+
+from .archive import read_result, updating, write_result, _check_format
+from .config import resolve_callable
+from .result import Result, register_result
+from .spec import to_spec
+
+__all__ = ["sweep", "SweepResult", "grid_points"]
+
+#: per-point bookkeeping arrays, with their fill values
+_BOOK = {
+    "done": (np.bool_, False),
+    "converged": (np.bool_, False),
+    "failed": (np.bool_, False),
+    "status": (np.int64, 0),
+    "n_iter": (np.int64, -1),
+    "residual": (np.float64, math.nan),
+    "seconds": (np.float64, math.nan),
+}
+
+
+@register_result("lmech.Sweep")
+class SweepResult(Result):
+    """A (possibly partial) sweep: observables on a grid plus per-point bookkeeping.
+
+    ``arrays`` holds every axis (by name), every observable (grid-shaped, NaN
+    where not done), and the bookkeeping arrays ``done``, ``converged``,
+    ``failed``, ``status``, ``n_iter``, ``residual``, ``message``, ``seconds``.
+    ``meta`` holds ``axes`` (names, in order), ``mode`` (``"grid"`` or
+    ``"points"``), ``function``, ``fixed``, ``observables`` and ``dims``.
+    """
+
+    @property
+    def axes(self) -> list[str]:
+        """Axis names in grid order."""
+        return list(self.meta["axes"])
+
+    @property
+    def observables(self) -> list[str]:
+        """Names of the observables stored on the grid."""
+        return list(self.meta["observables"])
+
+    @property
+    def shape(self) -> tuple:
+        """Shape of the grid."""
+        return tuple(self.arrays["done"].shape)
+
+    def grid(self, name: str) -> np.ndarray:
+        """Observable or bookkeeping array ``name`` on the grid."""
+        return self.arrays[name]
+
+    def points(self) -> list[dict]:
+        """The parameters of each point, in flat (C) order, fixed ones included."""
+        return grid_points(self.meta, self.arrays)
+
+
+def grid_points(meta: Mapping, arrays: Mapping) -> list[dict]:
+    """Full parameter dictionaries of every point of a sweep, in C order."""
+    fixed = dict(meta.get("fixed", {}))
+    if meta["mode"] == "grid":
+        axes = [np.asarray(arrays[a]) for a in meta["axes"]]
+        mesh = np.meshgrid(*axes, indexing="ij")
+        flat = [m.ravel() for m in mesh]
+        return [{**fixed, **{a: flat[i][j].item() for i, a in enumerate(meta["axes"])}}
+                for j in range(flat[0].size if flat else 0)]
+    names = meta["point_params"]
+    n = len(arrays["point"])
+    return [{**fixed, **{p: np.asarray(arrays[p])[j].item() for p in names}} for j in range(n)]
+
+
+def _fn_name(fn) -> str:
+    if isinstance(fn, str):
+        return fn
+    mod = getattr(fn, "__module__", None)
+    qual = getattr(fn, "__qualname__", None)
+    if not mod or not qual or "<locals>" in qual or "<lambda>" in qual:
+        return repr(fn)
+    return f"{mod}:{qual}"
+
+
+_RESOLVED: dict[str, Callable] = {}
+
+
+def _run_point(fn, index: int, kwargs: dict) -> dict:
+    """Evaluate one point; never raises (exceptions become a failure record)."""
+    t0 = time.perf_counter()
+    rec: dict[str, Any] = {"index": index}
+    try:
+        if isinstance(fn, str):
+            f = _RESOLVED.get(fn)
+            if f is None:
+                f = _RESOLVED[fn] = resolve_callable(fn)
+        else:
+            f = fn
+        out = f(**kwargs)
+        if isinstance(out, Result):
+            rec.update(failed=False, converged=out.success, status=out.status,
+                       message=out.message, n_iter=out.n_iter, residual=out.residual,
+                       scalars=dict(out.scalars), arrays=dict(out.arrays))
+        elif isinstance(out, Mapping):
+            rec.update(failed=False, converged=True, status=0, message="", n_iter=0,
+                       residual=math.nan, scalars=dict(out), arrays={})
+        else:
+            rec.update(failed=False, converged=True, status=0, message="", n_iter=0,
+                       residual=math.nan, scalars={"value": out}, arrays={})
+    except Exception as exc:  # recorded, never propagated: one bad point must not stop a sweep
+        tb = traceback.extract_tb(exc.__traceback__)
+        where = f" (at {Path(tb[-1].filename).name}:{tb[-1].lineno})" if tb else ""
+        rec.update(failed=True, converged=False, status=-1,
+                   message=f"{type(exc).__name__}: {exc}{where}", n_iter=-1,
+                   residual=math.nan, scalars={}, arrays={})
+    rec["seconds"] = time.perf_counter() - t0
+    return rec
+
+
+class _State:
+    """The sweep's arrays in memory; the single writer of the archive."""
+
+    def __init__(self, meta: dict, axes_arrays: dict, shape: tuple, keep_arrays: Sequence[str]):
+        self.meta = meta
+        self.axes_arrays = axes_arrays
+        self.shape = shape
+        self.keep_arrays = list(keep_arrays)
+        self.book = {k: np.full(shape, fill, dtype=dt) for k, (dt, fill) in _BOOK.items()}
+        self.message = np.full(shape, "", dtype=object)
+        self.obs: dict[str, np.ndarray] = {}
+        self.reserved = set(axes_arrays) | set(_BOOK) | {"message"}
+
+    @classmethod
+    def from_result(cls, res: SweepResult, keep_arrays) -> "_State":
+        meta = dict(res.meta)
+        axes_arrays = {k: res.arrays[k] for k in meta["coords"]}
+        st = cls(meta, axes_arrays, res.shape, keep_arrays)
+        for k in _BOOK:
+            st.book[k] = res.arrays[k].copy()
+        st.message = np.asarray(res.arrays["message"], dtype=object).copy()
+        for k in meta["observables"]:
+            st.obs[k] = res.arrays[k].copy()
+        return st
+
+    def record(self, rec: dict) -> None:
+        idx = np.unravel_index(rec["index"], self.shape)
+        values = {}
+        for k, v in rec["scalars"].items():
+            if isinstance(v, (bool, np.bool_, int, float, np.integer, np.floating)):
+                values[k] = float(v)
+        for k in self.keep_arrays:
+            if k in rec.get("arrays", {}):
+                values[k] = np.asarray(rec["arrays"][k], dtype=np.float64)
+        msg = rec["message"]
+        for k, v in values.items():
+            name = k if k not in self.reserved else f"{k}_obs"
+            v = np.asarray(v, dtype=np.float64)
+            if name not in self.obs:
+                self.obs[name] = np.full(self.shape + v.shape, np.nan)
+            target = self.obs[name]
+            if target.shape[len(self.shape):] != v.shape:
+                msg = (msg + "; " if msg else "") + f"observable {k!r} has shape {v.shape}, " \
+                      f"expected {target.shape[len(self.shape):]}: not stored"
+                continue
+            target[idx] = v
+        b = self.book
+        b["done"][idx] = True
+        b["failed"][idx] = rec["failed"]
+        b["converged"][idx] = bool(rec["converged"]) and not rec["failed"]
+        b["status"][idx] = rec["status"]
+        b["n_iter"][idx] = rec["n_iter"]
+        b["residual"][idx] = rec["residual"]
+        b["seconds"][idx] = rec["seconds"]
+        self.message[idx] = msg
+
+    def result(self) -> SweepResult:
+        b = self.book
+        n = int(np.prod(self.shape))
+        n_done = int(b["done"].sum())
+        n_failed = int(b["failed"].sum())
+        n_unconv = int((b["done"] & ~b["converged"] & ~b["failed"]).sum())
+        complete = n_done == n
+        ok = complete and n_failed == 0 and n_unconv == 0
+        message = (f"{n_done}/{n} points done; {n_failed} failed with an exception; "
+                   f"{n_unconv} did not converge")
+        meta = dict(self.meta)
+        meta["observables"] = sorted(self.obs)
+        dims = {k: list(meta["axes"]) for k in list(self.obs) + list(_BOOK) + ["message"]}
+        if meta["mode"] == "points":
+            for p in meta["point_params"]:
+                dims[p] = ["point"]
+        meta["dims"] = dims
+        arrays = dict(self.axes_arrays)
+        arrays.update(self.book)
+        arrays["message"] = np.array([str(m) for m in self.message.ravel()],
+                                     dtype=str).reshape(self.shape)
+        arrays.update(self.obs)
+        return SweepResult(success=ok, status=0 if ok else (1 if not complete else 2),
+                           message=message, n_iter=n_done, model=None,
+                           options={"function": meta["function"]},
+                           scalars={"n_points": n, "n_done": n_done, "n_failed": n_failed,
+                                    "n_unconverged": n_unconv},
+                           arrays=arrays, meta=meta)
+
+
+def _same_spec(a: dict, b: dict) -> str | None:
+    for key in ("function", "mode", "axes", "fixed"):
+        if to_spec(a.get(key)) != to_spec(b.get(key)):
+            return key
+    return None
+
+
+def _write(path, name, state: _State, config_text) -> None:
+    with updating(path, config_text=config_text) as f:
+        if name in f:
+            del f[name]
+        write_result(f.create_group(name), state.result())
+
+
+class _Progress:
+    def __init__(self, total, initial, enabled, desc):
+        self.bar = None
+        self.enabled = enabled
+        self.n = initial
+        self.total = total
+        if enabled:
+            try:
+                from tqdm import tqdm
+
+                self.bar = tqdm(total=total, initial=initial, desc=desc, file=sys.stderr,
+                                dynamic_ncols=True)
+            except ImportError:
+                self.bar = None
+
+    def update(self):
+        self.n += 1
+        if self.bar is not None:
+            self.bar.update(1)
+        elif self.enabled:
+            print(f"\r{self.n}/{self.total} points", end="", file=sys.stderr, flush=True)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+        elif self.enabled:
+            print(file=sys.stderr)
+
+
+def sweep(fn: Callable | str, grid: Mapping[str, Sequence] | None = None, *,
+          points: Sequence[Mapping[str, Any]] | None = None,
+          fixed: Mapping[str, Any] | None = None, archive=None, name: str = "sweep",
+          executor: cf.Executor | None = None, resume: bool = False,
+          retry_failed: bool = False, keep_arrays: Sequence[str] = (),
+          progress: bool = False, max_in_flight: int | None = None,
+          checkpoint_seconds: float = 2.0, config_text: str | None = None,
+          title: str | None = None, kind: str | None = None) -> SweepResult:
+    """Evaluate ``fn`` over a parameter grid and stream the results into an archive.
+
+    Parameters
+    ----------
+    fn : callable or str
+        Point function, called as ``fn(**fixed, **point)``; returns a
+        :class:`~lmech.result.Result` (its scalars become observables), a dict
+        of scalars, or one number (observable ``"value"``).  With a process
+        or distributed executor it must be importable: a module-level function
+        or an import string ``"module:function"``.
+    grid : mapping of str to sequence, optional
+        Named axes; the points are their Cartesian product (C order).
+    points : sequence of mappings, optional
+        An explicit list of points (all with the same keys), instead of ``grid``.
+    fixed : mapping, optional
+        Keyword arguments passed unchanged to every call.
+    archive : path, optional
+        HDF5 file to stream into (group ``name``).  Without it nothing is written.
+    executor : concurrent.futures.Executor, optional
+        Where to run the points; ``None`` runs them here, one after another.
+    resume : bool
+        Continue the sweep stored in ``archive`` under ``name``: finished
+        points are not recomputed.  The stored function, axes and fixed
+        parameters must match.  Without ``resume`` an existing group is an error.
+    retry_failed : bool
+        With ``resume``, run again the points whose function raised.
+    keep_arrays : sequence of str
+        Names of arrays of each point's Result to store on the grid as well
+        (they must have the same shape at every point).
+    progress : bool
+        Show a progress bar (tqdm if installed).  Off by default.
+    max_in_flight : int, optional
+        Points submitted but not finished at any time (default: 4 per worker,
+        at least 8).
+    checkpoint_seconds : float
+        Minimum seconds between archive writes (grown automatically to keep
+        writing under ~10 % of the run time); the archive is always written at
+        the end, and on ``KeyboardInterrupt``.
+
+    Returns
+    -------
+    SweepResult
+        ``success`` is True when every point is done and converged; the
+        scalars ``n_done``, ``n_failed`` and ``n_unconverged`` count the rest.
+    """
+    if (grid is None) == (points is None):
+        raise ValueError("give exactly one of grid (named axes) or points (explicit list)")
+    fixed = dict(fixed or {})
+    if checkpoint_seconds < 0 or not math.isfinite(checkpoint_seconds):
+        raise ValueError(f"checkpoint_seconds must be finite and >= 0, got {checkpoint_seconds!r}")
+    if grid is not None:
+        if not isinstance(grid, Mapping) or not grid:
+            raise ValueError("grid must be a non-empty mapping of axis name to values")
+        axes = list(grid)
+        axes_arrays = {}
+        for a in axes:
+            vals = np.asarray(grid[a])
+            if vals.ndim != 1 or vals.size == 0 or vals.dtype.kind not in "biuf":
+                raise ValueError(f"grid axis {a!r} must be a non-empty 1-D sequence of numbers")
+            axes_arrays[a] = vals
+            if a in fixed:
+                raise ValueError(f"grid axis {a!r} is also in fixed")
+        shape = tuple(len(axes_arrays[a]) for a in axes)
+        meta = {"mode": "grid", "axes": axes, "coords": axes, "point_params": axes}
+    else:
+        points = [dict(p) for p in points]
+        if not points:
+            raise ValueError("points must not be empty")
+        keys = list(points[0])
+        if any(set(p) != set(keys) for p in points):
+            raise ValueError("every point needs the same parameter names")
+        if set(keys) & set(fixed):
+            raise ValueError(f"point parameters {sorted(set(keys) & set(fixed))} are also in fixed")
+        axes_arrays = {"point": np.arange(len(points), dtype=np.int64)}
+        for k in keys:
+            vals = np.asarray([p[k] for p in points])
+            if vals.dtype.kind not in "biuf":
+                raise ValueError(f"point parameter {k!r} must be numeric in every point")
+            axes_arrays[k] = vals
+        shape = (len(points),)
+        meta = {"mode": "points", "axes": ["point"], "coords": ["point"] + keys, "point_params": keys}
+    meta.update(function=_fn_name(fn), fixed=fixed, title=title or "", sweep_kind=kind or "")
+
+    state = None
+    if archive is not None and Path(archive).exists():
+        with h5py.File(archive, "r") as f:
+            _check_format(f, archive)
+            if name in f:
+                if not resume:
+                    raise ValueError(f"{archive} already holds a sweep {name!r}; pass resume=True "
+                                     "to continue it, or choose another archive or name")
+                stored = read_result(f[name])
+                if not isinstance(stored, SweepResult):
+                    raise ValueError(f"{archive}:{name} is not a sweep")
+                key = _same_spec(stored.meta, meta)
+                if key is None and any(not np.array_equal(stored.arrays[k], axes_arrays[k])
+                                       for k in meta["coords"]):
+                    key = "axes values"
+                if key is not None:
+                    raise ValueError(f"cannot resume {archive}:{name}: its {key} differ from this sweep's")
+                state = _State.from_result(stored, keep_arrays)
+    if state is None:
+        state = _State(meta, axes_arrays, shape, keep_arrays)
+
+    all_points = grid_points(meta, axes_arrays)
+    todo = [i for i in range(len(all_points))
+            if not state.book["done"].flat[i] or (retry_failed and state.book["failed"].flat[i])]
+
+    write_every = float(checkpoint_seconds)
+    last_write = time.perf_counter()
+
+    def checkpoint(force=False):
+        nonlocal last_write, write_every
+        if archive is None:
+            return
+        now = time.perf_counter()
+        if not force and now - last_write < write_every:
+            return
+        _write(archive, name, state, config_text)
+        took = time.perf_counter() - now
+        write_every = max(float(checkpoint_seconds), 10.0 * took)
+        last_write = time.perf_counter()
+
+    checkpoint(force=True)
+    bar = _Progress(len(all_points), len(all_points) - len(todo), progress, title or name)
+    try:
+        if executor is None:
+            for i in todo:
+                state.record(_run_point(fn, i, all_points[i]))
+                bar.update()
+                checkpoint()
+        else:
+            if max_in_flight is None:
+                workers = getattr(executor, "_max_workers", None) or 2
+                max_in_flight = max(8, 4 * int(workers))
+            pending = {}
+            queue = iter(todo)
+            exhausted = False
+            try:
+                while pending or not exhausted:
+                    while not exhausted and len(pending) < max_in_flight:
+                        try:
+                            i = next(queue)
+                        except StopIteration:
+                            exhausted = True
+                            break
+                        pending[executor.submit(_run_point, fn, i, all_points[i])] = i
+                    if not pending:
+                        break
+                    futs = list(pending)
+                    if all(isinstance(f, cf.Future) for f in futs):
+                        finished, _ = cf.wait(futs, return_when=cf.FIRST_COMPLETED)
+                    else:
+                        finished = [futs[0]]
+                    for fut in finished:
+                        i = pending.pop(fut)
+                        try:
+                            rec = fut.result()
+                        except cf.CancelledError:
+                            continue
+                        except Exception as exc:  # the worker itself died
+                            if isinstance(exc, getattr(cf, "BrokenExecutor", ())):
+                                raise
+                            rec = {"index": i, "failed": True, "converged": False, "status": -2,
+                                   "message": f"worker error: {type(exc).__name__}: {exc}",
+                                   "n_iter": -1, "residual": math.nan, "scalars": {}, "arrays": {},
+                                   "seconds": math.nan}
+                        state.record(rec)
+                        bar.update()
+                    checkpoint()
+            finally:
+                for fut in pending:
+                    fut.cancel()
+    except BaseException:
+        checkpoint(force=True)
+        bar.close()
+        raise
+    checkpoint(force=True)
+    bar.close()
+    return state.result()
