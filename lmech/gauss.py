@@ -44,14 +44,14 @@ def hermite(n: int) -> tuple[np.ndarray, np.ndarray]:
     Parameters
     ----------
     n : int
-        Number of nodes, ``1 <= n <= 400``.
+        Number of nodes, ``1 <= n <= 300`` (numpy's rule overflows beyond ~350).
 
     Returns
     -------
     z, w : ndarray
         Read-only float64 arrays of length ``n``; ``w`` sums to 1.
     """
-    n = check_int("n", n, low=1, high=400)
+    n = check_int("n", n, low=1, high=300)
     return _hermite(n)
 
 

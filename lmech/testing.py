@@ -31,7 +31,7 @@ def check_erf_overlap(a, c, n=40, fail_above=2.0, sleep=0.0, tol=1e-12):
     """Validate the parameters of :func:`erf_overlap` (ValueError naming them)."""
     check_real("a", a, low=0.0, high=100.0)
     check_real("c", c, low=-1.0, high=1.0)
-    check_int("n", n, low=1, high=400)
+    check_int("n", n, low=1, high=300)
     check_real("fail_above", fail_above)
     check_real("sleep", sleep, low=0.0, high=60.0)
     check_real("tol", tol, low=0.0, low_open=True)
@@ -93,7 +93,7 @@ register_kind(SweepKind(
         "sleep": Param(float, default=0.0, low=0.0, high=60.0, help="seconds to sleep per point (testing)"),
     },
     options={
-        "n": Param(int, default=40, low=1, high=400, help="Gauss-Hermite nodes per dimension"),
+        "n": Param(int, default=40, low=1, high=300, help="Gauss-Hermite nodes per dimension"),
         "tol": Param(float, default=1e-12, low=0.0, low_open=True, help="success threshold on the error"),
     },
     description="Gauss-Hermite quadrature of E[erf(a u) erf(a v)] against its closed form.",
