@@ -105,9 +105,9 @@ def _fn_name(fn) -> str:
         return fn
     mod = getattr(fn, "__module__", None)
     qual = getattr(fn, "__qualname__", None)
-    if not mod or not qual or "<locals>" in qual or "<lambda>" in qual:
-        return repr(fn)
-    return f"{mod}:{qual}"
+    if not mod or not qual:
+        return type(fn).__qualname__
+    return f"{mod}:{qual}"  # functions local to another one are named but not importable
 
 
 _RESOLVED: dict[str, Callable] = {}
@@ -366,6 +366,10 @@ def sweep(fn: Callable | str, grid: Mapping[str, Sequence] | None = None, *,
     meta.update(function=_fn_name(fn), fixed=fixed, title=title or "", sweep_kind=kind or "")
 
     state = None
+    if archive is not None:
+        # temporary copies left by a writer that was killed mid-write (this is the only writer)
+        for stale in Path(archive).parent.glob(f".{Path(archive).name}.*.tmp"):
+            stale.unlink(missing_ok=True)
     if archive is not None and Path(archive).exists():
         with h5py.File(archive, "r") as f:
             _check_format(f, archive)

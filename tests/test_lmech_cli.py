@@ -1,0 +1,159 @@
+"""The lmech command line: runs, summaries, figures, and every config error path."""
+
+import subprocess
+import sys
+import textwrap
+
+import h5py
+import numpy as np
+import pytest
+
+import lmech
+from lmech import archive
+from lmech.cli import main
+
+GOOD = textwrap.dedent("""
+    kind = "lmech.erf_overlap"
+    title = "erf overlap"
+    [model]
+    a = 1.0
+    [grid]
+    c = {start = -0.5, stop = 0.5, num = 5}
+    [options]
+    n = 60
+""")
+
+
+def write(tmp_path, text, name="c.toml"):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0
+    assert lmech.__version__ in capsys.readouterr().out
+
+
+def test_run_show_plot(tmp_path, capsys):
+    cfg = write(tmp_path, GOOD)
+    out = tmp_path / "out.h5"
+    assert main(["run", str(cfg), "-o", str(out), "--quiet"]) == 0
+    res = archive.load(out, "sweep")
+    assert res.success and res.shape == (5,)
+    assert np.allclose(res.arrays["value"], res.arrays["exact"], atol=1e-12, rtol=0)
+    with h5py.File(out, "r") as f:
+        assert f["provenance"].attrs["config"] == GOOD  # the resolved config text is kept
+    assert main(["show", str(out)]) == 0
+    shown = capsys.readouterr().out
+    assert "lmech.erf_overlap" in shown and "5/5 points done" in shown and "axis c: 5 values" in shown
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "fig.png"
+    assert main(["plot", str(out), "-o", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_run_with_workers_and_resume(tmp_path, capsys):
+    cfg = write(tmp_path, GOOD)
+    out = tmp_path / "out.h5"
+    assert main(["run", str(cfg), "-o", str(out), "--workers", "2", "--quiet"]) == 0
+    first = archive.load(out, "sweep")
+    assert main(["run", str(cfg), "-o", str(out), "--resume", "--quiet"]) == 0
+    again = archive.load(out, "sweep")
+    assert np.array_equal(first.arrays["value"], again.arrays["value"])
+    assert np.array_equal(first.arrays["seconds"], again.arrays["seconds"])  # nothing recomputed
+
+
+def test_run_on_a_dask_scheduler(tmp_path, dask_scheduler):
+    cfg = write(tmp_path, GOOD)
+    out = tmp_path / "out.h5"
+    assert main(["run", str(cfg), "-o", str(out), "--scheduler", dask_scheduler, "--quiet"]) == 0
+    assert archive.load(out, "sweep").success
+
+
+ERRORS = [
+    ("unknown top-level key", "bogus = 1\n" + GOOD, "bogus: unknown key"),
+    ("unknown model key", GOOD.replace("a = 1.0", "a = 1.0\nb = 2"), "model.b: unknown parameter"),
+    ("wrong type", GOOD.replace("a = 1.0", 'a = "one"'), "model.a: expected float"),
+    ("out of range", GOOD.replace("a = 1.0", "a = -1.0"), r"model.a: must lie in \[0.0, 100.0\]"),
+    ("grid value out of range", GOOD.replace("stop = 0.5", "stop = 1.5"), r"grid.c\[4\]: must lie in"),
+    ("unknown option", GOOD.replace("n = 60", "n = 60\nrtol = 1e-3"), "options.rtol: unknown option"),
+    ("option wrong type", GOOD.replace("n = 60", "n = 6.5"), "options.n: expected int"),
+    ("option out of range", GOOD.replace("n = 60", "n = 0"), r"options.n: must lie in \[1, 300\]"),
+    ("missing kind", GOOD.replace('kind = "lmech.erf_overlap"', ""), "kind: missing"),
+    ("unknown kind", GOOD.replace("lmech.erf_overlap", "replica.nope"), "kind: unknown kind 'replica.nope'"),
+    ("no grid", GOOD.split("[grid]")[0], "grid: missing"),
+    ("grid key missing num", GOOD.replace(", num = 5", ""), "grid.c.num: missing"),
+    ("unknown grid key", GOOD.replace("num = 5", "num = 5, step = 2"), "grid.c.step: unknown key"),
+    ("grid axis also fixed", GOOD.replace("a = 1.0", "a = 1.0\nc = 0.1"), "grid.c: is also fixed"),
+    ("bad run key", GOOD + "\n[run]\nworkerz = 2\n", "run.workerz: unknown key"),
+    ("run workers type", GOOD + "\n[run]\nworkers = 0\n", r"run.workers: must lie in \[1, inf\]"),
+    ("invalid toml", "kind = \n", "config: invalid TOML"),
+    ("model not a table", 'kind = "lmech.erf_overlap"\nmodel = 3\n[grid]\nc = [0.1]\n', "model: expected a table"),
+]
+
+
+@pytest.mark.parametrize("label,text,message", ERRORS, ids=[e[0] for e in ERRORS])
+def test_config_errors_exit_2_naming_the_key_without_writing(tmp_path, capsys, label, text, message):
+    cfg = write(tmp_path, text)
+    out = tmp_path / "out.h5"
+    assert main(["run", str(cfg), "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    import re
+
+    assert re.search(message, err), err
+    assert "Traceback" not in err
+    assert not out.exists()
+    assert not list(tmp_path.glob("*.h5"))
+
+
+def test_missing_config_file(tmp_path, capsys):
+    assert main(["run", str(tmp_path / "nope.toml")]) == 2
+    assert "config: file not found" in capsys.readouterr().err
+
+
+def test_existing_output_needs_resume(tmp_path, capsys):
+    cfg = write(tmp_path, GOOD)
+    out = tmp_path / "out.h5"
+    assert main(["run", str(cfg), "-o", str(out), "--quiet"]) == 0
+    before = out.read_bytes()
+    assert main(["run", str(cfg), "-o", str(out), "--quiet"]) == 2
+    assert "--output" in capsys.readouterr().err and out.read_bytes() == before
+    assert main(["run", str(cfg), "-o", str(tmp_path / "new.h5"), "--resume"]) == 2
+    assert "--resume" in capsys.readouterr().err
+    assert main(["run", str(cfg), "-o", str(tmp_path / "w.h5"), "--workers", "0"]) == 2
+    assert "--workers" in capsys.readouterr().err
+
+
+def test_show_and_plot_errors(tmp_path, capsys):
+    assert main(["show", str(tmp_path / "none.h5")]) == 2
+    assert "archive: file not found" in capsys.readouterr().err
+    foreign = tmp_path / "foreign.h5"
+    with h5py.File(foreign, "w") as f:
+        f["x"] = 1
+    assert main(["show", str(foreign)]) == 2
+    assert "not an lmech archive" in capsys.readouterr().err
+    assert main(["plot", str(foreign)]) == 2
+    capsys.readouterr()
+    lone = tmp_path / "lone.h5"
+    archive.save(lmech.Result(success=True), lone, "r")
+    assert main(["plot", str(lone)]) == 2
+    assert "--name" in capsys.readouterr().err
+
+
+def test_console_script_reports_config_errors_without_traceback(tmp_path):
+    cfg = write(tmp_path, GOOD.replace("a = 1.0", "a = 1e9"))
+    proc = subprocess.run([sys.executable, "-m", "lmech", "run", str(cfg)], capture_output=True, text=True,
+                          cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().startswith("lmech: config error: model.a: must lie in")
+    assert "Traceback" not in proc.stderr
+    assert not list(tmp_path.glob("*.h5"))
+
+
+def test_kinds_lists_the_registered_kinds(capsys):
+    assert main(["kinds"]) == 0
+    assert "lmech.erf_overlap" in capsys.readouterr().out

@@ -1,0 +1,211 @@
+"""Sweeps: grids, failures, resume after SIGKILL, and equality across executors."""
+
+import math
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+import pytest
+
+import lmech
+from lmech import archive
+from lmech.result import Result
+from lmech.sweep import SweepResult, sweep
+
+POINT = "lmech.testing:erf_overlap"
+GRID = {"a": [0.5, 1.0, 2.0], "c": list(np.linspace(-0.9, 0.9, 7))}
+FIXED = {"n": 30, "tol": 1e-9, "fail_above": 0.8}
+
+
+def same_content(a: SweepResult, b: SweepResult):
+    """Every array bit for bit, except ``seconds`` (wall time differs run to run)."""
+    assert set(a.arrays) == set(b.arrays)
+    for k in a.arrays:
+        if k == "seconds":
+            continue
+        x, y = a.arrays[k], b.arrays[k]
+        assert x.dtype == y.dtype and x.shape == y.shape, k
+        if x.dtype.kind == "U":
+            assert (x == y).all(), k
+        else:
+            assert x.tobytes() == y.tobytes(), k
+    for key in ("success", "status", "message", "n_iter", "scalars"):
+        assert getattr(a, key) == getattr(b, key), key
+    assert {k: v for k, v in a.meta.items()} == {k: v for k, v in b.meta.items()}
+
+
+def test_grid_is_a_cartesian_product_in_c_order():
+    res = sweep(POINT, GRID, fixed=FIXED)
+    assert res.shape == (3, 7)
+    pts = res.points()
+    assert pts[1] == {**FIXED, "a": 0.5, "c": GRID["c"][1]}
+    exact = res.arrays["exact"]
+    for i, a in enumerate(GRID["a"]):
+        for j, c in enumerate(GRID["c"]):
+            if c <= 0.8:
+                assert exact[i, j] == 2 / math.pi * math.asin(2 * a * a * c / (1 + 2 * a * a))
+
+
+def test_failures_and_non_convergence_are_recorded_not_raised():
+    res = sweep(POINT, GRID, fixed=FIXED)
+    failed = res.arrays["failed"]
+    assert failed[:, -1].all() and not failed[:, :-1].any()  # c = 0.9 > fail_above raises
+    assert all(m.startswith("RuntimeError: c = 0.9") for m in res.arrays["message"][:, -1])
+    assert np.isnan(res.arrays["value"][:, -1]).all()
+    # n = 30 nodes are not enough for tol = 1e-9 at the steepest slope: not converged, kept
+    unconv = res.arrays["done"] & ~res.arrays["converged"] & ~failed
+    assert unconv.any()
+    assert np.all(res.arrays["error"][unconv] > 1e-9)
+    assert np.all(res.arrays["error"][res.arrays["converged"]] <= 1e-9)
+    assert res.n_failed == 3 and res.n_unconverged == int(unconv.sum())
+    assert not res.success and res.status == 2
+    assert "3 failed with an exception" in res.message
+
+
+def test_explicit_points_and_dict_returning_functions():
+    def f(x, y, scale=1.0):
+        return {"s": scale * (x + y), "p": x * y}
+
+    res = sweep(f, points=[{"x": 1.0, "y": 2.0}, {"x": 3.0, "y": -1.0}], fixed={"scale": 2.0})
+    assert res.axes == ["point"]
+    assert np.array_equal(res.arrays["s"], [6.0, 4.0])
+    assert np.array_equal(res.arrays["x"], [1.0, 3.0])
+    assert res.success
+
+
+def test_keep_arrays_stores_fixed_shape_arrays_on_the_grid():
+    def f(k):
+        return Result(success=True, arrays={"curve": np.arange(4.0) * k}, scalars={"k2": k * k})
+
+    res = sweep(f, {"k": [1.0, 2.0]}, keep_arrays=["curve"])
+    assert res.arrays["curve"].shape == (2, 4)
+    assert np.array_equal(res.arrays["curve"][1], np.arange(4.0) * 2)
+
+
+def test_resume_skips_finished_points(tmp_path):
+    calls = []
+
+    def f(x):
+        calls.append(x)
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # an interruption part-way
+        return {"y": x * x}
+
+    path = tmp_path / "s.h5"
+    with pytest.raises(KeyboardInterrupt):
+        sweep(f, {"x": [1.0, 2.0, 3.0, 4.0]}, archive=path)
+    part = archive.load(path, "sweep")
+    assert part.arrays["done"].tolist() == [True, True, False, False]
+    assert part.status == 1
+    calls.clear()
+
+    def g(x):
+        calls.append(x)
+        return {"y": x * x}
+
+    g.__module__, g.__qualname__ = f.__module__, f.__qualname__  # same function identity
+    res = sweep(g, {"x": [1.0, 2.0, 3.0, 4.0]}, archive=path, resume=True)
+    assert calls == [3.0, 4.0]
+    assert res.success and np.array_equal(res.arrays["y"], [1.0, 4.0, 9.0, 16.0])
+    with pytest.raises(ValueError, match="pass resume=True"):
+        sweep(g, {"x": [1.0, 2.0, 3.0, 4.0]}, archive=path)
+    with pytest.raises(ValueError, match="axes values differ"):
+        sweep(g, {"x": [1.0, 2.0, 3.0, 5.0]}, archive=path, resume=True)
+    with pytest.raises(ValueError, match="fixed differ"):
+        sweep(g, {"x": [1.0, 2.0, 3.0, 4.0]}, fixed={"k": 1}, archive=path, resume=True)
+    with pytest.raises(ValueError, match="function differ"):
+        sweep(POINT, {"x": [1.0, 2.0, 3.0, 4.0]}, archive=path, resume=True)
+
+
+def test_retry_failed_reruns_only_the_failures(tmp_path):
+    path = tmp_path / "s.h5"
+    first = sweep(POINT, GRID, fixed=FIXED, archive=path)
+    assert first.n_failed == 3
+    again = sweep(POINT, GRID, fixed=FIXED, archive=path, resume=True)
+    same_content(first, again)  # nothing recomputed: failures are finished points
+
+
+def test_bad_arguments_are_rejected():
+    with pytest.raises(ValueError, match="exactly one of grid"):
+        sweep(POINT)
+    with pytest.raises(ValueError, match="grid axis 'a'"):
+        sweep(POINT, {"a": []})
+    with pytest.raises(ValueError, match="also in fixed"):
+        sweep(POINT, {"a": [1.0]}, fixed={"a": 2.0})
+    with pytest.raises(ValueError, match="same parameter names"):
+        sweep(POINT, points=[{"a": 1.0}, {"c": 2.0}])
+
+
+def test_process_pool_gives_the_same_archive_as_serial(tmp_path):
+    serial = sweep(POINT, GRID, fixed=FIXED, archive=tmp_path / "serial.h5")
+    with ProcessPoolExecutor(2) as ex:
+        pooled = sweep(POINT, GRID, fixed=FIXED, archive=tmp_path / "pool.h5", executor=ex,
+                       max_in_flight=3)
+    same_content(serial, pooled)
+    same_content(archive.load(tmp_path / "serial.h5", "sweep"), archive.load(tmp_path / "pool.h5", "sweep"))
+
+
+def test_dask_gives_the_same_archive_as_serial(tmp_path, dask_scheduler):
+    from distributed import Client
+
+    serial = sweep(POINT, GRID, fixed=FIXED, archive=tmp_path / "serial.h5")
+    with Client(dask_scheduler) as client:
+        distributed_res = sweep(POINT, GRID, fixed=FIXED, archive=tmp_path / "dask.h5",
+                                executor=client.get_executor())
+    same_content(serial, distributed_res)
+    same_content(archive.load(tmp_path / "serial.h5", "sweep"), archive.load(tmp_path / "dask.h5", "sweep"))
+
+
+KILL_SCRIPT = textwrap.dedent("""
+    import sys
+    import numpy as np
+    import lmech
+    lmech.sweep("lmech.testing:erf_overlap", {"a": [0.5, 1.0, 2.0], "c": list(np.linspace(-0.9, 0.9, 13))},
+                fixed={"n": 30, "tol": 1e-9, "fail_above": 0.8, "sleep": 0.03},
+                archive=sys.argv[1], resume=True, checkpoint_seconds=0.0)
+""")
+
+KILL_FIXED = {"n": 30, "tol": 1e-9, "fail_above": 0.8, "sleep": 0.03}
+KILL_GRID = {"a": [0.5, 1.0, 2.0], "c": list(np.linspace(-0.9, 0.9, 13))}
+
+
+def test_sigkill_at_a_random_moment_then_resume_equals_an_uninterrupted_run(tmp_path):
+    seed = random.randrange(10**6)
+    rng = random.Random(seed)
+    path = tmp_path / "killed.h5"
+    script = tmp_path / "run.py"
+    script.write_text(KILL_SCRIPT)
+    kills = 0
+    for attempt in range(3):
+        proc = subprocess.Popen([sys.executable, str(script), str(path)])
+        time.sleep(rng.uniform(0.8, 2.5))
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            kills += 1
+        proc.wait()
+        if path.exists():
+            part = archive.load(path, "sweep")  # readable after every kill
+            assert isinstance(part, SweepResult), f"seed {seed}"
+    assert kills >= 1, f"seed {seed}: the run finished before any kill; slow it down"
+    resumed = sweep(POINT, KILL_GRID, fixed=KILL_FIXED, archive=path, resume=True)
+    reference = sweep(POINT, KILL_GRID, fixed=KILL_FIXED, archive=tmp_path / "ref.h5")
+    same_content(resumed, reference)
+    same_content(archive.load(path, "sweep"), archive.load(tmp_path / "ref.h5", "sweep"))
+    assert not list(tmp_path.glob(".killed.h5.*.tmp"))  # stale copies of killed writes cleaned
+
+
+def test_progress_bar_is_off_by_default(capsys):
+    sweep(POINT, {"a": [1.0]}, fixed=FIXED)
+    assert capsys.readouterr().err == ""
+    sweep(POINT, {"a": [1.0]}, fixed=FIXED, progress=True)
+    assert "1/1" in capsys.readouterr().err
+
+
+def test_sweep_is_reachable_as_lmech_sweep():
+    assert lmech.sweep is sweep
