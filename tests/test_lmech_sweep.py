@@ -209,3 +209,15 @@ def test_progress_bar_is_off_by_default(capsys):
 
 def test_sweep_is_reachable_as_lmech_sweep():
     assert lmech.sweep is sweep
+
+
+def test_sweep_archives_open_in_xarray_with_named_dimensions(tmp_path):
+    xr = pytest.importorskip("xarray")
+    pytest.importorskip("h5netcdf")
+    path = tmp_path / "s.h5"
+    res = sweep(POINT, GRID, fixed=FIXED, archive=path)
+    with xr.open_dataset(path, group="sweep", engine="h5netcdf") as ds:
+        assert ds["value"].dims == ("a", "c")
+        assert np.array_equal(ds["a"].values, GRID["a"])
+        np.testing.assert_array_equal(ds["value"].values, res.arrays["value"])
+        assert ds["done"].dtype == bool and bool(ds["done"].all())
