@@ -1,1 +1,28 @@
-"""dmft layer of learning-mechanics (see README)."""
+"""dmft layer of learning-mechanics: two-time dynamical mean-field solvers.
+
+Models (frozen, validated, registered dataclasses):
+
+* :class:`SphericalPSpin` -- Langevin dynamics of the spherical (mixed) p-spin
+  model, Cugliandolo–Kurchan equations; Hamiltonian normalisation is an
+  explicit convention (:func:`dmft.pspin.convert`).
+* :class:`LinearRegressionGF` -- gradient flow on ridge least squares with
+  Gaussian data, a closed Gaussian DMFT.
+* :class:`RandomRNN` -- the Sompolinsky–Crisanti–Sommers random network.
+
+:func:`solve` integrates any of them with the uniform-grid second-order
+predictor–corrector (``method="uniform"``), the p-spin also with the
+time-doubling integrator (``"doubling"``) or the one-time stationary solver
+(``"stationary"``), and returns a :class:`DMFTResult`.
+"""
+
+from . import _kernels  # noqa: F401  (registers the warm-up)
+from .linreg import LinearRegressionGF, mp_error, mp_train_loss
+from .pspin import (SphericalPSpin, aging_energy, aging_fdr, aging_plateau, convert,
+                    dynamical_temperature, equilibrium_energy, threshold_energy)
+from .rnn import RandomRNN, stationary_variance
+from .solve import DMFTResult, solve
+
+__all__ = ["SphericalPSpin", "LinearRegressionGF", "RandomRNN", "DMFTResult", "solve",
+           "convert", "dynamical_temperature", "equilibrium_energy", "threshold_energy",
+           "aging_plateau", "aging_fdr", "aging_energy", "mp_error", "mp_train_loss",
+           "stationary_variance"]

@@ -1,0 +1,170 @@
+"""Gradient flow on least squares with Gaussian data: a closed Gaussian DMFT.
+
+Model (:class:`LinearRegressionGF`): ``n`` samples ``x_mu`` in ``R^d`` with iid
+N(0, 1) entries, ``alpha = n/d`` (``gamma = d/n = 1/alpha``), labels ``y_mu =
+x_mu . beta* + eps_mu`` with ``|beta*|^2 = r^2`` (``signal``) and ``eps`` of
+variance ``sigma^2`` (``noise``); gradient flow from ``beta(0) = 0`` on
+``L(beta) = |y - X beta|^2/(2n) + ridge |beta|^2 / 2``.
+
+DMFT (derived by the cavity method in the scaling ``theta = sqrt(d) beta``,
+``Delta = theta - theta*``; the same bipartite structure as Mignacco et al.,
+NeurIPS 2020, and Celentano, Cheng & Montanari, arXiv:2112.07572, for the
+square loss).  Parameter side::
+
+    dDelta/dt = -(1 + ridge) Delta - ridge theta* + int_0^t Rr(t,s) Delta(s) ds + xi(t),
+    <xi(t) xi(s)> = gamma C_l(t,s),
+
+sample side ``l(t) = eps - u(t)``, ``u(t) = zeta(t) + gamma int_0^t R(t,s) l(s) ds``,
+``<zeta zeta> = C``, whence the regular sample response ``Rr`` and the loss
+correlation ``C_l``::
+
+    Rr(t,t') = gamma R(t,t') - gamma int_t'^t R(t,s) Rr(s,t') ds,
+    C_l = (1 - Rr) (sigma^2 + C) (1 - Rr)^T     (operators on [0, t]),
+
+with ``C(t,t') = <Delta(t) Delta(t')>`` (so ``C(t,t) = |beta(t) - beta*|^2``),
+``R`` its response and ``m(t) = <theta* Delta(t)>`` (a one-time variable,
+``m(0) = -r^2``).  Observables: ``error = C(t,t)``, test risk
+``(C(t,t) + sigma^2)/2`` and training loss ``C_l(t,t)/2``.
+
+The exact finite-sample answer (:func:`mp_error`, :func:`mp_train_loss`) is an
+average over the Marchenko–Pastur law of ``X^T X / n``; tests pit the DMFT
+against it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import integrate
+
+import lmech
+from lmech.checks import check_real
+
+__all__ = ["LinearRegressionGF", "mp_density", "mp_error", "mp_train_loss"]
+
+
+@lmech.register_model("dmft.LinearRegressionGF")
+@dataclass(frozen=True)
+class LinearRegressionGF:
+    """Gradient flow on ridge least squares with iid Gaussian data.
+
+    Parameters
+    ----------
+    alpha : float
+        Samples per dimension ``n/d > 0``.
+    noise : float
+        Label-noise variance ``sigma^2 >= 0``.
+    ridge : float
+        Ridge penalty ``lambda >= 0`` (loss ``|y - X beta|^2/(2n) + lambda |beta|^2/2``).
+    signal : float
+        ``r^2 = |beta*|^2 > 0``.
+    """
+
+    alpha: float = 2.0
+    noise: float = 0.0
+    ridge: float = 0.0
+    signal: float = 1.0
+
+    def __post_init__(self):
+        object.__setattr__(self, "alpha", check_real("alpha", self.alpha, low=0.0, low_open=True))
+        object.__setattr__(self, "noise", check_real("noise", self.noise, low=0.0))
+        object.__setattr__(self, "ridge", check_real("ridge", self.ridge, low=0.0))
+        object.__setattr__(self, "signal", check_real("signal", self.signal, low=0.0,
+                                                      low_open=True))
+
+    @property
+    def gamma(self) -> float:
+        """``d/n = 1/alpha``."""
+        return 1.0 / self.alpha
+
+    def conventions(self) -> dict:
+        return {
+            "data": "x_mu ~ N(0, I_d), y = x.beta* + eps, |beta*|^2 = signal, Var eps = noise",
+            "loss": "|y - X beta|^2/(2n) + ridge |beta|^2/2, gradient flow from beta = 0",
+            "time": "gradient-flow time (learning rate 1)",
+            "correlation": "C(t,t') = (beta(t)-beta*).(beta(t')-beta*)",
+            "response": "R(t,t') response of sqrt(d)(beta_i - beta*_i) to a force at t'",
+            "test_risk": "E (y - x.beta)^2 / 2 = (C(t,t) + noise)/2",
+            "train_loss": "|y - X beta|^2/(2n) = C_l(t,t)/2 (without the ridge term)",
+        }
+
+
+def mp_density(gamma: float):
+    """Marchenko–Pastur law of ``X^T X / n`` (``X`` n x d, ``gamma = d/n``).
+
+    Returns ``(lo, hi, density, atom)``: the continuous part on ``[lo, hi] =
+    [(1-sqrt g)^2, (1+sqrt g)^2]`` with density ``sqrt((hi-s)(s-lo)) / (2 pi
+    gamma s)`` and the mass ``max(0, 1 - 1/gamma)`` of the atom at 0.
+    """
+    g = check_real("gamma", gamma, low=0.0, low_open=True)
+    lo = (1.0 - math.sqrt(g)) ** 2
+    hi = (1.0 + math.sqrt(g)) ** 2
+
+    def density(s):
+        return np.sqrt(np.maximum((hi - s) * (s - lo), 0.0)) / (2.0 * math.pi * g * s)
+
+    return lo, hi, density, max(0.0, 1.0 - 1.0 / g)
+
+
+def _mp_integral(gamma, fn):
+    """Int fn(s) dF(s) over the Marchenko–Pastur law (adaptive quadrature, sqrt ends)."""
+    lo, hi, density, atom = mp_density(gamma)
+    # substitution s = lo + (hi-lo) (1 - cos th)/2 removes the square-root end points
+    def integrand(th):
+        s = lo + 0.5 * (hi - lo) * (1.0 - math.cos(th))
+        ds = 0.5 * (hi - lo) * math.sin(th)
+        return fn(s) * density(s) * ds
+    val, _ = integrate.quad(integrand, 0.0, math.pi, epsabs=1e-13, epsrel=1e-12, limit=200)
+    if atom > 0:
+        val += atom * fn(0.0)
+    return val
+
+
+def mp_error(model: LinearRegressionGF, t: float) -> float:
+    """Exact ``|beta(t) - beta*|^2`` as d -> infinity (Marchenko–Pastur average).
+
+    With ``S = X^T X/n`` and ``lambda`` the ridge, ``beta(t) = (S+lambda)^-1
+    (1 - e^{-(S+lambda)t}) (S beta* + X^T eps / n)``, so with ``k_s = 1 -
+    e^{-(s+lambda) t}``::
+
+        r^2 Int (s k_s/(s+lambda) - 1)^2 dF + sigma^2 gamma Int s k_s^2/(s+lambda)^2 dF,
+
+    which at ``lambda = 0`` is the issue's ``r^2 Int e^{-2st} dF + sigma^2
+    gamma Int (1-e^{-st})^2/s dF``.
+    """
+    lam, g, r2, s2 = model.ridge, model.gamma, model.signal, model.noise
+
+    def bias(s):
+        k = -math.expm1(-(s + lam) * t)
+        if s + lam == 0.0:
+            return 1.0
+        return (s * k / (s + lam) - 1.0) ** 2
+
+    def var(s):
+        if s + lam == 0.0:
+            return s * t * t  # limit of s k^2/(s+lam)^2 as lam -> 0 at s = 0 is 0
+        k = -math.expm1(-(s + lam) * t)
+        return s * k * k / (s + lam) ** 2
+
+    return r2 * _mp_integral(g, bias) + s2 * g * _mp_integral(g, var)
+
+
+def mp_train_loss(model: LinearRegressionGF, t: float) -> float:
+    """Exact training loss ``|y - X beta(t)|^2/(2n)`` at ridge 0 (Marchenko–Pastur average).
+
+    ``(1/2)[sigma^2 (1 - gamma) + Int e^{-2st} (r^2 s + gamma sigma^2) dF(s)]``
+    (``gamma < 1``; for ``gamma >= 1`` the first term is ``0`` and the atom of
+    F at 0 contributes nothing to the second).
+    """
+    if model.ridge != 0.0:
+        raise ValueError("ridge must be 0 for mp_train_loss")
+    g, r2, s2 = model.gamma, model.signal, model.noise
+
+    def fn(s):
+        return math.exp(-2.0 * s * t) * (r2 * s + (g * s2 if s > 0 else 0.0))
+
+    if g < 1.0:
+        return 0.5 * (s2 * (1.0 - g) + _mp_integral(g, fn))
+    return 0.5 * _mp_integral(g, fn)

@@ -1,0 +1,253 @@
+"""``dmft.solve``: integrate a model's DMFT equations and return a :class:`DMFTResult`.
+
+Methods
+-------
+``"uniform"``
+    Second-order predictor–corrector on a uniform grid with trapezoid memory
+    integrals (:func:`dmft._kernels.integrate_uniform`); cost ``O(n^3)``,
+    memory ``O(n^2)``.  Every model.
+``"doubling"``
+    Time-doubling integrator with a fixed window (:mod:`dmft.doubling`):
+    spherical p-spin only, for long and aging runs.
+``"stationary"``
+    One-time solver for the time-translation-invariant paramagnet of the
+    spherical p-spin (``T > 0``), assuming the fluctuation–dissipation
+    theorem.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+import lmech
+from lmech.checks import check_choice, check_int, check_options, check_real
+
+from . import _kernels
+from .linreg import LinearRegressionGF
+from .pspin import SphericalPSpin
+from .rnn import PHI_CODES, RandomRNN, stationary_variance
+
+__all__ = ["DMFTResult", "solve", "METHODS"]
+
+METHODS = ("uniform", "doubling", "stationary")
+
+
+@lmech.register_result("dmft.DMFTResult")
+class DMFTResult(lmech.Result):
+    """Result of :func:`dmft.solve`.
+
+    Arrays (model dependent): ``t`` (time grid), ``C`` (two-time correlation,
+    full symmetric), ``R`` (response, lower triangle ``R[i, j] = R(t_i,
+    t_j)``, ``j <= i``), ``mu`` (Lagrange multiplier / mass), ``iterations``
+    (corrector iterations per step) and one-time observables; scalars hold the
+    final values (the observables a sweep stores).
+    """
+
+
+_UNIFORM_OPTS = ("method", "dt", "tol", "max_corrector", "n_quad", "window")
+
+
+def solve(model, t_max, **options) -> DMFTResult:
+    """Solve the DMFT equations of ``model`` on ``[0, t_max]``.
+
+    Parameters
+    ----------
+    model : SphericalPSpin, LinearRegressionGF or RandomRNN
+    t_max : float
+        Final time (``> 0``).
+    method : {"uniform", "doubling", "stationary"}, optional
+        Integrator (default ``"uniform"``).
+    dt : float, optional
+        Time step (``"uniform"``, ``"stationary"``; default 0.05) or initial
+        step (``"doubling"``; default 0.01).
+    tol : float, optional
+        Corrector tolerance on the largest change of a row (default 1e-10).
+    max_corrector : int, optional
+        Maximum corrector iterations per step (default 50).
+    n_quad : int, optional
+        Gauss–Hermite nodes per dimension for phi-correlations (RNN; default 24).
+    window : int, optional
+        Points per half window of the doubling integrator (default 256).
+
+    Returns
+    -------
+    DMFTResult
+        ``success`` is False (with a message) if the integration produced
+        non-finite values or a corrector did not converge.
+    """
+    check_options(options, _UNIFORM_OPTS, "dmft.solve")
+    method = check_choice("method", options.get("method", "uniform"), METHODS)
+    t_max = check_real("t_max", t_max, low=0.0, low_open=True)
+    tol = check_real("tol", options.get("tol", 1e-10), low=0.0, low_open=True)
+    max_corr = check_int("max_corrector", options.get("max_corrector", 50), low=1, high=10_000)
+    if method == "doubling":
+        from .doubling import solve_doubling
+        if not isinstance(model, SphericalPSpin):
+            raise ValueError("method 'doubling' is implemented for SphericalPSpin only")
+        dt = check_real("dt", options.get("dt", 0.01), low=0.0, low_open=True)
+        window = check_int("window", options.get("window", 256), low=8, high=100_000)
+        return solve_doubling(model, t_max, dt=dt, window=window, tol=tol, max_corrector=max_corr)
+    dt = check_real("dt", options.get("dt", 0.05), low=0.0, low_open=True)
+    n = int(round(t_max / dt)) + 1
+    if abs((n - 1) * dt - t_max) > 1e-9 * t_max:
+        raise ValueError(f"dt must divide t_max, got t_max={t_max!r}, dt={dt!r}")
+    if n < 3:
+        raise ValueError(f"dt must give at least 2 steps, got t_max/dt = {t_max / dt!r}")
+    if method == "stationary":
+        if not isinstance(model, SphericalPSpin):
+            raise ValueError("method 'stationary' is implemented for SphericalPSpin only")
+        return _stationary_pspin(model, t_max, dt, n, tol, max_corr)
+    n_quad = check_int("n_quad", options.get("n_quad", 24), low=2, high=200)
+    opts = {"method": method, "dt": dt, "tol": tol, "max_corrector": max_corr}
+    if isinstance(model, SphericalPSpin):
+        return _uniform_pspin(model, t_max, dt, n, opts)
+    if isinstance(model, RandomRNN):
+        opts["n_quad"] = n_quad
+        return _uniform_rnn(model, t_max, dt, n, opts)
+    if isinstance(model, LinearRegressionGF):
+        return _uniform_linreg(model, t_max, dt, n, opts)
+    raise ValueError(f"model must be a dmft model, got {type(model).__name__}")
+
+
+def _run_uniform(code, par, coef, C0, y0, dt, n, opts, *, big=False, z=None, w=None):
+    C = np.zeros((n, n))
+    R = np.zeros((n, n))
+    Rr = np.zeros((n, n) if big else (1, 1))
+    Cl = np.zeros((n, n) if big else (1, 1))
+    y = np.zeros((len(y0), n))
+    mu = np.zeros(n)
+    iters = np.zeros(n, dtype=np.int64)
+    if z is None:
+        z, w = np.zeros(1), np.ones(1)
+    t0 = time.perf_counter()
+    done = _kernels.integrate_uniform(code, np.asarray(par, dtype=np.float64),
+                                      np.asarray(coef, dtype=np.float64), float(C0),
+                                      np.asarray(y0, dtype=np.float64), dt, n, opts["tol"],
+                                      opts["max_corrector"], np.ascontiguousarray(z),
+                                      np.ascontiguousarray(w), C, R, Rr, Cl, y, mu, iters)
+    elapsed = time.perf_counter() - t0
+    finite = bool(np.all(np.isfinite(C[:done, :done])) and np.all(np.isfinite(R[:done, :done])))
+    success = done == n and finite
+    corr_fail = int(np.sum(iters[1:done] > opts["max_corrector"]))
+    if success and corr_fail:
+        success = False
+        msg = f"corrector did not reach tol in {corr_fail} steps"
+    elif success:
+        msg = "integrated to t_max"
+    else:
+        msg = f"non-finite values at t = {(done - 1) * dt:.6g}; stopped"
+        C[done:, :] = np.nan
+        C[:, done:] = np.nan
+        R[done:, :] = np.nan
+        mu[done:] = np.nan
+    return dict(C=C, R=R, Rr=Rr, Cl=Cl, y=y, mu=mu, iters=iters, done=done, success=success,
+                message=msg, elapsed=elapsed)
+
+
+def _fdt_last_row(C, R, T, dt):
+    """X(t, t') = T R(t,t') / d_t' C(t,t') along the last row (second-order differences)."""
+    row = C[-1]
+    dC = np.gradient(row, dt, edge_order=2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return T * R[-1] / dC
+
+
+def _uniform_pspin(model: SphericalPSpin, t_max, dt, n, opts):
+    coef = model.xi_coefficients()
+    out = _run_uniform(_kernels.MODEL_PSPIN, [model.T], coef, 1.0, [], dt, n, opts)
+    C, R = out["C"], out["R"]
+    e = np.full(n, np.nan)
+    d = out["done"]
+    _kernels.pspin_energy(coef, C, R, dt, d, e)
+    t = dt * np.arange(n)
+    cons = np.diag(C) - 1.0
+    X = _fdt_last_row(C, R, model.T, dt)
+    conventions = model.conventions()
+    conventions["integrator"] = "uniform Heun predictor-corrector, trapezoid memory"
+    scalars = {"t_max": t_max, "energy": float(e[-1]), "mu_final": float(out["mu"][-1]),
+               "C_half": float(C[-1, (n - 1) // 2]),
+               "max_constraint_residual": float(np.nanmax(np.abs(cons[:d]))),
+               "n_steps": n - 1}
+    return DMFTResult(success=out["success"], status=0 if out["success"] else -1,
+                      message=out["message"], n_iter=int(out["iters"].sum()),
+                      residual=scalars["max_constraint_residual"], model=model, options=opts,
+                      conventions=conventions, timings={"solve": out["elapsed"]},
+                      arrays={"t": t, "C": C, "R": R, "mu": out["mu"], "e": e,
+                              "constraint_residual": cons, "fdt_ratio_last": X,
+                              "iterations": out["iters"]},
+                      scalars=scalars, meta={"method": "uniform"})
+
+
+def _uniform_rnn(model: RandomRNN, t_max, dt, n, opts):
+    from lmech import gauss
+    z, w = gauss.hermite(opts["n_quad"])
+    par = [model.g, model.noise, float(PHI_CODES[model.phi])]
+    out = _run_uniform(_kernels.MODEL_RNN, par, [0.0], model.x0_var, [], dt, n, opts, z=z, w=w)
+    C, R = out["C"], out["R"]
+    t = dt * np.arange(n)
+    var = np.diag(C).copy()
+    scalars = {"t_max": t_max, "variance": float(var[-1]),
+               "C_half": float(C[-1, (n - 1) // 2]), "n_steps": n - 1}
+    if model.noise == 0.0 and model.phi in ("tanh", "erf"):
+        scalars["stationary_variance"] = stationary_variance(model)
+    conventions = model.conventions()
+    conventions["integrator"] = "uniform Heun predictor-corrector; 2-D Gauss-Hermite phi-correlations"
+    return DMFTResult(success=out["success"], status=0 if out["success"] else -1,
+                      message=out["message"], n_iter=int(out["iters"].sum()), model=model,
+                      options=opts, conventions=conventions, timings={"solve": out["elapsed"]},
+                      arrays={"t": t, "C": C, "R": R, "variance_t": var,
+                              "iterations": out["iters"]},
+                      scalars=scalars, meta={"method": "uniform"})
+
+
+def _uniform_linreg(model: LinearRegressionGF, t_max, dt, n, opts):
+    par = [model.gamma, model.noise, model.ridge, model.signal]
+    out = _run_uniform(_kernels.MODEL_LINREG, par, [0.0], model.signal, [-model.signal], dt, n,
+                       opts, big=True)
+    C = out["C"]
+    t = dt * np.arange(n)
+    err = np.diag(C).copy()
+    train = 0.5 * np.diag(out["Cl"]).copy()
+    test = 0.5 * (err + model.noise)
+    scalars = {"t_max": t_max, "error": float(err[-1]), "test_risk": float(test[-1]),
+               "train_loss": float(train[-1]), "overlap_m": float(out["y"][0, -1]),
+               "n_steps": n - 1}
+    conventions = model.conventions()
+    conventions["integrator"] = "uniform Heun predictor-corrector, trapezoid memory"
+    return DMFTResult(success=out["success"], status=0 if out["success"] else -1,
+                      message=out["message"], n_iter=int(out["iters"].sum()), model=model,
+                      options=opts, conventions=conventions, timings={"solve": out["elapsed"]},
+                      arrays={"t": t, "C": C, "R": out["R"], "m": out["y"][0].copy(),
+                              "error_t": err, "test_risk_t": test, "train_loss_t": train,
+                              "C_loss": out["Cl"], "R_sample": out["Rr"],
+                              "iterations": out["iters"]},
+                      scalars=scalars, meta={"method": "uniform"})
+
+
+def _stationary_pspin(model: SphericalPSpin, t_max, dt, n, tol, max_corr):
+    T = check_real("T", model.T, low=0.0, low_open=True)
+    coef = model.xi_coefficients()
+    C = np.zeros(n)
+    F = np.zeros(n)
+    t0 = time.perf_counter()
+    done = _kernels.stationary_pspin(coef, T, dt, n, tol, max_corr, C, F)
+    elapsed = time.perf_counter() - t0
+    success = done == n and bool(np.all(np.isfinite(C)))
+    tau = dt * np.arange(n)
+    R = -F / T
+    conventions = model.conventions()
+    conventions["integrator"] = "one-time (TTI + FDT) trapezoid predictor-corrector"
+    conventions["tau"] = "C(tau) = C(t + tau, t), R(tau) = -C'(tau)/T, t -> infinity"
+    return DMFTResult(success=success, status=0 if success else -1,
+                      message="integrated to t_max" if success else "non-finite values",
+                      n_iter=n - 1, model=model,
+                      options={"method": "stationary", "dt": dt, "tol": tol,
+                               "max_corrector": max_corr},
+                      conventions=conventions, timings={"solve": elapsed},
+                      arrays={"tau": tau, "C": C, "R": R},
+                      scalars={"t_max": t_max, "energy": model.equilibrium_energy(),
+                               "C_final": float(C[-1]), "n_steps": n - 1},
+                      meta={"method": "stationary"})

@@ -1,0 +1,54 @@
+"""Tests of dmft.solve: options, failure as data, result registration."""
+
+import numpy as np
+import pytest
+
+import dmft
+import lmech
+from lmech.result import result_class
+
+
+def test_result_registered_and_conventions_recorded():
+    res = dmft.solve(dmft.SphericalPSpin(p=3, T=1.0), 1.0, dt=0.1)
+    assert result_class("dmft.DMFTResult") is dmft.DMFTResult
+    assert isinstance(res, lmech.Result) and res.kind == "dmft.DMFTResult"
+    assert "hamiltonian" in res.conventions and "q^3" in res.conventions["hamiltonian"]
+    assert res.options["dt"] == 0.1 and res.options["method"] == "uniform"
+    assert res.t.shape == (11,) and res.C.shape == (11, 11)
+    assert np.allclose(res.C, res.C.T)
+    assert np.all(np.triu(res.R, 1) == 0) and np.all(np.diag(res.R) == 1)
+    assert set(res.scalars) >= {"energy", "max_constraint_residual", "t_max"}
+
+
+def test_unknown_option_and_bad_values():
+    m = dmft.SphericalPSpin(p=3, T=1.0)
+    with pytest.raises(TypeError, match="stepsize"):
+        dmft.solve(m, 1.0, stepsize=0.1)
+    with pytest.raises(ValueError, match="method"):
+        dmft.solve(m, 1.0, method="rk4")
+    with pytest.raises(ValueError, match="t_max"):
+        dmft.solve(m, -1.0)
+    with pytest.raises(ValueError, match="dt"):
+        dmft.solve(m, 1.0, dt=0.3)
+    with pytest.raises(ValueError, match="dt"):
+        dmft.solve(m, 1.0, dt=0.0)
+    with pytest.raises(ValueError, match="tol"):
+        dmft.solve(m, 1.0, tol=-1.0)
+    with pytest.raises(ValueError, match="max_corrector"):
+        dmft.solve(m, 1.0, max_corrector=0)
+    with pytest.raises(ValueError, match="model"):
+        dmft.solve("pspin", 1.0)
+    with pytest.raises(ValueError, match="stationary"):
+        dmft.solve(dmft.RandomRNN(g=0.5), 1.0, method="stationary")
+
+
+def test_divergence_is_reported_not_raised():
+    # linear activation with g > 1 and a huge step: the explicit predictor blows up
+    res = dmft.solve(dmft.RandomRNN(g=50.0, phi="linear"), 40.0, dt=2.0, max_corrector=3)
+    assert not res.success
+    assert res.status < 0 and res.message
+
+
+def test_corrector_nonconvergence_is_reported():
+    res = dmft.solve(dmft.SphericalPSpin(p=3, T=0.5), 2.0, dt=0.2, tol=1e-16, max_corrector=1)
+    assert not res.success and "corrector" in res.message
