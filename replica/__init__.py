@@ -1,1 +1,23 @@
-"""replica layer of learning-mechanics (see README)."""
+"""replica layer of learning-mechanics: replica-symmetric saddle points, transitions, phase diagrams.
+
+Building blocks (:mod:`replica.blocks`): priors, channels (and losses in
+:mod:`replica.erm`) with registries ``get_prior``, ``get_channel``,
+``get_loss``.  Models: :class:`BayesOptimalGLM` (Barbier et al., PNAS 2019),
+:class:`ERM` (Aubin et al., NeurIPS 2020; Loureiro et al., 2021),
+:class:`GardnerVolume` (Gardner 1988).  Solvers: :func:`solve` (one entry
+point), :func:`transitions` (spinodals and first-order transitions),
+:func:`continuation` (warm-started branch following).  Sweep kinds for
+``lmech run`` are registered in :mod:`replica.kinds`.
+"""
+
+from . import _kernels  # noqa: F401  (registers the warm-up)
+from .bayes import (BayesOptimalGLM, BayesOptimalResult, TransitionResult, alpha_of_mmse,
+                    continuation, free_entropy_at, transitions)
+from .blocks import (GaussBernoulli, Gaussian, LabelFlip, Linear, Probit, Rademacher, ReLU,
+                     Sign, Spherical, get_channel, get_prior)
+from .solve import solve
+
+__all__ = ["BayesOptimalGLM", "BayesOptimalResult", "TransitionResult", "solve", "transitions",
+           "continuation", "alpha_of_mmse", "free_entropy_at", "get_prior", "get_channel",
+           "Gaussian", "Rademacher", "GaussBernoulli", "Spherical", "Linear", "Sign",
+           "LabelFlip", "Probit", "ReLU"]

@@ -1,0 +1,299 @@
+"""Numba kernels of the replica layer: Gaussian integrals of priors and channels.
+
+Every kernel is a pure function of float64 scalars and the Gauss–Hermite rule
+``(z, w)`` for ``E`` over ``N(0, 1)`` (:func:`lmech.gauss.hermite`).  Notation
+follows Barbier, Krzakala, Macris, Miolane & Zdeborová, PNAS 116, 5451 (2019)
+(BKMMZ below): ``r = qhat`` is the signal-to-noise ratio of the scalar
+Gaussian channel of the prior, ``q`` the overlap, ``V = rho - q``, ``Psi_out``
+the channel free entropy.  The Python wrappers are in :mod:`replica.blocks`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from lmech.special import H, Phi, log_H, log_Phi, mills, phi
+from lmech.warm import register_warmup
+
+_LOG2 = math.log(2.0)
+_LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
+
+
+# ---------------------------------------------------------------------------
+# priors: scalar Gaussian channel B = r w* + sqrt(r) xi, A = r (BKMMZ eq. 14)
+# ---------------------------------------------------------------------------
+@njit(cache=True)
+def rademacher_psi_minus(r, z, w):
+    """``Psi_P0(r) - r rho / 2`` for ``P0 = (delta_1 + delta_-1)/2`` (rho = 1).
+
+    ``Psi_P0(r) = -r/2 + E log cosh(sqrt(r) xi + r)``; written as
+    ``-log 2 + E[2 max(-x, 0) + log1p(exp(-2|x|))]``, ``x = sqrt(r) xi + r``,
+    which is exact and tends to ``-log 2`` (minus the prior entropy) as ``r -> inf``.
+    """
+    if math.isinf(r):
+        return -_LOG2
+    sr = math.sqrt(r)
+    s = 0.0
+    for i in range(z.shape[0]):
+        x = sr * z[i] + r
+        ax = abs(x)
+        s += w[i] * (2.0 * max(-x, 0.0) + math.log1p(math.exp(-2.0 * ax)))
+    return -_LOG2 + s
+
+
+@njit(cache=True)
+def rademacher_mmse(r, z, w):
+    """``rho - q = 1 - E tanh(sqrt(r) xi + r) = E[2 / (1 + exp(2x))]`` (no cancellation)."""
+    if math.isinf(r):
+        return 0.0
+    sr = math.sqrt(r)
+    s = 0.0
+    for i in range(z.shape[0]):
+        x = sr * z[i] + r
+        if x > 0.0:
+            e = math.exp(-2.0 * x)
+            s += w[i] * 2.0 * e / (1.0 + e)
+        else:
+            s += w[i] * 2.0 / (1.0 + math.exp(2.0 * x))
+    return s
+
+
+@njit(cache=True)
+def _gb_logz(b, r, rho):
+    """``log Z0(B, A=r)`` for ``P0 = (1-rho) delta_0 + rho N(0, 1)``, log-sum-exp."""
+    l1 = math.log1p(-rho) if rho < 1.0 else -math.inf
+    l2 = math.log(rho) - 0.5 * math.log1p(r) + 0.5 * b * b / (1.0 + r)
+    mx = max(l1, l2)
+    return mx + math.log(math.exp(l1 - mx) + math.exp(l2 - mx))
+
+
+@njit(cache=True)
+def _gb_fv(b, r, rho):
+    """Posterior variance of ``w`` given ``B`` (Gauss–Bernoulli prior)."""
+    lz = _gb_logz(b, r, rho)
+    pi = math.exp(math.log(rho) - 0.5 * math.log1p(r) + 0.5 * b * b / (1.0 + r) - lz)
+    return pi / (1.0 + r) + pi * (1.0 - pi) * b * b / ((1.0 + r) * (1.0 + r))
+
+
+@njit(cache=True)
+def _gb_component(sd, r, rho, xg, wg):
+    """``(E log Z0, E f_v)`` for ``B ~ N(0, sd**2)`` by composite Gauss–Legendre.
+
+    The posterior weight of the non-zero component switches from 0 to 1 at
+    ``|B*| = sqrt(2 (1+r) log((1-rho) sqrt(1+r) / rho))`` over a width
+    ``(1+r)/B*``; panels are placed at multiples of ``sd`` on ``[0, 12 sd]``
+    and around ``B*`` so that the switch is resolved for any ``r``.
+    """
+    edges = np.empty(32)
+    k = 0
+    for j in range(13):
+        edges[k] = j * sd
+        k += 1
+    arg = (1.0 - rho) * math.sqrt(1.0 + r) / rho if rho < 1.0 else 0.0
+    if arg > 1.0:
+        bs = math.sqrt(2.0 * (1.0 + r) * math.log(arg))
+        wid = (1.0 + r) / bs
+        for f in (-8.0, -4.0, -2.0, -1.0, 0.0, 1.0, 2.0, 4.0, 8.0):
+            e = bs + f * wid
+            if 0.0 < e < 12.0 * sd:
+                edges[k] = e
+                k += 1
+    ed = np.sort(edges[:k])
+    s_l = 0.0
+    s_v = 0.0
+    norm = 1.0 / (sd * math.sqrt(2.0 * math.pi))
+    for p in range(k - 1):
+        a = ed[p]
+        b = ed[p + 1]
+        if b - a <= 0.0:
+            continue
+        h = 0.5 * (b - a)
+        c = 0.5 * (a + b)
+        for i in range(xg.shape[0]):
+            x = c + h * xg[i]
+            dens = 2.0 * norm * math.exp(-0.5 * (x / sd) ** 2) * h * wg[i]
+            s_l += dens * _gb_logz(x, r, rho)
+            s_v += dens * _gb_fv(x, r, rho)
+    return s_l, s_v
+
+
+@njit(cache=True)
+def gauss_bernoulli_psi_mmse(r, rho, xg, wg):
+    """``(Psi_P0(r) - r rho/2, rho - q)`` for the Gauss–Bernoulli prior of density ``rho``.
+
+    ``B ~ N(0, r)`` with probability ``1 - rho`` (``w* = 0``) and
+    ``B ~ N(0, r + r**2)`` with probability ``rho`` (``w* ~ N(0, 1)``);
+    ``rho - q = E[posterior variance]`` (Nishimori).  ``(xg, wg)`` is a
+    Gauss–Legendre rule on ``[-1, 1]``.
+    """
+    if r <= 0.0:
+        return 0.0, rho
+    l0, v0 = _gb_component(math.sqrt(r), r, rho, xg, wg)
+    l1, v1 = _gb_component(math.sqrt(r + r * r), r, rho, xg, wg)
+    return (1.0 - rho) * l0 + rho * l1 - 0.5 * r * rho, (1.0 - rho) * v0 + rho * v1
+
+
+# ---------------------------------------------------------------------------
+# sign-family channels: P(y|z) = eps + (1 - 2 eps) Phi(y z / sqrt(Delta)), y = +-1
+# (sign: Delta = eps = 0; probit: Delta > 0; label flips: eps > 0), so that
+# Z_out(y, omega, V) = eps + (1 - 2 eps) Phi(y omega / sqrt(V + Delta)).
+# Both integrals over xi are rewritten with phi(x) N(x; 0, s^2) =
+# N(0; 0, 1 + s^2) N(x; 0, s^2 / (1 + s^2)) (analytic rescaling), which leaves
+# a smooth integrand under a Gaussian of variance q / (rho + Delta) <= 1.
+# ---------------------------------------------------------------------------
+@njit(cache=True)
+def _log1p_over(t):
+    """``log1p(t) / t`` with the value 1 at ``t = 0``."""
+    if abs(t) < 1e-8:
+        return 1.0 - 0.5 * t + t * t / 3.0
+    return math.log1p(t) / t
+
+
+@njit(cache=True)
+def _sign_entropy_kernel(u, eps):
+    """``(sum_y Z_y log Z_y - a0) / phi(u)``, ``Z_y = eps + (1-2eps) Phi(y u)``.
+
+    ``a0 = eps log eps + (1-eps) log(1-eps)`` is the value at ``|u| -> inf``.
+    Even in ``u``; with ``delta = (1-2eps) H(|u|)`` and ``rr = delta / phi(u)``
+    it equals ``rr [log(eps+delta) - log(1-eps-delta) + L(delta/eps) - L(-delta/(1-eps))]``,
+    ``L(t) = log1p(t)/t``, free of cancellation in the tails.
+    """
+    a = abs(u)
+    c = 1.0 - 2.0 * eps
+    rr = c / mills(-a)           # (1-2eps) H(a) / phi(a)
+    if eps > 0.0:
+        delta = c * H(a)
+        t = math.log(eps + delta) - math.log1p(-eps - delta)
+        t += _log1p_over(delta / eps) - _log1p_over(-delta / (1.0 - eps))
+    else:
+        delta = H(a)
+        t = log_H(a) - math.log1p(-delta) - _log1p_over(-delta)
+    return rr * t
+
+
+@njit(cache=True)
+def sign_psi_out(q, V, rho, delta, eps, z, w):
+    """Channel free entropy ``Psi_out(q) = E_xi sum_y Z_out log Z_out`` (BKMMZ eq. 15).
+
+    ``q`` overlap, ``V = rho - q`` (passed separately to avoid cancellation),
+    ``delta`` probit noise variance, ``eps`` label-flip probability.
+    """
+    a0 = 0.0
+    if eps > 0.0:
+        a0 = eps * math.log(eps) + (1.0 - eps) * math.log1p(-eps)
+    veff = V + delta
+    tot = rho + delta
+    if veff <= 0.0:
+        return a0
+    c = math.sqrt(veff / (2.0 * math.pi * tot))
+    su = math.sqrt(max(q, 0.0) / tot)
+    s = 0.0
+    for i in range(z.shape[0]):
+        s += w[i] * _sign_entropy_kernel(su * z[i], eps)
+    return a0 + c * s
+
+
+@njit(cache=True)
+def sign_qhat_unit(q, V, rho, delta, eps, z, w):
+    """``qhat / alpha = E_xi sum_y Z_out g_out**2`` (= 2 dPsi_out/dq), sign family.
+
+    ``sum_y Z g**2 = (1-2eps)**2 phi(x)**2 / (V+Delta) * sum_y 1/Z_y(x)``; after
+    the rescaling, ``phi(u)/Z_y(u) = mills(y u) / ((1-2eps) + eps/Phi(y u))``.
+    """
+    veff = V + delta
+    tot = rho + delta
+    if veff <= 0.0:
+        return math.inf
+    c = 1.0 - 2.0 * eps
+    pref = c * c / veff * math.sqrt(veff / (2.0 * math.pi * tot))
+    su = math.sqrt(max(q, 0.0) / tot)
+    s = 0.0
+    for i in range(z.shape[0]):
+        u = su * z[i]
+        if eps > 0.0:
+            t = mills(u) / (c + eps / Phi(u)) + mills(-u) / (c + eps / Phi(-u))
+        else:
+            t = (mills(u) + mills(-u)) / c
+        s += w[i] * t
+    return pref * s
+
+
+# ---------------------------------------------------------------------------
+# ReLU channel with Gaussian output noise: y = max(0, z) + sqrt(Delta) nu
+# Z_out(y, omega, V) = H(omega/sqrt V) N(y; 0, Delta)
+#                    + N(y; omega, V + Delta) Phi(mu / s),
+# mu = (omega Delta + y V)/(V + Delta), s**2 = V Delta/(V + Delta).
+# ---------------------------------------------------------------------------
+@njit(cache=True)
+def _relu_logz_g(y, om, V, delta):
+    """``log Z_out`` and ``g_out = d log Z_out / d omega`` for the ReLU channel."""
+    sv = math.sqrt(V)
+    a = om / sv
+    la = log_H(a) - 0.5 * y * y / delta - 0.5 * math.log(delta) - _LOG_SQRT_2PI
+    vt = V + delta
+    s = math.sqrt(V * delta / vt)
+    mu = (om * delta + y * V) / vt
+    lb = -0.5 * (y - om) ** 2 / vt - 0.5 * math.log(vt) - _LOG_SQRT_2PI + log_Phi(mu / s)
+    mx = max(la, lb)
+    ea = math.exp(la - mx)
+    eb = math.exp(lb - mx)
+    lz = mx + math.log(ea + eb)
+    pa = ea / (ea + eb)
+    ta = -mills(-a) / sv
+    tb = (y - om) / vt + mills(mu / s) * delta / (vt * s)
+    return lz, pa * ta + (1.0 - pa) * tb
+
+
+@njit(cache=True)
+def relu_integrals(q, V, delta, z, w):
+    """``(Psi_out, qhat/alpha)`` for the ReLU channel by a 2-D Gauss–Hermite rule.
+
+    ``int dy Z log Z = H(a) E_nu[log Z(sqrt(Delta) nu)]
+    + E_{y ~ N(omega, V+Delta)}[Phi(mu(y)/s) log Z(y)]`` and likewise for
+    ``Z g**2``; ``omega = sqrt(q) xi``.  Needs ``V > 0`` and ``Delta > 0``.
+    """
+    sq = math.sqrt(max(q, 0.0))
+    sv = math.sqrt(V)
+    vt = V + delta
+    st = math.sqrt(vt)
+    sd = math.sqrt(delta)
+    s = math.sqrt(V * delta / vt)
+    psi = 0.0
+    qh = 0.0
+    n = z.shape[0]
+    for i in range(n):
+        om = sq * z[i]
+        ha = H(om / sv)
+        p1 = 0.0
+        g1 = 0.0
+        p2 = 0.0
+        g2 = 0.0
+        for j in range(n):
+            y = sd * z[j]
+            lz, g = _relu_logz_g(y, om, V, delta)
+            p1 += w[j] * lz
+            g1 += w[j] * g * g
+            y = om + st * z[j]
+            lz, g = _relu_logz_g(y, om, V, delta)
+            f = Phi((om * delta + y * V) / vt / s)
+            p2 += w[j] * f * lz
+            g2 += w[j] * f * g * g
+        psi += w[i] * (ha * p1 + p2)
+        qh += w[i] * (ha * g1 + g2)
+    return psi, qh
+
+
+@register_warmup("replica._kernels")
+def warmup():
+    """Compile every kernel of this module once on tiny inputs."""
+    z = np.array([-1.0, 0.0, 1.0])
+    w = np.array([1.0 / 6.0, 2.0 / 3.0, 1.0 / 6.0])
+    rademacher_psi_minus(1.0, z, w)
+    rademacher_mmse(1.0, z, w)
+    gauss_bernoulli_psi_mmse(1.0, 0.5, z, w)
+    sign_psi_out(0.5, 0.5, 1.0, 0.0, 0.0, z, w)
+    sign_qhat_unit(0.5, 0.5, 1.0, 0.0, 0.1, z, w)
+    relu_integrals(0.5, 0.5, 0.1, z, w)

@@ -1,0 +1,392 @@
+"""Bayes-optimal generalized linear models: state evolution, branches, transitions.
+
+Implements the replica-symmetric formula of Barbier, Krzakala, Macris,
+Miolane & Zdeborová, "Optimal errors and phase transitions in
+high-dimensional generalized linear models", PNAS 116, 5451 (2019) (BKMMZ):
+the free entropy
+
+    Phi(q, r) = Psi_P0(r) + alpha Psi_out(q) - r q / 2          (BKMMZ eq. 13)
+
+is extremised by the state-evolution fixed point
+
+    r = qhat = 2 alpha dPsi_out/dq,   q = 2 dPsi_P0/dr,           (BKMMZ eq. 16)
+
+and the equilibrium is the fixed point of largest ``Phi``.  The state
+variable of the iteration is ``V = rho - q`` (the MMSE on the weights), so
+that perfect recovery ``V = 0`` is represented without cancellation.
+
+Observables (conventions of the layer: ``x ~ N(0, I_d)``, ``z = w.x/sqrt d``,
+``m = q`` on the Bayes-optimal line): ``mmse = rho - q``; for classification
+channels the Bayes error ``arccos(sqrt(q/rho))/pi`` and the Gibbs error
+``arccos(q/rho)/pi`` (against the clean teacher label ``sign(z)``); for
+regression channels the excess pre-activation errors ``rho - q`` (Bayes) and
+``2 (rho - q)`` (Gibbs); the mutual information per weight
+``I/d = -Phi + alpha E[log P_out(y|z)]``.
+
+Branches: writing ``qhat = alpha h(q)`` with ``h = 2 dPsi_out/dq``, a fixed
+point satisfies ``alpha = r(V) / h(rho - V)`` with ``r = mmse^{-1}``, so every
+fixed point (stable or not) lies on the explicit curve ``V -> alpha(V)``.
+Spinodals are the local extrema of that curve, located by bounded Brent
+minimisation; first-order transitions are where two stable branches have
+equal free entropy, located by Brent root-finding in ``alpha``.  This is
+immune to the critical slowing down of the iteration near a spinodal.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import brentq, minimize_scalar
+
+import lmech
+from lmech.checks import check_choice, check_int, check_options, check_real
+from lmech.result import Result, register_result
+from lmech.spec import register_model
+
+from .blocks import N_QUAD, Channel, Prior, get_channel, get_prior
+from .fixedpoint import iterate
+
+__all__ = ["BayesOptimalGLM", "BayesOptimalResult", "TransitionResult", "solve_bayes",
+           "alpha_of_mmse", "free_entropy_at", "transitions", "continuation",
+           "CONVENTIONS"]
+
+CONVENTIONS = {
+    "data": "x ~ N(0, I_d); pre-activation z = w.x / sqrt(d); alpha = n / d",
+    "noise": "variance (Delta); label flips with probability eps",
+    "classification_error": "against the clean teacher label sign(z): Bayes arccos(sqrt(q/rho))/pi, Gibbs arccos(q/rho)/pi",
+    "regression_error": "excess pre-activation error rho + q - 2m (m = q): Bayes rho - q, Gibbs 2(rho - q)",
+    "free_entropy": "Phi = Psi_P0(qhat) + alpha Psi_out(q) - q qhat / 2 per weight (BKMMZ 2019 eq. 13); nats",
+    "mutual_information": "I/d = -Phi + alpha E log P_out(y|z), nats per weight",
+}
+
+
+@register_model("replica.BayesOptimalGLM")
+@dataclass(frozen=True)
+class BayesOptimalGLM:
+    """Teacher–student GLM at the Bayes-optimal point (BKMMZ 2019).
+
+    Parameters
+    ----------
+    prior : Prior or str
+        Prior of the teacher (and student) weights; a name is looked up with
+        :func:`replica.get_prior`.
+    channel : Channel or str
+        Output channel ``P_out(y|z)``; a name goes to :func:`replica.get_channel`.
+    """
+
+    prior: Prior = None
+    channel: Channel = None
+
+    def __post_init__(self):
+        if self.prior is None or isinstance(self.prior, str):
+            object.__setattr__(self, "prior", get_prior(self.prior or "gaussian"))
+        if self.channel is None or isinstance(self.channel, str):
+            object.__setattr__(self, "channel", get_channel(self.channel or "sign"))
+        if not isinstance(self.prior, Prior):
+            raise ValueError(f"prior must be a replica prior, got {self.prior!r}")
+        if not isinstance(self.channel, Channel):
+            raise ValueError(f"channel must be a replica channel, got {self.channel!r}")
+
+    @property
+    def rho(self) -> float:
+        return float(self.prior.rho)
+
+    @property
+    def perfect_branch(self) -> bool:
+        """Whether ``V = 0`` (perfect recovery) is a fixed point for every alpha."""
+        return bool(self.prior.discrete and self.channel.deterministic)
+
+
+@register_result("replica.BayesOptimalResult")
+class BayesOptimalResult(Result):
+    """State-evolution fixed point of a :class:`BayesOptimalGLM` at one ``alpha``."""
+
+
+@register_result("replica.TransitionResult")
+class TransitionResult(Result):
+    """Spinodals and first-order transitions of a :class:`BayesOptimalGLM` in ``alpha``."""
+
+
+def _observables(model: BayesOptimalGLM, alpha, V, n):
+    """Scalars of a fixed point with ``V = rho - q``."""
+    rho = model.rho
+    q = rho - V
+    ch, pr = model.channel, model.prior
+    if V <= 0.0:
+        qhat = math.inf
+        psi_out = ch.psi_out(rho, rho, 0.0, n)
+        phi = pr.psi_minus(math.inf, n) + alpha * psi_out
+    else:
+        qhat = alpha * ch.qhat_unit(q, rho, V, n)
+        phi = pr.psi_minus(qhat, n) + 0.5 * qhat * V + alpha * ch.psi_out(q, rho, V, n)
+    mi = -phi + alpha * ch.mean_loglik(rho, n)
+    t = min(max(q / rho, 0.0), 1.0)
+    if ch.classification:
+        eb = math.acos(math.sqrt(t)) / math.pi
+        eg = math.acos(t) / math.pi
+    else:
+        eb = V
+        eg = 2.0 * V
+    return {"alpha": float(alpha), "q": q, "m": q, "V": V, "qhat": qhat, "mmse": V,
+            "eg_bayes": eb, "eg_gibbs": eg, "phi": phi, "mi": mi}
+
+
+def _as_V(model, init):
+    rho = model.rho
+    if isinstance(init, str):
+        check_choice("init", init, ("uninformed", "informed"))
+        return rho * (1.0 - 1e-6) if init == "uninformed" else rho * 1e-6
+    if isinstance(init, Result):
+        return float(init.scalars["V"])
+    if isinstance(init, dict):
+        if "V" in init:
+            return check_real("init['V']", init["V"], low=0.0, high=rho)
+        return rho - check_real("init['q']", init["q"], low=0.0, high=rho)
+    return rho - check_real("init", init, low=0.0, high=rho)
+
+
+_OPTIONS = ("init", "damping", "method", "rtol", "max_iter", "memory", "n_quad")
+
+
+def solve_bayes(model: BayesOptimalGLM, alpha, *, init="uninformed", damping="adaptive",
+                method="anderson", rtol=1e-10, max_iter=10_000, memory=3,
+                n_quad=N_QUAD) -> BayesOptimalResult:
+    """Solve the state evolution of a Bayes-optimal GLM at sample ratio ``alpha``.
+
+    Parameters
+    ----------
+    model : BayesOptimalGLM
+    alpha : float
+        Sample ratio ``n/d >= 0``.
+    init : "uninformed", "informed", float q, dict {"q"| "V"} or a previous result
+        Starting overlap: ``q = 1e-6 rho`` (uninformed), ``q = rho (1 - 1e-6)``
+        (informed), or a warm start.
+    damping : "adaptive" or float in (0, 1]
+    method : "anderson" or "picard"
+    rtol : float
+        Relative tolerance on ``V = rho - q``: ``|F(V) - V| <= rtol max(V, F(V))``.
+    max_iter : int
+    memory : int
+        Anderson history.
+    n_quad : int
+        Gauss–Hermite nodes of every integral (accuracy knob).
+
+    Returns
+    -------
+    BayesOptimalResult
+        ``success`` False (with a message) if the iteration did not converge
+        or ended outside ``0 <= q <= rho``.
+    """
+    alpha = check_real("alpha", alpha, low=0.0)
+    rtol = check_real("rtol", rtol, low=0.0, low_open=True)
+    max_iter = check_int("max_iter", max_iter, low=1)
+    memory = check_int("memory", memory, low=0, high=50)
+    n_quad = check_int("n_quad", n_quad, low=8, high=300)
+    check_choice("method", method, ("anderson", "picard"))
+    if damping != "adaptive":
+        damping = check_real("damping", damping, low=0.0, high=1.0, low_open=True)
+    V0 = _as_V(model, init)
+    rho = model.rho
+    pr, ch = model.prior, model.channel
+    t0 = time.perf_counter()
+
+    def F(x):
+        V = x[0]
+        if V <= 0.0:
+            return np.array([0.0]) if model.perfect_branch else np.array([math.nan])
+        r = alpha * ch.qhat_unit(rho - V, rho, V, n_quad)
+        return np.array([pr.mmse(r, n_quad)])
+
+    out = iterate(F, np.array([V0]), valid=lambda x: 0.0 <= x[0] <= rho, rtol=rtol,
+                  max_iter=max_iter, damping=damping, method=method, memory=memory,
+                  floor=1e-300)
+    V = float(out.x[0])
+    success, message, status = out.success, out.message, 0 if out.success else -1
+    if not (0.0 <= V <= rho) or not math.isfinite(V):
+        success, status = False, -2
+        message = f"impossible state V = rho - q = {V!r} outside [0, rho]; " + message
+    scalars = _observables(model, alpha, V, n_quad) if math.isfinite(V) else {"alpha": alpha}
+    # local slope L = dF/dV of the map: |L| < 1 is a stable (iteration-attracting)
+    # fixed point; the distance to the fixed point is about residual / (1 - L)
+    slope = math.nan
+    if math.isfinite(V) and 0.0 < V < rho:
+        h = 1e-6 * V
+        slope = (F(np.array([V + h]))[0] - F(np.array([V - h]))[0]) / (2.0 * h)
+    elif V == 0.0 and model.perfect_branch:
+        slope = 0.0
+    scalars["slope"] = slope
+    scalars["stable"] = bool(abs(slope) < 1.0) if math.isfinite(slope) else False
+    if success and not (scalars["qhat"] >= 0.0):
+        success, status, message = False, -2, f"impossible state qhat = {scalars['qhat']!r} < 0"
+    options = {"init": init if isinstance(init, str) else "warm", "damping": damping,
+               "method": method, "rtol": rtol, "max_iter": max_iter, "memory": memory,
+               "n_quad": n_quad}
+    return BayesOptimalResult(success=success, status=status, message=message, n_iter=out.n_iter,
+                              residual=out.residual, model=model, options=options,
+                              conventions=CONVENTIONS, timings={"solve": time.perf_counter() - t0},
+                              scalars=scalars)
+
+
+# ---------------------------------------------------------------------------
+# branches and transitions
+# ---------------------------------------------------------------------------
+def alpha_of_mmse(model: BayesOptimalGLM, V, n_quad=N_QUAD) -> float:
+    """The ``alpha`` at which ``V = rho - q`` is a fixed point: ``r(V) / h(rho - V)``."""
+    rho = model.rho
+    r = model.prior.r_of_mmse(V, n_quad)
+    return r / model.channel.qhat_unit(rho - V, rho, V, n_quad)
+
+
+def free_entropy_at(model: BayesOptimalGLM, V, n_quad=N_QUAD):
+    """``(alpha, Phi)`` of the fixed point with ``V = rho - q`` (on any branch)."""
+    rho = model.rho
+    if V <= 0.0:
+        return math.nan, model.prior.psi_minus(math.inf, n_quad)
+    r = model.prior.r_of_mmse(V, n_quad)
+    h = model.channel.qhat_unit(rho - V, rho, V, n_quad)
+    a = r / h
+    return a, model.prior.psi_minus(r, n_quad) + 0.5 * r * V + a * model.channel.psi_out(rho - V, rho, V, n_quad)
+
+
+def _branch_segments(model, n_quad, n_grid, v_min):
+    """Monotone pieces of ``V -> alpha(V)``, ordered by increasing ``q``."""
+    rho = model.rho
+    s = np.unique(np.concatenate([np.geomspace(v_min, 0.05, n_grid // 2),
+                                  np.linspace(0.05, 1.0 - 1e-9, n_grid - n_grid // 2)]))[::-1]
+    Vs = rho * s
+    al = np.array([alpha_of_mmse(model, V, n_quad) for V in Vs])
+    ok = np.isfinite(al)
+    Vs, al = Vs[ok], al[ok]
+    d = np.sign(np.diff(al))
+    ext = [i for i in range(1, len(d)) if d[i] != d[i - 1] and d[i] != 0]
+    return Vs, al, ext
+
+
+def transitions(model: BayesOptimalGLM, *, xtol=1e-9, n_quad=N_QUAD, n_grid=240,
+                v_min=1e-9) -> TransitionResult:
+    """Locate spinodals and the first-order transition of a Bayes-optimal GLM in ``alpha``.
+
+    Parameters
+    ----------
+    model : BayesOptimalGLM
+    xtol : float
+        Tolerance of the refinements: the extremum of ``alpha(V)`` is located
+        in ``log V`` to ``xtol`` (so ``alpha_spinodal`` is exact to
+        ``O(xtol**2)``), the transition to ``xtol`` in ``alpha``.
+    n_grid : int
+        Grid points in ``V`` used to bracket the extrema.
+    v_min : float
+        Smallest ``V / rho`` scanned.
+
+    Returns
+    -------
+    TransitionResult
+        scalars ``alpha_sp_uninf`` (largest alpha of the low-``q`` stable
+        branch, where it disappears), ``alpha_sp_inf`` (smallest alpha of the
+        high-``q`` stable branch; 0 if perfect recovery is a fixed point for
+        every alpha), ``alpha_c`` (equal free entropy; NaN if no first-order
+        transition), ``q_uninf_c``, ``q_inf_c`` (overlaps at the
+        transition); arrays ``curve_V``, ``curve_alpha``, ``curve_phi``
+        (the whole fixed-point curve, stable and unstable parts).
+    """
+    xtol = check_real("xtol", xtol, low=0.0, low_open=True)
+    n_grid = check_int("n_grid", n_grid, low=20, high=100_000)
+    t0 = time.perf_counter()
+    rho = model.rho
+    Vs, al, ext = _branch_segments(model, n_quad, n_grid, v_min)
+    extrema = []
+    for i in ext:
+        lo, hi = math.log(Vs[min(i + 1, len(Vs) - 1)]), math.log(Vs[max(i - 1, 0)])
+        sgn = -1.0 if al[i] > al[i - 1] else 1.0  # maximum -> minimise -alpha
+        res = minimize_scalar(lambda t: sgn * alpha_of_mmse(model, math.exp(t), n_quad),
+                              bounds=(lo, hi), method="bounded",
+                              options={"xatol": xtol, "maxiter": 500})
+        extrema.append((math.exp(res.x), sgn * res.fun, "max" if sgn < 0 else "min"))
+    a_sp_u = math.nan
+    a_sp_i = math.nan
+    a_c = math.nan
+    q_u = q_i = math.nan
+    msg = "no spinodal: a single stable branch (no first-order transition)"
+    success = True
+    maxima = [e for e in extrema if e[2] == "max"]
+    minima = [e for e in extrema if e[2] == "min"]
+    if maxima:
+        V_sp, a_sp_u, _ = maxima[0]
+        if minima:
+            V_sp2, a_sp_i, _ = minima[-1]
+            hi_lo, hi_hi = 0.0, V_sp2          # informed stable branch V in (0, V_sp2)
+        elif model.perfect_branch:
+            a_sp_i = 0.0
+            V_sp2 = 0.0
+        else:
+            V_sp2 = None
+        # Phi on the uninformed (stable) branch at a given alpha
+        def V_on(alpha, lo, hi):
+            return brentq(lambda V: alpha_of_mmse(model, V, n_quad) - alpha, lo, hi, xtol=1e-15,
+                          rtol=1e-14, maxiter=200)
+
+        def dphi(alpha):
+            Vu = V_on(alpha, V_sp, rho * (1.0 - 1e-12))
+            phi_u = free_entropy_at(model, Vu, n_quad)[1]
+            if V_sp2 == 0.0:
+                phi_i = model.prior.psi_minus(math.inf, n_quad) + alpha * model.channel.mean_loglik(rho, n_quad)
+            else:
+                Vi = V_on(alpha, rho * v_min, V_sp2)
+                phi_i = free_entropy_at(model, Vi, n_quad)[1]
+            return phi_u - phi_i
+
+        if V_sp2 is not None:
+            lo = max(a_sp_i, 1e-8) if math.isfinite(a_sp_i) else 1e-8
+            try:
+                f_lo, f_hi = dphi(lo * (1 + 1e-9) if lo > 1e-8 else lo), dphi(a_sp_u * (1 - 1e-12))
+                if f_lo > 0.0 > f_hi:
+                    a_c = brentq(dphi, lo * (1 + 1e-9) if lo > 1e-8 else lo, a_sp_u * (1 - 1e-12),
+                                 xtol=xtol, rtol=1e-15, maxiter=200)
+                    q_u = rho - V_on(a_c, V_sp, rho * (1.0 - 1e-12))
+                    q_i = rho if V_sp2 == 0.0 else rho - V_on(a_c, rho * v_min, V_sp2)
+                    msg = "first-order transition located"
+                else:
+                    msg = "spinodal(s) found but no sign change of the free-entropy difference"
+            except ValueError as exc:  # pragma: no cover - bracketing failures are data
+                success, msg = False, f"transition search failed: {exc}"
+    curve_phi = np.array([free_entropy_at(model, V, n_quad)[1] for V in Vs])
+    scalars = {"alpha_sp_uninf": a_sp_u, "alpha_sp_inf": a_sp_i, "alpha_c": a_c,
+               "q_uninf_c": q_u, "q_inf_c": q_i, "xtol": xtol}
+    return TransitionResult(success=success, status=0 if success else -1, message=msg,
+                            n_iter=len(Vs), model=model,
+                            options={"xtol": xtol, "n_quad": n_quad, "n_grid": n_grid, "v_min": v_min},
+                            conventions=CONVENTIONS, timings={"solve": time.perf_counter() - t0},
+                            scalars=scalars,
+                            arrays={"curve_V": Vs, "curve_alpha": al, "curve_phi": curve_phi})
+
+
+def continuation(model, values, *, param="alpha", init="uninformed", solver=None, **options):
+    """Follow a branch along ``values`` of ``param``, each solve warm-started from the last.
+
+    ``values`` may run in either direction (increasing alpha follows the
+    uninformed branch to its spinodal; decreasing from an informed start
+    follows the informed one down).  ``param`` is ``"alpha"`` or the name
+    of a model field (``"reg"`` for ERM), replaced with
+    :func:`dataclasses.replace`.  Returns the list of results; a failed
+    solve does not stop the continuation but restarts the next from ``init``.
+    """
+    import dataclasses
+
+    from .solve import solve
+
+    out = []
+    state = init
+    fixed = dict(options)
+    alpha = fixed.pop("alpha", None)
+    for v in values:
+        if param == "alpha":
+            res = solve(model, v, init=state, **fixed)
+        else:
+            m = dataclasses.replace(model, **{param: v})
+            res = solve(m, alpha, init=state, **fixed)
+        out.append(res)
+        state = res if res.success else init
+    return out

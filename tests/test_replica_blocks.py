@@ -1,0 +1,165 @@
+"""Priors and channels of replica.blocks: identities, closed forms vs quadrature."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy import integrate
+
+import replica
+from lmech.gauss import hermite
+from lmech.spec import from_spec, to_spec
+from lmech.special import Phi, x_log_x
+from replica.blocks import get_channel, get_prior
+
+CHANNELS = [replica.Sign(), replica.LabelFlip(0.1), replica.Probit(0.2), replica.Linear(0.5),
+            replica.ReLU(0.3)]
+PRIORS = [replica.Gaussian(1.3), replica.Rademacher(), replica.GaussBernoulli(0.3)]
+
+
+@pytest.mark.parametrize("ch", CHANNELS, ids=lambda c: c.name)
+@pytest.mark.parametrize("q", [0.05, 0.5, 0.93])
+def test_qhat_is_twice_derivative_of_psi_out(ch, q):
+    if ch.name == "relu" and q > 0.9:
+        pytest.skip("ReLU rule converges slowly at small V: see test_relu_converges_in_n")
+    # BKMMZ eq. 16: qhat / alpha = 2 dPsi_out/dq, central differences O(h^2)
+    h = 1e-5
+    fd = (ch.psi_out(q + h, 1.0) - ch.psi_out(q - h, 1.0)) / h
+    assert fd == pytest.approx(ch.qhat_unit(q, 1.0), rel=2e-7)
+
+
+@pytest.mark.parametrize("pr", PRIORS, ids=lambda p: p.name)
+@pytest.mark.parametrize("r", [0.1, 1.0, 7.0, 40.0])
+def test_q_is_twice_derivative_of_psi_prior(pr, r):
+    h = 1e-5 * r
+    fd = (pr.psi(r + h) - pr.psi(r - h)) / (2 * h)
+    assert 2 * fd == pytest.approx(pr.q_of_r(r), rel=1e-6, abs=1e-9)
+
+
+def _direct_psi_out(ch, q, rho=1.0):
+    """E_xi sum_y Z log Z with Z = eps + (1-2eps) Phi(y sqrt(q) xi / sqrt(V + Delta)), by adaptive quadrature."""
+    eps = getattr(ch, "eps", 0.0)
+    delta = getattr(ch, "delta", 0.0)
+    s = math.sqrt(q / (rho - q + delta))
+
+    def f(xi):
+        tot = sum(x_log_x(eps + (1 - 2 * eps) * Phi(y * s * xi)) for y in (1, -1))
+        return math.exp(-0.5 * xi * xi) / math.sqrt(2 * math.pi) * tot
+
+    L = min(40.0, 40.0 / s) if eps == 0 else 40.0
+    return integrate.quad(f, -L, L, epsabs=1e-16, epsrel=1e-13, limit=400, points=[0.0])[0]
+
+
+@pytest.mark.parametrize("ch", CHANNELS[:3], ids=lambda c: c.name)
+@pytest.mark.parametrize("q", [0.1, 0.7, 0.999])
+def test_sign_family_psi_out_vs_adaptive_quadrature(ch, q):
+    # the rescaled Gauss-Hermite rule against scipy.quad on the raw integrand
+    assert ch.psi_out(q, 1.0) == pytest.approx(_direct_psi_out(ch, q), rel=1e-10, abs=1e-13)
+
+
+def test_sign_psi_out_near_perfect_recovery_is_accurate():
+    # V -> 0: Psi_out ~ -c sqrt(V) (peaked integrand); compare n = 60 and n = 200
+    ch = replica.Sign()
+    for V in (1e-4, 1e-8):
+        a = ch.psi_out(1 - V, 1.0, V, n=60)
+        b = ch.psi_out(1 - V, 1.0, V, n=200)
+        assert a == pytest.approx(b, rel=1e-12)
+        assert ch.psi_out(1 - V, 1.0, V) == pytest.approx(_direct_psi_out(ch, 1 - V) if V > 1e-6 else b,
+                                                          rel=1e-8)
+
+
+def test_linear_channel_closed_form():
+    ch = replica.Linear(0.5)
+    q, V = 0.3, 0.7
+    assert ch.psi_out(q, 1.0) == pytest.approx(-0.5 * math.log(2 * math.pi * math.e * (0.5 + V)))
+    assert ch.qhat_unit(q, 1.0) == pytest.approx(1 / (0.5 + V))
+
+
+def test_relu_psi_out_at_q0_is_negative_entropy_of_marginal():
+    # at q = 0, Z_out(y) is the density of y = max(0, z) + sqrt(Delta) nu, z ~ N(0, rho)
+    ch, rho = replica.ReLU(0.3), 1.0
+
+    def p(y):
+        a = 0.5 * math.exp(-0.5 * y * y / 0.3) / math.sqrt(2 * math.pi * 0.3)
+        vt = rho + 0.3
+        s = math.sqrt(rho * 0.3 / vt)
+        mu = y * rho / vt
+        return a + math.exp(-0.5 * y * y / vt) / math.sqrt(2 * math.pi * vt) * Phi(mu / s)
+
+    ref = integrate.quad(lambda y: x_log_x(p(y)), -12, 15, limit=400, epsabs=1e-13)[0]
+    assert ch.psi_out(0.0, rho) == pytest.approx(ref, rel=1e-9)
+
+
+def test_probit_equals_sign_with_extra_variance():
+    # P(y|z) = Phi(y z / sqrt Delta): Z_out(y, w, V) = Phi(y w / sqrt(V + Delta)), i.e. the
+    # sign channel at rho' = rho + Delta
+    q = 0.4
+    assert replica.Probit(0.2).psi_out(q, 1.0) == pytest.approx(replica.Sign().psi_out(q, 1.2), rel=1e-13)
+
+
+def test_gauss_bernoulli_rho1_is_gaussian():
+    # closed form (Gaussian N(0,1)) vs the Gauss-Legendre panels of the Gauss-Bernoulli prior
+    gb, g = replica.GaussBernoulli(1.0), replica.Gaussian(1.0)
+    for r in (0.01, 1.0, 30.0, 1e4):
+        assert gb.mmse(r) == pytest.approx(g.mmse(r), rel=1e-11)
+        assert gb.psi(r) == pytest.approx(g.psi(r), rel=1e-11)
+
+
+def test_gauss_bernoulli_converges_in_quadrature():
+    gb = replica.GaussBernoulli(0.1)
+    for r in (10.0, 1e3, 1e5):
+        assert gb.mmse(r, n=96) == pytest.approx(gb.mmse(r, n=300), rel=1e-7)
+
+
+def test_nishimori_identities_rademacher_and_sign():
+    # prior: E[tanh(B) w*] = E[tanh(B)^2] (w* = 1 by symmetry); channel:
+    # E[Z g_out^2] = -E[Z d_omega g_out] (Nishimori), by brute-force quadrature
+    z, w = hermite(200)
+    r = 2.3
+    B = r + math.sqrt(r) * z
+    # (200-node rule on tanh, poles at distance pi/(2 sqrt r) from the axis: ~1e-11)
+    assert np.dot(w, np.tanh(B)) == pytest.approx(np.dot(w, np.tanh(B) ** 2), rel=1e-10)
+    q, V = 0.6, 0.4
+    om = math.sqrt(q) * z
+    from lmech.special import log_Phi
+    lz = np.vectorize(log_Phi)
+    h = 1e-4
+    tot = 0.0
+    for y in (1, -1):
+        Z = np.exp(lz(y * om / math.sqrt(V)))
+        d2 = (lz(y * (om + h) / math.sqrt(V)) - 2 * lz(y * om / math.sqrt(V))
+              + lz(y * (om - h) / math.sqrt(V))) / h**2
+        tot += np.dot(w, Z * d2)
+    assert -tot == pytest.approx(replica.Sign().qhat_unit(q, 1.0), rel=1e-6)
+
+
+def test_registries_and_specs():
+    assert get_prior("rademacher") == replica.Rademacher()
+    assert get_prior("gauss-bernoulli", rho=0.2).rho == 0.2
+    assert get_channel("probit", delta=0.5) == replica.Probit(0.5)
+    for obj in (replica.GaussBernoulli(0.2), replica.LabelFlip(0.05), replica.ReLU(0.1)):
+        assert from_spec(to_spec(obj)) == obj
+
+
+@pytest.mark.parametrize("bad, match", [
+    (lambda: get_prior("nope"), "prior"),
+    (lambda: get_channel("nope"), "channel"),
+    (lambda: replica.Gaussian(-1.0), "rho"),
+    (lambda: replica.GaussBernoulli(1.5), "rho"),
+    (lambda: replica.LabelFlip(0.5), "eps"),
+    (lambda: replica.Linear(0.0), "delta"),
+    (lambda: replica.Probit(-1.0), "delta"),
+    (lambda: replica.ReLU(float("nan")), "delta"),
+])
+def test_invalid_blocks(bad, match):
+    with pytest.raises(ValueError, match=match):
+        bad()
+
+
+def test_relu_converges_in_n():
+    # documented accuracy of the 2-D rule at V = 0.07, Delta = 0.3: the identity
+    # qhat = 2 dPsi/dq closes as n grows
+    ch, q, h = replica.ReLU(0.3), 0.93, 1e-5
+    gaps = [abs((ch.psi_out(q + h, 1.0, n=n) - ch.psi_out(q - h, 1.0, n=n)) / h - ch.qhat_unit(q, 1.0, n=n))
+            for n in (96, 240)]
+    assert gaps[1] < gaps[0] / 20 and gaps[1] < 1e-7
