@@ -1,0 +1,640 @@
+"""Numba kernels of the ``odes`` layer: Gaussian integrals and the ODE right-hand side.
+
+Notation (Saad & Solla, PRE 52, 4225 (1995); Goldt et al., NeurIPS 2019,
+supplementary material): for a zero-mean Gaussian vector with covariance ``C``
+(indices 1..4 below), and activation ``g``,
+
+* ``I2 = E[g(x1) g(x2)]``
+* ``I3 = E[g'(x1) x2 g(x3)]``
+* ``I4 = E[g'(x1) g'(x2) g(x3) g(x4)]``
+* ``J2 = E[g'(x1) g'(x2)]``
+
+Activation codes used by the kernels: ``0`` erf(u/sqrt 2), ``1`` ReLU,
+``2`` linear, ``3`` quadratic (``g(u) = u**2``).
+
+Every function here is a pure function of float64 scalars and arrays; the
+validating wrappers live in :mod:`odes.integrals` and :mod:`odes.integrate`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from lmech.warm import register_warmup
+
+ERF, RELU, LINEAR, QUADRATIC = 0, 1, 2, 3
+
+_2PI = 2.0 / math.pi
+_4PI2 = 4.0 / (math.pi * math.pi)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+@njit(cache=True)
+def _asin_clip(x):
+    if x > 1.0:
+        x = 1.0
+    elif x < -1.0:
+        x = -1.0
+    return math.asin(x)
+
+
+# ---------------------------------------------------------------------------
+# erf(u / sqrt 2): Saad & Solla (1995) eqs. (A1)-(A4); Goldt et al. (2019) SM
+# ---------------------------------------------------------------------------
+@njit(cache=True)
+def i2_erf(c11, c12, c22):
+    """``(2/pi) asin(C12 / sqrt((1+C11)(1+C22)))`` (Saad & Solla 1995, eq. (A1))."""
+    return _2PI * _asin_clip(c12 / math.sqrt((1.0 + c11) * (1.0 + c22)))
+
+
+@njit(cache=True)
+def i3_erf(c11, c12, c13, c22, c23, c33):
+    """``E[g'(x1) x2 g(x3)]`` for erf(u/sqrt 2) (Saad & Solla 1995, eq. (A2)).
+
+    ``(2/pi) (C23 (1+C11) - C12 C13) / ((1+C11) sqrt(L3))`` with
+    ``L3 = (1+C11)(1+C33) - C13**2``.
+    """
+    l3 = (1.0 + c11) * (1.0 + c33) - c13 * c13
+    return _2PI * (c23 * (1.0 + c11) - c12 * c13) / ((1.0 + c11) * math.sqrt(l3))
+
+
+@njit(cache=True)
+def i4_erf(c11, c12, c13, c14, c22, c23, c24, c33, c34, c44):
+    """``E[g'(x1) g'(x2) g(x3) g(x4)]`` for erf(u/sqrt 2) (Saad & Solla 1995, eq. (A3)).
+
+    ``(4/pi^2) L4^{-1/2} asin(L0 / sqrt(L1 L2))`` with
+    ``L4 = (1+C11)(1+C22) - C12^2``,
+    ``L0 = L4 C34 - C23 C24 (1+C11) - C13 C14 (1+C22) + C12 C13 C24 + C12 C14 C23``,
+    ``L1 = L4 (1+C33) - C23^2 (1+C11) - C13^2 (1+C22) + 2 C12 C13 C23``,
+    ``L2 = L4 (1+C44) - C24^2 (1+C11) - C14^2 (1+C22) + 2 C12 C14 C24``.
+    """
+    a = 1.0 + c11
+    b = 1.0 + c22
+    l4 = a * b - c12 * c12
+    l0 = l4 * c34 - c23 * c24 * a - c13 * c14 * b + c12 * (c13 * c24 + c14 * c23)
+    l1 = l4 * (1.0 + c33) - c23 * c23 * a - c13 * c13 * b + 2.0 * c12 * c13 * c23
+    l2 = l4 * (1.0 + c44) - c24 * c24 * a - c14 * c14 * b + 2.0 * c12 * c14 * c24
+    return _4PI2 / math.sqrt(l4) * _asin_clip(l0 / math.sqrt(l1 * l2))
+
+
+@njit(cache=True)
+def j2_erf(c11, c12, c22):
+    """``E[g'(x1) g'(x2)] = (2/pi) ((1+C11)(1+C22) - C12^2)^{-1/2}`` (Goldt et al. 2019, SM)."""
+    return _2PI / math.sqrt((1.0 + c11) * (1.0 + c22) - c12 * c12)
+
+
+# ---------------------------------------------------------------------------
+# linear and quadratic: Isserlis' theorem
+# ---------------------------------------------------------------------------
+@njit(cache=True)
+def i4_quad(c11, c12, c13, c14, c22, c23, c24, c33, c34, c44):
+    """``E[2x1 2x2 x3^2 x4^2]`` by Isserlis' theorem (15 pairings)."""
+    return 4.0 * (c12 * (c33 * c44 + 2.0 * c34 * c34)
+                  + 2.0 * c13 * (c23 * c44 + 2.0 * c24 * c34)
+                  + 2.0 * c14 * (c24 * c33 + 2.0 * c23 * c34))
+
+
+# ---------------------------------------------------------------------------
+# ReLU: arc-cosine kernel, Stein's lemma, orthant probabilities
+# ---------------------------------------------------------------------------
+@njit(cache=True)
+def i2_relu(c11, c12, c22):
+    """``E[relu(x1) relu(x2)] = sqrt(C11 C22)/(2 pi) (sin th + (pi - th) cos th)``, ``cos th = rho``.
+
+    The order-1 arc-cosine kernel (Cho & Saul, NeurIPS 2009, eq. (6)).
+    """
+    s = math.sqrt(c11 * c22)
+    if s <= 0.0:
+        return 0.0
+    rho = c12 / s
+    if rho > 1.0:
+        rho = 1.0
+    elif rho < -1.0:
+        rho = -1.0
+    th = math.acos(rho)
+    return s / (2.0 * math.pi) * (math.sqrt(max(0.0, 1.0 - rho * rho)) + (math.pi - th) * rho)
+
+
+@njit(cache=True)
+def _p2(c11, c12, c22):
+    """``P(x1 > 0, x2 > 0) = 1/4 + asin(rho)/(2 pi)`` (Sheppard's formula)."""
+    d = math.sqrt(c11 * c22)
+    rho = c12 / d if d > 0.0 else 0.0
+    return 0.25 + _asin_clip(rho) / (2.0 * math.pi)
+
+
+@njit(cache=True)
+def i3_relu(c11, c12, c13, c22, c23, c33):
+    """``E[theta(x1) x2 relu(x3)]`` by Stein's lemma in x2.
+
+    ``C12 E[delta(x1) relu(x3)] + C23 P(x1 > 0, x3 > 0)`` with
+    ``E[delta(x1) relu(x3)] = sqrt(C11 C33 - C13^2) / (2 pi C11)``.
+    """
+    rem = c11 * c33 - c13 * c13
+    if rem < 0.0:
+        rem = 0.0
+    t1 = c12 * math.sqrt(rem) / (2.0 * math.pi * c11) if c11 > 0.0 else 0.0
+    return t1 + c23 * _p2(c11, c13, c33)
+
+
+@njit(cache=True)
+def j2_relu(c11, c12, c22):
+    """``E[theta(x1) theta(x2)] = 1/4 + asin(rho)/(2 pi)``."""
+    return _p2(c11, c12, c22)
+
+
+@njit(cache=True)
+def _condition(S, n, j):
+    """Covariance of the other ``n - 1`` variables given ``x_j = 0``."""
+    out = np.empty((n - 1, n - 1))
+    sjj = S[j, j]
+    ia = 0
+    for a in range(n):
+        if a == j:
+            continue
+        ib = 0
+        for b in range(n):
+            if b == j:
+                continue
+            out[ia, ib] = S[a, b] - S[a, j] * S[j, b] / sjj
+            ib += 1
+        ia += 1
+    return out
+
+
+@njit(cache=True)
+def _corr(S, a, b):
+    d = math.sqrt(max(S[a, a], 0.0) * max(S[b, b], 0.0))
+    if d <= 0.0:
+        return 0.0
+    r = S[a, b] / d
+    if r > 1.0:
+        return 1.0
+    if r < -1.0:
+        return -1.0
+    return r
+
+
+@njit(cache=True)
+def orthant4(R, u, wu):
+    """``P(x > 0)`` for a 4-D zero-mean Gaussian with correlation matrix ``R``.
+
+    Plackett's identity ``dP/drho_ij = phi2(0, 0; rho_ij) P(x_k, x_l > 0 | x_i = x_j = 0)``
+    integrated along ``R(s) = I + s (R - I)`` from ``P(I) = 1/16``; the
+    substitution ``s = 1 - u^2`` removes the square-root endpoint singularity
+    of (nearly) singular ``R``.  ``(u, wu)`` is a Gauss-Legendre rule on [0, 1].
+    """
+    total = 0.0
+    pairs_i = (0, 0, 0, 1, 1, 2)
+    pairs_j = (1, 2, 3, 2, 3, 3)
+    for q in range(u.shape[0]):
+        s = 1.0 - u[q] * u[q]
+        ds = 2.0 * u[q] * wu[q]
+        f = 0.0
+        for p in range(6):
+            i = pairs_i[p]
+            j = pairs_j[p]
+            rij = R[i, j]
+            if rij == 0.0:
+                continue
+            # the two other indices
+            k = -1
+            l = -1
+            for m in range(4):
+                if m != i and m != j:
+                    if k < 0:
+                        k = m
+                    else:
+                        l = m
+            r = s * rij
+            # 1 - |r| = (1 - |rho|) + |rho| u^2 without cancellation (s = 1 - u^2)
+            ar = abs(rij)
+            det = ((1.0 - ar) + ar * u[q] * u[q]) * (1.0 + abs(r))
+            if det <= 0.0:
+                continue
+            aki = s * R[k, i]
+            akj = s * R[k, j]
+            ali = s * R[l, i]
+            alj = s * R[l, j]
+            # v_k^T inv(S_ij) v_l with inv = [[1, -r], [-r, 1]] / det
+            ckl = s * R[k, l] - (aki * ali - r * (aki * alj + akj * ali) + akj * alj) / det
+            ckk = 1.0 - (aki * aki - 2.0 * r * aki * akj + akj * akj) / det
+            cll = 1.0 - (ali * ali - 2.0 * r * ali * alj + alj * alj) / det
+            dd = math.sqrt(max(ckk, 0.0) * max(cll, 0.0))
+            rc = ckl / dd if dd > 0.0 else 0.0
+            f += rij / (2.0 * math.pi * math.sqrt(det)) * (0.25 + _asin_clip(rc) / (2.0 * math.pi))
+        total += f * ds
+    return 0.0625 + total
+
+
+@njit(cache=True)
+def _orthant(S, n, u, wu):
+    """``P(x > 0)`` for ``n <= 4`` variables with covariance ``S``."""
+    if n == 0:
+        return 1.0
+    if n == 1:
+        return 0.5
+    if n == 2:
+        return 0.25 + _asin_clip(_corr(S, 0, 1)) / (2.0 * math.pi)
+    if n == 3:
+        return 0.125 + (_asin_clip(_corr(S, 0, 1)) + _asin_clip(_corr(S, 0, 2))
+                        + _asin_clip(_corr(S, 1, 2))) / (4.0 * math.pi)
+    R = np.empty((4, 4))
+    for a in range(4):
+        for b in range(4):
+            R[a, b] = _corr(S, a, b) if a != b else 1.0
+    return orthant4(R, u, wu)
+
+
+@njit(cache=True)
+def _first_moment(S, n, w, u, wu):
+    """``E[x_w 1{x > 0}] = sum_j S_wj phi_j(0) P(others > 0 | x_j = 0)`` (Stein's lemma)."""
+    tot = 0.0
+    for j in range(n):
+        if S[w, j] == 0.0 or S[j, j] <= 0.0:
+            continue
+        Sc = _condition(S, n, j)
+        tot += S[w, j] * _INV_SQRT_2PI / math.sqrt(S[j, j]) * _orthant(Sc, n - 1, u, wu)
+    return tot
+
+
+@njit(cache=True)
+def _second_moment(S, n, v, w, u, wu):
+    """``E[x_v x_w 1{x > 0}]`` (``v == w`` allowed) by Stein's lemma in ``x_v``.
+
+    ``S_vw P(x > 0) + sum_{j != w} S_vj phi_j(0) E[x_w 1{others > 0} | x_j = 0]``.
+    """
+    tot = S[v, w] * _orthant(S, n, u, wu)
+    for j in range(n):
+        if j == w or S[v, j] == 0.0 or S[j, j] <= 0.0:
+            continue
+        Sc = _condition(S, n, j)
+        wc = w if w < j else w - 1
+        tot += S[v, j] * _INV_SQRT_2PI / math.sqrt(S[j, j]) * _first_moment(Sc, n - 1, wc, u, wu)
+    return tot
+
+
+@njit(cache=True)
+def i4_relu(C, labels, u, wu):
+    """``E[theta(x1) theta(x2) relu(x3) relu(x4)]`` for ReLU.
+
+    ``C`` is the 4x4 covariance; ``labels`` (4 ints) mark variables that are
+    the *same* random variable (the same unit), which are merged exactly
+    (``theta^2 = theta``, ``theta relu = relu``, ``relu^2 = x^2 theta``).
+    The integrand is ``x3 x4 1{all > 0}``; Stein's lemma reduces it to
+    orthant probabilities, closed for up to 3 variables and a 1-D
+    Gauss-Legendre integral (:func:`orthant4`, rule ``(u, wu)``) for 4.
+    """
+    # distinct variables and the power of each
+    rep = np.empty(4, dtype=np.int64)
+    pw = np.zeros(4, dtype=np.int64)
+    n = 0
+    for a in range(4):
+        found = -1
+        for b in range(n):
+            if labels[rep[b]] == labels[a]:
+                found = b
+                break
+        if found < 0:
+            rep[n] = a
+            found = n
+            n += 1
+        if a >= 2:
+            pw[found] += 1
+    S = np.empty((n, n))
+    for a in range(n):
+        for b in range(n):
+            S[a, b] = C[rep[a], rep[b]]
+    v = -1
+    w = -1
+    for a in range(n):
+        if pw[a] == 2:
+            v = a
+            w = a
+        elif pw[a] == 1:
+            if v < 0:
+                v = a
+            else:
+                w = a
+    return _second_moment(S, n, v, w, u, wu)
+
+
+# ---------------------------------------------------------------------------
+# dispatch by activation code
+# ---------------------------------------------------------------------------
+@njit(cache=True)
+def i2_act(act, c11, c12, c22):
+    if act == ERF:
+        return i2_erf(c11, c12, c22)
+    if act == RELU:
+        return i2_relu(c11, c12, c22)
+    if act == LINEAR:
+        return c12
+    return c11 * c22 + 2.0 * c12 * c12
+
+
+@njit(cache=True)
+def i3_act(act, c11, c12, c13, c22, c23, c33):
+    if act == ERF:
+        return i3_erf(c11, c12, c13, c22, c23, c33)
+    if act == RELU:
+        return i3_relu(c11, c12, c13, c22, c23, c33)
+    if act == LINEAR:
+        return c23
+    return 2.0 * (c12 * c33 + 2.0 * c13 * c23)
+
+
+@njit(cache=True)
+def j2_act(act, c11, c12, c22):
+    if act == ERF:
+        return j2_erf(c11, c12, c22)
+    if act == RELU:
+        return j2_relu(c11, c12, c22)
+    if act == LINEAR:
+        return 1.0
+    return 4.0 * c12
+
+
+@njit(cache=True)
+def i4_act(act, C, labels, u, wu):
+    """``I4`` of the 4x4 covariance ``C`` for activation ``act``."""
+    if act == ERF:
+        return i4_erf(C[0, 0], C[0, 1], C[0, 2], C[0, 3], C[1, 1], C[1, 2], C[1, 3],
+                      C[2, 2], C[2, 3], C[3, 3])
+    if act == RELU:
+        return i4_relu(C, labels, u, wu)
+    if act == LINEAR:
+        return C[2, 3]
+    return i4_quad(C[0, 0], C[0, 1], C[0, 2], C[0, 3], C[1, 1], C[1, 2], C[1, 3],
+                   C[2, 2], C[2, 3], C[3, 3])
+
+
+# ---------------------------------------------------------------------------
+# the committee-machine ODE
+# ---------------------------------------------------------------------------
+@njit(cache=True)
+def unpack(y, K, M, T, vt, v0, train_v, C, w):
+    """Fill the full covariance ``C`` ((K+M)^2) and the signed readout ``w`` from the state.
+
+    State layout: upper triangle of ``Q`` row by row (diagonal included),
+    then ``R`` (K x M, row-major), then ``v`` (K) if the second layer trains.
+    ``w = (-v, v*)`` so that ``teacher - student = sum_c w_c g(x_c)``.
+    """
+    p = 0
+    for i in range(K):
+        for k in range(i, K):
+            C[i, k] = y[p]
+            C[k, i] = y[p]
+            p += 1
+    for i in range(K):
+        for m in range(M):
+            C[i, K + m] = y[p]
+            C[K + m, i] = y[p]
+            p += 1
+    for n in range(M):
+        for m in range(M):
+            C[K + n, K + m] = T[n, m]
+    for i in range(K):
+        w[i] = -(y[p + i] if train_v else v0[i])
+    for m in range(M):
+        w[K + m] = vt[m]
+
+
+@njit(cache=True)
+def coefficients(act, C, w, K, L, u, wu, A, B, J, G):
+    """Gaussian averages the ODE needs, for a generic activation code.
+
+    ``A[i, b] = sum_c w_c I3(i, b, c)``, ``B[i, k] = sum_{c,d} w_c w_d I4(i, k, c, d)``,
+    ``J[i, k] = J2(i, k)``, ``G[c, d] = I2(c, d)`` (all ``c, d`` over students and teachers).
+    Uses ``I4(i,k,c,d) = I4(k,i,c,d) = I4(i,k,d,c)``.
+    """
+    for c in range(L):
+        for d in range(c, L):
+            G[c, d] = i2_act(act, C[c, c], C[c, d], C[d, d])
+            G[d, c] = G[c, d]
+    for i in range(K):
+        for b in range(L):
+            s = 0.0
+            for c in range(L):
+                s += w[c] * i3_act(act, C[i, i], C[i, b], C[i, c], C[b, b], C[b, c], C[c, c])
+            A[i, b] = s
+    C4 = np.empty((4, 4))
+    lab = np.empty(4, dtype=np.int64)
+    for i in range(K):
+        for k in range(i, K):
+            J[i, k] = j2_act(act, C[i, i], C[i, k], C[k, k])
+            J[k, i] = J[i, k]
+            s = 0.0
+            for c in range(L):
+                for d in range(c, L):
+                    idx = (i, k, c, d)
+                    for a in range(4):
+                        lab[a] = idx[a]
+                        for b in range(4):
+                            C4[a, b] = C[idx[a], idx[b]]
+                    val = i4_act(act, C4, lab, u, wu)
+                    s += (1.0 if c == d else 2.0) * w[c] * w[d] * val
+            B[i, k] = s
+            B[k, i] = s
+
+
+@njit(cache=True)
+def coefficients_erf(C, w, K, L, A, B, J, G):
+    """:func:`coefficients` for erf(u/sqrt 2), with per-pair precomputation.
+
+    For each student pair ``(i, k)`` the quantities ``L4``, ``1 + C_ii``,
+    ``1 + C_kk`` and, for every field ``c``, ``L1(c)`` are computed once; the
+    inner loop over ``c <= d`` then costs one square root and one arcsine.
+    """
+    opd = np.empty(L)
+    for c in range(L):
+        opd[c] = 1.0 + C[c, c]
+    for c in range(L):
+        for d in range(c, L):
+            G[c, d] = _2PI * _asin_clip(C[c, d] / math.sqrt(opd[c] * opd[d]))
+            G[d, c] = G[c, d]
+    # I3(i, b, c) = (2/pi) (C_bc (1+C_ii) - C_ib C_ic) / ((1+C_ii) sqrt(L3(i, c)))
+    pre = np.empty(L)
+    for i in range(K):
+        a = opd[i]
+        for c in range(L):
+            pre[c] = w[c] * _2PI / (a * math.sqrt(a * opd[c] - C[i, c] * C[i, c]))
+        for b in range(L):
+            s = 0.0
+            for c in range(L):
+                s += pre[c] * (C[b, c] * a - C[i, b] * C[i, c])
+            A[i, b] = s
+    l1 = np.empty(L)
+    for i in range(K):
+        a = opd[i]
+        for k in range(i, K):
+            b = opd[k]
+            c12 = C[i, k]
+            l4 = a * b - c12 * c12
+            J[i, k] = _2PI / math.sqrt(l4)
+            J[k, i] = J[i, k]
+            for c in range(L):
+                c13 = C[i, c]
+                c23 = C[k, c]
+                l1[c] = 1.0 / math.sqrt(l4 * opd[c] - c23 * c23 * a - c13 * c13 * b
+                                        + 2.0 * c12 * c13 * c23)
+            s = 0.0
+            for c in range(L):
+                c13 = C[i, c]
+                c23 = C[k, c]
+                wc = w[c]
+                # diagonal term d == c
+                l0 = l4 * C[c, c] - c23 * c23 * a - c13 * c13 * b + 2.0 * c12 * c13 * c23
+                x = l0 * l1[c] * l1[c]
+                inner = 0.5 * wc * _asin_clip(x)
+                ta = c23 * a
+                tb = c13 * b
+                for d in range(c + 1, L):
+                    c14 = C[i, d]
+                    c24 = C[k, d]
+                    l0 = l4 * C[c, d] - ta * c24 - tb * c14 + c12 * (c13 * c24 + c14 * c23)
+                    inner += w[d] * _asin_clip(l0 * l1[c] * l1[d])
+                s += wc * inner
+            s *= 2.0 * _4PI2 / math.sqrt(l4)
+            B[i, k] = s
+            B[k, i] = s
+
+
+@njit(cache=True)
+def assemble(y, K, M, C, w, A, B, J, G, eta, eta_v, sigma2, wd, train_v, out):
+    """Right-hand side from the Gaussian averages (Goldt et al. 2019, eqs. (S27)-(S29) in our notation).
+
+    ``dQ_ik = eta (v_i A[i,k] + v_k A[k,i]) + eta^2 v_i v_k (B[i,k] + sigma2 J[i,k]) - 2 eta wd Q_ik``,
+    ``dR_in = eta v_i A[i, K+n] - eta wd R_in``,
+    ``dv_i  = eta_v sum_c w_c G[i, c]``.
+    Returns ``eg = (1/2) sum_{c,d} w_c w_d G[c, d]``.
+    """
+    p = 0
+    for i in range(K):
+        vi = -w[i]
+        for k in range(i, K):
+            vk = -w[k]
+            out[p] = (eta * (vi * A[i, k] + vk * A[k, i]) + eta * eta * vi * vk * (B[i, k] + sigma2 * J[i, k])
+                      - 2.0 * eta * wd * C[i, k])
+            p += 1
+    for i in range(K):
+        vi = -w[i]
+        for m in range(M):
+            out[p] = eta * vi * A[i, K + m] - eta * wd * C[i, K + m]
+            p += 1
+    L = K + M
+    if train_v:
+        for i in range(K):
+            s = 0.0
+            for c in range(L):
+                s += w[c] * G[i, c]
+            out[p + i] = eta_v * s
+    eg = 0.0
+    for c in range(L):
+        for d in range(L):
+            eg += w[c] * w[d] * G[c, d]
+    return 0.5 * eg
+
+
+@njit(cache=True)
+def lr_at(t, lr, t0, power):
+    """``eta(t) = lr (1 + t/t0)^(-power)``."""
+    if power == 0.0:
+        return lr
+    return lr * (1.0 + t / t0) ** (-power)
+
+
+@njit(cache=True)
+def rhs(t, y, act, K, M, T, vt, v0, train_v, lr, lr_v, t0, power, sigma2, wd, u, wu, out):
+    """Right-hand side ``dy/dt`` into ``out``; returns ``eg`` at ``y``."""
+    L = K + M
+    C = np.empty((L, L))
+    w = np.empty(L)
+    unpack(y, K, M, T, vt, v0, train_v, C, w)
+    A = np.empty((K, L))
+    B = np.empty((K, K))
+    J = np.empty((K, K))
+    G = np.empty((L, L))
+    if act == ERF:
+        coefficients_erf(C, w, K, L, A, B, J, G)
+    else:
+        coefficients(act, C, w, K, L, u, wu, A, B, J, G)
+    eta = lr_at(t, lr, t0, power)
+    eta_v = lr_at(t, lr_v, t0, power)
+    return assemble(y, K, M, C, w, A, B, J, G, eta, eta_v, sigma2, wd, train_v, out)
+
+
+@njit(cache=True)
+def eg_of(y, act, K, M, T, vt, v0, train_v):
+    """Generalisation error ``(1/2) E[(teacher - student)^2]`` at state ``y``."""
+    L = K + M
+    C = np.empty((L, L))
+    w = np.empty(L)
+    unpack(y, K, M, T, vt, v0, train_v, C, w)
+    eg = 0.0
+    for c in range(L):
+        for d in range(L):
+            eg += w[c] * w[d] * i2_act(act, C[c, c], C[c, d], C[d, d])
+    return 0.5 * eg
+
+
+@njit(cache=True)
+def euler(y0, dt, n_steps, every, act, K, M, T, vt, v0, train_v, lr, lr_v, t0, power,
+          sigma2, wd, u, wu, ys, egs, bound):
+    """Fixed-step forward Euler, storing every ``every``-th step (step 0 included).
+
+    Returns the number of steps taken; stops early (returning the step index)
+    when the state leaves ``|y| < bound`` or becomes non-finite.
+    """
+    y = y0.copy()
+    f = np.empty_like(y)
+    j = 0
+    for s in range(n_steps + 1):
+        t = s * dt
+        eg = rhs(t, y, act, K, M, T, vt, v0, train_v, lr, lr_v, t0, power, sigma2, wd, u, wu, f)
+        if s % every == 0:
+            ys[j, :] = y
+            egs[j] = eg
+            j += 1
+        ok = math.isfinite(eg)
+        for q in range(y.shape[0]):
+            if not (abs(y[q]) < bound):
+                ok = False
+        if not ok:
+            return s
+        if s == n_steps:
+            break
+        for q in range(y.shape[0]):
+            y[q] += dt * f[q]
+    return n_steps
+
+
+@register_warmup("odes._kernels")
+def warmup():
+    """Compile every kernel of this module once on tiny inputs."""
+    u = np.array([0.2, 0.8])
+    wu = np.array([0.5, 0.5])
+    C = np.eye(4) + 0.1
+    lab = np.arange(4, dtype=np.int64)
+    T = np.eye(1)
+    vt = np.ones(1)
+    v0 = np.ones(1)
+    y = np.array([0.5, 0.1, 1.0])
+    out = np.empty(3)
+    for act in (ERF, RELU, LINEAR, QUADRATIC):
+        i2_act(act, 1.0, 0.1, 1.0)
+        i3_act(act, 1.0, 0.1, 0.2, 1.0, 0.3, 1.0)
+        j2_act(act, 1.0, 0.1, 1.0)
+        i4_act(act, C, lab, u, wu)
+        rhs(0.0, y, act, 1, 1, T, vt, v0, True, 0.1, 0.1, 1.0, 0.0, 0.0, 0.0, u, wu, out)
+        eg_of(y, act, 1, 1, T, vt, v0, True)
+    i3_erf(1.0, 0.1, 0.2, 1.0, 0.3, 1.0)
+    i4_erf(1.0, 0.1, 0.2, 0.1, 1.0, 0.3, 0.1, 1.0, 0.2, 1.0)
+    j2_erf(1.0, 0.1, 1.0)
+    orthant4(C, u, wu)
+    ys = np.empty((2, 3))
+    egs = np.empty(2)
+    euler(y, 0.1, 1, 1, ERF, 1, 1, T, vt, v0, True, 0.1, 0.1, 1.0, 0.0, 0.0, 0.0, u, wu, ys, egs, 1e6)

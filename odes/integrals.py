@@ -1,0 +1,213 @@
+"""Gaussian integrals of the committee-machine ODEs, for any activation.
+
+For a zero-mean Gaussian vector with covariance ``C``:
+
+* ``I2(C) = E[g(x1) g(x2)]``
+* ``I3(C) = E[g'(x1) x2 g(x3)]``
+* ``I4(C) = E[g'(x1) g'(x2) g(x3) g(x4)]``
+* ``J2(C) = E[g'(x1) g'(x2)]``
+
+(Saad & Solla, PRE 52, 4225 (1995), appendix; Goldt et al., NeurIPS 2019,
+supplementary material).  ``activation`` is ``"erf"`` (``erf(u/sqrt 2)``,
+closed forms), ``"relu"`` (closed ``I2``, ``I3``, ``J2``; ``I4`` reduced by
+Stein's lemma to orthant probabilities with one 1-D Gauss-Legendre integral),
+``"linear"``, ``"quadratic"`` (Isserlis), or a :class:`odes.model.Custom`
+activation, integrated with a Gauss-Hermite product rule of ``n_nodes`` per
+dimension (:func:`gauss_expect`).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from lmech.checks import check_int, check_psd
+
+from . import _kernels
+from .model import ACTIVATIONS, Custom
+
+__all__ = ["I2", "I3", "I4", "J2", "gauss_expect", "legendre01"]
+
+
+@lru_cache(maxsize=32)
+def legendre01(n: int):
+    """Composite Gauss-Legendre rule on ``[0, 1]`` for the ReLU orthant integral.
+
+    ``n`` nodes on each of the 7 geometrically graded panels with breakpoints
+    ``0, 1e-6, 1e-5, ..., 0.1, 1``: the integrand of
+    :func:`odes._kernels.orthant4` (in ``u``, ``s = 1 - u^2``) has a
+    near-kink of width ``sqrt(1 - rho^2)`` at ``u = 0`` for correlations
+    ``rho`` close to 1, which the grading resolves down to ``1 - rho ~ 1e-12``.
+    """
+    x, w = np.polynomial.legendre.leggauss(n)
+    edges = np.concatenate([[0.0], 10.0 ** np.arange(-6, 1)])
+    us, ws = [], []
+    for a, b in zip(edges[:-1], edges[1:]):
+        us.append(a + 0.5 * (b - a) * (x + 1.0))
+        ws.append(0.5 * (b - a) * w)
+    u = np.concatenate(us)
+    wu = np.concatenate(ws)
+    u.setflags(write=False)
+    wu.setflags(write=False)
+    return u, wu
+
+
+def gauss_expect(funcs, cov, n_nodes: int) -> float:
+    """``E[prod_i f_i(x_i)]`` for ``x ~ N(0, cov)`` by a Gauss-Hermite product rule.
+
+    Uses the symmetric square root of ``cov`` (so singular covariances are
+    fine) and ``n_nodes**d`` points in ``d = len(funcs)`` dimensions.
+    """
+    cov = np.asarray(cov, dtype=float)
+    d = len(funcs)
+    lam, U = np.linalg.eigh(cov)
+    Lm = U * np.sqrt(np.clip(lam, 0.0, None))
+    z, w = np.polynomial.hermite_e.hermegauss(n_nodes)
+    w = w / w.sum()
+    grids = np.meshgrid(*([z] * d), indexing="ij")
+    Z = np.stack([g.ravel() for g in grids], axis=1)
+    W = np.ones(Z.shape[0])
+    wg = np.meshgrid(*([w] * d), indexing="ij")
+    for g in wg:
+        W = W * g.ravel()
+    X = Z @ Lm.T
+    prod = np.ones(Z.shape[0])
+    for i, f in enumerate(funcs):
+        prod = prod * f(X[:, i])
+    return float(W @ prod)
+
+
+def _cov(C, n):
+    C = check_psd("C", C, tol=1e-10)
+    if C.shape != (n, n):
+        raise ValueError(f"C must have shape ({n}, {n}), got {C.shape}")
+    return C
+
+
+def _code(activation):
+    if isinstance(activation, Custom):
+        return -1
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {', '.join(map(repr, ACTIVATIONS))} "
+                         f"or an odes.Custom, got {activation!r}")
+    return ACTIVATIONS[activation]
+
+
+def _ident(u):
+    return u
+
+
+def I2(activation, C) -> float:
+    """``E[g(x1) g(x2)]`` for the 2x2 covariance ``C``."""
+    C = _cov(C, 2)
+    code = _code(activation)
+    if code < 0:
+        return gauss_expect([activation.g, activation.g], C, activation.n_nodes)
+    return float(_kernels.i2_act(code, C[0, 0], C[0, 1], C[1, 1]))
+
+
+def I3(activation, C) -> float:
+    """``E[g'(x1) x2 g(x3)]`` for the 3x3 covariance ``C``."""
+    C = _cov(C, 3)
+    code = _code(activation)
+    if code < 0:
+        return gauss_expect([activation.derivative, _ident, activation.g], C, activation.n_nodes)
+    return float(_kernels.i3_act(code, C[0, 0], C[0, 1], C[0, 2], C[1, 1], C[1, 2], C[2, 2]))
+
+
+def J2(activation, C) -> float:
+    """``E[g'(x1) g'(x2)]`` for the 2x2 covariance ``C``."""
+    C = _cov(C, 2)
+    code = _code(activation)
+    if code < 0:
+        return gauss_expect([activation.derivative, activation.derivative], C, activation.n_nodes)
+    return float(_kernels.j2_act(code, C[0, 0], C[0, 1], C[1, 1]))
+
+
+def I4(activation, C, *, labels=(0, 1, 2, 3), quad_nodes: int = 12) -> float:
+    """``E[g'(x1) g'(x2) g(x3) g(x4)]`` for the 4x4 covariance ``C``.
+
+    Parameters
+    ----------
+    labels : tuple of 4 ints
+        Equal labels mark the *same* random variable (e.g. ``I4(i, i, c, d)``
+        in the ODEs); only the ReLU reduction uses them, to merge factors
+        exactly.  The covariance must then have equal rows for them.
+    quad_nodes : int
+        Gauss-Legendre nodes per panel for the ReLU 4-variable orthant
+        probability (:func:`legendre01`).
+    """
+    C = _cov(C, 4)
+    code = _code(activation)
+    quad_nodes = check_int("quad_nodes", quad_nodes, low=2, high=400)
+    if code < 0:
+        d = activation.derivative
+        return gauss_expect([d, d, activation.g, activation.g], C, activation.n_nodes)
+    lab = np.asarray(labels, dtype=np.int64)
+    if lab.shape != (4,):
+        raise ValueError(f"labels must have 4 entries, got {labels!r}")
+    u, wu = legendre01(quad_nodes)
+    return float(_kernels.i4_act(code, C, lab, u, wu))
+
+
+# ---------------------------------------------------------------------------
+# the ODE coefficients for a Custom activation (numpy, vectorised)
+# ---------------------------------------------------------------------------
+def _batched_expect(fs, covs, n_nodes):
+    """``gauss_expect`` for a batch of covariances ``covs`` (B, d, d)."""
+    d = covs.shape[-1]
+    lam, U = np.linalg.eigh(covs)
+    Lm = U * np.sqrt(np.clip(lam, 0.0, None))[:, None, :]
+    z, w = _hermite_grid(n_nodes, d)
+    X = np.einsum("pj,bij->bpi", z, Lm)
+    prod = np.ones(X.shape[:2])
+    for i, f in enumerate(fs):
+        prod = prod * f(X[:, :, i])
+    return prod @ w
+
+
+@lru_cache(maxsize=16)
+def _hermite_grid(n, d):
+    z, w = np.polynomial.hermite_e.hermegauss(n)
+    w = w / w.sum()
+    grids = np.meshgrid(*([z] * d), indexing="ij")
+    Z = np.stack([g.ravel() for g in grids], axis=1)
+    W = np.ones(Z.shape[0])
+    for g in np.meshgrid(*([w] * d), indexing="ij"):
+        W = W * g.ravel()
+    return Z, W
+
+
+def custom_coefficients(act: Custom, C, w, K):
+    """``A, B, J, G`` of :func:`odes._kernels.coefficients` for a :class:`Custom` activation."""
+    L = C.shape[0]
+    n = act.n_nodes
+    g, dg = act.g, act.derivative
+    ii, jj = np.triu_indices(L)
+    c2 = np.stack([np.stack([C[ii, ii], C[ii, jj]], -1), np.stack([C[jj, ii], C[jj, jj]], -1)], -2)
+    G = np.empty((L, L))
+    vals = _batched_expect([g, g], c2, n)
+    G[ii, jj] = vals
+    G[jj, ii] = vals
+    # I3(i, b, c) for all i < K, b, c
+    idx = np.array([(i, b, c) for i in range(K) for b in range(L) for c in range(L)])
+    c3 = C[idx[:, :, None], idx[:, None, :]]
+    I3v = _batched_expect([dg, _ident, g], c3, n).reshape(K, L, L)
+    A = I3v @ w
+    ik = [(i, k) for i in range(K) for k in range(i, K)]
+    cd = [(c, d) for c in range(L) for d in range(c, L)]
+    idx4 = np.array([(i, k, c, d) for (i, k) in ik for (c, d) in cd])
+    c4 = C[idx4[:, :, None], idx4[:, None, :]]
+    I4v = _batched_expect([dg, dg, g, g], c4, n).reshape(len(ik), len(cd))
+    wt = np.array([(1.0 if c == d else 2.0) * w[c] * w[d] for (c, d) in cd])
+    Bv = I4v @ wt
+    idxj = np.array(ik)
+    cj = C[idxj[:, :, None], idxj[:, None, :]]
+    Jv = _batched_expect([dg, dg], cj, n)
+    B = np.empty((K, K))
+    J = np.empty((K, K))
+    for p, (i, k) in enumerate(ik):
+        B[i, k] = B[k, i] = Bv[p]
+        J[i, k] = J[k, i] = Jv[p]
+    return A, B, J, G

@@ -1,0 +1,197 @@
+"""The soft committee machine in the teacher-student setting, as a frozen model.
+
+Student ``phi(x) = (1/c_K) sum_k v_k g(w_k . x / sqrt N)`` with ``K`` hidden
+units, teacher ``phi*(x) = (1/c_M) sum_m v*_m g(w*_m . x / sqrt N)`` with
+``M``, inputs ``x ~ N(0, I_N)``, labels ``y = phi*(x) + sigma zeta`` and
+online SGD on ``(1/2)(phi - y)^2`` (Saad & Solla, PRE 52, 4225 (1995);
+Biehl & Schwarze, J. Phys. A 28, 643 (1995); Goldt et al., NeurIPS 2019)::
+
+    w_k <- w_k - (eta / sqrt N) dL/dw_k - (eta * weight_decay / N) w_k
+    v_k <- v_k - (eta_v / N) dL/dv_k            (only if train_second)
+
+The readout normalisation ``c_K`` is ``1`` (``"sum"``), ``K`` (``"mean"``)
+or ``sqrt K`` (``"sqrt"``); time is ``t = steps / N``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from lmech.checks import check_bool, check_choice, check_int, check_real
+from lmech.spec import register_model
+
+from . import _kernels
+
+__all__ = ["CommitteeMachine", "Custom", "ACTIVATIONS", "READOUTS"]
+
+#: Activations with closed-form (or reduced) Gaussian integrals.
+ACTIVATIONS = {"erf": _kernels.ERF, "relu": _kernels.RELU, "linear": _kernels.LINEAR,
+               "quadratic": _kernels.QUADRATIC}
+#: Readout normalisations.
+READOUTS = ("sum", "mean", "sqrt")
+
+
+@register_model("odes.Custom")
+@dataclass(frozen=True)
+class Custom:
+    """Any vectorised activation, integrated by a Gauss-Hermite product rule.
+
+    Parameters
+    ----------
+    g : callable
+        Vectorised activation ``g(u)`` (numpy arrays in and out).
+    dg : callable, optional
+        Its derivative; if omitted, a central difference with step
+        ``1e-5 * max(1, |u|)`` is used (relative error about ``1e-10``).
+    n_nodes : int
+        Gauss-Hermite nodes per dimension (the accuracy knob): ``I4`` uses
+        ``n_nodes**4`` points, so keep it modest (8-16).  Exact for
+        polynomial activations of degree ``<= (2 n_nodes - 1) / 2``.
+    name : str
+        Label recorded in the conventions.
+    """
+
+    g: Callable
+    dg: Callable | None = None
+    n_nodes: int = 12
+    name: str = "custom"
+
+    def __post_init__(self):
+        if not callable(self.g):
+            raise ValueError(f"g must be callable, got {self.g!r}")
+        if self.dg is not None and not callable(self.dg):
+            raise ValueError(f"dg must be callable or None, got {self.dg!r}")
+        object.__setattr__(self, "n_nodes", check_int("n_nodes", self.n_nodes, low=2, high=60))
+
+    def derivative(self, u):
+        """``g'(u)``: ``dg`` if given, else a central difference."""
+        if self.dg is not None:
+            return self.dg(u)
+        h = 1e-5 * np.maximum(1.0, np.abs(u))
+        return (self.g(u + h) - self.g(u - h)) / (2.0 * h)
+
+
+def _norm(readout: str, n: int) -> float:
+    return {"sum": 1.0, "mean": float(n), "sqrt": math.sqrt(n)}[readout]
+
+
+@register_model("odes.CommitteeMachine")
+@dataclass(frozen=True)
+class CommitteeMachine:
+    """Teacher-student soft committee machine trained by online SGD.
+
+    Parameters
+    ----------
+    K, M : int
+        Hidden units of the student and of the teacher (``>= 1``).
+    activation : str or Custom
+        ``"erf"`` (meaning ``erf(u / sqrt 2)``, Saad & Solla's ``g``),
+        ``"relu"``, ``"linear"``, ``"quadratic"`` (``u**2``), or a
+        :class:`Custom` activation integrated by Gauss-Hermite quadrature.
+    lr : float
+        First-layer learning rate ``eta >= 0``.
+    train_second : bool
+        Whether the second-layer weights ``v`` are trained.
+    lr_v : float, optional
+        Second-layer learning rate ``eta_v >= 0`` (default: ``lr``).
+    v_teacher : tuple of float, optional
+        Teacher second-layer weights ``v*`` (default: all ones), length ``M``.
+    noise : float
+        Output-noise *variance* ``sigma^2 >= 0``.
+    weight_decay : float
+        First-layer weight decay ``lambda >= 0`` (update ``-(eta lambda/N) w``).
+    schedule_t0, schedule_power : float
+        Learning-rate schedule ``eta(t) = lr (1 + t/t0)^(-power)`` applied to
+        both layers; ``power = 0`` (default) is a constant rate.
+    readout : str
+        Readout normalisation ``"sum"`` (``c_K = 1``), ``"mean"`` (``1/K``)
+        or ``"sqrt"`` (``1/sqrt K``), for student and teacher alike.
+    quad_nodes : int
+        Gauss-Legendre nodes per panel of the 1-D integral in the ReLU ``I4``
+        (4-variable orthant probability, :func:`odes.integrals.legendre01`);
+        unused for other activations.
+    """
+
+    K: int
+    M: int
+    activation: Any = "erf"
+    lr: float = 0.5
+    train_second: bool = False
+    lr_v: float | None = None
+    v_teacher: tuple | None = None
+    noise: float = 0.0
+    weight_decay: float = 0.0
+    schedule_t0: float = 1.0
+    schedule_power: float = 0.0
+    readout: str = "sum"
+    quad_nodes: int = 12
+
+    def __post_init__(self):
+        set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
+        set_("K", check_int("K", self.K, low=1, high=10_000))
+        set_("M", check_int("M", self.M, low=1, high=10_000))
+        if isinstance(self.activation, str):
+            check_choice("activation", self.activation, tuple(ACTIVATIONS))
+        elif not isinstance(self.activation, Custom):
+            raise ValueError(f"activation must be one of {', '.join(map(repr, ACTIVATIONS))} "
+                             f"or an odes.Custom, got {self.activation!r}")
+        set_("lr", check_real("lr", self.lr, low=0.0))
+        set_("train_second", check_bool("train_second", self.train_second))
+        if self.lr_v is not None:
+            set_("lr_v", check_real("lr_v", self.lr_v, low=0.0))
+        if self.v_teacher is not None:
+            vt = np.asarray(self.v_teacher, dtype=float)
+            if vt.shape != (self.M,):
+                raise ValueError(f"v_teacher must have length M={self.M}, got shape {vt.shape}")
+            if not np.all(np.isfinite(vt)):
+                raise ValueError("v_teacher must be finite")
+            set_("v_teacher", tuple(float(x) for x in vt))
+        set_("noise", check_real("noise", self.noise, low=0.0))
+        set_("weight_decay", check_real("weight_decay", self.weight_decay, low=0.0))
+        set_("schedule_t0", check_real("schedule_t0", self.schedule_t0, low=0.0, low_open=True))
+        set_("schedule_power", check_real("schedule_power", self.schedule_power, low=0.0))
+        check_choice("readout", self.readout, READOUTS)
+        set_("quad_nodes", check_int("quad_nodes", self.quad_nodes, low=2, high=100))
+
+    # -- derived quantities -------------------------------------------------
+    @property
+    def act_code(self) -> int:
+        """Kernel code of the activation, ``-1`` for :class:`Custom`."""
+        return ACTIVATIONS[self.activation] if isinstance(self.activation, str) else -1
+
+    @property
+    def eta_v(self) -> float:
+        """Second-layer learning rate as given (``lr`` if ``lr_v`` is None)."""
+        return self.lr if self.lr_v is None else self.lr_v
+
+    @property
+    def c_student(self) -> float:
+        """Readout normalisation ``c_K``."""
+        return _norm(self.readout, self.K)
+
+    @property
+    def c_teacher(self) -> float:
+        """Readout normalisation ``c_M``."""
+        return _norm(self.readout, self.M)
+
+    def teacher_weights(self) -> np.ndarray:
+        """``v*`` as given (length ``M``)."""
+        return np.ones(self.M) if self.v_teacher is None else np.asarray(self.v_teacher, dtype=float)
+
+    def conventions(self) -> dict:
+        """The conventions the ODEs and their outputs are expressed in."""
+        act = self.activation if isinstance(self.activation, str) else f"custom:{self.activation.name}"
+        if act == "erf":
+            act = "erf(u/sqrt(2))"
+        return {"activation": act,
+                "readout": {"sum": "sum_k v_k g", "mean": "(1/K) sum_k v_k g",
+                            "sqrt": "(1/sqrt K) sum_k v_k g"}[self.readout],
+                "time": "t = steps/N",
+                "noise": "variance sigma^2 of additive output noise",
+                "eg": "(1/2) E[(student - teacher)^2], noise excluded",
+                "lr": "w <- w - (eta/sqrt N) grad_w, v <- v - (eta_v/N) grad_v",
+                "order_parameters": "Q = w w^T/N, R = w w*^T/N, T = w* w*^T/N; v as given"}

@@ -1,0 +1,177 @@
+"""Gaussian integrals of the committee-machine ODEs: closed forms vs Monte Carlo and quadrature."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.special import erf
+
+import odes
+from odes import _kernels
+from odes.integrals import legendre01
+
+N_MC = 400_000
+SIG = 5.0  # Monte-Carlo tolerance in standard errors
+
+g_erf = lambda u: erf(u / math.sqrt(2.0))  # noqa: E731
+dg_erf = lambda u: math.sqrt(2.0 / math.pi) * np.exp(-u * u / 2.0)  # noqa: E731
+relu = lambda u: np.maximum(u, 0.0)  # noqa: E731
+step = lambda u: (u > 0).astype(float)  # noqa: E731
+ident = lambda u: u  # noqa: E731
+
+FUNCS = {"erf": (g_erf, dg_erf), "relu": (relu, step), "linear": (ident, np.ones_like),
+         "quadratic": (lambda u: u * u, lambda u: 2 * u)}
+
+
+def covariances(d):
+    """Random covariances ``A A^T / d + eps I`` with entries of A in [-1.5, 1.5]."""
+    return st.tuples(st.lists(st.floats(-1.5, 1.5), min_size=d * d, max_size=d * d),
+                     st.floats(0.05, 0.5)).map(
+        lambda x: np.asarray(x[0]).reshape(d, d) @ np.asarray(x[0]).reshape(d, d).T / d + x[1] * np.eye(d))
+
+
+def mc(cov, fs, seed=0, labels=None):
+    rng = np.random.default_rng(seed)
+    d = cov.shape[0]
+    L = np.linalg.cholesky(cov + 1e-300 * np.eye(d)) if labels is None else None
+    x = rng.standard_normal((N_MC, d)) @ L.T
+    vals = np.ones(N_MC)
+    for i, f in enumerate(fs):
+        vals *= f(x[:, i])
+    return vals.mean(), vals.std() / math.sqrt(N_MC)
+
+
+def assert_mc(value, cov, fs, seed=0):
+    mean, se = mc(cov, fs, seed)
+    assert abs(value - mean) < SIG * se + 1e-12, (value, mean, se)
+
+
+@pytest.mark.parametrize("act", ["erf", "relu", "linear", "quadratic"])
+@settings(max_examples=6, deadline=None)
+@given(cov=covariances(4))
+def test_i4_vs_monte_carlo(act, cov):
+    g, dg = FUNCS[act]
+    assert_mc(odes.I4(act, cov), cov, [dg, dg, g, g])
+
+
+@pytest.mark.parametrize("act", ["erf", "relu", "linear", "quadratic"])
+@settings(max_examples=6, deadline=None)
+@given(cov=covariances(3))
+def test_i3_vs_monte_carlo(act, cov):
+    g, dg = FUNCS[act]
+    assert_mc(odes.I3(act, cov), cov, [dg, ident, g])
+
+
+@pytest.mark.parametrize("act", ["erf", "relu", "linear", "quadratic"])
+@settings(max_examples=6, deadline=None)
+@given(cov=covariances(2))
+def test_i2_j2_vs_monte_carlo(act, cov):
+    g, dg = FUNCS[act]
+    assert_mc(odes.I2(act, cov), cov, [g, g])
+    if act != "linear":
+        assert_mc(odes.J2(act, cov), cov, [dg, dg])
+    else:
+        assert odes.J2(act, cov) == 1.0
+
+
+@pytest.mark.parametrize("labels", [(0, 0, 2, 3), (0, 1, 2, 2), (0, 1, 0, 3), (0, 0, 0, 3),
+                                    (0, 1, 0, 1), (0, 0, 2, 2), (0, 0, 0, 0)])
+@settings(max_examples=4, deadline=None)
+@given(cov=covariances(4))
+def test_relu_i4_coinciding_units_vs_monte_carlo(labels, cov):
+    """I4(i, i, c, d) and friends: the same unit appears twice (singular covariance)."""
+    lab = np.asarray(labels)
+    full = cov[np.ix_(lab, lab)]  # the 4x4 covariance of the repeated variables
+    distinct = sorted(set(labels))
+    sub = cov[np.ix_(distinct, distinct)]
+    pos = [distinct.index(a) for a in labels]
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((N_MC, len(distinct))) @ np.linalg.cholesky(sub).T
+    vals = step(x[:, pos[0]]) * step(x[:, pos[1]]) * relu(x[:, pos[2]]) * relu(x[:, pos[3]])
+    mean, se = vals.mean(), vals.std() / math.sqrt(N_MC)
+    value = odes.I4("relu", full, labels=labels)
+    assert abs(value - mean) < SIG * se + 1e-12
+
+
+def test_orthant4_known_values():
+    """Equicorrelated rho = 1/2 gives 1/(n+1) = 1/5; independent gives 1/16;
+    one independent variable gives half the 3-D value (Sheppard-type closed form)."""
+    u, wu = legendre01(12)
+    R = np.full((4, 4), 0.5)
+    np.fill_diagonal(R, 1.0)
+    assert _kernels.orthant4(R, u, wu) == pytest.approx(0.2, abs=1e-13)
+    # spectral convergence in the nodes per panel
+    errs = [abs(_kernels.orthant4(R, *legendre01(n)) - 0.2) for n in (6, 8, 10)]
+    assert errs[0] > 30 * errs[1] > 900 * errs[2]
+    assert _kernels.orthant4(np.eye(4), u, wu) == pytest.approx(1 / 16, abs=1e-15)
+    R = np.eye(4)
+    R[0, 1] = R[1, 0] = 0.3
+    R[0, 2] = R[2, 0] = -0.6
+    R[1, 2] = R[2, 1] = 0.1
+    p3 = 1 / 8 + (math.asin(0.3) + math.asin(-0.6) + math.asin(0.1)) / (4 * math.pi)
+    assert _kernels.orthant4(R, u, wu) == pytest.approx(p3 / 2, abs=1e-13)
+
+
+def test_orthant4_converges_for_nearly_singular():
+    """A nearly singular correlation (rho = 0.999999): the substitution keeps the rule convergent."""
+    R = np.full((4, 4), 0.2)
+    np.fill_diagonal(R, 1.0)
+    R[0, 1] = R[1, 0] = 0.999999
+    for rho in (0.999999, 1.0 - 1e-12):
+        R[0, 1] = R[1, 0] = rho
+        vals = [_kernels.orthant4(R, *legendre01(n)) for n in (8, 12, 16, 32)]
+        assert abs(vals[0] - vals[3]) < 1e-8
+        assert abs(vals[1] - vals[3]) < 1e-10
+        assert abs(vals[2] - vals[3]) < 1e-12
+    # rho = 1: x0 = x1, so P4 is the 3-D orthant probability of (x0, x2, x3);
+    # exactly at the singular point the conditional covariances cancel to ~1e-11
+    R[0, 1] = R[1, 0] = 1.0
+    p3 = 1 / 8 + 3 * math.asin(0.2) / (4 * math.pi)
+    for n in (12, 32):
+        assert _kernels.orthant4(R, *legendre01(n)) == pytest.approx(p3, abs=1e-10)
+
+
+@settings(max_examples=8, deadline=None)
+@given(cov=covariances(4))
+def test_erf_closed_forms_vs_quadrature(cov):
+    """Closed forms for erf(u/sqrt 2) vs a 4-D Gauss-Hermite product rule (smooth integrand)."""
+    custom = odes.Custom(g_erf, dg_erf, n_nodes=24)
+    assert odes.I4("erf", cov) == pytest.approx(odes.I4(custom, cov), abs=2e-6)
+    assert odes.I3("erf", cov[:3, :3]) == pytest.approx(odes.I3(custom, cov[:3, :3]), abs=1e-8)
+    assert odes.I2("erf", cov[:2, :2]) == pytest.approx(odes.I2(custom, cov[:2, :2]), abs=1e-10)
+    assert odes.J2("erf", cov[:2, :2]) == pytest.approx(odes.J2(custom, cov[:2, :2]), abs=1e-10)
+
+
+@pytest.mark.parametrize("act,g,dg", [("quadratic", lambda u: u * u, None), ("linear", ident, None)])
+@settings(max_examples=8, deadline=None)
+@given(cov=covariances(4))
+def test_polynomial_closed_forms_vs_exact_quadrature(act, g, dg, cov):
+    """Gauss-Hermite with 6 nodes is exact for these polynomials (degree <= 11 per variable)."""
+    custom = odes.Custom(g, dg, n_nodes=6)
+    assert odes.I4(act, cov) == pytest.approx(odes.I4(custom, cov), rel=1e-8, abs=1e-10)
+    assert odes.I3(act, cov[:3, :3]) == pytest.approx(odes.I3(custom, cov[:3, :3]), rel=1e-8, abs=1e-10)
+    assert odes.I2(act, cov[:2, :2]) == pytest.approx(odes.I2(custom, cov[:2, :2]), rel=1e-12, abs=1e-12)
+
+
+def test_erf_at_identity_values():
+    """Saad & Solla (1995): at C = I, I2 = 0 off-diagonal and (2/pi) asin(1/2) = 1/3 on the diagonal."""
+    assert odes.I2("erf", np.eye(2)) == 0.0
+    assert odes.I2("erf", np.ones((2, 2))) == pytest.approx(1 / 3, abs=1e-15)
+    assert odes.J2("erf", np.eye(2)) == pytest.approx(1 / math.pi, abs=1e-15)
+
+
+def test_invalid_inputs():
+    with pytest.raises(ValueError, match="activation"):
+        odes.I2("tanh", np.eye(2))
+    with pytest.raises(ValueError, match="C"):
+        odes.I2("erf", np.eye(3))
+    with pytest.raises(ValueError, match="C"):
+        odes.I4("erf", -np.eye(4))
+    with pytest.raises(ValueError, match="labels"):
+        odes.I4("relu", np.eye(4), labels=(0, 1))
+    with pytest.raises(ValueError, match="n_nodes"):
+        odes.Custom(np.tanh, n_nodes=1)
+    with pytest.raises(ValueError, match="g"):
+        odes.Custom(3.0)
