@@ -21,3 +21,5 @@ __all__ = ["BayesOptimalGLM", "BayesOptimalResult", "TransitionResult", "solve",
            "continuation", "alpha_of_mmse", "free_entropy_at", "get_prior", "get_channel",
            "Gaussian", "Rademacher", "GaussBernoulli", "Spherical", "Linear", "Sign",
            "LabelFlip", "Probit", "ReLU"]
+
+from . import kinds  # noqa: E402,F401  (registers the sweep kinds)

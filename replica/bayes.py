@@ -96,8 +96,12 @@ class BayesOptimalGLM:
 
     @property
     def perfect_branch(self) -> bool:
-        """Whether ``V = 0`` (perfect recovery) is a fixed point for every alpha."""
-        return bool(self.prior.discrete and self.channel.deterministic)
+        """Whether ``V = 0`` (perfect recovery) is a fixed point for every alpha.
+
+        True for a discrete prior and a channel whose ``qhat`` diverges as
+        ``V -> 0`` (sign, label flips): then ``r = inf`` and ``mmse = 0``.
+        """
+        return bool(self.prior.discrete and self.channel.sharp)
 
 
 @register_result("replica.BayesOptimalResult")
@@ -266,7 +270,7 @@ def _branch_segments(model, n_quad, n_grid, v_min):
 
 
 def transitions(model: BayesOptimalGLM, *, xtol=1e-9, n_quad=N_QUAD, n_grid=240,
-                v_min=1e-9) -> TransitionResult:
+                v_min=1e-30) -> TransitionResult:
     """Locate spinodals and the first-order transition of a Bayes-optimal GLM in ``alpha``.
 
     Parameters
@@ -323,6 +327,8 @@ def transitions(model: BayesOptimalGLM, *, xtol=1e-9, n_quad=N_QUAD, n_grid=240,
             V_sp2 = 0.0
         else:
             V_sp2 = None
+            msg = (f"the uninformed branch ends at a spinodal but no informed branch was found "
+                   f"down to V = {v_min:g} rho")
         # Phi on the uninformed (stable) branch at a given alpha
         def V_on(alpha, lo, hi):
             return brentq(lambda V: alpha_of_mmse(model, V, n_quad) - alpha, lo, hi, xtol=1e-15,

@@ -214,6 +214,7 @@ class Channel:
     name = "channel"
     classification = False
     deterministic = False
+    sharp = False
 
     def psi_out(self, q, rho, V=None, n=N_QUAD):
         raise NotImplementedError
@@ -254,6 +255,11 @@ class _SignFamily(Channel):
 
     def _de(self):
         return float(self._delta), float(self._eps)
+
+    @property
+    def sharp(self):
+        """True without probit noise: ``qhat -> inf`` as ``V -> 0`` (a step in ``z``)."""
+        return self._delta == 0.0
 
     def psi_out(self, q, rho, V=None, n=N_QUAD):
         V = rho - q if V is None else V
@@ -299,6 +305,7 @@ class LabelFlip(_SignFamily):
     @property
     def _eps(self):
         return self.eps
+
 
 
 @register_model("replica.Probit")

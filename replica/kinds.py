@@ -1,0 +1,180 @@
+"""Sweep kinds of the replica layer for ``lmech run`` and their plots.
+
+``replica.bayes_optimal``
+    Both branches of the Bayes-optimal state evolution at each point
+    (uninformed and informed starts), the equilibrium one chosen by free
+    entropy.  Parameters: ``alpha``, ``prior`` (gaussian, rademacher,
+    gauss-bernoulli, spherical), ``rho``, ``channel`` (sign, label-flip,
+    probit, linear, relu), ``delta``, ``eps``.  Observables: ``q_uninf``,
+    ``q_inf``, ``eg_bayes_uninf``, ``eg_bayes_inf``, ``eg_gibbs_uninf``,
+    ``eg_gibbs_inf``, ``phi_uninf``, ``phi_inf``, ``q``, ``eg_bayes``,
+    ``eg_gibbs``, ``mi`` (equilibrium), ``branch`` (0 uninformed, 1 informed),
+    ``converged_uninf``, ``converged_inf``.  The plot calls
+    :func:`replica.transitions` on the fixed model and marks the first-order
+    transition and the spinodals.
+``replica.erm``
+    Convex ERM (square, logistic, hinge) with L2 penalty ``lam``: test error,
+    training loss, ``m``, ``q``, ``V``.  Defined in :mod:`replica.erm`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from lmech.config import Param, SweepKind, register_kind
+from lmech.result import Result
+
+from .bayes import BayesOptimalGLM, BayesOptimalResult, CONVENTIONS, solve_bayes, transitions
+from .blocks import CHANNELS, PRIORS, get_channel, get_prior
+
+__all__ = ["bayes_model", "bayes_point", "bayes_check", "bayes_plot"]
+
+_PRIOR_PARAMS = {"gaussian": ("rho",), "spherical": ("rho",), "gauss-bernoulli": ("rho",),
+                 "sparse": ("rho",), "rademacher": (), "binary": ()}
+_CHANNEL_PARAMS = {"sign": (), "label-flip": ("eps",), "probit": ("delta",), "linear": ("delta",),
+                   "gaussian": ("delta",), "relu": ("delta",)}
+
+
+def bayes_model(*, prior="rademacher", channel="sign", rho=1.0, delta=0.1, eps=0.1) -> BayesOptimalGLM:
+    """Build the :class:`BayesOptimalGLM` named by sweep parameters."""
+    pkw = {k: v for k, v in {"rho": rho}.items() if k in _PRIOR_PARAMS.get(prior, ())}
+    ckw = {k: v for k, v in {"delta": delta, "eps": eps}.items() if k in _CHANNEL_PARAMS.get(channel, ())}
+    return BayesOptimalGLM(get_prior(prior, **pkw), get_channel(channel, **ckw))
+
+
+def bayes_check(*, alpha=1.0, **params) -> None:
+    """Raise ValueError naming the parameter for an invalid point."""
+    if not (alpha >= 0.0):
+        raise ValueError(f"alpha must lie in [0, inf), got {alpha!r}")
+    bayes_model(**params)
+
+
+def bayes_point(*, alpha, prior="rademacher", channel="sign", rho=1.0, delta=0.1, eps=0.1,
+                rtol=1e-10, max_iter=20_000, n_quad=96) -> BayesOptimalResult:
+    """Both branches of the state evolution at one ``alpha`` (see module docstring)."""
+    model = bayes_model(prior=prior, channel=channel, rho=rho, delta=delta, eps=eps)
+    opts = dict(rtol=rtol, max_iter=max_iter, n_quad=n_quad)
+    u = solve_bayes(model, alpha, init="uninformed", **opts)
+    i = solve_bayes(model, alpha, init="informed", **opts)
+    sc = {"alpha": float(alpha)}
+    for tag, r in (("uninf", u), ("inf", i)):
+        for k in ("q", "eg_bayes", "eg_gibbs", "phi", "mi"):
+            sc[f"{k}_{tag}"] = r.scalars.get(k, math.nan) if r.success else math.nan
+        sc[f"converged_{tag}"] = bool(r.success)
+    if u.success and i.success:
+        eq = i if i.phi > u.phi + 1e-12 else u
+        branch = 1 if eq is i and abs(i.q - u.q) > 1e-8 * model.rho else 0
+    else:
+        eq = u if u.success else i
+        branch = 0 if u.success else 1
+    for k in ("q", "eg_bayes", "eg_gibbs", "mi", "phi"):
+        sc[k] = eq.scalars.get(k, math.nan)
+    sc["branch"] = branch
+    ok = u.success and i.success
+    msg = "both branches converged" if ok else f"uninformed: {u.message}; informed: {i.message}"
+    return BayesOptimalResult(success=ok, status=0 if ok else -1, message=msg,
+                              n_iter=u.n_iter + i.n_iter, residual=max(u.residual, i.residual),
+                              model=model, options=opts, conventions=CONVENTIONS,
+                              timings={"solve": u.timings["solve"] + i.timings["solve"]}, scalars=sc)
+
+
+def _fixed_model(sweep_result, **override):
+    fixed = dict(sweep_result.meta.get("fixed", {}))
+    fixed.update(override)
+    keys = ("prior", "channel", "rho", "delta", "eps")
+    return bayes_model(**{k: fixed[k] for k in keys if k in fixed})
+
+
+def bayes_plot(sweep_result, ax):
+    """Draw a ``replica.bayes_optimal`` sweep with its transition lines.
+
+    One axis ``alpha``: Bayes errors of both branches (solid: equilibrium,
+    dashed: metastable) with vertical lines at the first-order transition
+    and the spinodals found by :func:`replica.transitions`.  Two axes
+    (``alpha`` and one model parameter): the equilibrium Bayes error as a
+    colour map, with the transition and spinodal lines computed by
+    :func:`replica.transitions` for each value of the other parameter.
+    """
+    arr = sweep_result.arrays
+    axes = list(sweep_result.meta["axes"])
+    if axes == ["alpha"]:
+        a = np.asarray(arr["alpha"], float)
+        eu, ei = np.asarray(arr["eg_bayes_uninf"], float), np.asarray(arr["eg_bayes_inf"], float)
+        pu, pi = np.asarray(arr["phi_uninf"], float), np.asarray(arr["phi_inf"], float)
+        model = _fixed_model(sweep_result)
+        qu, qi = np.asarray(arr["q_uninf"], float), np.asarray(arr["q_inf"], float)
+        same = np.abs(qu - qi) <= 1e-8 * model.rho
+        # where both starts reach the same fixed point it is one branch: call it
+        # informed if it is (near-)perfect recovery, uninformed otherwise
+        perfect = same & (qi >= (1.0 - 1e-6) * model.rho)
+        u_eq = ~(pi > pu + 1e-12)
+        eu_shown = np.where(perfect, np.nan, eu)
+        ax.plot(a, np.where(u_eq, eu_shown, np.nan), "C0-", lw=2, label="uninformed branch (equilibrium)")
+        ax.plot(a, np.where(~u_eq, eu_shown, np.nan), "C0--", lw=1, label="uninformed branch (metastable)")
+        ax.plot(a, np.where(~u_eq | perfect, ei, np.nan), "C1-", lw=2, label="informed branch (equilibrium)")
+        ax.plot(a, np.where(u_eq & ~same, ei, np.nan), "C1--", lw=1, label="informed branch (metastable)")
+        tr = transitions(model)
+        lines = [("alpha_c", "k", "-", "first-order transition"),
+                 ("alpha_sp_uninf", "C3", ":", "spinodal (uninformed)"),
+                 ("alpha_sp_inf", "C2", ":", "spinodal (informed)")]
+        for key, col, ls, lab in lines:
+            v = tr.scalars[key]
+            if math.isfinite(v) and v > 0.0:
+                ax.axvline(v, color=col, ls=ls, lw=1, label=f"{lab} {v:.5f}")
+        ax.set_xlabel(r"$\alpha = n/d$")
+        ax.set_ylabel("Bayes-optimal generalization error")
+        ax.legend(fontsize=7)
+        return ax
+    if len(axes) == 2 and "alpha" in axes:
+        other = axes[1] if axes[0] == "alpha" else axes[0]
+        a = np.asarray(arr["alpha"], float)
+        o = np.asarray(arr[other], float)
+        eg = np.asarray(arr["eg_bayes"], float)
+        if axes[0] != "alpha":
+            eg = eg.T
+        mesh = ax.pcolormesh(a, o, eg.T, shading="auto")
+        ax.figure.colorbar(mesh, ax=ax, label="Bayes error (equilibrium)")
+        ac, asp = [], []
+        for v in o:
+            tr = transitions(_fixed_model(sweep_result, **{other: float(v)}))
+            ac.append(tr.scalars["alpha_c"])
+            asp.append(tr.scalars["alpha_sp_uninf"])
+        ax.plot(ac, o, "w-", lw=2, label="first-order transition")
+        ax.plot(asp, o, "w:", lw=1.5, label="spinodal")
+        ax.set_xlabel(r"$\alpha$")
+        ax.set_ylabel(other)
+        ax.legend(fontsize=7)
+        return ax
+    raise ValueError(f"replica.bayes_optimal plots 1-D alpha or 2-D (alpha, param) sweeps; axes {axes}")
+
+
+_prior_choices = tuple(sorted(PRIORS))
+_channel_choices = tuple(sorted(CHANNELS))
+
+register_kind(SweepKind(
+    name="replica.bayes_optimal",
+    point="replica.kinds:bayes_point",
+    params={
+        "alpha": Param(float, low=0.0, help="sample ratio n/d"),
+        "prior": Param(str, default="rademacher", choices=_prior_choices, help="teacher/student prior"),
+        "rho": Param(float, default=1.0, low=0.0, low_open=True,
+                     help="prior second moment (gaussian, spherical) or density (gauss-bernoulli)"),
+        "channel": Param(str, default="sign", choices=_channel_choices, help="output channel"),
+        "delta": Param(float, default=0.1, low=0.0, low_open=True,
+                       help="noise variance (linear, probit, relu)"),
+        "eps": Param(float, default=0.1, low=0.0, high=0.5, high_open=True,
+                     help="label-flip probability (label-flip)"),
+    },
+    options={
+        "rtol": Param(float, default=1e-10, low=0.0, low_open=True, help="relative tolerance on V = rho - q"),
+        "max_iter": Param(int, default=20_000, low=1, help="iterations per branch"),
+        "n_quad": Param(int, default=96, low=8, high=300, help="Gauss-Hermite nodes"),
+    },
+    check="replica.kinds:bayes_check",
+    plot="replica.kinds:bayes_plot",
+    description=("Bayes-optimal GLM (Barbier et al. PNAS 2019): both state-evolution branches, "
+                 "the equilibrium by free entropy; the plot marks the first-order transition "
+                 "and spinodals located by replica.transitions."),
+))

@@ -1,0 +1,64 @@
+"""Sweep kinds of the replica layer and the demo config."""
+
+import math
+import tomllib
+
+import matplotlib
+import pytest
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+
+import replica  # noqa: E402,F401
+from lmech.config import get_kind, parse_config  # noqa: E402
+from lmech.sweep import sweep  # noqa: E402
+from replica.demo import CONFIG  # noqa: E402
+from replica.kinds import bayes_check, bayes_point  # noqa: E402
+
+
+def test_point_has_both_branches():
+    res = bayes_point(alpha=1.3, prior="rademacher", channel="sign")
+    assert res.success
+    assert res.q_inf == 1.0 and 0.6 < res.q_uninf < 0.8
+    # past alpha_c ~ 1.245 the informed branch is the equilibrium
+    assert res.branch == 1 and res.eg_bayes == 0.0
+    res = bayes_point(alpha=1.0, prior="rademacher", channel="sign")
+    assert res.branch == 0 and res.eg_bayes == pytest.approx(res.eg_bayes_uninf)
+
+
+def test_check_names_parameter():
+    with pytest.raises(ValueError, match="rho"):
+        bayes_check(alpha=1.0, prior="gauss-bernoulli", rho=2.0)
+    with pytest.raises(ValueError, match="alpha"):
+        bayes_check(alpha=-1.0)
+    bayes_check(alpha=1.0, prior="gaussian", channel="probit", delta=0.3)
+
+
+def test_demo_config_parses_and_plot_marks_transition(tmp_path):
+    cfg = parse_config(tomllib.loads(CONFIG), CONFIG)
+    assert cfg.kind.name == "replica.bayes_optimal"
+    res = sweep("replica.kinds:bayes_point", {"alpha": [0.5, 1.3, 2.0]},
+                fixed={"prior": "rademacher", "channel": "sign"}, archive=tmp_path / "s.h5")
+    assert bool(res.arrays["converged"].all())
+    fig, ax = plt.subplots()
+    get_kind("replica.bayes_optimal")
+    from replica.kinds import bayes_plot
+    bayes_plot(res, ax)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any(l.startswith("first-order transition 1.24") for l in labels)
+    assert any(l.startswith("spinodal (uninformed) 1.49") for l in labels)
+    plt.close(fig)
+
+
+def test_two_dimensional_plot_draws_transition_line(tmp_path):
+    res = sweep("replica.kinds:bayes_point", {"alpha": [0.8, 1.6], "eps": [0.0, 0.02]},
+                fixed={"prior": "rademacher", "channel": "label-flip"}, archive=tmp_path / "s2.h5")
+    fig, ax = plt.subplots()
+    from replica.kinds import bayes_plot
+    bayes_plot(res, ax)
+    line = [l for l in ax.get_lines() if l.get_label() == "first-order transition"][0]
+    xs = line.get_xdata()
+    assert xs[0] == pytest.approx(1.2447, abs=1e-3)  # eps = 0: Gyorgyi's transition
+    assert math.isfinite(xs[1]) and xs[1] > xs[0]    # label noise delays it
+    plt.close(fig)
