@@ -15,11 +15,13 @@ from .bayes import (BayesOptimalGLM, BayesOptimalResult, TransitionResult, alpha
                     continuation, free_entropy_at, transitions)
 from .blocks import (GaussBernoulli, Gaussian, LabelFlip, Linear, Probit, Rademacher, ReLU,
                      Sign, Spherical, get_channel, get_prior)
+from .gardner import GardnerResult, GardnerVolume, capacity, spherical_capacity
 from .solve import solve
 
 __all__ = ["BayesOptimalGLM", "BayesOptimalResult", "TransitionResult", "solve", "transitions",
            "continuation", "alpha_of_mmse", "free_entropy_at", "get_prior", "get_channel",
            "Gaussian", "Rademacher", "GaussBernoulli", "Spherical", "Linear", "Sign",
-           "LabelFlip", "Probit", "ReLU"]
+           "LabelFlip", "Probit", "ReLU", "GardnerVolume", "GardnerResult", "capacity",
+           "spherical_capacity"]
 
 from . import kinds  # noqa: E402,F401  (registers the sweep kinds)

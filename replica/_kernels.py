@@ -302,6 +302,56 @@ def relu_integrals(q, V, delta, z, w):
     return psi, qh
 
 
+# ---------------------------------------------------------------------------
+# Gardner volume: G(q) = E_xi log H(a), a = (kappa - sqrt(q) xi) / sqrt(1 - q)
+# ---------------------------------------------------------------------------
+@njit(cache=True)
+def gardner_integrals(q, kappa, xg, wg):
+    """``(G, E[M(a)**2])`` with ``G = E log H(a)`` and ``M(a) = phi(a)/H(a)``.
+
+    ``dG/dq = -E[M**2] / (2 (1 - q))`` (Gaussian integration by parts), so
+    the RS saddle points are ``q/(1-q) = alpha E[M**2]`` (spherical,
+    Gardner 1988) and ``qhat = alpha E[M**2] / (1 - q)`` (binary).  The
+    integrand switches from 0 to ``-a**2/2`` over a width
+    ``sqrt((1-q)/q)`` around ``xi0 = kappa / sqrt q``: composite
+    Gauss–Legendre panels (unit panels on ``[-12, 12]`` plus panels around
+    ``xi0``) resolve it for every ``q < 1``.
+    """
+    sq = math.sqrt(q)
+    sv = math.sqrt(1.0 - q)
+    edges = np.empty(40)
+    k = 0
+    for j in range(25):
+        edges[k] = -12.0 + j
+        k += 1
+    if q > 0.0:
+        x0 = kappa / sq
+        wd = sv / sq
+        for f in (-16.0, -8.0, -4.0, -2.0, -1.0, 0.0, 1.0, 2.0, 4.0, 8.0, 16.0):
+            e = x0 + f * wd
+            if -12.0 < e < 12.0:
+                edges[k] = e
+                k += 1
+    ed = np.sort(edges[:k])
+    g = 0.0
+    m2 = 0.0
+    for p in range(k - 1):
+        a0 = ed[p]
+        b0 = ed[p + 1]
+        if b0 - a0 <= 0.0:
+            continue
+        h = 0.5 * (b0 - a0)
+        c = 0.5 * (a0 + b0)
+        for i in range(xg.shape[0]):
+            xi = c + h * xg[i]
+            wt = h * wg[i] * phi(xi)
+            a = (kappa - sq * xi) / sv
+            g += wt * log_H(a)
+            mm = mills(-a)
+            m2 += wt * mm * mm
+    return g, m2
+
+
 @register_warmup("replica._kernels")
 def warmup():
     """Compile every kernel of this module once on tiny inputs."""
@@ -313,3 +363,4 @@ def warmup():
     sign_psi_out(0.5, 0.5, 1.0, 0.0, 0.0, z, w)
     sign_qhat_unit(0.5, 0.5, 1.0, 0.0, 0.1, z, w)
     relu_integrals(0.5, 0.5, 0.1, z, w)
+    gardner_integrals(0.5, 0.0, z, w)

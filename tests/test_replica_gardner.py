@@ -1,0 +1,78 @@
+"""Gardner volume: spherical capacity formula, RS equations, binary capacity."""
+
+import math
+
+import pytest
+from scipy import integrate
+
+import replica
+from lmech.special import log_H, mills
+from replica.gardner import _G, _spherical_alpha_of_q
+
+
+def test_spherical_capacity_reference_values():
+    # Gardner, J. Phys. A 21, 257 (1988), eq. 24; values of issue 5
+    assert replica.spherical_capacity(0.0) == pytest.approx(2.0, rel=1e-15)
+    assert replica.spherical_capacity(1.0) == pytest.approx(0.519572, abs=5e-7)
+
+
+@pytest.mark.parametrize("kappa", [-0.5, 0.0, 1.0])
+def test_rs_equation_reaches_closed_form_capacity(kappa):
+    # alpha(q) = q / ((1-q) E[M^2]) -> alpha_c as q -> 1, with an O(1-q) gap
+    ac = replica.spherical_capacity(kappa)
+    gaps = [abs(_spherical_alpha_of_q(1 - e, kappa, 32) - ac) for e in (1e-6, 1e-9)]
+    assert gaps[1] < 1e-7 * ac and gaps[1] < gaps[0] / 100
+
+
+@pytest.mark.parametrize("q, kappa", [(0.3, 0.0), (0.9, 1.0), (0.999, -0.5)])
+def test_gardner_integrals_vs_adaptive_quadrature(q, kappa):
+    a = lambda xi: (kappa - math.sqrt(q) * xi) / math.sqrt(1 - q)  # noqa: E731
+    dens = lambda xi: math.exp(-0.5 * xi * xi) / math.sqrt(2 * math.pi)  # noqa: E731
+    x0 = kappa / math.sqrt(q)
+    g = integrate.quad(lambda x: dens(x) * log_H(a(x)), -14, 14, points=[x0], limit=400, epsabs=1e-13)[0]
+    m2 = integrate.quad(lambda x: dens(x) * mills(-a(x)) ** 2, -14, 14, points=[x0], limit=400,
+                        epsabs=1e-13)[0]
+    G, M2 = _G(q, kappa, 32)
+    assert G == pytest.approx(g, rel=1e-10)
+    assert M2 == pytest.approx(m2, rel=1e-10)
+
+
+@pytest.mark.parametrize("prior", ["spherical", "rademacher"])
+def test_entropy_envelope_identity(prior):
+    # ds/dalpha = G(q) at the saddle point
+    m = replica.GardnerVolume(prior, 0.3)
+    a, h = 0.4, 1e-5
+    sp, sm = replica.solve(m, a + h).entropy, replica.solve(m, a - h).entropy
+    q = replica.solve(m, a).q
+    assert (sp - sm) / (2 * h) == pytest.approx(_G(q, 0.3, 32)[0], rel=1e-7)
+
+
+def test_small_alpha_limits():
+    assert replica.solve(replica.GardnerVolume("spherical", 0.0), 0.0).entropy == 0.0
+    s = replica.solve(replica.GardnerVolume("rademacher", 0.0), 1e-9).entropy
+    assert s == pytest.approx(math.log(2), abs=1e-8)
+
+
+def test_binary_capacity_zero_entropy():
+    # Krauth & Mezard, J. Phys. France 50, 3057 (1989): RS entropy vanishes at alpha ~ 0.833
+    m = replica.GardnerVolume("rademacher", 0.0)
+    ac = replica.capacity(m)
+    assert ac == pytest.approx(0.833, abs=5e-4)
+    assert replica.capacity(m, n_quad=64) == pytest.approx(ac, abs=1e-10)
+    assert replica.solve(m, ac).entropy == pytest.approx(0.0, abs=1e-9)
+
+
+def test_above_capacity_spherical():
+    r = replica.solve(replica.GardnerVolume("spherical", 0.0), 2.5)
+    assert r.success and not r.sat and r.q == 1.0
+
+
+def test_invalid_gardner():
+    with pytest.raises(ValueError, match="margin"):
+        replica.GardnerVolume("spherical", float("nan"))
+    with pytest.raises(ValueError, match="prior"):
+        replica.GardnerVolume("gaussian", 0.0)
+    with pytest.raises(ValueError, match="alpha"):
+        replica.solve(replica.GardnerVolume("spherical", 0.0), -1.0)
+    with pytest.raises(TypeError, match="foo"):
+        replica.solve(replica.GardnerVolume("spherical", 0.0), 1.0, foo=1)
