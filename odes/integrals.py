@@ -160,11 +160,15 @@ def _batched_expect(fs, covs, n_nodes):
     lam, U = np.linalg.eigh(covs)
     Lm = U * np.sqrt(np.clip(lam, 0.0, None))[:, None, :]
     z, w = _hermite_grid(n_nodes, d)
-    X = np.einsum("pj,bij->bpi", z, Lm)
-    prod = np.ones(X.shape[:2])
-    for i, f in enumerate(fs):
-        prod = prod * f(X[:, :, i])
-    return prod @ w
+    out = np.empty(covs.shape[0])
+    chunk = max(1, 2_000_000 // z.shape[0])  # bound the memory of the node array
+    for b0 in range(0, covs.shape[0], chunk):
+        X = np.einsum("pj,bij->bpi", z, Lm[b0: b0 + chunk])
+        prod = np.ones(X.shape[:2])
+        for i, f in enumerate(fs):
+            prod = prod * f(X[:, :, i])
+        out[b0: b0 + chunk] = prod @ w
+    return out
 
 
 @lru_cache(maxsize=16)

@@ -1,0 +1,276 @@
+"""Integration of the committee-machine ODEs: reference values, identities, independent solutions."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.linalg import expm
+from scipy.special import erf
+
+import lmech
+import odes
+from lmech.spec import from_spec, to_spec
+from odes import _kernels
+from odes.integrals import legendre01
+
+Q0 = np.diag([0.5, 0.5])
+R0 = 1e-3 * np.array([[1.0, 0.5], [0.2, 0.8]])
+STANDARD = odes.CommitteeMachine(K=2, M=2, activation="erf", lr=0.5)
+
+
+@pytest.fixture(scope="module")
+def standard():
+    return odes.integrate(STANDARD, 1000.0, Q0=Q0, R0=R0, rtol=1e-12, atol=1e-14)
+
+
+def test_standard_case_reference_values(standard):
+    """Reference values of the standard case (issue 3; Saad & Solla 1995 setting)."""
+    r = standard
+    assert r.success and r.status == 0
+    assert r.eg0 == pytest.approx(0.5487613, abs=5e-8)
+    assert r.eg[0] == r.eg0
+    assert r.plateau_eg == pytest.approx(0.0147644, abs=5e-8)
+    assert abs(r.plateau_t - 148) < 2.0
+    assert r.t_escape == pytest.approx(272.837, abs=1e-3)
+    assert r.conventions["activation"] == "erf(u/sqrt(2))"
+    assert r.conventions["time"] == "t = steps/N"
+    assert r.nfev > 0 and r.n_steps > 0
+    assert r.Q.shape == (r.t.size, 2, 2) and r.R.shape == (r.t.size, 2, 2) and r.v.shape == (r.t.size, 2)
+    # late decay: local rate of log eg approaches 2 lambda_max = -0.044185 from above
+    te = np.array([450.0, 550.0])
+    late = odes.integrate(STANDARD, 550.0, Q0=Q0, R0=R0, rtol=1e-12, atol=1e-15, t_eval=te)
+    rate = -np.diff(np.log(late.eg))[0] / 100.0
+    assert 0.0438 < rate < 0.044185
+
+
+def test_default_tolerances_meet_the_escape_time_target():
+    r = odes.integrate(STANDARD, 1000.0, Q0=Q0, R0=R0)
+    assert r.t_escape == pytest.approx(272.837, abs=1e-3)
+
+
+def test_euler_reproduces_fixed_step_codes():
+    """Fixed-step Euler, dt = 0.01, gives t_half = 272.860 (issue 3); first order in dt."""
+    r = odes.integrate(STANDARD, 400.0, Q0=Q0, R0=R0, method="euler", dt=0.01)
+    assert r.t_escape == pytest.approx(272.860, abs=1e-3)
+    assert r.options["method"] == "euler"
+    ref = odes.integrate(STANDARD, 50.0, Q0=Q0, R0=R0, rtol=1e-12, atol=1e-14, t_eval=[50.0])
+    errs = []
+    for dt in (0.04, 0.02, 0.01):
+        e = odes.integrate(STANDARD, 50.0, Q0=Q0, R0=R0, method="euler", dt=dt, t_eval=[50.0])
+        errs.append(abs(e.eg[-1] - ref.eg[-1]))
+    assert errs[0] / errs[1] == pytest.approx(2.0, rel=0.05)
+    assert errs[1] / errs[2] == pytest.approx(2.0, rel=0.05)
+
+
+def test_outputs_exactly_at_requested_times():
+    te = np.geomspace(0.1, 300.0, 25)
+    te = np.concatenate([[0.0], te])
+    r = odes.integrate(STANDARD, 300.0, Q0=Q0, R0=R0, t_eval=te)
+    np.testing.assert_array_equal(r.t, te)
+    np.testing.assert_array_equal(r.Q[0], Q0)
+    for k in (7, 20):
+        s = odes.integrate(STANDARD, float(te[k]), Q0=Q0, R0=R0, t_eval=[float(te[k])])
+        np.testing.assert_allclose(r.Q[k], s.Q[-1], rtol=0, atol=1e-8)
+        np.testing.assert_allclose(r.R[k], s.R[-1], rtol=0, atol=1e-8)
+
+
+def _linear_rhs(y, K, M, T, vt, v, eta, s2, wd):
+    """Independent right-hand side for linear g: the student is ``(sum_k v_k w_k) . x / sqrt N``."""
+    nq = K * (K + 1) // 2
+    iu = np.triu_indices(K)
+    Q = np.zeros((K, K))
+    Q[iu] = y[:nq]
+    Q = Q + np.triu(Q, 1).T
+    R = y[nq:].reshape(K, M)
+    d_lam = R @ vt - Q @ v          # E[Delta lambda_k]
+    d_nu = T @ vt - R.T @ v         # E[Delta nu_n]
+    d2 = vt @ T @ vt - 2 * v @ R @ vt + v @ Q @ v
+    dQ = eta * (np.outer(v, d_lam) + np.outer(d_lam, v)) + eta ** 2 * np.outer(v, v) * (d2 + s2) - 2 * eta * wd * Q
+    dR = eta * np.outer(v, d_nu) - eta * wd * R
+    return np.concatenate([dQ[iu], dR.ravel()])
+
+
+@settings(max_examples=5, deadline=None)
+@given(K=st.integers(1, 3), M=st.integers(1, 3), seed=st.integers(0, 10_000))
+def test_linear_activation_vs_matrix_exponential(K, M, seed):
+    """For linear g the ODEs are affine: integrate them exactly with expm and compare."""
+    rng = np.random.default_rng(seed)
+    vt = rng.uniform(0.5, 1.5, M)
+    v = rng.uniform(0.5, 1.5, K)
+    A = rng.normal(size=(K + M, K + M + 2))
+    C = A @ A.T / (K + M + 2)
+    T, Q, R = C[K:, K:], C[:K, :K], C[:K, K:]
+    eta, s2, wd = 0.3 / (K * M), 0.05, 0.1
+    model = odes.CommitteeMachine(K, M, activation="linear", lr=eta, v_teacher=tuple(vt), noise=s2,
+                                  weight_decay=wd)
+    sysm = odes.System(model, T, v)
+    y0 = sysm.pack(Q, R)
+    n = y0.size
+    b = _linear_rhs(np.zeros(n), K, M, T, vt, v, eta, s2, wd)
+    Amat = np.stack([_linear_rhs(np.eye(n)[j], K, M, T, vt, v, eta, s2, wd) - b for j in range(n)], axis=1)
+    aug = np.zeros((n + 1, n + 1))
+    aug[:n, :n] = Amat
+    aug[:n, n] = b
+    t = 3.0
+    exact = (expm(aug * t) @ np.concatenate([y0, [1.0]]))[:n]
+    r = odes.integrate(model, t, Q0=Q, R0=R, T=T, v0=v, t_eval=[t])
+    np.testing.assert_allclose(sysm.pack(r.Q[-1], r.R[-1]), exact, rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("act", ["erf", "relu", "linear", "quadratic"])
+@pytest.mark.parametrize("readout", ["sum", "mean", "sqrt"])
+def test_second_layer_is_gradient_flow_on_eg(act, readout):
+    """Without noise, dv/dt = -eta_v d eg/dv (the v-update is SGD on the population loss)."""
+    K, M = 3, 2
+    rng = np.random.default_rng(3)
+    A = rng.normal(size=(K + M, K + M))
+    C = A @ A.T / (K + M) + 0.1 * np.eye(K + M)
+    T, Q, R = C[K:, K:], C[:K, :K], C[:K, K:]
+    v = rng.normal(size=K)
+    model = odes.CommitteeMachine(K, M, activation=act, lr=0.2, train_second=True, lr_v=0.7,
+                                  v_teacher=(1.0, -0.5), readout=readout)
+    sysm = odes.System(model, T, v)
+    y = sysm.pack(Q, R, v)
+    _, _, dv = sysm.unpack(sysm.f(0.0, y))
+    grad = np.empty(K)
+    for i in range(K):
+        h = 1e-6
+        vp, vm = v.copy(), v.copy()
+        vp[i] += h
+        vm[i] -= h
+        grad[i] = (sysm.eg(sysm.pack(Q, R, vp)) - sysm.eg(sysm.pack(Q, R, vm))) / (2 * h)
+    np.testing.assert_allclose(dv, -0.7 * grad, rtol=1e-7, atol=1e-9)
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 10_000), K=st.integers(1, 4), M=st.integers(1, 4))
+def test_erf_fast_path_equals_generic_path(seed, K, M):
+    """The per-pair precomputed erf kernel equals the one-integral-at-a-time path."""
+    rng = np.random.default_rng(seed)
+    L = K + M
+    A = rng.normal(size=(L, L + 1))
+    C = A @ A.T / L
+    w = rng.normal(size=L)
+    u, wu = (np.array(a) for a in legendre01(4))
+    out1 = [np.empty((K, L)), np.empty((K, K)), np.empty((K, K)), np.empty((L, L))]
+    out2 = [np.empty((K, L)), np.empty((K, K)), np.empty((K, K)), np.empty((L, L))]
+    _kernels.coefficients_erf(C, w, K, L, *out1)
+    _kernels.coefficients(_kernels.ERF, C, w, K, L, u, wu, *out2)
+    for a, b in zip(out1, out2):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+def test_custom_activation_path_matches_closed_form():
+    """A Custom erf(u/sqrt 2) integrated by Gauss-Hermite gives the closed-form ODEs.
+
+    The Gauss-Hermite error for erf(u/sqrt 2) with unit teacher variance falls
+    geometrically, ~3e-6 at 14 nodes, ~3e-8 at 20 (measured).
+    """
+    g = lambda u: erf(u / math.sqrt(2.0))  # noqa: E731
+    ref = odes.System(odes.CommitteeMachine(2, 1, activation="erf", lr=0.5, noise=0.1))
+    y = ref.pack(Q0, R0[:, :1])
+    errs = []
+    for n in (8, 14, 20):
+        s = odes.System(odes.CommitteeMachine(2, 1, activation=odes.Custom(g, n_nodes=n), lr=0.5, noise=0.1))
+        errs.append(np.abs(s.f(0.0, y) - ref.f(0.0, y)).max())
+    assert errs[0] > 10 * errs[1] > 100 * errs[2]
+    assert errs[2] < 1e-7
+    custom = odes.CommitteeMachine(1, 1, activation=odes.Custom(g, n_nodes=20), lr=0.5)
+    kw = dict(Q0=[[0.5]], R0=[[0.01]], t_eval=[0.0, 0.3], rtol=1e-7, atol=1e-9)
+    a = odes.integrate(custom, 0.3, **kw)
+    b = odes.integrate(odes.CommitteeMachine(1, 1, lr=0.5), 0.3, **kw)
+    np.testing.assert_allclose(a.Q, b.Q, atol=1e-7)
+    np.testing.assert_allclose(a.eg, b.eg, atol=1e-7)
+
+
+def test_schedule_rescales_the_learning_rate():
+    m = odes.CommitteeMachine(2, 2, lr=0.5, schedule_t0=10.0, schedule_power=0.5, noise=0.01)
+    sysm = odes.System(m)
+    y = sysm.pack(Q0, R0)
+    t = 30.0
+    eta = 0.5 * (1 + t / 10.0) ** -0.5
+    ref = odes.System(odes.CommitteeMachine(2, 2, lr=eta, noise=0.01)).f(0.0, y)
+    np.testing.assert_allclose(sysm.f(t, y), ref, rtol=1e-14)
+
+
+def test_relu_trajectory_runs_and_learns():
+    m = odes.CommitteeMachine(2, 2, activation="relu", lr=0.5)
+    r = odes.integrate(m, 200.0, Q0=Q0, R0=R0, rtol=1e-8, atol=1e-10)
+    assert r.success
+    assert r.eg0 > 0.1 and r.eg_final < 1e-3 * r.eg0
+
+
+def test_divergence_is_reported_not_nan():
+    """Linear K = M = 1: dQ has the factor (1 - eta)^2 ... diverges for eta > 2."""
+    m = odes.CommitteeMachine(1, 1, activation="linear", lr=3.0)
+    for kw in (dict(), dict(method="euler", dt=0.01)):
+        r = odes.integrate(m, 100.0, Q0=[[0.5]], R0=[[0.1]], **kw)
+        assert not r.success and r.status == -2
+        assert "diverged" in r.message
+        assert np.all(np.isfinite(r.Q)) and np.all(np.isfinite(r.eg))
+
+
+def test_convergence_tolerance_stops_the_run():
+    r = odes.integrate(STANDARD, 1000.0, Q0=Q0, R0=R0, eg_tol=1e-6)
+    assert r.success and r.status == 1
+    assert r.t_converged < 1000.0 and r.t_final == pytest.approx(r.t_converged)
+    assert r.eg[-1] == pytest.approx(1e-6, rel=1e-6)
+
+
+def test_spec_round_trip_and_registration():
+    m = odes.CommitteeMachine(3, 2, activation="relu", lr=0.1, train_second=True, lr_v=0.2,
+                              v_teacher=(1.0, 2.0), noise=0.1, readout="mean")
+    assert from_spec(to_spec(m)) == m
+    assert lmech.result.result_class("odes.Trajectory") is odes.Trajectory
+
+
+def test_invalid_model_parameters():
+    with pytest.raises(ValueError, match="K"):
+        odes.CommitteeMachine(0, 2)
+    with pytest.raises(ValueError, match="M"):
+        odes.CommitteeMachine(2, 0)
+    with pytest.raises(ValueError, match="lr"):
+        odes.CommitteeMachine(2, 2, lr=-0.1)
+    with pytest.raises(ValueError, match="lr_v"):
+        odes.CommitteeMachine(2, 2, lr_v=-0.1)
+    with pytest.raises(ValueError, match="noise"):
+        odes.CommitteeMachine(2, 2, noise=-1.0)
+    with pytest.raises(ValueError, match="weight_decay"):
+        odes.CommitteeMachine(2, 2, weight_decay=-1.0)
+    with pytest.raises(ValueError, match="activation"):
+        odes.CommitteeMachine(2, 2, activation="tanh")
+    with pytest.raises(ValueError, match="readout"):
+        odes.CommitteeMachine(2, 2, readout="max")
+    with pytest.raises(ValueError, match="v_teacher"):
+        odes.CommitteeMachine(2, 2, v_teacher=(1.0,))
+    with pytest.raises(ValueError, match="schedule_t0"):
+        odes.CommitteeMachine(2, 2, schedule_t0=0.0)
+
+
+def test_invalid_integrate_inputs():
+    with pytest.raises(ValueError, match="T"):
+        odes.integrate(STANDARD, 1.0, Q0=Q0, R0=R0, T=np.ones((2, 3)))
+    with pytest.raises(ValueError, match="T"):
+        odes.integrate(STANDARD, 1.0, Q0=Q0, R0=R0, T=[[1.0, 2.0], [2.0, 1.0]])
+    with pytest.raises(ValueError, match="Q0"):
+        odes.integrate(STANDARD, 1.0, Q0=np.eye(3), R0=R0)
+    with pytest.raises(ValueError, match="Q0"):
+        odes.integrate(STANDARD, 1.0, Q0=-np.eye(2), R0=R0)
+    with pytest.raises(ValueError, match="R0"):
+        odes.integrate(STANDARD, 1.0, Q0=Q0, R0=np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="R0"):
+        odes.integrate(STANDARD, 1.0, Q0=Q0, R0=2 * np.eye(2))
+    with pytest.raises(ValueError, match="v0"):
+        odes.integrate(STANDARD, 1.0, Q0=Q0, R0=R0, v0=[1.0])
+    with pytest.raises(ValueError, match="t_max"):
+        odes.integrate(STANDARD, -1.0, Q0=Q0, R0=R0)
+    with pytest.raises(ValueError, match="method"):
+        odes.integrate(STANDARD, 1.0, Q0=Q0, R0=R0, method="rk4")
+    with pytest.raises(ValueError, match="dt"):
+        odes.integrate(STANDARD, 1.0, Q0=Q0, R0=R0, method="euler")
+    with pytest.raises(ValueError, match="t_eval"):
+        odes.integrate(STANDARD, 1.0, Q0=Q0, R0=R0, t_eval=[0.5, 0.2])
+    with pytest.raises(TypeError):
+        odes.integrate(STANDARD, 1.0, Q0=Q0, R0=R0, tolerance=1e-3)
