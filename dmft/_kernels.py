@@ -67,10 +67,38 @@ def phi_eval(code, x):
 
 
 @njit(cache=True)
+def phi_corr_exact(code, c11, c12, c22):
+    """Closed-form E[phi(u) phi(v)] for ``erf(sqrt(pi) x/2)`` and ``linear``.
+
+    erf: ``(2/pi) arcsin(2 a^2 c12 / sqrt((1 + 2 a^2 c11)(1 + 2 a^2 c22)))``,
+    ``a^2 = pi/4`` (Williams, Neural Comput. 10, 1203 (1998)); linear: ``c12``.
+    """
+    if code == PHI_LINEAR:
+        return c12
+    k = 0.5 * math.pi
+    arg = k * c12 / math.sqrt((1.0 + k * c11) * (1.0 + k * c22))
+    if arg > 1.0:
+        arg = 1.0
+    elif arg < -1.0:
+        arg = -1.0
+    return (2.0 / math.pi) * math.asin(arg)
+
+
+@njit(cache=True)
 def phi_corr(code, c11, c12, c22, z, w, u, v, ww):
     """E[phi(u) phi(v)] for (u, v) ~ N(0, [[c11, c12], [c12, c22]]) by a product rule."""
     map2d(z, w, c11, c12, c22, u, v, ww)
     s = 0.0
+    if code == PHI_TANH or code == PHI_ERF:
+        # odd phi and a symmetric rule: node (i, j) and (n-1-i, n-1-j) give equal terms
+        n = z.shape[0]
+        half = (n * n) // 2
+        for k in range(half):
+            s += ww[k] * phi_eval(code, u[k]) * phi_eval(code, v[k])
+        s *= 2.0
+        if (n * n) % 2 == 1:
+            s += ww[half] * phi_eval(code, u[half]) * phi_eval(code, v[half])
+        return s
     for k in range(ww.shape[0]):
         s += ww[k] * phi_eval(code, u[k]) * phi_eval(code, v[k])
     return s
@@ -165,8 +193,12 @@ def _model_row(model, par, coef, I, h, C, R, Sig, D, E, y, Rr, Cl, B, z, w, u, v
         s2 = par[1]
         code = int(par[2])
         cII = C[I, I]
+        exact = par[3] != 0.0 and (code == PHI_ERF or code == PHI_LINEAR)
         for k in range(I + 1):
-            D[k] = g * g * phi_corr(code, cII, C[I, k], C[k, k], z, w, u, v, ww)
+            if exact:
+                D[k] = g * g * phi_corr_exact(code, cII, C[I, k], C[k, k])
+            else:
+                D[k] = g * g * phi_corr(code, cII, C[I, k], C[k, k], z, w, u, v, ww)
             Sig[k] = 0.0
             E[k] = 0.0
         return 1.0, s2
@@ -403,7 +435,8 @@ def warmup():
     z = np.zeros(1)
     w = np.ones(1)
     coef = np.array([0.0, 0.0, 0.0, 0.5])
-    for model, par in ((MODEL_PSPIN, np.array([0.5])), (MODEL_RNN, np.array([1.5, 0.0, 0.0])),
+    for model, par in ((MODEL_PSPIN, np.array([0.5])), (MODEL_RNN, np.array([1.5, 0.0, 0.0, 0.0])),
+                       (MODEL_RNN, np.array([1.5, 0.0, 1.0, 1.0])),
                        (MODEL_LINREG, np.array([0.5, 0.1, 0.0, 1.0]))):
         big = model == MODEL_LINREG
         C = np.zeros((n, n))

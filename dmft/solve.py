@@ -23,7 +23,7 @@ import time
 import numpy as np
 
 import lmech
-from lmech.checks import check_choice, check_int, check_options, check_real
+from lmech.checks import check_bool, check_choice, check_int, check_options, check_real
 
 from . import _kernels
 from .linreg import LinearRegressionGF
@@ -47,7 +47,7 @@ class DMFTResult(lmech.Result):
     """
 
 
-_UNIFORM_OPTS = ("method", "dt", "tol", "max_corrector", "n_quad", "window")
+_UNIFORM_OPTS = ("method", "dt", "tol", "max_corrector", "n_quad", "window", "closed_form")
 
 
 def solve(model, t_max, **options) -> DMFTResult:
@@ -69,6 +69,9 @@ def solve(model, t_max, **options) -> DMFTResult:
         Maximum corrector iterations per step (default 50).
     n_quad : int, optional
         Gauss–Hermite nodes per dimension for phi-correlations (RNN; default 24).
+    closed_form : bool, optional
+        RNN with ``erf``/``linear``: use the closed-form phi-correlation
+        instead of quadrature (default True).
     window : int, optional
         Points per half window of the doubling integrator (default 256).
 
@@ -106,6 +109,7 @@ def solve(model, t_max, **options) -> DMFTResult:
         return _uniform_pspin(model, t_max, dt, n, opts)
     if isinstance(model, RandomRNN):
         opts["n_quad"] = n_quad
+        opts["closed_form"] = check_bool("closed_form", options.get("closed_form", True))
         return _uniform_rnn(model, t_max, dt, n, opts)
     if isinstance(model, LinearRegressionGF):
         return _uniform_linreg(model, t_max, dt, n, opts)
@@ -184,7 +188,7 @@ def _uniform_pspin(model: SphericalPSpin, t_max, dt, n, opts):
 def _uniform_rnn(model: RandomRNN, t_max, dt, n, opts):
     from lmech import gauss
     z, w = gauss.hermite(opts["n_quad"])
-    par = [model.g, model.noise, float(PHI_CODES[model.phi])]
+    par = [model.g, model.noise, float(PHI_CODES[model.phi]), float(opts["closed_form"])]
     out = _run_uniform(_kernels.MODEL_RNN, par, [0.0], model.x0_var, [], dt, n, opts, z=z, w=w)
     C, R = out["C"], out["R"]
     t = dt * np.arange(n)
@@ -194,7 +198,10 @@ def _uniform_rnn(model: RandomRNN, t_max, dt, n, opts):
     if model.noise == 0.0 and model.phi in ("tanh", "erf"):
         scalars["stationary_variance"] = stationary_variance(model)
     conventions = model.conventions()
-    conventions["integrator"] = "uniform Heun predictor-corrector; 2-D Gauss-Hermite phi-correlations"
+    exact = opts["closed_form"] and model.phi in ("erf", "linear")
+    conventions["integrator"] = "uniform Heun predictor-corrector, trapezoid memory"
+    conventions["phi_correlation"] = ("closed form" if exact else
+                                      f"2-D Gauss-Hermite product rule, {opts['n_quad']}^2 nodes")
     return DMFTResult(success=out["success"], status=0 if out["success"] else -1,
                       message=out["message"], n_iter=int(out["iters"].sum()), model=model,
                       options=opts, conventions=conventions, timings={"solve": out["elapsed"]},
