@@ -1,1 +1,17 @@
-"""validation layer of learning-mechanics (see README)."""
+"""validation: finite-N simulators of the models of odes, dmft and replica, and comparison reports.
+
+Simulators (Numba kernels in :mod:`validation._kernels`, seeded with
+:class:`numpy.random.Generator`) take the theory layers' own model objects
+and follow their conventions; :func:`compare` runs them over sizes and seeds
+(through :func:`lmech.sweep.sweep`, on any executor) and returns a
+:class:`ValidationReport`: simulation means and standard errors, theory
+values, z-scores, a finite-size extrapolation and a verdict.
+"""
+
+from . import _kernels  # noqa: F401  (registers the warm-up)
+from .compare import (Simulator, ValidationReport, compare, extrapolate, get_simulator,
+                      register_simulator, theory_values)
+from .committee import SGDRun, simulate_committee, weights_with_overlaps
+
+__all__ = ["compare", "ValidationReport", "Simulator", "register_simulator", "get_simulator",
+           "extrapolate", "theory_values", "SGDRun", "simulate_committee", "weights_with_overlaps"]

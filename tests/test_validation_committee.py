@@ -1,0 +1,180 @@
+"""Online SGD of the committee machine at finite N against the ODEs of odes (issue 6, item 1)."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import odes
+import validation
+from validation import compare, simulate_committee, weights_with_overlaps
+
+# the standard case of the odes issue (issue 3)
+MODEL = odes.CommitteeMachine(K=2, M=2, activation="erf", lr=0.5)
+Q0 = np.diag([0.5, 0.5])
+R0 = 1e-3 * np.array([[1.0, 0.5], [0.2, 0.8]])
+
+
+@settings(max_examples=25, deadline=None)
+@given(L=st.integers(1, 5), N=st.integers(5, 200), seed=st.integers(0, 2**32 - 1),
+       rank=st.integers(0, 5))
+def test_weights_with_overlaps_are_exact(L, N, seed, rank):
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((L, min(L, max(rank, 1))))
+    C = A @ A.T          # possibly singular
+    W = weights_with_overlaps(C, max(N, L), rng)
+    n = W.shape[1]
+    assert np.allclose(W @ W.T / n, C, rtol=0, atol=1e-12 * max(1.0, np.abs(C).max()))
+
+
+def test_weights_with_overlaps_random_orientation():
+    # E[W] = 0 over orientations: the average vector is O(sqrt(N / reps))-small
+    C = np.array([[1.0, 0.3], [0.3, 2.0]])
+    rng = np.random.default_rng(0)
+    mean = np.mean([weights_with_overlaps(C, 50, rng) for _ in range(400)], axis=0)
+    assert np.max(np.abs(mean)) < 5 * np.sqrt(2.0) / np.sqrt(400)
+    with pytest.raises(ValueError, match="C"):
+        weights_with_overlaps(-np.eye(2), 10, rng)
+    with pytest.raises(ValueError, match="N"):
+        weights_with_overlaps(np.eye(3), 2, rng)
+
+
+def test_initial_condition_and_reproducibility():
+    r1 = simulate_committee(MODEL, 300, [0.0, 0.5, 1.0], Q0=Q0, R0=R0, seed=7, n_test=200)
+    r2 = simulate_committee(MODEL, 300, [0.0, 0.5, 1.0], Q0=Q0, R0=R0, seed=7, n_test=200)
+    assert r1.success and r2.success   # timings differ; compare the data:
+    for k in ("Q", "R", "v", "eg", "eg_test"):
+        assert np.array_equal(r1.arrays[k], r2.arrays[k])
+    assert np.allclose(r1.Q[0], Q0, atol=1e-14) and np.allclose(r1.R[0], R0, atol=1e-14)
+    assert r1.steps.tolist() == [0, 150, 300]
+    assert r1.n_iter == 300
+    sys = odes.System(MODEL)
+    assert r1.eg[0] == pytest.approx(sys.eg(sys.pack(Q0, R0)), rel=1e-12)
+    # a different seed gives a different trajectory
+    r3 = simulate_committee(MODEL, 300, [0.0, 1.0], Q0=Q0, R0=R0, seed=8, n_test=0)
+    assert not np.array_equal(r3.Q[-1], r1.Q[-1]) and np.all(np.isnan(r3.eg_test))
+
+
+def test_block_size_does_not_change_the_run():
+    a = simulate_committee(MODEL, 200, [0.0, 1.0, 2.0], Q0=Q0, R0=R0, seed=3, n_test=0,
+                           block_bytes=8 * 200 * 7)
+    b = simulate_committee(MODEL, 200, [0.0, 1.0, 2.0], Q0=Q0, R0=R0, seed=3, n_test=0)
+    assert np.array_equal(a.Q, b.Q)
+
+
+def test_one_step_by_hand():
+    # one SGD step with noise, weight decay and second-layer training, redone in numpy
+    model = odes.CommitteeMachine(K=2, M=1, activation="erf", lr=0.7, train_second=True, lr_v=0.3,
+                                  noise=0.04, weight_decay=0.2, readout="sqrt", v_teacher=(1.5,))
+    N = 40
+    Qi = np.array([[0.8, 0.1], [0.1, 0.6]])
+    Ri = np.array([[0.2], [0.1]])
+    v0 = np.array([0.9, -0.4])
+    r = simulate_committee(model, N, [0.0, 1.0 / N], Q0=Qi, R0=Ri, v0=v0, seed=11, n_test=0)
+    rng = np.random.default_rng(11)
+    from scipy.special import erf
+    W = weights_with_overlaps(np.block([[Qi, Ri], [Ri.T, np.eye(1)]]), N, rng)
+    x = rng.standard_normal(N)      # the block of the one step: its input, then its noise
+    xi = rng.standard_normal()
+    w, wt = W[:2], W[2:]
+    lam, nu = w @ x / np.sqrt(N), wt @ x / np.sqrt(N)
+    g = lambda u: erf(u / np.sqrt(2))  # noqa: E731
+    dg = lambda u: np.sqrt(2 / np.pi) * np.exp(-u * u / 2)  # noqa: E731
+    delta = v0 @ g(lam) / np.sqrt(2) - 1.5 * g(nu[0]) - 0.2 * xi
+    w1 = (1 - 0.7 * 0.2 / N) * w - (0.7 / np.sqrt(N)) * delta * (v0 / np.sqrt(2) * dg(lam))[:, None] * x
+    v1 = v0 - 0.3 / N * delta * g(lam) / np.sqrt(2)
+    assert np.allclose(r.Q[1], w1 @ w1.T / N, rtol=1e-12, atol=1e-14)
+    assert np.allclose(r.R[1], w1 @ wt.T / N, rtol=1e-12, atol=1e-14)
+    assert np.allclose(r.v[1], v1, rtol=1e-13)
+
+
+def test_eg_from_test_set_matches_closed_form():
+    # eg from Q, R (closed form of odes) vs a held-out set of 60000 inputs: statistical error
+    # of the test-set mean is ~ sqrt(2/60000) ~ 0.6 % relative; allow 5 of those
+    r = simulate_committee(MODEL, 20, [0.0, 2.0], Q0=Q0, R0=R0, seed=5, n_test=60_000)
+    for j in range(2):
+        assert r.eg_test[j] == pytest.approx(r.eg[j], rel=0.03)
+
+
+@pytest.mark.parametrize("act", ["relu", "linear", "quadratic"])
+def test_other_activations_eg_test(act):
+    model = dataclasses.replace(MODEL, activation=act, lr=0.1)
+    r = simulate_committee(model, 20, [0.0, 1.0], Q0=Q0, R0=R0, seed=2, n_test=60_000)
+    rel = 0.06 if act == "quadratic" else 0.03   # heavier tails of (phi - y)^2 for u**2
+    for j in range(2):
+        assert r.eg_test[j] == pytest.approx(r.eg[j], rel=rel)
+
+
+def test_divergence_is_reported():
+    model = dataclasses.replace(MODEL, activation="linear", lr=5.0)
+    r = simulate_committee(model, 50, np.arange(0, 20.0), Q0=Q0, R0=R0, seed=0, n_test=0)
+    assert not r.success and "diverged" in r.message
+
+
+def test_committee_input_errors():
+    with pytest.raises(ValueError, match="model"):
+        simulate_committee("erf", 50, [0.0], Q0=Q0, R0=R0)
+    with pytest.raises(ValueError, match="N"):
+        simulate_committee(MODEL, 3, [0.0], Q0=Q0, R0=R0)
+    with pytest.raises(ValueError, match="times"):
+        simulate_committee(MODEL, 50, [1.0, 0.5], Q0=Q0, R0=R0)
+    with pytest.raises(ValueError, match="times"):
+        simulate_committee(MODEL, 50, [0.0, 0.001], Q0=Q0, R0=R0)
+    with pytest.raises(ValueError, match="Q0"):
+        simulate_committee(MODEL, 50, [0.0], Q0=np.eye(3), R0=R0)
+    with pytest.raises(ValueError, match="R0"):
+        simulate_committee(MODEL, 50, [0.0], Q0=Q0, R0=np.eye(2) * 2)
+    with pytest.raises(ValueError, match="seed"):
+        simulate_committee(MODEL, 50, [0.0], Q0=Q0, R0=R0, seed=-1)
+    custom = dataclasses.replace(MODEL, activation=odes.Custom(g=np.tanh))
+    with pytest.raises(ValueError, match="activation"):
+        simulate_committee(custom, 50, [0.0], Q0=Q0, R0=R0)
+
+
+TS = np.linspace(0.0, 6.0, 7)
+
+
+def test_sgd_agrees_with_odes_standard_case():
+    # issue 6 acceptance, small version: standard case, N = 100, 200, 400, 60 seeds, t <= 6
+    theory = odes.integrate(MODEL, TS[-1], Q0=Q0, R0=R0, t_eval=TS)
+    rep = compare(theory, MODEL, sizes=[100, 200, 400], seeds=60, observables=["eg", "Q", "R"])
+    assert rep.success and rep.agree, rep.message + "\n" + rep.table("eg")
+    assert rep.conventions["time"] == "t = steps/N"
+
+
+def test_wrong_learning_rate_is_reported_as_disagreeing():
+    # the same simulations against the ODEs of a learning rate 10 % too high
+    wrong = odes.integrate(dataclasses.replace(MODEL, lr=0.55), TS[-1], Q0=Q0, R0=R0, t_eval=TS)
+    rep = compare(wrong, MODEL, sizes=[100, 200, 400], seeds=60, observables=["eg", "Q", "R"])
+    assert rep.success and not rep.agree and not rep.agree_eg
+    assert "DISAGREE" in rep.message
+
+
+def test_test_set_error_agrees_with_theory_eg():
+    theory = odes.integrate(MODEL, 4.0, Q0=Q0, R0=R0, t_eval=TS[:5])
+    rep = compare(theory, MODEL, sizes=[100, 200], seeds=30, observables=["eg_test"],
+                  theory_names={"eg_test": "eg"}, sim_options={"n_test": 2000})
+    assert rep.agree, rep.message + "\n" + rep.table("eg_test")
+
+
+def test_second_layer_training_noise_and_decay_agree_with_odes():
+    model = odes.CommitteeMachine(K=2, M=2, activation="erf", lr=0.5, train_second=True, lr_v=0.5,
+                                  noise=0.01, weight_decay=0.05, schedule_power=0.5, schedule_t0=2.0)
+    ts = np.linspace(0.0, 4.0, 5)
+    theory = odes.integrate(model, ts[-1], Q0=Q0, R0=R0, v0=[0.8, 1.1], t_eval=ts)
+    rep = compare(theory, model, sizes=[100, 200, 400], seeds=40, observables=["eg", "Q", "R", "v"])
+    assert rep.agree, rep.message + "\n" + rep.table("v", (0,))
+
+
+@pytest.mark.slow
+def test_sgd_agrees_with_odes_through_plateau_and_escape():
+    # issue 6 acceptance, full size: N = 500, 1000, 2000, 4000, eg(t) through the plateau
+    # (t ~ 150) and the escape (t ~ 270), the gap shrinking with N
+    ts = np.array([0.0, 5.0, 10.0, 25.0, 50.0, 100.0, 150.0, 200.0, 250.0, 300.0, 350.0, 400.0])
+    theory = odes.integrate(MODEL, ts[-1], Q0=Q0, R0=R0, t_eval=ts)
+    rep = compare(theory, MODEL, sizes=[500, 1000, 2000, 4000], seeds=10, observables=["eg"])
+    print(rep.table("eg"))
+    assert rep.agree, rep.message
+    assert rep.gap_exponent_eg < 0

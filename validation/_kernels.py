@@ -1,0 +1,193 @@
+"""Numba kernels of the ``validation`` layer: finite-N simulators.
+
+Every function here is a pure function of float64 arrays and scalars (no
+globals, no Python objects, no ``fastmath``); random numbers are pre-drawn by
+the Python wrappers from a :class:`numpy.random.Generator` and passed in as
+arrays, so a run is reproducible from its seed alone.  The validating
+wrappers live in :mod:`validation.committee` and the other simulator modules.
+
+Activation codes follow :mod:`odes._kernels`: ``0`` erf(u/sqrt 2), ``1`` ReLU,
+``2`` linear, ``3`` quadratic (``g(u) = u**2``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from lmech.warm import register_warmup
+
+ERF, RELU, LINEAR, QUADRATIC = 0, 1, 2, 3
+
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_INV_SQRT2 = 1.0 / math.sqrt(2.0)
+
+
+@njit(cache=True)
+def act_g(code, u):
+    """Activation ``g(u)`` for a kernel code (``0`` is ``erf(u / sqrt 2)``)."""
+    if code == 0:
+        return math.erf(u * _INV_SQRT2)
+    if code == 1:
+        return u if u > 0.0 else 0.0
+    if code == 2:
+        return u
+    return u * u
+
+
+@njit(cache=True)
+def act_dg(code, u):
+    """Derivative ``g'(u)`` (for ReLU, ``g'(0) = 0``)."""
+    if code == 0:
+        return _SQRT_2_OVER_PI * math.exp(-0.5 * u * u)
+    if code == 1:
+        return 1.0 if u > 0.0 else 0.0
+    if code == 2:
+        return 1.0
+    return 2.0 * u
+
+
+@njit(cache=True)
+def dot(a, b):
+    """``sum_i a[i] b[i]`` of two contiguous 1-D arrays with four interleaved partial sums.
+
+    The summation order is fixed (deterministic, no ``fastmath``); the four
+    independent chains hide the latency of the additions.
+    """
+    n = a.shape[0]
+    s0 = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    s3 = 0.0
+    n4 = n - n % 4
+    for i in range(0, n4, 4):
+        s0 += a[i] * b[i]
+        s1 += a[i + 1] * b[i + 1]
+        s2 += a[i + 2] * b[i + 2]
+        s3 += a[i + 3] * b[i + 3]
+    for i in range(n4, n):
+        s0 += a[i] * b[i]
+    return (s0 + s1) + (s2 + s3)
+
+
+@njit(cache=True)
+def committee_sgd(W, K, v, vt, X, xi, step0, code, train_v, lr, lr_v, t0, power,
+                  sigma, wd, c_k, c_m):
+    """Online SGD of the soft committee machine on a block of pre-drawn inputs.
+
+    Implements, for each row ``x`` of ``X`` (one step ``mu = step0, step0+1, ...``
+    at time ``t = mu / N``), the update of Saad & Solla, PRE 52, 4225 (1995),
+    eq. (2), in the conventions of :class:`odes.CommitteeMachine`::
+
+        lambda_k = w_k . x / sqrt N,   nu_m = w*_m . x / sqrt N
+        Delta    = (1/c_K) sum_k v_k g(lambda_k) - (1/c_M) sum_m v*_m g(nu_m) - sigma xi
+        w_k     <- (1 - eta wd / N) w_k - (eta / sqrt N) Delta (v_k / c_K) g'(lambda_k) x
+        v_k     <- v_k - (eta_v / N) Delta g(lambda_k) / c_K        (if train_v)
+
+    with ``eta = lr (1 + t/t0)^(-power)`` (and the same schedule for ``eta_v``).
+    The first-layer step is ``eta / sqrt N`` times ``dL/dlambda_k x``, i.e.
+    ``eta`` times the gradient of ``L = Delta^2 / 2`` with respect to ``w_k``
+    (which carries its own ``1/sqrt N``): the scaling under which ``Q`` and
+    ``R`` move by O(1) per unit time ``t = steps/N``, as in the ODEs.
+
+    Parameters
+    ----------
+    W : ndarray (K + M, N)
+        Rows ``0..K-1`` the student weights ``w_k`` (updated in place), rows
+        ``K..K+M-1`` the teacher weights ``w*_m``.
+    K : int
+        Number of student units.
+    v : ndarray (K,)
+        Student second-layer weights (updated in place if ``train_v``).
+    vt : ndarray (M,)
+        Teacher second-layer weights.
+    X : ndarray (B, N)
+        Standard Gaussian inputs, one row per step.
+    xi : ndarray (B,)
+        Standard Gaussian label noise, one per step.
+    step0 : int
+        Index of the first step of the block.
+
+    Returns
+    -------
+    float
+        ``sum Delta^2 / 2`` over the block (the online training loss); NaN
+        propagates when the weights diverge.
+    """
+    B, N = X.shape
+    L = W.shape[0]
+    M = L - K
+    sqn = math.sqrt(N)
+    h = np.zeros(L)
+    coef = np.zeros(K)
+    loss = 0.0
+    for b in range(B):
+        x = X[b]
+        t = (step0 + b) / N
+        if power == 0.0:
+            eta = lr
+            eta_v = lr_v
+        else:
+            f = (1.0 + t / t0) ** (-power)
+            eta = lr * f
+            eta_v = lr_v * f
+        for l in range(L):
+            h[l] = dot(W[l], x) / sqn
+        phi = 0.0
+        for k in range(K):
+            phi += v[k] * act_g(code, h[k])
+        phi /= c_k
+        y = 0.0
+        for m in range(M):
+            y += vt[m] * act_g(code, h[K + m])
+        y = y / c_m + sigma * xi[b]
+        delta = phi - y
+        loss += 0.5 * delta * delta
+        for k in range(K):
+            coef[k] = eta / sqn * delta * v[k] / c_k * act_dg(code, h[k])
+        decay = 1.0 - eta * wd / N
+        for k in range(K):
+            w = W[k]
+            c = coef[k]
+            if decay == 1.0:
+                for i in range(N):
+                    w[i] -= c * x[i]
+            else:
+                for i in range(N):
+                    w[i] = decay * w[i] - c * x[i]
+        if train_v:
+            for k in range(K):
+                v[k] -= eta_v / N * delta * act_g(code, h[k]) / c_k
+    return loss
+
+
+@njit(cache=True)
+def committee_outputs(F, v, code, c):
+    """Outputs ``(1/c) sum_k v_k g(F[a, k])`` of a committee for pre-activations ``F`` (n, K)."""
+    n, K = F.shape
+    out = np.empty(n)
+    for a in range(n):
+        s = 0.0
+        for k in range(K):
+            s += v[k] * act_g(code, F[a, k])
+        out[a] = s / c
+    return out
+
+
+@register_warmup("validation._kernels")
+def warmup():
+    """Compile every kernel of this module once on tiny inputs."""
+    N, K, M = 4, 2, 1
+    W = np.full((K + M, N), 0.1)
+    v = np.ones(K)
+    vt = np.ones(M)
+    X = np.ones((2, N))
+    xi = np.zeros(2)
+    for code in (ERF, RELU, LINEAR, QUADRATIC):
+        act_g(code, 0.3)
+        act_dg(code, 0.3)
+        dot(X[0], X[1])
+        committee_sgd(W, K, v, vt, X, xi, 0, code, True, 0.1, 0.1, 1.0, 0.5, 0.1, 0.1, 1.0, 1.0)
+        committee_outputs(np.ones((2, K)), v, code, 1.0)

@@ -1,0 +1,250 @@
+"""Online SGD of the teacher-student soft committee machine at finite N.
+
+:func:`simulate_committee` runs the stochastic process whose N -> infinity
+limit the ODEs of :mod:`odes` describe (Saad & Solla, PRE 52, 4225 (1995);
+Biehl & Schwarze, J. Phys. A 28, 643 (1995); Goldt et al., NeurIPS 2019), in
+exactly the conventions of :class:`odes.CommitteeMachine`: readout
+normalisation, ``erf(u/sqrt 2)``, learning rates ``eta/sqrt N`` on the
+first-layer gradient and ``eta_v/N`` on the second, weight decay
+``-(eta lambda/N) w``, output noise of variance ``sigma^2`` and time
+``t = steps / N``.  Initial teacher and student weights are built with
+*exactly* the requested overlaps ``Q0``, ``R0``, ``T``
+(:func:`weights_with_overlaps`), so that the finite-N run starts where the
+ODE does.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from lmech.checks import check_int, check_psd, check_shape
+from lmech.result import Result, register_result
+
+from . import _kernels
+from .compare import Simulator, register_simulator
+
+__all__ = ["SGDRun", "simulate_committee", "weights_with_overlaps", "committee_point",
+           "committee_options_from"]
+
+
+@register_result("validation.SGDRun")
+class SGDRun(Result):
+    """One finite-N online-SGD run of the committee machine.
+
+    Arrays: ``t`` (n,) times ``steps/N``; ``steps`` (n,); ``Q`` (n, K, K),
+    ``R`` (n, K, M), ``v`` (n, K) (in the model's readout normalisation);
+    ``eg`` (n,) the generalisation error evaluated analytically from
+    ``Q, R, T, v`` (the ODE layer's own formula, :meth:`odes.System.eg`);
+    ``eg_test`` (n,) the same error estimated on a held-out test set of
+    ``n_test`` inputs (NaN if ``n_test == 0``); ``T`` (M, M) the teacher
+    overlaps.  Scalars: ``N``, ``seed``, ``eg_final``, ``steps_per_second``.
+    """
+
+
+def weights_with_overlaps(C, N: int, rng: np.random.Generator) -> np.ndarray:
+    """Vectors ``W`` (L, N) with ``W W^T / N = C`` exactly, in a uniformly random orientation.
+
+    Parameters
+    ----------
+    C : array_like (L, L)
+        Target Gram matrix (symmetric positive semidefinite), e.g.
+        ``[[Q0, R0], [R0^T, T]]``.
+    N : int
+        Dimension, ``N >= L``.
+    rng : numpy.random.Generator
+        Source of the random orientation.
+
+    Notes
+    -----
+    With ``C = A A^T`` (``A`` from the eigendecomposition, so singular ``C``
+    is allowed) and ``O`` an ``N x L`` matrix with orthonormal columns (QR of
+    a Gaussian matrix, signs fixed so that ``O`` is Haar distributed),
+    ``W = sqrt(N) A O^T`` has ``W W^T / N = A A^T = C`` up to rounding.
+    """
+    C = check_psd("C", C, tol=1e-10)
+    L = C.shape[0]
+    N = check_int("N", N, low=max(L, 1))
+    lam, U = np.linalg.eigh(C)
+    A = U * np.sqrt(np.clip(lam, 0.0, None))
+    G = rng.standard_normal((N, L))
+    O, r = np.linalg.qr(G)
+    O = O * np.sign(np.diag(r))
+    return math.sqrt(N) * (A @ O.T)
+
+
+def _initial_overlaps(model, Q0, R0, T, v0):
+    K, M = model.K, model.M
+    Q0 = check_psd("Q0", Q0, tol=1e-10)
+    if Q0.shape != (K, K):
+        raise ValueError(f"Q0 must have shape ({K}, {K}), got {Q0.shape}")
+    R0 = check_shape("R0", R0, (K, M))
+    T = np.eye(M) if T is None else check_psd("T", T, tol=1e-10)
+    if T.shape != (M, M):
+        raise ValueError(f"T must have shape ({M}, {M}), got {T.shape}")
+    C = np.block([[Q0, R0], [R0.T, T]])
+    lam = np.linalg.eigvalsh(C).min()
+    if lam < -1e-10 * max(1.0, np.abs(C).max()):
+        raise ValueError("R0 is inconsistent with Q0 and T: [[Q0, R0], [R0^T, T]] must be "
+                         f"positive semidefinite (smallest eigenvalue {lam:.3g})")
+    v0 = np.ones(K) if v0 is None else check_shape("v0", v0, (K,))
+    return Q0, R0, T, v0, C
+
+
+def _times(times, N):
+    t = np.asarray(times, dtype=float).ravel()
+    if t.size == 0 or not np.all(np.isfinite(t)) or t[0] < 0 or np.any(np.diff(t) <= 0):
+        raise ValueError("times must be a non-empty, strictly increasing sequence of times >= 0")
+    steps = np.rint(t * N).astype(np.int64)
+    if np.any(np.diff(steps) <= 0):
+        raise ValueError(f"times must be at least 1/N = {1.0 / N:.3g} apart (two fall on the same step)")
+    return steps
+
+
+def simulate_committee(model, N: int, times, *, Q0, R0, T=None, v0=None, seed: int = 0,
+                       n_test: int = 1000, block_bytes: int = 1 << 20,
+                       bound: float = 1e6) -> SGDRun:
+    """Online SGD of a :class:`odes.CommitteeMachine` at input dimension ``N``.
+
+    Parameters
+    ----------
+    model : odes.CommitteeMachine
+        The model (activation, learning rates, schedule, noise, weight decay,
+        readout, second-layer training), exactly as the ODEs read it.
+    N : int
+        Input dimension, ``N >= K + M``.
+    times : array_like
+        Increasing times ``t = steps/N`` at which to record (rounded to the
+        nearest step; ``t = 0`` records the initial condition).
+    Q0 : array_like (K, K)
+        Initial student-student overlaps ``w_i . w_k / N`` (realised exactly).
+    R0 : array_like (K, M)
+        Initial student-teacher overlaps ``w_i . w*_n / N`` (realised exactly).
+    T : array_like (M, M), optional
+        Teacher-teacher overlaps (default identity).
+    v0 : array_like (K,), optional
+        Initial second-layer weights (default ones), as in :func:`odes.integrate`.
+    seed : int
+        Seed of the :class:`numpy.random.Generator` drawing the initial
+        orientation, the inputs, the noise and the test set.
+    n_test : int
+        Size of the held-out test set for ``eg_test`` (0: not computed).
+    block_bytes : int
+        Memory of one block of pre-drawn inputs (speed knob; results do not
+        depend on it except through the order of random draws, which is fixed).
+    bound : float
+        A run whose order parameters exceed ``bound`` in absolute value, or
+        become non-finite, stops with ``success=False``.
+
+    Returns
+    -------
+    SGDRun
+        The recorded order parameters, ``eg`` (from ``Q, R, T, v`` by the ODE
+        layer's formula) and ``eg_test``.
+    """
+    import odes  # the theory layer whose conventions this simulator follows
+
+    if not isinstance(model, odes.CommitteeMachine):
+        raise ValueError(f"model must be an odes.CommitteeMachine, got {type(model).__name__}")
+    if model.act_code < 0:
+        raise ValueError("activation: custom activations are not supported by the simulator; "
+                         "use 'erf', 'relu', 'linear' or 'quadratic'")
+    K, M = model.K, model.M
+    N = check_int("N", N, low=K + M)
+    seed = check_int("seed", seed, low=0)
+    n_test = check_int("n_test", n_test, low=0)
+    block_bytes = check_int("block_bytes", block_bytes, low=8)
+    Q0, R0, T, v0, C = _initial_overlaps(model, Q0, R0, T, v0)
+    steps = _times(times, N)
+    t_start = time.perf_counter()
+
+    rng = np.random.default_rng(seed)
+    W = weights_with_overlaps(C, N, rng)
+    W = np.ascontiguousarray(W)              # rows: w_1..w_K, then w*_1..w*_M
+    w, wt = W[:K], W[K:]                     # views: the kernel updates w in place
+    v = np.array(v0, dtype=np.float64)
+    vt = np.ascontiguousarray(model.teacher_weights(), dtype=np.float64)
+    code = int(model.act_code)
+    c_k, c_m = float(model.c_student), float(model.c_teacher)
+    sigma = math.sqrt(model.noise)
+    sqn = math.sqrt(N)
+    if n_test:
+        X_test = rng.standard_normal((n_test, N))
+        y_test = _kernels.committee_outputs(X_test @ wt.T / sqn, vt, code, c_m)
+    system = odes.System(model, T, v0)
+
+    n = steps.size
+    Qs = np.full((n, K, K), np.nan)
+    Rs = np.full((n, K, M), np.nan)
+    vs = np.full((n, K), np.nan)
+    eg = np.full(n, np.nan)
+    eg_test = np.full(n, np.nan)
+    rows = max(1, block_bytes // (8 * N))
+    buf = np.empty((rows, N))
+    noise = np.zeros(rows)
+    success, status, message = True, 0, "simulated to the last requested time"
+    step = 0
+    t_sim = 0.0
+    for j, target in enumerate(steps):
+        t1 = time.perf_counter()
+        while step < target:
+            b = int(min(rows, target - step))
+            X = buf[:b]
+            rng.standard_normal(out=X)
+            xi = noise[:b]
+            if sigma > 0.0:
+                rng.standard_normal(out=xi)
+            _kernels.committee_sgd(W, K, v, vt, X, xi, step, code, bool(model.train_second),
+                                   float(model.lr), float(model.eta_v), float(model.schedule_t0),
+                                   float(model.schedule_power), sigma, float(model.weight_decay),
+                                   c_k, c_m)
+            step += b
+        t_sim += time.perf_counter() - t1
+        Q = w @ w.T / N
+        R = w @ wt.T / N
+        Qs[j], Rs[j], vs[j] = Q, R, v
+        finite = bool(np.all(np.isfinite(Q)) and np.all(np.isfinite(v)))
+        if not finite or max(np.abs(Q).max(), np.abs(v).max()) > bound:
+            success, status = False, -2
+            message = (f"diverged: order parameters left |.| < {bound:g} or became non-finite "
+                       f"at t={target / N:.6g} (learning rate above its critical value?)")
+            Qs[j] = Rs[j] = vs[j] = np.nan
+            break
+        eg[j] = system.eg(system.pack(Q, R, v))
+        if n_test:
+            phi = _kernels.committee_outputs(X_test @ w.T / sqn, v, code, c_k)
+            eg_test[j] = 0.5 * float(np.mean((phi - y_test) ** 2))
+    timings = {"simulate": t_sim, "total": time.perf_counter() - t_start}
+    conv = dict(model.conventions())
+    conv.update(eg_test=f"(1/2) mean over a fixed held-out set of n_test={n_test} inputs "
+                        "of (student - teacher)^2, noise excluded",
+                eg="from Q, R, T, v by the closed form of odes (odes.System.eg)",
+                initial_condition="teacher and student weights with exactly Q0, R0, T "
+                                  "(random orientation)")
+    options = dict(N=N, seed=seed, n_test=n_test, block_bytes=block_bytes, bound=bound)
+    return SGDRun(success=success, status=status, message=message, n_iter=int(step),
+                  model=model, options=options, conventions=conv, timings=timings,
+                  arrays=dict(t=steps / N, steps=steps, Q=Qs, R=Rs, v=vs, eg=eg, eg_test=eg_test,
+                              T=T),
+                  scalars=dict(N=N, seed=seed, eg_final=float(eg[-1]),
+                               steps_per_second=step / t_sim if t_sim > 0 else math.nan))
+
+
+def committee_point(N, seed, *, model, times, Q0, R0, T=None, v0=None, n_test=0, **options):
+    """Point function for :func:`lmech.sweep.sweep` (``N`` and ``seed`` swept)."""
+    return simulate_committee(model, int(N), times, Q0=Q0, R0=R0, T=T, v0=v0, seed=int(seed),
+                              n_test=int(n_test), **options)
+
+
+def committee_options_from(theory) -> dict:
+    """Simulator options read off an :class:`odes.Trajectory`: times and the initial condition."""
+    a = theory.arrays
+    return dict(times=np.asarray(a["t"], dtype=float), Q0=np.asarray(a["Q"][0]),
+                R0=np.asarray(a["R"][0]), T=np.asarray(a["T"]), v0=np.asarray(a["v"][0]))
+
+
+register_simulator("odes.CommitteeMachine", Simulator(
+    point="validation.committee:committee_point", x="t", observables=("eg", "Q", "R"),
+    from_theory="validation.committee:committee_options_from"))
