@@ -21,6 +21,7 @@ from .pspin import (SphericalPSpin, aging_energy, aging_fdr, aging_plateau, conv
                     dynamical_temperature, equilibrium_energy, threshold_energy)
 from .rnn import RandomRNN, stationary_variance
 from .solve import DMFTResult, solve
+from . import kinds  # noqa: F401,E402  (registers the sweep kinds)
 
 __all__ = ["SphericalPSpin", "LinearRegressionGF", "RandomRNN", "DMFTResult", "solve",
            "convert", "dynamical_temperature", "equilibrium_energy", "threshold_energy",

@@ -1,0 +1,211 @@
+"""Sweep kinds of the dmft layer for ``lmech run``.
+
+``dmft.pspin``
+    Spherical p-spin Langevin dynamics from a random start (parameters ``p``,
+    ``T``, ``convention``, ``t_max``; options ``method``, ``dt``, ``tol``,
+    ``max_corrector``, ``window``).  Observables: ``energy`` (at ``t_max``),
+    ``mu_final``, ``C_half`` (``C(t_max, t_max/2)``), ``max_constraint_residual``,
+    and the reference ``energy_reference``: ``-xi(1)/T`` above ``T_d``, the
+    aging energy below (NaN where neither applies).
+``dmft.linreg``
+    Least-squares gradient flow (``alpha``, ``noise``, ``ridge``, ``signal``,
+    ``t_max``).  Observables: ``error``, ``test_risk``, ``train_loss``,
+    ``overlap_m`` and the exact ``error_mp`` (Marchenko–Pastur).
+``dmft.rnn``
+    Random RNN (``g``, ``phi``, ``noise``, ``x0_var``, ``t_max``).
+    Observables: ``variance`` (``C(t_max, t_max)``), ``C_half`` and, for the
+    noiseless tanh/erf network, ``stationary_variance``.
+
+Point results keep one-time arrays only (the two-time ``C``, ``R`` of a sweep
+point are dropped to bound archive size; run :func:`dmft.solve` for them).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from lmech.config import Param, SweepKind, register_kind
+
+from .linreg import LinearRegressionGF, mp_error
+from .pspin import CONVENTIONS, SphericalPSpin
+from .rnn import PHI_CODES, RandomRNN
+from .solve import DMFTResult, solve
+
+__all__ = ["pspin_point", "pspin_check", "linreg_point", "linreg_check", "rnn_point",
+           "rnn_check", "plot_observable"]
+
+
+def _slim(res: DMFTResult, extra: dict | None = None) -> DMFTResult:
+    """The same result without two-time arrays (for sweep points)."""
+    arrays = {k: v for k, v in res.arrays.items() if v.ndim <= 1}
+    scalars = dict(res.scalars)
+    scalars.update(extra or {})
+    return DMFTResult(success=res.success, status=res.status, message=res.message,
+                      n_iter=res.n_iter, residual=res.residual, model=res.model,
+                      options=res.options, conventions=res.conventions, timings=res.timings,
+                      arrays=arrays, scalars=scalars, meta=res.meta)
+
+
+def _check_tmax(t_max):
+    if not (isinstance(t_max, (int, float)) and t_max > 0 and math.isfinite(t_max)):
+        raise ValueError(f"t_max must lie in (0, inf), got {t_max!r}")
+
+
+# -- p-spin -------------------------------------------------------------------
+def pspin_check(*, p=3, T=0.5, convention="half", t_max=20.0):
+    """Raise ValueError naming the parameter for an invalid point."""
+    _check_tmax(t_max)
+    SphericalPSpin(p=p, T=T, convention=convention)
+
+
+def pspin_point(*, p=3, T=0.5, convention="half", t_max=20.0, method="uniform", dt=0.05,
+                tol=1e-10, max_corrector=50, window=256) -> DMFTResult:
+    """Solve the p-spin at one point; scalars are the final observables."""
+    model = SphericalPSpin(p=p, T=T, convention=convention)
+    opts = dict(method=method, dt=dt, tol=tol, max_corrector=max_corrector)
+    if method == "doubling":
+        opts["window"] = window
+    res = solve(model, t_max, **opts)
+    ref = math.nan
+    if p >= 3 and T > 0:
+        if T > model.dynamical_temperature():
+            ref = model.equilibrium_energy()
+        else:
+            ref = model.aging_energy()
+    elif p == 2 and T == 0:
+        ref = -math.sqrt(2.0 * CONVENTIONS[convention])  # ground state -lambda_max c = -sqrt(2c)
+    return _slim(res, {"energy_reference": ref})
+
+
+# -- linear regression -----------------------------------------------------------
+def linreg_check(*, alpha=2.0, noise=0.0, ridge=0.0, signal=1.0, t_max=10.0):
+    """Raise ValueError naming the parameter for an invalid point."""
+    _check_tmax(t_max)
+    LinearRegressionGF(alpha=alpha, noise=noise, ridge=ridge, signal=signal)
+
+
+def linreg_point(*, alpha=2.0, noise=0.0, ridge=0.0, signal=1.0, t_max=10.0, dt=0.05,
+                 tol=1e-10, max_corrector=50) -> DMFTResult:
+    """Solve least-squares gradient flow at one point, with the exact MP error."""
+    model = LinearRegressionGF(alpha=alpha, noise=noise, ridge=ridge, signal=signal)
+    res = solve(model, t_max, dt=dt, tol=tol, max_corrector=max_corrector)
+    return _slim(res, {"error_mp": mp_error(model, t_max)})
+
+
+# -- random RNN -------------------------------------------------------------------
+def rnn_check(*, g=1.5, phi="tanh", noise=0.0, x0_var=1.0, t_max=20.0):
+    """Raise ValueError naming the parameter for an invalid point."""
+    _check_tmax(t_max)
+    RandomRNN(g=g, phi=phi, noise=noise, x0_var=x0_var)
+
+
+def rnn_point(*, g=1.5, phi="tanh", noise=0.0, x0_var=1.0, t_max=20.0, dt=0.1, n_quad=24,
+              closed_form=True, tol=1e-10, max_corrector=50) -> DMFTResult:
+    """Transient of the random RNN at one point."""
+    model = RandomRNN(g=g, phi=phi, noise=noise, x0_var=x0_var)
+    res = solve(model, t_max, dt=dt, n_quad=n_quad, closed_form=closed_form, tol=tol,
+                max_corrector=max_corrector)
+    extra = {} if "stationary_variance" in res.scalars else {"stationary_variance": math.nan}
+    return _slim(res, extra)
+
+
+# -- plot -------------------------------------------------------------------------
+def _plotter(observable, reference=None, ylabel=None):
+    def plot(res, ax):
+        axes = res.meta["axes"]
+        x = np.asarray(res.arrays[axes[0]])
+        y = np.asarray(res.arrays[observable])
+        ref = np.asarray(res.arrays[reference]) if reference and reference in res.arrays else None
+        if y.ndim == 1:
+            ax.plot(x, y, "o-", label=observable)
+            if ref is not None:
+                ax.plot(x, ref, "k--", label=reference)
+        else:
+            other = np.asarray(res.arrays[axes[1]])
+            for j in range(y.shape[1]):
+                idx = (slice(None), j) + (0,) * (y.ndim - 2)
+                ax.plot(x, y[idx], "o-", label=f"{axes[1]} = {other[j]:g}")
+                if ref is not None:
+                    ax.plot(x, ref[idx], "k--", lw=0.8)
+        ax.set_xlabel(axes[0])
+        ax.set_ylabel(ylabel or observable)
+        ax.legend()
+    return plot
+
+
+plot_pspin = _plotter("energy", "energy_reference", "energy at t_max")
+plot_linreg = _plotter("test_risk", None, "test risk at t_max")
+plot_rnn = _plotter("variance", "stationary_variance", "C(t_max, t_max)")
+
+
+def plot_observable(res, ax, observable):
+    """Draw ``observable`` of a finished dmft sweep against its first axis."""
+    _plotter(observable)(res, ax)
+
+
+_COMMON_OPTS = {
+    "tol": Param(float, default=1e-10, low=0.0, low_open=True, help="corrector tolerance"),
+    "max_corrector": Param(int, default=50, low=1, high=10_000, help="corrector iterations per step"),
+}
+
+register_kind(SweepKind(
+    name="dmft.pspin",
+    point="dmft.kinds:pspin_point",
+    check="dmft.kinds:pspin_check",
+    plot="dmft.kinds:plot_pspin",
+    params={
+        "p": Param(int, default=3, low=2, high=64, help="degree of the p-spin interaction"),
+        "T": Param(float, default=0.5, low=0.0, help="temperature"),
+        "convention": Param(str, default="half", choices=tuple(CONVENTIONS),
+                            help="Hamiltonian normalisation xi(q) = q^p/2 (half) or q^p (full)"),
+        "t_max": Param(float, default=20.0, low=0.0, low_open=True, help="final time"),
+    },
+    options={
+        "method": Param(str, default="uniform", choices=("uniform", "doubling"), help="integrator"),
+        "dt": Param(float, default=0.05, low=0.0, low_open=True, help="(initial) time step"),
+        "window": Param(int, default=256, low=8, high=100_000, help="doubling window (half)"),
+        **_COMMON_OPTS,
+    },
+    description="Cugliandolo-Kurchan dynamics of the spherical p-spin: energy and correlations "
+                "at t_max against the equilibrium / aging references.",
+))
+
+register_kind(SweepKind(
+    name="dmft.linreg",
+    point="dmft.kinds:linreg_point",
+    check="dmft.kinds:linreg_check",
+    plot="dmft.kinds:plot_linreg",
+    params={
+        "alpha": Param(float, default=2.0, low=0.0, low_open=True, help="samples per dimension n/d"),
+        "noise": Param(float, default=0.0, low=0.0, help="label-noise variance"),
+        "ridge": Param(float, default=0.0, low=0.0, help="ridge penalty"),
+        "signal": Param(float, default=1.0, low=0.0, low_open=True, help="|beta*|^2"),
+        "t_max": Param(float, default=10.0, low=0.0, low_open=True, help="gradient-flow time"),
+    },
+    options={"dt": Param(float, default=0.05, low=0.0, low_open=True, help="time step"),
+             **_COMMON_OPTS},
+    description="DMFT of least-squares gradient flow with Gaussian data; error, test risk and "
+                "training loss at t_max, with the exact Marchenko-Pastur error.",
+))
+
+register_kind(SweepKind(
+    name="dmft.rnn",
+    point="dmft.kinds:rnn_point",
+    check="dmft.kinds:rnn_check",
+    plot="dmft.kinds:plot_rnn",
+    params={
+        "g": Param(float, default=1.5, low=0.0, help="coupling gain"),
+        "phi": Param(str, default="tanh", choices=tuple(PHI_CODES), help="activation"),
+        "noise": Param(float, default=0.0, low=0.0, help="white-noise variance"),
+        "x0_var": Param(float, default=1.0, low=0.0, low_open=True, help="initial variance"),
+        "t_max": Param(float, default=20.0, low=0.0, low_open=True, help="final time"),
+    },
+    options={"dt": Param(float, default=0.1, low=0.0, low_open=True, help="time step"),
+             "n_quad": Param(int, default=24, low=2, high=200, help="Gauss-Hermite nodes per dimension"),
+             "closed_form": Param(bool, default=True, help="closed-form erf/linear correlations"),
+             **_COMMON_OPTS},
+    description="Sompolinsky-Crisanti-Sommers random network: variance C(t,t) at t_max against "
+                "the stationary chaotic variance.",
+))

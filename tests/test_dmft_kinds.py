@@ -1,0 +1,96 @@
+"""Tests of the dmft sweep kinds, example configs and archive round trips."""
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import dmft
+from lmech import archive
+from lmech.config import ConfigError, get_kind, load_config, parse_config, resolve_callable
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+@pytest.mark.parametrize("name", ["dmft.pspin", "dmft.linreg", "dmft.rnn"])
+def test_kinds_registered(name):
+    kind = get_kind(name)
+    assert kind is not None
+    for ref in (kind.point, kind.check, kind.plot):
+        assert callable(resolve_callable(ref))
+
+
+def test_pspin_point_scalars_and_reference():
+    res = dmft.kinds.pspin_point(p=3, T=1.0, t_max=2.0, dt=0.1)
+    assert res.success
+    assert res.scalars["energy_reference"] == pytest.approx(-0.5)
+    assert "C" not in res.arrays and "e" in res.arrays
+    full = dmft.solve(dmft.SphericalPSpin(p=3, T=1.0), 2.0, dt=0.1)
+    assert res.energy == full.energy
+    low = dmft.kinds.pspin_point(p=3, T=0.5, t_max=1.0, dt=0.1)
+    assert low.scalars["energy_reference"] == pytest.approx(-0.88669, abs=1e-5)
+
+
+def test_linreg_point_matches_mp():
+    res = dmft.kinds.linreg_point(alpha=2.0, noise=0.1, t_max=3.0, dt=0.025)
+    assert res.error == pytest.approx(res.error_mp, abs=2e-4)
+
+
+def test_rnn_point_has_stationary_variance():
+    res = dmft.kinds.rnn_point(g=0.5, phi="relu", t_max=2.0, dt=0.2, n_quad=8)
+    assert math.isnan(res.stationary_variance)
+    res = dmft.kinds.rnn_point(g=2.0, phi="erf", t_max=2.0, dt=0.2)
+    assert res.stationary_variance > 1.0
+
+
+def test_checks_name_parameters():
+    with pytest.raises(ValueError, match="T"):
+        dmft.kinds.pspin_check(T=-0.5)
+    with pytest.raises(ValueError, match="t_max"):
+        dmft.kinds.pspin_check(t_max=0.0)
+    with pytest.raises(ValueError, match="alpha"):
+        dmft.kinds.linreg_check(alpha=-1.0)
+    with pytest.raises(ValueError, match="phi"):
+        dmft.kinds.rnn_check(phi="softsign")
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("dmft_*.toml")))
+def test_example_configs_parse(path):
+    cfg = load_config(path)
+    assert cfg.kind.name.startswith("dmft.")
+    assert len(cfg.all_points()) >= 2
+
+
+def test_bad_config_names_key():
+    with pytest.raises(ConfigError, match="model.T"):
+        parse_config({"kind": "dmft.pspin", "model": {"T": -1.0}, "grid": {"p": [3]}})
+
+
+@pytest.mark.parametrize("model", [dmft.SphericalPSpin(p=3, T=0.7),
+                                   dmft.LinearRegressionGF(alpha=2.0, noise=0.1),
+                                   dmft.RandomRNN(g=1.5, phi="erf")])
+def test_archive_round_trip(tmp_path, model):
+    res = dmft.solve(model, 2.0, dt=0.1)
+    path = tmp_path / "run.h5"
+    archive.save(res, path, "run")
+    back = archive.load(path, "run")
+    assert isinstance(back, dmft.DMFTResult)
+    assert back.same_as(res)
+    assert back.model == model
+
+
+def test_plot_functions(tmp_path):
+    mpl = pytest.importorskip("matplotlib")
+    mpl.use("Agg")
+    import matplotlib.pyplot as plt
+
+    class Fake:
+        meta = {"axes": ["T"]}
+        arrays = {"T": np.array([0.5, 1.0]), "energy": np.array([-0.8, -0.5]),
+                  "energy_reference": np.array([-0.88, -0.5])}
+
+    fig, ax = plt.subplots()
+    dmft.kinds.plot_pspin(Fake(), ax)
+    assert len(ax.lines) == 2
+    plt.close(fig)
