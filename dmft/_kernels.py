@@ -202,7 +202,7 @@ def _model_row(model, par, coef, I, h, C, R, Sig, D, E, y, Rr, Cl, B, z, w, u, v
             Sig[k] = 0.0
             E[k] = 0.0
         return 1.0, s2
-    else:  # MODEL_LINREG: par = gamma, sigma2, ridge, r2
+    else:  # MODEL_LINREG: par = gamma, sigma2, ridge, r2, temperature
         gamma = par[0]
         lam = par[2]
         _linreg_aux(I, h, par, C, R, Rr, Cl, B)
@@ -210,7 +210,8 @@ def _model_row(model, par, coef, I, h, C, R, Sig, D, E, y, Rr, Cl, B, z, w, u, v
             Sig[k] = Rr[I, k]
             D[k] = gamma * Cl[I, k]
             E[k] = -lam * y[0, k]
-        return 1.0 + lam, 0.0
+        # Langevin: white noise of intensity 2T on each theta component
+        return 1.0 + lam, 2.0 * par[4]
 
 
 @njit(cache=True)
@@ -437,7 +438,7 @@ def warmup():
     coef = np.array([0.0, 0.0, 0.0, 0.5])
     for model, par in ((MODEL_PSPIN, np.array([0.5])), (MODEL_RNN, np.array([1.5, 0.0, 0.0, 0.0])),
                        (MODEL_RNN, np.array([1.5, 0.0, 1.0, 1.0])),
-                       (MODEL_LINREG, np.array([0.5, 0.1, 0.0, 1.0]))):
+                       (MODEL_LINREG, np.array([0.5, 0.1, 0.0, 1.0, 0.0]))):
         big = model == MODEL_LINREG
         C = np.zeros((n, n))
         R = np.zeros((n, n))

@@ -8,8 +8,8 @@
     and the reference ``energy_reference``: ``-xi(1)/T`` above ``T_d``, the
     aging energy below (NaN where neither applies).
 ``dmft.linreg``
-    Least-squares gradient flow (``alpha``, ``noise``, ``ridge``, ``signal``,
-    ``t_max``).  Observables: ``error``, ``test_risk``, ``train_loss``,
+    Least-squares gradient flow or Langevin dynamics (``alpha``, ``noise``,
+    ``ridge``, ``signal``, ``temperature``, ``t_max``).  Observables: ``error``, ``test_risk``, ``train_loss``,
     ``overlap_m`` and the exact ``error_mp`` (Marchenko–Pastur).
 ``dmft.rnn``
     Random RNN (``g``, ``phi``, ``noise``, ``x0_var``, ``t_max``).
@@ -80,16 +80,18 @@ def pspin_point(*, p=3, T=0.5, convention="half", t_max=20.0, method="uniform", 
 
 
 # -- linear regression -----------------------------------------------------------
-def linreg_check(*, alpha=2.0, noise=0.0, ridge=0.0, signal=1.0, t_max=10.0):
+def linreg_check(*, alpha=2.0, noise=0.0, ridge=0.0, signal=1.0, temperature=0.0, t_max=10.0):
     """Raise ValueError naming the parameter for an invalid point."""
     _check_tmax(t_max)
-    LinearRegressionGF(alpha=alpha, noise=noise, ridge=ridge, signal=signal)
+    LinearRegressionGF(alpha=alpha, noise=noise, ridge=ridge, signal=signal,
+                       temperature=temperature)
 
 
-def linreg_point(*, alpha=2.0, noise=0.0, ridge=0.0, signal=1.0, t_max=10.0, dt=0.05,
-                 tol=1e-10, max_corrector=50) -> DMFTResult:
-    """Solve least-squares gradient flow at one point, with the exact MP error."""
-    model = LinearRegressionGF(alpha=alpha, noise=noise, ridge=ridge, signal=signal)
+def linreg_point(*, alpha=2.0, noise=0.0, ridge=0.0, signal=1.0, temperature=0.0, t_max=10.0,
+                 dt=0.05, tol=1e-10, max_corrector=50) -> DMFTResult:
+    """Solve least-squares gradient flow (or Langevin) at one point, with the exact MP error."""
+    model = LinearRegressionGF(alpha=alpha, noise=noise, ridge=ridge, signal=signal,
+                               temperature=temperature)
     res = solve(model, t_max, dt=dt, tol=tol, max_corrector=max_corrector)
     return _slim(res, {"error_mp": mp_error(model, t_max)})
 
@@ -182,6 +184,7 @@ register_kind(SweepKind(
         "noise": Param(float, default=0.0, low=0.0, help="label-noise variance"),
         "ridge": Param(float, default=0.0, low=0.0, help="ridge penalty"),
         "signal": Param(float, default=1.0, low=0.0, low_open=True, help="|beta*|^2"),
+        "temperature": Param(float, default=0.0, low=0.0, help="Langevin temperature (0: gradient flow)"),
         "t_max": Param(float, default=10.0, low=0.0, low_open=True, help="gradient-flow time"),
     },
     options={"dt": Param(float, default=0.05, low=0.0, low_open=True, help="time step"),

@@ -4,15 +4,16 @@ Model (:class:`LinearRegressionGF`): ``n`` samples ``x_mu`` in ``R^d`` with iid
 N(0, 1) entries, ``alpha = n/d`` (``gamma = d/n = 1/alpha``), labels ``y_mu =
 x_mu . beta* + eps_mu`` with ``|beta*|^2 = r^2`` (``signal``) and ``eps`` of
 variance ``sigma^2`` (``noise``); gradient flow from ``beta(0) = 0`` on
-``L(beta) = |y - X beta|^2/(2n) + ridge |beta|^2 / 2``.
+``L(beta) = |y - X beta|^2/(2n) + ridge |beta|^2 / 2``, or Langevin dynamics
+``d beta = -grad L dt + sqrt(2 T / d) dW`` at ``temperature`` T.
 
 DMFT (derived by the cavity method in the scaling ``theta = sqrt(d) beta``,
 ``Delta = theta - theta*``; the same bipartite structure as Mignacco et al.,
 NeurIPS 2020, and Celentano, Cheng & Montanari, arXiv:2112.07572, for the
 square loss).  Parameter side::
 
-    dDelta/dt = -(1 + ridge) Delta - ridge theta* + int_0^t Rr(t,s) Delta(s) ds + xi(t),
-    <xi(t) xi(s)> = gamma C_l(t,s),
+    dDelta/dt = -(1 + ridge) Delta - ridge theta* + int_0^t Rr(t,s) Delta(s) ds + xi(t) + eta(t),
+    <xi(t) xi(s)> = gamma C_l(t,s),   <eta(t) eta(s)> = 2 T delta(t - s),
 
 sample side ``l(t) = eps - u(t)``, ``u(t) = zeta(t) + gamma int_0^t R(t,s) l(s) ds``,
 ``<zeta zeta> = C``, whence the regular sample response ``Rr`` and the loss
@@ -60,12 +61,16 @@ class LinearRegressionGF:
         Ridge penalty ``lambda >= 0`` (loss ``|y - X beta|^2/(2n) + lambda |beta|^2/2``).
     signal : float
         ``r^2 = |beta*|^2 > 0``.
+    temperature : float
+        Langevin temperature ``T >= 0`` (0: gradient flow); the noise on
+        ``beta`` is ``sqrt(2T/d) dW`` per component.
     """
 
     alpha: float = 2.0
     noise: float = 0.0
     ridge: float = 0.0
     signal: float = 1.0
+    temperature: float = 0.0
 
     def __post_init__(self):
         object.__setattr__(self, "alpha", check_real("alpha", self.alpha, low=0.0, low_open=True))
@@ -73,6 +78,8 @@ class LinearRegressionGF:
         object.__setattr__(self, "ridge", check_real("ridge", self.ridge, low=0.0))
         object.__setattr__(self, "signal", check_real("signal", self.signal, low=0.0,
                                                       low_open=True))
+        object.__setattr__(self, "temperature", check_real("temperature", self.temperature,
+                                                           low=0.0))
 
     @property
     def gamma(self) -> float:
@@ -84,6 +91,7 @@ class LinearRegressionGF:
             "data": "x_mu ~ N(0, I_d), y = x.beta* + eps, |beta*|^2 = signal, Var eps = noise",
             "loss": "|y - X beta|^2/(2n) + ridge |beta|^2/2, gradient flow from beta = 0",
             "time": "gradient-flow time (learning rate 1)",
+            "temperature": "d beta = -grad L dt + sqrt(2 T/d) dW (T = temperature)",
             "correlation": "C(t,t') = (beta(t)-beta*).(beta(t')-beta*)",
             "response": "R(t,t') response of sqrt(d)(beta_i - beta*_i) to a force at t'",
             "test_risk": "E (y - x.beta)^2 / 2 = (C(t,t) + noise)/2",
@@ -132,9 +140,12 @@ def mp_error(model: LinearRegressionGF, t: float) -> float:
         r^2 Int (s k_s/(s+lambda) - 1)^2 dF + sigma^2 gamma Int s k_s^2/(s+lambda)^2 dF,
 
     which at ``lambda = 0`` is the issue's ``r^2 Int e^{-2st} dF + sigma^2
-    gamma Int (1-e^{-st})^2/s dF``.
+    gamma Int (1-e^{-st})^2/s dF``.  Langevin noise at temperature T adds
+    ``T Int (1 - e^{-2(s+lambda)t})/(s+lambda) dF`` (Ornstein–Uhlenbeck
+    variance of each eigen-direction, summed with weight 1/d).
     """
     lam, g, r2, s2 = model.ridge, model.gamma, model.signal, model.noise
+    T = model.temperature
 
     def bias(s):
         k = -math.expm1(-(s + lam) * t)
@@ -148,7 +159,16 @@ def mp_error(model: LinearRegressionGF, t: float) -> float:
         k = -math.expm1(-(s + lam) * t)
         return s * k * k / (s + lam) ** 2
 
-    return r2 * _mp_integral(g, bias) + s2 * g * _mp_integral(g, var)
+    def thermal(s):
+        a = s + lam
+        if a == 0.0:
+            return 2.0 * t
+        return -math.expm1(-2.0 * a * t) / a
+
+    out = r2 * _mp_integral(g, bias) + s2 * g * _mp_integral(g, var)
+    if T > 0:
+        out += T * _mp_integral(g, thermal)
+    return out
 
 
 def mp_train_loss(model: LinearRegressionGF, t: float) -> float:
@@ -160,6 +180,8 @@ def mp_train_loss(model: LinearRegressionGF, t: float) -> float:
     """
     if model.ridge != 0.0:
         raise ValueError("ridge must be 0 for mp_train_loss")
+    if model.temperature != 0.0:
+        raise ValueError("temperature must be 0 for mp_train_loss")
     g, r2, s2 = model.gamma, model.signal, model.noise
 
     def fn(s):

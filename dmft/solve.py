@@ -211,7 +211,7 @@ def _uniform_rnn(model: RandomRNN, t_max, dt, n, opts):
 
 
 def _uniform_linreg(model: LinearRegressionGF, t_max, dt, n, opts):
-    par = [model.gamma, model.noise, model.ridge, model.signal]
+    par = [model.gamma, model.noise, model.ridge, model.signal, model.temperature]
     out = _run_uniform(_kernels.MODEL_LINREG, par, [0.0], model.signal, [-model.signal], dt, n,
                        opts, big=True)
     C = out["C"]

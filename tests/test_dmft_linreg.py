@@ -35,6 +35,9 @@ def test_mp_density_matches_sampled_spectrum():
     dmft.LinearRegressionGF(alpha=2.0, noise=0.25),
     dmft.LinearRegressionGF(alpha=0.5, noise=0.25, ridge=0.1, signal=2.0),
     dmft.LinearRegressionGF(alpha=1.5, noise=0.0, ridge=0.3),
+    # Langevin dynamics: the thermal Ornstein-Uhlenbeck term of mp_error
+    dmft.LinearRegressionGF(alpha=2.0, noise=0.25, temperature=0.3),
+    dmft.LinearRegressionGF(alpha=0.7, ridge=0.2, temperature=0.5),
 ])
 def test_dmft_matches_marchenko_pastur_with_second_order(model):
     errs = []
@@ -46,7 +49,7 @@ def test_dmft_matches_marchenko_pastur_with_second_order(model):
             k = int(round(t / h))
             e.append(res.error_t[k] - dmft.mp_error(model, t))
             assert res.test_risk_t[k] == pytest.approx(0.5 * (res.error_t[k] + model.noise))
-            if model.ridge == 0:
+            if model.ridge == 0 and model.temperature == 0:
                 e.append(res.train_loss_t[k] - dmft.mp_train_loss(model, t))
         errs.append(np.array(e))
     # the DMFT error vanishes as h^2: every discrepancy quarters when h halves
@@ -90,3 +93,7 @@ def test_model_validation_and_spec():
         dmft.LinearRegressionGF(signal=0.0)
     with pytest.raises(ValueError, match="ridge"):
         dmft.mp_train_loss(dmft.LinearRegressionGF(ridge=0.1), 1.0)
+    with pytest.raises(ValueError, match="temperature"):
+        dmft.LinearRegressionGF(temperature=-1.0)
+    with pytest.raises(ValueError, match="temperature"):
+        dmft.mp_train_loss(dmft.LinearRegressionGF(temperature=0.1), 1.0)
