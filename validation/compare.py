@@ -319,7 +319,7 @@ def compare(theory, model, *, sizes: Sequence[int], seeds=8, observables: Sequen
         raise ValueError(f"observables must be a non-empty list of names, got {observables!r}")
 
     options = {}
-    if sim.from_theory is not None and isinstance(theory, Result):
+    if sim.from_theory is not None:
         options.update(resolve_callable(sim.from_theory)(theory))
     options.update(dict(sim_options or {}))
     theory_names = dict(theory_names or {})

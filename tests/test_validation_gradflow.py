@@ -1,0 +1,152 @@
+"""Exact finite-size gradient flows against an ODE solver, and against the DMFT of dmft (issue 6, item 3)."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy.integrate import solve_ivp
+
+import dmft
+from validation import compare, pspin_theory, simulate_linreg, simulate_pspin2
+
+LINREG = dmft.LinearRegressionGF(alpha=2.0, noise=0.25, ridge=0.0)
+SPIN2 = dmft.SphericalPSpin(p=2, T=0.0)
+
+
+@pytest.mark.parametrize("ridge", [0.0, 0.3])
+def test_linreg_exact_solution_matches_ode_solver(ridge):
+    model = dmft.LinearRegressionGF(alpha=0.7, noise=0.5, ridge=ridge, signal=2.0)
+    d, seed, ts = 30, 4, np.array([0.0, 0.3, 1.0, 3.0])
+    res = simulate_linreg(model, d, ts, seed=seed)
+    # redraw the same data and integrate d beta/dt = -grad L numerically
+    rng = np.random.default_rng(seed)
+    n = int(round(0.7 * d))
+    X = rng.standard_normal((n, d))
+    b = rng.standard_normal(d)
+    b *= math.sqrt(2.0) / np.linalg.norm(b)
+    y = X @ b + math.sqrt(0.5) * rng.standard_normal(n)
+    sol = solve_ivp(lambda t, beta: X.T @ (y - X @ beta) / n - ridge * beta, (0, 3.0), np.zeros(d),
+                    t_eval=ts, rtol=1e-11, atol=1e-13)
+    betas = sol.y.T
+    err = np.sum((betas - b) ** 2, axis=1)
+    train = np.sum((y - betas @ X.T) ** 2, axis=1) / (2 * n)
+    assert np.allclose(res.error_t, err, rtol=1e-8)
+    assert np.allclose(res.train_loss_t, train, rtol=1e-8)
+    assert np.allclose(res.m, (betas - b) @ b, rtol=1e-7, atol=1e-9)
+    assert np.allclose(res.test_risk_t, 0.5 * (err + 0.5), rtol=1e-8)
+
+
+def test_linreg_long_time_limit_is_least_squares():
+    # t -> infinity at ridge 0, alpha > 1: the least-squares estimator; train loss -> |P_perp y|^2/(2n)
+    res = simulate_linreg(LINREG, 50, [0.0, 1e4], seed=1)
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((100, 50))
+    b = rng.standard_normal(50)
+    b /= np.linalg.norm(b)
+    y = X @ b + 0.5 * rng.standard_normal(100)
+    bhat = np.linalg.lstsq(X, y, rcond=None)[0]
+    assert res.error_t[-1] == pytest.approx(np.sum((bhat - b) ** 2), rel=1e-9)
+    assert res.error_t[0] == pytest.approx(1.0, rel=1e-12)
+
+
+def test_pspin2_exact_solution_matches_ode_solver():
+    N, seed, ts = 40, 3, np.array([0.0, 0.5, 1.5, 3.0])
+    res = simulate_pspin2(SPIN2, N, ts, seed=seed)
+    rng = np.random.default_rng(seed)
+    G = rng.standard_normal((N, N))
+    J = (G + G.T) * math.sqrt(0.5 / N)
+    s0 = rng.standard_normal(N)
+    s0 *= math.sqrt(N) / np.linalg.norm(s0)
+
+    def f(t, s):
+        mu = s @ J @ s / N
+        return J @ s - mu * s
+
+    sol = solve_ivp(f, (0, 3.0), s0, t_eval=ts, rtol=1e-11, atol=1e-12)
+    S = sol.y.T
+    assert np.allclose(res.C, S @ S.T / N, atol=1e-8)
+    e = -0.5 * np.einsum("ti,ij,tj->t", S, J, S) / N
+    assert np.allclose(res.e, e, atol=1e-8)
+    # the Hamiltonian covariance: E[H(s)H(s')] = N q^2 / 2 for the 'half' convention
+    assert np.allclose(np.diag(res.C), 1.0, atol=1e-12)
+
+
+def test_pspin2_coupling_scale_from_tracy_widom():
+    # J / sqrt(2c) is GOE with semicircle edge 2: E lambda_max = 2 + N^(-2/3) E[TW1],
+    # E[TW1] = -1.2065, sd[TW1] = 1.2680 (Tracy & Widom, CMP 177, 727 (1996))
+    N, seeds = 200, 20
+    for conv, c in (("half", 0.5), ("full", 1.0)):
+        model = dmft.SphericalPSpin(p=2, T=0.0, convention=conv)
+        lmax = np.array([simulate_pspin2(model, N, [0.0], seed=s).lambda_max for s in range(seeds)])
+        lmax /= math.sqrt(2 * c)
+        expected = 2.0 - 1.2065 * N ** (-2 / 3)
+        sem = 1.2680 * N ** (-2 / 3) / math.sqrt(seeds)
+        assert abs(lmax.mean() - expected) < 4 * sem + 1.0 / N
+
+
+def test_linreg_agrees_with_dmft():
+    theory = dmft.solve(LINREG, 4.0, dt=0.05)
+    ts = theory.t[::10]
+    rep = compare(theory, LINREG, sizes=[100, 200, 400], seeds=20,
+                  observables=["error_t", "train_loss_t", "test_risk_t", "m"], sim_options={"times": ts})
+    assert rep.agree, rep.message + "\n" + rep.table("train_loss_t")
+    assert rep.conventions["x"] == "t"
+
+
+def test_linreg_wrong_noise_disagrees():
+    wrong = dmft.solve(dmft.LinearRegressionGF(alpha=2.0, noise=0.35), 4.0, dt=0.05)
+    rep = compare(wrong, LINREG, sizes=[100, 200, 400], seeds=20, observables=["train_loss_t"],
+                  sim_options={"times": wrong.t[::10]})
+    assert not rep.agree
+
+
+def test_pspin2_agrees_with_dmft():
+    theory = dmft.solve(SPIN2, 5.0, dt=0.05)
+    ts = [0.0, 0.5, 1.0, 2.0, 3.0, 5.0]
+    rep = compare(pspin_theory(theory, ts), SPIN2, sizes=[100, 200, 400], seeds=10)
+    assert rep.agree, rep.message + "\n" + rep.table("e")
+    assert rep.arrays["C/mean"].shape == (3, 6, 6)
+
+
+def test_pspin2_wrong_theory_disagrees():
+    # the DMFT of the 'full' convention (J larger by sqrt 2) against 'half' simulations
+    wrong = dmft.solve(dmft.SphericalPSpin(p=2, T=0.0, convention="full"), 5.0, dt=0.05)
+    rep = compare(pspin_theory(wrong, [0.0, 1.0, 3.0, 5.0]), SPIN2, sizes=[100, 200], seeds=10)
+    assert not rep.agree
+
+
+def test_gradflow_input_errors():
+    with pytest.raises(ValueError, match="model"):
+        simulate_linreg(SPIN2, 10, [0.0])
+    with pytest.raises(ValueError, match="d"):
+        simulate_linreg(LINREG, 0, [0.0])
+    with pytest.raises(ValueError, match="times"):
+        simulate_linreg(LINREG, 10, [1.0, 0.0])
+    with pytest.raises(ValueError, match="p"):
+        simulate_pspin2(dmft.SphericalPSpin(p=3, T=0.0), 10, [0.0])
+    with pytest.raises(ValueError, match="T"):
+        simulate_pspin2(dmft.SphericalPSpin(p=2, T=0.5), 10, [0.0])
+    with pytest.raises(ValueError, match="model"):
+        simulate_pspin2(LINREG, 10, [0.0])
+    with pytest.raises(ValueError, match="times"):
+        pspin_theory(dmft.solve(SPIN2, 1.0, dt=0.05), [0.0, 0.33])
+
+
+@pytest.mark.slow
+def test_linreg_acceptance_n4000_d2000():
+    # issue 6 acceptance: test and train error against n = 4000, d = 2000 within error bars
+    theory = dmft.solve(LINREG, 5.0, dt=0.025)
+    rep = compare(theory, LINREG, sizes=[2000], seeds=10, observables=["test_risk_t", "train_loss_t"],
+                  sim_options={"times": theory.t[::20]})
+    print(rep.table("test_risk_t"))
+    print(rep.table("train_loss_t"))
+    assert rep.agree, rep.message
+
+
+@pytest.mark.slow
+def test_pspin2_acceptance_n4000():
+    # issue 6 acceptance: C(t, t') and e(t) of the p = 2 model at T = 0 against N = 4000, t <= 5
+    theory = dmft.solve(SPIN2, 5.0, dt=0.025)
+    rep = compare(pspin_theory(theory, [0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0]), SPIN2, sizes=[4000], seeds=6)
+    print(rep.table("e"))
+    assert rep.agree, rep.message

@@ -1,0 +1,232 @@
+"""Exact finite-size gradient flows matching :mod:`dmft`: least squares and the p = 2 spherical model.
+
+Both flows are linear (up to the spherical normalisation), so at finite size
+they are solved *exactly* in the eigenbasis of one random matrix, with no
+time-discretisation error: the only difference from the DMFT is the size.
+
+* :func:`simulate_linreg` -- gradient flow on ridge least squares with iid
+  Gaussian data, in the conventions of :class:`dmft.LinearRegressionGF`:
+  ``beta(t) = (S + lambda)^{-1} (1 - e^{-(S+lambda) t}) X^T y / n`` with
+  ``S = X^T X / n`` (the solution of ``d beta/dt = -grad L``,
+  ``L = |y - X beta|^2/(2n) + lambda |beta|^2/2``, ``beta(0) = 0``).
+* :func:`simulate_pspin2` -- zero-temperature gradient flow of the spherical
+  2-spin model (:class:`dmft.SphericalPSpin` with ``p = 2``, ``T = 0``):
+  ``H(s) = -(1/2) s^T J s`` with ``J`` a GOE matrix scaled so that
+  ``E[H(s) H(s')] = N xi(s.s'/N)``, ``xi(q) = c q^2`` (``E J_ij^2 = 2c/N``
+  off the diagonal, ``4c/N`` on it), and ``ds/dt = J s - mu s`` on the sphere
+  ``|s|^2 = N``, solved by ``s(t) = sqrt(N) e^{J t} s0 / |e^{J t} s0|``
+  (Cugliandolo & Dean, J. Phys. A 28, 4213 (1995), eq. (8)).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from lmech.checks import check_int, check_real
+from lmech.result import Result, register_result
+
+from .compare import Simulator, register_simulator
+
+__all__ = ["FlowRun", "simulate_linreg", "simulate_pspin2", "linreg_point", "pspin2_point",
+           "pspin_theory"]
+
+
+@register_result("validation.FlowRun")
+class FlowRun(Result):
+    """One exact finite-size gradient flow.
+
+    Arrays: ``t`` (n,) and the model's observables on it, named as in
+    :class:`dmft.DMFTResult` (least squares: ``error_t``, ``test_risk_t``,
+    ``train_loss_t``, ``m``; p = 2 spin: ``C`` (n, n) at the recorded times,
+    ``e``, ``mu``).  Scalars: ``N`` (or ``d``), ``seed``.
+    """
+
+
+def _times(times):
+    t = np.asarray(times, dtype=float).ravel()
+    if t.size == 0 or not np.all(np.isfinite(t)) or t[0] < 0 or np.any(np.diff(t) <= 0):
+        raise ValueError("times must be a non-empty, strictly increasing sequence of times >= 0")
+    return t
+
+
+def simulate_linreg(model, d: int, times, *, seed: int = 0) -> FlowRun:
+    """Exact gradient flow on least squares at finite ``d`` (``n = round(alpha d)`` samples).
+
+    Parameters
+    ----------
+    model : dmft.LinearRegressionGF
+        ``alpha = n/d``, label-noise variance, ridge, ``|beta*|^2``.
+    d : int
+        Dimension (``>= 1``; ``n = max(1, round(alpha d))``).
+    times : array_like
+        Increasing times of the flow (learning rate 1) at which to record.
+    seed : int
+        Seed of the :class:`numpy.random.Generator` drawing ``X``, the
+        direction of ``beta*`` (uniform on the sphere of radius ``sqrt(signal)``)
+        and the noise.
+
+    Returns
+    -------
+    FlowRun
+        ``error_t = |beta(t) - beta*|^2`` (the DMFT's ``C(t,t)``),
+        ``test_risk_t = (error_t + noise)/2``, ``train_loss_t = |y - X
+        beta(t)|^2/(2n)`` (without the ridge term) and ``m = beta*.(beta(t) -
+        beta*)``, as in :func:`dmft.solve`.
+    """
+    import dmft
+
+    if not isinstance(model, dmft.LinearRegressionGF):
+        raise ValueError(f"model must be a dmft.LinearRegressionGF, got {type(model).__name__}")
+    d = check_int("d", d, low=1)
+    seed = check_int("seed", seed, low=0)
+    t = _times(times)
+    t0 = time.perf_counter()
+    n = max(1, int(round(model.alpha * d)))
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    bstar = rng.standard_normal(d)
+    bstar *= math.sqrt(model.signal) / np.linalg.norm(bstar)
+    y = X @ bstar + math.sqrt(model.noise) * rng.standard_normal(n)
+    S = X.T @ X / n
+    s, U = np.linalg.eigh(S)
+    s = np.clip(s, 0.0, None)            # rounding can make zero modes slightly negative
+    lam = model.ridge
+    bt = U.T @ (X.T @ y / n)             # X^T y / n in the eigenbasis
+    st = U.T @ bstar
+    XU = X @ U
+    err = np.empty(t.size)
+    train = np.empty(t.size)
+    m = np.empty(t.size)
+    for j, tj in enumerate(t):
+        a = s + lam
+        with np.errstate(invalid="ignore", divide="ignore"):
+            f = np.where(a > 0, -np.expm1(-a * tj) / np.where(a > 0, a, 1.0), tj)
+        beta = f * bt
+        diff = beta - st
+        err[j] = diff @ diff
+        m[j] = st @ diff
+        r = y - XU @ beta
+        train[j] = r @ r / (2.0 * n)
+    conv = dict(model.conventions())
+    conv.update(beta_star="uniform direction, |beta*|^2 = signal exactly",
+                solution="exact: eigendecomposition of X^T X/n (no time step)")
+    return FlowRun(success=True, message="exact solution", model=model,
+                   options={"d": d, "n": n, "seed": seed}, conventions=conv,
+                   timings={"total": time.perf_counter() - t0},
+                   arrays={"t": t, "error_t": err, "test_risk_t": 0.5 * (err + model.noise),
+                           "train_loss_t": train, "m": m},
+                   scalars={"d": d, "n": n, "seed": seed, "error": float(err[-1])})
+
+
+def simulate_pspin2(model, N: int, times, *, seed: int = 0) -> FlowRun:
+    """Exact zero-temperature dynamics of the spherical 2-spin model at size ``N``.
+
+    Parameters
+    ----------
+    model : dmft.SphericalPSpin
+        ``p = 2``, ``T = 0``, no mixture; its ``convention`` fixes the scale
+        of ``J`` (``E[H H'] = N c q^2``).
+    N : int
+        Number of spins (``>= 2``).
+    times : array_like
+        Increasing times at which to record.
+    seed : int
+        Seed of the generator drawing ``J`` (GOE) and ``s(0)`` (uniform on
+        the sphere).
+
+    Returns
+    -------
+    FlowRun
+        ``C`` (n, n): ``C(t_i, t_j) = s(t_i).s(t_j)/N``; ``e`` (n,):
+        ``H(s(t))/N``; ``mu`` (n,): the Lagrange multiplier ``s^T J s / N``.
+
+    Notes
+    -----
+    In the eigenbasis ``J = sum_k lambda_k u_k u_k^T`` and with ``a_k =
+    (u_k . s0)^2 / N``, ``C(t, t') = sum a_k e^{lambda_k (t+t')} /
+    sqrt(Z(t) Z(t'))``, ``Z(t) = sum a_k e^{2 lambda_k t}``, and ``e(t) =
+    -(1/2) sum a_k lambda_k e^{2 lambda_k t} / Z(t)``; exponents are shifted by
+    the largest eigenvalue to avoid overflow.
+    """
+    import dmft
+
+    if not isinstance(model, dmft.SphericalPSpin):
+        raise ValueError(f"model must be a dmft.SphericalPSpin, got {type(model).__name__}")
+    if model.p != 2 or not model.pure:
+        raise ValueError(f"p must be 2 (pure) for the exact GOE dynamics, got p={model.p}")
+    if model.T != 0.0:
+        raise ValueError(f"T must be 0 for the exact GOE dynamics, got T={model.T}")
+    N = check_int("N", N, low=2)
+    seed = check_int("seed", seed, low=0)
+    t = _times(times)
+    t0 = time.perf_counter()
+    c = float(model.xi_coefficients()[2])        # xi(q) = c q^2
+    rng = np.random.default_rng(seed)
+    G = rng.standard_normal((N, N))
+    J = (G + G.T) * math.sqrt(c / N)             # off-diagonal variance 2c/N, diagonal 4c/N
+    lam, U = np.linalg.eigh(J)
+    s0 = rng.standard_normal(N)
+    s0 *= math.sqrt(N) / np.linalg.norm(s0)
+    a = (U.T @ s0) ** 2 / N
+    lmax = lam[-1]
+    E = np.exp(np.outer(t, lam - lmax))          # e^{(lambda - lambda_max) t}, (n, N)
+    Z = (E * E) @ a
+    C = (E * a) @ E.T / np.sqrt(np.outer(Z, Z))
+    mu = (E * E) @ (a * lam) / Z
+    conv = dict(model.conventions())
+    conv.update(J=f"GOE, E J_ij^2 = {2 * c:g}/N (i != j), {4 * c:g}/N (i = j); H = -(1/2) s^T J s",
+                solution="exact: s(t) = sqrt(N) e^{Jt} s0/|e^{Jt} s0| (eigendecomposition of J)")
+    return FlowRun(success=True, message="exact solution", model=model,
+                   options={"N": N, "seed": seed}, conventions=conv,
+                   timings={"total": time.perf_counter() - t0},
+                   arrays={"t": t, "C": C, "e": -0.5 * mu, "mu": mu},
+                   scalars={"N": N, "seed": seed, "energy": float(-0.5 * mu[-1]),
+                            "lambda_max": float(lmax)})
+
+
+def linreg_point(N, seed, *, model, times):
+    """Point function for :func:`validation.compare` (``N`` is the dimension ``d``)."""
+    return simulate_linreg(model, int(N), times, seed=int(seed))
+
+
+def pspin2_point(N, seed, *, model, times):
+    """Point function for :func:`validation.compare`."""
+    return simulate_pspin2(model, int(N), times, seed=int(seed))
+
+
+def times_from(theory) -> dict:
+    """Default recording times: the theory's own grid (``t``)."""
+    a = theory.arrays if isinstance(theory, Result) else theory
+    return {"times": np.asarray(a["t"], dtype=float)}
+
+
+def pspin_theory(result, times) -> dict:
+    """DMFT arrays of :func:`dmft.solve` restricted to ``times`` (on its grid), for :func:`compare`.
+
+    Returns ``{"t", "C" (n, n), "e", "mu"}`` with ``C[i, j] = C(t_i, t_j)``
+    (the solver stores the lower triangle and its mirror image).
+    """
+    t = np.asarray(result.arrays["t"], dtype=float)
+    times = _times(times)
+    idx = []
+    for x in times:
+        j = np.nonzero(np.abs(t - x) <= 1e-9 * max(1.0, abs(x)))[0]
+        if not j.size:
+            raise ValueError(f"times: {x} is not on the theory's grid (step {t[1] - t[0]:g})")
+        idx.append(int(j[0]))
+    idx = np.asarray(idx)
+    C = np.asarray(result.arrays["C"])[np.ix_(idx, idx)]
+    C = np.tril(C) + np.tril(C, -1).T         # symmetric from the lower triangle
+    return {"t": times, "C": C, "e": np.asarray(result.arrays["e"])[idx],
+            "mu": np.asarray(result.arrays["mu"])[idx]}
+
+
+register_simulator("dmft.LinearRegressionGF", Simulator(
+    point="validation.gradflow:linreg_point", x="t", observables=("error_t", "train_loss_t"),
+    from_theory="validation.gradflow:times_from"))
+register_simulator("dmft.SphericalPSpin", Simulator(
+    point="validation.gradflow:pspin2_point", x="t", observables=("C", "e"),
+    from_theory="validation.gradflow:times_from"))
