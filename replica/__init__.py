@@ -15,6 +15,8 @@ from .bayes import (BayesOptimalGLM, BayesOptimalResult, TransitionResult, alpha
                     continuation, free_entropy_at, transitions)
 from .blocks import (GaussBernoulli, Gaussian, LabelFlip, Linear, Probit, Rademacher, ReLU,
                      Sign, Spherical, get_channel, get_prior)
+from .erm import (ERM, ERMResult, Hinge, Logistic, Square, get_loss, optimal_reg,
+                  ridge_closed_form)
 from .gardner import GardnerResult, GardnerVolume, capacity, spherical_capacity
 from .solve import solve
 
@@ -22,6 +24,7 @@ __all__ = ["BayesOptimalGLM", "BayesOptimalResult", "TransitionResult", "solve",
            "continuation", "alpha_of_mmse", "free_entropy_at", "get_prior", "get_channel",
            "Gaussian", "Rademacher", "GaussBernoulli", "Spherical", "Linear", "Sign",
            "LabelFlip", "Probit", "ReLU", "GardnerVolume", "GardnerResult", "capacity",
-           "spherical_capacity"]
+           "spherical_capacity", "ERM", "ERMResult", "Square", "Logistic", "Hinge", "get_loss",
+           "optimal_reg", "ridge_closed_form"]
 
 from . import kinds  # noqa: E402,F401  (registers the sweep kinds)

@@ -352,6 +352,157 @@ def gardner_integrals(q, kappa, xg, wg):
     return g, m2
 
 
+# ---------------------------------------------------------------------------
+# ERM on a sign-family teacher (y = +-1), L2 penalty: channel integrals
+# (Aubin, Krzakala, Lu & Zdeborova, NeurIPS 2020, eqs. 11-12; Loureiro et al. 2021)
+# losses: 0 square (1 - t)^2 / 2, 1 logistic log(1 + e^-t), 2 hinge max(0, 1 - t),
+# written in the margin t = y x.
+# ---------------------------------------------------------------------------
+@njit(cache=True)
+def _sigmoid(x):
+    if x >= 0.0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+@njit(cache=True)
+def _softplus(x):
+    """``log(1 + e^x)`` without overflow."""
+    if x > 0.0:
+        return x + math.log1p(math.exp(-x))
+    return math.log1p(math.exp(x))
+
+
+@njit(cache=True)
+def prox_margin(loss, om, V):
+    """Proximal point in the margin variable: ``t = argmin (t - om)^2/(2V) + l(t)``.
+
+    Returns ``(t, l(t), l''(t))``; ``f_out = y (t - om) / V`` and
+    ``d_omega f_out = -l''/(1 + V l'')`` (with the hinge kink handled as the
+    limit ``l'' -> inf``, i.e. ``-1/V`` on the kink).
+    """
+    if loss == 0:
+        t = (om + V) / (1.0 + V)
+        return t, 0.5 * (1.0 - t) ** 2, 1.0
+    if loss == 2:
+        if om >= 1.0:
+            return om, 0.0, 0.0
+        if om <= 1.0 - V:
+            return om + V, 1.0 - om - V, 0.0
+        return 1.0, 0.0, math.inf
+    # logistic: t = om + s with s = V sigma(-om - s) > 0.  In u = log s the
+    # equation h(u) = u - log V + softplus(om + e^u) = 0 is convex and
+    # increasing, so Newton started right of the root (s0 = V sigma(-om) >= s)
+    # decreases monotonically to it: no cycling, quadratic convergence.
+    lv = math.log(V)
+    u = lv - _softplus(om)
+    for _ in range(200):
+        eu = math.exp(u)
+        h = u - lv + _softplus(om + eu)
+        if h <= 0.0:  # reached the root to rounding (iterates approach from h > 0)
+            break
+        hp = 1.0 + eu * _sigmoid(om + eu)
+        du = h / hp
+        u -= du
+        if du <= 1e-15 * max(1.0, abs(u)):
+            break
+    t = om + math.exp(u)
+    sm = _sigmoid(-t)
+    return t, _softplus(-t), sm * (1.0 - sm)
+
+
+@njit(cache=True)
+def _erm_edges(q, m, V, V0, delta, loss, out):
+    """Panel edges in xi on [-12, 12]: unit panels, the teacher step at 0 (width
+    ``sqrt((V0 + Delta) q) / m``), the scale ``(1 + V)/sqrt(q)`` of the prox,
+    and the hinge kinks ``sqrt(q) xi = +-1, +-(1 - V)``."""
+    k = 0
+    for j in range(25):
+        out[k] = -12.0 + j
+        k += 1
+    sq = math.sqrt(q)
+    w0 = math.sqrt((V0 + delta) * q) / max(abs(m), 1e-300)
+    w1 = (1.0 + V) / sq
+    for wd in (w0, w1):
+        for c in (0.03125, 0.0625, 0.125, 0.25, 0.5, 1.0, 2.0, 4.0):
+            e = c * wd
+            if e < 12.0:
+                out[k] = e
+                out[k + 1] = -e
+                k += 2
+    if loss == 2:
+        for e in (1.0 / sq, (1.0 - V) / sq):
+            if abs(e) < 12.0:
+                out[k] = e
+                out[k + 1] = -e
+                k += 2
+    out[k] = 0.0
+    k += 1
+    return k
+
+
+@njit(cache=True)
+def erm_sign_hats(loss, q, m, V, rho, delta, eps, xg, wg):
+    """``(mhat, qhat, Vhat, train_loss) / alpha`` for ERM on a sign-family teacher.
+
+    ``mhat = E_xi sum_y d_omega Z0(y, omega0, V0) f_out(y, omega, V)``,
+    ``qhat = E sum_y Z0 f_out**2``, ``Vhat = -E sum_y Z0 d_omega f_out``,
+    ``train_loss = E sum_y Z0 l(y, prox)``, with ``omega = sqrt(q) xi``,
+    ``omega0 = m xi / sqrt(q)``, ``V0 = rho - m**2/q`` and
+    ``Z0 = eps + (1 - 2 eps) Phi(y omega0 / sqrt(V0 + Delta))``
+    (Aubin et al. 2020, eq. 12).  Composite Gauss–Legendre panels in ``xi``.
+    """
+    V0 = rho - m * m / q
+    if V0 < 0.0:
+        V0 = 0.0
+    s0 = math.sqrt(V0 + delta)
+    sq = math.sqrt(q)
+    edges = np.empty(80)
+    k = _erm_edges(q, m, V, V0, delta, loss, edges)
+    ed = np.sort(edges[:k])
+    mh = 0.0
+    qh = 0.0
+    vh = 0.0
+    tl = 0.0
+    c = 1.0 - 2.0 * eps
+    for p in range(k - 1):
+        a = ed[p]
+        b = ed[p + 1]
+        if b - a <= 1e-15:
+            continue
+        h = 0.5 * (b - a)
+        cm = 0.5 * (a + b)
+        for i in range(xg.shape[0]):
+            xi = cm + h * xg[i]
+            W = h * wg[i] * phi(xi)
+            om = sq * xi
+            if s0 > 0.0:
+                u = m * xi / sq / s0
+                dz = c * phi(u) / s0
+            else:
+                u = math.inf if xi > 0.0 else (-math.inf if xi < 0.0 else 0.0)
+                dz = 0.0
+            for y in (1.0, -1.0):
+                z0 = eps + c * Phi(y * u)
+                t, l, l2 = prox_margin(loss, y * om, V)
+                f = y * (t - y * om) / V
+                if math.isinf(l2):
+                    df = -1.0 / V
+                else:
+                    df = -l2 / (1.0 + V * l2)
+                mh += W * y * dz * f
+                qh += W * z0 * f * f
+                vh -= W * z0 * df
+                tl += W * z0 * l
+    if s0 == 0.0 and m != 0.0:
+        # deterministic teacher with V0 = 0: d_omega Z0 is a delta at xi = 0
+        for y in (1.0, -1.0):
+            t, l, l2 = prox_margin(loss, 0.0, V)
+            mh += y * c * (sq / abs(m)) * phi(0.0) * y * t / V
+    return mh, qh, vh, tl
+
+
 @register_warmup("replica._kernels")
 def warmup():
     """Compile every kernel of this module once on tiny inputs."""
@@ -364,3 +515,6 @@ def warmup():
     sign_qhat_unit(0.5, 0.5, 1.0, 0.0, 0.1, z, w)
     relu_integrals(0.5, 0.5, 0.1, z, w)
     gardner_integrals(0.5, 0.0, z, w)
+    for loss in (0, 1, 2):
+        prox_margin(loss, 0.3, 2.0)
+        erm_sign_hats(loss, 0.5, 0.4, 1.0, 1.0, 0.0, 0.0, z, w)

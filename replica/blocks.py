@@ -232,7 +232,7 @@ class Linear(Channel):
     name = "linear"
 
     def __post_init__(self):
-        check_real("delta", self.delta, low=0.0, low_open=True)
+        check_real("delta", self.delta, low=0.0)
 
     def psi_out(self, q, rho, V=None, n=N_QUAD):
         V = rho - q if V is None else V
@@ -243,6 +243,8 @@ class Linear(Channel):
         return 1.0 / (self.delta + V)
 
     def mean_loglik(self, rho, n=N_QUAD):
+        if self.delta == 0.0:
+            return math.inf  # noiseless: infinite information per sample
         return -0.5 * math.log(2.0 * math.pi * math.e * self.delta)
 
 

@@ -17,6 +17,11 @@ import numpy as np
 
 __all__ = ["FixedPointOutcome", "iterate"]
 
+#: iterations without halving the best residual that count as a stagnation
+STALL = 12
+#: plain damped steps taken after a stagnation before Anderson resumes
+PICARD_STEPS = 25
+
 
 @dataclass
 class FixedPointOutcome:
@@ -32,8 +37,39 @@ def _residual(x, fx, floor):
     return float(np.max(np.abs(fx - x) / np.maximum(np.maximum(np.abs(x), np.abs(fx)), floor)))
 
 
+def _newton_step(F, x, g, valid, floor):
+    """One damped Newton step on ``G = F - id``; ``None`` unless it halves the residual."""
+    n = x.size
+    J = np.empty((n, n))
+    for j in range(n):
+        h = 1e-7 * max(abs(x[j]), 1e-7 * float(np.max(np.abs(x))), 1e-300)
+        xp = x.copy()
+        xp[j] += h
+        if not valid(xp):
+            xp[j] = x[j] - h
+            h = -h
+        gp = np.asarray(F(xp), dtype=float) - xp
+        if not np.all(np.isfinite(gp)):
+            return None
+        J[:, j] = (gp - g) / h
+    try:
+        dx = np.linalg.solve(J, -g)
+    except np.linalg.LinAlgError:
+        return None
+    res0 = float(np.max(np.abs(g) / np.maximum(np.abs(x), floor)))
+    t = 1.0
+    for _ in range(8):
+        xn = x + t * dx
+        if np.all(np.isfinite(xn)) and valid(xn):
+            fn = np.asarray(F(xn), dtype=float)
+            if np.all(np.isfinite(fn)) and _residual(xn, fn, floor) < 0.5 * res0:
+                return xn
+        t *= 0.5
+    return None
+
+
 def iterate(F, x0, *, valid, rtol=1e-10, max_iter=10_000, damping="adaptive",
-            method="anderson", memory=5, floor=1e-300) -> FixedPointOutcome:
+            method="anderson", memory=5, floor=1e-300, newton=False) -> FixedPointOutcome:
     """Find ``x = F(x)``.
 
     Parameters
@@ -49,11 +85,16 @@ def iterate(F, x0, *, valid, rtol=1e-10, max_iter=10_000, damping="adaptive",
         Stop when ``max_i |F(x)_i - x_i| / max(|x_i|, |F(x)_i|, floor_i) <= rtol``.
     damping : "adaptive" or float in (0, 1]
         Weight ``beta`` of the new iterate, ``x <- x + beta (F(x) - x)``.
-        ``"adaptive"`` starts at 1, halves when the residual grows and
-        recovers by a factor 1.5 when it falls.
+        ``"adaptive"`` starts at 1; for Picard steps it halves when the
+        residual grows and recovers by a factor 1.5 when it falls; with
+        Anderson (whose residuals are not monotone) it halves at each
+        restart after a stagnation of 12 iterations.
     method : "anderson" or "picard"
     memory : int
         Anderson history length.
+    newton : bool
+        On stagnation, try a damped Newton step with a forward-difference
+        Jacobian (``x.size + 1`` map evaluations) before restarting.
     """
     x = np.array(x0, dtype=float)
     floor = np.broadcast_to(np.asarray(floor, dtype=float), x.shape)
@@ -72,15 +113,27 @@ def iterate(F, x0, *, valid, rtol=1e-10, max_iter=10_000, damping="adaptive",
         if res <= rtol:
             return FixedPointOutcome(fx, fx, True, it, res, f"converged (relative residual {res:.2e})")
         g = fx - x
+        anderson = method == "anderson" and memory > 0
         if res < 0.5 * res_best:
             res_best, it_best = res, it
-        elif it - it_best > 12:
-            # stagnation (e.g. Anderson homing in on the 'ghost' of a vanished
-            # fixed point past a spinodal): restart with plain damped steps
+        elif it - it_best > STALL:
+            # stagnation: first a Newton step on G(x) = F(x) - x with a
+            # forward-difference Jacobian (cheap for a few order parameters);
+            # if it does not reduce the residual (e.g. Anderson homing in on
+            # the 'ghost' of a vanished fixed point past a spinodal), restart
+            # with plain damped steps
             X, G = [], []
-            picard_left = 25
             res_best, it_best = res, it
-        if adaptive:
+            xn = _newton_step(F, x, g, valid, floor) if newton else None
+            if xn is not None:
+                x = xn
+                continue
+            picard_left = PICARD_STEPS
+            if adaptive and anderson:
+                beta = max(beta * 0.5, 0.02)
+        if adaptive and not anderson:
+            beta = max(beta * 0.5, 0.02) if res > res_prev else min(1.0, beta * 1.5)
+        elif adaptive and picard_left > 0:
             beta = max(beta * 0.5, 0.02) if res > res_prev else min(1.0, beta * 1.5)
         res_prev = res
         step = x + beta * g
@@ -114,6 +167,7 @@ def iterate(F, x0, *, valid, rtol=1e-10, max_iter=10_000, damping="adaptive",
                 return FixedPointOutcome(x, fx, False, it, res,
                                          "the iteration left the domain of valid states")
         x = step
-    res = _residual(x, fx, floor)
+    fx = np.asarray(F(x), dtype=float)
+    res = _residual(x, fx, floor) if np.all(np.isfinite(fx)) else math.nan
     return FixedPointOutcome(x, fx, False, max_iter, res,
                              f"max_iter={max_iter} reached (relative residual {res:.2e})")

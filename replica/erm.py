@@ -1,0 +1,336 @@
+"""Convex empirical risk minimisation with L2 penalty: replica saddle point.
+
+Estimator ``w_hat = argmin sum_mu l(y_mu, w.x_mu/sqrt d) + (lambda/2)|w|**2``
+on teacher–student data (conventions of the layer: ``x ~ N(0, I_d)``, teacher
+prior of second moment ``rho``, ``alpha = n/d``).  Replica-symmetric
+equations of Aubin, Krzakala, Lu & Zdeborová, "Generalization error in
+high-dimensional perceptrons: approaching Bayes error with convex
+optimization", NeurIPS 2020 (eqs. 11-12), in the general form of Loureiro
+et al., "Learning curves of generic features maps", NeurIPS 2021:
+
+    V = 1/(lambda + Vhat),  m = rho mhat V,  q = (rho mhat**2 + qhat) V**2
+
+    mhat = alpha E_xi sum_y d_omega Z0(y, omega0, V0) f_out(y, omega, V)
+    qhat = alpha E_xi sum_y Z0 f_out**2
+    Vhat = -alpha E_xi sum_y Z0 d_omega f_out
+
+with ``omega = sqrt(q) xi``, ``omega0 = m xi / sqrt q``, ``V0 = rho - m**2/q``,
+``f_out = (prox_{V l}(omega) - omega) / V``.  With an L2 penalty only the
+second moment ``rho`` of the teacher prior enters.
+
+Observables: classification test error ``arccos(m / sqrt(rho q)) / pi``
+(against the clean teacher label; with label flips ``eps`` the error on noisy
+labels is ``eps + (1 - 2 eps) e``), regression excess error ``rho + q - 2m``,
+training loss ``E[l(y, prox)]``.
+
+Ridge regression on a linear teacher has closed-form channel integrals and a
+closed-form fixed point (:func:`ridge_closed_form`); logistic, hinge and
+square losses on sign-family teachers use composite Gauss–Legendre panels
+placed at the teacher's step and the loss kinks, so that the integrals stay
+accurate when ``V`` is in the thousands (``lambda -> 0``).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, replace
+from functools import lru_cache
+
+import numpy as np
+from scipy.optimize import minimize_scalar
+
+from lmech.checks import check_choice, check_int, check_real
+from lmech.result import Result, register_result
+from lmech.spec import register_model
+
+from . import _kernels as K
+from .blocks import Channel, Linear, Prior, _SignFamily, get_channel, get_prior
+from .fixedpoint import iterate
+
+__all__ = ["Loss", "Square", "Logistic", "Hinge", "get_loss", "LOSSES", "ERM", "ERMResult",
+           "solve_erm", "ridge_closed_form", "optimal_reg"]
+
+CONVENTIONS = {
+    "data": "x ~ N(0, I_d); pre-activation w.x / sqrt(d); alpha = n / d; teacher second moment rho",
+    "penalty": "(lambda / 2) |w|^2 added to the sum (not mean) of the losses",
+    "classification_error": "arccos(m / sqrt(rho q)) / pi against the clean teacher label sign(z)",
+    "regression_error": "excess error rho + q - 2m (add Delta for the test error on noisy labels)",
+    "training_loss": "E[l(y, prox_{V l}(omega))] per sample, without the penalty",
+}
+
+
+class Loss:
+    """Base class of losses ``l(y, x)``; ``code`` selects the kernel's prox."""
+
+    name = "loss"
+    code = -1
+
+
+@register_model("replica.Square")
+@dataclass(frozen=True)
+class Square(Loss):
+    """``l(y, x) = (y - x)**2 / 2``; prox ``(omega + V y)/(1 + V)``."""
+
+    name = "square"
+    code = 0
+
+
+@register_model("replica.Logistic")
+@dataclass(frozen=True)
+class Logistic(Loss):
+    """``l(y, x) = log(1 + exp(-y x))``; prox by safeguarded Newton to machine precision."""
+
+    name = "logistic"
+    code = 1
+
+
+@register_model("replica.Hinge")
+@dataclass(frozen=True)
+class Hinge(Loss):
+    """``l(y, x) = max(0, 1 - y x)``; prox in closed form (three regimes)."""
+
+    name = "hinge"
+    code = 2
+
+
+LOSSES = {"square": Square, "ridge": Square, "logistic": Logistic, "hinge": Hinge}
+
+
+def get_loss(name, **params) -> Loss:
+    """A loss by name: ``square`` (``ridge``), ``logistic``, ``hinge``."""
+    if isinstance(name, Loss):
+        return name
+    key = str(name).lower()
+    if key not in LOSSES:
+        raise ValueError(f"loss must be one of {', '.join(sorted(LOSSES))}; got {name!r}")
+    return LOSSES[key](**params)
+
+
+@register_model("replica.ERM")
+@dataclass(frozen=True)
+class ERM:
+    """Convex ERM with L2 penalty on teacher–student GLM data.
+
+    Parameters
+    ----------
+    loss : Loss or str
+        ``square``, ``logistic`` or ``hinge``.
+    reg : float
+        L2 strength ``lambda >= 0`` (penalty ``lambda |w|**2 / 2``).
+        ``lambda = 0`` is the ridgeless / unregularised limit: it is solved
+        where the minimiser is unique (square loss with ``alpha > 1``); elsewhere
+        (interpolation, separable data) the norm diverges and the solver
+        reports failure; use small positive ``lambda`` (the max-margin and
+        least-norm limits are reached as ``lambda -> 0``).
+    teacher_prior : Prior or str
+        Only its second moment ``rho`` enters.
+    channel : Channel or str
+        Teacher channel: ``linear`` (square loss only) or a sign family
+        (``sign``, ``label-flip``, ``probit``).
+    """
+
+    loss: Loss = None
+    reg: float = 1.0
+    teacher_prior: Prior = None
+    channel: Channel = None
+
+    def __post_init__(self):
+        if self.loss is None or isinstance(self.loss, str):
+            object.__setattr__(self, "loss", get_loss(self.loss or "logistic"))
+        if self.teacher_prior is None or isinstance(self.teacher_prior, str):
+            object.__setattr__(self, "teacher_prior", get_prior(self.teacher_prior or "gaussian"))
+        if self.channel is None or isinstance(self.channel, str):
+            object.__setattr__(self, "channel", get_channel(self.channel or "sign"))
+        if not isinstance(self.loss, Loss):
+            raise ValueError(f"loss must be a replica loss, got {self.loss!r}")
+        if not isinstance(self.teacher_prior, Prior):
+            raise ValueError(f"teacher_prior must be a replica prior, got {self.teacher_prior!r}")
+        check_real("reg", self.reg, low=0.0)
+        if isinstance(self.channel, Linear):
+            if not isinstance(self.loss, Square):
+                raise ValueError("loss: a linear teacher channel is supported with the square loss only")
+        elif not isinstance(self.channel, _SignFamily):
+            raise ValueError(f"channel must be linear or a sign family (sign, label-flip, probit), "
+                             f"got {self.channel!r}")
+
+    @property
+    def rho(self) -> float:
+        return float(self.teacher_prior.rho)
+
+    @property
+    def classification(self) -> bool:
+        return isinstance(self.channel, _SignFamily)
+
+
+@register_result("replica.ERMResult")
+class ERMResult(Result):
+    """Replica saddle point of an :class:`ERM` at one ``alpha``."""
+
+
+@lru_cache(maxsize=8)
+def _legendre(n):
+    return np.polynomial.legendre.leggauss(n)
+
+
+def _hats(model: ERM, alpha, m, q, V, n):
+    """``(mhat, qhat, Vhat, train_loss)``."""
+    rho = model.rho
+    ch = model.channel
+    if isinstance(ch, Linear):
+        d = ch.delta
+        mh = alpha / (1.0 + V)
+        qh = alpha * (rho + d + q - 2.0 * m) / (1.0 + V) ** 2
+        tl = 0.5 * (rho + d + q - 2.0 * m) / (1.0 + V) ** 2
+        return mh, qh, mh, tl
+    d, e = ch._de()
+    mh, qh, vh, tl = K.erm_sign_hats(model.loss.code, q, m, V, rho, d, e, *_legendre(n))
+    return alpha * mh, alpha * qh, alpha * vh, tl
+
+
+def _observables(model, alpha, m, q, V, hats):
+    rho = model.rho
+    mh, qh, vh, tl = hats
+    sc = {"alpha": float(alpha), "reg": model.reg, "m": m, "q": q, "V": V, "mhat": mh, "qhat": qh,
+          "Vhat": vh, "train_loss": tl}
+    if model.classification:
+        c = min(max(m / math.sqrt(rho * q), -1.0), 1.0)
+        e = math.acos(c) / math.pi
+        sc["test_error"] = e
+        sc["test_error_noisy"] = model.channel.clean_error_to_label_error(e) \
+            if hasattr(model.channel, "clean_error_to_label_error") else e
+    else:
+        sc["test_error"] = rho + q - 2.0 * m
+        sc["test_error_noisy"] = rho + q - 2.0 * m + model.channel.delta
+    return sc
+
+
+def ridge_closed_form(model: ERM, alpha) -> dict:
+    """Closed-form fixed point of ridge regression on a linear teacher.
+
+    ``V`` solves ``lambda V**2 + (lambda + alpha - 1) V - 1 = 0`` (from
+    ``V = 1/(lambda + alpha/(1+V))``), then ``m = rho alpha V/(1+V)`` and
+    ``q = V**2 [rho mhat**2 + alpha (rho + Delta - 2m)/(1+V)**2] / (1 - alpha V**2/(1+V)**2)``.
+    At ``lambda = 0`` and ``alpha > 1``: ``V = 1/(alpha - 1)``.
+    Returns ``{"m", "q", "V", "test_error"}`` (excess error ``rho + q - 2m``).
+    """
+    if not (isinstance(model.channel, Linear) and isinstance(model.loss, Square)):
+        raise ValueError("model: ridge_closed_form needs the square loss and a linear teacher")
+    alpha = check_real("alpha", alpha, low=0.0, low_open=True)
+    lam, rho, d = model.reg, model.rho, model.channel.delta
+    if lam > 0.0:
+        b = lam + alpha - 1.0
+        V = (-b + math.sqrt(b * b + 4.0 * lam)) / (2.0 * lam) if b <= 0 else 2.0 / (b + math.sqrt(b * b + 4.0 * lam))
+    elif alpha > 1.0:
+        V = 1.0 / (alpha - 1.0)
+    else:
+        raise ValueError("reg: lambda = 0 needs alpha > 1 (least-norm interpolation diverges in V)")
+    mh = alpha / (1.0 + V)
+    m = rho * mh * V
+    k = alpha * V * V / (1.0 + V) ** 2
+    q = V * V * (rho * mh * mh + alpha * (rho + d - 2.0 * m) / (1.0 + V) ** 2) / (1.0 - k)
+    return {"m": m, "q": q, "V": V, "test_error": rho + q - 2.0 * m}
+
+
+_OPTIONS = ("init", "damping", "method", "rtol", "max_iter", "memory", "n_quad")
+
+
+def solve_erm(model: ERM, alpha, *, init=None, damping="adaptive", method="anderson", rtol=1e-10,
+              max_iter=5_000, memory=5, n_quad=12) -> ERMResult:
+    """Solve the ERM saddle point at ``alpha`` by damped Anderson iteration on ``(m, q, V)``.
+
+    Parameters
+    ----------
+    model : ERM
+    alpha : float
+    init : None ("default"), dict {"m", "q", "V"} or a previous ERMResult
+        Starting point (warm start).  Default ``m = q = 0.5 rho``, ``V = 1``
+        (for small ``lambda`` the solver rescales: ``V = 1/(lambda + alpha)``).
+    rtol : float
+        Relative tolerance per order parameter.
+    n_quad : int
+        Gauss–Legendre nodes per panel (classification channels).
+
+    Returns
+    -------
+    ERMResult
+        ``success`` False with a message if the iteration diverged (the norm
+        of the estimator growing without bound, as for separable data at
+        ``lambda = 0``), did not converge, or reached ``m**2 > rho q`` or a
+        negative variance.
+    """
+    alpha = check_real("alpha", alpha, low=0.0, low_open=True)
+    rtol = check_real("rtol", rtol, low=0.0, low_open=True)
+    max_iter = check_int("max_iter", max_iter, low=1)
+    memory = check_int("memory", memory, low=0, high=50)
+    n_quad = check_int("n_quad", n_quad, low=4, high=200)
+    check_choice("method", method, ("anderson", "picard"))
+    if damping != "adaptive":
+        damping = check_real("damping", damping, low=0.0, high=1.0, low_open=True)
+    rho = model.rho
+    lam = model.reg
+    if isinstance(init, str):
+        check_choice("init", init, ("default", "uninformed"))
+        init = None
+    if isinstance(init, Result):
+        x0 = np.array([init.scalars["m"], init.scalars["q"], init.scalars["V"]], float)
+    elif isinstance(init, dict):
+        x0 = np.array([check_real("init['m']", init["m"]), check_real("init['q']", init["q"], low=0.0, low_open=True),
+                       check_real("init['V']", init["V"], low=0.0, low_open=True)])
+    elif init is None:
+        x0 = np.array([0.5 * rho, 0.5 * rho, 1.0 / (lam + min(alpha, 1.0))])
+    else:
+        raise ValueError(f"init must be None, a dict or a previous result, got {init!r}")
+    t0 = time.perf_counter()
+
+    def F(x):
+        m, q, V = x
+        mh, qh, vh, _ = _hats(model, alpha, m, q, V, n_quad)
+        if not (lam + vh > 0.0):
+            return np.full(3, math.nan)  # no curvature left: the estimator's norm diverges
+        Vn = 1.0 / (lam + vh)
+        return np.array([rho * mh * Vn, (rho * mh * mh + qh) * Vn * Vn, Vn])
+
+    def valid(x):
+        m, q, V = x
+        return q > 0.0 and V > 0.0 and m * m <= rho * q * (1.0 + 1e-12) and np.all(np.isfinite(x))
+
+    if not valid(x0) or x0[0] <= 0.0:
+        raise ValueError(f"init must satisfy 0 < m, m^2 <= rho q, V > 0; got m, q, V = {tuple(x0)}")
+    out = iterate(F, x0, valid=valid, rtol=rtol, max_iter=max_iter, damping=damping, method=method,
+                  memory=memory, floor=1e-300, newton=True)
+    m, q, V = (float(v) for v in out.x)
+    success, status, message = out.success, 0 if out.success else -1, out.message
+    if not valid(out.x):
+        success, status = False, -2
+        message = f"impossible state (m^2 > rho q or a non-positive variance): m={m!r}, q={q!r}, V={V!r}"
+    hats = _hats(model, alpha, m, q, V, n_quad) if valid(out.x) else (math.nan,) * 4
+    sc = _observables(model, alpha, m, q, V, hats) if valid(out.x) else {"alpha": alpha}
+    if not success and lam == 0.0 and valid(out.x) and q > 1e6 * rho:
+        message = "the norm of the estimator diverges (lambda = 0 on separable data or below interpolation): " + message
+    opts = {"damping": damping, "method": method, "rtol": rtol, "max_iter": max_iter, "memory": memory,
+            "n_quad": n_quad, "init": "default" if init is None else "warm"}
+    return ERMResult(success=success, status=status, message=message, n_iter=out.n_iter,
+                     residual=out.residual, model=model, options=opts, conventions=CONVENTIONS,
+                     timings={"solve": time.perf_counter() - t0}, scalars=sc)
+
+
+def optimal_reg(model: ERM, alpha, *, bounds=(1e-5, 1e2), xtol=1e-4, **options) -> ERMResult:
+    """The ``lambda`` minimising the test error at ``alpha`` (bounded Brent in ``log lambda``).
+
+    Each evaluation is warm-started from the previous one.  Returns the
+    :class:`ERMResult` at the optimum, with scalar ``reg`` the optimal lambda;
+    ``xtol`` is the tolerance in ``log lambda``.
+    """
+    lo, hi = (math.log(check_real("bounds", b, low=0.0, low_open=True)) for b in bounds)
+    state = {"init": options.pop("init", None)}
+
+    def err(t):
+        r = solve_erm(replace(model, reg=math.exp(t)), alpha, init=state["init"], **options)
+        if not r.success:
+            return math.inf
+        state["init"] = r
+        return r.test_error
+
+    res = minimize_scalar(err, bounds=(lo, hi), method="bounded", options={"xatol": xtol})
+    return solve_erm(replace(model, reg=math.exp(res.x)), alpha, init=state["init"], **options)

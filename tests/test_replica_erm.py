@@ -1,0 +1,165 @@
+"""Convex ERM saddle points (replica.erm): ridge closed form, logistic, hinge, proximal operators."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy import integrate, optimize
+
+import replica
+from lmech.special import Phi, phi
+from replica import _kernels as K
+from replica.erm import _hats
+
+
+def _ridge(lam, delta=0.0):
+    return replica.ERM("square", lam, "gaussian", replica.Linear(delta))
+
+
+# issue 5 reference values (noiseless linear teacher, excess error rho + q - 2m); the
+# closed form agrees with the iteration to 1e-11, the quoted values to their ~1e-8 rounding
+@pytest.mark.parametrize("lam, alpha, ref", [
+    (0.01, 0.5, 0.50035676), (0.01, 1.0, 0.04993763), (0.01, 2.0, 0.00018863),
+    (0.1, 0.5, 0.51726125), (0.1, 1.0, 0.15617378), (0.1, 2.0, 0.01227177)])
+def test_ridge_reference_values_and_closed_form(lam, alpha, ref):
+    m = _ridge(lam)
+    cf = replica.ridge_closed_form(m, alpha)
+    res = replica.solve(m, alpha)
+    assert res.success
+    assert cf["test_error"] == pytest.approx(ref, abs=3e-8)
+    for k in ("m", "q", "V"):
+        assert res.scalars[k] == pytest.approx(cf[k], rel=1e-9)
+    # rho + q - 2m cancels: its absolute error is that of m and q (rtol 1e-10 on O(1) numbers)
+    assert res.test_error == pytest.approx(cf["test_error"], abs=1e-9)
+
+
+def test_ridge_optimal_lambda_is_delta_and_bayes_optimal():
+    # with noise Delta the optimal lambda is Delta and ridge reaches the Bayes-optimal error,
+    # computed independently by the Bayes-optimal state evolution (Gaussian prior, linear channel)
+    m = _ridge(1.0, delta=1.0)
+    best = replica.optimal_reg(m, 1.0, bounds=(1e-3, 1e2), xtol=1e-6)
+    assert best.reg == pytest.approx(1.0, rel=1e-4)
+    assert best.test_error == pytest.approx(0.618034, abs=1e-6)
+    bo = replica.solve(replica.BayesOptimalGLM(replica.Gaussian(1.0), replica.Linear(1.0)), 1.0)
+    assert best.test_error == pytest.approx(bo.mmse, rel=1e-9)
+
+
+def test_ridgeless_limits():
+    # lambda -> 0, alpha < 1: least-norm interpolator, error rho (1 - alpha) + alpha Delta / (1 - alpha)
+    a, d = 0.5, 0.3
+    r = replica.solve(_ridge(1e-8, d), a)
+    assert r.success and r.test_error == pytest.approx((1 - a) + a * d / (1 - a), rel=1e-6)
+    # alpha > 1: lambda = 0 closed form V = 1/(alpha - 1); error Delta / (alpha - 1)
+    cf = replica.ridge_closed_form(_ridge(0.0, d), 3.0)
+    assert cf["V"] == pytest.approx(0.5) and cf["test_error"] == pytest.approx(d / 2.0, rel=1e-12)
+    assert replica.solve(_ridge(0.0, d), 3.0).test_error == pytest.approx(cf["test_error"], rel=1e-9)
+
+
+@pytest.mark.parametrize("alpha, ref", [(0.5, 0.32275067), (1.0, 0.25586427), (2.0, 0.17966239),
+                                        (5.0, 0.09603611)])
+def test_logistic_reference_values(alpha, ref):
+    # issue 5: logistic loss, sign teacher, lambda = 0.1, test error arccos(m/sqrt(rho q))/pi
+    res = replica.solve(replica.ERM("logistic", 0.1, "gaussian", "sign"), alpha)
+    assert res.success
+    assert res.test_error == pytest.approx(ref, abs=6e-9)
+
+
+def test_square_loss_on_sign_teacher_closed_form_hats():
+    # square loss: mhat = alpha sqrt(2/(pi rho))/(1+V), qhat = alpha (rho' + q - 2 m sqrt(2/(pi rho)))/(1+V)^2
+    # with rho' = E y^2 = 1, Vhat = alpha/(1+V): the panel quadrature against these
+    model = replica.ERM("square", 0.3, "gaussian", "sign")
+    alpha, m, q, V = 1.7, 0.4, 0.6, 0.9
+    mh, qh, vh, _ = _hats(model, alpha, m, q, V, 12)
+    c = math.sqrt(2 / math.pi)
+    assert mh == pytest.approx(alpha * c / (1 + V), rel=1e-12)
+    assert qh == pytest.approx(alpha * (1 + q - 2 * m * c) / (1 + V) ** 2, rel=1e-12)
+    assert vh == pytest.approx(alpha / (1 + V), rel=1e-12)
+
+
+@pytest.mark.parametrize("loss", ["logistic", "hinge"])
+@pytest.mark.parametrize("state", [(0.4, 0.6, 0.9), (4.0, 22.5, 25.6), (6.0, 40.0, 3000.0)])
+def test_hats_vs_adaptive_quadrature(loss, state):
+    model = replica.ERM(loss, 0.1, "gaussian", replica.LabelFlip(0.05))
+    m, q, V = state
+    rho, eps = 1.0, 0.05
+    V0 = rho - m * m / q
+    code = model.loss.code
+
+    def integrand(xi, which):
+        om, s0 = math.sqrt(q) * xi, math.sqrt(V0)
+        u = m * xi / math.sqrt(q) / s0
+        tot = 0.0
+        for y in (1.0, -1.0):
+            z0 = eps + (1 - 2 * eps) * Phi(y * u)
+            dz = y * (1 - 2 * eps) * phi(u) / s0
+            t, l, l2 = K.prox_margin(code, y * om, V)
+            f = y * (t - y * om) / V
+            df = -1.0 / V if math.isinf(l2) else -l2 / (1 + V * l2)
+            tot += [dz * f, z0 * f * f, -z0 * df, z0 * l][which]
+        return phi(xi) * tot
+
+    pts = sorted({0.0, 1 / math.sqrt(q), -1 / math.sqrt(q), (1 - V) / math.sqrt(q), -(1 - V) / math.sqrt(q)})
+    pts = [p for p in pts if abs(p) < 12]
+    ref = [integrate.quad(integrand, -12, 12, args=(k,), points=pts, limit=500, epsabs=1e-15,
+                          epsrel=1e-12)[0] for k in range(4)]
+    got = _hats(model, 1.0, m, q, V, 12)
+    for g, r in zip(got, ref):
+        assert g == pytest.approx(r, rel=1e-9, abs=1e-14)
+
+
+@pytest.mark.parametrize("code, loss", [(1, lambda t: np.logaddexp(0, -t)),
+                                        (2, lambda t: np.maximum(0, 1 - t)),
+                                        (0, lambda t: 0.5 * (1 - t) ** 2)])
+@pytest.mark.parametrize("V", [0.01, 1.0, 5000.0])
+def test_prox_against_direct_minimisation_and_envelope(code, loss, V):
+    for om in (-40.0, -3.0, 0.2, 0.99, 1.5, 30.0):
+        t, l, l2 = K.prox_margin(code, om, V)
+        env = lambda x, om=om: (x - om) ** 2 / (2 * V) + loss(x)  # noqa: E731
+        best = optimize.minimize_scalar(env, bracket=(om - 1, om + V + 1) if code else None,
+                                        bounds=(om - 1, om + V + 1), method="bounded",
+                                        options={"xatol": 1e-12 * max(1, V)})
+        assert env(t) <= env(best.x) + 1e-12 * max(1.0, abs(env(best.x)))
+        # Moreau envelope derivative: d/d om M_V(om) = (om - t)/V  (central differences)
+        h = 1e-6 * max(1.0, abs(om))
+
+        def M(o):
+            tt = K.prox_margin(code, o, V)[0]
+            return env(tt, o)
+
+        if code != 2 or min(abs(om - 1), abs(om - 1 + V)) > 10 * h:
+            assert (M(om + h) - M(om - h)) / (2 * h) == pytest.approx((om - t) / V, rel=1e-6, abs=1e-9)
+
+
+def test_logistic_small_lambda_converges_with_large_V():
+    r = replica.solve(replica.ERM("logistic", 1e-4, "gaussian", "sign"), 2.0)
+    assert r.success and r.V > 1000
+
+
+def test_unregularised_separable_data_is_a_failure_not_a_number():
+    # noiseless sign teacher: data separable at any alpha, lambda = 0 logistic has no minimiser
+    r = replica.solve(replica.ERM("logistic", 0.0, "gaussian", "sign"), 1.0, max_iter=200)
+    assert not r.success
+
+
+def test_continuation_in_lambda_warm_starts():
+    m = replica.ERM("logistic", 1.0, "gaussian", "sign")
+    path = replica.continuation(m, [1.0, 0.3, 0.1, 0.03], param="reg", alpha=1.0)
+    assert all(r.success for r in path)
+    assert path[2].test_error == pytest.approx(0.25586427, abs=6e-9)
+    cold = replica.solve(replica.ERM("logistic", 0.03, "gaussian", "sign"), 1.0)
+    assert path[-1].n_iter < cold.n_iter and path[-1].test_error == pytest.approx(cold.test_error, rel=1e-9)
+
+
+def test_invalid_erm():
+    with pytest.raises(ValueError, match="reg"):
+        replica.ERM("logistic", -1.0, "gaussian", "sign")
+    with pytest.raises(ValueError, match="loss"):
+        replica.ERM("cross-entropy", 1.0, "gaussian", "sign")
+    with pytest.raises(ValueError, match="loss"):
+        replica.ERM("logistic", 1.0, "gaussian", "linear")
+    with pytest.raises(ValueError, match="channel"):
+        replica.ERM("logistic", 1.0, "gaussian", "relu")
+    with pytest.raises(TypeError, match="tolerance"):
+        replica.solve(replica.ERM("logistic", 1.0, "gaussian", "sign"), 1.0, tolerance=1e-3)
+    with pytest.raises(ValueError, match="alpha"):
+        replica.solve(replica.ERM("logistic", 1.0, "gaussian", "sign"), 0.0)
