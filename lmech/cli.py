@@ -7,6 +7,7 @@
     lmech show ARCHIVE.h5
     lmech plot ARCHIVE.h5 [-o FIG.png] [--name NAME]
     lmech demo [-o OUT.h5] [--png FIG.png] [--workers N] [--quiet]
+    lmech validate CONFIG.toml [-o OUT.h5] [--png FIG.png] [--workers N] [--quiet]
     lmech kinds
     lmech --version
 
@@ -29,6 +30,7 @@ from .config import ConfigError, RunConfig, get_kind, kinds, load_config, parse_
 __all__ = ["main"]
 
 DEMO_CONFIG = "replica.demo:CONFIG"
+VALIDATE = "validation.config:run_validation_config"
 
 
 class CLIError(Exception):
@@ -65,6 +67,13 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--workers", type=int, default=None, help="local worker processes (default: 2)")
     d.add_argument("--resume", action="store_true", help="continue an interrupted demo archive")
     d.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    v = sub.add_parser("validate", help="compare a theory with finite-N simulations, as a config describes")
+    v.add_argument("config", help="TOML validation config")
+    v.add_argument("-o", "--output", help="HDF5 archive (default: from the config, or CONFIG.h5)")
+    v.add_argument("--png", help="figure (default: from the config, or ARCHIVE with .png)")
+    v.add_argument("--workers", type=int, help="local worker processes")
+    v.add_argument("-q", "--quiet", action="store_true", help="no progress output")
 
     sub.add_parser("kinds", help="list the sweep kinds lmech run accepts")
     return p
@@ -275,6 +284,14 @@ def _cmd_plot(args) -> int:
     return 0
 
 
+def _cmd_validate(args) -> int:
+    if args.workers is not None and args.workers < 1:
+        raise CLIError(f"--workers: must be an integer >= 1, got {args.workers}")
+    run = resolve_callable(VALIDATE)
+    return int(run(args.config, output=args.output, png=args.png, workers=args.workers,
+                   quiet=args.quiet))
+
+
 def _cmd_kinds(args) -> int:
     from .spec import import_layer
 
@@ -297,7 +314,7 @@ def main(argv=None) -> int:
         parser.print_help()
         return 2
     handlers = {"run": _cmd_run, "show": _cmd_show, "plot": _cmd_plot, "demo": _cmd_demo,
-                "kinds": _cmd_kinds}
+                "validate": _cmd_validate, "kinds": _cmd_kinds}
     try:
         return handlers[args.command](args)
     except ConfigError as exc:
