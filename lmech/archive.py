@@ -123,6 +123,15 @@ def _init_file(f: h5py.File, config_text: str | None) -> None:
         f["provenance"].attrs["config"] = config_text
 
 
+def _file_mode(path: Path) -> int:
+    """Permissions for the new file: the old file's, or what the umask gives a new file."""
+    if path.exists():
+        return path.stat().st_mode & 0o777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 @contextlib.contextmanager
 def updating(path, *, config_text: str | None = None):
     """Open ``path`` for writing through an atomic replace.
@@ -150,6 +159,7 @@ def updating(path, *, config_text: str | None = None):
             yield f
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
+        os.chmod(tmp, _file_mode(path))
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -125,6 +125,20 @@ def test_several_results_and_overwrite(tmp_path):
         archive.save(r1, path, "provenance")
 
 
+def test_atomic_writes_keep_ordinary_file_permissions(tmp_path):
+    import os
+    import stat
+
+    path = tmp_path / "a.h5"
+    archive.save(Result(success=True), path, "r")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
+    os.chmod(path, 0o640)
+    archive.save(Result(success=True), path, "s")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+
+
 def test_failed_write_leaves_the_previous_archive(tmp_path):
     path = tmp_path / "a.h5"
     archive.save(Result(success=True, scalars={"x": 1.0}), path, "one")
