@@ -414,26 +414,38 @@ def prox_margin(loss, om, V):
 
 @njit(cache=True)
 def _erm_edges(q, m, V, V0, delta, loss, out):
-    """Panel edges in xi on [-12, 12]: unit panels, the teacher step at 0 (width
-    ``sqrt((V0 + Delta) q) / m``), the scale ``(1 + V)/sqrt(q)`` of the prox,
+    """Panel edges in xi on [-10, 10]: panels of width 2, the teacher step at 0 (width
+    ``sqrt((V0 + Delta) q) / m``), the scales ``(1 + V)/sqrt(q)`` and
+    ``1/sqrt(q)`` of the prox (at 1/16, 1/4, 1 and 4 times each scale),
     and the hinge kinks ``sqrt(q) xi = +-1, +-(1 - V)``."""
     k = 0
-    for j in range(25):
-        out[k] = -12.0 + j
+    for j in range(11):
+        out[k] = -10.0 + 2.0 * j
         k += 1
     sq = math.sqrt(q)
     w0 = math.sqrt((V0 + delta) * q) / max(abs(m), 1e-300)
     w1 = (1.0 + V) / sq
-    for wd in (w0, w1):
-        for c in (0.03125, 0.0625, 0.125, 0.25, 0.5, 1.0, 2.0, 4.0):
+    w2 = 1.0 / sq
+    for wd in (w0, w1, w2):
+        for c in (0.0625, 0.25, 1.0, 4.0):
             e = c * wd
-            if e < 12.0:
+            if e < 10.0:
+                out[k] = e
+                out[k + 1] = -e
+                k += 2
+    if loss == 1 and V > 1.0:
+        # logistic at large V: the curvature term V l''(t) crosses 1 at
+        # omega ~ +-log V, over a width of order 1 in omega
+        cen = math.log(V) / sq
+        for j in (-4.0, -2.0, -1.0, 0.0, 1.0, 2.0, 4.0):
+            e = cen + j * w2
+            if 0.0 < e < 10.0:
                 out[k] = e
                 out[k + 1] = -e
                 k += 2
     if loss == 2:
         for e in (1.0 / sq, (1.0 - V) / sq):
-            if abs(e) < 12.0:
+            if abs(e) < 10.0:
                 out[k] = e
                 out[k + 1] = -e
                 k += 2
@@ -458,7 +470,7 @@ def erm_sign_hats(loss, q, m, V, rho, delta, eps, xg, wg):
         V0 = 0.0
     s0 = math.sqrt(V0 + delta)
     sq = math.sqrt(q)
-    edges = np.empty(80)
+    edges = np.empty(96)
     k = _erm_edges(q, m, V, V0, delta, loss, edges)
     ed = np.sort(edges[:k])
     mh = 0.0

@@ -49,7 +49,7 @@ from .blocks import Channel, Linear, Prior, _SignFamily, get_channel, get_prior
 from .fixedpoint import iterate
 
 __all__ = ["Loss", "Square", "Logistic", "Hinge", "get_loss", "LOSSES", "ERM", "ERMResult",
-           "solve_erm", "ridge_closed_form", "optimal_reg"]
+           "solve_erm", "ridge_closed_form", "optimal_reg", "erm_diagram"]
 
 CONVENTIONS = {
     "data": "x ~ N(0, I_d); pre-activation w.x / sqrt(d); alpha = n / d; teacher second moment rho",
@@ -334,3 +334,39 @@ def optimal_reg(model: ERM, alpha, *, bounds=(1e-5, 1e2), xtol=1e-4, **options) 
 
     res = minimize_scalar(err, bounds=(lo, hi), method="bounded", options={"xatol": xtol})
     return solve_erm(replace(model, reg=math.exp(res.x)), alpha, init=state["init"], **options)
+
+
+def _row(model: ERM, alphas, reg, options):
+    """Test errors along ``alphas`` at one ``reg``, warm-started point to point."""
+    m = replace(model, reg=float(reg))
+    out = np.full((len(alphas), 4), np.nan)
+    state = None
+    for i, a in enumerate(alphas):
+        r = solve_erm(m, float(a), init=state, **options)
+        if not r.success and state is not None:
+            r = solve_erm(m, float(a), **options)
+        state = r if r.success else None
+        if r.success:
+            out[i] = (r.test_error, r.train_loss, r.q, r.n_iter)
+    return out
+
+
+def erm_diagram(model: ERM, alphas, regs, *, executor=None, **options) -> dict:
+    """Test error of ``model`` on the grid ``alphas x regs``, one warm-started row per ``reg``.
+
+    Each row follows ``alpha`` by continuation (:func:`solve_erm` warm-started
+    from the previous point; a failed warm start is retried cold).  Rows are
+    submitted to ``executor`` (any :class:`concurrent.futures.Executor`;
+    serial if None).  Returns arrays ``test_error``, ``train_loss``, ``q`` and
+    ``n_iter`` of shape ``(len(alphas), len(regs))`` (NaN where a solve failed).
+    """
+    alphas = np.asarray(alphas, float)
+    regs = np.asarray(regs, float)
+    if executor is None:
+        rows = [_row(model, alphas, lam, options) for lam in regs]
+    else:
+        futs = [executor.submit(_row, model, alphas, lam, options) for lam in regs]
+        rows = [f.result() for f in futs]
+    arr = np.stack(rows, axis=1)  # (alpha, reg, 4)
+    return {"alpha": alphas, "reg": regs, "test_error": arr[..., 0], "train_loss": arr[..., 1],
+            "q": arr[..., 2], "n_iter": arr[..., 3]}
