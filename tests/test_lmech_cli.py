@@ -157,3 +157,15 @@ def test_console_script_reports_config_errors_without_traceback(tmp_path):
 def test_kinds_lists_the_registered_kinds(capsys):
     assert main(["kinds"]) == 0
     assert "lmech.erf_overlap" in capsys.readouterr().out
+
+
+def test_demo_draws_a_replica_phase_diagram_with_its_transition(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "demo.h5"
+    assert main(["demo", "-o", str(out), "--workers", "1", "--quiet"]) == 0
+    res = archive.load(out, "sweep")
+    assert res.success
+    assert res.meta["sweep_kind"].startswith("replica.")
+    png = tmp_path / "demo.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "figure:" in capsys.readouterr().out
