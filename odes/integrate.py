@@ -36,7 +36,11 @@ class Trajectory(Result):
     Arrays: ``t`` (n,), ``Q`` (n, K, K), ``R`` (n, K, M), ``v`` (n, K) (as
     given, in the model's readout normalisation), ``eg`` (n,), ``T`` (M, M),
     ``v_teacher`` (M,).  Scalars: ``eg0``, ``eg_final``, ``t_final``,
-    ``plateau_eg``, ``plateau_t``, ``t_escape``, ``t_converged`` (NaN when not
+    ``plateau_eg``, ``plateau_t`` (minimum of ``|d eg/dt|`` in the plateau
+    window), ``t_escape`` (first ``t > escape_after`` with
+    ``eg < escape_fraction * plateau_eg``), ``t_plateau_enter`` (first ``t``
+    with ``eg < plateau_eg / escape_fraction``), ``plateau_length``
+    (``t_escape - t_plateau_enter``), ``t_converged`` (all NaN when not
     found), ``nfev``, ``n_steps``.
     """
 
@@ -163,14 +167,15 @@ def _initial(system, Q0, R0):
     return Q0, R0
 
 
-_OPTIONS = ("method", "rtol", "atol", "t_eval", "dt", "max_step", "plateau_window",
+_OPTIONS = ("method", "rtol", "atol", "t_eval", "dt", "max_step", "plateau_window", "plateau_measure",
             "escape_fraction", "escape_after", "eg_tol", "bound")
 
 
 def integrate(model: CommitteeMachine, t_max: float, *, Q0, R0, T=None, v0=None,
               method: str = "DOP853", rtol: float = 1e-10, atol: float = 1e-12, t_eval=None,
               dt: float | None = None, max_step: float = math.inf,
-              plateau_window: tuple = (20.0, 250.0), escape_fraction: float = 0.5,
+              plateau_window: tuple = (20.0, 250.0), plateau_measure: str = "abs",
+              escape_fraction: float = 0.5,
               escape_after: float = 10.0, eg_tol: float | None = None,
               bound: float = 1e6) -> Trajectory:
     """Integrate the committee-machine ODEs from ``t = 0`` to ``t_max``.
@@ -207,6 +212,10 @@ def integrate(model: CommitteeMachine, t_max: float, *, Q0, R0, T=None, v0=None,
     plateau_window : (float, float)
         Window in which the plateau is sought: the minimum of ``|d eg/dt|``.
         The plateau is reported only for a minimum inside the window.
+    plateau_measure : {"abs", "relative"}
+        Minimise ``|d eg/dt|`` (the definition of the standard-case reference
+        values) or ``|d log eg/dt|`` restricted to ``eg > 2 eg_final``, which
+        stays on the plateau for long windows and noisy runs (sweeps use it).
     escape_fraction, escape_after : float
         The escape time is the first ``t > escape_after`` with
         ``eg < escape_fraction * plateau_eg``.
@@ -226,6 +235,7 @@ def integrate(model: CommitteeMachine, t_max: float, *, Q0, R0, T=None, v0=None,
     system = System(model, T, v0)
     t_max = check_real("t_max", t_max, low=0.0, low_open=True)
     check_choice("method", method, ("DOP853", "RK45", "RK23", "Radau", "BDF", "LSODA", "euler"))
+    check_choice("plateau_measure", plateau_measure, ("abs", "relative"))
     rtol = check_real("rtol", rtol, low=1e-14, high=1.0)
     atol = check_real("atol", atol, low=0.0, low_open=True)
     max_step = check_real("max_step", max_step, low=0.0, low_open=True, allow_inf=True)
@@ -249,7 +259,8 @@ def integrate(model: CommitteeMachine, t_max: float, *, Q0, R0, T=None, v0=None,
     elif dt is not None:
         raise ValueError("dt is only used by method='euler'")
     options = dict(method=method, rtol=rtol, atol=atol, dt=dt, max_step=max_step,
-                   plateau_window=tuple(float(x) for x in pw), escape_fraction=escape_fraction,
+                   plateau_window=tuple(float(x) for x in pw), plateau_measure=plateau_measure,
+                   escape_fraction=escape_fraction,
                    escape_after=escape_after, eg_tol=eg_tol, bound=bound,
                    t_eval=None if t_eval is None else "given")
     y0 = system.pack(Q0, R0, system.v0)
@@ -262,11 +273,14 @@ def integrate(model: CommitteeMachine, t_max: float, *, Q0, R0, T=None, v0=None,
     t_solve = time.perf_counter() - t_start
 
     # -- observables ----------------------------------------------------------
-    plateau_eg = plateau_t = t_escape = math.nan
+    plateau_eg = plateau_t = t_escape = t_enter = math.nan
     if success or status == 1:
-        plateau_t, plateau_eg = _plateau(system, ts, ys, egs, eg_fun, pw)
+        plateau_t, plateau_eg = _plateau(system, ts, ys, egs, eg_fun, pw, plateau_measure)
         if math.isfinite(plateau_eg):
             t_escape = _first_below(ts, egs, eg_fun, escape_fraction * plateau_eg, escape_after)
+            t_enter = _first_below(ts, egs, eg_fun, plateau_eg / escape_fraction, 0.0)
+            if not t_enter <= plateau_t:
+                t_enter = math.nan
     Q, R, v = system.unpack(ys)
     if success and not (np.all(np.isfinite(ys)) and np.all(np.isfinite(egs))):
         success, status = False, -3
@@ -274,6 +288,7 @@ def integrate(model: CommitteeMachine, t_max: float, *, Q0, R0, T=None, v0=None,
     timings = {"solve": t_solve, "total": time.perf_counter() - t_start}
     scalars = dict(eg0=float(egs[0]), eg_final=float(egs[-1]), t_final=float(ts[-1]),
                    plateau_eg=plateau_eg, plateau_t=plateau_t, t_escape=t_escape,
+                   t_plateau_enter=t_enter, plateau_length=t_escape - t_enter,
                    t_converged=t_conv, nfev=int(system.nfev), n_steps=int(n_steps))
     arrays = dict(t=ts, Q=Q, R=R, v=v, eg=egs, T=system.T, v_teacher=model.teacher_weights())
     return Trajectory(success=success, status=status, message=message, n_iter=n_steps,
@@ -396,17 +411,30 @@ def _interp_cross(ts, egs, j, level):
     return float(t0 + (level - e0) * (t1 - t0) / (e1 - e0))
 
 
-def _plateau(system, ts, ys, egs, eg_fun, pw):
-    """``(t, eg)`` at the minimum of ``|d eg/dt|`` inside the window ``pw``."""
+def _plateau(system, ts, ys, egs, eg_fun, pw, measure="abs"):
+    """``(t, eg)`` at the minimum of ``|d eg/dt|`` (or ``|d log eg/dt|``) inside the window ``pw``.
+
+    With ``measure="relative"`` the rate is divided by ``eg`` (so the
+    exponential convergence after the escape, at relative rate
+    ``2 |lambda_max|``, never looks like a plateau) and times where ``eg`` is
+    already within a factor 2 of its final value are excluded (so the noisy
+    asymptote is not taken for a plateau), unless that excludes everything.
+    Returns NaNs if the minimum lies on the window's edge.
+    """
     lo, hi = pw[0], min(pw[1], ts[-1])
     if hi <= lo:
         return math.nan, math.nan
+    floor = 2.0 * float(egs[-1])
     if eg_fun is None:
         # fixed-step samples: finite differences on the stored grid
         m = (ts >= lo) & (ts <= hi)
         if m.sum() < 5:
             return math.nan, math.nan
         d = np.abs(np.gradient(egs, ts))
+        if measure == "relative":
+            d = d / np.abs(egs)
+            keep = m & (egs > floor)
+            m = keep if keep.sum() >= 5 else m
         idx = np.nonzero(m)[0]
         j = idx[np.argmin(d[idx])]
         if j in (idx[0], idx[-1]):
@@ -417,12 +445,18 @@ def _plateau(system, ts, ys, egs, eg_fun, pw):
     def slope(t):
         # d eg/dt = grad eg . f(y) at the interpolated state: exact up to the
         # interpolation error of the state, not a difference quotient in t
-        return abs(system.deg_dt(t, dense(t)))
+        y = dense(t)
+        d = abs(system.deg_dt(t, y))
+        return d / abs(system.eg(y)) if measure == "relative" else d
 
-    grid = np.linspace(lo, hi, 201)
+    grid = np.linspace(lo, hi, 201 if measure == "abs" else 801)
     d = np.array([slope(t) for t in grid])
+    if measure == "relative":
+        e = np.array([eg_fun(t) for t in grid])
+        if np.any(e > floor):
+            d = np.where(e > floor, d, np.inf)
     j = int(np.argmin(d))
-    if j == 0 or j == grid.size - 1:
+    if j == 0 or j == grid.size - 1 or not np.isfinite(d[j + 1]) or not np.isfinite(d[j - 1]):
         return math.nan, math.nan
     r = minimize_scalar(slope, bounds=(grid[j - 1], grid[j + 1]), method="bounded",
                         options={"xatol": 1e-6})
@@ -436,8 +470,16 @@ def _first_below(ts, egs, eg_fun, level, after):
     if idx.size == 0:
         return math.nan
     j = int(idx[0])
-    if j == 0 or ts[j - 1] < after:
-        return float(ts[j]) if eg_fun is None else float(ts[j])
+    if j == 0:
+        return float(ts[0])
+    lo = float(ts[j - 1])
+    if lo < after:
+        # the crossing lies in [after, ts[j]] unless eg(after) is already below the level
+        if eg_fun is None:
+            return float(ts[j])
+        lo = after
+        if eg_fun(lo) < level:
+            return lo
     if eg_fun is None:
         return _interp_cross(ts, egs, j, level)
-    return float(brentq(lambda t: eg_fun(t) - level, ts[j - 1], ts[j], xtol=1e-12, rtol=1e-14))
+    return float(brentq(lambda t: eg_fun(t) - level, lo, ts[j], xtol=1e-12, rtol=1e-14))

@@ -1,0 +1,153 @@
+"""Sweep kind ``odes.phase_diagram`` for ``lmech run``: the ODE phase diagram.
+
+Each point integrates the committee-machine ODEs from ``Q0 = q0 I``,
+``R0 = r0 U`` (``U`` a fixed pseudo-random ``K x M`` matrix with entries in
+``[0, 1)``, drawn from ``seed``), ``T = I``, and records the final error, the
+plateau (value, time, length) and the escape time as scalars.  The plateau
+window is given in ``alpha = eta t`` so that it follows the learning rate
+(default ``[10, 1000]``), and the plateau is the minimum of
+``|d log eg/dt|`` there (``plateau_measure="relative"`` of
+:func:`odes.integrate`), which ignores the convergence phase and a noisy
+asymptote.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from lmech.config import Param, SweepKind, register_kind
+
+from .integrate import Trajectory, integrate
+from .model import ACTIVATIONS, READOUTS, CommitteeMachine
+
+__all__ = ["phase_point", "phase_check", "phase_plot", "initial_state"]
+
+
+def initial_state(K: int, M: int, q0: float, r0: float, seed: int):
+    """``Q0 = q0 I`` and ``R0 = r0 U`` with ``U ~ Uniform[0, 1)^(K x M)`` from ``seed``.
+
+    Raises ValueError naming ``r0`` if ``[[Q0, R0], [R0^T, I]]`` is not PSD.
+    """
+    if not (isinstance(q0, (int, float)) and q0 > 0 and math.isfinite(q0)):
+        raise ValueError(f"q0 must lie in (0, inf), got {q0!r}")
+    if not (isinstance(r0, (int, float)) and math.isfinite(r0)):
+        raise ValueError(f"r0 must be finite, got {r0!r}")
+    U = np.random.default_rng(seed).random((K, M))
+    Q0 = q0 * np.eye(K)
+    R0 = r0 * U
+    # PSD iff q0 I - R0 R0^T is PSD (Schur complement with T = I)
+    if np.linalg.eigvalsh(Q0 - R0 @ R0.T).min() < -1e-12:
+        raise ValueError(f"r0 is too large for q0={q0}: [[Q0, R0], [R0^T, I]] must be PSD")
+    return Q0, R0
+
+
+def _model(K, M, activation, lr, noise, weight_decay, train_second, readout):
+    return CommitteeMachine(K=K, M=M, activation=activation, lr=lr, noise=noise,
+                            weight_decay=weight_decay, train_second=train_second, readout=readout)
+
+
+def phase_check(*, K=2, M=2, activation="erf", lr=0.5, noise=0.0, weight_decay=0.0,
+                train_second=False, readout="sum", q0=0.5, r0=1e-3, seed=0, t_max=1000.0):
+    """Raise ValueError naming the parameter for an invalid point."""
+    _model(K, M, activation, lr, noise, weight_decay, train_second, readout)
+    if not (isinstance(t_max, (int, float)) and t_max > 0 and math.isfinite(t_max)):
+        raise ValueError(f"t_max must lie in (0, inf), got {t_max!r}")
+    if lr <= 0:
+        raise ValueError(f"lr must be > 0 in a phase diagram (the plateau window is in eta t), got {lr!r}")
+    initial_state(K, M, q0, r0, seed)
+
+
+def phase_point(*, K=2, M=2, activation="erf", lr=0.5, noise=0.0, weight_decay=0.0,
+                train_second=False, readout="sum", q0=0.5, r0=1e-3, seed=0, t_max=1000.0,
+                method="DOP853", rtol=1e-10, atol=1e-12, dt=0.01, alpha_lo=10.0, alpha_hi=1000.0,
+                escape_fraction=0.5) -> Trajectory:
+    """One point of the phase diagram: a :class:`Trajectory` without its time series.
+
+    Scalars: ``eg_final``, ``plateau_eg``, ``plateau_t``, ``plateau_length``,
+    ``t_escape``, ``t_plateau_enter``, ``eg0``, ``nfev``, ... (NaN where the
+    trajectory has no plateau or never escapes).
+    """
+    phase_check(K=K, M=M, activation=activation, lr=lr, noise=noise, weight_decay=weight_decay,
+                train_second=train_second, readout=readout, q0=q0, r0=r0, seed=seed, t_max=t_max)
+    model = _model(K, M, activation, lr, noise, weight_decay, train_second, readout)
+    Q0, R0 = initial_state(K, M, q0, r0, seed)
+    kw = dict(rtol=rtol, atol=atol) if method != "euler" else dict(dt=dt)
+    res = integrate(model, t_max, Q0=Q0, R0=R0, method=method,
+                    plateau_window=(alpha_lo / lr, alpha_hi / lr), plateau_measure="relative",
+                    escape_fraction=escape_fraction,
+                    escape_after=alpha_lo / lr, **kw)
+    return Trajectory(success=res.success, status=res.status, message=res.message, n_iter=res.n_iter,
+                      residual=res.residual, model=res.model, options=res.options,
+                      conventions=res.conventions, timings=res.timings, arrays={},
+                      scalars=res.scalars, meta=res.meta)
+
+
+def phase_plot(sweep_result, ax):
+    """Draw the escape time of a sweep against its first axis.
+
+    A 1-D sweep also shows the plateau length; on a 2-D sweep there is one
+    curve per value of the second axis; further axes are cut at their first
+    value.  Geometric axes get a logarithmic scale.
+    """
+    axes = list(sweep_result.meta["axes"])
+    arr = sweep_result.arrays
+    x = np.asarray(arr[axes[0]], dtype=float)
+    z = np.asarray(arr["t_escape"], dtype=float)
+    while z.ndim > 2:
+        z = z[..., 0]
+    if z.ndim == 1:
+        ax.plot(x, z, "o-", label="escape time")
+        if "plateau_length" in arr:
+            pl = np.asarray(arr["plateau_length"], dtype=float)
+            while pl.ndim > 1:
+                pl = pl[..., 0]
+            ax.plot(x, pl, "s--", label="plateau length")
+    else:
+        second = np.asarray(arr[axes[1]], dtype=float)
+        for j, val in enumerate(second):
+            ax.plot(x, z[:, j], "o-", label=f"{axes[1]} = {val:.3g}")
+    if x.size > 2 and np.all(x > 0) and x.max() / x.min() > 20:
+        ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(axes[0])
+    ax.set_ylabel("escape time  t = steps / N")
+    ax.legend(fontsize="small")
+    return ax
+
+
+register_kind(SweepKind(
+    name="odes.phase_diagram",
+    point="odes.kinds:phase_point",
+    check="odes.kinds:phase_check",
+    plot="odes.kinds:phase_plot",
+    params={
+        "K": Param(int, default=2, low=1, high=1000, help="student hidden units"),
+        "M": Param(int, default=2, low=1, high=1000, help="teacher hidden units"),
+        "activation": Param(str, default="erf", choices=tuple(ACTIVATIONS),
+                            help="erf means erf(u/sqrt 2)"),
+        "lr": Param(float, default=0.5, low=0.0, low_open=True, help="first-layer learning rate eta"),
+        "noise": Param(float, default=0.0, low=0.0, help="output-noise variance sigma^2"),
+        "weight_decay": Param(float, default=0.0, low=0.0, help="first-layer weight decay"),
+        "train_second": Param(bool, default=False, help="train the second layer (rate = lr)"),
+        "readout": Param(str, default="sum", choices=READOUTS, help="readout normalisation"),
+        "q0": Param(float, default=0.5, low=0.0, low_open=True, help="initial Q = q0 I"),
+        "r0": Param(float, default=1e-3, help="initial R = r0 U, U uniform from seed"),
+        "seed": Param(int, default=0, low=0, help="seed of the initial R pattern"),
+        "t_max": Param(float, default=1000.0, low=0.0, low_open=True, help="final time steps/N"),
+    },
+    options={
+        "method": Param(str, default="DOP853", choices=("DOP853", "RK45", "Radau", "LSODA", "euler"),
+                        help="integrator"),
+        "rtol": Param(float, default=1e-10, low=1e-14, high=1.0, help="relative tolerance"),
+        "atol": Param(float, default=1e-12, low=0.0, low_open=True, help="absolute tolerance"),
+        "dt": Param(float, default=0.01, low=0.0, low_open=True, help="Euler step"),
+        "alpha_lo": Param(float, default=10.0, low=0.0, help="plateau window start in eta t"),
+        "alpha_hi": Param(float, default=1000.0, low=0.0, low_open=True, help="plateau window end in eta t"),
+        "escape_fraction": Param(float, default=0.5, low=0.0, high=1.0, low_open=True,
+                                 help="escape when eg < fraction * plateau"),
+    },
+    description="Online SGD ODEs of the teacher-student committee machine (Saad & Solla 1995): "
+                "final error, plateau height and length, escape time across model parameters.",
+))
