@@ -10,9 +10,9 @@ Models (frozen, validated, registered dataclasses):
 * :class:`RandomRNN` -- the Sompolinsky–Crisanti–Sommers random network.
 
 :func:`solve` integrates any of them with the uniform-grid second-order
-predictor–corrector (``method="uniform"``), the p-spin also with the
-time-doubling integrator (``"doubling"``) or the one-time stationary solver
-(``"stationary"``), and returns a :class:`DMFTResult`.
+predictor–corrector (``method="uniform"``); the p-spin paramagnet and the
+chaotic RNN also have a one-time stationary solver (``"stationary"``).  It
+returns a :class:`DMFTResult`.
 """
 
 from . import _kernels  # noqa: F401  (registers the warm-up)

@@ -3,7 +3,7 @@
 ``dmft.pspin``
     Spherical p-spin Langevin dynamics from a random start (parameters ``p``,
     ``T``, ``convention``, ``t_max``; options ``method``, ``dt``, ``tol``,
-    ``max_corrector``, ``window``).  Observables: ``energy`` (at ``t_max``),
+    ``max_corrector``).  Observables: ``energy`` (at ``t_max``),
     ``mu_final``, ``C_half`` (``C(t_max, t_max/2)``), ``max_constraint_residual``,
     and the reference ``energy_reference``: ``-xi(1)/T`` above ``T_d``, the
     aging energy below (NaN where neither applies).
@@ -61,13 +61,10 @@ def pspin_check(*, p=3, T=0.5, convention="half", t_max=20.0):
 
 
 def pspin_point(*, p=3, T=0.5, convention="half", t_max=20.0, method="uniform", dt=0.05,
-                tol=1e-10, max_corrector=50, window=256) -> DMFTResult:
+                tol=1e-10, max_corrector=50) -> DMFTResult:
     """Solve the p-spin at one point; scalars are the final observables."""
     model = SphericalPSpin(p=p, T=T, convention=convention)
-    opts = dict(method=method, dt=dt, tol=tol, max_corrector=max_corrector)
-    if method == "doubling":
-        opts["window"] = window
-    res = solve(model, t_max, **opts)
+    res = solve(model, t_max, method=method, dt=dt, tol=tol, max_corrector=max_corrector)
     ref = math.nan
     if p >= 3 and T > 0:
         if T > model.dynamical_temperature():
@@ -165,9 +162,9 @@ register_kind(SweepKind(
         "t_max": Param(float, default=20.0, low=0.0, low_open=True, help="final time"),
     },
     options={
-        "method": Param(str, default="uniform", choices=("uniform", "doubling"), help="integrator"),
-        "dt": Param(float, default=0.05, low=0.0, low_open=True, help="(initial) time step"),
-        "window": Param(int, default=256, low=8, high=100_000, help="doubling window (half)"),
+        "method": Param(str, default="uniform", choices=("uniform", "stationary"),
+                        help="integrator (stationary: one-time FDT solver, T > T_d)"),
+        "dt": Param(float, default=0.05, low=0.0, low_open=True, help="time step"),
         **_COMMON_OPTS,
     },
     description="Cugliandolo-Kurchan dynamics of the spherical p-spin: energy and correlations "

@@ -34,7 +34,7 @@ from lmech.checks import check_choice, check_real
 
 from . import _kernels
 
-__all__ = ["RandomRNN", "PHI_CODES", "stationary_variance"]
+__all__ = ["RandomRNN", "PHI_CODES", "stationary_variance", "stationary_profile"]
 
 #: Activation names -> kernel codes.  ``erf`` is ``erf(sqrt(pi) x / 2)`` (slope 1 at 0).
 PHI_CODES = {"tanh": _kernels.PHI_TANH, "erf": _kernels.PHI_ERF, "relu": _kernels.PHI_RELU,
@@ -122,3 +122,72 @@ def stationary_variance(model: RandomRNN, *, n_quad: int = 200) -> float:
         if hi > 1e8:  # pragma: no cover - not reached for tanh/erf
             raise RuntimeError("no stationary variance found")
     return brentq(F, lo, hi, xtol=1e-14, rtol=1e-13)
+
+
+def _Phi(model: RandomRNN, d0: float, delta, n_quad: int) -> np.ndarray:
+    """``E[Psi(x) Psi(x')]`` with ``Var x = Var x' = d0``, ``Cov = delta`` (2-D Gauss–Hermite)."""
+    out = []
+    for d in np.atleast_1d(delta):
+        d = min(max(float(d), -d0), d0)
+        uv, w = gauss.hermite2d(n_quad, [[d0, d], [d, d0]])
+        out.append(float(np.dot(w, _Psi(model.phi, uv[:, 0]) * _Psi(model.phi, uv[:, 1]))))
+    return np.array(out)
+
+
+def stationary_profile(model: RandomRNN, tau_max: float, *, n_points: int = 200,
+                       n_quad: int = 48, rtol: float = 1e-9, delta_min: float = 1e-2) -> tuple[np.ndarray, np.ndarray]:
+    """Stationary autocorrelation ``Delta(tau)`` of the noiseless chaotic network.
+
+    Energy conservation in the SCS potential (Sompolinsky, Crisanti &
+    Sommers 1988), ``Delta'^2/2 + V(Delta) = V(Delta_0)`` with ``V(Delta) =
+    -Delta^2/2 + g^2 E[Psi(x) Psi(x')]``, gives ``tau(Delta) = int_Delta^Delta_0
+    du / sqrt(2 (V(Delta_0) - V(u)))``.  With ``u = Delta_0 - w^2`` the
+    integrand is regular at ``w = 0``; ``tau(w)`` is integrated with
+    :func:`scipy.integrate.solve_ivp` (``rtol``), the Gaussian averages by an
+    ``n_quad x n_quad`` Gauss–Hermite rule.
+
+    Returns
+    -------
+    tau, delta : ndarray
+        Increasing ``tau`` from 0 (at most ``tau_max``) and ``Delta(tau)``,
+        down to ``Delta = delta_min * Delta_0`` at most.
+    """
+    from scipy.integrate import solve_ivp
+
+    tau_max = check_real("tau_max", tau_max, low=0.0, low_open=True)
+    d0 = stationary_variance(model, n_quad=n_quad)  # same rule as Phi: V(Delta_0) = V(0) exactly
+    if d0 == 0.0:
+        raise ValueError(f"g must exceed 1 for a chaotic stationary state, got {model.g!r}")
+    g2 = model.g ** 2
+    V0 = -0.5 * d0 * d0 + g2 * _Phi(model, d0, d0, n_quad)[0]
+    # V'(Delta_0) = -Delta_0 + g^2 E[phi(x)^2] > 0
+    z, wz = gauss.hermite(n_quad)
+    x = math.sqrt(d0) * z
+    ph = np.array([_kernels.phi_eval(PHI_CODES[model.phi], xi) for xi in x])
+    Vp0 = -d0 + g2 * float(np.dot(wz, ph * ph))
+    if Vp0 <= 0:  # pragma: no cover - excluded by the SCS condition
+        raise RuntimeError("V'(Delta_0) <= 0: no decaying stationary solution")
+
+    def rhs(w, y):
+        if w * w < 1e-8 * d0:  # gap = V'(Delta_0) w^2 (1 + O(w^2)); avoids cancellation
+            return [2.0 / math.sqrt(2.0 * Vp0)]
+        u = d0 - w * w
+        gap = V0 - (-0.5 * u * u + g2 * _Phi(model, d0, u, n_quad)[0])
+        return [2.0 * w / math.sqrt(2.0 * max(gap, 1e-300))]
+
+    def too_long(w, y):
+        return y[0] - tau_max
+    too_long.terminal = True
+
+    # stop at Delta = delta_min Delta_0, where V(Delta_0) - V(Delta) ~ Delta^2 is still far
+    # above the rounding of the quadratures (tau diverges logarithmically as Delta -> 0)
+    w_end = math.sqrt(d0 * (1.0 - delta_min))
+    sol = solve_ivp(rhs, (0.0, w_end), [0.0], rtol=rtol, atol=1e-12, events=too_long,
+                    dense_output=True, max_step=w_end / 50)
+    w_stop = sol.t[-1]
+    ws = np.linspace(0.0, w_stop, n_points)
+    if sol.status < 0:  # pragma: no cover
+        raise RuntimeError(f"stationary profile integration failed: {sol.message}")
+    tau = sol.sol(ws)[0]
+    ok = np.isfinite(tau)
+    return tau[ok], (d0 - ws * ws)[ok]

@@ -6,13 +6,11 @@ Methods
     Second-order predictor–corrector on a uniform grid with trapezoid memory
     integrals (:func:`dmft._kernels.integrate_uniform`); cost ``O(n^3)``,
     memory ``O(n^2)``.  Every model.
-``"doubling"``
-    Time-doubling integrator with a fixed window (:mod:`dmft.doubling`):
-    spherical p-spin only, for long and aging runs.
 ``"stationary"``
     One-time solver for the time-translation-invariant paramagnet of the
     spherical p-spin (``T > 0``), assuming the fluctuation–dissipation
-    theorem.
+    theorem; for the random RNN the Sompolinsky–Crisanti–Sommers stationary
+    autocorrelation (:func:`dmft.rnn.stationary_profile`).
 """
 
 from __future__ import annotations
@@ -32,7 +30,7 @@ from .rnn import PHI_CODES, RandomRNN, stationary_variance
 
 __all__ = ["DMFTResult", "solve", "METHODS"]
 
-METHODS = ("uniform", "doubling", "stationary")
+METHODS = ("uniform", "stationary")
 
 
 @lmech.register_result("dmft.DMFTResult")
@@ -47,7 +45,7 @@ class DMFTResult(lmech.Result):
     """
 
 
-_UNIFORM_OPTS = ("method", "dt", "tol", "max_corrector", "n_quad", "window", "closed_form")
+_UNIFORM_OPTS = ("method", "dt", "tol", "max_corrector", "n_quad", "closed_form")
 
 
 def solve(model, t_max, **options) -> DMFTResult:
@@ -58,22 +56,20 @@ def solve(model, t_max, **options) -> DMFTResult:
     model : SphericalPSpin, LinearRegressionGF or RandomRNN
     t_max : float
         Final time (``> 0``).
-    method : {"uniform", "doubling", "stationary"}, optional
+    method : {"uniform", "stationary"}, optional
         Integrator (default ``"uniform"``).
     dt : float, optional
-        Time step (``"uniform"``, ``"stationary"``; default 0.05) or initial
-        step (``"doubling"``; default 0.01).
+        Time step (default 0.05); must divide ``t_max``.
     tol : float, optional
         Corrector tolerance on the largest change of a row (default 1e-10).
     max_corrector : int, optional
         Maximum corrector iterations per step (default 50).
     n_quad : int, optional
-        Gauss–Hermite nodes per dimension for phi-correlations (RNN; default 24).
+        Gauss–Hermite nodes per dimension for phi-correlations (RNN; default
+        24, and 48 for the stationary profile).
     closed_form : bool, optional
         RNN with ``erf``/``linear``: use the closed-form phi-correlation
         instead of quadrature (default True).
-    window : int, optional
-        Points per half window of the doubling integrator (default 256).
 
     Returns
     -------
@@ -86,13 +82,6 @@ def solve(model, t_max, **options) -> DMFTResult:
     t_max = check_real("t_max", t_max, low=0.0, low_open=True)
     tol = check_real("tol", options.get("tol", 1e-10), low=0.0, low_open=True)
     max_corr = check_int("max_corrector", options.get("max_corrector", 50), low=1, high=10_000)
-    if method == "doubling":
-        from .doubling import solve_doubling
-        if not isinstance(model, SphericalPSpin):
-            raise ValueError("method 'doubling' is implemented for SphericalPSpin only")
-        dt = check_real("dt", options.get("dt", 0.01), low=0.0, low_open=True)
-        window = check_int("window", options.get("window", 256), low=8, high=100_000)
-        return solve_doubling(model, t_max, dt=dt, window=window, tol=tol, max_corrector=max_corr)
     dt = check_real("dt", options.get("dt", 0.05), low=0.0, low_open=True)
     n = int(round(t_max / dt)) + 1
     if abs((n - 1) * dt - t_max) > 1e-9 * t_max:
@@ -100,8 +89,11 @@ def solve(model, t_max, **options) -> DMFTResult:
     if n < 3:
         raise ValueError(f"dt must give at least 2 steps, got t_max/dt = {t_max / dt!r}")
     if method == "stationary":
+        if isinstance(model, RandomRNN):
+            return _stationary_rnn(model, t_max, dt, n, options)
         if not isinstance(model, SphericalPSpin):
-            raise ValueError("method 'stationary' is implemented for SphericalPSpin only")
+            raise ValueError("method 'stationary' is implemented for SphericalPSpin and "
+                             "RandomRNN only")
         return _stationary_pspin(model, t_max, dt, n, tol, max_corr)
     n_quad = check_int("n_quad", options.get("n_quad", 24), low=2, high=200)
     opts = {"method": method, "dt": dt, "tol": tol, "max_corrector": max_corr}
@@ -232,6 +224,34 @@ def _uniform_linreg(model: LinearRegressionGF, t_max, dt, n, opts):
                               "C_loss": out["Cl"], "R_sample": out["Rr"],
                               "iterations": out["iters"]},
                       scalars=scalars, meta={"method": "uniform"})
+
+
+def _stationary_rnn(model: RandomRNN, t_max, dt, n, options):
+    from .rnn import stationary_profile
+    n_quad = check_int("n_quad", options.get("n_quad", 48), low=2, high=200)
+    t0 = time.perf_counter()
+    d0 = stationary_variance(model, n_quad=n_quad)
+    if d0 == 0.0:
+        tau = dt * np.arange(n)
+        C = np.zeros(n)
+        msg = "g phi'(0) <= 1: the stationary state is the fixed point x = 0"
+    else:
+        from scipy.interpolate import CubicSpline
+        ts, ds = stationary_profile(model, t_max, n_quad=n_quad, n_points=max(400, 4 * n))
+        tau = dt * np.arange(n)
+        tau = tau[tau <= ts[-1] + 1e-12]
+        C = CubicSpline(ts, ds)(tau)
+        msg = ("stationary profile to tau = %.6g" % tau[-1]) if tau[-1] < t_max - 1e-9 * t_max \
+            else "stationary profile to t_max"
+    conventions = model.conventions()
+    conventions["integrator"] = "SCS energy conservation, tau(Delta) quadrature (solve_ivp)"
+    conventions["tau"] = "C(tau) = lim_t C(t + tau, t)"
+    return DMFTResult(success=True, status=0, message=msg, n_iter=0, model=model,
+                      options={"method": "stationary", "dt": dt, "n_quad": n_quad},
+                      conventions=conventions, timings={"solve": time.perf_counter() - t0},
+                      arrays={"tau": tau, "C": C},
+                      scalars={"t_max": t_max, "variance": d0, "n_steps": len(tau) - 1},
+                      meta={"method": "stationary"})
 
 
 def _stationary_pspin(model: SphericalPSpin, t_max, dt, n, tol, max_corr):

@@ -26,6 +26,8 @@ def test_unknown_option_and_bad_values():
         dmft.solve(m, 1.0, stepsize=0.1)
     with pytest.raises(ValueError, match="method"):
         dmft.solve(m, 1.0, method="rk4")
+    with pytest.raises(ValueError, match="method"):
+        dmft.solve(m, 1.0, method="doubling")  # not implemented (see the issue note)
     with pytest.raises(ValueError, match="t_max"):
         dmft.solve(m, -1.0)
     with pytest.raises(ValueError, match="dt"):
@@ -39,7 +41,7 @@ def test_unknown_option_and_bad_values():
     with pytest.raises(ValueError, match="model"):
         dmft.solve("pspin", 1.0)
     with pytest.raises(ValueError, match="stationary"):
-        dmft.solve(dmft.RandomRNN(g=0.5), 1.0, method="stationary")
+        dmft.solve(dmft.LinearRegressionGF(), 1.0, method="stationary")
 
 
 def test_divergence_is_reported_not_raised():
