@@ -53,7 +53,12 @@ def _times(times):
 
 
 def simulate_linreg(model, d: int, times, *, seed: int = 0) -> FlowRun:
-    """Exact gradient flow on least squares at finite ``d`` (``n = round(alpha d)`` samples).
+    """Exact gradient flow (or Langevin dynamics) on least squares at finite ``d``.
+
+    ``n = round(alpha d)`` samples; at ``model.temperature = T > 0`` the
+    dynamics is ``d beta = -grad L dt + sqrt(2T/d) dW``, an Ornstein-Uhlenbeck
+    process in the eigenbasis of ``X^T X/n``, sampled exactly at the
+    recorded times (no time step).
 
     Parameters
     ----------
@@ -100,11 +105,27 @@ def simulate_linreg(model, d: int, times, *, seed: int = 0) -> FlowRun:
     err = np.empty(t.size)
     train = np.empty(t.size)
     m = np.empty(t.size)
+    T = float(getattr(model, "temperature", 0.0))
+    a = s + lam
+    pos = a > 0
+    beta = np.zeros(d)                   # in the eigenbasis
+    t_prev = 0.0
     for j, tj in enumerate(t):
-        a = s + lam
-        with np.errstate(invalid="ignore", divide="ignore"):
-            f = np.where(a > 0, -np.expm1(-a * tj) / np.where(a > 0, a, 1.0), tj)
-        beta = f * bt
+        dt = tj - t_prev
+        if T == 0.0:
+            # exact flow from beta(0) = 0
+            with np.errstate(invalid="ignore", divide="ignore"):
+                f = np.where(pos, -np.expm1(-a * tj) / np.where(pos, a, 1.0), tj)
+            beta = f * bt
+        elif dt > 0:
+            # exact Ornstein-Uhlenbeck transition of every mode over dt:
+            # d beta_k = -(a_k beta_k - bt_k) dt + sqrt(2T/d) dW_k
+            with np.errstate(invalid="ignore", divide="ignore"):
+                decay = np.exp(-a * dt)
+                f = np.where(pos, -np.expm1(-a * dt) / np.where(pos, a, 1.0), dt)
+                var = np.where(pos, -np.expm1(-2.0 * a * dt) / np.where(pos, 2.0 * a, 1.0), dt)
+            beta = decay * beta + f * bt + np.sqrt(2.0 * T / d * var) * rng.standard_normal(d)
+        t_prev = tj
         diff = beta - st
         err[j] = diff @ diff
         m[j] = st @ diff
@@ -112,7 +133,8 @@ def simulate_linreg(model, d: int, times, *, seed: int = 0) -> FlowRun:
         train[j] = r @ r / (2.0 * n)
     conv = dict(model.conventions())
     conv.update(beta_star="uniform direction, |beta*|^2 = signal exactly",
-                solution="exact: eigendecomposition of X^T X/n (no time step)")
+                solution="exact: eigendecomposition of X^T X/n (no time step); at temperature "
+                         "T > 0, exact Ornstein-Uhlenbeck transitions of the eigenmodes")
     return FlowRun(success=True, message="exact solution", model=model,
                    options={"d": d, "n": n, "seed": seed}, conventions=conv,
                    timings={"total": time.perf_counter() - t0},
