@@ -1,11 +1,16 @@
 """The configuration run by ``lmech demo``: the replica phase diagram of the binary perceptron.
 
 Bayes-optimal learning of a Rademacher (binary) teacher through a sign
-channel, ``alpha = n/d`` from 0.1 to 2.5: Bayes error of the uninformed
-(poor-generalization) and informed (perfect-generalization) branches, with the
-first-order transition (Györgyi, PRA 41, 7097 (1990): ``alpha_c ~ 1.245``)
-and the spinodal of the uninformed branch (``~ 1.493``), both located by
-:func:`replica.transitions` when the plot is drawn.
+channel whose labels are flipped with probability ``eps``: the equilibrium
+Bayes error on the ``(alpha, eps)`` plane (39 x 13 points, both
+state-evolution branches at each), with the first-order transition line to
+perfect generalization and the spinodal line of the uninformed branch, both
+located by :func:`replica.transitions` for each ``eps`` when the plot is
+drawn.  At ``eps = 0`` they start at Györgyi's ``alpha_c ~ 1.245`` (PRA 41,
+7097 (1990)) and the spinodal ``~ 1.493``.  About 5 s on 2 cores.
+
+The 1-D version (both branches, metastable parts dashed) is
+``examples/replica_binary_perceptron.toml``.
 
 Config keys (``lmech run`` format, see :mod:`lmech.config`):
 
@@ -25,14 +30,15 @@ Config keys (``lmech run`` format, see :mod:`lmech.config`):
 
 CONFIG = """\
 kind = "replica.bayes_optimal"
-title = "Bayes-optimal binary perceptron (Rademacher prior, sign channel)"
+title = "Bayes-optimal binary perceptron with label flips: phase diagram"
 
 [model]
 prior = "rademacher"
-channel = "sign"
+channel = "label-flip"
 
 [grid]
-alpha = {start = 0.1, stop = 2.5, num = 49}
+alpha = {start = 0.2, stop = 4.0, num = 39}
+eps = {start = 0.0, stop = 0.12, num = 13}
 
 [options]
 rtol = 1e-10

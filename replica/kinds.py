@@ -178,3 +178,120 @@ register_kind(SweepKind(
                  "the equilibrium by free entropy; the plot marks the first-order transition "
                  "and spinodals located by replica.transitions."),
 ))
+
+
+# ---------------------------------------------------------------------------
+# replica.erm
+# ---------------------------------------------------------------------------
+_ERM_WARM: dict = {}
+
+
+def erm_model(*, loss="logistic", lam=0.1, channel="sign", rho=1.0, delta=0.1, eps=0.1):
+    """Build the :class:`replica.ERM` named by sweep parameters (Gaussian teacher prior)."""
+    from .erm import ERM
+
+    ckw = {k: v for k, v in {"delta": delta, "eps": eps}.items() if k in _CHANNEL_PARAMS.get(channel, ())}
+    return ERM(loss, lam, get_prior("gaussian", rho=rho), get_channel(channel, **ckw))
+
+
+def erm_check(*, alpha=1.0, **params) -> None:
+    """Raise ValueError naming the parameter for an invalid point."""
+    if not (alpha > 0.0):
+        raise ValueError(f"alpha must lie in (0, inf), got {alpha!r}")
+    erm_model(**params)
+
+
+def erm_point(*, alpha, loss="logistic", lam=0.1, channel="sign", rho=1.0, delta=0.1, eps=0.1,
+              rtol=1e-10, max_iter=5_000, n_quad=12):
+    """ERM saddle point at one ``(alpha, lam)``.
+
+    Warm-started from the last converged point of the same loss/channel in this
+    worker process (the ERM fixed point is unique, so the start only changes
+    the iteration count); a failed warm start is retried from the default start.
+    """
+    from .erm import solve_erm
+
+    model = erm_model(loss=loss, lam=lam, channel=channel, rho=rho, delta=delta, eps=eps)
+    key = (loss, channel, rho, delta, eps)
+    opts = dict(rtol=rtol, max_iter=max_iter, n_quad=n_quad)
+    warm = _ERM_WARM.get(key)
+    res = solve_erm(model, alpha, init=warm, **opts) if warm is not None else None
+    if res is None or not res.success:
+        res = solve_erm(model, alpha, **opts)
+    if res.success:
+        _ERM_WARM[key] = res
+    return res
+
+
+def erm_plot(sweep_result, ax):
+    """Draw a ``replica.erm`` sweep.
+
+    One axis: the test error (and training loss) against it (log scale for
+    ``lam``).  Two axes ``alpha`` and ``lam``: the test error as a colour map
+    over ``(alpha, log lam)`` with the line of the optimal ``lam`` at each
+    ``alpha`` (refined between grid points by a parabola in ``log lam``).
+    """
+    arr = sweep_result.arrays
+    axes = list(sweep_result.meta["axes"])
+    if len(axes) == 1:
+        x = np.asarray(arr[axes[0]], float)
+        ax.plot(x, arr["test_error"], "C0-", label="test error")
+        ax.plot(x, arr["train_loss"], "C1--", label="training loss")
+        if axes[0] == "lam":
+            ax.set_xscale("log")
+        ax.set_xlabel(axes[0])
+        ax.legend(fontsize=8)
+        return ax
+    if sorted(axes) == ["alpha", "lam"]:
+        a = np.asarray(arr["alpha"], float)
+        lam = np.asarray(arr["lam"], float)
+        err = np.asarray(arr["test_error"], float)
+        if axes[0] != "alpha":
+            err = err.T
+        mesh = ax.pcolormesh(a, lam, err.T, shading="auto")
+        ax.figure.colorbar(mesh, ax=ax, label="test error")
+        best = []
+        ll = np.log(lam)
+        for i in range(len(a)):
+            row = err[i]
+            if not np.any(np.isfinite(row)):
+                best.append(np.nan)
+                continue
+            j = int(np.nanargmin(row))
+            if 0 < j < len(lam) - 1 and np.all(np.isfinite(row[j - 1:j + 2])):
+                c = np.polyfit(ll[j - 1:j + 2], row[j - 1:j + 2], 2)
+                best.append(math.exp(-c[1] / (2 * c[0])) if c[0] > 0 else lam[j])
+            else:
+                best.append(lam[j])
+        ax.plot(a, best, "w-", lw=2, label=r"optimal $\lambda$")
+        ax.set_yscale("log")
+        ax.set_xlabel(r"$\alpha$")
+        ax.set_ylabel(r"$\lambda$")
+        ax.legend(fontsize=7)
+        return ax
+    raise ValueError(f"replica.erm plots 1-D sweeps or 2-D (alpha, lam) sweeps; axes {axes}")
+
+
+register_kind(SweepKind(
+    name="replica.erm",
+    point="replica.kinds:erm_point",
+    params={
+        "alpha": Param(float, low=0.0, low_open=True, help="sample ratio n/d"),
+        "loss": Param(str, default="logistic", choices=("square", "logistic", "hinge"), help="loss"),
+        "lam": Param(float, default=0.1, low=0.0, help="L2 strength lambda (penalty lambda |w|^2 / 2)"),
+        "channel": Param(str, default="sign", choices=("sign", "label-flip", "probit", "linear"),
+                         help="teacher channel (linear needs the square loss)"),
+        "rho": Param(float, default=1.0, low=0.0, low_open=True, help="teacher second moment"),
+        "delta": Param(float, default=0.1, low=0.0, help="noise variance (linear, probit)"),
+        "eps": Param(float, default=0.1, low=0.0, high=0.5, high_open=True, help="label-flip probability"),
+    },
+    options={
+        "rtol": Param(float, default=1e-10, low=0.0, low_open=True, help="relative tolerance"),
+        "max_iter": Param(int, default=5_000, low=1, help="iterations"),
+        "n_quad": Param(int, default=12, low=4, high=200, help="Gauss-Legendre nodes per panel"),
+    },
+    check="replica.kinds:erm_check",
+    plot="replica.kinds:erm_plot",
+    description=("Convex ERM with L2 penalty on teacher-student data (Aubin et al. NeurIPS 2020): "
+                 "test error, training loss, m, q, V; the 2-D plot marks the optimal lambda."),
+))

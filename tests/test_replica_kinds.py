@@ -3,6 +3,8 @@
 import math
 import tomllib
 
+import numpy as np
+
 import matplotlib
 import pytest
 
@@ -35,9 +37,13 @@ def test_check_names_parameter():
     bayes_check(alpha=1.0, prior="gaussian", channel="probit", delta=0.3)
 
 
-def test_demo_config_parses_and_plot_marks_transition(tmp_path):
+def test_demo_config_parses():
     cfg = parse_config(tomllib.loads(CONFIG), CONFIG)
     assert cfg.kind.name == "replica.bayes_optimal"
+    assert set(cfg.grid) == {"alpha", "eps"} and len(cfg.all_points()) == 39 * 13
+
+
+def test_1d_plot_marks_transition(tmp_path):
     res = sweep("replica.kinds:bayes_point", {"alpha": [0.5, 1.3, 2.0]},
                 fixed={"prior": "rademacher", "channel": "sign"}, archive=tmp_path / "s.h5")
     assert bool(res.arrays["converged"].all())
@@ -62,3 +68,34 @@ def test_two_dimensional_plot_draws_transition_line(tmp_path):
     assert xs[0] == pytest.approx(1.2447, abs=1e-3)  # eps = 0: Gyorgyi's transition
     assert math.isfinite(xs[1]) and xs[1] > xs[0]    # label noise delays it
     plt.close(fig)
+
+
+def test_erm_point_check_and_plots(tmp_path):
+    from replica.kinds import erm_check, erm_plot, erm_point
+
+    r = erm_point(alpha=1.0, loss="logistic", lam=0.1)
+    assert r.success and r.test_error == pytest.approx(0.25586427, abs=6e-9)
+    # warm start from the last point does not change the answer
+    r2 = erm_point(alpha=1.0, loss="logistic", lam=0.1)
+    assert r2.test_error == pytest.approx(r.test_error, abs=1e-9)
+    with pytest.raises(ValueError, match="lam|reg"):
+        erm_check(alpha=1.0, lam=-1.0)
+    with pytest.raises(ValueError, match="loss"):
+        erm_check(alpha=1.0, loss="hinge", channel="linear")
+    res = sweep("replica.kinds:erm_point", {"alpha": [0.5, 1.0, 2.0], "lam": [0.01, 0.1, 1.0]},
+                fixed={"loss": "logistic"}, archive=tmp_path / "e.h5")
+    assert bool(res.arrays["converged"].all())
+    fig, ax = plt.subplots()
+    erm_plot(res, ax)
+    best = [l for l in ax.get_lines() if l.get_label() == r"optimal $\lambda$"][0].get_ydata()
+    # the optimal lambda decreases with alpha for the noiseless sign teacher
+    assert np.all(np.diff(best) <= 0)
+    plt.close(fig)
+
+
+def test_examples_parse():
+    import pathlib
+
+    for path in sorted(pathlib.Path(__file__).parent.parent.glob("examples/replica_*.toml")):
+        text = path.read_text()
+        parse_config(tomllib.loads(text), text)
