@@ -85,6 +85,9 @@ class System:
         self.n = nq + K * M + (K if self.train_v else 0)
         self.iu = np.triu_indices(K)
         self.nfev = 0
+        # the kernel's arguments, bound once (attribute look-ups cost more than the K = 2 kernel)
+        self._args = (self.code, K, M, self.T, self.vt, self.v0_eff, self.train_v, self.lr, self.lr_v,
+                      self.t0, self.power, self.sigma2, self.wd, self.u, self.wu)
 
     # -- packing ------------------------------------------------------------
     def pack(self, Q, R, v=None) -> np.ndarray:
@@ -115,9 +118,7 @@ class System:
         self.nfev += 1
         out = np.empty(self.n)
         if self.code >= 0:
-            _kernels.rhs(t, y, self.code, self.K, self.M, self.T, self.vt, self.v0_eff, self.train_v,
-                         self.lr, self.lr_v, self.t0, self.power, self.sigma2, self.wd,
-                         self.u, self.wu, out)
+            _kernels.rhs(t, y, *self._args, out)
             return out
         C = np.empty((self.L, self.L))
         w = np.empty(self.L)
