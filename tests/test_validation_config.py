@@ -1,0 +1,171 @@
+"""lmech validate: TOML validation configs, their error paths, archives and figures."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import lmech
+from lmech.config import ConfigError
+from validation.config import load_validation_config, run_validation_config
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+COMMITTEE = """
+kind = "validation.committee"
+[model]
+K = 2
+M = 2
+lr = 0.5
+[theory]
+times = {start = 0.0, stop = 3.0, num = 4}
+Q0 = [[0.5, 0.0], [0.0, 0.5]]
+R0 = [[1e-3, 5e-4], [2e-4, 8e-4]]
+[compare]
+sizes = [50, 100]
+seeds = 6
+observables = ["eg", "R"]
+[simulation]
+n_test = 100
+"""
+
+LINREG = """
+kind = "linreg"
+title = "least squares"
+[model]
+alpha = 2.0
+noise = 0.25
+[theory]
+t_max = 2.0
+every = 10
+[compare]
+sizes = [50, 100]
+seeds = 5
+"""
+
+
+def _write(tmp_path, text, name="cfg.toml"):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def test_committee_config_runs_and_writes_archive_and_figure(tmp_path):
+    cfg = _write(tmp_path, COMMITTEE)
+    out, png = tmp_path / "out.h5", tmp_path / "fig.png"
+    rc = run_validation_config(cfg, output=out, png=png, quiet=True, workers=2)   # process pool
+    assert rc == 0
+    assert png.stat().st_size > 10_000
+    names = lmech.archive.ls(out)
+    assert names["validation"] == "validation.ValidationReport"
+    assert names["theory"] == "odes.Trajectory"
+    assert names["validation_runs"] == "lmech.Sweep"
+    rep = lmech.archive.load(out, "validation")
+    assert rep.agree and rep.arrays["R/mean"].shape == (2, 4, 2, 2)
+    # the raw runs are on the (N, seed) grid
+    runs = lmech.archive.load(out, "validation_runs")
+    assert runs.shape == (2, 6) and runs.arrays["done"].all()
+
+
+def test_linreg_config_through_the_command_line(tmp_path, capsys):
+    from lmech.cli import main
+
+    cfg = _write(tmp_path, LINREG)
+    rc = main(["validate", str(cfg), "-o", str(tmp_path / "l.h5"), "--png", str(tmp_path / "l.png")])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "AGREE" in text and "error_t" in text
+    # a second run refuses to overwrite the archive, before any work
+    rc = main(["validate", str(cfg), "-o", str(tmp_path / "l.h5"), "--png", str(tmp_path / "l2.png")])
+    assert rc == 2 and "output" in capsys.readouterr().err
+    assert not (tmp_path / "l2.png").exists()
+
+
+def test_diverging_theory_exits_1(tmp_path, capsys):
+    # a learning rate far above the critical one: the ODEs diverge, nothing is simulated
+    text = COMMITTEE.replace("lr = 0.5", "lr = 8.0\nactivation = \"linear\"").replace(
+        "stop = 3.0", "stop = 30.0")
+    rc = run_validation_config(_write(tmp_path, text), output=tmp_path / "d.h5", quiet=True)
+    assert rc == 1 and "theory failed" in capsys.readouterr().err
+
+
+def test_example_configs_are_valid():
+    files = sorted(EXAMPLES.glob("validation_*.toml"))
+    assert len(files) >= 3
+    for f in files:
+        cfg = load_validation_config(f)
+        assert cfg.compare["sizes"]
+
+
+@pytest.mark.parametrize("edit, key", [
+    (("kind = \"validation.committee\"", "kind = \"validation.nope\""), "kind"),
+    (("kind = \"validation.committee\"", "kind = 3"), "kind"),
+    (("[model]", "bogus = 1\n[model]"), "bogus"),
+    (("K = 2\n", "K = 0\n"), "model.K"),
+    (("lr = 0.5", "lr = -1.0"), "model.lr"),
+    (("lr = 0.5", "lrr = 0.5"), "model.lrr"),
+    (("lr = 0.5", "activation = \"tanh\""), "model.activation"),
+    (("times = {start = 0.0, stop = 3.0, num = 4}", "times = [0.0, 2.0, 1.0]"), "theory.times"),
+    (("times = {start = 0.0, stop = 3.0, num = 4}", "times = {start = 0.0, stop = 3.0}"), "theory.times.num"),
+    (("times = {start = 0.0, stop = 3.0, num = 4}", "times = \"soon\""), "theory.times"),
+    (("Q0 = [[0.5, 0.0], [0.0, 0.5]]", "Q0 = [[0.5, 0.0, 0.0]]"), "theory.Q0"),
+    (("R0 = [[1e-3, 5e-4], [2e-4, 8e-4]]\n", ""), "theory.R0"),
+    (("R0 = [[1e-3, 5e-4], [2e-4, 8e-4]]", "R0 = \"x\""), "theory.R0"),
+    (("[theory]", "[theory]\nrtol = 2.0"), "theory.rtol"),
+    (("[theory]", "[theory]\nfoo = 2.0"), "theory.foo"),
+    (("sizes = [50, 100]", "sizes = [50, 50]"), "compare.sizes"),
+    (("sizes = [50, 100]", "sizes = [3, 100]"), "compare.sizes"),
+    (("sizes = [50, 100]", "sizes = 50"), "compare.sizes"),
+    (("sizes = [50, 100]\n", ""), "compare.sizes"),
+    (("seeds = 6", "seeds = 1"), "compare.seeds"),
+    (("seeds = 6", "seeds = [1, 1]"), "compare.seeds"),
+    (("observables = [\"eg\", \"R\"]", "observables = []"), "compare.observables"),
+    (("seeds = 6", "seeds = 6\nlevel = 2.0"), "compare.level"),
+    (("seeds = 6", "seeds = 6\nwhatever = 2.0"), "compare.whatever"),
+    (("n_test = 100", "n_test = -1"), "simulation.n_test"),
+    (("n_test = 100", "dt = 0.1"), "simulation.dt"),
+    (("[simulation]", "[run]\nworkers = 0\n[simulation]"), "run.workers"),
+    (("[simulation]", "[run]\nfoo = 0\n[simulation]"), "run.foo"),
+    (("[simulation]", "model = 3\n[simulation]"), "model"),
+])
+def test_config_errors_name_the_key(tmp_path, edit, key):
+    old, new = edit
+    assert old in COMMITTEE
+    text = COMMITTEE.replace(old, new, 1)
+    if key == "model":   # a top-level non-table [model]
+        text = "model = 3\n" + COMMITTEE.split("[model]")[0] + "[theory]" + COMMITTEE.split("[theory]")[1]
+    cfg = _write(tmp_path, text)
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")) as exc:
+        run_validation_config(cfg, output=tmp_path / "x.h5", quiet=True)
+    assert exc.value.key.startswith(key.split(".")[0])
+    assert not (tmp_path / "x.h5").exists()
+
+
+def test_config_file_errors(tmp_path):
+    with pytest.raises(ConfigError, match="config"):
+        load_validation_config(tmp_path / "missing.toml")
+    bad = _write(tmp_path, "kind = ")
+    with pytest.raises(ConfigError, match="invalid TOML"):
+        load_validation_config(bad)
+    cfg = _write(tmp_path, COMMITTEE, "ok.toml")
+    with pytest.raises(ConfigError, match="workers"):
+        run_validation_config(cfg, output=tmp_path / "y.h5", workers=0)
+
+
+def test_pspin2_config_rejects_other_models(tmp_path):
+    text = """
+kind = "pspin2"
+[model]
+p = 3
+T = 0.0
+[theory]
+times = [0.0, 1.0]
+[compare]
+sizes = [50, 100]
+"""
+    with pytest.raises(ConfigError, match="model.p"):
+        load_validation_config(_write(tmp_path, text))
+    text = text.replace("p = 3", "p = 2").replace("times = [0.0, 1.0]", "times = [0.0, 0.33]")
+    with pytest.raises(ConfigError, match="theory.times"):
+        run_validation_config(_write(tmp_path, text, "b.toml"), output=tmp_path / "z.h5", quiet=True)
+    assert not np.any([p.suffix == ".h5" for p in tmp_path.iterdir()])
