@@ -1,0 +1,103 @@
+"""Timings of the replica layer against the targets of issue 5.
+
+    python benchmarks/replica_bench.py [--size 100] [--workers 2]
+
+Prints, after Numba warm-up:
+
+1. Bayes-optimal sign perceptron (Gaussian prior): ms per alpha point, cold
+   starts and along a warm-started continuation (target <= 10 ms).
+2. Logistic ERM, sign teacher: ms per alpha point at lambda = 1e-1, 1e-2,
+   1e-4 (target <= 50 ms, including lambda = 1e-4 where V is in the thousands).
+3. Both thresholds (first-order transition and spinodal) of the Rademacher
+   sign perceptron (target <= 2 s), with their values.
+4. A size x size logistic test-error diagram over (alpha, lambda) on
+   ``--workers`` processes (target <= 2 minutes for 100 x 100 on 2 cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+
+import lmech
+import replica
+from replica.erm import erm_diagram
+
+
+def _per_point(fn, values):
+    t0 = time.perf_counter()
+    out = [fn(v) for v in values]
+    return 1e3 * (time.perf_counter() - t0) / len(values), out
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size", type=int, default=100, help="diagram size (size x size points)")
+    ap.add_argument("--workers", type=int, default=2)
+    args = ap.parse_args(argv)
+
+    lmech.warmup(("lmech", "replica"))
+    print(f"replica benchmark  (cpu count {os.cpu_count()}, load average {os.getloadavg()[0]:.1f})")
+
+    alphas = np.linspace(0.2, 10.0, 50)
+    bo = replica.BayesOptimalGLM("gaussian", "sign")
+    ms, res = _per_point(lambda a: replica.solve(bo, a), alphas)
+    assert all(r.success for r in res)
+    state = {"init": "uninformed"}
+
+    def cont(a):
+        r = replica.solve(bo, a, init=state["init"])
+        state["init"] = r
+        return r
+
+    ms_c, res = _per_point(cont, alphas)
+    assert all(r.success for r in res)
+    print(f"[1] Bayes-optimal sign perceptron: {ms:.2f} ms/point cold, {ms_c:.2f} ms/point "
+          f"continuation (50 alphas in [0.2, 10]; target <= 10 ms)")
+
+    alphas = np.linspace(0.2, 5.0, 25)
+    for lam in (1e-1, 1e-2, 1e-4):
+        m = replica.ERM("logistic", lam, "gaussian", "sign")
+        ms, res = _per_point(lambda a: replica.solve(m, a), alphas)
+        ok = sum(r.success for r in res)
+        st = {"init": None}
+
+        def cont(a):
+            r = replica.solve(m, a, init=st["init"])
+            st["init"] = r if r.success else None
+            return r
+
+        ms_c, res_c = _per_point(cont, alphas)
+        ok_c = sum(r.success for r in res_c)
+        vmax = max(r.V for r in res_c if r.success)
+        print(f"[2] logistic ERM lambda={lam:g}: {ms:.1f} ms/point cold ({ok}/25 converged), "
+              f"{ms_c:.1f} ms/point continuation ({ok_c}/25), max V = {vmax:.0f} "
+              f"(alpha in [0.2, 5]; target <= 50 ms)")
+
+    rad = replica.BayesOptimalGLM("rademacher", "sign")
+    t0 = time.perf_counter()
+    tr = replica.transitions(rad)
+    dt = time.perf_counter() - t0
+    print(f"[3] Rademacher sign thresholds: alpha_c = {tr.alpha_c:.7f}, alpha_spinodal = "
+          f"{tr.alpha_sp_uninf:.7f} in {dt:.2f} s (target <= 2 s)")
+
+    n = args.size
+    model = replica.ERM("logistic", 1.0, "gaussian", "sign")
+    a_grid = np.linspace(0.1, 5.0, n)
+    l_grid = np.geomspace(1e-4, 10.0, n)
+    t0 = time.perf_counter()
+    with ProcessPoolExecutor(args.workers) as ex:
+        d = erm_diagram(model, a_grid, l_grid, executor=ex)
+    dt = time.perf_counter() - t0
+    bad = int(np.isnan(d["test_error"]).sum())
+    print(f"[4] logistic test-error diagram {n} x {n} over (alpha, lambda) on {args.workers} workers: "
+          f"{dt:.1f} s, {bad} failed points, mean {np.nanmean(d['n_iter']):.1f} iterations/point "
+          f"(target <= 120 s for 100 x 100 on 2 cores)")
+
+
+if __name__ == "__main__":
+    main()
