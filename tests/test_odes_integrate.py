@@ -274,3 +274,61 @@ def test_invalid_integrate_inputs():
         odes.integrate(STANDARD, 1.0, Q0=Q0, R0=R0, t_eval=[0.5, 0.2])
     with pytest.raises(TypeError):
         odes.integrate(STANDARD, 1.0, Q0=Q0, R0=R0, tolerance=1e-3)
+
+
+def _drift_mc(act, C, K, M, v, vt, cK, cM, eta, eta_v, s2, wd, n=1_000_000, seed=7):
+    """Drift of the order parameters written directly from the SGD update, averaged by Monte Carlo.
+
+    w_i += (eta/sqrt N)(v_i/c_K) g'(lam_i) Delta x - (eta wd/N) w_i, v_i += (eta_v/N)(1/c_K) g(lam_i) Delta,
+    Delta = phi*(x) - phi(x) + sigma zeta; N -> infinity (so |x|^2/N = 1)."""
+    g, dg = {"erf": (lambda u: erf(u / math.sqrt(2)), lambda u: math.sqrt(2 / math.pi) * np.exp(-u * u / 2)),
+             "relu": (lambda u: np.maximum(u, 0.0), lambda u: (u > 0).astype(float))}[act]
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, K + M)) @ np.linalg.cholesky(C).T
+    lam, nu = x[:, :K], x[:, K:]
+    delta = g(nu) @ vt / cM - g(lam) @ v / cK
+    a = dg(lam) * (v / cK) * delta[:, None]          # (n, K): v_i g'(lam_i) Delta / c_K
+    Q, R = C[:K, :K], C[:K, K:]
+    b = dg(lam) * (v / cK)
+    sR = eta * a[:, :, None] * nu[:, None, :]
+    sQ1 = a[:, :, None] * lam[:, None, :]
+    sQ = eta * (sQ1 + sQ1.transpose(0, 2, 1)) + eta ** 2 * b[:, :, None] * b[:, None, :] * (delta ** 2 + s2)[:, None, None]
+    sv = eta_v / cK * g(lam) * delta[:, None]
+
+    def mean_se(s):
+        return s.mean(0), s.std(0) / math.sqrt(n)
+
+    (mQ, eQ), (mR, eR), (mv, ev) = mean_se(sQ), mean_se(sR), mean_se(sv)
+    return (mQ - 2 * eta * wd * Q, eQ), (mR - eta * wd * R, eR), (mv, ev)
+
+
+@pytest.mark.parametrize("act", ["erf", "relu"])
+@pytest.mark.parametrize("readout", ["sum", "sqrt"])
+def test_rhs_vs_monte_carlo_of_the_sgd_update(act, readout):
+    """The assembled right-hand side against the expected SGD increment, sampled directly."""
+    K, M = 3, 2
+    rng = np.random.default_rng(11)
+    A = rng.normal(size=(K + M, K + M))
+    C = A @ A.T / (K + M) + 0.2 * np.eye(K + M)
+    v = rng.uniform(0.5, 1.5, K)
+    vt = np.array([1.2, -0.7])
+    model = odes.CommitteeMachine(K, M, activation=act, lr=0.7, train_second=True, lr_v=0.3,
+                                  v_teacher=tuple(vt), noise=0.2, weight_decay=0.05, readout=readout)
+    s = odes.System(model, C[K:, K:], v)
+    dQ, dR, dv = s.unpack(s.f(0.0, s.pack(C[:K, :K], C[:K, K:], v)))
+    # unpack returns dv/dt for the model's own v (c_K times the rate of the packed effective v)
+    (mQ, eQ), (mR, eR), (mv, ev) = _drift_mc(act, C, K, M, v, vt, s.cK, s.cM, 0.7, 0.3, 0.2, 0.05,
+                                             n=400_000)
+    for x, m, e in ((dQ, mQ, eQ), (dR, mR, eR), (dv, mv, ev)):
+        assert np.all(np.abs(x - m) < 5 * e + 1e-12), (x, m, e)
+
+
+def test_trajectory_archive_round_trip(tmp_path):
+    archive = pytest.importorskip("lmech.archive")
+    r = odes.integrate(STANDARD, 300.0, Q0=Q0, R0=R0)
+    path = tmp_path / "traj.h5"
+    archive.save(r, path, "standard")
+    back = archive.load(path, "standard")
+    assert isinstance(back, odes.Trajectory)
+    assert back.same_as(r)
+    assert back.model == STANDARD
