@@ -118,11 +118,12 @@ class ERM:
         ``square``, ``logistic`` or ``hinge``.
     reg : float
         L2 strength ``lambda >= 0`` (penalty ``lambda |w|**2 / 2``).
-        ``lambda = 0`` is the ridgeless / unregularised limit: it is solved
-        where the minimiser is unique (square loss with ``alpha > 1``); elsewhere
-        (interpolation, separable data) the norm diverges and the solver
-        reports failure; use small positive ``lambda`` (the max-margin and
-        least-norm limits are reached as ``lambda -> 0``).
+        ``lambda = 0`` is handled explicitly: square loss with ``alpha > 1``
+        (unique minimiser), square loss with ``alpha < 1`` (least-norm
+        interpolator) and hinge loss (max-margin classifier, the hard-margin
+        SVM) are solved in the rescaled ``lambda -> 0`` variables; logistic
+        loss on separable data has no minimiser (its direction tends to the
+        max-margin one) and is reported as a failure.
     teacher_prior : Prior or str
         Only its second moment ``rho`` enters.
     channel : Channel or str
@@ -211,7 +212,10 @@ def ridge_closed_form(model: ERM, alpha) -> dict:
     ``V`` solves ``lambda V**2 + (lambda + alpha - 1) V - 1 = 0`` (from
     ``V = 1/(lambda + alpha/(1+V))``), then ``m = rho alpha V/(1+V)`` and
     ``q = V**2 [rho mhat**2 + alpha (rho + Delta - 2m)/(1+V)**2] / (1 - alpha V**2/(1+V)**2)``.
-    At ``lambda = 0`` and ``alpha > 1``: ``V = 1/(alpha - 1)``.
+    At ``lambda = 0`` and ``alpha > 1``: ``V = 1/(alpha - 1)``; at ``lambda = 0``
+    and ``alpha < 1`` the least-norm interpolator: ``V = inf``,
+    ``m = rho alpha``, ``q = alpha rho + alpha Delta / (1 - alpha)``, excess
+    error ``rho (1 - alpha) + alpha Delta / (1 - alpha)``.
     Returns ``{"m", "q", "V", "test_error"}`` (excess error ``rho + q - 2m``).
     """
     if not (isinstance(model.channel, Linear) and isinstance(model.loss, Square)):
@@ -223,8 +227,14 @@ def ridge_closed_form(model: ERM, alpha) -> dict:
         V = (-b + math.sqrt(b * b + 4.0 * lam)) / (2.0 * lam) if b <= 0 else 2.0 / (b + math.sqrt(b * b + 4.0 * lam))
     elif alpha > 1.0:
         V = 1.0 / (alpha - 1.0)
+    elif alpha < 1.0:
+        # least-norm interpolator: V = inf, lambda V -> 1 - alpha, m = rho alpha,
+        # q = alpha rho + alpha Delta / (1 - alpha)
+        m = rho * alpha
+        q = alpha * rho + alpha * d / (1.0 - alpha)
+        return {"m": m, "q": q, "V": math.inf, "test_error": rho + q - 2.0 * m}
     else:
-        raise ValueError("reg: lambda = 0 needs alpha > 1 (least-norm interpolation diverges in V)")
+        raise ValueError("alpha: lambda = 0 at alpha = 1 (interpolation threshold) has an infinite error")
     mh = alpha / (1.0 + V)
     m = rho * mh * V
     k = alpha * V * V / (1.0 + V) ** 2
@@ -297,6 +307,9 @@ def solve_erm(model: ERM, alpha, *, init=None, damping="adaptive", method="ander
 
     if not valid(x0) or x0[0] <= 0.0:
         raise ValueError(f"init must satisfy 0 < m, m^2 <= rho q, V > 0; got m, q, V = {tuple(x0)}")
+    if lam == 0.0 and (isinstance(model.loss, Hinge) or (isinstance(model.loss, Square) and alpha < 1.0)):
+        return _solve_interpolating(model, alpha, x0[:2], rtol=rtol, max_iter=max_iter, damping=damping,
+                                    method=method, memory=memory, n_quad=n_quad, t0=t0)
     out = iterate(F, x0, valid=valid, rtol=rtol, max_iter=max_iter, damping=damping, method=method,
                   memory=memory, floor=1e-300, newton=True)
     m, q, V = (float(v) for v in out.x)
@@ -311,6 +324,59 @@ def solve_erm(model: ERM, alpha, *, init=None, damping="adaptive", method="ander
     opts = {"damping": damping, "method": method, "rtol": rtol, "max_iter": max_iter, "memory": memory,
             "n_quad": n_quad, "init": "default" if init is None else "warm"}
     return ERMResult(success=success, status=status, message=message, n_iter=out.n_iter,
+                     residual=out.residual, model=model, options=opts, conventions=CONVENTIONS,
+                     timings={"solve": time.perf_counter() - t0}, scalars=sc)
+
+
+def _solve_interpolating(model, alpha, x0, *, rtol, max_iter, damping, method, memory, n_quad, t0):
+    """``lambda -> 0`` limit where the estimator interpolates: max-margin (hinge) or least norm (square).
+
+    As ``lambda -> 0`` with all training margins reachable, ``V -> inf`` with
+    ``lambda V -> 1 - V Vhat`` finite, and ``mhat V``, ``qhat V**2``, ``Vhat V`` have
+    finite limits.  They are evaluated exactly by the same channel integrals at
+    ``V_inf = 1e12 (1 + sqrt q)`` (beyond every quadrature node, so the hinge prox
+    is exactly in its ``lambda = 0`` regimes; relative error ``1e-12`` for the
+    square loss), and ``(m, q)`` iterated with ``m = rho (mhat V)``,
+    ``q = rho (mhat V)**2 + qhat V**2``.  The limit exists iff
+    ``lambda V = 1 - Vhat V > 0`` (hinge: the data are linearly separable, the
+    hard-margin SVM; square: ``alpha < 1``); otherwise the result is a failure.
+    """
+    rho = model.rho
+
+    def scaled(m, q):
+        Vb = 1e12 * (1.0 + math.sqrt(q))
+        mh, qh, vh, tl = _hats(model, alpha, m, q, Vb, n_quad)
+        return mh * Vb, qh * Vb * Vb, vh * Vb, tl
+
+    def F(x):
+        mv, qv, _, _ = scaled(*x)
+        return np.array([rho * mv, rho * mv * mv + qv])
+
+    def valid(x):
+        return bool(np.all(np.isfinite(x))) and x[1] > 0.0 and x[0] * x[0] <= rho * x[1] * (1.0 + 1e-12)
+
+    out = iterate(F, np.asarray(x0, float), valid=valid, rtol=rtol, max_iter=max_iter, damping=damping,
+                  method=method, memory=memory, floor=1e-300, newton=True)
+    m, q = (float(v) for v in out.x)
+    success, message = out.success, out.message
+    sc = {"alpha": float(alpha)}
+    if valid(out.x):
+        mv, qv, vv, tl = scaled(m, q)
+        lamV = 1.0 - vv
+        sc = _observables(model, alpha, m, q, math.inf, (math.nan, math.nan, 0.0, tl))
+        sc["lambda_V"] = lamV
+        sc["support_fraction"] = vv / alpha
+        if lamV <= 0.0:
+            success = False
+            message = ("no interpolating solution: lambda V = 1 - V Vhat <= 0 (data not separable / "
+                       "alpha above the interpolation threshold); " + message)
+        else:
+            message = "lambda -> 0 limit (max-margin / least-norm interpolator): " + message
+    else:
+        success, message = False, "impossible state in the lambda -> 0 iteration: " + message
+    opts = {"damping": damping, "method": method, "rtol": rtol, "max_iter": max_iter, "memory": memory,
+            "n_quad": n_quad, "init": "default"}
+    return ERMResult(success=success, status=0 if success else -1, message=message, n_iter=out.n_iter,
                      residual=out.residual, model=model, options=opts, conventions=CONVENTIONS,
                      timings={"solve": time.perf_counter() - t0}, scalars=sc)
 

@@ -163,3 +163,30 @@ def test_invalid_erm():
         replica.solve(replica.ERM("logistic", 1.0, "gaussian", "sign"), 1.0, tolerance=1e-3)
     with pytest.raises(ValueError, match="alpha"):
         replica.solve(replica.ERM("logistic", 1.0, "gaussian", "sign"), 0.0)
+
+
+def test_max_margin_limit_is_the_small_lambda_hinge():
+    # explicit lambda = 0 hinge (hard-margin SVM) vs hinge at lambda = 1e-6: same m, q and
+    # lambda V -> 1 - V Vhat
+    mm = replica.solve(replica.ERM("hinge", 0.0, "gaussian", "sign"), 2.0)
+    small = replica.solve(replica.ERM("hinge", 1e-6, "gaussian", "sign"), 2.0)
+    assert mm.success and small.success
+    assert mm.test_error == pytest.approx(small.test_error, abs=1e-9)
+    assert mm.q == pytest.approx(small.q, rel=1e-8)
+    assert mm.lambda_V == pytest.approx(1e-6 * small.V, rel=1e-6)
+    assert mm.train_loss == 0.0
+
+
+def test_least_norm_interpolator_limit():
+    a, d = 0.5, 0.3
+    r = replica.solve(_ridge(0.0, d), a)
+    cf = replica.ridge_closed_form(_ridge(0.0, d), a)
+    assert r.success and math.isinf(cf["V"])
+    assert r.test_error == pytest.approx((1 - a) + a * d / (1 - a), rel=1e-9)
+    assert cf["test_error"] == pytest.approx((1 - a) + a * d / (1 - a), rel=1e-14)
+    assert r.lambda_V == pytest.approx(1 - a, rel=1e-9)
+
+
+def test_max_margin_on_non_separable_data_is_a_failure():
+    r = replica.solve(replica.ERM("hinge", 0.0, "gaussian", replica.LabelFlip(0.2)), 5.0, max_iter=300)
+    assert not r.success and "separable" in r.message
