@@ -183,17 +183,24 @@ def _hermite_grid(n, d):
     return Z, W
 
 
+def custom_i2(act: Custom, C):
+    """``G[c, d] = I2(c, d)`` for all pairs of fields with covariance ``C``."""
+    L = C.shape[0]
+    ii, jj = np.triu_indices(L)
+    c2 = np.stack([np.stack([C[ii, ii], C[ii, jj]], -1), np.stack([C[jj, ii], C[jj, jj]], -1)], -2)
+    G = np.empty((L, L))
+    vals = _batched_expect([act.g, act.g], c2, act.n_nodes)
+    G[ii, jj] = vals
+    G[jj, ii] = vals
+    return G
+
+
 def custom_coefficients(act: Custom, C, w, K):
     """``A, B, J, G`` of :func:`odes._kernels.coefficients` for a :class:`Custom` activation."""
     L = C.shape[0]
     n = act.n_nodes
     g, dg = act.g, act.derivative
-    ii, jj = np.triu_indices(L)
-    c2 = np.stack([np.stack([C[ii, ii], C[ii, jj]], -1), np.stack([C[jj, ii], C[jj, jj]], -1)], -2)
-    G = np.empty((L, L))
-    vals = _batched_expect([g, g], c2, n)
-    G[ii, jj] = vals
-    G[jj, ii] = vals
+    G = custom_i2(act, C)
     # I3(i, b, c) for all i < K, b, c
     idx = np.array([(i, b, c) for i in range(K) for b in range(L) for c in range(L)])
     c3 = C[idx[:, :, None], idx[:, None, :]]

@@ -23,8 +23,8 @@ from lmech.checks import check_choice, check_psd, check_real, check_shape
 from lmech.result import Result, register_result
 
 from . import _kernels
-from .integrals import custom_coefficients, legendre01
-from .model import CommitteeMachine, Custom
+from .integrals import custom_coefficients, custom_i2, legendre01
+from .model import CommitteeMachine
 
 __all__ = ["Trajectory", "integrate", "System"]
 
@@ -138,7 +138,7 @@ class System:
         C = np.empty((self.L, self.L))
         w = np.empty(self.L)
         _kernels.unpack(y, self.K, self.M, self.T, self.vt, self.v0_eff, self.train_v, C, w)
-        A, B, J, G = custom_coefficients(self.model.activation, C, w, self.K) if self.K else None
+        G = custom_i2(self.model.activation, C)
         return float(0.5 * w @ G @ w)
 
     def deg_dt(self, t, y) -> float:
@@ -166,10 +166,6 @@ def _initial(system, Q0, R0):
     if system.code == _kernels.RELU and np.any(np.diag(Q0) <= 0.0):
         raise ValueError("Q0 must have a positive diagonal for the ReLU activation")
     return Q0, R0
-
-
-_OPTIONS = ("method", "rtol", "atol", "t_eval", "dt", "max_step", "plateau_window", "plateau_measure",
-            "escape_fraction", "escape_after", "eg_tol", "bound")
 
 
 def integrate(model: CommitteeMachine, t_max: float, *, Q0, R0, T=None, v0=None,
