@@ -41,7 +41,10 @@ class Trajectory(Result):
     ``eg < escape_fraction * plateau_eg``), ``t_plateau_enter`` (first ``t``
     with ``eg < plateau_eg / escape_fraction``), ``plateau_length``
     (``t_escape - t_plateau_enter``), ``t_converged`` (all NaN when not
-    found), ``nfev``, ``n_steps``.
+    found), ``nfev``, ``n_steps``, ``max_abs_order_parameter`` (largest
+    ``|Q|``, ``|R|`` or ``|v|`` on the output grid: with bounded activations
+    such as erf, weights above the critical learning rate grow without a
+    blow-up, which a small ``bound`` turns into a reported divergence).
     """
 
 
@@ -286,7 +289,8 @@ def integrate(model: CommitteeMachine, t_max: float, *, Q0, R0, T=None, v0=None,
     scalars = dict(eg0=float(egs[0]), eg_final=float(egs[-1]), t_final=float(ts[-1]),
                    plateau_eg=plateau_eg, plateau_t=plateau_t, t_escape=t_escape,
                    t_plateau_enter=t_enter, plateau_length=t_escape - t_enter,
-                   t_converged=t_conv, nfev=int(system.nfev), n_steps=int(n_steps))
+                   t_converged=t_conv, nfev=int(system.nfev), n_steps=int(n_steps),
+                   max_abs_order_parameter=float(np.max(np.abs(ys))) if np.all(np.isfinite(ys)) else math.inf)
     arrays = dict(t=ts, Q=Q, R=R, v=v, eg=egs, T=system.T, v_teacher=model.teacher_weights())
     return Trajectory(success=success, status=status, message=message, n_iter=n_steps,
                       residual=math.nan, model=model, options=options,

@@ -62,7 +62,7 @@ def phase_check(*, K=2, M=2, activation="erf", lr=0.5, noise=0.0, weight_decay=0
 def phase_point(*, K=2, M=2, activation="erf", lr=0.5, noise=0.0, weight_decay=0.0,
                 train_second=False, readout="sum", q0=0.5, r0=1e-3, seed=0, t_max=1000.0,
                 method="DOP853", rtol=1e-10, atol=1e-12, dt=0.01, alpha_lo=10.0, alpha_hi=1000.0,
-                escape_fraction=0.5) -> Trajectory:
+                escape_fraction=0.5, bound=1e4) -> Trajectory:
     """One point of the phase diagram: a :class:`Trajectory` without its time series.
 
     Scalars: ``eg_final``, ``plateau_eg``, ``plateau_t``, ``plateau_length``,
@@ -76,7 +76,7 @@ def phase_point(*, K=2, M=2, activation="erf", lr=0.5, noise=0.0, weight_decay=0
     kw = dict(rtol=rtol, atol=atol) if method != "euler" else dict(dt=dt)
     res = integrate(model, t_max, Q0=Q0, R0=R0, method=method,
                     plateau_window=(alpha_lo / lr, alpha_hi / lr), plateau_measure="relative",
-                    escape_fraction=escape_fraction,
+                    escape_fraction=escape_fraction, bound=bound,
                     escape_after=alpha_lo / lr, **kw)
     return Trajectory(success=res.success, status=res.status, message=res.message, n_iter=res.n_iter,
                       residual=res.residual, model=res.model, options=res.options,
@@ -147,6 +147,8 @@ register_kind(SweepKind(
         "alpha_hi": Param(float, default=1000.0, low=0.0, low_open=True, help="plateau window end in eta t"),
         "escape_fraction": Param(float, default=0.5, low=0.0, high=1.0, low_open=True,
                                  help="escape when eg < fraction * plateau"),
+        "bound": Param(float, default=1e4, low=0.0, low_open=True,
+                       help="divergence (success = false) when |Q|, |R| or |v| exceeds it"),
     },
     description="Online SGD ODEs of the teacher-student committee machine (Saad & Solla 1995): "
                 "final error, plateau height and length, escape time across model parameters.",
