@@ -49,14 +49,14 @@ def test_gaussian_linear_closed_form_fixed_point():
 
 def test_mutual_information_gaussian_linear_vs_log_det():
     # I/d = (1/2d) E log det(I_n + (rho/Delta) F F^T / d), F with iid N(0,1) entries (finite d)
-    rho, delta, alpha, d = 1.0, 0.5, 2.0, 600
+    rho, delta, alpha, d = 1.0, 0.5, 2.0, 400
     res = replica.solve(replica.BayesOptimalGLM(replica.Gaussian(rho), replica.Linear(delta)), alpha)
     rng = np.random.default_rng(0)
     vals = []
     for _ in range(3):
         F = rng.standard_normal((int(alpha * d), d))
-        ev = np.linalg.eigvalsh(F.T @ F / d)
-        vals.append(0.5 * np.sum(np.log1p(rho / delta * ev)) / d)
+        sign, logdet = np.linalg.slogdet(np.eye(d) + rho / delta * (F.T @ F) / d)
+        vals.append(0.5 * logdet / d)
     assert res.mi == pytest.approx(np.mean(vals), abs=5e-3)
 
 

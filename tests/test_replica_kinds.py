@@ -99,3 +99,17 @@ def test_examples_parse():
     for path in sorted(pathlib.Path(__file__).parent.parent.glob("examples/replica_*.toml")):
         text = path.read_text()
         parse_config(tomllib.loads(text), text)
+
+
+def test_results_roundtrip_through_archive(tmp_path):
+    import lmech.archive as archive
+
+    results = [replica.solve(replica.BayesOptimalGLM("rademacher", "sign"), 1.6, init="informed"),
+               replica.transitions(replica.BayesOptimalGLM("rademacher", "sign")),
+               replica.solve(replica.ERM("hinge", 0.0, "gaussian", "sign"), 2.0),
+               replica.solve(replica.GardnerVolume("spherical", 0.5), 1.0)]
+    path = tmp_path / "r.h5"
+    for i, r in enumerate(results):
+        archive.save(r, path, f"r{i}")
+        back = archive.load(path, f"r{i}")
+        assert type(back) is type(r) and back.same_as(r)
