@@ -8,6 +8,8 @@ Models (frozen, validated, registered dataclasses):
 * :class:`LinearRegressionGF` -- gradient flow on ridge least squares with
   Gaussian data, a closed Gaussian DMFT.
 * :class:`RandomRNN` -- the Sompolinsky–Crisanti–Sommers random network.
+* :class:`GLMDynamics` -- teacher–student GLM trained by gradient flow; the
+  square loss closed exactly (logistic/hinge and sampling not implemented).
 
 :func:`solve` integrates any of them with the uniform-grid second-order
 predictor–corrector (``method="uniform"``); the p-spin paramagnet and the
@@ -16,6 +18,7 @@ returns a :class:`DMFTResult`.
 """
 
 from . import _kernels  # noqa: F401  (registers the warm-up)
+from .glm import GLMDynamics
 from .linreg import LinearRegressionGF, mp_error, mp_train_loss
 from .pspin import (SphericalPSpin, aging_energy, aging_fdr, aging_plateau, convert,
                     dynamical_temperature, equilibrium_energy, threshold_energy)
@@ -23,7 +26,7 @@ from .rnn import RandomRNN, stationary_variance
 from .solve import DMFTResult, solve
 from . import kinds  # noqa: F401,E402  (registers the sweep kinds)
 
-__all__ = ["SphericalPSpin", "LinearRegressionGF", "RandomRNN", "DMFTResult", "solve",
+__all__ = ["SphericalPSpin", "LinearRegressionGF", "RandomRNN", "GLMDynamics", "DMFTResult", "solve",
            "convert", "dynamical_temperature", "equilibrium_energy", "threshold_energy",
            "aging_plateau", "aging_fdr", "aging_energy", "mp_error", "mp_train_loss",
            "stationary_variance"]

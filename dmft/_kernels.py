@@ -305,6 +305,9 @@ def integrate_uniform(model, par, coef, C0, y0, h, n, tol, max_corr, z, w, C, R,
     dR = np.zeros(n)
     dCn = np.zeros(n)
     dRn = np.zeros(n)
+    dCp = np.zeros(n)
+    dRp = np.zeros(n)
+    ddp = 0.0
     dy = np.zeros(max(ny, 1))
     dyn = np.zeros(max(ny, 1))
     yold = np.zeros(max(ny, 1))
@@ -318,12 +321,20 @@ def integrate_uniform(model, par, coef, C0, y0, h, n, tol, max_corr, z, w, C, R,
     _model_dy(model, par, 0, h, y, Sig, dy)
     for i in range(n - 1):
         I = i + 1
-        # predictor (Euler)
+        # predictor: Adams-Bashforth 2 where the previous row's derivative exists
+        # (j < i), Euler on the new sub-diagonal j = i and at the first step
         for j in range(I):
-            C[I, j] = C[i, j] + h * dC[j]
+            if i > 0 and j < i:
+                C[I, j] = C[i, j] + h * (1.5 * dC[j] - 0.5 * dCp[j])
+                R[I, j] = R[i, j] + h * (1.5 * dR[j] - 0.5 * dRp[j])
+            else:
+                C[I, j] = C[i, j] + h * dC[j]
+                R[I, j] = R[i, j] + h * dR[j]
             C[j, I] = C[I, j]
-            R[I, j] = R[i, j] + h * dR[j]
-        C[I, I] = C[i, i] + h * dd
+        if i > 0:
+            C[I, I] = C[i, i] + h * (1.5 * dd - 0.5 * ddp)
+        else:
+            C[I, I] = C[i, i] + h * dd
         R[I, I] = 1.0
         for a in range(ny):
             y[a, I] = y[a, i] + h * dy[a]
@@ -365,8 +376,11 @@ def integrate_uniform(model, par, coef, C0, y0, h, n, tol, max_corr, z, w, C, R,
         mu_out[I] = mu
         iters[I] = it
         for j in range(I + 1):
+            dCp[j] = dC[j]
+            dRp[j] = dR[j]
             dC[j] = dCn[j]
             dR[j] = dRn[j]
+        ddp = dd
         dd = ddn
         for a in range(ny):
             dy[a] = dyn[a]

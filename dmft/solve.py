@@ -24,6 +24,7 @@ import lmech
 from lmech.checks import check_bool, check_choice, check_int, check_options, check_real
 
 from . import _kernels
+from .glm import GLMDynamics
 from .linreg import LinearRegressionGF
 from .pspin import SphericalPSpin
 from .rnn import PHI_CODES, RandomRNN, stationary_variance
@@ -53,7 +54,7 @@ def solve(model, t_max, **options) -> DMFTResult:
 
     Parameters
     ----------
-    model : SphericalPSpin, LinearRegressionGF or RandomRNN
+    model : SphericalPSpin, LinearRegressionGF, RandomRNN or GLMDynamics
     t_max : float
         Final time (``> 0``).
     method : {"uniform", "stationary"}, optional
@@ -105,6 +106,8 @@ def solve(model, t_max, **options) -> DMFTResult:
         return _uniform_rnn(model, t_max, dt, n, opts)
     if isinstance(model, LinearRegressionGF):
         return _uniform_linreg(model, t_max, dt, n, opts)
+    if isinstance(model, GLMDynamics):
+        return _uniform_glm(model, t_max, dt, n, opts)
     raise ValueError(f"model must be a dmft model, got {type(model).__name__}")
 
 
@@ -224,6 +227,27 @@ def _uniform_linreg(model: LinearRegressionGF, t_max, dt, n, opts):
                               "C_loss": out["Cl"], "R_sample": out["Rr"],
                               "iterations": out["iters"]},
                       scalars=scalars, meta={"method": "uniform"})
+
+
+def _uniform_glm(model: GLMDynamics, t_max, dt, n, opts):
+    lin = _uniform_linreg(model.linear_equivalent(), t_max, dt, n, opts)
+    obs = model.observables(lin.error_t, lin.m)
+    arrays = {"t": lin.t, "C": lin.C, "R": lin.R, "m_equivalent": lin.m,
+              "error_equivalent_t": lin.error_t, "train_loss_t": lin.train_loss_t,
+              "M_t": obs["M"], "Q_t": obs["Q"], "test_risk_t": obs["test_risk"],
+              "iterations": lin.iterations}
+    scalars = {"t_max": t_max, "M": float(obs["M"][-1]), "Q": float(obs["Q"][-1]),
+               "test_risk": float(obs["test_risk"][-1]), "train_loss": lin.train_loss,
+               "n_steps": n - 1}
+    if "test_error" in obs:
+        arrays["test_error_t"] = obs["test_error"]
+        scalars["test_error"] = float(obs["test_error"][-1])
+    conventions = model.conventions()
+    conventions["integrator"] = lin.conventions["integrator"]
+    return DMFTResult(success=lin.success, status=lin.status, message=lin.message,
+                      n_iter=lin.n_iter, model=model, options=opts, conventions=conventions,
+                      timings=lin.timings, arrays=arrays, scalars=scalars,
+                      meta={"method": "uniform", "closure": "linear equivalent"})
 
 
 def _stationary_rnn(model: RandomRNN, t_max, dt, n, options):
