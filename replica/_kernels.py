@@ -264,12 +264,16 @@ def _relu_logz_g(y, om, V, delta):
 
 
 @njit(cache=True)
-def relu_integrals(q, V, delta, z, w):
-    """``(Psi_out, qhat/alpha)`` for the ReLU channel by a 2-D Gauss–Hermite rule.
+def relu_integrals(q, V, delta, z, w, xg, wg):
+    """``(Psi_out, qhat/alpha)`` for the ReLU channel.
 
     ``int dy Z log Z = H(a) E_nu[log Z(sqrt(Delta) nu)]
     + E_{y ~ N(omega, V+Delta)}[Phi(mu(y)/s) log Z(y)]`` and likewise for
-    ``Z g**2``; ``omega = sqrt(q) xi``.  Needs ``V > 0`` and ``Delta > 0``.
+    ``Z g**2``; ``omega = sqrt(q) xi``.  Inner ``y`` integrals by the
+    Gauss–Hermite rule ``(z, w)``; the outer ``xi`` integral by composite
+    Gauss–Legendre ``(xg, wg)`` panels of width 2 on ``[-10, 10]`` refined
+    around ``xi = 0``, where ``H(omega/sqrt V)`` steps over a width
+    ``sqrt(V/q)``.  Needs ``V > 0`` and ``Delta > 0``.
     """
     sq = math.sqrt(max(q, 0.0))
     sv = math.sqrt(V)
@@ -277,28 +281,51 @@ def relu_integrals(q, V, delta, z, w):
     st = math.sqrt(vt)
     sd = math.sqrt(delta)
     s = math.sqrt(V * delta / vt)
+    edges = np.empty(32)
+    k = 0
+    for jj in range(11):
+        edges[k] = -10.0 + 2.0 * jj
+        k += 1
+    if sq > 0.0:
+        wd = sv / sq
+        for c in (0.0625, 0.25, 1.0, 4.0):
+            e = c * wd
+            if e < 10.0:
+                edges[k] = e
+                edges[k + 1] = -e
+                k += 2
+    ed = np.sort(edges[:k])
     psi = 0.0
     qh = 0.0
     n = z.shape[0]
-    for i in range(n):
-        om = sq * z[i]
-        ha = H(om / sv)
-        p1 = 0.0
-        g1 = 0.0
-        p2 = 0.0
-        g2 = 0.0
-        for j in range(n):
-            y = sd * z[j]
-            lz, g = _relu_logz_g(y, om, V, delta)
-            p1 += w[j] * lz
-            g1 += w[j] * g * g
-            y = om + st * z[j]
-            lz, g = _relu_logz_g(y, om, V, delta)
-            f = Phi((om * delta + y * V) / vt / s)
-            p2 += w[j] * f * lz
-            g2 += w[j] * f * g * g
-        psi += w[i] * (ha * p1 + p2)
-        qh += w[i] * (ha * g1 + g2)
+    for p in range(k - 1):
+        a0 = ed[p]
+        b0 = ed[p + 1]
+        if b0 - a0 <= 0.0:
+            continue
+        hh = 0.5 * (b0 - a0)
+        cc = 0.5 * (a0 + b0)
+        for i in range(xg.shape[0]):
+            xi = cc + hh * xg[i]
+            wt = hh * wg[i] * phi(xi)
+            om = sq * xi
+            ha = H(om / sv)
+            p1 = 0.0
+            g1 = 0.0
+            p2 = 0.0
+            g2 = 0.0
+            for j in range(n):
+                y = sd * z[j]
+                lz, g = _relu_logz_g(y, om, V, delta)
+                p1 += w[j] * lz
+                g1 += w[j] * g * g
+                y = om + st * z[j]
+                lz, g = _relu_logz_g(y, om, V, delta)
+                f = Phi((om * delta + y * V) / vt / s)
+                p2 += w[j] * f * lz
+                g2 += w[j] * f * g * g
+            psi += wt * (ha * p1 + p2)
+            qh += wt * (ha * g1 + g2)
     return psi, qh
 
 
@@ -525,7 +552,7 @@ def warmup():
     gauss_bernoulli_psi_mmse(1.0, 0.5, z, w)
     sign_psi_out(0.5, 0.5, 1.0, 0.0, 0.0, z, w)
     sign_qhat_unit(0.5, 0.5, 1.0, 0.0, 0.1, z, w)
-    relu_integrals(0.5, 0.5, 0.1, z, w)
+    relu_integrals(0.5, 0.5, 0.1, z, w, z, w)
     gardner_integrals(0.5, 0.0, z, w)
     for loss in (0, 1, 2):
         prox_margin(loss, 0.3, 2.0)

@@ -63,7 +63,9 @@ def test_mutual_information_gaussian_linear_vs_log_det():
 def test_free_entropy_envelope_identity():
     # stationarity: dPhi/dalpha = Psi_out(q) at the fixed point (envelope theorem)
     for model in (replica.BayesOptimalGLM("gaussian", "sign"),
-                  replica.BayesOptimalGLM(replica.GaussBernoulli(0.4), replica.Probit(0.1))):
+                  replica.BayesOptimalGLM(replica.GaussBernoulli(0.4), replica.Probit(0.1)),
+                  replica.BayesOptimalGLM("rademacher", replica.LabelFlip(0.05)),
+                  replica.BayesOptimalGLM("gaussian", replica.ReLU(0.1))):
         a, h = 1.3, 1e-4
         fp, fm = replica.solve(model, a + h), replica.solve(model, a - h)
         mid = replica.solve(model, a)
