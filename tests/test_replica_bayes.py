@@ -160,3 +160,14 @@ def test_model_spec_roundtrip(rad_sign):
     m = replica.BayesOptimalGLM(replica.GaussBernoulli(0.2), replica.LabelFlip(0.05))
     assert from_spec(to_spec(m)) == m
     assert from_spec(to_spec(rad_sign)) == rad_sign
+
+
+def test_continuation_in_a_nested_parameter():
+    m = replica.BayesOptimalGLM("rademacher", replica.LabelFlip(0.0))
+    path = replica.continuation(m, [0.0, 0.02, 0.05], param="channel.eps", alpha=1.0)
+    assert all(r.success for r in path)
+    assert path[1].model.channel.eps == 0.02
+    # label noise lowers the overlap on the uninformed branch
+    assert path[0].q > path[1].q > path[2].q
+    with pytest.raises(ValueError, match="param"):
+        replica.continuation(m, [0.1], param="channel.nope", alpha=1.0)

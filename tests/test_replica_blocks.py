@@ -159,3 +159,30 @@ def test_relu_converges_in_n():
     ch, q = replica.ReLU(0.3), 0.999
     assert ch.psi_out(q, 1.0, n=96) == pytest.approx(ch.psi_out(q, 1.0, n=192), rel=1e-10)
     assert ch.qhat_unit(q, 1.0, n=96) == pytest.approx(ch.qhat_unit(q, 1.0, n=192), rel=1e-7)
+
+
+def test_nishimori_gauss_bernoulli_by_adaptive_quadrature():
+    # q(r) = E[<w> w*] = E[<w>^2] = rho - E[Var(w|B)]: the kernel computes the last form on
+    # Gauss-Legendre panels; the first two by scipy.quad over w* and the channel noise
+    rho, r = 0.3, 5.0
+    pr = replica.GaussBernoulli(rho)
+
+    def post_mean(B):
+        l0 = math.log1p(-rho)
+        l1 = math.log(rho) - 0.5 * math.log1p(r) + 0.5 * B * B / (1 + r)
+        pi = 1.0 / (1.0 + math.exp(l0 - l1))
+        return pi * B / (1 + r)
+
+    g = lambda x: math.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)  # noqa: E731
+
+    def expect(f):
+        # w* = 0 with prob 1 - rho (B ~ N(0, r)); w* ~ N(0,1) with prob rho (B | w* ~ N(r w*, r))
+        zero = integrate.quad(lambda x: g(x) * f(math.sqrt(r) * x, 0.0), -12, 12, epsabs=1e-14)[0]
+        one = integrate.dblquad(lambda x, ws: g(ws) * g(x) * f(r * ws + math.sqrt(r) * x, ws),
+                                -10, 10, -10, 10, epsabs=1e-12)[0]
+        return (1 - rho) * zero + rho * one
+
+    q1 = expect(lambda B, ws: post_mean(B) * ws)
+    q2 = expect(lambda B, ws: post_mean(B) ** 2)
+    assert q1 == pytest.approx(q2, rel=1e-8)
+    assert pr.q_of_r(r) == pytest.approx(q1, rel=1e-8)
