@@ -186,3 +186,33 @@ def test_nishimori_gauss_bernoulli_by_adaptive_quadrature():
     q2 = expect(lambda B, ws: post_mean(B) ** 2)
     assert q1 == pytest.approx(q2, rel=1e-8)
     assert pr.q_of_r(r) == pytest.approx(q1, rel=1e-8)
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=30, deadline=None)
+@given(q=st.floats(0.01, 0.98), eps=st.floats(0.0, 0.45), delta=st.floats(0.0, 2.0),
+       rho=st.floats(0.5, 2.0))
+def test_sign_family_identity_random_parameters(q, eps, delta, rho):
+    # qhat/alpha = 2 dPsi_out/dq for random label-flip / probit parameters and prior scale
+    qq = q * rho
+
+    class Ch(replica.blocks._SignFamily):
+        _delta = delta
+        _eps = eps
+
+    ch = Ch()
+    h = 1e-5 * rho
+    fd = (ch.psi_out(qq + h, rho) - ch.psi_out(qq - h, rho)) / h
+    assert fd == pytest.approx(ch.qhat_unit(qq, rho), rel=1e-6, abs=1e-9)
+    # and Psi_out against the direct integral E_xi sum_y Z log Z
+    s = math.sqrt(qq / (rho - qq + delta))
+
+    def f(xi):
+        return math.exp(-0.5 * xi * xi) / math.sqrt(2 * math.pi) * sum(
+            x_log_x(eps + (1 - 2 * eps) * Phi(y * s * xi)) for y in (1, -1))
+
+    L = min(40.0, 40.0 / s) if eps == 0 else 40.0
+    ref = integrate.quad(f, -L, L, epsabs=1e-15, epsrel=1e-12, limit=400, points=[0.0])[0]
+    assert ch.psi_out(qq, rho) == pytest.approx(ref, rel=1e-9, abs=1e-13)
