@@ -254,8 +254,8 @@ def _derivs(I, h, C, R, Sig, D, E, mu, W, acc1, acc2, dC, dR):
 
 
 @njit(cache=True)
-def integrate_uniform(model, par, coef, C0, y0, h, n, tol, max_corr, z, w, C, R, Rr, Cl, y, mu_out,
-                      iters):
+def integrate_uniform(model, par, coef, C0, y0, h, n, tol, rtol_pc, max_corr, z, w, C, R, Rr, Cl, y,
+                      mu_out, iters):
     """Heun predictor–corrector for the causal two-time equations on ``t_i = i h``.
 
     Parameters
@@ -270,9 +270,13 @@ def integrate_uniform(model, par, coef, C0, y0, h, n, tol, max_corr, z, w, C, R,
         Initial one-time variables.
     h : float
         Time step; ``n`` grid points.
-    tol, max_corr : float, int
-        The corrector is iterated until the largest change of a row falls
-        below ``tol`` (at most ``max_corr`` times).
+    tol, rtol_pc, max_corr : float, float, int
+        The corrector is iterated (at most ``max_corr`` times) until the
+        largest change of a row falls below ``tol (1 + |C(t,t)|)`` or below
+        ``rtol_pc`` times the first change (the predictor–corrector
+        difference, an estimate of the local truncation error), so that the
+        remaining iteration error is a fraction ``rtol_pc`` of the step's own
+        discretisation error.
     z, w : float64 arrays
         1-D Gauss–Hermite rule (RNN only).
     C, R, Rr, Cl : float64 arrays (n, n), outputs
@@ -339,6 +343,7 @@ def integrate_uniform(model, par, coef, C0, y0, h, n, tol, max_corr, z, w, C, R,
         for a in range(ny):
             y[a, I] = y[a, i] + h * dy[a]
         it = 0
+        first = 0.0
         while True:
             it += 1
             mu, W = _model_row(model, par, coef, I, h, C, R, Sig, D, E, y, Rr, Cl, B, z, w, u, v, ww)
@@ -366,7 +371,9 @@ def integrate_uniform(model, par, coef, C0, y0, h, n, tol, max_corr, z, w, C, R,
                 mu_out[I] = mu
                 iters[I] = it
                 return I + 1
-            if change <= tol * (1.0 + abs(C[I, I])):
+            if it == 1:
+                first = change
+            if change <= tol * (1.0 + abs(C[I, I])) or (it > 1 and change <= rtol_pc * first):
                 # final evaluation at the corrected row (PECE)
                 mu, W = _model_row(model, par, coef, I, h, C, R, Sig, D, E, y, Rr, Cl, B, z, w, u,
                                    v, ww)
@@ -459,7 +466,8 @@ def warmup():
         Rr = np.zeros((n, n) if big else (1, 1))
         Cl = np.zeros((n, n) if big else (1, 1))
         y = np.zeros((1 if big else 0, n))
-        integrate_uniform(model, par, coef, 1.0, np.zeros(y.shape[0]), 0.1, n, 1e-12, 3, z, w, C, R,
+        integrate_uniform(model, par, coef, 1.0, np.zeros(y.shape[0]), 0.1, n, 1e-12, 1e-3, 3, z, w,
+                          C, R,
                           Rr, Cl, y, np.zeros(n), np.zeros(n, dtype=np.int64))
     pspin_energy(coef, C, R, 0.1, n, np.zeros(n))
     stationary_pspin(coef, 1.0, 0.1, n, 1e-12, 5, np.zeros(n), np.zeros(n))

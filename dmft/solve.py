@@ -46,7 +46,7 @@ class DMFTResult(lmech.Result):
     """
 
 
-_UNIFORM_OPTS = ("method", "dt", "tol", "max_corrector", "n_quad", "closed_form")
+_UNIFORM_OPTS = ("method", "dt", "tol", "rtol_corrector", "max_corrector", "n_quad", "closed_form")
 
 
 def solve(model, t_max, **options) -> DMFTResult:
@@ -63,6 +63,10 @@ def solve(model, t_max, **options) -> DMFTResult:
         Time step (default 0.05); must divide ``t_max``.
     tol : float, optional
         Corrector tolerance on the largest change of a row (default 1e-10).
+    rtol_corrector : float, optional
+        The corrector also stops when its change falls below this fraction of
+        the predictor–corrector difference (the local error estimate; default
+        1e-3; 0 iterates to ``tol``).
     max_corrector : int, optional
         Maximum corrector iterations per step (default 50).
     n_quad : int, optional
@@ -83,6 +87,7 @@ def solve(model, t_max, **options) -> DMFTResult:
     t_max = check_real("t_max", t_max, low=0.0, low_open=True)
     tol = check_real("tol", options.get("tol", 1e-10), low=0.0, low_open=True)
     max_corr = check_int("max_corrector", options.get("max_corrector", 50), low=1, high=10_000)
+    rtol_pc = check_real("rtol_corrector", options.get("rtol_corrector", 1e-3), low=0.0, high=0.5)
     dt = check_real("dt", options.get("dt", 0.05), low=0.0, low_open=True)
     n = int(round(t_max / dt)) + 1
     if abs((n - 1) * dt - t_max) > 1e-9 * t_max:
@@ -97,7 +102,8 @@ def solve(model, t_max, **options) -> DMFTResult:
                              "RandomRNN only")
         return _stationary_pspin(model, t_max, dt, n, tol, max_corr)
     n_quad = check_int("n_quad", options.get("n_quad", 24), low=2, high=200)
-    opts = {"method": method, "dt": dt, "tol": tol, "max_corrector": max_corr}
+    opts = {"method": method, "dt": dt, "tol": tol, "rtol_corrector": rtol_pc,
+            "max_corrector": max_corr}
     if isinstance(model, SphericalPSpin):
         return _uniform_pspin(model, t_max, dt, n, opts)
     if isinstance(model, RandomRNN):
@@ -125,7 +131,7 @@ def _run_uniform(code, par, coef, C0, y0, dt, n, opts, *, big=False, z=None, w=N
     done = _kernels.integrate_uniform(code, np.asarray(par, dtype=np.float64),
                                       np.asarray(coef, dtype=np.float64), float(C0),
                                       np.asarray(y0, dtype=np.float64), dt, n, opts["tol"],
-                                      opts["max_corrector"], np.ascontiguousarray(z),
+                                      opts["rtol_corrector"], opts["max_corrector"], np.ascontiguousarray(z),
                                       np.ascontiguousarray(w), C, R, Rr, Cl, y, mu, iters)
     elapsed = time.perf_counter() - t0
     finite = bool(np.all(np.isfinite(C[:done, :done])) and np.all(np.isfinite(R[:done, :done])))

@@ -54,3 +54,16 @@ def test_divergence_is_reported_not_raised():
 def test_corrector_nonconvergence_is_reported():
     res = dmft.solve(dmft.SphericalPSpin(p=3, T=0.5), 2.0, dt=0.2, tol=1e-16, max_corrector=1)
     assert not res.success and "corrector" in res.message
+
+
+def test_corrector_stopping_rule():
+    # stopping the corrector at 1e-3 of the predictor-corrector difference changes the
+    # result far below the discretisation error, with fewer evaluations per step
+    m = dmft.SphericalPSpin(p=3, T=0.5)
+    full = dmft.solve(m, 10.0, dt=0.05, rtol_corrector=0.0)
+    fast = dmft.solve(m, 10.0, dt=0.05)
+    half = dmft.solve(m, 10.0, dt=0.025)
+    assert abs(full.energy - fast.energy) < 1e-3 * abs(full.energy - half.energy)
+    assert fast.iterations[1:].mean() < full.iterations[1:].mean()
+    with pytest.raises(ValueError, match="rtol_corrector"):
+        dmft.solve(m, 1.0, rtol_corrector=0.9)
