@@ -182,7 +182,10 @@ def solve_bayes(model: BayesOptimalGLM, alpha, *, init="uninformed", damping="ad
     -------
     BayesOptimalResult
         ``success`` False (with a message) if the iteration did not converge
-        or ended outside ``0 <= q <= rho``.
+        or ended outside ``0 <= q <= rho``.  A converged iteration is
+        polished by one Newton step on ``F(V) - V`` (kept if it lowers the
+        residual), so that the answer stays accurate near a spinodal where the
+        iteration's contraction factor (scalar ``slope``) tends to 1.
     """
     alpha = check_real("alpha", alpha, low=0.0)
     rtol = check_real("rtol", rtol, low=0.0, low_open=True)
@@ -209,6 +212,21 @@ def solve_bayes(model: BayesOptimalGLM, alpha, *, init="uninformed", damping="ad
                   floor=1e-300)
     V = float(out.x[0])
     success, message, status = out.success, out.message, 0 if out.success else -1
+    residual = out.residual
+    # Newton polish: near a spinodal the map's slope L -> 1 and the distance to
+    # the fixed point, ~ residual / |1 - L|, exceeds the residual; one Newton
+    # step on G(V) = F(V) - V (slope by central differences) removes it
+    if success and 0.0 < V < rho:
+        h = 1e-6 * min(V, rho - V)
+        L = (F(np.array([V + h]))[0] - F(np.array([V - h]))[0]) / (2.0 * h)
+        g = F(np.array([V]))[0] - V
+        if math.isfinite(L) and abs(1.0 - L) > 1e-12:
+            Vn = V - g / (L - 1.0)
+            if 0.0 < Vn < rho:
+                gn = F(np.array([Vn]))[0] - Vn
+                if abs(gn) < abs(g):
+                    V = Vn
+                    residual = abs(gn) / max(V, abs(gn + V), 1e-300)
     if not (0.0 <= V <= rho) or not math.isfinite(V):
         success, status = False, -2
         message = f"impossible state V = rho - q = {V!r} outside [0, rho]; " + message
@@ -229,7 +247,7 @@ def solve_bayes(model: BayesOptimalGLM, alpha, *, init="uninformed", damping="ad
                "method": method, "rtol": rtol, "max_iter": max_iter, "memory": memory,
                "n_quad": n_quad}
     return BayesOptimalResult(success=success, status=status, message=message, n_iter=out.n_iter,
-                              residual=out.residual, model=model, options=options,
+                              residual=residual, model=model, options=options,
                               conventions=CONVENTIONS, timings={"solve": time.perf_counter() - t0},
                               scalars=scalars)
 
@@ -293,7 +311,7 @@ def transitions(model: BayesOptimalGLM, *, xtol=1e-9, n_quad=N_QUAD, n_grid=240,
         high-``q`` stable branch; 0 if perfect recovery is a fixed point for
         every alpha), ``alpha_c`` (equal free entropy; NaN if no first-order
         transition), ``q_uninf_c``, ``q_inf_c`` (overlaps at the
-        transition); arrays ``curve_V``, ``curve_alpha``, ``curve_phi``
+        transition), ``q_sp_uninf``, ``q_sp_inf`` (overlaps at the spinodals); arrays ``curve_V``, ``curve_alpha``, ``curve_phi``
         (the whole fixed-point curve, stable and unstable parts).
     """
     xtol = check_real("xtol", xtol, low=0.0, low_open=True)
@@ -359,8 +377,11 @@ def transitions(model: BayesOptimalGLM, *, xtol=1e-9, n_quad=N_QUAD, n_grid=240,
             except ValueError as exc:  # pragma: no cover - bracketing failures are data
                 success, msg = False, f"transition search failed: {exc}"
     curve_phi = np.array([free_entropy_at(model, V, n_quad)[1] for V in Vs])
+    q_sp_u = rho - maxima[0][0] if maxima else math.nan
+    q_sp_i = (rho - minima[-1][0] if minima else (rho if maxima and model.perfect_branch else math.nan))
     scalars = {"alpha_sp_uninf": a_sp_u, "alpha_sp_inf": a_sp_i, "alpha_c": a_c,
-               "q_uninf_c": q_u, "q_inf_c": q_i, "xtol": xtol}
+               "q_uninf_c": q_u, "q_inf_c": q_i, "q_sp_uninf": q_sp_u, "q_sp_inf": q_sp_i,
+               "xtol": xtol}
     return TransitionResult(success=success, status=0 if success else -1, message=msg,
                             n_iter=len(Vs), model=model,
                             options={"xtol": xtol, "n_quad": n_quad, "n_grid": n_grid, "v_min": v_min},
