@@ -612,6 +612,229 @@ def euler(y0, dt, n_steps, every, act, K, M, T, vt, v0, train_v, lr, lr_v, t0, p
     return n_steps
 
 
+# ---------------------------------------------------------------------------
+# adaptive Dormand-Prince 8(5,3) stepper with the 7th-order dense output
+# ---------------------------------------------------------------------------
+@njit(cache=True)
+def _stage_rhs(t, y, act, K, M, T, vt, v0, train_v, lr, lr_v, t0, power, sigma2, wd, u, wu, out):
+    return rhs(t, y, act, K, M, T, vt, v0, train_v, lr, lr_v, t0, power, sigma2, wd, u, wu, out)
+
+
+@njit(cache=True)
+def _rms(x, scale):
+    s = 0.0
+    for i in range(x.shape[0]):
+        z = x[i] / scale[i]
+        s += z * z
+    return math.sqrt(s / x.shape[0])
+
+
+@njit(cache=True)
+def dop853(y0, t_end, rtol, atol, max_step, bound, max_steps, A, B, Cn, E3, E5, D,
+           act, K, M, T, vt, v0, train_v, lr, lr_v, t0, power, sigma2, wd, u, wu):
+    """Integrate ``dy/dt = rhs`` from 0 to ``t_end`` with DOP853 (Hairer, Norsett & Wanner,
+    *Solving ODEs I*, 2nd ed., sec. II.10; the method of :func:`scipy.integrate.solve_ivp`).
+
+    Error norm ``|h| e5^2 / sqrt((e5^2 + 0.01 e3^2) n)`` of the embedded 5th- and
+    3rd-order estimators, step factor ``0.9 err^(-1/8)`` clipped to ``[0.2, 10]``
+    (no growth right after a rejection); Hairer's initial step.  Stores every
+    accepted step with the 7 coefficient vectors of the 7th-order dense output
+    (``y = y_old + x(F0 + (1-x)(F1 + x(F2 + (1-x)(F3 + x(F4 + (1-x)(F5 + x F6))))))``).
+
+    Returns ``ts, ys, Fs, n_accepted, n_rejected, nfev, status`` with status
+    0 (reached ``t_end``), -2 (``|y| >= bound`` or non-finite), -1 (step
+    size underflow or ``max_steps``).
+    """
+    n = y0.shape[0]
+    cap = 256
+    ts = np.empty(cap)
+    ys = np.empty((cap, n))
+    Fs = np.empty((cap, 7, n))
+    Ks = np.empty((16, n))
+    ytmp = np.empty(n)
+    ynew = np.empty(n)
+    scale = np.empty(n)
+    err5 = np.empty(n)
+    err3 = np.empty(n)
+    y = y0.copy()
+    t = 0.0
+    nfev = 0
+    ts[0] = 0.0
+    ys[0, :] = y
+    n_out = 1
+    _stage_rhs(t, y, act, K, M, T, vt, v0, train_v, lr, lr_v, t0, power, sigma2, wd, u, wu, Ks[0])
+    nfev += 1
+    # Hairer's initial step (order 7 interpolant, error exponent 1/8)
+    for i in range(n):
+        scale[i] = atol + abs(y[i]) * rtol
+    d0 = _rms(y, scale)
+    d1 = _rms(Ks[0], scale)
+    h0 = 1e-6 if (d0 < 1e-5 or d1 < 1e-5) else 0.01 * d0 / d1
+    h0 = min(h0, t_end)
+    for i in range(n):
+        ytmp[i] = y[i] + h0 * Ks[0, i]
+    _stage_rhs(t + h0, ytmp, act, K, M, T, vt, v0, train_v, lr, lr_v, t0, power, sigma2, wd, u, wu, Ks[1])
+    nfev += 1
+    for i in range(n):
+        err5[i] = Ks[1, i] - Ks[0, i]
+    d2 = _rms(err5, scale) / h0
+    if d1 <= 1e-15 and d2 <= 1e-15:
+        h1 = max(1e-6, h0 * 1e-3)
+    else:
+        h1 = (0.01 / max(d1, d2)) ** (1.0 / 8.0)
+    h = min(100.0 * h0, h1, max_step)
+    n_acc = 0
+    n_rej = 0
+    status = 0
+    while t < t_end:
+        if n_acc + n_rej >= max_steps:
+            status = -1
+            break
+        min_step = 10.0 * (np.nextafter(t, np.inf) - t)
+        if h < min_step:
+            status = -1
+            break
+        rejected = False
+        while True:
+            if h < min_step:
+                status = -1
+                break
+            tn = t + h
+            if tn >= t_end:
+                tn = t_end
+            hh = tn - t
+            for s_ in range(1, 12):
+                for i in range(n):
+                    acc = 0.0
+                    for j in range(s_):
+                        acc += A[s_, j] * Ks[j, i]
+                    ytmp[i] = y[i] + hh * acc
+                _stage_rhs(t + Cn[s_] * hh, ytmp, act, K, M, T, vt, v0, train_v, lr, lr_v, t0, power,
+                           sigma2, wd, u, wu, Ks[s_])
+            for i in range(n):
+                acc = 0.0
+                for j in range(12):
+                    acc += B[j] * Ks[j, i]
+                ynew[i] = y[i] + hh * acc
+            _stage_rhs(tn, ynew, act, K, M, T, vt, v0, train_v, lr, lr_v, t0, power, sigma2, wd, u, wu,
+                       Ks[12])
+            nfev += 12
+            e5 = 0.0
+            e3 = 0.0
+            finite = True
+            for i in range(n):
+                sc = atol + max(abs(y[i]), abs(ynew[i])) * rtol
+                a5 = 0.0
+                a3 = 0.0
+                for j in range(13):
+                    a5 += E5[j] * Ks[j, i]
+                    a3 += E3[j] * Ks[j, i]
+                a5 /= sc
+                a3 /= sc
+                e5 += a5 * a5
+                e3 += a3 * a3
+                if not math.isfinite(ynew[i]):
+                    finite = False
+            if not finite or not math.isfinite(e5):
+                err = math.inf
+            elif e5 == 0.0 and e3 == 0.0:
+                err = 0.0
+            else:
+                err = hh * e5 / math.sqrt((e5 + 0.01 * e3) * n)
+            if err < 1.0:
+                if err == 0.0:
+                    factor = 10.0
+                else:
+                    factor = min(10.0, 0.9 * err ** (-1.0 / 8.0))
+                if rejected:
+                    factor = min(1.0, factor)
+                h = min(hh * factor, max_step) if tn < t_end else h
+                break
+            if not math.isfinite(err):
+                factor = 0.2
+            else:
+                factor = max(0.2, 0.9 * err ** (-1.0 / 8.0))
+            h = hh * factor
+            rejected = True
+            n_rej += 1
+        if status != 0:
+            break
+        # dense output: three extra stages and the interpolation coefficients
+        for s_ in range(13, 16):
+            for i in range(n):
+                acc = 0.0
+                for j in range(s_):
+                    acc += A[s_, j] * Ks[j, i]
+                ytmp[i] = y[i] + hh * acc
+            _stage_rhs(t + Cn[s_] * hh, ytmp, act, K, M, T, vt, v0, train_v, lr, lr_v, t0, power,
+                       sigma2, wd, u, wu, Ks[s_])
+        nfev += 3
+        if n_out == cap:
+            cap *= 2
+            ts2 = np.empty(cap)
+            ys2 = np.empty((cap, n))
+            Fs2 = np.empty((cap, 7, n))
+            ts2[:n_out] = ts[:n_out]
+            ys2[:n_out] = ys[:n_out]
+            Fs2[:n_out] = Fs[:n_out]
+            ts, ys, Fs = ts2, ys2, Fs2
+        for i in range(n):
+            dy = ynew[i] - y[i]
+            Fs[n_out, 0, i] = dy
+            Fs[n_out, 1, i] = hh * Ks[0, i] - dy
+            Fs[n_out, 2, i] = 2.0 * dy - hh * (Ks[12, i] + Ks[0, i])
+            for r in range(4):
+                acc = 0.0
+                for j in range(16):
+                    acc += D[r, j] * Ks[j, i]
+                Fs[n_out, 3 + r, i] = hh * acc
+        t = tn
+        for i in range(n):
+            y[i] = ynew[i]
+            Ks[0, i] = Ks[12, i]
+        ts[n_out] = t
+        ys[n_out, :] = y
+        n_out += 1
+        n_acc += 1
+        over = False
+        for i in range(n):
+            if not (abs(y[i]) < bound):
+                over = True
+        if over:
+            status = -2
+            break
+    return ts[:n_out], ys[:n_out], Fs[:n_out], n_acc, n_rej, nfev, status
+
+
+@njit(cache=True)
+def dense_eval(ts, ys, Fs, tq, out):
+    """Evaluate the DOP853 dense output stored by :func:`dop853` at the times ``tq`` (rows of ``out``)."""
+    m = ts.shape[0]
+    n = ys.shape[1]
+    k = 1
+    for q in range(tq.shape[0]):
+        tt = tq[q]
+        if tt <= ts[0]:
+            for i in range(n):
+                out[q, i] = ys[0, i]
+            continue
+        # the step [ts[k-1], ts[k]] containing tt (tq is usually sorted: continue from the last k)
+        if k >= m or ts[k - 1] > tt:
+            k = 1
+        while k < m - 1 and ts[k] < tt:
+            k += 1
+        x = (tt - ts[k - 1]) / (ts[k] - ts[k - 1])
+        if x > 1.0:
+            x = 1.0
+        for i in range(n):
+            acc = 0.0
+            for r in range(6, -1, -1):
+                acc += Fs[k, r, i]
+                acc *= x if r % 2 == 0 else 1.0 - x
+            out[q, i] = ys[k - 1, i] + acc
+    return out
+
+
 @register_warmup("odes._kernels")
 def warmup():
     """Compile every kernel of this module once on tiny inputs."""
@@ -638,3 +861,8 @@ def warmup():
     ys = np.empty((2, 3))
     egs = np.empty(2)
     euler(y, 0.1, 1, 1, ERF, 1, 1, T, vt, v0, True, 0.1, 0.1, 1.0, 0.0, 0.0, 0.0, u, wu, ys, egs, 1e6)
+    from scipy.integrate._ivp import dop853_coefficients as tab
+    ts, ys, Fs, _, _, _, _ = dop853(y, 0.1, 1e-6, 1e-8, math.inf, 1e6, 1000, tab.A, tab.B, tab.C,
+                                     tab.E3, tab.E5, tab.D, ERF, 1, 1, T, vt, v0, True, 0.1, 0.1,
+                                     1.0, 0.0, 0.0, 0.0, u, wu)
+    dense_eval(ts, ys, Fs, np.array([0.05]), np.empty((1, 3)))

@@ -41,7 +41,8 @@ class Trajectory(Result):
     ``eg < escape_fraction * plateau_eg``), ``t_plateau_enter`` (first ``t``
     with ``eg < plateau_eg / escape_fraction``), ``plateau_length``
     (``t_escape - t_plateau_enter``), ``t_converged`` (all NaN when not
-    found), ``nfev``, ``n_steps``, ``max_abs_order_parameter`` (largest
+    found), ``nfev``, ``n_steps``, ``n_rejected`` (-1 if the solver does not
+    say), ``max_abs_order_parameter`` (largest
     ``|Q|``, ``|R|`` or ``|v|`` on the output grid: with bounded activations
     such as erf, weights above the critical learning rate grow without a
     blow-up, which a small ``bound`` turns into a reported divergence).
@@ -88,6 +89,7 @@ class System:
         self.n = nq + K * M + (K if self.train_v else 0)
         self.iu = np.triu_indices(K)
         self.nfev = 0
+        self.n_rejected = -1  # known only for the Numba DOP853 stepper
         # the kernel's arguments, bound once (attribute look-ups cost more than the K = 2 kernel)
         self._args = (self.code, K, M, self.T, self.vt, self.v0_eff, self.train_v, self.lr, self.lr_v,
                       self.t0, self.power, self.sigma2, self.wd, self.u, self.wu)
@@ -195,8 +197,13 @@ def integrate(model: CommitteeMachine, t_max: float, *, Q0, R0, T=None, v0=None,
     v0 : array_like (K,), optional
         Initial (or fixed) second-layer weights, default all ones.
     method : str
-        ``"DOP853"``, ``"RK45"``, ``"Radau"``, ``"LSODA"`` (any of
-        :func:`scipy.integrate.solve_ivp`), or ``"euler"`` (fixed step ``dt``).
+        ``"DOP853"`` (default): Dormand-Prince 8(5,3) with its 7th-order dense
+        output, stepped entirely in Numba (:func:`odes._kernels.dop853`, the
+        algorithm of scipy's ``DOP853``) for the built-in activations, and
+        through :func:`scipy.integrate.solve_ivp` for :class:`Custom` ones;
+        ``"scipy-DOP853"``, ``"RK45"``, ``"RK23"``, ``"Radau"``, ``"BDF"``,
+        ``"LSODA"``: :func:`scipy.integrate.solve_ivp`; ``"euler"``: fixed
+        step ``dt``.
     rtol, atol : float
         Tolerances of the adaptive methods.
     t_eval : array_like, optional
@@ -234,7 +241,8 @@ def integrate(model: CommitteeMachine, t_max: float, *, Q0, R0, T=None, v0=None,
     t_start = time.perf_counter()
     system = System(model, T, v0)
     t_max = check_real("t_max", t_max, low=0.0, low_open=True)
-    check_choice("method", method, ("DOP853", "RK45", "RK23", "Radau", "BDF", "LSODA", "euler"))
+    check_choice("method", method, ("DOP853", "scipy-DOP853", "RK45", "RK23", "Radau", "BDF", "LSODA",
+                                    "euler"))
     check_choice("plateau_measure", plateau_measure, ("abs", "relative"))
     rtol = check_real("rtol", rtol, low=1e-14, high=1.0)
     atol = check_real("atol", atol, low=0.0, low_open=True)
@@ -267,8 +275,11 @@ def integrate(model: CommitteeMachine, t_max: float, *, Q0, R0, T=None, v0=None,
 
     if method == "euler":
         out = _run_euler(system, y0, t_max, dt, t_eval, bound, eg_tol)
+    elif method == "DOP853" and system.code >= 0:
+        out = _run_dop853(system, y0, t_max, rtol, atol, max_step, t_eval, bound, eg_tol)
     else:
-        out = _run_ivp(system, y0, t_max, method, rtol, atol, max_step, t_eval, bound, eg_tol)
+        out = _run_ivp(system, y0, t_max, method.replace("scipy-", ""), rtol, atol, max_step,
+                       t_eval, bound, eg_tol)
     ts, ys, egs, eg_fun, success, status, message, n_steps, t_conv = out
     t_solve = time.perf_counter() - t_start
 
@@ -290,6 +301,7 @@ def integrate(model: CommitteeMachine, t_max: float, *, Q0, R0, T=None, v0=None,
                    plateau_eg=plateau_eg, plateau_t=plateau_t, t_escape=t_escape,
                    t_plateau_enter=t_enter, plateau_length=t_escape - t_enter,
                    t_converged=t_conv, nfev=int(system.nfev), n_steps=int(n_steps),
+                   n_rejected=int(system.n_rejected),
                    max_abs_order_parameter=float(np.max(np.abs(ys))) if np.all(np.isfinite(ys)) else math.inf)
     arrays = dict(t=ts, Q=Q, R=R, v=v, eg=egs, T=system.T, v_teacher=model.teacher_weights())
     return Trajectory(success=success, status=status, message=message, n_iter=n_steps,
@@ -347,6 +359,78 @@ def _run_ivp(system, y0, t_max, method, rtol, atol, max_step, t_eval, bound, eg_
 
     return (np.asarray(ts, dtype=float), ys, egs, eg_fun if dense is not None else None,
             success, status, message, int(sol.t.size - 1), t_conv)
+
+
+class _DenseDOP853:
+    """Dense output of :func:`odes._kernels.dop853` with the call conventions of scipy's ``OdeSolution``."""
+
+    def __init__(self, ts, ys, Fs):
+        self.ts, self.ys, self.Fs = ts, ys, Fs
+
+    def __call__(self, t):
+        tq = np.atleast_1d(np.asarray(t, dtype=float))
+        out = np.empty((tq.size, self.ys.shape[1]))
+        _kernels.dense_eval(self.ts, self.ys, self.Fs, tq, out)
+        return out[0] if np.ndim(t) == 0 else out.T
+
+
+def _run_dop853(system, y0, t_max, rtol, atol, max_step, t_eval, bound, eg_tol):
+    ts, ys, Fs, n_acc, n_rej, nfev, st = _kernels.dop853(
+        y0, t_max, rtol, atol, max_step, bound, 10_000_000, _TAB["A"], _TAB["B"], _TAB["C"],
+        _TAB["E3"], _TAB["E5"], _TAB["D"], *system._args)
+    system.nfev += int(nfev)
+    system.n_rejected = int(n_rej)
+    dense = _DenseDOP853(ts, ys, Fs)
+    t_end = float(ts[-1])
+    success, status, message = True, 0, "integrated to t_max"
+    if st == -2:
+        success, status = False, -2
+        message = (f"diverged: an order parameter left |y| < {bound:g} or became non-finite by "
+                   f"t={t_end:.6g} (learning rate above its critical value?)")
+    elif st == -1:
+        success, status = False, -1
+        message = f"solver failed at t={t_end:.6g}: step size underflow or too many steps"
+    step_eg = np.array([system.eg(y) for y in ys])
+
+    def eg_fun(t):
+        return system.eg(dense(t))
+
+    eg_fun.dense = dense
+    t_conv = math.nan
+    if eg_tol is not None:
+        below = np.nonzero(step_eg < eg_tol)[0]
+        if below.size:
+            j = int(below[0])
+            t_conv = float(ts[0]) if j == 0 else float(
+                brentq(lambda t: eg_fun(t) - eg_tol, ts[j - 1], ts[j], xtol=1e-12, rtol=1e-14))
+            status, message = 1, f"eg fell below eg_tol at t={t_conv:.10g}"
+            t_end = t_conv
+    if t_eval is None:
+        keep = ts < t_end
+        out_t = np.concatenate([ts[keep], [t_end]])
+        out_y = np.concatenate([ys[keep], dense(t_end)[None, :]]) if status == 1 else ys[: keep.sum() + 1]
+        if status != 1:
+            out_t = ts.copy()
+        egs = np.array([system.eg(y) for y in out_y]) if status == 1 else step_eg
+    else:
+        out_t = t_eval[t_eval <= t_end * (1 + 1e-14)]
+        if out_t.size == 0:
+            out_t = ts[:1]
+        out_y = dense(out_t).T.copy()
+        if out_t[0] == 0.0:
+            out_y[0] = y0
+        egs = np.array([system.eg(y) for y in out_y])
+    return out_t, out_y, egs, eg_fun, success, status, message, int(n_acc), t_conv
+
+
+def _tableau():
+    from scipy.integrate._ivp import dop853_coefficients as tab
+
+    return {k: np.ascontiguousarray(getattr(tab, k), dtype=np.float64) for k in ("A", "B", "C", "E3", "E5", "D")}
+
+
+#: The DOP853 coefficients (Hairer's tableau, read from scipy so they are not retyped here).
+_TAB = _tableau()
 
 
 def _run_euler(system, y0, t_max, dt, t_eval, bound, eg_tol):
@@ -450,7 +534,7 @@ def _plateau(system, ts, ys, egs, eg_fun, pw, measure="abs"):
         d = abs(system.deg_dt(t, y))
         return d / abs(system.eg(y)) if measure == "relative" else d
 
-    grid = np.linspace(lo, hi, 201 if measure == "abs" else 801)
+    grid = np.linspace(lo, hi, 81 if measure == "abs" else 401)
     d = np.array([slope(t) for t in grid])
     if measure == "relative":
         e = np.array([eg_fun(t) for t in grid])

@@ -347,3 +347,32 @@ def test_erf_weights_growing_above_the_critical_rate_are_reported_with_a_bound()
     r = odes.integrate(m, 1000.0, Q0=Q0, R0=R0, bound=500.0)
     assert not r.success and r.status == -2 and "diverged" in r.message
     assert r.t_final < 1000.0 and np.all(np.isfinite(r.eg))
+
+
+@pytest.mark.parametrize("act", ["erf", "relu"])
+def test_numba_dop853_matches_scipy_dop853(act):
+    """The Numba stepper runs the same method as scipy's DOP853: same steps up to details of
+    the first step, the same solution within the tolerance, the same dense output."""
+    m = odes.CommitteeMachine(2, 2, activation=act, lr=0.5, noise=0.01, train_second=True)
+    te = np.linspace(0.0, 300.0, 61)
+    kw = dict(Q0=Q0, R0=R0, rtol=1e-10, atol=1e-12, t_eval=te)
+    a = odes.integrate(m, 300.0, method="DOP853", **kw)
+    b = odes.integrate(m, 300.0, method="scipy-DOP853", **kw)
+    assert a.success and b.success
+    assert abs(a.n_steps - b.n_steps) <= 0.05 * b.n_steps + 3
+    assert a.n_rejected >= 0 and b.n_rejected == -1
+    np.testing.assert_allclose(a.Q, b.Q, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(a.v, b.v, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(a.eg, b.eg, rtol=1e-6, atol=1e-10)
+
+
+def test_numba_dop853_error_follows_the_tolerance():
+    """Global error at fixed t against rtol: DOP853's error scales like the tolerance, and the
+    dense output between steps is as accurate as the steps themselves."""
+    ref = odes.integrate(STANDARD, 60.0, Q0=Q0, R0=R0, rtol=1e-13, atol=1e-15, t_eval=[37.3, 60.0])
+    errs = []
+    for rtol in (1e-6, 1e-8):
+        r = odes.integrate(STANDARD, 60.0, Q0=Q0, R0=R0, rtol=rtol, atol=rtol * 1e-2, t_eval=[37.3, 60.0])
+        errs.append(np.abs(r.Q - ref.Q).max())
+    assert errs[1] < errs[0] / 20
+    assert errs[1] < 1e-7
