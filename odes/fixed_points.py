@@ -74,7 +74,7 @@ def _jac(system, y, h=1e-6):
 
 
 def _eigs(J):
-    ev = np.linalg.eigvals(J)
+    ev = np.linalg.eigvals(J).astype(complex)  # complex always, so the dtype never depends on the state
     return ev[np.argsort(-ev.real, kind="stable")]
 
 

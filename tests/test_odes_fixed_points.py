@@ -127,3 +127,12 @@ def test_invalid_fixed_point_requests():
         fp.symmetric_fixed_point(odes.CommitteeMachine(2, 2, train_second=True))
     with pytest.raises(ValueError, match="M"):
         fp.perfect_learning(odes.CommitteeMachine(2, 3))
+
+
+def test_fixed_point_archive_round_trip(tmp_path):
+    archive = pytest.importorskip("lmech.archive")
+    r = fp.symmetric_fixed_point(STANDARD, branch="degenerate")
+    archive.save(r, tmp_path / "fp.h5", "plateau")
+    back = archive.load(tmp_path / "fp.h5", "plateau")
+    assert isinstance(back, fp.FixedPoint) and back.same_as(r)
+    assert back.eigenvalues.dtype.kind == "c"
