@@ -42,17 +42,17 @@ def _asin_clip(x):
 
 
 # ---------------------------------------------------------------------------
-# erf(u / sqrt 2): Saad & Solla (1995) eqs. (A1)-(A4); Goldt et al. (2019) SM
+# erf(u / sqrt 2): Saad & Solla (1995), appendix; Goldt et al. (2019), supplementary material
 # ---------------------------------------------------------------------------
 @njit(cache=True)
 def i2_erf(c11, c12, c22):
-    """``(2/pi) asin(C12 / sqrt((1+C11)(1+C22)))`` (Saad & Solla 1995, eq. (A1))."""
+    """``(2/pi) asin(C12 / sqrt((1+C11)(1+C22)))`` (Saad & Solla 1995, appendix)."""
     return _2PI * _asin_clip(c12 / math.sqrt((1.0 + c11) * (1.0 + c22)))
 
 
 @njit(cache=True)
 def i3_erf(c11, c12, c13, c22, c23, c33):
-    """``E[g'(x1) x2 g(x3)]`` for erf(u/sqrt 2) (Saad & Solla 1995, eq. (A2)).
+    """``E[g'(x1) x2 g(x3)]`` for erf(u/sqrt 2) (Saad & Solla 1995, appendix).
 
     ``(2/pi) (C23 (1+C11) - C12 C13) / ((1+C11) sqrt(L3))`` with
     ``L3 = (1+C11)(1+C33) - C13**2``.
@@ -63,7 +63,7 @@ def i3_erf(c11, c12, c13, c22, c23, c33):
 
 @njit(cache=True)
 def i4_erf(c11, c12, c13, c14, c22, c23, c24, c33, c34, c44):
-    """``E[g'(x1) g'(x2) g(x3) g(x4)]`` for erf(u/sqrt 2) (Saad & Solla 1995, eq. (A3)).
+    """``E[g'(x1) g'(x2) g(x3) g(x4)]`` for erf(u/sqrt 2) (Saad & Solla 1995, appendix).
 
     ``(4/pi^2) L4^{-1/2} asin(L0 / sqrt(L1 L2))`` with
     ``L4 = (1+C11)(1+C22) - C12^2``,
@@ -104,7 +104,7 @@ def i4_quad(c11, c12, c13, c14, c22, c23, c24, c33, c34, c44):
 def i2_relu(c11, c12, c22):
     """``E[relu(x1) relu(x2)] = sqrt(C11 C22)/(2 pi) (sin th + (pi - th) cos th)``, ``cos th = rho``.
 
-    The order-1 arc-cosine kernel (Cho & Saul, NeurIPS 2009, eq. (6)).
+    The order-1 arc-cosine kernel (Cho & Saul, NeurIPS 2009).
     """
     s = math.sqrt(c11 * c22)
     if s <= 0.0:
@@ -505,7 +505,7 @@ def coefficients_erf(C, w, K, L, A, B, J, G):
 
 @njit(cache=True)
 def assemble(y, K, M, C, w, A, B, J, G, eta, eta_v, sigma2, wd, train_v, out):
-    """Right-hand side from the Gaussian averages (Goldt et al. 2019, eqs. (S27)-(S29) in our notation).
+    """Right-hand side from the Gaussian averages (Saad & Solla 1995; Goldt et al. 2019, supplementary material; our notation).
 
     ``dQ_ik = eta (v_i A[i,k] + v_k A[k,i]) + eta^2 v_i v_k (B[i,k] + sigma2 J[i,k]) - 2 eta wd Q_ik``,
     ``dR_in = eta v_i A[i, K+n] - eta wd R_in``,
@@ -633,7 +633,7 @@ def _rms(x, scale):
 def dop853(y0, t_end, rtol, atol, max_step, bound, max_steps, A, B, Cn, E3, E5, D,
            act, K, M, T, vt, v0, train_v, lr, lr_v, t0, power, sigma2, wd, u, wu):
     """Integrate ``dy/dt = rhs`` from 0 to ``t_end`` with DOP853 (Hairer, Norsett & Wanner,
-    *Solving ODEs I*, 2nd ed., sec. II.10; the method of :func:`scipy.integrate.solve_ivp`).
+    *Solving Ordinary Differential Equations I*, 2nd ed., Springer 1993, the DOP853 code; the method of :func:`scipy.integrate.solve_ivp`).
 
     Error norm ``|h| e5^2 / sqrt((e5^2 + 0.01 e3^2) n)`` of the embedded 5th- and
     3rd-order estimators, step factor ``0.9 err^(-1/8)`` clipped to ``[0.2, 10]``

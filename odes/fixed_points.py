@@ -6,7 +6,7 @@
 * :func:`newton`: a general fixed point from a given state.
 * :func:`symmetric_fixed_point`: the symmetric plateau of a realisable
   ``K = M`` machine with ``T = I`` (Saad & Solla, PRE 52, 4225 (1995),
-  sec. IV), ``Q = (q - c) I + c 1 1^T``, ``R = (r - s) I + s 1 1^T``, on the
+  the symmetric phase), ``Q = (q - c) I + c 1 1^T``, ``R = (r - s) I + s 1 1^T``, on the
   ``"generic"`` branch (``q > c``) or the ``"degenerate"`` branch of identical
   students (``q = c``, ``r = s``), by continuation in the learning rate.
 * :func:`perfect_learning`: the spectrum at ``Q = R = T``, ``v = v*`` (K = M):
@@ -142,8 +142,8 @@ def symmetric_eg_small_lr(K: int) -> float:
     """``eg`` of the symmetric plateau as ``eta -> 0`` for erf, ``K = M``, ``T = I``, summed readout.
 
     ``q = c = 1/(2K-1)``, ``r = s = 1/sqrt(K(2K-1))`` and
-    ``eg = (K/pi) (pi/6 - K asin(1/(2K)))`` (Saad & Solla 1995, sec. IV;
-    Biehl, Riegler & Wöhler, J. Phys. A 29, 4769 (1996)).
+    ``eg = (K/pi) (pi/6 - K asin(1/(2K)))`` (Saad & Solla 1995, the symmetric
+    phase; value quoted in issue 3 and checked in the tests).
     """
     return K / math.pi * (math.pi / 6.0 - K * math.asin(1.0 / (2.0 * K)))
 
@@ -247,7 +247,7 @@ def perfect_learning(model: CommitteeMachine, *, T=None) -> FixedPoint:
     """Spectrum at perfect learning ``Q = R = T``, ``v = v*`` (``K = M``).
 
     The largest eigenvalue ``lambda_max`` sets the asymptotic decay
-    ``eg ~ exp(2 lambda_max t)`` (Saad & Solla 1995, sec. V); it is a fixed
+    ``eg ~ exp(2 lambda_max t)`` (Saad & Solla 1995, asymptotic phase); it is a fixed
     point only without output noise.
     """
     t0 = time.perf_counter()
@@ -301,7 +301,7 @@ def noise_asymptote(model: CommitteeMachine, *, T=None, tol: float = 1e-13) -> F
 
     Newton from ``Q = R = T``; its ``eg`` is the asymptotic generalisation
     error of online SGD at constant learning rate with noise variance
-    ``sigma^2`` (Saad & Solla 1995, sec. VI; Goldt et al. 2019).
+    ``sigma^2`` (Saad & Solla 1995; Goldt et al. 2019).
     """
     Q, R, T = _perfect_state(model, T)
     return newton(model, Q, R, T=T, tol=tol)

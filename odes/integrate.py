@@ -1,11 +1,11 @@
 """Integration of the committee-machine ODEs and the observables of a trajectory.
 
 :func:`integrate` solves the order-parameter ODEs of online SGD (Saad &
-Solla, PRE 52, 4225 (1995), eqs. (9)-(10); Biehl & Schwarze, J. Phys. A 28,
-643 (1995); Goldt et al., NeurIPS 2019, eqs. (9)-(11) and supplementary
-material) with a Numba right-hand side, either adaptively
-(:func:`scipy.integrate.solve_ivp`, default ``DOP853``) or with fixed-step
-forward Euler (``method="euler"``, the scheme of published codes).
+Solla, PRE 52, 4225 (1995); Biehl & Schwarze, J. Phys. A 28, 643 (1995);
+Goldt et al., NeurIPS 2019, and its supplementary material) with a Numba
+right-hand side, either adaptively (default: DOP853 stepped in Numba, or any
+:func:`scipy.integrate.solve_ivp` method) or with fixed-step forward Euler
+(``method="euler"``, the scheme of published codes).
 It returns a :class:`Trajectory` with the order parameters, the
 generalisation error, the plateau, the escape time and the solver statistics.
 """

@@ -32,7 +32,7 @@ def test_symmetric_branches_reference_values():
 @pytest.mark.parametrize("K", [2, 3])
 def test_symmetric_fixed_point_small_lr_limit(K):
     """eta -> 0: q = c = 1/(2K-1), r = s = 1/sqrt(K(2K-1)) and
-    eg = (K/pi)(pi/6 - K asin(1/(2K))) (Saad & Solla 1995, sec. IV); the approach is linear in eta."""
+    eg = (K/pi)(pi/6 - K asin(1/(2K))) (Saad & Solla 1995, symmetric phase; values of issue 3); the approach is linear in eta."""
     if K == 2:
         assert fp.symmetric_eg_small_lr(2) == pytest.approx(0.0116108, abs=5e-8)
     errs = []

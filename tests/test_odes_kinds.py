@@ -34,7 +34,7 @@ def test_point_scalars_hold_the_phase_diagram_observables():
 def test_escape_time_is_set_by_the_unstable_eigenvalue_of_the_plateau():
     """As r0 -> 0 the trajectory passes ever closer to the symmetric fixed point (generic branch):
     the plateau value tends to its eg, and each decade of r0 adds ln(10)/lambda_u to the escape
-    time, lambda_u the positive eigenvalue of its Jacobian (Saad & Solla 1995, sec. IV)."""
+    time, lambda_u the positive eigenvalue of its Jacobian (Saad & Solla 1995, symmetric phase)."""
     gen = fp.symmetric_fixed_point(odes.CommitteeMachine(2, 2, lr=0.5), branch="generic")
     lam_u = gen.eigenvalues[0].real
     t = [phase_point(lr=0.5, r0=r0, t_max=1500.0) for r0 in (1e-6, 1e-7, 1e-8)]
