@@ -136,13 +136,18 @@ def bayes_plot(sweep_result, ax):
             eg = eg.T
         mesh = ax.pcolormesh(a, o, eg.T, shading="auto")
         ax.figure.colorbar(mesh, ax=ax, label="Bayes error (equilibrium)")
-        ac, asp = [], []
+        ac, asp, asi = [], [], []
         for v in o:
             tr = transitions(_fixed_model(sweep_result, **{other: float(v)}))
             ac.append(tr.scalars["alpha_c"])
             asp.append(tr.scalars["alpha_sp_uninf"])
+            asi.append(tr.scalars["alpha_sp_inf"] if tr.scalars["alpha_sp_inf"] > 0 else math.nan)
         ax.plot(ac, o, "w-", lw=2, label="first-order transition")
-        ax.plot(asp, o, "w:", lw=1.5, label="spinodal")
+        ax.plot(asp, o, "w:", lw=1.5, label="spinodal (uninformed)")
+        if np.any(np.isfinite(asi)):
+            ax.plot(asi, o, "w-.", lw=1, label="spinodal (informed)")
+        if len(o) > 2 and np.all(o > 0) and np.allclose(np.diff(np.log(o)), np.log(o[1] / o[0])):
+            ax.set_yscale("log")  # a log-spaced axis
         ax.set_xlabel(r"$\alpha$")
         ax.set_ylabel(other)
         ax.legend(fontsize=7)
