@@ -165,6 +165,8 @@ def _log1p_over(t):
     """``log1p(t) / t`` with the value 1 at ``t = 0``."""
     if abs(t) < 1e-8:
         return 1.0 - 0.5 * t + t * t / 3.0
+    if t > 1e300:  # log(t)/t -> 0 (t = delta/eps with a subnormal eps overflows)
+        return 0.0 if math.isinf(t) else math.log(t) / t
     return math.log1p(t) / t
 
 
