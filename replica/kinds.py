@@ -9,9 +9,10 @@
     ``q_inf``, ``eg_bayes_uninf``, ``eg_bayes_inf``, ``eg_gibbs_uninf``,
     ``eg_gibbs_inf``, ``phi_uninf``, ``phi_inf``, ``q``, ``eg_bayes``,
     ``eg_gibbs``, ``mi`` (equilibrium), ``branch`` (0 uninformed, 1 informed),
-    ``converged_uninf``, ``converged_inf``.  The plot calls
-    :func:`replica.transitions` on the fixed model and marks the first-order
-    transition and the spinodals.
+    ``converged_uninf``, ``converged_inf`` and (option ``thresholds``, on by
+    default) ``alpha_c``, ``alpha_sp_uninf``, ``alpha_sp_inf`` from
+    :func:`replica.transitions`, so the archive holds the transition lines;
+    the plot marks the first-order transition and the spinodals.
 ``replica.erm``
     Convex ERM (square, logistic, hinge) with L2 penalty ``lam``: test error,
     training loss, ``m``, ``q``, ``V``.  Defined in :mod:`replica.erm`.
@@ -20,6 +21,7 @@
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 
@@ -51,9 +53,22 @@ def bayes_check(*, alpha=1.0, **params) -> None:
     bayes_model(**params)
 
 
+@lru_cache(maxsize=64)
+def _thresholds(model, n_quad):
+    """:func:`replica.transitions` once per model and worker process."""
+    tr = transitions(model, n_quad=n_quad)
+    return {k: tr.scalars[k] for k in ("alpha_c", "alpha_sp_uninf", "alpha_sp_inf")}
+
+
 def bayes_point(*, alpha, prior="rademacher", channel="sign", rho=1.0, delta=0.1, eps=0.1,
-                rtol=1e-10, max_iter=20_000, n_quad=96) -> BayesOptimalResult:
-    """Both branches of the state evolution at one ``alpha`` (see module docstring)."""
+                rtol=1e-10, max_iter=20_000, n_quad=96, thresholds=True) -> BayesOptimalResult:
+    """Both branches of the state evolution at one ``alpha`` (see module docstring).
+
+    With ``thresholds`` the scalars also hold ``alpha_c``, ``alpha_sp_uninf``
+    and ``alpha_sp_inf`` of the model (from :func:`replica.transitions`,
+    computed once per distinct model in each worker), so that the archive
+    carries the transition lines.
+    """
     model = bayes_model(prior=prior, channel=channel, rho=rho, delta=delta, eps=eps)
     opts = dict(rtol=rtol, max_iter=max_iter, n_quad=n_quad)
     u = solve_bayes(model, alpha, init="uninformed", **opts)
@@ -72,12 +87,20 @@ def bayes_point(*, alpha, prior="rademacher", channel="sign", rho=1.0, delta=0.1
     for k in ("q", "eg_bayes", "eg_gibbs", "mi", "phi"):
         sc[k] = eq.scalars.get(k, math.nan)
     sc["branch"] = branch
+    if thresholds:
+        sc.update(_thresholds(model, n_quad))
     ok = u.success and i.success
     msg = "both branches converged" if ok else f"uninformed: {u.message}; informed: {i.message}"
     return BayesOptimalResult(success=ok, status=0 if ok else -1, message=msg,
                               n_iter=u.n_iter + i.n_iter, residual=max(u.residual, i.residual),
                               model=model, options=opts, conventions=CONVENTIONS,
                               timings={"solve": u.timings["solve"] + i.timings["solve"]}, scalars=sc)
+
+
+def _first_finite(values) -> float:
+    x = np.asarray(values, float).ravel()
+    x = x[np.isfinite(x)]
+    return float(x[0]) if x.size else math.nan
 
 
 def _fixed_model(sweep_result, **override):
@@ -115,12 +138,15 @@ def bayes_plot(sweep_result, ax):
         ax.plot(a, np.where(~u_eq, eu_shown, np.nan), "C0--", lw=1, label="uninformed branch (metastable)")
         ax.plot(a, np.where(~u_eq | perfect, ei, np.nan), "C1-", lw=2, label="informed branch (equilibrium)")
         ax.plot(a, np.where(u_eq & ~same, ei, np.nan), "C1--", lw=1, label="informed branch (metastable)")
-        tr = transitions(model)
+        if "alpha_c" in arr:  # thresholds archived by the point function
+            th = {k: _first_finite(arr[k]) for k in ("alpha_c", "alpha_sp_uninf", "alpha_sp_inf")}
+        else:
+            th = transitions(model).scalars
         lines = [("alpha_c", "k", "-", "first-order transition"),
                  ("alpha_sp_uninf", "C3", ":", "spinodal (uninformed)"),
                  ("alpha_sp_inf", "C2", ":", "spinodal (informed)")]
         for key, col, ls, lab in lines:
-            v = tr.scalars[key]
+            v = th[key]
             if math.isfinite(v) and v > 0.0:
                 ax.axvline(v, color=col, ls=ls, lw=1, label=f"{lab} {v:.5f}")
         ax.set_xlabel(r"$\alpha = n/d$")
@@ -137,11 +163,17 @@ def bayes_plot(sweep_result, ax):
         mesh = ax.pcolormesh(a, o, eg.T, shading="auto")
         ax.figure.colorbar(mesh, ax=ax, label="Bayes error (equilibrium)")
         ac, asp, asi = [], [], []
-        for v in o:
-            tr = transitions(_fixed_model(sweep_result, **{other: float(v)}))
-            ac.append(tr.scalars["alpha_c"])
-            asp.append(tr.scalars["alpha_sp_uninf"])
-            asi.append(tr.scalars["alpha_sp_inf"] if tr.scalars["alpha_sp_inf"] > 0 else math.nan)
+        for j, v in enumerate(o):
+            if "alpha_c" in arr:  # thresholds archived by the point function
+                def row(key):
+                    x = np.asarray(arr[key], float)
+                    return _first_finite(x[:, j] if axes[0] == "alpha" else x[j, :])
+                th = {k: row(k) for k in ("alpha_c", "alpha_sp_uninf", "alpha_sp_inf")}
+            else:
+                th = transitions(_fixed_model(sweep_result, **{other: float(v)})).scalars
+            ac.append(th["alpha_c"])
+            asp.append(th["alpha_sp_uninf"])
+            asi.append(th["alpha_sp_inf"] if th["alpha_sp_inf"] > 0 else math.nan)
         ax.plot(ac, o, "w-", lw=2, label="first-order transition")
         ax.plot(asp, o, "w:", lw=1.5, label="spinodal (uninformed)")
         if np.any(np.isfinite(asi)):
@@ -176,6 +208,8 @@ register_kind(SweepKind(
         "rtol": Param(float, default=1e-10, low=0.0, low_open=True, help="relative tolerance on V = rho - q"),
         "max_iter": Param(int, default=20_000, low=1, help="iterations per branch"),
         "n_quad": Param(int, default=96, low=8, high=300, help="Gauss-Hermite nodes"),
+        "thresholds": Param(bool, default=True,
+                            help="store alpha_c and the spinodals (replica.transitions) at every point"),
     },
     check="replica.kinds:bayes_check",
     plot="replica.kinds:bayes_plot",

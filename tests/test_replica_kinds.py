@@ -67,6 +67,9 @@ def test_two_dimensional_plot_draws_transition_line(tmp_path):
     xs = line.get_xdata()
     assert xs[0] == pytest.approx(1.2447, abs=1e-3)  # eps = 0: Gyorgyi's transition
     assert math.isfinite(xs[1]) and xs[1] > xs[0]    # label noise delays it
+    # the thresholds are archived at every point (constant along alpha)
+    ac = np.asarray(res.arrays["alpha_c"])
+    assert np.allclose(ac[:, 0], xs[0], rtol=1e-12) and np.allclose(ac[:, 1], xs[1], rtol=1e-12)
     plt.close(fig)
 
 
