@@ -161,19 +161,25 @@ def solve_gardner(model: GardnerVolume, alpha, *, rtol=1e-12, max_iter=10_000, n
 
     def F(x):
         q = x[0]
+        if q >= 1.0:
+            return np.array([1.0])
         _, m2 = _G(q, kappa, n_quad)
         qhat = alpha * m2 / (1.0 - q)
         return np.array([float(np.dot(w, np.tanh(math.sqrt(qhat) * z) ** 2))])
 
     q0 = 1e-3 if init is None else check_real("init", init, low=0.0, high=1.0, high_open=True)
-    out = iterate(F, np.array([q0]), valid=lambda x: 0.0 <= x[0] < 1.0, rtol=rtol, max_iter=max_iter,
+    out = iterate(F, np.array([q0]), valid=lambda x: 0.0 <= x[0] <= 1.0, rtol=rtol, max_iter=max_iter,
                   damping=damping, method=method)
     q = float(out.x[0])
-    success = out.success and 0.0 <= q < 1.0
+    success = out.success and 0.0 <= q <= 1.0
+    message = out.message
+    if success and q >= 1.0:
+        # tanh^2 saturates: the RS overlap has reached 1, the volume is empty
+        message = "the RS overlap reached q = 1 (empty version space); " + message
     qhat = alpha * _G(q, kappa, n_quad)[1] / (1.0 - q) if q < 1.0 else math.inf
     s = _entropy(model, q, qhat, alpha, n_quad) if q < 1.0 else -math.inf
     sc = {"alpha": alpha, "q": q, "qhat": qhat, "entropy": s, "sat": bool(s > 0.0)}
-    return GardnerResult(success=success, status=0 if success else -1, message=out.message,
+    return GardnerResult(success=success, status=0 if success else -1, message=message,
                          n_iter=out.n_iter, residual=out.residual, model=model, options=opts,
                          conventions=CONVENTIONS, scalars=sc, timings={"solve": time.perf_counter() - t0})
 

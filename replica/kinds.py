@@ -334,3 +334,99 @@ register_kind(SweepKind(
     description=("Convex ERM with L2 penalty on teacher-student data (Aubin et al. NeurIPS 2020): "
                  "test error, training loss, m, q, V; the 2-D plot marks the optimal lambda."),
 ))
+
+
+# ---------------------------------------------------------------------------
+# replica.gardner
+# ---------------------------------------------------------------------------
+@lru_cache(maxsize=256)
+def _capacity(prior, margin):
+    from .gardner import GardnerVolume, capacity
+
+    return capacity(GardnerVolume(prior, margin))
+
+
+def gardner_check(*, alpha=1.0, prior="spherical", margin=0.0) -> None:
+    """Raise ValueError naming the parameter for an invalid point."""
+    from .gardner import GardnerVolume
+
+    if not (alpha >= 0.0):
+        raise ValueError(f"alpha must lie in [0, inf), got {alpha!r}")
+    GardnerVolume(prior, margin)
+
+
+def gardner_point(*, alpha=0.5, prior="spherical", margin=0.0, rtol=1e-12, n_quad=32):
+    """RS saddle point of the Gardner volume at ``alpha`` plus the capacity ``alpha_c(margin)``."""
+    from .gardner import GardnerVolume, solve_gardner
+
+    res = solve_gardner(GardnerVolume(prior, margin), alpha, rtol=rtol, n_quad=n_quad)
+    sc = dict(res.scalars)
+    sc["alpha_c"] = _capacity(prior, float(margin))
+    return type(res)(success=res.success, status=res.status, message=res.message, n_iter=res.n_iter,
+                     residual=res.residual, model=res.model, options=res.options,
+                     conventions=res.conventions, timings=res.timings, scalars=sc)
+
+
+def gardner_plot(sweep_result, ax):
+    """Draw a ``replica.gardner`` sweep: entropy vs ``alpha`` with the capacity marked,
+    capacity vs ``margin``, or the entropy over ``(alpha, margin)`` with the capacity line."""
+    arr = sweep_result.arrays
+    axes = list(sweep_result.meta["axes"])
+    if axes == ["alpha"]:
+        ax.plot(arr["alpha"], arr["entropy"], "C0-", label="RS entropy")
+        ac = _first_finite(arr["alpha_c"])
+        ax.axvline(ac, color="k", lw=1, label=rf"capacity $\alpha_c$ = {ac:.6f}")
+        ax.axhline(0.0, color="0.5", lw=0.5)
+        ax.set_xlabel(r"$\alpha$")
+        ax.set_ylabel("entropy per weight")
+        ax.legend(fontsize=8)
+        return ax
+    if axes == ["margin"]:
+        from .gardner import spherical_capacity
+
+        k = np.asarray(arr["margin"], float)
+        prior = sweep_result.meta.get("fixed", {}).get("prior", "spherical")
+        ax.plot(k, arr["alpha_c"], "C0-", label=rf"capacity $\alpha_c(\kappa)$, {prior} weights")
+        if prior != "spherical":
+            ax.plot(k, [spherical_capacity(float(x)) for x in k], "C1--",
+                    label="spherical weights (Gardner 1988)")
+        ax.set_xlabel(r"margin $\kappa$")
+        ax.set_ylabel(r"$\alpha_c$")
+        ax.legend(fontsize=8)
+        return ax
+    if sorted(axes) == ["alpha", "margin"]:
+        a = np.asarray(arr["alpha"], float)
+        k = np.asarray(arr["margin"], float)
+        s = np.asarray(arr["entropy"], float)
+        ac = np.asarray(arr["alpha_c"], float)
+        if axes[0] != "alpha":
+            s, ac = s.T, ac.T
+        s = np.where(np.isfinite(s), s, np.nan)
+        mesh = ax.pcolormesh(a, k, s.T, shading="auto")
+        ax.figure.colorbar(mesh, ax=ax, label="RS entropy")
+        ax.plot([_first_finite(ac[:, j]) for j in range(len(k))], k, "w-", lw=2, label="capacity")
+        ax.set_xlabel(r"$\alpha$")
+        ax.set_ylabel(r"margin $\kappa$")
+        ax.legend(fontsize=7)
+        return ax
+    raise ValueError(f"replica.gardner plots alpha, margin or (alpha, margin) sweeps; axes {axes}")
+
+
+register_kind(SweepKind(
+    name="replica.gardner",
+    point="replica.kinds:gardner_point",
+    params={
+        "alpha": Param(float, default=0.5, low=0.0, help="patterns per weight"),
+        "prior": Param(str, default="spherical", choices=("spherical", "rademacher", "binary"),
+                       help="spherical or binary weights"),
+        "margin": Param(float, default=0.0, help="stability margin kappa"),
+    },
+    options={
+        "rtol": Param(float, default=1e-12, low=0.0, low_open=True, help="relative tolerance"),
+        "n_quad": Param(int, default=32, low=4, high=200, help="Gauss-Legendre nodes per panel"),
+    },
+    check="replica.kinds:gardner_check",
+    plot="replica.kinds:gardner_plot",
+    description=("Gardner volume of the perceptron with random labels: RS entropy at alpha and "
+                 "the capacity alpha_c(margin) (spherical: Gardner's formula; binary: zero entropy)."),
+))

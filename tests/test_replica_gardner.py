@@ -76,3 +76,30 @@ def test_invalid_gardner():
         replica.solve(replica.GardnerVolume("spherical", 0.0), -1.0)
     with pytest.raises(TypeError, match="foo"):
         replica.solve(replica.GardnerVolume("spherical", 0.0), 1.0, foo=1)
+
+
+def test_binary_above_the_rs_limit_is_empty_not_failed():
+    # kappa = 1: binary capacity ~0.27; at alpha = 0.5 the RS overlap reaches 1
+    r = replica.solve(replica.GardnerVolume("rademacher", 1.0), 0.5)
+    assert r.success and r.q == 1.0 and not r.sat and r.entropy == -math.inf
+
+
+def test_gardner_kind_point_and_plot(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from lmech.sweep import sweep
+    from replica.kinds import gardner_check, gardner_plot, gardner_point
+
+    r = gardner_point(alpha=0.5, prior="spherical", margin=1.0)
+    assert r.alpha_c == pytest.approx(0.519572, abs=5e-7)
+    with pytest.raises(ValueError, match="margin"):
+        gardner_check(alpha=1.0, margin=float("inf"))
+    res = sweep("replica.kinds:gardner_point", {"margin": [0.0, 0.5]}, fixed={"prior": "rademacher", "alpha": 0.5},
+                archive=tmp_path / "g.h5")
+    assert res.arrays["alpha_c"][0] == pytest.approx(0.833, abs=5e-4)
+    fig, ax = plt.subplots()
+    gardner_plot(res, ax)
+    plt.close(fig)
