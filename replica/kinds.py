@@ -14,8 +14,18 @@
     :func:`replica.transitions`, so the archive holds the transition lines;
     the plot marks the first-order transition and the spinodals.
 ``replica.erm``
-    Convex ERM (square, logistic, hinge) with L2 penalty ``lam``: test error,
-    training loss, ``m``, ``q``, ``V``.  Defined in :mod:`replica.erm`.
+    Convex ERM (square, logistic, hinge) with L2 penalty ``lam`` (``lam = 0``:
+    max-margin / least-norm limits): parameters ``alpha``, ``loss``, ``lam``,
+    ``channel`` (sign, label-flip, probit, linear), ``rho``, ``delta``,
+    ``eps``; observables ``test_error``, ``test_error_noisy``, ``train_loss``,
+    ``m``, ``q``, ``V`` and their conjugates.  Points are warm-started from the
+    previous point of the same worker.  The 2-D ``(alpha, lam)`` plot draws
+    the optimal-``lam`` line.
+``replica.gardner``
+    Gardner volume with random labels: parameters ``alpha``, ``prior``
+    (spherical, rademacher), ``margin``; observables ``q``, ``entropy``,
+    ``sat`` and the capacity ``alpha_c`` (Gardner's formula or the zero of
+    the binary RS entropy).
 """
 
 from __future__ import annotations
