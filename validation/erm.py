@@ -1,0 +1,431 @@
+"""Finite-d teacher-student GLM data, empirical risk minimisation and GAMP, matching :mod:`replica`.
+
+Data in the conventions of :mod:`replica` (Aubin et al., NeurIPS 2020;
+Barbier et al., PNAS 116, 5451 (2019)): ``x_mu ~ N(0, I_d)``, teacher
+``w*`` drawn from the model's prior, pre-activations ``z_mu = w*.x_mu /
+sqrt(d)``, labels from the channel (``sign``, label flips, probit, linear),
+``n = round(alpha d)`` samples.
+
+* :func:`simulate_erm` -- the minimiser of ``sum_mu l(y_mu, w.x_mu/sqrt d) +
+  (lambda/2)|w|^2`` (:class:`replica.ERM`): the square loss by its closed form
+  (a linear solve), the logistic loss by trust-region Newton-CG (scipy) to a
+  gradient norm of ``1e-8`` relative, the hinge loss through its dual, a
+  box-constrained concave quadratic programme solved by dual coordinate
+  descent (Hsieh et al., ICML 2008; Numba kernel) to a projected-gradient
+  violation of ``1e-7``.
+* :func:`simulate_gamp` -- generalised approximate message passing for the
+  Bayes-optimal GLM (:class:`replica.BayesOptimalGLM`), in the form of
+  Rangan, ISIT 2011 (Algorithm 1) with the priors' and channels' posterior
+  means, run for ``n_iter`` iterations from the uninformed start.
+
+Observables at every ``alpha``: ``m = w.w*/d``, ``q = |w|^2/d``,
+``test_error`` (classification: ``arccos(w.w*/(|w||w*|))/pi``, the exact
+probability of disagreeing with the clean teacher label on a fresh input;
+regression: ``|w - w*|^2/d``), ``train_loss`` (ERM, mean loss without the
+penalty), ``mse = |w - w*|^2/d`` (GAMP).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+from scipy.optimize import minimize
+from scipy.special import expit, log_ndtr, ndtr
+
+from lmech.checks import check_int
+from lmech.result import Result, register_result
+
+from . import _kernels
+from .compare import Simulator, register_simulator
+
+__all__ = ["GLMRun", "sample_teacher", "sample_labels", "simulate_erm", "simulate_gamp",
+           "replica_theory", "erm_point", "gamp_point"]
+
+
+@register_result("validation.GLMRun")
+class GLMRun(Result):
+    """Finite-d ERM or GAMP estimates over a list of ``alpha``.
+
+    Arrays: ``alpha`` (P,), ``m``, ``q``, ``test_error``, ``train_loss`` (ERM),
+    ``mse`` (GAMP), ``converged`` (P,) (bool), ``n_iter`` (P,).  Scalars:
+    ``d``, ``seed``.
+    """
+
+
+def sample_teacher(prior, d: int, rng: np.random.Generator) -> np.ndarray:
+    """A teacher vector of dimension ``d`` from a :mod:`replica` prior."""
+    import replica
+    import replica.erm  # noqa: F401
+
+    name = type(prior).__name__
+    if isinstance(prior, replica.Spherical):
+        w = rng.standard_normal(d)
+        return w * math.sqrt(prior.rho * d) / np.linalg.norm(w)
+    if isinstance(prior, replica.Gaussian):
+        return math.sqrt(prior.rho) * rng.standard_normal(d)
+    if isinstance(prior, replica.Rademacher):
+        return rng.choice(np.array([-1.0, 1.0]), size=d)
+    if isinstance(prior, replica.GaussBernoulli):
+        return (rng.random(d) < prior.rho) * rng.standard_normal(d)
+    raise ValueError(f"prior: cannot sample from {name}")
+
+
+def sample_labels(channel, z: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Labels ``y ~ P_out(y | z)`` for a :mod:`replica` channel."""
+    import replica
+    import replica.erm  # noqa: F401
+
+    if isinstance(channel, replica.Linear):
+        return z + math.sqrt(channel.delta) * rng.standard_normal(z.size)
+    if isinstance(channel, replica.Probit):
+        return np.where(z + math.sqrt(channel.delta) * rng.standard_normal(z.size) >= 0, 1.0, -1.0)
+    if isinstance(channel, replica.LabelFlip):
+        flip = rng.random(z.size) < channel.eps
+        return np.where(z >= 0, 1.0, -1.0) * np.where(flip, -1.0, 1.0)
+    if isinstance(channel, replica.Sign):
+        return np.where(z >= 0, 1.0, -1.0)
+    raise ValueError(f"channel: cannot sample from {type(channel).__name__}")
+
+
+def _data(model_prior, channel, d, alpha, rng):
+    n = max(1, int(round(alpha * d)))
+    w_star = sample_teacher(model_prior, d, rng)
+    X = rng.standard_normal((n, d))
+    z = X @ w_star / math.sqrt(d)
+    y = sample_labels(channel, z, rng)
+    return X, y, w_star
+
+
+def _errors(w, w_star, classification):
+    d = w.size
+    m = float(w @ w_star) / d
+    q = float(w @ w) / d
+    mse = float((w - w_star) @ (w - w_star)) / d
+    if classification:
+        nw, ns = math.sqrt(q * d), math.sqrt(float(w_star @ w_star))
+        c = (w @ w_star) / (nw * ns) if nw > 0 and ns > 0 else 0.0
+        err = math.acos(min(1.0, max(-1.0, c))) / math.pi
+    else:
+        err = mse
+    return m, q, err, mse
+
+
+# -- ERM ---------------------------------------------------------------------------
+def _fit_square(X, y, lam):
+    n, d = X.shape
+    A = X.T @ X / d + lam * np.eye(d)
+    b = X.T @ y / math.sqrt(d)
+    if lam == 0.0 and n < d:
+        raise ValueError("reg: lambda = 0 with the square loss needs alpha >= 1")
+    return np.linalg.solve(A, b), True, 1
+
+
+def _fit_logistic(X, y, lam, gtol):
+    # Newton's method with a trust region and conjugate-gradient inner solves (scipy
+    # trust-ncg), with exact Hessian-vector products A^T diag(s(1-s)) A p + lam p
+    n, d = X.shape
+    A = X * (y / math.sqrt(d))[:, None]                      # rows y_mu x_mu / sqrt d
+
+    def f(w):
+        h = A @ w                                   # y * pre-activation
+        loss = np.sum(np.logaddexp(0.0, -h)) + 0.5 * lam * (w @ w)
+        g = -(A.T @ expit(-h)) + lam * w
+        return loss, g
+
+    def hessp(w, p):
+        h = A @ w
+        return A.T @ (expit(h) * expit(-h) * (A @ p)) + lam * p
+
+    w = np.zeros(d)
+    g0 = max(float(np.linalg.norm(f(w)[1])), 1.0)
+    nit = 0
+    for _ in range(5):   # trust-ncg may stop early near machine precision: restart from there
+        res = minimize(f, w, jac=True, hessp=hessp, method="trust-ncg",
+                       options={"gtol": 0.1 * gtol * g0, "maxiter": 500})
+        w, nit = res.x, nit + int(res.nit)
+        gn = float(np.linalg.norm(f(w)[1]))
+        if gn <= gtol * g0:
+            break
+    return w, bool(gn <= gtol * g0), nit
+
+
+def _fit_hinge(X, y, lam, gtol):
+    # dual of min sum max(0, 1 - y w.x/sqrt d) + lam |w|^2/2:
+    # max_{0 <= a <= 1} sum a - |A^T a|^2/(2 lam), w = A^T a / lam, A = diag(y) X / sqrt d,
+    # by dual coordinate descent (Hsieh et al. 2008) to a projected-gradient violation 1e-7
+    n, d = X.shape
+    if lam <= 0.0:
+        raise ValueError("reg: the hinge loss needs lambda > 0 (the max-margin limit is lambda -> 0)")
+    A = np.ascontiguousarray(X * (y / math.sqrt(d))[:, None])
+    a = np.zeros(n)
+    u = np.zeros(d)
+    tol = max(gtol, 1e-7)
+    sweeps, viol = _kernels.svm_dual_cd(A, float(lam), a, u, tol, 100_000)
+    return u / lam, bool(viol < tol), int(sweeps)
+
+
+def simulate_erm(model, d: int, alphas, *, seed: int = 0, gtol: float = 1e-8) -> GLMRun:
+    """Empirical risk minimisation of a :class:`replica.ERM` model at dimension ``d``.
+
+    Parameters
+    ----------
+    model : replica.ERM
+        Loss (square, logistic, hinge), L2 strength ``reg``, teacher prior and channel.
+    d : int
+        Dimension.
+    alphas : array_like
+        Sample ratios ``n/d``; an independent data set is drawn for each.
+    seed : int
+        Seed of the :class:`numpy.random.Generator` (teacher, inputs, labels).
+    gtol : float
+        Logistic: the fit counts as converged when the gradient norm is below
+        ``gtol`` times its value at ``w = 0``; hinge: tolerance on the largest
+        projected dual gradient (at least ``1e-7``).
+
+    Returns
+    -------
+    GLMRun
+        ``success=False`` if a fit did not converge (its row is still reported).
+    """
+    import replica
+    import replica.erm  # noqa: F401
+
+    if not isinstance(model, replica.ERM):
+        raise ValueError(f"model must be a replica.ERM, got {type(model).__name__}")
+    d = check_int("d", d, low=1)
+    seed = check_int("seed", seed, low=0)
+    alphas = np.asarray(alphas, dtype=float).ravel()
+    if alphas.size == 0 or np.any(~np.isfinite(alphas)) or np.any(alphas <= 0):
+        raise ValueError("alphas must be a non-empty list of positive sample ratios")
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    loss = model.loss
+    P = alphas.size
+    out = {k: np.full(P, np.nan) for k in ("m", "q", "test_error", "train_loss", "mse")}
+    conv = np.zeros(P, dtype=bool)
+    iters = np.zeros(P, dtype=np.int64)
+    for j, alpha in enumerate(alphas):
+        X, y, w_star = _data(model.teacher_prior, model.channel, d, alpha, rng)
+        if isinstance(loss, replica.erm.Square):
+            w, ok, it = _fit_square(X, y, model.reg)
+        elif isinstance(loss, replica.erm.Logistic):
+            w, ok, it = _fit_logistic(X, y, model.reg, gtol)
+        elif isinstance(loss, replica.erm.Hinge):
+            w, ok, it = _fit_hinge(X, y, model.reg, gtol)
+        else:  # pragma: no cover - ERM validates its loss
+            raise ValueError(f"loss: unsupported {loss!r}")
+        h = X @ w / math.sqrt(d)
+        if isinstance(loss, replica.erm.Square):
+            tl = 0.5 * np.mean((y - h) ** 2)
+        elif isinstance(loss, replica.erm.Logistic):
+            tl = np.mean(np.logaddexp(0.0, -y * h))
+        else:
+            tl = np.mean(np.maximum(0.0, 1.0 - y * h))
+        m, q, err, mse = _errors(w, w_star, model.classification)
+        out["m"][j], out["q"][j], out["test_error"][j], out["mse"][j] = m, q, err, mse
+        out["train_loss"][j] = tl
+        conv[j], iters[j] = ok, it
+    success = bool(conv.all())
+    msg = "every fit converged" if success else \
+        f"fits did not converge at alpha = {alphas[~conv].tolist()}"
+    return GLMRun(success=success, status=0 if success else -1, message=msg, n_iter=int(iters.sum()),
+                  model=model, options={"d": d, "seed": seed, "gtol": gtol},
+                  conventions=dict(replica.erm.CONVENTIONS,
+                                   solver={"square": "closed form (linear solve)",
+                                           "logistic": "trust-region Newton-CG (scipy) on the primal",
+                                           "hinge": "dual coordinate descent (Numba)"}[loss.name]),
+                  timings={"total": time.perf_counter() - t0},
+                  arrays=dict(alpha=alphas, converged=conv, iterations=iters, **out),
+                  scalars={"d": d, "seed": seed})
+
+
+# -- GAMP --------------------------------------------------------------------------
+def _prior_denoiser(prior, r, s2):
+    """Posterior mean and variance of ``w`` under ``prior`` given ``r = w + sqrt(s2) xi``."""
+    import replica
+    import replica.erm  # noqa: F401
+
+    if isinstance(prior, replica.Gaussian):        # Spherical included: Gaussian in AMP
+        v = prior.rho * s2 / (prior.rho + s2)
+        return r * prior.rho / (prior.rho + s2), np.full_like(r, v)
+    if isinstance(prior, replica.Rademacher):
+        a = np.tanh(r / s2)
+        return a, 1.0 - a * a
+    if isinstance(prior, replica.GaussBernoulli):
+        rho = prior.rho
+        v1 = 1.0 / (1.0 + 1.0 / s2)                 # posterior variance given w != 0
+        m1 = r / (1.0 + s2)
+        # log-odds of w != 0: N(r; 0, 1 + s2) vs N(r; 0, s2)
+        lo = (math.log(rho / (1.0 - rho)) if rho < 1.0 else math.inf) \
+            - 0.5 * np.log((1.0 + s2) / s2) + 0.5 * r * r * (1.0 / s2 - 1.0 / (1.0 + s2))
+        p = expit(lo)
+        mean = p * m1
+        return mean, p * (v1 + m1 * m1) - mean * mean
+    raise ValueError(f"prior: no GAMP denoiser for {type(prior).__name__}")
+
+
+def _channel_gout(channel, y, omega, V):
+    """``g_out = d log Z / d omega`` and ``-d g_out / d omega`` for ``Z = E_z P(y|z)``, ``z ~ N(omega, V)``."""
+    import replica
+    import replica.erm  # noqa: F401
+
+    if isinstance(channel, replica.Linear):
+        s = channel.delta + V
+        g = (y - omega) / s
+        return g, np.full_like(omega, 1.0) / s
+    d_, e_ = channel._de()
+    s = np.sqrt(V + d_)
+    u = y * omega / s
+    # Z = eps + (1 - 2 eps) Phi(u); dZ/domega = (1 - 2 eps) phi(u) y / s
+    logphi = -0.5 * u * u - 0.5 * math.log(2.0 * math.pi)
+    if e_ == 0.0:
+        ratio = np.exp(logphi - log_ndtr(u))        # phi(u)/Phi(u), stable in the far tail
+    else:
+        ratio = (1.0 - 2.0 * e_) * np.exp(logphi) / (e_ + (1.0 - 2.0 * e_) * ndtr(u))
+    g = y * ratio / s
+    dg = -(ratio * (u + ratio)) / (s * s)           # d g / d omega (y^2 = 1)
+    return g, -dg
+
+
+def simulate_gamp(model, d: int, alphas, *, seed: int = 0, n_iter: int = 60, damping: float = 0.0,
+                  tol: float = 1e-8) -> GLMRun:
+    """GAMP for the Bayes-optimal GLM at dimension ``d`` (Rangan 2011, Algorithm 1).
+
+    Iterates, with ``F = X / sqrt(d)`` and ``F2 = F**2``::
+
+        V     = F2 v_hat,          omega = F w_hat - V g_old
+        g, dg = g_out(y, omega, V)  (dg = -d g / d omega)
+        Sigma = 1 / (F2^T dg),     r = w_hat + Sigma F^T g
+        w_hat, v_hat = f_in(r, Sigma)   (posterior mean and variance under the prior)
+
+    from ``w_hat = 0``, ``v_hat = rho`` (uninformed), for ``n_iter`` iterations
+    or until ``|w_hat_new - w_hat|^2 / d < tol``.
+
+    Parameters
+    ----------
+    model : replica.BayesOptimalGLM
+    d : int
+    alphas : array_like
+    seed : int
+    n_iter : int
+        Maximum iterations.
+    damping : float
+        Damping ``0 <= damping < 1`` of ``w_hat``, ``v_hat`` (0: none).
+    tol : float
+        Stopping tolerance on ``|Delta w_hat|^2 / d``.
+    """
+    import replica
+    import replica.erm  # noqa: F401
+
+    if not isinstance(model, replica.BayesOptimalGLM):
+        raise ValueError(f"model must be a replica.BayesOptimalGLM, got {type(model).__name__}")
+    d = check_int("d", d, low=1)
+    seed = check_int("seed", seed, low=0)
+    n_iter = check_int("n_iter", n_iter, low=1)
+    if not 0.0 <= damping < 1.0:
+        raise ValueError(f"damping must lie in [0, 1), got {damping!r}")
+    alphas = np.asarray(alphas, dtype=float).ravel()
+    if alphas.size == 0 or np.any(~np.isfinite(alphas)) or np.any(alphas <= 0):
+        raise ValueError("alphas must be a non-empty list of positive sample ratios")
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    P = alphas.size
+    classification = not isinstance(model.channel, replica.Linear)
+    out = {k: np.full(P, np.nan) for k in ("m", "q", "test_error", "mse")}
+    conv = np.zeros(P, dtype=bool)
+    iters = np.zeros(P, dtype=np.int64)
+    rho = model.rho
+    for j, alpha in enumerate(alphas):
+        X, y, w_star = _data(model.prior, model.channel, d, alpha, rng)
+        F = X / math.sqrt(d)
+        F2 = F * F
+        what = np.zeros(d)
+        vhat = np.full(d, rho)
+        g = np.zeros(F.shape[0])
+        for it in range(1, n_iter + 1):
+            V = F2 @ vhat
+            omega = F @ what - V * g
+            g, dg = _channel_gout(model.channel, y, omega, V)
+            Sigma = 1.0 / np.maximum(F2.T @ dg, 1e-300)
+            r = what + Sigma * (F.T @ g)
+            w_new, v_new = _prior_denoiser(model.prior, r, Sigma)
+            if damping:
+                w_new = damping * what + (1.0 - damping) * w_new
+                v_new = damping * vhat + (1.0 - damping) * v_new
+            change = float(np.sum((w_new - what) ** 2)) / d
+            what, vhat = w_new, v_new
+            if not np.all(np.isfinite(what)):
+                break
+            if change < tol:
+                conv[j] = True
+                break
+        iters[j] = it
+        m, q, err, mse = _errors(what, w_star, classification)
+        out["m"][j], out["q"][j], out["test_error"][j], out["mse"][j] = m, q, err, mse
+    success = bool(np.all(np.isfinite(out["mse"])))
+    msg = (f"GAMP converged (|dw|^2/d < {tol:g}) at {int(conv.sum())} of {P} alphas"
+           if success else "GAMP produced non-finite estimates")
+    return GLMRun(success=success, status=0 if success else -1, message=msg, n_iter=int(iters.sum()),
+                  model=model, options={"d": d, "seed": seed, "n_iter": n_iter, "damping": damping,
+                                        "tol": tol},
+                  conventions={"algorithm": "GAMP, Rangan ISIT 2011 Algorithm 1, uninformed start",
+                               "test_error": "arccos(w.w*/(|w||w*|))/pi of the posterior-mean estimate",
+                               "mse": "|w_hat - w*|^2/d"},
+                  timings={"total": time.perf_counter() - t0},
+                  arrays=dict(alpha=alphas, converged=conv, iterations=iters, **out),
+                  scalars={"d": d, "seed": seed})
+
+
+# -- theory, point functions ---------------------------------------------------------
+def replica_theory(model, alphas, **options) -> dict:
+    """Saddle points of ``replica.solve(model, alpha)`` at every ``alpha``, as arrays for :func:`compare`.
+
+    Returns ``{"alpha": ..., <scalar>: array}`` for every scalar the solver
+    reports; for the Bayes-optimal GLM also ``mse`` (the MMSE ``rho - q``) and
+    ``test_error`` (the Bayes error ``eg_bayes``).  Raises ValueError if a solve fails.
+    """
+    import replica
+    import replica.erm  # noqa: F401
+
+    alphas = np.asarray(alphas, dtype=float).ravel()
+    rows = []
+    for a in alphas:
+        res = replica.solve(model, float(a), **options)
+        if not res.success:
+            raise ValueError(f"alphas: the replica solve failed at alpha = {a}: {res.message}")
+        rows.append(dict(res.scalars))
+    keys = [k for k in rows[0] if all(isinstance(r.get(k), (int, float)) for r in rows)]
+    out = {"alpha": alphas}
+    for k in keys:
+        out[k] = np.array([float(r[k]) for r in rows])
+    if isinstance(model, replica.BayesOptimalGLM):
+        out["mse"] = out["mmse"] if "mmse" in out else model.rho - out["q"]
+        if "eg_bayes" in out:
+            out["test_error"] = out["eg_bayes"]
+    return out
+
+
+def erm_point(N, seed, *, model, alphas, **options):
+    """Point function for :func:`validation.compare` (``N`` is the dimension ``d``)."""
+    return simulate_erm(model, int(N), alphas, seed=int(seed), **options)
+
+
+def gamp_point(N, seed, *, model, alphas, **options):
+    """Point function for :func:`validation.compare` (``N`` is the dimension ``d``)."""
+    return simulate_gamp(model, int(N), alphas, seed=int(seed), **options)
+
+
+def alphas_from(theory) -> dict:
+    """Default abscissa: the theory's ``alpha`` points."""
+    a = theory.arrays if isinstance(theory, Result) else theory
+    return {"alphas": np.asarray(a["alpha"], dtype=float)}
+
+
+register_simulator("replica.ERM", Simulator(
+    point="validation.erm:erm_point", x="alpha", observables=("test_error", "train_loss", "m", "q"),
+    from_theory="validation.erm:alphas_from"))
+register_simulator("replica.BayesOptimalGLM", Simulator(
+    point="validation.erm:gamp_point", x="alpha", observables=("test_error", "mse"),
+    from_theory="validation.erm:alphas_from"))
