@@ -15,8 +15,8 @@ from .bayes import (BayesOptimalGLM, BayesOptimalResult, TransitionResult, alpha
                     continuation, free_entropy_at, transitions)
 from .blocks import (GaussBernoulli, Gaussian, LabelFlip, Linear, Probit, Rademacher, ReLU,
                      Sign, Spherical, get_channel, get_prior)
-from .erm import (ERM, ERMResult, Hinge, Logistic, Square, erm_diagram, get_loss, optimal_reg,
-                  ridge_closed_form)
+from .erm import (ERM, ERMResult, Hinge, Logistic, ProxLoss, Square, SquaredHinge, erm_diagram,
+                  get_loss, optimal_reg, ridge_closed_form)
 from .gardner import GardnerResult, GardnerVolume, capacity, spherical_capacity
 from .solve import solve
 
@@ -25,6 +25,6 @@ __all__ = ["BayesOptimalGLM", "BayesOptimalResult", "TransitionResult", "solve",
            "Gaussian", "Rademacher", "GaussBernoulli", "Spherical", "Linear", "Sign",
            "LabelFlip", "Probit", "ReLU", "GardnerVolume", "GardnerResult", "capacity",
            "spherical_capacity", "ERM", "ERMResult", "Square", "Logistic", "Hinge", "get_loss",
-           "optimal_reg", "ridge_closed_form", "erm_diagram"]
+           "optimal_reg", "ridge_closed_form", "erm_diagram", "ProxLoss", "SquaredHinge"]
 
 from . import kinds  # noqa: E402,F401  (registers the sweep kinds)

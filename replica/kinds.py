@@ -326,7 +326,8 @@ register_kind(SweepKind(
     point="replica.kinds:erm_point",
     params={
         "alpha": Param(float, low=0.0, low_open=True, help="sample ratio n/d"),
-        "loss": Param(str, default="logistic", choices=("square", "logistic", "hinge"), help="loss"),
+        "loss": Param(str, default="logistic", choices=("square", "logistic", "hinge", "squared-hinge"),
+                      help="loss"),
         "lam": Param(float, default=0.1, low=0.0, help="L2 strength lambda (penalty lambda |w|^2 / 2)"),
         "channel": Param(str, default="sign", choices=("sign", "label-flip", "probit", "linear"),
                          help="teacher channel (linear needs the square loss)"),

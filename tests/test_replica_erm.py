@@ -190,3 +190,60 @@ def test_least_norm_interpolator_limit():
 def test_max_margin_on_non_separable_data_is_a_failure():
     r = replica.solve(replica.ERM("hinge", 0.0, "gaussian", replica.LabelFlip(0.2)), 5.0, max_iter=300)
     assert not r.success and "separable" in r.message
+
+
+class _PyHinge(replica.erm.ProxLoss):
+    """The hinge loss through a Python prox (for the generic ProxLoss path)."""
+
+    name = "py-hinge"
+
+    def prox_margin(self, om, V):
+        out = [K.prox_margin(2, float(o), V) for o in om]
+        return tuple(np.array(a) for a in zip(*out))
+
+    def kinks(self, V):
+        return (1.0, 1.0 - V)
+
+
+class _PyLogistic(replica.erm.ProxLoss):
+    name = "py-logistic"
+
+    def prox_margin(self, om, V):
+        out = [K.prox_margin(1, float(o), V) for o in om]
+        return tuple(np.array(a) for a in zip(*out))
+
+    def kinks(self, V):
+        return (math.log(V), -math.log(V)) if V > 1 else ()
+
+
+@pytest.mark.parametrize("state", [(0.4, 0.6, 0.9), (4.0, 22.5, 25.6), (6.0, 40.0, 3000.0)])
+def test_generic_prox_loss_path_matches_compiled_losses(state):
+    for generic, builtin in ((_PyHinge(), "hinge"), (_PyLogistic(), "logistic")):
+        a = _hats(replica.ERM(builtin, 0.1, "gaussian", replica.LabelFlip(0.05)), 1.0, *state, 12)
+        b = _hats(replica.ERM(generic, 0.1, "gaussian", replica.LabelFlip(0.05)), 1.0, *state, 12)
+        for x, y in zip(a, b):
+            assert y == pytest.approx(x, rel=1e-10, abs=1e-300)
+
+
+def test_squared_hinge_prox_loss():
+    # closed-form prox vs direct minimisation, and the ERM solve through the generic path
+    sh = replica.SquaredHinge()
+    for om in (-3.0, 0.5, 2.0):
+        t, l, l2 = sh.prox_margin(np.array([om]), 2.0)
+        env = lambda x: (x - om) ** 2 / 4.0 + 0.5 * max(0.0, 1 - x) ** 2  # noqa: E731
+        best = optimize.minimize_scalar(env, bounds=(om - 5, om + 5), method="bounded",
+                                        options={"xatol": 1e-12})
+        assert t[0] == pytest.approx(best.x, abs=1e-8)
+    r = replica.solve(replica.ERM("squared-hinge", 0.1, "gaussian", "sign"), 2.0)
+    assert r.success
+
+
+@pytest.mark.parametrize("loss", ["square", "logistic", "hinge", "squared-hinge"])
+def test_large_lambda_limit_is_the_hebb_rule(loss):
+    # lambda -> inf: w ~ sum_mu y_mu x_mu for any loss with l'(0) != 0 (Hebb rule), whose
+    # error is arccos(R)/pi with R = sqrt(2 alpha / (2 alpha + pi)) (Vallet 1989; Engel &
+    # Van den Broeck, Statistical Mechanics of Learning (2001), sec. 3.2)
+    a = 1.5
+    r = replica.solve(replica.ERM(loss, 1e7, "gaussian", "sign"), a)
+    R = math.sqrt(2 * a / (2 * a + math.pi))
+    assert r.success and r.test_error == pytest.approx(math.acos(R) / math.pi, abs=1e-6)
