@@ -41,8 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import brentq, minimize_scalar
 
-import lmech
-from lmech.checks import check_choice, check_int, check_options, check_real
+from lmech.checks import check_choice, check_int, check_real
 from lmech.result import Result, register_result
 from lmech.spec import register_model
 

@@ -27,7 +27,11 @@ Ridge regression on a linear teacher has closed-form channel integrals and a
 closed-form fixed point (:func:`ridge_closed_form`); logistic, hinge and
 square losses on sign-family teachers use composite Gauss–Legendre panels
 placed at the teacher's step and the loss kinks, so that the integrals stay
-accurate when ``V`` is in the thousands (``lambda -> 0``).
+accurate when ``V`` is in the thousands (``lambda -> 0``).  Any other convex
+margin loss enters through its proximal operator (:class:`ProxLoss`, e.g.
+:class:`SquaredHinge`).  ``lambda = 0`` is solved explicitly in rescaled
+variables where the estimator interpolates (max-margin hinge, least-norm
+square loss).
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ from functools import lru_cache
 import numpy as np
 from scipy.optimize import brentq
 
-from lmech.checks import check_choice, check_int, check_real
+from lmech.checks import check_int, check_real
 from lmech.gauss import hermite
 from lmech.result import Result, register_result
 from lmech.spec import register_model

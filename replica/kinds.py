@@ -36,7 +36,6 @@ from functools import lru_cache
 import numpy as np
 
 from lmech.config import Param, SweepKind, register_kind
-from lmech.result import Result
 
 from .bayes import BayesOptimalGLM, BayesOptimalResult, CONVENTIONS, solve_bayes, transitions
 from .blocks import CHANNELS, PRIORS, get_channel, get_prior
