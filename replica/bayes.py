@@ -88,6 +88,9 @@ class BayesOptimalGLM:
             raise ValueError(f"prior must be a replica prior, got {self.prior!r}")
         if not isinstance(self.channel, Channel):
             raise ValueError(f"channel must be a replica channel, got {self.channel!r}")
+        if getattr(self.channel, "name", "") == "linear" and self.channel.delta == 0.0:
+            raise ValueError("channel: the Bayes-optimal linear channel needs delta > 0 (a noiseless "
+                             "real-valued output has no finite free entropy; use a small delta)")
 
     @property
     def rho(self) -> float:
@@ -202,7 +205,8 @@ def solve_bayes(model: BayesOptimalGLM, alpha, *, init="uninformed", damping="ad
     def F(x):
         V = x[0]
         if V <= 0.0:
-            return np.array([0.0]) if model.perfect_branch else np.array([math.nan])
+            # V = 0 is a fixed point iff qhat -> inf there (then r = inf, mmse = 0)
+            return np.array([0.0]) if ch.sharp else np.array([math.nan])
         r = alpha * ch.qhat_unit(rho - V, rho, V, n_quad)
         return np.array([pr.mmse(r, n_quad)])
 
@@ -236,7 +240,7 @@ def solve_bayes(model: BayesOptimalGLM, alpha, *, init="uninformed", damping="ad
     if math.isfinite(V) and 0.0 < V < rho:
         h = 1e-6 * V
         slope = (F(np.array([V + h]))[0] - F(np.array([V - h]))[0]) / (2.0 * h)
-    elif V == 0.0 and model.perfect_branch:
+    elif V == 0.0 and ch.sharp:
         slope = 0.0
     scalars["slope"] = slope
     scalars["stable"] = bool(abs(slope) < 1.0) if math.isfinite(slope) else False

@@ -242,6 +242,11 @@ class Linear(Channel):
         V = rho - q if V is None else V
         return 1.0 / (self.delta + V)
 
+    @property
+    def sharp(self):
+        """True without noise: ``qhat = alpha / V`` diverges as ``V -> 0``."""
+        return self.delta == 0.0
+
     def mean_loglik(self, rho, n=N_QUAD):
         if self.delta == 0.0:
             return math.inf  # noiseless: infinite information per sample

@@ -186,3 +186,8 @@ def test_newton_polish_near_the_spinodal(rad_transitions, rad_sign):
         r = replica.solve(rad_sign, a, method=method)
         assert r.success and 0.95 < r.slope < 1.0
         assert r.V == pytest.approx(V, rel=1e-10)
+
+
+def test_noiseless_linear_channel_rejected_for_bayes_optimal():
+    with pytest.raises(ValueError, match="channel"):
+        replica.BayesOptimalGLM("gaussian", replica.Linear(0.0))
