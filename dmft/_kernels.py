@@ -450,6 +450,178 @@ def stationary_pspin(coef, T, h, n, tol, max_corr, C, F):
     return n
 
 
+@njit(cache=True)
+def _gs_row(v, Qb, L, I, scale):
+    """Incremental QR of a data matrix: orthogonalise ``v`` against ``Qb[:I]``.
+
+    Modified Gram–Schmidt with one re-orthogonalisation; writes the
+    coefficients times ``scale`` into ``L[I, :I+1]`` and the new unit vector
+    into ``Qb[I]`` (zero if ``v`` lies in the span to 1e-12 relative).  With
+    ``scale = 1/sqrt(M)``, ``L`` is a Cholesky factor of the empirical
+    covariance ``D D^T / M`` computed without forming it (stable for the
+    near-singular covariances of smooth processes).
+    """
+    w = v.copy()
+    nv = math.sqrt(np.dot(w, w))
+    for k in range(I + 1):
+        L[I, k] = 0.0
+    for rep in range(2):
+        for k in range(I):
+            r = np.dot(Qb[k], w)
+            L[I, k] += r * scale
+            w -= r * Qb[k]
+    nr = math.sqrt(np.dot(w, w))
+    if nr > 1e-12 * nv:
+        L[I, I] = nr * scale
+        Qb[I] = w / nr
+    else:
+        L[I, I] = 0.0
+        Qb[I] = 0.0
+
+
+@njit(cache=True)
+def _glm_fields_drift(I, h, gamma, lam, R, Rr, theta_star, s_star, eps, zs, zt, Qz, Lz, Ql, Ll,
+                      Delta, ell, Fout):
+    """Empirical kernels of step ``I``, then sample-side losses and parameter-side drift.
+
+    The joint covariance of ``(h*, zeta(t_0), ...)`` (index 0 is ``h*``) and
+    that of the loss, ``C_l``, are the empirical ones of the trajectories;
+    the Gaussian fields are drawn from them with Cholesky factors obtained by
+    incremental QR of the trajectory data (:func:`_gs_row`) applied to fixed
+    standard normals ``zs``, ``zt`` (common random numbers).
+    """
+    M = s_star.shape[0]
+    Ms = eps.shape[0]
+    # Cholesky row I+1 of Cov(h*, zeta(t_0), ...) = empirical Cov(theta*, Delta(t_0), ...)
+    _gs_row(Delta[I], Qz, Lz, I + 1, 1.0 / math.sqrt(M))
+    zeta = np.zeros(Ms)
+    for j in range(I + 2):
+        lj = Lz[I + 1, j]
+        for b in range(Ms):
+            zeta[b] += lj * zs[j, b]
+    # l(t) = eps' - zeta(t) - gamma int_0^t R(t,s) l(s) ds, trapezoid, end point solved for
+    if I == 0:
+        for b in range(Ms):
+            ell[0, b] = eps[b] - zeta[b]
+    else:
+        for b in range(Ms):
+            ell[I, b] = 0.5 * R[I, 0] * ell[0, b]
+        for k in range(1, I):
+            rk = R[I, k]
+            for b in range(Ms):
+                ell[I, b] += rk * ell[k, b]
+        for b in range(Ms):
+            ell[I, b] = (eps[b] - zeta[b] - gamma * h * ell[I, b]) / (1.0 + 0.5 * gamma * h * R[I, I])
+    # Cholesky row I of gamma x empirical C_l, and the field xi ~ GP(gamma C_l)
+    _gs_row(ell[I], Ql, Ll, I, math.sqrt(gamma / Ms))
+    for a in range(M):
+        Fout[a] = 0.0
+    for k in range(I + 1):
+        lk = Ll[I, k]
+        for a in range(M):
+            Fout[a] += lk * zt[k, a]  # xi^a(t_I)
+    # drift: -(1+lam) Delta - lam s* + int_0^t Rr(t,s) Delta(s) ds + xi
+    mem = np.zeros(M)
+    if I > 0:
+        for a in range(M):
+            mem[a] = 0.5 * (Rr[I, 0] * Delta[0, a] + Rr[I, I] * Delta[I, a])
+        for k in range(1, I):
+            rk = Rr[I, k]
+            for a in range(M):
+                mem[a] += rk * Delta[k, a]
+    for a in range(M):
+        Fout[a] += -(1.0 + lam) * Delta[I, a] - lam * s_star[a] + h * mem[a]
+
+
+@njit(cache=True)
+def glm_square_sampled(par, R, Rr, theta_star, s_star, eps, zs, zt, h, n, tol_se, n_pass,
+                       max_iter, Delta, ell, iters):
+    """Causal marching of the sampled effective process of the square-loss GLM.
+
+    ``M = s_star.size`` parameter-side trajectories ``Delta^a(t)`` (``s* = a
+    theta*``) and ``Ms = eps.size`` sample-side trajectories of the loss
+    ``l^b(t)``, coupled through Gaussian fields whose covariances are the
+    empirical ones of the other side (``zeta ~ C`` jointly with ``h*``,
+    ``xi ~ gamma C_l``), drawn by incremental Cholesky factors from fixed
+    standard normals (common random numbers across iterations); the
+    responses ``R``, ``Rr`` are deterministic for the square loss.  Each
+    time slab (one step, Heun's rule) is iterated until the slab's
+    observables ``<Delta^2>``, ``<Delta s*>``, ``<l^2>`` move by less than
+    ``tol_se`` Monte Carlo standard errors in ``n_pass`` consecutive passes
+    (at most ``max_iter``).  ``par = (gamma, ridge)``; ``h* = sqrt(<theta*^2>)
+    zs[0]`` must have been used for the labels in ``eps``.  Returns the number
+    of steps done.
+    """
+    gamma = par[0]
+    lam = par[1]
+    M = s_star.shape[0]
+    Ms = eps.shape[0]
+    Qz = np.zeros((n + 1, M))
+    Lz = np.zeros((n + 1, n + 1))
+    Ql = np.zeros((n, Ms))
+    Ll = np.zeros((n, n))
+    _gs_row(theta_star, Qz, Lz, 0, 1.0 / math.sqrt(M))
+    F = np.zeros(M)
+    Fn = np.zeros(M)
+    old = np.zeros(3)
+    new = np.zeros(3)
+    for a in range(M):
+        Delta[0, a] = -s_star[a]
+    _glm_fields_drift(0, h, gamma, lam, R, Rr, theta_star, s_star, eps, zs, zt, Qz, Lz, Ql, Ll,
+                      Delta, ell, F)
+    for i in range(n - 1):
+        I = i + 1
+        for a in range(M):
+            Delta[I, a] = Delta[i, a] + h * F[a]
+        good = 0
+        it = 0
+        while True:
+            it += 1
+            _glm_fields_drift(I, h, gamma, lam, R, Rr, theta_star, s_star, eps, zs, zt, Qz, Lz, Ql,
+                              Ll, Delta, ell, Fn)
+            for a in range(M):
+                Delta[I, a] = Delta[i, a] + 0.5 * h * (F[a] + Fn[a])
+            s1 = 0.0
+            s2 = 0.0
+            m1 = 0.0
+            m2 = 0.0
+            for a in range(M):
+                d2 = Delta[I, a] * Delta[I, a]
+                dm = Delta[I, a] * s_star[a]
+                s1 += d2
+                s2 += d2 * d2
+                m1 += dm
+                m2 += dm * dm
+            l1 = 0.0
+            l2 = 0.0
+            for b in range(Ms):
+                v = ell[I, b] * ell[I, b]
+                l1 += v
+                l2 += v * v
+            new[0] = s1 / M
+            new[1] = m1 / M
+            new[2] = l1 / Ms
+            se0 = math.sqrt(max(s2 / M - new[0] ** 2, 0.0) / M)
+            se1 = math.sqrt(max(m2 / M - new[1] ** 2, 0.0) / M)
+            se2 = math.sqrt(max(l2 / Ms - new[2] ** 2, 0.0) / Ms)
+            if it > 1:
+                ok = (abs(new[0] - old[0]) <= tol_se * se0 + 1e-15
+                      and abs(new[1] - old[1]) <= tol_se * se1 + 1e-15
+                      and abs(new[2] - old[2]) <= tol_se * se2 + 1e-15)
+                good = good + 1 if ok else 0
+            for c in range(3):
+                old[c] = new[c]
+            if not math.isfinite(new[0]):
+                iters[I] = it
+                return I
+            if good >= n_pass or it >= max_iter:
+                break
+        iters[I] = it
+        # kernels and drift at the converged slab
+        _glm_fields_drift(I, h, gamma, lam, R, Rr, theta_star, s_star, eps, zs, zt, Qz, Lz, Ql, Ll,
+                          Delta, ell, F)
+    return n
+
 @lmech.register_warmup("dmft._kernels")
 def warmup():
     """Compile every kernel of this module on tiny inputs."""
@@ -471,3 +643,7 @@ def warmup():
                           Rr, Cl, y, np.zeros(n), np.zeros(n, dtype=np.int64))
     pspin_energy(coef, C, R, 0.1, n, np.zeros(n))
     stationary_pspin(coef, 1.0, 0.1, n, 1e-12, 5, np.zeros(n), np.zeros(n))
+    M = 3
+    glm_square_sampled(np.array([0.5, 0.0]), np.eye(n), np.eye(n), np.ones(M), np.ones(M),
+                       np.ones(M), np.ones((n + 1, M)), np.ones((n, M)), 0.1, n, 0.01, 2, 5,
+                       np.zeros((n, M)), np.zeros((n, M)), np.zeros(n, dtype=np.int64))

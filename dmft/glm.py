@@ -152,3 +152,115 @@ class GLMDynamics:
             "test_error": "P(sign(x.beta) != sign(x.beta*)) = arccos(M/sqrt(Q rho))/pi",
             "test_risk": "E (y - x.beta)^2 / 2",
         }
+
+
+_F = {"linear": lambda h: h, "sign": np.sign, "relu": lambda h: np.maximum(h, 0.0)}
+
+
+def solve_sampled(model: GLMDynamics, t_max: float, *, dt: float = 0.05, n_traj: int = 2000,
+                  n_samples: int | None = None, n_replicas: int = 4, seed: int = 0,
+                  tol_se: float = 0.01, n_pass: int = 2, max_iter: int = 50):
+    """Monte Carlo over trajectories of the GLM effective process (square loss).
+
+    ``n_replicas`` independent replicas, each with ``n_traj`` parameter-side
+    trajectories ``Delta^a`` (``theta* ~ N(0, rho)``) and ``n_samples``
+    (default ``n_traj``) sample-side trajectories of the loss ``l^b``,
+    coupled through Gaussian fields drawn from the empirical covariances of
+    the other side with common random numbers (fixed for all iterations; see
+    :func:`dmft._kernels.glm_square_sampled`), marched causally one time slab
+    at a time; each slab is iterated until its observables move by less than
+    ``tol_se`` Monte Carlo standard errors in ``n_pass`` consecutive passes.
+    The labels are sampled from the actual teacher (``y = f(h*) + sigma z``),
+    so the process is non-Gaussian; the responses are the deterministic ones
+    of the square loss.
+
+    Returns a :class:`dmft.DMFTResult` with the replica averages ``M_t``,
+    ``Q_t``, ``train_loss_t`` (and ``test_error_t`` for the sign teacher) and
+    their standard errors ``*_se`` from the spread over replicas (the
+    trajectories of one replica share their empirical kernels, so their own
+    spread would underestimate the error).
+    """
+    import time
+
+    from lmech.checks import check_int
+
+    from .solve import DMFTResult, solve
+
+    if model.temperature != 0.0:
+        raise ValueError("temperature must be 0 for the sampled process")
+    n_traj = check_int("n_traj", n_traj, low=10, high=10 ** 7)
+    n_samples = n_traj if n_samples is None else check_int("n_samples", n_samples, low=10,
+                                                            high=10 ** 7)
+    n_replicas = check_int("n_replicas", n_replicas, low=2, high=1000)
+    tol_se = check_real("tol_se", tol_se, low=0.0, low_open=True)
+    n_pass = check_int("n_pass", n_pass, low=1, high=100)
+    max_iter = check_int("max_iter", max_iter, low=2, high=10_000)
+    # deterministic responses (independent of the correlations for the square loss)
+    lin = solve(model.linear_equivalent(), t_max, dt=dt)
+    R = np.ascontiguousarray(lin.R)
+    Rr = np.ascontiguousarray(lin.R_sample)
+    n = R.shape[0]
+    reps = []
+    iters = np.zeros(n, dtype=np.int64)
+    done_all = True
+    t0 = time.perf_counter()
+    seeds = np.random.SeedSequence(seed).spawn(n_replicas)
+    for ss in seeds:
+        Cd, md, l2, it, done = _one_replica(model, R, Rr, dt, n, n_traj, n_samples,
+                                            np.random.default_rng(ss), tol_se, n_pass, max_iter)
+        done_all &= done == n
+        iters = np.maximum(iters, it)
+        obs = model.observables(Cd, md)
+        rep = {"M_t": obs["M"], "Q_t": obs["Q"], "train_loss_t": 0.5 * l2,
+               "test_risk_t": obs["test_risk"]}
+        if "test_error" in obs:
+            rep["test_error_t"] = obs["test_error"]
+        reps.append(rep)
+    elapsed = time.perf_counter() - t0
+    arrays = {"t": dt * np.arange(n), "iterations": iters}
+    for key in reps[0]:
+        stack = np.array([r[key] for r in reps])
+        arrays[key] = stack.mean(axis=0)
+        arrays[key.replace("_t", "") + "_se"] = stack.std(axis=0, ddof=1) / math.sqrt(n_replicas)
+    unconverged = int(np.sum(iters[1:] >= max_iter))
+    success = done_all and unconverged == 0 and bool(np.all(np.isfinite(arrays["Q_t"])))
+    msg = ("every slab converged" if success else
+           f"{unconverged} slabs hit max_iter" if done_all else "non-finite values")
+    scalars = {"t_max": t_max, "M": float(arrays["M_t"][-1]), "Q": float(arrays["Q_t"][-1]),
+               "train_loss": float(arrays["train_loss_t"][-1]), "n_traj": n_traj,
+               "n_samples": n_samples, "n_replicas": n_replicas,
+               "seconds_per_slab": elapsed / max(n - 1, 1) / n_replicas}
+    if "test_error_t" in arrays:
+        scalars["test_error"] = float(arrays["test_error_t"][-1])
+    conventions = model.conventions()
+    conventions["integrator"] = ("sampled effective process: causal marching, Heun slabs, "
+                                 "common random numbers, stopping at tol_se standard errors; "
+                                 "error bars from independent replicas")
+    return DMFTResult(success=success, status=0 if success else -1, message=msg,
+                      n_iter=int(iters.sum()), model=model,
+                      options={"method": "sampled", "dt": dt, "n_traj": n_traj,
+                               "n_samples": n_samples, "n_replicas": n_replicas, "seed": seed,
+                               "tol_se": tol_se, "n_pass": n_pass, "max_iter": max_iter},
+                      conventions=conventions, timings={"solve": elapsed}, arrays=arrays,
+                      scalars=scalars, meta={"method": "sampled"})
+
+
+def _one_replica(model, R, Rr, dt, n, n_traj, n_samples, rng, tol_se, n_pass, max_iter):
+    from . import _kernels
+
+    a, _ = model.teacher_moments()
+    theta_star = math.sqrt(model.rho) * rng.standard_normal(n_traj)
+    zs = rng.standard_normal((n + 1, n_samples))  # row 0 draws h*, row k+1 zeta(t_k)
+    zt = rng.standard_normal((n, n_traj))
+    hstar = math.sqrt(float(np.mean(theta_star ** 2))) * zs[0]
+    y = _F[model.teacher](hstar) + math.sqrt(model.noise) * rng.standard_normal(n_samples)
+    eps = y - a * hstar
+    s_star = a * theta_star
+    Delta = np.zeros((n, n_traj))
+    ell = np.zeros((n, n_samples))
+    iters = np.zeros(n, dtype=np.int64)
+    done = _kernels.glm_square_sampled(np.array([1.0 / model.alpha, model.ridge]), R, Rr,
+                                       theta_star, s_star, eps, zs, zt, dt, n, tol_se,
+                                       n_pass, max_iter, Delta, ell, iters)
+    return ((Delta ** 2).mean(axis=1), (Delta * s_star).mean(axis=1), (ell ** 2).mean(axis=1),
+            iters, done)

@@ -6,6 +6,9 @@ Methods
     Second-order predictor–corrector on a uniform grid with trapezoid memory
     integrals (:func:`dmft._kernels.integrate_uniform`); cost ``O(n^3)``,
     memory ``O(n^2)``.  Every model.
+``"sampled"``
+    Monte Carlo over trajectories of the effective process (GLM; see
+    :func:`dmft.glm.solve_sampled`).
 ``"stationary"``
     One-time solver for the time-translation-invariant paramagnet of the
     spherical p-spin (``T > 0``), assuming the fluctuation–dissipation
@@ -31,7 +34,7 @@ from .rnn import PHI_CODES, RandomRNN, stationary_variance
 
 __all__ = ["DMFTResult", "solve", "METHODS"]
 
-METHODS = ("uniform", "stationary")
+METHODS = ("uniform", "stationary", "sampled")
 
 
 @lmech.register_result("dmft.DMFTResult")
@@ -47,6 +50,8 @@ class DMFTResult(lmech.Result):
 
 
 _UNIFORM_OPTS = ("method", "dt", "tol", "rtol_corrector", "max_corrector", "n_quad", "closed_form")
+_SAMPLED_OPTS = ("method", "dt", "n_traj", "n_samples", "n_replicas", "seed", "tol_se", "n_pass",
+                 "max_iter")
 
 
 def solve(model, t_max, **options) -> DMFTResult:
@@ -57,8 +62,9 @@ def solve(model, t_max, **options) -> DMFTResult:
     model : SphericalPSpin, LinearRegressionGF, RandomRNN or GLMDynamics
     t_max : float
         Final time (``> 0``).
-    method : {"uniform", "stationary"}, optional
-        Integrator (default ``"uniform"``).
+    method : {"uniform", "stationary", "sampled"}, optional
+        Integrator (default ``"uniform"``); ``"sampled"`` takes the options
+        of :func:`dmft.glm.solve_sampled` instead of the corrector options.
     dt : float, optional
         Time step (default 0.05); must divide ``t_max``.
     tol : float, optional
@@ -82,8 +88,16 @@ def solve(model, t_max, **options) -> DMFTResult:
         ``success`` is False (with a message) if the integration produced
         non-finite values or a corrector did not converge.
     """
-    check_options(options, _UNIFORM_OPTS, "dmft.solve")
     method = check_choice("method", options.get("method", "uniform"), METHODS)
+    if method == "sampled":
+        check_options(options, _SAMPLED_OPTS, "dmft.solve(method='sampled')")
+        if not isinstance(model, GLMDynamics):
+            raise ValueError("method 'sampled' is implemented for GLMDynamics only")
+        from .glm import solve_sampled
+        t_max = check_real("t_max", t_max, low=0.0, low_open=True)
+        kw = {k: v for k, v in options.items() if k != "method"}
+        return solve_sampled(model, t_max, **kw)
+    check_options(options, _UNIFORM_OPTS, "dmft.solve")
     t_max = check_real("t_max", t_max, low=0.0, low_open=True)
     tol = check_real("tol", options.get("tol", 1e-10), low=0.0, low_open=True)
     max_corr = check_int("max_corrector", options.get("max_corrector", 50), low=1, high=10_000)

@@ -104,3 +104,36 @@ def test_validation_and_spec():
         dmft.GLMDynamics(rho=0.0)
     with pytest.raises(ValueError, match="alpha"):
         dmft.GLMDynamics(alpha=-1.0)
+
+
+@pytest.mark.parametrize("model", [dmft.GLMDynamics(alpha=2.0, teacher="sign"),
+                                   dmft.GLMDynamics(alpha=0.7, teacher="relu", ridge=0.1,
+                                                    noise=0.2)])
+def test_sampled_process_agrees_with_closed_over_whole_horizon(model):
+    # issue 4: the Monte Carlo effective process (non-Gaussian labels, causal marching,
+    # common random numbers) and the exact closure agree within error bars up to t = 12
+    t_max, dt = 12.0, 0.1
+    closed = dmft.solve(model, t_max, dt=dt)
+    res = dmft.solve(model, t_max, method="sampled", dt=dt, n_traj=800, n_replicas=8, seed=3)
+    assert res.success, res.message
+    for t in (1.0, 5.0, 10.0, 12.0):
+        i = int(round(t / dt))
+        for key, se in (("M_t", "M_se"), ("Q_t", "Q_se"), ("train_loss_t", "train_loss_se")):
+            z = (res.arrays[key][i] - closed.arrays[key][i]) / res.arrays[se][i]
+            # 8 replicas: Student t with 7 degrees of freedom; |z| < 5 has p ~ 1e-3
+            assert abs(z) < 5, (t, key, z)
+        # and the error bars are small enough for the comparison to mean something
+        assert res.Q_se[i] < 0.03 * closed.Q_t[i]
+    assert res.iterations[1:].max() < 50
+
+
+def test_sampled_options():
+    m = dmft.GLMDynamics(alpha=2.0)
+    with pytest.raises(TypeError, match="rtol_corrector"):
+        dmft.solve(m, 1.0, method="sampled", rtol_corrector=1e-3)
+    with pytest.raises(ValueError, match="n_traj"):
+        dmft.solve(m, 1.0, method="sampled", n_traj=1)
+    with pytest.raises(ValueError, match="sampled"):
+        dmft.solve(dmft.LinearRegressionGF(), 1.0, method="sampled")
+    with pytest.raises(ValueError, match="temperature"):
+        dmft.solve(dmft.GLMDynamics(temperature=0.1), 1.0, method="sampled")
