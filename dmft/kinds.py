@@ -11,6 +11,11 @@
     Least-squares gradient flow or Langevin dynamics (``alpha``, ``noise``,
     ``ridge``, ``signal``, ``temperature``, ``t_max``).  Observables: ``error``, ``test_risk``, ``train_loss``,
     ``overlap_m`` and the exact ``error_mp`` (Marchenko–Pastur).
+``dmft.glm``
+    Square-loss teacher–student GLM (``alpha``, ``ridge``, ``teacher``,
+    ``noise``, ``rho``, ``temperature``, ``t_max``; ``method`` uniform or
+    sampled).  Observables: ``M``, ``Q``, ``test_risk``, ``test_error``
+    (sign teacher, else NaN), ``train_loss``.
 ``dmft.rnn``
     Random RNN (``g``, ``phi``, ``noise``, ``x0_var``, ``t_max``).
     Observables: ``variance`` (``C(t_max, t_max)``), ``C_half`` and, for the
@@ -28,6 +33,7 @@ import numpy as np
 
 from lmech.config import Param, SweepKind, register_kind
 
+from .glm import TEACHERS, GLMDynamics
 from .linreg import LinearRegressionGF, mp_error
 from .pspin import CONVENTIONS, SphericalPSpin
 from .rnn import PHI_CODES, RandomRNN
@@ -110,6 +116,30 @@ def rnn_point(*, g=1.5, phi="tanh", noise=0.0, x0_var=1.0, t_max=20.0, dt=0.1, n
     return _slim(res, extra)
 
 
+# -- GLM ------------------------------------------------------------------------------
+def glm_check(*, alpha=2.0, ridge=0.0, teacher="sign", noise=0.0, rho=1.0, temperature=0.0,
+              t_max=10.0):
+    """Raise ValueError naming the parameter for an invalid point."""
+    _check_tmax(t_max)
+    GLMDynamics(alpha=alpha, ridge=ridge, teacher=teacher, noise=noise, rho=rho,
+                temperature=temperature)
+
+
+def glm_point(*, alpha=2.0, ridge=0.0, teacher="sign", noise=0.0, rho=1.0, temperature=0.0,
+              t_max=10.0, method="uniform", dt=0.05, tol=1e-10, max_corrector=50,
+              n_traj=2000, n_replicas=4, seed=0) -> DMFTResult:
+    """Square-loss GLM dynamics at one point (closed, or sampled with ``method="sampled"``)."""
+    model = GLMDynamics(alpha=alpha, ridge=ridge, teacher=teacher, noise=noise, rho=rho,
+                        temperature=temperature)
+    if method == "sampled":
+        res = solve(model, t_max, method="sampled", dt=dt, n_traj=n_traj,
+                    n_replicas=n_replicas, seed=seed)
+    else:
+        res = solve(model, t_max, dt=dt, tol=tol, max_corrector=max_corrector)
+    extra = {} if "test_error" in res.scalars else {"test_error": math.nan}
+    return _slim(res, extra)
+
+
 # -- plot -------------------------------------------------------------------------
 def _plotter(observable, reference=None, ylabel=None):
     def plot(res, ax):
@@ -137,6 +167,7 @@ def _plotter(observable, reference=None, ylabel=None):
 plot_pspin = _plotter("energy", "energy_reference", "energy at t_max")
 plot_linreg = _plotter("test_risk", None, "test risk at t_max")
 plot_rnn = _plotter("variance", "stationary_variance", "C(t_max, t_max)")
+plot_glm = _plotter("test_error", None, "test error at t_max (sign teacher)")
 
 
 def plot_observable(res, ax, observable):
@@ -208,4 +239,29 @@ register_kind(SweepKind(
              **_COMMON_OPTS},
     description="Sompolinsky-Crisanti-Sommers random network: variance C(t,t) at t_max against "
                 "the stationary chaotic variance.",
+))
+
+register_kind(SweepKind(
+    name="dmft.glm",
+    point="dmft.kinds:glm_point",
+    check="dmft.kinds:glm_check",
+    plot="dmft.kinds:plot_glm",
+    params={
+        "alpha": Param(float, default=2.0, low=0.0, low_open=True, help="samples per dimension n/d"),
+        "ridge": Param(float, default=0.0, low=0.0, help="ridge penalty"),
+        "teacher": Param(str, default="sign", choices=TEACHERS, help="teacher activation"),
+        "noise": Param(float, default=0.0, low=0.0, help="label-noise variance"),
+        "rho": Param(float, default=1.0, low=0.0, low_open=True, help="|beta*|^2"),
+        "temperature": Param(float, default=0.0, low=0.0, help="Langevin temperature"),
+        "t_max": Param(float, default=10.0, low=0.0, low_open=True, help="gradient-flow time"),
+    },
+    options={"method": Param(str, default="uniform", choices=("uniform", "sampled"),
+                             help="closed (uniform grid) or Monte Carlo effective process"),
+             "dt": Param(float, default=0.05, low=0.0, low_open=True, help="time step"),
+             "n_traj": Param(int, default=2000, low=10, help="trajectories per replica (sampled)"),
+             "n_replicas": Param(int, default=4, low=2, help="independent replicas (sampled)"),
+             "seed": Param(int, default=0, low=0, help="random seed (sampled)"),
+             **_COMMON_OPTS},
+    description="Teacher-student GLM trained by gradient flow on the square loss: overlap M, "
+                "norm Q, test error/risk and training loss at t_max.",
 ))

@@ -13,7 +13,7 @@ from lmech.config import ConfigError, get_kind, load_config, parse_config, resol
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
-@pytest.mark.parametrize("name", ["dmft.pspin", "dmft.linreg", "dmft.rnn"])
+@pytest.mark.parametrize("name", ["dmft.pspin", "dmft.linreg", "dmft.rnn", "dmft.glm"])
 def test_kinds_registered(name):
     kind = get_kind(name)
     assert kind is not None
@@ -42,6 +42,19 @@ def test_rnn_point_has_stationary_variance():
     assert math.isnan(res.stationary_variance)
     res = dmft.kinds.rnn_point(g=2.0, phi="erf", t_max=2.0, dt=0.2)
     assert res.stationary_variance > 1.0
+
+
+def test_glm_point_closed_and_sampled():
+    closed = dmft.kinds.glm_point(alpha=2.0, teacher="sign", t_max=3.0, dt=0.1)
+    sampled = dmft.kinds.glm_point(alpha=2.0, teacher="sign", t_max=3.0, dt=0.1,
+                                   method="sampled", n_traj=400, n_replicas=4)
+    assert closed.success and sampled.success
+    assert 0 < closed.test_error < 0.5
+    assert abs(sampled.M - closed.M) < 5 * sampled.M_se[-1]
+    relu = dmft.kinds.glm_point(teacher="relu", t_max=1.0, dt=0.1)
+    assert math.isnan(relu.test_error)
+    with pytest.raises(ValueError, match="teacher"):
+        dmft.kinds.glm_check(teacher="tanh")
 
 
 def test_checks_name_parameters():

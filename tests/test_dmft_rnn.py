@@ -163,3 +163,22 @@ def test_validation():
         dmft.stationary_variance(dmft.RandomRNN(g=2.0, phi="relu"))
     with pytest.raises(ValueError, match="closed_form"):
         dmft.solve(m, 1.0, closed_form="yes")
+
+
+def test_linear_network_with_white_noise():
+    # x' = (J - 1) x + eta, <eta eta> = sigma^2 delta: for Ginibre J (variance g^2/N)
+    # C(t,t') = x0 e^{-(t+t')} I0(2g sqrt(t t'))
+    #         + sigma^2 int_0^t' e^{-(t+t'-2s)} I0(2g sqrt((t-s)(t'-s))) ds
+    g, x0, s2 = 0.6, 0.5, 0.4
+    m = dmft.RandomRNN(g=g, phi="linear", x0_var=x0, noise=s2)
+    res = dmft.solve(m, 6.0, dt=0.025)
+
+    def exact(t, tp):
+        def f(s):
+            a = 2 * g * math.sqrt((t - s) * (tp - s))
+            return math.exp(-(t + tp - 2 * s) + a) * ive(0, a)
+        arg = 2 * g * math.sqrt(t * tp)
+        return x0 * math.exp(-(t + tp) + arg) * ive(0, arg) + s2 * integrate.quad(f, 0, tp)[0]
+
+    for i, j in ((240, 240), (240, 120), (120, 40), (80, 80)):
+        assert res.C[i, j] == pytest.approx(exact(res.t[i], res.t[j]), abs=2e-4)
