@@ -228,6 +228,56 @@ def svm_dual_cd(A, lam, a, u, tol, max_pass):
     return sweeps, viol
 
 
+@njit(cache=True)
+def binary_feasible(A, theta):
+    """Whether some ``w`` in ``{-1, +1}^d`` satisfies ``A w >= theta`` row by row (exhaustive).
+
+    Visits the ``2^(d-1)`` sign vectors with ``w_0 = +1`` in Gray-code order
+    and checks each and its opposite ``-w`` (fields ``-h``), so all ``2^d``
+    are covered; the fields ``h = A w`` change by one column per step, so a
+    vector costs ``O(n)``.  Stops at the first solution.
+
+    Returns
+    -------
+    int
+        Number of vectors visited (``> 0``) if a solution was found, the
+        negated count if none exists.
+    """
+    n, d = A.shape
+    w = np.ones(d)
+    h = np.zeros(n)
+    for mu in range(n):
+        s = 0.0
+        for i in range(d):
+            s += A[mu, i]
+        h[mu] = s
+    total = 1 << (d - 1)
+    for k in range(total):
+        if k > 0:
+            # flip the bit of the lowest set bit of k (Gray code), among w_1..w_{d-1}
+            j = 0
+            kk = k
+            while (kk & 1) == 0:
+                kk >>= 1
+                j += 1
+            i = j + 1
+            w[i] = -w[i]
+            for mu in range(n):
+                h[mu] += 2.0 * w[i] * A[mu, i]
+        okp = True
+        okm = True
+        for mu in range(n):
+            if h[mu] < theta:
+                okp = False
+            if -h[mu] < theta:
+                okm = False
+            if not okp and not okm:
+                break
+        if okp or okm:
+            return k + 1
+    return -total
+
+
 @register_warmup("validation._kernels")
 def warmup():
     """Compile every kernel of this module once on tiny inputs."""
@@ -244,3 +294,4 @@ def warmup():
         committee_sgd(W, K, v, vt, X, xi, 0, code, True, 0.1, 0.1, 1.0, 0.5, 0.1, 0.1, 1.0, 1.0)
         committee_outputs(np.ones((2, K)), v, code, 1.0)
     svm_dual_cd(np.ones((3, 2)), 0.5, np.zeros(3), np.zeros(2), 1e-8, 2)
+    binary_feasible(np.ones((3, 2)), 0.0)

@@ -1,0 +1,242 @@
+"""Perceptron capacity at finite N: the probability that random patterns can be stored.
+
+For ``n = alpha N`` patterns ``x_mu ~ N(0, I_N)`` with random labels
+``y_mu = +-1`` (the setting of :class:`replica.GardnerVolume`), a finite-N
+instance is *feasible* when some weight vector stores every pattern with
+margin ``kappa``: ``y_mu w.x_mu / sqrt(N) >= kappa``.
+
+* spherical weights, ``kappa = 0``: a linear programme (scipy's HiGHS)
+  maximising the margin ``t`` of ``y_mu x_mu . w >= t`` over ``|w_i| <= 1``;
+  the instance is separable iff ``t* > 0`` (and the returned ``w`` is
+  checked to separate);
+  the exact answer is Cover's count (Cover, IEEE Trans. Electron. Comput.
+  EC-14, 326 (1965), Theorem 1): ``P = 2^(1-n) sum_{k<N} C(n-1, k)``, which
+  :func:`cover_probability` evaluates and the tests check the LP against;
+* binary weights ``w_i = +-1``, any ``kappa``: exhaustive search over the
+  ``2^N`` vectors (Gray code, Numba), for ``N`` up to about 24.
+
+:func:`capacity_scan` estimates ``P(alpha)`` over sizes and seeds (through
+:func:`lmech.sweep.sweep`, any executor) and returns a
+:class:`CapacityReport`: the probability curves with binomial standard
+errors, the ``alpha`` where each crosses ``1/2`` and the ``10-90 %`` width,
+next to the replica capacity ``alpha_c`` of :func:`replica.gardner.capacity`
+(``2`` for the spherical perceptron at ``kappa = 0``, Gardner 1988; about
+``0.833`` for binary weights, Krauth & Mezard 1989).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from fractions import Fraction
+
+import numpy as np
+from scipy.optimize import linprog
+
+from lmech.checks import check_int
+from lmech.result import Result, register_result
+
+from . import _kernels
+
+__all__ = ["CapacityRun", "CapacityReport", "feasible", "simulate_capacity", "capacity_scan",
+           "cover_probability", "capacity_point"]
+
+
+@register_result("validation.CapacityRun")
+class CapacityRun(Result):
+    """Feasibility of one random instance per ``alpha`` at one ``N`` and seed.
+
+    Arrays: ``alpha`` (P,), ``n`` (P,) patterns, ``feasible`` (P,) 0/1.
+    """
+
+
+@register_result("validation.CapacityReport")
+class CapacityReport(Result):
+    """Finite-N probability of storage against the replica capacity.
+
+    Arrays: ``alpha`` (P,), ``sizes`` (S,), ``p`` and ``sem`` (S, P),
+    ``p_exact`` (S, P) (Cover's formula; spherical ``kappa = 0`` only, else NaN),
+    ``crossing`` and ``crossing_err`` (S,) the ``alpha`` where ``p = 1/2``
+    (linear interpolation between the bracketing points; error from the
+    standard errors of those two points), ``width`` (S,) the distance between
+    the interpolated ``p = 0.9`` and ``p = 0.1`` points.  Scalars:
+    ``alpha_c`` (replica), ``crossing_largest``, ``sharpening`` (widths
+    non-increasing in N), ``n_seeds``.
+    """
+
+
+def cover_probability(N: int, n: int) -> float:
+    """Cover's probability that ``n`` random patterns in general position in ``R^N`` are linearly
+    separable through the origin with random labels: ``2^(1-n) sum_{k=0}^{N-1} C(n-1, k)``,
+    in exact integer arithmetic (correctly rounded)."""
+    N = check_int("N", N, low=1)
+    n = check_int("n", n, low=1)
+    if n <= N:
+        return 1.0
+    # exact integer arithmetic, one rounding at the end
+    count = sum(math.comb(n - 1, k) for k in range(N))
+    return float(Fraction(count, 1 << (n - 1)))
+
+
+def feasible(model, X: np.ndarray, y: np.ndarray) -> bool:
+    """Whether the instance ``(X, y)`` can be stored by ``model``'s weights with its margin."""
+    n, N = X.shape
+    A = X * y[:, None]
+    if model.binary:
+        return _kernels.binary_feasible(np.ascontiguousarray(A / math.sqrt(N)), float(model.margin)) > 0
+    if model.margin != 0.0:
+        raise ValueError("margin: the spherical simulator handles kappa = 0 only (an LP); "
+                         "kappa != 0 with |w|^2 = N is not a linear programme")
+    # maximise the margin t of A w >= t over the box |w_i| <= 1 (t <= 1): always feasible and
+    # bounded, so HiGHS returns an optimum; the instance is separable iff t* > 0, and a
+    # claimed separation is verified on the returned w in floating point
+    c = np.zeros(N + 1)
+    c[-1] = -1.0
+    A_ub = np.hstack([-A, np.ones((n, 1))])
+    res = linprog(c, A_ub=A_ub, b_ub=np.zeros(n), bounds=[(-1.0, 1.0)] * N + [(None, 1.0)],
+                  method="highs")
+    if res.status != 0:
+        raise RuntimeError(f"HiGHS failed on the margin LP: {res.message}")
+    w = res.x[:N]
+    return bool(-res.fun > 1e-9 and np.min(A @ w) > 0.0)
+
+
+def simulate_capacity(model, N: int, alphas, *, seed: int = 0, max_binary_N: int = 26) -> CapacityRun:
+    """One random instance per ``alpha`` at size ``N``: is it feasible?
+
+    Parameters
+    ----------
+    model : replica.GardnerVolume
+    N : int
+        Number of weights (binary: at most ``max_binary_N``).
+    alphas : array_like
+        Pattern ratios; ``n = round(alpha N)``.
+    seed : int
+        Seed of the generator drawing patterns and labels.
+    """
+    import replica.gardner
+
+    if not isinstance(model, replica.gardner.GardnerVolume):
+        raise ValueError(f"model must be a replica.GardnerVolume, got {type(model).__name__}")
+    N = check_int("N", N, low=1, high=max_binary_N if model.binary else None)
+    seed = check_int("seed", seed, low=0)
+    alphas = np.asarray(alphas, dtype=float).ravel()
+    if alphas.size == 0 or np.any(~np.isfinite(alphas)) or np.any(alphas <= 0):
+        raise ValueError("alphas must be a non-empty list of positive pattern ratios")
+    if not model.binary and model.margin != 0.0:
+        raise ValueError("margin: the spherical simulator handles kappa = 0 only (an LP)")
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    ns = np.maximum(1, np.rint(alphas * N)).astype(np.int64)
+    feas = np.zeros(alphas.size)
+    for j, n in enumerate(ns):
+        X = rng.standard_normal((int(n), N))
+        y = rng.choice(np.array([-1.0, 1.0]), size=int(n))
+        feas[j] = float(feasible(model, X, y))
+    return CapacityRun(success=True, message="decided every instance", model=model,
+                       options={"N": N, "seed": seed},
+                       conventions={"instance": "x ~ N(0, I_N), y = +-1 uniform, n = round(alpha N)",
+                                    "method": "exhaustive search (Gray code)" if model.binary
+                                    else "LP feasibility (HiGHS)"},
+                       timings={"total": time.perf_counter() - t0},
+                       arrays={"alpha": alphas, "n": ns, "feasible": feas},
+                       scalars={"N": N, "seed": seed})
+
+
+def capacity_point(N, seed, *, model, alphas):
+    """Point function for :func:`lmech.sweep.sweep`."""
+    return simulate_capacity(model, int(N), alphas, seed=int(seed))
+
+
+def _cross(alpha, p, level):
+    """First ``alpha`` where the decreasing curve ``p`` falls through ``level`` (interpolated)."""
+    for j in range(alpha.size - 1):
+        if p[j] >= level > p[j + 1]:
+            return j, alpha[j] + (p[j] - level) * (alpha[j + 1] - alpha[j]) / (p[j] - p[j + 1])
+    return None, math.nan
+
+
+def capacity_scan(model, *, sizes, alphas, seeds=100, executor=None, progress=False) -> CapacityReport:
+    """Probability of storage at every size and ``alpha``, and where it crosses 1/2.
+
+    Parameters
+    ----------
+    model : replica.GardnerVolume
+    sizes : sequence of int
+    alphas : sequence of float (increasing)
+    seeds : int or sequence of int
+        Instances per size and ``alpha`` (``range(seeds)`` for an int).
+    executor : concurrent.futures.Executor, optional
+        Runs the (size, seed) instances (serial if None).
+    """
+    import replica.gardner
+
+    from lmech.sweep import sweep
+
+    t0 = time.perf_counter()
+    sizes = sorted(check_int(f"sizes[{i}]", n, low=1) for i, n in enumerate(sizes))
+    if not sizes or len(set(sizes)) != len(sizes):
+        raise ValueError("sizes must be a non-empty list of distinct sizes")
+    seeds = list(range(check_int("seeds", seeds, low=2))) if isinstance(seeds, (int, np.integer)) \
+        else [check_int(f"seeds[{i}]", s, low=0) for i, s in enumerate(seeds)]
+    alphas = np.asarray(alphas, dtype=float).ravel()
+    if alphas.size < 2 or np.any(np.diff(alphas) <= 0) or alphas[0] <= 0:
+        raise ValueError("alphas must be at least two increasing positive values")
+    if not isinstance(model, replica.gardner.GardnerVolume):
+        raise ValueError(f"model must be a replica.GardnerVolume, got {type(model).__name__}")
+    if model.binary and max(sizes) > 26:
+        raise ValueError("sizes: exhaustive search of binary weights is limited to N <= 26")
+    if not model.binary and model.margin != 0.0:
+        raise ValueError("margin: the spherical simulator handles kappa = 0 only (an LP)")
+    if executor is not None:
+        import lmech
+        lmech.warmup(("validation",))
+    res = sweep("validation.capacity:capacity_point",
+                {"N": np.asarray(sizes, dtype=np.int64), "seed": np.asarray(seeds, dtype=np.int64)},
+                fixed={"model": model, "alphas": alphas}, executor=executor,
+                keep_arrays=["feasible"], progress=progress)
+    ok = res.arrays["converged"] & ~res.arrays["failed"]
+    F = np.array(res.arrays["feasible"], dtype=float)          # (S, n_seeds, P)
+    F[~ok] = np.nan
+    k = np.sum(np.isfinite(F), axis=1)
+    p = np.nansum(F, axis=1) / np.maximum(k, 1)
+    sem = np.sqrt(p * (1 - p) / np.maximum(k - 1, 1))
+    S = len(sizes)
+    crossing = np.full(S, np.nan)
+    crossing_err = np.full(S, np.nan)
+    width = np.full(S, np.nan)
+    for s in range(S):
+        j, a = _cross(alphas, p[s], 0.5)
+        crossing[s] = a
+        if j is not None:
+            slope = (p[s, j] - p[s, j + 1]) / (alphas[j + 1] - alphas[j])
+            crossing_err[s] = math.hypot(sem[s, j], sem[s, j + 1]) / slope
+        hi = _cross(alphas, p[s], 0.9)[1]
+        lo = _cross(alphas, p[s], 0.1)[1]
+        width[s] = lo - hi
+    p_exact = np.full((S, alphas.size), np.nan)
+    if not model.binary and model.margin == 0.0:
+        for s, N in enumerate(sizes):
+            for j, a in enumerate(alphas):
+                p_exact[s, j] = cover_probability(N, max(1, int(round(a * N))))
+    alpha_c = float(replica.gardner.capacity(model))
+    w = width[np.isfinite(width)]
+    scalars = {"alpha_c": alpha_c, "crossing_largest": float(crossing[-1]),
+               "crossing_err_largest": float(crossing_err[-1]),
+               "sharpening": bool(w.size >= 2 and np.all(np.diff(w) <= 0)),
+               "n_seeds": len(seeds)}
+    n_bad = int((~ok).sum())
+    msg = (f"P = 1/2 at alpha = {crossing[-1]:.4g} +- {crossing_err[-1]:.2g} for N = {sizes[-1]}; "
+           f"replica alpha_c = {alpha_c:.6g}") + (f"; {n_bad} instances failed" if n_bad else "")
+    return CapacityReport(success=n_bad == 0, status=0 if n_bad == 0 else 1, message=msg,
+                          n_iter=int(ok.sum()), model=model,
+                          options={"sizes": tuple(sizes), "n_seeds": len(seeds)},
+                          conventions={"p": "fraction of feasible instances over seeds",
+                                       "sem": "binomial sqrt(p(1-p)/(k-1))",
+                                       "crossing": "linear interpolation of p = 1/2",
+                                       "width": "alpha(p = 0.1) - alpha(p = 0.9), interpolated"},
+                          timings={"total": time.perf_counter() - t0},
+                          arrays={"alpha": alphas, "sizes": np.asarray(sizes), "p": p, "sem": sem,
+                                  "p_exact": p_exact, "crossing": crossing,
+                                  "crossing_err": crossing_err, "width": width},
+                          scalars=scalars)
