@@ -164,3 +164,58 @@ def test_pspin2_acceptance_n4000():
     rep = compare(pspin_theory(theory, [0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0]), SPIN2, sizes=[4000], seeds=6)
     print(rep.table("e"))
     assert rep.agree, rep.message
+
+
+# -- random recurrent network (dmft.RandomRNN) ----------------------------------------------
+def test_rnn_linear_matches_matrix_exponential():
+    from scipy.linalg import expm
+
+    from validation import simulate_rnn
+
+    model = dmft.RandomRNN(g=0.8, phi="linear")
+    N, ts = 50, np.array([0.0, 0.5, 1.0])
+    res = simulate_rnn(model, N, ts, seed=2, dt=0.001)
+    rng = np.random.default_rng(2)
+    J = rng.standard_normal((N, N)) * (0.8 / math.sqrt(N))
+    x0 = rng.standard_normal(N)
+    X = np.array([expm((J - np.eye(N)) * t) @ x0 for t in ts])
+    # Heun's global error is O(dt^2) = 1e-6 here
+    assert np.allclose(res.C, X @ X.T / N, rtol=1e-5, atol=1e-6)
+
+
+def test_rnn_heun_is_second_order():
+    from validation import simulate_rnn
+
+    model = dmft.RandomRNN(g=1.5, phi="tanh")
+    ref = simulate_rnn(model, 60, [0.0, 2.0], seed=0, dt=0.0025).C
+    e1 = np.abs(simulate_rnn(model, 60, [0.0, 2.0], seed=0, dt=0.04).C - ref).max()
+    e2 = np.abs(simulate_rnn(model, 60, [0.0, 2.0], seed=0, dt=0.02).C - ref).max()
+    assert 3.0 < e1 / e2 < 5.0
+
+
+@pytest.mark.parametrize("model", [dmft.RandomRNN(g=1.5, phi="tanh"),
+                                   dmft.RandomRNN(g=2.0, phi="erf", noise=0.2)])
+def test_rnn_agrees_with_dmft(model):
+    theory = dmft.solve(model, 4.0, dt=0.05)
+    ts = [0.0, 1.0, 2.0, 4.0]
+    rep = compare(pspin_theory(theory, ts), model, sizes=[100, 200, 400], seeds=10, sim_options={"times": ts})
+    assert rep.agree, rep.message + "\n" + rep.table("variance_t")
+
+
+def test_rnn_wrong_gain_disagrees():
+    wrong = dmft.solve(dmft.RandomRNN(g=2.0, phi="tanh"), 4.0, dt=0.05)
+    ts = [0.0, 1.0, 2.0, 4.0]
+    rep = compare(pspin_theory(wrong, ts), dmft.RandomRNN(g=1.5, phi="tanh"), sizes=[200, 400], seeds=10,
+                  sim_options={"times": ts}, observables=["variance_t"])
+    assert not rep.agree
+
+
+def test_rnn_input_errors():
+    from validation import simulate_rnn
+
+    with pytest.raises(ValueError, match="model"):
+        simulate_rnn(SPIN2, 10, [0.0])
+    with pytest.raises(ValueError, match="dt"):
+        simulate_rnn(dmft.RandomRNN(), 10, [0.0, 0.015], dt=0.01)
+    with pytest.raises(ValueError, match="dt"):
+        simulate_rnn(dmft.RandomRNN(), 10, [0.0], dt=0.0)

@@ -30,8 +30,8 @@ from lmech.result import Result, register_result
 
 from .compare import Simulator, register_simulator
 
-__all__ = ["FlowRun", "simulate_linreg", "simulate_pspin2", "linreg_point", "pspin2_point",
-           "pspin_theory"]
+__all__ = ["FlowRun", "simulate_linreg", "simulate_pspin2", "simulate_rnn", "linreg_point",
+           "pspin2_point", "rnn_point", "pspin_theory"]
 
 
 @register_result("validation.FlowRun")
@@ -228,8 +228,9 @@ def times_from(theory) -> dict:
 def pspin_theory(result, times) -> dict:
     """DMFT arrays of :func:`dmft.solve` restricted to ``times`` (on its grid), for :func:`compare`.
 
-    Returns ``{"t", "C" (n, n), "e", "mu"}`` with ``C[i, j] = C(t_i, t_j)``
-    (the solver stores the lower triangle and its mirror image).
+    Returns ``{"t", "C" (n, n)}`` with ``C[i, j] = C(t_i, t_j)`` (the solver
+    stores the lower triangle; it is mirrored), plus every one-time array of
+    the result among ``e``, ``mu``, ``variance_t``.
     """
     t = np.asarray(result.arrays["t"], dtype=float)
     times = _times(times)
@@ -242,8 +243,81 @@ def pspin_theory(result, times) -> dict:
     idx = np.asarray(idx)
     C = np.asarray(result.arrays["C"])[np.ix_(idx, idx)]
     C = np.tril(C) + np.tril(C, -1).T         # symmetric from the lower triangle
-    return {"t": times, "C": C, "e": np.asarray(result.arrays["e"])[idx],
-            "mu": np.asarray(result.arrays["mu"])[idx]}
+    out = {"t": times, "C": C}
+    for k in ("e", "mu", "variance_t"):
+        if k in result.arrays:
+            out[k] = np.asarray(result.arrays[k])[idx]
+    return out
+
+
+#: the activations of dmft.RandomRNN (``erf`` is ``erf(sqrt(pi) x / 2)``, slope 1 at 0)
+def _rnn_phi(name, x):
+    if name == "tanh":
+        return np.tanh(x)
+    if name == "erf":
+        from scipy.special import erf
+        return erf(0.5 * math.sqrt(math.pi) * x)
+    if name == "relu":
+        return np.maximum(x, 0.0)
+    return x
+
+
+def simulate_rnn(model, N: int, times, *, seed: int = 0, dt: float = 0.01) -> FlowRun:
+    """The random recurrent network of :class:`dmft.RandomRNN` at size ``N``.
+
+    ``dx/dt = -x + J phi(x) + eta``, ``J_ij ~ N(0, g^2/N)`` iid (Sompolinsky,
+    Crisanti & Sommers, PRL 61, 259 (1988)), integrated by the stochastic Heun
+    scheme (the explicit trapezoidal rule, second order without noise; weak
+    order 2 with additive noise) with step ``dt``, which must divide the
+    recording times.
+
+    Returns
+    -------
+    FlowRun
+        ``C`` (n, n) ``= x(t_i).x(t_j)/N`` and ``variance_t`` (n,) ``= |x(t)|^2/N``.
+    """
+    import dmft
+
+    if not isinstance(model, dmft.RandomRNN):
+        raise ValueError(f"model must be a dmft.RandomRNN, got {type(model).__name__}")
+    N = check_int("N", N, low=1)
+    seed = check_int("seed", seed, low=0)
+    dt = check_real("dt", dt, low=0.0, low_open=True)
+    t = _times(times)
+    k = t / dt
+    if np.any(np.abs(k - np.rint(k)) > 1e-9 * np.maximum(1.0, k)):
+        raise ValueError(f"times must be multiples of dt = {dt:g}")
+    steps = np.rint(k).astype(np.int64)
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    J = rng.standard_normal((N, N)) * (model.g / math.sqrt(N))
+    x = math.sqrt(model.x0_var) * rng.standard_normal(N)
+    amp = math.sqrt(model.noise * dt)
+    X = np.empty((t.size, N))
+    step = 0
+    for j, target in enumerate(steps):
+        while step < target:
+            xi = amp * rng.standard_normal(N) if amp > 0 else 0.0
+            f0 = -x + J @ _rnn_phi(model.phi, x)
+            xp = x + dt * f0 + xi
+            f1 = -xp + J @ _rnn_phi(model.phi, xp)
+            x = x + 0.5 * dt * (f0 + f1) + xi
+            step += 1
+        X[j] = x
+    C = X @ X.T / N
+    conv = dict(model.conventions())
+    conv.update(integrator=f"stochastic Heun, dt = {dt:g}")
+    ok = bool(np.all(np.isfinite(C)))
+    return FlowRun(success=ok, message="integrated" if ok else "non-finite state", model=model,
+                   options={"N": N, "seed": seed, "dt": dt}, conventions=conv,
+                   timings={"total": time.perf_counter() - t0},
+                   arrays={"t": t, "C": C, "variance_t": np.diag(C).copy()},
+                   scalars={"N": N, "seed": seed, "variance": float(C[-1, -1])})
+
+
+def rnn_point(N, seed, *, model, times, **options):
+    """Point function for :func:`validation.compare`."""
+    return simulate_rnn(model, int(N), times, seed=int(seed), **options)
 
 
 register_simulator("dmft.LinearRegressionGF", Simulator(
@@ -251,4 +325,7 @@ register_simulator("dmft.LinearRegressionGF", Simulator(
     from_theory="validation.gradflow:times_from"))
 register_simulator("dmft.SphericalPSpin", Simulator(
     point="validation.gradflow:pspin2_point", x="t", observables=("C", "e"),
+    from_theory="validation.gradflow:times_from"))
+register_simulator("dmft.RandomRNN", Simulator(
+    point="validation.gradflow:rnn_point", x="t", observables=("C", "variance_t"),
     from_theory="validation.gradflow:times_from"))
