@@ -19,7 +19,7 @@ import numpy as np
 from scipy.integrate import solve_ivp
 from scipy.optimize import brentq, minimize_scalar
 
-from lmech.checks import check_choice, check_psd, check_real, check_shape
+from lmech.checks import check_choice, check_int, check_psd, check_real, check_shape
 from lmech.result import Result, register_result
 
 from . import _kernels
@@ -179,7 +179,7 @@ def integrate(model: CommitteeMachine, t_max: float, *, Q0, R0, T=None, v0=None,
               plateau_window: tuple = (20.0, 250.0), plateau_measure: str = "abs",
               escape_fraction: float = 0.5,
               escape_after: float = 10.0, eg_tol: float | None = None,
-              bound: float = 1e6) -> Trajectory:
+              bound: float = 1e6, max_steps: int = 100_000) -> Trajectory:
     """Integrate the committee-machine ODEs from ``t = 0`` to ``t_max``.
 
     Parameters
@@ -231,6 +231,10 @@ def integrate(model: CommitteeMachine, t_max: float, *, Q0, R0, T=None, v0=None,
     bound : float
         Divergence: the run stops with ``success=False`` when an order
         parameter exceeds ``bound`` in absolute value, or becomes non-finite.
+    max_steps : int
+        Accepted plus rejected steps allowed to the Numba DOP853 stepper; the
+        run fails (``status=-1``) beyond it, e.g. when a tolerance is below
+        the rounding noise of the right-hand side.
 
     Returns
     -------
@@ -250,6 +254,7 @@ def integrate(model: CommitteeMachine, t_max: float, *, Q0, R0, T=None, v0=None,
     escape_fraction = check_real("escape_fraction", escape_fraction, low=0.0, high=1.0, low_open=True)
     escape_after = check_real("escape_after", escape_after, low=0.0)
     bound = check_real("bound", bound, low=0.0, low_open=True)
+    max_steps = check_int("max_steps", max_steps, low=1)
     if eg_tol is not None:
         eg_tol = check_real("eg_tol", eg_tol, low=0.0, low_open=True)
     pw = np.asarray(plateau_window, dtype=float)
@@ -269,14 +274,14 @@ def integrate(model: CommitteeMachine, t_max: float, *, Q0, R0, T=None, v0=None,
     options = dict(method=method, rtol=rtol, atol=atol, dt=dt, max_step=max_step,
                    plateau_window=tuple(float(x) for x in pw), plateau_measure=plateau_measure,
                    escape_fraction=escape_fraction,
-                   escape_after=escape_after, eg_tol=eg_tol, bound=bound,
+                   escape_after=escape_after, eg_tol=eg_tol, bound=bound, max_steps=max_steps,
                    t_eval=None if t_eval is None else "given")
     y0 = system.pack(Q0, R0, system.v0)
 
     if method == "euler":
         out = _run_euler(system, y0, t_max, dt, t_eval, bound, eg_tol)
     elif method == "DOP853" and system.code >= 0:
-        out = _run_dop853(system, y0, t_max, rtol, atol, max_step, t_eval, bound, eg_tol)
+        out = _run_dop853(system, y0, t_max, rtol, atol, max_step, t_eval, bound, eg_tol, max_steps)
     else:
         out = _run_ivp(system, y0, t_max, method.replace("scipy-", ""), rtol, atol, max_step,
                        t_eval, bound, eg_tol)
@@ -374,9 +379,9 @@ class _DenseDOP853:
         return out[0] if np.ndim(t) == 0 else out.T
 
 
-def _run_dop853(system, y0, t_max, rtol, atol, max_step, t_eval, bound, eg_tol):
+def _run_dop853(system, y0, t_max, rtol, atol, max_step, t_eval, bound, eg_tol, max_steps):
     ts, ys, Fs, n_acc, n_rej, nfev, st = _kernels.dop853(
-        y0, t_max, rtol, atol, max_step, bound, 10_000_000, _TAB["A"], _TAB["B"], _TAB["C"],
+        y0, t_max, rtol, atol, max_step, bound, max_steps, _TAB["A"], _TAB["B"], _TAB["C"],
         _TAB["E3"], _TAB["E5"], _TAB["D"], *system._args)
     system.nfev += int(nfev)
     system.n_rejected = int(n_rej)
@@ -389,7 +394,8 @@ def _run_dop853(system, y0, t_max, rtol, atol, max_step, t_eval, bound, eg_tol):
                    f"t={t_end:.6g} (learning rate above its critical value?)")
     elif st == -1:
         success, status = False, -1
-        message = f"solver failed at t={t_end:.6g}: step size underflow or too many steps"
+        message = (f"solver failed at t={t_end:.6g}: step size underflow or more than max_steps "
+                   "steps (a tolerance below the rounding noise of the right-hand side?)")
     step_eg = np.array([system.eg(y) for y in ys])
 
     def eg_fun(t):

@@ -376,3 +376,11 @@ def test_numba_dop853_error_follows_the_tolerance():
         errs.append(np.abs(r.Q - ref.Q).max())
     assert errs[1] < errs[0] / 20
     assert errs[1] < 1e-7
+
+
+def test_step_limit_reports_failure_instead_of_hanging():
+    r = odes.integrate(STANDARD, 1000.0, Q0=Q0, R0=R0, max_steps=50)
+    assert not r.success and r.status == -1 and "max_steps" in r.message
+    assert r.t_final < 1000.0 and np.all(np.isfinite(r.eg))
+    with pytest.raises(ValueError, match="max_steps"):
+        odes.integrate(STANDARD, 1.0, Q0=Q0, R0=R0, max_steps=0)
