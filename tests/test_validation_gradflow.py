@@ -219,3 +219,38 @@ def test_rnn_input_errors():
         simulate_rnn(dmft.RandomRNN(), 10, [0.0, 0.015], dt=0.01)
     with pytest.raises(ValueError, match="dt"):
         simulate_rnn(dmft.RandomRNN(), 10, [0.0], dt=0.0)
+
+
+# -- square-loss GLM with non-Gaussian labels (dmft.GLMDynamics) -------------------------------
+@pytest.mark.parametrize("model", [dmft.GLMDynamics(alpha=2.0, teacher="sign", ridge=0.1),
+                                   dmft.GLMDynamics(alpha=0.8, teacher="relu", noise=0.1)])
+def test_glm_square_loss_agrees_with_dmft(model):
+    # the real sign / ReLU labels against the DMFT's linear-equivalent closure
+    theory = dmft.solve(model, 3.0, dt=0.05)
+    obs = ["M_t", "Q_t", "train_loss_t", "test_risk_t"] + (["test_error_t"] if model.teacher == "sign" else [])
+    rep = compare(theory, model, sizes=[100, 200], seeds=10, observables=obs,
+                  sim_options={"times": theory.t[::10]})
+    assert rep.agree, rep.message + "\n" + rep.table("train_loss_t")
+
+
+def test_glm_wrong_teacher_disagrees():
+    # the DMFT of a linear teacher against simulations with sign labels
+    wrong = dmft.solve(dmft.GLMDynamics(alpha=2.0, teacher="linear", ridge=0.1), 3.0, dt=0.05)
+    rep = compare(wrong, dmft.GLMDynamics(alpha=2.0, teacher="sign", ridge=0.1), sizes=[100, 200], seeds=10,
+                  observables=["M_t", "Q_t"], sim_options={"times": wrong.t[::10]})
+    assert not rep.agree
+
+
+def test_glm_linear_teacher_equals_least_squares():
+    # a linear teacher with rho = signal is the least-squares model: same data, same flow
+    from validation import simulate_glm, simulate_linreg
+
+    g = simulate_glm(dmft.GLMDynamics(alpha=1.5, teacher="linear", noise=0.3, rho=0.7), 40, [0.0, 1.0, 3.0],
+                     seed=5)
+    lr = simulate_linreg(dmft.LinearRegressionGF(alpha=1.5, noise=0.3, signal=0.7), 40, [0.0, 1.0, 3.0],
+                         seed=5)
+    assert np.allclose(g.train_loss_t, lr.train_loss_t, rtol=1e-12)
+    # |beta - beta*|^2 = Q - 2M + rho
+    assert np.allclose(g.Q_t - 2 * g.M_t + 0.7, lr.error_t, rtol=1e-10)
+    with pytest.raises(ValueError, match="model"):
+        simulate_glm(LINREG, 10, [0.0])

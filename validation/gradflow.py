@@ -30,7 +30,8 @@ from lmech.result import Result, register_result
 
 from .compare import Simulator, register_simulator
 
-__all__ = ["FlowRun", "simulate_linreg", "simulate_pspin2", "simulate_rnn", "linreg_point",
+__all__ = ["FlowRun", "simulate_linreg", "simulate_glm", "simulate_pspin2", "simulate_rnn", "linreg_point",
+           "glm_point",
            "pspin2_point", "rnn_point", "pspin_theory"]
 
 
@@ -50,6 +51,40 @@ def _times(times):
     if t.size == 0 or not np.all(np.isfinite(t)) or t[0] < 0 or np.any(np.diff(t) <= 0):
         raise ValueError("times must be a non-empty, strictly increasing sequence of times >= 0")
     return t
+
+
+def _lsq_flow(X, y, lam, T, t, rng):
+    """``beta(t)`` (n_times, d) of gradient flow / Langevin dynamics on ``|y - X beta|^2/(2n) + lam|beta|^2/2``.
+
+    Exact in the eigenbasis of ``S = X^T X/n``: without noise ``beta(t) = (S +
+    lam)^{-1} (1 - e^{-(S+lam)t}) X^T y/n``; at temperature ``T`` every mode is
+    an Ornstein-Uhlenbeck process ``d b_k = -(a_k b_k - c_k) dt + sqrt(2T/d) dW_k``
+    sampled exactly between recording times.
+    """
+    n, d = X.shape
+    S = X.T @ X / n
+    s, U = np.linalg.eigh(S)
+    s = np.clip(s, 0.0, None)            # rounding can make zero modes slightly negative
+    bt = U.T @ (X.T @ y / n)             # X^T y / n in the eigenbasis
+    a = s + lam
+    pos = a > 0
+    beta = np.zeros(d)                   # in the eigenbasis
+    out = np.empty((t.size, d))
+    t_prev = 0.0
+    for j, tj in enumerate(t):
+        dt = tj - t_prev
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            if T == 0.0:
+                f = np.where(pos, -np.expm1(-a * tj) / np.where(pos, a, 1.0), tj)
+                beta = f * bt
+            elif dt > 0:
+                decay = np.exp(-a * dt)
+                f = np.where(pos, -np.expm1(-a * dt) / np.where(pos, a, 1.0), dt)
+                var = np.where(pos, -np.expm1(-2.0 * a * dt) / np.where(pos, 2.0 * a, 1.0), dt)
+                beta = decay * beta + f * bt + np.sqrt(2.0 * T / d * var) * rng.standard_normal(d)
+        t_prev = tj
+        out[j] = U @ beta
+    return out
 
 
 def simulate_linreg(model, d: int, times, *, seed: int = 0) -> FlowRun:
@@ -95,42 +130,12 @@ def simulate_linreg(model, d: int, times, *, seed: int = 0) -> FlowRun:
     bstar = rng.standard_normal(d)
     bstar *= math.sqrt(model.signal) / np.linalg.norm(bstar)
     y = X @ bstar + math.sqrt(model.noise) * rng.standard_normal(n)
-    S = X.T @ X / n
-    s, U = np.linalg.eigh(S)
-    s = np.clip(s, 0.0, None)            # rounding can make zero modes slightly negative
-    lam = model.ridge
-    bt = U.T @ (X.T @ y / n)             # X^T y / n in the eigenbasis
-    st = U.T @ bstar
-    XU = X @ U
-    err = np.empty(t.size)
-    train = np.empty(t.size)
-    m = np.empty(t.size)
-    T = float(getattr(model, "temperature", 0.0))
-    a = s + lam
-    pos = a > 0
-    beta = np.zeros(d)                   # in the eigenbasis
-    t_prev = 0.0
-    for j, tj in enumerate(t):
-        dt = tj - t_prev
-        if T == 0.0:
-            # exact flow from beta(0) = 0
-            with np.errstate(invalid="ignore", divide="ignore"):
-                f = np.where(pos, -np.expm1(-a * tj) / np.where(pos, a, 1.0), tj)
-            beta = f * bt
-        elif dt > 0:
-            # exact Ornstein-Uhlenbeck transition of every mode over dt:
-            # d beta_k = -(a_k beta_k - bt_k) dt + sqrt(2T/d) dW_k
-            with np.errstate(invalid="ignore", divide="ignore"):
-                decay = np.exp(-a * dt)
-                f = np.where(pos, -np.expm1(-a * dt) / np.where(pos, a, 1.0), dt)
-                var = np.where(pos, -np.expm1(-2.0 * a * dt) / np.where(pos, 2.0 * a, 1.0), dt)
-            beta = decay * beta + f * bt + np.sqrt(2.0 * T / d * var) * rng.standard_normal(d)
-        t_prev = tj
-        diff = beta - st
-        err[j] = diff @ diff
-        m[j] = st @ diff
-        r = y - XU @ beta
-        train[j] = r @ r / (2.0 * n)
+    betas = _lsq_flow(X, y, model.ridge, float(getattr(model, "temperature", 0.0)), t, rng)
+    diff = betas - bstar
+    err = np.einsum("ij,ij->i", diff, diff)
+    m = diff @ bstar
+    r = y[None, :] - betas @ X.T
+    train = np.einsum("ij,ij->i", r, r) / (2.0 * n)
     conv = dict(model.conventions())
     conv.update(beta_star="uniform direction, |beta*|^2 = signal exactly",
                 solution="exact: eigendecomposition of X^T X/n (no time step); at temperature "
@@ -141,6 +146,64 @@ def simulate_linreg(model, d: int, times, *, seed: int = 0) -> FlowRun:
                    arrays={"t": t, "error_t": err, "test_risk_t": 0.5 * (err + model.noise),
                            "train_loss_t": train, "m": m},
                    scalars={"d": d, "n": n, "seed": seed, "error": float(err[-1])})
+
+
+def simulate_glm(model, d: int, times, *, seed: int = 0) -> FlowRun:
+    """Exact gradient flow (or Langevin dynamics) on the square loss with GLM labels at finite ``d``.
+
+    Data as in :class:`dmft.GLMDynamics`: ``x ~ N(0, I_d)``, ``y = f(x.beta*) +
+    sqrt(noise) z`` with the *actual* teacher ``f`` (linear, sign, relu),
+    ``|beta*|^2 = rho`` exactly; the flow is solved as in :func:`simulate_linreg`.
+    This tests the DMFT's closure of the square loss by a linear-equivalent
+    teacher (Stein's lemma) against the real non-Gaussian labels.
+
+    Returns
+    -------
+    FlowRun
+        ``M_t = beta.beta*``, ``Q_t = |beta|^2``, ``train_loss_t``,
+        ``test_risk_t = E(y - x.beta)^2/2 = (E y^2 - 2 a M + Q)/2`` (exact for
+        Gaussian inputs, ``a = E[f(h*) h*]/rho``), and for the sign teacher
+        ``test_error_t = arccos(M/sqrt(Q rho))/pi``.
+    """
+    import dmft
+
+    if not isinstance(model, dmft.GLMDynamics):
+        raise ValueError(f"model must be a dmft.GLMDynamics, got {type(model).__name__}")
+    d = check_int("d", d, low=1)
+    seed = check_int("seed", seed, low=0)
+    t = _times(times)
+    t0 = time.perf_counter()
+    n = max(1, int(round(model.alpha * d)))
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    bstar = rng.standard_normal(d)
+    bstar *= math.sqrt(model.rho) / np.linalg.norm(bstar)
+    h = X @ bstar
+    f = {"linear": h, "sign": np.sign(h), "relu": np.maximum(h, 0.0)}[model.teacher]
+    y = f + math.sqrt(model.noise) * rng.standard_normal(n)
+    betas = _lsq_flow(X, y, model.ridge, model.temperature, t, rng)
+    M = betas @ bstar
+    Q = np.einsum("ij,ij->i", betas, betas)
+    r = y[None, :] - betas @ X.T
+    a, ey2 = model.teacher_moments()
+    arrays = {"t": t, "M_t": M, "Q_t": Q, "train_loss_t": np.einsum("ij,ij->i", r, r) / (2.0 * n),
+              "test_risk_t": 0.5 * (ey2 - 2.0 * a * M + Q)}
+    if model.teacher == "sign":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            c = np.clip(M / np.sqrt(Q * model.rho), -1.0, 1.0)
+        arrays["test_error_t"] = np.where(Q > 0, np.arccos(c) / math.pi, 0.5)
+    conv = dict(model.conventions())
+    conv.update(beta_star="uniform direction, |beta*|^2 = rho exactly",
+                solution="exact: eigendecomposition of X^T X/n (no time step)")
+    return FlowRun(success=True, message="exact solution", model=model,
+                   options={"d": d, "n": n, "seed": seed}, conventions=conv,
+                   timings={"total": time.perf_counter() - t0}, arrays=arrays,
+                   scalars={"d": d, "n": n, "seed": seed, "Q": float(Q[-1])})
+
+
+def glm_point(N, seed, *, model, times):
+    """Point function for :func:`validation.compare` (``N`` is the dimension ``d``)."""
+    return simulate_glm(model, int(N), times, seed=int(seed))
 
 
 def simulate_pspin2(model, N: int, times, *, seed: int = 0) -> FlowRun:
@@ -328,4 +391,7 @@ register_simulator("dmft.SphericalPSpin", Simulator(
     from_theory="validation.gradflow:times_from"))
 register_simulator("dmft.RandomRNN", Simulator(
     point="validation.gradflow:rnn_point", x="t", observables=("C", "variance_t"),
+    from_theory="validation.gradflow:times_from"))
+register_simulator("dmft.GLMDynamics", Simulator(
+    point="validation.gradflow:glm_point", x="t", observables=("M_t", "Q_t", "train_loss_t", "test_risk_t"),
     from_theory="validation.gradflow:times_from"))
