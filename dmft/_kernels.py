@@ -255,7 +255,7 @@ def _derivs(I, h, C, R, Sig, D, E, mu, W, acc1, acc2, dC, dR):
 
 @njit(cache=True)
 def integrate_uniform(model, par, coef, C0, y0, h, n, tol, rtol_pc, max_corr, z, w, C, R, Rr, Cl, y,
-                      mu_out, iters):
+                      mu_out, iters, start):
     """Heun predictor–corrector for the causal two-time equations on ``t_i = i h``.
 
     Parameters
@@ -287,11 +287,17 @@ def integrate_uniform(model, par, coef, C0, y0, h, n, tol, rtol_pc, max_corr, z,
     mu_out : float64 array (n,), output
     iters : int64 array (n,), output
         Corrector iterations per step.
+    start : int
+        Number of rows already computed (0 or 1: a fresh start).  Resuming
+        from ``start`` rows of an earlier run with the same options
+        reproduces the uninterrupted run exactly: the predictor's
+        derivatives are rebuilt from the stored rows ``start-2`` and
+        ``start-1``.
 
     Returns
     -------
     int
-        Number of rows computed (``n`` on success; fewer if a NaN/inf
+        Number of valid rows (``n`` on success; fewer if a NaN/inf
         appeared, the row where it did is then the last returned).
     """
     ny = y.shape[0]
@@ -315,15 +321,23 @@ def integrate_uniform(model, par, coef, C0, y0, h, n, tol, rtol_pc, max_corr, z,
     dy = np.zeros(max(ny, 1))
     dyn = np.zeros(max(ny, 1))
     yold = np.zeros(max(ny, 1))
-    C[0, 0] = C0
-    R[0, 0] = 1.0
-    for a in range(ny):
-        y[a, 0] = y0[a]
-    mu, W = _model_row(model, par, coef, 0, h, C, R, Sig, D, E, y, Rr, Cl, B, z, w, u, v, ww)
-    mu_out[0] = mu
-    dd = _derivs(0, h, C, R, Sig, D, E, mu, W, acc1, acc2, dC, dR)
-    _model_dy(model, par, 0, h, y, Sig, dy)
-    for i in range(n - 1):
+    if start <= 1:
+        start = 1
+        C[0, 0] = C0
+        R[0, 0] = 1.0
+        for a in range(ny):
+            y[a, 0] = y0[a]
+    else:
+        # resume: rows < start are given; rebuild the derivatives of rows start-2, start-1
+        mu, W = _model_row(model, par, coef, start - 2, h, C, R, Sig, D, E, y, Rr, Cl, B, z, w,
+                           u, v, ww)
+        ddp = _derivs(start - 2, h, C, R, Sig, D, E, mu, W, acc1, acc2, dCp, dRp)
+    mu, W = _model_row(model, par, coef, start - 1, h, C, R, Sig, D, E, y, Rr, Cl, B, z, w, u, v,
+                       ww)
+    mu_out[start - 1] = mu
+    dd = _derivs(start - 1, h, C, R, Sig, D, E, mu, W, acc1, acc2, dC, dR)
+    _model_dy(model, par, start - 1, h, y, Sig, dy)
+    for i in range(start - 1, n - 1):
         I = i + 1
         # predictor: Adams-Bashforth 2 where the previous row's derivative exists
         # (j < i), Euler on the new sub-diagonal j = i and at the first step
@@ -639,8 +653,9 @@ def warmup():
         Cl = np.zeros((n, n) if big else (1, 1))
         y = np.zeros((1 if big else 0, n))
         integrate_uniform(model, par, coef, 1.0, np.zeros(y.shape[0]), 0.1, n, 1e-12, 1e-3, 3, z, w,
-                          C, R,
-                          Rr, Cl, y, np.zeros(n), np.zeros(n, dtype=np.int64))
+                          C, R, Rr, Cl, y, np.zeros(n), np.zeros(n, dtype=np.int64), 0)
+        integrate_uniform(model, par, coef, 1.0, np.zeros(y.shape[0]), 0.1, n, 1e-12, 1e-3, 3, z, w,
+                          C, R, Rr, Cl, y, np.zeros(n), np.zeros(n, dtype=np.int64), 2)
     pspin_energy(coef, C, R, 0.1, n, np.zeros(n))
     stationary_pspin(coef, 1.0, 0.1, n, 1e-12, 5, np.zeros(n), np.zeros(n))
     M = 3

@@ -18,7 +18,6 @@ Methods
 
 from __future__ import annotations
 
-import math
 import time
 
 import numpy as np
@@ -49,7 +48,8 @@ class DMFTResult(lmech.Result):
     """
 
 
-_UNIFORM_OPTS = ("method", "dt", "tol", "rtol_corrector", "max_corrector", "n_quad", "closed_form")
+_UNIFORM_OPTS = ("method", "dt", "tol", "rtol_corrector", "max_corrector", "n_quad", "closed_form",
+                 "resume")
 _SAMPLED_OPTS = ("method", "dt", "n_traj", "n_samples", "n_replicas", "seed", "tol_se", "n_pass",
                  "max_iter")
 
@@ -69,6 +69,12 @@ def solve(model, t_max, **options) -> DMFTResult:
         Time step (default 0.05); must divide ``t_max``.
     tol : float, optional
         Corrector tolerance on the largest change of a row (default 1e-10).
+    resume : DMFTResult, optional
+        A successful ``"uniform"`` result of the same model with the same
+        numerical options and a shorter horizon (e.g. loaded from an archive
+        with :func:`lmech.archive.load`): its rows are reused and the
+        integration continues to ``t_max``, reproducing the uninterrupted
+        run exactly.  Not for :class:`GLMDynamics`.
     rtol_corrector : float, optional
         The corrector also stops when its change falls below this fraction of
         the predictor–corrector difference (the local error estimate; default
@@ -118,20 +124,24 @@ def solve(model, t_max, **options) -> DMFTResult:
     n_quad = check_int("n_quad", options.get("n_quad", 24), low=2, high=200)
     opts = {"method": method, "dt": dt, "tol": tol, "rtol_corrector": rtol_pc,
             "max_corrector": max_corr}
-    if isinstance(model, SphericalPSpin):
-        return _uniform_pspin(model, t_max, dt, n, opts)
     if isinstance(model, RandomRNN):
         opts["n_quad"] = n_quad
         opts["closed_form"] = check_bool("closed_form", options.get("closed_form", True))
-        return _uniform_rnn(model, t_max, dt, n, opts)
+    resume = options.get("resume")
+    if resume is not None:
+        _check_resume(resume, model, opts, n)
+    if isinstance(model, SphericalPSpin):
+        return _uniform_pspin(model, t_max, dt, n, opts, resume)
+    if isinstance(model, RandomRNN):
+        return _uniform_rnn(model, t_max, dt, n, opts, resume)
     if isinstance(model, LinearRegressionGF):
-        return _uniform_linreg(model, t_max, dt, n, opts)
+        return _uniform_linreg(model, t_max, dt, n, opts, resume)
     if isinstance(model, GLMDynamics):
         return _uniform_glm(model, t_max, dt, n, opts)
     raise ValueError(f"model must be a dmft model, got {type(model).__name__}")
 
 
-def _run_uniform(code, par, coef, C0, y0, dt, n, opts, *, big=False, z=None, w=None):
+def _run_uniform(code, par, coef, C0, y0, dt, n, opts, *, big=False, z=None, w=None, resume=None):
     C = np.zeros((n, n))
     R = np.zeros((n, n))
     Rr = np.zeros((n, n) if big else (1, 1))
@@ -139,14 +149,27 @@ def _run_uniform(code, par, coef, C0, y0, dt, n, opts, *, big=False, z=None, w=N
     y = np.zeros((len(y0), n))
     mu = np.zeros(n)
     iters = np.zeros(n, dtype=np.int64)
+    start = 0
+    if resume is not None:
+        start = resume.C.shape[0]
+        C[:start, :start] = resume.C
+        R[:start, :start] = resume.R
+        iters[:start] = resume.iterations
+        if "mu" in resume.arrays:
+            mu[:start] = resume.mu
+        if big:
+            Rr[:start, :start] = resume.R_sample
+            Cl[:start, :start] = resume.C_loss
+            y[0, :start] = resume.m
     if z is None:
         z, w = np.zeros(1), np.ones(1)
     t0 = time.perf_counter()
     done = _kernels.integrate_uniform(code, np.asarray(par, dtype=np.float64),
                                       np.asarray(coef, dtype=np.float64), float(C0),
                                       np.asarray(y0, dtype=np.float64), dt, n, opts["tol"],
-                                      opts["rtol_corrector"], opts["max_corrector"], np.ascontiguousarray(z),
-                                      np.ascontiguousarray(w), C, R, Rr, Cl, y, mu, iters)
+                                      opts["rtol_corrector"], opts["max_corrector"],
+                                      np.ascontiguousarray(z),
+                                      np.ascontiguousarray(w), C, R, Rr, Cl, y, mu, iters, start)
     elapsed = time.perf_counter() - t0
     finite = bool(np.all(np.isfinite(C[:done, :done])) and np.all(np.isfinite(R[:done, :done])))
     success = done == n and finite
@@ -166,6 +189,24 @@ def _run_uniform(code, par, coef, C0, y0, dt, n, opts, *, big=False, z=None, w=N
                 message=msg, elapsed=elapsed)
 
 
+def _check_resume(resume, model, opts, n):
+    """Raise ValueError (naming ``resume``) unless ``resume`` can be continued to ``n`` points."""
+    if not isinstance(resume, DMFTResult) or resume.meta.get("method") != "uniform":
+        raise ValueError("resume must be a DMFTResult of method 'uniform'")
+    if isinstance(model, GLMDynamics):
+        raise ValueError("resume is not supported for GLMDynamics")
+    if resume.model != model:
+        raise ValueError(f"resume was computed for another model: {resume.model!r}")
+    if not resume.success:
+        raise ValueError("resume must be a successful run")
+    for k, v in opts.items():
+        if resume.options.get(k) != v:
+            raise ValueError(f"resume was computed with {k}={resume.options.get(k)!r}, not {v!r}")
+    n0 = resume.C.shape[0]
+    if not 2 <= n0 <= n:
+        raise ValueError(f"resume has {n0} time points; need 2 <= points <= {n}")
+
+
 def _fdt_last_row(C, R, T, dt):
     """X(t, t') = T R(t,t') / d_t' C(t,t') along the last row (second-order differences)."""
     row = C[-1]
@@ -174,9 +215,9 @@ def _fdt_last_row(C, R, T, dt):
         return T * R[-1] / dC
 
 
-def _uniform_pspin(model: SphericalPSpin, t_max, dt, n, opts):
+def _uniform_pspin(model: SphericalPSpin, t_max, dt, n, opts, resume=None):
     coef = model.xi_coefficients()
-    out = _run_uniform(_kernels.MODEL_PSPIN, [model.T], coef, 1.0, [], dt, n, opts)
+    out = _run_uniform(_kernels.MODEL_PSPIN, [model.T], coef, 1.0, [], dt, n, opts, resume=resume)
     C, R = out["C"], out["R"]
     e = np.full(n, np.nan)
     d = out["done"]
@@ -200,11 +241,12 @@ def _uniform_pspin(model: SphericalPSpin, t_max, dt, n, opts):
                       scalars=scalars, meta={"method": "uniform"})
 
 
-def _uniform_rnn(model: RandomRNN, t_max, dt, n, opts):
+def _uniform_rnn(model: RandomRNN, t_max, dt, n, opts, resume=None):
     from lmech import gauss
     z, w = gauss.hermite(opts["n_quad"])
     par = [model.g, model.noise, float(PHI_CODES[model.phi]), float(opts["closed_form"])]
-    out = _run_uniform(_kernels.MODEL_RNN, par, [0.0], model.x0_var, [], dt, n, opts, z=z, w=w)
+    out = _run_uniform(_kernels.MODEL_RNN, par, [0.0], model.x0_var, [], dt, n, opts, z=z, w=w,
+                       resume=resume)
     C, R = out["C"], out["R"]
     t = dt * np.arange(n)
     var = np.diag(C).copy()
@@ -225,10 +267,10 @@ def _uniform_rnn(model: RandomRNN, t_max, dt, n, opts):
                       scalars=scalars, meta={"method": "uniform"})
 
 
-def _uniform_linreg(model: LinearRegressionGF, t_max, dt, n, opts):
+def _uniform_linreg(model: LinearRegressionGF, t_max, dt, n, opts, resume=None):
     par = [model.gamma, model.noise, model.ridge, model.signal, model.temperature]
     out = _run_uniform(_kernels.MODEL_LINREG, par, [0.0], model.signal, [-model.signal], dt, n,
-                       opts, big=True)
+                       opts, big=True, resume=resume)
     C = out["C"]
     t = dt * np.arange(n)
     err = np.diag(C).copy()

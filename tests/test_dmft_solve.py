@@ -67,3 +67,34 @@ def test_corrector_stopping_rule():
     assert fast.iterations[1:].mean() < full.iterations[1:].mean()
     with pytest.raises(ValueError, match="rtol_corrector"):
         dmft.solve(m, 1.0, rtol_corrector=0.9)
+
+
+@pytest.mark.parametrize("model,opts", [
+    (dmft.SphericalPSpin(p=3, T=0.6), {}),
+    (dmft.RandomRNN(g=1.5, phi="erf", noise=0.1), {}),
+    (dmft.LinearRegressionGF(alpha=0.8, noise=0.2, ridge=0.05), {}),
+])
+def test_resume_reproduces_uninterrupted_run(tmp_path, model, opts):
+    from lmech import archive
+
+    full = dmft.solve(model, 4.0, dt=0.1, **opts)
+    part = dmft.solve(model, 2.0, dt=0.1, **opts)
+    archive.save(part, tmp_path / "ckpt.h5", "part")  # checkpoint ...
+    back = archive.load(tmp_path / "ckpt.h5", "part")
+    cont = dmft.solve(model, 4.0, dt=0.1, resume=back, **opts)  # ... and resume
+    assert cont.success
+    for name, arr in full.arrays.items():
+        assert np.array_equal(arr, cont.arrays[name], equal_nan=True), name
+
+
+def test_resume_validation():
+    m = dmft.SphericalPSpin(p=3, T=0.6)
+    part = dmft.solve(m, 1.0, dt=0.1)
+    with pytest.raises(ValueError, match="resume"):
+        dmft.solve(dmft.SphericalPSpin(p=3, T=0.7), 2.0, dt=0.1, resume=part)
+    with pytest.raises(ValueError, match="resume"):
+        dmft.solve(m, 2.0, dt=0.05, resume=part)
+    with pytest.raises(ValueError, match="resume"):
+        dmft.solve(m, 0.5, dt=0.1, resume=part)
+    with pytest.raises(ValueError, match="resume"):
+        dmft.solve(m, 2.0, dt=0.1, resume="part.h5")
