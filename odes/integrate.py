@@ -509,13 +509,15 @@ def _plateau(system, ts, ys, egs, eg_fun, pw, measure="abs"):
     exponential convergence after the escape, at relative rate
     ``2 |lambda_max|``, never looks like a plateau) and times where ``eg`` is
     already within a factor 2 of its final value are excluded (so the noisy
-    asymptote is not taken for a plateau), unless that excludes everything.
+    asymptote is not taken for a plateau) or below ``1e-8 eg(0)`` (rounding
+    noise), unless that excludes everything.
     Returns NaNs if the minimum lies on the window's edge.
     """
     lo, hi = pw[0], min(pw[1], ts[-1])
     if hi <= lo:
         return math.nan, math.nan
-    floor = 2.0 * float(egs[-1])
+    # the plateau must stand above the final error and above the rounding noise of eg
+    floor = max(2.0 * float(egs[-1]), 1e-8 * float(egs[0]))
     if eg_fun is None:
         # fixed-step samples: finite differences on the stored grid
         m = (ts >= lo) & (ts <= hi)
@@ -523,9 +525,11 @@ def _plateau(system, ts, ys, egs, eg_fun, pw, measure="abs"):
             return math.nan, math.nan
         d = np.abs(np.gradient(egs, ts))
         if measure == "relative":
-            d = d / np.abs(egs)
             keep = m & (egs > floor)
-            m = keep if keep.sum() >= 5 else m
+            m = keep if keep.sum() >= 5 else m & (egs > 1e-8 * egs[0])
+            d = np.where(egs > 0, d / np.where(egs > 0, egs, 1.0), np.inf)
+            if m.sum() < 5:
+                return math.nan, math.nan
         idx = np.nonzero(m)[0]
         j = idx[np.argmin(d[idx])]
         if j in (idx[0], idx[-1]):
@@ -533,19 +537,23 @@ def _plateau(system, ts, ys, egs, eg_fun, pw, measure="abs"):
         return float(ts[j]), float(egs[j])
     dense = eg_fun.dense
 
+    grid = np.linspace(lo, hi, 81 if measure == "abs" else 401)
+    if measure == "relative":
+        e = np.array([eg_fun(t) for t in grid])
+        if not np.any(e > floor):  # the run ends on the plateau: keep only the noise floor
+            floor = 1e-8 * float(egs[0])
+
     def slope(t):
         # d eg/dt = grad eg . f(y) at the interpolated state: exact up to the
         # interpolation error of the state, not a difference quotient in t
         y = dense(t)
         d = abs(system.deg_dt(t, y))
-        return d / abs(system.eg(y)) if measure == "relative" else d
+        if measure == "abs":
+            return d
+        e = system.eg(y)
+        return d / e if e > floor else math.inf
 
-    grid = np.linspace(lo, hi, 81 if measure == "abs" else 401)
     d = np.array([slope(t) for t in grid])
-    if measure == "relative":
-        e = np.array([eg_fun(t) for t in grid])
-        if np.any(e > floor):
-            d = np.where(e > floor, d, np.inf)
     j = int(np.argmin(d))
     if j == 0 or j == grid.size - 1 or not np.isfinite(d[j + 1]) or not np.isfinite(d[j - 1]):
         return math.nan, math.nan

@@ -87,3 +87,11 @@ def test_plot_draws_a_sweep():
     phase_plot(res, ax)
     assert len(ax.lines) == 2
     plt.close(fig)
+
+
+def test_fast_convergence_to_zero_error_is_not_a_plateau():
+    """eta = 1.5: eg reaches exact zero (rounding) inside the window; the relative measure must
+    neither divide by zero nor take the converged tail for a plateau."""
+    r = phase_point(lr=1.5, r0=10 ** -3.5, t_max=3000.0)
+    assert r.success
+    assert 0.01 < r.plateau_eg < 0.05 and r.plateau_t < r.t_escape < 200.0
