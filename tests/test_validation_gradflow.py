@@ -1,5 +1,6 @@
 """Exact finite-size gradient flows against an ODE solver, and against the DMFT of dmft (issue 6, item 3)."""
 
+import itertools
 import math
 
 import numpy as np
@@ -254,3 +255,70 @@ def test_glm_linear_teacher_equals_least_squares():
     assert np.allclose(g.Q_t - 2 * g.M_t + 0.7, lr.error_t, rtol=1e-10)
     with pytest.raises(ValueError, match="model"):
         simulate_glm(LINREG, 10, [0.0])
+
+
+# -- spherical p-spin Langevin dynamics (p = 2, 3) ------------------------------------------
+def test_pspin3_tensor_energy_force_and_covariance():
+    from validation import _kernels
+
+    N = 9
+    rng = np.random.default_rng(0)
+    triples = list(itertools.combinations(range(N), 3))
+    J = rng.standard_normal(len(triples))
+    T = _kernels.pspin3_tensor(J, N)
+    s = rng.standard_normal(N)
+    F = np.empty(N)
+    H = _kernels.pspin_force(3, T, s, F)
+    assert H == pytest.approx(-sum(Jt * s[i] * s[j] * s[k] for Jt, (i, j, k) in zip(J, triples)), rel=1e-12)
+    h = 1e-6
+    for i in range(N):
+        e = np.zeros(N)
+        e[i] = h
+        Hp = _kernels.pspin_force(3, T, s + e, np.empty(N))
+        Hm = _kernels.pspin_force(3, T, s - e, np.empty(N))
+        assert -(Hp - Hm) / (2 * h) == pytest.approx(F[i], rel=1e-6, abs=1e-8)
+    # E_J[H(s)^2] = sigma^2 e_3(s_1^2, ..., s_N^2) with sigma^2 = 6c/N^2 (c = 1/2): Monte Carlo
+    sig2 = 3.0 / N ** 2
+    e3 = sum(s[i] ** 2 * s[j] ** 2 * s[k] ** 2 for i, j, k in triples)
+    Hs = [_kernels.pspin_force(3, _kernels.pspin3_tensor(rng.standard_normal(len(triples)) * math.sqrt(sig2), N),
+                               s, np.empty(N)) for _ in range(4000)]
+    assert np.mean(np.square(Hs)) == pytest.approx(sig2 * e3, rel=0.07)   # sd of a mean square: 2.2 %
+
+
+def test_pspin_langevin_p2_matches_exact_solution():
+    from validation import simulate_pspin
+
+    ts = [0.0, 1.0, 2.0, 3.0]
+    exact = simulate_pspin2(SPIN2, 80, ts, seed=1)
+    errs = [np.abs(simulate_pspin(SPIN2, 80, ts, seed=1, dt=dt).C - exact.C).max() for dt in (0.04, 0.02)]
+    assert errs[1] < 1e-3 and 3.0 < errs[0] / errs[1] < 5.0     # second order at T = 0
+
+
+@pytest.mark.parametrize("model", [dmft.SphericalPSpin(p=3, T=0.0), dmft.SphericalPSpin(p=3, T=0.8),
+                                   dmft.SphericalPSpin(p=2, T=0.5)])
+def test_pspin_langevin_agrees_with_dmft(model):
+    theory = dmft.solve(model, 3.0, dt=0.05)
+    ts = [0.0, 0.5, 1.0, 2.0, 3.0]
+    rep = compare(pspin_theory(theory, ts), model, sizes=[40, 80], seeds=8, sim_options={"times": ts, "dt": 0.01})
+    assert rep.agree, rep.message + "\n" + rep.table("e")
+
+
+def test_pspin_langevin_wrong_temperature_disagrees():
+    wrong = dmft.solve(dmft.SphericalPSpin(p=3, T=0.0), 3.0, dt=0.05)
+    ts = [0.0, 1.0, 2.0, 3.0]
+    rep = compare(pspin_theory(wrong, ts), dmft.SphericalPSpin(p=3, T=0.8), sizes=[40, 80], seeds=8,
+                  sim_options={"times": ts, "dt": 0.01})
+    assert not rep.agree
+
+
+def test_pspin_langevin_input_errors():
+    from validation import simulate_pspin
+
+    with pytest.raises(ValueError, match="p"):
+        simulate_pspin(dmft.SphericalPSpin(p=4, T=0.0), 10, [0.0])
+    with pytest.raises(ValueError, match="N"):
+        simulate_pspin(dmft.SphericalPSpin(p=3, T=0.0), 4000, [0.0])
+    with pytest.raises(ValueError, match="dt"):
+        simulate_pspin(SPIN2, 10, [0.0, 0.015], dt=0.01)
+    with pytest.raises(ValueError, match="model"):
+        simulate_pspin(LINREG, 10, [0.0])

@@ -14,9 +14,9 @@ from .compare import (Simulator, ValidationReport, compare, extrapolate, get_sim
 from .committee import SGDRun, simulate_committee, weights_with_overlaps
 from .capacity import CapacityReport, capacity_scan, cover_probability, simulate_capacity
 from .erm import GLMRun, replica_theory, simulate_erm, simulate_gamp
-from .gradflow import FlowRun, pspin_theory, simulate_glm, simulate_linreg, simulate_pspin2, simulate_rnn
+from .gradflow import FlowRun, pspin_theory, simulate_glm, simulate_linreg, simulate_pspin, simulate_pspin2, simulate_rnn
 
 __all__ = ["compare", "ValidationReport", "Simulator", "register_simulator", "get_simulator",
            "extrapolate", "theory_values", "SGDRun", "simulate_committee", "weights_with_overlaps",
            "CapacityReport", "capacity_scan", "simulate_capacity", "cover_probability",
-           "GLMRun", "simulate_erm", "simulate_gamp", "replica_theory", "FlowRun", "simulate_linreg", "simulate_glm", "simulate_pspin2", "simulate_rnn", "pspin_theory"]
+           "GLMRun", "simulate_erm", "simulate_gamp", "replica_theory", "FlowRun", "simulate_linreg", "simulate_glm", "simulate_pspin", "simulate_pspin2", "simulate_rnn", "pspin_theory"]

@@ -278,6 +278,88 @@ def binary_feasible(A, theta):
     return -total
 
 
+@njit(cache=True)
+def pspin3_tensor(J, N):
+    """Symmetric ``N x N x N`` tensor from the couplings ``J`` of the triples ``i < j < k``
+    (flattened in lexicographic order); entries with a repeated index are 0."""
+    T = np.zeros((N, N, N))
+    c = 0
+    for i in range(N):
+        for j in range(i + 1, N):
+            for k in range(j + 1, N):
+                v = J[c]
+                c += 1
+                T[i, j, k] = v
+                T[i, k, j] = v
+                T[j, i, k] = v
+                T[j, k, i] = v
+                T[k, i, j] = v
+                T[k, j, i] = v
+    return T
+
+
+@njit(cache=True)
+def pspin_force(p, A, s, out):
+    """``F = -grad H`` for ``H = -(1/2) s^T J s`` (p = 2, ``A = J[None]`` of shape (1, N, N)) or
+    ``H = -(1/6) sum T_ijk s_i s_j s_k`` (p = 3, ``A = T`` (N, N, N)); returns ``H``."""
+    N = s.shape[0]
+    if p == 2:
+        for i in range(N):
+            out[i] = dot(A[0, i], s)
+    else:
+        for i in range(N):
+            acc = 0.0
+            for j in range(N):
+                acc += s[j] * dot(A[i, j], s)
+            out[i] = 0.5 * acc
+    return -dot(s, out) / p
+
+
+@njit(cache=True)
+def pspin_langevin(p, A, s, dt, temp, noise, rec, S, E):
+    """Langevin dynamics on the sphere ``|s|^2 = N``: Heun on the tangent drift, then projection.
+
+    Per step: ``f(s) = F(s) - (s.F/N) s`` (tangent force), ``s' = s + dt f(s) +
+    sqrt(2 T dt) xi``, ``s'' = s + dt (f(s) + f(s'))/2 + sqrt(2 T dt) xi``, each
+    rescaled to ``|s|^2 = N`` (the rescaling plays the Lagrange multiplier
+    ``mu`` and absorbs the Ito drift).  Second order at ``T = 0``, weak
+    order one at ``T > 0``.  ``noise`` (n_steps, N) holds the standard normals;
+    the state at the step indices ``rec`` goes into ``S`` (n_rec, N) and its
+    energy ``H/N`` into ``E``.
+    """
+    N = s.shape[0]
+    n_steps = noise.shape[0]
+    F0 = np.empty(N)
+    F1 = np.empty(N)
+    sp = np.empty(N)
+    amp = math.sqrt(2.0 * temp * dt)
+    r = 0
+    for step in range(n_steps + 1):
+        while r < rec.shape[0] and rec[r] == step:
+            for i in range(N):
+                S[r, i] = s[i]
+            E[r] = pspin_force(p, A, s, F0) / N
+            r += 1
+        if step == n_steps or r == rec.shape[0]:
+            break
+        pspin_force(p, A, s, F0)
+        mu0 = dot(s, F0) / N
+        for i in range(N):
+            F0[i] -= mu0 * s[i]
+            sp[i] = s[i] + dt * F0[i] + amp * noise[step, i]
+        nrm = math.sqrt(N / dot(sp, sp))
+        for i in range(N):
+            sp[i] *= nrm
+        pspin_force(p, A, sp, F1)
+        mu1 = dot(sp, F1) / N
+        for i in range(N):
+            s[i] = s[i] + 0.5 * dt * (F0[i] + F1[i] - mu1 * sp[i]) + amp * noise[step, i]
+        nrm = math.sqrt(N / dot(s, s))
+        for i in range(N):
+            s[i] *= nrm
+    return r
+
+
 @register_warmup("validation._kernels")
 def warmup():
     """Compile every kernel of this module once on tiny inputs."""
@@ -295,3 +377,9 @@ def warmup():
         committee_outputs(np.ones((2, K)), v, code, 1.0)
     svm_dual_cd(np.ones((3, 2)), 0.5, np.zeros(3), np.zeros(2), 1e-8, 2)
     binary_feasible(np.ones((3, 2)), 0.0)
+    T3 = pspin3_tensor(np.ones(4), 4)
+    s4 = np.ones(4)
+    rec = np.array([0, 1], dtype=np.int64)
+    for pp, A in ((2, np.eye(4)[None]), (3, T3)):
+        pspin_force(pp, A, s4, np.empty(4))
+        pspin_langevin(pp, A, s4.copy(), 0.1, 0.1, np.zeros((1, 4)), rec, np.empty((2, 4)), np.empty(2))

@@ -28,9 +28,10 @@ import numpy as np
 from lmech.checks import check_int, check_real
 from lmech.result import Result, register_result
 
+from . import _kernels
 from .compare import Simulator, register_simulator
 
-__all__ = ["FlowRun", "simulate_linreg", "simulate_glm", "simulate_pspin2", "simulate_rnn", "linreg_point",
+__all__ = ["FlowRun", "simulate_linreg", "simulate_glm", "simulate_pspin2", "simulate_pspin", "pspin_point", "simulate_rnn", "linreg_point",
            "glm_point",
            "pspin2_point", "rnn_point", "pspin_theory"]
 
@@ -272,6 +273,82 @@ def simulate_pspin2(model, N: int, times, *, seed: int = 0) -> FlowRun:
                             "lambda_max": float(lmax)})
 
 
+def simulate_pspin(model, N: int, times, *, seed: int = 0, dt: float = 0.01,
+                   max_tensor_bytes: int = 2 * 1024 ** 3) -> FlowRun:
+    """Langevin dynamics of the spherical p-spin (p = 2 or 3) at finite ``N``.
+
+    ``ds/dt = -grad H - mu s + eta``, ``<eta eta> = 2T``, ``|s|^2 = N``, from
+    ``s(0)`` uniform on the sphere (:class:`dmft.SphericalPSpin`).  The
+    Hamiltonian has ``E[H(s) H(s')] = N c q^p`` (``c`` from the model's
+    convention): for ``p = 2``, ``H = -(1/2) s^T J s`` with ``J`` as in
+    :func:`simulate_pspin2`; for ``p = 3``, ``H = -sum_{i<j<k} J_ijk s_i s_j s_k``
+    with ``J_ijk ~ N(0, 6c/N^2)``, held as a dense symmetric tensor (``8 N^3``
+    bytes, at most ``max_tensor_bytes``).  Integrated by
+    :func:`validation._kernels.pspin_langevin` (projected Heun, step ``dt``,
+    which must divide the recording times).
+
+    Returns
+    -------
+    FlowRun
+        ``C`` (n, n), ``e`` (n,) ``= H/N``.
+    """
+    import dmft
+
+    if not isinstance(model, dmft.SphericalPSpin):
+        raise ValueError(f"model must be a dmft.SphericalPSpin, got {type(model).__name__}")
+    if model.p not in (2, 3) or not model.pure:
+        raise ValueError(f"p must be 2 or 3 (pure) for the finite-N simulator, got p={model.p}")
+    N = check_int("N", N, low=3)
+    seed = check_int("seed", seed, low=0)
+    dt = check_real("dt", dt, low=0.0, low_open=True)
+    if model.p == 3 and 8 * N ** 3 > max_tensor_bytes:
+        raise ValueError(f"N: the dense p = 3 tensor needs {8 * N ** 3 / 1e9:.2g} GB "
+                         f"> max_tensor_bytes = {max_tensor_bytes / 1e9:.2g} GB")
+    t = _times(times)
+    k = t / dt
+    if np.any(np.abs(k - np.rint(k)) > 1e-9 * np.maximum(1.0, k)):
+        raise ValueError(f"times must be multiples of dt = {dt:g}")
+    rec = np.rint(k).astype(np.int64)
+    t0 = time.perf_counter()
+    c = float(model.xi_coefficients()[model.p])
+    rng = np.random.default_rng(seed)
+    if model.p == 2:
+        G = rng.standard_normal((N, N))
+        A = np.ascontiguousarray(((G + G.T) * math.sqrt(c / N))[None])
+        desc = f"GOE, E J_ij^2 = {2 * c:g}/N; H = -(1/2) s^T J s"
+    else:
+        n3 = N * (N - 1) * (N - 2) // 6
+        J = rng.standard_normal(n3) * math.sqrt(6.0 * c) / N
+        A = _kernels.pspin3_tensor(J, N)
+        desc = f"H = -sum_(i<j<k) J_ijk s_i s_j s_k, E J_ijk^2 = {6 * c:g}/N^2"
+    s0 = rng.standard_normal(N)
+    s0 *= math.sqrt(N) / np.linalg.norm(s0)
+    n_steps = int(rec[-1])
+    noise = rng.standard_normal((n_steps, N)) if model.T > 0 else np.zeros((n_steps, N))
+    S = np.full((t.size, N), np.nan)
+    E = np.full(t.size, np.nan)
+    _kernels.pspin_langevin(int(model.p), A, s0.copy(), float(dt), float(model.T), noise, rec, S, E)
+    C = S @ S.T / N
+    ok = bool(np.all(np.isfinite(C)) and np.all(np.isfinite(E)))
+    conv = dict(model.conventions())
+    conv.update(J=desc, integrator=f"projected Heun on the sphere, dt = {dt:g}")
+    return FlowRun(success=ok, message="integrated" if ok else "non-finite state", model=model,
+                   options={"N": N, "seed": seed, "dt": dt}, conventions=conv,
+                   timings={"total": time.perf_counter() - t0},
+                   arrays={"t": t, "C": C, "e": E},
+                   scalars={"N": N, "seed": seed, "energy": float(E[-1])})
+
+
+def pspin_point(N, seed, *, model, times, method="auto", **options):
+    """Point function for :func:`validation.compare`: the exact GOE solution for ``p = 2``
+    at ``T = 0`` (``method="auto"`` or ``"exact"``), else Langevin (``"langevin"``)."""
+    if method not in ("auto", "exact", "langevin"):
+        raise ValueError(f"method must be 'auto', 'exact' or 'langevin', got {method!r}")
+    if method == "exact" or (method == "auto" and model.p == 2 and model.T == 0.0 and not options):
+        return simulate_pspin2(model, int(N), times, seed=int(seed))
+    return simulate_pspin(model, int(N), times, seed=int(seed), **options)
+
+
 def linreg_point(N, seed, *, model, times):
     """Point function for :func:`validation.compare` (``N`` is the dimension ``d``)."""
     return simulate_linreg(model, int(N), times, seed=int(seed))
@@ -387,7 +464,7 @@ register_simulator("dmft.LinearRegressionGF", Simulator(
     point="validation.gradflow:linreg_point", x="t", observables=("error_t", "train_loss_t"),
     from_theory="validation.gradflow:times_from"))
 register_simulator("dmft.SphericalPSpin", Simulator(
-    point="validation.gradflow:pspin2_point", x="t", observables=("C", "e"),
+    point="validation.gradflow:pspin_point", x="t", observables=("C", "e"),
     from_theory="validation.gradflow:times_from"))
 register_simulator("dmft.RandomRNN", Simulator(
     point="validation.gradflow:rnn_point", x="t", observables=("C", "variance_t"),
