@@ -650,8 +650,9 @@ def dop853(y0, t_end, rtol, atol, max_step, bound, max_steps, A, B, Cn, E3, E5, 
     (``y = y_old + x(F0 + (1-x)(F1 + x(F2 + (1-x)(F3 + x(F4 + (1-x)(F5 + x F6))))))``).
 
     Returns ``ts, ys, Fs, n_accepted, n_rejected, nfev, status`` with status
-    0 (reached ``t_end``), -2 (``|y| >= bound`` or non-finite), -1 (step
-    size underflow or ``max_steps``).
+    0 (reached ``t_end``), -2 (``|y| >= bound``, or the step size collapsed
+    on a non-finite trial state), -1 (step size underflow or ``max_steps``).
+    Only finite, accepted states are stored.
     """
     n = y0.shape[0]
     cap = 256
@@ -703,9 +704,11 @@ def dop853(y0, t_end, rtol, atol, max_step, bound, max_steps, A, B, Cn, E3, E5, 
             status = -1
             break
         rejected = False
+        blew_up = False
         while True:
             if h < min_step:
-                status = -1
+                # the step size collapsed: on overflow of the state this is a divergence
+                status = -2 if blew_up else -1
                 break
             tn = t + h
             if tn >= t_end:
@@ -745,6 +748,7 @@ def dop853(y0, t_end, rtol, atol, max_step, bound, max_steps, A, B, Cn, E3, E5, 
                     finite = False
             if not finite or not math.isfinite(e5):
                 err = math.inf
+                blew_up = True
             elif e5 == 0.0 and e3 == 0.0:
                 err = 0.0
             else:

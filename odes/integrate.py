@@ -253,7 +253,7 @@ def integrate(model: CommitteeMachine, t_max: float, *, Q0, R0, T=None, v0=None,
     max_step = check_real("max_step", max_step, low=0.0, low_open=True, allow_inf=True)
     escape_fraction = check_real("escape_fraction", escape_fraction, low=0.0, high=1.0, low_open=True)
     escape_after = check_real("escape_after", escape_after, low=0.0)
-    bound = check_real("bound", bound, low=0.0, low_open=True)
+    bound = check_real("bound", bound, low=0.0, low_open=True, allow_inf=True)
     max_steps = check_int("max_steps", max_steps, low=1)
     if eg_tol is not None:
         eg_tol = check_real("eg_tol", eg_tol, low=0.0, low_open=True)
@@ -461,6 +461,8 @@ def _run_euler(system, y0, t_max, dt, t_eval, bound, eg_tol):
         message = (f"diverged: an order parameter left |y| < {bound:g} or became non-finite at "
                    f"t={s_end * dt:.6g} (learning rate above its critical value?)")
         ts, ys, egs = ts[:n_done], ys[:n_done], egs[:n_done]
+        finite = np.all(np.isfinite(ys), axis=1) & np.isfinite(egs)
+        ts, ys, egs = ts[finite], ys[finite], egs[finite]  # keep the last finite states only
     t_conv = math.nan
     if eg_tol is not None:
         below = np.nonzero(egs < eg_tol)[0]

@@ -384,3 +384,18 @@ def test_step_limit_reports_failure_instead_of_hanging():
     assert r.t_final < 1000.0 and np.all(np.isfinite(r.eg))
     with pytest.raises(ValueError, match="max_steps"):
         odes.integrate(STANDARD, 1.0, Q0=Q0, R0=R0, max_steps=0)
+
+
+def test_euler_overflow_keeps_only_finite_states():
+    """Linear K = M = 1 at eta = 50 with Euler overflows to inf/NaN: reported, arrays finite."""
+    m = odes.CommitteeMachine(1, 1, activation="linear", lr=50.0)
+    r = odes.integrate(m, 1000.0, Q0=[[0.5]], R0=[[0.1]], method="euler", dt=0.5, bound=math.inf)
+    assert not r.success and r.status == -2
+    assert r.Q.size > 0 and np.all(np.isfinite(r.Q)) and np.all(np.isfinite(r.eg))
+
+
+def test_dop853_overflow_without_bound_is_a_divergence():
+    m = odes.CommitteeMachine(1, 1, activation="linear", lr=50.0)
+    r = odes.integrate(m, 1000.0, Q0=[[0.5]], R0=[[0.1]], bound=math.inf)
+    assert not r.success and r.status == -2 and "diverged" in r.message
+    assert np.all(np.isfinite(r.Q)) and np.all(np.isfinite(r.eg))
