@@ -178,3 +178,13 @@ def test_sgd_agrees_with_odes_through_plateau_and_escape():
     print(rep.table("eg"))
     assert rep.agree, rep.message
     assert rep.gap_exponent_eg < 0
+
+
+def test_compare_committee_on_dask_matches_serial(dask_scheduler):
+    distributed = pytest.importorskip("distributed")
+    theory = odes.integrate(MODEL, 2.0, Q0=Q0, R0=R0, t_eval=[0.0, 1.0, 2.0])
+    serial = compare(theory, MODEL, sizes=[60, 120], seeds=3, observables=["eg"])
+    with distributed.Client(dask_scheduler) as client:
+        rep = compare(theory, MODEL, sizes=[60, 120], seeds=3, observables=["eg"], executor=client.get_executor())
+    assert rep.success, rep.message
+    assert np.array_equal(rep.arrays["eg/mean"], serial.arrays["eg/mean"])

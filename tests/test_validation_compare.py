@@ -181,3 +181,16 @@ def test_compare_input_errors():
 def test_failed_simulations_are_reported_not_raised():
     rep = compare(THEORY, GaussToy(), sizes=[100], seeds=3, sim_options={"x": X, "bogus": 1})
     assert not rep.success and "failed" in rep.message and not rep.agree
+
+
+def test_compare_on_dask(dask_scheduler):
+    distributed = pytest.importorskip("distributed")
+    rep1 = compare(THEORY, GaussToy(), sizes=[100, 200], seeds=3, sim_options={"x": X})
+    with distributed.Client(dask_scheduler) as client:
+        # the toy point function is module-level in this test module: ship the module by value
+        import sys
+        client.upload_file(sys.modules[__name__].__file__)
+        rep2 = compare(THEORY, GaussToy(), sizes=[100, 200], seeds=3, sim_options={"x": X},
+                       executor=client.get_executor())
+    assert rep2.success, rep2.message
+    assert np.array_equal(rep1.arrays["y/mean"], rep2.arrays["y/mean"])
