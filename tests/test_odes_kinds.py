@@ -11,7 +11,8 @@ from lmech.config import ConfigError, get_kind, load_config, parse_config, resol
 from odes import fixed_points as fp
 from odes.kinds import initial_state, phase_check, phase_plot, phase_point
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "odes_phase_diagram.toml"
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLE = EXAMPLES / "odes_phase_diagram.toml"
 
 
 def test_kind_is_registered_with_importable_callables():
@@ -62,8 +63,9 @@ def test_check_names_the_parameter():
         initial_state(2, 2, -1.0, 1e-3, 0)
 
 
-def test_example_config_parses_and_bad_configs_fail_before_work():
-    cfg = load_config(EXAMPLE)
+@pytest.mark.parametrize("name", ["odes_phase_diagram.toml", "odes_lr_vs_K.toml"])
+def test_example_config_parses_and_bad_configs_fail_before_work(name):
+    cfg = load_config(EXAMPLES / name)
     assert cfg.kind.name == "odes.phase_diagram"
     assert len(cfg.all_points()) == 40
     with pytest.raises(ConfigError, match="r0"):
