@@ -147,23 +147,21 @@ def mp_error(model: LinearRegressionGF, t: float) -> float:
     lam, g, r2, s2 = model.ridge, model.gamma, model.signal, model.noise
     T = model.temperature
 
+    def kt(s):
+        # k_s / (s + lambda) = t (1 - e^{-x})/x with x = (s + lambda) t, stable as x -> 0
+        x = (s + lam) * t
+        return t if x < 1e-300 else t * (-math.expm1(-x) / x)
+
     def bias(s):
-        k = -math.expm1(-(s + lam) * t)
-        if s + lam == 0.0:
-            return 1.0
-        return (s * k / (s + lam) - 1.0) ** 2
+        return (s * kt(s) - 1.0) ** 2
 
     def var(s):
-        if s + lam == 0.0:
-            return s * t * t  # limit of s k^2/(s+lam)^2 as lam -> 0 at s = 0 is 0
-        k = -math.expm1(-(s + lam) * t)
-        return s * k * k / (s + lam) ** 2
+        return s * kt(s) ** 2
 
     def thermal(s):
-        a = s + lam
-        if a == 0.0:
-            return 2.0 * t
-        return -math.expm1(-2.0 * a * t) / a
+        # (1 - e^{-2(s+lambda)t})/(s+lambda)
+        x = 2.0 * (s + lam) * t
+        return 2.0 * t if x < 1e-300 else 2.0 * t * (-math.expm1(-x) / x)
 
     out = r2 * _mp_integral(g, bias) + s2 * g * _mp_integral(g, var)
     if T > 0:

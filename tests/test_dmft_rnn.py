@@ -20,13 +20,14 @@ def _gh_corr(code, c11, c12, c22, n):
     return _kernels.phi_corr(code, c11, c12, c22, np.array(z), np.array(w), u, u.copy(), u.copy())
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=25, deadline=None, derandomize=True)
 @given(c11=st.floats(0.05, 3.0), c22=st.floats(0.05, 3.0), rho=st.floats(-0.99, 0.99))
 def test_erf_correlation_quadrature_matches_closed_form(c11, c22, rho):
     c12 = rho * math.sqrt(c11 * c22)
     exact = _kernels.phi_corr_exact(_kernels.PHI_ERF, c11, c12, c22)
-    # erf is entire: the product rule converges fast (the accuracy knob is n)
-    assert _gh_corr(_kernels.PHI_ERF, c11, c12, c22, 100) == pytest.approx(exact, abs=1e-12)
+    # erf is entire: the product rule converges fast (the accuracy knob is n); at
+    # |rho| -> 1 and variance 3 it needs n ~ 150 for rounding-level agreement
+    assert _gh_corr(_kernels.PHI_ERF, c11, c12, c22, 150) == pytest.approx(exact, abs=1e-13)
 
 
 @pytest.mark.parametrize("c11,c12,c22", [(1.0, 0.3, 2.0), (2.5, -1.0, 0.8), (0.3, 0.29, 0.3)])
