@@ -276,6 +276,20 @@ def test_invalid_integrate_inputs():
         odes.integrate(STANDARD, 1.0, Q0=Q0, R0=R0, method="euler")
     with pytest.raises(ValueError, match="t_eval"):
         odes.integrate(STANDARD, 1.0, Q0=Q0, R0=R0, t_eval=[0.5, 0.2])
+    with pytest.raises(ValueError, match="plateau_window"):
+        odes.integrate(STANDARD, 1.0, Q0=Q0, R0=R0, plateau_window=(5.0, 1.0))
+    with pytest.raises(ValueError, match="plateau_measure"):
+        odes.integrate(STANDARD, 1.0, Q0=Q0, R0=R0, plateau_measure="log")
+    with pytest.raises(ValueError, match="escape_fraction"):
+        odes.integrate(STANDARD, 1.0, Q0=Q0, R0=R0, escape_fraction=1.5)
+    with pytest.raises(ValueError, match="eg_tol"):
+        odes.integrate(STANDARD, 1.0, Q0=Q0, R0=R0, eg_tol=-1.0)
+    with pytest.raises(ValueError, match="rtol"):
+        odes.integrate(STANDARD, 1.0, Q0=Q0, R0=R0, rtol=0.0)
+    with pytest.raises(ValueError, match="dt"):
+        odes.integrate(STANDARD, 1.0, Q0=Q0, R0=R0, method="euler", dt=0.3)
+    with pytest.raises(ValueError, match="model"):
+        odes.integrate("erf", 1.0, Q0=Q0, R0=R0)
     with pytest.raises(TypeError):
         odes.integrate(STANDARD, 1.0, Q0=Q0, R0=R0, tolerance=1e-3)
 

@@ -12,7 +12,6 @@ from odes import fixed_points as fp
 from odes.kinds import initial_state, phase_check, phase_plot, phase_point
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-EXAMPLE = EXAMPLES / "odes_phase_diagram.toml"
 
 
 def test_kind_is_registered_with_importable_callables():
