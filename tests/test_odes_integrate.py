@@ -413,3 +413,16 @@ def test_dop853_overflow_without_bound_is_a_divergence():
     r = odes.integrate(m, 1000.0, Q0=[[0.5]], R0=[[0.1]], bound=math.inf)
     assert not r.success and r.status == -2 and "diverged" in r.message
     assert np.all(np.isfinite(r.Q)) and np.all(np.isfinite(r.eg))
+
+
+@pytest.mark.slow
+def test_large_committee_numba_and_scipy_steppers_agree():
+    """K = M = 10 to t = 300: the Numba DOP853 and scipy's DOP853 give the same trajectory."""
+    K = 10
+    rng = np.random.default_rng(0)
+    m = odes.CommitteeMachine(K, K, lr=0.5, readout="sqrt")
+    kw = dict(Q0=0.5 * np.eye(K), R0=1e-3 * rng.random((K, K)), t_eval=np.linspace(0, 300, 31))
+    a = odes.integrate(m, 300.0, method="DOP853", **kw)
+    b = odes.integrate(m, 300.0, method="scipy-DOP853", **kw)
+    np.testing.assert_allclose(a.Q, b.Q, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(a.eg, b.eg, rtol=1e-7, atol=1e-10)
