@@ -99,7 +99,22 @@ def _ident(u):
 
 
 def I2(activation, C) -> float:
-    """``E[g(x1) g(x2)]`` for the 2x2 covariance ``C``."""
+    """``E[g(x1) g(x2)]`` for the 2x2 covariance ``C``.
+
+    Parameters
+    ----------
+    activation : str or Custom
+        ``"erf"`` (``erf(u/sqrt 2)``; Saad & Solla 1995, appendix), ``"relu"``
+        (arc-cosine kernel, Stein's lemma), ``"linear"``, ``"quadratic"``
+        (Isserlis), or a :class:`Custom` activation (Gauss-Hermite, its
+        ``n_nodes`` per dimension).
+    C : array_like
+        Symmetric positive-semidefinite covariance of the Gaussian fields.
+
+    Returns
+    -------
+    float
+    """
     C = _cov(C, 2)
     code = _code(activation)
     if code < 0:
@@ -108,7 +123,22 @@ def I2(activation, C) -> float:
 
 
 def I3(activation, C) -> float:
-    """``E[g'(x1) x2 g(x3)]`` for the 3x3 covariance ``C``."""
+    """``E[g'(x1) x2 g(x3)]`` for the 3x3 covariance ``C``.
+
+    Parameters
+    ----------
+    activation : str or Custom
+        ``"erf"`` (``erf(u/sqrt 2)``; Saad & Solla 1995, appendix), ``"relu"``
+        (arc-cosine kernel, Stein's lemma), ``"linear"``, ``"quadratic"``
+        (Isserlis), or a :class:`Custom` activation (Gauss-Hermite, its
+        ``n_nodes`` per dimension).
+    C : array_like
+        Symmetric positive-semidefinite covariance of the Gaussian fields.
+
+    Returns
+    -------
+    float
+    """
     C = _cov(C, 3)
     code = _code(activation)
     if code < 0:
@@ -117,7 +147,22 @@ def I3(activation, C) -> float:
 
 
 def J2(activation, C) -> float:
-    """``E[g'(x1) g'(x2)]`` for the 2x2 covariance ``C``."""
+    """``E[g'(x1) g'(x2)]`` for the 2x2 covariance ``C``.
+
+    Parameters
+    ----------
+    activation : str or Custom
+        ``"erf"`` (``erf(u/sqrt 2)``; Saad & Solla 1995, appendix), ``"relu"``
+        (arc-cosine kernel, Stein's lemma), ``"linear"``, ``"quadratic"``
+        (Isserlis), or a :class:`Custom` activation (Gauss-Hermite, its
+        ``n_nodes`` per dimension).
+    C : array_like
+        Symmetric positive-semidefinite covariance of the Gaussian fields.
+
+    Returns
+    -------
+    float
+    """
     C = _cov(C, 2)
     code = _code(activation)
     if code < 0:
