@@ -124,7 +124,7 @@ def _mp_integral(gamma, fn):
         s = lo + 0.5 * (hi - lo) * (1.0 - math.cos(th))
         ds = 0.5 * (hi - lo) * math.sin(th)
         return fn(s) * density(s) * ds
-    val, _ = integrate.quad(integrand, 0.0, math.pi, epsabs=1e-13, epsrel=1e-12, limit=200)
+    val, _ = integrate.quad(integrand, 0.0, math.pi, epsabs=1e-12, epsrel=1e-10, limit=200)
     if atom > 0:
         val += atom * fn(0.0)
     return val
