@@ -87,6 +87,8 @@ def _cov(C, n):
 
 def _code(activation):
     if isinstance(activation, Custom):
+        if not activation.resolved:
+            raise ValueError(f"activation is the stored name {activation.g!r}, not a callable")
         return -1
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {', '.join(map(repr, ACTIVATIONS))} "

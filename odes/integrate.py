@@ -24,7 +24,7 @@ from lmech.result import Result, register_result
 
 from . import _kernels
 from .integrals import custom_coefficients, custom_i2, legendre01
-from .model import CommitteeMachine
+from .model import CommitteeMachine, Custom
 
 __all__ = ["Trajectory", "integrate", "System"]
 
@@ -62,6 +62,9 @@ class System:
         if not isinstance(model, CommitteeMachine):
             raise ValueError(f"model must be an odes.CommitteeMachine, got {type(model).__name__}")
         K, M = model.K, model.M
+        if isinstance(model.activation, Custom) and not model.activation.resolved:
+            raise ValueError(f"activation is the stored name {model.activation.g!r}, not a callable: "
+                             "rebuild the model with the function itself")
         self.model = model
         self.K, self.M, self.L = K, M, K + M
         if T is None:

@@ -43,7 +43,9 @@ class Custom:
     Parameters
     ----------
     g : callable
-        Vectorised activation ``g(u)`` (numpy arrays in and out).
+        Vectorised activation ``g(u)`` (numpy arrays in and out).  A string
+        (the qualified name a loaded archive holds) is accepted so that
+        stored results load, but such an activation cannot be integrated.
     dg : callable, optional
         Its derivative; if omitted, a central difference with step
         ``1e-5 * max(1, |u|)`` is used (relative error about ``1e-10``).
@@ -61,11 +63,19 @@ class Custom:
     name: str = "custom"
 
     def __post_init__(self):
-        if not callable(self.g):
+        # a string is the stored name of a callable (as archives and specs hold it: nothing
+        # named in a file is ever imported); such an activation describes a run but cannot
+        # integrate one
+        if not (callable(self.g) or isinstance(self.g, str)):
             raise ValueError(f"g must be callable, got {self.g!r}")
-        if self.dg is not None and not callable(self.dg):
+        if self.dg is not None and not (callable(self.dg) or isinstance(self.dg, str)):
             raise ValueError(f"dg must be callable or None, got {self.dg!r}")
         object.__setattr__(self, "n_nodes", check_int("n_nodes", self.n_nodes, low=2, high=60))
+
+    @property
+    def resolved(self) -> bool:
+        """Whether ``g`` (and ``dg``) are callables rather than stored names."""
+        return callable(self.g) and (self.dg is None or callable(self.dg))
 
     def derivative(self, u):
         """``g'(u)``: ``dg`` if given, else a central difference."""

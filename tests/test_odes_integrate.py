@@ -426,3 +426,17 @@ def test_large_committee_numba_and_scipy_steppers_agree():
     b = odes.integrate(m, 300.0, method="scipy-DOP853", **kw)
     np.testing.assert_allclose(a.Q, b.Q, rtol=1e-7, atol=1e-9)
     np.testing.assert_allclose(a.eg, b.eg, rtol=1e-7, atol=1e-10)
+
+
+def test_custom_activation_results_load_from_archives(tmp_path):
+    """Archives hold a callable by name only: the result loads, the loaded model cannot integrate."""
+    archive = pytest.importorskip("lmech.archive")
+    m = odes.CommitteeMachine(1, 1, activation=odes.Custom(np.tanh, n_nodes=8, name="tanh"))
+    r = odes.integrate(m, 0.5, Q0=[[0.5]], R0=[[0.1]], t_eval=[0.0, 0.5])
+    archive.save(r, tmp_path / "c.h5", "c")
+    with pytest.warns(UserWarning):
+        back = archive.load(tmp_path / "c.h5", "c")
+    np.testing.assert_array_equal(back.Q, r.Q)
+    assert back.model.activation.g == "numpy.tanh" and not back.model.activation.resolved
+    with pytest.raises(ValueError, match="activation"):
+        odes.integrate(back.model, 0.5, Q0=[[0.5]], R0=[[0.1]])
