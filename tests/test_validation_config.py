@@ -169,3 +169,56 @@ sizes = [50, 100]
     with pytest.raises(ConfigError, match="theory.times"):
         run_validation_config(_write(tmp_path, text, "b.toml"), output=tmp_path / "z.h5", quiet=True)
     assert not np.any([p.suffix == ".h5" for p in tmp_path.iterdir()])
+
+
+ERM_CFG = """
+kind = "erm"
+[model]
+loss = "logistic"
+reg = 0.1
+[theory]
+alphas = [1.0, 3.0]
+[compare]
+sizes = [50, 100]
+seeds = 4
+observables = ["test_error", "q"]
+"""
+
+
+def test_erm_and_bayes_configs_run(tmp_path):
+    rc = run_validation_config(_write(tmp_path, ERM_CFG), output=tmp_path / "e.h5", quiet=True)
+    assert rc == 0
+    rep = lmech.archive.load(tmp_path / "e.h5", "validation")
+    assert rep.meta["x"] == "alpha" and rep.arrays["x"].tolist() == [1.0, 3.0]
+    bayes = ERM_CFG.replace('kind = "erm"', 'kind = "bayes"').replace('loss = "logistic"\nreg = 0.1',
+                                                                    'prior = "gaussian"\nchannel = "sign"')
+    bayes = bayes.replace('["test_error", "q"]', '["test_error", "mse"]') + "[simulation]\nn_iter = 50\n"
+    assert run_validation_config(_write(tmp_path, bayes, "b.toml"), output=tmp_path / "b.h5", quiet=True) == 0
+
+
+@pytest.mark.parametrize("old, new, key", [
+    ('loss = "logistic"', 'loss = "cauchy"', "model.loss"),
+    ("alphas = [1.0, 3.0]", "alphas = [0.0, 3.0]", "theory.alphas"),
+    ("alphas = [1.0, 3.0]", "alphas = [3.0, 1.0]", "theory.alphas"),
+    ("reg = 0.1", "reg = -0.1", "model.reg"),
+    ("[compare]", "[simulation]\nn_iter = 5\n[compare]", "simulation.n_iter"),
+])
+def test_erm_config_errors(tmp_path, old, new, key):
+    cfg = _write(tmp_path, ERM_CFG.replace(old, new))
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        run_validation_config(cfg, output=tmp_path / "x.h5", quiet=True)
+    assert not (tmp_path / "x.h5").exists()
+
+
+def test_rnn_config_times_on_grid(tmp_path):
+    text = """
+kind = "rnn"
+[model]
+g = 1.5
+[theory]
+times = [0.0, 0.33]
+[compare]
+sizes = [50, 100]
+"""
+    with pytest.raises(ConfigError, match="theory.times"):
+        load_validation_config(_write(tmp_path, text))

@@ -2,7 +2,7 @@
 
 A config::
 
-    kind = "validation.committee"      # committee | linreg | pspin2 (prefix "validation.")
+    kind = "validation.committee"      # committee | linreg | pspin2 | rnn | erm | bayes
     title = "online SGD vs the ODEs"   # optional
 
     [model]                            # fields of the kind's model class
@@ -143,6 +143,32 @@ def _pspin2_theory(model, th):
         raise ConfigError("theory.times", str(exc)) from None
 
 
+def _replica_theory(model, th):
+    from .erm import replica_theory
+
+    alphas = th["alphas"]
+    if alphas[0] <= 0:
+        raise ConfigError("theory.alphas", "sample ratios must be > 0")
+    try:
+        return replica_theory(model, alphas), {"alphas": alphas}
+    except ValueError as exc:
+        raise ConfigError("theory.alphas", str(exc)) from None
+
+
+def _rnn_theory(model, th):
+    import dmft
+
+    from .gradflow import pspin_theory
+
+    times = th["times"]
+    dt = th.get("dt", 0.05)
+    res = dmft.solve(model, float(times[-1]), dt=dt)
+    try:
+        return pspin_theory(res, times), {"times": times}
+    except ValueError as exc:
+        raise ConfigError("theory.times", str(exc)) from None
+
+
 KINDS = {
     "validation.committee": _Kind(
         name="validation.committee", model="odes:CommitteeMachine",
@@ -166,9 +192,30 @@ KINDS = {
         simulation={},
         make_theory=_pspin2_theory,
         description="exact GOE dynamics of the spherical 2-spin at T = 0 vs dmft.solve"),
+    "validation.rnn": _Kind(
+        name="validation.rnn", model="dmft:RandomRNN",
+        theory={"times": "times", "dt": Param(float, low=0.0, low_open=True)},
+        simulation={"dt": Param(float, low=0.0, low_open=True)},
+        make_theory=_rnn_theory,
+        description="random recurrent network at finite N (stochastic Heun) vs dmft.solve"),
+    "validation.erm": _Kind(
+        name="validation.erm", model="replica:ERM",
+        theory={"alphas": "times"},
+        simulation={"gtol": Param(float, low=0.0, low_open=True, high=1e-2)},
+        make_theory=_replica_theory,
+        description="finite-d empirical risk minimisation vs the replica saddle point (replica.ERM)"),
+    "validation.bayes": _Kind(
+        name="validation.bayes", model="replica:BayesOptimalGLM",
+        theory={"alphas": "times"},
+        simulation={"n_iter": Param(int, low=1, high=100_000),
+                    "damping": Param(float, low=0.0, high=1.0, high_open=True),
+                    "tol": Param(float, low=0.0, low_open=True)},
+        make_theory=_replica_theory,
+        description="GAMP at finite d vs the Bayes-optimal state evolution (replica.BayesOptimalGLM)"),
 }
 _REQUIRED_THEORY = {"validation.committee": ("times", "Q0", "R0"), "validation.linreg": ("t_max",),
-                    "validation.pspin2": ("times",)}
+                    "validation.pspin2": ("times",), "validation.rnn": ("times",),
+                    "validation.erm": ("alphas",), "validation.bayes": ("alphas",)}
 
 _COMPARE = {"sizes": None, "seeds": None, "observables": None,
             "level": Param(float, low=0.0, high=1.0, low_open=True, high_open=True),
@@ -261,6 +308,13 @@ def parse_validation_config(data: dict, text: str = "") -> ValidationConfig:
                 raise ConfigError(f"theory.{k}", f"expected shape {shape}, got {theory[k].shape}")
         if "t_max" in theory and theory["times"][-1] > theory["t_max"]:
             raise ConfigError("theory.times", f"the last time exceeds t_max = {theory['t_max']}")
+    if kind.name == "validation.rnn":
+        dt = theory.get("dt", 0.05)
+        k = theory["times"] / dt
+        if np.any(np.abs(k - np.rint(k)) > 1e-9 * np.maximum(1.0, k)):
+            raise ConfigError("theory.times", f"every time must be a multiple of dt = {dt:g}")
+    if kind.name in ("validation.erm", "validation.bayes") and theory["alphas"][0] <= 0:
+        raise ConfigError("theory.alphas", "sample ratios must be > 0")
     if kind.name == "validation.pspin2":
         if model.p != 2 or model.T != 0.0 or not model.pure:
             raise ConfigError("model.p" if model.p != 2 else "model.T",
