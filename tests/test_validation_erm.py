@@ -185,3 +185,21 @@ def test_gamp_acceptance_d2000():
     rep = compare(theory, model, sizes=[2000], seeds=8, observables=["test_error", "mse"])
     print(rep.table("test_error"))
     assert rep.agree, rep.message
+
+
+def test_gamp_trajectory_follows_state_evolution():
+    from validation.erm import state_evolution
+
+    model = replica.BayesOptimalGLM(prior="gaussian", channel="sign")
+    alphas = [1.0, 2.0]
+    se = state_evolution(model, alphas, 10)
+    # the state evolution's fixed point is the replica saddle point
+    assert se[:, -1] == pytest.approx(replica_theory(model, alphas)["mse"], rel=1e-3)
+    rep = compare({"alpha": np.array(alphas), "mse_iter": se}, model, sizes=[300, 600], seeds=8,
+                  observables=["mse_iter"], sim_options={"n_iter": 10, "tol": 1e-30})
+    assert rep.agree, rep.message
+    # the iterates of another sample ratio do not match
+    wrong = {"alpha": np.array(alphas), "mse_iter": state_evolution(model, [1.2, 2.4], 10)}
+    rep = compare(wrong, model, sizes=[300, 600], seeds=8, observables=["mse_iter"],
+                  sim_options={"n_iter": 10, "tol": 1e-30})
+    assert not rep.agree

@@ -40,7 +40,7 @@ from lmech.result import Result, register_result
 from . import _kernels
 from .compare import Simulator, register_simulator
 
-__all__ = ["GLMRun", "sample_teacher", "sample_labels", "simulate_erm", "simulate_gamp",
+__all__ = ["GLMRun", "sample_teacher", "sample_labels", "simulate_erm", "simulate_gamp", "state_evolution",
            "replica_theory", "erm_point", "gamp_point"]
 
 
@@ -49,7 +49,9 @@ class GLMRun(Result):
     """Finite-d ERM or GAMP estimates over a list of ``alpha``.
 
     Arrays: ``alpha`` (P,), ``m``, ``q``, ``test_error``, ``train_loss`` (ERM),
-    ``mse`` (GAMP), ``converged`` (P,) (bool), ``n_iter`` (P,).  Scalars:
+    ``mse`` (GAMP), ``mse_iter`` (P, n_iter) (GAMP: the error after every
+    iteration; after convergence the fixed point's), ``converged`` (P,)
+    (bool), ``iterations`` (P,).  Scalars:
     ``d``, ``seed``.
     """
 
@@ -334,6 +336,7 @@ def simulate_gamp(model, d: int, alphas, *, seed: int = 0, n_iter: int = 60, dam
     P = alphas.size
     classification = not isinstance(model.channel, replica.Linear)
     out = {k: np.full(P, np.nan) for k in ("m", "q", "test_error", "mse")}
+    mse_iter = np.full((P, n_iter), np.nan)
     conv = np.zeros(P, dtype=bool)
     iters = np.zeros(P, dtype=np.int64)
     rho = model.rho
@@ -356,10 +359,12 @@ def simulate_gamp(model, d: int, alphas, *, seed: int = 0, n_iter: int = 60, dam
                 v_new = damping * vhat + (1.0 - damping) * v_new
             change = float(np.sum((w_new - what) ** 2)) / d
             what, vhat = w_new, v_new
+            mse_iter[j, it - 1] = float(np.sum((what - w_star) ** 2)) / d
             if not np.all(np.isfinite(what)):
                 break
             if change < tol:
                 conv[j] = True
+                mse_iter[j, it:] = mse_iter[j, it - 1]   # the fixed point: later iterates equal it
                 break
         iters[j] = it
         m, q, err, mse = _errors(what, w_star, classification)
@@ -374,8 +379,31 @@ def simulate_gamp(model, d: int, alphas, *, seed: int = 0, n_iter: int = 60, dam
                                "test_error": "arccos(w.w*/(|w||w*|))/pi of the posterior-mean estimate",
                                "mse": "|w_hat - w*|^2/d"},
                   timings={"total": time.perf_counter() - t0},
-                  arrays=dict(alpha=alphas, converged=conv, iterations=iters, **out),
+                  arrays=dict(alpha=alphas, converged=conv, iterations=iters, mse_iter=mse_iter, **out),
                   scalars={"d": d, "seed": seed})
+
+
+def state_evolution(model, alphas, n_iter: int) -> np.ndarray:
+    """State-evolution prediction of GAMP's mean squared error after each iteration.
+
+    From the uninformed start ``q_0 = 0``: ``r_t = alpha qhat(q_t)``,
+    ``mse_{t+1} = mmse(r_t)``, ``q_{t+1} = rho - mse_{t+1}`` (Rangan 2011;
+    Barbier et al., PNAS 2019, eqs. (14)-(15)), with the channel's
+    ``qhat_unit`` and the prior's ``mmse`` from :mod:`replica.blocks`.
+    Returns ``mse`` of shape (len(alphas), n_iter).
+    """
+    alphas = np.asarray(alphas, dtype=float).ravel()
+    n_iter = check_int("n_iter", n_iter, low=1)
+    rho = model.rho
+    out = np.empty((alphas.size, n_iter))
+    for j, a in enumerate(alphas):
+        q = 0.0
+        for t in range(n_iter):
+            r = a * model.channel.qhat_unit(q, rho)
+            mse = model.prior.mmse(r)
+            out[j, t] = mse
+            q = rho - mse
+    return out
 
 
 # -- theory, point functions ---------------------------------------------------------
