@@ -61,7 +61,7 @@ def phase_check(*, K=2, M=2, activation="erf", lr=0.5, noise=0.0, weight_decay=0
 
 def phase_point(*, K=2, M=2, activation="erf", lr=0.5, noise=0.0, weight_decay=0.0,
                 train_second=False, readout="sum", q0=0.5, r0=1e-3, seed=0, t_max=1000.0,
-                method="DOP853", rtol=1e-10, atol=1e-12, dt=0.01, alpha_lo=10.0, alpha_hi=1000.0,
+                method="DOP853", rtol=1e-10, atol=1e-14, dt=0.01, alpha_lo=10.0, alpha_hi=1000.0,
                 escape_fraction=0.5, bound=1e4) -> Trajectory:
     """One point of the phase diagram: a :class:`Trajectory` without its time series.
 
@@ -141,7 +141,7 @@ register_kind(SweepKind(
         "method": Param(str, default="DOP853", choices=("DOP853", "RK45", "Radau", "LSODA", "euler"),
                         help="integrator"),
         "rtol": Param(float, default=1e-10, low=1e-14, high=1.0, help="relative tolerance"),
-        "atol": Param(float, default=1e-12, low=0.0, low_open=True, help="absolute tolerance"),
+        "atol": Param(float, default=1e-14, low=0.0, low_open=True, help="absolute tolerance"),
         "dt": Param(float, default=0.01, low=0.0, low_open=True, help="Euler step"),
         "alpha_lo": Param(float, default=10.0, low=0.0, help="plateau window start in eta t"),
         "alpha_hi": Param(float, default=1000.0, low=0.0, low_open=True, help="plateau window end in eta t"),
