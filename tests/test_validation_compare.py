@@ -181,6 +181,7 @@ def test_compare_input_errors():
 def test_failed_simulations_are_reported_not_raised():
     rep = compare(THEORY, GaussToy(), sizes=[100], seeds=3, sim_options={"x": X, "bogus": 1})
     assert not rep.success and "failed" in rep.message and not rep.agree
+    assert "no simulation data" in rep.table("y")
 
 
 def test_compare_on_dask(dask_scheduler):

@@ -33,7 +33,7 @@ import math
 import time
 import warnings
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 from scipy.stats import t as student_t
@@ -72,6 +72,8 @@ class ValidationReport(Result):
     def table(self, observable: str, component: tuple = ()) -> str:
         """A plain-text table of one observable (one component) against ``x``."""
         a = self.arrays
+        if f"{observable}/mean" not in a:
+            return f"{observable}: no simulation data ({self.message})"
         sl = (slice(None),) + tuple(component)
         x = a["x"]
         lines = [f"{observable}{list(component) if component else ''}: theory vs simulation "
