@@ -177,7 +177,7 @@ def _initial(system, Q0, R0):
 
 
 def integrate(model: CommitteeMachine, t_max: float, *, Q0, R0, T=None, v0=None,
-              method: str = "DOP853", rtol: float = 1e-10, atol: float = 1e-14, t_eval=None,
+              method: str = "DOP853", rtol: float = 1e-10, atol: float | None = None, t_eval=None,
               dt: float | None = None, max_step: float = math.inf,
               plateau_window: tuple = (20.0, 250.0), plateau_measure: str = "abs",
               escape_fraction: float = 0.5,
@@ -208,10 +208,15 @@ def integrate(model: CommitteeMachine, t_max: float, *, Q0, R0, T=None, v0=None,
         ``"LSODA"``: :func:`scipy.integrate.solve_ivp`; ``"euler"``: fixed
         step ``dt``.
     rtol, atol : float
-        Tolerances of the adaptive methods.  The defaults put the standard
-        case's escape time within ~4e-5 of its converged value: the small
-        initial overlaps (``R0 ~ 1e-3``) need an absolute tolerance well below
-        them, since the plateau's length is set by their growth.
+        Tolerances of the adaptive methods.  ``atol=None`` means ``1e-14``
+        (``1e-12`` for ReLU).  The defaults put the standard case's escape
+        time within ~4e-5 of its converged value: the small initial overlaps
+        (``R0 ~ 1e-3``) need an absolute tolerance well below them, since the
+        plateau's length is set by their growth.  The ReLU right-hand side
+        carries rounding noise ~``1e-16 / delta^2`` when a student unit is
+        within ``delta`` of a teacher unit (:func:`odes._kernels.i4_relu`),
+        so near perfect learning ``atol`` much below ``1e-12`` makes the
+        adaptive steps collapse.
     t_eval : array_like, optional
         Increasing output times within ``[0, t_max]``; the result holds the
         state exactly there (dense output of the adaptive method; for Euler,
@@ -255,6 +260,8 @@ def integrate(model: CommitteeMachine, t_max: float, *, Q0, R0, T=None, v0=None,
                                     "euler"))
     check_choice("plateau_measure", plateau_measure, ("abs", "relative"))
     rtol = check_real("rtol", rtol, low=1e-14, high=1.0)
+    if atol is None:
+        atol = 1e-12 if system.code == _kernels.RELU else 1e-14
     atol = check_real("atol", atol, low=0.0, low_open=True)
     max_step = check_real("max_step", max_step, low=0.0, low_open=True, allow_inf=True)
     escape_fraction = check_real("escape_fraction", escape_fraction, low=0.0, high=1.0, low_open=True)

@@ -61,7 +61,7 @@ def phase_check(*, K=2, M=2, activation="erf", lr=0.5, noise=0.0, weight_decay=0
 
 def phase_point(*, K=2, M=2, activation="erf", lr=0.5, noise=0.0, weight_decay=0.0,
                 train_second=False, readout="sum", q0=0.5, r0=1e-3, seed=0, t_max=1000.0,
-                method="DOP853", rtol=1e-10, atol=1e-14, dt=0.01, alpha_lo=10.0, alpha_hi=1000.0,
+                method="DOP853", rtol=1e-10, atol=0.0, dt=0.01, alpha_lo=10.0, alpha_hi=1000.0,
                 escape_fraction=0.5, bound=1e4) -> Trajectory:
     """One point of the phase diagram: a :class:`Trajectory` without its time series.
 
@@ -73,7 +73,7 @@ def phase_point(*, K=2, M=2, activation="erf", lr=0.5, noise=0.0, weight_decay=0
                 train_second=train_second, readout=readout, q0=q0, r0=r0, seed=seed, t_max=t_max)
     model = _model(K, M, activation, lr, noise, weight_decay, train_second, readout)
     Q0, R0 = initial_state(K, M, q0, r0, seed)
-    kw = dict(rtol=rtol, atol=atol) if method != "euler" else dict(dt=dt)
+    kw = dict(rtol=rtol, atol=atol if atol > 0 else None) if method != "euler" else dict(dt=dt)
     res = integrate(model, t_max, Q0=Q0, R0=R0, method=method,
                     plateau_window=(alpha_lo / lr, alpha_hi / lr), plateau_measure="relative",
                     escape_fraction=escape_fraction, bound=bound,
@@ -141,7 +141,8 @@ register_kind(SweepKind(
         "method": Param(str, default="DOP853", choices=("DOP853", "RK45", "Radau", "LSODA", "euler"),
                         help="integrator"),
         "rtol": Param(float, default=1e-10, low=1e-14, high=1.0, help="relative tolerance"),
-        "atol": Param(float, default=1e-14, low=0.0, low_open=True, help="absolute tolerance"),
+        "atol": Param(float, default=0.0, low=0.0,
+                      help="absolute tolerance; 0 means the default of odes.integrate"),
         "dt": Param(float, default=0.01, low=0.0, low_open=True, help="Euler step"),
         "alpha_lo": Param(float, default=10.0, low=0.0, help="plateau window start in eta t"),
         "alpha_hi": Param(float, default=1000.0, low=0.0, low_open=True, help="plateau window end in eta t"),

@@ -441,3 +441,20 @@ def test_custom_activation_results_load_from_archives(tmp_path):
     assert back.model.activation.g == "numpy.tanh" and not back.model.activation.resolved
     with pytest.raises(ValueError, match="activation"):
         odes.integrate(back.model, 0.5, Q0=[[0.5]], R0=[[0.1]])
+
+
+def test_relu_converges_to_perfect_learning_at_the_jacobian_rate():
+    """ReLU near perfect learning (nearly singular covariances, the hard case of the Stein
+    reduction): the distance to Q = R = T = I decays at the slowest Jacobian eigenvalue, and the
+    default tolerances get there in a bounded number of steps."""
+    from odes import fixed_points as fp
+
+    m = odes.CommitteeMachine(2, 2, activation="relu", lr=0.5)
+    lam = fp.perfect_learning(m).eigenvalues[0].real
+    te = np.array([250.0, 300.0])
+    r = odes.integrate(m, 300.0, Q0=Q0, R0=R0, t_eval=te)
+    assert r.success and r.options["atol"] == 1e-12
+    s = odes.System(m)
+    ystar = s.pack(np.eye(2), np.eye(2))
+    d = [np.linalg.norm(s.pack(Q, R) - ystar) for Q, R in zip(r.Q, r.R)]
+    assert -math.log(d[1] / d[0]) / 50.0 == pytest.approx(-lam, rel=1e-3)
