@@ -231,25 +231,45 @@ def _derivs(I, h, C, R, Sig, D, E, mu, W, acc1, acc2, dC, dR):
     ``dC[I]`` is the one-sided derivative d_1 C(t, t^-) used to predict the
     next row's sub-diagonal.
     """
-    for j in range(I + 1):
-        acc1[j] = 0.0
-        acc2[j] = 0.0
-    if I > 0:
-        for k in range(I + 1):
-            sk = Sig[k]
-            ck = sk * (0.5 if (k == 0 or k == I) else 1.0)
-            Ck = C[k]
-            Rk = R[k]
-            for j in range(I + 1):
-                acc1[j] += ck * Ck[j]
-            for j in range(k + 1):
-                acc2[j] += sk * Rk[j]
+    # One pass over the lower triangles of C and R (C is symmetric: the k < j
+    # terms of int Sig C come from row j), fusing the three memory integrals:
+    #   acc1[j] = sum_k c_k Sig[k] C[k, j]              (trapezoid over [0, t_I])
+    #   acc2[j] = sum_{k >= j} Sig[k] R[k, j]           (end points corrected below)
+    #   accD[k] = sum_{j <= k} D[j] R[k, j]             (end points corrected below)
+    cw = np.empty(I + 1)
+    for k in range(I + 1):
+        wk = 0.0 if I == 0 else (0.5 if (k == 0 or k == I) else 1.0)
+        cw[k] = wk * Sig[k]
+        acc1[k] = 0.0
+        acc2[k] = 0.0
+    for k in range(I + 1):
+        ck = cw[k]
+        sk = Sig[k]
+        Ck = C[k]
+        Rk = R[k]
+        s_up = 0.0
+        sD = 0.0
+        for j in range(k):
+            cj = Ck[j]
+            rj = Rk[j]
+            acc1[j] += ck * cj
+            s_up += cw[j] * cj
+            acc2[j] += sk * rj
+            sD += D[j] * rj
+        acc1[k] += s_up + ck * Ck[k]
+        acc2[k] += sk * Rk[k]
+        # D term of column k: h * trapezoid over [0, t_k] of D(t_I, s) R(t_k, s)
+        if k > 0:
+            sD += D[k] * Rk[k]
+            dC[k] = h * (sD - 0.5 * (D[0] * Rk[0] + D[k] * Rk[k]))
+        else:
+            dC[k] = 0.0
     for j in range(I + 1):
         a2 = 0.0
         if j < I:
             a2 = acc2[j] - 0.5 * Sig[j] * R[j, j] - 0.5 * Sig[I] * R[I, j]
         dR[j] = -mu * R[I, j] + h * a2
-        dC[j] = -mu * C[I, j] + h * acc1[j] + _trap_row(D, R[j], j, h) + E[j]
+        dC[j] = -mu * C[I, j] + h * acc1[j] + dC[j] + E[j]
     return 2.0 * dC[I] + W
 
 
