@@ -62,6 +62,15 @@ def test_extrapolate_recovers_exact_law(a, b, p):
     assert sa[0] > 0
 
 
+def test_extrapolate_with_a_vanishing_standard_error():
+    # exact values at one size (sem 0) and rounding-level sem at another: no singular solve
+    a, sa, chi2 = extrapolate([100, 200], np.array([[1e-3], [1e-3]]), np.array([[0.0], [2e-19]]))
+    assert a[0] == pytest.approx(1e-3, rel=1e-9) and sa[0] < 1e-14   # the floor: 1e-12 of the scale
+    a, sa, chi2 = extrapolate([100, 200, 400], np.array([[0.0], [0.0], [0.0]]),
+                              np.array([[0.0], [1e-300], [0.0]]))
+    assert a[0] == 0.0 and np.isfinite(sa[0])
+
+
 def test_extrapolate_error_matches_monte_carlo():
     # the propagated sigma_a is the spread of a over repeated noisy data sets
     rng = np.random.default_rng(1)

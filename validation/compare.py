@@ -220,13 +220,16 @@ def extrapolate(sizes, mean, sem, power: float = 1.0):
             coef, *_ = np.linalg.lstsq(Xc, yc, rcond=None)
             a[c], sa[c] = coef[0], 0.0
             continue
-        floor = 1e-300 + 1e-12 * np.max(ec)
+        # a standard error that vanishes at some sizes (values exact to rounding there) is
+        # floored at 1e-12 of the data's scale; weights are normalised before the solve
+        floor = max(1e-12 * float(np.max(np.abs(yc))), 1e-12 * float(np.max(ec)), 1e-290)
         wgt = 1.0 / np.maximum(ec, floor) ** 2
-        A = Xc.T @ (wgt[:, None] * Xc)
-        cov = np.linalg.inv(A)
-        coef = cov @ (Xc.T @ (wgt * yc))
+        wmax = float(np.max(wgt))
+        wn = wgt / wmax
+        Ainv = np.linalg.pinv(Xc.T @ (wn[:, None] * Xc))
+        coef = Ainv @ (Xc.T @ (wn * yc))
         a[c] = coef[0]
-        sa[c] = math.sqrt(max(cov[0, 0], 0.0))
+        sa[c] = math.sqrt(max(Ainv[0, 0] / wmax, 0.0))
         if ok.sum() > 2:
             chi2[c] = float(np.sum(wgt * (yc - Xc @ coef) ** 2))
     return a.reshape(shape), sa.reshape(shape), chi2.reshape(shape)
