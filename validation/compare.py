@@ -223,15 +223,16 @@ def extrapolate(sizes, mean, sem, power: float = 1.0):
         # a standard error that vanishes at some sizes (values exact to rounding there) is
         # floored at 1e-12 of the data's scale; weights are normalised before the solve
         floor = max(1e-12 * float(np.max(np.abs(yc))), 1e-12 * float(np.max(ec)), 1e-290)
-        wgt = 1.0 / np.maximum(ec, floor) ** 2
-        wmax = float(np.max(wgt))
-        wn = wgt / wmax
+        ef = np.maximum(ec, floor)
+        emin = float(np.min(ef))
+        wn = (emin / ef) ** 2                     # weights 1/e^2, scaled by emin^2 (max 1)
         Ainv = np.linalg.pinv(Xc.T @ (wn[:, None] * Xc))
         coef = Ainv @ (Xc.T @ (wn * yc))
         a[c] = coef[0]
-        sa[c] = math.sqrt(max(Ainv[0, 0] / wmax, 0.0))
+        sa[c] = math.sqrt(max(Ainv[0, 0], 0.0)) * emin
         if ok.sum() > 2:
-            chi2[c] = float(np.sum(wgt * (yc - Xc @ coef) ** 2))
+            with np.errstate(invalid="ignore", over="ignore"):
+                chi2[c] = float(np.sum(wn * ((yc - Xc @ coef) / emin) ** 2)) if emin > 0 else math.nan
     return a.reshape(shape), sa.reshape(shape), chi2.reshape(shape)
 
 
