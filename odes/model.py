@@ -6,8 +6,10 @@ units, teacher ``phi*(x) = (1/c_M) sum_m v*_m g(w*_m . x / sqrt N)`` with
 online SGD on ``(1/2)(phi - y)^2`` (Saad & Solla, PRE 52, 4225 (1995);
 Biehl & Schwarze, J. Phys. A 28, 643 (1995); Goldt et al., NeurIPS 2019)::
 
-    w_k <- w_k - (eta / sqrt N) dL/dw_k - (eta * weight_decay / N) w_k
+    w_k <- w_k - (eta / sqrt N) (dL/dlambda_k) x - (eta * weight_decay / N) w_k
     v_k <- v_k - (eta_v / N) dL/dv_k            (only if train_second)
+
+with ``lambda_k = w_k . x / sqrt N``, so the first line is ``w <- w - eta grad_w L``.
 
 The readout normalisation ``c_K`` is ``1`` (``"sum"``), ``K`` (``"mean"``)
 or ``sqrt K`` (``"sqrt"``); time is ``t = steps / N``.
@@ -203,5 +205,5 @@ class CommitteeMachine:
                 "time": "t = steps/N",
                 "noise": "variance sigma^2 of additive output noise",
                 "eg": "(1/2) E[(student - teacher)^2], noise excluded",
-                "lr": "w <- w - (eta/sqrt N) grad_w, v <- v - (eta_v/N) grad_v",
+                "lr": "w <- w - (eta/sqrt N) (dL/dlambda) x = w - eta grad_w L, lambda = w.x/sqrt N; v <- v - (eta_v/N) grad_v L",
                 "order_parameters": "Q = w w^T/N, R = w w*^T/N, T = w* w*^T/N; v as given"}
