@@ -326,6 +326,12 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("lmech: interrupted; rerun with --resume to continue", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `lmech show X.h5 | head`
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,6 +1,14 @@
 """Shared test setup: compile every Numba kernel once before the tests fan out."""
 
-import pytest
+import os
+
+# One BLAS thread per process: the suite runs on 2 cores next to Numba kernels and worker
+# processes, and spinning BLAS threads made dense linear algebra several times slower there.
+# (Set before numpy is first imported; an explicit setting in the environment wins.)
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import pytest  # noqa: E402
 
 
 @pytest.fixture(scope="session", autouse=True)
