@@ -160,18 +160,25 @@ def _cmd_demo(args) -> int:
 
 
 # -- show / plot ----------------------------------------------------------------
+def _archive_names(path: Path) -> dict:
+    """``lmech.archive.ls(path)``, with a missing or foreign file as a CLIError."""
+    from . import archive as _archive
+
+    if not path.exists():
+        raise CLIError(f"archive: file not found: {path}")
+    try:
+        return _archive.ls(path)
+    except (OSError, ValueError) as exc:
+        raise CLIError(f"archive: {exc}") from None
+
+
 def _cmd_show(args) -> int:
     import h5py
 
     from . import archive as _archive
 
     path = Path(args.archive)
-    if not path.exists():
-        raise CLIError(f"archive: file not found: {path}")
-    try:
-        names = _archive.ls(path)
-    except (OSError, ValueError) as exc:
-        raise CLIError(f"archive: {exc}") from None
+    names = _archive_names(path)
     with h5py.File(path, "r") as f:
         print(f"{path}: lmech archive, format {f.attrs['format_version']}, "
               f"written by learning-mechanics {f.attrs['package_version']} on {f.attrs['created']}")
@@ -262,12 +269,7 @@ def _cmd_plot(args) -> int:
     from . import archive as _archive
 
     path = Path(args.archive)
-    if not path.exists():
-        raise CLIError(f"archive: file not found: {path}")
-    try:
-        names = _archive.ls(path)
-    except (OSError, ValueError) as exc:
-        raise CLIError(f"archive: {exc}") from None
+    names = _archive_names(path)
     sweeps = [n for n, k in names.items() if k == "lmech.Sweep"]
     name = args.name
     if name is None:

@@ -43,7 +43,7 @@ import numpy as np
 from .spec import import_layer
 
 __all__ = ["Param", "SweepKind", "ConfigError", "RunConfig", "register_kind", "get_kind",
-           "kinds", "load_config", "parse_config", "resolve_callable"]
+           "kinds", "load_config", "parse_config", "read_toml", "resolve_callable"]
 
 REQUIRED = object()
 
@@ -383,8 +383,8 @@ def _key_of(message: str, cfg: RunConfig) -> str:
     return "model"
 
 
-def load_config(path) -> RunConfig:
-    """Read and validate a TOML config file; errors are :class:`ConfigError`."""
+def read_toml(path) -> tuple[dict, str]:
+    """Read a UTF-8 TOML file: ``(data, text)``; every problem is a :class:`ConfigError` on ``config``."""
     try:
         with open(path, "rb") as fh:
             raw = fh.read()
@@ -399,5 +399,10 @@ def load_config(path) -> RunConfig:
         raise ConfigError("config", f"{path} is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("config", f"invalid TOML in {path}: {exc}") from None
-    return parse_config(data, text)
+    return data, text
 
+
+def load_config(path) -> RunConfig:
+    """Read and validate a TOML config file; errors are :class:`ConfigError`."""
+    data, text = read_toml(path)
+    return parse_config(data, text)

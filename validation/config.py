@@ -42,14 +42,13 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-from lmech.config import ConfigError, Param
+from lmech.config import ConfigError, Param, read_toml
 
 __all__ = ["run_validation_config", "load_validation_config", "ValidationConfig", "KINDS"]
 
@@ -374,19 +373,7 @@ def parse_validation_config(data: dict, text: str = "") -> ValidationConfig:
 
 def load_validation_config(path) -> ValidationConfig:
     """Read and validate a TOML validation config; errors are :class:`ConfigError`."""
-    try:
-        raw = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise ConfigError("config", f"file not found: {path}") from None
-    except OSError as exc:
-        raise ConfigError("config", f"cannot read {path}: {exc.strerror}") from None
-    try:
-        text = raw.decode("utf-8")
-        data = tomllib.loads(text)
-    except UnicodeDecodeError:
-        raise ConfigError("config", f"{path} is not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError("config", f"invalid TOML in {path}: {exc}") from None
+    data, text = read_toml(path)
     return parse_validation_config(data, text)
 
 
