@@ -47,6 +47,20 @@ class FlowRun(Result):
     """
 
 
+def _teacher_data(alpha, d, seed, norm2):
+    """Gaussian data ``X`` (n x d, n = round(alpha d)) and a teacher with ``|b*|^2 = norm2``.
+
+    Returns ``(rng, X, bstar)``; the generator is returned so that label noise is drawn
+    from the same seeded stream, after ``X`` and ``b*``.
+    """
+    n = max(1, int(round(alpha * d)))
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    bstar = rng.standard_normal(d)
+    bstar *= math.sqrt(norm2) / np.linalg.norm(bstar)
+    return rng, X, bstar
+
+
 def _times(times):
     t = np.asarray(times, dtype=float).ravel()
     if t.size == 0 or not np.all(np.isfinite(t)) or t[0] < 0 or np.any(np.diff(t) <= 0):
@@ -125,11 +139,8 @@ def simulate_linreg(model, d: int, times, *, seed: int = 0) -> FlowRun:
     seed = check_int("seed", seed, low=0)
     t = _times(times)
     t0 = time.perf_counter()
-    n = max(1, int(round(model.alpha * d)))
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, d))
-    bstar = rng.standard_normal(d)
-    bstar *= math.sqrt(model.signal) / np.linalg.norm(bstar)
+    rng, X, bstar = _teacher_data(model.alpha, d, seed, model.signal)
+    n = X.shape[0]
     y = X @ bstar + math.sqrt(model.noise) * rng.standard_normal(n)
     betas = _lsq_flow(X, y, model.ridge, float(getattr(model, "temperature", 0.0)), t, rng)
     diff = betas - bstar
@@ -174,11 +185,8 @@ def simulate_glm(model, d: int, times, *, seed: int = 0) -> FlowRun:
     seed = check_int("seed", seed, low=0)
     t = _times(times)
     t0 = time.perf_counter()
-    n = max(1, int(round(model.alpha * d)))
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, d))
-    bstar = rng.standard_normal(d)
-    bstar *= math.sqrt(model.rho) / np.linalg.norm(bstar)
+    rng, X, bstar = _teacher_data(model.alpha, d, seed, model.rho)
+    n = X.shape[0]
     h = X @ bstar
     f = {"linear": h, "sign": np.sign(h), "relu": np.maximum(h, 0.0)}[model.teacher]
     y = f + math.sqrt(model.noise) * rng.standard_normal(n)
