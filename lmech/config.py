@@ -43,7 +43,8 @@ import numpy as np
 from .spec import import_layer
 
 __all__ = ["Param", "SweepKind", "ConfigError", "RunConfig", "register_kind", "get_kind",
-           "kinds", "load_config", "parse_config", "read_toml", "resolve_callable"]
+           "kinds", "load_config", "param_named", "parse_config", "read_toml",
+           "resolve_callable"]
 
 REQUIRED = object()
 
@@ -369,18 +370,31 @@ def parse_config(data: Mapping[str, Any], text: str = "") -> RunConfig:
     return cfg
 
 
-def _key_of(message: str, cfg: RunConfig) -> str:
-    """Best guess of the config key a model's ValueError is about."""
-    names = list(cfg.kind.params)
-    first = message.split()[0].rstrip(":,") if message.split() else ""
+def param_named(message: str, names) -> str | None:
+    """The parameter among ``names`` that a ValueError message starts with, or None.
+
+    Model validation (:mod:`lmech.checks`) starts every message with the
+    parameter's name; the longest matching name wins (``"alpha_max"`` before
+    ``"alpha"``).
+    """
+    words = message.split()
+    first = words[0].rstrip(":,") if words else ""
     for n in sorted(names, key=len, reverse=True):
         if first == n or message.startswith(n + " ") or message.startswith(n + ":"):
-            if cfg.grid is not None and n in cfg.grid:
-                return f"grid.{n}"
-            if cfg.points is not None and n in cfg.points[0]:
-                return "points"
-            return f"model.{n}"
-    return "model"
+            return n
+    return None
+
+
+def _key_of(message: str, cfg: RunConfig) -> str:
+    """Best guess of the config key a model's ValueError is about."""
+    n = param_named(message, cfg.kind.params)
+    if n is None:
+        return "model"
+    if cfg.grid is not None and n in cfg.grid:
+        return f"grid.{n}"
+    if cfg.points is not None and n in cfg.points[0]:
+        return "points"
+    return f"model.{n}"
 
 
 def read_toml(path) -> tuple[dict, str]:

@@ -169,3 +169,14 @@ def test_demo_draws_a_replica_phase_diagram_with_its_transition(tmp_path, capsys
     png = tmp_path / "demo.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "figure:" in capsys.readouterr().out
+
+
+def test_param_named_picks_the_longest_parameter_a_message_starts_with():
+    from lmech.config import param_named
+
+    names = ("alpha", "alpha_max", "T")
+    assert param_named("alpha_max must be > alpha, got 1", names) == "alpha_max"
+    assert param_named("alpha: must be > 0", names) == "alpha"
+    assert param_named("T must be >= 0, got -1", names) == "T"
+    assert param_named("Temperature must be >= 0", names) is None
+    assert param_named("", names) is None

@@ -48,7 +48,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from lmech.config import ConfigError, Param, read_toml
+from lmech.config import ConfigError, Param, param_named, read_toml
 
 __all__ = ["run_validation_config", "load_validation_config", "ValidationConfig", "KINDS"]
 
@@ -110,9 +110,8 @@ def _committee_theory(model, th):
         res = odes.integrate(model, t_max, Q0=th["Q0"], R0=th["R0"], t_eval=times,
                              rtol=th.get("rtol", 1e-10), **extra)
     except ValueError as exc:
-        key = str(exc).split()[0].rstrip(":,")
-        raise ConfigError(f"theory.{key}" if key in ("Q0", "R0", "T", "v0", "rtol") else "theory",
-                          str(exc)) from None
+        key = param_named(str(exc), ("Q0", "R0", "T", "v0", "rtol"))
+        raise ConfigError(f"theory.{key}" if key else "theory", str(exc)) from None
     return res, {}
 
 
