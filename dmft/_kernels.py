@@ -569,7 +569,7 @@ def _glm_fields_drift(I, h, gamma, lam, R, Rr, theta_star, s_star, eps, zs, zt, 
 
 @njit(cache=True)
 def glm_square_sampled(par, R, Rr, theta_star, s_star, eps, zs, zt, h, n, tol_se, n_pass,
-                       max_iter, Delta, ell, iters):
+                       max_iter, Delta, ell, iters, start):
     """Causal marching of the sampled effective process of the square-loss GLM.
 
     ``M = s_star.size`` parameter-side trajectories ``Delta^a(t)`` (``s* = a
@@ -584,7 +584,11 @@ def glm_square_sampled(par, R, Rr, theta_star, s_star, eps, zs, zt, h, n, tol_se
     ``tol_se`` Monte Carlo standard errors in ``n_pass`` consecutive passes
     (at most ``max_iter``).  ``par = (gamma, ridge)``; ``h* = sqrt(<theta*^2>)
     zs[0]`` must have been used for the labels in ``eps``.  Returns the number
-    of steps done.
+    of steps done.  Resume: with ``start > 1``, rows ``< start`` of ``Delta``
+    and ``iters`` hold a previous run with the same random numbers; the
+    losses, Cholesky factors and drift of those rows are regenerated in one
+    pass (the arithmetic of the slabs' final evaluations) and the march
+    continues, reproducing the uninterrupted run bit for bit.
     """
     gamma = par[0]
     lam = par[1]
@@ -599,11 +603,14 @@ def glm_square_sampled(par, R, Rr, theta_star, s_star, eps, zs, zt, h, n, tol_se
     Fn = np.zeros(M)
     old = np.zeros(3)
     new = np.zeros(3)
-    for a in range(M):
-        Delta[0, a] = -s_star[a]
-    _glm_fields_drift(0, h, gamma, lam, R, Rr, theta_star, s_star, eps, zs, zt, Qz, Lz, Ql, Ll,
-                      Delta, ell, F)
-    for i in range(n - 1):
+    if start <= 1:
+        start = 1
+        for a in range(M):
+            Delta[0, a] = -s_star[a]
+    for I in range(start):
+        _glm_fields_drift(I, h, gamma, lam, R, Rr, theta_star, s_star, eps, zs, zt, Qz, Lz, Ql,
+                          Ll, Delta, ell, F)
+    for i in range(start - 1, n - 1):
         I = i + 1
         for a in range(M):
             Delta[I, a] = Delta[i, a] + h * F[a]
@@ -681,7 +688,7 @@ def warmup():
     M = 3
     glm_square_sampled(np.array([0.5, 0.0]), np.eye(n), np.eye(n), np.ones(M), np.ones(M),
                        np.ones(M), np.ones((n + 1, M)), np.ones((n, M)), 0.1, n, 0.01, 2, 5,
-                       np.zeros((n, M)), np.zeros((n, M)), np.zeros(n, dtype=np.int64))
+                       np.zeros((n, M)), np.zeros((n, M)), np.zeros(n, dtype=np.int64), 0)
     _warmup_glm_general()
 
 
@@ -765,8 +772,8 @@ def loss_prox(loss, y, v, c):
 
 @njit(cache=True)
 def _glm_general_eval(loss, I, hstep, gamma, lam, binv, theta_star, hstar, yl, zs, zt, S, Qz, Lz,
-                      Ql, Ll, theta, hs, gs, G, acc, Kd, mus, R, dR, F):
-    """Sample side of step ``I`` from the current ``theta[I]`` and ``R[I]``; then ``R[I]`` and the drift.
+                      Ql, Ll, theta, hs, gs, G, acc, Kd, mus, R, dR, F, update_R):
+    """Step ``I``: (optionally) ``R[I]`` from the current ``Kd[I]``, the sample side, ``Kd[I]``, the drift.
 
     Sample side (trajectory ``b``)::
 
@@ -781,13 +788,28 @@ def _glm_general_eval(loss, I, hstep, gamma, lam, binv, theta_star, hstar, yl, z
     the discrete memory kernel (the instantaneous mass on the diagonal), and
     by Stein's lemma ``mu*(t) = (E[h* g(t)] - sum_j m_j Kd[I, j]) / rho``.
     The parameter-side response obeys ``d_t R(t,s) = -lam R(t,s) - int_s^t
-    K(t,u) R(u,s) du`` (trapezoid in ``t``, the diagonal mass implicit).
-    Writes the drift without its diagonal part ``-(lam + Kd[I, I]) theta``
-    into ``F``.
+    K(t,u) R(u,s) du`` (trapezoid in ``t``, the diagonal mass implicit); with
+    ``update_R`` its row ``I`` is first recomputed from the current estimate
+    of ``Kd[I]`` (else ``R[I]``, ``dR[I]`` are used as given: the predictor,
+    or the stored rows of a run being resumed).  Every output of the step
+    is then a function of ``theta[:I+1]``, ``R[:I+1]``, ``dR[:I+1]`` and the
+    history, which is what makes a resumed run exact.  Writes the drift
+    without its diagonal part ``-(lam + Kd[I, I]) theta`` into ``F``.
     """
     M = theta_star.shape[0]
     Ms = yl.shape[0]
     off = I * (I + 1) // 2
+    if update_R:
+        # parameter-side response row I (implicit in the diagonal mass)
+        mass = lam + Kd[I, I]
+        for k in range(I):
+            s = (1.0 if k == 0 else 0.5) * Kd[I, k] * R[k, k]
+            for m in range(k + 1, I):
+                s += Kd[I, m] * R[m, k]
+            R[I, k] = (R[I - 1, k] + 0.5 * hstep * (dR[I - 1, k] - s)) / (1.0 + 0.5 * hstep * mass)
+            dR[I, k] = -mass * R[I, k] - s
+        R[I, I] = 1.0
+        dR[I, I] = -mass
     _gs_row(theta[I], Qz, Lz, I + 1, 1.0 / math.sqrt(M))
     c = 0.5 * gamma * hstep
     # memory term of the sample side: acc0[b] = sum_{k<I} w_k R(I,k) g_k[b]
@@ -863,18 +885,6 @@ def _glm_general_eval(loss, I, hstep, gamma, lam, binv, theta_star, hstar, yl, z
     mus[I] = st / rho if rho > 0.0 else 0.0
     # field xi ~ GP(gamma E[g g]) on the parameter side
     _gs_row(gs[I], Ql, Ll, I, math.sqrt(gamma / Ms))
-    # parameter-side response row I (implicit in the diagonal mass)
-    mass = lam + Kd[I, I]
-    for k in range(I + 1):
-        if k == I:
-            R[I, I] = 1.0
-            dR[I, I] = -mass
-            continue
-        s = (1.0 if k == 0 else 0.5) * Kd[I, k] * R[k, k]
-        for m in range(k + 1, I):
-            s += Kd[I, m] * R[m, k]
-        R[I, k] = (R[I - 1, k] + 0.5 * hstep * (dR[I - 1, k] - s)) / (1.0 + 0.5 * hstep * mass)
-        dR[I, k] = -mass * R[I, k] - s
     # drift without the diagonal mass: -sum_{j<I} Kd[I,j] theta_j - mu* theta* + xi
     for a in range(M):
         F[a] = -mus[I] * theta_star[a]
@@ -890,7 +900,7 @@ def _glm_general_eval(loss, I, hstep, gamma, lam, binv, theta_star, hstar, yl, z
 
 @njit(cache=True)
 def glm_general_sampled(loss, par, theta_star, zs, zt, zw, S, yl, h, n, tol_se, n_pass, max_iter,
-                        theta, hs, gs, Kd, mus, R, iters):
+                        theta, hs, gs, Kd, mus, R, dR, iters, start):
     """Causal marching of the sampled effective process of a GLM (any loss, Langevin, SGD).
 
     Parameter side (``M`` trajectories, ``theta = sqrt(d) beta``, from 0)::
@@ -907,6 +917,12 @@ def glm_general_sampled(loss, par, theta_star, zs, zt, zw, S, yl, h, n, tol_se, 
     consecutive passes (at most ``max_iter``), with the common random
     numbers ``zs``, ``zt``, ``zw`` fixed.  ``par = (gamma, ridge, T,
     1/b)``.  Returns the number of steps done.
+
+    Resume: with ``start > 1``, rows ``< start`` of ``theta``, ``R``, ``dR``
+    and ``iters`` hold a previous run (same random numbers); its sample side,
+    responses, kernels and drift are regenerated in one pass, with the same
+    arithmetic as the slabs' final evaluations, and the march continues: the
+    result equals the uninterrupted run bit for bit.
     """
     gamma = par[0]
     lam = par[1]
@@ -920,7 +936,6 @@ def glm_general_sampled(loss, par, theta_star, zs, zt, zw, S, yl, h, n, tol_se, 
     Ll = np.zeros((n, n))
     G = np.zeros((n * (n + 1) // 2, Ms))
     acc = np.zeros((n, Ms))
-    dR = np.zeros((n, n))
     hstar = np.empty(Ms)
     _gs_row(theta_star, Qz, Lz, 0, 1.0 / math.sqrt(M))
     for b in range(Ms):
@@ -930,15 +945,21 @@ def glm_general_sampled(loss, par, theta_star, zs, zt, zw, S, yl, h, n, tol_se, 
     old = np.zeros(3)
     new = np.zeros(3)
     amp = math.sqrt(2.0 * T * h)
-    for a in range(M):
-        theta[0, a] = 0.0
-    R[0, 0] = 1.0
-    _glm_general_eval(loss, 0, h, gamma, lam, binv, theta_star, hstar, yl, zs, zt, S, Qz, Lz, Ql,
-                      Ll, theta, hs, gs, G, acc, Kd, mus, R, dR, F)
-    mass = lam + Kd[0, 0]
-    for a in range(M):
-        F[a] -= mass * theta[0, a]
-    for i in range(n - 1):
+    if start <= 1:
+        start = 1
+        for a in range(M):
+            theta[0, a] = 0.0
+        R[0, 0] = 1.0
+    # rows < start: the initial condition, or the regenerated history of a resumed run
+    for I in range(start):
+        _glm_general_eval(loss, I, h, gamma, lam, binv, theta_star, hstar, yl, zs, zt, S, Qz, Lz,
+                          Ql, Ll, theta, hs, gs, G, acc, Kd, mus, R, dR, F, False)
+        if I == 0:
+            dR[0, 0] = -(lam + Kd[0, 0])
+        mass = lam + Kd[I, I]
+        for a in range(M):
+            F[a] -= mass * theta[I, a]
+    for i in range(start - 1, n - 1):
         I = i + 1
         # predictor: Euler for theta and for the response row
         for a in range(M):
@@ -951,7 +972,7 @@ def glm_general_sampled(loss, par, theta_star, zs, zt, zw, S, yl, h, n, tol_se, 
         while True:
             it += 1
             _glm_general_eval(loss, I, h, gamma, lam, binv, theta_star, hstar, yl, zs, zt, S, Qz,
-                              Lz, Ql, Ll, theta, hs, gs, G, acc, Kd, mus, R, dR, Fn)
+                              Lz, Ql, Ll, theta, hs, gs, G, acc, Kd, mus, R, dR, Fn, it > 1)
             den = 1.0 + 0.5 * h * (lam + Kd[I, I])
             for a in range(M):
                 theta[I, a] = (theta[i, a] + 0.5 * h * (F[a] + Fn[a]) + amp * zw[i, a]) / den
@@ -993,7 +1014,7 @@ def glm_general_sampled(loss, par, theta_star, zs, zt, zw, S, yl, h, n, tol_se, 
         iters[I] = it
         # kernels and drift at the converged slab
         _glm_general_eval(loss, I, h, gamma, lam, binv, theta_star, hstar, yl, zs, zt, S, Qz, Lz,
-                          Ql, Ll, theta, hs, gs, G, acc, Kd, mus, R, dR, F)
+                          Ql, Ll, theta, hs, gs, G, acc, Kd, mus, R, dR, F, True)
         mass = lam + Kd[I, I]
         for a in range(M):
             F[a] -= mass * theta[I, a]
@@ -1037,8 +1058,8 @@ def _warmup_glm_general():
         glm_general_sampled(loss, np.array([0.5, 0.1, 0.1, 1.0]), np.ones(M), np.ones((n + 1, M)),
                             np.ones((n, M)), np.ones((n, M)), np.ones((n, M)), np.ones(M), 0.1, n,
                             0.01, 2, 5, np.zeros((n, M)), np.zeros((n, M)), np.zeros((n, M)),
-                            np.zeros((n, n)), np.zeros(n), np.zeros((n, n)),
-                            np.zeros(n, dtype=np.int64))
+                            np.zeros((n, n)), np.zeros(n), np.zeros((n, n)), np.zeros((n, n)),
+                            np.zeros(n, dtype=np.int64), 0)
         loss_value(loss, 1.0, 0.3)
     sgd_selection(np.full((n, M), 0.5), 0.1, 1.0, 0.5, np.zeros((n, M)))
 # GLM section (general loss): END

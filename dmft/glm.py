@@ -214,7 +214,7 @@ _F = {"linear": lambda h: h, "sign": np.sign, "relu": lambda h: np.maximum(h, 0.
 
 def solve_sampled(model: GLMDynamics, t_max: float, *, dt: float = 0.05, n_traj: int = 2000,
                   n_samples: int | None = None, n_replicas: int = 4, seed: int = 0,
-                  tol_se: float = 0.01, n_pass: int = 2, max_iter: int = 50):
+                  tol_se: float = 0.01, n_pass: int = 2, max_iter: int = 50, resume=None):
     """Monte Carlo over trajectories of the GLM effective process.
 
     ``n_replicas`` independent replicas, each with ``n_traj`` parameter-side
@@ -238,6 +238,19 @@ def solve_sampled(model: GLMDynamics, t_max: float, *, dt: float = 0.05, n_traj:
     end point of the sample-side memory solved by the proximal operator of
     the loss (which resolves the hinge's kink: a sample can stay on the
     margin ``y h = 1``).
+
+    Random numbers: each replica draws from its own child of
+    ``SeedSequence(seed)``, itself split into one stream per purpose
+    (teacher and label noise, sample-side fields, parameter-side fields,
+    Langevin increments, SGD selection), each filled row by row in time, so
+    that the first rows do not depend on ``t_max``.  Hence ``resume``: a
+    successful earlier result of the same model and options (any shorter
+    ``t_max``) is continued from its stored per-replica state
+    (``replica_state``: ``theta`` -- or ``Delta`` for the square kernel --,
+    and for the general kernel the response rows ``replica_R``,
+    ``replica_dR``): the history is regenerated in one pass, without
+    iterating, and the continued run equals the uninterrupted one bit for
+    bit.
 
     Returns a :class:`dmft.DMFTResult` with the replica averages ``M_t``,
     ``Q_t``, ``train_loss_t``, ``test_risk_t`` (square loss),
@@ -278,19 +291,32 @@ def solve_sampled(model: GLMDynamics, t_max: float, *, dt: float = 0.05, n_traj:
         lin = solve(model.linear_equivalent(), t_max, dt=dt)
         R = np.ascontiguousarray(lin.R)
         Rr = np.ascontiguousarray(lin.R_sample)
+    options = {"method": "sampled", "dt": dt, "n_traj": n_traj, "n_samples": n_samples,
+               "n_replicas": n_replicas, "seed": seed, "tol_se": tol_se, "n_pass": n_pass,
+               "max_iter": max_iter}
+    n0 = 0
+    if resume is not None:
+        n0 = _check_sampled_resume(resume, model, options, n)
+    states = []
     reps = []
     iters = np.zeros(n, dtype=np.int64)
     done_all = True
     t0 = time.perf_counter()
     seeds = np.random.SeedSequence(seed).spawn(n_replicas)
-    for ss in seeds:
-        rng = np.random.default_rng(ss)
+    for r, ss in enumerate(seeds):
+        rngs = [np.random.default_rng(c) for c in ss.spawn(5)]
+        st = None
+        if resume is not None:
+            st = {k: resume.arrays[k][r, :n0] for k in ("replica_state", "replica_iterations",
+                                                        "replica_R", "replica_dR")
+                  if k in resume.arrays}
+            st = {k: v[:, :n0] if k in ("replica_R", "replica_dR") else v for k, v in st.items()}
         if general:
-            rep, it, done = _one_replica_general(model, dt, n, n_traj, n_samples, rng, tol_se,
-                                                 n_pass, max_iter)
+            rep, it, done, state = _one_replica_general(model, dt, n, n_traj, n_samples, rngs,
+                                                        tol_se, n_pass, max_iter, st)
         else:
-            Cd, md, l2, it, done = _one_replica(model, R, Rr, dt, n, n_traj, n_samples, rng,
-                                                tol_se, n_pass, max_iter)
+            Cd, md, l2, it, done, state = _one_replica(model, R, Rr, dt, n, n_traj, n_samples,
+                                                       rngs, tol_se, n_pass, max_iter, st)
             obs = model.observables(Cd, md)
             rep = {"M_t": obs["M"], "Q_t": obs["Q"], "train_loss_t": 0.5 * l2,
                    "test_risk_t": obs["test_risk"]}
@@ -299,8 +325,11 @@ def solve_sampled(model: GLMDynamics, t_max: float, *, dt: float = 0.05, n_traj:
         done_all &= done == n
         iters = np.maximum(iters, it)
         reps.append(rep)
+        states.append(state)
     elapsed = time.perf_counter() - t0
     arrays = {"t": dt * np.arange(n), "iterations": iters}
+    for key in states[0]:
+        arrays[key] = np.array([st[key] for st in states])
     for key in reps[0]:
         stack = np.array([r[key] for r in reps])
         arrays[key] = stack.mean(axis=0)
@@ -329,45 +358,80 @@ def solve_sampled(model: GLMDynamics, t_max: float, *, dt: float = 0.05, n_traj:
                                      "error bars from independent replicas")
     return DMFTResult(success=success, status=0 if success else -1, message=msg,
                       n_iter=int(iters.sum()), model=model,
-                      options={"method": "sampled", "dt": dt, "n_traj": n_traj,
-                               "n_samples": n_samples, "n_replicas": n_replicas, "seed": seed,
-                               "tol_se": tol_se, "n_pass": n_pass, "max_iter": max_iter},
-                      conventions=conventions, timings={"solve": elapsed}, arrays=arrays,
-                      scalars=scalars,
-                      meta={"method": "sampled", "kernel": "general" if general else "square"})
+                      options=options, conventions=conventions, timings={"solve": elapsed},
+                      arrays=arrays, scalars=scalars,
+                      meta={"method": "sampled", "kernel": "general" if general else "square",
+                            "resumed_from": n0})
+
+
+def _check_sampled_resume(resume, model, options, n):
+    """Raise ValueError (naming ``resume``) unless ``resume`` can be continued; return its length."""
+    from .solve import DMFTResult
+
+    if not isinstance(resume, DMFTResult) or resume.meta.get("method") != "sampled":
+        raise ValueError("resume must be a DMFTResult of method 'sampled'")
+    if resume.model != model:
+        raise ValueError(f"resume was computed for another model: {resume.model!r}")
+    if not resume.success:
+        raise ValueError("resume must be a successful run")
+    for k, v in options.items():
+        if resume.options.get(k) != v:
+            raise ValueError(f"resume was computed with {k}={resume.options.get(k)!r}, not {v!r}")
+    if "replica_state" not in resume.arrays:
+        raise ValueError("resume holds no per-replica state (replica_state)")
+    n0 = resume.arrays["replica_state"].shape[1]
+    if not 2 <= n0 <= n:
+        raise ValueError(f"resume has {n0} time points; need 2 <= points <= {n}")
+    return n0
 
 
 LOSS_CODES = {"square": 0, "logistic": 1, "hinge": 2}
 
 
-def _one_replica_general(model, dt, n, n_traj, n_samples, rng, tol_se, n_pass, max_iter):
-    """One replica of :func:`dmft._kernels.glm_general_sampled`; returns (observables, iters, done)."""
+def _one_replica_general(model, dt, n, n_traj, n_samples, rngs, tol_se, n_pass, max_iter,
+                         state=None):
+    """One replica of :func:`dmft._kernels.glm_general_sampled`.
+
+    ``rngs``: the five generators (teacher and label noise, sample-side
+    fields, parameter-side fields, Langevin increments, SGD selection);
+    ``state``: the stored rows of a run to resume.  Returns ``(observables,
+    iters, done, state)``.
+    """
     from . import _kernels
 
     b = model.batch_fraction
-    theta_star = math.sqrt(model.rho) * rng.standard_normal(n_traj)
-    zs = rng.standard_normal((n + 1, n_samples))   # row 0 draws h*, row k+1 omega(t_k)
-    zt = rng.standard_normal((n, n_traj))           # xi(t_k)
-    zw = (rng.standard_normal((n, n_traj)) if model.temperature > 0.0
-          else np.zeros((n, n_traj)))               # Brownian increments
+    theta_star = math.sqrt(model.rho) * rngs[0].standard_normal(n_traj)
+    zs = rngs[1].standard_normal((n + 1, n_samples))    # row 0 draws h*, row k+1 omega(t_k)
+    zt = rngs[2].standard_normal((n, n_traj))            # xi(t_k)
+    zw = (rngs[3].standard_normal((n, n_traj)) if model.temperature > 0.0
+          else np.zeros((n, n_traj)))                    # Brownian increments
     S = np.ones((n, n_samples))
     if b < 1.0:
-        _kernels.sgd_selection(rng.random((n, n_samples)), dt, model.persistence, b, S)
+        _kernels.sgd_selection(rngs[4].random((n, n_samples)), dt, model.persistence, b, S)
     hstar = math.sqrt(float(np.mean(theta_star ** 2))) * zs[0]
     y = _F[model.teacher](hstar)
     if model.noise > 0.0:
-        y = y + math.sqrt(model.noise) * rng.standard_normal(n_samples)
+        y = y + math.sqrt(model.noise) * rngs[0].standard_normal(n_samples)
     theta = np.zeros((n, n_traj))
     hs = np.zeros((n, n_samples))
     gs = np.zeros((n, n_samples))
     Kd = np.zeros((n, n))
     mus = np.zeros(n)
     R = np.zeros((n, n))
+    dR = np.zeros((n, n))
     iters = np.zeros(n, dtype=np.int64)
+    start = 0
+    if state is not None:
+        start = state["replica_state"].shape[0]
+        theta[:start] = state["replica_state"]
+        R[:start, :start] = state["replica_R"]
+        dR[:start, :start] = state["replica_dR"]
+        iters[:start] = state["replica_iterations"]
     par = np.array([1.0 / model.alpha, model.ridge, model.temperature, 1.0 / b])
     done = _kernels.glm_general_sampled(LOSS_CODES[model.loss], par, theta_star, zs, zt, zw, S,
                                         np.ascontiguousarray(y, dtype=np.float64), dt, n,
-                                        tol_se, n_pass, max_iter, theta, hs, gs, Kd, mus, R, iters)
+                                        tol_se, n_pass, max_iter, theta, hs, gs, Kd, mus, R, dR,
+                                        iters, start)
     Q = (theta ** 2).mean(axis=1)
     M = (theta * theta_star).mean(axis=1)
     if model.loss == "square":
@@ -386,25 +450,35 @@ def _one_replica_general(model, dt, n, n_traj, n_samples, rng, tol_se, n_pass, m
         with np.errstate(invalid="ignore", divide="ignore"):
             c = np.clip(M / np.sqrt(Q * model.rho), -1.0, 1.0)
         rep["test_error_t"] = np.where(Q > 0, np.arccos(c) / math.pi, 0.5)
-    return rep, iters, done
+    state = {"replica_state": theta, "replica_R": R, "replica_dR": dR,
+             "replica_iterations": iters}
+    return rep, iters, done, state
 
 
-def _one_replica(model, R, Rr, dt, n, n_traj, n_samples, rng, tol_se, n_pass, max_iter):
+def _one_replica(model, R, Rr, dt, n, n_traj, n_samples, rngs, tol_se, n_pass, max_iter,
+                 state=None):
+    """One replica of :func:`dmft._kernels.glm_square_sampled` (streams as in the general case)."""
     from . import _kernels
 
     a, _ = model.teacher_moments()
-    theta_star = math.sqrt(model.rho) * rng.standard_normal(n_traj)
-    zs = rng.standard_normal((n + 1, n_samples))  # row 0 draws h*, row k+1 zeta(t_k)
-    zt = rng.standard_normal((n, n_traj))
+    theta_star = math.sqrt(model.rho) * rngs[0].standard_normal(n_traj)
+    zs = rngs[1].standard_normal((n + 1, n_samples))  # row 0 draws h*, row k+1 zeta(t_k)
+    zt = rngs[2].standard_normal((n, n_traj))
     hstar = math.sqrt(float(np.mean(theta_star ** 2))) * zs[0]
-    y = _F[model.teacher](hstar) + math.sqrt(model.noise) * rng.standard_normal(n_samples)
+    y = _F[model.teacher](hstar) + math.sqrt(model.noise) * rngs[0].standard_normal(n_samples)
     eps = y - a * hstar
     s_star = a * theta_star
     Delta = np.zeros((n, n_traj))
     ell = np.zeros((n, n_samples))
     iters = np.zeros(n, dtype=np.int64)
+    start = 0
+    if state is not None:
+        start = state["replica_state"].shape[0]
+        Delta[:start] = state["replica_state"]
+        iters[:start] = state["replica_iterations"]
     done = _kernels.glm_square_sampled(np.array([1.0 / model.alpha, model.ridge]), R, Rr,
                                        theta_star, s_star, eps, zs, zt, dt, n, tol_se,
-                                       n_pass, max_iter, Delta, ell, iters)
+                                       n_pass, max_iter, Delta, ell, iters, start)
+    state = {"replica_state": Delta, "replica_iterations": iters}
     return ((Delta ** 2).mean(axis=1), (Delta * s_star).mean(axis=1), (ell ** 2).mean(axis=1),
-            iters, done)
+            iters, done, state)

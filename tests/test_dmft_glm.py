@@ -127,7 +127,9 @@ def test_sampled_process_agrees_with_closed_over_whole_horizon(model):
     # common random numbers) and the exact closure agree within error bars up to t = 12
     t_max, dt = 12.0, 0.1
     closed = dmft.solve(model, t_max, dt=dt)
-    res = dmft.solve(model, t_max, method="sampled", dt=dt, n_traj=800, n_replicas=8, seed=3)
+    # 3200 trajectories: the relative error bar on Q is ~2% (with 800 it is 3-6%, so the
+    # check below passed only for some seeds)
+    res = dmft.solve(model, t_max, method="sampled", dt=dt, n_traj=3200, n_replicas=8, seed=3)
     assert res.success, res.message
     for t in (1.0, 5.0, 10.0, 12.0):
         i = int(round(t / dt))
@@ -217,8 +219,8 @@ def _general(model, t_max, dt, n_traj, n_replicas, seed):
     n = int(round(t_max / dt)) + 1
     reps = []
     for ss in np.random.SeedSequence(seed).spawn(n_replicas):
-        rep, it, done = _one_replica_general(model, dt, n, n_traj, n_traj,
-                                             np.random.default_rng(ss), 0.01, 2, 50)
+        rngs = [np.random.default_rng(c) for c in ss.spawn(5)]
+        rep, it, done, _ = _one_replica_general(model, dt, n, n_traj, n_traj, rngs, 0.01, 2, 50)
         assert done == n and it[1:].max() < 50
         reps.append(rep)
     out = {}
@@ -335,3 +337,43 @@ def test_gradient_flow_converges_to_replica_erm_minimiser(loss):
     # the flow has converged: the last two time units move less than the error bar
     i = int(round(6.0 / 0.1))
     assert abs(res.Q_t[-1] - res.Q_t[i]) < 3 * res.Q_se[-1]
+
+
+# -- resume (issue 4: "long runs can checkpoint to and resume from an archive") -----------------
+@pytest.mark.parametrize("model", [dmft.GLMDynamics(alpha=2.0, teacher="sign", ridge=0.1),
+                                   dmft.GLMDynamics(alpha=2.0, loss="logistic", temperature=0.2,
+                                                    batch_fraction=0.5)])
+def test_sampled_resume_from_archive_reproduces_the_uninterrupted_run(model, tmp_path):
+    from lmech import archive
+    kw = dict(method="sampled", dt=0.1, n_traj=200, n_replicas=2, seed=4)
+    full = dmft.solve(model, 2.0, **kw)
+    part = dmft.solve(model, 1.0, **kw)
+    path = tmp_path / "glm.h5"
+    archive.save(part, path, "part")
+    back = archive.load(path, "part")
+    res = dmft.solve(model, 2.0, resume=back, **kw)
+    assert res.success and res.meta["resumed_from"] == 11
+    for key in ("M_t", "Q_t", "train_loss_t", "test_error_t", "replica_state", "iterations"):
+        assert np.array_equal(res.arrays[key], full.arrays[key]), key
+    # the regenerated history is not recomputed by iteration: the resumed part is cheaper
+    with pytest.raises(ValueError, match="resume"):
+        dmft.solve(dmft.GLMDynamics(alpha=2.5, teacher="sign"), 2.0, resume=back, **kw)
+    with pytest.raises(ValueError, match="resume"):
+        dmft.solve(model, 2.0, resume=back, **{**kw, "n_traj": 300})
+    with pytest.raises(ValueError, match="resume"):
+        dmft.solve(model, 0.5, resume=back, **kw)
+    with pytest.raises(ValueError, match="resume"):
+        dmft.solve(model, 2.0, resume=dmft.solve(dmft.GLMDynamics(), 1.0, dt=0.1), **kw)
+
+
+def test_uniform_glm_resume_is_exact():
+    model = dmft.GLMDynamics(alpha=1.5, teacher="relu", noise=0.1, ridge=0.05)
+    full = dmft.solve(model, 3.0, dt=0.05)
+    part = dmft.solve(model, 1.5, dt=0.05)
+    res = dmft.solve(model, 3.0, dt=0.05, resume=part)
+    for key in ("M_t", "Q_t", "train_loss_t", "test_risk_t", "C", "R"):
+        assert np.array_equal(res.arrays[key], full.arrays[key]), key
+    with pytest.raises(ValueError, match="resume"):
+        dmft.solve(dmft.GLMDynamics(alpha=2.0), 3.0, dt=0.05, resume=part)
+    with pytest.raises(ValueError, match="resume"):
+        dmft.solve(model, 3.0, dt=0.025, resume=part)
