@@ -198,8 +198,9 @@ class GLMDynamics:
                     "s: 1->0 at rate 1/tau, 0->1 at rate b/((1-b) tau), P(s=1) = b, "
                     "sampled exactly on the time grid" if self.batch_fraction < 1.0 else
                     "full batch (gradient flow)"),
-            "closure": "square loss closed exactly via y = a h* + eps' (Stein), "
-                       "solved as LinearRegressionGF(signal=a^2 rho, noise=E y^2 - a^2 rho)",
+            "closure": ("square loss closed exactly via y = a h* + eps' (Stein), "
+                        "solved as LinearRegressionGF(signal=a^2 rho, noise=E y^2 - a^2 rho)"
+                        if self.closed else "none (non-Gaussian effective process: sampled)"),
             "M": "beta . beta*",
             "Q": "|beta|^2",
             "test_error": "P(sign(x.beta) != sign(x.beta*)) = arccos(M/sqrt(Q rho))/pi",
@@ -352,6 +353,12 @@ def solve_sampled(model: GLMDynamics, t_max: float, *, dt: float = 0.05, n_traj:
             "additive noise sqrt(2 T dt)), sample-side memory end point by the proximal operator, "
             "per-trajectory responses, teacher term by Stein's lemma, common random numbers, "
             "stopping at tol_se standard errors; error bars from independent replicas")
+        if model.loss == "hinge":
+            conventions["integrator"] += (
+                "; hinge: the derivative of the proximal step (1/c on its kink window of width "
+                "c = dt/(2 alpha b)) is averaged over a window of the same width around each "
+                "trajectory (a tent of unit mass, an O(dt) smoothing that keeps the slab "
+                "iteration a continuous map)")
     else:
         conventions["integrator"] = ("sampled effective process: causal marching, Heun slabs, "
                                      "common random numbers, stopping at tol_se standard errors; "

@@ -74,7 +74,9 @@ def solve(model, t_max, **options) -> DMFTResult:
         numerical options and a shorter horizon (e.g. loaded from an archive
         with :func:`lmech.archive.load`): its rows are reused and the
         integration continues to ``t_max``, reproducing the uninterrupted
-        run exactly.  Not for :class:`GLMDynamics`.
+        run exactly.  For :class:`GLMDynamics` also with ``method="sampled"``
+        (a sampled result with the same sampled options: its per-replica
+        state is regenerated in one pass, see :func:`dmft.glm.solve_sampled`).
     rtol_corrector : float, optional
         The corrector also stops when its change falls below this fraction of
         the predictor–corrector difference (the local error estimate; default

@@ -487,5 +487,5 @@ register_simulator("dmft.RandomRNN", Simulator(
     point="validation.gradflow:rnn_point", x="t", observables=("C", "variance_t"),
     from_theory="validation.gradflow:times_from"))
 register_simulator("dmft.GLMDynamics", Simulator(
-    point="validation.gradflow:glm_point", x="t", observables=("M_t", "Q_t", "train_loss_t", "test_risk_t"),
+    point="validation.gradflow:glm_point", x="t", observables=("M_t", "Q_t", "train_loss_t"),
     from_theory="validation.gradflow:times_from"))
