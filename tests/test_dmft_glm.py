@@ -290,6 +290,8 @@ def _agree(res, sim, times, keys, dt, z_max=5.0, allow=0.0):
     dmft.GLMDynamics(alpha=2.0, loss="logistic", ridge=0.05),
     dmft.GLMDynamics(alpha=1.5, loss="hinge", ridge=0.05),
     dmft.GLMDynamics(alpha=2.0, loss="logistic", batch_fraction=0.3, persistence=0.5),
+    dmft.GLMDynamics(alpha=2.0, loss="logistic", ridge=0.1, temperature=0.2),
+    dmft.GLMDynamics(alpha=3.0, loss="hinge", batch_fraction=0.5, persistence=2.0),
     dmft.GLMDynamics(alpha=2.0, loss="square", teacher="sign", batch_fraction=0.5),
 ])
 def test_sampled_dmft_matches_finite_d_simulation(model):
