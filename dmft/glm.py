@@ -1,10 +1,12 @@
-"""Teacher–student generalized linear model trained by gradient flow: the square loss, closed.
+"""Teacher–student generalized linear model: gradient flow, Langevin dynamics and persistent SGD.
 
 Model (:class:`GLMDynamics`): ``n = alpha d`` samples ``x_mu ~ N(0, I_d)``,
 labels ``y = f(x . beta*) + sigma z`` from a teacher ``f`` (``"linear"``,
 ``"sign"`` -- the perceptron --, ``"relu"``), ``|beta*|^2 = rho``; gradient
-flow (or Langevin dynamics at ``temperature``) on
-``|y - X beta|^2/(2n) + ridge |beta|^2/2`` from ``beta = 0``.
+flow (or Langevin dynamics at ``temperature``, or persistent SGD) on
+``(1/n) sum_mu ell(y_mu, x_mu . beta) + ridge |beta|^2/2`` from ``beta =
+0``, with the square loss ``ell = (y - h)^2/2``, the logistic loss ``log(1 +
+e^{-y h})`` or the hinge ``max(0, 1 - y h)``.
 
 For the square loss the dynamics is linear in ``y`` and the DMFT sample
 process involves the labels only through second moments, so the effective
@@ -28,9 +30,9 @@ Logistic and hinge losses, Langevin dynamics in the sampled process and
 persistent SGD (``batch_fraction < 1``) are solved by Monte Carlo over
 trajectories of the non-Gaussian effective process (:func:`solve_sampled`,
 kernel :func:`dmft._kernels.glm_general_sampled`).  In ``theta = sqrt(d)
-beta`` and with ``gamma = 1/alpha``, ``g = (s(t)/b) d ell/dh`` (Agoritsas et
-al. 2018, Sec. 3; Mignacco et al. 2020, eqs. (8)-(10), written for the
-teacher–student GLM; Celentano, Cheng & Montanari, arXiv:2112.07572, for
+beta`` and with ``gamma = 1/alpha``, ``g = (s(t)/b) d ell/dh`` (the effective
+process of Agoritsas et al. 2018 and of Mignacco et al. 2020, written here for
+the teacher–student GLM; Celentano, Cheng & Montanari, arXiv:2112.07572, for
 gradient flow)::
 
     d theta/dt = -ridge theta - int_0^t K(t,s) theta(s) ds - mu*(t) theta* + xi(t) + eta(t),
@@ -46,8 +48,8 @@ per-trajectory responses.  The persistent SGD (``batch_fraction = b < 1``)
 replaces the loss by ``(1/(b n)) sum_mu s_mu(t) ell(y_mu, x_mu . beta)``
 with selection variables ``s_mu(t) in {0, 1}``: a Markov chain with rate
 ``1/tau`` from 1 to 0 and ``b/((1-b) tau)`` from 0 to 1 (stationary
-``P(s = 1) = b``, mean residence in the batch ``tau = persistence``), as in
-Mignacco et al. (2020), Sec. 2, normalised by ``1/b`` so that the mean
+``P(s = 1) = b``, mean residence in the batch ``tau = persistence``), the
+"stochastic gradient flow" of Mignacco et al. (2020), normalised by ``1/b`` so that the mean
 gradient is the full-batch one; ``b = 1`` is gradient flow.
 """
 

@@ -295,8 +295,8 @@ def _agree(res, sim, times, keys, dt, z_max=5.0, allow=0.0):
     dmft.GLMDynamics(alpha=2.0, loss="square", teacher="sign", batch_fraction=0.5),
 ])
 def test_sampled_dmft_matches_finite_d_simulation(model):
-    # Mignacco, Krzakala, Urbani & Zdeborova, NeurIPS 2020, eqs. (8)-(10) (teacher-student
-    # GLM): the sampled effective process against gradient flow / persistent SGD at finite d
+    # Mignacco, Krzakala, Urbani & Zdeborova, NeurIPS 2020 (their effective process, for the
+    # teacher-student GLM): the sampled process against gradient flow / persistent SGD at finite d
     # (the same selection chain, sampled with the same step); allowance 1/d for the size
     dt, times, d = 0.1, [0.5, 1.5, 3.0], 400
     res = dmft.solve(model, 3.0, method="sampled", dt=dt, n_traj=2000, n_replicas=4, seed=7)
@@ -340,6 +340,22 @@ def test_gradient_flow_converges_to_replica_erm_minimiser(loss):
     # the flow has converged: the last two time units move less than the error bar
     i = int(round(6.0 / 0.1))
     assert abs(res.Q_t[-1] - res.Q_t[i]) < 3 * res.Q_se[-1]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("loss", ["logistic", "hinge"])
+def test_gradient_flow_converges_to_replica_erm_minimiser_small_ridge(loss):
+    # as above at ridge 0.3 (replica reg = 0.6) and t = 24 (relaxation rate >= ridge)
+    import replica
+    alpha, ridge = 2.0, 0.3
+    model = dmft.GLMDynamics(alpha=alpha, loss=loss, ridge=ridge)
+    res = dmft.solve(model, 24.0, method="sampled", dt=0.1, n_traj=1500, n_replicas=8, seed=12)
+    assert res.success, res.message
+    ref = replica.solve(replica.ERM(loss=loss, reg=alpha * ridge), alpha)
+    for key, rkey in (("M", "m"), ("Q", "q"), ("train_loss", "train_loss"),
+                      ("test_error", "test_error")):
+        th, se = ref.scalars[rkey], res.arrays[key + "_se"][-1]
+        assert abs(res.scalars[key] - th) < 6 * se + 0.01 * abs(th), (key, res.scalars[key], th)
 
 
 # -- resume (issue 4: "long runs can checkpoint to and resume from an archive") -----------------

@@ -131,3 +131,8 @@ def test_glm_config_through_the_command_line(tmp_path, capsys):
     capsys.readouterr()
     assert main(["validate", str(bad), "-o", str(tmp_path / "b.h5")]) != 0
     assert "theory.n_replicas" in capsys.readouterr().err
+    # logistic has no closure: method = "uniform" is refused, naming the key
+    bad.write_text(text.replace('method = "sampled"', 'method = "uniform"').replace(
+        "n_traj = 2000\n", "").replace("n_replicas = 4\n", "").replace("seed = 1\n", ""))
+    assert main(["validate", str(bad), "-o", str(tmp_path / "b.h5")]) != 0
+    assert "theory.method" in capsys.readouterr().err
