@@ -8,7 +8,7 @@ labels ``y = f(x . beta*) + sqrt(noise) z`` (the same random stream as
     d beta = -[(1/(b n)) X^T (s(t) * ell'(y, X beta)) + ridge beta] dt + sqrt(2 T / d) dW,
 
 with ``s_mu(t) = 1`` for gradient flow (``b = 1``) and, for persistent SGD
-(Mignacco, Krzakala, Urbani & Zdeborová, NeurIPS 2020, Sec. 2), the two-state
+(Mignacco, Krzakala, Urbani & Zdeborová, NeurIPS 2020), the two-state
 Markov chain of :class:`dmft.GLMDynamics` (``1 -> 0`` at rate ``1/tau``,
 ``0 -> 1`` at rate ``b/((1-b) tau)``, ``s(0) ~ Bernoulli(b)``), sampled
 exactly on the time grid ``t_k = k dt`` -- the same discrete-time process as
