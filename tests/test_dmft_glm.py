@@ -374,7 +374,7 @@ def test_sampled_resume_from_archive_reproduces_the_uninterrupted_run(model, tmp
     assert res.success and res.meta["resumed_from"] == 11
     for key in ("M_t", "Q_t", "train_loss_t", "test_error_t", "replica_state", "iterations"):
         assert np.array_equal(res.arrays[key], full.arrays[key]), key
-    # the regenerated history is not recomputed by iteration: the resumed part is cheaper
+    # a resume of another model, other options or a longer run is refused, naming resume
     with pytest.raises(ValueError, match="resume"):
         dmft.solve(dmft.GLMDynamics(alpha=2.5, teacher="sign"), 2.0, resume=back, **kw)
     with pytest.raises(ValueError, match="resume"):
