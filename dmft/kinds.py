@@ -12,10 +12,14 @@
     ``ridge``, ``signal``, ``temperature``, ``t_max``).  Observables: ``error``, ``test_risk``, ``train_loss``,
     ``overlap_m`` and the exact ``error_mp`` (Marchenko–Pastur).
 ``dmft.glm``
-    Square-loss teacher–student GLM (``alpha``, ``ridge``, ``teacher``,
-    ``noise``, ``rho``, ``temperature``, ``t_max``; ``method`` uniform or
-    sampled).  Observables: ``M``, ``Q``, ``test_risk``, ``test_error``
-    (sign teacher, else NaN), ``train_loss``.
+    Teacher–student GLM trained by gradient flow, Langevin dynamics or
+    persistent SGD (``alpha``, ``loss`` square/logistic/hinge, ``ridge``,
+    ``teacher``, ``noise``, ``rho``, ``temperature``, ``batch_fraction``,
+    ``persistence``, ``t_max``; ``method`` auto -- the closure where it
+    exists, else sampled --, uniform or sampled, with the sampled options).
+    Observables: ``M``, ``Q``, ``train_loss``, ``test_error`` (sign
+    teacher), ``test_risk`` (square loss), ``train_error`` (logistic, hinge),
+    NaN where not defined.
 ``dmft.rnn``
     Random RNN (``g``, ``phi``, ``noise``, ``x0_var``, ``t_max``).
     Observables: ``variance`` (``C(t_max, t_max)``), ``C_half`` and, for the
@@ -33,7 +37,7 @@ import numpy as np
 
 from lmech.config import Param, SweepKind, register_kind
 
-from .glm import TEACHERS, GLMDynamics
+from .glm import LOSSES, TEACHERS, GLMDynamics
 from .linreg import LinearRegressionGF, mp_error
 from .pspin import CONVENTIONS, SphericalPSpin
 from .rnn import PHI_CODES, RandomRNN
@@ -117,26 +121,34 @@ def rnn_point(*, g=1.5, phi="tanh", noise=0.0, x0_var=1.0, t_max=20.0, dt=0.1, n
 
 
 # -- GLM ------------------------------------------------------------------------------
-def glm_check(*, alpha=2.0, ridge=0.0, teacher="sign", noise=0.0, rho=1.0, temperature=0.0,
-              t_max=10.0):
+def glm_check(*, alpha=2.0, loss="square", ridge=0.0, teacher="sign", noise=0.0, rho=1.0,
+              temperature=0.0, batch_fraction=1.0, persistence=1.0, t_max=10.0):
     """Raise ValueError naming the parameter for an invalid point."""
     _check_tmax(t_max)
-    GLMDynamics(alpha=alpha, ridge=ridge, teacher=teacher, noise=noise, rho=rho,
-                temperature=temperature)
+    GLMDynamics(alpha=alpha, loss=loss, ridge=ridge, teacher=teacher, noise=noise, rho=rho,
+                temperature=temperature, batch_fraction=batch_fraction, persistence=persistence)
 
 
-def glm_point(*, alpha=2.0, ridge=0.0, teacher="sign", noise=0.0, rho=1.0, temperature=0.0,
-              t_max=10.0, method="uniform", dt=0.05, tol=1e-10, max_corrector=50,
-              n_traj=2000, n_replicas=4, seed=0) -> DMFTResult:
-    """Square-loss GLM dynamics at one point (closed, or sampled with ``method="sampled"``)."""
-    model = GLMDynamics(alpha=alpha, ridge=ridge, teacher=teacher, noise=noise, rho=rho,
-                        temperature=temperature)
+def glm_point(*, alpha=2.0, loss="square", ridge=0.0, teacher="sign", noise=0.0, rho=1.0,
+              temperature=0.0, batch_fraction=1.0, persistence=1.0, t_max=10.0, method="auto",
+              dt=0.05, tol=1e-10, max_corrector=50, n_traj=2000, n_samples=None, n_replicas=4,
+              seed=0, tol_se=0.01, n_pass=2, max_iter=50) -> DMFTResult:
+    """GLM dynamics at one point: the exact closure (``method="uniform"``; square loss, full
+    batch), or the sampled effective process (``"sampled"``); ``"auto"`` picks the closure
+    where it exists."""
+    model = GLMDynamics(alpha=alpha, loss=loss, ridge=ridge, teacher=teacher, noise=noise,
+                        rho=rho, temperature=temperature, batch_fraction=batch_fraction,
+                        persistence=persistence)
+    if method == "auto":
+        method = "uniform" if model.closed else "sampled"
     if method == "sampled":
-        res = solve(model, t_max, method="sampled", dt=dt, n_traj=n_traj,
-                    n_replicas=n_replicas, seed=seed)
+        res = solve(model, t_max, method="sampled", dt=dt, n_traj=n_traj, n_samples=n_samples,
+                    n_replicas=n_replicas, seed=seed, tol_se=tol_se, n_pass=n_pass,
+                    max_iter=max_iter)
     else:
         res = solve(model, t_max, dt=dt, tol=tol, max_corrector=max_corrector)
-    extra = {} if "test_error" in res.scalars else {"test_error": math.nan}
+    extra = {k: math.nan for k in ("test_error", "test_risk", "train_error")
+             if k not in res.scalars}
     return _slim(res, extra)
 
 
@@ -248,20 +260,36 @@ register_kind(SweepKind(
     plot="dmft.kinds:plot_glm",
     params={
         "alpha": Param(float, default=2.0, low=0.0, low_open=True, help="samples per dimension n/d"),
+        "loss": Param(str, default="square", choices=LOSSES, help="training loss"),
         "ridge": Param(float, default=0.0, low=0.0, help="ridge penalty"),
         "teacher": Param(str, default="sign", choices=TEACHERS, help="teacher activation"),
         "noise": Param(float, default=0.0, low=0.0, help="label-noise variance"),
         "rho": Param(float, default=1.0, low=0.0, low_open=True, help="|beta*|^2"),
         "temperature": Param(float, default=0.0, low=0.0, help="Langevin temperature"),
+        "batch_fraction": Param(float, default=1.0, low=0.0, high=1.0, low_open=True,
+                                help="persistent-SGD batch fraction b (1: gradient flow)"),
+        "persistence": Param(float, default=1.0, low=0.0, low_open=True,
+                             help="mean time tau a sample stays in the SGD batch"),
         "t_max": Param(float, default=10.0, low=0.0, low_open=True, help="gradient-flow time"),
     },
-    options={"method": Param(str, default="uniform", choices=("uniform", "sampled"),
-                             help="closed (uniform grid) or Monte Carlo effective process"),
+    options={"method": Param(str, default="auto", choices=("auto", "uniform", "sampled"),
+                             help="closed (uniform grid), Monte Carlo effective process, or auto "
+                                  "(closed where it exists)"),
              "dt": Param(float, default=0.05, low=0.0, low_open=True, help="time step"),
              "n_traj": Param(int, default=2000, low=10, help="trajectories per replica (sampled)"),
+             "n_samples": Param(int, default=None, low=10,
+                                help="sample-side trajectories per replica (sampled; "
+                                     "default n_traj)"),
              "n_replicas": Param(int, default=4, low=2, help="independent replicas (sampled)"),
              "seed": Param(int, default=0, low=0, help="random seed (sampled)"),
+             "tol_se": Param(float, default=0.01, low=0.0, low_open=True,
+                             help="slab tolerance in Monte Carlo standard errors (sampled)"),
+             "n_pass": Param(int, default=2, low=1, high=100,
+                             help="consecutive converged passes per slab (sampled)"),
+             "max_iter": Param(int, default=50, low=2, high=10_000,
+                               help="iterations per slab (sampled)"),
              **_COMMON_OPTS},
-    description="Teacher-student GLM trained by gradient flow on the square loss: overlap M, "
-                "norm Q, test error/risk and training loss at t_max.",
+    description="Teacher-student GLM (square, logistic or hinge loss) trained by gradient flow, "
+                "Langevin dynamics or persistent SGD: overlap M, norm Q, test error/risk, "
+                "training loss and error at t_max.",
 ))

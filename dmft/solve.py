@@ -51,7 +51,7 @@ class DMFTResult(lmech.Result):
 _UNIFORM_OPTS = ("method", "dt", "tol", "rtol_corrector", "max_corrector", "n_quad", "closed_form",
                  "resume")
 _SAMPLED_OPTS = ("method", "dt", "n_traj", "n_samples", "n_replicas", "seed", "tol_se", "n_pass",
-                 "max_iter")
+                 "max_iter", "resume")
 
 
 def solve(model, t_max, **options) -> DMFTResult:
@@ -74,7 +74,9 @@ def solve(model, t_max, **options) -> DMFTResult:
         numerical options and a shorter horizon (e.g. loaded from an archive
         with :func:`lmech.archive.load`): its rows are reused and the
         integration continues to ``t_max``, reproducing the uninterrupted
-        run exactly.  Not for :class:`GLMDynamics`.
+        run exactly.  For :class:`GLMDynamics` also with ``method="sampled"``
+        (a sampled result with the same sampled options: its per-replica
+        state is regenerated in one pass, see :func:`dmft.glm.solve_sampled`).
     rtol_corrector : float, optional
         The corrector also stops when its change falls below this fraction of
         the predictor–corrector difference (the local error estimate; default
@@ -137,7 +139,7 @@ def solve(model, t_max, **options) -> DMFTResult:
     if isinstance(model, LinearRegressionGF):
         return _uniform_linreg(model, t_max, dt, n, opts, resume)
     if isinstance(model, GLMDynamics):
-        return _uniform_glm(model, t_max, dt, n, opts)
+        return _uniform_glm(model, t_max, dt, n, opts, resume)
     raise ValueError(f"model must be a dmft model, got {type(model).__name__}")
 
 
@@ -193,8 +195,6 @@ def _check_resume(resume, model, opts, n):
     """Raise ValueError (naming ``resume``) unless ``resume`` can be continued to ``n`` points."""
     if not isinstance(resume, DMFTResult) or resume.meta.get("method") != "uniform":
         raise ValueError("resume must be a DMFTResult of method 'uniform'")
-    if isinstance(model, GLMDynamics):
-        raise ValueError("resume is not supported for GLMDynamics")
     if resume.model != model:
         raise ValueError(f"resume was computed for another model: {resume.model!r}")
     if not resume.success:
@@ -291,10 +291,22 @@ def _uniform_linreg(model: LinearRegressionGF, t_max, dt, n, opts, resume=None):
                       scalars=scalars, meta={"method": "uniform"})
 
 
-def _uniform_glm(model: GLMDynamics, t_max, dt, n, opts):
-    lin = _uniform_linreg(model.linear_equivalent(), t_max, dt, n, opts)
+def _uniform_glm(model: GLMDynamics, t_max, dt, n, opts, resume=None):
+    if model.loss != "square":
+        raise ValueError(f"loss {model.loss!r} has no Gaussian closure: use method='sampled'")
+    if model.batch_fraction != 1.0:
+        raise ValueError("batch_fraction < 1 (SGD) has no Gaussian closure: use method='sampled'")
+    if resume is not None:
+        # the closure's own state: continue the linear-equivalent run exactly
+        resume = DMFTResult(success=resume.success, model=model.linear_equivalent(),
+                            options=resume.options, meta={"method": "uniform"},
+                            arrays={"C": resume.C, "R": resume.R, "iterations": resume.iterations,
+                                    "R_sample": resume.R_sample, "C_loss": resume.C_loss,
+                                    "m": resume.m_equivalent})
+    lin = _uniform_linreg(model.linear_equivalent(), t_max, dt, n, opts, resume)
     obs = model.observables(lin.error_t, lin.m)
     arrays = {"t": lin.t, "C": lin.C, "R": lin.R, "m_equivalent": lin.m,
+              "R_sample": lin.R_sample, "C_loss": lin.C_loss,
               "error_equivalent_t": lin.error_t, "train_loss_t": lin.train_loss_t,
               "M_t": obs["M"], "Q_t": obs["Q"], "test_risk_t": obs["test_risk"],
               "iterations": lin.iterations}

@@ -57,6 +57,29 @@ def test_glm_point_closed_and_sampled():
         dmft.kinds.glm_check(teacher="tanh")
 
 
+def test_glm_point_logistic_and_sgd_through_the_command_line(tmp_path):
+    # logistic loss and persistent SGD go to the sampled process by default (method "auto")
+    res = dmft.kinds.glm_point(alpha=2.0, loss="logistic", ridge=0.05, batch_fraction=0.5,
+                               t_max=1.0, dt=0.1, n_traj=200, n_replicas=2)
+    assert res.success and res.meta["method"] == "sampled"
+    assert 0 < res.test_error < 0.5 and 0 <= res.train_error < 0.5
+    assert math.isnan(res.test_risk) and "replica_state" not in res.arrays
+    with pytest.raises(ValueError, match="batch_fraction"):
+        dmft.kinds.glm_check(batch_fraction=0.0)
+    with pytest.raises(ValueError, match="teacher"):
+        dmft.kinds.glm_check(loss="hinge", teacher="linear")
+    from lmech.cli import main
+    text = (EXAMPLES / "dmft_glm_logistic.toml").read_text()
+    text = text.replace("num = 6", "num = 2").replace("t_max = 5.0", "t_max = 0.5").replace(
+        "n_traj = 2000", "n_traj = 100").replace("n_replicas = 4", "n_replicas = 2")
+    cfg = tmp_path / "g.toml"
+    cfg.write_text(text)
+    assert main(["run", str(cfg), "-o", str(tmp_path / "g.h5")]) == 0
+    sweep = archive.load(tmp_path / "g.h5")
+    err = np.asarray(sweep.arrays["test_error"])
+    assert err.shape == (2, 2) and np.all((0 < err) & (err < 0.5))
+
+
 def test_checks_name_parameters():
     with pytest.raises(ValueError, match="T"):
         dmft.kinds.pspin_check(T=-0.5)

@@ -383,3 +383,64 @@ def warmup():
     for pp, A in ((2, np.eye(4)[None]), (3, T3)):
         pspin_force(pp, A, s4, np.empty(4))
         pspin_langevin(pp, A, s4.copy(), 0.1, 0.1, np.zeros((1, 4)), rec, np.empty((2, 4)), np.empty(2))
+
+
+# ===========================================================================
+# GLM dynamics section (square / logistic / hinge, Langevin, persistent SGD): BEGIN
+GLM_SQUARE, GLM_LOGISTIC, GLM_HINGE = 0, 1, 2
+
+
+@njit(cache=True)
+def glm_loss_terms(loss, y, h, s, binv, g, ell):
+    """Per-sample ``g = (s/b) d ell/dh`` and ``ell(y, h)`` (all samples), in place.
+
+    Square ``(y-h)^2/2``; logistic ``log(1 + e^{-y h})``; hinge ``max(0, 1 -
+    y h)`` with subgradient 0 at the kink ``y h = 1``.  Returns the mean loss.
+    """
+    n = y.shape[0]
+    tot = 0.0
+    for mu in range(n):
+        yy = y[mu]
+        hh = h[mu]
+        if loss == GLM_SQUARE:
+            d1 = hh - yy
+            v = 0.5 * d1 * d1
+        elif loss == GLM_LOGISTIC:
+            u = yy * hh
+            if u >= 0.0:
+                e = math.exp(-u)
+                d1 = -yy * e / (1.0 + e)
+                v = math.log1p(e)
+            else:
+                e = math.exp(u)
+                d1 = -yy / (1.0 + e)
+                v = -u + math.log1p(e)
+        else:
+            u = 1.0 - yy * hh
+            d1 = -yy if u > 0.0 else 0.0
+            v = u if u > 0.0 else 0.0
+        g[mu] = s[mu] * binv * d1
+        ell[mu] = v
+        tot += v
+    return tot / n
+
+
+@njit(cache=True)
+def sgd_switch(s, u, p11, p01):
+    """One exact step of the persistent-SGD selection chain: ``s' = [u < p11]`` if ``s = 1``, else ``[u < p01]``."""
+    for mu in range(s.shape[0]):
+        p = p11 if s[mu] == 1.0 else p01
+        s[mu] = 1.0 if u[mu] < p else 0.0
+
+
+@register_warmup("validation._kernels.glm")
+def _warmup_glm():
+    """Compile the GLM-dynamics kernels once on tiny inputs."""
+    y = np.array([1.0, -1.0, 1.0])
+    h = np.array([0.3, 0.2, 1.0])
+    s = np.ones(3)
+    for loss in (GLM_SQUARE, GLM_LOGISTIC, GLM_HINGE):
+        glm_loss_terms(loss, y, h, s, 1.0, np.empty(3), np.empty(3))
+    sgd_switch(s, np.full(3, 0.5), 0.9, 0.1)
+# GLM dynamics section: END
+# ===========================================================================

@@ -167,6 +167,24 @@ def _rnn_theory(model, th):
         raise ConfigError("theory.times", str(exc)) from None
 
 
+def _glm_theory(model, th):
+    import dmft
+
+    t_max = th["t_max"]
+    dt = th.get("dt", 0.05)
+    method = th.get("method", "uniform" if model.closed else "sampled")
+    opts = {k: th[k] for k in ("n_traj", "n_replicas", "seed") if k in th}
+    if method == "uniform" and opts:
+        raise ConfigError("theory." + sorted(opts)[0], "only for method = \"sampled\"")
+    try:
+        res = dmft.solve(model, t_max, method=method, dt=dt, **opts)
+    except ValueError as exc:
+        raise ConfigError("theory.method" if "method" in str(exc) or "closure" in str(exc)
+                          else "theory", str(exc)) from None
+    every = th.get("every", 10)
+    return res, {"times": res.arrays["t"][::every]}
+
+
 KINDS = {
     "validation.committee": _Kind(
         name="validation.committee", model="odes:CommitteeMachine",
@@ -210,8 +228,21 @@ KINDS = {
                     "tol": Param(float, low=0.0, low_open=True)},
         make_theory=_replica_theory,
         description="GAMP at finite d vs the Bayes-optimal state evolution (replica.BayesOptimalGLM)"),
+    "validation.glm": _Kind(
+        name="validation.glm", model="dmft:GLMDynamics",
+        theory={"t_max": Param(float, low=0.0, low_open=True),
+                "dt": Param(float, low=0.0, low_open=True), "every": Param(int, low=1),
+                "method": Param(str, choices=("uniform", "sampled")),
+                "n_traj": Param(int, low=10, high=10 ** 7),
+                "n_replicas": Param(int, low=2, high=1000), "seed": Param(int, low=0)},
+        simulation={"dt": Param(float, low=0.0, low_open=True),
+                    "method": Param(str, choices=("auto", "exact", "heun"))},
+        make_theory=_glm_theory,
+        description="finite-d gradient flow / Langevin / persistent SGD on a GLM (square, "
+                    "logistic, hinge) vs dmft.solve (closed or sampled)"),
 }
-_REQUIRED_THEORY = {"validation.committee": ("times", "Q0", "R0"), "validation.linreg": ("t_max",),
+_REQUIRED_THEORY = {"validation.glm": ("t_max",),
+                    "validation.committee": ("times", "Q0", "R0"), "validation.linreg": ("t_max",),
                     "validation.pspin2": ("times",), "validation.rnn": ("times",),
                     "validation.erm": ("alphas",), "validation.bayes": ("alphas",)}
 

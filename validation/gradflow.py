@@ -181,6 +181,12 @@ def simulate_glm(model, d: int, times, *, seed: int = 0) -> FlowRun:
 
     if not isinstance(model, dmft.GLMDynamics):
         raise ValueError(f"model must be a dmft.GLMDynamics, got {type(model).__name__}")
+    if model.loss != "square":
+        raise ValueError(f"loss must be 'square' for the exact flow, got {model.loss!r} "
+                         "(use validation.glm.simulate_glm_dynamics)")
+    if model.batch_fraction != 1.0:
+        raise ValueError("batch_fraction must be 1 for the exact flow "
+                         "(use validation.glm.simulate_glm_dynamics)")
     d = check_int("d", d, low=1)
     seed = check_int("seed", seed, low=0)
     t = _times(times)
@@ -210,9 +216,12 @@ def simulate_glm(model, d: int, times, *, seed: int = 0) -> FlowRun:
                    scalars={"d": d, "n": n, "seed": seed, "Q": float(Q[-1])})
 
 
-def glm_point(N, seed, *, model, times):
-    """Point function for :func:`validation.compare` (``N`` is the dimension ``d``)."""
-    return simulate_glm(model, int(N), times, seed=int(seed))
+def glm_point(N, seed, *, model, times, **options):
+    """Point function for :func:`validation.compare` (``N`` is the dimension ``d``): the exact
+    flow for the square loss at full batch, else the Heun simulator (:func:`validation.glm.glm_point`)."""
+    from .glm import glm_point as point
+
+    return point(N, seed, model=model, times=times, **options)
 
 
 def simulate_pspin2(model, N: int, times, *, seed: int = 0) -> FlowRun:
@@ -478,5 +487,5 @@ register_simulator("dmft.RandomRNN", Simulator(
     point="validation.gradflow:rnn_point", x="t", observables=("C", "variance_t"),
     from_theory="validation.gradflow:times_from"))
 register_simulator("dmft.GLMDynamics", Simulator(
-    point="validation.gradflow:glm_point", x="t", observables=("M_t", "Q_t", "train_loss_t", "test_risk_t"),
+    point="validation.gradflow:glm_point", x="t", observables=("M_t", "Q_t", "train_loss_t"),
     from_theory="validation.gradflow:times_from"))

@@ -1,0 +1,174 @@
+"""Finite-d gradient descent, Langevin dynamics and persistent SGD on a teacher–student GLM.
+
+Matches :class:`dmft.GLMDynamics` (square, logistic or hinge loss): ``n =
+round(alpha d)`` samples ``x_mu ~ N(0, I_d)``, ``|beta*|^2 = rho`` exactly,
+labels ``y = f(x . beta*) + sqrt(noise) z`` (the same random stream as
+:func:`validation.gradflow.simulate_glm`), ``beta(0) = 0``, and::
+
+    d beta = -[(1/(b n)) X^T (s(t) * ell'(y, X beta)) + ridge beta] dt + sqrt(2 T / d) dW,
+
+with ``s_mu(t) = 1`` for gradient flow (``b = 1``) and, for persistent SGD
+(Mignacco, Krzakala, Urbani & Zdeborová, NeurIPS 2020), the two-state
+Markov chain of :class:`dmft.GLMDynamics` (``1 -> 0`` at rate ``1/tau``,
+``0 -> 1`` at rate ``b/((1-b) tau)``, ``s(0) ~ Bernoulli(b)``), sampled
+exactly on the time grid ``t_k = k dt`` -- the same discrete-time process as
+the sampled DMFT, whose selection variables are drawn with the same
+transition probabilities.
+
+Time stepping: the stochastic Heun scheme (explicit trapezoid) with step
+``dt``: ``beta' = beta + dt F(beta, s_k) + sigma dW``, ``beta_{k+1} = beta +
+dt/2 [F(beta, s_k) + F(beta', s_{k+1})] + sigma dW`` (second order for the
+smooth losses without noise; the hinge's kink makes it first order; the
+convergence in ``dt`` is checked by a test).
+
+Observables (named as in :class:`dmft.DMFTResult`): ``M_t = beta.beta*``,
+``Q_t = |beta|^2``, ``train_loss_t = (1/n) sum_mu ell(y_mu, x_mu.beta)`` over
+all samples (no ridge), ``test_error_t = arccos(M/sqrt(Q rho))/pi`` (sign
+teacher), ``test_risk_t`` (square loss) and ``train_error_t`` (logistic,
+hinge: fraction of ``y h <= 0``).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from lmech.checks import check_choice, check_int, check_real
+
+from . import _kernels
+from .gradflow import FlowRun, _teacher_data, _times, simulate_glm
+
+__all__ = ["simulate_glm_dynamics", "glm_point"]
+
+_LOSS = {"square": _kernels.GLM_SQUARE, "logistic": _kernels.GLM_LOGISTIC,
+         "hinge": _kernels.GLM_HINGE}
+
+
+def selection_probabilities(b: float, tau: float, dt: float) -> tuple[float, float]:
+    """``(P(s'=1 | s=1), P(s'=1 | s=0))`` over one step ``dt`` of the persistent-SGD chain.
+
+    Rates ``1/tau`` (1 -> 0) and ``b/((1-b) tau)`` (0 -> 1); relaxation rate
+    ``1/((1-b) tau)``: ``p11 = b + (1-b) e^{-dt/((1-b) tau)}``, ``p01 = b (1 -
+    e^{-dt/((1-b) tau)})``.
+    """
+    if b >= 1.0:
+        return 1.0, 1.0
+    e = math.exp(-dt / ((1.0 - b) * tau))
+    return b + (1.0 - b) * e, b * (1.0 - e)
+
+
+def simulate_glm_dynamics(model, d: int, times, *, seed: int = 0, dt: float = 0.01) -> FlowRun:
+    """Gradient descent / Langevin / persistent SGD on a GLM at dimension ``d`` (stochastic Heun).
+
+    Parameters
+    ----------
+    model : dmft.GLMDynamics
+        Loss, ``alpha``, ridge, teacher, noise, ``rho``, temperature,
+        batch fraction and persistence.
+    d : int
+        Dimension (``n = max(1, round(alpha d))``).
+    times : array_like
+        Increasing recording times, multiples of ``dt``.
+    seed : int
+        Seed of the generator drawing ``X``, ``beta*``, label noise, then the
+        selection chain and the Langevin noise.
+    dt : float
+        Time step.
+
+    Returns
+    -------
+    FlowRun
+        See the module docstring for the arrays.
+    """
+    import dmft
+
+    if not isinstance(model, dmft.GLMDynamics):
+        raise ValueError(f"model must be a dmft.GLMDynamics, got {type(model).__name__}")
+    d = check_int("d", d, low=1)
+    seed = check_int("seed", seed, low=0)
+    dt = check_real("dt", dt, low=0.0, low_open=True)
+    t = _times(times)
+    k = t / dt
+    if np.any(np.abs(k - np.rint(k)) > 1e-9 * np.maximum(1.0, k)):
+        raise ValueError(f"times must be multiples of dt = {dt:g}")
+    steps = np.rint(k).astype(np.int64)
+    t0 = time.perf_counter()
+    rng, X, bstar = _teacher_data(model.alpha, d, seed, model.rho)
+    n = X.shape[0]
+    hstar = X @ bstar
+    f = {"linear": hstar, "sign": np.sign(hstar), "relu": np.maximum(hstar, 0.0)}[model.teacher]
+    y = f + math.sqrt(model.noise) * rng.standard_normal(n) if model.noise > 0 else f.astype(float)
+    y = np.ascontiguousarray(y, dtype=np.float64)
+    b = model.batch_fraction
+    binv = 1.0 / b
+    p11, p01 = selection_probabilities(b, model.persistence, dt)
+    s = np.ones(n) if b >= 1.0 else (rng.random(n) < b).astype(np.float64)
+    lam = model.ridge
+    amp = math.sqrt(2.0 * model.temperature * dt / d)
+    code = _LOSS[model.loss]
+    g = np.empty(n)
+    ell = np.empty(n)
+
+    def force(beta, s):
+        h = X @ beta
+        L = _kernels.glm_loss_terms(code, y, h, s, binv, g, ell)
+        return -(X.T @ g) / n - lam * beta, L, h
+
+    beta = np.zeros(d)
+    out = {key: np.empty(t.size) for key in ("M_t", "Q_t", "train_loss_t", "train_error_t")}
+    F, L, h = force(beta, s)
+    step = 0
+    for j, target in enumerate(steps):
+        while step < target:
+            noise = amp * rng.standard_normal(d) if amp > 0 else 0.0
+            if b < 1.0:
+                s_new = s.copy()
+                _kernels.sgd_switch(s_new, rng.random(n), p11, p01)
+            else:
+                s_new = s
+            bp = beta + dt * F + noise
+            F1, _, _ = force(bp, s_new)
+            beta = beta + 0.5 * dt * (F + F1) + noise
+            s = s_new
+            F, L, h = force(beta, s)
+            step += 1
+        # train loss over all samples (every s_mu = 1), without the ridge
+        _kernels.glm_loss_terms(code, y, h, np.ones(n), 1.0, g, ell)
+        out["M_t"][j] = beta @ bstar
+        out["Q_t"][j] = beta @ beta
+        out["train_loss_t"][j] = float(ell.mean())
+        out["train_error_t"][j] = float(np.mean(y * h <= 0.0))
+    arrays = {"t": t, **out}
+    M, Q = arrays["M_t"], arrays["Q_t"]
+    if model.loss == "square":
+        a, ey2 = model.teacher_moments()
+        arrays["test_risk_t"] = 0.5 * (ey2 - 2.0 * a * M + Q)
+        del arrays["train_error_t"]
+    if model.teacher == "sign":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            c = np.clip(M / np.sqrt(Q * model.rho), -1.0, 1.0)
+        arrays["test_error_t"] = np.where(Q > 0, np.arccos(c) / math.pi, 0.5)
+    ok = bool(np.all(np.isfinite(Q)))
+    conv = dict(model.conventions())
+    conv.update(beta_star="uniform direction, |beta*|^2 = rho exactly",
+                integrator=f"stochastic Heun (explicit trapezoid), dt = {dt:g}; selection "
+                           "variables sampled exactly on the grid, s_k used at t_k")
+    return FlowRun(success=ok, message="integrated" if ok else "non-finite state", model=model,
+                   options={"d": d, "n": n, "seed": seed, "dt": dt}, conventions=conv,
+                   timings={"total": time.perf_counter() - t0}, arrays=arrays,
+                   scalars={"d": d, "n": n, "seed": seed, "Q": float(Q[-1])})
+
+
+def glm_point(N, seed, *, model, times, method: str = "auto", dt: float = 0.01):
+    """Point function for :func:`validation.compare` (``N`` is the dimension ``d``).
+
+    ``method="auto"``: the exact eigenbasis solution (:func:`simulate_glm`)
+    for the square loss at full batch, else the Heun simulator;
+    ``"exact"`` / ``"heun"`` force one.
+    """
+    method = check_choice("method", method, ("auto", "exact", "heun"))
+    if method == "exact" or (method == "auto" and model.closed):
+        return simulate_glm(model, int(N), times, seed=int(seed))
+    return simulate_glm_dynamics(model, int(N), times, seed=int(seed), dt=dt)
