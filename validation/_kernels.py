@@ -360,6 +360,101 @@ def pspin_langevin(p, A, s, dt, temp, noise, rec, S, E):
     return r
 
 
+# ===========================================================================
+# valx (issue 6, second round): custom activations, general-p spherical p-spin
+# ===========================================================================
+# Custom activations reach the kernels as first-class functions of type
+# float64(float64) (Numba cfuncs, built by validation.committee.compile_activation):
+# the kernels below are compiled and cached once for that function *type*, not
+# once per activation, and each step calls g and g' only K + M times against the
+# O((K + M) N) dot products and updates, so the indirect calls cost nothing
+# measurable (benchmarks/validation_bench.py).
+
+
+@njit(cache=True)
+def fn_dg(g, dg, has_dg, u):
+    """``g'(u)``: ``dg(u)`` if ``has_dg``, else the central difference of :meth:`odes.Custom.derivative`
+    (step ``1e-5 max(1, |u|)``)."""
+    if has_dg:
+        return dg(u)
+    h = 1e-5 * max(1.0, abs(u))
+    return (g(u + h) - g(u - h)) / (2.0 * h)
+
+
+@njit(cache=True)
+def committee_sgd_fn(W, K, v, vt, X, xi, step0, g, dg, has_dg, train_v, lr, lr_v, t0, power,
+                     sigma, wd, c_k, c_m):
+    """:func:`committee_sgd` for a custom activation ``g`` (and ``g' = dg``, or a central
+    difference if not ``has_dg``) passed as first-class functions; the same update, term by
+    term and in the same order, as the built-in path (Saad & Solla, PRE 52, 4225 (1995), eq. (2))."""
+    B, N = X.shape
+    L = W.shape[0]
+    M = L - K
+    sqn = math.sqrt(N)
+    h = np.zeros(L)
+    coef = np.zeros(K)
+    loss = 0.0
+    for b in range(B):
+        x = X[b]
+        t = (step0 + b) / N
+        if power == 0.0:
+            eta = lr
+            eta_v = lr_v
+        else:
+            f = (1.0 + t / t0) ** (-power)
+            eta = lr * f
+            eta_v = lr_v * f
+        for l in range(L):
+            h[l] = dot(W[l], x) / sqn
+        phi = 0.0
+        for k in range(K):
+            phi += v[k] * g(h[k])
+        phi /= c_k
+        y = 0.0
+        for m in range(M):
+            y += vt[m] * g(h[K + m])
+        y = y / c_m + sigma * xi[b]
+        delta = phi - y
+        loss += 0.5 * delta * delta
+        for k in range(K):
+            coef[k] = eta / sqn * delta * v[k] / c_k * fn_dg(g, dg, has_dg, h[k])
+        decay = 1.0 - eta * wd / N
+        for k in range(K):
+            w = W[k]
+            c = coef[k]
+            if decay == 1.0:
+                for i in range(N):
+                    w[i] -= c * x[i]
+            else:
+                for i in range(N):
+                    w[i] = decay * w[i] - c * x[i]
+        if train_v:
+            for k in range(K):
+                v[k] -= eta_v / N * delta * g(h[k]) / c_k
+    return loss
+
+
+@njit(cache=True)
+def committee_outputs_fn(F, v, g, c):
+    """:func:`committee_outputs` for a custom activation ``g`` (a first-class function)."""
+    n, K = F.shape
+    out = np.empty(n)
+    for a in range(n):
+        s = 0.0
+        for k in range(K):
+            s += v[k] * g(F[a, k])
+        out[a] = s / c
+    return out
+
+
+def _ident(u):
+    return u
+
+
+def _one(u):
+    return 1.0
+
+
 @register_warmup("validation._kernels")
 def warmup():
     """Compile every kernel of this module once on tiny inputs."""
@@ -383,3 +478,12 @@ def warmup():
     for pp, A in ((2, np.eye(4)[None]), (3, T3)):
         pspin_force(pp, A, s4, np.empty(4))
         pspin_langevin(pp, A, s4.copy(), 0.1, 0.1, np.zeros((1, 4)), rec, np.empty((2, 4)), np.empty(2))
+    # valx section: custom activations as first-class functions
+    from numba import cfunc
+    gf = cfunc("float64(float64)", cache=True)(_ident)
+    dgf = cfunc("float64(float64)", cache=True)(_one)
+    for has in (True, False):
+        fn_dg(gf, dgf, has, 0.3)
+        committee_sgd_fn(W, K, v, vt, X, xi, 0, gf, dgf, has, True, 0.1, 0.1, 1.0, 0.5, 0.1, 0.1,
+                         1.0, 1.0)
+    committee_outputs_fn(np.ones((2, K)), v, gf, 1.0)
