@@ -511,6 +511,104 @@ def max_stability_cd(A, a, u, kappa, tol, max_pass):
     return sweeps, lo, hi
 
 
+@njit(cache=True)
+def pspin_force_mix(degrees, offsets, T, s, out, work):
+    """``F = -grad H`` and ``H`` for a sum of dense symmetric tensors, ``H = -sum_k (1/k!) T^(k)[s, ..., s]``.
+
+    ``T^(k)`` (degree ``degrees[j]``) is the flat slice ``T[offsets[j]:offsets[j] + N^k]``;
+    ``F_i = sum_k (1/(k-1)!) T^(k)[i, s, ..., s]`` is obtained by contracting the
+    last index with ``s`` repeatedly (``N^k`` multiply-adds per degree, in ``work``
+    of length ``>= N^(k-1)``), and ``H = -sum_k s.F^(k)/k`` (Euler's identity for
+    homogeneous polynomials).  For ``k = 2`` with ``T^(2) = J`` this is
+    ``H = -(1/2) s^T J s``; for ``k = 3`` it is :func:`pspin_force` with ``p = 3``.
+    """
+    N = s.shape[0]
+    for i in range(N):
+        out[i] = 0.0
+    H = 0.0
+    for j in range(degrees.shape[0]):
+        k = degrees[j]
+        base = offsets[j]
+        m = 1
+        for _ in range(k - 1):
+            m *= N
+        # first contraction: work[r] = T[r, :] . s over the N^(k-1) rows
+        for r in range(m):
+            acc0 = 0.0
+            acc1 = 0.0
+            row = base + r * N
+            n2 = N - N % 2
+            for q in range(0, n2, 2):
+                acc0 += T[row + q] * s[q]
+                acc1 += T[row + q + 1] * s[q + 1]
+            if n2 < N:
+                acc0 += T[row + N - 1] * s[N - 1]
+            work[r] = acc0 + acc1
+        # further contractions in place (row r reads work[rN : rN + N], never yet overwritten)
+        while m > N:
+            m //= N
+            for r in range(m):
+                acc = 0.0
+                for q in range(N):
+                    acc += work[r * N + q] * s[q]
+                work[r] = acc
+        fact = 1.0
+        for q in range(2, k):
+            fact *= q
+        sf = 0.0
+        for i in range(N):
+            fi = work[i] / fact
+            out[i] += fi
+            sf += s[i] * fi
+        H -= sf / k
+    return H
+
+
+@njit(cache=True)
+def pspin_langevin_mix(degrees, offsets, T, s, dt, temp, noise, rec, S, E):
+    """:func:`pspin_langevin` (projected Heun on ``|s|^2 = N``) with the force of
+    :func:`pspin_force_mix`: any pure degree ``p`` or mixture of degrees."""
+    N = s.shape[0]
+    kmax = 2
+    for j in range(degrees.shape[0]):
+        if degrees[j] > kmax:
+            kmax = degrees[j]
+    wlen = 1
+    for _ in range(kmax - 1):
+        wlen *= N
+    work = np.empty(wlen)
+    n_steps = noise.shape[0]
+    F0 = np.empty(N)
+    F1 = np.empty(N)
+    sp = np.empty(N)
+    amp = math.sqrt(2.0 * temp * dt)
+    r = 0
+    for step in range(n_steps + 1):
+        while r < rec.shape[0] and rec[r] == step:
+            for i in range(N):
+                S[r, i] = s[i]
+            E[r] = pspin_force_mix(degrees, offsets, T, s, F0, work) / N
+            r += 1
+        if step == n_steps or r == rec.shape[0]:
+            break
+        pspin_force_mix(degrees, offsets, T, s, F0, work)
+        mu0 = dot(s, F0) / N
+        for i in range(N):
+            F0[i] -= mu0 * s[i]
+            sp[i] = s[i] + dt * F0[i] + amp * noise[step, i]
+        nrm = math.sqrt(N / dot(sp, sp))
+        for i in range(N):
+            sp[i] *= nrm
+        pspin_force_mix(degrees, offsets, T, sp, F1, work)
+        mu1 = dot(sp, F1) / N
+        for i in range(N):
+            s[i] = s[i] + 0.5 * dt * (F0[i] + F1[i] - mu1 * sp[i]) + amp * noise[step, i]
+        nrm = math.sqrt(N / dot(s, s))
+        for i in range(N):
+            s[i] *= nrm
+    return r
+
+
 def _ident(u):
     return u
 
@@ -552,3 +650,10 @@ def warmup():
                          1.0, 1.0)
     committee_outputs_fn(np.ones((2, K)), v, gf, 1.0)
     max_stability_cd(np.array([[1.0, 0.0], [0.0, 1.0]]), np.zeros(2), np.zeros(2), 0.5, 1e-9, 2)
+    T4 = np.ones(4 ** 4)
+    deg = np.array([2, 4], dtype=np.int64)
+    off = np.array([0, 16], dtype=np.int64)
+    Tm = np.concatenate((np.eye(4).ravel(), T4))
+    pspin_force_mix(deg, off, Tm, s4, np.empty(4), np.empty(64))
+    pspin_langevin_mix(deg, off, Tm, s4.copy(), 0.1, 0.1, np.zeros((1, 4)), rec, np.empty((2, 4)),
+                       np.empty(2))
