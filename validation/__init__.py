@@ -9,6 +9,7 @@ values, z-scores, a finite-size extrapolation and a verdict.
 """
 
 from . import _kernels  # noqa: F401  (registers the warm-up)
+from . import kinds  # noqa: F401  (registers the lmech run sweep kinds)
 from .compare import (Simulator, ValidationReport, compare, extrapolate, get_simulator,
                       register_simulator, theory_values)
 from .committee import SGDRun, simulate_committee, weights_with_overlaps
