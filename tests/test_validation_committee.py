@@ -305,3 +305,25 @@ def test_custom_tanh_agrees_with_odes():
     rep = compare(theory, model, sizes=[100, 200, 400], seeds=60, observables=["Q", "R"])
     print(rep.table("Q", (0, 0)))
     assert rep.agree, rep.message + "\n" + rep.table("Q", (0, 0))
+
+
+# -- escape from the plateau of the standard case (issue 6 acceptance item 1) ----------------------
+def test_stopped_run_is_a_prefix_of_the_full_run_and_escape_time_interpolates():
+    from validation.committee import escape_time
+
+    ts = np.arange(0.0, 300.5, 0.5)
+    model = MODEL
+    full = simulate_committee(model, 50, ts, Q0=Q0, R0=R0, seed=3, n_test=0)
+    level = 0.5 * 0.01476       # half the ODE's plateau error
+    stop = simulate_committee(model, 50, ts, Q0=Q0, R0=R0, seed=3, n_test=0, stop_below=level, stop_after=10.0)
+    assert stop.success and "stopped" in stop.message
+    j = int(np.nonzero((ts > 10.0) & (full.eg < level))[0][0])
+    assert np.array_equal(stop.eg[:j + 1], full.eg[:j + 1]) and np.all(np.isnan(stop.eg[j + 1:]))
+    te = escape_time(stop, level, after=10.0)
+    assert ts[j - 1] <= te <= ts[j]
+    # linear interpolation by hand
+    e0, e1 = full.eg[j - 1], full.eg[j]
+    assert te == pytest.approx(ts[j - 1] + 0.5 * (e0 - level) / (e0 - e1), rel=1e-14)
+    assert math.isnan(escape_time(stop, -1.0))
+    with pytest.raises(ValueError, match="stop_below"):
+        simulate_committee(model, 50, ts, Q0=Q0, R0=R0, stop_below=float("nan"))

@@ -21,14 +21,14 @@ import types
 
 import numpy as np
 
-from lmech.checks import check_int, check_psd, check_shape
+from lmech.checks import check_int, check_psd, check_real, check_shape
 from lmech.result import Result, register_result
 
 from . import _kernels
 from .compare import Simulator, register_simulator
 
 __all__ = ["SGDRun", "simulate_committee", "weights_with_overlaps", "committee_point",
-           "committee_options_from", "compile_activation"]
+           "committee_options_from", "compile_activation", "escape_time"]
 
 
 @register_result("validation.SGDRun")
@@ -175,7 +175,8 @@ def _times(times, N):
 
 def simulate_committee(model, N: int, times, *, Q0, R0, T=None, v0=None, seed: int = 0,
                        n_test: int = 1000, block_bytes: int = 1 << 20,
-                       bound: float = 1e6) -> SGDRun:
+                       bound: float = 1e6, stop_below: float | None = None,
+                       stop_after: float = 0.0) -> SGDRun:
     """Online SGD of a :class:`odes.CommitteeMachine` at input dimension ``N``.
 
     Parameters
@@ -210,6 +211,10 @@ def simulate_committee(model, N: int, times, *, Q0, R0, T=None, v0=None, seed: i
     bound : float
         A run whose order parameters exceed ``bound`` in absolute value, or
         become non-finite, stops with ``success=False``.
+    stop_below, stop_after : float, optional
+        Stop (successfully) at the first recorded time ``t >= stop_after``
+        where ``eg < stop_below`` (e.g. the escape from a plateau,
+        :func:`escape_time`); later records stay NaN.
 
     Returns
     -------
@@ -229,6 +234,9 @@ def simulate_committee(model, N: int, times, *, Q0, R0, T=None, v0=None, seed: i
     block_bytes = check_int("block_bytes", block_bytes, low=8)
     Q0, R0, T, v0, C = _initial_overlaps(model, Q0, R0, T, v0)
     steps = _times(times, N)
+    if stop_below is not None:
+        stop_below = check_real("stop_below", stop_below)
+        stop_after = check_real("stop_after", stop_after)
     t_start = time.perf_counter()
 
     rng = np.random.default_rng(seed)
@@ -290,6 +298,9 @@ def simulate_committee(model, N: int, times, *, Q0, R0, T=None, v0=None, seed: i
         if n_test:
             phi = _outputs(X_test @ w.T / sqn, v, code, custom, c_k)
             eg_test[j] = 0.5 * float(np.mean((phi - y_test) ** 2))
+        if stop_below is not None and target >= stop_after * N and eg[j] < stop_below:
+            message = f"stopped at t={target / N:.6g}: eg < stop_below = {stop_below:g}"
+            break
     timings = {"simulate": t_sim, "total": time.perf_counter() - t_start}
     conv = dict(model.conventions())
     if custom is not None:
@@ -303,12 +314,33 @@ def simulate_committee(model, N: int, times, *, Q0, R0, T=None, v0=None, seed: i
                 initial_condition="teacher and student weights with exactly Q0, R0, T "
                                   "(random orientation)")
     options = dict(N=N, seed=seed, n_test=n_test, block_bytes=block_bytes, bound=bound)
+    if stop_below is not None:
+        options.update(stop_below=float(stop_below), stop_after=float(stop_after))
     return SGDRun(success=success, status=status, message=message, n_iter=int(step),
                   model=model, options=options, conventions=conv, timings=timings,
                   arrays=dict(t=steps / N, steps=steps, Q=Qs, R=Rs, v=vs, eg=eg, eg_test=eg_test,
                               T=T),
-                  scalars=dict(N=N, seed=seed, eg_final=float(eg[-1]),
+                  scalars=dict(N=N, seed=seed,
+                               eg_final=float(eg[np.isfinite(eg)][-1]) if np.any(np.isfinite(eg)) else math.nan,
                                steps_per_second=step / t_sim if t_sim > 0 else math.nan))
+
+
+def escape_time(run: SGDRun, level: float, after: float = 0.0) -> float:
+    """First time ``t > after`` at which the recorded ``eg`` falls below ``level``.
+
+    Linear interpolation between the two bracketing records (so the
+    resolution is the recording step); NaN if it never does.  With ``level``
+    half the ODE's plateau error this is the escape time of
+    :func:`odes.integrate` (``t_escape``, ``escape_fraction = 0.5``).
+    """
+    t, eg = run.t, run.eg
+    idx = np.nonzero((t > after) & (eg < level))[0]
+    if idx.size == 0:
+        return math.nan
+    j = int(idx[0])
+    if j == 0 or not np.isfinite(eg[j - 1]):
+        return float(t[j])
+    return float(t[j - 1] + (eg[j - 1] - level) * (t[j] - t[j - 1]) / (eg[j - 1] - eg[j]))
 
 
 def _outputs(F, v, code, custom, c):
