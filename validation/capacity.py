@@ -181,6 +181,10 @@ def simulate_capacity(model, N: int, alphas, *, seed: int = 0, max_binary_N: int
     Parameters
     ----------
     model : replica.GardnerVolume
+        Spherical weights with ``kappa >= 0`` (LP at ``kappa = 0``, the
+        certified maximal-stability bracket of :func:`max_stability` above;
+        an instance it cannot decide within its sweep cap is NaN), or binary
+        weights with any ``kappa``.
     N : int
         Number of weights (binary: at most ``max_binary_N``).
     alphas : array_like
