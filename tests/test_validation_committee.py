@@ -225,6 +225,8 @@ DERF_BY_HAND = numba.vectorize(["float64(float64)"])(lambda u: _SQRT_2_OVER_PI *
 @pytest.mark.parametrize("builtin, custom", [
     ("erf", odes.Custom(g=ERF_BY_HAND, dg=DERF_BY_HAND, name="erf by hand")),
     ("quadratic", odes.Custom(g=lambda u: u * u, dg=lambda u: 2.0 * u, name="u**2 by hand")),
+    ("quadratic", odes.Custom(g=numba.njit(lambda u: u * u), dg=numba.njit(lambda u: 2.0 * u),
+                              name="u**2 as numba.njit dispatchers")),
 ])
 def test_custom_activation_equal_to_a_builtin_gives_the_same_run(builtin, custom):
     # same seed, same update in the same order: bit-identical trajectories and test errors
