@@ -5,11 +5,14 @@ import math
 
 import numpy as np
 import pytest
-from scipy.stats import binomtest
+from scipy.integrate import quad
+from scipy.optimize import minimize
+from scipy.stats import binomtest, norm
 
 import replica.gardner
 from validation import _kernels
-from validation.capacity import capacity_scan, cover_probability, feasible, simulate_capacity
+from validation.capacity import (capacity_scan, cover_probability, feasible, max_stability,
+                                 simulate_capacity)
 
 SPHERICAL = replica.gardner.GardnerVolume(prior="spherical")
 BINARY = replica.gardner.GardnerVolume(prior="rademacher")
@@ -74,7 +77,13 @@ def test_binary_probability_crosses_near_krauth_mezard():
 
 def test_capacity_input_errors():
     with pytest.raises(ValueError, match="margin"):
-        simulate_capacity(replica.gardner.GardnerVolume(prior="spherical", margin=0.5), 10, [1.0])
+        simulate_capacity(replica.gardner.GardnerVolume(prior="spherical", margin=-0.5), 10, [1.0])
+    with pytest.raises(ValueError, match="margin"):
+        capacity_scan(replica.gardner.GardnerVolume(prior="spherical", margin=-0.1), sizes=[10],
+                      alphas=[1.0, 2.0], seeds=3)
+    with pytest.raises(ValueError, match="margin"):
+        feasible(replica.gardner.GardnerVolume(prior="spherical", margin=-0.1),
+                 np.ones((3, 2)), np.ones(3))
     with pytest.raises(ValueError, match="N"):
         simulate_capacity(BINARY, 40, [1.0])
     with pytest.raises(ValueError, match="alphas"):
@@ -94,3 +103,92 @@ def test_spherical_capacity_acceptance():
     print(rep.message, rep.crossing, rep.width)
     assert abs(rep.crossing_largest - 2.0) < 4 * rep.crossing_err_largest + 0.02
     assert rep.sharpening and rep.width[-1] < 0.6 * rep.width[0]
+
+
+# -- spherical perceptron at margin kappa > 0 ----------------------------------------------------
+def _svm_margin(A):
+    """Independent hard-margin SVM: min |w|^2 s.t. A w >= 1 by scipy's SLSQP; gamma* = 1/|w|."""
+    n, N = A.shape
+    w0 = np.linalg.lstsq(A, np.ones(n), rcond=None)[0] * 2.0
+    res = minimize(lambda w: 0.5 * w @ w, w0, jac=lambda w: w, method="SLSQP",
+                   constraints=[{"type": "ineq", "fun": lambda w: A @ w - 1.0, "jac": lambda w: A}],
+                   options={"ftol": 1e-12, "maxiter": 1000})
+    assert res.success and np.min(A @ res.x) > 1.0 - 1e-8
+    return 1.0 / np.linalg.norm(res.x)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_max_stability_brackets_the_svm_margin(seed):
+    rng = np.random.default_rng(seed)
+    N = 8
+    n = 6 + seed           # alpha from 0.75 to 1.4: separable with high probability
+    X = rng.standard_normal((n, N))
+    y = rng.choice([-1.0, 1.0], n)
+    lo, hi, w, sweeps = max_stability(X, y, tol=1e-11)
+    assert lo <= hi and hi - lo <= 1e-10 * hi
+    assert np.sum(w * w) == pytest.approx(N, rel=1e-12)
+    assert np.min(y * (X @ w)) / math.sqrt(N) == pytest.approx(lo, rel=1e-12)   # lo: its witness
+    gamma = _svm_margin(X * y[:, None])
+    assert lo - 1e-6 <= gamma <= hi + 1e-6       # SLSQP to ftol 1e-12
+    # decisions at kappa below, at and above gamma*
+    for kappa, want in ((0.9 * gamma, True), (1.1 * gamma, False)):
+        model = replica.gardner.GardnerVolume(prior="spherical", margin=kappa)
+        assert feasible(model, X, y) is want
+
+
+def test_non_separable_instance_is_infeasible_at_every_positive_margin():
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((12, 4))
+    y = rng.choice([-1.0, 1.0], 12)
+    X = np.vstack([X, X[:1]])                 # the same pattern with both labels
+    y = np.concatenate([y, -y[:1]])
+    assert not feasible(SPHERICAL, X, y)
+    for kappa in (1e-3, 0.1, 1.0):
+        assert feasible(replica.gardner.GardnerVolume(prior="spherical", margin=kappa), X, y) is False
+    lo, hi, _, _ = max_stability(X, y, kappa=0.01)
+    assert lo <= 0.0 and hi < 0.01           # certified: gamma* <= hi < kappa
+
+
+def test_max_stability_agrees_with_the_lp_at_zero_margin():
+    # the same samples decided by the LP (kappa = 0) and by the max-stability bracket: separable
+    # instances reach a witness lo > 0; non-separable ones keep lo <= 0 while the weak-duality
+    # bound hi falls towards 0 (it cannot certify gamma* <= 0 exactly, hence the LP at kappa = 0)
+    rng = np.random.default_rng(11)
+    N, n_sep, n_non = 20, 0, 0
+    for alpha in (1.6, 2.0, 2.4):
+        n = int(alpha * N)
+        for _ in range(30):
+            X = rng.standard_normal((n, N))
+            y = rng.choice([-1.0, 1.0], n)
+            lp = feasible(SPHERICAL, X, y)
+            lo, hi, _, _ = max_stability(X, y, kappa=0.0, max_pass=200_000 if lp else 2000)
+            if lp:
+                n_sep += 1
+                assert lo > 0.0
+            else:
+                n_non += 1
+                assert lo <= 0.0 and hi < 0.02
+    assert n_sep > 15 and n_non > 15
+
+
+def _gardner_alpha_c(kappa):
+    """Gardner, J. Phys. A 21, 257 (1988), the capacity (eq. 24 as cited in replica/gardner.py):
+    1/alpha_c = int_{-kappa}^inf Dt (t + kappa)^2, by adaptive quadrature (not the closed form)."""
+    return 1.0 / quad(lambda t: norm.pdf(t) * (t + kappa) ** 2, -kappa, np.inf, epsabs=1e-13)[0]
+
+
+@pytest.mark.parametrize("kappa", [0.5, 1.0])
+def test_spherical_margin_probability_crosses_near_gardner(kappa):
+    # P(gamma* >= kappa) at N = 25 ... 200 (100 instances per point) crosses 1/2 within 4 standard
+    # errors (+0.02 for the finite-size shift) of alpha_c(kappa) and sharpens with N.
+    # Measured: kappa = 0.5 (alpha_c = 0.9612): crossings 0.969, 0.979, 0.948, 0.969 +- 0.011,
+    # widths 0.43, 0.30, 0.25, 0.17; kappa = 1 (alpha_c = 0.5196): 0.518, 0.524, 0.521, 0.521 +- 0.007
+    model = replica.gardner.GardnerVolume(prior="spherical", margin=kappa)
+    ac = _gardner_alpha_c(kappa)
+    rep = capacity_scan(model, sizes=[25, 50, 100, 200], alphas=ac * np.linspace(0.6, 1.4, 17),
+                        seeds=100)
+    assert rep.success and rep.n_undecided == 0
+    assert rep.alpha_c == pytest.approx(ac, rel=1e-9)
+    assert abs(rep.crossing_largest - ac) < 4 * rep.crossing_err_largest + 0.02, rep.crossing
+    assert rep.sharpening and rep.width[-1] < 0.6 * rep.width[0], rep.width
+    assert np.all(np.isnan(rep.p_exact))

@@ -90,11 +90,22 @@ def test_diverging_theory_exits_1(tmp_path, capsys):
 
 
 def test_example_configs_are_valid():
+    # validation_*.toml are lmech validate configs, except those naming an lmech run sweep kind
+    # (validation.capacity, validation.committee_sgd), which are checked as run configs
+    from lmech.config import get_kind, load_config, read_toml
+
     files = sorted(EXAMPLES.glob("validation_*.toml"))
     assert len(files) >= 3
+    n_run = 0
     for f in files:
+        kind = read_toml(f)[0].get("kind", "")
+        if get_kind(kind) is not None:
+            n_run += 1
+            assert load_config(f).all_points()
+            continue
         cfg = load_validation_config(f)
         assert cfg.compare["sizes"]
+    assert n_run >= 2
 
 
 @pytest.mark.parametrize("edit, key", [
@@ -222,3 +233,45 @@ sizes = [50, 100]
 """
     with pytest.raises(ConfigError, match="theory.times"):
         load_validation_config(_write(tmp_path, text))
+
+
+# -- validation.pspin: Langevin dynamics of any spherical p-spin --------------------------------
+PSPIN4 = """
+kind = "pspin"
+[model]
+p = 4
+T = 0.8
+[theory]
+times = [0.0, 0.5, 1.0]
+[compare]
+sizes = [16, 24]
+seeds = 6
+observables = ["e", "C"]
+[simulation]
+dt = 0.01
+"""
+
+
+def test_pspin_config_runs_langevin_for_p4(tmp_path):
+    out, png = tmp_path / "p4.h5", tmp_path / "p4.png"
+    rc = run_validation_config(_write(tmp_path, PSPIN4), output=out, png=png, quiet=True)
+    rep = lmech.archive.load(out, "validation")
+    assert rc == 0 and rep.agree, rep.message
+    runs = lmech.archive.load(out, "validation_runs")
+    assert runs.success
+    assert png.stat().st_size > 10_000
+
+
+def test_pspin_config_errors_name_the_key(tmp_path):
+    cfg = load_validation_config(EXAMPLES / "validation_pspin4.toml")
+    assert cfg.kind.name == "validation.pspin" and cfg.model.p == 4
+    with pytest.raises(ConfigError, match="compare.sizes"):     # 8 * 300^4 B > 2 GiB
+        load_validation_config(_write(tmp_path, PSPIN4.replace("sizes = [16, 24]", "sizes = [16, 300]")))
+    with pytest.raises(ConfigError, match="compare.sizes"):
+        load_validation_config(_write(tmp_path, PSPIN4 + "max_tensor_bytes = 1000\n", "b.toml"))
+    with pytest.raises(ConfigError, match="theory.times"):
+        load_validation_config(_write(tmp_path, PSPIN4.replace("dt = 0.01", "dt = 0.3"), "c.toml"))
+    with pytest.raises(ConfigError, match="compare.sizes"):
+        load_validation_config(_write(tmp_path, PSPIN4.replace("sizes = [16, 24]", "sizes = [3, 24]"), "d.toml"))
+    with pytest.raises(ConfigError, match="model.p"):
+        load_validation_config(_write(tmp_path, PSPIN4.replace("p = 4", "p = 1"), "e.toml"))

@@ -314,8 +314,8 @@ def test_pspin_langevin_wrong_temperature_disagrees():
 def test_pspin_langevin_input_errors():
     from validation import simulate_pspin
 
-    with pytest.raises(ValueError, match="p"):
-        simulate_pspin(dmft.SphericalPSpin(p=4, T=0.0), 10, [0.0])
+    with pytest.raises(ValueError, match="N"):
+        simulate_pspin(dmft.SphericalPSpin(p=4, T=0.0), 200, [0.0])   # 8 * 200^4 bytes
     with pytest.raises(ValueError, match="N"):
         simulate_pspin(dmft.SphericalPSpin(p=3, T=0.0), 4000, [0.0])
     with pytest.raises(ValueError, match="dt"):

@@ -9,14 +9,16 @@ values, z-scores, a finite-size extrapolation and a verdict.
 """
 
 from . import _kernels  # noqa: F401  (registers the warm-up)
+from . import kinds  # noqa: F401  (registers the lmech run sweep kinds)
 from .compare import (Simulator, ValidationReport, compare, extrapolate, get_simulator,
                       register_simulator, theory_values)
-from .committee import SGDRun, simulate_committee, weights_with_overlaps
-from .capacity import CapacityReport, capacity_scan, cover_probability, simulate_capacity
+from .committee import SGDRun, compile_activation, escape_time, simulate_committee, weights_with_overlaps
+from .capacity import CapacityReport, capacity_scan, cover_probability, max_stability, simulate_capacity
 from .erm import GLMRun, replica_theory, simulate_erm, simulate_gamp
 from .gradflow import FlowRun, pspin_theory, simulate_glm, simulate_linreg, simulate_pspin, simulate_pspin2, simulate_rnn
 
 __all__ = ["compare", "ValidationReport", "Simulator", "register_simulator", "get_simulator",
            "extrapolate", "theory_values", "SGDRun", "simulate_committee", "weights_with_overlaps",
+           "compile_activation", "escape_time", "max_stability",
            "CapacityReport", "capacity_scan", "simulate_capacity", "cover_probability",
            "GLMRun", "simulate_erm", "simulate_gamp", "replica_theory", "FlowRun", "simulate_linreg", "simulate_glm", "simulate_pspin", "simulate_pspin2", "simulate_rnn", "pspin_theory"]

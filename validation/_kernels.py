@@ -360,6 +360,263 @@ def pspin_langevin(p, A, s, dt, temp, noise, rec, S, E):
     return r
 
 
+# ===========================================================================
+# valx (issue 6, second round): custom activations, general-p spherical p-spin
+# ===========================================================================
+# Custom activations reach the kernels as first-class functions of type
+# float64(float64) (Numba cfuncs, built by validation.committee.compile_activation):
+# the kernels below are compiled and cached once for that function *type*, not
+# once per activation, and each step calls g and g' only K + M times against the
+# O((K + M) N) dot products and updates, so the indirect calls cost nothing
+# measurable (benchmarks/validation_bench.py).
+
+
+@njit(cache=True)
+def fn_dg(g, dg, has_dg, u):
+    """``g'(u)``: ``dg(u)`` if ``has_dg``, else the central difference of :meth:`odes.Custom.derivative`
+    (step ``1e-5 max(1, |u|)``)."""
+    if has_dg:
+        return dg(u)
+    h = 1e-5 * max(1.0, abs(u))
+    return (g(u + h) - g(u - h)) / (2.0 * h)
+
+
+@njit(cache=True)
+def committee_sgd_fn(W, K, v, vt, X, xi, step0, g, dg, has_dg, train_v, lr, lr_v, t0, power,
+                     sigma, wd, c_k, c_m):
+    """:func:`committee_sgd` for a custom activation ``g`` (and ``g' = dg``, or a central
+    difference if not ``has_dg``) passed as first-class functions; the same update, term by
+    term and in the same order, as the built-in path (Saad & Solla, PRE 52, 4225 (1995), eq. (2))."""
+    B, N = X.shape
+    L = W.shape[0]
+    M = L - K
+    sqn = math.sqrt(N)
+    h = np.zeros(L)
+    coef = np.zeros(K)
+    loss = 0.0
+    for b in range(B):
+        x = X[b]
+        t = (step0 + b) / N
+        if power == 0.0:
+            eta = lr
+            eta_v = lr_v
+        else:
+            f = (1.0 + t / t0) ** (-power)
+            eta = lr * f
+            eta_v = lr_v * f
+        for l in range(L):
+            h[l] = dot(W[l], x) / sqn
+        phi = 0.0
+        for k in range(K):
+            phi += v[k] * g(h[k])
+        phi /= c_k
+        y = 0.0
+        for m in range(M):
+            y += vt[m] * g(h[K + m])
+        y = y / c_m + sigma * xi[b]
+        delta = phi - y
+        loss += 0.5 * delta * delta
+        for k in range(K):
+            coef[k] = eta / sqn * delta * v[k] / c_k * fn_dg(g, dg, has_dg, h[k])
+        decay = 1.0 - eta * wd / N
+        for k in range(K):
+            w = W[k]
+            c = coef[k]
+            if decay == 1.0:
+                for i in range(N):
+                    w[i] -= c * x[i]
+            else:
+                for i in range(N):
+                    w[i] = decay * w[i] - c * x[i]
+        if train_v:
+            for k in range(K):
+                v[k] -= eta_v / N * delta * g(h[k]) / c_k
+    return loss
+
+
+@njit(cache=True)
+def committee_outputs_fn(F, v, g, c):
+    """:func:`committee_outputs` for a custom activation ``g`` (a first-class function)."""
+    n, K = F.shape
+    out = np.empty(n)
+    for a in range(n):
+        s = 0.0
+        for k in range(K):
+            s += v[k] * g(F[a, k])
+        out[a] = s / c
+    return out
+
+
+@njit(cache=True)
+def max_stability_cd(A, a, u, kappa, tol, max_pass):
+    """Maximal stability ``gamma* = max_{|w| = 1} min_mu A_mu . w`` bracketed by dual coordinate descent.
+
+    The hard-margin problem ``min |w|^2 / 2`` subject to ``A w >= 1`` has the
+    dual ``max_{a >= 0} D(a) = sum a - |A^T a|^2 / 2`` (Hsieh et al., ICML 2008,
+    Algorithm 1, without the upper box); ``gamma* = 1 / |w_opt|``.  Each sweep
+    updates ``a_i <- max(0, a_i - (A_i . u - 1) / |A_i|^2)`` cyclically, with
+    ``u = A^T a`` kept in place, and then brackets ``gamma*`` by two
+    certificates valid for *any* iterate:
+
+    * ``lo = min_mu A_mu . u / |u|`` (the stability of the witness ``u``),
+    * ``hi = |A^T a| / sum a`` (weak duality, ``|w_opt|^2 >= 2 D(s a)`` maximised
+      over the scale ``s``; for non-separable data ``hi -> 0``).
+
+    Stops when ``lo >= kappa`` (stability ``kappa`` reachable, with witness
+    ``u``), ``hi < kappa`` (unreachable), or ``hi - lo <= tol hi`` (a NaN
+    ``kappa`` never decides: the bracket is refined to ``tol``).
+
+    Returns
+    -------
+    (int, float, float)
+        Sweeps used, ``lo`` and ``hi`` (``lo <= gamma* <= hi``).
+    """
+    n, d = A.shape
+    qii = np.empty(n)
+    for i in range(n):
+        qii[i] = dot(A[i], A[i])
+    lo = -np.inf
+    hi = np.inf
+    sweeps = 0
+    for sweep in range(max_pass):
+        for i in range(n):
+            G = dot(A[i], u) - 1.0
+            ai = a[i]
+            if qii[i] > 0.0 and (G < 0.0 or ai > 0.0):
+                new = ai - G / qii[i]
+                if new < 0.0:
+                    new = 0.0
+                delta = new - ai
+                if delta != 0.0:
+                    a[i] = new
+                    Ai = A[i]
+                    for k in range(d):
+                        u[k] += delta * Ai[k]
+        sweeps = sweep + 1
+        nu = math.sqrt(dot(u, u))
+        sa = 0.0
+        for i in range(n):
+            sa += a[i]
+        if nu > 0.0:
+            m = np.inf
+            for i in range(n):
+                h = dot(A[i], u)
+                if h < m:
+                    m = h
+            lo = max(lo, m / nu)
+        if sa > 0.0:
+            hi = min(hi, nu / sa)
+        if lo >= kappa or hi < kappa or hi - lo <= tol * abs(hi):
+            break
+    return sweeps, lo, hi
+
+
+@njit(cache=True)
+def pspin_force_mix(degrees, offsets, T, s, out, work):
+    """``F = -grad H`` and ``H`` for a sum of dense symmetric tensors, ``H = -sum_k (1/k!) T^(k)[s, ..., s]``.
+
+    ``T^(k)`` (degree ``degrees[j]``) is the flat slice ``T[offsets[j]:offsets[j] + N^k]``;
+    ``F_i = sum_k (1/(k-1)!) T^(k)[i, s, ..., s]`` is obtained by contracting the
+    last index with ``s`` repeatedly (``N^k`` multiply-adds per degree, in ``work``
+    of length ``>= N^(k-1)``), and ``H = -sum_k s.F^(k)/k`` (Euler's identity for
+    homogeneous polynomials).  For ``k = 2`` with ``T^(2) = J`` this is
+    ``H = -(1/2) s^T J s``; for ``k = 3`` it is :func:`pspin_force` with ``p = 3``.
+    """
+    N = s.shape[0]
+    for i in range(N):
+        out[i] = 0.0
+    H = 0.0
+    for j in range(degrees.shape[0]):
+        k = degrees[j]
+        base = offsets[j]
+        m = 1
+        for _ in range(k - 1):
+            m *= N
+        # first contraction: work[r] = T[r, :] . s over the N^(k-1) rows
+        for r in range(m):
+            acc0 = 0.0
+            acc1 = 0.0
+            row = base + r * N
+            n2 = N - N % 2
+            for q in range(0, n2, 2):
+                acc0 += T[row + q] * s[q]
+                acc1 += T[row + q + 1] * s[q + 1]
+            if n2 < N:
+                acc0 += T[row + N - 1] * s[N - 1]
+            work[r] = acc0 + acc1
+        # further contractions in place (row r reads work[rN : rN + N], never yet overwritten)
+        while m > N:
+            m //= N
+            for r in range(m):
+                acc = 0.0
+                for q in range(N):
+                    acc += work[r * N + q] * s[q]
+                work[r] = acc
+        fact = 1.0
+        for q in range(2, k):
+            fact *= q
+        sf = 0.0
+        for i in range(N):
+            fi = work[i] / fact
+            out[i] += fi
+            sf += s[i] * fi
+        H -= sf / k
+    return H
+
+
+@njit(cache=True)
+def pspin_langevin_mix(degrees, offsets, T, s, dt, temp, noise, rec, S, E):
+    """:func:`pspin_langevin` (projected Heun on ``|s|^2 = N``) with the force of
+    :func:`pspin_force_mix`: any pure degree ``p`` or mixture of degrees."""
+    N = s.shape[0]
+    kmax = 2
+    for j in range(degrees.shape[0]):
+        if degrees[j] > kmax:
+            kmax = degrees[j]
+    wlen = 1
+    for _ in range(kmax - 1):
+        wlen *= N
+    work = np.empty(wlen)
+    n_steps = noise.shape[0]
+    F0 = np.empty(N)
+    F1 = np.empty(N)
+    sp = np.empty(N)
+    amp = math.sqrt(2.0 * temp * dt)
+    r = 0
+    for step in range(n_steps + 1):
+        while r < rec.shape[0] and rec[r] == step:
+            for i in range(N):
+                S[r, i] = s[i]
+            E[r] = pspin_force_mix(degrees, offsets, T, s, F0, work) / N
+            r += 1
+        if step == n_steps or r == rec.shape[0]:
+            break
+        pspin_force_mix(degrees, offsets, T, s, F0, work)
+        mu0 = dot(s, F0) / N
+        for i in range(N):
+            F0[i] -= mu0 * s[i]
+            sp[i] = s[i] + dt * F0[i] + amp * noise[step, i]
+        nrm = math.sqrt(N / dot(sp, sp))
+        for i in range(N):
+            sp[i] *= nrm
+        pspin_force_mix(degrees, offsets, T, sp, F1, work)
+        mu1 = dot(sp, F1) / N
+        for i in range(N):
+            s[i] = s[i] + 0.5 * dt * (F0[i] + F1[i] - mu1 * sp[i]) + amp * noise[step, i]
+        nrm = math.sqrt(N / dot(s, s))
+        for i in range(N):
+            s[i] *= nrm
+    return r
+
+
+def _ident(u):
+    return u
+
+
+def _one(u):
+    return 1.0
+
+
 @register_warmup("validation._kernels")
 def warmup():
     """Compile every kernel of this module once on tiny inputs."""
@@ -383,6 +640,23 @@ def warmup():
     for pp, A in ((2, np.eye(4)[None]), (3, T3)):
         pspin_force(pp, A, s4, np.empty(4))
         pspin_langevin(pp, A, s4.copy(), 0.1, 0.1, np.zeros((1, 4)), rec, np.empty((2, 4)), np.empty(2))
+    # valx section: custom activations as first-class functions
+    from numba import cfunc
+    gf = cfunc("float64(float64)", cache=True)(_ident)
+    dgf = cfunc("float64(float64)", cache=True)(_one)
+    for has in (True, False):
+        fn_dg(gf, dgf, has, 0.3)
+        committee_sgd_fn(W, K, v, vt, X, xi, 0, gf, dgf, has, True, 0.1, 0.1, 1.0, 0.5, 0.1, 0.1,
+                         1.0, 1.0)
+    committee_outputs_fn(np.ones((2, K)), v, gf, 1.0)
+    max_stability_cd(np.array([[1.0, 0.0], [0.0, 1.0]]), np.zeros(2), np.zeros(2), 0.5, 1e-9, 2)
+    T4 = np.ones(4 ** 4)
+    deg = np.array([2, 4], dtype=np.int64)
+    off = np.array([0, 16], dtype=np.int64)
+    Tm = np.concatenate((np.eye(4).ravel(), T4))
+    pspin_force_mix(deg, off, Tm, s4, np.empty(4), np.empty(64))
+    pspin_langevin_mix(deg, off, Tm, s4.copy(), 0.1, 0.1, np.zeros((1, 4)), rec, np.empty((2, 4)),
+                       np.empty(2))
 
 
 # ===========================================================================

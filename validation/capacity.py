@@ -12,6 +12,16 @@ margin ``kappa``: ``y_mu w.x_mu / sqrt(N) >= kappa``.
   the exact answer is Cover's count (Cover, IEEE Trans. Electron. Comput.
   EC-14, 326 (1965), Theorem 1): ``P = 2^(1-n) sum_{k<N} C(n-1, k)``, which
   :func:`cover_probability` evaluates and the tests check the LP against;
+* spherical weights, ``kappa > 0``: the constraint set is the intersection
+  of the sphere with a convex cone, nonempty iff the maximal stability
+  ``gamma* = max_{|w|^2 = N} min_mu y_mu w.x_mu / sqrt(N)`` (the hard-margin
+  SVM, Krauth & Mezard, J. Phys. A 20, L745 (1987)) is at least ``kappa``;
+  :func:`max_stability` brackets ``gamma*`` by dual coordinate descent
+  between a primal witness and a weak-duality bound and stops as soon as the
+  bracket decides ``gamma* >= kappa``;
+* spherical weights, ``kappa < 0``: the set is not convex (the sphere minus
+  convex caps); no sound finite-N decision procedure is implemented and
+  such a model raises :class:`ValueError` naming ``margin``;
 * binary weights ``w_i = +-1``, any ``kappa``: exhaustive search over the
   ``2^N`` vectors (Gray code, Numba), for ``N`` up to about 24.
 
@@ -39,7 +49,11 @@ from lmech.result import Result, register_result
 from . import _kernels
 
 __all__ = ["CapacityRun", "CapacityReport", "feasible", "simulate_capacity", "capacity_scan",
-           "cover_probability", "capacity_point"]
+           "cover_probability", "capacity_point", "max_stability"]
+
+_NEGATIVE_MARGIN = ("margin: the spherical simulator needs kappa >= 0: for kappa < 0 the set "
+                    "{|w|^2 = N, y w.x/sqrt N >= kappa} is not convex (the sphere minus convex "
+                    "caps), so neither the LP nor the max-stability QP decides it")
 
 
 @register_result("validation.CapacityRun")
@@ -78,15 +92,75 @@ def cover_probability(N: int, n: int) -> float:
     return float(Fraction(count, 1 << (n - 1)))
 
 
-def feasible(model, X: np.ndarray, y: np.ndarray) -> bool:
-    """Whether the instance ``(X, y)`` can be stored by ``model``'s weights with its margin."""
+def max_stability(X: np.ndarray, y: np.ndarray, *, kappa: float = math.nan, tol: float = 1e-10,
+                  max_pass: int = 100_000):
+    """Bracket of the maximal stability ``gamma* = max_{|w|^2 = N} min_mu y_mu w.x_mu / sqrt(N)``.
+
+    With ``|w|^2 = N`` the stability of pattern ``mu`` is ``y_mu x_mu . w/|w|``,
+    so ``gamma*`` is the hard-margin SVM margin of the points ``y_mu x_mu``
+    (through the origin): ``gamma* = 1 / min{|w| : y_mu x_mu . w >= 1}``
+    (Krauth & Mezard, J. Phys. A 20, L745 (1987); the Gardner capacity
+    ``alpha_c(kappa)`` is where ``gamma*`` crosses ``kappa`` as N grows).
+
+    Parameters
+    ----------
+    X : ndarray (n, N)
+        Patterns (rows).
+    y : ndarray (n,)
+        Labels ``+-1``.
+    kappa : float, optional
+        Stop as soon as the bracket decides whether ``gamma* >= kappa``
+        (default NaN: run until the relative width ``tol``).
+    tol : float
+        Relative width of the bracket at which to stop.
+    max_pass : int
+        Cap on coordinate-descent sweeps.
+
+    Returns
+    -------
+    (lo, hi, w, sweeps)
+        ``lo <= gamma* <= hi``; ``lo`` is the stability of the returned
+        witness ``w`` (scaled to ``|w|^2 = N``; ``lo <= 0`` when not separable),
+        ``hi`` a weak-duality bound (:func:`validation._kernels.max_stability_cd`).
+    """
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64).ravel()
+    n, N = X.shape
+    if y.shape != (n,):
+        raise ValueError(f"y must have shape ({n},), got {y.shape}")
+    A = np.ascontiguousarray(X * y[:, None])
+    a = np.zeros(n)
+    u = np.zeros(N)
+    sweeps, lo, hi = _kernels.max_stability_cd(A, a, u, float(kappa), float(tol), int(max_pass))
+    nu = float(np.linalg.norm(u))
+    w = u * (math.sqrt(N) / nu) if nu > 0 else u
+    return float(lo), float(hi), w, int(sweeps)
+
+
+def feasible(model, X: np.ndarray, y: np.ndarray, *, max_pass: int = 100_000):
+    """Whether the instance ``(X, y)`` can be stored by ``model``'s weights with its margin.
+
+    Returns ``True`` or ``False``; for a spherical ``kappa > 0`` instance whose
+    bracket of ``gamma*`` still contains ``kappa`` after ``max_pass`` sweeps,
+    ``None`` (undecided).
+    """
     n, N = X.shape
     A = X * y[:, None]
     if model.binary:
         return _kernels.binary_feasible(np.ascontiguousarray(A / math.sqrt(N)), float(model.margin)) > 0
-    if model.margin != 0.0:
-        raise ValueError("margin: the spherical simulator handles kappa = 0 only (an LP); "
-                         "kappa != 0 with |w|^2 = N is not a linear programme")
+    if model.margin < 0.0:
+        raise ValueError(_NEGATIVE_MARGIN)
+    if model.margin > 0.0:
+        kappa = float(model.margin)
+        lo, hi, w, _ = max_stability(X, y, kappa=kappa, max_pass=max_pass)
+        if lo >= kappa:
+            # the witness is re-checked in floating point
+            return bool(np.min(A @ w) / math.sqrt(N) >= kappa * (1.0 - 1e-12))
+        if hi < kappa:
+            return False
+        if hi - lo <= 1e-10 * hi:     # gamma* within 1e-10 of kappa: a measure-zero tie
+            return bool(0.5 * (lo + hi) >= kappa)
+        return None
     # maximise the margin t of A w >= t over the box |w_i| <= 1 (t <= 1): always feasible and
     # bounded, so HiGHS returns an optimum; the instance is separable iff t* > 0, and a
     # claimed separation is verified on the returned w in floating point
@@ -107,6 +181,10 @@ def simulate_capacity(model, N: int, alphas, *, seed: int = 0, max_binary_N: int
     Parameters
     ----------
     model : replica.GardnerVolume
+        Spherical weights with ``kappa >= 0`` (LP at ``kappa = 0``, the
+        certified maximal-stability bracket of :func:`max_stability` above;
+        an instance it cannot decide within its sweep cap is NaN), or binary
+        weights with any ``kappa``.
     N : int
         Number of weights (binary: at most ``max_binary_N``).
     alphas : array_like
@@ -123,8 +201,8 @@ def simulate_capacity(model, N: int, alphas, *, seed: int = 0, max_binary_N: int
     alphas = np.asarray(alphas, dtype=float).ravel()
     if alphas.size == 0 or np.any(~np.isfinite(alphas)) or np.any(alphas <= 0):
         raise ValueError("alphas must be a non-empty list of positive pattern ratios")
-    if not model.binary and model.margin != 0.0:
-        raise ValueError("margin: the spherical simulator handles kappa = 0 only (an LP)")
+    if not model.binary and model.margin < 0.0:
+        raise ValueError(_NEGATIVE_MARGIN)
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed)
     ns = np.maximum(1, np.rint(alphas * N)).astype(np.int64)
@@ -132,15 +210,27 @@ def simulate_capacity(model, N: int, alphas, *, seed: int = 0, max_binary_N: int
     for j, n in enumerate(ns):
         X = rng.standard_normal((int(n), N))
         y = rng.choice(np.array([-1.0, 1.0]), size=int(n))
-        feas[j] = float(feasible(model, X, y))
-    return CapacityRun(success=True, message="decided every instance", model=model,
-                       options={"N": N, "seed": seed},
+        f = feasible(model, X, y)
+        feas[j] = math.nan if f is None else float(f)
+    n_undecided = int(np.isnan(feas).sum())
+    if model.binary:
+        method = "exhaustive search (Gray code)"
+    elif model.margin == 0.0:
+        method = "LP feasibility (HiGHS)"
+    else:
+        method = ("maximal stability >= kappa, bracketed by hard-margin dual coordinate descent "
+                  "(primal witness / weak-duality bound)")
+    return CapacityRun(success=True, status=0,
+                       message="decided every instance" if n_undecided == 0 else
+                       f"{n_undecided} instances undecided (NaN, left out of p): maximal stability "
+                       "too close to kappa for the sweep cap",
+                       model=model, options={"N": N, "seed": seed},
                        conventions={"instance": "x ~ N(0, I_N), y = +-1 uniform, n = round(alpha N)",
-                                    "method": "exhaustive search (Gray code)" if model.binary
-                                    else "LP feasibility (HiGHS)"},
+                                    "margin": "y w.x/sqrt(N) >= kappa with |w|^2 = N",
+                                    "method": method},
                        timings={"total": time.perf_counter() - t0},
                        arrays={"alpha": alphas, "n": ns, "feasible": feas},
-                       scalars={"N": N, "seed": seed})
+                       scalars={"N": N, "seed": seed, "n_undecided": n_undecided})
 
 
 def capacity_point(N, seed, *, model, alphas):
@@ -186,8 +276,8 @@ def capacity_scan(model, *, sizes, alphas, seeds=100, executor=None, progress=Fa
         raise ValueError(f"model must be a replica.GardnerVolume, got {type(model).__name__}")
     if model.binary and max(sizes) > 26:
         raise ValueError("sizes: exhaustive search of binary weights is limited to N <= 26")
-    if not model.binary and model.margin != 0.0:
-        raise ValueError("margin: the spherical simulator handles kappa = 0 only (an LP)")
+    if not model.binary and model.margin < 0.0:
+        raise ValueError(_NEGATIVE_MARGIN)
     if executor is not None:
         import lmech
         lmech.warmup(("validation",))
@@ -220,14 +310,16 @@ def capacity_scan(model, *, sizes, alphas, seeds=100, executor=None, progress=Fa
             for j, a in enumerate(alphas):
                 p_exact[s, j] = cover_probability(N, max(1, int(round(a * N))))
     alpha_c = float(replica.gardner.capacity(model))
+    n_bad = int((~ok).sum())
+    n_undecided = int(np.sum(np.isnan(F[ok])))
     w = width[np.isfinite(width)]
     scalars = {"alpha_c": alpha_c, "crossing_largest": float(crossing[-1]),
                "crossing_err_largest": float(crossing_err[-1]),
                "sharpening": bool(w.size >= 2 and np.all(np.diff(w) <= 0)),
-               "n_seeds": len(seeds)}
-    n_bad = int((~ok).sum())
+               "n_seeds": len(seeds), "n_undecided": n_undecided}
     msg = (f"P = 1/2 at alpha = {crossing[-1]:.4g} +- {crossing_err[-1]:.2g} for N = {sizes[-1]}; "
-           f"replica alpha_c = {alpha_c:.6g}") + (f"; {n_bad} instances failed" if n_bad else "")
+           f"replica alpha_c = {alpha_c:.6g}") + (f"; {n_bad} instances failed" if n_bad else "") \
+        + (f"; {n_undecided} instances undecided (left out)" if n_undecided else "")
     return CapacityReport(success=n_bad == 0, status=0 if n_bad == 0 else 1, message=msg,
                           n_iter=int(ok.sum()), model=model,
                           options={"sizes": tuple(sizes), "n_seeds": len(seeds)},

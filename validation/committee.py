@@ -17,17 +17,18 @@ from __future__ import annotations
 
 import math
 import time
+import types
 
 import numpy as np
 
-from lmech.checks import check_int, check_psd, check_shape
+from lmech.checks import check_int, check_psd, check_real, check_shape
 from lmech.result import Result, register_result
 
 from . import _kernels
 from .compare import Simulator, register_simulator
 
 __all__ = ["SGDRun", "simulate_committee", "weights_with_overlaps", "committee_point",
-           "committee_options_from"]
+           "committee_options_from", "compile_activation", "escape_time"]
 
 
 @register_result("validation.SGDRun")
@@ -93,6 +94,75 @@ def _initial_overlaps(model, Q0, R0, T, v0):
     return Q0, R0, T, v0, C
 
 
+_COMPILED: dict = {}
+
+
+def compile_activation(activation):
+    """Numba first-class functions ``(g, g', has_dg)`` of an :class:`odes.Custom` activation.
+
+    ``g`` (and ``dg`` if given) must be written so that Numba can compile them
+    for a float64 scalar: plain Python/``math`` expressions, NumPy ufuncs
+    (``np.tanh``), functions calling them, or functions already decorated with
+    ``numba.njit``.  Each is compiled once into a ``cfunc`` of type
+    ``float64(float64)`` and checked against the vectorised call that
+    :mod:`odes` makes (``g(u)`` on an array) at 41 points of ``[-6, 6]``.
+    Without ``dg``, the kernel uses the central difference of
+    :meth:`odes.Custom.derivative` (``has_dg = False``; the returned ``g'`` is
+    then a placeholder).
+
+    Raises
+    ------
+    ValueError
+        Naming ``activation`` if a callable is missing (a stored name) or Numba
+        cannot compile it, or if its scalar values disagree with its vectorised
+        ones.
+    """
+    key = (id(activation.g), id(activation.dg))
+    hit = _COMPILED.get(key)
+    if hit is not None and hit[0] is activation.g and hit[1] is activation.dg:
+        return hit[2]
+    if not activation.resolved:
+        raise ValueError("activation: this odes.Custom holds stored names, not callables "
+                         f"(g={activation.g!r}); pass the functions themselves to simulate")
+    from numba import cfunc
+
+    def build(name, f):
+        orig = f
+        if not isinstance(f, types.FunctionType):
+            uf = f   # a ufunc, numba.vectorize ufunc or numba.njit dispatcher: called from a closure
+            f = lambda u: uf(u)  # noqa: E731
+        try:
+            cf = cfunc("float64(float64)")(f)
+        except Exception as exc:  # numba raises its own error types for untypable code
+            lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+            first = " ".join(lines[:2])[:300] if lines else type(exc).__name__
+            raise ValueError(
+                f"activation: {name} of the custom activation {activation.name!r} cannot be "
+                "compiled by numba for a float64 scalar (the simulator needs "
+                "numba-compilable g and dg: math/numpy scalar operations, ufuncs such as "
+                f"np.tanh, or numba.njit functions); numba said: {first}") from None
+        u = np.linspace(-6.0, 6.0, 41)
+        try:  # the vectorised call the ODE layer makes; a scalar-only (njit) function per element
+            ref = np.broadcast_to(np.asarray(orig(u), dtype=float), u.shape)
+        except Exception:
+            ref = np.array([orig(float(x)) for x in u], dtype=float)
+        got = np.array([cf.ctypes(float(x)) for x in u])
+        if not np.allclose(got, ref, rtol=1e-12, atol=1e-12 * max(1.0, float(np.nanmax(np.abs(ref))))):
+            raise ValueError(f"activation: the numba-compiled {name} of {activation.name!r} "
+                             "disagrees with its vectorised values on [-6, 6]")
+        return cf
+
+    g = build("g", activation.g)
+    if activation.dg is None:
+        out = (g, g, False)
+    else:
+        out = (g, build("dg", activation.dg), True)
+    if len(_COMPILED) > 64:
+        _COMPILED.clear()
+    _COMPILED[key] = (activation.g, activation.dg, out)
+    return out
+
+
 def _times(times, N):
     t = np.asarray(times, dtype=float).ravel()
     if t.size == 0 or not np.all(np.isfinite(t)) or t[0] < 0 or np.any(np.diff(t) <= 0):
@@ -105,14 +175,18 @@ def _times(times, N):
 
 def simulate_committee(model, N: int, times, *, Q0, R0, T=None, v0=None, seed: int = 0,
                        n_test: int = 1000, block_bytes: int = 1 << 20,
-                       bound: float = 1e6) -> SGDRun:
+                       bound: float = 1e6, stop_below: float | None = None,
+                       stop_after: float = 0.0) -> SGDRun:
     """Online SGD of a :class:`odes.CommitteeMachine` at input dimension ``N``.
 
     Parameters
     ----------
     model : odes.CommitteeMachine
         The model (activation, learning rates, schedule, noise, weight decay,
-        readout, second-layer training), exactly as the ODEs read it.
+        readout, second-layer training), exactly as the ODEs read it.  An
+        :class:`odes.Custom` activation needs ``g`` (and ``dg``) compilable by
+        Numba for a float64 scalar (:func:`compile_activation`); without ``dg``
+        the same central difference as :meth:`odes.Custom.derivative` is used.
     N : int
         Input dimension, ``N >= K + M``.
     times : array_like
@@ -137,6 +211,10 @@ def simulate_committee(model, N: int, times, *, Q0, R0, T=None, v0=None, seed: i
     bound : float
         A run whose order parameters exceed ``bound`` in absolute value, or
         become non-finite, stops with ``success=False``.
+    stop_below, stop_after : float, optional
+        Stop (successfully) at the first recorded time ``t >= stop_after``
+        where ``eg < stop_below`` (e.g. the escape from a plateau,
+        :func:`escape_time`); later records stay NaN.
 
     Returns
     -------
@@ -148,9 +226,7 @@ def simulate_committee(model, N: int, times, *, Q0, R0, T=None, v0=None, seed: i
 
     if not isinstance(model, odes.CommitteeMachine):
         raise ValueError(f"model must be an odes.CommitteeMachine, got {type(model).__name__}")
-    if model.act_code < 0:
-        raise ValueError("activation: custom activations are not supported by the simulator; "
-                         "use 'erf', 'relu', 'linear' or 'quadratic'")
+    custom = compile_activation(model.activation) if model.act_code < 0 else None
     K, M = model.K, model.M
     N = check_int("N", N, low=K + M)
     seed = check_int("seed", seed, low=0)
@@ -158,6 +234,9 @@ def simulate_committee(model, N: int, times, *, Q0, R0, T=None, v0=None, seed: i
     block_bytes = check_int("block_bytes", block_bytes, low=8)
     Q0, R0, T, v0, C = _initial_overlaps(model, Q0, R0, T, v0)
     steps = _times(times, N)
+    if stop_below is not None:
+        stop_below = check_real("stop_below", stop_below)
+        stop_after = check_real("stop_after", stop_after)
     t_start = time.perf_counter()
 
     rng = np.random.default_rng(seed)
@@ -172,7 +251,7 @@ def simulate_committee(model, N: int, times, *, Q0, R0, T=None, v0=None, seed: i
     sqn = math.sqrt(N)
     if n_test:
         X_test = rng.standard_normal((n_test, N))
-        y_test = _kernels.committee_outputs(X_test @ wt.T / sqn, vt, code, c_m)
+        y_test = _outputs(X_test @ wt.T / sqn, vt, code, custom, c_m)
     system = odes.System(model, T, v0)
 
     n = steps.size
@@ -196,10 +275,13 @@ def simulate_committee(model, N: int, times, *, Q0, R0, T=None, v0=None, seed: i
             xi = noise[:b]
             if sigma > 0.0:
                 rng.standard_normal(out=xi)
-            _kernels.committee_sgd(W, K, v, vt, X, xi, step, code, bool(model.train_second),
-                                   float(model.lr), float(model.eta_v), float(model.schedule_t0),
-                                   float(model.schedule_power), sigma, float(model.weight_decay),
-                                   c_k, c_m)
+            rates = (bool(model.train_second), float(model.lr), float(model.eta_v),
+                     float(model.schedule_t0), float(model.schedule_power), sigma,
+                     float(model.weight_decay), c_k, c_m)
+            if custom is None:
+                _kernels.committee_sgd(W, K, v, vt, X, xi, step, code, *rates)
+            else:
+                _kernels.committee_sgd_fn(W, K, v, vt, X, xi, step, *custom, *rates)
             step += b
         t_sim += time.perf_counter() - t1
         Q = w @ w.T / N
@@ -214,22 +296,58 @@ def simulate_committee(model, N: int, times, *, Q0, R0, T=None, v0=None, seed: i
             break
         eg[j] = system.eg(system.pack(Q, R, v))
         if n_test:
-            phi = _kernels.committee_outputs(X_test @ w.T / sqn, v, code, c_k)
+            phi = _outputs(X_test @ w.T / sqn, v, code, custom, c_k)
             eg_test[j] = 0.5 * float(np.mean((phi - y_test) ** 2))
+        if stop_below is not None and target >= stop_after * N and eg[j] < stop_below:
+            message = f"stopped at t={target / N:.6g}: eg < stop_below = {stop_below:g}"
+            break
     timings = {"simulate": t_sim, "total": time.perf_counter() - t_start}
     conv = dict(model.conventions())
+    if custom is not None:
+        conv["activation_kernel"] = (
+            "custom g compiled by numba (cfunc float64(float64)); g' "
+            + ("from dg" if custom[2] else "by the central difference of odes.Custom.derivative "
+               "(step 1e-5 max(1, |u|))"))
     conv.update(eg_test=f"(1/2) mean over a fixed held-out set of n_test={n_test} inputs "
                         "of (student - teacher)^2, noise excluded",
                 eg="from Q, R, T, v by the closed form of odes (odes.System.eg)",
                 initial_condition="teacher and student weights with exactly Q0, R0, T "
                                   "(random orientation)")
     options = dict(N=N, seed=seed, n_test=n_test, block_bytes=block_bytes, bound=bound)
+    if stop_below is not None:
+        options.update(stop_below=float(stop_below), stop_after=float(stop_after))
     return SGDRun(success=success, status=status, message=message, n_iter=int(step),
                   model=model, options=options, conventions=conv, timings=timings,
                   arrays=dict(t=steps / N, steps=steps, Q=Qs, R=Rs, v=vs, eg=eg, eg_test=eg_test,
                               T=T),
-                  scalars=dict(N=N, seed=seed, eg_final=float(eg[-1]),
+                  scalars=dict(N=N, seed=seed,
+                               eg_final=float(eg[np.isfinite(eg)][-1]) if np.any(np.isfinite(eg)) else math.nan,
                                steps_per_second=step / t_sim if t_sim > 0 else math.nan))
+
+
+def escape_time(run: SGDRun, level: float, after: float = 0.0) -> float:
+    """First time ``t > after`` at which the recorded ``eg`` falls below ``level``.
+
+    Linear interpolation between the two bracketing records (so the
+    resolution is the recording step); NaN if it never does.  With ``level``
+    half the ODE's plateau error this is the escape time of
+    :func:`odes.integrate` (``t_escape``, ``escape_fraction = 0.5``).
+    """
+    t, eg = run.t, run.eg
+    idx = np.nonzero((t > after) & (eg < level))[0]
+    if idx.size == 0:
+        return math.nan
+    j = int(idx[0])
+    if j == 0 or not np.isfinite(eg[j - 1]):
+        return float(t[j])
+    return float(t[j - 1] + (eg[j - 1] - level) * (t[j] - t[j - 1]) / (eg[j - 1] - eg[j]))
+
+
+def _outputs(F, v, code, custom, c):
+    F = np.ascontiguousarray(F)
+    if custom is None:
+        return _kernels.committee_outputs(F, v, code, c)
+    return _kernels.committee_outputs_fn(F, v, custom[0], c)
 
 
 def committee_point(N, seed, *, model, times, Q0, R0, T=None, v0=None, n_test=0, **options):

@@ -2,7 +2,7 @@
 
 A config::
 
-    kind = "validation.committee"      # committee | linreg | pspin2 | rnn | erm | bayes
+    kind = "validation.committee"      # committee | linreg | pspin2 | pspin | rnn | erm | bayes
     title = "online SGD vs the ODEs"   # optional
 
     [model]                            # fields of the kind's model class
@@ -141,6 +141,13 @@ def _pspin2_theory(model, th):
         raise ConfigError("theory.times", str(exc)) from None
 
 
+def _pspin_theory(model, th):
+    """DMFT of any spherical p-spin (pure or mixed, any T) on the requested times; the simulator
+    is the Langevin one (:func:`validation.simulate_pspin`)."""
+    theory, sim = _pspin2_theory(model, th)
+    return theory, {**sim, "method": "langevin"}
+
+
 def _replica_theory(model, th):
     from .erm import replica_theory
 
@@ -208,6 +215,14 @@ KINDS = {
         simulation={},
         make_theory=_pspin2_theory,
         description="exact GOE dynamics of the spherical 2-spin at T = 0 vs dmft.solve"),
+    "validation.pspin": _Kind(
+        name="validation.pspin", model="dmft:SphericalPSpin",
+        theory={"times": "times", "dt": Param(float, low=0.0, low_open=True)},
+        simulation={"dt": Param(float, low=0.0, low_open=True),
+                    "max_tensor_bytes": Param(int, low=1)},
+        make_theory=_pspin_theory,
+        description="Langevin dynamics of the spherical p-spin (any p, T, mixture) at finite N "
+                    "(dense coupling tensors, projected Heun) vs dmft.solve"),
     "validation.rnn": _Kind(
         name="validation.rnn", model="dmft:RandomRNN",
         theory={"times": "times", "dt": Param(float, low=0.0, low_open=True)},
@@ -243,7 +258,8 @@ KINDS = {
 }
 _REQUIRED_THEORY = {"validation.glm": ("t_max",),
                     "validation.committee": ("times", "Q0", "R0"), "validation.linreg": ("t_max",),
-                    "validation.pspin2": ("times",), "validation.rnn": ("times",),
+                    "validation.pspin2": ("times",), "validation.pspin": ("times",),
+                    "validation.rnn": ("times",),
                     "validation.erm": ("alphas",), "validation.bayes": ("alphas",)}
 
 _COMPARE = {"sizes": None, "seeds": None, "observables": None,
@@ -384,14 +400,33 @@ def parse_validation_config(data: dict, text: str = "") -> ValidationConfig:
     if kind.name == "validation.committee" and min(cmp["sizes"]) < model.K + model.M:
         raise ConfigError("compare.sizes", f"sizes must be >= K + M = {model.K + model.M}")
     if kind.name == "validation.committee" and model.act_code < 0:
-        raise ConfigError("model.activation", "custom activations cannot be simulated")
-
+        raise ConfigError("model.activation", "custom activations are Python callables and cannot be "
+                          "given in a config; call validation.compare from Python")
     sim = {}
     for k, v in dict(data.get("simulation", {})).items():
         if k not in kind.simulation:
             raise ConfigError(f"simulation.{k}", f"unknown option of {kind.name}; "
                               f"allowed: {', '.join(sorted(kind.simulation)) or 'none'}")
         sim[k] = kind.simulation[k].check(f"simulation.{k}", v)
+    if kind.name == "validation.pspin":
+        coef = np.asarray(model.xi_coefficients())
+        degrees = [k for k in range(2, coef.size) if coef[k] != 0.0]
+        n_max = max(cmp["sizes"])
+        if min(cmp["sizes"]) < max(3, max(degrees)):
+            raise ConfigError("compare.sizes", f"sizes must be >= {max(3, max(degrees))}")
+        limit = sim.get("max_tensor_bytes", 2 * 1024 ** 3)
+        if model.p > 3 or not model.pure:
+            need = 8 * (sum(n_max ** k for k in degrees) + n_max ** (max(degrees) - 1) + n_max ** max(degrees))
+        else:
+            need = 8 * n_max ** model.p if model.p == 3 else 0
+        for key, dt in (("theory.dt", theory.get("dt", 0.05)), ("simulation.dt", sim.get("dt", 0.01))):
+            k = theory["times"] / dt
+            if np.any(np.abs(k - np.rint(k)) > 1e-9 * np.maximum(1.0, k)):
+                raise ConfigError("theory.times", f"every time must be a multiple of {key} = {dt:g}")
+        if need > limit:
+            raise ConfigError("compare.sizes", f"N = {n_max} needs {need / 1e9:.3g} GB of coupling tensors "
+                              f"> max_tensor_bytes = {limit / 1e9:.3g} GB")
+
     run = {}
     for k, v in dict(data.get("run", {})).items():
         if k not in _RUN:

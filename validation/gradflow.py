@@ -20,6 +20,7 @@ time-discretisation error: the only difference from the DMFT is the size.
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 
@@ -290,19 +291,64 @@ def simulate_pspin2(model, N: int, times, *, seed: int = 0) -> FlowRun:
                             "lambda_max": float(lmax)})
 
 
+def _pspin_couplings(model, N, rng, max_tensor_bytes):
+    """Dense symmetric coupling tensors of every degree of ``xi`` (ascending), flattened into one array.
+
+    For each degree ``k`` with ``c_k = xi_k != 0``: ``G`` has ``N^k`` iid standard
+    normal entries (one per *ordered* index tuple) and ``H_k(s) = -sqrt(c_k /
+    N^(k-1)) sum_{i_1..i_k} G_{i_1..i_k} s_{i_1} ... s_{i_k}``, whose covariance
+    is exactly ``E[H_k(s) H_k(s')] = N c_k (s.s'/N)^k`` (no repeated-index
+    correction).  It is stored as ``T = sqrt(c_k/N^(k-1)) sum_perm G^perm``
+    (``k!`` times the symmetrised tensor), so that ``H_k = -(1/k!) T[s, .., s]``
+    and ``-grad H_k = (1/(k-1)!) T[., s, .., s]``
+    (:func:`validation._kernels.pspin_force_mix`).  For ``k = 2`` this is
+    exactly the GOE matrix of :func:`simulate_pspin2`, ``J = (G + G^T) sqrt(c/N)``.
+    """
+    coef = np.asarray(model.xi_coefficients(), dtype=float)
+    degrees = [k for k in range(2, coef.size) if coef[k] != 0.0]
+    kmax = max(degrees)
+    # the tensors, the work vector of the contraction, and G while a tensor is symmetrised
+    need = 8 * (sum(N ** k for k in degrees) + N ** (kmax - 1) + N ** kmax)
+    if need > max_tensor_bytes:
+        raise ValueError(f"N: the dense coupling tensors (degrees {degrees}) need "
+                         f"{need / 1e9:.3g} GB > max_tensor_bytes = {max_tensor_bytes / 1e9:.3g} GB; "
+                         f"use a smaller N")
+    offsets, parts, desc = [], [], []
+    off = 0
+    for k in degrees:
+        c = float(coef[k])
+        G = rng.standard_normal((N,) * k)
+        T = np.zeros_like(G)
+        for perm in itertools.permutations(range(k)):
+            T += G.transpose(perm)
+        del G
+        T *= math.sqrt(c / N ** (k - 1))
+        desc.append(f"H_{k} = -sqrt({c:g}/N^{k - 1}) sum over ordered {k}-tuples of iid N(0,1) G s..s")
+        offsets.append(off)
+        parts.append(T.ravel())
+        off += T.size
+    return (np.asarray(degrees, dtype=np.int64), np.asarray(offsets, dtype=np.int64),
+            np.concatenate(parts), "; ".join(desc))
+
+
 def simulate_pspin(model, N: int, times, *, seed: int = 0, dt: float = 0.01,
                    max_tensor_bytes: int = 2 * 1024 ** 3) -> FlowRun:
-    """Langevin dynamics of the spherical p-spin (p = 2 or 3) at finite ``N``.
+    """Langevin dynamics of the spherical p-spin (any ``p``, pure or mixed) at finite ``N``.
 
     ``ds/dt = -grad H - mu s + eta``, ``<eta eta> = 2T``, ``|s|^2 = N``, from
-    ``s(0)`` uniform on the sphere (:class:`dmft.SphericalPSpin`).  The
-    Hamiltonian has ``E[H(s) H(s')] = N c q^p`` (``c`` from the model's
-    convention): for ``p = 2``, ``H = -(1/2) s^T J s`` with ``J`` as in
-    :func:`simulate_pspin2`; for ``p = 3``, ``H = -sum_{i<j<k} J_ijk s_i s_j s_k``
-    with ``J_ijk ~ N(0, 6c/N^2)``, held as a dense symmetric tensor (``8 N^3``
-    bytes, at most ``max_tensor_bytes``).  Integrated by
-    :func:`validation._kernels.pspin_langevin` (projected Heun, step ``dt``,
-    which must divide the recording times).
+    ``s(0)`` uniform on the sphere (:class:`dmft.SphericalPSpin`; Crisanti &
+    Sommers, Z. Phys. B 87, 341 (1992); Cugliandolo & Kurchan, PRL 71, 173
+    (1993)).  The Hamiltonian has ``E[H(s) H(s')] = N xi(s.s'/N)`` with
+    ``xi(q) = sum_k c_k q^k`` from the model's convention and mixture: for
+    ``p = 2``, ``H = -(1/2) s^T J s`` with ``J`` as in :func:`simulate_pspin2`;
+    for ``p = 3``, ``H = -sum_{i<j<k} J_ijk s_i s_j s_k`` with ``J_ijk ~
+    N(0, 6c/N^2)``, held as a dense symmetric tensor and integrated by
+    :func:`validation._kernels.pspin_langevin`; for ``p >= 4`` or a mixture,
+    one dense symmetric tensor per degree ``k`` (``E J^2 = k! c_k/N^(k-1)``
+    on the index sets ``i_1 < ... < i_k``; ``8 N^k`` bytes each, all of them
+    together at most ``max_tensor_bytes``) and the contraction kernel
+    :func:`validation._kernels.pspin_langevin_mix`.  Projected Heun, step
+    ``dt``, which must divide the recording times.
 
     Returns
     -------
@@ -313,12 +359,11 @@ def simulate_pspin(model, N: int, times, *, seed: int = 0, dt: float = 0.01,
 
     if not isinstance(model, dmft.SphericalPSpin):
         raise ValueError(f"model must be a dmft.SphericalPSpin, got {type(model).__name__}")
-    if model.p not in (2, 3) or not model.pure:
-        raise ValueError(f"p must be 2 or 3 (pure) for the finite-N simulator, got p={model.p}")
-    N = check_int("N", N, low=3)
+    N = check_int("N", N, low=max(3, int(np.max(np.nonzero(model.xi_coefficients())[0]))))
     seed = check_int("seed", seed, low=0)
     dt = check_real("dt", dt, low=0.0, low_open=True)
-    if model.p == 3 and 8 * N ** 3 > max_tensor_bytes:
+    general = model.p > 3 or not model.pure
+    if model.p == 3 and not general and 8 * N ** 3 > max_tensor_bytes:
         raise ValueError(f"N: the dense p = 3 tensor needs {8 * N ** 3 / 1e9:.2g} GB "
                          f"> max_tensor_bytes = {max_tensor_bytes / 1e9:.2g} GB")
     t = _times(times)
@@ -327,30 +372,38 @@ def simulate_pspin(model, N: int, times, *, seed: int = 0, dt: float = 0.01,
         raise ValueError(f"times must be multiples of dt = {dt:g}")
     rec = np.rint(k).astype(np.int64)
     t0 = time.perf_counter()
-    c = float(model.xi_coefficients()[model.p])
     rng = np.random.default_rng(seed)
-    if model.p == 2:
-        G = rng.standard_normal((N, N))
-        A = np.ascontiguousarray(((G + G.T) * math.sqrt(c / N))[None])
-        desc = f"GOE, E J_ij^2 = {2 * c:g}/N; H = -(1/2) s^T J s"
+    if general:
+        degrees, offsets, A, desc = _pspin_couplings(model, N, rng, max_tensor_bytes)
     else:
-        n3 = N * (N - 1) * (N - 2) // 6
-        J = rng.standard_normal(n3) * math.sqrt(6.0 * c) / N
-        A = _kernels.pspin3_tensor(J, N)
-        desc = f"H = -sum_(i<j<k) J_ijk s_i s_j s_k, E J_ijk^2 = {6 * c:g}/N^2"
+        c = float(model.xi_coefficients()[model.p])
+        if model.p == 2:
+            G = rng.standard_normal((N, N))
+            A = np.ascontiguousarray(((G + G.T) * math.sqrt(c / N))[None])
+            desc = f"GOE, E J_ij^2 = {2 * c:g}/N; H = -(1/2) s^T J s"
+        else:
+            n3 = N * (N - 1) * (N - 2) // 6
+            J = rng.standard_normal(n3) * math.sqrt(6.0 * c) / N
+            A = _kernels.pspin3_tensor(J, N)
+            desc = f"H = -sum_(i<j<k) J_ijk s_i s_j s_k, E J_ijk^2 = {6 * c:g}/N^2"
     s0 = rng.standard_normal(N)
     s0 *= math.sqrt(N) / np.linalg.norm(s0)
     n_steps = int(rec[-1])
     noise = rng.standard_normal((n_steps, N)) if model.T > 0 else np.zeros((n_steps, N))
     S = np.full((t.size, N), np.nan)
     E = np.full(t.size, np.nan)
-    _kernels.pspin_langevin(int(model.p), A, s0.copy(), float(dt), float(model.T), noise, rec, S, E)
+    if general:
+        _kernels.pspin_langevin_mix(degrees, offsets, A, s0.copy(), float(dt), float(model.T), noise,
+                                    rec, S, E)
+    else:
+        _kernels.pspin_langevin(int(model.p), A, s0.copy(), float(dt), float(model.T), noise, rec, S, E)
     C = S @ S.T / N
     ok = bool(np.all(np.isfinite(C)) and np.all(np.isfinite(E)))
     conv = dict(model.conventions())
     conv.update(J=desc, integrator=f"projected Heun on the sphere, dt = {dt:g}")
     return FlowRun(success=ok, message="integrated" if ok else "non-finite state", model=model,
-                   options={"N": N, "seed": seed, "dt": dt}, conventions=conv,
+                   options={"N": N, "seed": seed, "dt": dt, "max_tensor_bytes": max_tensor_bytes},
+                   conventions=conv,
                    timings={"total": time.perf_counter() - t0},
                    arrays={"t": t, "C": C, "e": E},
                    scalars={"N": N, "seed": seed, "energy": float(E[-1])})

@@ -1,0 +1,163 @@
+"""The lmech run sweep kinds of the validation layer: points, checks, plots, example configs, CLI."""
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import odes
+from lmech import archive
+from lmech.cli import main
+from lmech.config import ConfigError, get_kind, load_config, parse_config, resolve_callable
+from validation.capacity import cover_probability
+from validation.kinds import (capacity_check, capacity_plot, capacity_point, committee_check,
+                              committee_plot, committee_point)
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+@pytest.mark.parametrize("name", ["validation.capacity", "validation.committee_sgd"])
+def test_kinds_are_registered_with_importable_callables(name):
+    kind = get_kind(name)
+    assert kind is not None
+    for f in (kind.point, kind.check, kind.plot):
+        assert callable(resolve_callable(f))
+
+
+def test_capacity_point_against_cover():
+    # spherical, kappa = 0: the fraction over 200 instances against Cover's exact probability
+    r = capacity_point(alpha=2.0, N=20, seeds=200)
+    assert r.success and r.n_decided == 200 and r.n == 40
+    assert r.p_exact == pytest.approx(cover_probability(20, 40), abs=1e-15) == pytest.approx(0.5, abs=1e-14)
+    assert abs(r.p - r.p_exact) < 4 * math.sqrt(0.25 / 200)
+    assert r.sem == pytest.approx(math.sqrt(r.p * (1 - r.p) / 199))
+    assert r.alpha_c == pytest.approx(2.0, rel=1e-12)
+    # far below and above the capacity at a margin: storable / not storable
+    lo = capacity_point(alpha=0.3, N=60, kappa=0.5, seeds=10)
+    hi = capacity_point(alpha=2.0, N=60, kappa=0.5, seeds=10)
+    assert lo.p == 1.0 and hi.p == 0.0 and lo.sem == 0.0
+    assert lo.alpha_c == pytest.approx(0.9612050528, rel=1e-9) and math.isnan(lo.p_exact)
+    # binary weights: exhaustive search, Krauth-Mezard capacity
+    b = capacity_point(alpha=0.5, N=12, prior="rademacher", seeds=5)
+    assert b.alpha_c == pytest.approx(0.833, abs=2e-3) and b.n_decided == 5
+
+
+def test_capacity_check_names_the_parameter():
+    with pytest.raises(ValueError, match="kappa"):
+        capacity_check(kappa=-0.2)
+    with pytest.raises(ValueError, match="alpha"):
+        capacity_check(alpha=0.0)
+    with pytest.raises(ValueError, match="N"):
+        capacity_check(N=40, prior="rademacher")
+    with pytest.raises(ValueError, match="prior"):
+        capacity_check(prior="ising")
+    with pytest.raises(ValueError, match="seeds"):
+        capacity_point(seeds=1)
+    capacity_check(kappa=-0.2, prior="rademacher", N=10)      # binary weights take any margin
+
+
+def test_committee_point_against_the_odes():
+    r = committee_point(N=200, lr=0.5, t=4.0, seeds=12, n_test=500)
+    assert r.success and r.n_ok == 12
+    Q0 = 0.5 * np.eye(2)
+    R0 = 1e-3 * np.random.default_rng(0).random((2, 2))     # odes.kinds.initial_state
+    ode = odes.integrate(odes.CommitteeMachine(2, 2, lr=0.5), 4.0, Q0=Q0, R0=R0, t_eval=[0.0, 4.0])
+    assert r.eg_ode == pytest.approx(ode.eg[-1], rel=1e-12)
+    assert r.z == pytest.approx((r.eg_sim - r.eg_ode) / r.eg_sem)
+    assert abs(r.z) < 4.0
+    assert abs(r.eg_test_sim - r.eg_sim) < 5 * math.hypot(r.eg_test_sem, r.eg_sem) + 0.05 * r.eg_sim
+    # a point whose ODE is off (learning rate 10 % higher than simulated) has a large |z|
+    w = committee_point(N=200, lr=0.55, t=4.0, seeds=12)
+    assert abs((r.eg_sim - w.eg_ode) / r.eg_sem) > 4.0
+
+
+def test_committee_check_names_the_parameter():
+    with pytest.raises(ValueError, match="N"):
+        committee_check(N=3)
+    with pytest.raises(ValueError, match="lr"):
+        committee_check(lr=-1.0)
+    with pytest.raises(ValueError, match="r0"):
+        committee_check(r0=2.0)
+    with pytest.raises(ValueError, match="t"):
+        committee_check(t=0.0)
+    with pytest.raises(ValueError, match="activation"):
+        committee_check(activation="tanh")
+    with pytest.raises(ValueError, match="seeds"):
+        committee_point(seeds=1)
+
+
+@pytest.mark.parametrize("name, kind, n", [("validation_capacity_margin.toml", "validation.capacity", 27),
+                                           ("validation_committee_sweep.toml", "validation.committee_sgd", 12)])
+def test_example_configs_parse_and_bad_configs_fail_before_work(name, kind, n):
+    cfg = load_config(EXAMPLES / name)
+    assert cfg.kind.name == kind and len(cfg.all_points()) == n
+    with pytest.raises(ConfigError, match="kappa"):
+        parse_config({"kind": "validation.capacity", "grid": {"kappa": [0.0, -0.5]}})
+    with pytest.raises(ConfigError, match="N"):
+        parse_config({"kind": "validation.capacity", "model": {"prior": "rademacher"}, "grid": {"N": [10, 30]}})
+    with pytest.raises(ConfigError, match="N"):
+        parse_config({"kind": "validation.committee_sgd", "grid": {"N": [2, 100]}})
+    with pytest.raises(ConfigError, match="seeds"):
+        parse_config({"kind": "validation.committee_sgd", "grid": {"N": [100]}, "options": {"seeds": 1}})
+
+
+def _run(tmp_path, text):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(text)
+    out = tmp_path / "out.h5"
+    assert main(["run", str(cfg), "-o", str(out), "--quiet"]) == 0
+    return out
+
+
+def test_capacity_through_lmech_run_show_and_plot(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    out = _run(tmp_path, """
+kind = "validation.capacity"
+[model]
+kappa = 0.5
+[grid]
+alpha = [0.3, 1.0, 2.0]
+N = [20, 40]
+[options]
+seeds = 20
+""")
+    res = archive.load(out, "sweep")
+    assert res.arrays["p"].shape == (3, 2)
+    assert np.all(res.arrays["p"][0] == 1.0) and np.all(res.arrays["p"][-1] == 0.0)
+    assert np.allclose(res.arrays["alpha_c"], 0.9612050528, rtol=1e-9)
+    assert np.all(res.arrays["sem"] >= 0)
+    assert main(["show", str(out)]) == 0
+    png = tmp_path / "cap.png"
+    assert main(["plot", str(out), "-o", str(png)]) == 0 and png.stat().st_size > 0
+
+
+def test_committee_through_lmech_run_and_plot(tmp_path):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = _run(tmp_path, """
+kind = "validation.committee_sgd"
+[model]
+t = 2.0
+[grid]
+N = [50, 100]
+lr = [0.5]
+[options]
+seeds = 4
+""")
+    res = archive.load(out, "sweep")
+    for k in ("eg_sim", "eg_sem", "eg_ode", "z"):
+        assert res.arrays[k].shape == (2, 1) and np.all(np.isfinite(res.arrays[k])), k
+    assert np.all(res.arrays["n_ok"] == 4)
+    fig, ax = plt.subplots()
+    committee_plot(res, ax)
+    assert len(ax.lines) >= 1
+    plt.close(fig)
+    fig, ax = plt.subplots()
+    from lmech.sweep import sweep
+    cap = sweep("validation.kinds:capacity_point", {"N": [10, 20], "alpha": [1.0, 3.0]}, fixed={"seeds": 4})
+    capacity_plot(cap, ax)
+    assert ax.get_xlabel() == "alpha"
+    plt.close(fig)
