@@ -1,6 +1,7 @@
 """Tests of the time-doubling integrator dmft.solve(method="doubling") (dmft/doubling.py)."""
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -30,6 +31,7 @@ def _cd_exact_C(t):
 
 
 P3_T05 = dmft.SphericalPSpin(p=3, T=0.5)
+EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
 
 
 @pytest.fixture(scope="module")
@@ -187,3 +189,25 @@ def test_invalid_inputs():
         dmft.solve(dmft.RandomRNN(g=1.5), 10.0, method="doubling")
     with pytest.raises(TypeError, match="dt"):
         dmft.solve(P3_T05, 10.0, method="doubling", dt=0.1)
+
+
+def test_pspin_kind_doubling_point_and_cli(tmp_path):
+    from lmech.cli import main
+
+    pt = dmft.kinds.pspin_point(p=3, T=0.5, t_max=50.0, method="doubling", n_window=64,
+                                max_corrector=300)
+    direct = dmft.solve(P3_T05, 50.0, method="doubling", n_window=64, max_corrector=300,
+                        tol=1e-10)
+    assert pt.success and pt.energy == direct.energy
+    assert pt.energy_reference == pytest.approx(P3_T05.aging_energy())
+    assert "C" not in pt.arrays and "e" in pt.arrays
+    cfg = tmp_path / "aging.toml"
+    text = (EXAMPLES_DIR / "dmft_pspin_aging.toml").read_text()
+    text = text.replace("t_max = 1000.0", "t_max = 20.0").replace("n_window = 256", "n_window = 32")
+    cfg.write_text(text)
+    out = tmp_path / "aging.h5"
+    assert main(["run", str(cfg), "-o", str(out), "--quiet"]) == 0
+    sw = lmech.archive.load(out, "sweep")
+    assert sw.success and sw.shape == (4,)
+    e = sw.arrays["energy"]
+    assert np.all(np.isfinite(e)) and np.all(e > sw.arrays["energy_reference"])
