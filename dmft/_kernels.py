@@ -678,6 +678,24 @@ def warmup():
                           C, R, Rr, Cl, y, np.zeros(n), np.zeros(n, dtype=np.int64), 2)
     pspin_energy(coef, C, R, 0.1, n, np.zeros(n))
     stationary_pspin(coef, 1.0, 0.1, n, 1e-12, 5, np.zeros(n), np.zeros(n))
+    # time-doubling kernels (p-spin at T > 0 and T = 0)
+    N = 16
+    nw = N + 1
+    n0 = N // 2 + 1
+    for T in (0.5, 0.0):
+        Cu = np.zeros((n0, n0))
+        Ru = np.zeros((n0, n0))
+        integrate_uniform(MODEL_PSPIN, np.array([T]), coef, 1.0, np.zeros(0), 0.05, n0, 1e-12,
+                          1e-3, 5, z, w, Cu, Ru, np.zeros((1, 1)), np.zeros((1, 1)),
+                          np.zeros((0, n0)), np.zeros(n0), np.zeros(n0, dtype=np.int64), 0)
+        arrs = [np.zeros((nw, nw)) for _ in range(7)]
+        doubling_init(coef, T, 0.05, n0, Cu, Ru, arrs[0], arrs[1], arrs[2], arrs[3], arrs[4],
+                      arrs[5], arrs[6], np.zeros(n0), np.zeros(n0))
+        nr = N - n0 + 1
+        doubling_rows(coef, T, 0.05, n0, N, 2, arrs[0], arrs[1], arrs[2], arrs[3], arrs[4],
+                      arrs[5], arrs[6], 1e-9, 20, np.zeros(nr), np.zeros(nr),
+                      np.zeros(nr, dtype=np.int64), np.zeros(nr))
+        doubling_decimate(N, arrs[0], arrs[1], arrs[2], arrs[3], arrs[4], arrs[5], arrs[6])
     M = 3
     glm_square_sampled(np.array([0.5, 0.0]), np.eye(n), np.eye(n), np.ones(M), np.ones(M),
                        np.ones(M), np.ones((n + 1, M)), np.ones((n, M)), 0.1, n, 0.01, 2, 5,
@@ -695,11 +713,10 @@ def warmup():
 #   AX[j, l]  the same for s -> X[j, s] (chi(t_j, s) for s < t_j, chi(s, t_j) beyond)
 #   H1, H2, H3[i, l]  (1/h) int over interval l of f_k(C(t_i, s)) ds, l <= i,
 #             f1 = xi', f2 = xi'', f3 = (C xi')' = C xi'' + xi'
-# The last DB_NC = 2 points of each new row (and their interval averages)
+# The last nc >= 2 points of each new row (and their interval averages)
 # are copied from the previous row (time-translation invariance next to the
 # diagonal); the others are solved implicitly (BDF2, Gauss–Seidel sweeps in
 # increasing t', accelerated by Anderson mixing).
-DB_NC = 2
 DB_MEM = 8  # Anderson memory
 
 
@@ -942,7 +959,7 @@ def doubling_init(coef, T, h, n0, Cu, Ru, C, X, AC, AX, H1, H2, H3, mu_out, e_ou
 
 
 @njit(cache=True)
-def _db_sweep(coef, T, h, i, jmax, x, g, C, X, AC, AX, H1, H2, H3, F1, dF1, u, v):
+def _db_sweep(coef, T, h, i, jmax, nc, x, g, C, X, AC, AX, H1, H2, H3, F1, dF1, u, v):
     """One Gauss–Seidel sweep of the BDF2 equations of row i from the row ``x``; writes ``g``.
 
     Returns (mu, largest |g - x|).  Columns are visited in increasing t_j, so
@@ -955,7 +972,7 @@ def _db_sweep(coef, T, h, i, jmax, x, g, C, X, AC, AX, H1, H2, H3, F1, dF1, u, v
         C[j, i] = x[j]
         X[i, j] = x[m + j]
         X[j, i] = x[m + j]
-    _db_row_hav(coef, i, 1, i - DB_NC, C, X, AC, AX, H1, H2, H3)
+    _db_row_hav(coef, i, 1, i - nc, C, X, AC, AX, H1, H2, H3)
     for j in range(m):
         AC[j, i] = _db_avg_last(C[i - 2, j], C[i - 1, j], C[i, j])
         AX[j, i] = _db_avg_last(X[i - 2, j], X[i - 1, j], X[i, j])
@@ -984,7 +1001,7 @@ def _db_sweep(coef, T, h, i, jmax, x, g, C, X, AC, AX, H1, H2, H3, F1, dF1, u, v
         AC[j, i] = _db_avg_last(C[i - 2, j], C[i - 1, j], C[i, j])
         AX[j, i] = _db_avg_last(X[i - 2, j], X[i - 1, j], X[i, j])
         lo = max(j - 1, 1)
-        hi = min(j + 1, i - DB_NC)
+        hi = min(j + 1, i - nc)
         _db_row_hav(coef, i, lo, hi, C, X, AC, AX, H1, H2, H3)
         _db_refresh(coef, T, i, max(j, 1), min(j + 2, i), C, X, AC, AX, H1, H2, H3, F1, dF1,
                     u, v)
@@ -992,11 +1009,11 @@ def _db_sweep(coef, T, h, i, jmax, x, g, C, X, AC, AX, H1, H2, H3, F1, dF1, u, v
 
 
 @njit(cache=True)
-def doubling_rows(coef, T, h, i0, i1, C, X, AC, AX, H1, H2, H3, tol, max_iter, mu_out, e_out,
-                  iters, change_out):
+def doubling_rows(coef, T, h, i0, i1, nc, C, X, AC, AX, H1, H2, H3, tol, max_iter, mu_out,
+                  e_out, iters, change_out):
     """Compute rows i0..i1 of the window (eqs. D1-D11, D13); returns the last valid row + 1.
 
-    Each new row copies its last ``DB_NC`` sub-diagonal points and interval
+    Each new row copies its last ``nc`` (>= 2) sub-diagonal points and interval
     averages from the previous row (eq. D11a) and solves the others by the
     implicit BDF2 step (eq. D11b): Gauss–Seidel sweeps over the row,
     accelerated by Anderson mixing, until the largest change of C and chi in
@@ -1020,19 +1037,19 @@ def doubling_rows(coef, T, h, i0, i1, C, X, AC, AX, H1, H2, H3, tol, max_iter, m
     gam = np.zeros(DB_MEM)
     for i in range(i0, i1 + 1):
         k = i - i0
-        jmax = i - DB_NC - 1
+        jmax = i - nc - 1
         m = jmax + 1
         # (D11a) time-translation copies next to the diagonal
         C[i, i] = 1.0
         X[i, i] = 0.0
-        for j in range(i - DB_NC, i):
+        for j in range(i - nc, i):
             C[i, j] = C[i - 1, j - 1]
             C[j, i] = C[i, j]
             X[i, j] = X[i - 1, j - 1]
             X[j, i] = X[i, j]
             AC[j, i] = AC[j - 1, i - 1]
             AX[j, i] = AX[j - 1, i - 1]
-        for l in range(i - DB_NC + 1, i + 1):
+        for l in range(i - nc + 1, i + 1):
             H1[i, l] = H1[i - 1, l - 1]
             H2[i, l] = H2[i - 1, l - 1]
             H3[i, l] = H3[i - 1, l - 1]
@@ -1050,7 +1067,7 @@ def doubling_rows(coef, T, h, i0, i1, C, X, AC, AX, H1, H2, H3, tol, max_iter, m
         mu = np.nan
         while True:
             it += 1
-            mu, change = _db_sweep(coef, T, h, i, jmax, xv, gv, C, X, AC, AX, H1, H2, H3, F1,
+            mu, change = _db_sweep(coef, T, h, i, jmax, nc, xv, gv, C, X, AC, AX, H1, H2, H3, F1,
                                    dF1, u, v)
             if not math.isfinite(change):
                 iters[k] = it
@@ -1063,7 +1080,7 @@ def doubling_rows(coef, T, h, i0, i1, C, X, AC, AX, H1, H2, H3, tol, max_iter, m
             nh = _db_anderson(xv, gv, fprev[:2 * m], gprev[:2 * m], dFh[:, :2 * m],
                               dGh[:, :2 * m], nh, it, Mm, Gm, gam)
         # the row now holds g (the last sweep's output): final averages and one-time values
-        _db_row_hav(coef, i, 1, i - DB_NC, C, X, AC, AX, H1, H2, H3)
+        _db_row_hav(coef, i, 1, i - nc, C, X, AC, AX, H1, H2, H3)
         for j in range(m):
             AC[j, i] = _db_avg_last(C[i - 2, j], C[i - 1, j], C[i, j])
             AX[j, i] = _db_avg_last(X[i - 2, j], X[i - 1, j], X[i, j])
