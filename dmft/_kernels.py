@@ -716,7 +716,7 @@ def warmup():
 # The last nc >= 2 points of each new row (and their interval averages)
 # are copied from the previous row (time-translation invariance next to the
 # diagonal); the others are solved implicitly (BDF2, Gauss–Seidel sweeps in
-# increasing t', accelerated by Anderson mixing).
+# decreasing t', accelerated by Anderson mixing).
 DB_MEM = 8  # Anderson memory
 
 
@@ -962,9 +962,10 @@ def doubling_init(coef, T, h, n0, Cu, Ru, C, X, AC, AX, H1, H2, H3, mu_out, e_ou
 def _db_sweep(coef, T, h, i, jmax, nc, x, g, C, X, AC, AX, H1, H2, H3, F1, dF1, u, v):
     """One Gauss–Seidel sweep of the BDF2 equations of row i from the row ``x``; writes ``g``.
 
-    Returns (mu, largest |g - x|).  Columns are visited in increasing t_j, so
-    that the Volterra coupling of C(t_i, t_j) to C(t_i, s < t_j) (term B) is
-    resolved within one sweep.
+    Returns (mu, largest |g - x|).  Columns are visited in decreasing t_j
+    (from the diagonal outwards, as Kim & Latz do): at p = 3, T = 0.5 this
+    needs 13 sweeps per row on average to t = 1e4 against 21 in increasing
+    order (N = 256, tol = 1e-9).  ``mu`` is refreshed once per sweep.
     """
     m = jmax + 1
     for j in range(m):
@@ -979,7 +980,8 @@ def _db_sweep(coef, T, h, i, jmax, nc, x, g, C, X, AC, AX, H1, H2, H3, F1, dF1, 
     _db_refresh(coef, T, i, 1, i, C, X, AC, AX, H1, H2, H3, F1, dF1, u, v)
     mu, e = _db_mu_e(coef, T, i, C, X, AX, H1, H3)
     change = 0.0
-    for j in range(m):
+    for jj in range(m):
+        j = m - 1 - jj
         rc, rx = _db_rhs(T, i, j, C, X, AC, AX, F1, dF1, u, v)
         if T > 0.0:
             a = -mu + (F1[i] - u[i] - 5.0 / 12.0 * v[i]) / T

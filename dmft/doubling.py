@@ -77,10 +77,12 @@ whole row: the terms of the last interval that multiply the unknown (``-mu
 y``, ``f1(1) y``, ``-H1[i,i] y``, and the 5/12 share of ``gbar`` in D5) are
 taken to the left (backward-Euler-like L-stability next to the diagonal,
 so that a step ``h >> 1/mu`` lands on the slow manifold), the rest is
-iterated by Gauss–Seidel sweeps in increasing t_j (which resolves the
-Volterra coupling of D8 within a sweep) accelerated by Anderson mixing
-(D13: Walker & Ni, SIAM J. Numer. Anal. 49, 1715 (2011)), to a tolerance on
-the largest change of a sweep.
+iterated by Gauss–Seidel sweeps in decreasing t_j, accelerated by Anderson
+mixing (D13: Walker & Ni, SIAM J. Numer. Anal. 49, 1715 (2011)), to a
+tolerance on the largest change of a sweep.  (Plain Jacobi sweeps converge
+ever more slowly as h grows and stall beyond h ~ 50: the aging equations
+are nearly reparametrisation invariant, and only the BDF2 term ``3/(2h)``
+breaks that soft mode.)
 
 *Doubling* (D12): when the window is full, keep the even points (``C[i,j]
 <- C[2i,2j]``), average the interval averages pairwise (``A[j,l] <-
