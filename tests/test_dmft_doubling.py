@@ -214,3 +214,30 @@ def test_pspin_kind_doubling_point_and_cli(tmp_path):
     assert sw.success and sw.shape == (4,)
     e = sw.arrays["energy"]
     assert np.all(np.isfinite(e)) and np.all(e > sw.arrays["energy_reference"])
+
+
+def test_mixture_against_uniform():
+    # mixed 3+4-spin, xi = (q^3 + 0.3 q^4)/2, through the same coefficient array
+    m = dmft.SphericalPSpin(p=3, T=0.6, mixture=(0.0, 0.0, 0.3))
+    ea = dmft.solve(m, 20.0, dt=0.1).energy
+    eb = dmft.solve(m, 20.0, dt=0.05).energy
+    rich = (4 * eb - ea) / 3
+    res = dmft.solve(m, 20.0, method="doubling", n_window=256)
+    assert res.success and res.n_doublings >= 1
+    assert abs(res.energy - rich) < 2e-4  # measured 6e-5
+
+
+def test_convention_converter_maps_the_discrete_scheme():
+    # full convention at T_f on t' = t/sqrt2 is the half convention at T_f/sqrt2
+    # on t (dmft.pspin.convert); the grids map onto each other, so the doubling
+    # runs agree to the corrector tolerance
+    full = dmft.SphericalPSpin(p=3, T=0.9, convention="full")
+    half = full.converted("half")
+    rh = dmft.solve(half, 100.0, method="doubling", n_window=64, dt0=0.05)
+    rf = dmft.solve(full, 100.0 / math.sqrt(2), method="doubling", n_window=64,
+                    dt0=0.05 / math.sqrt(2))
+    assert rf.n_doublings == rh.n_doublings >= 3
+    conv = dmft.pspin.convert(source="half", target="full", energy=rh.energy, t=rh.t[-1])
+    assert conv["t"] == pytest.approx(rf.t[-1], rel=1e-12)
+    assert rf.energy == pytest.approx(conv["energy"], abs=1e-9)
+    assert np.max(np.abs(rf.C - rh.C)) < 1e-8
