@@ -689,11 +689,11 @@ def warmup():
                           1e-3, 5, z, w, Cu, Ru, np.zeros((1, 1)), np.zeros((1, 1)),
                           np.zeros((0, n0)), np.zeros(n0), np.zeros(n0, dtype=np.int64), 0)
         arrs = [np.zeros((nw, nw)) for _ in range(7)]
-        doubling_init(coef, T, 0.05, n0, Cu, Ru, arrs[0], arrs[1], arrs[2], arrs[3], arrs[4],
-                      arrs[5], arrs[6], np.zeros(n0), np.zeros(n0))
+        doubling_init(coef, T, T > 0.0, 0.05, n0, Cu, Ru, arrs[0], arrs[1], arrs[2], arrs[3],
+                      arrs[4], arrs[5], arrs[6], np.zeros(n0), np.zeros(n0))
         nr = N - n0 + 1
-        doubling_rows(coef, T, 0.05, n0, N, 2, arrs[0], arrs[1], arrs[2], arrs[3], arrs[4],
-                      arrs[5], arrs[6], 1e-9, 20, np.zeros(nr), np.zeros(nr),
+        doubling_rows(coef, T, T > 0.0, 0.05, n0, N, 2, arrs[0], arrs[1], arrs[2], arrs[3],
+                      arrs[4], arrs[5], arrs[6], 1e-9, 20, np.zeros(nr), np.zeros(nr),
                       np.zeros(nr, dtype=np.int64), np.zeros(nr))
         doubling_decimate(N, arrs[0], arrs[1], arrs[2], arrs[3], arrs[4], arrs[5], arrs[6])
     M = 3
@@ -772,27 +772,27 @@ def _db_row_hav(coef, i, lmin, lmax, C, X, AC, AX, H1, H2, H3):
 
 
 @njit(cache=True)
-def _db_dphi(T, i, l, C, X):
+def _db_dphi(T, fdt, i, l, C, X):
     """Increment over interval l of Phi(t_i, s) = C + T chi (T > 0) or of chi (T = 0)."""
-    if T > 0.0:
+    if fdt:
         return (C[i, l] - C[i, l - 1]) + T * (X[i, l] - X[i, l - 1])
     return X[i, l] - X[i, l - 1]
 
 
 @njit(cache=True)
-def _db_mu_e(coef, T, i, C, X, AX, H1, H3):
+def _db_mu_e(coef, T, fdt, i, C, X, AX, H1, H3):
     """mu(t_i) and e(t_i) from row i (eqs. D6, D7)."""
     sm = 0.0
     se = 0.0
     for l in range(1, i + 1):
-        d = _db_dphi(T, i, l, C, X)
+        d = _db_dphi(T, fdt, i, l, C, X)
         sm += H3[i, l] * d
         se += H1[i, l] * d
-    if T > 0.0:
+    if fdt:
         x1_0, x1_1, x1_2 = xi_derivs(coef, 1.0)
         x0_0, x0_1, x0_2 = xi_derivs(coef, C[i, 0])
         return T + (x1_1 - C[i, 0] * x0_1 - sm) / T, -(x1_0 - x0_0 - se) / T
-    # T = 0 (eq. D9): by parts against the interval averages of chi(t_i, .)
+    # plain form (eq. D9; always at T = 0): by parts against the averages of chi(t_i, .)
     sm = 0.0
     se = 0.0
     p0, p1, p2 = xi_derivs(coef, C[i, 0])
@@ -807,11 +807,11 @@ def _db_mu_e(coef, T, i, C, X, AX, H1, H3):
         se -= AX[i, l] * (q1 - f1p)
         f3p = f3
         f1p = q1
-    return sm, se
+    return T + sm, se
 
 
 @njit(cache=True)
-def _db_rhs(T, i, j, C, X, AC, AX, F1, dF1, u, v):
+def _db_rhs(T, fdt, i, j, C, X, AC, AX, F1, dF1, u, v):
     """Memory terms of d_t C(t_i, t_j) and d_t chi(t_i, t_j) without the -mu terms (eqs. D8, D9)."""
     Cj = C[j]
     Xj = X[j]
@@ -820,7 +820,7 @@ def _db_rhs(T, i, j, C, X, AC, AX, F1, dF1, u, v):
     sC = 0.0
     sB = 0.0
     sX = 0.0
-    if T > 0.0:
+    if fdt:
         for l in range(1, j + 1):
             dc = Cj[l] - Cj[l - 1]
             sC += u[l] * dc + v[l] * ACj[l]
@@ -831,7 +831,7 @@ def _db_rhs(T, i, j, C, X, AC, AX, F1, dF1, u, v):
         rc = (C[i, j] * F1[i] - C[j, 0] * F1[0] - sC + F1[j] - F1[0] * C[j, 0] - sB) / T
         rx = 1.0 + (X[i, j] * F1[i] - sX) / T
         return rc, rx
-    # T = 0 (eq. D9): u[l] = f2(C(t_i, s_l)) at the grid points, by parts against
+    # plain form (eq. D9): u[l] = f2(C(t_i, s_l)) at the grid points, by parts against
     # the interval averages AX[i, l] of chi(t_i, .)
     AXi = AX[i]
     for l in range(1, j + 1):
@@ -845,21 +845,21 @@ def _db_rhs(T, i, j, C, X, AC, AX, F1, dF1, u, v):
 
 
 @njit(cache=True)
-def _db_refresh(coef, T, i, lmin, lmax, C, X, AC, AX, H1, H2, H3, F1, dF1, u, v):
+def _db_refresh(coef, T, fdt, i, lmin, lmax, C, X, AC, AX, H1, H2, H3, F1, dF1, u, v):
     """Recompute F1, dF1, u, v of row i on intervals lmin..lmax (and points lmin-1..lmax)."""
     for l in range(max(lmin - 1, 0), lmax + 1):
         f0, f1, f2 = xi_derivs(coef, C[i, l])
         F1[l] = f1
-        if T <= 0.0:
+        if not fdt:
             u[l] = f2
-    if T <= 0.0:
+    if not fdt:
         for l in range(max(lmin, 1), lmax + 1):
             dF1[l] = F1[l] - F1[l - 1]
         return
     for l in range(max(lmin, 1), lmax + 1):
         dF1[l] = F1[l] - F1[l - 1]
         u[l] = H1[i, l]
-        v[l] = H2[i, l] * _db_dphi(T, i, l, C, X)
+        v[l] = H2[i, l] * _db_dphi(T, fdt, i, l, C, X)
 
 
 @njit(cache=True)
@@ -900,6 +900,10 @@ def _db_anderson(x, g, fprev, gprev, dFh, dGh, nh, it, Mm, Gm, gam):
             Mm[a, b] = s
             Mm[b, a] = s
         tr += Mm[a, a]
+    if not math.isfinite(tr):
+        for q in range(L):
+            x[q] = g[q]
+        return 0
     A = Mm[:nh, :nh].copy()
     for a in range(nh):
         A[a, a] += 1e-12 * tr + 1e-300
@@ -922,7 +926,7 @@ def _db_anderson(x, g, fprev, gprev, dFh, dGh, nh, it, Mm, Gm, gam):
 
 
 @njit(cache=True)
-def doubling_init(coef, T, h, n0, Cu, Ru, C, X, AC, AX, H1, H2, H3, mu_out, e_out):
+def doubling_init(coef, T, fdt, h, n0, Cu, Ru, C, X, AC, AX, H1, H2, H3, mu_out, e_out):
     """Fill rows 0..n0-1 of the window from a uniform-grid solution (eq. D10).
 
     ``Cu`` (full symmetric) and ``Ru`` (lower triangle) are the uniform
@@ -953,13 +957,13 @@ def doubling_init(coef, T, h, n0, Cu, Ru, C, X, AC, AX, H1, H2, H3, mu_out, e_ou
                 AC[j, l] = 0.5 * (C[l - 1, j] + C[l, j])
                 AX[j, l] = 0.5 * (X[l - 1, j] + X[l, j])
     for i in range(n0):
-        mu, e = _db_mu_e(coef, T, i, C, X, AX, H1, H3)
+        mu, e = _db_mu_e(coef, T, fdt, i, C, X, AX, H1, H3)
         mu_out[i] = mu
         e_out[i] = e
 
 
 @njit(cache=True)
-def _db_sweep(coef, T, h, i, jmax, nc, x, g, C, X, AC, AX, H1, H2, H3, F1, dF1, u, v):
+def _db_sweep(coef, T, fdt, h, i, jmax, nc, x, g, C, X, AC, AX, H1, H2, H3, F1, dF1, u, v):
     """One Gauss–Seidel sweep of the BDF2 equations of row i from the row ``x``; writes ``g``.
 
     Returns (mu, largest |g - x|).  Columns are visited in decreasing t_j
@@ -977,13 +981,13 @@ def _db_sweep(coef, T, h, i, jmax, nc, x, g, C, X, AC, AX, H1, H2, H3, F1, dF1, 
     for j in range(m):
         AC[j, i] = _db_avg_last(C[i - 2, j], C[i - 1, j], C[i, j])
         AX[j, i] = _db_avg_last(X[i - 2, j], X[i - 1, j], X[i, j])
-    _db_refresh(coef, T, i, 1, i, C, X, AC, AX, H1, H2, H3, F1, dF1, u, v)
-    mu, e = _db_mu_e(coef, T, i, C, X, AX, H1, H3)
+    _db_refresh(coef, T, fdt, i, 1, i, C, X, AC, AX, H1, H2, H3, F1, dF1, u, v)
+    mu, e = _db_mu_e(coef, T, fdt, i, C, X, AX, H1, H3)
     change = 0.0
     for jj in range(m):
         j = m - 1 - jj
-        rc, rx = _db_rhs(T, i, j, C, X, AC, AX, F1, dF1, u, v)
-        if T > 0.0:
+        rc, rx = _db_rhs(T, fdt, i, j, C, X, AC, AX, F1, dF1, u, v)
+        if fdt:
             a = -mu + (F1[i] - u[i] - 5.0 / 12.0 * v[i]) / T
         else:
             a = -mu + AX[i, i] * u[i]
@@ -994,7 +998,11 @@ def _db_sweep(coef, T, h, i, jmax, nc, x, g, C, X, AC, AX, H1, H2, H3, F1, dF1, 
         xn = (4.0 * X[i - 1, j] - X[i - 2, j] + 2.0 * h * rx) / den
         g[j] = cn
         g[m + j] = xn
-        change = max(change, abs(cn - x[j]), abs(xn - x[m + j]))
+        dmax = max(abs(cn - x[j]), abs(xn - x[m + j]))
+        if not math.isfinite(dmax):
+            change = np.inf  # (max() would drop a NaN)
+        else:
+            change = max(change, dmax)
         # Gauss–Seidel: write the new values and refresh what depends on them
         C[i, j] = cn
         C[j, i] = cn
@@ -1005,13 +1013,13 @@ def _db_sweep(coef, T, h, i, jmax, nc, x, g, C, X, AC, AX, H1, H2, H3, F1, dF1, 
         lo = max(j - 1, 1)
         hi = min(j + 1, i - nc)
         _db_row_hav(coef, i, lo, hi, C, X, AC, AX, H1, H2, H3)
-        _db_refresh(coef, T, i, max(j, 1), min(j + 2, i), C, X, AC, AX, H1, H2, H3, F1, dF1,
+        _db_refresh(coef, T, fdt, i, max(j, 1), min(j + 2, i), C, X, AC, AX, H1, H2, H3, F1, dF1,
                     u, v)
     return mu, change
 
 
 @njit(cache=True)
-def doubling_rows(coef, T, h, i0, i1, nc, C, X, AC, AX, H1, H2, H3, tol, max_iter, mu_out,
+def doubling_rows(coef, T, fdt, h, i0, i1, nc, C, X, AC, AX, H1, H2, H3, tol, max_iter, mu_out,
                   e_out, iters, change_out):
     """Compute rows i0..i1 of the window (eqs. D1-D11, D13); returns the last valid row + 1.
 
@@ -1069,8 +1077,8 @@ def doubling_rows(coef, T, h, i0, i1, nc, C, X, AC, AX, H1, H2, H3, tol, max_ite
         mu = np.nan
         while True:
             it += 1
-            mu, change = _db_sweep(coef, T, h, i, jmax, nc, xv, gv, C, X, AC, AX, H1, H2, H3, F1,
-                                   dF1, u, v)
+            mu, change = _db_sweep(coef, T, fdt, h, i, jmax, nc, xv, gv, C, X, AC, AX, H1, H2,
+                                   H3, F1, dF1, u, v)
             if not math.isfinite(change):
                 iters[k] = it
                 change_out[k] = change
@@ -1086,13 +1094,18 @@ def doubling_rows(coef, T, h, i0, i1, nc, C, X, AC, AX, H1, H2, H3, tol, max_ite
         for j in range(m):
             AC[j, i] = _db_avg_last(C[i - 2, j], C[i - 1, j], C[i, j])
             AX[j, i] = _db_avg_last(X[i - 2, j], X[i - 1, j], X[i, j])
-        mu, e = _db_mu_e(coef, T, i, C, X, AX, H1, H3)
+        mu, e = _db_mu_e(coef, T, fdt, i, C, X, AX, H1, H3)
         iters[k] = it if change <= tol else max_iter + 1
         change_out[k] = change
         mu_out[k] = mu
         e_out[k] = e
         if not (math.isfinite(mu) and math.isfinite(e)):
             return i
+        # |C(t,t')| <= 1 (Cauchy-Schwarz on the sphere): a violation flags an unstable scheme
+        for j in range(i):
+            if abs(C[i, j]) > 1.0 + 1e-6:
+                iters[k] = -1
+                return i
     return i1 + 1
 
 

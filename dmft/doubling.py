@@ -26,8 +26,10 @@ within tau = O(1) at every t) is carried by ``d_s C``, whose integrals are
 done *exactly* by antiderivatives or integration by parts; what is left,
 ``d_s Phi``, is slow wherever FDT holds at short time differences, but FDT is
 not assumed anywhere (below T_d ``Phi`` varies on the slow scale and is
-integrated as such).  For ``T = 0`` there is no noise-driven fast part and
-the sums run against ``d_s chi`` directly.
+integrated as such).  The split divides by T; at ``T = 0``, and at small T
+where the noise-driven fast part (amplitude ~ T) is small, the plain
+Stieltjes sums against ``d_s chi`` (D9) are used instead (option
+``fdt_split``).
 
 *Grid and stored moments.*  A window of ``N + 1`` points ``t_i = i h``.
 Besides C and chi on the grid, every interval ``[s_{l-1}, s_l]`` carries the
@@ -58,10 +60,12 @@ integration by parts of ``g d_s f1(C(t,s))``)::
              - sum_{l<=j} AC[j,l] Delta_l f1(C(t_i,.)) - sum_{l<=j} H1[i,l] Delta_l Phi(t_j,.)
 
 (D6, D7 are ``mu = T + int f3(C) R``, ``e = -int f1(C) R`` with the exact
-antiderivatives of ``f3 dC`` and ``f1 dC``.)  For ``T = 0`` (D9): ``mu =
--sum H3 Delta chi``, ``e = sum H1 Delta chi``, ``int Sig g = -sum H2 Delta chi
-gbar`` and ``int f1 R(t_j,.) = f1(C(t_i,0)) chi(t_j,0) + sum AX[j,l] Delta_l
-f1``.
+antiderivatives of ``f3 dC`` and ``f1 dC``.)  Plain form (D9), every
+integral by parts against the interval averages of the fast chi:
+``int_a^b phi(s) d_s chi(t_i,s) = [phi chi(t_i,.)]_a^b - sum_l AX[i,l]
+Delta_l phi``, with ``phi = f3(C(t_i,.))`` (mu, plus T), ``f1`` (e),
+``f2(C(t_i,.)) g`` (D1, D2), and ``int f1(C(t_i,s)) R(t_j,s) ds =
+f1(C(t_i,0)) chi(t_j,0) + sum_l AX[j,l] Delta_l f1(C(t_i,.))``.
 
 *Start* (D10): rows ``0..N/2`` come from the uniform predictor–corrector
 (:func:`dmft._kernels.integrate_uniform`) at ``h0``; chi by the trapezoid
@@ -116,14 +120,20 @@ import time
 
 import numpy as np
 
-from lmech.checks import check_int, check_options, check_real
+from lmech.checks import check_bool, check_int, check_options, check_real
 
 from . import _kernels
 from .pspin import SphericalPSpin
 
-__all__ = ["solve_doubling", "DOUBLING_OPTIONS", "doubling_grid"]
+__all__ = ["solve_doubling", "DOUBLING_OPTIONS", "doubling_grid", "FDT_SPLIT_MIN_T"]
 
-DOUBLING_OPTIONS = ("method", "n_window", "dt0", "tol", "max_corrector", "n_copy")
+#: ``fdt_split="auto"`` uses the split (D3) for ``T >= FDT_SPLIT_MIN_T sqrt(xi''(1))``
+#: (0.26 for the 3-spin, 0.15 for the 2-spin in the ``half`` convention), the plain
+#: form (D9) below: the split divides by T and is unstable at small T, the plain form
+#: misplaces the fast noise-driven relaxation (amplitude ~ T) once h >> 1.
+FDT_SPLIT_MIN_T = 0.15
+
+DOUBLING_OPTIONS = ("method", "n_window", "dt0", "tol", "max_corrector", "n_copy", "fdt_split")
 
 
 def doubling_grid(t_max: float, n_window: int, dt0: float) -> tuple[int, int, float]:
@@ -164,6 +174,12 @@ def solve_doubling(model: SphericalPSpin, t_max: float, **options):
         (default 1e-9).
     max_corrector : int, optional
         Maximum sweeps per row (default 300).
+    fdt_split : bool or "auto", optional
+        Use the split (D3) of the response measure (True) or the plain
+        Stieltjes sums (D9, False).  ``"auto"`` (default): the split for ``T
+        >= FDT_SPLIT_MIN_T sqrt(xi''(1))``.  Measured: p = 3, T = 0.5 to t =
+        1e4 needs the split (plain gives e = -1.14 < e_inf); p = 2, T = 0.1
+        needs the plain form (the split is unstable at N = 128).
     n_copy : int, optional
         Points next to the diagonal of each new row copied from the previous
         row (eq. D11a; ``2 <= n_copy <= max(2, N/64)``, default ``max(2,
@@ -200,9 +216,17 @@ def solve_doubling(model: SphericalPSpin, t_max: float, **options):
     max_corr = check_int("max_corrector", options.get("max_corrector", 300), low=1,
                          high=100_000)
     nc = check_int("n_copy", options.get("n_copy", max(2, N // 128)), low=2, high=max(2, N // 64))
+    split = options.get("fdt_split", "auto")
+    if split == "auto":
+        xi2 = float(np.polynomial.polynomial.polyval(1.0, np.polynomial.polynomial.polyder(
+            model.xi_coefficients(), 2)))
+        split = model.T >= FDT_SPLIT_MIN_T * math.sqrt(xi2)
+    split = check_bool("fdt_split", split)
+    if split and model.T <= 0.0:
+        raise ValueError("fdt_split needs T > 0 (the split divides by T)")
     K, m, h0 = doubling_grid(t_max, N, dt0)
     opts = {"method": "doubling", "n_window": N, "dt0": dt0, "tol": tol,
-            "max_corrector": max_corr, "n_copy": nc}
+            "max_corrector": max_corr, "n_copy": nc, "fdt_split": split}
     coef = np.ascontiguousarray(model.xi_coefficients(), dtype=np.float64)
     T = float(model.T)
     n = N + 1
@@ -229,7 +253,7 @@ def solve_doubling(model: SphericalPSpin, t_max: float, **options):
     h = h0
     last_done = n0 - 1
     if ok:
-        _kernels.doubling_init(coef, T, h0, n0, Cu, Ru, C, X, AC, AX, H1, H2, H3, mu0, e0)
+        _kernels.doubling_init(coef, T, split, h0, n0, Cu, Ru, C, X, AC, AX, H1, H2, H3, mu0, e0)
         for level in range(K + 1):
             last = N if level < K else m
             nr = last - n0 + 1
@@ -237,8 +261,8 @@ def solve_doubling(model: SphericalPSpin, t_max: float, **options):
             e = np.full(nr, np.nan)
             it = np.zeros(nr, dtype=np.int64)
             ch = np.full(nr, np.nan)
-            done = _kernels.doubling_rows(coef, T, h, n0, last, nc, C, X, AC, AX, H1, H2, H3, tol,
-                                          max_corr, mu, e, it, ch)
+            done = _kernels.doubling_rows(coef, T, split, h, n0, last, nc, C, X, AC, AX, H1, H2,
+                                          H3, tol, max_corr, mu, e, it, ch)
             k_ok = done - n0
             t_all.append(h * np.arange(n0, n0 + k_ok))
             e_all.append(e[:k_ok])
@@ -248,7 +272,18 @@ def solve_doubling(model: SphericalPSpin, t_max: float, **options):
             last_done = done - 1
             if done != last + 1:
                 ok = False
-                message = f"non-finite values at t = {h * done:.6g} (h = {h:.3g}); stopped"
+                if it[k_ok] == -1:
+                    message = (f"|C(t,t')| > 1 at t = {h * done:.6g} (h = {h:.3g}): the scheme is "
+                               "unstable with these options (try fdt_split, a larger n_window "
+                               "or a smaller dt0); stopped")
+                    t_all.append(h * np.array([done]))
+                    e_all.append(e[k_ok:k_ok + 1])
+                    mu_all.append(mu[k_ok:k_ok + 1])
+                    its.append(it[k_ok:k_ok + 1])
+                    chg.append(ch[k_ok:k_ok + 1])
+                    last_done = done
+                else:
+                    message = f"non-finite values at t = {h * done:.6g} (h = {h:.3g}); stopped"
                 break
             if level < K:
                 _kernels.doubling_decimate(N, C, X, AC, AX, H1, H2, H3)

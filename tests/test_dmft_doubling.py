@@ -241,3 +241,27 @@ def test_convention_converter_maps_the_discrete_scheme():
     assert conv["t"] == pytest.approx(rf.t[-1], rel=1e-12)
     assert rf.energy == pytest.approx(conv["energy"], abs=1e-9)
     assert np.max(np.abs(rf.C - rh.C)) < 1e-8
+
+
+def test_p2_low_temperature_plain_form():
+    # p = 2, T = 0.1 < T_c = 1: e -> -1 + T/2 (spherical SK, Kosterlitz, Thouless &
+    # Jones, PRL 36, 1217 (1976)) from above; "auto" picks the plain form (D9) here
+    m = dmft.SphericalPSpin(p=2, T=0.1)
+    ra = dmft.solve(m, 1000.0, method="doubling", n_window=128)
+    rb = dmft.solve(m, 1000.0, method="doubling", n_window=256)
+    assert ra.success and rb.success and ra.options["fdt_split"] is False
+    assert abs(ra.energy - rb.energy) < 2e-4  # measured 7e-5
+    assert 0 < rb.energy - (-1 + 0.1 / 2) < 1e-3  # measured 4.2e-4
+    assert np.max(np.abs(rb.C)) <= 1.0 + 1e-9
+
+
+def test_unstable_split_is_reported_not_returned():
+    # the split (D3) divides by T: at T = 0.01 it blows up, and the solver says so
+    res = dmft.solve(dmft.SphericalPSpin(p=2, T=0.01), 1000.0, method="doubling",
+                     n_window=128, fdt_split=True)
+    assert not res.success and "|C(t,t')| > 1" in res.message
+    assert res.t_all[-1] < 1000.0
+    with pytest.raises(ValueError, match="fdt_split"):
+        dmft.solve(dmft.SphericalPSpin(p=2, T=0.0), 10.0, method="doubling", fdt_split=True)
+    with pytest.raises(ValueError, match="fdt_split"):
+        dmft.solve(P3_T05, 10.0, method="doubling", fdt_split="yes")
