@@ -128,6 +128,19 @@ def test_p3_above_td_equilibrates_with_fdt():
 
 
 @pytest.mark.slow
+def test_against_uniform_at_t200():
+    # e(200) of p=3, T=0.5: Richardson of the uniform grid, dt = 0.1 (computed, 15 s)
+    # and dt = 0.05 (-0.871974, benchmarks/README.md; 94 s): -0.873238.  The doubling
+    # run passes through the regime h ~ 1 (h_final = 1.6 at N = 256); measured errors
+    # 1.9e-4 (N = 256, n_copy = 2), 1.3e-4 (512, 4), 4.3e-4 (512, 8)
+    ea = dmft.solve(P3_T05, 200.0, dt=0.1).energy
+    ref = (4 * (-0.871974) - ea) / 3
+    for N in (128, 256):
+        res = dmft.solve(P3_T05, 200.0, method="doubling", n_window=N)
+        assert abs(res.energy - ref) < 4e-4, (N, res.energy, ref)
+
+
+@pytest.mark.slow
 def test_aging_to_1e4_and_doubled_window():
     m = P3_T05
     res = dmft.solve(m, 1e4, method="doubling", n_window=256)
