@@ -49,7 +49,11 @@ class DMFTResult(lmech.Result):
     full symmetric), ``R`` (response, lower triangle ``R[i, j] = R(t_i,
     t_j)``, ``j <= i``), ``mu`` (Lagrange multiplier / mass), ``iterations``
     (corrector iterations per step) and one-time observables; scalars hold the
-    final values (the observables a sweep stores).
+    final values (the observables a sweep stores).  ``method="doubling"``
+    (:func:`dmft.doubling.solve_doubling`) stores the final window ``t``,
+    ``C``, ``chi`` (integrated response) and ``R`` (interval means), and the
+    one-time history ``t_all``, ``e``, ``mu``, ``iterations`` over every time
+    visited.
     """
 
 
