@@ -106,8 +106,12 @@ def test_p2_zero_temperature_long_times():
     assert np.max(np.abs(res.e[1:] - _cd_exact_e(t))) < 4e-4
     assert abs(res.energy - _cd_exact_e(1000.0)) < 2.5e-4
     assert abs(res.energy - (-1 + 3 / 8000)) < 2.5e-4
-    # C on the final window: measured 0.043 (N = 128) and 0.031 (N = 256), first order in 1/N
-    assert np.max(np.abs(res.C - _cd_exact_C(res.t))) < 0.06
+    # C on the final window: measured 0.043 (N = 128) and 0.031 (N = 256): the copies
+    # next to the diagonal (dmft.doubling, D11a) freeze the slow aging drift
+    err = np.max(np.abs(res.C - _cd_exact_C(res.t)))
+    assert err < 0.05
+    big = dmft.solve(dmft.SphericalPSpin(p=2, T=0.0), 1000.0, method="doubling", n_window=256)
+    assert np.max(np.abs(big.C - _cd_exact_C(big.t))) < 0.8 * err
 
 
 def test_p3_above_td_equilibrates_with_fdt():
