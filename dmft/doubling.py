@@ -95,7 +95,9 @@ Memory is ``O(N^2)``; each doubling costs ``O(N^3)`` per sweep.
 
 The energy and mu of every row computed are kept (the one-time history over
 all times visited, ``O(N n_doublings)`` values); C and chi are those of the
-final window.
+final window.  With ``checkpoint=path`` the window state (seven ``(N+1)^2``
+arrays) and the history are written to an archive after every doubling;
+``resume=`` such a checkpoint continues the run and reproduces it exactly.
 
 *Accuracy* (measured; tests/test_dmft_doubling.py).  Second order in h0
 while the window has not been coarsened.  After, two errors dominate: (i)
@@ -139,7 +141,10 @@ __all__ = ["solve_doubling", "DOUBLING_OPTIONS", "doubling_grid", "FDT_SPLIT_MIN
 #: misplaces the fast noise-driven relaxation (amplitude ~ T) once h >> 1.
 FDT_SPLIT_MIN_T = 0.15
 
-DOUBLING_OPTIONS = ("method", "n_window", "dt0", "tol", "max_corrector", "n_copy", "fdt_split")
+DOUBLING_OPTIONS = ("method", "n_window", "dt0", "tol", "max_corrector", "n_copy", "fdt_split",
+                    "checkpoint", "resume")
+_STATE = ("C", "X", "AC", "AX", "H1", "H2", "H3")
+CHECKPOINT_NAME = "doubling_checkpoint"
 
 
 def doubling_grid(t_max: float, n_window: int, dt0: float) -> tuple[int, int, float]:
@@ -155,6 +160,40 @@ def doubling_grid(t_max: float, n_window: int, dt0: float) -> tuple[int, int, fl
     m = int(math.ceil(t_max / (dt0 * 2 ** k) * (1.0 - 1e-12)))
     m = min(max(m, N // 2 + 1), N)
     return k, m, t_max / (m * 2 ** k)
+
+
+def _check_resume(resume, model, opts, t_max):
+    """Raise ValueError (naming ``resume``) unless ``resume`` is a checkpoint of this very run."""
+    from .solve import DMFTResult
+    if not isinstance(resume, DMFTResult) or resume.meta.get("method") != "doubling" \
+            or "checkpoint_level" not in resume.meta:
+        raise ValueError("resume must be a doubling checkpoint (dmft.solve(..., checkpoint=path) "
+                         f"writes one as {CHECKPOINT_NAME!r})")
+    if resume.model != model:
+        raise ValueError(f"resume was computed for another model: {resume.model!r}")
+    if float(resume.scalars["t_max"]) != t_max:
+        raise ValueError(f"resume was computed for t_max={resume.scalars['t_max']!r}, not "
+                         f"{t_max!r} (the grid depends on t_max)")
+    for k, v in opts.items():
+        if resume.options.get(k) != v:
+            raise ValueError(f"resume was computed with {k}={resume.options.get(k)!r}, not {v!r}")
+
+
+def _save_checkpoint(path, model, opts, t_max, level, K, h, state, t_all, e_all, mu_all, its,
+                     chg):
+    """Write the window state after doubling ``level`` to ``path`` (group ``CHECKPOINT_NAME``)."""
+    import lmech
+    from .solve import DMFTResult
+    arrays = {"state_" + k: v.copy() for k, v in state.items()}
+    arrays.update(t_all=np.concatenate(t_all), e=np.concatenate(e_all),
+                  mu=np.concatenate(mu_all), iterations=np.concatenate(its),
+                  corrector_change=np.concatenate(chg))
+    res = DMFTResult(success=False, status=1,
+                     message=f"checkpoint after level {level} of {K} (t = {arrays['t_all'][-1]:.6g})",
+                     model=model, options=opts, arrays=arrays,
+                     scalars={"t_max": t_max, "h": h},
+                     meta={"method": "doubling", "checkpoint_level": level})
+    lmech.archive.save(res, path, CHECKPOINT_NAME, overwrite=True)
 
 
 def solve_doubling(model: SphericalPSpin, t_max: float, **options):
@@ -180,6 +219,13 @@ def solve_doubling(model: SphericalPSpin, t_max: float, **options):
         (default 1e-9).
     max_corrector : int, optional
         Maximum sweeps per row (default 300).
+    checkpoint : str or path, optional
+        Archive to which the window state is written (group
+        ``"doubling_checkpoint"``, replaced each time) after every doubling.
+    resume : DMFTResult, optional
+        Such a checkpoint (``lmech.archive.load(path, "doubling_checkpoint")``)
+        of the same model, ``t_max`` and numerical options: the run continues
+        from it and reproduces the uninterrupted run exactly.
     fdt_split : bool or "auto", optional
         Use the split (D3) of the response measure (True) or the plain
         Stieltjes sums (D9, False).  ``"auto"`` (default): the split for ``T
@@ -233,34 +279,54 @@ def solve_doubling(model: SphericalPSpin, t_max: float, **options):
     K, m, h0 = doubling_grid(t_max, N, dt0)
     opts = {"method": "doubling", "n_window": N, "dt0": dt0, "tol": tol,
             "max_corrector": max_corr, "n_copy": nc, "fdt_split": split}
+    checkpoint = options.get("checkpoint")
+    resume = options.get("resume")
+    if resume is not None:
+        _check_resume(resume, model, opts, t_max)
     coef = np.ascontiguousarray(model.xi_coefficients(), dtype=np.float64)
     T = float(model.T)
     n = N + 1
     n0 = N // 2 + 1
     t_start = time.perf_counter()
-    uni = np.zeros((n0, n0)), np.zeros((n0, n0))
-    Cu, Ru = uni
-    y = np.zeros((0, n0))
-    it_u = np.zeros(n0, dtype=np.int64)
-    done_u = _kernels.integrate_uniform(_kernels.MODEL_PSPIN, np.array([T]), coef, 1.0,
-                                        np.zeros(0), h0, n0, min(tol, 1e-10), 1e-3, 50, np.zeros(1),
-                                        np.ones(1), Cu, Ru, np.zeros((1, 1)), np.zeros((1, 1)),
-                                        y, np.zeros(n0), it_u, 0)
-    C, X, AC, AX, H1, H2, H3 = (np.zeros((n, n)) for _ in range(7))
-    mu0 = np.zeros(n0)
-    e0 = np.zeros(n0)
-    ok = done_u == n0 and np.all(np.isfinite(Cu)) and np.all(np.isfinite(Ru))
-    t_all = [h0 * np.arange(n0)]
-    e_all = [e0]
-    mu_all = [mu0]
-    its = [np.zeros(n0, dtype=np.int64)]
-    chg = [np.zeros(n0)]
+    state = {k: np.zeros((n, n)) for k in _STATE}
+    C, X, AC, AX, H1, H2, H3 = (state[k] for k in _STATE)
     message = "integrated to t_max"
     h = h0
     last_done = n0 - 1
+    if resume is None:
+        Cu, Ru = np.zeros((n0, n0)), np.zeros((n0, n0))
+        done_u = _kernels.integrate_uniform(_kernels.MODEL_PSPIN, np.array([T]), coef, 1.0,
+                                            np.zeros(0), h0, n0, min(tol, 1e-10), 1e-3, 50,
+                                            np.zeros(1), np.ones(1), Cu, Ru, np.zeros((1, 1)),
+                                            np.zeros((1, 1)), np.zeros((0, n0)), np.zeros(n0),
+                                            np.zeros(n0, dtype=np.int64), 0)
+        mu0 = np.zeros(n0)
+        e0 = np.zeros(n0)
+        ok = bool(done_u == n0 and np.all(np.isfinite(Cu)) and np.all(np.isfinite(Ru)))
+        if ok:
+            _kernels.doubling_init(coef, T, split, h0, n0, Cu, Ru, C, X, AC, AX, H1, H2, H3, mu0,
+                                   e0)
+        else:
+            message = "non-finite values in the uniform start; stopped"
+        t_all = [h0 * np.arange(n0)]
+        e_all = [e0]
+        mu_all = [mu0]
+        its = [np.zeros(n0, dtype=np.int64)]
+        chg = [np.zeros(n0)]
+        first_level = 0
+    else:
+        for k in _STATE:
+            state[k][:] = resume.arrays["state_" + k]
+        t_all = [resume.t_all]
+        e_all = [resume.e]
+        mu_all = [resume.mu]
+        its = [resume.iterations]
+        chg = [resume.corrector_change]
+        h = float(resume.scalars["h"])
+        first_level = int(resume.meta["checkpoint_level"]) + 1
+        ok = True
     if ok:
-        _kernels.doubling_init(coef, T, split, h0, n0, Cu, Ru, C, X, AC, AX, H1, H2, H3, mu0, e0)
-        for level in range(K + 1):
+        for level in range(first_level, K + 1):
             last = N if level < K else m
             nr = last - n0 + 1
             mu = np.full(nr, np.nan)
@@ -294,8 +360,9 @@ def solve_doubling(model: SphericalPSpin, t_max: float, **options):
             if level < K:
                 _kernels.doubling_decimate(N, C, X, AC, AX, H1, H2, H3)
                 h *= 2.0
-    else:
-        message = "non-finite values in the uniform start; stopped"
+                if checkpoint is not None:
+                    _save_checkpoint(checkpoint, model, opts, t_max, level, K, h, state, t_all,
+                                     e_all, mu_all, its, chg)
     elapsed = time.perf_counter() - t_start
     t_all = np.concatenate(t_all)
     e_all = np.concatenate(e_all)

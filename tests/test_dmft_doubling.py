@@ -282,3 +282,39 @@ def test_unstable_split_is_reported_not_returned():
         dmft.solve(dmft.SphericalPSpin(p=2, T=0.0), 10.0, method="doubling", fdt_split=True)
     with pytest.raises(ValueError, match="fdt_split"):
         dmft.solve(P3_T05, 10.0, method="doubling", fdt_split="yes")
+
+
+def test_checkpoint_and_resume_reproduce_the_run(tmp_path, monkeypatch):
+    import dmft.doubling as dd
+
+    kw = dict(method="doubling", n_window=32, dt0=0.05)
+    full = dmft.solve(P3_T05, 400.0, **kw)
+    assert full.success and full.n_doublings >= 5
+    path = tmp_path / "ck.h5"
+    calls = []
+    orig = dd._save_checkpoint
+
+    def crash_after_two(*args):
+        orig(*args)
+        calls.append(args[3])
+        if len(calls) == 2:
+            raise KeyboardInterrupt("simulated kill")
+
+    monkeypatch.setattr(dd, "_save_checkpoint", crash_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        dmft.solve(P3_T05, 400.0, checkpoint=path, **kw)
+    monkeypatch.setattr(dd, "_save_checkpoint", orig)
+    ck = lmech.archive.load(path, dd.CHECKPOINT_NAME)
+    assert ck.meta["checkpoint_level"] == 1 and not ck.success
+    res = dmft.solve(P3_T05, 400.0, resume=ck, checkpoint=path, **kw)
+    assert res.success
+    assert np.array_equal(res.C, full.C) and np.array_equal(res.chi, full.chi)
+    assert np.array_equal(res.e, full.e) and np.array_equal(res.t_all, full.t_all)
+    assert lmech.archive.load(path, dd.CHECKPOINT_NAME).meta["checkpoint_level"] == \
+        full.n_doublings - 1
+    with pytest.raises(ValueError, match="resume"):
+        dmft.solve(P3_T05, 800.0, resume=ck, **kw)
+    with pytest.raises(ValueError, match="resume"):
+        dmft.solve(P3_T05, 400.0, resume=ck, method="doubling", n_window=64, dt0=0.05)
+    with pytest.raises(ValueError, match="resume"):
+        dmft.solve(P3_T05, 400.0, resume=full, **kw)
