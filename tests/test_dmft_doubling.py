@@ -318,3 +318,17 @@ def test_checkpoint_and_resume_reproduce_the_run(tmp_path, monkeypatch):
         dmft.solve(P3_T05, 400.0, resume=ck, method="doubling", n_window=64, dt0=0.05)
     with pytest.raises(ValueError, match="resume"):
         dmft.solve(P3_T05, 400.0, resume=full, **kw)
+
+
+def test_auto_split_choice_and_p2_half_critical_temperature():
+    # the 2-spin at T = 0.5 = T_c/2 takes the split (threshold 0.4 sqrt(xi''(1)) = 0.4):
+    # e(1e3) -> -1 + T/2 = -0.75 from above (measured -0.74734, N = 128; -0.74863, N = 256)
+    m = dmft.SphericalPSpin(p=2, T=0.5)
+    res = dmft.solve(m, 1000.0, method="doubling", n_window=256)
+    assert res.success and res.options["fdt_split"] is True
+    assert 0 < res.energy - (-0.75) < 2.5e-3
+    # the 3-spin switches at T = 0.1 sqrt(3)
+    assert dmft.solve(dmft.SphericalPSpin(p=3, T=0.18), 5.0, method="doubling",
+                      n_window=64).options["fdt_split"] is True
+    assert dmft.solve(dmft.SphericalPSpin(p=3, T=0.17), 5.0, method="doubling",
+                      n_window=64).options["fdt_split"] is False
