@@ -142,8 +142,10 @@ __all__ = ["solve_doubling", "DOUBLING_OPTIONS", "doubling_grid", "FDT_SPLIT_MIN
 #: h >> 1.  Measured e(1e3), N = 128 vs 256 (half convention): 3-spin T = 0.2: plain
 #: -1.0114/-1.0336, split -1.0421/-1.0458; T = 0.15 both ~1e-2 apart; 2-spin (e_inf =
 #: -1 + T/2) T = 0.3: plain -0.8502/-0.8497, split -0.8447/-0.8475; T = 0.5: plain
-#: -0.802/-0.756, split -0.7473/-0.7486.
-FDT_SPLIT_MIN_T = (0.1, 0.4)
+#: -0.802/-0.756, split -0.7473/-0.7486; 5-spin T = 0.2 (e_inf = -1.16126): plain
+#: -1.1285/-1.0858, split -1.1514/-1.1540; 3-spin T = 0.1: split unstable at N = 128,
+#: plain -1.0956/-1.0983.
+FDT_SPLIT_MIN_T = (0.06, 0.4)
 
 DOUBLING_OPTIONS = ("method", "n_window", "dt0", "tol", "max_corrector", "n_copy", "fdt_split",
                     "checkpoint", "resume")
@@ -233,7 +235,7 @@ def solve_doubling(model: SphericalPSpin, t_max: float, **options):
     fdt_split : bool or "auto", optional
         Use the split (D3) of the response measure (True) or the plain
         Stieltjes sums (D9, False).  ``"auto"`` (default): the split for ``T
-        >= c sqrt(xi''(1))``, ``c = 0.1`` (0.4 for the pure 2-spin; see
+        >= c sqrt(xi''(1))``, ``c = 0.06`` (0.4 for the pure 2-spin; see
         ``FDT_SPLIT_MIN_T``).  Measured: p = 3, T = 0.5 to t = 1e4 needs the
         split (plain gives e = -1.14 < e_inf); p = 2, T = 0.1 needs the plain
         form (the split is unstable at N = 128).  Between T ~ 0.1 and 0.2

@@ -327,8 +327,14 @@ def test_auto_split_choice_and_p2_half_critical_temperature():
     res = dmft.solve(m, 1000.0, method="doubling", n_window=256)
     assert res.success and res.options["fdt_split"] is True
     assert 0 < res.energy - (-0.75) < 2.5e-3
-    # the 3-spin switches at T = 0.1 sqrt(3)
-    assert dmft.solve(dmft.SphericalPSpin(p=3, T=0.18), 5.0, method="doubling",
+    # models with a term of degree >= 3 switch at T = 0.06 sqrt(xi''(1)) (0.1039 for p = 3)
+    assert dmft.solve(dmft.SphericalPSpin(p=3, T=0.11), 5.0, method="doubling",
                       n_window=64).options["fdt_split"] is True
-    assert dmft.solve(dmft.SphericalPSpin(p=3, T=0.17), 5.0, method="doubling",
+    assert dmft.solve(dmft.SphericalPSpin(p=3, T=0.1), 5.0, method="doubling",
                       n_window=64).options["fdt_split"] is False
+    # 5-spin at T = 0.2: the split is needed (measured e(1e3) = -1.1514 at N = 128,
+    # the plain form gives -1.1285 and moves by 4e-2 with N)
+    m5 = dmft.SphericalPSpin(p=5, T=0.2)
+    r5 = dmft.solve(m5, 1000.0, method="doubling", n_window=128)
+    assert r5.options["fdt_split"] is True and r5.success
+    assert 0 < r5.energy - m5.aging_energy() < 1.5e-2
