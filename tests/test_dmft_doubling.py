@@ -129,6 +129,9 @@ def test_p3_above_td_equilibrates_with_fdt():
         phis.append(np.max(np.abs(res.C[n] + m.T * res.chi[n] - 1.0)))
     assert errs[1] < 0.5 * errs[0] and errs[1] < 1.6e-3, errs
     assert phis[1] < 0.5 * phis[0] and phis[1] < 5e-3, phis
+    # above T_d the default n_copy is N/64 (the copies are exact once equilibrated)
+    assert res.options["n_copy"] == 4
+    assert dmft.solve(m, 400.0, method="doubling", n_window=256).energy == res.energy
 
 
 @pytest.mark.slow
