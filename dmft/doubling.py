@@ -244,14 +244,15 @@ def solve_doubling(model: SphericalPSpin, t_max: float, **options):
         to 256.
     n_copy : int, optional
         Points next to the diagonal of each new row copied from the previous
-        row (eq. D11a; ``2 <= n_copy <= max(2, N/64)``, default ``max(2,
+        row (eq. D11a; ``2 <= n_copy <= max(2, N/64)``; default ``max(2,
         N/128)``, and ``max(2, N/64)`` for a pure p-spin above T_d, which
-        equilibrates, so that the copies become exact).  Every two-time value near the diagonal is last solved at
-        a lag of ``n_copy``--``2 n_copy`` steps, so larger values resolve the
-        relaxation better (errors ~ ``n_copy^-2`` measured), but the copies
-        freeze ``C(t, t - tau)`` for ``tau <= n_copy h`` while t doubles,
-        which in aging costs ~ ``0.05 n_copy / N`` in energy (see the
-        accuracy notes of the module).
+        equilibrates, so that the copies become exact).  Every two-time
+        value near the diagonal is last solved at a lag of ``n_copy`` to
+        ``2 n_copy`` steps, so larger values resolve the relaxation better
+        (errors ~ ``n_copy^-2`` measured), but the copies freeze ``C(t, t -
+        tau)`` for ``tau <= n_copy h`` while t doubles, which in aging costs
+        ~ ``0.05 n_copy / N`` in energy (see the accuracy notes of the
+        module).
 
     Returns
     -------
