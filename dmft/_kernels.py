@@ -781,20 +781,18 @@ def _db_dphi(T, fdt, i, l, C, X):
 
 @njit(cache=True)
 def _db_mu_e(coef, T, fdt, i, C, X, AX, H1, H3):
-    """mu(t_i) and e(t_i) from row i (eqs. D6, D7)."""
-    sm = 0.0
-    se = 0.0
-    for l in range(1, i + 1):
-        d = _db_dphi(T, fdt, i, l, C, X)
-        sm += H3[i, l] * d
-        se += H1[i, l] * d
+    """mu(t_i) and e(t_i) from row i (eqs. D6, D7; D9 for the plain form)."""
     if fdt:
+        sm = 0.0
+        se = 0.0
+        for l in range(1, i + 1):
+            d = _db_dphi(T, fdt, i, l, C, X)
+            sm += H3[i, l] * d
+            se += H1[i, l] * d
         x1_0, x1_1, x1_2 = xi_derivs(coef, 1.0)
         x0_0, x0_1, x0_2 = xi_derivs(coef, C[i, 0])
         return T + (x1_1 - C[i, 0] * x0_1 - sm) / T, -(x1_0 - x0_0 - se) / T
     # plain form (eq. D9; always at T = 0): by parts against the averages of chi(t_i, .)
-    sm = 0.0
-    se = 0.0
     p0, p1, p2 = xi_derivs(coef, C[i, 0])
     f3p = C[i, 0] * p2 + p1
     f1p = p1
