@@ -13,7 +13,9 @@ Models (frozen, validated, registered dataclasses):
 
 :func:`solve` integrates any of them with the uniform-grid second-order
 predictor–corrector (``method="uniform"``); the p-spin paramagnet and the
-chaotic RNN also have a one-time stationary solver (``"stationary"``).  It
+chaotic RNN also have a one-time stationary solver (``"stationary"``); the
+spherical p-spin has a time-doubling integrator with a fixed window of
+points for long and aging runs (``"doubling"``, :mod:`dmft.doubling`).  It
 returns a :class:`DMFTResult`.
 """
 

@@ -2,8 +2,9 @@
 
 ``dmft.pspin``
     Spherical p-spin Langevin dynamics from a random start (parameters ``p``,
-    ``T``, ``convention``, ``t_max``; options ``method``, ``dt``, ``tol``,
-    ``max_corrector``).  Observables: ``energy`` (at ``t_max``),
+    ``T``, ``convention``, ``t_max``; options ``method`` (uniform, stationary
+    or doubling), ``dt``, ``tol``, ``max_corrector``, and ``n_window``,
+    ``dt0`` for the doubling integrator).  Observables: ``energy`` (at ``t_max``),
     ``mu_final``, ``C_half`` (``C(t_max, t_max/2)``), ``max_constraint_residual``,
     and the reference ``energy_reference``: ``-xi(1)/T`` above ``T_d``, the
     aging energy below (NaN where neither applies).
@@ -71,10 +72,19 @@ def pspin_check(*, p=3, T=0.5, convention="half", t_max=20.0):
 
 
 def pspin_point(*, p=3, T=0.5, convention="half", t_max=20.0, method="uniform", dt=0.05,
-                tol=1e-10, max_corrector=50) -> DMFTResult:
-    """Solve the p-spin at one point; scalars are the final observables."""
+                tol=1e-10, max_corrector=50, n_window=256, dt0=0.05) -> DMFTResult:
+    """Solve the p-spin at one point; scalars are the final observables.
+
+    ``method="doubling"`` uses ``n_window``, ``dt0``, ``tol`` and
+    ``max_corrector`` (sweeps per row; use a few hundred) and ignores ``dt``;
+    the other methods ignore ``n_window`` and ``dt0``.
+    """
     model = SphericalPSpin(p=p, T=T, convention=convention)
-    res = solve(model, t_max, method=method, dt=dt, tol=tol, max_corrector=max_corrector)
+    if method == "doubling":
+        res = solve(model, t_max, method=method, n_window=n_window, dt0=dt0, tol=tol,
+                    max_corrector=max_corrector)
+    else:
+        res = solve(model, t_max, method=method, dt=dt, tol=tol, max_corrector=max_corrector)
     ref = math.nan
     if p >= 3 and T > 0:
         if T > model.dynamical_temperature():
@@ -205,9 +215,15 @@ register_kind(SweepKind(
         "t_max": Param(float, default=20.0, low=0.0, low_open=True, help="final time"),
     },
     options={
-        "method": Param(str, default="uniform", choices=("uniform", "stationary"),
-                        help="integrator (stationary: one-time FDT solver, T > T_d)"),
-        "dt": Param(float, default=0.05, low=0.0, low_open=True, help="time step"),
+        "method": Param(str, default="uniform", choices=("uniform", "stationary", "doubling"),
+                        help="integrator (stationary: one-time FDT solver, T > T_d; doubling: "
+                             "time-doubling window for long/aging runs)"),
+        "dt": Param(float, default=0.05, low=0.0, low_open=True,
+                    help="time step (uniform, stationary)"),
+        "n_window": Param(int, default=256, low=16, high=4096,
+                          help="points of the doubling window (even)"),
+        "dt0": Param(float, default=0.05, low=0.0, low_open=True, high=1.0,
+                     help="upper bound on the initial step (doubling)"),
         **_COMMON_OPTS,
     },
     description="Cugliandolo-Kurchan dynamics of the spherical p-spin: energy and correlations "

@@ -9,6 +9,11 @@ Methods
 ``"sampled"``
     Monte Carlo over trajectories of the effective process (GLM; see
     :func:`dmft.glm.solve_sampled`).
+``"doubling"``
+    Time-doubling (Kim–Latz type) integrator of the spherical p-spin with a
+    fixed window of points, for long and aging runs
+    (:func:`dmft.doubling.solve_doubling`; options ``n_window``, ``dt0``,
+    ``tol``, ``max_corrector``).
 ``"stationary"``
     One-time solver for the time-translation-invariant paramagnet of the
     spherical p-spin (``T > 0``), assuming the fluctuation–dissipation
@@ -33,7 +38,7 @@ from .rnn import PHI_CODES, RandomRNN, stationary_variance
 
 __all__ = ["DMFTResult", "solve", "METHODS"]
 
-METHODS = ("uniform", "stationary", "sampled")
+METHODS = ("uniform", "stationary", "sampled", "doubling")
 
 
 @lmech.register_result("dmft.DMFTResult")
@@ -44,7 +49,11 @@ class DMFTResult(lmech.Result):
     full symmetric), ``R`` (response, lower triangle ``R[i, j] = R(t_i,
     t_j)``, ``j <= i``), ``mu`` (Lagrange multiplier / mass), ``iterations``
     (corrector iterations per step) and one-time observables; scalars hold the
-    final values (the observables a sweep stores).
+    final values (the observables a sweep stores).  ``method="doubling"``
+    (:func:`dmft.doubling.solve_doubling`) stores the final window ``t``,
+    ``C``, ``chi`` (integrated response) and ``R`` (interval means), and the
+    one-time history ``t_all``, ``e``, ``mu``, ``iterations`` over every time
+    visited.
     """
 
 
@@ -62,9 +71,11 @@ def solve(model, t_max, **options) -> DMFTResult:
     model : SphericalPSpin, LinearRegressionGF, RandomRNN or GLMDynamics
     t_max : float
         Final time (``> 0``).
-    method : {"uniform", "stationary", "sampled"}, optional
+    method : {"uniform", "stationary", "sampled", "doubling"}, optional
         Integrator (default ``"uniform"``); ``"sampled"`` takes the options
-        of :func:`dmft.glm.solve_sampled` instead of the corrector options.
+        of :func:`dmft.glm.solve_sampled` and ``"doubling"`` those of
+        :func:`dmft.doubling.solve_doubling` (``n_window``, ``dt0``, ``tol``,
+        ``max_corrector``) instead of the corrector options.
     dt : float, optional
         Time step (default 0.05); must divide ``t_max``.
     tol : float, optional
@@ -97,6 +108,9 @@ def solve(model, t_max, **options) -> DMFTResult:
         non-finite values or a corrector did not converge.
     """
     method = check_choice("method", options.get("method", "uniform"), METHODS)
+    if method == "doubling":
+        from .doubling import solve_doubling
+        return solve_doubling(model, t_max, **options)
     if method == "sampled":
         check_options(options, _SAMPLED_OPTS, "dmft.solve(method='sampled')")
         if not isinstance(model, GLMDynamics):

@@ -26,8 +26,6 @@ def test_unknown_option_and_bad_values():
         dmft.solve(m, 1.0, stepsize=0.1)
     with pytest.raises(ValueError, match="method"):
         dmft.solve(m, 1.0, method="rk4")
-    with pytest.raises(ValueError, match="method"):
-        dmft.solve(m, 1.0, method="doubling")  # not implemented (see the issue note)
     with pytest.raises(ValueError, match="t_max"):
         dmft.solve(m, -1.0)
     with pytest.raises(ValueError, match="dt"):

@@ -1,0 +1,425 @@
+r"""Time-doubling (Kim–Latz type) integrator for the spherical p-spin: long and aging runs.
+
+Design (the kernels are in :mod:`dmft._kernels`, section "Time-doubling")
+-------------------------------------------------------------------------
+Cugliandolo–Kurchan equations of :class:`dmft.SphericalPSpin` (PRL 71, 173
+(1993)), ``f1 = xi'``, ``f2 = xi''``, ``Sig(t,s) = f2(C(t,s)) R(t,s)``, for
+``t > t'``::
+
+    (D1) d_t C(t,t')   = -mu(t) C(t,t') + int_0^t Sig(t,s) C(s,t') ds
+                                      + int_0^t' f1(C(t,s)) R(t',s) ds
+    (D2) d_t chi(t,t') = 1 - mu(t) chi(t,t') + int_t'^t Sig(t,s) chi(s,t') ds
+
+with the integrated response ``chi(t,t') = int_t'^t R(t,s) ds`` (D2 is the
+response equation integrated over t'), ``C(t,t) = 1``, ``chi(t,t) = 0``, and
+``mu(t) = T + int_0^t [Sig C + f1(C) R](t,s) ds``.
+
+*Variables.*  Every memory integral is a Stieltjes integral against the
+measure ``R(t,s) ds = -d_s chi(t,s)``.  For ``T > 0`` it is split with
+``Phi = C + T chi`` (``Phi = 1`` when the fluctuation–dissipation theorem
+holds)::
+
+    (D3) T R(t,s) ds = d_s C(t,s) - d_s Phi(t,s)
+
+The fast relaxation next to the diagonal (C drops from 1 to the plateau q
+within tau = O(1) at every t) is carried by ``d_s C``, whose integrals are
+done *exactly* by antiderivatives or integration by parts; what is left,
+``d_s Phi``, is slow wherever FDT holds at short time differences, but FDT is
+not assumed anywhere (below T_d ``Phi`` varies on the slow scale and is
+integrated as such).  The split divides by T; at ``T = 0``, and at small T
+where the noise-driven fast part (amplitude ~ T) is small, the plain
+Stieltjes sums against ``d_s chi`` (D9) are used instead (option
+``fdt_split``).
+
+*Grid and stored moments.*  A window of ``N + 1`` points ``t_i = i h``.
+Besides C and chi on the grid, every interval ``[s_{l-1}, s_l]`` carries the
+averages (Fuchs, Götze, Hofacker & Latz, J. Phys.: Condens. Matter 3, 5047
+(1991); Kim & Latz, Europhys. Lett. 53, 660 (2001))::
+
+    (D4) AC[j,l] = (1/h) int_l C(t_j,s) ds,   AX[j,l] (the same for chi),
+         Hk[i,l] = (1/h) int_l fk(C(t_i,s)) ds,  f3 = (C f1)' = C f2 + f1
+
+computed, for a freshly solved row, from the parabola through three grid
+points (weights (5, 8, -1)/12), and averaged pairwise when the grid is
+coarsened, so that they keep the fine-scale information of the fast parts
+that the coarse grid values cannot represent.
+
+*Discrete integrals* (rule: the interval average of the fast factor times the
+increment of the slow one; Delta_l the increment over interval l)::
+
+    (D5) T int_0^t Sig(t,s) g(s) ds = g(t) f1(1) - g(0) f1(C(t,0))
+                      - sum_l H1[i,l] Delta_l g - sum_l H2[i,l] Delta_l Phi(t_i,.) gbar_l
+
+with ``g(s) = C(s,t_j)`` (``gbar = AC[j,l]``) in D1 and ``g = chi(s,t_j)``
+on ``[t_j, t_i]`` (``gbar = AX[j,l]``) in D2 (the first two terms: exact
+integration by parts of ``g d_s f1(C(t,s))``)::
+
+    (D6) mu(t_i) = T + (1/T) [xi'(1) - C(t_i,0) xi'(C(t_i,0)) - sum_l H3[i,l] Delta_l Phi]
+    (D7) e(t_i)  = -(1/T) [xi(1) - xi(C(t_i,0)) - sum_l H1[i,l] Delta_l Phi]
+    (D8) T int_0^t_j f1(C(t_i,s)) R(t_j,s) ds = f1(C(t_i,t_j)) - f1(C(t_i,0)) C(t_j,0)
+             - sum_{l<=j} AC[j,l] Delta_l f1(C(t_i,.)) - sum_{l<=j} H1[i,l] Delta_l Phi(t_j,.)
+
+(D6, D7 are ``mu = T + int f3(C) R``, ``e = -int f1(C) R`` with the exact
+antiderivatives of ``f3 dC`` and ``f1 dC``.)  Plain form (D9), every
+integral by parts against the interval averages of the fast chi:
+``int_a^b phi(s) d_s chi(t_i,s) = [phi chi(t_i,.)]_a^b - sum_l AX[i,l]
+Delta_l phi``, with ``phi = f3(C(t_i,.))`` (mu, plus T), ``f1`` (e),
+``f2(C(t_i,.)) g`` (D1, D2), and ``int f1(C(t_i,s)) R(t_j,s) ds =
+f1(C(t_i,0)) chi(t_j,0) + sum_l AX[j,l] Delta_l f1(C(t_i,.))``.
+
+*Start* (D10): rows ``0..N/2`` come from the uniform predictor–corrector
+(:func:`dmft._kernels.integrate_uniform`) at ``h0``; chi by the trapezoid
+rule along each row.
+
+*New row* (D11): (a) its last two sub-diagonal points and the averages of
+its last two intervals are copied from the previous row (time-translation
+invariance next to the diagonal: this is what carries the fast relaxation,
+resolved at small h and then averaged, to the coarse grids); (b) the other
+points obey the BDF2 discretisation of D1, D2 in t at fixed t_j,
+``(3 y_i - 4 y_{i-1} + y_{i-2}) / (2h) = RHS``, solved implicitly for the
+whole row: the terms of the last interval that multiply the unknown (``-mu
+y``, ``f1(1) y``, ``-H1[i,i] y``, and the 5/12 share of ``gbar`` in D5) are
+taken to the left (backward-Euler-like L-stability next to the diagonal,
+so that a step ``h >> 1/mu`` lands on the slow manifold), the rest is
+iterated by Gauss–Seidel sweeps in decreasing t_j, accelerated by Anderson
+mixing (D13: Walker & Ni, SIAM J. Numer. Anal. 49, 1715 (2011)), to a
+tolerance on the largest change of a sweep.  (Plain Jacobi sweeps converge
+ever more slowly as h grows and stall beyond h ~ 50: the aging equations
+are nearly reparametrisation invariant, and only the BDF2 term ``3/(2h)``
+breaks that soft mode.)
+
+*Doubling* (D12): when the window is full, keep the even points (``C[i,j]
+<- C[2i,2j]``), average the interval averages pairwise (``A[j,l] <-
+(A[2j,2l-1] + A[2j,2l])/2``), double h and fill the upper half again.
+Memory is ``O(N^2)``; each doubling costs ``O(N^3)`` per sweep.
+
+The energy and mu of every row computed are kept (the one-time history over
+all times visited, ``O(N n_doublings)`` values); C and chi are those of the
+final window.  With ``checkpoint=path`` the window state (seven ``(N+1)^2``
+arrays) and the history are written to an archive after every doubling;
+``resume=`` such a checkpoint continues the run and reproduces it exactly.
+
+*Accuracy* (measured; tests/test_dmft_doubling.py).  Second order in h0
+while the window has not been coarsened.  After, two errors dominate: (i)
+the resolution of the relaxation next to the diagonal, which is last solved
+at lags of ``n_copy``--``2 n_copy`` steps whatever N (so it does not shrink
+with N at fixed ``n_copy``: at T = 0.8 > T_d, e(400) is off by 3.0e-3,
+2.0e-3, 1.3e-3 for ``n_copy`` = 2, 3, 4 at N = 256); (ii) in aging, the
+copies freeze ``C(t, t - tau)`` for ``tau <= n_copy h`` while t doubles.
+For p = 3, T = 0.5, e(1e4) fits ``e* + a n_copy/N + b/n_copy^2`` with
+``e* = -0.88492``, ``a = -0.054``, ``b = 0.0022`` over (N, n_copy) = (256,
+2), (256, 4), (512, 4), (512, 8) (the last predicted to 1.5e-5).  Hence
+the default ``n_copy = max(2, N/128)`` (``N/64`` above T_d, where (ii)
+vanishes once the system equilibrates): a doubled window also doubles the
+near-diagonal resolution, and the doubled-window difference (4.1e-4 at t =
+1e4 for N = 256 -> 512) is an honest error estimate, whereas doubling N at
+fixed ``n_copy`` changes e(1e4) by only 5e-6 and says nothing.  Against the
+uniform grid (Richardson-extrapolated) at t = 50 and t = 200 the default
+runs are within 2.2e-4 (N = 256) and 1.9e-4 (N = 256) in energy.  A variant
+that extrapolates the copies with the drift measured over the previous
+doubling (log-linear in t) was tried and dropped: it cut the ``n_copy``
+sensitivity but moved e(1e4) by ~1e-3 and spoiled the p = 2, T = 0 energy.
+Default runs with doubled windows, (N, n_copy) = (256, 2), (512, 4), (1024,
+8), give e(1e4) = -0.884795, -0.885204, -0.885450 (successive differences
+4.1e-4, 2.5e-4; the 1024 run takes ~60 s), so e(1e4) = -0.8853 +- 0.0006
+(e_inf = -0.88669).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from lmech.checks import check_bool, check_int, check_options, check_real
+
+from . import _kernels
+from .pspin import SphericalPSpin
+
+__all__ = ["solve_doubling", "DOUBLING_OPTIONS", "doubling_grid", "FDT_SPLIT_MIN_T"]
+
+#: ``fdt_split="auto"`` uses the split (D3) for ``T >= c sqrt(xi''(1))``, the plain form
+#: (D9) below, with ``c = FDT_SPLIT_MIN_T[0]`` if xi has a term of degree >= 3 and
+#: ``FDT_SPLIT_MIN_T[1]`` for the (Gaussian) 2-spin.  The split divides by T and is
+#: unstable at small T; the plain form misplaces the fast noise-driven relaxation once
+#: h >> 1.  Measured e(1e3), N = 128 vs 256 (half convention): 3-spin T = 0.2: plain
+#: -1.0114/-1.0336, split -1.0421/-1.0458; T = 0.15 both ~1e-2 apart; 2-spin (e_inf =
+#: -1 + T/2) T = 0.3: plain -0.8502/-0.8497, split -0.8447/-0.8475; T = 0.5: plain
+#: -0.802/-0.756, split -0.7473/-0.7486; 5-spin T = 0.2 (e_inf = -1.16126): plain
+#: -1.1285/-1.0858, split -1.1514/-1.1540; 3-spin T = 0.1: split unstable at N = 128,
+#: plain -1.0956/-1.0983.
+FDT_SPLIT_MIN_T = (0.06, 0.4)
+
+DOUBLING_OPTIONS = ("method", "n_window", "dt0", "tol", "max_corrector", "n_copy", "fdt_split",
+                    "checkpoint", "resume")
+_STATE = ("C", "X", "AC", "AX", "H1", "H2", "H3")
+CHECKPOINT_NAME = "doubling_checkpoint"
+
+
+def doubling_grid(t_max: float, n_window: int, dt0: float) -> tuple[int, int, float]:
+    """Number of doublings ``K``, last index ``m`` and initial step ``h0`` of a run.
+
+    ``h0 <= dt0`` is the largest initial step for which ``t_max = m h0 2^K``
+    falls on the final grid, with ``N/2 < m <= N`` (``N = n_window``).
+    """
+    N = n_window
+    k = 0
+    while t_max / (N * 2 ** k) > dt0 * (1.0 + 1e-12):
+        k += 1
+    m = int(math.ceil(t_max / (dt0 * 2 ** k) * (1.0 - 1e-12)))
+    m = min(max(m, N // 2 + 1), N)
+    return k, m, t_max / (m * 2 ** k)
+
+
+def _check_resume(resume, model, opts, t_max):
+    """Raise ValueError (naming ``resume``) unless ``resume`` is a checkpoint of this very run."""
+    from .solve import DMFTResult
+    if not isinstance(resume, DMFTResult) or resume.meta.get("method") != "doubling" \
+            or "checkpoint_level" not in resume.meta:
+        raise ValueError("resume must be a doubling checkpoint (dmft.solve(..., checkpoint=path) "
+                         f"writes one as {CHECKPOINT_NAME!r})")
+    if resume.model != model:
+        raise ValueError(f"resume was computed for another model: {resume.model!r}")
+    if float(resume.scalars["t_max"]) != t_max:
+        raise ValueError(f"resume was computed for t_max={resume.scalars['t_max']!r}, not "
+                         f"{t_max!r} (the grid depends on t_max)")
+    for k, v in opts.items():
+        if resume.options.get(k) != v:
+            raise ValueError(f"resume was computed with {k}={resume.options.get(k)!r}, not {v!r}")
+
+
+def _save_checkpoint(path, model, opts, t_max, level, K, h, state, t_all, e_all, mu_all, its,
+                     chg):
+    """Write the window state after doubling ``level`` to ``path`` (group ``CHECKPOINT_NAME``)."""
+    import lmech
+    from .solve import DMFTResult
+    arrays = {"state_" + k: v.copy() for k, v in state.items()}
+    arrays.update(t_all=np.concatenate(t_all), e=np.concatenate(e_all),
+                  mu=np.concatenate(mu_all), iterations=np.concatenate(its),
+                  corrector_change=np.concatenate(chg))
+    res = DMFTResult(success=False, status=1,
+                     message=f"checkpoint after level {level} of {K} (t = {arrays['t_all'][-1]:.6g})",
+                     model=model, options=opts, arrays=arrays,
+                     scalars={"t_max": t_max, "h": h},
+                     meta={"method": "doubling", "checkpoint_level": level})
+    lmech.archive.save(res, path, CHECKPOINT_NAME, overwrite=True)
+
+
+def solve_doubling(model: SphericalPSpin, t_max: float, **options):
+    """Integrate the Cugliandolo–Kurchan equations with the time-doubling scheme.
+
+    Implements equations (D1)-(D13) of this module's docstring (Kim & Latz,
+    Europhys. Lett. 53, 660 (2001); Fuchs et al., J. Phys.: Condens. Matter
+    3, 5047 (1991)).
+
+    Parameters
+    ----------
+    model : SphericalPSpin
+    t_max : float
+        Final time (``> 0``); it is a grid point of the final window.
+    n_window : int, optional
+        Points per time direction ``N`` of the window (even, ``16 <= N <=
+        4096``; default 256).  Memory ``~ 7 (N+1)^2`` doubles.
+    dt0 : float, optional
+        Upper bound on the initial step ``h0`` (default 0.05); the step
+        actually used is given by :func:`doubling_grid`.
+    tol : float, optional
+        Corrector tolerance on the largest change of C or chi in a sweep
+        (default 1e-9).
+    max_corrector : int, optional
+        Maximum sweeps per row (default 300).
+    checkpoint : str or path, optional
+        Archive to which the window state is written (group
+        ``"doubling_checkpoint"``, replaced each time) after every doubling.
+    resume : DMFTResult, optional
+        Such a checkpoint (``lmech.archive.load(path, "doubling_checkpoint")``)
+        of the same model, ``t_max`` and numerical options: the run continues
+        from it and reproduces the uninterrupted run exactly.
+    fdt_split : bool or "auto", optional
+        Use the split (D3) of the response measure (True) or the plain
+        Stieltjes sums (D9, False).  ``"auto"`` (default): the split for ``T
+        >= c sqrt(xi''(1))``, ``c = 0.06`` (0.4 for the pure 2-spin; see
+        ``FDT_SPLIT_MIN_T``).  Measured: p = 3, T = 0.5 to t = 1e4 needs the
+        split (plain gives e = -1.14 < e_inf); p = 2, T = 0.1 needs the plain
+        form (the split is unstable at N = 128).  Between T ~ 0.1 and 0.2
+        (3-spin) neither converges well: e(1e3) moves by ~1e-2 from N = 128
+        to 256.
+    n_copy : int, optional
+        Points next to the diagonal of each new row copied from the previous
+        row (eq. D11a; ``2 <= n_copy <= max(2, N/64)``; default ``max(2,
+        N/128)``, and ``max(2, N/64)`` for a pure p-spin above T_d, which
+        equilibrates, so that the copies become exact).  Every two-time
+        value near the diagonal is last solved at a lag of ``n_copy`` to
+        ``2 n_copy`` steps, so larger values resolve the relaxation better
+        (errors ~ ``n_copy^-2`` measured), but the copies freeze ``C(t, t -
+        tau)`` for ``tau <= n_copy h`` while t doubles, which in aging costs
+        ~ ``0.05 n_copy / N`` in energy (see the accuracy notes of the
+        module).
+
+    Returns
+    -------
+    DMFTResult
+        Arrays: ``t`` (final window grid), ``C`` (full symmetric), ``chi``
+        (lower triangle, ``chi[i, j] = chi(t_i, t_j)``), ``R`` (lower
+        triangle: ``R[i, j]`` for ``j < i`` is the mean of ``R(t_i, s)`` over
+        ``s in [t_j, t_{j+1}]``, ``R[i, i] = 1``), and over all times visited
+        ``t_all``, ``e``, ``mu``, ``iterations`` (sweeps per row; 0 for the
+        uniform start), ``corrector_change``.  ``success`` is False if a
+        value went non-finite or a row did not converge.
+    """
+    from .solve import DMFTResult
+
+    check_options(options, DOUBLING_OPTIONS, "dmft.solve(method='doubling')")
+    if not isinstance(model, SphericalPSpin):
+        raise ValueError("method 'doubling' is implemented for SphericalPSpin only, got "
+                         f"{type(model).__name__}")
+    t_max = check_real("t_max", t_max, low=0.0, low_open=True)
+    N = check_int("n_window", options.get("n_window", 256), low=16, high=4096)
+    if N % 2:
+        raise ValueError(f"n_window must be even, got {N}")
+    dt0 = check_real("dt0", options.get("dt0", 0.05), low=0.0, low_open=True, high=1.0)
+    tol = check_real("tol", options.get("tol", 1e-9), low=0.0, low_open=True, high=1e-3)
+    max_corr = check_int("max_corrector", options.get("max_corrector", 300), low=1,
+                         high=100_000)
+    equilibrium = model.pure and model.p >= 3 and model.T > model.dynamical_temperature()
+    nc_default = max(2, N // 64) if equilibrium else max(2, N // 128)
+    nc = check_int("n_copy", options.get("n_copy", nc_default), low=2, high=max(2, N // 64))
+    split = options.get("fdt_split", "auto")
+    if isinstance(split, str) and split == "auto":
+        a = model.xi_coefficients()
+        xi2 = float(np.polynomial.polynomial.polyval(1.0, np.polynomial.polynomial.polyder(a, 2)))
+        quadratic = not np.any(a[3:])
+        split = model.T >= (FDT_SPLIT_MIN_T[1] if quadratic else FDT_SPLIT_MIN_T[0]) \
+            * math.sqrt(xi2)
+    split = check_bool("fdt_split", split)
+    if split and model.T <= 0.0:
+        raise ValueError("fdt_split needs T > 0 (the split divides by T)")
+    K, m, h0 = doubling_grid(t_max, N, dt0)
+    opts = {"method": "doubling", "n_window": N, "dt0": dt0, "tol": tol,
+            "max_corrector": max_corr, "n_copy": nc, "fdt_split": split}
+    checkpoint = options.get("checkpoint")
+    resume = options.get("resume")
+    if resume is not None:
+        _check_resume(resume, model, opts, t_max)
+    coef = np.ascontiguousarray(model.xi_coefficients(), dtype=np.float64)
+    T = float(model.T)
+    n = N + 1
+    n0 = N // 2 + 1
+    t_start = time.perf_counter()
+    state = {k: np.zeros((n, n)) for k in _STATE}
+    C, X, AC, AX, H1, H2, H3 = (state[k] for k in _STATE)
+    message = "integrated to t_max"
+    h = h0
+    last_done = n0 - 1
+    if resume is None:
+        Cu, Ru = np.zeros((n0, n0)), np.zeros((n0, n0))
+        done_u = _kernels.integrate_uniform(_kernels.MODEL_PSPIN, np.array([T]), coef, 1.0,
+                                            np.zeros(0), h0, n0, min(tol, 1e-10), 1e-3, 50,
+                                            np.zeros(1), np.ones(1), Cu, Ru, np.zeros((1, 1)),
+                                            np.zeros((1, 1)), np.zeros((0, n0)), np.zeros(n0),
+                                            np.zeros(n0, dtype=np.int64), 0)
+        mu0 = np.zeros(n0)
+        e0 = np.zeros(n0)
+        ok = bool(done_u == n0 and np.all(np.isfinite(Cu)) and np.all(np.isfinite(Ru)))
+        if ok:
+            _kernels.doubling_init(coef, T, split, h0, n0, Cu, Ru, C, X, AC, AX, H1, H2, H3, mu0,
+                                   e0)
+        else:
+            message = "non-finite values in the uniform start; stopped"
+        t_all = [h0 * np.arange(n0)]
+        e_all = [e0]
+        mu_all = [mu0]
+        its = [np.zeros(n0, dtype=np.int64)]
+        chg = [np.zeros(n0)]
+        first_level = 0
+    else:
+        for k in _STATE:
+            state[k][:] = resume.arrays["state_" + k]
+        t_all = [resume.t_all]
+        e_all = [resume.e]
+        mu_all = [resume.mu]
+        its = [resume.iterations]
+        chg = [resume.corrector_change]
+        h = float(resume.scalars["h"])
+        first_level = int(resume.meta["checkpoint_level"]) + 1
+        ok = True
+    if ok:
+        for level in range(first_level, K + 1):
+            last = N if level < K else m
+            nr = last - n0 + 1
+            mu = np.full(nr, np.nan)
+            e = np.full(nr, np.nan)
+            it = np.zeros(nr, dtype=np.int64)
+            ch = np.full(nr, np.nan)
+            done = _kernels.doubling_rows(coef, T, split, h, n0, last, nc, C, X, AC, AX, H1, H2,
+                                          H3, tol, max_corr, mu, e, it, ch)
+            k_ok = done - n0
+            t_all.append(h * np.arange(n0, n0 + k_ok))
+            e_all.append(e[:k_ok])
+            mu_all.append(mu[:k_ok])
+            its.append(it[:k_ok])
+            chg.append(ch[:k_ok])
+            last_done = done - 1
+            if done != last + 1:
+                ok = False
+                if it[k_ok] == -1:
+                    message = (f"|C(t,t')| > 1 at t = {h * done:.6g} (h = {h:.3g}): the scheme is "
+                               "unstable with these options (try fdt_split, a larger n_window "
+                               "or a smaller dt0); stopped")
+                    t_all.append(h * np.array([done]))
+                    e_all.append(e[k_ok:k_ok + 1])
+                    mu_all.append(mu[k_ok:k_ok + 1])
+                    its.append(it[k_ok:k_ok + 1])
+                    chg.append(ch[k_ok:k_ok + 1])
+                    last_done = done
+                else:
+                    message = f"non-finite values at t = {h * done:.6g} (h = {h:.3g}); stopped"
+                break
+            if level < K:
+                _kernels.doubling_decimate(N, C, X, AC, AX, H1, H2, H3)
+                h *= 2.0
+                if checkpoint is not None:
+                    _save_checkpoint(checkpoint, model, opts, t_max, level, K, h, state, t_all,
+                                     e_all, mu_all, its, chg)
+    elapsed = time.perf_counter() - t_start
+    t_all = np.concatenate(t_all)
+    e_all = np.concatenate(e_all)
+    mu_all = np.concatenate(mu_all)
+    its = np.concatenate(its)
+    chg = np.concatenate(chg)
+    n_fail = int(np.sum(its > max_corr))
+    success = bool(ok and n_fail == 0)
+    if ok and n_fail:
+        message = f"corrector did not reach tol in {n_fail} rows"
+    mw = last_done + 1
+    Cw = C[:mw, :mw].copy()
+    chi = np.tril(X[:mw, :mw])
+    Rw = np.zeros((mw, mw))
+    for i in range(mw):
+        Rw[i, :i] = (chi[i, :i] - chi[i, 1:i + 1]) / h
+        Rw[i, i] = 1.0
+    tw = h * np.arange(mw)
+    conventions = model.conventions()
+    conventions["integrator"] = ("time-doubling (Kim-Latz type): BDF2 implicit rows, interval "
+                                 "averages, window halved when full (dmft.doubling)")
+    conventions["grid"] = (f"final window t_i = i h, h = h0 2^K, N = {N}; C, chi, R are "
+                           "those of the final window; t_all, e, mu cover every row computed")
+    conventions["response"] = ("chi(t,t') = int_t'^t R(t,s) ds (lower triangle); R[i, j] "
+                               "= mean of R(t_i, s) over s in [t_j, t_j+1], R[i, i] = 1")
+    conventions["constraint"] = "C(t,t) = 1 imposed on the diagonal, mu from its closed formula"
+    energy = float(e_all[-1]) if len(e_all) else math.nan
+    scalars = {"t_max": t_max, "energy": energy, "mu_final": float(mu_all[-1]),
+               "C_half": float(Cw[-1, (mw - 1) // 2]) if mw else math.nan,
+               "t_half": float(tw[(mw - 1) // 2]) if mw else math.nan,
+               "max_constraint_residual": float(np.max(np.abs(np.diag(Cw) - 1.0))) if mw
+               else math.nan,
+               "max_corrector_change": float(np.nanmax(chg)) if len(chg) else math.nan,
+               "h0": h0, "h_final": h, "n_doublings": K, "n_rows": int(len(t_all))}
+    return DMFTResult(success=success, status=0 if success else -1, message=message,
+                      n_iter=int(its.sum()), residual=scalars["max_corrector_change"],
+                      model=model, options=opts, conventions=conventions,
+                      timings={"solve": elapsed},
+                      arrays={"t": tw, "C": Cw, "chi": chi, "R": Rw, "t_all": t_all, "e": e_all,
+                              "mu": mu_all, "iterations": its, "corrector_change": chg},
+                      scalars=scalars, meta={"method": "doubling"})
