@@ -72,15 +72,20 @@ def pspin_check(*, p=3, T=0.5, convention="half", t_max=20.0):
 
 
 def pspin_point(*, p=3, T=0.5, convention="half", t_max=20.0, method="uniform", dt=0.05,
-                tol=1e-10, max_corrector=50, n_window=256, dt0=0.05) -> DMFTResult:
+                tol=0.0, max_corrector=0, n_window=256, dt0=0.05) -> DMFTResult:
     """Solve the p-spin at one point; scalars are the final observables.
 
     ``method="doubling"`` uses ``n_window``, ``dt0``, ``tol`` and
-    ``max_corrector`` (sweeps per row; use a few hundred) and ignores ``dt``;
-    the other methods ignore ``n_window`` and ``dt0``.
+    ``max_corrector`` (sweeps per row) and ignores ``dt``; the other methods
+    ignore ``n_window`` and ``dt0``.  ``tol = 0`` and ``max_corrector = 0``
+    mean the method's own defaults (1e-10 and 50 for the uniform grid, 1e-9
+    and 300 for doubling).
     """
     model = SphericalPSpin(p=p, T=T, convention=convention)
-    if method == "doubling":
+    doubling = method == "doubling"
+    tol = tol or (1e-9 if doubling else 1e-10)
+    max_corrector = max_corrector or (300 if doubling else 50)
+    if doubling:
         res = solve(model, t_max, method=method, n_window=n_window, dt0=dt0, tol=tol,
                     max_corrector=max_corrector)
     else:
@@ -224,7 +229,12 @@ register_kind(SweepKind(
                           help="points of the doubling window (even)"),
         "dt0": Param(float, default=0.05, low=0.0, low_open=True, high=1.0,
                      help="upper bound on the initial step (doubling)"),
-        **_COMMON_OPTS,
+        "tol": Param(float, default=0.0, low=0.0,
+                     help="corrector tolerance (0: the method's default, 1e-10 uniform, 1e-9 "
+                          "doubling)"),
+        "max_corrector": Param(int, default=0, low=0, high=10_000,
+                               help="corrector iterations (doubling: sweeps) per step (0: the "
+                                    "method's default, 50 uniform, 300 doubling)"),
     },
     description="Cugliandolo-Kurchan dynamics of the spherical p-spin: energy and correlations "
                 "at t_max against the equilibrium / aging references.",
