@@ -8,8 +8,10 @@ Models (frozen, validated, registered dataclasses):
 * :class:`LinearRegressionGF` -- gradient flow on ridge least squares with
   Gaussian data, a closed Gaussian DMFT.
 * :class:`RandomRNN` -- the Sompolinsky–Crisanti–Sommers random network.
-* :class:`GLMDynamics` -- teacher–student GLM trained by gradient flow; the
-  square loss closed exactly (logistic/hinge and sampling not implemented).
+* :class:`GLMDynamics` -- teacher–student GLM with square, logistic or hinge
+  loss, trained by gradient flow, Langevin dynamics or persistent SGD; the
+  sampled non-Gaussian effective process (``method="sampled"``) for every
+  case, and the square loss at full batch also closed exactly.
 
 :func:`solve` integrates any of them with the uniform-grid second-order
 predictor–corrector (``method="uniform"``); the p-spin paramagnet and the

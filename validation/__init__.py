@@ -15,10 +15,13 @@ from .compare import (Simulator, ValidationReport, compare, extrapolate, get_sim
 from .committee import SGDRun, compile_activation, escape_time, simulate_committee, weights_with_overlaps
 from .capacity import CapacityReport, capacity_scan, cover_probability, max_stability, simulate_capacity
 from .erm import GLMRun, replica_theory, simulate_erm, simulate_gamp
-from .gradflow import FlowRun, pspin_theory, simulate_glm, simulate_linreg, simulate_pspin, simulate_pspin2, simulate_rnn
+from .gradflow import (FlowRun, pspin_theory, simulate_glm, simulate_linreg, simulate_pspin,
+                       simulate_pspin2, simulate_rnn)
+from .glm import simulate_glm_dynamics
 
 __all__ = ["compare", "ValidationReport", "Simulator", "register_simulator", "get_simulator",
            "extrapolate", "theory_values", "SGDRun", "simulate_committee", "weights_with_overlaps",
            "compile_activation", "escape_time", "max_stability",
            "CapacityReport", "capacity_scan", "simulate_capacity", "cover_probability",
-           "GLMRun", "simulate_erm", "simulate_gamp", "replica_theory", "FlowRun", "simulate_linreg", "simulate_glm", "simulate_pspin", "simulate_pspin2", "simulate_rnn", "pspin_theory"]
+           "GLMRun", "simulate_erm", "simulate_gamp", "replica_theory", "FlowRun", "simulate_linreg", "simulate_glm",
+           "simulate_glm_dynamics", "simulate_pspin", "simulate_pspin2", "simulate_rnn", "pspin_theory"]
