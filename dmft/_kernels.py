@@ -568,8 +568,35 @@ def _glm_fields_drift(I, h, gamma, lam, R, Rr, theta_star, s_star, eps, zs, zt, 
 
 
 @njit(cache=True)
+def _slab_test(it, new, old, se, tol_se, w, adapt, prev_res):
+    """Convergence test and adaptive damping of one pass of a sampled slab.
+
+    The pass moved the monitored observables from ``old`` to ``new`` with
+    mixing weight ``w`` (``x <- x + w (G(x) - x)``), so the undamped residual
+    in units of the stopping tolerance is ``res = max_c |new_c - old_c| /
+    (w (tol_se se_c))``.  Returns ``(ok, w', res)``: ``ok`` when ``res <=
+    1``; with ``adapt``, ``w`` is halved (down to 1/64) when the residual grew
+    since the previous pass (``prev_res``), i.e. the fixed-point map is not
+    contracting.  For ``it <= 1`` nothing is compared (``ok`` False).
+    """
+    if it <= 1:
+        return False, w, math.inf
+    res = 0.0
+    for c in range(new.shape[0]):
+        r = abs(new[c] - old[c]) / (w * (tol_se * se[c] + 1e-15))
+        if not math.isfinite(r):
+            res = math.inf  # a non-finite pass never converges
+            break
+        if r > res:
+            res = r
+    if adapt and it > 2 and not (res <= prev_res) and w > 1.0 / 64.0:
+        w = 0.5 * w
+    return res <= 1.0, w, res
+
+
+@njit(cache=True)
 def glm_square_sampled(par, R, Rr, theta_star, s_star, eps, zs, zt, h, n, tol_se, n_pass,
-                       max_iter, Delta, ell, iters, start):
+                       max_iter, damp0, adapt, Delta, ell, iters, wmix, start):
     """Causal marching of the sampled effective process of the square-loss GLM.
 
     ``M = s_star.size`` parameter-side trajectories ``Delta^a(t)`` (``s* = a
@@ -582,7 +609,10 @@ def glm_square_sampled(par, R, Rr, theta_star, s_star, eps, zs, zt, h, n, tol_se
     time slab (one step, Heun's rule) is iterated until the slab's
     observables ``<Delta^2>``, ``<Delta s*>``, ``<l^2>`` move by less than
     ``tol_se`` Monte Carlo standard errors in ``n_pass`` consecutive passes
-    (at most ``max_iter``).  ``par = (gamma, ridge)``; ``h* = sqrt(<theta*^2>)
+    (at most ``max_iter``), each pass mixed with weight ``w`` (initially
+    ``damp0``, halved by :func:`_slab_test` when ``adapt`` and the residual
+    grows; the final weight of each slab goes to ``wmix``).  ``par =
+    (gamma, ridge)``; ``h* = sqrt(<theta*^2>)
     zs[0]`` must have been used for the labels in ``eps``.  Returns the number
     of steps done.  Resume: with ``start > 1``, rows ``< start`` of ``Delta``
     and ``iters`` hold a previous run with the same random numbers; the
@@ -603,6 +633,7 @@ def glm_square_sampled(par, R, Rr, theta_star, s_star, eps, zs, zt, h, n, tol_se
     Fn = np.zeros(M)
     old = np.zeros(3)
     new = np.zeros(3)
+    se = np.zeros(3)
     if start <= 1:
         start = 1
         for a in range(M):
@@ -616,12 +647,15 @@ def glm_square_sampled(par, R, Rr, theta_star, s_star, eps, zs, zt, h, n, tol_se
             Delta[I, a] = Delta[i, a] + h * F[a]
         good = 0
         it = 0
+        w = damp0
+        res = math.inf
         while True:
             it += 1
             _glm_fields_drift(I, h, gamma, lam, R, Rr, theta_star, s_star, eps, zs, zt, Qz, Lz, Ql,
                               Ll, Delta, ell, Fn)
             for a in range(M):
-                Delta[I, a] = Delta[i, a] + 0.5 * h * (F[a] + Fn[a])
+                x = Delta[i, a] + 0.5 * h * (F[a] + Fn[a])
+                Delta[I, a] = x if w == 1.0 else Delta[I, a] + w * (x - Delta[I, a])
             s1 = 0.0
             s2 = 0.0
             m1 = 0.0
@@ -642,14 +676,13 @@ def glm_square_sampled(par, R, Rr, theta_star, s_star, eps, zs, zt, h, n, tol_se
             new[0] = s1 / M
             new[1] = m1 / M
             new[2] = l1 / Ms
-            se0 = math.sqrt(max(s2 / M - new[0] ** 2, 0.0) / M)
-            se1 = math.sqrt(max(m2 / M - new[1] ** 2, 0.0) / M)
-            se2 = math.sqrt(max(l2 / Ms - new[2] ** 2, 0.0) / Ms)
+            se[0] = math.sqrt(max(s2 / M - new[0] ** 2, 0.0) / M)
+            se[1] = math.sqrt(max(m2 / M - new[1] ** 2, 0.0) / M)
+            se[2] = math.sqrt(max(l2 / Ms - new[2] ** 2, 0.0) / Ms)
+            ok, w_next, res = _slab_test(it, new, old, se, tol_se, w, adapt, res)
             if it > 1:
-                ok = (abs(new[0] - old[0]) <= tol_se * se0 + 1e-15
-                      and abs(new[1] - old[1]) <= tol_se * se1 + 1e-15
-                      and abs(new[2] - old[2]) <= tol_se * se2 + 1e-15)
                 good = good + 1 if ok else 0
+            w = w_next
             for c in range(3):
                 old[c] = new[c]
             if not math.isfinite(new[0]):
@@ -658,6 +691,7 @@ def glm_square_sampled(par, R, Rr, theta_star, s_star, eps, zs, zt, h, n, tol_se
             if good >= n_pass or it >= max_iter:
                 break
         iters[I] = it
+        wmix[I] = w
         # kernels and drift at the converged slab
         _glm_fields_drift(I, h, gamma, lam, R, Rr, theta_star, s_star, eps, zs, zt, Qz, Lz, Ql, Ll,
                           Delta, ell, F)
@@ -705,8 +739,9 @@ def warmup():
         doubling_decimate(N, arrs[0], arrs[1], arrs[2], arrs[3], arrs[4], arrs[5], arrs[6])
     M = 3
     glm_square_sampled(np.array([0.5, 0.0]), np.eye(n), np.eye(n), np.ones(M), np.ones(M),
-                       np.ones(M), np.ones((n + 1, M)), np.ones((n, M)), 0.1, n, 0.01, 2, 5,
-                       np.zeros((n, M)), np.zeros((n, M)), np.zeros(n, dtype=np.int64), 0)
+                       np.ones(M), np.ones((n + 1, M)), np.ones((n, M)), 0.1, n, 0.01, 2, 5, 0.5, True,
+                       np.zeros((n, M)), np.zeros((n, M)), np.zeros(n, dtype=np.int64), np.ones(n),
+                       0)
     _warmup_glm_general()
 
 
@@ -918,7 +953,7 @@ def _glm_general_eval(loss, I, hstep, gamma, lam, binv, theta_star, hstar, yl, z
 
 @njit(cache=True)
 def glm_general_sampled(loss, par, theta_star, zs, zt, zw, S, yl, h, n, tol_se, n_pass, max_iter,
-                        theta, hs, gs, Kd, mus, R, dR, iters, start):
+                        damp0, adapt, theta, hs, gs, Kd, mus, R, dR, iters, wmix, start):
     """Causal marching of the sampled effective process of a GLM (any loss, Langevin, SGD).
 
     Parameter side (``M`` trajectories, ``theta = sqrt(d) beta``, from 0)::
@@ -933,7 +968,9 @@ def glm_general_sampled(loss, par, theta_star, zs, zt, zw, S, yl, h, n, tol_se, 
     iterated until ``<theta^2>``, ``<theta theta*>`` and ``<ell>`` move by
     less than ``tol_se`` Monte Carlo standard errors in ``n_pass``
     consecutive passes (at most ``max_iter``), with the common random
-    numbers ``zs``, ``zt``, ``zw`` fixed.  ``par = (gamma, ridge, T,
+    numbers ``zs``, ``zt``, ``zw`` fixed; each pass is mixed with the
+    adaptive weight of :func:`_slab_test` (initially ``damp0``; final weight
+    per slab in ``wmix``).  ``par = (gamma, ridge, T,
     1/b)``.  Returns the number of steps done.
 
     Resume: with ``start > 1``, rows ``< start`` of ``theta``, ``R``, ``dR``
@@ -962,6 +999,7 @@ def glm_general_sampled(loss, par, theta_star, zs, zt, zw, S, yl, h, n, tol_se, 
     Fn = np.zeros(M)
     old = np.zeros(3)
     new = np.zeros(3)
+    se = np.zeros(3)
     amp = math.sqrt(2.0 * T * h)
     if start <= 1:
         start = 1
@@ -987,13 +1025,16 @@ def glm_general_sampled(loss, par, theta_star, zs, zt, zw, S, yl, h, n, tol_se, 
         R[I, I] = 1.0
         good = 0
         it = 0
+        w = damp0
+        res = math.inf
         while True:
             it += 1
             _glm_general_eval(loss, I, h, gamma, lam, binv, theta_star, hstar, yl, zs, zt, S, Qz,
                               Lz, Ql, Ll, theta, hs, gs, G, acc, Kd, mus, R, dR, Fn, it > 1)
             den = 1.0 + 0.5 * h * (lam + Kd[I, I])
             for a in range(M):
-                theta[I, a] = (theta[i, a] + 0.5 * h * (F[a] + Fn[a]) + amp * zw[i, a]) / den
+                x = (theta[i, a] + 0.5 * h * (F[a] + Fn[a]) + amp * zw[i, a]) / den
+                theta[I, a] = x if w == 1.0 else theta[I, a] + w * (x - theta[I, a])
             s1 = 0.0
             s2 = 0.0
             m1 = 0.0
@@ -1014,14 +1055,13 @@ def glm_general_sampled(loss, par, theta_star, zs, zt, zw, S, yl, h, n, tol_se, 
             new[0] = s1 / M
             new[1] = m1 / M
             new[2] = l1 / Ms
-            se0 = math.sqrt(max(s2 / M - new[0] ** 2, 0.0) / M)
-            se1 = math.sqrt(max(m2 / M - new[1] ** 2, 0.0) / M)
-            se2 = math.sqrt(max(l2 / Ms - new[2] ** 2, 0.0) / Ms)
+            se[0] = math.sqrt(max(s2 / M - new[0] ** 2, 0.0) / M)
+            se[1] = math.sqrt(max(m2 / M - new[1] ** 2, 0.0) / M)
+            se[2] = math.sqrt(max(l2 / Ms - new[2] ** 2, 0.0) / Ms)
+            ok, w_next, res = _slab_test(it, new, old, se, tol_se, w, adapt, res)
             if it > 1:
-                ok = (abs(new[0] - old[0]) <= tol_se * se0 + 1e-15
-                      and abs(new[1] - old[1]) <= tol_se * se1 + 1e-15
-                      and abs(new[2] - old[2]) <= tol_se * se2 + 1e-15)
                 good = good + 1 if ok else 0
+            w = w_next
             for c in range(3):
                 old[c] = new[c]
             if not math.isfinite(new[0]) or not math.isfinite(new[2]):
@@ -1030,6 +1070,7 @@ def glm_general_sampled(loss, par, theta_star, zs, zt, zw, S, yl, h, n, tol_se, 
             if good >= n_pass or it >= max_iter:
                 break
         iters[I] = it
+        wmix[I] = w
         # kernels and drift at the converged slab
         _glm_general_eval(loss, I, h, gamma, lam, binv, theta_star, hstar, yl, zs, zt, S, Qz, Lz,
                           Ql, Ll, theta, hs, gs, G, acc, Kd, mus, R, dR, F, True)
@@ -1075,9 +1116,9 @@ def _warmup_glm_general():
     for loss in (LOSS_SQUARE, LOSS_LOGISTIC, LOSS_HINGE):
         glm_general_sampled(loss, np.array([0.5, 0.1, 0.1, 1.0]), np.ones(M), np.ones((n + 1, M)),
                             np.ones((n, M)), np.ones((n, M)), np.ones((n, M)), np.ones(M), 0.1, n,
-                            0.01, 2, 5, np.zeros((n, M)), np.zeros((n, M)), np.zeros((n, M)),
-                            np.zeros((n, n)), np.zeros(n), np.zeros((n, n)), np.zeros((n, n)),
-                            np.zeros(n, dtype=np.int64), 0)
+                            0.01, 2, 5, 0.5, True, np.zeros((n, M)), np.zeros((n, M)),
+                            np.zeros((n, M)), np.zeros((n, n)), np.zeros(n), np.zeros((n, n)),
+                            np.zeros((n, n)), np.zeros(n, dtype=np.int64), np.ones(n), 0)
         loss_value(loss, 1.0, 0.3)
     sgd_selection(np.full((n, M), 0.5), 0.1, 1.0, 0.5, np.zeros((n, M)))
 # GLM section (general loss): END

@@ -61,7 +61,7 @@ from dataclasses import dataclass
 import numpy as np
 
 import lmech
-from lmech.checks import check_choice, check_real
+from lmech.checks import check_bool, check_choice, check_real
 
 from .linreg import LinearRegressionGF
 
@@ -217,7 +217,8 @@ _F = {"linear": lambda h: h, "sign": np.sign, "relu": lambda h: np.maximum(h, 0.
 
 def solve_sampled(model: GLMDynamics, t_max: float, *, dt: float = 0.05, n_traj: int = 2000,
                   n_samples: int | None = None, n_replicas: int = 4, seed: int = 0,
-                  tol_se: float = 0.01, n_pass: int = 2, max_iter: int = 50, resume=None):
+                  tol_se: float = 0.01, n_pass: int = 2, max_iter: int = 50,
+                  damping: float = 1.0, adaptive_damping: bool = True, resume=None):
     """Monte Carlo over trajectories of the GLM effective process.
 
     ``n_replicas`` independent replicas, each with ``n_traj`` parameter-side
@@ -227,6 +228,13 @@ def solve_sampled(model: GLMDynamics, t_max: float, *, dt: float = 0.05, n_traj:
     numbers (fixed for all iterations), marched causally one time slab at a
     time; each slab is iterated until its observables move by less than
     ``tol_se`` Monte Carlo standard errors in ``n_pass`` consecutive passes.
+    Each pass is mixed, ``x <- x + w (G(x) - x)``, with the weight ``w``
+    starting at ``damping`` (1: plain fixed-point iteration); with
+    ``adaptive_damping``, ``w`` is halved (down to 1/64) whenever a pass's
+    undamped residual grows, i.e. the slab's fixed-point map is not
+    contracting, and the stopping rule is applied to the undamped residual
+    so that a small ``w`` cannot fake convergence.  The final weight of each
+    slab (smallest over replicas) is returned in ``damping_weight``.
     The labels are sampled from the actual teacher (``y = f(h*) + sigma z``),
     so the process is non-Gaussian.
 
@@ -275,6 +283,8 @@ def solve_sampled(model: GLMDynamics, t_max: float, *, dt: float = 0.05, n_traj:
     tol_se = check_real("tol_se", tol_se, low=0.0, low_open=True)
     n_pass = check_int("n_pass", n_pass, low=1, high=100)
     max_iter = check_int("max_iter", max_iter, low=2, high=10_000)
+    damping = check_real("damping", damping, low=0.0, high=1.0, low_open=True)
+    adaptive_damping = check_bool("adaptive_damping", adaptive_damping)
     seed = check_int("seed", seed, low=0)
     dt = check_real("dt", dt, low=0.0, low_open=True)
     n = int(round(t_max / dt)) + 1
@@ -296,7 +306,7 @@ def solve_sampled(model: GLMDynamics, t_max: float, *, dt: float = 0.05, n_traj:
         Rr = np.ascontiguousarray(lin.R_sample)
     options = {"method": "sampled", "dt": dt, "n_traj": n_traj, "n_samples": n_samples,
                "n_replicas": n_replicas, "seed": seed, "tol_se": tol_se, "n_pass": n_pass,
-               "max_iter": max_iter}
+               "max_iter": max_iter, "damping": damping, "adaptive_damping": adaptive_damping}
     n0 = 0
     if resume is not None:
         n0 = _check_sampled_resume(resume, model, options, n)
@@ -311,15 +321,18 @@ def solve_sampled(model: GLMDynamics, t_max: float, *, dt: float = 0.05, n_traj:
         st = None
         if resume is not None:
             st = {k: resume.arrays[k][r, :n0] for k in ("replica_state", "replica_iterations",
-                                                        "replica_R", "replica_dR")
+                                                        "replica_R", "replica_dR",
+                                                        "replica_damping")
                   if k in resume.arrays}
             st = {k: v[:, :n0] if k in ("replica_R", "replica_dR") else v for k, v in st.items()}
         if general:
             rep, it, done, state = _one_replica_general(model, dt, n, n_traj, n_samples, rngs,
-                                                        tol_se, n_pass, max_iter, st)
+                                                        tol_se, n_pass, max_iter, damping,
+                                                        adaptive_damping, st)
         else:
             Cd, md, l2, it, done, state = _one_replica(model, R, Rr, dt, n, n_traj, n_samples,
-                                                       rngs, tol_se, n_pass, max_iter, st)
+                                                       rngs, tol_se, n_pass, max_iter, damping,
+                                                       adaptive_damping, st)
             obs = model.observables(Cd, md)
             rep = {"M_t": obs["M"], "Q_t": obs["Q"], "train_loss_t": 0.5 * l2,
                    "test_risk_t": obs["test_risk"]}
@@ -333,6 +346,7 @@ def solve_sampled(model: GLMDynamics, t_max: float, *, dt: float = 0.05, n_traj:
     arrays = {"t": dt * np.arange(n), "iterations": iters}
     for key in states[0]:
         arrays[key] = np.array([st[key] for st in states])
+    arrays["damping_weight"] = arrays["replica_damping"].min(axis=0)
     for key in reps[0]:
         stack = np.array([r[key] for r in reps])
         arrays[key] = stack.mean(axis=0)
@@ -344,7 +358,8 @@ def solve_sampled(model: GLMDynamics, t_max: float, *, dt: float = 0.05, n_traj:
     scalars = {"t_max": t_max, "M": float(arrays["M_t"][-1]), "Q": float(arrays["Q_t"][-1]),
                "train_loss": float(arrays["train_loss_t"][-1]), "n_traj": n_traj,
                "n_samples": n_samples, "n_replicas": n_replicas,
-               "seconds_per_slab": elapsed / max(n - 1, 1) / n_replicas}
+               "seconds_per_slab": elapsed / max(n - 1, 1) / n_replicas,
+               "damped_slabs": int(np.sum(arrays["damping_weight"][1:] < 1.0))}
     for key in ("test_error", "test_risk", "train_error"):
         if key + "_t" in arrays:
             scalars[key] = float(arrays[key + "_t"][-1])
@@ -354,7 +369,8 @@ def solve_sampled(model: GLMDynamics, t_max: float, *, dt: float = 0.05, n_traj:
             "sampled effective process: causal marching, Heun slabs (diagonal mass implicit, "
             "additive noise sqrt(2 T dt)), sample-side memory end point by the proximal operator, "
             "per-trajectory responses, teacher term by Stein's lemma, common random numbers, "
-            "stopping at tol_se standard errors; error bars from independent replicas")
+            "adaptive damping of each slab's passes, stopping when the undamped residual is below "
+            "tol_se standard errors; error bars from independent replicas")
         if model.loss == "hinge":
             conventions["integrator"] += (
                 "; hinge: the derivative of the proximal step (1/c on its kink window of width "
@@ -363,8 +379,9 @@ def solve_sampled(model: GLMDynamics, t_max: float, *, dt: float = 0.05, n_traj:
                 "iteration a continuous map)")
     else:
         conventions["integrator"] = ("sampled effective process: causal marching, Heun slabs, "
-                                     "common random numbers, stopping at tol_se standard errors; "
-                                     "error bars from independent replicas")
+                                     "common random numbers, adaptive damping, stopping when the "
+                                     "undamped residual is below tol_se standard errors; error "
+                                     "bars from independent replicas")
     return DMFTResult(success=success, status=0 if success else -1, message=msg,
                       n_iter=int(iters.sum()), model=model,
                       options=options, conventions=conventions, timings={"solve": elapsed},
@@ -398,7 +415,7 @@ LOSS_CODES = {"square": 0, "logistic": 1, "hinge": 2}
 
 
 def _one_replica_general(model, dt, n, n_traj, n_samples, rngs, tol_se, n_pass, max_iter,
-                         state=None):
+                         damping=1.0, adaptive=True, state=None):
     """One replica of :func:`dmft._kernels.glm_general_sampled`.
 
     ``rngs``: the five generators (teacher and label noise, sample-side
@@ -429,6 +446,7 @@ def _one_replica_general(model, dt, n, n_traj, n_samples, rngs, tol_se, n_pass, 
     R = np.zeros((n, n))
     dR = np.zeros((n, n))
     iters = np.zeros(n, dtype=np.int64)
+    wmix = np.full(n, damping)
     start = 0
     if state is not None:
         start = state["replica_state"].shape[0]
@@ -436,11 +454,12 @@ def _one_replica_general(model, dt, n, n_traj, n_samples, rngs, tol_se, n_pass, 
         R[:start, :start] = state["replica_R"]
         dR[:start, :start] = state["replica_dR"]
         iters[:start] = state["replica_iterations"]
+        wmix[:start] = state["replica_damping"]
     par = np.array([1.0 / model.alpha, model.ridge, model.temperature, 1.0 / b])
     done = _kernels.glm_general_sampled(LOSS_CODES[model.loss], par, theta_star, zs, zt, zw, S,
                                         np.ascontiguousarray(y, dtype=np.float64), dt, n,
-                                        tol_se, n_pass, max_iter, theta, hs, gs, Kd, mus, R, dR,
-                                        iters, start)
+                                        tol_se, n_pass, max_iter, damping, adaptive, theta, hs,
+                                        gs, Kd, mus, R, dR, iters, wmix, start)
     Q = (theta ** 2).mean(axis=1)
     M = (theta * theta_star).mean(axis=1)
     if model.loss == "square":
@@ -460,12 +479,12 @@ def _one_replica_general(model, dt, n, n_traj, n_samples, rngs, tol_se, n_pass, 
             c = np.clip(M / np.sqrt(Q * model.rho), -1.0, 1.0)
         rep["test_error_t"] = np.where(Q > 0, np.arccos(c) / math.pi, 0.5)
     state = {"replica_state": theta, "replica_R": R, "replica_dR": dR,
-             "replica_iterations": iters}
+             "replica_iterations": iters, "replica_damping": wmix}
     return rep, iters, done, state
 
 
 def _one_replica(model, R, Rr, dt, n, n_traj, n_samples, rngs, tol_se, n_pass, max_iter,
-                 state=None):
+                 damping=1.0, adaptive=True, state=None):
     """One replica of :func:`dmft._kernels.glm_square_sampled` (streams as in the general case)."""
     from . import _kernels
 
@@ -480,14 +499,17 @@ def _one_replica(model, R, Rr, dt, n, n_traj, n_samples, rngs, tol_se, n_pass, m
     Delta = np.zeros((n, n_traj))
     ell = np.zeros((n, n_samples))
     iters = np.zeros(n, dtype=np.int64)
+    wmix = np.full(n, damping)
     start = 0
     if state is not None:
         start = state["replica_state"].shape[0]
         Delta[:start] = state["replica_state"]
         iters[:start] = state["replica_iterations"]
+        wmix[:start] = state["replica_damping"]
     done = _kernels.glm_square_sampled(np.array([1.0 / model.alpha, model.ridge]), R, Rr,
                                        theta_star, s_star, eps, zs, zt, dt, n, tol_se,
-                                       n_pass, max_iter, Delta, ell, iters, start)
-    state = {"replica_state": Delta, "replica_iterations": iters}
+                                       n_pass, max_iter, damping, adaptive, Delta, ell, iters,
+                                       wmix, start)
+    state = {"replica_state": Delta, "replica_iterations": iters, "replica_damping": wmix}
     return ((Delta ** 2).mean(axis=1), (Delta * s_star).mean(axis=1), (ell ** 2).mean(axis=1),
             iters, done, state)

@@ -147,7 +147,8 @@ def glm_check(*, alpha=2.0, loss="square", ridge=0.0, teacher="sign", noise=0.0,
 def glm_point(*, alpha=2.0, loss="square", ridge=0.0, teacher="sign", noise=0.0, rho=1.0,
               temperature=0.0, batch_fraction=1.0, persistence=1.0, t_max=10.0, method="auto",
               dt=0.05, tol=1e-10, max_corrector=50, n_traj=2000, n_samples=None, n_replicas=4,
-              seed=0, tol_se=0.01, n_pass=2, max_iter=50) -> DMFTResult:
+              seed=0, tol_se=0.01, n_pass=2, max_iter=50, damping=1.0,
+              adaptive_damping=True) -> DMFTResult:
     """GLM dynamics at one point: the exact closure (``method="uniform"``; square loss, full
     batch), or the sampled effective process (``"sampled"``); ``"auto"`` picks the closure
     where it exists."""
@@ -159,7 +160,7 @@ def glm_point(*, alpha=2.0, loss="square", ridge=0.0, teacher="sign", noise=0.0,
     if method == "sampled":
         res = solve(model, t_max, method="sampled", dt=dt, n_traj=n_traj, n_samples=n_samples,
                     n_replicas=n_replicas, seed=seed, tol_se=tol_se, n_pass=n_pass,
-                    max_iter=max_iter)
+                    max_iter=max_iter, damping=damping, adaptive_damping=adaptive_damping)
     else:
         res = solve(model, t_max, dt=dt, tol=tol, max_corrector=max_corrector)
     extra = {k: math.nan for k in ("test_error", "test_risk", "train_error")
@@ -314,6 +315,11 @@ register_kind(SweepKind(
                              help="consecutive converged passes per slab (sampled)"),
              "max_iter": Param(int, default=50, low=2, high=10_000,
                                help="iterations per slab (sampled)"),
+             "damping": Param(float, default=1.0, low=0.0, low_open=True, high=1.0,
+                              help="initial mixing weight of a slab's passes (sampled)"),
+             "adaptive_damping": Param(bool, default=True,
+                                       help="halve the weight when a slab's residual grows "
+                                            "(sampled)"),
              **_COMMON_OPTS},
     description="Teacher-student GLM (square, logistic or hinge loss) trained by gradient flow, "
                 "Langevin dynamics or persistent SGD: overlap M, norm Q, test error/risk, "

@@ -60,7 +60,7 @@ class DMFTResult(lmech.Result):
 _UNIFORM_OPTS = ("method", "dt", "tol", "rtol_corrector", "max_corrector", "n_quad", "closed_form",
                  "resume")
 _SAMPLED_OPTS = ("method", "dt", "n_traj", "n_samples", "n_replicas", "seed", "tol_se", "n_pass",
-                 "max_iter", "resume")
+                 "max_iter", "damping", "adaptive_damping", "resume")
 
 
 def solve(model, t_max, **options) -> DMFTResult:
