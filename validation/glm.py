@@ -38,7 +38,7 @@ import numpy as np
 from lmech.checks import check_choice, check_int, check_real
 
 from . import _kernels
-from .gradflow import FlowRun, _teacher_data, _times, simulate_glm
+from .gradflow import FlowRun, _grid_steps, _teacher_data, simulate_glm
 
 __all__ = ["simulate_glm_dynamics", "glm_point"]
 
@@ -89,11 +89,7 @@ def simulate_glm_dynamics(model, d: int, times, *, seed: int = 0, dt: float = 0.
     d = check_int("d", d, low=1)
     seed = check_int("seed", seed, low=0)
     dt = check_real("dt", dt, low=0.0, low_open=True)
-    t = _times(times)
-    k = t / dt
-    if np.any(np.abs(k - np.rint(k)) > 1e-9 * np.maximum(1.0, k)):
-        raise ValueError(f"times must be multiples of dt = {dt:g}")
-    steps = np.rint(k).astype(np.int64)
+    t, steps = _grid_steps(times, dt)
     t0 = time.perf_counter()
     rng, X, bstar = _teacher_data(model.alpha, d, seed, model.rho)
     n = X.shape[0]

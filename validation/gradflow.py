@@ -69,6 +69,15 @@ def _times(times):
     return t
 
 
+def _grid_steps(times, dt):
+    """``(t, steps)``: the checked recording times and their step indices ``t / dt``."""
+    t = _times(times)
+    k = t / dt
+    if np.any(np.abs(k - np.rint(k)) > 1e-9 * np.maximum(1.0, k)):
+        raise ValueError(f"times must be multiples of dt = {dt:g}")
+    return t, np.rint(k).astype(np.int64)
+
+
 def _lsq_flow(X, y, lam, T, t, rng):
     """``beta(t)`` (n_times, d) of gradient flow / Langevin dynamics on ``|y - X beta|^2/(2n) + lam|beta|^2/2``.
 
@@ -366,11 +375,7 @@ def simulate_pspin(model, N: int, times, *, seed: int = 0, dt: float = 0.01,
     if model.p == 3 and not general and 8 * N ** 3 > max_tensor_bytes:
         raise ValueError(f"N: the dense p = 3 tensor needs {8 * N ** 3 / 1e9:.2g} GB "
                          f"> max_tensor_bytes = {max_tensor_bytes / 1e9:.2g} GB")
-    t = _times(times)
-    k = t / dt
-    if np.any(np.abs(k - np.rint(k)) > 1e-9 * np.maximum(1.0, k)):
-        raise ValueError(f"times must be multiples of dt = {dt:g}")
-    rec = np.rint(k).astype(np.int64)
+    t, rec = _grid_steps(times, dt)
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed)
     if general:
@@ -493,11 +498,7 @@ def simulate_rnn(model, N: int, times, *, seed: int = 0, dt: float = 0.01) -> Fl
     N = check_int("N", N, low=1)
     seed = check_int("seed", seed, low=0)
     dt = check_real("dt", dt, low=0.0, low_open=True)
-    t = _times(times)
-    k = t / dt
-    if np.any(np.abs(k - np.rint(k)) > 1e-9 * np.maximum(1.0, k)):
-        raise ValueError(f"times must be multiples of dt = {dt:g}")
-    steps = np.rint(k).astype(np.int64)
+    t, steps = _grid_steps(times, dt)
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed)
     J = rng.standard_normal((N, N)) * (model.g / math.sqrt(N))
