@@ -400,6 +400,12 @@ def solve_doubling(model: SphericalPSpin, t_max: float, **options):
         Rw[i, :i] = (chi[i, :i] - chi[i, 1:i + 1]) / h
         Rw[i, i] = 1.0
     tw = h * np.arange(mw)
+    # fluctuation-dissipation ratio on the last row, interval by interval: the slope of the
+    # parametric plot T chi(t, t') against C(t, t') (1 under FDT, x in the aging regime)
+    fdt = np.full(mw, np.nan)
+    if mw > 1 and model.T > 0:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            fdt[:-1] = -model.T * np.diff(chi[-1]) / np.diff(Cw[-1])
     conventions = model.conventions()
     conventions["integrator"] = ("time-doubling (Kim-Latz type): BDF2 implicit rows, interval "
                                  "averages, window halved when full (dmft.doubling)")
@@ -408,6 +414,9 @@ def solve_doubling(model: SphericalPSpin, t_max: float, **options):
     conventions["response"] = ("chi(t,t') = int_t'^t R(t,s) ds (lower triangle); R[i, j] "
                                "= mean of R(t_i, s) over s in [t_j, t_j+1], R[i, i] = 1")
     conventions["constraint"] = "C(t,t) = 1 imposed on the diagonal, mu from its closed formula"
+    conventions["fdt_ratio_last"] = ("X[j] = -T (chi(t, t_j+1) - chi(t, t_j)) / (C(t, t_j+1) - "
+                                     "C(t, t_j)) on the last row t = t_max: the slope of T chi "
+                                     "against C over interval j (1 under FDT, x in aging)")
     energy = float(e_all[-1]) if len(e_all) else math.nan
     scalars = {"t_max": t_max, "energy": energy, "mu_final": float(mu_all[-1]),
                "C_half": float(Cw[-1, (mw - 1) // 2]) if mw else math.nan,
@@ -421,5 +430,6 @@ def solve_doubling(model: SphericalPSpin, t_max: float, **options):
                       model=model, options=opts, conventions=conventions,
                       timings={"solve": elapsed},
                       arrays={"t": tw, "C": Cw, "chi": chi, "R": Rw, "t_all": t_all, "e": e_all,
-                              "mu": mu_all, "iterations": its, "corrector_change": chg},
+                              "mu": mu_all, "iterations": its, "corrector_change": chg,
+                              "fdt_ratio_last": fdt},
                       scalars=scalars, meta={"method": "doubling"})

@@ -134,6 +134,30 @@ def test_p3_above_td_equilibrates_with_fdt():
     assert dmft.solve(m, 400.0, method="doubling", n_window=256).energy == res.energy
 
 
+def test_aging_fluctuation_dissipation_relation_follows_cugliandolo_kurchan():
+    # Below T_d the asymptotic solution (Cugliandolo & Kurchan, PRL 71, 173 (1993)) has FDT
+    # for C > q, T chi = 1 - C, and a second straight line of slope -x for C < q:
+    #     T chi(t, t') = (1 - q) + x (q - C(t, t')),   q = 0.63882, x = 0.56538 at T = 0.5.
+    # On the last row of a t = 1e3 run (t' from 0 to t): measured T chi(C = q) = 0.3571 vs
+    # 1 - q = 0.3612, and the largest deviation from the line over 0.1 < C < 0.5 is 0.019
+    # (0.011 at t = 1e4: it shrinks with t, a finite-time correction).
+    q, x = dmft.aging_plateau(0.5), dmft.aging_fdr(0.5)
+    res = dmft.solve(P3_T05, 1e3, method="doubling")
+    assert res.success
+    C, Tchi = res.C[-1], 0.5 * res.chi[-1]
+    assert np.all(np.diff(C) > 0)
+    assert abs(np.interp(q, C, Tchi) - (1.0 - q)) < 0.01
+    sel = (C > 0.1) & (C < 0.5)
+    assert sel.sum() > 50
+    assert np.max(np.abs(Tchi[sel] - ((1.0 - q) + x * (q - C[sel])))) < 0.025
+    # the interval-by-interval ratio: ~ x deep in the aging regime, ~ 1 on the last two
+    # intervals next to the diagonal (measured 1.030, 1.006; the one before, 1.13, is already
+    # in the crossover through the plateau)
+    X = res.fdt_ratio_last
+    assert abs(np.median(X[:-1][sel[:-1]]) - x) < 0.06
+    assert np.all(np.abs(X[-3:-1] - 1.0) < 0.05)
+
+
 @pytest.mark.slow
 def test_against_uniform_at_t200():
     # e(200) of p=3, T=0.5: Richardson of the uniform grid, dt = 0.1 (computed, 15 s)
