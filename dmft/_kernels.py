@@ -575,9 +575,10 @@ def _slab_test(it, new, old, se, tol_se, w, adapt, prev_res):
     mixing weight ``w`` (``x <- x + w (G(x) - x)``), so the undamped residual
     in units of the stopping tolerance is ``res = max_c |new_c - old_c| /
     (w (tol_se se_c))``.  Returns ``(ok, w', res)``: ``ok`` when ``res <=
-    1``; with ``adapt``, ``w`` is halved (down to 1/64) when the residual grew
-    since the previous pass (``prev_res``), i.e. the fixed-point map is not
-    contracting.  For ``it <= 1`` nothing is compared (``ok`` False).
+    1``; with ``adapt``, ``w`` is halved (down to 1/64) when the residual is
+    above tolerance and grew since the previous pass (``prev_res``), i.e. the
+    fixed-point map is not contracting.  For ``it <= 1`` nothing is compared
+    (``ok`` False).
     """
     if it <= 1:
         return False, w, math.inf
@@ -589,7 +590,7 @@ def _slab_test(it, new, old, se, tol_se, w, adapt, prev_res):
             break
         if r > res:
             res = r
-    if adapt and it > 2 and not (res <= prev_res) and w > 1.0 / 64.0:
+    if adapt and it > 2 and res > 1.0 and not (res <= prev_res) and w > 1.0 / 64.0:
         w = 0.5 * w
     return res <= 1.0, w, res
 
@@ -679,19 +680,20 @@ def glm_square_sampled(par, R, Rr, theta_star, s_star, eps, zs, zt, h, n, tol_se
             se[0] = math.sqrt(max(s2 / M - new[0] ** 2, 0.0) / M)
             se[1] = math.sqrt(max(m2 / M - new[1] ** 2, 0.0) / M)
             se[2] = math.sqrt(max(l2 / Ms - new[2] ** 2, 0.0) / Ms)
-            ok, w_next, res = _slab_test(it, new, old, se, tol_se, w, adapt, res)
+            w_used = w
+            ok, w, res = _slab_test(it, new, old, se, tol_se, w, adapt, res)
             if it > 1:
                 good = good + 1 if ok else 0
-            w = w_next
             for c in range(3):
                 old[c] = new[c]
-            if not math.isfinite(new[0]):
+            if not (math.isfinite(new[0]) and math.isfinite(new[2])):
                 iters[I] = it
                 return I
             if good >= n_pass or it >= max_iter:
                 break
-        iters[I] = it
-        wmix[I] = w
+        # a slab that stopped at max_iter without n_pass good passes is marked max_iter + 1
+        iters[I] = it if good >= n_pass else max_iter + 1
+        wmix[I] = w_used
         # kernels and drift at the converged slab
         _glm_fields_drift(I, h, gamma, lam, R, Rr, theta_star, s_star, eps, zs, zt, Qz, Lz, Ql, Ll,
                           Delta, ell, F)
@@ -1058,10 +1060,10 @@ def glm_general_sampled(loss, par, theta_star, zs, zt, zw, S, yl, h, n, tol_se, 
             se[0] = math.sqrt(max(s2 / M - new[0] ** 2, 0.0) / M)
             se[1] = math.sqrt(max(m2 / M - new[1] ** 2, 0.0) / M)
             se[2] = math.sqrt(max(l2 / Ms - new[2] ** 2, 0.0) / Ms)
-            ok, w_next, res = _slab_test(it, new, old, se, tol_se, w, adapt, res)
+            w_used = w
+            ok, w, res = _slab_test(it, new, old, se, tol_se, w, adapt, res)
             if it > 1:
                 good = good + 1 if ok else 0
-            w = w_next
             for c in range(3):
                 old[c] = new[c]
             if not math.isfinite(new[0]) or not math.isfinite(new[2]):
@@ -1069,8 +1071,9 @@ def glm_general_sampled(loss, par, theta_star, zs, zt, zw, S, yl, h, n, tol_se, 
                 return I
             if good >= n_pass or it >= max_iter:
                 break
-        iters[I] = it
-        wmix[I] = w
+        # a slab that stopped at max_iter without n_pass good passes is marked max_iter + 1
+        iters[I] = it if good >= n_pass else max_iter + 1
+        wmix[I] = w_used
         # kernels and drift at the converged slab
         _glm_general_eval(loss, I, h, gamma, lam, binv, theta_star, hstar, yl, zs, zt, S, Qz, Lz,
                           Ql, Ll, theta, hs, gs, G, acc, Kd, mus, R, dR, F, True)
@@ -1434,7 +1437,7 @@ def _db_sweep(coef, T, fdt, h, i, jmax, nc, x, g, C, X, AC, AX, H1, H2, H3, F1, 
         lo = max(j - 1, 1)
         hi = min(j + 1, i - nc)
         _db_row_hav(coef, i, lo, hi, C, X, AC, AX, H1, H2, H3)
-        _db_refresh(coef, T, fdt, i, max(j, 1), min(j + 2, i), C, X, AC, AX, H1, H2, H3, F1, dF1,
+        _db_refresh(coef, T, fdt, i, max(j - 1, 1), min(j + 1, i), C, X, AC, AX, H1, H2, H3, F1, dF1,
                     u, v)
     return mu, change
 

@@ -71,8 +71,9 @@ f1(C(t_i,0)) chi(t_j,0) + sum_l AX[j,l] Delta_l f1(C(t_i,.))``.
 (:func:`dmft._kernels.integrate_uniform`) at ``h0``; chi by the trapezoid
 rule along each row.
 
-*New row* (D11): (a) its last two sub-diagonal points and the averages of
-its last two intervals are copied from the previous row (time-translation
+*New row* (D11): (a) its last ``n_copy`` sub-diagonal points and the
+averages of its last ``n_copy`` intervals are copied from the previous row
+(option ``n_copy``, default ``max(2, N/128)``; time-translation
 invariance next to the diagonal: this is what carries the fast relaxation,
 resolved at small h and then averaged, to the coarse grids); (b) the other
 points obey the BDF2 discretisation of D1, D2 in t at fixed t_j,
@@ -128,6 +129,7 @@ Default runs with doubled windows, (N, n_copy) = (256, 2), (512, 4), (1024,
 from __future__ import annotations
 
 import math
+import os
 import time
 
 import numpy as np
@@ -150,6 +152,10 @@ __all__ = ["solve_doubling", "DOUBLING_OPTIONS", "doubling_grid", "FDT_SPLIT_MIN
 #: -1.1285/-1.0858, split -1.1514/-1.1540; 3-spin T = 0.1: split unstable at N = 128,
 #: plain -1.0956/-1.0983.
 FDT_SPLIT_MIN_T = (0.06, 0.4)
+
+#: Corrector iterations per step of the uniform predictor-corrector that fills the first
+#: half-window (eq. D10); a row needing more fails the run.
+_START_MAX_CORRECTOR = 50
 
 DOUBLING_OPTIONS = ("method", "n_window", "dt0", "tol", "max_corrector", "n_copy", "fdt_split",
                     "checkpoint", "resume")
@@ -231,7 +237,8 @@ def solve_doubling(model: SphericalPSpin, t_max: float, **options):
         Maximum sweeps per row (default 300).
     checkpoint : str or path, optional
         Archive to which the window state is written (group
-        ``"doubling_checkpoint"``, replaced each time) after every doubling.
+        ``"doubling_checkpoint"``, replaced each time) after every doubling;
+        a run without doubling (``t_max <= n_window dt0``) writes none.
     resume : DMFTResult, optional
         Such a checkpoint (``lmech.archive.load(path, "doubling_checkpoint")``)
         of the same model, ``t_max`` and numerical options: the run continues
@@ -264,9 +271,11 @@ def solve_doubling(model: SphericalPSpin, t_max: float, **options):
         (lower triangle, ``chi[i, j] = chi(t_i, t_j)``), ``R`` (lower
         triangle: ``R[i, j]`` for ``j < i`` is the mean of ``R(t_i, s)`` over
         ``s in [t_j, t_{j+1}]``, ``R[i, i] = 1``), and over all times visited
-        ``t_all``, ``e``, ``mu``, ``iterations`` (sweeps per row; 0 for the
-        uniform start), ``corrector_change``.  ``success`` is False if a
-        value went non-finite or a row did not converge.
+        ``t_all``, ``e``, ``mu``, ``iterations`` (sweeps per row; corrector
+        iterations for the rows of the uniform start), ``corrector_change``,
+        and ``fdt_ratio_last`` (the fluctuation–dissipation ratio on the last
+        row, interval by interval).  ``success`` is False if a value went
+        non-finite or a row (including the uniform start's) did not converge.
     """
     from .solve import DMFTResult
 
@@ -299,6 +308,8 @@ def solve_doubling(model: SphericalPSpin, t_max: float, **options):
     opts = {"method": "doubling", "n_window": N, "dt0": dt0, "tol": tol,
             "max_corrector": max_corr, "n_copy": nc, "fdt_split": split}
     checkpoint = options.get("checkpoint")
+    if checkpoint is not None and not isinstance(checkpoint, (str, os.PathLike)):
+        raise ValueError(f"checkpoint must be a path (str or os.PathLike), got {checkpoint!r}")
     resume = options.get("resume")
     if resume is not None:
         _check_resume(resume, model, opts, t_max)
@@ -314,23 +325,29 @@ def solve_doubling(model: SphericalPSpin, t_max: float, **options):
     last_done = n0 - 1
     if resume is None:
         Cu, Ru = np.zeros((n0, n0)), np.zeros((n0, n0))
+        its_u = np.zeros(n0, dtype=np.int64)
         done_u = _kernels.integrate_uniform(_kernels.MODEL_PSPIN, np.array([T]), coef, 1.0,
-                                            np.zeros(0), h0, n0, min(tol, 1e-10), 1e-3, 50,
-                                            np.zeros(1), np.ones(1), Cu, Ru, np.zeros((1, 1)),
-                                            np.zeros((1, 1)), np.zeros((0, n0)), np.zeros(n0),
-                                            np.zeros(n0, dtype=np.int64), 0)
-        mu0 = np.zeros(n0)
-        e0 = np.zeros(n0)
+                                            np.zeros(0), h0, n0, min(tol, 1e-10), 1e-3,
+                                            _START_MAX_CORRECTOR, np.zeros(1), np.ones(1), Cu, Ru,
+                                            np.zeros((1, 1)), np.zeros((1, 1)),
+                                            np.zeros((0, n0)), np.zeros(n0), its_u, 0)
+        mu0 = np.full(n0, np.nan)
+        e0 = np.full(n0, np.nan)
+        start_fail = int(np.sum(its_u[1:] > _START_MAX_CORRECTOR))
         ok = bool(done_u == n0 and np.all(np.isfinite(Cu)) and np.all(np.isfinite(Ru)))
-        if ok:
+        if ok and start_fail == 0:
             _kernels.doubling_init(coef, T, split, h0, n0, Cu, Ru, C, X, AC, AX, H1, H2, H3, mu0,
                                    e0)
+        elif ok:
+            ok = False
+            message = (f"the uniform start's corrector did not converge in {start_fail} rows "
+                       f"(at most {_START_MAX_CORRECTOR} iterations); stopped")
         else:
             message = "non-finite values in the uniform start; stopped"
         t_all = [h0 * np.arange(n0)]
         e_all = [e0]
         mu_all = [mu0]
-        its = [np.zeros(n0, dtype=np.int64)]
+        its = [its_u]
         chg = [np.zeros(n0)]
         first_level = 0
     else:
@@ -388,7 +405,7 @@ def solve_doubling(model: SphericalPSpin, t_max: float, **options):
     mu_all = np.concatenate(mu_all)
     its = np.concatenate(its)
     chg = np.concatenate(chg)
-    n_fail = int(np.sum(its > max_corr))
+    n_fail = int(np.sum(its[n0:] > max_corr))  # the start's rows were checked against their own cap
     success = bool(ok and n_fail == 0)
     if ok and n_fail:
         message = f"corrector did not reach tol in {n_fail} rows"

@@ -283,6 +283,9 @@ def solve_sampled(model: GLMDynamics, t_max: float, *, dt: float = 0.05, n_traj:
     tol_se = check_real("tol_se", tol_se, low=0.0, low_open=True)
     n_pass = check_int("n_pass", n_pass, low=1, high=100)
     max_iter = check_int("max_iter", max_iter, low=2, high=10_000)
+    if max_iter <= n_pass:
+        raise ValueError(f"max_iter must exceed n_pass = {n_pass} (a slab needs n_pass good "
+                         f"passes after its first), got {max_iter}")
     damping = check_real("damping", damping, low=0.0, high=1.0, low_open=True)
     adaptive_damping = check_bool("adaptive_damping", adaptive_damping)
     seed = check_int("seed", seed, low=0)
@@ -314,6 +317,7 @@ def solve_sampled(model: GLMDynamics, t_max: float, *, dt: float = 0.05, n_traj:
     reps = []
     iters = np.zeros(n, dtype=np.int64)
     done_all = True
+    done_min = n
     t0 = time.perf_counter()
     seeds = np.random.SeedSequence(seed).spawn(n_replicas)
     for r, ss in enumerate(seeds):
@@ -339,6 +343,7 @@ def solve_sampled(model: GLMDynamics, t_max: float, *, dt: float = 0.05, n_traj:
             if "test_error" in obs:
                 rep["test_error_t"] = obs["test_error"]
         done_all &= done == n
+        done_min = min(done_min, int(done))
         iters = np.maximum(iters, it)
         reps.append(rep)
         states.append(state)
@@ -349,12 +354,24 @@ def solve_sampled(model: GLMDynamics, t_max: float, *, dt: float = 0.05, n_traj:
     arrays["damping_weight"] = arrays["replica_damping"].min(axis=0)
     for key in reps[0]:
         stack = np.array([r[key] for r in reps])
-        arrays[key] = stack.mean(axis=0)
-        arrays[key.replace("_t", "") + "_se"] = stack.std(axis=0, ddof=1) / math.sqrt(n_replicas)
-    unconverged = int(np.sum(iters[1:] >= max_iter))
-    success = done_all and unconverged == 0 and bool(np.all(np.isfinite(arrays["Q_t"])))
-    msg = ("every slab converged" if success else
-           f"{unconverged} slabs hit max_iter" if done_all else "non-finite values")
+        with np.errstate(over="ignore", invalid="ignore"):  # diverged rows become NaN below
+            arrays[key] = stack.mean(axis=0)
+            arrays[key.replace("_t", "") + "_se"] = (stack.std(axis=0, ddof=1)
+                                                      / math.sqrt(n_replicas))
+        # rows a replica never reached are not data
+        arrays[key][done_min:] = np.nan
+        arrays[key.replace("_t", "") + "_se"][done_min:] = np.nan
+    unconverged = int(np.sum(iters[1:done_min] > max_iter))  # kernels mark them max_iter + 1
+    finite = bool(np.all(np.isfinite(arrays["Q_t"])))
+    success = done_all and unconverged == 0 and finite
+    if success:
+        msg = "every slab converged"
+    elif not done_all:
+        msg = f"non-finite values at t = {done_min * dt:.6g}; stopped"
+    elif unconverged:
+        msg = f"{unconverged} slabs did not converge in max_iter = {max_iter} passes"
+    else:
+        msg = "non-finite observables"
     scalars = {"t_max": t_max, "M": float(arrays["M_t"][-1]), "Q": float(arrays["Q_t"][-1]),
                "train_loss": float(arrays["train_loss_t"][-1]), "n_traj": n_traj,
                "n_samples": n_samples, "n_replicas": n_replicas,
@@ -511,5 +528,7 @@ def _one_replica(model, R, Rr, dt, n, n_traj, n_samples, rngs, tol_se, n_pass, m
                                        n_pass, max_iter, damping, adaptive, Delta, ell, iters,
                                        wmix, start)
     state = {"replica_state": Delta, "replica_iterations": iters, "replica_damping": wmix}
-    return ((Delta ** 2).mean(axis=1), (Delta * s_star).mean(axis=1), (ell ** 2).mean(axis=1),
-            iters, done, state)
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverged run is reported, not warned
+        moments = ((Delta ** 2).mean(axis=1), (Delta * s_star).mean(axis=1),
+                   (ell ** 2).mean(axis=1))
+    return (*moments, iters, done, state)

@@ -13,7 +13,8 @@ Methods
     Time-doubling (Kim–Latz type) integrator of the spherical p-spin with a
     fixed window of points, for long and aging runs
     (:func:`dmft.doubling.solve_doubling`; options ``n_window``, ``dt0``,
-    ``tol``, ``max_corrector``).
+    ``tol``, ``max_corrector``, ``n_copy``, ``fdt_split``, ``checkpoint``,
+    ``resume``).
 ``"stationary"``
     One-time solver for the time-translation-invariant paramagnet of the
     spherical p-spin (``T > 0``), assuming the fluctuation–dissipation
@@ -75,7 +76,8 @@ def solve(model, t_max, **options) -> DMFTResult:
         Integrator (default ``"uniform"``); ``"sampled"`` takes the options
         of :func:`dmft.glm.solve_sampled` and ``"doubling"`` those of
         :func:`dmft.doubling.solve_doubling` (``n_window``, ``dt0``, ``tol``,
-        ``max_corrector``) instead of the corrector options.
+        ``max_corrector``, ``n_copy``, ``fdt_split``, ``checkpoint``,
+        ``resume``) instead of the corrector options.
     dt : float, optional
         Time step (default 0.05); must divide ``t_max``.
     tol : float, optional
