@@ -161,3 +161,13 @@ seeds = 4
     capacity_plot(cap, ax)
     assert ax.get_xlabel() == "alpha"
     plt.close(fig)
+
+
+def test_capacity_point_with_undecided_instances_is_not_success():
+    # one sweep of the max-stability search at alpha_c(0.5) = 0.961 cannot decide every instance
+    r = capacity_point(alpha=0.96, N=40, kappa=0.5, seeds=6, max_pass=1)
+    assert r.n_undecided > 0 and r.n_decided + r.n_undecided == 6
+    assert not r.success and r.status != 0
+    assert f"{r.n_undecided} of 6 instances undecided" in r.message
+    ok = capacity_point(alpha=0.96, N=40, kappa=0.5, seeds=6)
+    assert ok.success and ok.n_undecided == 0

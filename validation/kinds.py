@@ -76,14 +76,18 @@ def capacity_check(*, alpha=2.0, N=50, kappa=0.0, prior="spherical"):
     _gardner(prior, kappa)
 
 
-def capacity_point(*, alpha=2.0, N=50, kappa=0.0, prior="spherical", seeds=50, seed0=0) -> Result:
+def capacity_point(*, alpha=2.0, N=50, kappa=0.0, prior="spherical", seeds=50, seed0=0,
+                   max_pass=100_000) -> Result:
     """Fraction of ``seeds`` random instances at ``(alpha, N)`` that can be stored with margin ``kappa``.
 
     Instance ``j`` is :func:`validation.capacity.simulate_capacity` with seed
     ``seed0 + j``.  Scalars: ``p``, ``sem`` (binomial ``sqrt(p(1-p)/(k-1))``
     over the ``k`` decided instances), ``n_decided``, ``n_undecided``,
     ``alpha_c`` (replica), ``p_exact`` (Cover's formula for spherical weights
-    at ``kappa = 0``, else NaN), ``n`` (patterns).
+    at ``kappa = 0``, else NaN), ``n`` (patterns).  ``success`` is False
+    (status 2) when some instance was left undecided by the max-stability
+    search within ``max_pass`` sweeps; the numbers over the decided ones are
+    returned all the same.
     """
     from .capacity import cover_probability, simulate_capacity
 
@@ -92,7 +96,8 @@ def capacity_point(*, alpha=2.0, N=50, kappa=0.0, prior="spherical", seeds=50, s
         raise ValueError(f"seeds must be an integer >= 2, got {seeds!r}")
     t0 = time.perf_counter()
     model = _gardner(prior, float(kappa))
-    feas = np.array([simulate_capacity(model, int(N), [alpha], seed=int(seed0) + j).feasible[0]
+    feas = np.array([simulate_capacity(model, int(N), [alpha], seed=int(seed0) + j,
+                                       max_pass=int(max_pass)).feasible[0]
                      for j in range(int(seeds))])
     ok = np.isfinite(feas)
     k = int(ok.sum())
@@ -100,14 +105,19 @@ def capacity_point(*, alpha=2.0, N=50, kappa=0.0, prior="spherical", seeds=50, s
     sem = math.sqrt(p * (1.0 - p) / (k - 1)) if k > 1 else math.nan
     n = max(1, int(round(alpha * N)))
     p_exact = cover_probability(int(N), n) if (prior == "spherical" and kappa == 0.0) else math.nan
-    return Result(success=k > 0, message=f"{k} of {seeds} instances decided", n_iter=int(seeds),
-                  model=model, options={"seeds": int(seeds), "seed0": int(seed0)},
+    n_undecided = int(seeds) - k
+    message = (f"{k} of {seeds} instances decided" if n_undecided == 0 else
+               f"{n_undecided} of {seeds} instances undecided (left out of p): maximal stability "
+               f"too close to kappa for max_pass = {int(max_pass)} sweeps")
+    return Result(success=n_undecided == 0, status=0 if n_undecided == 0 else 2, message=message,
+                  n_iter=int(seeds), model=model,
+                  options={"seeds": int(seeds), "seed0": int(seed0), "max_pass": int(max_pass)},
                   conventions={"p": "fraction of storable instances over seeds (undecided left out)",
                                "sem": "binomial sqrt(p(1-p)/(k-1))",
                                "instance": "x ~ N(0, I_N), y = +-1 uniform, n = round(alpha N); "
                                            "y w.x/sqrt(N) >= kappa"},
                   timings={"total": time.perf_counter() - t0},
-                  scalars={"p": p, "sem": sem, "n_decided": k, "n_undecided": int(seeds) - k,
+                  scalars={"p": p, "sem": sem, "n_decided": k, "n_undecided": n_undecided,
                            "alpha_c": _alpha_c(prior, float(kappa)), "p_exact": p_exact, "n": n})
 
 
@@ -257,6 +267,8 @@ register_kind(SweepKind(
     options={
         "seeds": Param(int, default=50, low=2, high=1_000_000, help="random instances per point"),
         "seed0": Param(int, default=0, low=0, help="seed of the first instance"),
+        "max_pass": Param(int, default=100_000, low=1, high=100_000_000,
+                          help="sweep cap of the max-stability search (spherical, kappa > 0)"),
     },
     description="Perceptron storage at finite N: fraction of random instances storable with margin "
                 "kappa, against the replica capacity alpha_c (Gardner 1988; Krauth & Mezard 1989).",
