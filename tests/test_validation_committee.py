@@ -376,11 +376,12 @@ def test_standard_case_escape_gap_shrinks_with_n():
     # fitted N_c (the size above which the initial condition beats the noise; the gap then closes
     # like N_c / (2 lambda_u N)).  Measured (20 seeds, this test's seeds 0..19): t_esc = 182.1 +- 6.1,
     # 197.7 +- 6.3, 210.6 +- 10.2, 225.7 +- 10.1, 236.9 +- 12.1 at N = 125 ... 2000 (236.9 at
-    # N = 2000 against the ODE's 272.8); slope 20.1 +- 4.0 per e-fold of N (5.0 sigma), N_c ~ 3e4.
+    # N = 2000 against the ODE's 272.8); slope 20.1 +- 4.0 per e-fold of N (5.0 sigma).
     # At the sizes (same script, not run here: N = 4000 alone takes ~15 min) the gaps are
     # 62.3 +- 10.2, 47.1 +- 10.1, 35.9 +- 12.1, 18.9 +- 7.6 at N = 500, 1000, 2000, 4000 (slope
-    # 20.7 +- 5.8, 3.6 sigma; noise law N_c = 1.6e4, chi^2 = 1.3 for 3 dof), so the ODE's escape is
-    # reached only for N >> 1e4 (predicted gap 15, 2.4, 0.3 at N = 1e4, 1e5, 1e6).
+    # 20.7 +- 5.8, 3.6 sigma).  The noise law with its slope fixed by lambda_u fits N_c = 1.6e4
+    # (chi^2 = 1.3 for 3 dof), so the ODE's escape is reached only for N >> 1e4 (predicted gap
+    # 15, 2.4, 0.3 at N = 1e4, 1e5, 1e6).
     from scipy.optimize import minimize_scalar
     from scipy.stats import chi2
 
