@@ -192,3 +192,84 @@ def test_spherical_margin_probability_crosses_near_gardner(kappa):
     assert abs(rep.crossing_largest - ac) < 4 * rep.crossing_err_largest + 0.02, rep.crossing
     assert rep.sharpening and rep.width[-1] < 0.6 * rep.width[0], rep.width
     assert np.all(np.isnan(rep.p_exact))
+
+
+# -- review findings (issue 6 fix round) -------------------------------------------------------------
+@pytest.mark.parametrize("max_pass", [3, 7, 20])
+def test_max_stability_returns_the_witness_of_lo(max_pass):
+    # lo is the best stability over the sweeps; the returned w must be the iterate that attained
+    # it (before the fix w was the last iterate: N = 30, n = 28, seed 186 gave lo = 0.1948 but a
+    # witness of stability 0.1758)
+    N, n = 30, 28
+    for seed in range(200):
+        rng = np.random.default_rng(seed)
+        X = rng.standard_normal((n, N))
+        y = rng.choice([-1.0, 1.0], n)
+        lo, hi, w, sweeps = max_stability(X, y, max_pass=max_pass)
+        assert sweeps <= max_pass and lo <= hi
+        assert np.sum(w * w) == pytest.approx(N, rel=1e-12)
+        gamma_w = np.min(y * (X @ w)) / math.sqrt(N)
+        assert gamma_w == pytest.approx(lo, rel=1e-12, abs=1e-14), (seed, lo, gamma_w)
+
+
+def test_max_stability_checks_its_input():
+    X = np.random.default_rng(0).standard_normal((5, 4))
+    y = np.ones(5)
+    for tol in (0.0, -1e-3, 1.0, math.nan):
+        with pytest.raises(ValueError, match="tol"):
+            max_stability(X, y, tol=tol)
+    for max_pass in (0, -3, 2.5):
+        with pytest.raises(ValueError, match="max_pass"):
+            max_stability(X, y, max_pass=max_pass)
+    with pytest.raises(ValueError, match="X"):
+        max_stability(X.ravel(), y)
+    with pytest.raises(ValueError, match="X"):
+        max_stability(X[None], y)
+    with pytest.raises(ValueError, match="y"):
+        max_stability(X, np.ones(4))
+
+
+def _margin_model():
+    return replica.gardner.GardnerVolume(prior="spherical", margin=0.5)
+
+
+def test_undecided_instances_make_the_run_unsuccessful():
+    # at alpha_c(0.5) = 0.961 one sweep of dual coordinate descent cannot decide gamma* >= 0.5
+    model = _margin_model()
+    run = simulate_capacity(model, 40, [0.2, 0.96, 0.97], seed=1, max_pass=1)
+    assert run.n_undecided > 0 and np.isnan(run.feasible).sum() == run.n_undecided
+    assert not run.success and run.status != 0
+    assert f"{run.n_undecided} of 3 instances undecided" in run.message
+    full = simulate_capacity(model, 40, [0.2, 0.96, 0.97], seed=1)
+    assert full.success and full.status == 0 and full.n_undecided == 0
+    # the decided instances agree with the uncapped run
+    ok = np.isfinite(run.feasible)
+    assert np.array_equal(run.feasible[ok], full.feasible[ok])
+    rep = capacity_scan(model, sizes=[20, 40], alphas=[0.9, 1.0], seeds=3, max_pass=1)
+    assert rep.n_undecided > 0 and not rep.success and rep.status != 0
+    assert f"{rep.n_undecided} instances undecided" in rep.message
+    assert np.all(np.isfinite(rep.p) | np.isnan(rep.p))
+    with pytest.raises(ValueError, match="max_pass"):
+        simulate_capacity(model, 40, [1.0], max_pass=0)
+
+
+def test_feasible_returns_none_when_not_certified(monkeypatch):
+    import validation.capacity as cap
+
+    model = _margin_model()
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((10, 20))
+    y = rng.choice([-1.0, 1.0], 10)
+    kappa = model.margin
+    # a bracket claiming feasibility whose witness fails the floating-point recheck: undecided
+    monkeypatch.setattr(cap, "max_stability",
+                        lambda X, y, **kw: (kappa, 2 * kappa, -np.ones(X.shape[1]), 1))
+    assert cap.feasible(model, X, y) is None
+    # a tie: gamma* within 1e-12 of kappa, not certified either way
+    w = np.ones(X.shape[1])
+    monkeypatch.setattr(cap, "max_stability",
+                        lambda X, y, **kw: (kappa * (1 - 1e-13), kappa * (1 + 1e-13), w, 1))
+    assert cap.feasible(model, X, y) is None
+    # a certified bound below kappa decides False
+    monkeypatch.setattr(cap, "max_stability", lambda X, y, **kw: (0.1, 0.4, w, 1))
+    assert cap.feasible(model, X, y) is False

@@ -275,3 +275,21 @@ def test_pspin_config_errors_name_the_key(tmp_path):
         load_validation_config(_write(tmp_path, PSPIN4.replace("sizes = [16, 24]", "sizes = [3, 24]"), "d.toml"))
     with pytest.raises(ConfigError, match="model.p"):
         load_validation_config(_write(tmp_path, PSPIN4.replace("p = 4", "p = 1"), "e.toml"))
+
+
+def test_pspin_tensor_memory_is_one_helper(tmp_path):
+    # the config's memory check and the simulator's use the same formula (validation.gradflow
+    # .pspin_tensor_bytes): tensors N^2 + N^4, work N^3, G while symmetrising N^4 (float64)
+    from validation.gradflow import pspin_tensor_bytes
+    import dmft
+    from validation import simulate_pspin
+
+    assert pspin_tensor_bytes([4], 24) == 8 * (24 ** 4 + 24 ** 3 + 24 ** 4)
+    assert pspin_tensor_bytes([2, 4], 10) == 8 * (10 ** 2 + 10 ** 4 + 10 ** 3 + 10 ** 4)
+    need = pspin_tensor_bytes([4], 24)
+    load_validation_config(_write(tmp_path, PSPIN4 + f"max_tensor_bytes = {need}\n", "ok.toml"))
+    with pytest.raises(ConfigError, match="compare.sizes"):
+        load_validation_config(_write(tmp_path, PSPIN4 + f"max_tensor_bytes = {need - 1}\n", "b.toml"))
+    with pytest.raises(ValueError, match="N"):
+        simulate_pspin(dmft.SphericalPSpin(p=4, T=0.8), 24, [0.0], max_tensor_bytes=need - 1)
+    simulate_pspin(dmft.SphericalPSpin(p=4, T=0.8), 24, [0.0], max_tensor_bytes=need)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import odes
+import replica.gardner
 from lmech import archive
 from lmech.cli import main
 from lmech.config import ConfigError, get_kind, load_config, parse_config, resolve_callable
@@ -58,8 +59,11 @@ def test_capacity_check_names_the_parameter():
 
 
 def test_committee_point_against_the_odes():
-    r = committee_point(N=200, lr=0.5, t=4.0, seeds=12, n_test=500)
-    assert r.success and r.n_ok == 12
+    # N = 400, 24 seeds: standard error ~6e-4, a tenth of the ODE's eg difference between
+    # lr = 0.5 and 0.55 at t = 4 (5.6e-3); at N = 200 with 12 seeds (1.7e-3) the wrong-lr check
+    # below had an expected |z| of only 3.3 and passed or failed with the seeds
+    r = committee_point(N=400, lr=0.5, t=4.0, seeds=24, n_test=500)
+    assert r.success and r.n_ok == 24
     Q0 = 0.5 * np.eye(2)
     R0 = 1e-3 * np.random.default_rng(0).random((2, 2))     # odes.kinds.initial_state
     ode = odes.integrate(odes.CommitteeMachine(2, 2, lr=0.5), 4.0, Q0=Q0, R0=R0, t_eval=[0.0, 4.0])
@@ -68,7 +72,7 @@ def test_committee_point_against_the_odes():
     assert abs(r.z) < 4.0
     assert abs(r.eg_test_sim - r.eg_sim) < 5 * math.hypot(r.eg_test_sem, r.eg_sem) + 0.05 * r.eg_sim
     # a point whose ODE is off (learning rate 10 % higher than simulated) has a large |z|
-    w = committee_point(N=200, lr=0.55, t=4.0, seeds=12)
+    w = committee_point(N=400, lr=0.55, t=4.0, seeds=2)
     assert abs((r.eg_sim - w.eg_ode) / r.eg_sem) > 4.0
 
 
@@ -161,3 +165,51 @@ seeds = 4
     capacity_plot(cap, ax)
     assert ax.get_xlabel() == "alpha"
     plt.close(fig)
+
+
+def test_capacity_point_with_undecided_instances_is_not_success():
+    # one sweep of the max-stability search at alpha_c(0.5) = 0.961 cannot decide every instance
+    r = capacity_point(alpha=0.96, N=40, kappa=0.5, seeds=6, max_pass=1)
+    assert r.n_undecided > 0 and r.n_decided + r.n_undecided == 6
+    assert not r.success and r.status != 0
+    assert f"{r.n_undecided} of 6 instances undecided" in r.message
+    ok = capacity_point(alpha=0.96, N=40, kappa=0.5, seeds=6)
+    assert ok.success and ok.n_undecided == 0
+
+
+def test_grid_points_draw_independent_seeds():
+    # each grid point's instances come from a SeedSequence of (seed0, hash of its parameters):
+    # points at different alpha or kappa share no seeds (before: seed0 + j everywhere, so points at
+    # different kappa decided the very same instances), and the same point repeats exactly
+    from validation.kinds import point_seeds
+
+    base = dict(alpha=1.0, N=40, kappa=0.0, prior="spherical")
+    s0 = point_seeds(0, 50, **base)
+    assert s0.shape == (50,) and np.unique(s0).size == 50
+    assert np.array_equal(s0, point_seeds(0, 50, **dict(base)))
+    assert np.array_equal(point_seeds(0, 50, N=np.int64(40), alpha=1.0, kappa=0.0, prior="spherical"), s0)
+    others = [point_seeds(0, 50, **{**base, "alpha": 1.5}), point_seeds(0, 50, **{**base, "kappa": 0.5}),
+              point_seeds(0, 50, **{**base, "N": 41}), point_seeds(0, 50, **{**base, "prior": "rademacher"}),
+              point_seeds(1, 50, **base)]
+    for o in others:
+        assert np.intersect1d(o, s0).size == 0
+    # the first 10 of 50 are the 10 of a shorter run (more seeds extend a point's sample)
+    assert np.array_equal(point_seeds(0, 10, **base), s0[:10])
+    # the point function uses them and records the design
+    from validation.capacity import simulate_capacity
+    a = capacity_point(alpha=0.8, N=30, kappa=0.2, seeds=4, seed0=5)
+    assert a.success and "SeedSequence" in a.conventions["seeds"] and a.options["seed0"] == 5
+    sd = point_seeds(5, 4, alpha=0.8, N=30, kappa=0.2, prior="spherical")
+    model = replica.gardner.GardnerVolume(prior="spherical", margin=0.2)
+    want = np.mean([simulate_capacity(model, 30, [0.8], seed=int(x)).feasible[0] for x in sd])
+    assert a.p == want
+
+
+def test_committee_point_takes_seed0():
+    r0 = committee_point(N=50, lr=0.5, t=0.5, seeds=3)
+    r1 = committee_point(N=50, lr=0.5, t=0.5, seeds=3, seed0=1)
+    assert r0.options["seed0"] == 0 and r1.options["seed0"] == 1
+    assert r0.eg_sim != r1.eg_sim
+    assert r0.eg_sim == committee_point(N=50, lr=0.5, t=0.5, seeds=3).eg_sim
+    with pytest.raises(ValueError, match="seed0"):
+        committee_point(N=50, t=0.5, seeds=3, seed0=-1)

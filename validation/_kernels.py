@@ -448,7 +448,7 @@ def committee_outputs_fn(F, v, g, c):
 
 
 @njit(cache=True)
-def max_stability_cd(A, a, u, kappa, tol, max_pass):
+def max_stability_cd(A, a, u, ubest, kappa, tol, max_pass):
     """Maximal stability ``gamma* = max_{|w| = 1} min_mu A_mu . w`` bracketed by dual coordinate descent.
 
     The hard-margin problem ``min |w|^2 / 2`` subject to ``A w >= 1`` has the
@@ -458,12 +458,14 @@ def max_stability_cd(A, a, u, kappa, tol, max_pass):
     ``u = A^T a`` kept in place, and then brackets ``gamma*`` by two
     certificates valid for *any* iterate:
 
-    * ``lo = min_mu A_mu . u / |u|`` (the stability of the witness ``u``),
+    * ``lo = max over sweeps of min_mu A_mu . u / |u|`` (the best stability
+      seen; the iterate ``u`` that attained it is copied into ``ubest``, so
+      ``lo`` is exactly the stability of the witness ``ubest``),
     * ``hi = |A^T a| / sum a`` (weak duality, ``|w_opt|^2 >= 2 D(s a)`` maximised
       over the scale ``s``; for non-separable data ``hi -> 0``).
 
     Stops when ``lo >= kappa`` (stability ``kappa`` reachable, with witness
-    ``u``), ``hi < kappa`` (unreachable), or ``hi - lo <= tol hi`` (a NaN
+    ``ubest``), ``hi < kappa`` (unreachable), or ``hi - lo <= tol hi`` (a NaN
     ``kappa`` never decides: the bracket is refined to ``tol``).
 
     Returns
@@ -503,7 +505,10 @@ def max_stability_cd(A, a, u, kappa, tol, max_pass):
                 h = dot(A[i], u)
                 if h < m:
                     m = h
-            lo = max(lo, m / nu)
+            if m / nu > lo:
+                lo = m / nu
+                for k in range(d):
+                    ubest[k] = u[k]
         if sa > 0.0:
             hi = min(hi, nu / sa)
         if lo >= kappa or hi < kappa or hi - lo <= tol * abs(hi):
@@ -649,7 +654,8 @@ def warmup():
         committee_sgd_fn(W, K, v, vt, X, xi, 0, gf, dgf, has, True, 0.1, 0.1, 1.0, 0.5, 0.1, 0.1,
                          1.0, 1.0)
     committee_outputs_fn(np.ones((2, K)), v, gf, 1.0)
-    max_stability_cd(np.array([[1.0, 0.0], [0.0, 1.0]]), np.zeros(2), np.zeros(2), 0.5, 1e-9, 2)
+    max_stability_cd(np.array([[1.0, 0.0], [0.0, 1.0]]), np.zeros(2), np.zeros(2), np.zeros(2),
+                     0.5, 1e-9, 2)
     T4 = np.ones(4 ** 4)
     deg = np.array([2, 4], dtype=np.int64)
     off = np.array([0, 16], dtype=np.int64)

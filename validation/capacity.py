@@ -43,7 +43,7 @@ from fractions import Fraction
 import numpy as np
 from scipy.optimize import linprog
 
-from lmech.checks import check_int
+from lmech.checks import check_int, check_real
 from lmech.result import Result, register_result
 
 from . import _kernels
@@ -112,37 +112,47 @@ def max_stability(X: np.ndarray, y: np.ndarray, *, kappa: float = math.nan, tol:
         Stop as soon as the bracket decides whether ``gamma* >= kappa``
         (default NaN: run until the relative width ``tol``).
     tol : float
-        Relative width of the bracket at which to stop.
+        Relative width of the bracket at which to stop, in ``(0, 1)``.
     max_pass : int
-        Cap on coordinate-descent sweeps.
+        Cap on coordinate-descent sweeps (``>= 1``).
 
     Returns
     -------
     (lo, hi, w, sweeps)
-        ``lo <= gamma* <= hi``; ``lo`` is the stability of the returned
-        witness ``w`` (scaled to ``|w|^2 = N``; ``lo <= 0`` when not separable),
-        ``hi`` a weak-duality bound (:func:`validation._kernels.max_stability_cd`).
+        ``lo <= gamma* <= hi``; ``lo`` is the best stability seen over the
+        sweeps and the returned witness ``w`` is the iterate that attained it
+        (scaled to ``|w|^2 = N``), so ``min_mu y_mu w.x_mu / sqrt(N) = lo`` up
+        to rounding (``lo <= 0`` when not separable; ``w = 0`` and
+        ``lo = -inf`` if no sweep produced a nonzero iterate); ``hi`` is a
+        weak-duality bound (:func:`validation._kernels.max_stability_cd`).
     """
     X = np.ascontiguousarray(X, dtype=np.float64)
+    if X.ndim != 2 or X.size == 0:
+        raise ValueError(f"X must be a non-empty 2-D array (n patterns, N weights), got shape {X.shape}")
     y = np.asarray(y, dtype=np.float64).ravel()
     n, N = X.shape
     if y.shape != (n,):
         raise ValueError(f"y must have shape ({n},), got {y.shape}")
+    tol = check_real("tol", tol, low=0.0, high=1.0, low_open=True, high_open=True)
+    max_pass = check_int("max_pass", max_pass, low=1)
     A = np.ascontiguousarray(X * y[:, None])
     a = np.zeros(n)
     u = np.zeros(N)
-    sweeps, lo, hi = _kernels.max_stability_cd(A, a, u, float(kappa), float(tol), int(max_pass))
-    nu = float(np.linalg.norm(u))
-    w = u * (math.sqrt(N) / nu) if nu > 0 else u
+    ubest = np.zeros(N)
+    sweeps, lo, hi = _kernels.max_stability_cd(A, a, u, ubest, float(kappa), tol, max_pass)
+    nu = float(np.linalg.norm(ubest))
+    w = ubest * (math.sqrt(N) / nu) if nu > 0 else ubest
     return float(lo), float(hi), w, int(sweeps)
 
 
 def feasible(model, X: np.ndarray, y: np.ndarray, *, max_pass: int = 100_000):
     """Whether the instance ``(X, y)`` can be stored by ``model``'s weights with its margin.
 
-    Returns ``True`` or ``False``; for a spherical ``kappa > 0`` instance whose
-    bracket of ``gamma*`` still contains ``kappa`` after ``max_pass`` sweeps,
-    ``None`` (undecided).
+    Returns ``True`` or ``False`` only when certified; for a spherical
+    ``kappa > 0`` instance whose bracket of ``gamma*`` still contains ``kappa``
+    after ``max_pass`` sweeps (including a tie, ``gamma*`` within rounding of
+    ``kappa``), or whose witness fails the floating-point recheck, ``None``
+    (undecided).
     """
     n, N = X.shape
     A = X * y[:, None]
@@ -154,12 +164,13 @@ def feasible(model, X: np.ndarray, y: np.ndarray, *, max_pass: int = 100_000):
         kappa = float(model.margin)
         lo, hi, w, _ = max_stability(X, y, kappa=kappa, max_pass=max_pass)
         if lo >= kappa:
-            # the witness is re-checked in floating point
-            return bool(np.min(A @ w) / math.sqrt(N) >= kappa * (1.0 - 1e-12))
+            # the witness is re-checked in floating point; a witness that fails the recheck
+            # certifies nothing either way: undecided
+            return True if np.min(A @ w) / math.sqrt(N) >= kappa * (1.0 - 1e-12) else None
         if hi < kappa:
             return False
-        if hi - lo <= 1e-10 * hi:     # gamma* within 1e-10 of kappa: a measure-zero tie
-            return bool(0.5 * (lo + hi) >= kappa)
+        # lo < kappa <= hi: neither certificate decides (including a tie hi - lo <= 1e-10 hi,
+        # where gamma* is within rounding of kappa): undecided
         return None
     # maximise the margin t of A w >= t over the box |w_i| <= 1 (t <= 1): always feasible and
     # bounded, so HiGHS returns an optimum; the instance is separable iff t* > 0, and a
@@ -175,7 +186,8 @@ def feasible(model, X: np.ndarray, y: np.ndarray, *, max_pass: int = 100_000):
     return bool(-res.fun > 1e-9 and np.min(A @ w) > 0.0)
 
 
-def simulate_capacity(model, N: int, alphas, *, seed: int = 0, max_binary_N: int = 26) -> CapacityRun:
+def simulate_capacity(model, N: int, alphas, *, seed: int = 0, max_binary_N: int = 26,
+                      max_pass: int = 100_000) -> CapacityRun:
     """One random instance per ``alpha`` at size ``N``: is it feasible?
 
     Parameters
@@ -191,6 +203,15 @@ def simulate_capacity(model, N: int, alphas, *, seed: int = 0, max_binary_N: int
         Pattern ratios; ``n = round(alpha N)``.
     seed : int
         Seed of the generator drawing patterns and labels.
+    max_pass : int
+        Sweep cap of :func:`max_stability` (spherical ``kappa > 0``).
+
+    Returns
+    -------
+    CapacityRun
+        ``success`` is False (status 2, the message counting them) when some
+        instance was left undecided (NaN in ``feasible``); the decided ones
+        are returned all the same.
     """
     import replica.gardner
 
@@ -198,6 +219,7 @@ def simulate_capacity(model, N: int, alphas, *, seed: int = 0, max_binary_N: int
         raise ValueError(f"model must be a replica.GardnerVolume, got {type(model).__name__}")
     N = check_int("N", N, low=1, high=max_binary_N if model.binary else None)
     seed = check_int("seed", seed, low=0)
+    max_pass = check_int("max_pass", max_pass, low=1)
     alphas = np.asarray(alphas, dtype=float).ravel()
     if alphas.size == 0 or np.any(~np.isfinite(alphas)) or np.any(alphas <= 0):
         raise ValueError("alphas must be a non-empty list of positive pattern ratios")
@@ -210,7 +232,7 @@ def simulate_capacity(model, N: int, alphas, *, seed: int = 0, max_binary_N: int
     for j, n in enumerate(ns):
         X = rng.standard_normal((int(n), N))
         y = rng.choice(np.array([-1.0, 1.0]), size=int(n))
-        f = feasible(model, X, y)
+        f = feasible(model, X, y, max_pass=max_pass)
         feas[j] = math.nan if f is None else float(f)
     n_undecided = int(np.isnan(feas).sum())
     if model.binary:
@@ -220,11 +242,11 @@ def simulate_capacity(model, N: int, alphas, *, seed: int = 0, max_binary_N: int
     else:
         method = ("maximal stability >= kappa, bracketed by hard-margin dual coordinate descent "
                   "(primal witness / weak-duality bound)")
-    return CapacityRun(success=True, status=0,
+    return CapacityRun(success=n_undecided == 0, status=0 if n_undecided == 0 else 2,
                        message="decided every instance" if n_undecided == 0 else
-                       f"{n_undecided} instances undecided (NaN, left out of p): maximal stability "
-                       "too close to kappa for the sweep cap",
-                       model=model, options={"N": N, "seed": seed},
+                       f"{n_undecided} of {alphas.size} instances undecided (NaN, left out of p): "
+                       "maximal stability too close to kappa for the sweep cap",
+                       model=model, options={"N": N, "seed": seed, "max_pass": max_pass},
                        conventions={"instance": "x ~ N(0, I_N), y = +-1 uniform, n = round(alpha N)",
                                     "margin": "y w.x/sqrt(N) >= kappa with |w|^2 = N",
                                     "method": method},
@@ -233,9 +255,9 @@ def simulate_capacity(model, N: int, alphas, *, seed: int = 0, max_binary_N: int
                        scalars={"N": N, "seed": seed, "n_undecided": n_undecided})
 
 
-def capacity_point(N, seed, *, model, alphas):
+def capacity_point(N, seed, *, model, alphas, max_pass=100_000):
     """Point function for :func:`lmech.sweep.sweep`."""
-    return simulate_capacity(model, int(N), alphas, seed=int(seed))
+    return simulate_capacity(model, int(N), alphas, seed=int(seed), max_pass=max_pass)
 
 
 def _cross(alpha, p, level):
@@ -246,7 +268,8 @@ def _cross(alpha, p, level):
     return None, math.nan
 
 
-def capacity_scan(model, *, sizes, alphas, seeds=100, executor=None, progress=False) -> CapacityReport:
+def capacity_scan(model, *, sizes, alphas, seeds=100, executor=None, progress=False,
+                  max_pass: int = 100_000) -> CapacityReport:
     """Probability of storage at every size and ``alpha``, and where it crosses 1/2.
 
     Parameters
@@ -258,6 +281,15 @@ def capacity_scan(model, *, sizes, alphas, seeds=100, executor=None, progress=Fa
         Instances per size and ``alpha`` (``range(seeds)`` for an int).
     executor : concurrent.futures.Executor, optional
         Runs the (size, seed) instances (serial if None).
+    max_pass : int
+        Sweep cap of :func:`max_stability` (spherical ``kappa > 0``).
+
+    Returns
+    -------
+    CapacityReport
+        ``success`` is False when an instance raised (status 1) or was left
+        undecided (status 2; undecided instances are left out of ``p``, and
+        the message counts them).
     """
     import replica.gardner
 
@@ -278,14 +310,16 @@ def capacity_scan(model, *, sizes, alphas, seeds=100, executor=None, progress=Fa
         raise ValueError("sizes: exhaustive search of binary weights is limited to N <= 26")
     if not model.binary and model.margin < 0.0:
         raise ValueError(_NEGATIVE_MARGIN)
+    max_pass = check_int("max_pass", max_pass, low=1)
     if executor is not None:
         import lmech
         lmech.warmup(("validation",))
     res = sweep("validation.capacity:capacity_point",
                 {"N": np.asarray(sizes, dtype=np.int64), "seed": np.asarray(seeds, dtype=np.int64)},
-                fixed={"model": model, "alphas": alphas}, executor=executor,
+                fixed={"model": model, "alphas": alphas, "max_pass": max_pass}, executor=executor,
                 keep_arrays=["feasible"], progress=progress)
-    ok = res.arrays["converged"] & ~res.arrays["failed"]
+    # a run that left instances undecided is not converged but its decided instances count
+    ok = res.arrays["done"] & ~res.arrays["failed"]
     F = np.array(res.arrays["feasible"], dtype=float)          # (S, n_seeds, P)
     F[~ok] = np.nan
     k = np.sum(np.isfinite(F), axis=1)
@@ -320,9 +354,10 @@ def capacity_scan(model, *, sizes, alphas, seeds=100, executor=None, progress=Fa
     msg = (f"P = 1/2 at alpha = {crossing[-1]:.4g} +- {crossing_err[-1]:.2g} for N = {sizes[-1]}; "
            f"replica alpha_c = {alpha_c:.6g}") + (f"; {n_bad} instances failed" if n_bad else "") \
         + (f"; {n_undecided} instances undecided (left out)" if n_undecided else "")
-    return CapacityReport(success=n_bad == 0, status=0 if n_bad == 0 else 1, message=msg,
+    status = 1 if n_bad else (2 if n_undecided else 0)
+    return CapacityReport(success=status == 0, status=status, message=msg,
                           n_iter=int(ok.sum()), model=model,
-                          options={"sizes": tuple(sizes), "n_seeds": len(seeds)},
+                          options={"sizes": tuple(sizes), "n_seeds": len(seeds), "max_pass": max_pass},
                           conventions={"p": "fraction of feasible instances over seeds",
                                        "sem": "binomial sqrt(p(1-p)/(k-1))",
                                        "crossing": "linear interpolation of p = 1/2",

@@ -176,7 +176,7 @@ def _times(times, N):
 def simulate_committee(model, N: int, times, *, Q0, R0, T=None, v0=None, seed: int = 0,
                        n_test: int = 1000, block_bytes: int = 1 << 20,
                        bound: float = 1e6, stop_below: float | None = None,
-                       stop_after: float = 0.0) -> SGDRun:
+                       stop_after: float | None = None) -> SGDRun:
     """Online SGD of a :class:`odes.CommitteeMachine` at input dimension ``N``.
 
     Parameters
@@ -213,8 +213,10 @@ def simulate_committee(model, N: int, times, *, Q0, R0, T=None, v0=None, seed: i
         become non-finite, stops with ``success=False``.
     stop_below, stop_after : float, optional
         Stop (successfully) at the first recorded time ``t >= stop_after``
-        where ``eg < stop_below`` (e.g. the escape from a plateau,
-        :func:`escape_time`); later records stay NaN.
+        (default 0) where ``eg < stop_below`` (e.g. the escape from a plateau,
+        :func:`escape_time`, which uses the same ``t >= after``); later records
+        stay NaN.  ``stop_after`` must be a finite time ``>= 0`` and is only
+        accepted together with ``stop_below``.
 
     Returns
     -------
@@ -236,7 +238,10 @@ def simulate_committee(model, N: int, times, *, Q0, R0, T=None, v0=None, seed: i
     steps = _times(times, N)
     if stop_below is not None:
         stop_below = check_real("stop_below", stop_below)
-        stop_after = check_real("stop_after", stop_after)
+        stop_after = 0.0 if stop_after is None else check_real("stop_after", stop_after, low=0.0)
+    elif stop_after is not None:
+        raise ValueError("stop_after is only used with stop_below (stop at the first record "
+                         "t >= stop_after where eg < stop_below); give stop_below too")
     t_start = time.perf_counter()
 
     rng = np.random.default_rng(seed)
@@ -298,7 +303,7 @@ def simulate_committee(model, N: int, times, *, Q0, R0, T=None, v0=None, seed: i
         if n_test:
             phi = _outputs(X_test @ w.T / sqn, v, code, custom, c_k)
             eg_test[j] = 0.5 * float(np.mean((phi - y_test) ** 2))
-        if stop_below is not None and target >= stop_after * N and eg[j] < stop_below:
+        if stop_below is not None and target / N >= stop_after and eg[j] < stop_below:
             message = f"stopped at t={target / N:.6g}: eg < stop_below = {stop_below:g}"
             break
     timings = {"simulate": t_sim, "total": time.perf_counter() - t_start}
@@ -326,20 +331,26 @@ def simulate_committee(model, N: int, times, *, Q0, R0, T=None, v0=None, seed: i
 
 
 def escape_time(run: SGDRun, level: float, after: float = 0.0) -> float:
-    """First time ``t > after`` at which the recorded ``eg`` falls below ``level``.
+    """Time at which the recorded ``eg`` falls below ``level``, at the first record ``t >= after`` below it.
 
-    Linear interpolation between the two bracketing records (so the
-    resolution is the recording step); NaN if it never does.  With ``level``
-    half the ODE's plateau error this is the escape time of
+    ``j`` is the first record with ``t_j >= after`` (the inequality of the
+    ``stop_after`` rule of :func:`simulate_committee`) and ``eg_j < level``.
+    When the previous record crosses, ``eg_{j-1} >= level > eg_j``, the time
+    is linearly interpolated inside ``[t_{j-1}, t_j]`` (resolution: the
+    recording step); otherwise (``j = 0``, or ``eg_{j-1}`` already below
+    ``level`` or not finite) it is ``t_j``.  NaN if no such record.  With
+    ``level`` half the ODE's plateau error this is the escape time of
     :func:`odes.integrate` (``t_escape``, ``escape_fraction = 0.5``).
     """
-    t, eg = run.t, run.eg
-    idx = np.nonzero((t > after) & (eg < level))[0]
+    t = np.asarray(run.t, dtype=float)
+    eg = np.asarray(run.eg, dtype=float)
+    idx = np.nonzero((t >= after) & (eg < level))[0]
     if idx.size == 0:
         return math.nan
     j = int(idx[0])
-    if j == 0 or not np.isfinite(eg[j - 1]):
+    if j == 0 or not (np.isfinite(eg[j - 1]) and eg[j - 1] >= level):
         return float(t[j])
+    # eg[j-1] >= level > eg[j]: the denominator is positive and the result lies in [t[j-1], t[j])
     return float(t[j - 1] + (eg[j - 1] - level) * (t[j] - t[j - 1]) / (eg[j - 1] - eg[j]))
 
 

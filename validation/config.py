@@ -183,11 +183,14 @@ def _glm_theory(model, th):
     opts = {k: th[k] for k in ("n_traj", "n_replicas", "seed") if k in th}
     if method == "uniform" and opts:
         raise ConfigError("theory." + sorted(opts)[0], "only for method = \"sampled\"")
+    if method == "uniform" and not model.closed:
+        raise ConfigError("theory.method", f"the model (loss {model.loss!r}, batch_fraction "
+                          f"{model.batch_fraction:g}) has no Gaussian closure: use method = \"sampled\"")
     try:
         res = dmft.solve(model, t_max, method=method, dt=dt, **opts)
     except ValueError as exc:
-        raise ConfigError("theory.method" if "method" in str(exc) or "closure" in str(exc)
-                          else "theory", str(exc)) from None
+        name = param_named(str(exc), ("method", "dt", "t_max", "n_traj", "n_replicas", "seed"))
+        raise ConfigError("theory" if name is None else f"theory.{name}", str(exc)) from None
     every = th.get("every", 10)
     return res, {"times": res.arrays["t"][::every]}
 
@@ -408,6 +411,9 @@ def parse_validation_config(data: dict, text: str = "") -> ValidationConfig:
             raise ConfigError(f"simulation.{k}", f"unknown option of {kind.name}; "
                               f"allowed: {', '.join(sorted(kind.simulation)) or 'none'}")
         sim[k] = kind.simulation[k].check(f"simulation.{k}", v)
+    if kind.name == "validation.glm" and sim.get("method") == "exact" and "dt" in sim:
+        raise ConfigError("simulation.dt", "the exact eigenbasis solution (method = \"exact\") has "
+                          "no time step; drop dt or use method = \"heun\"")
     if kind.name == "validation.pspin":
         coef = np.asarray(model.xi_coefficients())
         degrees = [k for k in range(2, coef.size) if coef[k] != 0.0]
@@ -416,7 +422,8 @@ def parse_validation_config(data: dict, text: str = "") -> ValidationConfig:
             raise ConfigError("compare.sizes", f"sizes must be >= {max(3, max(degrees))}")
         limit = sim.get("max_tensor_bytes", 2 * 1024 ** 3)
         if model.p > 3 or not model.pure:
-            need = 8 * (sum(n_max ** k for k in degrees) + n_max ** (max(degrees) - 1) + n_max ** max(degrees))
+            from .gradflow import pspin_tensor_bytes
+            need = pspin_tensor_bytes(degrees, n_max)
         else:
             need = 8 * n_max ** model.p if model.p == 3 else 0
         for key, dt in (("theory.dt", theory.get("dt", 0.05)), ("simulation.dt", sim.get("dt", 0.01))):

@@ -157,14 +157,21 @@ def simulate_glm_dynamics(model, d: int, times, *, seed: int = 0, dt: float = 0.
                    scalars={"d": d, "n": n, "seed": seed, "Q": float(Q[-1])})
 
 
-def glm_point(N, seed, *, model, times, method: str = "auto", dt: float = 0.01):
+def glm_point(N, seed, *, model, times, method: str = "auto", dt: float | None = None):
     """Point function for :func:`validation.compare` (``N`` is the dimension ``d``).
 
     ``method="auto"``: the exact eigenbasis solution (:func:`simulate_glm`)
     for the square loss at full batch, else the Heun simulator;
-    ``"exact"`` / ``"heun"`` force one.
+    ``"exact"`` / ``"heun"`` force one.  ``dt`` is the Heun step (default
+    0.01); the exact solution has no time step, so a ``dt`` given with
+    ``method="exact"`` raises :class:`ValueError` naming ``dt`` (with
+    ``"auto"`` it is used only when the Heun simulator runs).
     """
     method = check_choice("method", method, ("auto", "exact", "heun"))
+    if method == "exact" and dt is not None:
+        raise ValueError(f"dt: the exact eigenbasis solution (method='exact') has no time step; "
+                         f"got dt={dt!r} (use method='heun' to integrate with a step)")
     if method == "exact" or (method == "auto" and model.closed):
         return simulate_glm(model, int(N), times, seed=int(seed))
-    return simulate_glm_dynamics(model, int(N), times, seed=int(seed), dt=dt)
+    return simulate_glm_dynamics(model, int(N), times, seed=int(seed),
+                                 dt=0.01 if dt is None else dt)

@@ -34,7 +34,7 @@ from .compare import Simulator, register_simulator
 
 __all__ = ["FlowRun", "simulate_linreg", "simulate_glm", "simulate_pspin2", "simulate_pspin", "pspin_point", "simulate_rnn", "linreg_point",
            "glm_point",
-           "pspin2_point", "rnn_point", "pspin_theory"]
+           "pspin2_point", "rnn_point", "pspin_theory", "pspin_tensor_bytes"]
 
 
 @register_result("validation.FlowRun")
@@ -300,6 +300,18 @@ def simulate_pspin2(model, N: int, times, *, seed: int = 0) -> FlowRun:
                             "lambda_max": float(lmax)})
 
 
+def pspin_tensor_bytes(degrees, N: int) -> int:
+    """Peak memory (bytes) of the dense coupling tensors of :func:`_pspin_couplings` at size ``N``.
+
+    The tensors of every degree (``N^k`` float64 each), the work vector of
+    the contraction (``N^(kmax-1)``) and the iid ``G`` held while the
+    largest tensor is symmetrised (``N^kmax``).
+    """
+    degrees = [int(k) for k in degrees]
+    kmax = max(degrees)
+    return 8 * (sum(N ** k for k in degrees) + N ** (kmax - 1) + N ** kmax)
+
+
 def _pspin_couplings(model, N, rng, max_tensor_bytes):
     """Dense symmetric coupling tensors of every degree of ``xi`` (ascending), flattened into one array.
 
@@ -315,9 +327,7 @@ def _pspin_couplings(model, N, rng, max_tensor_bytes):
     """
     coef = np.asarray(model.xi_coefficients(), dtype=float)
     degrees = [k for k in range(2, coef.size) if coef[k] != 0.0]
-    kmax = max(degrees)
-    # the tensors, the work vector of the contraction, and G while a tensor is symmetrised
-    need = 8 * (sum(N ** k for k in degrees) + N ** (kmax - 1) + N ** kmax)
+    need = pspin_tensor_bytes(degrees, N)
     if need > max_tensor_bytes:
         raise ValueError(f"N: the dense coupling tensors (degrees {degrees}) need "
                          f"{need / 1e9:.3g} GB > max_tensor_bytes = {max_tensor_bytes / 1e9:.3g} GB; "
@@ -347,17 +357,28 @@ def simulate_pspin(model, N: int, times, *, seed: int = 0, dt: float = 0.01,
     ``ds/dt = -grad H - mu s + eta``, ``<eta eta> = 2T``, ``|s|^2 = N``, from
     ``s(0)`` uniform on the sphere (:class:`dmft.SphericalPSpin`; Crisanti &
     Sommers, Z. Phys. B 87, 341 (1992); Cugliandolo & Kurchan, PRL 71, 173
-    (1993)).  The Hamiltonian has ``E[H(s) H(s')] = N xi(s.s'/N)`` with
-    ``xi(q) = sum_k c_k q^k`` from the model's convention and mixture: for
-    ``p = 2``, ``H = -(1/2) s^T J s`` with ``J`` as in :func:`simulate_pspin2`;
-    for ``p = 3``, ``H = -sum_{i<j<k} J_ijk s_i s_j s_k`` with ``J_ijk ~
-    N(0, 6c/N^2)``, held as a dense symmetric tensor and integrated by
-    :func:`validation._kernels.pspin_langevin`; for ``p >= 4`` or a mixture,
-    one dense symmetric tensor per degree ``k`` (``E J^2 = k! c_k/N^(k-1)``
-    on the index sets ``i_1 < ... < i_k``; ``8 N^k`` bytes each, all of them
-    together at most ``max_tensor_bytes``) and the contraction kernel
-    :func:`validation._kernels.pspin_langevin_mix`.  Projected Heun, step
-    ``dt``, which must divide the recording times.
+    (1993)).  With ``xi(q) = sum_k c_k q^k`` from the model's convention and
+    mixture and ``q = s.s'/N``:
+
+    * ``p = 2`` (pure): ``H = -(1/2) s^T J s`` with ``J`` as in
+      :func:`simulate_pspin2`; the covariance is exactly
+      ``E[H(s) H(s')] = N xi(q)``;
+    * ``p = 3`` (pure): ``H = -sum_{i<j<k} J_ijk s_i s_j s_k`` over *distinct*
+      indices with ``J_ijk ~ N(0, 6c/N^2)``, held as a dense symmetric tensor
+      and integrated by :func:`validation._kernels.pspin_langevin`.  Its
+      covariance is **not** exactly ``N xi(q)``: with ``a_i = s_i s'_i``,
+      ``E[H H'] = (c/N^2) [(sum a)^3 - 3 (sum a)(sum a^2) + 2 sum a^3]
+      = N c q^3 + O(1)``, exact only to relative order ``1/N`` (the
+      repeated-index terms are missing).  This path is kept unchanged so that
+      existing p = 3 results stay reproducible;
+    * ``p >= 4`` or a mixture (any degrees, including 3 inside a mixture):
+      one dense symmetric tensor per degree ``k`` built from iid entries over
+      all *ordered* index tuples (:func:`_pspin_couplings`; ``8 N^k`` bytes
+      each, all of them together at most ``max_tensor_bytes``), whose
+      covariance is exactly ``E[H(s) H(s')] = N xi(q)``, and the contraction
+      kernel :func:`validation._kernels.pspin_langevin_mix`.
+
+    Projected Heun, step ``dt``, which must divide the recording times.
 
     Returns
     -------

@@ -25,6 +25,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
 import time
 
@@ -34,10 +35,43 @@ from lmech.config import Param, SweepKind, register_kind
 from lmech.result import Result
 
 __all__ = ["capacity_point", "capacity_check", "capacity_plot", "committee_point", "committee_check",
-           "committee_plot"]
+           "committee_plot", "point_seeds"]
 
 _PRIORS = ("spherical", "rademacher")
 _MAX_BINARY_N = 26
+
+
+_SEEDS_CONVENTION = ("instance j of a grid point uses seed j of np.random.SeedSequence([seed0, "
+                     "8 words of sha256 of the point's parameters]).generate_state(seeds): "
+                     "independent random numbers at every grid point (validation.kinds.point_seeds)")
+
+
+def point_seeds(seed0: int, n: int, **params) -> np.ndarray:
+    """``n`` generator seeds for one grid point, independent across points and across ``seed0``.
+
+    The entropy of a :class:`numpy.random.SeedSequence` is ``seed0``
+    followed by the eight 32-bit words of the SHA-256 of the point's
+    parameters (``name=value`` sorted by name; integers in decimal, floats
+    by :meth:`float.hex`, strings as they are), so two points differing in
+    any parameter draw unrelated instances (no common random numbers across
+    the grid), and the same point and ``seed0`` always draw the same ones,
+    in any process.  Returns ``n`` uint32 seeds.
+    """
+    words = []
+    for name in sorted(params):
+        v = params[name]
+        if isinstance(v, str):
+            text = v
+        elif isinstance(v, (bool, np.bool_)):
+            text = str(bool(v))
+        elif isinstance(v, (int, np.integer)):
+            text = str(int(v))
+        else:
+            text = float(v).hex()
+        words.append(f"{name}={text}")
+    digest = hashlib.sha256(";".join(words).encode()).digest()
+    entropy = [int(seed0)] + [int.from_bytes(digest[i:i + 4], "little") for i in range(0, 32, 4)]
+    return np.random.SeedSequence(entropy).generate_state(int(n))
 
 
 # -- perceptron capacity ---------------------------------------------------------------------------
@@ -76,14 +110,20 @@ def capacity_check(*, alpha=2.0, N=50, kappa=0.0, prior="spherical"):
     _gardner(prior, kappa)
 
 
-def capacity_point(*, alpha=2.0, N=50, kappa=0.0, prior="spherical", seeds=50, seed0=0) -> Result:
+def capacity_point(*, alpha=2.0, N=50, kappa=0.0, prior="spherical", seeds=50, seed0=0,
+                   max_pass=100_000) -> Result:
     """Fraction of ``seeds`` random instances at ``(alpha, N)`` that can be stored with margin ``kappa``.
 
-    Instance ``j`` is :func:`validation.capacity.simulate_capacity` with seed
-    ``seed0 + j``.  Scalars: ``p``, ``sem`` (binomial ``sqrt(p(1-p)/(k-1))``
+    Instance ``j`` is :func:`validation.capacity.simulate_capacity` with the
+    ``j``-th seed of :func:`point_seeds` for ``(seed0; alpha, N, kappa,
+    prior)``: independent instances at every grid point (points at different
+    ``alpha`` or ``kappa`` share no patterns).  Scalars: ``p``, ``sem`` (binomial ``sqrt(p(1-p)/(k-1))``
     over the ``k`` decided instances), ``n_decided``, ``n_undecided``,
     ``alpha_c`` (replica), ``p_exact`` (Cover's formula for spherical weights
-    at ``kappa = 0``, else NaN), ``n`` (patterns).
+    at ``kappa = 0``, else NaN), ``n`` (patterns).  ``success`` is False
+    (status 2) when some instance was left undecided by the max-stability
+    search within ``max_pass`` sweeps; the numbers over the decided ones are
+    returned all the same.
     """
     from .capacity import cover_probability, simulate_capacity
 
@@ -92,22 +132,31 @@ def capacity_point(*, alpha=2.0, N=50, kappa=0.0, prior="spherical", seeds=50, s
         raise ValueError(f"seeds must be an integer >= 2, got {seeds!r}")
     t0 = time.perf_counter()
     model = _gardner(prior, float(kappa))
-    feas = np.array([simulate_capacity(model, int(N), [alpha], seed=int(seed0) + j).feasible[0]
-                     for j in range(int(seeds))])
+    instance_seeds = point_seeds(int(seed0), int(seeds), alpha=float(alpha), N=int(N),
+                                 kappa=float(kappa), prior=str(prior))
+    feas = np.array([simulate_capacity(model, int(N), [alpha], seed=int(sd),
+                                       max_pass=int(max_pass)).feasible[0]
+                     for sd in instance_seeds])
     ok = np.isfinite(feas)
     k = int(ok.sum())
     p = float(feas[ok].mean()) if k else math.nan
     sem = math.sqrt(p * (1.0 - p) / (k - 1)) if k > 1 else math.nan
     n = max(1, int(round(alpha * N)))
     p_exact = cover_probability(int(N), n) if (prior == "spherical" and kappa == 0.0) else math.nan
-    return Result(success=k > 0, message=f"{k} of {seeds} instances decided", n_iter=int(seeds),
-                  model=model, options={"seeds": int(seeds), "seed0": int(seed0)},
+    n_undecided = int(seeds) - k
+    message = (f"{k} of {seeds} instances decided" if n_undecided == 0 else
+               f"{n_undecided} of {seeds} instances undecided (left out of p): maximal stability "
+               f"too close to kappa for max_pass = {int(max_pass)} sweeps")
+    return Result(success=n_undecided == 0, status=0 if n_undecided == 0 else 2, message=message,
+                  n_iter=int(seeds), model=model,
+                  options={"seeds": int(seeds), "seed0": int(seed0), "max_pass": int(max_pass)},
                   conventions={"p": "fraction of storable instances over seeds (undecided left out)",
                                "sem": "binomial sqrt(p(1-p)/(k-1))",
                                "instance": "x ~ N(0, I_N), y = +-1 uniform, n = round(alpha N); "
-                                           "y w.x/sqrt(N) >= kappa"},
+                                           "y w.x/sqrt(N) >= kappa",
+                               "seeds": _SEEDS_CONVENTION},
                   timings={"total": time.perf_counter() - t0},
-                  scalars={"p": p, "sem": sem, "n_decided": k, "n_undecided": int(seeds) - k,
+                  scalars={"p": p, "sem": sem, "n_decided": k, "n_undecided": n_undecided,
                            "alpha_c": _alpha_c(prior, float(kappa)), "p_exact": p_exact, "n": n})
 
 
@@ -172,8 +221,11 @@ def committee_check(*, N=500, lr=0.5, K=2, M=2, activation="erf", noise=0.0, q0=
 
 
 def committee_point(*, N=500, lr=0.5, K=2, M=2, activation="erf", noise=0.0, q0=0.5, r0=1e-3,
-                    init_seed=0, t=10.0, seeds=10, n_test=0, rtol=1e-10) -> Result:
+                    init_seed=0, t=10.0, seeds=10, seed0=0, n_test=0, rtol=1e-10) -> Result:
     """``seeds`` online-SGD runs at size ``N`` to time ``t`` against the ODEs from the same start.
+
+    Run ``j`` uses the ``j``-th seed of :func:`point_seeds` for ``(seed0;
+    every parameter of the point)``: independent runs at every grid point.
 
     Scalars: ``eg_sim`` (mean over the successful runs of the analytic ``eg``
     from ``Q, R`` at ``t``), ``eg_sem``, ``eg_sd``, ``eg_ode``, ``z`` (``(eg_sim -
@@ -189,13 +241,19 @@ def committee_point(*, N=500, lr=0.5, K=2, M=2, activation="erf", noise=0.0, q0=
                     init_seed=init_seed, t=t)
     if isinstance(seeds, bool) or not isinstance(seeds, (int, np.integer)) or seeds < 2:
         raise ValueError(f"seeds must be an integer >= 2, got {seeds!r}")
+    if isinstance(seed0, bool) or not isinstance(seed0, (int, np.integer)) or seed0 < 0:
+        raise ValueError(f"seed0 must be an integer >= 0, got {seed0!r}")
     t0 = time.perf_counter()
     model = _committee_model(K, M, activation, lr, noise)
+    run_seeds = point_seeds(int(seed0), int(seeds), N=int(N), lr=float(lr), K=int(K), M=int(M),
+                            activation=str(activation), noise=float(noise), q0=float(q0),
+                            r0=float(r0), init_seed=int(init_seed), t=float(t))
     Q0, R0 = initial_state(K, M, q0, r0, init_seed)
     theory = odes.integrate(model, float(t), Q0=Q0, R0=R0, t_eval=[0.0, float(t)], rtol=rtol)
     eg, eg_test, msgs = [], [], []
-    for s in range(int(seeds)):
-        r = simulate_committee(model, int(N), [0.0, float(t)], Q0=Q0, R0=R0, seed=s, n_test=int(n_test))
+    for s in run_seeds:
+        r = simulate_committee(model, int(N), [0.0, float(t)], Q0=Q0, R0=R0, seed=int(s),
+                               n_test=int(n_test))
         if r.success:
             eg.append(r.eg[-1])
             eg_test.append(r.eg_test[-1])
@@ -218,9 +276,10 @@ def committee_point(*, N=500, lr=0.5, K=2, M=2, activation="erf", noise=0.0, q0=
                + ("" if theory.success else f"; ODE failed: {theory.message}"))
     conv = dict(model.conventions())
     conv.update(eg_sim="mean over seeds of eg(t) from Q, R (odes.System.eg)",
-                z="(eg_sim - eg_ode) / eg_sem", initial_condition="Q0 = q0 I, R0 = r0 U (odes.kinds)")
+                z="(eg_sim - eg_ode) / eg_sem", initial_condition="Q0 = q0 I, R0 = r0 U (odes.kinds)",
+                seeds=_SEEDS_CONVENTION.replace("instance", "run"))
     return Result(success=ok, status=0 if ok else 1, message=message, n_iter=int(seeds), model=model,
-                  options={"seeds": int(seeds), "n_test": int(n_test), "rtol": rtol},
+                  options={"seeds": int(seeds), "seed0": int(seed0), "n_test": int(n_test), "rtol": rtol},
                   conventions=conv, timings={"total": time.perf_counter() - t0}, scalars=scalars)
 
 
@@ -256,10 +315,14 @@ register_kind(SweepKind(
     },
     options={
         "seeds": Param(int, default=50, low=2, high=1_000_000, help="random instances per point"),
-        "seed0": Param(int, default=0, low=0, help="seed of the first instance"),
+        "seed0": Param(int, default=0, low=0, help="entropy of the instances' seeds (point_seeds)"),
+        "max_pass": Param(int, default=100_000, low=1, high=100_000_000,
+                          help="sweep cap of the max-stability search (spherical, kappa > 0)"),
     },
     description="Perceptron storage at finite N: fraction of random instances storable with margin "
-                "kappa, against the replica capacity alpha_c (Gardner 1988; Krauth & Mezard 1989).",
+                "kappa, against the replica capacity alpha_c (Gardner 1988; Krauth & Mezard 1989). "
+                "Independent instances at every grid point (seeds from seed0 and the point's "
+                "parameters).",
 ))
 
 register_kind(SweepKind(
@@ -282,9 +345,11 @@ register_kind(SweepKind(
     },
     options={
         "seeds": Param(int, default=10, low=2, high=100_000, help="SGD runs per point"),
+        "seed0": Param(int, default=0, low=0, help="entropy of the runs' seeds (point_seeds)"),
         "n_test": Param(int, default=0, low=0, high=10_000_000, help="held-out test set per run (0: none)"),
         "rtol": Param(float, default=1e-10, low=1e-14, high=1e-2, help="ODE relative tolerance"),
     },
     description="Online SGD of the committee machine at finite N against its ODEs (Saad & Solla 1995): "
-                "simulated eg at time t with its standard error, the ODE value and the z-score.",
+                "simulated eg at time t with its standard error, the ODE value and the z-score. "
+                "Independent runs at every grid point (seeds from seed0 and the point's parameters).",
 ))
