@@ -162,16 +162,18 @@ def test_dask_gives_the_same_archive_as_serial(tmp_path, dask_scheduler):
     same_content(archive.load(tmp_path / "serial.h5", "sweep"), archive.load(tmp_path / "dask.h5", "sweep"))
 
 
-KILL_SCRIPT = textwrap.dedent("""
+# 39 points x 0.08 s: the uninterrupted run takes over 3 s after its imports, so every kill
+# moment drawn in [0.8, 2.5] s falls inside the first run (at 0.03 s per point an idle
+# machine could finish before a late kill, and the test then had nothing to resume)
+KILL_FIXED = {"n": 30, "tol": 1e-9, "fail_above": 0.8, "sleep": 0.08}
+KILL_SCRIPT = textwrap.dedent(f"""
     import sys
     import numpy as np
     import lmech
-    lmech.sweep("lmech.testing:erf_overlap", {"a": [0.5, 1.0, 2.0], "c": list(np.linspace(-0.9, 0.9, 13))},
-                fixed={"n": 30, "tol": 1e-9, "fail_above": 0.8, "sleep": 0.03},
+    lmech.sweep("lmech.testing:erf_overlap", {{"a": [0.5, 1.0, 2.0], "c": list(np.linspace(-0.9, 0.9, 13))}},
+                fixed={KILL_FIXED!r},
                 archive=sys.argv[1], resume=True, checkpoint_seconds=0.0)
 """)
-
-KILL_FIXED = {"n": 30, "tol": 1e-9, "fail_above": 0.8, "sleep": 0.03}
 KILL_GRID = {"a": [0.5, 1.0, 2.0], "c": list(np.linspace(-0.9, 0.9, 13))}
 
 
