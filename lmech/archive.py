@@ -7,8 +7,10 @@ Layout of a file::
                             command line, config text (when given)
     /<name>                 one result: attrs kind, success, status, message, n_iter,
                             residual, spec (JSON: model, options, conventions, timings,
-                            scalars, meta) and, for reading by eye, model.*, option.*,
-                            convention.*, scalar.* copies of the scalar entries
+                            scalars, meta, error_estimate) and, for reading by eye,
+                            model.*, option.*, convention.*, scalar.*, error.* copies
+                            of the scalar entries (error_estimate is new in 1.1; a
+                            1.0 archive loads with an empty one)
     /<name>/<array>         one dataset per array (a "/" in an array name nests it)
 
 :func:`save` and :func:`load` round-trip every registered :class:`~lmech.result.Result`
@@ -51,7 +53,7 @@ __all__ = ["FORMAT", "FORMAT_VERSION", "save", "load", "ls", "updating", "proven
 
 FORMAT = "lmech"
 #: ``major.minor``: readers accept any minor version of their own major.
-FORMAT_VERSION = "1.0"
+FORMAT_VERSION = "1.1"
 
 _COMPRESS_MIN = 1 << 16  # arrays with at least this many elements are chunked and compressed
 
@@ -211,6 +213,7 @@ def write_result(group: h5py.Group, result: Result) -> None:
         "timings": result.timings,
         "scalars": to_spec(result.scalars),
         "meta": to_spec(result.meta),
+        "error_estimate": to_spec(result.error_estimate),
     }
     a = group.attrs
     a["kind"] = result.kind
@@ -223,7 +226,7 @@ def write_result(group: h5py.Group, result: Result) -> None:
     for k, v in _flat_model_attrs(result.model).items():
         a[k] = v
     for prefix, d in (("option", result.options), ("convention", result.conventions),
-                      ("scalar", result.scalars)):
+                      ("scalar", result.scalars), ("error", result.error_estimate)):
         for k, v in d.items():
             val = _attr_value(v)
             if val is not None:
@@ -307,6 +310,7 @@ def read_result(group: h5py.Group) -> Result | dict:
         "arrays": _read_arrays(group),
         "scalars": from_spec(spec["scalars"]),
         "meta": from_spec(spec["meta"]),
+        "error_estimate": {k: float(v) for k, v in from_spec(spec.get("error_estimate", {})).items()},
     }
     return cls._from_fields(fields)
 

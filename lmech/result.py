@@ -69,7 +69,7 @@ def _as_scalar(name: str, value: Any):
 
 
 _CORE = ("success", "status", "message", "n_iter", "residual", "model", "options",
-         "conventions", "timings", "arrays", "scalars", "meta")
+         "conventions", "timings", "arrays", "scalars", "meta", "error_estimate")
 
 
 class Result:
@@ -103,6 +103,15 @@ class Result:
         Named scalar observables (float, int, bool, complex, str or None).
     meta : dict, optional
         Any other JSON-serialisable information.
+    error_estimate : dict, optional
+        The solver's own estimate of the absolute error of its main
+        observables, ``{name: float}`` in the observable's units (for an
+        array, the largest error over its entries).  It comes from the
+        method: an embedded error or a refinement for ODEs, Richardson or a
+        doubled-window difference for DMFT, quadrature refinement plus the
+        residual for saddle points, Monte Carlo standard errors for sampled
+        methods.  ``nan`` means the solver could not estimate it.  With
+        ``success=True`` every estimate lies within the requested tolerance.
 
     Notes
     -----
@@ -117,7 +126,8 @@ class Result:
                  n_iter: int = 0, residual: float = math.nan, model: Any = None,
                  options: dict | None = None, conventions: dict | None = None,
                  timings: dict | None = None, arrays: dict | None = None,
-                 scalars: dict | None = None, meta: dict | None = None):
+                 scalars: dict | None = None, meta: dict | None = None,
+                 error_estimate: dict | None = None):
         d = self.__dict__
         d["success"] = bool(success)
         d["status"] = int(status)
@@ -140,6 +150,7 @@ class Result:
                 raise ValueError(f"{k!r} is both an array and a scalar")
             d["scalars"][str(k)] = _as_scalar(k, v)
         d["meta"] = dict(meta or {})
+        d["error_estimate"] = {str(k): float(v) for k, v in (error_estimate or {}).items()}
 
     # -- attribute access -------------------------------------------------
     def __getattr__(self, name: str):
@@ -186,6 +197,13 @@ class Result:
                         continue
                     if x != y:
                         return False
+            elif key == "error_estimate":
+                if set(a[key]) != set(b[key]):
+                    return False
+                for name, x in a[key].items():
+                    y = b[key][name]
+                    if not (x == y or (math.isnan(x) and math.isnan(y))):
+                        return False
             elif a[key] != b[key]:
                 return False
         return True
@@ -195,6 +213,8 @@ class Result:
         out = {"success": self.success, "status": self.status, "n_iter": self.n_iter,
                "residual": self.residual}
         out.update(self.scalars)
+        for name, err in self.error_estimate.items():
+            out[f"{name}_err"] = err
         return out
 
     def __repr__(self) -> str:
@@ -212,6 +232,9 @@ class Result:
             lines.append(f" conventions: {self.conventions!r}")
         for name, value in self.scalars.items():
             lines.append(f"  {name:>10}: {value!r}")
+        if self.error_estimate:
+            e = ", ".join(f"{k}={v:.2e}" for k, v in self.error_estimate.items())
+            lines.append(f"   error est: {e}")
         for name, arr in self.arrays.items():
             lines.append(f"  {name:>10}: array{arr.shape} {arr.dtype}")
         if self.timings:
@@ -225,7 +248,7 @@ class Result:
         """Rebuild an instance from stored fields without calling ``__init__``."""
         obj = cls.__new__(cls)
         for key in _CORE:
-            obj.__dict__[key] = fields[key]
+            obj.__dict__[key] = fields.get(key, {}) if key == "error_estimate" else fields[key]
         return obj
 
 

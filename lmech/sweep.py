@@ -8,7 +8,8 @@ in this process), a :class:`~concurrent.futures.ProcessPoolExecutor`,
 executor are used (plus :func:`concurrent.futures.wait` when the futures are
 standard ones).
 
-Each point's scalars become observables on the grid.  Results stream into an
+Each point's scalars become observables on the grid, and so do its error
+estimates (``<name>_err``).  Results stream into an
 HDF5 archive as they finish, through atomic replaces (:func:`lmech.archive.updating`),
 so a sweep killed at any moment leaves a readable archive, and
 ``resume=True`` continues it without recomputing finished points.  A point
@@ -128,7 +129,10 @@ def _run_point(fn, index: int, kwargs: dict) -> dict:
         if isinstance(out, Result):
             rec.update(failed=False, converged=out.success, status=out.status,
                        message=out.message, n_iter=out.n_iter, residual=out.residual,
-                       scalars=dict(out.scalars), arrays=dict(out.arrays))
+                       scalars={**out.scalars,
+                                **{f"{k}_err": v for k, v in out.error_estimate.items()
+                                   if f"{k}_err" not in out.scalars}},
+                       arrays=dict(out.arrays))
         elif isinstance(out, Mapping):
             rec.update(failed=False, converged=True, status=0, message="", n_iter=0,
                        residual=math.nan, scalars=dict(out), arrays={})

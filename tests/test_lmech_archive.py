@@ -58,6 +58,7 @@ def rich_fields():
         "scalars": {"eg": 0.1 + 0.2, "k": 3, "flag": True, "name": "informed", "none": None,
                     "nan": math.nan, "c": 1 - 1j},
         "meta": {"notes": ["x", 1, 2.5], "nested": {"a": (1, 2)}},
+        "error_estimate": {"eg": 3.25e-9, "Q": math.nan},
     }
 
 
@@ -240,3 +241,18 @@ def test_library_code_never_imports_pickle():
         for py in (root / pkg).rglob("*.py"):
             text = py.read_text()
             assert "import pickle" not in text and "allow_pickle=True" not in text, py
+
+
+def test_format_1_0_archive_without_error_estimate_loads_with_an_empty_one(tmp_path):
+    """error_estimate is new in format 1.1: a 1.0 group (no such key) still loads."""
+    res = build(Result)
+    path = tmp_path / "old.h5"
+    archive.save(res, path, "r")
+    with h5py.File(path, "r+") as f:
+        f.attrs["format_version"] = "1.0"
+        spec = json.loads(f["r"].attrs["spec"])
+        del spec["error_estimate"]
+        f["r"].attrs["spec"] = json.dumps(spec)
+    back = archive.load(path, "r")
+    assert back.error_estimate == {}
+    assert np.array_equal(back.Q, res.Q)
