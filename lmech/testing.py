@@ -42,6 +42,8 @@ def erf_overlap(a, c, n=40, fail_above=2.0, sleep=0.0, tol=1e-12) -> Result:
 
     Returns a :class:`Result` whose scalars are ``value`` (quadrature),
     ``exact`` (closed form) and ``error``; ``success`` is ``error <= tol``.
+    Since the closed form is known, the error estimate of ``value`` is its
+    true error.
     Raises :class:`RuntimeError` when ``c > fail_above`` (to exercise the
     per-point failure path of sweeps).
     """
@@ -62,7 +64,8 @@ def erf_overlap(a, c, n=40, fail_above=2.0, sleep=0.0, tol=1e-12) -> Result:
                   options={"n": n, "tol": tol},
                   conventions={"integrand": "erf(a u) erf(a v), unit variances, correlation c"},
                   timings={"quadrature": time.perf_counter() - t0},
-                  scalars={"value": value, "exact": exact, "error": err})
+                  scalars={"value": value, "exact": exact, "error": err},
+                  error_estimate={"value": err})
 
 
 def plot_erf_overlap(res, ax):

@@ -64,6 +64,9 @@ def test_failures_and_non_convergence_are_recorded_not_raised():
     assert np.all(res.arrays["error"][unconv] > 1e-9)
     assert np.all(res.arrays["error"][res.arrays["converged"]] <= 1e-9)
     assert res.n_failed == 3 and res.n_unconverged == int(unconv.sum())
+    # each point's error estimate becomes the grid observable value_err
+    done = res.arrays["done"] & ~failed
+    np.testing.assert_array_equal(res.arrays["value_err"][done], res.arrays["error"][done])
     assert not res.success and res.status == 2
     assert "3 failed with an exception" in res.message
 
