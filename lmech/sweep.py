@@ -61,6 +61,8 @@ class SweepResult(Result):
     ``failed``, ``status``, ``n_iter``, ``residual``, ``message``, ``seconds``.
     ``meta`` holds ``axes`` (names, in order), ``mode`` (``"grid"`` or
     ``"points"``), ``function``, ``fixed``, ``observables`` and ``dims``.
+    Each point's error estimates are the observables ``<name>_err``;
+    ``error_estimate[name]`` is their largest value over the converged points.
     """
 
     @property
@@ -227,12 +229,20 @@ class _State:
         arrays["message"] = np.array([str(m) for m in self.message.ravel()],
                                      dtype=str).reshape(self.shape)
         arrays.update(self.obs)
+        # the sweep's error estimate of an observable: the largest of its points'
+        # estimates over the converged points (nan where none is known)
+        error_estimate = {}
+        for k in self.obs:
+            if k.endswith("_err") and k[:-4] in self.obs and self.obs[k].shape == self.shape:
+                e = self.obs[k][b["converged"]]
+                e = e[~np.isnan(e)]
+                error_estimate[k[:-4]] = float(e.max()) if e.size else math.nan
         return SweepResult(success=ok, status=0 if ok else (1 if not complete else 2),
                            message=message, n_iter=n_done, model=None,
                            options={"function": meta["function"]},
                            scalars={"n_points": n, "n_done": n_done, "n_failed": n_failed,
                                     "n_unconverged": n_unconv},
-                           arrays=arrays, meta=meta)
+                           arrays=arrays, meta=meta, error_estimate=error_estimate)
 
 
 def _same_spec(a: dict, b: dict) -> str | None:

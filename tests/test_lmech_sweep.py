@@ -67,6 +67,7 @@ def test_failures_and_non_convergence_are_recorded_not_raised():
     # each point's error estimate becomes the grid observable value_err
     done = res.arrays["done"] & ~failed
     np.testing.assert_array_equal(res.arrays["value_err"][done], res.arrays["error"][done])
+    assert res.error_estimate["value"] == res.arrays["error"][res.arrays["converged"]].max()
     assert not res.success and res.status == 2
     assert "3 failed with an exception" in res.message
 
