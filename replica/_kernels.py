@@ -23,58 +23,158 @@ _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
 # ---------------------------------------------------------------------------
+# the quadrature rule of the layer (shared by every kernel whose integrand
+# sharpens with a parameter): composite Gauss-Legendre on panels no wider than
+# the smallest scale of the integrand, with edges pinned at kinks and steps,
+# over the range where the Gaussian weight exceeds exp(-LIM**2/2) (1e-18 for
+# LIM = 9).  The rule (xg, wg) on [-1, 1] is passed in; the error is estimated
+# by refinement (the same panels with twice the nodes: see
+# :func:`replica.blocks.refined`), which for integrands analytic on each panel
+# overestimates the error of the finer rule by orders of magnitude.
+# ---------------------------------------------------------------------------
+#: half-width, in standard deviations, of the integration range of Gaussian expectations
+LIM = 9.0
+
+
+@njit(cache=True)
+def panel_edges(lo, hi, step, pins, out):
+    """Panel edges on ``[lo, hi]``: a grid of spacing at most ``step`` through ``pins``.
+
+    The points of ``pins`` inside ``(lo, hi)`` (kinks, steps, centres of
+    sharp features) are edges; between consecutive pinned points the
+    interval is cut into equal panels of width at most ``step``.  Writes the
+    sorted edges into ``out`` and returns their number (``out`` must hold
+    ``len(pins) + 2 + (hi - lo) / step + len(pins) + 2`` values).
+    """
+    m = 0
+    tmp = np.empty(pins.shape[0] + 2)
+    tmp[m] = lo
+    m += 1
+    for i in range(pins.shape[0]):
+        if lo < pins[i] < hi:
+            tmp[m] = pins[i]
+            m += 1
+    tmp[m] = hi
+    m += 1
+    tmp = np.sort(tmp[:m])
+    k = 0
+    for i in range(m - 1):
+        a = tmp[i]
+        b = tmp[i + 1]
+        if b - a <= 0.0:
+            continue
+        npan = int(math.ceil((b - a) / step - 1e-12))
+        if npan < 1:
+            npan = 1
+        for j in range(npan):
+            out[k] = a + (b - a) * j / npan
+            k += 1
+    out[k] = tmp[m - 1]
+    return k + 1
+
+
+@njit(cache=True)
+def _n_edges(lo, hi, step, npins):
+    return int((hi - lo) / step) + 2 * npins + 4
+
+
+@njit(cache=True)
+def even_sech_moments(s, xg, wg):
+    """``(E sech(s z), E sech(s z)**2, E log1p(exp(-2 s |z|)))`` for ``z ~ N(0, 1)``, ``s >= 0``.
+
+    The integrands are even; in ``t = s |z|`` they are
+    ``2 phi(t / s) / s f(t)`` with ``f`` analytic in ``|Im t| < pi/2`` and
+    decaying like ``exp(-t)`` or faster, so panels of width ``min(1, s)`` on
+    ``[0, min(LIM s, 40)]`` resolve both the Gaussian (scale ``s``) and
+    ``f`` (scale 1) for every ``s``; beyond ``t = 40``, ``f < 5e-18``.
+    Sharp as ``s -> inf`` (width ``1/s`` in ``z``): this is the rule of
+    the binary Gardner volume (``1 - E tanh**2``) and of the Rademacher mmse.
+    """
+    if s == 0.0:
+        return 1.0, 1.0, math.log(2.0)
+    hi = min(LIM * s, 40.0)
+    step = min(1.0, s)
+    pins = np.empty(0)
+    edges = np.empty(_n_edges(0.0, hi, step, 0))
+    k = panel_edges(0.0, hi, step, pins, edges)
+    s1 = 0.0
+    s2 = 0.0
+    s3 = 0.0
+    norm = 2.0 / (s * math.sqrt(2.0 * math.pi))
+    for p in range(k - 1):
+        a = edges[p]
+        b = edges[p + 1]
+        h = 0.5 * (b - a)
+        c = 0.5 * (a + b)
+        for i in range(xg.shape[0]):
+            t = c + h * xg[i]
+            wt = norm * h * wg[i] * math.exp(-0.5 * (t / s) ** 2)
+            e = math.exp(-t)
+            sech = 2.0 * e / (1.0 + e * e)
+            s1 += wt * sech
+            s2 += wt * sech * sech
+            s3 += wt * math.log1p(e * e)
+    return s1, s2, s3
+
+
+# ---------------------------------------------------------------------------
 # priors: scalar Gaussian channel B = r w* + sqrt(r) xi, A = r (BKMMZ eq. 14)
 # ---------------------------------------------------------------------------
 @njit(cache=True)
-def rademacher_psi_minus(r, z, w):
+def rademacher_psi_minus(r, xg, wg):
     """``Psi_P0(r) - r rho / 2`` for ``P0 = (delta_1 + delta_-1)/2`` (rho = 1).
 
-    ``Psi_P0(r) = -r/2 + E log cosh(sqrt(r) xi + r)``; written as
-    ``-log 2 + E[2 max(-x, 0) + log1p(exp(-2|x|))]``, ``x = sqrt(r) xi + r``,
-    which is exact and tends to ``-log 2`` (minus the prior entropy) as ``r -> inf``.
+    ``Psi_P0(r) = -r/2 + E log cosh(x)``, ``x = r + sqrt(r) xi ~ N(r, r)``;
+    written as ``-log 2 + E[2 max(-x, 0)] + E[log1p(exp(-2|x|))]``.  The
+    first expectation is closed form, ``2 s (phi(s) - s H(s))`` with
+    ``s = sqrt r``; the second is localised at ``|x| < 40`` with a kink at
+    ``x = 0`` and is integrated in ``x`` on panels of width ``min(1, s)``
+    pinned at 0, over ``[r - LIM s, r + LIM s]``.  ``(xg, wg)``: a
+    Gauss-Legendre rule on ``[-1, 1]`` (nodes per panel).  Tends to ``-log 2``
+    as ``r -> inf``.
     """
     if math.isinf(r):
         return -_LOG2
-    sr = math.sqrt(r)
-    s = 0.0
-    for i in range(z.shape[0]):
-        x = sr * z[i] + r
-        ax = abs(x)
-        s += w[i] * (2.0 * max(-x, 0.0) + math.log1p(math.exp(-2.0 * ax)))
-    return -_LOG2 + s
+    if r <= 0.0:
+        return 0.0
+    s = math.sqrt(r)
+    lin = 2.0 * s * (phi(s) - s * H(s))
+    lo = max(r - LIM * s, -40.0)
+    hi = min(r + LIM * s, 40.0)
+    acc = 0.0
+    if hi > lo:
+        step = min(1.0, s)
+        pins = np.zeros(1)
+        edges = np.empty(_n_edges(lo, hi, step, 1))
+        k = panel_edges(lo, hi, step, pins, edges)
+        norm = 1.0 / (s * math.sqrt(2.0 * math.pi))
+        for p in range(k - 1):
+            a = edges[p]
+            b = edges[p + 1]
+            h = 0.5 * (b - a)
+            c = 0.5 * (a + b)
+            for i in range(xg.shape[0]):
+                x = c + h * xg[i]
+                acc += norm * h * wg[i] * math.exp(-0.5 * ((x - r) / s) ** 2) * math.log1p(
+                    math.exp(-2.0 * abs(x)))
+    return -_LOG2 + lin + acc
 
 
 @njit(cache=True)
-def rademacher_mmse(r, z, w):
-    """``rho - q = 1 - E tanh(sqrt(r) xi + r) = E[2 / (1 + exp(2x))]`` (no cancellation).
+def rademacher_mmse(r, xg, wg):
+    """``rho - q = 1 - E tanh(r + sqrt(r) xi)``, to full relative accuracy.
 
-    For ``r > 16`` the exact identity (shift ``xi = zeta - sqrt r``)
-    ``mmse = exp(-r/2) E[sech(sqrt(r) zeta)]
-    = exp(-r/2) / sqrt(r) int dt phi(t / sqrt r) sech(t)`` is evaluated by the
-    trapezoidal rule (step 0.1 on [-40, 40]; exponentially accurate since
-    ``sech`` is analytic in ``|Im t| < pi/2``), which keeps full relative
-    accuracy when the mmse is ``exp(-r/2)`` small.
+    Exact identity (shift ``xi = zeta - sqrt r`` and symmetrise):
+    ``mmse = exp(-r/2) E_zeta[sech(sqrt(r) zeta)]``, evaluated by
+    :func:`even_sech_moments` (sharp at ``zeta = 0`` with width
+    ``1/sqrt r``), which keeps full relative accuracy when the mmse is
+    ``exp(-r/2)`` small.  ``(xg, wg)``: Gauss-Legendre rule on ``[-1, 1]``.
     """
     if math.isinf(r):
         return 0.0
-    if r > 16.0:
-        sr = math.sqrt(r)
-        hstep = 0.1
-        s = 0.0
-        for k in range(-400, 401):
-            t = k * hstep
-            s += math.exp(-0.5 * (t / sr) ** 2) / math.cosh(t)
-        return math.exp(-0.5 * r) / sr * hstep * s / math.sqrt(2.0 * math.pi)
-    sr = math.sqrt(r)
-    s = 0.0
-    for i in range(z.shape[0]):
-        x = sr * z[i] + r
-        if x > 0.0:
-            e = math.exp(-2.0 * x)
-            s += w[i] * 2.0 * e / (1.0 + e)
-        else:
-            s += w[i] * 2.0 / (1.0 + math.exp(2.0 * x))
-    return s
+    if r <= 0.0:
+        return 1.0
+    return math.exp(-0.5 * r) * even_sech_moments(math.sqrt(r), xg, wg)[0]
 
 
 @njit(cache=True)
@@ -342,25 +442,40 @@ def gardner_integrals(q, kappa, xg, wg):
     the RS saddle points are ``q/(1-q) = alpha E[M**2]`` (spherical,
     Gardner 1988) and ``qhat = alpha E[M**2] / (1 - q)`` (binary).  The
     integrand switches from 0 to ``-a**2/2`` over a width
-    ``sqrt((1-q)/q)`` around ``xi0 = kappa / sqrt q``: composite
-    Gauss–Legendre panels (unit panels on ``[-12, 12]`` plus panels around
-    ``xi0``) resolve it for every ``q < 1``.
+    ``wd = sqrt((1-q)/q)`` around ``xi0 = kappa / sqrt q``: composite
+    Gauss–Legendre panels (unit panels on ``[-12, 12]`` plus edges at
+    ``xi0 +- 2**k wd / 16`` up to unit distance, the layer's panel rule)
+    resolve it for every ``q < 1``.
     """
+    return gardner_integrals_v(q, 1.0 - q, kappa, xg, wg)
+
+
+@njit(cache=True)
+def gardner_integrals_v(q, v, kappa, xg, wg):
+    """:func:`gardner_integrals` with ``v = 1 - q`` passed separately (no cancellation as ``q -> 1``)."""
     sq = math.sqrt(q)
-    sv = math.sqrt(1.0 - q)
-    edges = np.empty(40)
+    sv = math.sqrt(v)
+    edges = np.empty(200)
     k = 0
     for j in range(25):
         edges[k] = -12.0 + j
         k += 1
     if q > 0.0:
+        # geometric grading from 1/16 of the width of the switch up to the
+        # unit panels: the log-type behaviour of log H(a) at large a is then
+        # resolved at every distance from xi0, however small 1 - q is
         x0 = kappa / sq
         wd = sv / sq
-        for f in (-16.0, -8.0, -4.0, -2.0, -1.0, 0.0, 1.0, 2.0, 4.0, 8.0, 16.0):
-            e = x0 + f * wd
-            if -12.0 < e < 12.0:
-                edges[k] = e
-                k += 1
+        if -12.0 < x0 < 12.0:
+            edges[k] = x0
+            k += 1
+        f = 0.0625 * wd
+        while f < 2.0 and k < 196:
+            for e in (x0 - f, x0 + f):
+                if -12.0 < e < 12.0:
+                    edges[k] = e
+                    k += 1
+            f *= 2.0
     ed = np.sort(edges[:k])
     g = 0.0
     m2 = 0.0
@@ -551,11 +666,13 @@ def warmup():
     w = np.array([1.0 / 6.0, 2.0 / 3.0, 1.0 / 6.0])
     rademacher_psi_minus(1.0, z, w)
     rademacher_mmse(1.0, z, w)
+    even_sech_moments(2.0, z, w)
     gauss_bernoulli_psi_mmse(1.0, 0.5, z, w)
     sign_psi_out(0.5, 0.5, 1.0, 0.0, 0.0, z, w)
     sign_qhat_unit(0.5, 0.5, 1.0, 0.0, 0.1, z, w)
     relu_integrals(0.5, 0.5, 0.1, z, w, z, w)
     gardner_integrals(0.5, 0.0, z, w)
+    gardner_integrals_v(0.5, 0.5, 0.0, z, w)
     for loss in (0, 1, 2):
         prox_margin(loss, 0.3, 2.0)
         erm_sign_hats(loss, 0.5, 0.4, 1.0, 1.0, 0.0, 0.0, z, w)

@@ -66,6 +66,12 @@ def _rule(n):
     return hermite(n)
 
 
+def _panel_rule(n):
+    """Gauss–Legendre nodes per panel of the layer's panel rule for the knob ``n``: ``max(6, n // 8)``."""
+    n = check_int("n", n, low=2, high=600)
+    return _legendre(max(6, n // 8))
+
+
 # ---------------------------------------------------------------------------
 # priors
 # ---------------------------------------------------------------------------
@@ -148,7 +154,13 @@ class Spherical(Gaussian):
 @register_model("replica.Rademacher")
 @dataclass(frozen=True)
 class Rademacher(Prior):
-    """Binary prior ``(delta_{+1} + delta_{-1}) / 2`` (``rho = 1``), by Gauss–Hermite."""
+    """Binary prior ``(delta_{+1} + delta_{-1}) / 2`` (``rho = 1``).
+
+    ``mmse(r) = exp(-r/2) E sech(sqrt(r) z)`` and ``psi_minus`` by the
+    layer's panel rule (:data:`replica._kernels.LIM`, panels at the scale
+    ``1/sqrt r`` of the integrand), accurate to a few ulp relative for every
+    ``r >= 0`` at the default ``n``.
+    """
 
     name = "rademacher"
     discrete = True
@@ -158,12 +170,10 @@ class Rademacher(Prior):
         return 1.0
 
     def psi_minus(self, r, n=N_QUAD):
-        z, w = _rule(n)
-        return K.rademacher_psi_minus(float(r), z, w)
+        return K.rademacher_psi_minus(float(r), *_panel_rule(n))
 
     def mmse(self, r, n=N_QUAD):
-        z, w = _rule(n)
-        return K.rademacher_mmse(float(r), z, w)
+        return K.rademacher_mmse(float(r), *_panel_rule(n))
 
 
 @register_model("replica.GaussBernoulli")
