@@ -162,6 +162,23 @@ _N_MAX = 300
 _MAIN = ("q", "mmse", "phi", "mi", "eg_bayes", "eg_gibbs")
 
 
+#: rounding floor of an evaluated observable, in units of max(1, |value|): 64 ulp bounds the
+#: cancellation in the few O(1) terms summed into phi, mi and the Gardner entropy
+ROUND = 64 * 2.220446049250313e-16
+
+
+def _with_floor(err, scalars, relative=(), scale=None):
+    """Add the rounding floor: ``ROUND |x|`` for the names in ``relative``, else
+    ``ROUND max(1, |x|, scale[name])`` (``scale``: magnitude of the summed terms)."""
+    out = {}
+    for k, e in err.items():
+        v = scalars.get(k, 0.0)
+        v = abs(v) if isinstance(v, float) and math.isfinite(v) else 0.0
+        sk = (scale or {}).get(k, 0.0)
+        out[k] = e + ROUND * (v if k in relative else max(1.0, v, sk))
+    return out
+
+
 def _within(err, scalars, tol):
     """Names whose estimate exceeds ``tol * max(1, |value|)``."""
     bad = []
@@ -238,8 +255,8 @@ def _error_estimate(model, res, n):
         o1 = _observables(model, alpha, 0.0, n)
         o2 = _observables(model, alpha, 0.0, m2)
         e = abs(o2["phi"] - o1["phi"])
-        return {"q": 0.0, "mmse": 0.0, "phi": e, "mi": abs(o2["mi"] - o1["mi"]), "eg_bayes": 0.0,
-                "eg_gibbs": 0.0}
+        return _with_floor({"q": 0.0, "mmse": 0.0, "phi": e, "mi": abs(o2["mi"] - o1["mi"]),
+                            "eg_bayes": 0.0, "eg_gibbs": 0.0}, sc, relative=("q", "mmse", "eg_bayes", "eg_gibbs"))
 
     def F(v, m):
         return pr.mmse(alpha * ch.qhat_unit(rho - v, rho, v, m), m)
@@ -262,7 +279,11 @@ def _error_estimate(model, res, n):
         # phi along the curve qhat = alpha h(q) is stationary at a fixed point,
         # so the shift by err(V) enters at second order (the computed change)
         err[k] = abs(o2[k] - o1[k]) + max(abs(lo[k] - o1[k]), abs(hi[k] - o1[k]))
-    return err
+    # magnitudes of the terms summed into phi and mi (their rounding scale)
+    qhat = sc["qhat"]
+    t = abs(pr.psi_minus(qhat, n)) + abs(0.5 * qhat * V) + abs(alpha * ch.psi_out(rho - V, rho, V, n))
+    scale = {"phi": t, "mi": t + abs(alpha * ch.mean_loglik(rho, n))}
+    return _with_floor(err, sc, relative=("q", "mmse", "eg_bayes", "eg_gibbs"), scale=scale)
 
 
 def _solve_bayes_n(model: BayesOptimalGLM, alpha, *, init="uninformed", damping="adaptive",
@@ -425,7 +446,7 @@ def transitions(model: BayesOptimalGLM, *, xtol=1e-9, n_quad=N_QUAD, n_grid=240,
         if math.isnan(a) and math.isnan(b):
             err[k] = 0.0  # absent for this model, in both
         elif math.isfinite(a) and math.isfinite(b):
-            err[k] = abs(b - a) + xtol
+            err[k] = abs(b - a) + xtol + ROUND * max(1.0, abs(b))
         else:
             err[k] = math.inf
     bad = [k for k, e in err.items()

@@ -42,6 +42,7 @@ from lmech.spec import register_model
 from lmech.special import Phi, phi
 
 from . import _kernels as K
+from .bayes import ROUND
 from .blocks import Prior, Rademacher, Spherical, get_prior
 
 __all__ = ["GardnerVolume", "GardnerResult", "solve_gardner", "capacity",
@@ -136,12 +137,14 @@ def _binary_point(qhat, kappa, n):
 def _solve_binary(kappa, alpha, n, rtol):
     """Root of ``alpha(qhat) = qhat E[sech**2] / E[M**2] = alpha`` by Brent in ``log qhat``.
 
-    Returns ``(q, v, qhat, entropy, n_eval)``; ``q = 1`` when ``alpha >= alpha_1``.
+    Returns ``(q, v, qhat, entropy, scale)``, ``scale`` the sum of the
+    magnitudes of the terms of the entropy (its rounding scale); ``q = 1``
+    when ``alpha >= alpha_1``.
     """
     if alpha == 0.0:
-        return 0.0, 1.0, 0.0, math.log(2.0), 0
+        return 0.0, 1.0, 0.0, math.log(2.0), 1.0
     if alpha >= binary_rs_limit(kappa):
-        return 1.0, 0.0, math.inf, -math.inf, 0
+        return 1.0, 0.0, math.inf, -math.inf, 0.0
     cnt = [0]
 
     def f(u):
@@ -157,11 +160,11 @@ def _solve_binary(kappa, alpha, n, rtol):
         lo, hi = hi, hi + 4.0
         if hi > 400.0:
             # alpha within rounding of alpha_1: the overlap is 1 to double precision
-            return 1.0, 0.0, math.inf, -math.inf, cnt[0]
+            return 1.0, 0.0, math.inf, -math.inf, 0.0
     u = brentq(f, lo, hi, xtol=1e-14, rtol=max(rtol, 4.5e-16), maxiter=500)
     qh = math.exp(u)
     q, v, m2, lc, g = _binary_point(qh, kappa, n)
-    return q, v, qh, -0.5 * qh * v + lc + alpha * g, cnt[0]
+    return q, v, qh, -0.5 * qh * v + lc + alpha * g, 0.5 * qh * v + abs(lc) + abs(alpha * g)
 
 
 def _spherical_q(kappa, alpha, n, rtol, max_iter):
@@ -173,7 +176,28 @@ def _spherical_q(kappa, alpha, n, rtol, max_iter):
     q = -math.expm1(-t)
     qhat = q / (1.0 - q) ** 2
     g, _ = _G(q, kappa, n)
-    return q, qhat, 0.5 * math.log1p(-q) + 0.5 * q / (1.0 - q) + alpha * g
+    terms = (0.5 * math.log1p(-q), 0.5 * q / (1.0 - q), alpha * g)
+    return q, qhat, sum(terms), sum(abs(t) for t in terms)
+
+
+def _dq_dlog_alpha(model, q, qhat, n):
+    """Slope ``dq / dlog(alpha)`` of the saddle curve at ``q`` (central differences)."""
+    kappa = model.margin
+    if model.binary:
+        u = math.log(qhat)
+        pts = []
+        for d in (-1e-4, 1e-4):
+            qh = math.exp(u + d)
+            qq, v, m2, _, _ = _binary_point(qh, kappa, n)
+            pts.append((qq, math.log(qh * v / m2)))
+    else:
+        t = -math.log1p(-q)
+        pts = []
+        for d in (-1e-4, 1e-4):
+            qq = -math.expm1(-(t + d))
+            pts.append((qq, math.log(_spherical_alpha_of_q(qq, kappa, n))))
+    dl = pts[1][1] - pts[0][1]
+    return abs((pts[1][0] - pts[0][0]) / dl) if dl != 0.0 else 0.0
 
 
 def solve_gardner(model: GardnerVolume, alpha, *, rtol=1e-12, max_iter=10_000, n_quad=32,
@@ -199,7 +223,9 @@ def solve_gardner(model: GardnerVolume, alpha, *, rtol=1e-12, max_iter=10_000, n
         Requested accuracy: ``success`` requires the error estimates of
         ``q`` and ``entropy`` to be at most ``tol * max(1, |value|)``.
         The estimate is the change of the answer when every rule is refined
-        to ``2 n_quad`` nodes per panel (the refined answer is reported).
+        to ``2 n_quad`` nodes per panel (the refined answer is reported),
+        plus a rounding floor of 64 ulp (of the sum of the magnitudes of the
+        terms of the entropy, which cancel as ``q -> 1``).
         At the defaults the estimates are below ``1e-12``.
     """
     alpha = check_real("alpha", alpha, low=0.0)
@@ -220,19 +246,19 @@ def solve_gardner(model: GardnerVolume, alpha, *, rtol=1e-12, max_iter=10_000, n
                                  error_estimate={"q": 0.0, "entropy": 0.0},
                                  timings={"solve": time.perf_counter() - t0})
         if alpha == 0.0:
-            q, qhat, s = 0.0, 0.0, 0.0
+            q, qhat, s, scale = 0.0, 0.0, 0.0, 1.0
             err = {"q": 0.0, "entropy": 0.0}
             msg = "alpha = 0: q = 0"
         else:
-            q1, _, s1 = _spherical_q(kappa, alpha, n_quad, rtol, max_iter)
-            q, qhat, s = _spherical_q(kappa, alpha, 2 * n_quad, rtol, max_iter)
+            q1, _, s1, _ = _spherical_q(kappa, alpha, n_quad, rtol, max_iter)
+            q, qhat, s, scale = _spherical_q(kappa, alpha, 2 * n_quad, rtol, max_iter)
             err = {"q": abs(q - q1), "entropy": abs(s - s1)}
             msg = "converged (Brent on q)"
         sc = {"alpha": alpha, "q": q, "qhat": qhat, "entropy": s, "sat": True, "alpha_c": ac}
     else:
         a1 = binary_rs_limit(kappa)
-        q1, v1, _, s1, n1 = _solve_binary(kappa, alpha, n_quad, rtol)
-        q, v, qhat, s, n2 = _solve_binary(kappa, alpha, 2 * n_quad, rtol)
+        q1, v1, _, s1, _ = _solve_binary(kappa, alpha, n_quad, rtol)
+        q, v, qhat, s, scale = _solve_binary(kappa, alpha, 2 * n_quad, rtol)
         if q >= 1.0:
             err = {"q": 0.0, "entropy": 0.0}
             msg = (f"alpha >= alpha_1 = (2/pi) alpha_c^sph = {a1:.12g}: the RS overlap is 1 "
@@ -243,6 +269,11 @@ def solve_gardner(model: GardnerVolume, alpha, *, rtol=1e-12, max_iter=10_000, n
             msg = "converged (Brent on log qhat)"
         sc = {"alpha": alpha, "q": q, "qhat": qhat, "entropy": s, "sat": bool(s > 0.0),
               "one_minus_q": v, "alpha_1": a1}
+    if math.isfinite(sc["entropy"]) and 0.0 < sc["q"] < 1.0:
+        # rounding floor: 64 ulp of the sum of the magnitudes of the terms of the entropy, and
+        # 64 ulp of log alpha(.) propagated to q through the slope dq/dlog(alpha) of the saddle curve
+        err = {"q": err["q"] + ROUND * (sc["q"] + _dq_dlog_alpha(model, sc["q"], sc["qhat"], n_quad)),
+               "entropy": err["entropy"] + ROUND * max(1.0, scale)}
     bad = [k for k, e in err.items() if not e <= tol * max(1.0, abs(sc[k]) if math.isfinite(sc[k]) else 1.0)]
     success = not bad
     if bad:
