@@ -366,13 +366,17 @@ def _relu_logz_g(y, om, V, delta):
 
 
 @njit(cache=True)
-def relu_integrals(q, V, delta, z, w, xg, wg):
+def relu_integrals(q, V, delta, z, w, xg, wg, xi_g, xi_w):
     """``(Psi_out, qhat/alpha)`` for the ReLU channel.
 
     ``int dy Z log Z = H(a) E_nu[log Z(sqrt(Delta) nu)]
     + E_{y ~ N(omega, V+Delta)}[Phi(mu(y)/s) log Z(y)]`` and likewise for
     ``Z g**2``; ``omega = sqrt(q) xi``.  Inner ``y`` integrals by the
-    Gauss–Hermite rule ``(z, w)``; the outer ``xi`` integral by composite
+    Gauss–Hermite rule ``(z, w)`` for ``y ~ N(0, Delta)`` (smooth on the
+    unit scale); ``y ~ N(omega, V + Delta)`` by the layer's panel rule
+    (Gauss–Legendre ``(xi_g, xi_w)`` on panels of width 2 of ``[-LIM, LIM]``,
+    graded around the step of ``Phi(mu/s)``, of width ``sqrt(Delta/V)``:
+    sharp when ``V >> Delta``); the outer ``xi`` integral by composite
     Gauss–Legendre ``(xg, wg)`` panels of width 2 on ``[-10, 10]`` refined
     around ``xi = 0``, where ``H(omega/sqrt V)`` steps over a width
     ``sqrt(V/q)``.  Needs ``V > 0`` and ``Delta > 0``.
@@ -400,6 +404,9 @@ def relu_integrals(q, V, delta, z, w, xg, wg):
     psi = 0.0
     qh = 0.0
     n = z.shape[0]
+    wu = math.sqrt(delta / V)
+    pins = np.empty(2 * 64 + 1)
+    uedges = np.empty(_n_edges(-LIM, LIM, 2.0, pins.shape[0]))
     for p in range(k - 1):
         a0 = ed[p]
         b0 = ed[p + 1]
@@ -421,11 +428,31 @@ def relu_integrals(q, V, delta, z, w, xg, wg):
                 lz, g = _relu_logz_g(y, om, V, delta)
                 p1 += w[j] * lz
                 g1 += w[j] * g * g
-                y = om + st * z[j]
-                lz, g = _relu_logz_g(y, om, V, delta)
-                f = Phi((om * delta + y * V) / vt / s)
-                p2 += w[j] * f * lz
-                g2 += w[j] * f * g * g
+            # y = om + st u, u ~ N(0, 1): Phi(mu/s) steps at u* = -om sqrt(vt) / V over a
+            # width sqrt(Delta / V) in u (sharp when V >> Delta): panels graded around u*
+            ustar = -om * st / V
+            pins[0] = ustar
+            m = 1
+            f = 0.0625 * wu
+            while f < 2.0 and m < pins.shape[0] - 1:
+                pins[m] = ustar - f
+                pins[m + 1] = ustar + f
+                m += 2
+                f *= 2.0
+            k2 = panel_edges(-LIM, LIM, 2.0, pins[:m], uedges)
+            for pp in range(k2 - 1):
+                ua = uedges[pp]
+                ub = uedges[pp + 1]
+                uh = 0.5 * (ub - ua)
+                uc = 0.5 * (ua + ub)
+                for j in range(xi_g.shape[0]):
+                    u = uc + uh * xi_g[j]
+                    wj = uh * xi_w[j] * phi(u)
+                    y = om + st * u
+                    lz, g = _relu_logz_g(y, om, V, delta)
+                    f2 = Phi((om * delta + y * V) / vt / s)
+                    p2 += wj * f2 * lz
+                    g2 += wj * f2 * g * g
             psi += wt * (ha * p1 + p2)
             qh += wt * (ha * g1 + g2)
     return psi, qh
@@ -670,7 +697,7 @@ def warmup():
     gauss_bernoulli_psi_mmse(1.0, 0.5, z, w)
     sign_psi_out(0.5, 0.5, 1.0, 0.0, 0.0, z, w)
     sign_qhat_unit(0.5, 0.5, 1.0, 0.0, 0.1, z, w)
-    relu_integrals(0.5, 0.5, 0.1, z, w, z, w)
+    relu_integrals(0.5, 0.5, 0.1, z, w, z, w, z, w)
     gardner_integrals(0.5, 0.0, z, w)
     gardner_integrals_v(0.5, 0.5, 0.0, z, w)
     for loss in (0, 1, 2):

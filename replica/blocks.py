@@ -346,10 +346,11 @@ class Probit(_SignFamily):
 class ReLU(Channel):
     """``y = max(0, z) + sqrt(Delta) nu``.
 
-    Inner ``y`` integrals by Gauss–Hermite (``n`` nodes), outer ``xi``
+    Inner ``y`` integrals by Gauss–Hermite (``n`` nodes, ``y ~ N(0, Delta)``)
+    and by the layer's panel rule (``n // 12`` nodes per panel, graded at the
+    step of ``Phi(mu/s)``, of width ``sqrt(Delta/V)``), outer ``xi``
     integral by Gauss–Legendre panels (``n // 6`` nodes each) refined around
-    the step of ``H(omega/sqrt V)`` at ``omega = 0``; relative accuracy about
-    1e-9 for ``V >= 1e-3`` at ``n = 96``.
+    the step of ``H(omega/sqrt V)`` at ``omega = 0``.
     """
 
     delta: float = 0.1
@@ -361,7 +362,8 @@ class ReLU(Channel):
     def _both(self, q, rho, V, n):
         V = rho - q if V is None else V
         z, w = _rule(n)
-        return K.relu_integrals(float(q), float(V), float(self.delta), z, w, *_legendre(max(8, n // 6)))
+        return K.relu_integrals(float(q), float(V), float(self.delta), z, w, *_legendre(max(8, n // 6)),
+                                *_legendre(max(6, n // 12)))
 
     def psi_out(self, q, rho, V=None, n=N_QUAD):
         return self._both(q, rho, V, n)[0]
