@@ -216,3 +216,100 @@ def test_sign_family_identity_random_parameters(q, eps, delta, rho):
     L = min(40.0, 40.0 / s) if eps == 0 else 40.0
     ref = integrate.quad(f, -L, L, epsabs=1e-15, epsrel=1e-12, limit=400, points=[0.0])[0]
     assert ch.psi_out(qq, rho) == pytest.approx(ref, rel=1e-9, abs=1e-13)
+
+
+# ---------------------------------------------------------------------------
+# the quadrature rules against mpmath across the parameter range (integrands that sharpen)
+# ---------------------------------------------------------------------------
+@settings(max_examples=40, deadline=None)
+@given(logr=st.floats(-9.0, 6.4))
+def test_rademacher_mmse_and_psi_vs_mpmath(logr):
+    # x = r + sqrt(r) xi ~ N(r, r): mmse = E[2 / (1 + exp(2x))] (positive integrand, no
+    # cancellation), Psi - r/2 = -log 2 + E log(1 + exp(-2x)); the integrands step at x = 0 over
+    # a width 1/sqrt(r) in xi, so a fixed Gauss-Hermite rule fails as r grows (2e-3 relative at
+    # r = 16 with 96 nodes).  r up to 600, where the mmse is exp(-300)-small.
+    import mpmath as mp
+
+    mp.mp.dps = 40
+    r = math.exp(logr)
+    mr, sr = mp.mpf(r), mp.sqrt(mp.mpf(r))
+    pts = sorted({-mp.inf, mr - 12 * sr, mp.mpf(0), mr, mr + 12 * sr, mp.inf})
+    mmse = mp.quad(lambda x: mp.npdf(x, mr, sr) * 2 / (1 + mp.exp(2 * x)), pts)
+    psi = -mp.log(2) + mp.quad(lambda x: mp.npdf(x, mr, sr) * mp.log1p(mp.exp(-2 * x)), pts)
+    pr = replica.Rademacher()
+    assert pr.mmse(r) == pytest.approx(float(mmse), rel=1e-13)
+    assert pr.psi_minus(r) == pytest.approx(float(psi), abs=1e-14)
+
+
+@settings(max_examples=25, deadline=None)
+@given(q=st.floats(0.01, 0.999), eps=st.sampled_from([0.0, 1e-12, 1e-6, 0.01, 0.2, 0.45]),
+       delta=st.sampled_from([0.0, 1e-8, 1e-3, 0.3, 3.0]))
+def test_sign_family_kernels_vs_mpmath(q, eps, delta):
+    # Z_y = eps + (1-2eps) Phi(y w), w = sqrt(q) xi / sqrt(V + Delta), V = 1 - q:
+    # Psi_out = E sum_y Z_y log Z_y and qhat/alpha = E sum_y (d_omega Z_y)^2 / Z_y (BKMMZ eq. 15-16)
+    import mpmath as mp
+
+    mp.mp.dps = 30
+    c = 1 - 2 * mp.mpf(eps)
+    s = mp.sqrt(mp.mpf(1 - q) + delta)
+    a = mp.sqrt(mp.mpf(q)) / s
+
+    def zs(xi):
+        return [eps + c * mp.ncdf(y * a * xi) for y in (1, -1)]
+
+    def psi(xi):
+        return mp.npdf(xi) * sum(z * mp.log(z) for z in zs(xi) if z > 0)
+
+    def qh(xi):
+        dz = c * mp.npdf(a * xi) / s
+        return mp.npdf(xi) * sum(dz ** 2 / z for z in zs(xi))
+
+    w = 1 / a
+    pts = [-mp.inf, -40 * w, -4 * w, 0, 4 * w, 40 * w, mp.inf]
+    pts = sorted(set(p for p in pts if abs(p) == mp.inf or abs(p) < 40))
+    ch = replica.LabelFlip(eps) if delta == 0.0 else None
+    if ch is None:
+        if eps > 0.0:
+            return  # no built-in channel with both probit noise and label flips
+        ch = replica.Probit(delta)
+    assert ch.psi_out(q, 1.0) == pytest.approx(float(mp.quad(psi, pts)), rel=1e-11, abs=1e-14)
+    assert ch.qhat_unit(q, 1.0) == pytest.approx(float(mp.quad(qh, pts)), rel=1e-11)
+
+
+@pytest.mark.parametrize("delta, q", [(1e-3, 0.9), (1e-3, 0.3)])
+def test_relu_sharp_output_noise_vs_nested_quadrature(delta, q):
+    # y = max(0, z) + sqrt(Delta) nu with Delta << V: Phi(mu/s) in Z_out steps over a width
+    # sqrt(Delta/V); a fixed 96-node Gauss-Hermite rule over y was 5e-4 off in qhat at
+    # Delta = 1e-3, q = 0.9.  Reference: scipy.quad over xi and y, with
+    # Z_out = H(omega/sqrt V) N(y; 0, Delta) + N(y; omega, V + Delta) Phi(mu/s) and
+    # g_out = d_omega log Z_out by central differences (independent of the kernel's formula).
+    from scipy.stats import norm
+
+    V = 1.0 - q
+    vt, sd = V + delta, math.sqrt(delta)
+    s = math.sqrt(V * delta / vt)
+
+    def Z(y, om):
+        mu = (om * delta + y * V) / vt
+        return (norm.sf(om / math.sqrt(V)) * norm.pdf(y, 0.0, sd)
+                + norm.pdf(y, om, math.sqrt(vt)) * norm.cdf(mu / s))
+
+    def inner(xi):
+        om = math.sqrt(q) * xi
+        h = 1e-5
+
+        def f(y):
+            z = Z(y, om)
+            if z <= 0.0:
+                return 0.0
+            g = (math.log(Z(y, om + h)) - math.log(Z(y, om - h))) / (2 * h)
+            return z * g * g
+
+        ystar = -om * delta / V
+        pts = sorted({0.0, ystar, om})
+        lo, hi = min(pts) - 12 * math.sqrt(vt), max(pts) + 12 * math.sqrt(vt)
+        return integrate.quad(f, lo, hi, points=pts, limit=400, epsabs=1e-12, epsrel=1e-10)[0]
+
+    ref = integrate.quad(lambda xi: math.exp(-0.5 * xi * xi) / math.sqrt(2 * math.pi) * inner(xi),
+                         -9, 9, points=[0.0], limit=200, epsabs=1e-11, epsrel=1e-9)[0]
+    assert replica.ReLU(delta).qhat_unit(q, 1.0) == pytest.approx(ref, rel=1e-7)
