@@ -293,11 +293,43 @@ def _sign_entropy_kernel(u, eps):
 
 
 @njit(cache=True)
-def sign_psi_out(q, V, rho, delta, eps, z, w):
+def _sign_edges(su, eps, out):
+    """Panel edges on ``[0, LIM]`` in ``xi`` for the (even) sign-family integrands.
+
+    Unit panels; with label flips, ``Z_y`` switches from ``(1-2eps) Phi`` to
+    ``eps`` where ``(1-2eps) H(a) = eps`` (``a ~ sqrt(2 log(1/eps))``), over
+    a width ``1/a`` in ``u = su xi``: edges graded around ``xi* = a / su``.
+    """
+    pins = np.empty(2 * 40 + 1)
+    m = 0
+    if eps > 0.0 and su > 0.0:
+        c = 1.0 - 2.0 * eps
+        a = math.sqrt(2.0 * math.log(c / eps))
+        for _ in range(4):
+            t = c / (eps * max(a, 1.0) * math.sqrt(2.0 * math.pi))
+            a = math.sqrt(2.0 * math.log(t)) if t > 1.0 else 0.0
+        xs = a / su
+        wd = 1.0 / (max(a, 1.0) * su)
+        if xs < LIM:
+            pins[m] = xs
+            m += 1
+            f = 0.125 * wd
+            while f < 1.0 and m < pins.shape[0] - 1:
+                pins[m] = xs - f
+                pins[m + 1] = xs + f
+                m += 2
+                f *= 2.0
+    return panel_edges(0.0, LIM, 1.0, pins[:m], out)
+
+
+@njit(cache=True)
+def sign_psi_out(q, V, rho, delta, eps, xg, wg):
     """Channel free entropy ``Psi_out(q) = E_xi sum_y Z_out log Z_out`` (BKMMZ eq. 15).
 
     ``q`` overlap, ``V = rho - q`` (passed separately to avoid cancellation),
-    ``delta`` probit noise variance, ``eps`` label-flip probability.
+    ``delta`` probit noise variance, ``eps`` label-flip probability.  The
+    integrand is even in ``xi``: the layer's panel rule on ``[0, LIM]``
+    (Gauss–Legendre ``(xg, wg)`` per panel, graded at the label-flip switch).
     """
     a0 = 0.0
     if eps > 0.0:
@@ -308,18 +340,25 @@ def sign_psi_out(q, V, rho, delta, eps, z, w):
         return a0
     c = math.sqrt(veff / (2.0 * math.pi * tot))
     su = math.sqrt(max(q, 0.0) / tot)
+    edges = np.empty(_n_edges(0.0, LIM, 1.0, 2 * 40 + 1))
+    k = _sign_edges(su, eps, edges)
     s = 0.0
-    for i in range(z.shape[0]):
-        s += w[i] * _sign_entropy_kernel(su * z[i], eps)
+    for p in range(k - 1):
+        h = 0.5 * (edges[p + 1] - edges[p])
+        cc = 0.5 * (edges[p + 1] + edges[p])
+        for i in range(xg.shape[0]):
+            xi = cc + h * xg[i]
+            s += 2.0 * h * wg[i] * phi(xi) * _sign_entropy_kernel(su * xi, eps)
     return a0 + c * s
 
 
 @njit(cache=True)
-def sign_qhat_unit(q, V, rho, delta, eps, z, w):
+def sign_qhat_unit(q, V, rho, delta, eps, xg, wg):
     """``qhat / alpha = E_xi sum_y Z_out g_out**2`` (= 2 dPsi_out/dq), sign family.
 
     ``sum_y Z g**2 = (1-2eps)**2 phi(x)**2 / (V+Delta) * sum_y 1/Z_y(x)``; after
     the rescaling, ``phi(u)/Z_y(u) = mills(y u) / ((1-2eps) + eps/Phi(y u))``.
+    Even in ``xi``: the panel rule of :func:`sign_psi_out`.
     """
     veff = V + delta
     tot = rho + delta
@@ -328,14 +367,20 @@ def sign_qhat_unit(q, V, rho, delta, eps, z, w):
     c = 1.0 - 2.0 * eps
     pref = c * c / veff * math.sqrt(veff / (2.0 * math.pi * tot))
     su = math.sqrt(max(q, 0.0) / tot)
+    edges = np.empty(_n_edges(0.0, LIM, 1.0, 2 * 40 + 1))
+    k = _sign_edges(su, eps, edges)
     s = 0.0
-    for i in range(z.shape[0]):
-        u = su * z[i]
-        if eps > 0.0:
-            t = mills(u) / (c + eps / Phi(u)) + mills(-u) / (c + eps / Phi(-u))
-        else:
-            t = (mills(u) + mills(-u)) / c
-        s += w[i] * t
+    for p in range(k - 1):
+        h = 0.5 * (edges[p + 1] - edges[p])
+        cc = 0.5 * (edges[p + 1] + edges[p])
+        for i in range(xg.shape[0]):
+            xi = cc + h * xg[i]
+            u = su * xi
+            if eps > 0.0:
+                t = mills(u) / (c + eps / Phi(u)) + mills(-u) / (c + eps / Phi(-u))
+            else:
+                t = (mills(u) + mills(-u)) / c
+            s += 2.0 * h * wg[i] * phi(xi) * t
     return pref * s
 
 

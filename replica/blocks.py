@@ -27,9 +27,20 @@ Channel interface (``Z_out(y, omega, V) = E_{z ~ N(omega, V)} P_out(y|z)``):
 ``mean_loglik(rho)``
     ``E_z int dy P_out log P_out`` (enters the mutual information).
 
-Every method takes ``n`` (Gauss–Hermite nodes), the accuracy knob, where a
-quadrature is used; closed forms ignore it.  Both ``q`` and ``V = rho - q``
-may be passed to avoid cancellation near perfect recovery.
+Every method takes ``n``, the accuracy knob, where a quadrature is used;
+closed forms ignore it.  Both ``q`` and ``V = rho - q`` may be passed to
+avoid cancellation near perfect recovery.
+
+Quadrature (the layer's rule, :mod:`replica._kernels`): every Gaussian
+expectation whose integrand sharpens with a parameter (the Rademacher
+posterior as ``r`` grows, the label-flip switch as ``eps -> 0``, the ReLU
+output step as ``Delta / V -> 0``) is a composite Gauss–Legendre sum on
+panels no wider than the integrand's smallest scale, with edges at its
+kinks and graded around its steps (:func:`replica._kernels.panel_edges`),
+``n // 8`` nodes per panel.  Smooth ones keep Gauss–Hermite with ``n``
+nodes.  The error is estimated by refinement (``2 n``) in the solvers
+(``error_estimate`` of the results), and each rule is tested against
+mpmath across its parameter range.
 """
 
 from __future__ import annotations
@@ -281,14 +292,12 @@ class _SignFamily(Channel):
     def psi_out(self, q, rho, V=None, n=N_QUAD):
         V = rho - q if V is None else V
         d, e = self._de()
-        z, w = _rule(n)
-        return K.sign_psi_out(float(q), float(V), float(rho), d, e, z, w)
+        return K.sign_psi_out(float(q), float(V), float(rho), d, e, *_panel_rule(n))
 
     def qhat_unit(self, q, rho, V=None, n=N_QUAD):
         V = rho - q if V is None else V
         d, e = self._de()
-        z, w = _rule(n)
-        return K.sign_qhat_unit(float(q), float(V), float(rho), d, e, z, w)
+        return K.sign_qhat_unit(float(q), float(V), float(rho), d, e, *_panel_rule(n))
 
     def mean_loglik(self, rho, n=N_QUAD):
         """``Psi_out`` at ``q = rho`` (``V = 0``), i.e. ``E_z sum_y P log P``."""
@@ -347,7 +356,7 @@ class ReLU(Channel):
     """``y = max(0, z) + sqrt(Delta) nu``.
 
     Inner ``y`` integrals by Gauss–Hermite (``n`` nodes, ``y ~ N(0, Delta)``)
-    and by the layer's panel rule (``n // 12`` nodes per panel, graded at the
+    and by the layer's panel rule (``n // 8`` nodes per panel, graded at the
     step of ``Phi(mu/s)``, of width ``sqrt(Delta/V)``), outer ``xi``
     integral by Gauss–Legendre panels (``n // 6`` nodes each) refined around
     the step of ``H(omega/sqrt V)`` at ``omega = 0``.
@@ -363,7 +372,7 @@ class ReLU(Channel):
         V = rho - q if V is None else V
         z, w = _rule(n)
         return K.relu_integrals(float(q), float(V), float(self.delta), z, w, *_legendre(max(8, n // 6)),
-                                *_legendre(max(6, n // 12)))
+                                *_legendre(max(8, n // 8)))
 
     def psi_out(self, q, rho, V=None, n=N_QUAD):
         return self._both(q, rho, V, n)[0]

@@ -221,7 +221,7 @@ def test_sign_family_identity_random_parameters(q, eps, delta, rho):
 # ---------------------------------------------------------------------------
 # the quadrature rules against mpmath across the parameter range (integrands that sharpen)
 # ---------------------------------------------------------------------------
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(logr=st.floats(-9.0, 6.4))
 def test_rademacher_mmse_and_psi_vs_mpmath(logr):
     # x = r + sqrt(r) xi ~ N(r, r): mmse = E[2 / (1 + exp(2x))] (positive integrand, no
@@ -230,7 +230,7 @@ def test_rademacher_mmse_and_psi_vs_mpmath(logr):
     # r = 16 with 96 nodes).  r up to 600, where the mmse is exp(-300)-small.
     import mpmath as mp
 
-    mp.mp.dps = 40
+    mp.mp.dps = 30
     r = math.exp(logr)
     mr, sr = mp.mpf(r), mp.sqrt(mp.mpf(r))
     pts = sorted({-mp.inf, mr - 12 * sr, mp.mpf(0), mr, mr + 12 * sr, mp.inf})
@@ -241,15 +241,20 @@ def test_rademacher_mmse_and_psi_vs_mpmath(logr):
     assert pr.psi_minus(r) == pytest.approx(float(psi), abs=1e-14)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=12, deadline=None)
 @given(q=st.floats(0.01, 0.999), eps=st.sampled_from([0.0, 1e-12, 1e-6, 0.01, 0.2, 0.45]),
        delta=st.sampled_from([0.0, 1e-8, 1e-3, 0.3, 3.0]))
 def test_sign_family_kernels_vs_mpmath(q, eps, delta):
     # Z_y = eps + (1-2eps) Phi(y w), w = sqrt(q) xi / sqrt(V + Delta), V = 1 - q:
-    # Psi_out = E sum_y Z_y log Z_y and qhat/alpha = E sum_y (d_omega Z_y)^2 / Z_y (BKMMZ eq. 15-16)
+    # Psi_out = E sum_y Z_y log Z_y and qhat/alpha = E sum_y (d_omega Z_y)^2 / Z_y (BKMMZ eqs.
+    # 15-16), even in xi.  With label flips Z_y switches from (1-2eps) Phi to eps in the tail,
+    # over a width ~ 1/sqrt(2 log(1/eps)): a fixed 96-node Gauss-Hermite rule was 4e-11 off at
+    # q = 0.875, eps = 1e-6.
     import mpmath as mp
 
-    mp.mp.dps = 30
+    if eps > 0.0 and delta > 0.0:
+        return  # no built-in channel has both probit noise and label flips
+    mp.mp.dps = 20
     c = 1 - 2 * mp.mpf(eps)
     s = mp.sqrt(mp.mpf(1 - q) + delta)
     a = mp.sqrt(mp.mpf(q)) / s
@@ -264,16 +269,11 @@ def test_sign_family_kernels_vs_mpmath(q, eps, delta):
         dz = c * mp.npdf(a * xi) / s
         return mp.npdf(xi) * sum(dz ** 2 / z for z in zs(xi))
 
-    w = 1 / a
-    pts = [-mp.inf, -40 * w, -4 * w, 0, 4 * w, 40 * w, mp.inf]
-    pts = sorted(set(p for p in pts if abs(p) == mp.inf or abs(p) < 40))
-    ch = replica.LabelFlip(eps) if delta == 0.0 else None
-    if ch is None:
-        if eps > 0.0:
-            return  # no built-in channel with both probit noise and label flips
-        ch = replica.Probit(delta)
-    assert ch.psi_out(q, 1.0) == pytest.approx(float(mp.quad(psi, pts)), rel=1e-11, abs=1e-14)
-    assert ch.qhat_unit(q, 1.0) == pytest.approx(float(mp.quad(qh, pts)), rel=1e-11)
+    pts = sorted({mp.mpf(0), mp.mpf(1), mp.mpf(2), mp.mpf(4), mp.mpf(8)}
+                 | {k / a for k in (1, 2, 4, 8) if k / a < 12}) + [mp.inf]
+    ch = replica.LabelFlip(eps) if eps > 0.0 else (replica.Probit(delta) if delta > 0.0 else replica.Sign())
+    assert ch.psi_out(q, 1.0) == pytest.approx(float(2 * mp.quad(psi, pts)), rel=1e-13, abs=1e-15)
+    assert ch.qhat_unit(q, 1.0) == pytest.approx(float(2 * mp.quad(qh, pts)), rel=1e-13)
 
 
 @pytest.mark.parametrize("delta, q", [(1e-3, 0.9), (1e-3, 0.3)])
@@ -283,16 +283,15 @@ def test_relu_sharp_output_noise_vs_nested_quadrature(delta, q):
     # Delta = 1e-3, q = 0.9.  Reference: scipy.quad over xi and y, with
     # Z_out = H(omega/sqrt V) N(y; 0, Delta) + N(y; omega, V + Delta) Phi(mu/s) and
     # g_out = d_omega log Z_out by central differences (independent of the kernel's formula).
-    from scipy.stats import norm
-
     V = 1.0 - q
-    vt, sd = V + delta, math.sqrt(delta)
+    vt, sd, st = V + delta, math.sqrt(delta), math.sqrt(V + delta)
     s = math.sqrt(V * delta / vt)
+    c = 1.0 / math.sqrt(2 * math.pi)
 
     def Z(y, om):
         mu = (om * delta + y * V) / vt
-        return (norm.sf(om / math.sqrt(V)) * norm.pdf(y, 0.0, sd)
-                + norm.pdf(y, om, math.sqrt(vt)) * norm.cdf(mu / s))
+        return (0.5 * math.erfc(om / math.sqrt(2 * V)) * c / sd * math.exp(-0.5 * (y / sd) ** 2)
+                + c / st * math.exp(-0.5 * ((y - om) / st) ** 2) * 0.5 * math.erfc(-mu / s / math.sqrt(2)))
 
     def inner(xi):
         om = math.sqrt(q) * xi
