@@ -312,3 +312,35 @@ def test_relu_sharp_output_noise_vs_nested_quadrature(delta, q):
     ref = integrate.quad(lambda xi: math.exp(-0.5 * xi * xi) / math.sqrt(2 * math.pi) * inner(xi),
                          -9, 9, points=[0.0], limit=200, epsabs=1e-11, epsrel=1e-9)[0]
     assert replica.ReLU(delta).qhat_unit(q, 1.0) == pytest.approx(ref, rel=1e-7)
+
+
+@settings(max_examples=15, deadline=None)
+@given(logr=st.floats(-6.0, 8.0), rho=st.floats(0.01, 0.99))
+def test_gauss_bernoulli_vs_mpmath(logr, rho):
+    # B = r w* + sqrt(r) xi with w* ~ (1-rho) delta_0 + rho N(0,1): B ~ N(0, r) or N(0, r + r^2);
+    # Z0(B) = (1-rho) + rho exp(B^2/(2(1+r))) / sqrt(1+r); the posterior weight of the non-zero
+    # component switches over a width (1+r)/B* in B, sharp as r grows.  Psi - r rho/2 =
+    # E log Z0 - r rho/2 and mmse = E[posterior variance] (Nishimori), both by mpmath.
+    import mpmath as mp
+
+    mp.mp.dps = 25
+    r = mp.mpf(math.exp(logr))
+    rho_ = mp.mpf(rho)
+
+    def logz(b):
+        return mp.log((1 - rho_) + rho_ * mp.exp(b * b / (2 * (1 + r))) / mp.sqrt(1 + r))
+
+    def var(b):
+        pi = 1 - (1 - rho_) / mp.exp(logz(b))
+        return pi / (1 + r) + pi * (1 - pi) * b * b / (1 + r) ** 2
+
+    def expect(f):
+        tot = 0
+        for wgt, sd in ((1 - rho_, mp.sqrt(r)), (rho_, mp.sqrt(r + r * r))):
+            tot += wgt * 2 * mp.quad(lambda b: mp.npdf(b, 0, sd) * f(b),
+                                     [0, sd, 4 * sd, 12 * sd, mp.inf])
+        return tot
+
+    pr = replica.GaussBernoulli(rho)
+    assert pr.psi_minus(float(r)) == pytest.approx(float(expect(logz) - r * rho_ / 2), rel=1e-12, abs=1e-14)
+    assert pr.mmse(float(r)) == pytest.approx(float(expect(var)), rel=1e-11)
