@@ -199,16 +199,16 @@ class GaussBernoulli(Prior):
         check_real("rho", self.rho, low=0.0, high=1.0, low_open=True)
 
     # composite Gauss-Legendre with panels at the switch of the posterior
-    # (n_quad sets the nodes per panel as n // 2, at least 16)
+    # (n_quad sets the nodes per panel as n // 4, at least 12)
     def psi_minus(self, r, n=N_QUAD):
         if math.isinf(r):
             return -math.inf
-        return K.gauss_bernoulli_psi_mmse(float(r), self.rho, *_legendre(max(16, n // 2)))[0]
+        return K.gauss_bernoulli_psi_mmse(float(r), self.rho, *_legendre(max(12, n // 4)))[0]
 
     def mmse(self, r, n=N_QUAD):
         if math.isinf(r):
             return 0.0
-        return K.gauss_bernoulli_psi_mmse(float(r), self.rho, *_legendre(max(16, n // 2)))[1]
+        return K.gauss_bernoulli_psi_mmse(float(r), self.rho, *_legendre(max(12, n // 4)))[1]
 
 
 PRIORS = {"gaussian": Gaussian, "rademacher": Rademacher, "binary": Rademacher,
