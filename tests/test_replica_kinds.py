@@ -48,7 +48,9 @@ def test_point_has_both_branches():
     assert res.success
     # informed branch: perfect recovery; uninformed branch: the mpmath fixed point
     assert res.q_inf == 1.0
-    assert res.q_uninf == pytest.approx(_rademacher_sign_uninformed_q(1.3, res.q_uninf), abs=1e-10)
+    ref = _rademacher_sign_uninformed_q(1.3, res.q_uninf)
+    # within the solver's own error estimate, which meets the default tol = 1e-8
+    assert abs(res.q_uninf - ref) <= res.error_estimate["q_uninf"] <= 1e-8
     # past alpha_c ~ 1.245 the informed branch is the equilibrium
     assert res.branch == 1 and res.eg_bayes == 0.0
     res = bayes_point(alpha=1.0, prior="rademacher", channel="sign")
