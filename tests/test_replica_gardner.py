@@ -85,6 +85,22 @@ def test_binary_above_the_rs_limit_is_empty_not_failed():
     assert r.success and r.q == 1.0 and not r.sat and r.entropy == -math.inf
 
 
+def _m2_mpmath(q, kappa):
+    """E[M(a)**2], M = phi/H, a = (kappa - sqrt(q) xi)/sqrt(1-q), in mpmath (30 digits)."""
+    import mpmath as mp
+
+    mp.mp.dps = 30
+    q = mp.mpf(q)
+    sq, sv = mp.sqrt(q), mp.sqrt(1 - q)
+    x0, w = kappa / sq, sv / sq
+
+    def m2(xi):
+        a = (kappa - sq * xi) / sv
+        return mp.npdf(xi) * (mp.npdf(a) / mp.ncdf(-a)) ** 2
+
+    return mp.quad(m2, [-mp.inf, x0 - 8 * w, x0 - w, x0, x0 + w, x0 + 8 * w, mp.inf])
+
+
 def _binary_saddle_residuals(q, qhat, alpha, kappa):
     """Residuals of the binary RS saddle (Gardner & Derrida, J. Phys. A 21, 271 (1988)) in mpmath:
     ``q = E tanh(sqrt(qhat) z)**2`` and ``qhat (1 - q) = alpha E[M(a)**2]``,
@@ -95,15 +111,7 @@ def _binary_saddle_residuals(q, qhat, alpha, kappa):
     q, qhat = mp.mpf(q), mp.mpf(qhat)
     s = mp.sqrt(qhat)
     t2 = 2 * mp.quad(lambda z: mp.npdf(z) * mp.tanh(s * z) ** 2, [0, 1 / s, 8 / s, 40 / s, mp.inf])
-    sq, sv = mp.sqrt(q), mp.sqrt(1 - q)
-    x0 = kappa / sq
-    w = sv / sq
-
-    def m2(xi):
-        a = (kappa - sq * xi) / sv
-        return mp.npdf(xi) * (mp.npdf(a) / mp.ncdf(-a)) ** 2
-
-    e = mp.quad(m2, [-mp.inf, x0 - 8 * w, x0 - w, x0, x0 + w, x0 + 8 * w, mp.inf])
+    e = _m2_mpmath(q, kappa)
     return float(t2 - q), float(qhat * (1 - q) / (alpha * e) - 1)
 
 
@@ -123,9 +131,7 @@ def test_binary_rs_overlap_below_one_up_to_4_over_pi(alpha):
 
 
 def test_binary_rs_limit_is_4_over_pi():
-    from replica.gardner import binary_rs_limit
-
-    assert binary_rs_limit(0.0) == pytest.approx(4 / math.pi, rel=1e-15)
+    assert replica.binary_rs_limit(0.0) == pytest.approx(4 / math.pi, rel=1e-15)
     m = replica.GardnerVolume("rademacher", 0.0)
     # q -> 1 continuously as alpha -> 4/pi from below, q = 1 above
     gaps = [1.0 - replica.solve(m, 4 / math.pi * (1 - d)).q for d in (1e-2, 1e-4, 1e-6)]
@@ -156,3 +162,25 @@ def test_gardner_kind_point_and_plot(tmp_path):
     fig, ax = plt.subplots()
     gardner_plot(res, ax)
     plt.close(fig)
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=12, deadline=None)
+@given(binary=st.booleans(), kappa=st.floats(-1.0, 1.5), frac=st.floats(1e-3, 1.0 - 1e-7))
+def test_rs_saddle_vs_mpmath_across_the_range(binary, kappa, frac):
+    # alpha = frac * (limit where q -> 1): qhat and 1/(1-q) range over many decades, where
+    # E tanh^2(sqrt(qhat) z) and E[M^2] sharpen; the saddle equations hold in mpmath
+    # (spherical: q/(1-q) = alpha E[M^2], Gardner 1988 eq. 20; binary: Gardner & Derrida 1988)
+    m = replica.GardnerVolume("rademacher" if binary else "spherical", kappa)
+    limit = (2 / math.pi if binary else 1.0) * replica.spherical_capacity(kappa)
+    alpha = frac * limit
+    r = replica.solve(m, alpha)
+    assert r.success and 0.0 < r.q < 1.0
+    if binary:
+        e1, e2 = _binary_saddle_residuals(r.q, r.qhat, alpha, kappa)
+        assert abs(e1) < 1e-12 and abs(e2) < 1e-11
+    else:
+        lhs = r.q / (1 - r.q)
+        assert lhs == pytest.approx(alpha * float(_m2_mpmath(r.q, kappa)), rel=1e-9)
