@@ -24,7 +24,8 @@ __all__ = ["BayesOptimalGLM", "BayesOptimalResult", "TransitionResult", "solve",
            "continuation", "alpha_of_mmse", "free_entropy_at", "get_prior", "get_channel",
            "Gaussian", "Rademacher", "GaussBernoulli", "Spherical", "Linear", "Sign",
            "LabelFlip", "Probit", "ReLU", "GardnerVolume", "GardnerResult", "capacity",
-           "spherical_capacity", "binary_rs_limit", "ERM", "ERMResult", "Square", "Logistic", "Hinge", "get_loss",
+           "spherical_capacity", "binary_rs_limit", "ERM", "ERMResult", "Square", "Logistic",
+           "Hinge", "get_loss",
            "optimal_reg", "ridge_closed_form", "erm_diagram", "ProxLoss", "SquaredHinge"]
 
 from . import kinds  # noqa: E402,F401  (registers the sweep kinds)

@@ -256,7 +256,8 @@ def _error_estimate(model, res, n):
         o2 = _observables(model, alpha, 0.0, m2)
         e = abs(o2["phi"] - o1["phi"])
         return _with_floor({"q": 0.0, "mmse": 0.0, "phi": e, "mi": abs(o2["mi"] - o1["mi"]),
-                            "eg_bayes": 0.0, "eg_gibbs": 0.0}, sc, relative=("q", "mmse", "eg_bayes", "eg_gibbs"))
+                            "eg_bayes": 0.0, "eg_gibbs": 0.0}, sc,
+                           relative=("q", "mmse", "eg_bayes", "eg_gibbs"))
 
     def F(v, m):
         return pr.mmse(alpha * ch.qhat_unit(rho - v, rho, v, m), m)
