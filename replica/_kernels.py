@@ -28,9 +28,11 @@ _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 # the smallest scale of the integrand, with edges pinned at kinks and steps,
 # over the range where the Gaussian weight exceeds exp(-LIM**2/2) (1e-18 for
 # LIM = 9).  The rule (xg, wg) on [-1, 1] is passed in; the error is estimated
-# by refinement (the same panels with twice the nodes: see
-# :func:`replica.blocks.refined`), which for integrands analytic on each panel
-# overestimates the error of the finer rule by orders of magnitude.
+# by refinement (the same panels with twice the nodes, compared in the solvers:
+# ``error_estimate`` of replica.bayes, replica.gardner), which for integrands
+# analytic on each panel overestimates the error of the finer rule by orders of
+# magnitude.  Kernels build their edges with :func:`panel_edges` (sized by
+# :func:`_n_edges`) from the scales and kinks of their integrand.
 # ---------------------------------------------------------------------------
 #: half-width, in standard deviations, of the integration range of Gaussian expectations
 LIM = 9.0

@@ -209,8 +209,11 @@ def solve_bayes(model: BayesOptimalGLM, alpha, *, init="uninformed", damping="ad
     change under refinement at fixed ``V`` plus ``|dphi/dV| err(V)``.
     If an estimate exceeds ``tol * max(1, |value|)``, the solve is repeated
     (warm-started) with ``n_quad`` doubled, up to 300; ``success`` requires
-    every estimate within that tolerance.  At the defaults the estimates are
-    at most about ``1e-10`` for the built-in blocks away from spinodals.
+    every estimate within that tolerance.  Measured at the defaults on the
+    built-in blocks (alpha in [0.5, 3]): ``q`` to 2e-11 and ``phi`` to 2e-9
+    (the largest for Gauss–Bernoulli priors and ReLU channels at large
+    signal-to-noise, where ``Psi`` cancels against ``r rho / 2``); close to a
+    spinodal ``|1 - L|`` is small and the estimate of ``q`` grows accordingly.
     """
     tol = check_real("tol", tol, low=0.0, low_open=True)
     n = check_int("n_quad", n_quad, low=8, high=300)
