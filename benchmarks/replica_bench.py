@@ -9,9 +9,13 @@ Prints, after Numba warm-up:
 2. Logistic ERM, sign teacher: ms per alpha point at lambda = 1e-1, 1e-2,
    1e-4 (target <= 50 ms, including lambda = 1e-4 where V is in the thousands).
 3. Both thresholds (first-order transition and spinodal) of the Rademacher
-   sign perceptron (target <= 2 s), with their values.
+   sign perceptron (target <= 2 s, second call after a warm-up; this was an
+   assertion in tests/test_replica_bayes.py), with their values and error
+   estimates (the estimate is a second run with twice the quadrature nodes).
 4. A size x size logistic test-error diagram over (alpha, lambda) on
    ``--workers`` processes (target <= 2 minutes for 100 x 100 on 2 cores).
+5. Gardner volume (binary weights): ms per alpha point including the error
+   estimate, and the binary capacity; the ReLU-channel Bayes-optimal point.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ def main(argv=None):
 
     alphas = np.linspace(0.2, 10.0, 50)
     bo = replica.BayesOptimalGLM("gaussian", "sign")
+    replica.solve(bo, 1.0)  # one-off: builds the cached quadrature rules (96 and 192 nodes)
     ms, res = _per_point(lambda a: replica.solve(bo, a), alphas)
     assert all(r.success for r in res)
     state = {"init": "uninformed"}
@@ -79,11 +84,14 @@ def main(argv=None):
               f"(alpha in [0.2, 5]; target <= 50 ms)")
 
     rad = replica.BayesOptimalGLM("rademacher", "sign")
+    replica.transitions(rad)  # warm caches
     t0 = time.perf_counter()
     tr = replica.transitions(rad)
     dt = time.perf_counter() - t0
-    print(f"[3] Rademacher sign thresholds: alpha_c = {tr.alpha_c:.7f}, alpha_spinodal = "
-          f"{tr.alpha_sp_uninf:.7f} in {dt:.2f} s (target <= 2 s)")
+    e = tr.error_estimate
+    print(f"[3] Rademacher sign thresholds: alpha_c = {tr.alpha_c:.9f} +- {e['alpha_c']:.1e}, "
+          f"alpha_spinodal = {tr.alpha_sp_uninf:.9f} +- {e['alpha_sp_uninf']:.1e} in {dt:.2f} s "
+          f"(target <= 2 s: {'met' if dt <= 2.0 else 'NOT met'})")
 
     n = args.size
     model = replica.ERM("logistic", 1.0, "gaussian", "sign")
@@ -97,6 +105,20 @@ def main(argv=None):
     print(f"[4] logistic test-error diagram {n} x {n} over (alpha, lambda) on {args.workers} workers: "
           f"{dt:.1f} s, {bad} failed points, mean {np.nanmean(d['n_iter']):.1f} iterations/point "
           f"(target <= 120 s for 100 x 100 on 2 cores)")
+
+    g = replica.GardnerVolume("rademacher", 0.0)
+    ms, res = _per_point(lambda a: replica.solve(g, a), np.linspace(0.05, 1.27, 50))
+    ok = sum(r.success for r in res)
+    t0 = time.perf_counter()
+    ac = replica.capacity(g)
+    dt = time.perf_counter() - t0
+    print(f"[5] binary Gardner volume: {ms:.1f} ms/point ({ok}/50 converged, alpha in [0.05, 1.27], "
+          f"with error estimate); capacity {ac:.10f} in {dt:.2f} s")
+    relu = replica.BayesOptimalGLM("gaussian", replica.ReLU(1e-3))
+    ms, res = _per_point(lambda a: replica.solve(relu, a), [0.5, 1.0, 2.0])
+    print(f"    ReLU (Delta = 1e-3) Bayes-optimal: {ms:.0f} ms/point, "
+          f"{sum(r.success for r in res)}/3 converged, max q error estimate "
+          f"{max(r.error_estimate['q'] for r in res):.1e}")
 
 
 if __name__ == "__main__":

@@ -17,14 +17,15 @@ from .blocks import (GaussBernoulli, Gaussian, LabelFlip, Linear, Probit, Radema
                      Sign, Spherical, get_channel, get_prior)
 from .erm import (ERM, ERMResult, Hinge, Logistic, ProxLoss, Square, SquaredHinge, erm_diagram,
                   get_loss, optimal_reg, ridge_closed_form)
-from .gardner import GardnerResult, GardnerVolume, capacity, spherical_capacity
+from .gardner import GardnerResult, GardnerVolume, binary_rs_limit, capacity, spherical_capacity
 from .solve import solve
 
 __all__ = ["BayesOptimalGLM", "BayesOptimalResult", "TransitionResult", "solve", "transitions",
            "continuation", "alpha_of_mmse", "free_entropy_at", "get_prior", "get_channel",
            "Gaussian", "Rademacher", "GaussBernoulli", "Spherical", "Linear", "Sign",
            "LabelFlip", "Probit", "ReLU", "GardnerVolume", "GardnerResult", "capacity",
-           "spherical_capacity", "ERM", "ERMResult", "Square", "Logistic", "Hinge", "get_loss",
+           "spherical_capacity", "binary_rs_limit", "ERM", "ERMResult", "Square", "Logistic",
+           "Hinge", "get_loss",
            "optimal_reg", "ridge_closed_form", "erm_diagram", "ProxLoss", "SquaredHinge"]
 
 from . import kinds  # noqa: E402,F401  (registers the sweep kinds)

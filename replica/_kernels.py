@@ -23,58 +23,160 @@ _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
 # ---------------------------------------------------------------------------
+# the quadrature rule of the layer (shared by every kernel whose integrand
+# sharpens with a parameter): composite Gauss-Legendre on panels no wider than
+# the smallest scale of the integrand, with edges pinned at kinks and steps,
+# over the range where the Gaussian weight exceeds exp(-LIM**2/2) (1e-18 for
+# LIM = 9).  The rule (xg, wg) on [-1, 1] is passed in; the error is estimated
+# by refinement (the same panels with twice the nodes, compared in the solvers:
+# ``error_estimate`` of replica.bayes, replica.gardner), which for integrands
+# analytic on each panel overestimates the error of the finer rule by orders of
+# magnitude.  Kernels build their edges with :func:`panel_edges` (sized by
+# :func:`_n_edges`) from the scales and kinks of their integrand.
+# ---------------------------------------------------------------------------
+#: half-width, in standard deviations, of the integration range of Gaussian expectations
+LIM = 9.0
+
+
+@njit(cache=True)
+def panel_edges(lo, hi, step, pins, out):
+    """Panel edges on ``[lo, hi]``: a grid of spacing at most ``step`` through ``pins``.
+
+    The points of ``pins`` inside ``(lo, hi)`` (kinks, steps, centres of
+    sharp features) are edges; between consecutive pinned points the
+    interval is cut into equal panels of width at most ``step``.  Writes the
+    sorted edges into ``out`` and returns their number (``out`` must hold
+    ``len(pins) + 2 + (hi - lo) / step + len(pins) + 2`` values).
+    """
+    m = 0
+    tmp = np.empty(pins.shape[0] + 2)
+    tmp[m] = lo
+    m += 1
+    for i in range(pins.shape[0]):
+        if lo < pins[i] < hi:
+            tmp[m] = pins[i]
+            m += 1
+    tmp[m] = hi
+    m += 1
+    tmp = np.sort(tmp[:m])
+    k = 0
+    for i in range(m - 1):
+        a = tmp[i]
+        b = tmp[i + 1]
+        if b - a <= 0.0:
+            continue
+        npan = int(math.ceil((b - a) / step - 1e-12))
+        if npan < 1:
+            npan = 1
+        for j in range(npan):
+            out[k] = a + (b - a) * j / npan
+            k += 1
+    out[k] = tmp[m - 1]
+    return k + 1
+
+
+@njit(cache=True)
+def _n_edges(lo, hi, step, npins):
+    return int((hi - lo) / step) + 2 * npins + 4
+
+
+@njit(cache=True)
+def even_sech_moments(s, xg, wg):
+    """``(E sech(s z), E sech(s z)**2, E log1p(exp(-2 s |z|)))`` for ``z ~ N(0, 1)``, ``s >= 0``.
+
+    The integrands are even; in ``t = s |z|`` they are
+    ``2 phi(t / s) / s f(t)`` with ``f`` analytic in ``|Im t| < pi/2`` and
+    decaying like ``exp(-t)`` or faster, so panels of width ``min(1, s)`` on
+    ``[0, min(LIM s, 40)]`` resolve both the Gaussian (scale ``s``) and
+    ``f`` (scale 1) for every ``s``; beyond ``t = 40``, ``f < 5e-18``.
+    Sharp as ``s -> inf`` (width ``1/s`` in ``z``): this is the rule of
+    the binary Gardner volume (``1 - E tanh**2``) and of the Rademacher mmse.
+    """
+    if s == 0.0:
+        return 1.0, 1.0, math.log(2.0)
+    hi = min(LIM * s, 40.0)
+    step = min(1.0, s)
+    pins = np.empty(0)
+    edges = np.empty(_n_edges(0.0, hi, step, 0))
+    k = panel_edges(0.0, hi, step, pins, edges)
+    s1 = 0.0
+    s2 = 0.0
+    s3 = 0.0
+    norm = 2.0 / (s * math.sqrt(2.0 * math.pi))
+    for p in range(k - 1):
+        a = edges[p]
+        b = edges[p + 1]
+        h = 0.5 * (b - a)
+        c = 0.5 * (a + b)
+        for i in range(xg.shape[0]):
+            t = c + h * xg[i]
+            wt = norm * h * wg[i] * math.exp(-0.5 * (t / s) ** 2)
+            e = math.exp(-t)
+            sech = 2.0 * e / (1.0 + e * e)
+            s1 += wt * sech
+            s2 += wt * sech * sech
+            s3 += wt * math.log1p(e * e)
+    return s1, s2, s3
+
+
+# ---------------------------------------------------------------------------
 # priors: scalar Gaussian channel B = r w* + sqrt(r) xi, A = r (BKMMZ eq. 14)
 # ---------------------------------------------------------------------------
 @njit(cache=True)
-def rademacher_psi_minus(r, z, w):
+def rademacher_psi_minus(r, xg, wg):
     """``Psi_P0(r) - r rho / 2`` for ``P0 = (delta_1 + delta_-1)/2`` (rho = 1).
 
-    ``Psi_P0(r) = -r/2 + E log cosh(sqrt(r) xi + r)``; written as
-    ``-log 2 + E[2 max(-x, 0) + log1p(exp(-2|x|))]``, ``x = sqrt(r) xi + r``,
-    which is exact and tends to ``-log 2`` (minus the prior entropy) as ``r -> inf``.
+    ``Psi_P0(r) = -r/2 + E log cosh(x)``, ``x = r + sqrt(r) xi ~ N(r, r)``;
+    written as ``-log 2 + E[2 max(-x, 0)] + E[log1p(exp(-2|x|))]``.  The
+    first expectation is closed form, ``2 s (phi(s) - s H(s))`` with
+    ``s = sqrt r``; the second is localised at ``|x| < 40`` with a kink at
+    ``x = 0`` and is integrated in ``x`` on panels of width ``min(1, s)``
+    pinned at 0, over ``[r - LIM s, r + LIM s]``.  ``(xg, wg)``: a
+    Gauss-Legendre rule on ``[-1, 1]`` (nodes per panel).  Tends to ``-log 2``
+    as ``r -> inf``.
     """
     if math.isinf(r):
         return -_LOG2
-    sr = math.sqrt(r)
-    s = 0.0
-    for i in range(z.shape[0]):
-        x = sr * z[i] + r
-        ax = abs(x)
-        s += w[i] * (2.0 * max(-x, 0.0) + math.log1p(math.exp(-2.0 * ax)))
-    return -_LOG2 + s
+    if r <= 0.0:
+        return 0.0
+    s = math.sqrt(r)
+    lin = 2.0 * s * (phi(s) - s * H(s))
+    lo = max(r - LIM * s, -40.0)
+    hi = min(r + LIM * s, 40.0)
+    acc = 0.0
+    if hi > lo:
+        step = min(1.0, s)
+        pins = np.zeros(1)
+        edges = np.empty(_n_edges(lo, hi, step, 1))
+        k = panel_edges(lo, hi, step, pins, edges)
+        norm = 1.0 / (s * math.sqrt(2.0 * math.pi))
+        for p in range(k - 1):
+            a = edges[p]
+            b = edges[p + 1]
+            h = 0.5 * (b - a)
+            c = 0.5 * (a + b)
+            for i in range(xg.shape[0]):
+                x = c + h * xg[i]
+                acc += norm * h * wg[i] * math.exp(-0.5 * ((x - r) / s) ** 2) * math.log1p(
+                    math.exp(-2.0 * abs(x)))
+    return -_LOG2 + lin + acc
 
 
 @njit(cache=True)
-def rademacher_mmse(r, z, w):
-    """``rho - q = 1 - E tanh(sqrt(r) xi + r) = E[2 / (1 + exp(2x))]`` (no cancellation).
+def rademacher_mmse(r, xg, wg):
+    """``rho - q = 1 - E tanh(r + sqrt(r) xi)``, to full relative accuracy.
 
-    For ``r > 16`` the exact identity (shift ``xi = zeta - sqrt r``)
-    ``mmse = exp(-r/2) E[sech(sqrt(r) zeta)]
-    = exp(-r/2) / sqrt(r) int dt phi(t / sqrt r) sech(t)`` is evaluated by the
-    trapezoidal rule (step 0.1 on [-40, 40]; exponentially accurate since
-    ``sech`` is analytic in ``|Im t| < pi/2``), which keeps full relative
-    accuracy when the mmse is ``exp(-r/2)`` small.
+    Exact identity (shift ``xi = zeta - sqrt r`` and symmetrise):
+    ``mmse = exp(-r/2) E_zeta[sech(sqrt(r) zeta)]``, evaluated by
+    :func:`even_sech_moments` (sharp at ``zeta = 0`` with width
+    ``1/sqrt r``), which keeps full relative accuracy when the mmse is
+    ``exp(-r/2)`` small.  ``(xg, wg)``: Gauss-Legendre rule on ``[-1, 1]``.
     """
     if math.isinf(r):
         return 0.0
-    if r > 16.0:
-        sr = math.sqrt(r)
-        hstep = 0.1
-        s = 0.0
-        for k in range(-400, 401):
-            t = k * hstep
-            s += math.exp(-0.5 * (t / sr) ** 2) / math.cosh(t)
-        return math.exp(-0.5 * r) / sr * hstep * s / math.sqrt(2.0 * math.pi)
-    sr = math.sqrt(r)
-    s = 0.0
-    for i in range(z.shape[0]):
-        x = sr * z[i] + r
-        if x > 0.0:
-            e = math.exp(-2.0 * x)
-            s += w[i] * 2.0 * e / (1.0 + e)
-        else:
-            s += w[i] * 2.0 / (1.0 + math.exp(2.0 * x))
-    return s
+    if r <= 0.0:
+        return 1.0
+    return math.exp(-0.5 * r) * even_sech_moments(math.sqrt(r), xg, wg)[0]
 
 
 @njit(cache=True)
@@ -193,11 +295,43 @@ def _sign_entropy_kernel(u, eps):
 
 
 @njit(cache=True)
-def sign_psi_out(q, V, rho, delta, eps, z, w):
+def _sign_edges(su, eps, out):
+    """Panel edges on ``[0, LIM]`` in ``xi`` for the (even) sign-family integrands.
+
+    Unit panels; with label flips, ``Z_y`` switches from ``(1-2eps) Phi`` to
+    ``eps`` where ``(1-2eps) H(a) = eps`` (``a ~ sqrt(2 log(1/eps))``), over
+    a width ``1/a`` in ``u = su xi``: edges graded around ``xi* = a / su``.
+    """
+    pins = np.empty(2 * 40 + 1)
+    m = 0
+    if eps > 0.0 and su > 0.0:
+        c = 1.0 - 2.0 * eps
+        a = math.sqrt(2.0 * math.log(c / eps))
+        for _ in range(4):
+            t = c / (eps * max(a, 1.0) * math.sqrt(2.0 * math.pi))
+            a = math.sqrt(2.0 * math.log(t)) if t > 1.0 else 0.0
+        xs = a / su
+        wd = 1.0 / (max(a, 1.0) * su)
+        if xs < LIM:
+            pins[m] = xs
+            m += 1
+            f = 0.125 * wd
+            while f < 1.0 and m < pins.shape[0] - 1:
+                pins[m] = xs - f
+                pins[m + 1] = xs + f
+                m += 2
+                f *= 2.0
+    return panel_edges(0.0, LIM, 1.0, pins[:m], out)
+
+
+@njit(cache=True)
+def sign_psi_out(q, V, rho, delta, eps, xg, wg):
     """Channel free entropy ``Psi_out(q) = E_xi sum_y Z_out log Z_out`` (BKMMZ eq. 15).
 
     ``q`` overlap, ``V = rho - q`` (passed separately to avoid cancellation),
-    ``delta`` probit noise variance, ``eps`` label-flip probability.
+    ``delta`` probit noise variance, ``eps`` label-flip probability.  The
+    integrand is even in ``xi``: the layer's panel rule on ``[0, LIM]``
+    (Gauss–Legendre ``(xg, wg)`` per panel, graded at the label-flip switch).
     """
     a0 = 0.0
     if eps > 0.0:
@@ -208,18 +342,25 @@ def sign_psi_out(q, V, rho, delta, eps, z, w):
         return a0
     c = math.sqrt(veff / (2.0 * math.pi * tot))
     su = math.sqrt(max(q, 0.0) / tot)
+    edges = np.empty(_n_edges(0.0, LIM, 1.0, 2 * 40 + 1))
+    k = _sign_edges(su, eps, edges)
     s = 0.0
-    for i in range(z.shape[0]):
-        s += w[i] * _sign_entropy_kernel(su * z[i], eps)
+    for p in range(k - 1):
+        h = 0.5 * (edges[p + 1] - edges[p])
+        cc = 0.5 * (edges[p + 1] + edges[p])
+        for i in range(xg.shape[0]):
+            xi = cc + h * xg[i]
+            s += 2.0 * h * wg[i] * phi(xi) * _sign_entropy_kernel(su * xi, eps)
     return a0 + c * s
 
 
 @njit(cache=True)
-def sign_qhat_unit(q, V, rho, delta, eps, z, w):
+def sign_qhat_unit(q, V, rho, delta, eps, xg, wg):
     """``qhat / alpha = E_xi sum_y Z_out g_out**2`` (= 2 dPsi_out/dq), sign family.
 
     ``sum_y Z g**2 = (1-2eps)**2 phi(x)**2 / (V+Delta) * sum_y 1/Z_y(x)``; after
     the rescaling, ``phi(u)/Z_y(u) = mills(y u) / ((1-2eps) + eps/Phi(y u))``.
+    Even in ``xi``: the panel rule of :func:`sign_psi_out`.
     """
     veff = V + delta
     tot = rho + delta
@@ -228,14 +369,20 @@ def sign_qhat_unit(q, V, rho, delta, eps, z, w):
     c = 1.0 - 2.0 * eps
     pref = c * c / veff * math.sqrt(veff / (2.0 * math.pi * tot))
     su = math.sqrt(max(q, 0.0) / tot)
+    edges = np.empty(_n_edges(0.0, LIM, 1.0, 2 * 40 + 1))
+    k = _sign_edges(su, eps, edges)
     s = 0.0
-    for i in range(z.shape[0]):
-        u = su * z[i]
-        if eps > 0.0:
-            t = mills(u) / (c + eps / Phi(u)) + mills(-u) / (c + eps / Phi(-u))
-        else:
-            t = (mills(u) + mills(-u)) / c
-        s += w[i] * t
+    for p in range(k - 1):
+        h = 0.5 * (edges[p + 1] - edges[p])
+        cc = 0.5 * (edges[p + 1] + edges[p])
+        for i in range(xg.shape[0]):
+            xi = cc + h * xg[i]
+            u = su * xi
+            if eps > 0.0:
+                t = mills(u) / (c + eps / Phi(u)) + mills(-u) / (c + eps / Phi(-u))
+            else:
+                t = (mills(u) + mills(-u)) / c
+            s += 2.0 * h * wg[i] * phi(xi) * t
     return pref * s
 
 
@@ -266,13 +413,17 @@ def _relu_logz_g(y, om, V, delta):
 
 
 @njit(cache=True)
-def relu_integrals(q, V, delta, z, w, xg, wg):
+def relu_integrals(q, V, delta, z, w, xg, wg, xi_g, xi_w):
     """``(Psi_out, qhat/alpha)`` for the ReLU channel.
 
     ``int dy Z log Z = H(a) E_nu[log Z(sqrt(Delta) nu)]
     + E_{y ~ N(omega, V+Delta)}[Phi(mu(y)/s) log Z(y)]`` and likewise for
     ``Z g**2``; ``omega = sqrt(q) xi``.  Inner ``y`` integrals by the
-    Gauss–Hermite rule ``(z, w)``; the outer ``xi`` integral by composite
+    Gauss–Hermite rule ``(z, w)`` for ``y ~ N(0, Delta)`` (smooth on the
+    unit scale); ``y ~ N(omega, V + Delta)`` by the layer's panel rule
+    (Gauss–Legendre ``(xi_g, xi_w)`` on panels of width 2 of ``[-LIM, LIM]``,
+    graded around the step of ``Phi(mu/s)``, of width ``sqrt(Delta/V)``:
+    sharp when ``V >> Delta``); the outer ``xi`` integral by composite
     Gauss–Legendre ``(xg, wg)`` panels of width 2 on ``[-10, 10]`` refined
     around ``xi = 0``, where ``H(omega/sqrt V)`` steps over a width
     ``sqrt(V/q)``.  Needs ``V > 0`` and ``Delta > 0``.
@@ -300,6 +451,9 @@ def relu_integrals(q, V, delta, z, w, xg, wg):
     psi = 0.0
     qh = 0.0
     n = z.shape[0]
+    wu = math.sqrt(delta / V)
+    pins = np.empty(2 * 64 + 1)
+    uedges = np.empty(_n_edges(-LIM, LIM, 2.0, pins.shape[0]))
     for p in range(k - 1):
         a0 = ed[p]
         b0 = ed[p + 1]
@@ -321,11 +475,31 @@ def relu_integrals(q, V, delta, z, w, xg, wg):
                 lz, g = _relu_logz_g(y, om, V, delta)
                 p1 += w[j] * lz
                 g1 += w[j] * g * g
-                y = om + st * z[j]
-                lz, g = _relu_logz_g(y, om, V, delta)
-                f = Phi((om * delta + y * V) / vt / s)
-                p2 += w[j] * f * lz
-                g2 += w[j] * f * g * g
+            # y = om + st u, u ~ N(0, 1): Phi(mu/s) steps at u* = -om sqrt(vt) / V over a
+            # width sqrt(Delta / V) in u (sharp when V >> Delta): panels graded around u*
+            ustar = -om * st / V
+            pins[0] = ustar
+            m = 1
+            f = 0.0625 * wu
+            while f < 2.0 and m < pins.shape[0] - 1:
+                pins[m] = ustar - f
+                pins[m + 1] = ustar + f
+                m += 2
+                f *= 2.0
+            k2 = panel_edges(-LIM, LIM, 2.0, pins[:m], uedges)
+            for pp in range(k2 - 1):
+                ua = uedges[pp]
+                ub = uedges[pp + 1]
+                uh = 0.5 * (ub - ua)
+                uc = 0.5 * (ua + ub)
+                for j in range(xi_g.shape[0]):
+                    u = uc + uh * xi_g[j]
+                    wj = uh * xi_w[j] * phi(u)
+                    y = om + st * u
+                    lz, g = _relu_logz_g(y, om, V, delta)
+                    f2 = Phi((om * delta + y * V) / vt / s)
+                    p2 += wj * f2 * lz
+                    g2 += wj * f2 * g * g
             psi += wt * (ha * p1 + p2)
             qh += wt * (ha * g1 + g2)
     return psi, qh
@@ -342,25 +516,40 @@ def gardner_integrals(q, kappa, xg, wg):
     the RS saddle points are ``q/(1-q) = alpha E[M**2]`` (spherical,
     Gardner 1988) and ``qhat = alpha E[M**2] / (1 - q)`` (binary).  The
     integrand switches from 0 to ``-a**2/2`` over a width
-    ``sqrt((1-q)/q)`` around ``xi0 = kappa / sqrt q``: composite
-    Gauss–Legendre panels (unit panels on ``[-12, 12]`` plus panels around
-    ``xi0``) resolve it for every ``q < 1``.
+    ``wd = sqrt((1-q)/q)`` around ``xi0 = kappa / sqrt q``: composite
+    Gauss–Legendre panels (unit panels on ``[-12, 12]`` plus edges at
+    ``xi0 +- 2**k wd / 16`` up to unit distance, the layer's panel rule)
+    resolve it for every ``q < 1``.
     """
+    return gardner_integrals_v(q, 1.0 - q, kappa, xg, wg)
+
+
+@njit(cache=True)
+def gardner_integrals_v(q, v, kappa, xg, wg):
+    """:func:`gardner_integrals` with ``v = 1 - q`` passed separately (no cancellation as ``q -> 1``)."""
     sq = math.sqrt(q)
-    sv = math.sqrt(1.0 - q)
-    edges = np.empty(40)
+    sv = math.sqrt(v)
+    edges = np.empty(200)
     k = 0
     for j in range(25):
         edges[k] = -12.0 + j
         k += 1
     if q > 0.0:
+        # geometric grading from 1/16 of the width of the switch up to the
+        # unit panels: the log-type behaviour of log H(a) at large a is then
+        # resolved at every distance from xi0, however small 1 - q is
         x0 = kappa / sq
         wd = sv / sq
-        for f in (-16.0, -8.0, -4.0, -2.0, -1.0, 0.0, 1.0, 2.0, 4.0, 8.0, 16.0):
-            e = x0 + f * wd
-            if -12.0 < e < 12.0:
-                edges[k] = e
-                k += 1
+        if -12.0 < x0 < 12.0:
+            edges[k] = x0
+            k += 1
+        f = 0.0625 * wd
+        while f < 2.0 and k < 196:
+            for e in (x0 - f, x0 + f):
+                if -12.0 < e < 12.0:
+                    edges[k] = e
+                    k += 1
+            f *= 2.0
     ed = np.sort(edges[:k])
     g = 0.0
     m2 = 0.0
@@ -551,11 +740,13 @@ def warmup():
     w = np.array([1.0 / 6.0, 2.0 / 3.0, 1.0 / 6.0])
     rademacher_psi_minus(1.0, z, w)
     rademacher_mmse(1.0, z, w)
+    even_sech_moments(2.0, z, w)
     gauss_bernoulli_psi_mmse(1.0, 0.5, z, w)
     sign_psi_out(0.5, 0.5, 1.0, 0.0, 0.0, z, w)
     sign_qhat_unit(0.5, 0.5, 1.0, 0.0, 0.1, z, w)
-    relu_integrals(0.5, 0.5, 0.1, z, w, z, w)
+    relu_integrals(0.5, 0.5, 0.1, z, w, z, w, z, w)
     gardner_integrals(0.5, 0.0, z, w)
+    gardner_integrals_v(0.5, 0.5, 0.0, z, w)
     for loss in (0, 1, 2):
         prox_margin(loss, 0.3, 2.0)
         erm_sign_hats(loss, 0.5, 0.4, 1.0, 1.0, 0.0, 0.0, z, w)

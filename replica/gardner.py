@@ -11,8 +11,15 @@ patterns ``x ~ N(0, I_d)`` and labels ``y = +-1``.  Replica-symmetric entropy
   (Gardner 1988, eq. 24);
 - binary weights ``w_i = +-1`` (Gardner & Derrida, J. Phys. A 21, 271 (1988)):
   ``s(q, qhat) = -qhat(1-q)/2 + E_z log 2cosh(sqrt(qhat) z) + alpha G(q)``,
-  extremal at ``q = E tanh(sqrt(qhat) z)**2``,
-  ``qhat = alpha E[M**2] / (1 - q)``.  The RS entropy vanishes at
+  extremal at ``1 - q = E sech(sqrt(qhat) z)**2``,
+  ``qhat = alpha E[M**2] / (1 - q)``.  Eliminating ``q`` gives the
+  saddle as an explicit curve ``alpha(qhat) = qhat E[sech**2] / E[M**2]``,
+  increasing from 0 to ``alpha_1 = (2/pi) alpha_c^sph(kappa)`` as
+  ``qhat -> inf`` (``1 - q ~ sqrt(2/(pi qhat))`` and
+  ``E[M**2] ~ 1/((1-q) alpha_c^sph)``), so the RS overlap stays below 1
+  for ``alpha < alpha_1`` and reaches 1 at ``alpha_1``: ``4/pi`` at
+  ``kappa = 0``, the RS value of Gardner & Derrida (1988) above the
+  information bound ``alpha <= 1``.  The RS entropy vanishes earlier, at
   ``alpha ~ 0.833`` for ``kappa = 0`` (Krauth & Mézard, J. Phys. France 50,
   3057 (1989)), the capacity of the binary perceptron.
 
@@ -30,24 +37,23 @@ import numpy as np
 from scipy.optimize import brentq
 
 from lmech.checks import check_int, check_real
-from lmech.gauss import hermite
 from lmech.result import Result, register_result
 from lmech.spec import register_model
 from lmech.special import Phi, phi
 
 from . import _kernels as K
+from .bayes import ROUND
 from .blocks import Prior, Rademacher, Spherical, get_prior
-from .fixedpoint import iterate
 
 __all__ = ["GardnerVolume", "GardnerResult", "solve_gardner", "capacity",
-           "spherical_capacity"]
+           "spherical_capacity", "binary_rs_limit"]
 
 CONVENTIONS = {
     "constraint": "y w.x / sqrt(d) >= kappa, x ~ N(0, I_d), random labels; alpha = n / d",
     "entropy": "RS log-volume per weight (nats); spherical |w|^2 = d, binary w_i = +-1",
 }
 
-_OPTIONS = ("rtol", "max_iter", "n_quad", "init", "damping", "method")
+_OPTIONS = ("rtol", "max_iter", "n_quad", "tol")
 
 
 @lru_cache(maxsize=8)
@@ -98,8 +104,9 @@ class GardnerResult(Result):
     """RS saddle point of the Gardner volume at one ``alpha``."""
 
 
-def _G(q, kappa, n):
-    return K.gardner_integrals(float(q), float(kappa), *_legendre(n))
+def _G(q, kappa, n, v=None):
+    return K.gardner_integrals_v(float(q), float(1.0 - q if v is None else v), float(kappa),
+                                 *_legendre(n))
 
 
 def _spherical_alpha_of_q(q, kappa, n):
@@ -107,81 +114,174 @@ def _spherical_alpha_of_q(q, kappa, n):
     return q / ((1.0 - q) * m2)
 
 
-def _entropy(model, q, qhat, alpha, n):
-    g, _ = _G(q, model.margin, n)
+def binary_rs_limit(kappa) -> float:
+    """``alpha_1 = (2/pi) alpha_c^sph(kappa)``: where the binary RS overlap reaches 1.
+
+    ``4/pi`` at ``kappa = 0`` (Gardner & Derrida, J. Phys. A 21, 271 (1988)).
+    Above it the RS saddle of binary weights has ``q = 1``; the RS entropy
+    is negative well before (the capacity, :func:`capacity`, is smaller).
+    """
+    return 2.0 / math.pi * spherical_capacity(kappa)
+
+
+def _binary_point(qhat, kappa, n):
+    """``(q, 1 - q, E[M**2], E log 2cosh(sqrt(qhat) z), G)`` on the binary saddle at ``qhat``."""
+    s = math.sqrt(qhat)
+    _, v, l1p = K.even_sech_moments(s, *_legendre(max(8, n // 2)))
+    q = 1.0 - v
+    g, m2 = _G(q, kappa, n, v)
+    lc = s * math.sqrt(2.0 / math.pi) + l1p  # log 2cosh x = |x| + log1p(exp(-2|x|))
+    return q, v, m2, lc, g
+
+
+def _solve_binary(kappa, alpha, n, rtol):
+    """Root of ``alpha(qhat) = qhat E[sech**2] / E[M**2] = alpha`` by Brent in ``log qhat``.
+
+    Returns ``(q, v, qhat, entropy, scale)``, ``scale`` the sum of the
+    magnitudes of the terms of the entropy (its rounding scale); ``q = 1``
+    when ``alpha >= alpha_1``.
+    """
+    if alpha == 0.0:
+        return 0.0, 1.0, 0.0, math.log(2.0), 1.0
+    if alpha >= binary_rs_limit(kappa):
+        return 1.0, 0.0, math.inf, -math.inf, 0.0
+    cnt = [0]
+
+    def f(u):
+        cnt[0] += 1
+        qh = math.exp(u)
+        q, v, m2, _, _ = _binary_point(qh, kappa, n)
+        return math.log(qh * v / m2) - math.log(alpha)
+
+    lo, hi = -30.0, 0.0
+    while f(lo) > 0.0 and lo > -700.0:
+        lo -= 30.0
+    while f(hi) < 0.0:
+        lo, hi = hi, hi + 4.0
+        if hi > 400.0:
+            # alpha within rounding of alpha_1: the overlap is 1 to double precision
+            return 1.0, 0.0, math.inf, -math.inf, 0.0
+    u = brentq(f, lo, hi, xtol=1e-14, rtol=max(rtol, 4.5e-16), maxiter=500)
+    qh = math.exp(u)
+    q, v, m2, lc, g = _binary_point(qh, kappa, n)
+    return q, v, qh, -0.5 * qh * v + lc + alpha * g, 0.5 * qh * v + abs(lc) + abs(alpha * g)
+
+
+def _spherical_q(kappa, alpha, n, rtol, max_iter):
+    f = lambda t: _spherical_alpha_of_q(-math.expm1(-t), kappa, n) - alpha  # noqa: E731
+    hi = 1.0
+    while f(hi) < 0.0 and hi < 60.0:
+        hi *= 2.0
+    t = brentq(f, 1e-14, hi, xtol=1e-15, rtol=max(rtol, 4.5e-16), maxiter=max_iter)
+    q = -math.expm1(-t)
+    qhat = q / (1.0 - q) ** 2
+    g, _ = _G(q, kappa, n)
+    terms = (0.5 * math.log1p(-q), 0.5 * q / (1.0 - q), alpha * g)
+    return q, qhat, sum(terms), sum(abs(t) for t in terms)
+
+
+def _dq_dlog_alpha(model, q, qhat, n):
+    """Slope ``dq / dlog(alpha)`` of the saddle curve at ``q`` (central differences)."""
+    kappa = model.margin
     if model.binary:
-        z, w = hermite(96)
-        x = math.sqrt(qhat) * z
-        lc = np.abs(x) + np.log1p(np.exp(-2 * np.abs(x)))
-        return -0.5 * qhat * (1.0 - q) + float(np.dot(w, lc)) + alpha * g
-    return 0.5 * math.log1p(-q) + 0.5 * q / (1.0 - q) + alpha * g
+        u = math.log(qhat)
+        pts = []
+        for d in (-1e-4, 1e-4):
+            qh = math.exp(u + d)
+            qq, v, m2, _, _ = _binary_point(qh, kappa, n)
+            pts.append((qq, math.log(qh * v / m2)))
+    else:
+        t = -math.log1p(-q)
+        pts = []
+        for d in (-1e-4, 1e-4):
+            qq = -math.expm1(-(t + d))
+            pts.append((qq, math.log(_spherical_alpha_of_q(qq, kappa, n))))
+    dl = pts[1][1] - pts[0][1]
+    return abs((pts[1][0] - pts[0][0]) / dl) if dl != 0.0 else 0.0
 
 
 def solve_gardner(model: GardnerVolume, alpha, *, rtol=1e-12, max_iter=10_000, n_quad=32,
-                  init=None, damping="adaptive", method="anderson") -> GardnerResult:
+                  tol=1e-8) -> GardnerResult:
     """RS saddle point of the Gardner volume at ``alpha``.
 
     Spherical: the root of ``alpha(q) = q / ((1-q) E[M**2]) = alpha`` by Brent
     (``alpha(q)`` increases from 0 to ``alpha_c``); above capacity the volume
     is empty (``q = 1``, entropy ``-inf``, scalar ``sat = False``).  Binary:
-    damped Anderson iteration of ``(q, qhat)`` from ``init`` (a ``q``).
-    ``n_quad`` is the Gauss–Legendre nodes per panel.
+    the root of ``alpha(qhat) = qhat E[sech(sqrt(qhat) z)**2] / E[M**2]``
+    by Brent in ``log qhat`` (``alpha(qhat)`` increases from 0 to
+    ``alpha_1 = (2/pi) alpha_c^sph(kappa)``, :func:`binary_rs_limit`);
+    for ``alpha >= alpha_1`` the RS overlap is 1.
+
+    Parameters
+    ----------
+    rtol : float
+        Relative tolerance of the root finder.
+    n_quad : int
+        Gauss–Legendre nodes per panel of the panel rules (``G``, ``E[M**2]``;
+        ``n_quad // 2`` for the ``sech`` moments of binary weights).
+    tol : float
+        Requested accuracy: ``success`` requires the error estimates of
+        ``q`` and ``entropy`` to be at most ``tol * max(1, |value|)``.
+        The estimate is the change of the answer when every rule is refined
+        to ``2 n_quad`` nodes per panel (the refined answer is reported),
+        plus a rounding floor of 64 ulp (of the sum of the magnitudes of the
+        terms of the entropy, which cancel as ``q -> 1``).
+        At the defaults the estimates are below ``1e-12``.
     """
     alpha = check_real("alpha", alpha, low=0.0)
     rtol = check_real("rtol", rtol, low=0.0, low_open=True)
+    tol = check_real("tol", tol, low=0.0, low_open=True)
     n_quad = check_int("n_quad", n_quad, low=4, high=200)
     max_iter = check_int("max_iter", max_iter, low=1)
     t0 = time.perf_counter()
     kappa = model.margin
-    opts = {"rtol": rtol, "max_iter": max_iter, "n_quad": n_quad}
+    opts = {"rtol": rtol, "max_iter": max_iter, "n_quad": n_quad, "tol": tol}
     if not model.binary:
         ac = spherical_capacity(kappa)
-        if alpha == 0.0:
-            q, n_it, msg = 0.0, 0, "alpha = 0: q = 0"
-        elif alpha >= ac:
+        if alpha >= ac:
             sc = {"alpha": alpha, "q": 1.0, "qhat": math.inf, "entropy": -math.inf, "sat": False,
                   "alpha_c": ac}
             return GardnerResult(success=True, message="alpha >= alpha_c: the version space is empty",
                                  model=model, options=opts, conventions=CONVENTIONS, scalars=sc,
+                                 error_estimate={"q": 0.0, "entropy": 0.0},
                                  timings={"solve": time.perf_counter() - t0})
+        if alpha == 0.0:
+            q, qhat, s, scale = 0.0, 0.0, 0.0, 1.0
+            err = {"q": 0.0, "entropy": 0.0}
+            msg = "alpha = 0: q = 0"
         else:
-            f = lambda t: _spherical_alpha_of_q(-math.expm1(-t), kappa, n_quad) - alpha  # noqa: E731
-            hi = 1.0
-            while f(hi) < 0.0 and hi < 60.0:
-                hi *= 2.0
-            t = brentq(f, 1e-14, hi, xtol=1e-15, rtol=rtol, maxiter=max_iter)
-            q, n_it, msg = -math.expm1(-t), 0, "converged (Brent on q)"
-        qhat = q / (1.0 - q) ** 2
-        sc = {"alpha": alpha, "q": q, "qhat": qhat, "entropy": _entropy(model, q, qhat, alpha, n_quad),
-              "sat": True, "alpha_c": ac}
-        return GardnerResult(success=True, message=msg, n_iter=n_it, residual=0.0, model=model,
-                             options=opts, conventions=CONVENTIONS, scalars=sc,
-                             timings={"solve": time.perf_counter() - t0})
-    z, w = hermite(96)
-
-    def F(x):
-        q = x[0]
+            q1, _, s1, _ = _spherical_q(kappa, alpha, n_quad, rtol, max_iter)
+            q, qhat, s, scale = _spherical_q(kappa, alpha, 2 * n_quad, rtol, max_iter)
+            err = {"q": abs(q - q1), "entropy": abs(s - s1)}
+            msg = "converged (Brent on q)"
+        sc = {"alpha": alpha, "q": q, "qhat": qhat, "entropy": s, "sat": True, "alpha_c": ac}
+    else:
+        a1 = binary_rs_limit(kappa)
+        q1, v1, _, s1, _ = _solve_binary(kappa, alpha, n_quad, rtol)
+        q, v, qhat, s, scale = _solve_binary(kappa, alpha, 2 * n_quad, rtol)
         if q >= 1.0:
-            return np.array([1.0])
-        _, m2 = _G(q, kappa, n_quad)
-        qhat = alpha * m2 / (1.0 - q)
-        return np.array([float(np.dot(w, np.tanh(math.sqrt(qhat) * z) ** 2))])
-
-    q0 = 1e-3 if init is None else check_real("init", init, low=0.0, high=1.0, high_open=True)
-    out = iterate(F, np.array([q0]), valid=lambda x: 0.0 <= x[0] <= 1.0, rtol=rtol, max_iter=max_iter,
-                  damping=damping, method=method)
-    q = float(out.x[0])
-    success = out.success and 0.0 <= q <= 1.0
-    message = out.message
-    if success and q >= 1.0:
-        # tanh^2 saturates: the RS overlap has reached 1, the volume is empty
-        message = "the RS overlap reached q = 1 (empty version space); " + message
-    qhat = alpha * _G(q, kappa, n_quad)[1] / (1.0 - q) if q < 1.0 else math.inf
-    s = _entropy(model, q, qhat, alpha, n_quad) if q < 1.0 else -math.inf
-    sc = {"alpha": alpha, "q": q, "qhat": qhat, "entropy": s, "sat": bool(s > 0.0)}
-    return GardnerResult(success=success, status=0 if success else -1, message=message,
-                         n_iter=out.n_iter, residual=out.residual, model=model, options=opts,
-                         conventions=CONVENTIONS, scalars=sc, timings={"solve": time.perf_counter() - t0})
+            err = {"q": 0.0, "entropy": 0.0}
+            msg = (f"alpha >= alpha_1 = (2/pi) alpha_c^sph = {a1:.12g}: the RS overlap is 1 "
+                   "(empty version space)")
+        else:
+            err = {"q": abs(q - q1),
+                   "entropy": abs(s - s1) if math.isfinite(s1) else math.inf}
+            msg = "converged (Brent on log qhat)"
+        sc = {"alpha": alpha, "q": q, "qhat": qhat, "entropy": s, "sat": bool(s > 0.0),
+              "one_minus_q": v, "alpha_1": a1}
+    if math.isfinite(sc["entropy"]) and 0.0 < sc["q"] < 1.0:
+        # rounding floor: 64 ulp of the sum of the magnitudes of the terms of the entropy, and
+        # 64 ulp of log alpha(.) propagated to q through the slope dq/dlog(alpha) of the saddle curve
+        err = {"q": err["q"] + ROUND * (sc["q"] + _dq_dlog_alpha(model, sc["q"], sc["qhat"], n_quad)),
+               "entropy": err["entropy"] + ROUND * max(1.0, scale)}
+    bad = [k for k, e in err.items() if not e <= tol * max(1.0, abs(sc[k]) if math.isfinite(sc[k]) else 1.0)]
+    success = not bad
+    if bad:
+        msg = (f"error estimate of {', '.join(bad)} above tol = {tol:g} "
+               f"(raise n_quad); " + msg)
+    return GardnerResult(success=success, status=0 if success else -3, message=msg, n_iter=0,
+                         residual=0.0, model=model, options=opts, conventions=CONVENTIONS,
+                         scalars=sc, error_estimate=err, timings={"solve": time.perf_counter() - t0})
 
 
 def capacity(model: GardnerVolume, *, xtol=1e-10, n_quad=32) -> float:

@@ -66,7 +66,8 @@ def bayes_check(*, alpha=1.0, **params) -> None:
 def _thresholds(model, n_quad):
     """:func:`replica.transitions` once per model and worker process."""
     tr = transitions(model, n_quad=n_quad)
-    return {k: tr.scalars[k] for k in ("alpha_c", "alpha_sp_uninf", "alpha_sp_inf")}
+    keys = ("alpha_c", "alpha_sp_uninf", "alpha_sp_inf")
+    return {k: tr.scalars[k] for k in keys}, {k: tr.error_estimate[k] for k in keys}
 
 
 def bayes_point(*, alpha, prior="rademacher", channel="sign", rho=1.0, delta=0.1, eps=0.1,
@@ -83,9 +84,11 @@ def bayes_point(*, alpha, prior="rademacher", channel="sign", rho=1.0, delta=0.1
     u = solve_bayes(model, alpha, init="uninformed", **opts)
     i = solve_bayes(model, alpha, init="informed", **opts)
     sc = {"alpha": float(alpha)}
+    err = {}
     for tag, r in (("uninf", u), ("inf", i)):
         for k in ("q", "eg_bayes", "eg_gibbs", "phi", "mi"):
             sc[f"{k}_{tag}"] = r.scalars.get(k, math.nan) if r.success else math.nan
+            err[f"{k}_{tag}"] = r.error_estimate.get(k, math.nan) if r.success else math.nan
         sc[f"converged_{tag}"] = bool(r.success)
     if u.success and i.success:
         eq = i if i.phi > u.phi + 1e-12 else u
@@ -95,15 +98,19 @@ def bayes_point(*, alpha, prior="rademacher", channel="sign", rho=1.0, delta=0.1
         branch = 0 if u.success else 1
     for k in ("q", "eg_bayes", "eg_gibbs", "mi", "phi"):
         sc[k] = eq.scalars.get(k, math.nan)
+        err[k] = eq.error_estimate.get(k, math.nan)
     sc["branch"] = branch
     if thresholds:
-        sc.update(_thresholds(model, n_quad))
+        th, th_err = _thresholds(model, n_quad)
+        sc.update(th)
+        err.update(th_err)
     ok = u.success and i.success
     msg = "both branches converged" if ok else f"uninformed: {u.message}; informed: {i.message}"
     return BayesOptimalResult(success=ok, status=0 if ok else -1, message=msg,
                               n_iter=u.n_iter + i.n_iter, residual=max(u.residual, i.residual),
                               model=model, options=opts, conventions=CONVENTIONS,
-                              timings={"solve": u.timings["solve"] + i.timings["solve"]}, scalars=sc)
+                              timings={"solve": u.timings["solve"] + i.timings["solve"]}, scalars=sc,
+                              error_estimate=err)
 
 
 def _first_finite(values) -> float:
@@ -374,7 +381,8 @@ def gardner_point(*, alpha=0.5, prior="spherical", margin=0.0, rtol=1e-12, n_qua
     sc["alpha_c"] = _capacity(prior, float(margin))
     return type(res)(success=res.success, status=res.status, message=res.message, n_iter=res.n_iter,
                      residual=res.residual, model=res.model, options=res.options,
-                     conventions=res.conventions, timings=res.timings, scalars=sc)
+                     conventions=res.conventions, timings=res.timings, scalars=sc,
+                     error_estimate=res.error_estimate)
 
 
 def gardner_plot(sweep_result, ax):

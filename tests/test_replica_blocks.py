@@ -216,3 +216,131 @@ def test_sign_family_identity_random_parameters(q, eps, delta, rho):
     L = min(40.0, 40.0 / s) if eps == 0 else 40.0
     ref = integrate.quad(f, -L, L, epsabs=1e-15, epsrel=1e-12, limit=400, points=[0.0])[0]
     assert ch.psi_out(qq, rho) == pytest.approx(ref, rel=1e-9, abs=1e-13)
+
+
+# ---------------------------------------------------------------------------
+# the quadrature rules against mpmath across the parameter range (integrands that sharpen)
+# ---------------------------------------------------------------------------
+@settings(max_examples=20, deadline=None)
+@given(logr=st.floats(-9.0, 6.4))
+def test_rademacher_mmse_and_psi_vs_mpmath(logr):
+    # x = r + sqrt(r) xi ~ N(r, r): mmse = E[2 / (1 + exp(2x))] (positive integrand, no
+    # cancellation), Psi - r/2 = -log 2 + E log(1 + exp(-2x)); the integrands step at x = 0 over
+    # a width 1/sqrt(r) in xi, so a fixed Gauss-Hermite rule fails as r grows (2e-3 relative at
+    # r = 16 with 96 nodes).  r up to 600, where the mmse is exp(-300)-small.
+    import mpmath as mp
+
+    mp.mp.dps = 30
+    r = math.exp(logr)
+    mr, sr = mp.mpf(r), mp.sqrt(mp.mpf(r))
+    pts = sorted({-mp.inf, mr - 12 * sr, mp.mpf(0), mr, mr + 12 * sr, mp.inf})
+    mmse = mp.quad(lambda x: mp.npdf(x, mr, sr) * 2 / (1 + mp.exp(2 * x)), pts)
+    psi = -mp.log(2) + mp.quad(lambda x: mp.npdf(x, mr, sr) * mp.log1p(mp.exp(-2 * x)), pts)
+    pr = replica.Rademacher()
+    assert pr.mmse(r) == pytest.approx(float(mmse), rel=1e-13)
+    assert pr.psi_minus(r) == pytest.approx(float(psi), abs=1e-14)
+
+
+@settings(max_examples=12, deadline=None)
+@given(q=st.floats(0.01, 0.999), eps=st.sampled_from([0.0, 1e-12, 1e-6, 0.01, 0.2, 0.45]),
+       delta=st.sampled_from([0.0, 1e-8, 1e-3, 0.3, 3.0]))
+def test_sign_family_kernels_vs_mpmath(q, eps, delta):
+    # Z_y = eps + (1-2eps) Phi(y w), w = sqrt(q) xi / sqrt(V + Delta), V = 1 - q:
+    # Psi_out = E sum_y Z_y log Z_y and qhat/alpha = E sum_y (d_omega Z_y)^2 / Z_y (BKMMZ eqs.
+    # 15-16), even in xi.  With label flips Z_y switches from (1-2eps) Phi to eps in the tail,
+    # over a width ~ 1/sqrt(2 log(1/eps)): a fixed 96-node Gauss-Hermite rule was 4e-11 off at
+    # q = 0.875, eps = 1e-6.
+    import mpmath as mp
+
+    if eps > 0.0 and delta > 0.0:
+        return  # no built-in channel has both probit noise and label flips
+    mp.mp.dps = 20
+    c = 1 - 2 * mp.mpf(eps)
+    s = mp.sqrt(mp.mpf(1 - q) + delta)
+    a = mp.sqrt(mp.mpf(q)) / s
+
+    def zs(xi):
+        return [eps + c * mp.ncdf(y * a * xi) for y in (1, -1)]
+
+    def psi(xi):
+        return mp.npdf(xi) * sum(z * mp.log(z) for z in zs(xi) if z > 0)
+
+    def qh(xi):
+        dz = c * mp.npdf(a * xi) / s
+        return mp.npdf(xi) * sum(dz ** 2 / z for z in zs(xi))
+
+    pts = sorted({mp.mpf(0), mp.mpf(1), mp.mpf(2), mp.mpf(4), mp.mpf(8)}
+                 | {k / a for k in (1, 2, 4, 8) if k / a < 12}) + [mp.inf]
+    ch = replica.LabelFlip(eps) if eps > 0.0 else (replica.Probit(delta) if delta > 0.0 else replica.Sign())
+    assert ch.psi_out(q, 1.0) == pytest.approx(float(2 * mp.quad(psi, pts)), rel=1e-13, abs=1e-15)
+    assert ch.qhat_unit(q, 1.0) == pytest.approx(float(2 * mp.quad(qh, pts)), rel=1e-13)
+
+
+@pytest.mark.parametrize("delta, q", [(1e-3, 0.9), (1e-3, 0.3)])
+def test_relu_sharp_output_noise_vs_nested_quadrature(delta, q):
+    # y = max(0, z) + sqrt(Delta) nu with Delta << V: Phi(mu/s) in Z_out steps over a width
+    # sqrt(Delta/V); a fixed 96-node Gauss-Hermite rule over y was 5e-4 off in qhat at
+    # Delta = 1e-3, q = 0.9.  Reference: scipy.quad over xi and y, with
+    # Z_out = H(omega/sqrt V) N(y; 0, Delta) + N(y; omega, V + Delta) Phi(mu/s) and
+    # g_out = d_omega log Z_out by central differences (independent of the kernel's formula).
+    V = 1.0 - q
+    vt, sd, st = V + delta, math.sqrt(delta), math.sqrt(V + delta)
+    s = math.sqrt(V * delta / vt)
+    c = 1.0 / math.sqrt(2 * math.pi)
+
+    def Z(y, om):
+        mu = (om * delta + y * V) / vt
+        return (0.5 * math.erfc(om / math.sqrt(2 * V)) * c / sd * math.exp(-0.5 * (y / sd) ** 2)
+                + c / st * math.exp(-0.5 * ((y - om) / st) ** 2) * 0.5 * math.erfc(-mu / s / math.sqrt(2)))
+
+    def inner(xi):
+        om = math.sqrt(q) * xi
+        h = 1e-5
+
+        def f(y):
+            z = Z(y, om)
+            if z <= 0.0:
+                return 0.0
+            g = (math.log(Z(y, om + h)) - math.log(Z(y, om - h))) / (2 * h)
+            return z * g * g
+
+        ystar = -om * delta / V
+        pts = sorted({0.0, ystar, om})
+        lo, hi = min(pts) - 12 * math.sqrt(vt), max(pts) + 12 * math.sqrt(vt)
+        return integrate.quad(f, lo, hi, points=pts, limit=400, epsabs=1e-12, epsrel=1e-10)[0]
+
+    ref = integrate.quad(lambda xi: math.exp(-0.5 * xi * xi) / math.sqrt(2 * math.pi) * inner(xi),
+                         -9, 9, points=[0.0], limit=200, epsabs=1e-11, epsrel=1e-9)[0]
+    assert replica.ReLU(delta).qhat_unit(q, 1.0) == pytest.approx(ref, rel=1e-7)
+
+
+@settings(max_examples=15, deadline=None)
+@given(logr=st.floats(-6.0, 8.0), rho=st.floats(0.01, 0.99))
+def test_gauss_bernoulli_vs_mpmath(logr, rho):
+    # B = r w* + sqrt(r) xi with w* ~ (1-rho) delta_0 + rho N(0,1): B ~ N(0, r) or N(0, r + r^2);
+    # Z0(B) = (1-rho) + rho exp(B^2/(2(1+r))) / sqrt(1+r); the posterior weight of the non-zero
+    # component switches over a width (1+r)/B* in B, sharp as r grows.  Psi - r rho/2 =
+    # E log Z0 - r rho/2 and mmse = E[posterior variance] (Nishimori), both by mpmath.
+    import mpmath as mp
+
+    mp.mp.dps = 25
+    r = mp.mpf(math.exp(logr))
+    rho_ = mp.mpf(rho)
+
+    def logz(b):
+        return mp.log((1 - rho_) + rho_ * mp.exp(b * b / (2 * (1 + r))) / mp.sqrt(1 + r))
+
+    def var(b):
+        pi = 1 - (1 - rho_) / mp.exp(logz(b))
+        return pi / (1 + r) + pi * (1 - pi) * b * b / (1 + r) ** 2
+
+    def expect(f):
+        tot = 0
+        for wgt, sd in ((1 - rho_, mp.sqrt(r)), (rho_, mp.sqrt(r + r * r))):
+            tot += wgt * 2 * mp.quad(lambda b: mp.npdf(b, 0, sd) * f(b),
+                                     [0, sd, 4 * sd, 12 * sd, mp.inf])
+        return tot
+
+    pr = replica.GaussBernoulli(rho)
+    assert pr.psi_minus(float(r)) == pytest.approx(float(expect(logz) - r * rho_ / 2), rel=1e-12, abs=1e-14)
+    assert pr.mmse(float(r)) == pytest.approx(float(expect(var)), rel=1e-11)

@@ -55,6 +55,7 @@ def test_small_alpha_limits():
 
 def test_binary_capacity_zero_entropy():
     # Krauth & Mezard, J. Phys. France 50, 3057 (1989): RS entropy vanishes at alpha ~ 0.833
+    # (0.83 in their abstract; the zero of the RS entropy is 0.8330786)
     m = replica.GardnerVolume("rademacher", 0.0)
     ac = replica.capacity(m)
     assert ac == pytest.approx(0.833, abs=5e-4)
@@ -79,9 +80,67 @@ def test_invalid_gardner():
 
 
 def test_binary_above_the_rs_limit_is_empty_not_failed():
-    # kappa = 1: binary capacity ~0.27; at alpha = 0.5 the RS overlap reaches 1
+    # kappa = 1: binary capacity ~0.27; above alpha_1 = (2/pi) alpha_c^sph(1) = 0.3308 the RS overlap is 1
     r = replica.solve(replica.GardnerVolume("rademacher", 1.0), 0.5)
     assert r.success and r.q == 1.0 and not r.sat and r.entropy == -math.inf
+
+
+def _m2_mpmath(q, kappa):
+    """E[M(a)**2], M = phi/H, a = (kappa - sqrt(q) xi)/sqrt(1-q), in mpmath (30 digits)."""
+    import mpmath as mp
+
+    mp.mp.dps = 30
+    q = mp.mpf(q)
+    sq, sv = mp.sqrt(q), mp.sqrt(1 - q)
+    x0, w = kappa / sq, sv / sq
+
+    def m2(xi):
+        a = (kappa - sq * xi) / sv
+        return mp.npdf(xi) * (mp.npdf(a) / mp.ncdf(-a)) ** 2
+
+    return mp.quad(m2, [-mp.inf, x0 - 8 * w, x0 - w, x0, x0 + w, x0 + 8 * w, mp.inf])
+
+
+def _binary_saddle_residuals(q, qhat, alpha, kappa):
+    """Residuals of the binary RS saddle (Gardner & Derrida, J. Phys. A 21, 271 (1988)) in mpmath:
+    ``q = E tanh(sqrt(qhat) z)**2`` and ``qhat (1 - q) = alpha E[M(a)**2]``,
+    ``M(a) = phi(a)/H(a)``, ``a = (kappa - sqrt(q) xi)/sqrt(1 - q)``."""
+    import mpmath as mp
+
+    mp.mp.dps = 30
+    q, qhat = mp.mpf(q), mp.mpf(qhat)
+    s = mp.sqrt(qhat)
+    t2 = 2 * mp.quad(lambda z: mp.npdf(z) * mp.tanh(s * z) ** 2, [0, 1 / s, 8 / s, 40 / s, mp.inf])
+    e = _m2_mpmath(q, kappa)
+    return float(t2 - q), float(qhat * (1 - q) / (alpha * e) - 1)
+
+
+@pytest.mark.parametrize("alpha", [1.05, 1.1, 1.2, 1.27])
+def test_binary_rs_overlap_below_one_up_to_4_over_pi(alpha):
+    # The RS saddle of binary weights reaches q = 1 only at alpha_1 = (2/pi) alpha_c^sph(kappa),
+    # 4/pi at kappa = 0 (Gardner & Derrida 1988, the RS value above the bound alpha <= 1):
+    # as qhat -> inf, 1 - q ~ sqrt(2/(pi qhat)) and E[M^2] ~ 1/((1-q) alpha_c^sph), so
+    # qhat (1-q) = alpha E[M^2] gives alpha -> 2 alpha_c^sph / pi.  Below it the saddle has q < 1
+    # and satisfies the RS equations (checked in mpmath); a fixed 96-node Gauss-Hermite rule for
+    # E tanh^2 had put q = 1 at alpha = 1.1.
+    m = replica.GardnerVolume("rademacher", 0.0)
+    r = replica.solve(m, alpha)
+    assert r.success and r.q < 1.0 and math.isfinite(r.entropy) and r.entropy < 0.0
+    e1, e2 = _binary_saddle_residuals(r.q, r.qhat, alpha, 0.0)
+    assert abs(e1) < 1e-12 and abs(e2) < 1e-11
+
+
+def test_binary_rs_limit_is_4_over_pi():
+    assert replica.binary_rs_limit(0.0) == pytest.approx(4 / math.pi, rel=1e-15)
+    m = replica.GardnerVolume("rademacher", 0.0)
+    # q -> 1 continuously as alpha -> 4/pi from below, q = 1 above
+    gaps = [1.0 - replica.solve(m, 4 / math.pi * (1 - d)).q for d in (1e-2, 1e-4, 1e-6)]
+    assert 0.0 < gaps[2] < gaps[1] < gaps[0] < 0.1
+    assert replica.solve(m, 4 / math.pi * (1 + 1e-9)).q == 1.0
+    # 1 - q vanishes linearly in alpha_1 - alpha: the relative corrections to
+    # 1 - q = E sech^2 (O(1/qhat)) and to E[M^2] (O(1 - q), from M(a)^2 = a^2 + 2 + O(a^-2))
+    # are of first order in 1 - q, so alpha_1 - alpha = O(1 - q); fitted order 1
+    assert math.log(gaps[1] / gaps[2]) / math.log(100.0) == pytest.approx(1.0, abs=0.01)
 
 
 def test_gardner_kind_point_and_plot(tmp_path):
@@ -103,3 +162,25 @@ def test_gardner_kind_point_and_plot(tmp_path):
     fig, ax = plt.subplots()
     gardner_plot(res, ax)
     plt.close(fig)
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=12, deadline=None)
+@given(binary=st.booleans(), kappa=st.floats(-1.0, 1.5), frac=st.floats(1e-3, 1.0 - 1e-7))
+def test_rs_saddle_vs_mpmath_across_the_range(binary, kappa, frac):
+    # alpha = frac * (limit where q -> 1): qhat and 1/(1-q) range over many decades, where
+    # E tanh^2(sqrt(qhat) z) and E[M^2] sharpen; the saddle equations hold in mpmath
+    # (spherical: q/(1-q) = alpha E[M^2], Gardner 1988 eq. 20; binary: Gardner & Derrida 1988)
+    m = replica.GardnerVolume("rademacher" if binary else "spherical", kappa)
+    limit = (2 / math.pi if binary else 1.0) * replica.spherical_capacity(kappa)
+    alpha = frac * limit
+    r = replica.solve(m, alpha)
+    assert r.success and 0.0 < r.q < 1.0
+    if binary:
+        e1, e2 = _binary_saddle_residuals(r.q, r.qhat, alpha, kappa)
+        assert abs(e1) < 1e-12 and abs(e2) < 1e-11
+    else:
+        lhs = r.q / (1 - r.q)
+        assert lhs == pytest.approx(alpha * float(_m2_mpmath(r.q, kappa)), rel=1e-9)
