@@ -42,7 +42,8 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
-from scipy.optimize import minimize_scalar
+from scipy.optimize import brentq, minimize_scalar
+from scipy.special import ndtr
 
 from lmech.checks import check_choice, check_int, check_real
 from lmech.result import Result, register_result
@@ -378,8 +379,14 @@ def solve_erm(model: ERM, alpha, *, init=None, damping="adaptive", method="ander
     if isinstance(init, str):
         check_choice("init", init, ("default", "uninformed"))
         init = None
+    if lam == 0.0 and isinstance(model.loss, Hinge) and model.classification:
+        opts = {"rtol": rtol, "n_quad": n_quad, "method": "bracketed root in theta (max-margin closed form)",
+                "init": "not used"}
+        return _solve_max_margin(model, alpha, rtol=rtol, n_quad=n_quad, t0=time.perf_counter(), opts=opts)
     if isinstance(init, Result):
         x0 = np.array([init.scalars["m"], init.scalars["q"], init.scalars["V"]], float)
+        if not math.isfinite(x0[2]):  # from a lambda = 0 interpolator: V = inf
+            x0[2] = 1.0 / (lam + min(alpha, 1.0))
     elif isinstance(init, dict):
         x0 = np.array([check_real("init['m']", init["m"]), check_real("init['q']", init["q"], low=0.0, low_open=True),
                        check_real("init['V']", init["V"], low=0.0, low_open=True)])
@@ -475,6 +482,201 @@ def _solve_interpolating(model, alpha, x0, *, rtol, max_iter, damping, method, m
     return ERMResult(success=success, status=0 if success else -1, message=message, n_iter=out.n_iter,
                      residual=out.residual, model=model, options=opts, conventions=CONVENTIONS,
                      timings={"solve": time.perf_counter() - t0}, scalars=sc)
+
+
+
+# ---------------------------------------------------------------------------
+# max-margin (hinge loss, lambda = 0) on a sign-family teacher: the saddle point
+# in the angle theta = arccos R and the margin kappa = 1/sqrt(q)
+# ---------------------------------------------------------------------------
+_SQ2PI = math.sqrt(2.0 * math.pi)
+
+
+def _phi(x):
+    return np.exp(-0.5 * np.square(x)) / _SQ2PI
+
+
+def _ramp1(k):
+    """``E(k - u)_+ = k Phi(k) + phi(k)`` for ``u ~ N(0, 1)``."""
+    return k * ndtr(k) + math.exp(-0.5 * k * k) / _SQ2PI
+
+
+def _ramp2(k):
+    """``E(k - u)_+**2 = (k**2 + 1) Phi(k) + k phi(k)``."""
+    return (k * k + 1.0) * ndtr(k) + k * math.exp(-0.5 * k * k) / _SQ2PI
+
+
+@lru_cache(maxsize=8)
+def _panel_rule(n):
+    return np.polynomial.legendre.leggauss(n)
+
+
+def _mm_integrals(r, sig, k, n):
+    """``(T0, T2)`` with ``T_j = int_{-inf}^k phi(sig u) Phi(r u) (k - u)**j du``, ``r**2 + sig**2 = 1``.
+
+    In the scaled variable ``u = xi / sig`` the integrand is an entire
+    function whose scales are ``1/r >= 1`` (the teacher step) and
+    ``1/sig >= 1`` (the Gaussian), and it decays like ``exp(-u**2/2)/|u|``
+    as ``u -> -inf``: composite Gauss–Legendre with ``n`` nodes on unit
+    panels of ``[max(-40, k - 40/sig - 40), k]`` (below ``-40`` the integrand
+    is under ``1e-340``).  Nothing sharpens with ``alpha`` here: the teacher
+    step of width ``1/a`` in ``xi`` has width ``1/r`` in ``u``.
+    """
+    lo = max(-40.0, k - 40.0 / max(sig, 1e-300) - 40.0)
+    if k <= lo:
+        return 0.0, 0.0
+    hi = min(k, 40.0 / max(sig, 1e-300))
+    if hi <= lo:
+        return 0.0, 0.0
+    npan = max(1, int(math.ceil(hi - lo)))
+    e = np.linspace(lo, hi, npan + 1)
+    xg, wg = _panel_rule(n)
+    h = 0.5 * (e[1:] - e[:-1])
+    c = 0.5 * (e[1:] + e[:-1])
+    u = (c[:, None] + h[:, None] * xg[None, :]).ravel()
+    W = (h[:, None] * wg[None, :]).ravel() * _phi(sig * u) * ndtr(r * u)
+    d = k - u
+    return float(np.dot(W, np.ones_like(d))), float(np.dot(W, d * d))
+
+
+def _mm_state(theta, alpha, rho, delta, eps, n):
+    """Everything of the max-margin saddle point at the angle ``theta = arccos R``.
+
+    Returns ``(h, kappa, n_sv)``: ``h = 1 - R**2 - 2 alpha [eps J2 + c I2]``
+    is the residual of the ``q`` equation, ``kappa = 1/sqrt(q)`` solves the
+    ``m`` equation, ``n_sv = V Vhat`` (support vectors per dimension).
+    """
+    R, S = math.cos(theta), math.sin(theta)
+    c = 1.0 - 2.0 * eps
+    s0sq = rho * S * S + delta
+    r = R * math.sqrt(rho / (rho + delta))          # a / sqrt(1 + a**2), a = R sqrt(rho) / s0
+    sig = math.sqrt(s0sq / (rho + delta))           # 1 / sqrt(1 + a**2)
+    # m equation: R = sqrt(rho) 2 alpha c sig**2 / (s0 sqrt(2 pi)) [k Phi(k) + phi(k)], kappa = sig k
+    G = R * math.sqrt(s0sq) * _SQ2PI / (2.0 * alpha * c * math.sqrt(rho) * sig * sig)
+    k = _ramp1_inverse(G)
+    kappa = sig * k
+    T0, T2 = _mm_integrals(r, sig, k, n)
+    h = S * S - 2.0 * alpha * (eps * _ramp2(kappa) + c * sig ** 3 * T2)
+    n_sv = 2.0 * alpha * (eps * float(ndtr(kappa)) + c * sig * T0)
+    return h, kappa, n_sv
+
+
+def _ramp1_inverse(G):
+    """The ``k`` with ``k Phi(k) + phi(k) = G > 0`` (increasing, convex in ``k``)."""
+    if G >= 1.0:
+        hi = G + 1.0
+        lo = G - 1.0
+    else:
+        hi = 1.0
+        lo = -1.0
+        while _ramp1(lo) > G and lo > -1e3:
+            lo *= 2.0
+    if _ramp1(lo) >= G:
+        return lo
+    return brentq(lambda k: _ramp1(k) - G, lo, hi, xtol=1e-300, rtol=1e-15, maxiter=200)
+
+
+def _mm_solve_theta(alpha, rho, delta, eps, n):
+    """Root ``theta`` of the max-margin ``q`` equation (bracketed: ``h > 0`` at ``theta = pi/2``)."""
+    hi = 0.5 * math.pi
+    lo = min(0.5, 0.05 / alpha)
+    while _mm_state(lo, alpha, rho, delta, eps, n)[0] > 0.0:
+        lo *= 0.1
+        if lo < 1e-200:
+            return math.nan
+    return brentq(lambda t: _mm_state(t, alpha, rho, delta, eps, n)[0], lo, hi, xtol=1e-300,
+                  rtol=1e-15, maxiter=500)
+
+
+
+def _mm_observables(theta, alpha, rho, delta, eps, n):
+    """``(test_error, m, q, lambda_V, support_fraction, kappa, h)`` at the angle ``theta``."""
+    h, kappa, n_sv = _mm_state(theta, alpha, rho, delta, eps, n)
+    q = 1.0 / (kappa * kappa) if kappa > 0.0 else math.inf
+    m = math.cos(theta) * math.sqrt(rho) / kappa if kappa > 0.0 else math.inf
+    return {"test_error": theta / math.pi, "m": m, "q": q, "lambda_V": 1.0 - n_sv,
+            "support_fraction": n_sv / alpha, "margin": kappa}, h
+
+
+def _solve_max_margin(model, alpha, *, rtol, n_quad, t0, opts):
+    """Hard-margin SVM (hinge loss, ``lambda = 0``) on a sign-family teacher, in closed form.
+
+    As ``lambda -> 0`` on separable data the hinge prox is in its
+    ``lambda = 0`` regimes (``t = omega'`` for ``omega' = y omega >= 1``,
+    else ``t = 1``), and with ``R = m/sqrt(rho q) = cos(theta)`` and the
+    margin ``kappa = 1/sqrt(q)`` of the normalised estimator the equations
+    of :func:`solve_erm` reduce to (``c = 1 - 2 eps``, ``s0**2 = rho
+    sin(theta)**2 + Delta``, ``a = R sqrt(rho)/s0``, ``sig = 1/sqrt(1 + a**2)``,
+    ``k = kappa/sig``)
+
+        R = 2 alpha c sqrt(rho) sig**2 / (sqrt(2 pi) s0) [k Phi(k) + phi(k)]        (m equation)
+        1 - R**2 = 2 alpha [eps E(kappa - u)_+**2 + c E Phi(a u) (kappa - u)_+**2]  (q equation)
+        lambda V = 1 - 2 alpha [eps Phi(kappa) + c E Phi(a u) 1(u < kappa)]          (V equation)
+
+    with ``u ~ N(0, 1)``: Gardner's maximal-stability perceptron with a
+    teacher (Opper, Kinzel, Kleinz & Nehl, J. Phys. A 23, L581 (1990);
+    Engel & Van den Broeck, *Statistical Mechanics of Learning* (2001),
+    sec. 4.1).  The ``m`` equation is inverted for ``k`` in closed form
+    (a monotone scalar root); the two remaining expectations are written in
+    ``u = xi/sig`` where the teacher step has unit width at every ``alpha``
+    (:func:`_mm_integrals`, composite Gauss–Legendre on unit panels).  The
+    ``q`` equation is a scalar root in ``theta`` bracketed on
+    ``(0, pi/2]``: no starting point is needed.  The data are separable (a
+    max-margin solution exists) iff the root has ``kappa > 0`` and
+    ``lambda V > 0``.  Error estimate: the difference between ``n_quad`` and
+    ``2 n_quad`` nodes per panel, plus the bracket width propagated to each
+    observable.
+    """
+    rho = model.rho
+    delta, eps = model.channel._de()
+    sc = {"alpha": float(alpha), "reg": 0.0}
+    obs = {}
+    thetas = {}
+    for n in (n_quad, 2 * n_quad):
+        th = _mm_solve_theta(alpha, rho, delta, eps, n)
+        thetas[n] = th
+        if math.isnan(th):
+            break
+        obs[n] = _mm_observables(th, alpha, rho, delta, eps, n)
+    n2 = 2 * n_quad
+    common = {"n_iter": 0, "model": model, "options": opts, "conventions": CONVENTIONS}
+    if n2 not in obs:
+        return ERMResult(success=False, status=-1, message="max-margin: no root of the q equation in theta",
+                         residual=math.nan, timings={"solve": time.perf_counter() - t0}, scalars=sc, **common)
+    th = thetas[n2]
+    o, h = obs[n2]
+    o1 = obs[n_quad][0]
+    # bracket and residual: d(obs)/d(theta) by central differences, |theta - theta*| <= |h / h'| + 4e-15 theta
+    dth = 1e-6 * th
+    op, hp = _mm_observables(th + dth, alpha, rho, delta, eps, n2)
+    om, hm = _mm_observables(th - dth, alpha, rho, delta, eps, n2)
+    dh = (hp - hm) / (2.0 * dth)
+    d_theta = abs(h / dh) + 4e-15 * th if dh != 0.0 else math.inf
+    err = {}
+    for key in ("test_error", "m", "q", "lambda_V", "support_fraction", "margin"):
+        slope = (op[key] - om[key]) / (2.0 * dth)
+        err[key] = abs(o[key] - o1[key]) + abs(slope) * d_theta + 4.0 * np.finfo(float).eps * abs(o[key])
+    sc.update({"m": o["m"], "q": o["q"], "V": math.inf, "mhat": math.nan, "qhat": math.nan, "Vhat": 0.0,
+               "train_loss": 0.0, "train_error": 0.0, "test_error": o["test_error"]})
+    ch = model.channel
+    sc["test_error_noisy"] = ch.clean_error_to_label_error(o["test_error"]) \
+        if hasattr(ch, "clean_error_to_label_error") else o["test_error"]
+    sc.update({"lambda_V": o["lambda_V"], "support_fraction": o["support_fraction"], "margin": o["margin"]})
+    err["train_loss"] = 0.0
+    err["train_error"] = 0.0
+    success, status = True, 0
+    message = f"max-margin (hinge, lambda = 0): theta = arccos R bracketed, |q residual| {abs(h):.1e}"
+    if not (o["margin"] > 0.0 and o["lambda_V"] > 0.0):
+        success, status = False, -3
+        message = (f"no max-margin solution: the training data are not linearly separable at alpha={alpha!r} "
+                   f"(margin kappa = {o['margin']:.3e}, lambda V = {o['lambda_V']:.3e}; label noise makes "
+                   f"the data non-separable above a threshold)")
+    elif any(not (err[k] <= rtol * abs(sc[k])) for k in ("test_error", "m", "q", "lambda_V")):
+        success, status = False, -4
+        message = "max-margin: error estimate above rtol: " + ", ".join(f"{k}={v:.1e}" for k, v in err.items())
+    return ERMResult(success=success, status=status, message=message, residual=abs(h),
+                     timings={"solve": time.perf_counter() - t0}, scalars=sc, error_estimate=err, **common)
+
 
 
 def optimal_reg(model: ERM, alpha, *, bounds=(1e-5, 1e2), xtol=1e-4, **options) -> ERMResult:
