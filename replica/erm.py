@@ -768,7 +768,7 @@ def _solve_max_margin(model, alpha, *, rtol, n_quad, t0, opts):
         message = (f"no max-margin solution: the training data are not linearly separable at alpha={alpha!r} "
                    f"(margin kappa = {o['margin']:.3e}, lambda V = {o['lambda_V']:.3e}; label noise makes "
                    f"the data non-separable above a threshold)")
-    elif any(not (err[k] <= rtol * abs(sc[k])) for k in ("test_error", "m", "q", "lambda_V")):
+    elif any(not (err[k] <= max(rtol * abs(sc[k]), 1e-15)) for k in ("test_error", "m", "q", "lambda_V")):
         success, status = False, -4
         message = "max-margin: error estimate above rtol: " + ", ".join(f"{k}={v:.1e}" for k, v in err.items())
     return ERMResult(success=success, status=status, message=message, residual=abs(h),
