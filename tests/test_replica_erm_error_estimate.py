@@ -41,9 +41,10 @@ def test_refinement_moves_the_answer_by_no_more_than_the_estimate(loss, reg, cha
         # the refined answer carries its own (rounding-limited) estimate: both are uncertain
         tol = est + fine.error_estimate.get(k, 0.0)
         assert abs(fine.scalars[k] - r.scalars[k]) <= tol, (k, fine.scalars[k], r.scalars[k], est)
-    # success means the estimate is within the requested tolerance (rtol on the order parameters)
+    # success means the estimate is within the requested tolerance: rtol (|x| + |dx/dx| |x|) = 2 rtol |x|
+    # for an order parameter x (solve_erm's documented criterion), rtol = 1e-10 by default
     for k in ("m", "q"):
-        assert r.error_estimate[k] <= 1e-10 * abs(r.scalars[k])
+        assert r.error_estimate[k] <= 2e-10 * abs(r.scalars[k])
 
 
 @pytest.mark.parametrize("reg, alpha", [(0.01, 0.5), (0.1, 2.0), (1.0, 1.0)])
