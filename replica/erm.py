@@ -459,8 +459,22 @@ def solve_erm(model: ERM, alpha, *, init=None, damping="adaptive", method="ander
             break
         nq["n"] *= 2  # adaptive: refine the panel rule until the estimate meets rtol
         x0 = out.x
+    reduced = False
+    if not out.success and model.classification:
+        # fallback: eliminate V by its scalar equation V (lambda + Vhat(m, q, V)) = 1 (monotone in V,
+        # bracketed) and iterate (m, q) only.  At small lambda the V direction of the full map
+        # contracts only by 1 - lambda V, which stalls Anderson for the hinge loss (lambda = 1e-4).
+        xs = out.x if valid(out.x) else x0
+        x2 = np.array([min(xs[0], 0.5 * rho), min(xs[1], 0.5 * rho)]) if not valid(xs) else xs[:2].copy()
+        red = _solve_reduced(model, alpha, x2, nq["n"], rtol=rtol, max_iter=max_iter, damping=damping,
+                             method=method, memory=memory)
+        n_iter += red[1]
+        if red[0].success:
+            out, err, ok, nq["n"], reduced = red[0], red[2], red[3], red[4], True
     m, q, V = (float(v) for v in out.x)
     success, status, message = out.success, 0 if out.success else -1, out.message
+    if reduced:
+        message = "V eliminated by its scalar equation, (m, q) iterated: " + message
     if not valid(out.x):
         success, status = False, -2
         message = f"impossible state (m^2 > rho q or a non-positive variance): m={m!r}, q={q!r}, V={V!r}"
@@ -477,6 +491,62 @@ def solve_erm(model: ERM, alpha, *, init=None, damping="adaptive", method="ander
     return ERMResult(success=success, status=status, message=message, n_iter=n_iter,
                      residual=out.residual, model=model, options=opts, conventions=CONVENTIONS,
                      timings={"solve": time.perf_counter() - t0}, scalars=sc, error_estimate=err)
+
+
+def _v_of(model, alpha, m, q, n):
+    """The ``V`` solving ``V (lambda + Vhat(m, q, V)) = 1`` (NaN if none in ``[1e-12, 1e15]``).
+
+    ``V Vhat = alpha E[V l''/(1 + V l'')]`` grows with ``V`` for a convex loss,
+    so the left side is increasing: a bracketed root in ``log V``.
+    """
+    lam = model.reg
+
+    def g(lv):
+        V = math.exp(lv)
+        return V * (lam + _hats(model, alpha, m, q, V, n)[2]) - 1.0
+
+    lo, hi = math.log(1e-12), math.log(1e15)
+    glo, ghi = g(lo), g(hi)
+    if not (glo < 0.0 < ghi):
+        return math.nan
+    return math.exp(brentq(g, lo, hi, xtol=1e-15, rtol=1e-15, maxiter=300))
+
+
+def _solve_reduced(model, alpha, x0, n, *, rtol, max_iter, damping, method, memory):
+    """Iterate ``(m, q)`` with ``V`` eliminated (:func:`_v_of`), refining the rule like the full solve.
+
+    Returns ``(outcome with x = (m, q, V), n_iter, error_estimate, ok, n)``.
+    """
+    rho = model.rho
+
+    def Fn(x, nn):
+        m, q = x
+        V = _v_of(model, alpha, m, q, nn)
+        if not math.isfinite(V):
+            return np.full(2, math.nan), None
+        mh, qh, vh, tl = _hats(model, alpha, m, q, V, nn)
+        return np.array([rho * mh * V, (rho * mh * mh + qh) * V * V]), _observables(model, alpha, m, q, V,
+                                                                                      (mh, qh, vh, tl))
+
+    def valid(x):
+        return bool(np.all(np.isfinite(x))) and x[1] > 0.0 and x[0] > 0.0 and x[0] * x[0] <= rho * x[1]
+
+    n_iter = 0
+    x = np.asarray(x0, float)
+    while True:
+        out = iterate(lambda y: Fn(y, n)[0], x, valid=valid, rtol=rtol, max_iter=max_iter, damping=damping,
+                      method=method, memory=memory, floor=1e-300, newton=True)
+        n_iter += out.n_iter
+        if not (out.success and valid(out.x)):
+            return out, n_iter, {}, False, n
+        err, ok = _refinement_error(Fn, out.x, n, _ERR_KEYS, rtol)
+        if ok or 2 * n > _N_QUAD_MAX:
+            break
+        n *= 2
+        x = out.x
+    V = _v_of(model, alpha, out.x[0], out.x[1], n)
+    out.x = np.array([out.x[0], out.x[1], V])
+    return out, n_iter, err, ok, n
 
 
 _ERR_KEYS = ("m", "q", "V", "test_error", "train_loss")
