@@ -447,18 +447,24 @@ def solve_erm(model: ERM, alpha, *, init=None, damping="adaptive", method="ander
         return np.array([rho * mh * Vn, (rho * mh * mh + qh) * Vn * Vn, Vn]), sc
 
     n_iter = 0
+    rtol_it = rtol
     while True:
-        out = iterate(lambda x: Fn(x, nq["n"])[0], x0, valid=valid, rtol=rtol, max_iter=max_iter, damping=damping,
-                      method=method, memory=memory, floor=1e-300, newton=True)
+        out = iterate(lambda x: Fn(x, nq["n"])[0], x0, valid=valid, rtol=rtol_it, max_iter=max_iter,
+                      damping=damping, method=method, memory=memory, floor=1e-300, newton=True)
         n_iter += out.n_iter
         if not (out.success and valid(out.x)):
-            err, ok = {}, False
+            err, ok, info = {}, False, {"needed": math.nan}
             break
-        err, ok = _refinement_error(Fn, out.x, nq["n"], _ERR_KEYS, rtol)
-        if ok or 2 * nq["n"] > _N_QUAD_MAX or isinstance(model.channel, Linear):
+        err, ok, info = _refinement_error(Fn, out.x, nq["n"], _ERR_KEYS, rtol)
+        if ok:
             break
-        nq["n"] *= 2  # adaptive: refine the panel rule until the estimate meets rtol
         x0 = out.x
+        if info["refine"] and 2 * nq["n"] <= _N_QUAD_MAX and not isinstance(model.channel, Linear):
+            nq["n"] *= 2  # adaptive: refine the panel rule until the estimate meets rtol
+        elif rtol_it > 1e-2 * rtol:
+            rtol_it = 1e-2 * rtol  # the residual dominates (slow contraction): iterate further
+        else:
+            break
     reduced = False
     if not out.success and model.classification:
         # fallback: eliminate V by its scalar equation V (lambda + Vhat(m, q, V)) = 1 (monotone in V,
@@ -470,7 +476,7 @@ def solve_erm(model: ERM, alpha, *, init=None, damping="adaptive", method="ander
                              method=method, memory=memory)
         n_iter += red[1]
         if red[0].success:
-            out, err, ok, nq["n"], reduced = red[0], red[2], red[3], red[4], True
+            out, err, ok, nq["n"], reduced, info = red[0], red[2], red[3], red[4], True, red[5]
     m, q, V = (float(v) for v in out.x)
     success, status, message = out.success, 0 if out.success else -1, out.message
     if reduced:
@@ -484,7 +490,8 @@ def solve_erm(model: ERM, alpha, *, init=None, damping="adaptive", method="ander
         message = "the norm of the estimator diverges (lambda = 0 on separable data or below interpolation): " + message
     if success and not ok:
         success, status = False, -4
-        message = (f"error estimate above rtol={rtol:g} with n_quad={nq['n']}: "
+        message = (f"error estimate above rtol={rtol:g} with n_quad={nq['n']} (it would meet "
+                   f"rtol={info['needed']:.1e}; the map contracts slowly or rounding limits it): "
                    + ", ".join(f"{k}={v:.1e}" for k, v in err.items()))
     opts = {"damping": damping, "method": method, "rtol": rtol, "max_iter": max_iter, "memory": memory,
             "n_quad": nq["n"], "init": "default" if init is None else "warm"}
@@ -515,7 +522,7 @@ def _v_of(model, alpha, m, q, n):
 def _solve_reduced(model, alpha, x0, n, *, rtol, max_iter, damping, method, memory):
     """Iterate ``(m, q)`` with ``V`` eliminated (:func:`_v_of`), refining the rule like the full solve.
 
-    Returns ``(outcome with x = (m, q, V), n_iter, error_estimate, ok, n)``.
+    Returns ``(outcome with x = (m, q, V), n_iter, error_estimate, ok, n, info)``.
     """
     rho = model.rho
 
@@ -533,20 +540,26 @@ def _solve_reduced(model, alpha, x0, n, *, rtol, max_iter, damping, method, memo
 
     n_iter = 0
     x = np.asarray(x0, float)
+    rtol_it = rtol
     while True:
-        out = iterate(lambda y: Fn(y, n)[0], x, valid=valid, rtol=rtol, max_iter=max_iter, damping=damping,
+        out = iterate(lambda y: Fn(y, n)[0], x, valid=valid, rtol=rtol_it, max_iter=max_iter, damping=damping,
                       method=method, memory=memory, floor=1e-300, newton=True)
         n_iter += out.n_iter
         if not (out.success and valid(out.x)):
-            return out, n_iter, {}, False, n
-        err, ok = _refinement_error(Fn, out.x, n, _ERR_KEYS, rtol)
-        if ok or 2 * n > _N_QUAD_MAX:
+            return out, n_iter, {}, False, n, {"needed": math.nan}
+        err, ok, info = _refinement_error(Fn, out.x, n, _ERR_KEYS, rtol)
+        if ok:
             break
-        n *= 2
         x = out.x
+        if info["refine"] and 2 * n <= _N_QUAD_MAX:
+            n *= 2
+        elif rtol_it > 1e-2 * rtol:
+            rtol_it = 1e-2 * rtol
+        else:
+            break
     V = _v_of(model, alpha, out.x[0], out.x[1], n)
     out.x = np.array([out.x[0], out.x[1], V])
-    return out, n_iter, err, ok, n
+    return out, n_iter, err, ok, n, info
 
 
 _ERR_KEYS = ("m", "q", "V", "test_error", "train_loss")
@@ -566,18 +579,22 @@ def _refinement_error(Fn, x, n, keys, rtol):
     channel sums (measured: the deviation of ``F`` from its linearisation under
     relative perturbations of ``1e-11``, at least 256 ulp) propagated through
     ``(I - J)^-1``.  Returns
-    ``(error_estimate, ok)``: ``ok`` when every estimate is within
+    ``(error_estimate, ok, info)``: ``ok`` when every estimate is within
     ``rtol (|obs| + sum_j |d obs/d x_j| |x_j|)``, the image of a relative
     error ``rtol`` of the order parameters (for the classification error
     ``arccos(m/sqrt(rho q))/pi`` this is what a relative ``rtol`` on ``(m, q)``
     allows), with an absolute floor ``1e-15`` for observables that vanish
-    (the training loss of an interpolator).
+    (the training loss of an interpolator).  ``info["needed"]`` is the
+    smallest ``rtol`` the estimate meets; ``info["refine"]`` says whether the
+    quadrature part of the move is large enough for a finer rule to help
+    (otherwise the limit is the conditioning of the fixed point).
     """
     x = np.asarray(x, float)
     f0, sc0 = Fn(x, n)
     f2, sc2 = Fn(x, 2 * n)
+    fail = ({k: math.nan for k in keys}, False, {"needed": math.nan, "refine": False})
     if sc0 is None or sc2 is None:
-        return {k: math.nan for k in keys}, False
+        return fail
     ob0 = np.array([sc0[k] for k in keys], float)
     ob2 = np.array([sc2[k] for k in keys], float)
     d = x.size
@@ -589,13 +606,13 @@ def _refinement_error(Fn, x, n, keys, rtol):
         xp[j] += h
         fp, scp = Fn(xp, 2 * n)
         if scp is None or not np.all(np.isfinite(fp)):
-            return {k: math.nan for k in keys}, False
+            return fail
         J[:, j] = (fp - f2) / h
         G[:, j] = (np.array([scp[k] for k in keys], float) - ob2) / h
     try:
         dx = np.linalg.solve(np.eye(d) - J, f2 - x)
     except np.linalg.LinAlgError:
-        return {k: math.nan for k in keys}, False
+        return fail
     ref = ob2 + G @ dx
     eps = np.finfo(float).eps
     # rounding: the channel sums (and the inner prox solves) carry noise, measured as the
@@ -612,7 +629,11 @@ def _refinement_error(Fn, x, n, keys, rtol):
     tol = np.maximum(rtol * (np.abs(ob0) + np.abs(G) @ np.abs(x)), 1e-15)
     err = {k: float(e) for k, e in zip(keys, est)}
     ok = bool(np.all(np.isfinite(est)) and np.all(est <= tol))
-    return err, ok
+    # the smallest rtol this estimate would meet, and whether a finer rule can help: the
+    # quadrature part of the move, 2 |G (I - J)^-1 (F_2n - F_n)|, exceeds a tenth of the tolerance
+    needed = float(rtol * np.max(est / tol)) if np.all(np.isfinite(est)) else math.nan
+    quad = 2.0 * np.abs(G @ np.linalg.solve(np.eye(d) - J, f2 - f0))
+    return err, ok, {"needed": needed, "refine": bool(np.any(quad > 0.1 * tol))}
 
 
 def _solve_interpolating(model, alpha, x0, *, rtol, max_iter, damping, method, memory, n_quad, t0):
@@ -656,7 +677,7 @@ def _solve_interpolating(model, alpha, x0, *, rtol, max_iter, damping, method, m
             return np.array([rho * mh * Vb, rho * (mh * Vb) ** 2 + qh * Vb * Vb]), sc
 
         keys = ("m", "q", "test_error", "train_loss", "lambda_V")
-        err, ok = _refinement_error(Fn, out.x, n_quad, keys, rtol)
+        err, ok, _ = _refinement_error(Fn, out.x, n_quad, keys, rtol)
         # the V -> inf limit is taken at V_inf = 1e12 (1 + sqrt q): add its truncation error,
         # bounded by the change of the scaled map when V_inf grows tenfold
         mv0, qv0, vv0, _ = scaled(*out.x)

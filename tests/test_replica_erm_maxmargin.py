@@ -138,3 +138,18 @@ def test_warm_start_from_max_margin_result():
     r = replica.solve(_mm(), 5.0)
     reg = replica.solve(replica.ERM("hinge", 1e-3, "gaussian", "sign"), 5.0, init=r)
     assert reg.success and reg.test_error > r.test_error * 0.5
+
+
+@pytest.mark.parametrize("alpha", [10.0, 30.0])
+def test_small_lambda_hinge_equals_max_margin(alpha):
+    # hinge at lambda = 1e-4 (V ~ 1e2): the prox regime t = omega' + V needs omega' < 1 - V, a
+    # Gaussian tail below 1e-30 here, so the regularised RS solution is the max-margin one (scaled):
+    # same m and q, and lambda V = 1 - V Vhat.  Two different solver routes (the iteration, with V
+    # eliminated when the (m, q, V) iteration stalls, against the closed form in theta).
+    mm = replica.solve(_mm(), alpha)
+    h = replica.solve(replica.ERM("hinge", 1e-4, "gaussian", "sign"), alpha)
+    assert mm.success and h.success, h.message
+    tol = lambda k: mm.error_estimate[k] + h.error_estimate[k]  # noqa: E731
+    assert abs(h.test_error - mm.test_error) <= tol("test_error")
+    assert abs(h.q - mm.q) <= tol("q") and abs(h.m - mm.m) <= tol("m")
+    assert h.V * 1e-4 == pytest.approx(mm.lambda_V, rel=1e-6)
