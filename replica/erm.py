@@ -286,7 +286,50 @@ def _prox_loss_hats(loss, q, m, V, rho, delta, eps, n):
     return mh, qh, vh, tl
 
 
-def _observables(model, alpha, m, q, V, hats):
+#: ``l'(0)`` in the margin variable: the prox ``t`` crosses 0 at ``omega' = V l'(0)``
+_LPRIME0 = {0: -1.0, 1: -0.5, 2: -1.0}
+
+
+def _train_error(model, m, q, V, n=16):
+    """Training classification error ``E sum_y Z0(y) 1(y x_hat < 0)`` at the RS saddle point.
+
+    The training pre-activation of a sample is the prox ``t(y omega)``, increasing
+    in ``omega' = y omega``, with ``t = 0`` at ``omega'_0 = V l'(0)`` (``-V`` for
+    hinge and square, ``-V/2`` for logistic; by bisection for a :class:`ProxLoss`).
+    So the error is ``2 [eps Phi(kappa0) + c E Phi(a xi) 1(xi < kappa0)]`` with
+    ``kappa0 = omega'_0/sqrt(q)``, ``a = m/(sqrt(q) s0)``: the teacher-step
+    expectation of :func:`_mm_integrals` (unit width in the scaled variable).
+    """
+    rho = model.rho
+    delta, eps = model.channel._de()
+    c = 1.0 - 2.0 * eps
+    if math.isinf(V):
+        return 0.0
+    code = model.loss.code
+    if code in _LPRIME0:
+        om0 = V * _LPRIME0[code]
+    else:
+        t = lambda o: float(model.loss.prox_margin(np.array([o]), V)[0][0])  # noqa: E731
+        lo, hi = -1.0, 1.0
+        while t(lo) > 0.0 and lo > -1e300:
+            lo *= 2.0
+        while t(hi) < 0.0 and hi < 1e300:
+            hi *= 2.0
+        om0 = brentq(t, lo, hi, xtol=1e-300, rtol=1e-15)
+    sq = math.sqrt(q)
+    kappa0 = om0 / sq
+    s0sq = max(rho - m * m / q, 0.0) + delta
+    R2rho = m * m / q
+    den = math.sqrt(R2rho + s0sq)
+    if s0sq == 0.0:
+        step = max(0.0, float(ndtr(kappa0)) - 0.5)
+    else:
+        r, sig = math.copysign(math.sqrt(R2rho), m) / den, math.sqrt(s0sq) / den
+        step = sig * _mm_integrals(r, sig, kappa0 / sig, n)[0]
+    return 2.0 * (eps * float(ndtr(kappa0)) + c * step)
+
+
+def _observables(model, alpha, m, q, V, hats, n=16):
     rho = model.rho
     mh, qh, vh, tl = hats
     sc = {"alpha": float(alpha), "reg": model.reg, "m": m, "q": q, "V": V, "mhat": mh, "qhat": qh,
@@ -295,6 +338,7 @@ def _observables(model, alpha, m, q, V, hats):
         c = min(max(m / math.sqrt(rho * q), -1.0), 1.0)
         e = math.acos(c) / math.pi
         sc["test_error"] = e
+        sc["train_error"] = _train_error(model, m, q, V, n)
         sc["test_error_noisy"] = model.channel.clean_error_to_label_error(e) \
             if hasattr(model.channel, "clean_error_to_label_error") else e
     else:
@@ -443,7 +487,7 @@ def solve_erm(model: ERM, alpha, *, init=None, damping="adaptive", method="ander
         if not (lam + vh > 0.0):  # no curvature left: the estimator's norm diverges
             return np.full(3, math.nan), None
         Vn = 1.0 / (lam + vh)
-        sc = _observables(model, alpha, m, q, V, (mh, qh, vh, tl))
+        sc = _observables(model, alpha, m, q, V, (mh, qh, vh, tl), n)
         return np.array([rho * mh * Vn, (rho * mh * mh + qh) * Vn * Vn, Vn]), sc
 
     n_iter = 0
@@ -455,7 +499,7 @@ def solve_erm(model: ERM, alpha, *, init=None, damping="adaptive", method="ander
         if not (out.success and valid(out.x)):
             err, ok, info = {}, False, {"needed": math.nan}
             break
-        err, ok, info = _refinement_error(Fn, out.x, nq["n"], _ERR_KEYS, rtol)
+        err, ok, info = _refinement_error(Fn, out.x, nq["n"], _err_keys(model), rtol)
         if ok:
             break
         x0 = out.x
@@ -485,7 +529,7 @@ def solve_erm(model: ERM, alpha, *, init=None, damping="adaptive", method="ander
         success, status = False, -2
         message = f"impossible state (m^2 > rho q or a non-positive variance): m={m!r}, q={q!r}, V={V!r}"
     hats = _hats(model, alpha, m, q, V, nq["n"]) if valid(out.x) else (math.nan,) * 4
-    sc = _observables(model, alpha, m, q, V, hats) if valid(out.x) else {"alpha": alpha}
+    sc = _observables(model, alpha, m, q, V, hats, nq["n"]) if valid(out.x) else {"alpha": alpha}
     if not success and lam == 0.0 and valid(out.x) and q > 1e6 * rho:
         message = "the norm of the estimator diverges (lambda = 0 on separable data or below interpolation): " + message
     if success and not ok:
@@ -533,7 +577,7 @@ def _solve_reduced(model, alpha, x0, n, *, rtol, max_iter, damping, method, memo
             return np.full(2, math.nan), None
         mh, qh, vh, tl = _hats(model, alpha, m, q, V, nn)
         return np.array([rho * mh * V, (rho * mh * mh + qh) * V * V]), _observables(model, alpha, m, q, V,
-                                                                                      (mh, qh, vh, tl))
+                                                                                      (mh, qh, vh, tl), nn)
 
     def valid(x):
         return bool(np.all(np.isfinite(x))) and x[1] > 0.0 and x[0] > 0.0 and x[0] * x[0] <= rho * x[1]
@@ -547,7 +591,7 @@ def _solve_reduced(model, alpha, x0, n, *, rtol, max_iter, damping, method, memo
         n_iter += out.n_iter
         if not (out.success and valid(out.x)):
             return out, n_iter, {}, False, n, {"needed": math.nan}
-        err, ok, info = _refinement_error(Fn, out.x, n, _ERR_KEYS, rtol)
+        err, ok, info = _refinement_error(Fn, out.x, n, _err_keys(model), rtol)
         if ok:
             break
         x = out.x
@@ -563,6 +607,10 @@ def _solve_reduced(model, alpha, x0, n, *, rtol, max_iter, damping, method, memo
 
 
 _ERR_KEYS = ("m", "q", "V", "test_error", "train_loss")
+
+
+def _err_keys(model):
+    return _ERR_KEYS + ("train_error",) if model.classification else _ERR_KEYS
 #: largest panel rule the adaptive refinement uses (it compares with twice as many nodes)
 _N_QUAD_MAX = 200
 

@@ -104,7 +104,11 @@ def _hinge_map_mpmath(model, alpha, m, q, V):
 
     mh, qh, vh = (alpha * mp.quad(lambda x: integrand(x, k), pts) for k in range(3))
     Vn = 1 / (lam + vh)
-    return [float(rho * mh * Vn), float((rho * mh * mh + qh) * Vn * Vn), float(Vn)]
+    # training error: the prox t(om') = om' + V < 0 iff om' < -V
+    kap = -V / sq
+    te = mp.quad(lambda x: mp.npdf(x) * (eps + c * mp.ncdf(m * x / sq / s0)), sorted({-mp.inf, kap} | {
+        p for p in pts if p < kap})) * 2
+    return [float(rho * mh * Vn), float((rho * mh * mh + qh) * Vn * Vn), float(Vn), float(te)]
 
 
 @settings(max_examples=4, deadline=None, derandomize=True, phases=[Phase.explicit, Phase.generate])
@@ -123,6 +127,8 @@ def test_panel_quadrature_against_mpmath(log_reg, log_alpha, noise):
     for k, f in zip(("m", "q", "V"), F):
         x = r.scalars[k]
         assert abs(f - x) <= r.error_estimate[k] + 1e-10 * abs(x), (k, f, x, r.error_estimate[k])
+    # training error P(y x_hat < 0), evaluated at the same (m, q, V): agrees within its estimate
+    assert abs(F[3] - r.train_error) <= r.error_estimate["train_error"] + 1e-13, (F[3], r.train_error)
 
 
 def _logistic_map_mpmath(model, alpha, m, q, V):

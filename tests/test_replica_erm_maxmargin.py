@@ -107,7 +107,7 @@ def test_max_margin_satisfies_the_saddle_point_equations_in_mpmath(alpha):
         assert small.success and small.test_error == pytest.approx(r.test_error, rel=1e-6)
 
 
-@settings(max_examples=10, deadline=None, derandomize=True, phases=[Phase.explicit, Phase.generate])
+@settings(max_examples=6, deadline=None, derandomize=True, phases=[Phase.explicit, Phase.generate])
 @given(alpha=st.floats(0.2, 300.0), noise=st.sampled_from(["sign", "flip", "probit"]),
        level=st.floats(0.01, 0.3))
 def test_max_margin_gaussian_integrals_against_mpmath(alpha, noise, level):
