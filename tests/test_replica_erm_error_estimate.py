@@ -2,7 +2,9 @@
 than the solver's own estimate, and closed forms lie within it.
 
 Refinement: four times the Gauss–Legendre nodes per panel and rtol = 1e-12, warm-started from
-the default answer; rtol = 1e-12 is about the rounding floor of the channel sums (the max-margin route is bracketed and ignores the start)."""
+the default answer; rtol = 1e-12 is about the rounding floor of the channel sums (the
+max-margin route is bracketed and ignores the start).  Independent values: closed forms
+(ridge, least-norm interpolator) and the saddle-point map integrated by mpmath."""
 
 import math
 
