@@ -620,13 +620,13 @@ def _refinement_error(Fn, x, n, keys, rtol):
 
     ``Fn(x, n) -> (F(x), scalars)`` with ``n`` Gauss–Legendre nodes per
     panel.  One Newton step for the refined map ``F_2n`` from ``x``,
-    ``dx = (I - J)^-1 (F_2n(x) - x)``, gathers
+    ``dx = (I - J)^-1 (F_2n(x) - x)`` (``J`` by central differences), gathers
     both the quadrature error (``F_2n - F_n``) and the fixed-point residual
-    (``F_n(x) - x``) (``J`` by central differences); the estimate is twice the move of each observable,
+    (``F_n(x) - x``); the estimate is twice the move of each observable,
     ``2 |obs_2n(x + dx) - obs_n(x)|``, plus the rounding noise of the
-    channel sums (measured: the deviation of ``F`` from its linearisation under
-    relative perturbations of ``1e-11``, at least 256 ulp) propagated through
-    ``(I - J)^-1``.  Returns
+    channel sums (measured: the deviation of ``F`` from its linearisation
+    under relative perturbations of ``1e-11``, at least 256 ulp) propagated
+    through ``(I - J)^-1``.  Returns
     ``(error_estimate, ok, info)``: ``ok`` when every estimate is within
     ``rtol (|obs| + sum_j |d obs/d x_j| |x_j|)``, the image of a relative
     error ``rtol`` of the order parameters (for the classification error
