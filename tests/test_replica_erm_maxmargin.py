@@ -10,7 +10,9 @@ References
   Gibbs learning epsilon ~ 0.625 / alpha.
 - A. Engel, C. Van den Broeck, *Statistical Mechanics of Learning* (CUP, 2001): Gibbs learning
   (ch. 2), maximal stability and the Bayes rule (ch. 3, "A choice of learning rules"), whose
-  large-alpha coefficients 0.625, 0.5005 and 0.442 are those quoted above.
+  large-alpha coefficients 0.625, 0.5005 and 0.442 are those quoted above.  (Chapter numbers as
+  recalled; the book's equation numbers could not be checked here: the test rests on the two
+  papers' values and on the independent alpha -> inf limit derived below.)
 """
 
 import math
