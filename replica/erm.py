@@ -411,10 +411,12 @@ def solve_erm(model: ERM, alpha, *, init=None, damping="adaptive", method="ander
     -------
     ERMResult
         Scalars ``m, q, V, mhat, qhat, Vhat, test_error, test_error_noisy,
-        train_loss`` (plus ``lambda_V, support_fraction`` for interpolators and
-        ``margin = 1/sqrt(q)`` for max-margin).  ``error_estimate`` holds the
-        estimated absolute error of ``m, q, V, test_error, train_loss``
-        (max-margin: ``test_error, m, q, lambda_V, support_fraction, margin``):
+        train_loss`` and, for classification, ``train_error`` (the fraction
+        of training labels the estimator gets wrong); plus ``lambda_V,
+        support_fraction`` for interpolators and ``margin = 1/sqrt(q)`` for
+        max-margin.  ``error_estimate`` holds the estimated absolute error of
+        ``m, q, V, test_error, train_loss`` (and ``train_error``; max-margin:
+        ``test_error, m, q, lambda_V, support_fraction, margin``):
         one Newton step of the map with twice the nodes per panel, started
         from the converged state, gathers the quadrature error and the
         fixed-point residual amplified by ``(I - J)^-1``; the estimate is
@@ -515,7 +517,7 @@ def solve_erm(model: ERM, alpha, *, init=None, damping="adaptive", method="ander
         # bracketed) and iterate (m, q) only.  At small lambda the V direction of the full map
         # contracts only by 1 - lambda V, which stalls Anderson for the hinge loss (lambda = 1e-4).
         xs = out.x if valid(out.x) else x0
-        x2 = np.array([min(xs[0], 0.5 * rho), min(xs[1], 0.5 * rho)]) if not valid(xs) else xs[:2].copy()
+        x2 = xs[:2].copy() if (xs[0] > 0.0 and valid(xs)) else np.array([0.5 * rho, 0.5 * rho])
         red = _solve_reduced(model, alpha, x2, nq["n"], rtol=rtol, max_iter=max_iter, damping=damping,
                              method=method, memory=memory)
         n_iter += red[1]
