@@ -634,7 +634,9 @@ def prox_margin(loss, om, V):
 def _erm_edges(q, m, V, V0, delta, loss, out):
     """Panel edges in xi on [-10, 10]: panels of width 2, the teacher step at 0 (width
     ``sqrt((V0 + Delta) q) / m``), the scales ``(1 + V)/sqrt(q)`` and
-    ``1/sqrt(q)`` of the prox (at 1/16, 1/4, 1 and 4 times each scale),
+    ``1/sqrt(q)`` of the prox (at 2**j times each scale, j = -4..4, so that
+    a Gaussian-like feature of width w never spans more than a factor 2 of
+    panel width beyond its own scale: Phi(-16) ~ 1e-58),
     and the hinge kinks ``sqrt(q) xi = +-1, +-(1 - V)``."""
     k = 0
     for j in range(11):
@@ -645,7 +647,7 @@ def _erm_edges(q, m, V, V0, delta, loss, out):
     w1 = (1.0 + V) / sq
     w2 = 1.0 / sq
     for wd in (w0, w1, w2):
-        for c in (0.0625, 0.25, 1.0, 4.0):
+        for c in (0.0625, 0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0):
             e = c * wd
             if e < 10.0:
                 out[k] = e

@@ -42,7 +42,8 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
-from scipy.optimize import minimize_scalar
+from scipy.optimize import brentq, minimize_scalar
+from scipy.special import ndtr
 
 from lmech.checks import check_choice, check_int, check_real
 from lmech.result import Result, register_result
@@ -285,7 +286,50 @@ def _prox_loss_hats(loss, q, m, V, rho, delta, eps, n):
     return mh, qh, vh, tl
 
 
-def _observables(model, alpha, m, q, V, hats):
+#: ``l'(0)`` in the margin variable: the prox ``t`` crosses 0 at ``omega' = V l'(0)``
+_LPRIME0 = {0: -1.0, 1: -0.5, 2: -1.0}
+
+
+def _train_error(model, m, q, V, n=16):
+    """Training classification error ``E sum_y Z0(y) 1(y x_hat < 0)`` at the RS saddle point.
+
+    The training pre-activation of a sample is the prox ``t(y omega)``, increasing
+    in ``omega' = y omega``, with ``t = 0`` at ``omega'_0 = V l'(0)`` (``-V`` for
+    hinge and square, ``-V/2`` for logistic; by bisection for a :class:`ProxLoss`).
+    So the error is ``2 [eps Phi(kappa0) + c E Phi(a xi) 1(xi < kappa0)]`` with
+    ``kappa0 = omega'_0/sqrt(q)``, ``a = m/(sqrt(q) s0)``: the teacher-step
+    expectation of :func:`_mm_integrals` (unit width in the scaled variable).
+    """
+    rho = model.rho
+    delta, eps = model.channel._de()
+    c = 1.0 - 2.0 * eps
+    if math.isinf(V):
+        return 0.0
+    code = model.loss.code
+    if code in _LPRIME0:
+        om0 = V * _LPRIME0[code]
+    else:
+        t = lambda o: float(model.loss.prox_margin(np.array([o]), V)[0][0])  # noqa: E731
+        lo, hi = -1.0, 1.0
+        while t(lo) > 0.0 and lo > -1e300:
+            lo *= 2.0
+        while t(hi) < 0.0 and hi < 1e300:
+            hi *= 2.0
+        om0 = brentq(t, lo, hi, xtol=1e-300, rtol=1e-15)
+    sq = math.sqrt(q)
+    kappa0 = om0 / sq
+    s0sq = max(rho - m * m / q, 0.0) + delta
+    R2rho = m * m / q
+    den = math.sqrt(R2rho + s0sq)
+    if s0sq == 0.0:
+        step = max(0.0, float(ndtr(kappa0)) - 0.5)
+    else:
+        r, sig = math.copysign(math.sqrt(R2rho), m) / den, math.sqrt(s0sq) / den
+        step = sig * _mm_integrals(r, sig, kappa0 / sig, n)[0]
+    return 2.0 * (eps * float(ndtr(kappa0)) + c * step)
+
+
+def _observables(model, alpha, m, q, V, hats, n=16):
     rho = model.rho
     mh, qh, vh, tl = hats
     sc = {"alpha": float(alpha), "reg": model.reg, "m": m, "q": q, "V": V, "mhat": mh, "qhat": qh,
@@ -294,6 +338,7 @@ def _observables(model, alpha, m, q, V, hats):
         c = min(max(m / math.sqrt(rho * q), -1.0), 1.0)
         e = math.acos(c) / math.pi
         sc["test_error"] = e
+        sc["train_error"] = _train_error(model, m, q, V, n)
         sc["test_error_noisy"] = model.channel.clean_error_to_label_error(e) \
             if hasattr(model.channel, "clean_error_to_label_error") else e
     else:
@@ -352,18 +397,50 @@ def solve_erm(model: ERM, alpha, *, init=None, damping="adaptive", method="ander
     init : None ("default"), dict {"m", "q", "V"} or a previous ERMResult
         Starting point (warm start).  Default ``m = q = 0.5 rho``, ``V = 1``
         (for small ``lambda`` the solver rescales: ``V = 1/(lambda + alpha)``).
+        A previous result with ``V = inf`` (an interpolator) starts from the
+        default ``V``.  Not used by the max-margin route (a bracketed root).
     rtol : float
-        Relative tolerance per order parameter.
+        Relative tolerance per order parameter, for the fixed-point residual
+        *and* for the error estimate (see below).
     n_quad : int
-        Gauss–Legendre nodes per panel (classification channels).
+        Gauss–Legendre nodes per panel (classification channels): the
+        starting rule; it is doubled (up to 200) until the error estimate
+        meets ``rtol``.
 
     Returns
     -------
     ERMResult
-        ``success`` False with a message if the iteration diverged (the norm
-        of the estimator growing without bound, as for separable data at
-        ``lambda = 0``), did not converge, or reached ``m**2 > rho q`` or a
-        negative variance.
+        Scalars ``m, q, V, mhat, qhat, Vhat, test_error, test_error_noisy,
+        train_loss`` and, for classification, ``train_error`` (the fraction
+        of training labels the estimator gets wrong); plus ``lambda_V,
+        support_fraction`` for interpolators and ``margin = 1/sqrt(q)`` for
+        max-margin.  ``error_estimate`` holds the estimated absolute error of
+        ``m, q, V, test_error, train_loss`` (and ``train_error``; max-margin:
+        ``test_error, m, q, lambda_V, support_fraction, margin``):
+        one Newton step of the map with twice the nodes per panel, started
+        from the converged state, gathers the quadrature error and the
+        fixed-point residual amplified by ``(I - J)^-1``; the estimate is
+        twice the move it causes, plus the rounding noise of the channel
+        sums.  ``success`` requires each estimate within ``rtol (|obs| +
+        sum_j |d obs/d x_j| |x_j|)`` (a relative ``rtol`` on each order
+        parameter, and its image on the test error and training loss; an
+        absolute floor ``1e-15``).  With the defaults (``rtol = 1e-10``) a
+        successful result is right to about ``1e-10`` relative in ``m, q, V``
+        and in the test error where it is not small; for the classification
+        error ``e`` the image of ``rtol`` grows like ``rtol/e`` (``arccos`` near
+        1).  ``success`` is False with a message if the iteration diverged
+        (the norm of the estimator growing without bound, as for separable
+        data at ``lambda = 0`` with the logistic loss), did not converge,
+        reached ``m**2 > rho q`` or a negative variance, found no separating
+        solution (max-margin on noisy labels), or if the error estimate stays
+        above ``rtol`` at the finest rule.
+
+    Notes
+    -----
+    Hinge loss at ``lambda = 0`` on a sign-family teacher (the max-margin
+    classifier) does not iterate: see :func:`_solve_max_margin` (closed-form
+    Gaussian integrals and a bracketed scalar root; no starting point, no
+    false "not separable" at large ``alpha``).
     """
     alpha = check_real("alpha", alpha, low=0.0, low_open=True)
     rtol = check_real("rtol", rtol, low=0.0, low_open=True)
@@ -378,8 +455,14 @@ def solve_erm(model: ERM, alpha, *, init=None, damping="adaptive", method="ander
     if isinstance(init, str):
         check_choice("init", init, ("default", "uninformed"))
         init = None
+    if lam == 0.0 and isinstance(model.loss, Hinge) and model.classification:
+        opts = {"rtol": rtol, "n_quad": n_quad, "method": "bracketed root in theta (max-margin closed form)",
+                "init": "not used"}
+        return _solve_max_margin(model, alpha, rtol=rtol, n_quad=n_quad, t0=time.perf_counter(), opts=opts)
     if isinstance(init, Result):
         x0 = np.array([init.scalars["m"], init.scalars["q"], init.scalars["V"]], float)
+        if not math.isfinite(x0[2]):  # from a lambda = 0 interpolator: V = inf
+            x0[2] = 1.0 / (lam + min(alpha, 1.0))
     elif isinstance(init, dict):
         x0 = np.array([check_real("init['m']", init["m"]), check_real("init['q']", init["q"], low=0.0, low_open=True),
                        check_real("init['V']", init["V"], low=0.0, low_open=True)])
@@ -388,14 +471,6 @@ def solve_erm(model: ERM, alpha, *, init=None, damping="adaptive", method="ander
     else:
         raise ValueError(f"init must be None, a dict or a previous result, got {init!r}")
     t0 = time.perf_counter()
-
-    def F(x):
-        m, q, V = x
-        mh, qh, vh, _ = _hats(model, alpha, m, q, V, n_quad)
-        if not (lam + vh > 0.0):
-            return np.full(3, math.nan)  # no curvature left: the estimator's norm diverges
-        Vn = 1.0 / (lam + vh)
-        return np.array([rho * mh * Vn, (rho * mh * mh + qh) * Vn * Vn, Vn])
 
     def valid(x):
         m, q, V = x
@@ -406,22 +481,214 @@ def solve_erm(model: ERM, alpha, *, init=None, damping="adaptive", method="ander
     if lam == 0.0 and (isinstance(model.loss, Hinge) or (isinstance(model.loss, Square) and alpha < 1.0)):
         return _solve_interpolating(model, alpha, x0[:2], rtol=rtol, max_iter=max_iter, damping=damping,
                                     method=method, memory=memory, n_quad=n_quad, t0=t0)
-    out = iterate(F, x0, valid=valid, rtol=rtol, max_iter=max_iter, damping=damping, method=method,
-                  memory=memory, floor=1e-300, newton=True)
+    nq = {"n": n_quad}
+
+    def Fn(x, n):
+        m, q, V = x
+        mh, qh, vh, tl = _hats(model, alpha, m, q, V, n)
+        if not (lam + vh > 0.0):  # no curvature left: the estimator's norm diverges
+            return np.full(3, math.nan), None
+        Vn = 1.0 / (lam + vh)
+        sc = _observables(model, alpha, m, q, V, (mh, qh, vh, tl), n)
+        return np.array([rho * mh * Vn, (rho * mh * mh + qh) * Vn * Vn, Vn]), sc
+
+    n_iter = 0
+    rtol_it = rtol
+    while True:
+        out = iterate(lambda x: Fn(x, nq["n"])[0], x0, valid=valid, rtol=rtol_it, max_iter=max_iter,
+                      damping=damping, method=method, memory=memory, floor=1e-300, newton=True)
+        n_iter += out.n_iter
+        if not (out.success and valid(out.x)):
+            err, ok, info = {}, False, {"needed": math.nan}
+            break
+        err, ok, info = _refinement_error(Fn, out.x, nq["n"], _err_keys(model), rtol)
+        if ok:
+            break
+        x0 = out.x
+        if info["refine"] and 2 * nq["n"] <= _N_QUAD_MAX and not isinstance(model.channel, Linear):
+            nq["n"] *= 2  # adaptive: refine the panel rule until the estimate meets rtol
+        elif rtol_it > 1e-2 * rtol:
+            rtol_it = 1e-2 * rtol  # the residual dominates (slow contraction): iterate further
+        else:
+            break
+    reduced = False
+    if not out.success and model.classification:
+        # fallback: eliminate V by its scalar equation V (lambda + Vhat(m, q, V)) = 1 (monotone in V,
+        # bracketed) and iterate (m, q) only.  At small lambda the V direction of the full map
+        # contracts only by 1 - lambda V, which stalls Anderson for the hinge loss (lambda = 1e-4).
+        xs = out.x if valid(out.x) else x0
+        x2 = xs[:2].copy() if (xs[0] > 0.0 and valid(xs)) else np.array([0.5 * rho, 0.5 * rho])
+        red = _solve_reduced(model, alpha, x2, nq["n"], rtol=rtol, max_iter=max_iter, damping=damping,
+                             method=method, memory=memory)
+        n_iter += red[1]
+        if red[0].success:
+            out, err, ok, nq["n"], reduced, info = red[0], red[2], red[3], red[4], True, red[5]
     m, q, V = (float(v) for v in out.x)
     success, status, message = out.success, 0 if out.success else -1, out.message
+    if reduced:
+        message = "V eliminated by its scalar equation, (m, q) iterated: " + message
     if not valid(out.x):
         success, status = False, -2
         message = f"impossible state (m^2 > rho q or a non-positive variance): m={m!r}, q={q!r}, V={V!r}"
-    hats = _hats(model, alpha, m, q, V, n_quad) if valid(out.x) else (math.nan,) * 4
-    sc = _observables(model, alpha, m, q, V, hats) if valid(out.x) else {"alpha": alpha}
+    hats = _hats(model, alpha, m, q, V, nq["n"]) if valid(out.x) else (math.nan,) * 4
+    sc = _observables(model, alpha, m, q, V, hats, nq["n"]) if valid(out.x) else {"alpha": alpha}
     if not success and lam == 0.0 and valid(out.x) and q > 1e6 * rho:
         message = "the norm of the estimator diverges (lambda = 0 on separable data or below interpolation): " + message
+    if success and not ok:
+        success, status = False, -4
+        message = (f"error estimate above rtol={rtol:g} with n_quad={nq['n']} (it would meet "
+                   f"rtol={info['needed']:.1e}; the map contracts slowly or rounding limits it): "
+                   + ", ".join(f"{k}={v:.1e}" for k, v in err.items()))
     opts = {"damping": damping, "method": method, "rtol": rtol, "max_iter": max_iter, "memory": memory,
-            "n_quad": n_quad, "init": "default" if init is None else "warm"}
-    return ERMResult(success=success, status=status, message=message, n_iter=out.n_iter,
+            "n_quad": nq["n"], "init": "default" if init is None else "warm"}
+    return ERMResult(success=success, status=status, message=message, n_iter=n_iter,
                      residual=out.residual, model=model, options=opts, conventions=CONVENTIONS,
-                     timings={"solve": time.perf_counter() - t0}, scalars=sc)
+                     timings={"solve": time.perf_counter() - t0}, scalars=sc, error_estimate=err)
+
+
+def _v_of(model, alpha, m, q, n):
+    """The ``V`` solving ``V (lambda + Vhat(m, q, V)) = 1`` (NaN if none in ``[1e-12, 1e15]``).
+
+    ``V Vhat = alpha E[V l''/(1 + V l'')]`` grows with ``V`` for a convex loss,
+    so the left side is increasing: a bracketed root in ``log V``.
+    """
+    lam = model.reg
+
+    def g(lv):
+        V = math.exp(lv)
+        return V * (lam + _hats(model, alpha, m, q, V, n)[2]) - 1.0
+
+    lo, hi = math.log(1e-12), math.log(1e15)
+    glo, ghi = g(lo), g(hi)
+    if not (glo < 0.0 < ghi):
+        return math.nan
+    return math.exp(brentq(g, lo, hi, xtol=1e-15, rtol=1e-15, maxiter=300))
+
+
+def _solve_reduced(model, alpha, x0, n, *, rtol, max_iter, damping, method, memory):
+    """Iterate ``(m, q)`` with ``V`` eliminated (:func:`_v_of`), refining the rule like the full solve.
+
+    Returns ``(outcome with x = (m, q, V), n_iter, error_estimate, ok, n, info)``.
+    """
+    rho = model.rho
+
+    def Fn(x, nn):
+        m, q = x
+        V = _v_of(model, alpha, m, q, nn)
+        if not math.isfinite(V):
+            return np.full(2, math.nan), None
+        mh, qh, vh, tl = _hats(model, alpha, m, q, V, nn)
+        return np.array([rho * mh * V, (rho * mh * mh + qh) * V * V]), _observables(model, alpha, m, q, V,
+                                                                                      (mh, qh, vh, tl), nn)
+
+    def valid(x):
+        return bool(np.all(np.isfinite(x))) and x[1] > 0.0 and x[0] > 0.0 and x[0] * x[0] <= rho * x[1]
+
+    n_iter = 0
+    x = np.asarray(x0, float)
+    rtol_it = rtol
+    while True:
+        out = iterate(lambda y: Fn(y, n)[0], x, valid=valid, rtol=rtol_it, max_iter=max_iter, damping=damping,
+                      method=method, memory=memory, floor=1e-300, newton=True)
+        n_iter += out.n_iter
+        if not (out.success and valid(out.x)):
+            return out, n_iter, {}, False, n, {"needed": math.nan}
+        err, ok, info = _refinement_error(Fn, out.x, n, _err_keys(model), rtol)
+        if ok:
+            break
+        x = out.x
+        if info["refine"] and 2 * n <= _N_QUAD_MAX:
+            n *= 2
+        elif rtol_it > 1e-2 * rtol:
+            rtol_it = 1e-2 * rtol
+        else:
+            break
+    V = _v_of(model, alpha, out.x[0], out.x[1], n)
+    out.x = np.array([out.x[0], out.x[1], V])
+    return out, n_iter, err, ok, n, info
+
+
+_ERR_KEYS = ("m", "q", "V", "test_error", "train_loss")
+
+
+def _err_keys(model):
+    return _ERR_KEYS + ("train_error",) if model.classification else _ERR_KEYS
+#: largest panel rule the adaptive refinement uses (it compares with twice as many nodes)
+_N_QUAD_MAX = 200
+
+
+def _refinement_error(Fn, x, n, keys, rtol):
+    """Error estimate of a converged fixed point ``x = F_n(x)`` and of its observables.
+
+    ``Fn(x, n) -> (F(x), scalars)`` with ``n`` Gauss–Legendre nodes per
+    panel.  One Newton step for the refined map ``F_2n`` from ``x``,
+    ``dx = (I - J)^-1 (F_2n(x) - x)`` (``J`` by central differences), gathers
+    both the quadrature error (``F_2n - F_n``) and the fixed-point residual
+    (``F_n(x) - x``); the estimate is twice the move of each observable,
+    ``2 |obs_2n(x + dx) - obs_n(x)|``, plus the rounding noise of the
+    channel sums (measured: the deviation of ``F`` from its linearisation
+    under relative perturbations of ``1e-11``, at least 256 ulp) propagated
+    through ``(I - J)^-1``.  Returns
+    ``(error_estimate, ok, info)``: ``ok`` when every estimate is within
+    ``rtol (|obs| + sum_j |d obs/d x_j| |x_j|)``, the image of a relative
+    error ``rtol`` of the order parameters (for the classification error
+    ``arccos(m/sqrt(rho q))/pi`` this is what a relative ``rtol`` on ``(m, q)``
+    allows), with an absolute floor ``1e-15`` for observables that vanish
+    (the training loss of an interpolator).  ``info["needed"]`` is the
+    smallest ``rtol`` the estimate meets; ``info["refine"]`` says whether the
+    quadrature part of the move is large enough for a finer rule to help
+    (otherwise the limit is the conditioning of the fixed point).
+    """
+    x = np.asarray(x, float)
+    f0, sc0 = Fn(x, n)
+    f2, sc2 = Fn(x, 2 * n)
+    fail = ({k: math.nan for k in keys}, False, {"needed": math.nan, "refine": False})
+    if sc0 is None or sc2 is None:
+        return fail
+    ob0 = np.array([sc0[k] for k in keys], float)
+    ob2 = np.array([sc2[k] for k in keys], float)
+    d = x.size
+    J = np.empty((d, d))
+    G = np.empty((len(keys), d))
+    for j in range(d):
+        # central differences: the map can be strongly curved (slowly contracting small-lambda
+        # hinge: d log V / d log m ~ -700 varying by 1e4 per unit), where forward differences
+        # misjudge (I - J)^-1 by O(1)
+        h = 1e-6 * abs(x[j]) if x[j] != 0.0 else 1e-9
+        xp, xm = x.copy(), x.copy()
+        xp[j] += h
+        xm[j] -= h
+        fp, scp = Fn(xp, 2 * n)
+        fm, scm = Fn(xm, 2 * n)
+        if scp is None or scm is None or not (np.all(np.isfinite(fp)) and np.all(np.isfinite(fm))):
+            return fail
+        J[:, j] = (fp - fm) / (2.0 * h)
+        G[:, j] = (np.array([scp[k] for k in keys], float) - np.array([scm[k] for k in keys], float)) / (2.0 * h)
+    try:
+        dx = np.linalg.solve(np.eye(d) - J, f2 - x)
+    except np.linalg.LinAlgError:
+        return fail
+    ref = ob2 + G @ dx
+    eps = np.finfo(float).eps
+    # rounding: the channel sums (and the inner prox solves) carry noise, measured as the
+    # deviation of F from its linearisation under relative perturbations of 1e-11 (at least
+    # 256 ulp of x), amplified by (I - J)^-1
+    fnoise = 256.0 * eps * np.abs(x)
+    for s in (1e-11, -1e-11, 2e-11):
+        dxp = s * x
+        fp, _ = Fn(x + dxp, 2 * n)
+        if np.all(np.isfinite(fp)):
+            fnoise = np.maximum(fnoise, np.abs(fp - f2 - J @ dxp))
+    noise = np.abs(G) @ (np.abs(np.linalg.inv(np.eye(d) - J)) @ fnoise)
+    est = 2.0 * np.abs(ref - ob0) + noise + 4.0 * eps * np.abs(ob0)
+    tol = np.maximum(rtol * (np.abs(ob0) + np.abs(G) @ np.abs(x)), 1e-15)
+    err = {k: float(e) for k, e in zip(keys, est)}
+    ok = bool(np.all(np.isfinite(est)) and np.all(est <= tol))
+    # the smallest rtol this estimate would meet, and whether a finer rule can help: the
+    # quadrature part of the move, 2 |G (I - J)^-1 (F_2n - F_n)|, exceeds a tenth of the tolerance
+    needed = float(rtol * np.max(est / tol)) if np.all(np.isfinite(est)) else math.nan
+    quad = 2.0 * np.abs(G @ np.linalg.solve(np.eye(d) - J, f2 - f0))
+    return err, ok, {"needed": needed, "refine": bool(np.any(quad > 0.1 * tol))}
 
 
 def _solve_interpolating(model, alpha, x0, *, rtol, max_iter, damping, method, memory, n_quad, t0):
@@ -455,6 +722,26 @@ def _solve_interpolating(model, alpha, x0, *, rtol, max_iter, damping, method, m
                   method=method, memory=memory, floor=1e-300, newton=True)
     m, q = (float(v) for v in out.x)
     success, message = out.success, out.message
+    err, ok = {}, True
+    if success and valid(out.x):
+        def Fn(x, n):
+            Vb = 1e12 * (1.0 + math.sqrt(x[1]))
+            mh, qh, vh, tl = _hats(model, alpha, x[0], x[1], Vb, n)
+            sc = _observables(model, alpha, x[0], x[1], math.inf, (math.nan, math.nan, 0.0, tl))
+            sc["lambda_V"] = 1.0 - vh * Vb
+            return np.array([rho * mh * Vb, rho * (mh * Vb) ** 2 + qh * Vb * Vb]), sc
+
+        keys = ("m", "q", "test_error", "train_loss", "lambda_V")
+        err, ok, _ = _refinement_error(Fn, out.x, n_quad, keys, rtol)
+        # the V -> inf limit is taken at V_inf = 1e12 (1 + sqrt q): add its truncation error,
+        # bounded by the change of the scaled map when V_inf grows tenfold
+        mv0, qv0, vv0, _ = scaled(*out.x)
+        Vb = 1e13 * (1.0 + math.sqrt(out.x[1]))
+        mh1, qh1, vh1, tl1 = _hats(model, alpha, out.x[0], out.x[1], Vb, n_quad)
+        trunc = {"m": rho * abs(mh1 * Vb - mv0), "q": abs(rho * (mh1 * Vb) ** 2 + qh1 * Vb * Vb - rho * mv0 ** 2 - qv0),
+                 "lambda_V": abs(vh1 * Vb - vv0), "train_loss": abs(tl1 - scaled(*out.x)[3])}
+        for k, v in trunc.items():
+            err[k] += 2.0 * v
     sc = {"alpha": float(alpha)}
     if valid(out.x):
         mv, qv, vv, tl = scaled(m, q)
@@ -467,14 +754,212 @@ def _solve_interpolating(model, alpha, x0, *, rtol, max_iter, damping, method, m
             message = ("no interpolating solution: lambda V = 1 - V Vhat <= 0 (data not separable / "
                        "alpha above the interpolation threshold); " + message)
         else:
-            message = "lambda -> 0 limit (max-margin / least-norm interpolator): " + message
+            message = "lambda -> 0 limit (least-norm interpolator): " + message
+            if not ok:
+                success = False
+                message = f"error estimate above rtol={rtol:g}: " + ", ".join(f"{k}={v:.1e}" for k, v in err.items())
     else:
         success, message = False, "impossible state in the lambda -> 0 iteration: " + message
     opts = {"damping": damping, "method": method, "rtol": rtol, "max_iter": max_iter, "memory": memory,
             "n_quad": n_quad, "init": "default"}
     return ERMResult(success=success, status=0 if success else -1, message=message, n_iter=out.n_iter,
                      residual=out.residual, model=model, options=opts, conventions=CONVENTIONS,
-                     timings={"solve": time.perf_counter() - t0}, scalars=sc)
+                     timings={"solve": time.perf_counter() - t0}, scalars=sc, error_estimate=err)
+
+
+
+# ---------------------------------------------------------------------------
+# max-margin (hinge loss, lambda = 0) on a sign-family teacher: the saddle point
+# in the angle theta = arccos R and the margin kappa = 1/sqrt(q)
+# ---------------------------------------------------------------------------
+_SQ2PI = math.sqrt(2.0 * math.pi)
+
+
+def _phi(x):
+    return np.exp(-0.5 * np.square(x)) / _SQ2PI
+
+
+def _ramp1(k):
+    """``E(k - u)_+ = k Phi(k) + phi(k)`` for ``u ~ N(0, 1)``."""
+    return k * ndtr(k) + math.exp(-0.5 * k * k) / _SQ2PI
+
+
+def _ramp2(k):
+    """``E(k - u)_+**2 = (k**2 + 1) Phi(k) + k phi(k)``."""
+    return (k * k + 1.0) * ndtr(k) + k * math.exp(-0.5 * k * k) / _SQ2PI
+
+
+@lru_cache(maxsize=8)
+def _panel_rule(n):
+    return np.polynomial.legendre.leggauss(n)
+
+
+def _mm_integrals(r, sig, k, n):
+    """``(T0, T2)`` with ``T_j = int_{-inf}^k phi(sig u) Phi(r u) (k - u)**j du``, ``r**2 + sig**2 = 1``.
+
+    In the scaled variable ``u = xi / sig`` the integrand is an entire
+    function whose scales are ``1/r >= 1`` (the teacher step) and
+    ``1/sig >= 1`` (the Gaussian), and it decays like ``exp(-u**2/2)/|u|``
+    as ``u -> -inf``: composite Gauss–Legendre with ``n`` nodes on unit
+    panels of ``[max(-40, k - 40/sig - 40), k]`` (below ``-40`` the integrand
+    is under ``1e-340``).  Nothing sharpens with ``alpha`` here: the teacher
+    step of width ``1/a`` in ``xi`` has width ``1/r`` in ``u``.
+    """
+    lo = max(-40.0, k - 40.0 / max(sig, 1e-300) - 40.0)
+    if k <= lo:
+        return 0.0, 0.0
+    hi = min(k, 40.0 / max(sig, 1e-300))
+    if hi <= lo:
+        return 0.0, 0.0
+    npan = max(1, int(math.ceil(hi - lo)))
+    e = np.linspace(lo, hi, npan + 1)
+    xg, wg = _panel_rule(n)
+    h = 0.5 * (e[1:] - e[:-1])
+    c = 0.5 * (e[1:] + e[:-1])
+    u = (c[:, None] + h[:, None] * xg[None, :]).ravel()
+    W = (h[:, None] * wg[None, :]).ravel() * _phi(sig * u) * ndtr(r * u)
+    d = k - u
+    return float(np.dot(W, np.ones_like(d))), float(np.dot(W, d * d))
+
+
+def _mm_state(theta, alpha, rho, delta, eps, n):
+    """Everything of the max-margin saddle point at the angle ``theta = arccos R``.
+
+    Returns ``(h, kappa, n_sv)``: ``h = 1 - R**2 - 2 alpha [eps J2 + c I2]``
+    is the residual of the ``q`` equation, ``kappa = 1/sqrt(q)`` solves the
+    ``m`` equation, ``n_sv = V Vhat`` (support vectors per dimension).
+    """
+    R, S = math.cos(theta), math.sin(theta)
+    c = 1.0 - 2.0 * eps
+    s0sq = rho * S * S + delta
+    r = R * math.sqrt(rho / (rho + delta))          # a / sqrt(1 + a**2), a = R sqrt(rho) / s0
+    sig = math.sqrt(s0sq / (rho + delta))           # 1 / sqrt(1 + a**2)
+    # m equation: R = sqrt(rho) 2 alpha c sig**2 / (s0 sqrt(2 pi)) [k Phi(k) + phi(k)], kappa = sig k
+    G = R * math.sqrt(s0sq) * _SQ2PI / (2.0 * alpha * c * math.sqrt(rho) * sig * sig)
+    k = _ramp1_inverse(G)
+    kappa = sig * k
+    T0, T2 = _mm_integrals(r, sig, k, n)
+    h = S * S - 2.0 * alpha * (eps * _ramp2(kappa) + c * sig ** 3 * T2)
+    n_sv = 2.0 * alpha * (eps * float(ndtr(kappa)) + c * sig * T0)
+    return h, kappa, n_sv
+
+
+def _ramp1_inverse(G):
+    """The ``k`` with ``k Phi(k) + phi(k) = G > 0`` (increasing, convex in ``k``)."""
+    if G >= 1.0:
+        hi = G + 1.0
+        lo = G - 1.0
+    else:
+        hi = 1.0
+        lo = -1.0
+        while _ramp1(lo) > G and lo > -1e3:
+            lo *= 2.0
+    if _ramp1(lo) >= G:
+        return lo
+    return brentq(lambda k: _ramp1(k) - G, lo, hi, xtol=1e-300, rtol=1e-15, maxiter=200)
+
+
+def _mm_solve_theta(alpha, rho, delta, eps, n):
+    """Root ``theta`` of the max-margin ``q`` equation (bracketed: ``h > 0`` at ``theta = pi/2``)."""
+    hi = 0.5 * math.pi
+    lo = min(0.5, 0.05 / alpha)
+    while _mm_state(lo, alpha, rho, delta, eps, n)[0] > 0.0:
+        lo *= 0.1
+        if lo < 1e-200:
+            return math.nan
+    return brentq(lambda t: _mm_state(t, alpha, rho, delta, eps, n)[0], lo, hi, xtol=1e-300,
+                  rtol=1e-15, maxiter=500)
+
+
+
+def _mm_observables(theta, alpha, rho, delta, eps, n):
+    """``(test_error, m, q, lambda_V, support_fraction, kappa, h)`` at the angle ``theta``."""
+    h, kappa, n_sv = _mm_state(theta, alpha, rho, delta, eps, n)
+    q = 1.0 / (kappa * kappa) if kappa > 0.0 else math.inf
+    m = math.cos(theta) * math.sqrt(rho) / kappa if kappa > 0.0 else math.inf
+    return {"test_error": theta / math.pi, "m": m, "q": q, "lambda_V": 1.0 - n_sv,
+            "support_fraction": n_sv / alpha, "margin": kappa}, h
+
+
+def _solve_max_margin(model, alpha, *, rtol, n_quad, t0, opts):
+    """Hard-margin SVM (hinge loss, ``lambda = 0``) on a sign-family teacher, in closed form.
+
+    As ``lambda -> 0`` on separable data the hinge prox is in its
+    ``lambda = 0`` regimes (``t = omega'`` for ``omega' = y omega >= 1``,
+    else ``t = 1``), and with ``R = m/sqrt(rho q) = cos(theta)`` and the
+    margin ``kappa = 1/sqrt(q)`` of the normalised estimator the equations
+    of :func:`solve_erm` reduce to (``c = 1 - 2 eps``, ``s0**2 = rho
+    sin(theta)**2 + Delta``, ``a = R sqrt(rho)/s0``, ``sig = 1/sqrt(1 + a**2)``,
+    ``k = kappa/sig``)
+
+        R = 2 alpha c sqrt(rho) sig**2 / (sqrt(2 pi) s0) [k Phi(k) + phi(k)]        (m equation)
+        1 - R**2 = 2 alpha [eps E(kappa - u)_+**2 + c E Phi(a u) (kappa - u)_+**2]  (q equation)
+        lambda V = 1 - 2 alpha [eps Phi(kappa) + c E Phi(a u) 1(u < kappa)]          (V equation)
+
+    with ``u ~ N(0, 1)``: Gardner's maximal-stability perceptron with a
+    teacher (Opper, Kinzel, Kleinz & Nehl, J. Phys. A 23, L581 (1990);
+    Engel & Van den Broeck, *Statistical Mechanics of Learning* (2001),
+    sec. 4.1).  The ``m`` equation is inverted for ``k`` in closed form
+    (a monotone scalar root); the two remaining expectations are written in
+    ``u = xi/sig`` where the teacher step has unit width at every ``alpha``
+    (:func:`_mm_integrals`, composite Gauss–Legendre on unit panels).  The
+    ``q`` equation is a scalar root in ``theta`` bracketed on
+    ``(0, pi/2]``: no starting point is needed.  The data are separable (a
+    max-margin solution exists) iff the root has ``kappa > 0`` and
+    ``lambda V > 0``.  Error estimate: the difference between ``n_quad`` and
+    ``2 n_quad`` nodes per panel, plus the bracket width propagated to each
+    observable.
+    """
+    rho = model.rho
+    delta, eps = model.channel._de()
+    sc = {"alpha": float(alpha), "reg": 0.0}
+    obs = {}
+    thetas = {}
+    for n in (n_quad, 2 * n_quad):
+        th = _mm_solve_theta(alpha, rho, delta, eps, n)
+        thetas[n] = th
+        if math.isnan(th):
+            break
+        obs[n] = _mm_observables(th, alpha, rho, delta, eps, n)
+    n2 = 2 * n_quad
+    common = {"n_iter": 0, "model": model, "options": opts, "conventions": CONVENTIONS}
+    if n2 not in obs:
+        return ERMResult(success=False, status=-1, message="max-margin: no root of the q equation in theta",
+                         residual=math.nan, timings={"solve": time.perf_counter() - t0}, scalars=sc, **common)
+    th = thetas[n2]
+    o, h = obs[n2]
+    o1 = obs[n_quad][0]
+    # bracket and residual: d(obs)/d(theta) by central differences, |theta - theta*| <= |h / h'| + 4e-15 theta
+    dth = 1e-6 * th
+    op, hp = _mm_observables(th + dth, alpha, rho, delta, eps, n2)
+    om, hm = _mm_observables(th - dth, alpha, rho, delta, eps, n2)
+    dh = (hp - hm) / (2.0 * dth)
+    d_theta = abs(h / dh) + 4e-15 * th if dh != 0.0 else math.inf
+    err = {}
+    for key in ("test_error", "m", "q", "lambda_V", "support_fraction", "margin"):
+        slope = (op[key] - om[key]) / (2.0 * dth)
+        err[key] = abs(o[key] - o1[key]) + abs(slope) * d_theta + 4.0 * np.finfo(float).eps * abs(o[key])
+    sc.update({"m": o["m"], "q": o["q"], "V": math.inf, "mhat": math.nan, "qhat": math.nan, "Vhat": 0.0,
+               "train_loss": 0.0, "train_error": 0.0, "test_error": o["test_error"]})
+    ch = model.channel
+    sc["test_error_noisy"] = ch.clean_error_to_label_error(o["test_error"]) \
+        if hasattr(ch, "clean_error_to_label_error") else o["test_error"]
+    sc.update({"lambda_V": o["lambda_V"], "support_fraction": o["support_fraction"], "margin": o["margin"]})
+    err["train_loss"] = 0.0
+    err["train_error"] = 0.0
+    success, status = True, 0
+    message = f"max-margin (hinge, lambda = 0): theta = arccos R bracketed, |q residual| {abs(h):.1e}"
+    if not (o["margin"] > 0.0 and o["lambda_V"] > 0.0):
+        success, status = False, -3
+        message = (f"no max-margin solution: the training data are not linearly separable at alpha={alpha!r} "
+                   f"(margin kappa = {o['margin']:.3e}, lambda V = {o['lambda_V']:.3e}; label noise makes "
+                   f"the data non-separable above a threshold)")
+    elif any(not (err[k] <= max(rtol * abs(sc[k]), 1e-15)) for k in ("test_error", "m", "q", "lambda_V")):
+        success, status = False, -4
+        message = "max-margin: error estimate above rtol: " + ", ".join(f"{k}={v:.1e}" for k, v in err.items())
+    return ERMResult(success=success, status=status, message=message, residual=abs(h),
+                     timings={"solve": time.perf_counter() - t0}, scalars=sc, error_estimate=err, **common)
+
 
 
 def optimal_reg(model: ERM, alpha, *, bounds=(1e-5, 1e2), xtol=1e-4, **options) -> ERMResult:
