@@ -56,7 +56,8 @@ def _slim(res: DMFTResult, extra: dict | None = None) -> DMFTResult:
     return DMFTResult(success=res.success, status=res.status, message=res.message,
                       n_iter=res.n_iter, residual=res.residual, model=res.model,
                       options=res.options, conventions=res.conventions, timings=res.timings,
-                      arrays=arrays, scalars=scalars, meta=res.meta)
+                      arrays=arrays, scalars=scalars, meta=res.meta,
+                      error_estimate=res.error_estimate)
 
 
 def _check_tmax(t_max):
