@@ -26,6 +26,10 @@
     Observables: ``variance`` (``C(t_max, t_max)``), ``C_half`` and, for the
     noiseless tanh/erf network, ``stationary_variance``.
 
+Every point also records the solver's error estimates (``<name>_err``, see
+:attr:`lmech.Result.error_estimate`); ``converged`` is False when an estimate
+exceeds the solver's ``rtol``.
+
 Point results keep one-time arrays only (the two-time ``C``, ``R`` of a sweep
 point are dropped to bound archive size; run :func:`dmft.solve` for them).
 """

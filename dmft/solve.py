@@ -5,13 +5,18 @@ Methods
 ``"uniform"``
     Second-order predictor–corrector on a uniform grid with trapezoid memory
     integrals (:func:`dmft._kernels.integrate_uniform`); cost ``O(n^3)``,
-    memory ``O(n^2)``.  Every model.
+    memory ``O(n^2)``.  Every model.  By default the grids ``dt/2`` and
+    ``dt`` are combined by Richardson extrapolation and a third grid ``2 dt``
+    gives the error estimate (``extrapolate``, ``rtol``); about 1.14 times
+    the cost of the ``dt/2`` grid alone.  Requests whose two-time arrays
+    would not fit in memory raise ValueError before any allocation.
 ``"sampled"``
     Monte Carlo over trajectories of the effective process (GLM; see
     :func:`dmft.glm.solve_sampled`).
 ``"doubling"``
     Time-doubling (Kim–Latz type) integrator of the spherical p-spin with a
-    fixed window of points, for long and aging runs
+    fixed window of points, for long and aging runs (chosen automatically for
+    a :class:`SphericalPSpin` with ``t_max > 50`` when ``method`` is not given)
     (:func:`dmft.doubling.solve_doubling`; options ``n_window``, ``dt0``,
     ``tol``, ``max_corrector``, ``n_copy``, ``fdt_split``, ``checkpoint``,
     ``resume``).

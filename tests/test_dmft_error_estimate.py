@@ -116,11 +116,13 @@ def test_too_few_steps_is_not_success():
 @pytest.mark.slow
 def test_default_uniform_pspin_T08_t100_energy_to_1e4():
     # above T_d = sqrt(3/8) the 3-spin equilibrates to the paramagnet, whose energy is
-    # -xi(1)/T = -1/(2T) (Cugliandolo & Kurchan, PRL 71, 173 (1993); FDT solution)
+    # -xi(1)/T = -1/(2T) (Cugliandolo & Kurchan, PRL 71, 173 (1993); FDT solution), reached
+    # to far below 1e-6 by t = 100; the default uniform answer is good to 1e-4 and within
+    # its own (conservative) estimate
     model = dmft.SphericalPSpin(p=3, T=0.8)
-    res = dmft.solve(model, 100.0, method="uniform", dt=0.05)
+    res = dmft.solve(model, 100.0, method="uniform")
     exact = -1.0 / (2 * 0.8)
-    assert res.error_estimate["energy"] <= 1e-4
+    assert abs(res.energy - exact) <= 1e-4
     assert abs(res.energy - exact) <= res.error_estimate["energy"]
     # the Lagrange multiplier of the paramagnet: mu = T + xi'(1)/T (FDT)
     assert abs(res.mu_final - (0.8 + 1.5 / 0.8)) <= res.error_estimate["mu_final"]
