@@ -81,12 +81,14 @@ AUTO_DOUBLING_T_MAX = 50.0
 #: Used when the available memory cannot be read from the system.
 MEMORY_CAP_BYTES = 8 * 2 ** 30
 #: Order assumed for the Richardson-extrapolated values in their error
-#: estimate.  Fourth order is observed for the p-spin (the iterated trapezoid
-#: scheme has an expansion in even powers), but closer to third with irregular
-#: ratios for the linear-regression closure at dt ~ 0.1-0.2 (its auxiliary
-#: Volterra end points); the estimate assumes only that the extrapolation is
-#: no worse than the base scheme's second order, which is conservative.
-_EXTRAP_ORDER = 2
+#: estimate ``|X_R(dt) - X_R(2 dt)| / (2^q - 1)``.  The p-spin and the RNN
+#: (iterated trapezoid scheme, an expansion in even powers of dt) show fourth
+#: order (successive changes shrink 14-16 fold); q = 3 is assumed, a factor
+#: of about 2 of safety.  The linear-regression closure (and the GLM built on
+#: it) converges irregularly at dt = 0.1-0.4 (successive changes of the GLM's
+#: Q shrink 2.4, 4.7, 10 fold: odd powers from its Volterra auxiliaries and a
+#: stiff spectrum), so only q = 2, the base scheme's order, is assumed there.
+_EXTRAP_ORDER = {"pspin": 3, "rnn": 3, "linreg": 2, "stationary": 3}
 
 
 def solve(model, t_max, **options) -> DMFTResult:
@@ -114,9 +116,11 @@ def solve(model, t_max, **options) -> DMFTResult:
         ``dt`` and ``2 dt`` and return the Richardson extrapolation ``(4
         X_{dt/2} - X_dt) / 3`` of every array on the ``dt`` grid (default
         True).  The error estimate of each observable is ``|X_R(dt) -
-        X_R(2 dt)| / (2^2 - 1)`` with ``X_R(h)`` the extrapolation from
-        ``h/2, h``, compared on the ``2 dt`` grid (conservative: the
-        extrapolated values converge at third to fourth order).  With False the
+        X_R(2 dt)| / (2^q - 1)`` with ``X_R(h)`` the extrapolation from
+        ``h/2, h``, compared on the ``2 dt`` grid; ``q = 3`` for the p-spin
+        and the RNN (fourth order is observed), ``q = 2`` for the
+        linear-regression and GLM closures (irregular convergence at coarse
+        ``dt``); see ``_EXTRAP_ORDER``.  With False the
         single-grid second-order solution at ``dt`` is returned, with the
         estimate ``|X_dt - X_2dt| / 3`` from a half-resolution run.  If
         ``t_max / dt`` is odd, the last common time is ``t_max - dt``.  A
@@ -126,8 +130,9 @@ def solve(model, t_max, **options) -> DMFTResult:
         ``success`` requires every error estimate ``<= rtol * max(1, |X|)``
         (``|X|`` the largest magnitude of that observable; default 1e-4).  With
         the default ``dt`` the 3-spin at ``T = 0.8`` has energy error 5e-5 at
-        ``t = 100`` (measured against ``-1/(2T)``) while its conservative
-        estimate is 2e-4; ``dt = 0.05`` meets ``rtol = 1e-4`` with estimates.
+        ``t = 100`` (measured against ``-1/(2T)``; estimate 9e-5), but the
+        two-time ``C`` is estimated to 6e-4, so ``success`` is False there:
+        ``dt = 0.05`` brings every estimate below 1e-4.
     tol : float, optional
         Corrector tolerance on the largest change of a row (default 1e-10).
     resume : DMFTResult, optional
@@ -350,7 +355,7 @@ def _sub(a):
     return a[::2] if a.ndim == 1 else a[::2, ::2]
 
 
-def _levels(level, n, dt, opts, resume=None):
+def _levels(level, n, dt, opts, resume=None, order=2):
     """Run ``level(h, m, resume)`` at the resolutions of ``opts`` and combine them.
 
     ``level`` returns ``(arrays, info)``: ``arrays`` maps names to time series
@@ -363,6 +368,7 @@ def _levels(level, n, dt, opts, resume=None):
     nc = (n - 1) // 2 + 1
     if opts["extrapolate"]:
         mid, imid = level(dt, n, None)
+        imid["order"] = order
         fine, ifine = level(0.5 * dt, 2 * n - 1, None)
         out = {k: (4.0 * _sub(fine[k]) - mid[k]) / 3.0 for k in mid}
         infos = [imid, ifine]
@@ -370,7 +376,7 @@ def _levels(level, n, dt, opts, resume=None):
             crs, icrs = level(2.0 * dt, nc, None)
             infos.append(icrs)
             diff = {k: np.abs(_sub(out[k]) - (4.0 * _sub(mid[k]) - crs[k]) / 3.0)
-                    / (2.0 ** _EXTRAP_ORDER - 1.0) for k in mid}
+                    / (2.0 ** order - 1.0) for k in mid}
         else:
             diff = None
     else:
@@ -435,7 +441,8 @@ def _finish(model, opts, arrays, diff, infos, scalars, finals, conventions, meta
     levels = "dt/2, dt, 2 dt" if opts["extrapolate"] else "dt, 2 dt"
     conventions = dict(conventions)
     conventions["error_estimate"] = (
-        "Richardson: |X_R(dt) - X_R(2 dt)| / 3, X_R(h) = (4 X_{h/2} - X_h)/3 (returned)"
+        f"Richardson: |X_R(dt) - X_R(2 dt)| / {2 ** infos[0]['order'] - 1}, "
+        "X_R(h) = (4 X_{h/2} - X_h)/3 (returned)"
         if opts["extrapolate"] else "Richardson: |X_dt - X_2dt| / 3 (second order)")
     meta = dict(meta, levels=levels)
     return DMFTResult(success=success, status=0 if success else -1, message=msg,
@@ -476,7 +483,7 @@ def _uniform_pspin(model: SphericalPSpin, t_max, dt, n, opts, resume=None):
         _kernels.pspin_energy(coef, out["C"], out["R"], h, out["done"], e)
         return {"C": out["C"], "R": out["R"], "mu": out["mu"], "e": e}, _info(out)
 
-    arr, diff, infos = _levels(level, n, dt, opts, resume)
+    arr, diff, infos = _levels(level, n, dt, opts, resume, _EXTRAP_ORDER["pspin"])
     C, R = arr["C"], arr["R"]
     t = dt * np.arange(n)
     cons = np.diag(C) - 1.0
@@ -505,7 +512,7 @@ def _uniform_rnn(model: RandomRNN, t_max, dt, n, opts, resume=None):
                            w=w, resume=res)
         return {"C": out["C"], "R": out["R"], "variance_t": np.diag(out["C"]).copy()}, _info(out)
 
-    arr, diff, infos = _levels(level, n, dt, opts, resume)
+    arr, diff, infos = _levels(level, n, dt, opts, resume, _EXTRAP_ORDER["rnn"])
     C = arr["C"]
     t = dt * np.arange(n)
     scalars = {"t_max": t_max, "variance": float(arr["variance_t"][-1]),
@@ -542,7 +549,8 @@ def _linreg_level(model: LinearRegressionGF, opts, observables=None):
 
 
 def _uniform_linreg(model: LinearRegressionGF, t_max, dt, n, opts, resume=None):
-    arr, diff, infos = _levels(_linreg_level(model, opts), n, dt, opts, resume)
+    arr, diff, infos = _levels(_linreg_level(model, opts), n, dt, opts, resume,
+                                 _EXTRAP_ORDER["linreg"])
     t = dt * np.arange(n)
     err = arr["error_t"]
     test = 0.5 * (err + model.noise)
@@ -581,7 +589,8 @@ def _uniform_glm(model: GLMDynamics, t_max, dt, n, opts, resume=None):
         return {k + "_t": np.asarray(v, dtype=float) for k, v in obs.items()}
 
     lin = model.linear_equivalent()
-    arr, diff, infos = _levels(_linreg_level(lin, opts, observables), n, dt, opts, resume)
+    arr, diff, infos = _levels(_linreg_level(lin, opts, observables), n, dt, opts,
+                                 resume, _EXTRAP_ORDER["linreg"])
     arrays = {"t": dt * np.arange(n), "C": arr["C"], "R": arr["R"], "m_equivalent": arr["m"],
               "R_sample": arr["R_sample"], "C_loss": arr["C_loss"],
               "error_equivalent_t": arr["error_t"], "train_loss_t": arr["train_loss_t"],
@@ -669,7 +678,7 @@ def _stationary_pspin(model: SphericalPSpin, t_max, dt, n, tol, max_corr, extrap
                                         "non-finite values",
                                         "elapsed": time.perf_counter() - t0}
 
-    arr, diff, infos = _levels(level, n, dt, opts)
+    arr, diff, infos = _levels(level, n, dt, opts, order=_EXTRAP_ORDER["stationary"])
     tau = dt * np.arange(n)
     conventions = model.conventions()
     conventions["integrator"] = "one-time (TTI + FDT) trapezoid predictor-corrector" + (
