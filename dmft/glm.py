@@ -268,7 +268,11 @@ def solve_sampled(model: GLMDynamics, t_max: float, *, dt: float = 0.05, n_traj:
     ``test_error_t`` (sign teacher), ``train_error_t`` (logistic, hinge) and
     their standard errors ``*_se`` from the spread over replicas (the
     trajectories of one replica share their empirical kernels, so their own
-    spread would underestimate the error).
+    spread would underestimate the error).  ``error_estimate`` holds these
+    standard errors at ``t_max`` for the final observables; it does not
+    include the O(dt) time discretisation of the sampled process, and no
+    tolerance is imposed on it (``success`` is about the slab iterations;
+    choose ``n_traj``, ``n_replicas`` for the error bars needed).
     """
     import time
 
