@@ -101,8 +101,9 @@ def solve(model, t_max, **options) -> DMFTResult:
         Final time (``> 0``).
     method : {"uniform", "stationary", "sampled", "doubling"}, optional
         Integrator.  If not given: ``"doubling"`` for a :class:`SphericalPSpin`
-        with ``t_max > 50`` (``AUTO_DOUBLING_T_MAX``) and no uniform-only
-        option, else ``"uniform"``; the choice is recorded in
+        with ``t_max > 50`` (``AUTO_DOUBLING_T_MAX``) or with a doubling-only
+        option (``n_window``, ``dt0``, ...), and no uniform-only option
+        (``dt``, ``extrapolate``, ``rtol``, ...), else ``"uniform"``; the choice is recorded in
         ``result.options["method"]`` and ``result.meta["method_choice"]``
         and stated in the message.  ``"sampled"`` takes the options of
         :func:`dmft.glm.solve_sampled` and ``"doubling"`` those of
@@ -184,7 +185,9 @@ def solve(model, t_max, **options) -> DMFTResult:
         from .doubling import solve_doubling
         res = solve_doubling(model, t_max, **options)
         if auto:
-            _note_auto(res, "doubling", f"t_max > {AUTO_DOUBLING_T_MAX:g}")
+            why = (f"t_max > {AUTO_DOUBLING_T_MAX:g}" if t_max > AUTO_DOUBLING_T_MAX
+                   else "doubling options given")
+            _note_auto(res, "doubling", why)
         return res
     if method == "sampled":
         check_options(options, _SAMPLED_OPTS, "dmft.solve(method='sampled')")
@@ -305,10 +308,15 @@ def _check_resume(resume, model, opts, n):
 
 def _auto_method(model, t_max, options):
     """The method chosen when ``method`` is not given (see :func:`solve`)."""
+    from .doubling import DOUBLING_OPTIONS
     uniform_only = {"dt", "rtol_corrector", "n_quad", "closed_form", "extrapolate", "rtol",
                     "resume"}
-    if (isinstance(model, SphericalPSpin) and not uniform_only & set(options)
-            and isinstance(t_max, (int, float)) and t_max > AUTO_DOUBLING_T_MAX):
+    doubling_only = set(DOUBLING_OPTIONS) - set(_UNIFORM_OPTS)
+    if not isinstance(model, SphericalPSpin) or uniform_only & set(options):
+        return "uniform"
+    if doubling_only & set(options):
+        return "doubling"
+    if isinstance(t_max, (int, float)) and t_max > AUTO_DOUBLING_T_MAX:
         return "doubling"
     return "uniform"
 

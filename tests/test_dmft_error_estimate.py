@@ -133,3 +133,16 @@ def test_long_pspin_run_chooses_doubling():
     res = dmft.solve(dmft.SphericalPSpin(p=3, T=0.8), 60.0)
     assert res.options["method"] == "doubling"
     assert "automatically" in res.message and "automatic" in res.meta["method_choice"]
+
+
+def test_automatic_method_follows_the_options():
+    model = dmft.SphericalPSpin(p=3, T=0.8)
+    # a doubling-only option selects the doubling integrator, and the result says so
+    res = dmft.solve(model, 4.0, n_window=32)
+    assert res.options["method"] == "doubling" and "automatically" in res.message
+    # a uniform-only option keeps the uniform grid even for a long run; no note then
+    res = dmft.solve(model, 60.0, dt=0.5, extrapolate=False, rtol=1.0)
+    assert res.options["method"] == "uniform" and "automatically" not in res.message
+    # an explicit method is never overridden
+    res = dmft.solve(model, 4.0, method="uniform")
+    assert res.options["method"] == "uniform" and "method_choice" not in res.meta
