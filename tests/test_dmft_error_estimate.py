@@ -56,6 +56,15 @@ def test_refinement_moves_answer_by_at_most_the_estimate(case):
         assert moved <= est, (name, moved, est)
         # the refined run is more accurate by the method's order: its estimate is smaller
         assert fine.error_estimate[name] <= est, name
+    # the arrays' estimates (largest over the grid) bound their largest change on the
+    # common grid when the step is halved
+    if coarse_opts.get("dt") != fine_opts.get("dt"):
+        for name, est in coarse.error_estimate.items():
+            if name not in coarse.arrays:
+                continue
+            a, b = coarse.arrays[name], fine.arrays[name]
+            b = b[::2] if b.ndim == 1 else b[::2, ::2]
+            assert np.max(np.abs(a - b)) <= est, name
     # success means: every estimate within rtol * max(1, |value|)
     rtol = coarse.options.get("rtol", 1e-4)
     within = all(e <= rtol * max(1.0, abs(getattr(coarse, k)) if k in coarse.scalars
