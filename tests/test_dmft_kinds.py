@@ -15,10 +15,18 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 @pytest.mark.parametrize("name", ["dmft.pspin", "dmft.linreg", "dmft.rnn", "dmft.glm"])
 def test_kinds_registered(name):
+    import inspect
+
     kind = get_kind(name)
-    assert kind is not None
+    assert kind.name == name
     for ref in (kind.point, kind.check, kind.plot):
         assert callable(resolve_callable(ref))
+    # every declared parameter and option is a keyword of the point function, with the
+    # declared default
+    sig = inspect.signature(resolve_callable(kind.point)).parameters
+    for key, par in {**kind.params, **kind.options}.items():
+        assert key in sig, key
+        assert sig[key].default == par.default, key
 
 
 def test_pspin_point_scalars_and_reference():
