@@ -159,7 +159,9 @@ def test_convert_roundtrip_and_dynamical_temperature():
 
 
 def test_aging_helpers_published_values():
-    # issue 4 / Cugliandolo & Kurchan (1993): p = 3, T = 0.5, xi = q^3/2
+    # Cugliandolo & Kurchan, PRL 71, 173 (1993): plateau from the marginality condition
+    # xi''(q)(1-q)^2 = T^2 (checked exactly below), x = (p-2)(1-q)/q and the asymptotic
+    # energy -(1/T)[xi(1) - (1-x) xi(q)]; p = 3, T = 0.5, xi = q^3/2
     assert dmft.aging_plateau(0.5) == pytest.approx(0.63882, abs=1e-5)
     assert dmft.aging_fdr(0.5) == pytest.approx(0.56538, abs=1e-5)
     assert dmft.aging_energy(0.5) == pytest.approx(-0.88669, abs=1e-5)
