@@ -330,18 +330,32 @@ def _note_auto(res, method, why):
 
 
 def _available_memory():
-    """Bytes of memory available (MemAvailable, else free pages, else ``MEMORY_CAP_BYTES``)."""
+    """Bytes of memory available: MemAvailable (else free pages, else ``MEMORY_CAP_BYTES``),
+    capped by a cgroup v2 limit (``memory.max - memory.current``) where there is one."""
+    avail = None
     try:
         with open("/proc/meminfo") as f:
             for line in f:
                 if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
+                    avail = int(line.split()[1]) * 1024
+                    break
     except OSError:
         pass
+    if avail is None:
+        try:
+            avail = int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+        except (ValueError, OSError, AttributeError):
+            avail = MEMORY_CAP_BYTES
     try:
-        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
-    except (ValueError, OSError, AttributeError):
-        return MEMORY_CAP_BYTES
+        with open("/sys/fs/cgroup/memory.max") as f:
+            limit = f.read().strip()
+        if limit != "max":
+            with open("/sys/fs/cgroup/memory.current") as f:
+                used = int(f.read().strip())
+            avail = min(avail, int(limit) - used)
+    except (OSError, ValueError):
+        pass
+    return avail
 
 
 def _check_memory(model, t_max, dt, n, extrapolate):
