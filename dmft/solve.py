@@ -177,6 +177,13 @@ def solve(model, t_max, **options) -> DMFTResult:
         On invalid input, and (``"uniform"``) before any allocation when the
         two-time arrays of ``t_max / dt`` points would not fit in the
         available memory (use ``method="doubling"``).
+
+    Notes
+    -----
+    Cost of ``"uniform"``: O(m^3) time and O(m^2) memory for ``m = 2 t_max /
+    dt`` points of the finest grid (memory-bound; about 10 s for m = 2000 on
+    one core of the reference machine, see ``benchmarks/README.md``).  Runs
+    that fit in memory are not refused however long they take.
     """
     auto = "method" not in options
     if auto:
