@@ -423,7 +423,7 @@ def _levels(level, n, dt, opts, resume=None, order=2):
 
 
 def _finish(model, opts, arrays, diff, infos, scalars, finals, conventions, meta,
-            residual=math.nan, skip=()):
+            residual=math.nan, skip=(), hint="decrease dt"):
     """Build the result: error estimates, the tolerance test, the message.
 
     ``finals`` maps a scalar's name to ``(array name, where)``: its error
@@ -466,7 +466,7 @@ def _finish(model, opts, arrays, diff, infos, scalars, finals, conventions, meta
         msg = "too few steps for an error estimate (t_max / dt >= 4 needed)"
     elif bad:
         msg = (f"error estimate above rtol = {rtol:g} for {', '.join(bad)} "
-               f"(largest {max(err[b] for b in bad):.3g}); decrease dt")
+               f"(largest {max(err[b] for b in bad):.3g}); {hint}")
     else:
         msg = "integrated to t_max; error estimates within rtol"
     levels = "dt/2, dt, 2 dt" if opts["extrapolate"] else "dt, 2 dt"
@@ -552,6 +552,7 @@ def _uniform_rnn(model: RandomRNN, t_max, dt, n, opts, resume=None):
     arr, diff, infos = _levels(make_level(opts["n_quad"]), n, dt, opts, resume,
                                _EXTRAP_ORDER["rnn"])
     nc = (n - 1) // 2 + 1
+    hint = "decrease dt"
     n_quad2 = min(2 * opts["n_quad"], 300)  # lmech.gauss.hermite allows up to 300
     if not exact and diff is not None:
         # quadrature error: the 2 dt grid again with twice the Gauss-Hermite nodes; the
@@ -559,8 +560,11 @@ def _uniform_rnn(model: RandomRNN, t_max, dt, n, opts, resume=None):
         base, ib = make_level(opts["n_quad"])(2.0 * dt, nc, None)
         fine, iq = make_level(n_quad2)(2.0 * dt, nc, None)
         infos += [ib, iq]
+        quad = {k: np.abs(fine[k] - base[k]) for k in diff}
+        if max(np.nanmax(q) for q in quad.values()) > max(np.nanmax(d) for d in diff.values()):
+            hint = "raise n_quad (the quadrature error dominates)"
         for k in diff:
-            diff[k] = diff[k] + np.abs(fine[k] - base[k])
+            diff[k] = diff[k] + quad[k]
     C = arr["C"]
     t = dt * np.arange(n)
     scalars = {"t_max": t_max, "variance": float(arr["variance_t"][-1]),
@@ -578,7 +582,7 @@ def _uniform_rnn(model: RandomRNN, t_max, dt, n, opts, resume=None):
               "iterations": infos[0]["iters"]}
     finals = {"variance": ("variance_t", "last"), "C_half": ("C", "half")}
     return _finish(model, opts, arrays, diff, infos, scalars, finals, conventions,
-                   {"method": "uniform"})
+                   {"method": "uniform"}, hint=hint)
 
 
 def _linreg_level(model: LinearRegressionGF, opts, observables=None):
