@@ -14,7 +14,9 @@ Models (frozen, validated, registered dataclasses):
   case, and the square loss at full batch also closed exactly.
 
 :func:`solve` integrates any of them with the uniform-grid second-order
-predictor–corrector (``method="uniform"``); the p-spin paramagnet and the
+predictor–corrector, Richardson-extrapolated with an error estimate
+(``method="uniform"``; a p-spin run longer than t = 50 goes to
+``"doubling"`` unless a method is given); the p-spin paramagnet and the
 chaotic RNN also have a one-time stationary solver (``"stationary"``); the
 spherical p-spin has a time-doubling integrator with a fixed window of
 points for long and aging runs (``"doubling"``, :mod:`dmft.doubling`).  It

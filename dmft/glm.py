@@ -268,7 +268,11 @@ def solve_sampled(model: GLMDynamics, t_max: float, *, dt: float = 0.05, n_traj:
     ``test_error_t`` (sign teacher), ``train_error_t`` (logistic, hinge) and
     their standard errors ``*_se`` from the spread over replicas (the
     trajectories of one replica share their empirical kernels, so their own
-    spread would underestimate the error).
+    spread would underestimate the error).  ``error_estimate`` holds these
+    standard errors at ``t_max`` for the final observables; it does not
+    include the O(dt) time discretisation of the sampled process, and no
+    tolerance is imposed on it (``success`` is about the slab iterations;
+    choose ``n_traj``, ``n_replicas`` for the error bars needed).
     """
     import time
 
@@ -304,7 +308,7 @@ def solve_sampled(model: GLMDynamics, t_max: float, *, dt: float = 0.05, n_traj:
                              f"(n = {n} time points); use fewer samples or time points")
     else:
         # deterministic responses (independent of the correlations for the square loss)
-        lin = solve(model.linear_equivalent(), t_max, dt=dt)
+        lin = solve(model.linear_equivalent(), t_max, dt=dt, extrapolate=False)
         R = np.ascontiguousarray(lin.R)
         Rr = np.ascontiguousarray(lin.R_sample)
     options = {"method": "sampled", "dt": dt, "n_traj": n_traj, "n_samples": n_samples,
@@ -380,6 +384,11 @@ def solve_sampled(model: GLMDynamics, t_max: float, *, dt: float = 0.05, n_traj:
     for key in ("test_error", "test_risk", "train_error"):
         if key + "_t" in arrays:
             scalars[key] = float(arrays[key + "_t"][-1])
+    # Monte Carlo standard errors (independent replicas) of the final observables; the
+    # O(dt) time discretisation of the sampled process is not included
+    error_estimate = {key: float(arrays[key + "_se"][-1])
+                      for key in ("M", "Q", "train_loss", "test_error", "test_risk",
+                                  "train_error") if key + "_se" in arrays}
     conventions = model.conventions()
     if general:
         conventions["integrator"] = (
@@ -402,7 +411,7 @@ def solve_sampled(model: GLMDynamics, t_max: float, *, dt: float = 0.05, n_traj:
     return DMFTResult(success=success, status=0 if success else -1, message=msg,
                       n_iter=int(iters.sum()), model=model,
                       options=options, conventions=conventions, timings={"solve": elapsed},
-                      arrays=arrays, scalars=scalars,
+                      arrays=arrays, scalars=scalars, error_estimate=error_estimate,
                       meta={"method": "sampled", "kernel": "general" if general else "square",
                             "resumed_from": n0})
 

@@ -26,6 +26,10 @@
     Observables: ``variance`` (``C(t_max, t_max)``), ``C_half`` and, for the
     noiseless tanh/erf network, ``stationary_variance``.
 
+Every point also records the solver's error estimates (``<name>_err``, see
+:attr:`lmech.Result.error_estimate`); ``converged`` is False when an estimate
+exceeds the solver's ``rtol``.
+
 Point results keep one-time arrays only (the two-time ``C``, ``R`` of a sweep
 point are dropped to bound archive size; run :func:`dmft.solve` for them).
 """
@@ -56,7 +60,8 @@ def _slim(res: DMFTResult, extra: dict | None = None) -> DMFTResult:
     return DMFTResult(success=res.success, status=res.status, message=res.message,
                       n_iter=res.n_iter, residual=res.residual, model=res.model,
                       options=res.options, conventions=res.conventions, timings=res.timings,
-                      arrays=arrays, scalars=scalars, meta=res.meta)
+                      arrays=arrays, scalars=scalars, meta=res.meta,
+                      error_estimate=res.error_estimate)
 
 
 def _check_tmax(t_max):
@@ -72,7 +77,7 @@ def pspin_check(*, p=3, T=0.5, convention="half", t_max=20.0):
 
 
 def pspin_point(*, p=3, T=0.5, convention="half", t_max=20.0, method="uniform", dt=0.05,
-                tol=0.0, max_corrector=0, n_window=256, dt0=0.05) -> DMFTResult:
+                tol=0.0, max_corrector=0, n_window=256, dt0=0.05, rtol=1e-4) -> DMFTResult:
     """Solve the p-spin at one point; scalars are the final observables.
 
     ``method="doubling"`` uses ``n_window``, ``dt0``, ``tol`` and
@@ -89,7 +94,8 @@ def pspin_point(*, p=3, T=0.5, convention="half", t_max=20.0, method="uniform", 
         res = solve(model, t_max, method=method, n_window=n_window, dt0=dt0, tol=tol,
                     max_corrector=max_corrector)
     else:
-        res = solve(model, t_max, method=method, dt=dt, tol=tol, max_corrector=max_corrector)
+        res = solve(model, t_max, method=method, dt=dt, tol=tol, max_corrector=max_corrector,
+                    rtol=rtol)
     ref = math.nan
     if p >= 3 and T > 0:
         if T > model.dynamical_temperature():
@@ -110,11 +116,11 @@ def linreg_check(*, alpha=2.0, noise=0.0, ridge=0.0, signal=1.0, temperature=0.0
 
 
 def linreg_point(*, alpha=2.0, noise=0.0, ridge=0.0, signal=1.0, temperature=0.0, t_max=10.0,
-                 dt=0.05, tol=1e-10, max_corrector=50) -> DMFTResult:
+                 dt=0.05, tol=1e-10, max_corrector=50, rtol=1e-4) -> DMFTResult:
     """Solve least-squares gradient flow (or Langevin) at one point, with the exact MP error."""
     model = LinearRegressionGF(alpha=alpha, noise=noise, ridge=ridge, signal=signal,
                                temperature=temperature)
-    res = solve(model, t_max, dt=dt, tol=tol, max_corrector=max_corrector)
+    res = solve(model, t_max, dt=dt, tol=tol, max_corrector=max_corrector, rtol=rtol)
     return _slim(res, {"error_mp": mp_error(model, t_max)})
 
 
@@ -126,11 +132,11 @@ def rnn_check(*, g=1.5, phi="tanh", noise=0.0, x0_var=1.0, t_max=20.0):
 
 
 def rnn_point(*, g=1.5, phi="tanh", noise=0.0, x0_var=1.0, t_max=20.0, dt=0.1, n_quad=24,
-              closed_form=True, tol=1e-10, max_corrector=50) -> DMFTResult:
+              closed_form=True, tol=1e-10, max_corrector=50, rtol=1e-4) -> DMFTResult:
     """Transient of the random RNN at one point."""
     model = RandomRNN(g=g, phi=phi, noise=noise, x0_var=x0_var)
     res = solve(model, t_max, dt=dt, n_quad=n_quad, closed_form=closed_form, tol=tol,
-                max_corrector=max_corrector)
+                max_corrector=max_corrector, rtol=rtol)
     extra = {} if "stationary_variance" in res.scalars else {"stationary_variance": math.nan}
     return _slim(res, extra)
 
@@ -148,7 +154,7 @@ def glm_point(*, alpha=2.0, loss="square", ridge=0.0, teacher="sign", noise=0.0,
               temperature=0.0, batch_fraction=1.0, persistence=1.0, t_max=10.0, method="auto",
               dt=0.05, tol=1e-10, max_corrector=50, n_traj=2000, n_samples=None, n_replicas=4,
               seed=0, tol_se=0.01, n_pass=2, max_iter=50, damping=1.0,
-              adaptive_damping=True) -> DMFTResult:
+              adaptive_damping=True, rtol=1e-4) -> DMFTResult:
     """GLM dynamics at one point: the exact closure (``method="uniform"``; square loss, full
     batch), or the sampled effective process (``"sampled"``); ``"auto"`` picks the closure
     where it exists."""
@@ -162,7 +168,7 @@ def glm_point(*, alpha=2.0, loss="square", ridge=0.0, teacher="sign", noise=0.0,
                     n_replicas=n_replicas, seed=seed, tol_se=tol_se, n_pass=n_pass,
                     max_iter=max_iter, damping=damping, adaptive_damping=adaptive_damping)
     else:
-        res = solve(model, t_max, dt=dt, tol=tol, max_corrector=max_corrector)
+        res = solve(model, t_max, dt=dt, tol=tol, max_corrector=max_corrector, rtol=rtol)
     extra = {k: math.nan for k in ("test_error", "test_risk", "train_error")
              if k not in res.scalars}
     return _slim(res, extra)
@@ -203,7 +209,12 @@ def plot_observable(res, ax, observable):
     _plotter(observable)(res, ax)
 
 
+_RTOL = Param(float, default=1e-4, low=0.0, low_open=True,
+              help="relative tolerance on the error estimates (uniform, stationary): "
+                   "converged requires every estimate <= rtol * max(1, |value|)")
+
 _COMMON_OPTS = {
+    "rtol": _RTOL,
     "tol": Param(float, default=1e-10, low=0.0, low_open=True, help="corrector tolerance"),
     "max_corrector": Param(int, default=50, low=1, high=10_000, help="corrector iterations per step"),
 }
@@ -226,6 +237,7 @@ register_kind(SweepKind(
                              "time-doubling window for long/aging runs)"),
         "dt": Param(float, default=0.05, low=0.0, low_open=True,
                     help="time step (uniform, stationary)"),
+        "rtol": _RTOL,
         "n_window": Param(int, default=256, low=16, high=4096,
                           help="points of the doubling window (even)"),
         "dt0": Param(float, default=0.05, low=0.0, low_open=True, high=1.0,

@@ -139,7 +139,7 @@ def mp_error(model: LinearRegressionGF, t: float) -> float:
 
         r^2 Int (s k_s/(s+lambda) - 1)^2 dF + sigma^2 gamma Int s k_s^2/(s+lambda)^2 dF,
 
-    which at ``lambda = 0`` is the issue's ``r^2 Int e^{-2st} dF + sigma^2
+    which at ``lambda = 0`` is ``r^2 Int e^{-2st} dF + sigma^2
     gamma Int (1-e^{-st})^2/s dF``.  Langevin noise at temperature T adds
     ``T Int (1 - e^{-2(s+lambda)t})/(s+lambda) dF`` (Ornstein–Uhlenbeck
     variance of each eigen-direction, summed with weight 1/d).

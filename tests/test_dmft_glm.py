@@ -123,7 +123,7 @@ def test_validation_and_spec():
                                    dmft.GLMDynamics(alpha=0.7, teacher="relu", ridge=0.1,
                                                     noise=0.2)])
 def test_sampled_process_agrees_with_closed_over_whole_horizon(model):
-    # issue 4: the Monte Carlo effective process (non-Gaussian labels, causal marching,
+    # the Monte Carlo effective process (non-Gaussian labels, causal marching,
     # common random numbers) and the exact closure agree within error bars up to t = 12
     t_max, dt = 12.0, 0.1
     closed = dmft.solve(model, t_max, dt=dt)
@@ -235,7 +235,7 @@ def _general(model, t_max, dt, n_traj, n_replicas, seed):
                                                     noise=0.2, temperature=0.3)])
 def test_general_kernel_square_loss_matches_closure(model):
     # the per-trajectory responses, the Stein teacher term and the Langevin noise of the
-    # general kernel reproduce the exact Gaussian closure (issue 4) for the square loss,
+    # general kernel reproduce the exact Gaussian closure for the square loss,
     # including temperature > 0 (white noise of intensity 2T, LinearRegressionGF closure)
     t_max, dt = 4.0, 0.1
     closed = dmft.solve(model, t_max, dt=dt)
@@ -362,7 +362,7 @@ def test_gradient_flow_converges_to_replica_erm_minimiser_small_ridge(loss):
         assert abs(res.scalars[key] - th) < 6 * se + 0.01 * abs(th), (key, res.scalars[key], th)
 
 
-# -- resume (issue 4: "long runs can checkpoint to and resume from an archive") -----------------
+# -- resume: long runs checkpoint to and resume from an archive ---------------------------------
 @pytest.mark.parametrize("model", [dmft.GLMDynamics(alpha=2.0, teacher="sign", ridge=0.1),
                                    dmft.GLMDynamics(alpha=2.0, loss="logistic", temperature=0.2,
                                                     batch_fraction=0.5)])
@@ -395,19 +395,21 @@ def test_sampled_resume_from_archive_reproduces_the_uninterrupted_run(model, tmp
 
 def test_uniform_glm_resume_is_exact():
     model = dmft.GLMDynamics(alpha=1.5, teacher="relu", noise=0.1, ridge=0.05)
-    full = dmft.solve(model, 3.0, dt=0.05)
-    part = dmft.solve(model, 1.5, dt=0.05)
-    res = dmft.solve(model, 3.0, dt=0.05, resume=part)
+    # resumable runs are single-grid (extrapolate=False); rtol matches their dt = 0.05
+    kw = {"extrapolate": False, "rtol": 0.01}
+    full = dmft.solve(model, 3.0, dt=0.05, **kw)
+    part = dmft.solve(model, 1.5, dt=0.05, **kw)
+    res = dmft.solve(model, 3.0, dt=0.05, resume=part, **kw)
     for key in ("M_t", "Q_t", "train_loss_t", "test_risk_t", "C", "R"):
         assert np.array_equal(res.arrays[key], full.arrays[key]), key
     part.arrays["C"][-1, :-1] *= 1.001  # the stored rows are used, not recomputed
     part.arrays["C"][:-1, -1] *= 1.001
-    moved = dmft.solve(model, 3.0, dt=0.05, resume=part)
+    moved = dmft.solve(model, 3.0, dt=0.05, resume=part, **kw)
     assert not np.array_equal(moved.arrays["Q_t"][31:], full.arrays["Q_t"][31:])
     with pytest.raises(ValueError, match="resume"):
-        dmft.solve(dmft.GLMDynamics(alpha=2.0), 3.0, dt=0.05, resume=part)
+        dmft.solve(dmft.GLMDynamics(alpha=2.0), 3.0, dt=0.05, resume=part, **kw)
     with pytest.raises(ValueError, match="resume"):
-        dmft.solve(model, 3.0, dt=0.025, resume=part)
+        dmft.solve(model, 3.0, dt=0.025, resume=part, **kw)
 
 
 def test_slab_test_halves_the_weight_when_the_residual_grows_and_measures_it_undamped():

@@ -56,16 +56,22 @@ def test_linear_network_closed_form():
     m = dmft.RandomRNN(g=g, phi="linear", x0_var=x0)
     errs = []
     for h in (0.1, 0.05):
-        res = dmft.solve(m, 10.0, dt=h)
-        assert res.success
+        res = dmft.solve(m, 10.0, dt=h, extrapolate=False)  # the base scheme
         t = res.t
         arg = 2 * g * np.sqrt(np.outer(t, t))
         exact = x0 * np.exp(-np.add.outer(t, t) + arg) * ive(0, arg)
         errs.append(np.max(np.abs(res.C - exact)))
+        assert errs[-1] <= res.error_estimate["C"]  # single-grid Richardson estimate
     assert errs[1] < 1e-3
     assert 3.8 < errs[0] / errs[1] < 4.2  # second order
+    # the default (extrapolated) answer is within its own estimate of the exact C
+    ext = dmft.solve(m, 10.0)
+    assert ext.success
+    arg = 2 * g * np.sqrt(np.outer(ext.t, ext.t))
+    exact = x0 * np.exp(-np.add.outer(ext.t, ext.t) + arg) * ive(0, arg)
+    assert np.max(np.abs(ext.C - exact)) <= ext.error_estimate["C"]
     # the quadrature path (exact for polynomials) gives the same numbers
-    gh = dmft.solve(m, 10.0, dt=0.05, closed_form=False, n_quad=4)
+    gh = dmft.solve(m, 10.0, dt=0.05, closed_form=False, n_quad=4, extrapolate=False)
     assert np.allclose(gh.C, res.C, rtol=0, atol=1e-13)
     # R = e^{-(t-t')}, discretised by the trapezoid rule: ((1 - h/2)/(1 + h/2))^k
     k = np.arange(len(t))[::-1]
@@ -128,10 +134,11 @@ def test_stationary_profile_matches_late_transient():
     for t_end in (30.0, 45.0, 60.0):
         n = int(round(t_end / 0.1))
         gaps.append(np.max(np.abs(res.C[n, n - lags] - sp.C[lags])))
-    # the distance to the stationary profile shrinks as the network ages; what is left at
-    # t = 60 is the O(h^2) error of dt = 0.1 (1e-3 on C(t,t), see the variance test)
-    assert gaps[0] > gaps[1] > gaps[2]
-    assert gaps[2] < 2e-3
+    # the distance to the stationary profile shrinks as the network ages, at least
+    # geometrically (it is still 3e-3 at t = 60, far above the transient's error estimate:
+    # the approach to the stationary state is slow, not a discretisation error)
+    assert res.success and res.error_estimate["C"] < 0.1 * gaps[2]
+    assert gaps[2] < 0.5 * gaps[1] < 0.25 * gaps[0]
     # the profile decreases from Delta_0 and obeys Delta'' = Delta - g^2 C_phi
     C, h = sp.C, 0.1
     assert np.all(np.diff(C) < 0)

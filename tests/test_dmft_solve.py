@@ -58,9 +58,9 @@ def test_corrector_stopping_rule():
     # stopping the corrector at 1e-3 of the predictor-corrector difference changes the
     # result far below the discretisation error, with fewer evaluations per step
     m = dmft.SphericalPSpin(p=3, T=0.5)
-    full = dmft.solve(m, 10.0, dt=0.05, rtol_corrector=0.0)
-    fast = dmft.solve(m, 10.0, dt=0.05)
-    half = dmft.solve(m, 10.0, dt=0.025)
+    full = dmft.solve(m, 10.0, dt=0.05, rtol_corrector=0.0, extrapolate=False)
+    fast = dmft.solve(m, 10.0, dt=0.05, extrapolate=False)
+    half = dmft.solve(m, 10.0, dt=0.025, extrapolate=False)
     assert abs(full.energy - fast.energy) < 1e-3 * abs(full.energy - half.energy)
     assert fast.iterations[1:].mean() < full.iterations[1:].mean()
     with pytest.raises(ValueError, match="rtol_corrector"):
@@ -68,9 +68,11 @@ def test_corrector_stopping_rule():
 
 
 @pytest.mark.parametrize("model,opts", [
-    (dmft.SphericalPSpin(p=3, T=0.6), {}),
-    (dmft.RandomRNN(g=1.5, phi="erf", noise=0.1), {}),
-    (dmft.LinearRegressionGF(alpha=0.8, noise=0.2, ridge=0.05), {}),
+    # resumable runs are single-grid (extrapolate=False); rtol matches their dt = 0.1
+    (dmft.SphericalPSpin(p=3, T=0.6), {"extrapolate": False, "rtol": 0.05}),
+    (dmft.RandomRNN(g=1.5, phi="erf", noise=0.1), {"extrapolate": False, "rtol": 0.05}),
+    (dmft.LinearRegressionGF(alpha=0.8, noise=0.2, ridge=0.05),
+     {"extrapolate": False, "rtol": 0.05}),
 ])
 def test_resume_reproduces_uninterrupted_run(tmp_path, model, opts):
     from lmech import archive
@@ -87,12 +89,16 @@ def test_resume_reproduces_uninterrupted_run(tmp_path, model, opts):
 
 def test_resume_validation():
     m = dmft.SphericalPSpin(p=3, T=0.6)
-    part = dmft.solve(m, 1.0, dt=0.1)
+    part = dmft.solve(m, 1.0, dt=0.1, extrapolate=False, rtol=0.05)
+    assert part.success
+    with pytest.raises(ValueError, match="extrapolate=False"):
+        dmft.solve(m, 2.0, dt=0.1, resume=part, rtol=0.05)
     with pytest.raises(ValueError, match="resume"):
-        dmft.solve(dmft.SphericalPSpin(p=3, T=0.7), 2.0, dt=0.1, resume=part)
+        dmft.solve(dmft.SphericalPSpin(p=3, T=0.7), 2.0, dt=0.1, resume=part,
+                   extrapolate=False, rtol=0.05)
     with pytest.raises(ValueError, match="resume"):
-        dmft.solve(m, 2.0, dt=0.05, resume=part)
+        dmft.solve(m, 2.0, dt=0.05, resume=part, extrapolate=False, rtol=0.05)
     with pytest.raises(ValueError, match="resume"):
-        dmft.solve(m, 0.5, dt=0.1, resume=part)
+        dmft.solve(m, 0.5, dt=0.1, resume=part, extrapolate=False, rtol=0.05)
     with pytest.raises(ValueError, match="resume"):
         dmft.solve(m, 2.0, dt=0.1, resume="part.h5")
