@@ -1274,28 +1274,16 @@ def _db_rhs(T, fdt, i, j, C, X, AC, AX, H2, F1, dF1, u, v):
         return rc, rx
     # plain form (eq. D9): u[l] = f2(C(t_i, s_l)) at the grid points, by parts against
     # the interval averages AX[i, l] of chi(t_i, .)
-    # phi = f2(C(t_i, .)) g is fast next to t_j (g = C(., t_j) or chi(., t_j)): up to the
-    # midpoint L its interval average (H2 times the average of g) times the increment of
-    # chi(t_i, .); beyond L, by parts, the average of chi(t_i, .) times the increment of phi
+    # (the midpoint switch of the split form is not used here: with it the plain form
+    # turns unstable at T = 0 once h > 1)
     AXi = AX[i]
-    Xi = X[i]
-    H2i = H2[i]
-    L = (i + j) // 2
     for l in range(1, j + 1):
-        if l <= L:
-            sC -= H2i[l] * ACj[l] * (Xi[l] - Xi[l - 1])
-        else:
-            sC += AXi[l] * (u[l] * Cj[l] - u[l - 1] * Cj[l - 1])
+        sC += AXi[l] * (u[l] * Cj[l] - u[l - 1] * Cj[l - 1])
         sB += AXj[l] * dF1[l]
     for l in range(j + 1, i + 1):
-        if l <= L:
-            sC -= H2i[l] * ACj[l] * (Xi[l] - Xi[l - 1])
-            sX -= H2i[l] * AXj[l] * (Xi[l] - Xi[l - 1])
-        else:
-            sC += AXi[l] * (u[l] * Cj[l] - u[l - 1] * Cj[l - 1])
-            sX += AXi[l] * (u[l] * Xj[l] - u[l - 1] * Xj[l - 1])
-    sC += u[L] * Cj[L] * Xi[L]
-    sX += u[L] * Xj[L] * Xi[L]
+        sC += AXi[l] * (u[l] * Cj[l] - u[l - 1] * Cj[l - 1])
+        sX += AXi[l] * (u[l] * Xj[l] - u[l - 1] * Xj[l - 1])
+    sC += u[0] * Cj[0] * X[i, 0]
     return sC + F1[0] * X[j, 0] + sB, 1.0 + sX
 
 

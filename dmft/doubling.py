@@ -145,20 +145,24 @@ __all__ = ["solve_doubling", "DOUBLING_OPTIONS", "doubling_grid", "FDT_SPLIT_MIN
 #: (D9) below, with ``c = FDT_SPLIT_MIN_T[0]`` if xi has a term of degree >= 3 and
 #: ``FDT_SPLIT_MIN_T[1]`` for the (Gaussian) 2-spin.  The split divides by T and is
 #: unstable at small T; the plain form misplaces the fast noise-driven relaxation once
-#: h >> 1.  Measured e(1e3), N = 128 vs 256 (half convention): 3-spin T = 0.2: plain
-#: -1.0114/-1.0336, split -1.0421/-1.0458; T = 0.15 both ~1e-2 apart; 2-spin (e_inf =
-#: -1 + T/2) T = 0.3: plain -0.8502/-0.8497, split -0.8447/-0.8475; T = 0.5: plain
-#: -0.802/-0.756, split -0.7473/-0.7486; 5-spin T = 0.2 (e_inf = -1.16126): plain
-#: -1.1285/-1.0858, split -1.1514/-1.1540; 3-spin T = 0.1: split unstable at N = 128,
-#: plain -1.0956/-1.0983.
-FDT_SPLIT_MIN_T = (0.06, 0.4)
+#: h >> 1.  Measured against the exact 2-spin solution (dmft.pspin2_exact), e(1e3) error
+#: at N = 64, 128, 256: T = 0.3: split -2e-5 (N = 256; plain -1.8e-4 and C off by 0.36);
+#: T = 0.1: split -2.0e-4, -3.8e-5, -1.6e-5, plain 2.2e-4, 1.1e-4, 4.0e-5; T = 0.05:
+#: the split blows up at N = 64.  Earlier measurements (before the midpoint switch of
+#: eq. D5): 3-spin T = 0.2: plain -1.0114/-1.0336, split -1.0421/-1.0458 (N = 128/256);
+#: 5-spin T = 0.2 (e_inf = -1.16126): plain -1.1285/-1.0858, split -1.1514/-1.1540;
+#: 3-spin T = 0.1: split unstable at N = 128, plain -1.0956/-1.0983.
+FDT_SPLIT_MIN_T = (0.06, 0.1)
 
 #: Corrector iterations per step of the uniform predictor-corrector that fills the first
 #: half-window (eq. D10); a row needing more fails the run.
 _START_MAX_CORRECTOR = 50
 
 DOUBLING_OPTIONS = ("method", "n_window", "dt0", "tol", "max_corrector", "n_copy", "fdt_split",
-                    "checkpoint", "resume")
+                    "checkpoint", "resume", "rtol", "estimate")
+
+#: Default of ``rtol``: ``success`` requires every error estimate ``<= rtol max(1, |X|)``.
+DOUBLING_RTOL = 1e-4
 _STATE = ("C", "X", "AC", "AX", "H1", "H2", "H3")
 CHECKPOINT_NAME = "doubling_checkpoint"
 
@@ -246,10 +250,10 @@ def solve_doubling(model: SphericalPSpin, t_max: float, **options):
     fdt_split : bool or "auto", optional
         Use the split (D3) of the response measure (True) or the plain
         Stieltjes sums (D9, False).  ``"auto"`` (default): the split for ``T
-        >= c sqrt(xi''(1))``, ``c = 0.06`` (0.4 for the pure 2-spin; see
+        >= c sqrt(xi''(1))``, ``c = 0.06`` (0.1 for the pure 2-spin; see
         ``FDT_SPLIT_MIN_T``).  Measured: p = 3, T = 0.5 to t = 1e4 needs the
-        split (plain gives e = -1.14 < e_inf); p = 2, T = 0.1 needs the plain
-        form (the split is unstable at N = 128).  Between T ~ 0.1 and 0.2
+        split (plain gives e = -1.14 < e_inf); p = 2 at T = 0.05 needs the plain
+        form (the split is unstable at N = 64).  Between T ~ 0.1 and 0.2
         (3-spin) neither converges well: e(1e3) moves by ~1e-2 from N = 128
         to 256.
     n_copy : int, optional
@@ -263,6 +267,20 @@ def solve_doubling(model: SphericalPSpin, t_max: float, **options):
         tau)`` for ``tau <= n_copy h`` while t doubles, which in aging costs
         ~ ``0.05 n_copy / N`` in energy (see the accuracy notes of the
         module).
+
+    rtol : float, optional
+        ``success`` requires every error estimate ``<= rtol max(1, |X|)``
+        (default 1e-4).
+    estimate : bool, optional
+        Estimate the error of the final energy and mu by the doubled-window
+        difference (default True): the run is repeated with ``n_window/2``
+        (and ``n_copy/2``, at least 2), which costs ~20% more, and
+        ``error_estimate`` holds ``|X(N) - X(N/2)|``.  The scheme converges at
+        second order in ``1/N`` (tests/test_dmft_doubling.py, against the
+        exact p = 2 solution :func:`dmft.pspin2_exact`), so this bounds the
+        error of the returned (finer) run.  With ``estimate=False``,
+        ``error_estimate`` is empty and ``success`` says only that the
+        integration went through.
 
     Returns
     -------
@@ -294,6 +312,8 @@ def solve_doubling(model: SphericalPSpin, t_max: float, **options):
     equilibrium = model.pure and model.p >= 3 and model.T > model.dynamical_temperature()
     nc_default = max(2, N // 64) if equilibrium else max(2, N // 128)
     nc = check_int("n_copy", options.get("n_copy", nc_default), low=2, high=max(2, N // 64))
+    rtol = check_real("rtol", options.get("rtol", DOUBLING_RTOL), low=0.0, low_open=True)
+    estimate = check_bool("estimate", options.get("estimate", True))
     split = options.get("fdt_split", "auto")
     if isinstance(split, str) and split == "auto":
         a = model.xi_coefficients()
@@ -307,6 +327,8 @@ def solve_doubling(model: SphericalPSpin, t_max: float, **options):
     K, m, h0 = doubling_grid(t_max, N, dt0)
     opts = {"method": "doubling", "n_window": N, "dt0": dt0, "tol": tol,
             "max_corrector": max_corr, "n_copy": nc, "fdt_split": split}
+    if estimate and (N // 2) // 2 * 2 < 16:
+        raise ValueError(f"estimate=True needs n_window >= 32 (the estimate runs n_window/2), got {N}")
     checkpoint = options.get("checkpoint")
     if checkpoint is not None and not isinstance(checkpoint, (str, os.PathLike)):
         raise ValueError(f"checkpoint must be a path (str or os.PathLike), got {checkpoint!r}")
@@ -442,9 +464,38 @@ def solve_doubling(model: SphericalPSpin, t_max: float, **options):
                else math.nan,
                "max_corrector_change": float(np.nanmax(chg)) if len(chg) else math.nan,
                "h0": h0, "h_final": h, "n_doublings": K, "n_rows": int(len(t_all))}
+    # error estimate (the doubled-window difference): the same run with half the window and
+    # the same n_copy (clamped to what N/2 allows), final energy and mu compared.  At fixed
+    # n_copy the scheme converges at first order in 1/N (the copies next to the diagonal,
+    # eq. D11a, make an error ~ n_copy/N in aging), so the difference estimates the error
+    # of the finer run.
+    err = {}
+    if estimate and ok:
+        half = (N // 2) // 2 * 2
+        comp = solve_doubling(model, t_max, n_window=half, dt0=dt0, tol=tol,
+                              max_corrector=max_corr, n_copy=min(nc, max(2, half // 64)),
+                              fdt_split=split, estimate=False)
+        if comp.success and ok:
+            err = {"energy": abs(energy - comp.energy),
+                   "mu": abs(scalars["mu_final"] - comp.mu_final)}
+        else:
+            err = {"energy": math.nan, "mu": math.nan}
+        conventions["error_estimate"] = (
+            f"|X(n_window={N}) - X(n_window={half})| at t_max for X = energy, mu (the doubled-"
+            f"window difference); success requires it <= rtol max(1, |X|), rtol = {rtol:g}")
+        elapsed = time.perf_counter() - t_start
+        if success:
+            bad = [k for k, x in (("energy", energy), ("mu", scalars["mu_final"]))
+                   if not (err[k] <= rtol * max(1.0, abs(x)))]
+            if bad:
+                success = False
+                message = (f"error estimate above rtol = {rtol:g} for {', '.join(bad)} ("
+                           + ", ".join(f"{k} {err[k]:.2g}" for k in bad)
+                           + "): increase n_window")
     return DMFTResult(success=success, status=0 if success else -1, message=message,
                       n_iter=int(its.sum()), residual=scalars["max_corrector_change"],
-                      model=model, options=opts, conventions=conventions,
+                      model=model, options={**opts, "rtol": rtol, "estimate": estimate},
+                      conventions=conventions, error_estimate=err,
                       timings={"solve": elapsed},
                       arrays={"t": tw, "C": Cw, "chi": chi, "R": Rw, "t_all": t_all, "e": e_all,
                               "mu": mu_all, "iterations": its, "corrector_change": chg,
