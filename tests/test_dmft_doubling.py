@@ -58,12 +58,16 @@ def test_before_doubling_second_order_against_exact_p2():
 def test_p2_against_exact_within_estimate():
     # across three doublings (h: 0.05 -> 0.4) the final energy and mu are within the
     # solver's own error estimate of the exact values (dmft.pspin2_exact)
-    res = dmft.solve(P2_T05, 100.0, method="doubling")
+    res = dmft.solve(P2_T05, 100.0, method="doubling", rtol=1e-3)
     ex = dmft.pspin2_exact(0.5, [100.0])
-    assert res.success and res.n_doublings == 3
+    assert res.n_doublings == 3
     assert abs(res.energy - ex.energy[0]) <= res.error_estimate["energy"]
     assert abs(res.mu_final - ex.mu[0]) <= res.error_estimate["mu"]
-    assert res.error_estimate["energy"] <= res.options["rtol"]
+    # success says whether the estimates are within rtol (the run is the same)
+    assert res.success == (res.error_estimate["energy"] <= 1e-3 and
+                           res.error_estimate["mu"] <= 1e-3 * max(1, abs(res.mu_final)))
+    tight = dmft.solve(P2_T05, 100.0, method="doubling", rtol=1e-6)
+    assert not tight.success and "rtol" in tight.message and tight.energy == res.energy
 
 
 def test_window_refinement_first_order_at_fixed_n_copy():
@@ -91,7 +95,7 @@ def test_p2_zero_temperature_long_times():
     # Cugliandolo-Dean closed form up to t = 1e3 (the uniform grid would need 2e4 steps);
     # T = 0 uses the plain form (D9)
     res = dmft.solve(dmft.SphericalPSpin(p=2, T=0.0), 1000.0, method="doubling", n_window=256)
-    assert res.success and res.options["fdt_split"] is False
+    assert res.options["fdt_split"] is False
     ex = dmft.pspin2_exact(0.0, res.t, correlation=True)
     assert abs(res.energy - ex.energy[-1]) <= res.error_estimate["energy"]
     assert abs(res.mu_final - ex.mu[-1]) <= res.error_estimate["mu"]
@@ -102,14 +106,11 @@ def test_p2_zero_temperature_long_times():
     assert err < np.max(np.abs(small.C - dmft.pspin2_exact(0.0, small.t, correlation=True).C))
 
 
-@pytest.mark.xfail(strict=True, reason="known: the doubled-window difference (N = 256 vs 128, "
-                   "n_copy 4 vs 2) underestimates the error above T_d, 4.5e-5 vs 7.7e-5")
 def test_p3_above_td_equilibrates_within_estimate():
     # T = 0.8 > T_d: at t = 400 the system is in equilibrium (paramagnet), e = -xi(1)/T
     # = -0.625 (Cugliandolo & Kurchan, PRL 71, 173 (1993)) to exponentially small terms
     m = dmft.SphericalPSpin(p=3, T=0.8)
     res = dmft.solve(m, 400.0, method="doubling")
-    assert res.success
     assert abs(res.energy + 0.625) <= res.error_estimate["energy"]
 
 
@@ -259,7 +260,7 @@ def test_p2_low_temperature_plain_form():
     # p = 2, T = 0.05: "auto" picks the plain form (D9); against the exact solution
     m = dmft.SphericalPSpin(p=2, T=0.05)
     res = dmft.solve(m, 1000.0, method="doubling", n_window=256)
-    assert res.success and res.options["fdt_split"] is False
+    assert res.options["fdt_split"] is False
     ex = dmft.pspin2_exact(0.05, [1000.0])
     assert abs(res.energy - ex.energy[0]) <= res.error_estimate["energy"]
     assert np.max(np.abs(res.C)) <= 1.0 + 1e-9
@@ -322,7 +323,7 @@ def test_auto_split_choice_and_p2_half_critical_temperature():
     # the 2-spin at T = 0.5 = T_c/2 takes the split (threshold 0.1 sqrt(xi''(1)) = 0.1);
     # e(1e3) against the exact solution within the estimate
     res = dmft.solve(P2_T05, 1000.0, method="doubling", n_window=128)
-    assert res.success and res.options["fdt_split"] is True
+    assert res.options["fdt_split"] is True
     assert abs(res.energy - dmft.pspin2_exact(0.5, [1000.0]).energy[0]) <= \
         res.error_estimate["energy"]
     assert dmft.solve(dmft.SphericalPSpin(p=2, T=0.1), 5.0, method="doubling", n_window=64,
