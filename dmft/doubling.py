@@ -47,12 +47,19 @@ that the coarse grid values cannot represent.
 *Discrete integrals* (rule: the interval average of the fast factor times the
 increment of the slow one; Delta_l the increment over interval l)::
 
-    (D5) T int_0^t Sig(t,s) g(s) ds = g(t) f1(1) - g(0) f1(C(t,0))
-                      - sum_l H1[i,l] Delta_l g - sum_l H2[i,l] Delta_l Phi(t_i,.) gbar_l
+    (D5) T int_0^t Sig(t,s) g(s) ds = sum_{l<=L} gbar_l Delta_l F + g(t) f1(1) - g(s_L) F(s_L)
+                      - sum_{l>L} H1[i,l] Delta_l g - sum_l H2[i,l] Delta_l Phi(t_i,.) gbar_l
 
 with ``g(s) = C(s,t_j)`` (``gbar = AC[j,l]``) in D1 and ``g = chi(s,t_j)``
 on ``[t_j, t_i]`` (``gbar = AX[j,l]``) in D2 (the first two terms: exact
-integration by parts of ``g d_s f1(C(t,s))``)::
+integration by parts of ``g d_s f1(C(t,s))``).  That form is right where
+``f1(C(t_i,s))`` is the fast factor, next to ``s = t_i``; next to ``s = t_j``
+the fast factor is ``g`` (it relaxes from ``g(t_j)``), and averaging the slow
+one there makes an error ~ ``h g' f1'`` per interval, first order in ``h/t``
+(the late-time drift of versions before issue 10: 1e-3 in e at t = 1e3 for p
+= 2, C off by 0.14).  So the sum is split at the midpoint ``L = (i+j)//2``:
+up to ``s_L``, ``int g d_s F ~ sum_l gbar_l Delta_l F`` (``F = f1(C(t_i,.))``),
+beyond it the by-parts form::
 
     (D6) mu(t_i) = T + (1/T) [xi'(1) - C(t_i,0) xi'(C(t_i,0)) - sum_l H3[i,l] Delta_l Phi]
     (D7) e(t_i)  = -(1/T) [xi(1) - xi(C(t_i,0)) - sum_l H1[i,l] Delta_l Phi]
@@ -100,30 +107,31 @@ final window.  With ``checkpoint=path`` the window state (seven ``(N+1)^2``
 arrays) and the history are written to an archive after every doubling;
 ``resume=`` such a checkpoint continues the run and reproduces it exactly.
 
-*Accuracy* (measured; tests/test_dmft_doubling.py).  Second order in h0
-while the window has not been coarsened.  After, two errors dominate: (i)
-the resolution of the relaxation next to the diagonal, which is last solved
-at lags of ``n_copy``--``2 n_copy`` steps whatever N (so it does not shrink
-with N at fixed ``n_copy``: at T = 0.8 > T_d, e(400) is off by 3.0e-3,
-2.0e-3, 1.3e-3 for ``n_copy`` = 2, 3, 4 at N = 256); (ii) in aging, the
-copies freeze ``C(t, t - tau)`` for ``tau <= n_copy h`` while t doubles.
-For p = 3, T = 0.5, e(1e4) fits ``e* + a n_copy/N + b/n_copy^2`` with
-``e* = -0.88492``, ``a = -0.054``, ``b = 0.0022`` over (N, n_copy) = (256,
-2), (256, 4), (512, 4), (512, 8) (the last predicted to 1.5e-5).  Hence
-the default ``n_copy = max(2, N/128)`` (``N/64`` above T_d, where (ii)
-vanishes once the system equilibrates): a doubled window also doubles the
-near-diagonal resolution, and the doubled-window difference (4.1e-4 at t =
-1e4 for N = 256 -> 512) is an honest error estimate, whereas doubling N at
-fixed ``n_copy`` changes e(1e4) by only 5e-6 and says nothing.  Against the
-uniform grid (Richardson-extrapolated) at t = 50 and t = 200 the default
-runs are within 2.2e-4 (N = 256) and 1.9e-4 (N = 256) in energy.  A variant
-that extrapolates the copies with the drift measured over the previous
-doubling (log-linear in t) was tried and dropped: it cut the ``n_copy``
-sensitivity but moved e(1e4) by ~1e-3 and spoiled the p = 2, T = 0 energy.
-Default runs with doubled windows, (N, n_copy) = (256, 2), (512, 4), (1024,
-8), give e(1e4) = -0.884795, -0.885204, -0.885450 (successive differences
-4.1e-4, 2.5e-4; the 1024 run takes ~60 s), so e(1e4) = -0.8853 +- 0.0006
-(e_inf = -0.88669).
+*Accuracy* (measured against the exact 2-spin solution
+:func:`dmft.pspin2_exact`; tests/test_dmft_doubling.py).  Second order in
+h0 while the window has not been coarsened (fitted order 2.4 for p = 2, T =
+0.5, t = 5).  After, the error is set by the relaxation next to the diagonal,
+last solved at lags ``n_copy``--``2 n_copy`` steps, and by the copies (D11a),
+which freeze ``C(t, t - tau)`` for ``tau <= n_copy h`` while t doubles.  p =
+2, T = 0.5, error of e against the exact solution (N, n_copy): t = 1e2:
+(64, 2) -2.7e-4, (128, 2) -1.5e-4, (256, 2) -7.4e-5, (512, 4) -1.9e-5; t =
+1e3: (128, 2) -3.6e-5, (256, 2) -2.5e-5, (512, 2) -2.0e-5, (256, 4) -6.3e-6,
+(512, 4) -2.6e-6, (512, 8) -5.8e-6; t = 1e4: (128, 2) -3.1e-4, (256, 2)
+-3.1e-5, (256, 4) -3.0e-5, (512, 4) -2.0e-6, (1024, 8) -6.5e-7 (before the
+midpoint switch of D5: +1.1e-3, +5.0e-4, +2.2e-4 for N = 256, 512, 1024).
+At fixed ``n_copy`` the order in 1/N can be as low as 1/2 (p = 2, t = 1e3:
+the 2-spin's stationary relaxation ``C - q ~ tau^(-1/2)`` is resolved only
+down to lags ``n_copy h``); hence the Richardson factor ``1/(sqrt 2 - 1)``
+of the error estimate.  p = 3, T = 0.5, e(1e4): (128, 2) -0.886035, (256, 2)
+-0.885720, (512, 2) -0.885589, (256, 4) -0.885985, (512, 4) -0.885669,
+(512, 8) -0.885941: at N = 512 the energy moves by 3.5e-4 from n_copy = 2 to
+8, the copy-freezing error ``~ a n_copy/N`` with ``a ~ -0.03``, which
+refining N and n_copy together does not reduce; e(1e4) = -0.8854 +- 0.0003
+(e_inf = -0.88669).  p = 3, T = 0.8 (equilibrium, e -> -0.625): e(100) +
+0.625 = -3.6e-6, -2.4e-5, -2.8e-5 for N = 128, 256, 512 (n_copy = N/64).
+Runs at T = 0.4 that used to break down (p = 4 near t = 3.5e4, p = 3 near
+7e4) now go through: p = 4 to 5e4 gives e = -1.009572 (e_inf = -1.009727),
+p = 3 to 1e5 gives -0.944268 (e_inf = -0.944368), N = 256.
 """
 
 from __future__ import annotations
@@ -262,11 +270,10 @@ def solve_doubling(model: SphericalPSpin, t_max: float, **options):
         N/128)``, and ``max(2, N/64)`` for a pure p-spin above T_d, which
         equilibrates, so that the copies become exact).  Every two-time
         value near the diagonal is last solved at a lag of ``n_copy`` to
-        ``2 n_copy`` steps, so larger values resolve the relaxation better
-        (errors ~ ``n_copy^-2`` measured), but the copies freeze ``C(t, t -
-        tau)`` for ``tau <= n_copy h`` while t doubles, which in aging costs
-        ~ ``0.05 n_copy / N`` in energy (see the accuracy notes of the
-        module).
+        ``2 n_copy`` steps, so larger values resolve the relaxation better,
+        but the copies freeze ``C(t, t - tau)`` for ``tau <= n_copy h`` while
+        t doubles, which in aging costs ~ ``0.03 n_copy / N`` in energy (p =
+        3, T = 0.5; see the accuracy notes of the module).
 
     rtol : float, optional
         ``success`` requires every error estimate ``<= rtol max(1, |X|)``
