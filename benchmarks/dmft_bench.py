@@ -63,7 +63,7 @@ def doubling_target(N: int = 256, quick: bool = False) -> dict:
           "half-window run of the estimate")
     print(f"{'model':<10} {'window':>6} {'n_copy':>6} {'cpu s':>7} {'sweeps/row':>10} "
           f"{'e(t_max)':>11} {'estimate':>9} {'|e - exact|':>11} {'success':>7} {'peak MB':>8}")
-    cases = [(3, N, None), (3, 2 * N, None), (3, 2 * N, 2), (2, N, None), (2, 2 * N, None)]
+    cases = [(3, N, None), (3, 2 * N, None), (2, N, None), (2, 2 * N, None)]
     for p, n_w, nc in cases:
         model = dmft.SphericalPSpin(p=p, T=0.5)
         kw = {} if nc is None else {"n_copy": nc}
