@@ -69,8 +69,9 @@ def _mu_mpmath(T, t):
         return rho / (1 + T * T - T * l) * mpmath.exp(2 * (l - 2) * t) * (l - 2) ** k
 
     # breakpoints at the scales 1/t of the edge and |1-T|^2 of the pole of sigma
-    pts = sorted({mpmath.mpf(-2), mpmath.mpf(2)} | {2 - x for x in
-                 [mpmath.mpf(4) / 2 ** k for k in range(1, 60)] if x > max(min(1 / (400 * t), (1 - T) ** 2 / 100), mpmath.mpf(10) ** -12)})
+    floor = max(min(1 / (400 * t), (1 - T) ** 2 / 100), mpmath.mpf(10) ** -12)
+    pts = sorted({mpmath.mpf(-2), mpmath.mpf(2)}
+                 | {2 - x for x in [mpmath.mpf(4) / 2 ** k for k in range(1, 60)] if x > floor})
     m0 = mpmath.quad(lambda l: w(l, 0), pts)
     m1 = mpmath.quad(lambda l: w(l, 1), pts)
     if T > 1:  # the atom of weight 1 - 1/T^2 at l = T + 1/T
