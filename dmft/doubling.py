@@ -133,7 +133,11 @@ refining N and n_copy together does not reduce; e(1e4) = -0.8855 +- 0.0001
 -1.8e-6 with n_copy = 2, hence the default n_copy = 2: the run then
 converges in N alone (p = 3, T = 0.5, e(1e4) = -0.886035, -0.885720,
 -0.885589, -0.885533 for N = 128 .. 1024: successive differences 3.2e-4,
-1.3e-4, 5.6e-5, order ~1.2, extrapolated -0.88549).
+1.3e-4, 5.6e-5, order ~1.2, extrapolated -0.88549).  Independent check at
+t = 200 against the uniform grid (Richardson of dt = 0.1 and 0.05:
+-0.873238): n_copy = 2, N = 256, 512, 1024 give -0.873751, -0.873502,
+-0.873345 (errors 5.1e-4, 2.6e-4, 1.1e-4, first order), whereas (512, 4),
+(512, 8), (1024, 16) give -0.873457, -0.873722, -0.873641.
 Runs at T = 0.4 that used to break down (p = 4 near t = 3.5e4, p = 3 near
 7e4) now go through: p = 4 to 5e4 gives e = -1.009572 (e_inf = -1.009727),
 p = 3 to 1e5 gives -0.944268 (e_inf = -0.944368), N = 256.
