@@ -26,6 +26,7 @@ returns a :class:`DMFTResult`.
 from . import _kernels  # noqa: F401  (registers the warm-up)
 from .glm import GLMDynamics
 from .linreg import LinearRegressionGF, mp_error, mp_train_loss
+from .pspin2 import Pspin2Exact, pspin2_exact
 from .pspin import (SphericalPSpin, aging_energy, aging_fdr, aging_plateau, convert,
                     dynamical_temperature, equilibrium_energy, threshold_energy)
 from .rnn import RandomRNN, stationary_variance
@@ -35,4 +36,4 @@ from . import kinds  # noqa: F401,E402  (registers the sweep kinds)
 __all__ = ["SphericalPSpin", "LinearRegressionGF", "RandomRNN", "GLMDynamics", "DMFTResult", "solve",
            "convert", "dynamical_temperature", "equilibrium_energy", "threshold_energy",
            "aging_plateau", "aging_fdr", "aging_energy", "mp_error", "mp_train_loss",
-           "stationary_variance"]
+           "stationary_variance", "pspin2_exact", "Pspin2Exact"]

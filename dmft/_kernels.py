@@ -1235,7 +1235,7 @@ def _db_mu_e(coef, T, fdt, i, C, X, AX, H1, H3):
 
 
 @njit(cache=True)
-def _db_rhs(T, fdt, i, j, C, X, AC, AX, F1, dF1, u, v):
+def _db_rhs(T, fdt, i, j, C, X, AC, AX, H2, F1, dF1, u, v):
     """Memory terms of d_t C(t_i, t_j) and d_t chi(t_i, t_j) without the -mu terms (eqs. D8, D9)."""
     Cj = C[j]
     Xj = X[j]
@@ -1245,18 +1245,37 @@ def _db_rhs(T, fdt, i, j, C, X, AC, AX, F1, dF1, u, v):
     sB = 0.0
     sX = 0.0
     if fdt:
+        # int g d_s F, F = f1(C(t_i, .)), g = C(., t_j) or chi(., t_j) (eq. D5): the fast
+        # factor is averaged, the slow one differenced.  g is fast next to t_j, F next to
+        # t_i: up to the midpoint L the interval average of g times the increment of F,
+        # beyond it (by parts) the average of F (u = H1) times the increment of g.
+        L = (i + j) // 2
+        sA = 0.0
+        sXA = 0.0
         for l in range(1, j + 1):
             dc = Cj[l] - Cj[l - 1]
-            sC += u[l] * dc + v[l] * ACj[l]
+            if l <= L:
+                sA += ACj[l] * dF1[l]
+                sC += v[l] * ACj[l]
+            else:
+                sC += u[l] * dc + v[l] * ACj[l]
             sB += ACj[l] * dF1[l] + u[l] * (dc + T * (Xj[l] - Xj[l - 1]))
         for l in range(j + 1, i + 1):
-            sC += u[l] * (Cj[l] - Cj[l - 1]) + v[l] * ACj[l]
-            sX += u[l] * (Xj[l] - Xj[l - 1]) + v[l] * AXj[l]
-        rc = (C[i, j] * F1[i] - C[j, 0] * F1[0] - sC + F1[j] - F1[0] * C[j, 0] - sB) / T
-        rx = 1.0 + (X[i, j] * F1[i] - sX) / T
+            if l <= L:
+                sA += ACj[l] * dF1[l]
+                sXA += AXj[l] * dF1[l]
+                sC += v[l] * ACj[l]
+                sX += v[l] * AXj[l]
+            else:
+                sC += u[l] * (Cj[l] - Cj[l - 1]) + v[l] * ACj[l]
+                sX += u[l] * (Xj[l] - Xj[l - 1]) + v[l] * AXj[l]
+        rc = (C[i, j] * F1[i] - Cj[L] * F1[L] + sA - sC + F1[j] - F1[0] * C[j, 0] - sB) / T
+        rx = 1.0 + (X[i, j] * F1[i] - Xj[L] * F1[L] + sXA - sX) / T
         return rc, rx
     # plain form (eq. D9): u[l] = f2(C(t_i, s_l)) at the grid points, by parts against
     # the interval averages AX[i, l] of chi(t_i, .)
+    # (the midpoint switch of the split form is not used here: with it the plain form
+    # turns unstable at T = 0 once h > 1)
     AXi = AX[i]
     for l in range(1, j + 1):
         sC += AXi[l] * (u[l] * Cj[l] - u[l - 1] * Cj[l - 1])
@@ -1410,7 +1429,7 @@ def _db_sweep(coef, T, fdt, h, i, jmax, nc, x, g, C, X, AC, AX, H1, H2, H3, F1, 
     change = 0.0
     for jj in range(m):
         j = m - 1 - jj
-        rc, rx = _db_rhs(T, fdt, i, j, C, X, AC, AX, F1, dF1, u, v)
+        rc, rx = _db_rhs(T, fdt, i, j, C, X, AC, AX, H2, F1, dF1, u, v)
         if fdt:
             a = -mu + (F1[i] - u[i] - 5.0 / 12.0 * v[i]) / T
         else:

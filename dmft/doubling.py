@@ -47,12 +47,19 @@ that the coarse grid values cannot represent.
 *Discrete integrals* (rule: the interval average of the fast factor times the
 increment of the slow one; Delta_l the increment over interval l)::
 
-    (D5) T int_0^t Sig(t,s) g(s) ds = g(t) f1(1) - g(0) f1(C(t,0))
-                      - sum_l H1[i,l] Delta_l g - sum_l H2[i,l] Delta_l Phi(t_i,.) gbar_l
+    (D5) T int_0^t Sig(t,s) g(s) ds = sum_{l<=L} gbar_l Delta_l F + g(t) f1(1) - g(s_L) F(s_L)
+                      - sum_{l>L} H1[i,l] Delta_l g - sum_l H2[i,l] Delta_l Phi(t_i,.) gbar_l
 
 with ``g(s) = C(s,t_j)`` (``gbar = AC[j,l]``) in D1 and ``g = chi(s,t_j)``
 on ``[t_j, t_i]`` (``gbar = AX[j,l]``) in D2 (the first two terms: exact
-integration by parts of ``g d_s f1(C(t,s))``)::
+integration by parts of ``g d_s f1(C(t,s))``).  That form is right where
+``f1(C(t_i,s))`` is the fast factor, next to ``s = t_i``; next to ``s = t_j``
+the fast factor is ``g`` (it relaxes from ``g(t_j)``), and averaging the slow
+one there makes an error ~ ``h g' f1'`` per interval, first order in ``h/t``
+(the late-time drift of versions before issue 10: 1e-3 in e at t = 1e3 for p
+= 2, C off by 0.14).  So the sum is split at the midpoint ``L = (i+j)//2``:
+up to ``s_L``, ``int g d_s F ~ sum_l gbar_l Delta_l F`` (``F = f1(C(t_i,.))``),
+beyond it the by-parts form::
 
     (D6) mu(t_i) = T + (1/T) [xi'(1) - C(t_i,0) xi'(C(t_i,0)) - sum_l H3[i,l] Delta_l Phi]
     (D7) e(t_i)  = -(1/T) [xi(1) - xi(C(t_i,0)) - sum_l H1[i,l] Delta_l Phi]
@@ -73,7 +80,7 @@ rule along each row.
 
 *New row* (D11): (a) its last ``n_copy`` sub-diagonal points and the
 averages of its last ``n_copy`` intervals are copied from the previous row
-(option ``n_copy``, default ``max(2, N/128)``; time-translation
+(option ``n_copy``, default 2; time-translation
 invariance next to the diagonal: this is what carries the fast relaxation,
 resolved at small h and then averaged, to the coarse grids); (b) the other
 points obey the BDF2 discretisation of D1, D2 in t at fixed t_j,
@@ -100,30 +107,40 @@ final window.  With ``checkpoint=path`` the window state (seven ``(N+1)^2``
 arrays) and the history are written to an archive after every doubling;
 ``resume=`` such a checkpoint continues the run and reproduces it exactly.
 
-*Accuracy* (measured; tests/test_dmft_doubling.py).  Second order in h0
-while the window has not been coarsened.  After, two errors dominate: (i)
-the resolution of the relaxation next to the diagonal, which is last solved
-at lags of ``n_copy``--``2 n_copy`` steps whatever N (so it does not shrink
-with N at fixed ``n_copy``: at T = 0.8 > T_d, e(400) is off by 3.0e-3,
-2.0e-3, 1.3e-3 for ``n_copy`` = 2, 3, 4 at N = 256); (ii) in aging, the
-copies freeze ``C(t, t - tau)`` for ``tau <= n_copy h`` while t doubles.
-For p = 3, T = 0.5, e(1e4) fits ``e* + a n_copy/N + b/n_copy^2`` with
-``e* = -0.88492``, ``a = -0.054``, ``b = 0.0022`` over (N, n_copy) = (256,
-2), (256, 4), (512, 4), (512, 8) (the last predicted to 1.5e-5).  Hence
-the default ``n_copy = max(2, N/128)`` (``N/64`` above T_d, where (ii)
-vanishes once the system equilibrates): a doubled window also doubles the
-near-diagonal resolution, and the doubled-window difference (4.1e-4 at t =
-1e4 for N = 256 -> 512) is an honest error estimate, whereas doubling N at
-fixed ``n_copy`` changes e(1e4) by only 5e-6 and says nothing.  Against the
-uniform grid (Richardson-extrapolated) at t = 50 and t = 200 the default
-runs are within 2.2e-4 (N = 256) and 1.9e-4 (N = 256) in energy.  A variant
-that extrapolates the copies with the drift measured over the previous
-doubling (log-linear in t) was tried and dropped: it cut the ``n_copy``
-sensitivity but moved e(1e4) by ~1e-3 and spoiled the p = 2, T = 0 energy.
-Default runs with doubled windows, (N, n_copy) = (256, 2), (512, 4), (1024,
-8), give e(1e4) = -0.884795, -0.885204, -0.885450 (successive differences
-4.1e-4, 2.5e-4; the 1024 run takes ~60 s), so e(1e4) = -0.8853 +- 0.0006
-(e_inf = -0.88669).
+*Accuracy* (measured against the exact 2-spin solution
+:func:`dmft.pspin2_exact`; tests/test_dmft_doubling.py).  Second order in
+h0 while the window has not been coarsened (fitted order 2.4 for p = 2, T =
+0.5, t = 5).  After, the error is set by the relaxation next to the diagonal,
+last solved at lags ``n_copy``--``2 n_copy`` steps, and by the copies (D11a),
+which freeze ``C(t, t - tau)`` for ``tau <= n_copy h`` while t doubles.  p =
+2, T = 0.5, error of e against the exact solution (N, n_copy): t = 1e2:
+(64, 2) -2.7e-4, (128, 2) -1.5e-4, (256, 2) -7.4e-5, (512, 4) -1.9e-5; t =
+1e3: (128, 2) -3.6e-5, (256, 2) -2.5e-5, (512, 2) -2.0e-5, (256, 4) -6.3e-6,
+(512, 4) -2.6e-6, (512, 8) -5.8e-6; t = 1e4: (128, 2) -3.1e-4, (256, 2)
+-3.1e-5, (256, 4) -3.0e-5, (512, 4) -2.0e-6, (1024, 8) -6.5e-7 (before the
+midpoint switch of D5: +1.1e-3, +5.0e-4, +2.2e-4 for N = 256, 512, 1024).
+At fixed ``n_copy`` the order in 1/N can be as low as 1/2 (p = 2, t = 1e3:
+the 2-spin's stationary relaxation ``C - q ~ tau^(-1/2)`` is resolved only
+down to lags ``n_copy h``); hence the Richardson factor ``1/(sqrt 2 - 1)``
+of the error estimate.  p = 3, T = 0.5, e(1e4): (128, 2) -0.886035, (256, 2)
+-0.885720, (512, 2) -0.885589, (256, 4) -0.885985, (512, 4) -0.885669,
+(512, 8) -0.885941: at N = 512 the energy moves by 3.5e-4 from n_copy = 2 to
+8, the copy-freezing error ``~ a n_copy/N`` with ``a ~ -0.03``, which
+refining N and n_copy together does not reduce; e(1e4) = -0.8855 +- 0.0001
+(e_inf = -0.88669).  p = 3, T = 0.8 (equilibrium, e -> -0.625): e(100) +
+0.625 = -3.6e-6, -2.4e-5, -2.8e-5 for N = 128, 256, 512 with n_copy = N/64
+(the default before issue 10), and e(400) + 0.625 = -3.2e-5, -7.7e-6,
+-1.8e-6 with n_copy = 2, hence the default n_copy = 2: the run then
+converges in N alone (p = 3, T = 0.5, e(1e4) = -0.886035, -0.885720,
+-0.885589, -0.885533 for N = 128 .. 1024: successive differences 3.2e-4,
+1.3e-4, 5.6e-5, order ~1.2, extrapolated -0.88549).  Independent check at
+t = 200 against the uniform grid (Richardson of dt = 0.1 and 0.05:
+-0.873238): n_copy = 2, N = 256, 512, 1024 give -0.873751, -0.873502,
+-0.873345 (errors 5.1e-4, 2.6e-4, 1.1e-4, first order), whereas (512, 4),
+(512, 8), (1024, 16) give -0.873457, -0.873722, -0.873641.
+Runs at T = 0.4 that used to break down (p = 4 near t = 3.5e4, p = 3 near
+7e4) now go through: p = 4 to 5e4 gives e = -1.009572 (e_inf = -1.009727),
+p = 3 to 1e5 gives -0.944268 (e_inf = -0.944368), N = 256.
 """
 
 from __future__ import annotations
@@ -145,20 +162,24 @@ __all__ = ["solve_doubling", "DOUBLING_OPTIONS", "doubling_grid", "FDT_SPLIT_MIN
 #: (D9) below, with ``c = FDT_SPLIT_MIN_T[0]`` if xi has a term of degree >= 3 and
 #: ``FDT_SPLIT_MIN_T[1]`` for the (Gaussian) 2-spin.  The split divides by T and is
 #: unstable at small T; the plain form misplaces the fast noise-driven relaxation once
-#: h >> 1.  Measured e(1e3), N = 128 vs 256 (half convention): 3-spin T = 0.2: plain
-#: -1.0114/-1.0336, split -1.0421/-1.0458; T = 0.15 both ~1e-2 apart; 2-spin (e_inf =
-#: -1 + T/2) T = 0.3: plain -0.8502/-0.8497, split -0.8447/-0.8475; T = 0.5: plain
-#: -0.802/-0.756, split -0.7473/-0.7486; 5-spin T = 0.2 (e_inf = -1.16126): plain
-#: -1.1285/-1.0858, split -1.1514/-1.1540; 3-spin T = 0.1: split unstable at N = 128,
-#: plain -1.0956/-1.0983.
-FDT_SPLIT_MIN_T = (0.06, 0.4)
+#: h >> 1.  Measured against the exact 2-spin solution (dmft.pspin2_exact), e(1e3) error
+#: at N = 64, 128, 256: T = 0.3: split -2e-5 (N = 256; plain -1.8e-4 and C off by 0.36);
+#: T = 0.1: split -2.0e-4, -3.8e-5, -1.6e-5, plain 2.2e-4, 1.1e-4, 4.0e-5; T = 0.05:
+#: the split blows up at N = 64.  Earlier measurements (before the midpoint switch of
+#: eq. D5): 3-spin T = 0.2: plain -1.0114/-1.0336, split -1.0421/-1.0458 (N = 128/256);
+#: 5-spin T = 0.2 (e_inf = -1.16126): plain -1.1285/-1.0858, split -1.1514/-1.1540;
+#: 3-spin T = 0.1: split unstable at N = 128, plain -1.0956/-1.0983.
+FDT_SPLIT_MIN_T = (0.06, 0.1)
 
 #: Corrector iterations per step of the uniform predictor-corrector that fills the first
 #: half-window (eq. D10); a row needing more fails the run.
 _START_MAX_CORRECTOR = 50
 
 DOUBLING_OPTIONS = ("method", "n_window", "dt0", "tol", "max_corrector", "n_copy", "fdt_split",
-                    "checkpoint", "resume")
+                    "checkpoint", "resume", "rtol", "estimate")
+
+#: Default of ``rtol``: ``success`` requires every error estimate ``<= rtol max(1, |X|)``.
+DOUBLING_RTOL = 1e-4
 _STATE = ("C", "X", "AC", "AX", "H1", "H2", "H3")
 CHECKPOINT_NAME = "doubling_checkpoint"
 
@@ -246,23 +267,35 @@ def solve_doubling(model: SphericalPSpin, t_max: float, **options):
     fdt_split : bool or "auto", optional
         Use the split (D3) of the response measure (True) or the plain
         Stieltjes sums (D9, False).  ``"auto"`` (default): the split for ``T
-        >= c sqrt(xi''(1))``, ``c = 0.06`` (0.4 for the pure 2-spin; see
+        >= c sqrt(xi''(1))``, ``c = 0.06`` (0.1 for the pure 2-spin; see
         ``FDT_SPLIT_MIN_T``).  Measured: p = 3, T = 0.5 to t = 1e4 needs the
-        split (plain gives e = -1.14 < e_inf); p = 2, T = 0.1 needs the plain
-        form (the split is unstable at N = 128).  Between T ~ 0.1 and 0.2
+        split (plain gives e = -1.14 < e_inf); p = 2 at T = 0.05 needs the plain
+        form (the split is unstable at N = 64).  Between T ~ 0.1 and 0.2
         (3-spin) neither converges well: e(1e3) moves by ~1e-2 from N = 128
         to 256.
     n_copy : int, optional
         Points next to the diagonal of each new row copied from the previous
-        row (eq. D11a; ``2 <= n_copy <= max(2, N/64)``; default ``max(2,
-        N/128)``, and ``max(2, N/64)`` for a pure p-spin above T_d, which
-        equilibrates, so that the copies become exact).  Every two-time
+        row (eq. D11a; ``2 <= n_copy <= max(2, N/64)``; default 2).  Every two-time
         value near the diagonal is last solved at a lag of ``n_copy`` to
-        ``2 n_copy`` steps, so larger values resolve the relaxation better
-        (errors ~ ``n_copy^-2`` measured), but the copies freeze ``C(t, t -
-        tau)`` for ``tau <= n_copy h`` while t doubles, which in aging costs
-        ~ ``0.05 n_copy / N`` in energy (see the accuracy notes of the
-        module).
+        ``2 n_copy`` steps, so larger values resolve the relaxation better,
+        but the copies freeze ``C(t, t - tau)`` for ``tau <= n_copy h`` while
+        t doubles, which in aging costs ~ ``0.03 n_copy / N`` in energy (p =
+        3, T = 0.5; see the accuracy notes of the module).
+
+    rtol : float, optional
+        ``success`` requires every error estimate ``<= rtol max(1, |X|)``
+        (default 1e-4).
+    estimate : bool, optional
+        Estimate the error of the final energy and mu by the doubled-window
+        difference (default True): the run is repeated with ``n_window/2``
+        (same ``n_copy``, clamped to ``max(2, N/128)``), which costs ~20% more,
+        and ``error_estimate`` holds ``|X(N) - X(N/2)| / (sqrt(2) - 1)``, the
+        Richardson bound on the error of the returned (finer) run if the
+        convergence order in ``1/N`` is at least 1/2 (the worst case measured
+        against the exact p = 2 solution :func:`dmft.pspin2_exact`; see the
+        module's accuracy notes for where it is tight).  With ``estimate=False``,
+        ``error_estimate`` is empty and ``success`` says only that the
+        integration went through.
 
     Returns
     -------
@@ -291,9 +324,9 @@ def solve_doubling(model: SphericalPSpin, t_max: float, **options):
     tol = check_real("tol", options.get("tol", 1e-9), low=0.0, low_open=True, high=1e-3)
     max_corr = check_int("max_corrector", options.get("max_corrector", 300), low=1,
                          high=100_000)
-    equilibrium = model.pure and model.p >= 3 and model.T > model.dynamical_temperature()
-    nc_default = max(2, N // 64) if equilibrium else max(2, N // 128)
-    nc = check_int("n_copy", options.get("n_copy", nc_default), low=2, high=max(2, N // 64))
+    nc = check_int("n_copy", options.get("n_copy", 2), low=2, high=max(2, N // 64))
+    rtol = check_real("rtol", options.get("rtol", DOUBLING_RTOL), low=0.0, low_open=True)
+    estimate = check_bool("estimate", options.get("estimate", True))
     split = options.get("fdt_split", "auto")
     if isinstance(split, str) and split == "auto":
         a = model.xi_coefficients()
@@ -307,6 +340,8 @@ def solve_doubling(model: SphericalPSpin, t_max: float, **options):
     K, m, h0 = doubling_grid(t_max, N, dt0)
     opts = {"method": "doubling", "n_window": N, "dt0": dt0, "tol": tol,
             "max_corrector": max_corr, "n_copy": nc, "fdt_split": split}
+    if estimate and (N // 2) // 2 * 2 < 16:
+        raise ValueError(f"estimate=True needs n_window >= 32 (the estimate runs n_window/2), got {N}")
     checkpoint = options.get("checkpoint")
     if checkpoint is not None and not isinstance(checkpoint, (str, os.PathLike)):
         raise ValueError(f"checkpoint must be a path (str or os.PathLike), got {checkpoint!r}")
@@ -442,9 +477,42 @@ def solve_doubling(model: SphericalPSpin, t_max: float, **options):
                else math.nan,
                "max_corrector_change": float(np.nanmax(chg)) if len(chg) else math.nan,
                "h0": h0, "h_final": h, "n_doublings": K, "n_rows": int(len(t_all))}
+    # error estimate (the doubled-window difference): the same run with half the window and
+    # the same n_copy (clamped to what N/2 allows), final energy and mu compared, and
+    # scaled as a Richardson bound for convergence order 1/2 in 1/N: the error of the finer
+    # run is <= |X(N) - X(N/2)| / (sqrt(2) - 1) if the order is >= 1/2.  Order 1/2 is the
+    # worst case measured (p = 2, T = 0.5, t = 1e3 at fixed n_copy = 2: errors 3.6e-5,
+    # 2.5e-5, 2.0e-5 for N = 128, 256, 512 against dmft.pspin2_exact; the 2-spin's
+    # stationary relaxation C - q ~ tau^(-1/2) is resolved only down to lags n_copy h).
+    err = {}
+    if estimate and ok:
+        half = (N // 2) // 2 * 2
+        comp = solve_doubling(model, t_max, n_window=half, dt0=dt0, tol=tol,
+                              max_corrector=max_corr, n_copy=min(nc, max(2, half // 64)),
+                              fdt_split=split, estimate=False)
+        if comp.success and ok:
+            fac = 1.0 / (math.sqrt(2.0) - 1.0)
+            err = {"energy": fac * abs(energy - comp.energy),
+                   "mu": fac * abs(scalars["mu_final"] - comp.mu_final)}
+        else:
+            err = {"energy": math.nan, "mu": math.nan}
+        conventions["error_estimate"] = (
+            f"|X(n_window={N}) - X(n_window={half})| / (sqrt(2) - 1) at t_max for X = energy, "
+            f"mu (the doubled-window difference, Richardson bound for order >= 1/2 in 1/N); "
+            f"success requires it <= rtol max(1, |X|), rtol = {rtol:g}")
+        elapsed = time.perf_counter() - t_start
+        if success:
+            bad = [k for k, x in (("energy", energy), ("mu", scalars["mu_final"]))
+                   if not (err[k] <= rtol * max(1.0, abs(x)))]
+            if bad:
+                success = False
+                message = (f"error estimate above rtol = {rtol:g} for {', '.join(bad)} ("
+                           + ", ".join(f"{k} {err[k]:.2g}" for k in bad)
+                           + "): increase n_window")
     return DMFTResult(success=success, status=0 if success else -1, message=message,
                       n_iter=int(its.sum()), residual=scalars["max_corrector_change"],
-                      model=model, options=opts, conventions=conventions,
+                      model=model, options={**opts, "rtol": rtol, "estimate": estimate},
+                      conventions=conventions, error_estimate=err,
                       timings={"solve": elapsed},
                       arrays={"t": tw, "C": Cw, "chi": chi, "R": Rw, "t_all": t_all, "e": e_all,
                               "mu": mu_all, "iterations": its, "corrector_change": chg,
