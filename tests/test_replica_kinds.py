@@ -1,6 +1,7 @@
 """Sweep kinds of the replica layer and the demo config."""
 
 import math
+import pathlib
 import tomllib
 
 import numpy as np
@@ -19,10 +20,34 @@ from replica.demo import CONFIG  # noqa: E402
 from replica.kinds import bayes_check, bayes_point  # noqa: E402
 
 
+def gyorgyi_uninformed_q(alpha):
+    """Uninformed fixed point of the Bayes-optimal binary perceptron (Rademacher prior, sign channel),
+    by mpmath at 20 digits: q = E_z tanh(qh + sqrt(qh) z) with
+    qh = 2 alpha/(1-q) E_x[phi(s x)^2 / H(s x)], s = sqrt(q/(1-q)), phi the normal density, H its tail
+    (Gyorgyi, PRA 41, 7097 (1990); the sign channel of Barbier et al., PNAS 116, 5451 (2019), eq. 10)."""
+    mp = pytest.importorskip("mpmath")
+    with mp.workdps(20):
+        phi = lambda x: mp.exp(-x * x / 2) / mp.sqrt(2 * mp.pi)  # noqa: E731
+        tail = lambda x: mp.erfc(x / mp.sqrt(2)) / 2  # noqa: E731
+        gauss = lambda f: mp.quad(lambda z: phi(z) * f(z), [-mp.inf, -5, 0, 5, mp.inf])  # noqa: E731
+
+        def update(q):
+            s = mp.sqrt(q / (1 - q))
+            qh = 2 * alpha / (1 - q) * gauss(lambda x: phi(s * x) ** 2 / tail(s * x))
+            return gauss(lambda z: mp.tanh(qh + mp.sqrt(qh) * z))
+
+        q = mp.mpf(0)
+        for _ in range(30):  # plain iteration from q = 0 selects the uninformed branch
+            q = update(q)
+        return float(mp.findroot(lambda x: x - update(x), q))
+
+
 def test_point_has_both_branches():
     res = bayes_point(alpha=1.3, prior="rademacher", channel="sign")
     assert res.success
-    assert res.q_inf == 1.0 and 0.6 < res.q_uninf < 0.8
+    assert res.q_inf == 1.0
+    # uninformed branch against an independent mpmath solution of the state evolution
+    assert res.q_uninf == pytest.approx(gyorgyi_uninformed_q(1.3), abs=1e-8)
     # past alpha_c ~ 1.245 the informed branch is the equilibrium
     assert res.branch == 1 and res.eg_bayes == 0.0
     res = bayes_point(alpha=1.0, prior="rademacher", channel="sign")
@@ -96,12 +121,75 @@ def test_erm_point_check_and_plots(tmp_path):
     plt.close(fig)
 
 
-def test_examples_parse():
-    import pathlib
+EXAMPLES = pathlib.Path(__file__).parent.parent / "examples"
+# what each example config must produce: kind, fixed parameters, options, grid axes as written out
+EXAMPLE_SPECS = {
+    "replica_binary_perceptron.toml": (
+        "replica.bayes_optimal", {"prior": "rademacher", "channel": "sign"}, {},
+        {"alpha": np.linspace(0.1, 2.5, 49)}),
+    "replica_gardner_capacity.toml": (
+        "replica.gardner", {"prior": "rademacher", "alpha": 0.5}, {},
+        {"margin": np.linspace(-0.5, 1.5, 21)}),
+    "replica_logistic_diagram.toml": (
+        "replica.erm", {"loss": "logistic", "channel": "sign"}, {"rtol": 1e-10},
+        {"alpha": np.linspace(0.2, 5.0, 25), "lam": np.geomspace(1e-4, 10.0, 21)}),
+    "replica_sparse_regression.toml": (
+        "replica.bayes_optimal", {"prior": "gauss-bernoulli", "rho": 0.1, "channel": "linear"}, {},
+        {"alpha": np.linspace(0.05, 0.4, 36), "delta": np.geomspace(1e-5, 1e-3, 9)}),
+}
 
-    for path in sorted(pathlib.Path(__file__).parent.parent.glob("examples/replica_*.toml")):
-        text = path.read_text()
-        parse_config(tomllib.loads(text), text)
+
+def test_every_replica_example_is_specified():
+    assert {p.name for p in EXAMPLES.glob("replica_*.toml")} == set(EXAMPLE_SPECS)
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLE_SPECS))
+def test_examples_parse_to_the_stated_sweep(name):
+    kind, fixed, options, grid = EXAMPLE_SPECS[name]
+    text = (EXAMPLES / name).read_text()
+    cfg = parse_config(tomllib.loads(text), text)
+    assert cfg.kind.name == kind
+    assert {k: cfg.fixed[k] for k in fixed} == fixed
+    assert {k: cfg.options[k] for k in options} == options
+    assert list(cfg.grid) == list(grid)
+    for axis, values in grid.items():
+        np.testing.assert_allclose(cfg.grid[axis], values, rtol=1e-14)
+    assert len(cfg.all_points()) == math.prod(len(v) for v in grid.values())
+
+
+def test_example_models_are_the_stated_models():
+    """The model each example's first point builds equals the model written out by hand."""
+    from replica.kinds import bayes_model, erm_model
+
+    def first(name):
+        text = (EXAMPLES / name).read_text()
+        pt = parse_config(tomllib.loads(text), text).all_points()[0]
+        return {k: v for k, v in pt.items() if k not in ("alpha",)}
+
+    assert bayes_model(**first("replica_binary_perceptron.toml")) == replica.BayesOptimalGLM("rademacher", "sign")
+    sparse = bayes_model(**first("replica_sparse_regression.toml"))
+    assert sparse == replica.BayesOptimalGLM(replica.get_prior("gauss-bernoulli", rho=0.1),
+                                            replica.get_channel("linear", delta=1e-5))
+    logistic = first("replica_logistic_diagram.toml")
+    assert erm_model(**logistic) == replica.ERM("logistic", 1e-4, "gaussian", "sign")
+
+
+def test_example_points_reproduce_known_values():
+    """One point of each kind's example, against a published or exact value."""
+    from replica.kinds import gardner_point
+
+    text = (EXAMPLES / "replica_gardner_capacity.toml").read_text()
+    cfg = parse_config(tomllib.loads(text), text)
+    pt = [p for p in cfg.all_points() if p["margin"] == 0.0][0]
+    # binary perceptron at zero margin: alpha_c = 0.833 where the RS entropy vanishes
+    # (Krauth & Mezard, J. Phys. France 50, 3057 (1989), abstract)
+    assert gardner_point(**pt).alpha_c == pytest.approx(0.833, abs=5e-4)
+    text = (EXAMPLES / "replica_binary_perceptron.toml").read_text()
+    last = parse_config(tomllib.loads(text), text).all_points()[-1]
+    # alpha = 2.5 lies past the spinodal 1.493 of the uninformed branch (Sompolinsky, Tishby & Seung,
+    # PRL 65, 1683 (1990)): both branches reach perfect recovery, q = 1 and zero Bayes error
+    res = bayes_point(**last, thresholds=False)
+    assert res.q == 1.0 and res.eg_bayes == 0.0
 
 
 def test_results_roundtrip_through_archive(tmp_path):
