@@ -16,7 +16,7 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 @pytest.mark.parametrize("name", ["dmft.pspin", "dmft.linreg", "dmft.rnn", "dmft.glm"])
 def test_kinds_registered(name):
     kind = get_kind(name)
-    assert kind is not None
+    assert kind.name == name and resolve_callable(kind.point) is getattr(dmft.kinds, name[5:] + "_point")
     for ref in (kind.point, kind.check, kind.plot):
         assert callable(resolve_callable(ref))
 

@@ -166,7 +166,8 @@ def test_example_models_are_the_stated_models():
         pt = parse_config(tomllib.loads(text), text).all_points()[0]
         return {k: v for k, v in pt.items() if k not in ("alpha",)}
 
-    assert bayes_model(**first("replica_binary_perceptron.toml")) == replica.BayesOptimalGLM("rademacher", "sign")
+    binary = bayes_model(**first("replica_binary_perceptron.toml"))
+    assert binary == replica.BayesOptimalGLM("rademacher", "sign")
     sparse = bayes_model(**first("replica_sparse_regression.toml"))
     assert sparse == replica.BayesOptimalGLM(replica.get_prior("gauss-bernoulli", rho=0.1),
                                             replica.get_channel("linear", delta=1e-5))

@@ -21,7 +21,8 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 @pytest.mark.parametrize("name", ["validation.capacity", "validation.committee_sgd"])
 def test_kinds_are_registered_with_importable_callables(name):
     kind = get_kind(name)
-    assert kind is not None
+    points = {"validation.capacity": capacity_point, "validation.committee_sgd": committee_point}
+    assert kind.name == name and resolve_callable(kind.point) is points[name]
     for f in (kind.point, kind.check, kind.plot):
         assert callable(resolve_callable(f))
 
