@@ -123,7 +123,7 @@ def test_validation_and_spec():
                                    dmft.GLMDynamics(alpha=0.7, teacher="relu", ridge=0.1,
                                                     noise=0.2)])
 def test_sampled_process_agrees_with_closed_over_whole_horizon(model):
-    # issue 4: the Monte Carlo effective process (non-Gaussian labels, causal marching,
+    # the Monte Carlo effective process (non-Gaussian labels, causal marching,
     # common random numbers) and the exact closure agree within error bars up to t = 12
     t_max, dt = 12.0, 0.1
     closed = dmft.solve(model, t_max, dt=dt)
@@ -235,7 +235,7 @@ def _general(model, t_max, dt, n_traj, n_replicas, seed):
                                                     noise=0.2, temperature=0.3)])
 def test_general_kernel_square_loss_matches_closure(model):
     # the per-trajectory responses, the Stein teacher term and the Langevin noise of the
-    # general kernel reproduce the exact Gaussian closure (issue 4) for the square loss,
+    # general kernel reproduce the exact Gaussian closure for the square loss,
     # including temperature > 0 (white noise of intensity 2T, LinearRegressionGF closure)
     t_max, dt = 4.0, 0.1
     closed = dmft.solve(model, t_max, dt=dt)
@@ -362,7 +362,7 @@ def test_gradient_flow_converges_to_replica_erm_minimiser_small_ridge(loss):
         assert abs(res.scalars[key] - th) < 6 * se + 0.01 * abs(th), (key, res.scalars[key], th)
 
 
-# -- resume (issue 4: "long runs can checkpoint to and resume from an archive") -----------------
+# -- resume: long runs checkpoint to an archive and resume from it bit for bit ---------------------
 @pytest.mark.parametrize("model", [dmft.GLMDynamics(alpha=2.0, teacher="sign", ridge=0.1),
                                    dmft.GLMDynamics(alpha=2.0, loss="logistic", temperature=0.2,
                                                     batch_fraction=0.5)])
