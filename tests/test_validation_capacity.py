@@ -1,4 +1,7 @@
-"""Perceptron capacity at finite N against Cover's count and the replica capacity (issue 6, item 6)."""
+"""Perceptron capacity at finite N against Cover's count and the replica capacity.
+
+Cover, IEEE Trans. EC-14, 326 (1965); Gardner, J. Phys. A 21, 257 (1988).
+"""
 
 import itertools
 import math
@@ -98,7 +101,8 @@ def test_capacity_input_errors():
 
 @pytest.mark.slow
 def test_spherical_capacity_acceptance():
-    # issue 6 acceptance: P(separable) crosses 1/2 near alpha = 2 and sharpens with N
+    # P(separable) crosses 1/2 near alpha = 2 (Cover, IEEE Trans. EC-14, 326 (1965): exactly 1/2 at
+    # P = 2N) and the crossing sharpens with N
     rep = capacity_scan(SPHERICAL, sizes=[25, 50, 100, 200], alphas=np.linspace(1.5, 2.5, 11), seeds=100)
     print(rep.message, rep.crossing, rep.width)
     assert abs(rep.crossing_largest - 2.0) < 4 * rep.crossing_err_largest + 0.02
@@ -194,7 +198,7 @@ def test_spherical_margin_probability_crosses_near_gardner(kappa):
     assert np.all(np.isnan(rep.p_exact))
 
 
-# -- review findings (issue 6 fix round) -------------------------------------------------------------
+# -- max-stability bracket: witness, bounds, undecided instances -------------------------------------
 @pytest.mark.parametrize("max_pass", [3, 7, 20])
 def test_max_stability_returns_the_witness_of_lo(max_pass):
     # lo is the best stability over the sweeps; the returned w must be the iterate that attained

@@ -1,4 +1,4 @@
-"""Finite-d ERM and GAMP against the replica saddle points of replica (issue 6, item 5)."""
+"""Finite-d ERM and GAMP against the replica saddle points of replica."""
 
 import math
 
@@ -169,7 +169,7 @@ def test_erm_input_errors():
 
 @pytest.mark.slow
 def test_logistic_erm_acceptance_d2000():
-    # issue 6 acceptance: logistic ERM at lambda = 0.1, finite-d test error at d = 2000 vs theory
+    # logistic ERM at lambda = 0.1: finite-d test error at d = 2000 against the replica saddle point
     model = replica.ERM(loss="logistic", reg=0.1)
     theory = replica_theory(model, [1.0, 5.0])
     rep = compare(theory, model, sizes=[2000], seeds=8, observables=["test_error", "train_loss"])
@@ -179,7 +179,7 @@ def test_logistic_erm_acceptance_d2000():
 
 @pytest.mark.slow
 def test_gamp_acceptance_d2000():
-    # issue 6 acceptance: Bayes-optimal sign perceptron, GAMP at d = 2000 reaches the Bayes error
+    # Bayes-optimal sign perceptron: GAMP at d = 2000 reaches the Bayes error of the state evolution
     model = replica.BayesOptimalGLM(prior="gaussian", channel="sign")
     theory = replica_theory(model, [1.0, 2.0, 5.0])
     rep = compare(theory, model, sizes=[2000], seeds=8, observables=["test_error", "mse"])

@@ -1,4 +1,4 @@
-"""Exact finite-size gradient flows against an ODE solver, and against the DMFT of dmft (issue 6, item 3)."""
+"""Exact finite-size gradient flows against an ODE solver, and against the DMFT of dmft."""
 
 import itertools
 import math
@@ -149,7 +149,7 @@ def test_gradflow_input_errors():
 
 @pytest.mark.slow
 def test_linreg_acceptance_n4000_d2000():
-    # issue 6 acceptance: test and train error against n = 4000, d = 2000 within error bars
+    # test and train error of the DMFT against n = 4000, d = 2000 within error bars
     theory = dmft.solve(LINREG, 5.0, dt=0.025)
     rep = compare(theory, LINREG, sizes=[2000], seeds=10, observables=["test_risk_t", "train_loss_t"],
                   sim_options={"times": theory.t[::20]})
@@ -160,7 +160,7 @@ def test_linreg_acceptance_n4000_d2000():
 
 @pytest.mark.slow
 def test_pspin2_acceptance_n4000():
-    # issue 6 acceptance: C(t, t') and e(t) of the p = 2 model at T = 0 against N = 4000, t <= 5
+    # C(t, t') and e(t) of the p = 2 DMFT at T = 0 against N = 4000, t <= 5
     theory = dmft.solve(SPIN2, 5.0, dt=0.025)
     rep = compare(pspin_theory(theory, [0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0]), SPIN2, sizes=[4000], seeds=6)
     print(rep.table("e"))

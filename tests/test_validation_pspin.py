@@ -1,4 +1,7 @@
-"""Spherical p-spin at finite N for any p (and mixtures) against the DMFT of dmft (issue 6, item 2)."""
+"""Spherical p-spin at finite N for any p (and mixtures) against the DMFT of dmft.
+
+Cugliandolo & Kurchan, PRL 71, 173 (1993).
+"""
 
 import math
 
