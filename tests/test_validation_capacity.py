@@ -13,7 +13,6 @@ from scipy.optimize import minimize
 from scipy.stats import binomtest, norm
 
 import replica.gardner
-from validation import _kernels
 from validation.capacity import (capacity_scan, cover_probability, feasible, max_stability,
                                  simulate_capacity)
 
@@ -34,11 +33,14 @@ def test_cover_probability_known_values():
 @pytest.mark.parametrize("N, n, kappa", [(6, 8, 0.0), (7, 6, 0.3), (5, 9, -0.2), (8, 7, 0.0)])
 def test_binary_search_matches_brute_force(N, n, kappa):
     rng = np.random.default_rng(N * 100 + n)
+    model = replica.gardner.GardnerVolume(prior="rademacher", margin=kappa)
+    W = np.array(list(itertools.product([-1.0, 1.0], repeat=N)))
     for _ in range(20):
-        A = rng.standard_normal((n, N)) / math.sqrt(N)
-        W = np.array(list(itertools.product([-1.0, 1.0], repeat=N)))
-        brute = bool(np.any(np.all(A @ W.T >= kappa, axis=0)))
-        assert (_kernels.binary_feasible(np.ascontiguousarray(A), kappa) > 0) == brute
+        X = rng.standard_normal((n, N))
+        y = rng.choice([-1.0, 1.0], size=n)
+        # storable: some w in {-1, 1}^N with y w.x / sqrt N >= kappa for every pattern
+        brute = bool(np.any(np.all((X * y[:, None]) @ W.T / math.sqrt(N) >= kappa, axis=0)))
+        assert feasible(model, X, y) == brute
 
 
 def test_lp_decision_is_verified():
