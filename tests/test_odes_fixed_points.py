@@ -14,8 +14,8 @@ STANDARD = odes.CommitteeMachine(K=2, M=2, lr=0.5)
 
 
 def test_symmetric_branches_reference_values():
-    """K = M = 2, eta = 0.5: generic branch eg = 0.0146448, degenerate 0.0146770 (independent: a scipy
-    root of the Saad-Solla RHS _ss_rhs of tests/test_odes_integrate.py in (q, c, r, s): 0.01464485, 0.01467702)."""
+    """K = M = 2, eta = 0.5: generic branch eg = 0.0146448, degenerate 0.0146770 (independent: roots of a
+    separately written Saad-Solla RHS, tests/test_odes_integrate.py::test_fixed_points_and_spectrum_...)."""
     gen = fp.symmetric_fixed_point(STANDARD, branch="generic")
     deg = fp.symmetric_fixed_point(STANDARD, branch="degenerate")
     assert gen.success and deg.success
@@ -47,8 +47,8 @@ def test_symmetric_fixed_point_small_lr_limit(K):
 
 
 def test_perfect_learning_spectrum_and_late_decay():
-    """Slowest eigenvalue -0.0220924 at Q = R = T = I (independent: the central-difference Jacobian of
-    _ss_rhs, tests/test_odes_integrate.py); a long integration's distance
+    """Slowest eigenvalue -0.0220924 at Q = R = T = I (independent: the Jacobian of a separately written RHS,
+    tests/test_odes_integrate.py::test_fixed_points_and_spectrum_...); a long integration's distance
     to perfect learning decays at exactly that rate."""
     p = fp.perfect_learning(STANDARD)
     assert p.success

@@ -555,6 +555,31 @@ def test_standard_case_against_an_independent_saad_solla_integration(standard):
     assert standard.t_escape == pytest.approx(t_lib, abs=1e-6)
 
 
+def test_fixed_points_and_spectrum_against_the_independent_right_hand_side():
+    """The symmetric fixed points of K = M = 2, eta = 0.5 (roots of _ss_rhs in Q = [[q, c], [c, q]],
+    R = [[r, s], [s, r]] by scipy) and the slowest eigenvalue of its central-difference Jacobian at
+    perfect learning, against odes.fixed_points."""
+    from scipy.optimize import root
+
+    from odes import fixed_points as fp
+
+    pack = lambda q, c, r, s: np.array([q, c, q, r, s, s, r])  # noqa: E731
+    for branch, x0 in (("generic", [0.35, 0.3, 0.4, 0.4]), ("degenerate", [0.33, 0.33, 0.4, 0.4])):
+        sol = root(lambda x: _ss_rhs(0.0, pack(*x))[[0, 1, 3, 4]], x0, tol=1e-14)
+        assert np.abs(_ss_rhs(0.0, pack(*sol.x))).max() < 1e-13
+        eg = _ss_eg(*_ss_unpack(pack(*sol.x)), np.eye(2))
+        ref = fp.symmetric_fixed_point(STANDARD, branch=branch)
+        assert (ref.q, ref.c, ref.r, ref.s) == pytest.approx(tuple(sol.x), abs=1e-10)
+        assert ref.eg == pytest.approx(eg, abs=1e-12)
+        assert eg == pytest.approx({"generic": 0.0146448, "degenerate": 0.0146770}[branch], abs=5e-8)
+    y, h = pack(1.0, 0.0, 1.0, 0.0), 1e-6
+    J = np.array([(_ss_rhs(0.0, y + h * e) - _ss_rhs(0.0, y - h * e)) / (2 * h) for e in np.eye(7)]).T
+    lam = np.max(np.linalg.eigvals(J).real)
+    assert lam == pytest.approx(-0.0220924, abs=5e-8)
+    # central differences of a smooth RHS: O(h^2) ~ 1e-12, rounding ~1e-16/h = 1e-10
+    assert fp.perfect_learning(STANDARD).eigenvalues[0].real == pytest.approx(lam, abs=1e-9)
+
+
 @pytest.mark.slow
 def test_independent_euler_gives_the_same_fixed_step_escape_time():
     y = np.concatenate([[0.5, 0.0, 0.5], R0.ravel()])
