@@ -20,11 +20,11 @@ def rad_transitions(rad_sign):
     return replica.transitions(rad_sign)
 
 
-@pytest.mark.parametrize("alpha, ref", [(1.0, 0.25437297), (2.0, 0.17453419), (5.0, 0.08393517)])
+@pytest.mark.parametrize("alpha, ref", [(1.0, 0.2543729703), (2.0, 0.1745341856), (5.0, 0.0839351698)])
 def test_gaussian_sign_bayes_error_reference(alpha, ref):
     # Gaussian prior, sign channel, Bayes error arccos(sqrt q)/pi; independent mpmath at 25 digits of
     # q = qh/(1+qh), qh = 2 alpha/(1-q) E_x[phi(s x)^2/H(s x)], s = sqrt(q/(1-q)) (Barbier et al., PNAS
-    # 116, 5451 (2019), eq. 10, sign channel): 0.2543729703, 0.1745341856, 0.0839351698
+    # 116, 5451 (2019), state evolution with the sign channel): 0.2543729703, 0.1745341856, 0.0839351698
     res = replica.solve(replica.BayesOptimalGLM("gaussian", "sign"), alpha)
     assert res.success and res.stable
     assert res.eg_bayes == pytest.approx(ref, abs=6e-9)

@@ -24,7 +24,7 @@ def gyorgyi_uninformed_q(alpha):
     """Uninformed fixed point of the Bayes-optimal binary perceptron (Rademacher prior, sign channel),
     by mpmath at 20 digits: q = E_z tanh(qh + sqrt(qh) z) with
     qh = 2 alpha/(1-q) E_x[phi(s x)^2 / H(s x)], s = sqrt(q/(1-q)), phi the normal density, H its tail
-    (Gyorgyi, PRA 41, 7097 (1990); the sign channel of Barbier et al., PNAS 116, 5451 (2019), eq. 10)."""
+    (Gyorgyi, PRA 41, 7097 (1990); the state evolution of Barbier et al., PNAS 116, 5451 (2019))."""
     mp = pytest.importorskip("mpmath")
     with mp.workdps(20):
         phi = lambda x: mp.exp(-x * x / 2) / mp.sqrt(2 * mp.pi)  # noqa: E731
@@ -44,8 +44,8 @@ def gyorgyi_uninformed_q(alpha):
 
 def logistic_erm_test_error(alpha, lam):
     """Test error arccos(m/sqrt q)/pi of ridge-regularised logistic regression on a sign teacher with
-    Gaussian prior (rho = 1), from the RS equations written out here (Aubin, Maillard, Barbier,
-    Krzakala, Macris & Zdeborova, NeurIPS 2020, the l2 prior and a proximal output channel):
+    Gaussian prior (rho = 1), from the RS equations written out here (Aubin, Krzakala, Lu &
+    Zdeborova, NeurIPS 2020: the l2 prior and a proximal output channel):
     m = mh/(lam + vh), q = (mh^2 + qh)/(lam + vh)^2, V = 1/(lam + vh);  with w = sqrt(q) x,
     w0 = m x/sqrt(q), V0 = 1 - m^2/q, p = prox of V log(1 + exp(-y p)) at w, f = (p - w)/V:
     mh = alpha E sum_y dZ0 f, qh = alpha E sum_y Z0 f^2, vh = -alpha E sum_y Z0 df/dw, Z0 = H(-y w0/sqrt V0).
