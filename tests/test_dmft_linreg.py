@@ -5,18 +5,40 @@ import math
 import numpy as np
 import pytest
 from hypothesis import example, given, settings, strategies as st
+from scipy import integrate
 
 import dmft
-from dmft.linreg import _mp_integral, mp_density
+from dmft.linreg import mp_density, mp_error, mp_train_loss
 from lmech.spec import from_spec, to_spec
 
 
 @pytest.mark.parametrize("gamma", [0.3, 0.5, 2.0])
 def test_mp_density_moments(gamma):
-    # Marchenko-Pastur law of X^T X / n: mass 1, mean 1, second moment 1 + gamma
-    assert _mp_integral(gamma, lambda s: 1.0) == pytest.approx(1.0, abs=1e-10)
-    assert _mp_integral(gamma, lambda s: s) == pytest.approx(1.0, abs=1e-10)
-    assert _mp_integral(gamma, lambda s: s * s) == pytest.approx(1.0 + gamma, abs=1e-10)
+    # Marchenko-Pastur law of X^T X / n: mass 1, mean 1, second moment 1 + gamma; the density
+    # integrated here by scipy (algebraic end-point weights), the atom added by hand
+    lo, hi, dens, atom = mp_density(gamma)
+    assert atom == pytest.approx(max(0.0, 1 - 1 / gamma), abs=1e-15)
+    for k, ref in ((0, 1.0), (1, 1.0), (2, 1.0 + gamma)):
+        f = lambda s: s ** (k - 1) / (2 * math.pi * gamma)  # noqa: E731  density * sqrt-weight
+        val, _ = integrate.quad(f, lo, hi, weight="alg", wvar=(0.5, 0.5), epsabs=1e-13, epsrel=1e-12)
+        assert val + (atom if k == 0 else 0.0) == pytest.approx(ref, abs=1e-10)
+
+
+@pytest.mark.parametrize("alpha", [0.5, 2.0])
+def test_mp_averages_of_the_public_formulas_at_t_zero(alpha):
+    # the Marchenko-Pastur averages inside mp_error and mp_train_loss: at noise 0 and ridge 0,
+    # mp_error(t) = r^2 Int e^{-2st} dF and mp_train_loss(t) = (r^2/2) Int s e^{-2st} dF, so at t = 0
+    # they give r^2 times the mass and r^2/2 times the mean, and -d/dt of the loss at 0 gives
+    # r^2 (1 + gamma) (second-order one-sided difference: error (h^2/3) |L'''(0)| = (4/3) h^2 r^2 m4,
+    # m4 = 1 + 6 g + 6 g^2 + g^3 the fourth Marchenko-Pastur moment, plus quadrature noise 1e-12/h)
+    m = dmft.LinearRegressionGF(alpha=alpha, noise=0.0, signal=2.0)
+    g = 1 / alpha
+    assert mp_error(m, 0.0) == pytest.approx(2.0, abs=1e-10)
+    assert mp_train_loss(m, 0.0) == pytest.approx(1.0, abs=1e-10)
+    h = 1e-4
+    slope = (-3 * mp_train_loss(m, 0.0) + 4 * mp_train_loss(m, h) - mp_train_loss(m, 2 * h)) / (2 * h)
+    m4 = 1 + 6 * g + 6 * g ** 2 + g ** 3
+    assert -slope == pytest.approx(2.0 * (1 + g), abs=4 / 3 * h ** 2 * 2.0 * m4 * 1.01 + 1e-7)
 
 
 def test_mp_density_matches_sampled_spectrum():
@@ -24,11 +46,11 @@ def test_mp_density_matches_sampled_spectrum():
     n, d = 4000, 1000
     X = rng.standard_normal((n, d))
     ev = np.linalg.eigvalsh(X.T @ X / n)
-    lo, hi, dens, atom = mp_density(d / n)
     t = 0.7
-    # E e^{-2 s t}: a smooth linear statistic, fluctuations O(1/d)
-    assert np.mean(np.exp(-2 * ev * t)) == pytest.approx(_mp_integral(d / n, lambda s: math.exp(-2 * s * t)),
-                                                         abs=2e-3)
+    # E e^{-2 s t}: a smooth linear statistic, fluctuations O(1/d); mp_error at noise 0, ridge 0 and
+    # unit signal is exactly Int e^{-2 s t} dF
+    theory = mp_error(dmft.LinearRegressionGF(alpha=n / d, noise=0.0), t)
+    assert np.mean(np.exp(-2 * ev * t)) == pytest.approx(theory, abs=2e-3)
 
 
 @pytest.mark.parametrize("model", [

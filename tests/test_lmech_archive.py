@@ -63,7 +63,7 @@ def rich_fields():
 
 
 def build(cls):
-    return cls._from_fields(rich_fields())
+    return cls(**rich_fields())
 
 
 def all_kinds():

@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 from numba import njit
 from scipy.special import erf
 
-from lmech import _kernels
 from lmech.gauss import expect, expect2d, hermite, hermite2d
 
 
@@ -79,19 +78,22 @@ def test_2d_second_moments_and_singular_covariance():
 
 
 def test_rules_are_usable_inside_numba_kernels():
+    # the public rules are plain contiguous float arrays: a Numba kernel consumes them directly
     @njit
-    def erf_corr(z, w, c):
-        n = z.shape[0]
-        u = np.empty(n * n)
-        v = np.empty(n * n)
-        ww = np.empty(n * n)
-        _kernels.map2d(z, w, 1.0, c, 1.0, u, v, ww)
+    def erf_corr(uv, w):
         s = 0.0
-        for k in range(n * n):
-            s += ww[k] * math.erf(u[k] / math.sqrt(2.0)) * math.erf(v[k] / math.sqrt(2.0))
+        for k in range(w.shape[0]):
+            s += w[k] * math.erf(uv[k, 0] / math.sqrt(2.0)) * math.erf(uv[k, 1] / math.sqrt(2.0))
         return s
 
-    z, w = hermite(80)
     c = 0.3
+    uv, w = hermite2d(80, [[1.0, c], [c, 1.0]])
     # erf(u/sqrt2) units: E = (2/pi) asin(c/2)
-    assert abs(erf_corr(z, w, c) - 2 / math.pi * math.asin(c / 2)) < 1e-12
+    assert abs(erf_corr(uv, w) - 2 / math.pi * math.asin(c / 2)) < 1e-12
+    z, wz = hermite(40)
+
+    @njit
+    def second_moment(z, w):
+        return np.sum(w * z * z)
+
+    assert abs(second_moment(z, wz) - 1.0) < 1e-13

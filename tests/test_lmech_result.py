@@ -35,13 +35,16 @@ def test_same_as_is_bitwise():
     a = make(residual=math.nan)
     b = make(residual=math.nan)
     assert a.same_as(b)
+    # 1 + 1e-16 rounds to 1.0: a separately built array with the same bits is the same
     c = make(arrays={"Q": np.eye(2) * (1 + 1e-16), "t": np.arange(3.0)})
-    assert not a.same_as(make(arrays={"Q": np.eye(2).astype(np.float32), "t": np.arange(3.0)}))
+    assert c.arrays["Q"] is not make().arrays["Q"] and make().same_as(c) and c.same_as(make())
+    # (compared with make(), not a: a's nan residual alone would make these differ)
+    assert not make().same_as(make(arrays={"Q": np.eye(2).astype(np.float32), "t": np.arange(3.0)}))
     # a change in the last bit is a difference
     q = np.eye(2)
     q[0, 0] = np.nextafter(1.0, 2.0)
-    assert not a.same_as(make(arrays={"Q": q, "t": np.arange(3.0)}))
-    assert c is not None
+    assert not make().same_as(make(arrays={"Q": q, "t": np.arange(3.0)}))
+    assert not a.same_as(make())  # nan residual against 1e-11
 
 
 def test_repr_names_the_essentials():

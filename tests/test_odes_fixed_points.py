@@ -14,7 +14,8 @@ STANDARD = odes.CommitteeMachine(K=2, M=2, lr=0.5)
 
 
 def test_symmetric_branches_reference_values():
-    """K = M = 2, eta = 0.5 (issue 3): generic branch eg = 0.0146448, degenerate 0.0146770."""
+    """K = M = 2, eta = 0.5: generic branch eg = 0.0146448, degenerate 0.0146770 (independent: roots of a
+    separately written Saad-Solla RHS, tests/test_odes_integrate.py::test_fixed_points_and_spectrum_...)."""
     gen = fp.symmetric_fixed_point(STANDARD, branch="generic")
     deg = fp.symmetric_fixed_point(STANDARD, branch="degenerate")
     assert gen.success and deg.success
@@ -32,7 +33,7 @@ def test_symmetric_branches_reference_values():
 @pytest.mark.parametrize("K", [2, 3])
 def test_symmetric_fixed_point_small_lr_limit(K):
     """eta -> 0: q = c = 1/(2K-1), r = s = 1/sqrt(K(2K-1)) and
-    eg = (K/pi)(pi/6 - K asin(1/(2K))) (Saad & Solla 1995, symmetric phase; values of issue 3); the approach is linear in eta."""
+    eg = (K/pi)(pi/6 - K asin(1/(2K))) (Saad & Solla, PRE 52, 4225 (1995), symmetric phase; K = 2: 0.0116108); the approach is linear in eta."""
     if K == 2:
         assert fp.symmetric_eg_small_lr(2) == pytest.approx(0.0116108, abs=5e-8)
     errs = []
@@ -46,7 +47,8 @@ def test_symmetric_fixed_point_small_lr_limit(K):
 
 
 def test_perfect_learning_spectrum_and_late_decay():
-    """Slowest eigenvalue -0.0220924 at Q = R = T = I (issue 3); a long integration's distance
+    """Slowest eigenvalue -0.0220924 at Q = R = T = I (independent: the Jacobian of a separately written RHS,
+    tests/test_odes_integrate.py::test_fixed_points_and_spectrum_...); a long integration's distance
     to perfect learning decays at exactly that rate."""
     p = fp.perfect_learning(STANDARD)
     assert p.success

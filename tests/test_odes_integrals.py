@@ -9,8 +9,6 @@ from hypothesis import strategies as st
 from scipy.special import erf
 
 import odes
-from odes import _kernels
-from odes.integrals import legendre01
 
 N_MC = 400_000
 SIG = 5.0  # Monte-Carlo tolerance in standard errors
@@ -95,42 +93,40 @@ def test_relu_i4_coinciding_units_vs_monte_carlo(labels, cov):
     assert abs(value - mean) < SIG * se + 1e-12
 
 
-def test_orthant4_known_values():
-    """Equicorrelated rho = 1/2 gives 1/(n+1) = 1/5; independent gives 1/16;
-    one independent variable gives half the 3-D value (Sheppard-type closed form)."""
-    u, wu = legendre01(12)
-    R = np.full((4, 4), 0.5)
-    np.fill_diagonal(R, 1.0)
-    assert _kernels.orthant4(R, u, wu) == pytest.approx(0.2, abs=1e-13)
-    # spectral convergence in the nodes per panel
-    errs = [abs(_kernels.orthant4(R, *legendre01(n)) - 0.2) for n in (6, 8, 10)]
+def test_relu_i4_four_variable_orthant_known_values():
+    """The ReLU I4 = E[x3 x4 1{x > 0}] needs the 4-variable orthant probability (a 1-D Gauss-Legendre
+    integral).  Independent fields: (1/4) E[relu]^2 = 1/(8 pi).  Equicorrelated rho = 1/2: with
+    x_i = (z0 + z_i)/sqrt 2, conditioning on z0 gives (1/2) Int Dz Phi(z)^2 (z Phi(z) + phi(z))^2,
+    integrated here by mpmath; the rule converges spectrally in the nodes per panel."""
+    import mpmath as mp
+
+    assert odes.I4("relu", np.eye(4)) == pytest.approx(1 / (8 * math.pi), abs=1e-15)
+    C = np.full((4, 4), 0.5)
+    np.fill_diagonal(C, 1.0)
+    with mp.workdps(30):
+        ref = float(mp.quad(lambda z: mp.npdf(z) * mp.ncdf(z) ** 2 * (z * mp.ncdf(z) + mp.npdf(z)) ** 2 / 2,
+                            [-mp.inf, 0, mp.inf]))
+    assert odes.I4("relu", C, quad_nodes=12) == pytest.approx(ref, abs=1e-13)
+    errs = [abs(odes.I4("relu", C, quad_nodes=n) - ref) for n in (6, 8, 10)]
     assert errs[0] > 30 * errs[1] > 900 * errs[2]
-    assert _kernels.orthant4(np.eye(4), u, wu) == pytest.approx(1 / 16, abs=1e-15)
-    R = np.eye(4)
-    R[0, 1] = R[1, 0] = 0.3
-    R[0, 2] = R[2, 0] = -0.6
-    R[1, 2] = R[2, 1] = 0.1
-    p3 = 1 / 8 + (math.asin(0.3) + math.asin(-0.6) + math.asin(0.1)) / (4 * math.pi)
-    assert _kernels.orthant4(R, u, wu) == pytest.approx(p3 / 2, abs=1e-13)
 
 
-def test_orthant4_converges_for_nearly_singular():
+def test_relu_i4_converges_for_nearly_singular():
     """A nearly singular correlation (rho = 0.999999): the substitution keeps the rule convergent."""
     R = np.full((4, 4), 0.2)
     np.fill_diagonal(R, 1.0)
-    R[0, 1] = R[1, 0] = 0.999999
     for rho in (0.999999, 1.0 - 1e-12):
         R[0, 1] = R[1, 0] = rho
-        vals = [_kernels.orthant4(R, *legendre01(n)) for n in (8, 12, 16, 32)]
+        vals = [odes.I4("relu", R, quad_nodes=n) for n in (8, 12, 16, 32)]
         assert abs(vals[0] - vals[3]) < 1e-8
         assert abs(vals[1] - vals[3]) < 1e-10
         assert abs(vals[2] - vals[3]) < 1e-12
-    # rho = 1: x0 = x1, so P4 is the 3-D orthant probability of (x0, x2, x3);
-    # exactly at the singular point the conditional covariances cancel to ~1e-11
+    # rho = 1: x0 = x1, so the 4-variable integral is the 3-variable one with x0 and x1 merged
+    # (labels, closed form); exactly at the singular point the conditional covariances cancel to ~1e-11
     R[0, 1] = R[1, 0] = 1.0
-    p3 = 1 / 8 + 3 * math.asin(0.2) / (4 * math.pi)
+    merged = odes.I4("relu", R, labels=(0, 0, 2, 3))
     for n in (12, 32):
-        assert _kernels.orthant4(R, *legendre01(n)) == pytest.approx(p3, abs=1e-10)
+        assert odes.I4("relu", R, quad_nodes=n) == pytest.approx(merged, abs=1e-10)
 
 
 @settings(max_examples=8, deadline=None)

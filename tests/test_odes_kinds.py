@@ -16,7 +16,7 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 def test_kind_is_registered_with_importable_callables():
     kind = get_kind("odes.phase_diagram")
-    assert kind is not None
+    assert kind.name == "odes.phase_diagram" and resolve_callable(kind.point) is phase_point
     for name in (kind.point, kind.check, kind.plot):
         assert callable(resolve_callable(name))
 

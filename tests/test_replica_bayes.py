@@ -19,9 +19,11 @@ def rad_transitions(rad_sign):
     return replica.transitions(rad_sign)
 
 
-@pytest.mark.parametrize("alpha, ref", [(1.0, 0.25437297), (2.0, 0.17453419), (5.0, 0.08393517)])
+@pytest.mark.parametrize("alpha, ref", [(1.0, 0.2543729703), (2.0, 0.1745341856), (5.0, 0.0839351698)])
 def test_gaussian_sign_bayes_error_reference(alpha, ref):
-    # reference values of issue 5 (Gaussian prior, sign channel, Bayes error arccos(sqrt q)/pi)
+    # Gaussian prior, sign channel, Bayes error arccos(sqrt q)/pi; independent mpmath at 25 digits of
+    # q = qh/(1+qh), qh = 2 alpha/(1-q) E_x[phi(s x)^2/H(s x)], s = sqrt(q/(1-q)) (Barbier et al., PNAS
+    # 116, 5451 (2019), state evolution with the sign channel): 0.2543729703, 0.1745341856, 0.0839351698
     res = replica.solve(replica.BayesOptimalGLM("gaussian", "sign"), alpha)
     assert res.success and res.stable
     assert res.eg_bayes == pytest.approx(ref, abs=6e-9)
@@ -77,7 +79,7 @@ def test_rademacher_sign_transition_and_spinodal(rad_transitions):
     assert tr.success
     # Gyorgyi, PRA 41, 7097 (1990): first-order transition at alpha ~ 1.245
     assert tr.alpha_c == pytest.approx(1.245, abs=1e-3)
-    # spinodal of the uninformed branch near 1.49 (issue 5; Sompolinsky, Tishby & Seung 1990: 1.493)
+    # spinodal of the uninformed branch: Sompolinsky, Tishby & Seung, PRL 65, 1683 (1990): 1.493
     assert tr.alpha_sp_uninf == pytest.approx(1.493, abs=1e-3)
     assert tr.alpha_sp_inf == 0.0 and tr.q_inf_c == 1.0
 

@@ -11,9 +11,12 @@ from replica.gardner import _G, _spherical_alpha_of_q
 
 
 def test_spherical_capacity_reference_values():
-    # Gardner, J. Phys. A 21, 257 (1988), eq. 24; values of issue 5
+    # Gardner, J. Phys. A 21, 257 (1988), eq. 24: 1/alpha_c = int_{-k}^inf Dt (t + k)^2
+    # = (1 + k^2) Phi(k) + k phi(k); k = 0: 2, k = 1: 1/(2 Phi(1) + phi(1)) = 0.5195722
     assert replica.spherical_capacity(0.0) == pytest.approx(2.0, rel=1e-15)
-    assert replica.spherical_capacity(1.0) == pytest.approx(0.519572, abs=5e-7)
+    exact = 1 / (math.erfc(-1 / math.sqrt(2)) + math.exp(-0.5) / math.sqrt(2 * math.pi))
+    assert exact == pytest.approx(0.519572, abs=5e-7)
+    assert replica.spherical_capacity(1.0) == pytest.approx(exact, rel=1e-13)
 
 
 @pytest.mark.parametrize("kappa", [-0.5, 0.0, 1.0])

@@ -1,4 +1,7 @@
-"""Perceptron capacity at finite N against Cover's count and the replica capacity (issue 6, item 6)."""
+"""Perceptron capacity at finite N against Cover's count and the replica capacity.
+
+Cover, IEEE Trans. EC-14, 326 (1965); Gardner, J. Phys. A 21, 257 (1988).
+"""
 
 import itertools
 import math
@@ -10,7 +13,6 @@ from scipy.optimize import minimize
 from scipy.stats import binomtest, norm
 
 import replica.gardner
-from validation import _kernels
 from validation.capacity import (capacity_scan, cover_probability, feasible, max_stability,
                                  simulate_capacity)
 
@@ -31,11 +33,14 @@ def test_cover_probability_known_values():
 @pytest.mark.parametrize("N, n, kappa", [(6, 8, 0.0), (7, 6, 0.3), (5, 9, -0.2), (8, 7, 0.0)])
 def test_binary_search_matches_brute_force(N, n, kappa):
     rng = np.random.default_rng(N * 100 + n)
+    model = replica.gardner.GardnerVolume(prior="rademacher", margin=kappa)
+    W = np.array(list(itertools.product([-1.0, 1.0], repeat=N)))
     for _ in range(20):
-        A = rng.standard_normal((n, N)) / math.sqrt(N)
-        W = np.array(list(itertools.product([-1.0, 1.0], repeat=N)))
-        brute = bool(np.any(np.all(A @ W.T >= kappa, axis=0)))
-        assert (_kernels.binary_feasible(np.ascontiguousarray(A), kappa) > 0) == brute
+        X = rng.standard_normal((n, N))
+        y = rng.choice([-1.0, 1.0], size=n)
+        # storable: some w in {-1, 1}^N with y w.x / sqrt N >= kappa for every pattern
+        brute = bool(np.any(np.all((X * y[:, None]) @ W.T / math.sqrt(N) >= kappa, axis=0)))
+        assert feasible(model, X, y) == brute
 
 
 def test_lp_decision_is_verified():
@@ -98,7 +103,8 @@ def test_capacity_input_errors():
 
 @pytest.mark.slow
 def test_spherical_capacity_acceptance():
-    # issue 6 acceptance: P(separable) crosses 1/2 near alpha = 2 and sharpens with N
+    # P(separable) crosses 1/2 near alpha = 2 (Cover, IEEE Trans. EC-14, 326 (1965): exactly 1/2 at
+    # P = 2N) and the crossing sharpens with N
     rep = capacity_scan(SPHERICAL, sizes=[25, 50, 100, 200], alphas=np.linspace(1.5, 2.5, 11), seeds=100)
     print(rep.message, rep.crossing, rep.width)
     assert abs(rep.crossing_largest - 2.0) < 4 * rep.crossing_err_largest + 0.02
@@ -194,7 +200,7 @@ def test_spherical_margin_probability_crosses_near_gardner(kappa):
     assert np.all(np.isnan(rep.p_exact))
 
 
-# -- review findings (issue 6 fix round) -------------------------------------------------------------
+# -- max-stability bracket: witness, bounds, undecided instances -------------------------------------
 @pytest.mark.parametrize("max_pass", [3, 7, 20])
 def test_max_stability_returns_the_witness_of_lo(max_pass):
     # lo is the best stability over the sweeps; the returned w must be the iterate that attained

@@ -1,4 +1,4 @@
-"""Finite-d ERM and GAMP against the replica saddle points of replica (issue 6, item 5)."""
+"""Finite-d ERM and GAMP against the replica saddle points of replica."""
 
 import math
 
@@ -8,62 +8,72 @@ from scipy.optimize import minimize
 
 import replica
 from validation import compare, replica_theory, simulate_erm, simulate_gamp
-from validation.erm import _fit_hinge, _fit_logistic, _fit_square, sample_labels, sample_teacher
+from validation.erm import sample_labels, sample_teacher
 
 
-def _problem(n=120, d=60, seed=0):
+def drawn_problem(prior, channel, d, alpha, seed):
+    """The instance simulate_erm / simulate_gamp draw at their first alpha: one generator seeded with
+    ``seed``, then the teacher, the n x d inputs and the labels, in that order (public samplers)."""
     rng = np.random.default_rng(seed)
+    n = max(1, int(round(alpha * d)))
+    w_star = sample_teacher(prior, d, rng)
     X = rng.standard_normal((n, d))
-    w = rng.standard_normal(d)
-    y = np.where(X @ w >= 0, 1.0, -1.0)
-    y[:10] *= -1          # not separable
-    return X, y
+    y = sample_labels(channel, X @ w_star / math.sqrt(d), rng)
+    return X, y, w_star
+
+
+def assert_run_is_the_fit(res, w, w_star, train_loss, abs_tol):
+    d = w.size
+    assert res.success
+    assert res.m[0] == pytest.approx(w @ w_star / d, abs=abs_tol)
+    assert res.q[0] == pytest.approx(w @ w / d, abs=abs_tol)
+    assert res.train_loss[0] == pytest.approx(train_loss, abs=abs_tol)
 
 
 def test_logistic_fit_is_the_minimiser():
-    X, y = _problem()
-    lam = 0.1
-    w, ok, _ = _fit_logistic(X, y, lam, 1e-8)
-    d = X.shape[1]
+    # the objective sum_mu log(1 + exp(-y_mu w.x_mu/sqrt d)) + (lam/2) |w|^2, minimised here by BFGS
+    model = replica.ERM("logistic", 0.1, "gaussian", "label-flip")
+    d, alpha, seed = 60, 2.0, 0
+    res = simulate_erm(model, d, [alpha], seed=seed)
+    X, y, w_star = drawn_problem(model.teacher_prior, model.channel, d, alpha, seed)
 
     def obj(v):
-        return np.sum(np.logaddexp(0.0, -y * (X @ v) / math.sqrt(d))) + 0.5 * lam * v @ v
+        return np.sum(np.logaddexp(0.0, -y * (X @ v) / math.sqrt(d))) + 0.5 * model.reg * v @ v
 
     ref = minimize(obj, np.zeros(d), method="BFGS", options={"gtol": 1e-10}).x
-    assert ok and np.allclose(w, ref, atol=1e-5)
-    assert obj(w) <= obj(ref) + 1e-9
+    tl = np.mean(np.logaddexp(0.0, -y * (X @ ref) / math.sqrt(d)))
+    assert_run_is_the_fit(res, ref, w_star, tl, 1e-6)
 
 
-def test_hinge_fit_has_zero_duality_gap():
-    X, y = _problem()
-    lam = 0.3
-    n, d = X.shape
-    w, ok, _ = _fit_hinge(X, y, lam, 1e-9)
+def test_hinge_fit_is_the_minimiser():
+    # the hinge objective sum max(0, 1 - a.w) + (lam/2)|w|^2 (a = y x/sqrt d) through its dual,
+    # max sum(a_mu) - |A^T a|^2/(2 lam) over 0 <= a_mu <= 1, w = A^T a/lam, solved here by L-BFGS-B,
+    # with a zero duality gap certifying both
+    model = replica.ERM("hinge", 0.3, "gaussian", "label-flip")
+    d, alpha, seed = 60, 2.0, 0
+    res = simulate_erm(model, d, [alpha], seed=seed)
+    X, y, w_star = drawn_problem(model.teacher_prior, model.channel, d, alpha, seed)
+    lam = model.reg
     A = X * (y / math.sqrt(d))[:, None]
+    dual = minimize(lambda a: (0.5 / lam * np.sum((A.T @ a) ** 2) - a.sum(), A @ (A.T @ a) / lam - 1.0),
+                    np.full(len(y), 0.5), jac=True, method="L-BFGS-B", bounds=[(0.0, 1.0)] * len(y),
+                    options={"ftol": 1e-15, "gtol": 1e-12, "maxiter": 100_000})
+    w = A.T @ dual.x / lam
     primal = np.sum(np.maximum(0.0, 1.0 - A @ w)) + 0.5 * lam * w @ w
-    # the duality gap of the (feasible) dual iterate certifies optimality of both
-    from validation import _kernels
-    a, u = np.zeros(n), np.zeros(d)
-    _kernels.svm_dual_cd(np.ascontiguousarray(A), lam, a, u, 1e-9, 100_000)
-    assert np.all((a >= 0) & (a <= 1)) and np.allclose(u / lam, w)
-    dual = a.sum() - 0.5 / lam * (u @ u)
-    assert ok and primal == pytest.approx(dual, rel=1e-7)
-    # and no primal perturbation improves the objective
-    rng = np.random.default_rng(1)
-    for _ in range(20):
-        v = w + 1e-3 * rng.standard_normal(d)
-        assert np.sum(np.maximum(0.0, 1.0 - A @ v)) + 0.5 * lam * v @ v >= primal - 1e-9
+    assert primal == pytest.approx(-dual.fun, rel=1e-7)
+    assert_run_is_the_fit(res, w, w_star, np.mean(np.maximum(0.0, 1.0 - A @ w)), 1e-5)
 
 
 def test_square_fit_closed_form():
-    X, y = _problem()
-    d = X.shape[1]
-    w, ok, _ = _fit_square(X, y, 0.5)
+    model = replica.ERM("square", 0.5, "gaussian", "sign")
+    d, alpha, seed = 60, 2.0, 0
+    res = simulate_erm(model, d, [alpha], seed=seed)
+    X, y, w_star = drawn_problem(model.teacher_prior, model.channel, d, alpha, seed)
     aug = np.vstack([X / math.sqrt(d), math.sqrt(0.5) * np.eye(d)])
     ref = np.linalg.lstsq(aug, np.concatenate([y, np.zeros(d)]), rcond=None)[0]
-    assert np.allclose(w, ref, rtol=1e-10, atol=1e-12)
+    assert_run_is_the_fit(res, ref, w_star, 0.5 * np.mean((y - X @ ref / math.sqrt(d)) ** 2), 1e-12)
     with pytest.raises(ValueError, match="reg"):
-        _fit_square(X[:30], y[:30], 0.0)
+        simulate_erm(replica.ERM("square", 0.0, "gaussian", "sign"), d, [0.5])
 
 
 def test_samplers_moments():
@@ -91,9 +101,7 @@ def test_gamp_gaussian_linear_reaches_the_exact_posterior_mean():
     model = replica.BayesOptimalGLM(prior=replica.Gaussian(rho=1.0), channel=replica.Linear(delta=0.5))
     d, alpha, seed = 300, 2.0, 3
     res = simulate_gamp(model, d, [alpha], seed=seed, n_iter=300, tol=1e-20)
-    rng = np.random.default_rng(seed)
-    from validation.erm import _data
-    X, y, w_star = _data(model.prior, model.channel, d, alpha, rng)
+    X, y, w_star = drawn_problem(model.prior, model.channel, d, alpha, seed)
     F = X / math.sqrt(d)
     post = np.linalg.solve(F.T @ F / 0.5 + np.eye(d), F.T @ y / 0.5)
     assert res.mse[0] == pytest.approx(np.sum((post - w_star) ** 2) / d, rel=1e-6)
@@ -169,7 +177,7 @@ def test_erm_input_errors():
 
 @pytest.mark.slow
 def test_logistic_erm_acceptance_d2000():
-    # issue 6 acceptance: logistic ERM at lambda = 0.1, finite-d test error at d = 2000 vs theory
+    # logistic ERM at lambda = 0.1: finite-d test error at d = 2000 against the replica saddle point
     model = replica.ERM(loss="logistic", reg=0.1)
     theory = replica_theory(model, [1.0, 5.0])
     rep = compare(theory, model, sizes=[2000], seeds=8, observables=["test_error", "train_loss"])
@@ -179,7 +187,7 @@ def test_logistic_erm_acceptance_d2000():
 
 @pytest.mark.slow
 def test_gamp_acceptance_d2000():
-    # issue 6 acceptance: Bayes-optimal sign perceptron, GAMP at d = 2000 reaches the Bayes error
+    # Bayes-optimal sign perceptron: GAMP at d = 2000 reaches the Bayes error of the state evolution
     model = replica.BayesOptimalGLM(prior="gaussian", channel="sign")
     theory = replica_theory(model, [1.0, 2.0, 5.0])
     rep = compare(theory, model, sizes=[2000], seeds=8, observables=["test_error", "mse"])

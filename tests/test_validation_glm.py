@@ -105,7 +105,7 @@ def test_errors_name_the_parameter():
 
 
 def test_compare_sampled_logistic_theory_agrees_and_wrong_theory_disagrees():
-    # validation.compare with the GLM simulator (issue 6): the sampled DMFT agrees with the
+    # validation.compare with the GLM simulator: the sampled DMFT agrees with the
     # finite-d flow; a theory for a ridge 10 times larger is reported as disagreeing
     model = dmft.GLMDynamics(alpha=2.0, loss="logistic", ridge=0.05)
     th = dmft.solve(model, 2.0, method="sampled", dt=0.1, n_traj=2000, n_replicas=4, seed=1)

@@ -1,92 +1,82 @@
-"""Spherical p-spin at finite N for any p (and mixtures) against the DMFT of dmft (issue 6, item 2)."""
+"""Spherical p-spin at finite N for any p (and mixtures) against the DMFT of dmft.
 
+Cugliandolo & Kurchan, PRL 71, 173 (1993).
+"""
+
+import itertools
 import math
 
 import numpy as np
 import pytest
 
 import dmft
-from validation import _kernels, compare, pspin_theory, simulate_pspin, simulate_pspin2
-from validation.gradflow import _pspin_couplings
+from validation import compare, pspin_theory, simulate_pspin, simulate_pspin2
 
 
-def _force(model, N, seed, s):
-    degrees, offsets, T, _ = _pspin_couplings(model, N, np.random.default_rng(seed), 1 << 30)
-    F = np.empty(N)
-    kmax = int(degrees.max())
-    H = _kernels.pspin_force_mix(degrees, offsets, T, s, F, np.empty(N ** (kmax - 1)))
-    return H, F
+def redrawn_instance(model, N, seed):
+    """H(s0) and -grad H(s0) of the instance simulate_pspin draws, redrawn here from its documented
+    construction: one generator seeded with ``seed``; for each degree k of xi (ascending, general
+    path: p > 3 or a mixture) N^k iid normals G, H_k(s) = -sqrt(c_k/N^(k-1)) sum over ordered
+    k-tuples G s..s; pure p = 2: J = (G + G^T) sqrt(c/N), H = -(1/2) s.J s; pure p = 3:
+    H = -sum_{i<j<k} J_ijk s_i s_j s_k with E J^2 = 6c/N^2; then s0 ~ N(0, I) scaled to |s0|^2 = N."""
+    rng = np.random.default_rng(seed)
+    coef = model.xi_coefficients()
+    terms = []                                     # (prefactor, full iid tensor of ordered tuples)
+    if model.p > 3 or not model.pure:
+        for k in range(2, coef.size):
+            if coef[k] != 0.0:
+                terms.append((math.sqrt(coef[k] / N ** (k - 1)), rng.standard_normal((N,) * k)))
+    elif model.p == 2:
+        G = rng.standard_normal((N, N))
+        terms.append((0.5, (G + G.T) * math.sqrt(coef[2] / N)))
+    else:
+        J = np.zeros((N, N, N))
+        for val, (i, j, k) in zip(rng.standard_normal(N * (N - 1) * (N - 2) // 6) * math.sqrt(6 * coef[3]) / N,
+                                  itertools.combinations(range(N), 3)):
+            J[i, j, k] = val
+        terms.append((1.0, J))
+    s0 = rng.standard_normal(N)
+    s0 *= math.sqrt(N) / np.linalg.norm(s0)
+    H, F = 0.0, np.zeros(N)
+    for a, G in terms:
+        v = G
+        for _ in range(G.ndim):
+            v = v @ s0
+        H -= a * v
+        for j in range(G.ndim):                    # d/ds of the contraction, slot by slot
+            v = np.moveaxis(G, j, 0)
+            for _ in range(G.ndim - 1):
+                v = v @ s0
+            F += a * v
+    return H, F, s0
 
 
 @pytest.mark.parametrize("model", [dmft.SphericalPSpin(p=4, T=0.0),
                                    dmft.SphericalPSpin(p=5, T=0.0, convention="full"),
-                                   dmft.SphericalPSpin(p=4, T=0.0, mixture=(0.5, 0.3))])
-def test_energy_is_the_iid_tensor_contraction_and_force_is_minus_its_gradient(model):
-    N = 6
-    rng = np.random.default_rng(1)
-    s = rng.standard_normal(N)
-    H, F = _force(model, N, 3, s)
-    # H(s) = -sum_k sqrt(c_k / N^(k-1)) sum over ordered k-tuples G s...s, G drawn in the same order
-    g = np.random.default_rng(3)
-    coef = model.xi_coefficients()
-    Hd = 0.0
-    for k in range(2, coef.size):
-        if coef[k] == 0.0:
-            continue
-        G = g.standard_normal((N,) * k)
-        v = G
-        for _ in range(k):
-            v = v @ s
-        Hd -= math.sqrt(coef[k] / N ** (k - 1)) * v
-    assert H == pytest.approx(Hd, rel=1e-12)
-    # F = -grad H by central differences (H is a polynomial: the O(h^2) error is ~1e-9 here)
-    h = 1e-5
-    for i in range(N):
-        e = np.zeros(N)
-        e[i] = h
-        d = -(_force(model, N, 3, s + e)[0] - _force(model, N, 3, s - e)[0]) / (2 * h)
-        assert d == pytest.approx(F[i], rel=1e-7, abs=1e-9)
+                                   dmft.SphericalPSpin(p=4, T=0.0, mixture=(0.5, 0.3)),
+                                   dmft.SphericalPSpin(p=3, T=0.0), dmft.SphericalPSpin(p=2, T=0.0)])
+def test_energy_is_the_stated_contraction_and_the_flow_descends_its_gradient(model):
+    N, seed = 6, 3
+    H, F, s0 = redrawn_instance(model, N, seed)
+    # e(0) = H(s0)/N, the independent contraction
+    res = simulate_pspin(model, N, [0.0], seed=seed)
+    assert res.e[0] * N == pytest.approx(H, rel=1e-12)
+    # the force through the dynamics: at T = 0 the flow on the sphere, ds/dt = F - (F.s/N) s, gives
+    # de/dt = -|F_perp|^2/N at t = 0.  One Heun step of h gives the difference quotient
+    # e'(0) + O(h); Richardson over h and h/2 removes that, leaving O(h^2) ~ 1e-6 relative
+    rate = -np.sum((F - (F @ s0) / N * s0) ** 2) / N
+    h = 1e-3
+    d = [(simulate_pspin(model, N, [0.0, hh], seed=seed, dt=hh).e[1] - res.e[0]) / hh for hh in (h, h / 2)]
+    assert 2 * d[1] - d[0] == pytest.approx(rate, rel=1e-4)
 
 
-def test_covariance_is_exactly_n_xi_of_the_overlap():
-    # E_J[H(s) H(s')] = N xi(s.s'/N) with no repeated-index correction, and E[H(s)^2] = N xi(1):
-    # Monte Carlo over 4000 tensors at N = 5 (p = 4 + 0.5 q^2, 'half'), within 4 standard errors
+def test_energy_variance_is_n_xi_of_one():
+    # E_J[H(s)^2] = N xi(1) on the sphere, with no repeated-index correction (s0 is drawn
+    # independently of the couplings): e(0) = H(s0)/N over 4000 instances at N = 5, p = 4 + 0.5 q^2
     model = dmft.SphericalPSpin(p=4, T=0.0, mixture=(0.5,))
     N = 5
-    rng = np.random.default_rng(0)
-    s = rng.standard_normal(N)
-    s *= math.sqrt(N) / np.linalg.norm(s)
-    t = rng.standard_normal(N)
-    t -= (t @ s) / N * s
-    t *= math.sqrt(N) / np.linalg.norm(t)
-    s2 = 0.7 * s + math.sqrt(1 - 0.49) * t          # q = s.s2/N = 0.7 on the sphere
-    q = s @ s2 / N
-    prods, squares = [], []
-    for seed in range(4000):
-        H1 = _force(model, N, seed, s)[0]
-        H2 = _force(model, N, seed, s2)[0]
-        prods.append(H1 * H2)
-        squares.append(H1 * H1)
-    for vals, target in ((prods, N * model.xi(q)), (squares, N * model.xi(1.0))):
-        vals = np.asarray(vals)
-        assert abs(vals.mean() - target) < 4 * vals.std(ddof=1) / math.sqrt(vals.size), (vals.mean(), target)
-
-
-def test_general_kernel_reproduces_the_p3_and_p2_couplings():
-    # degree 3: the general contraction on the p = 3 tensor of the existing path gives its force
-    N = 7
-    rng = np.random.default_rng(2)
-    T3 = _kernels.pspin3_tensor(rng.standard_normal(N * (N - 1) * (N - 2) // 6), N)
-    s = rng.standard_normal(N)
-    F3, Fm = np.empty(N), np.empty(N)
-    H3 = _kernels.pspin_force(3, T3, s, F3)
-    Hm = _kernels.pspin_force_mix(np.array([3]), np.array([0]), T3.ravel(), s, Fm, np.empty(N * N))
-    assert Hm == pytest.approx(H3, rel=1e-13) and np.allclose(Fm, F3, rtol=1e-13, atol=1e-14)
-    # degree 2: the iid-tuple construction is exactly the GOE matrix of the exact p = 2 solver
-    model = dmft.SphericalPSpin(p=2, T=0.0)
-    _, _, T, _ = _pspin_couplings(model, N, np.random.default_rng(5), 1 << 20)
-    G = np.random.default_rng(5).standard_normal((N, N))
-    assert np.array_equal(T, ((G + G.T) * math.sqrt(0.5 / N)).ravel())
+    vals = np.array([(N * simulate_pspin(model, N, [0.0], seed=seed).e[0]) ** 2 for seed in range(4000)])
+    assert abs(vals.mean() - N * model.xi(1.0)) < 4 * vals.std(ddof=1) / math.sqrt(vals.size)
 
 
 def test_p4_heun_is_second_order_at_zero_temperature():
