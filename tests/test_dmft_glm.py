@@ -218,13 +218,8 @@ def test_sgd_selection_chain_is_the_stated_markov_process():
                                                     noise=0.2, temperature=0.3)])
 def test_general_kernel_square_loss_matches_closure(model):
     # the per-trajectory responses, the Stein teacher term and the Langevin noise of the
-<<<<<<< HEAD
-    # general kernel reproduce the exact Gaussian closure for the square loss,
-    # including temperature > 0 (white noise of intensity 2T, LinearRegressionGF closure)
-=======
     # general kernel (dmft.solve routes every T > 0 run there) reproduce the exact Gaussian
     # closure for the square loss (white noise of intensity 2T, LinearRegressionGF closure)
->>>>>>> tests-mend
     t_max, dt = 4.0, 0.1
     closed = dmft.solve(model, t_max, dt=dt)
     gen = dmft.solve(model, t_max, method="sampled", dt=dt, n_traj=1000, n_replicas=8, seed=5)
@@ -351,11 +346,7 @@ def test_gradient_flow_converges_to_replica_erm_minimiser_small_ridge(loss):
         assert abs(res.scalars[key] - th) < 6 * se + 0.01 * abs(th), (key, res.scalars[key], th)
 
 
-<<<<<<< HEAD
-# -- resume: long runs checkpoint to and resume from an archive ---------------------------------
-=======
 # -- resume: long runs checkpoint to an archive and resume from it bit for bit ---------------------
->>>>>>> tests-mend
 @pytest.mark.parametrize("model", [dmft.GLMDynamics(alpha=2.0, teacher="sign", ridge=0.1),
                                    dmft.GLMDynamics(alpha=2.0, loss="logistic", temperature=0.2,
                                                     batch_fraction=0.5)])

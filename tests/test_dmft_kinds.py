@@ -18,11 +18,7 @@ def test_kinds_registered(name):
     import inspect
 
     kind = get_kind(name)
-<<<<<<< HEAD
-    assert kind.name == name
-=======
     assert kind.name == name and resolve_callable(kind.point) is getattr(dmft.kinds, name[5:] + "_point")
->>>>>>> tests-mend
     for ref in (kind.point, kind.check, kind.plot):
         assert callable(resolve_callable(ref))
     # every declared parameter and option is a keyword of the point function, with the

@@ -159,13 +159,6 @@ def test_convert_roundtrip_and_dynamical_temperature():
 
 
 def test_aging_helpers_published_values():
-<<<<<<< HEAD
-    # Cugliandolo & Kurchan, PRL 71, 173 (1993): plateau from the marginality condition
-    # xi''(q)(1-q)^2 = T^2 (checked exactly below), x = (p-2)(1-q)/q and the asymptotic
-    # energy -(1/T)[xi(1) - (1-x) xi(q)]; p = 3, T = 0.5, xi = q^3/2
-    assert dmft.aging_plateau(0.5) == pytest.approx(0.63882, abs=1e-5)
-    assert dmft.aging_fdr(0.5) == pytest.approx(0.56538, abs=1e-5)
-=======
     # Cugliandolo & Kurchan, PRL 71, 173 (1993), aging solution of the spherical p-spin with
     # xi = q^p/2: the plateau q is the largest root of xi''(q) (1 - q)^2 = T^2, the FDR is
     # x = (p - 2)(1 - q)/q and the energy e = -(1/(2T)) (1 - (1 - x) q^p).  At p = 3, T = 0.5
@@ -176,7 +169,6 @@ def test_aging_helpers_published_values():
     assert dmft.aging_plateau(0.5) == pytest.approx(q, rel=1e-10)
     assert dmft.aging_fdr(0.5) == pytest.approx(x, rel=1e-10)
     assert dmft.aging_energy(0.5) == pytest.approx(-(1 - (1 - x) * q ** 3), rel=1e-10)
->>>>>>> tests-mend
     assert dmft.aging_energy(0.5) == pytest.approx(-0.88669, abs=1e-5)
     # T -> 0 limit of the aging energy is the threshold energy -sqrt(4/3)
     assert dmft.aging_energy(1e-6) == pytest.approx(dmft.threshold_energy(3), abs=1e-5)
