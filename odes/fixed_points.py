@@ -159,7 +159,9 @@ def eg_decay(system, y, J=None):
     condition.  Twice the slowest eigenvalue is right only when no mode appears at first order
     (e.g. linear ``K = M = 1``: ``d(2 eg)/dt = -(2 eta - eta^2) 2 eg + eta^2 sigma^2``, whose
     rate ``2 eta - eta^2`` is that of a first-order mode, not ``2 eta``).  Third-order terms
-    are not examined (their rates are at least ``3 |Re lambda_1|``).
+    are not examined (their rates are at least ``3 |Re lambda_1|``), nor are neutral modes and
+    pairs (``|lambda|`` or ``|Re(lambda_j + lambda_k)| <= 1e-8 (1 + |A|)``: zero eigenvalues
+    along a manifold of fixed points, on which ``eg`` is constant).
 
     Returns ``(rate, order)`` with ``order`` 1 or 2 (``nan, 0`` when no mode is present).
     """
@@ -190,6 +192,10 @@ def eg_decay(system, y, J=None):
     for c in clusters:
         if np.linalg.norm(gu[c]) <= _PRESENT_TOL * gscale:
             continue
+        if np.max(np.abs(lam[c])) <= 1e-8 * (1.0 + Jn):
+            # neutral directions: a manifold of fixed points, on which eg is constant (a
+            # projection of g here is eigenvector mixing with a nearby mode by rounding)
+            continue
         lc = complex(np.mean(lam[c]))
         rate1 = min(rate1, float(np.min(-lam[c].real)))
         Wc = Wl[:, c].conj().T  # rows: left eigenvectors
@@ -205,6 +211,10 @@ def eg_decay(system, y, J=None):
         if r >= rate1:
             break
         mu = lam[j] + lam[k]
+        if abs(r) <= 1e-8 * (1.0 + Jn):
+            # neutral directions (zero eigenvalues: a manifold of fixed points along which eg is
+            # constant, e.g. linear K = M >= 2); eg at second order there is rounding only
+            continue
         if any(abs(mu - lc) < 1e-6 * (1.0 + Jn) for lc, _ in present):
             # (near) resonance with a first-order mode: the pair decays within 1e-6 |J| of it,
             # so it cannot change the rate beyond that (and its weight is ill-conditioned)
