@@ -274,7 +274,8 @@ def integrate(model: CommitteeMachine, t_max: float, *, Q0, R0, T=None, v0=None,
         The Numba DOP853 (built-in activations) sums the absolute local error
         estimates of its steps per component (its embedded 5th/3rd-order
         estimators, i.e. no amplification by the flow) and maps them to ``eg``
-        through ``|grad eg|``; other methods give ``nan`` unless ``refine``.
+        through ``|grad eg|``; other methods give ``nan`` (not estimated, and
+        then not checked against ``tol``) unless ``refine``.
         With ``refine=True`` each estimate is the larger of that and the
         change on refinement.  For a :class:`Custom` activation the
         quadrature error is added (see :class:`Custom`).  Defaults
@@ -298,7 +299,7 @@ def integrate(model: CommitteeMachine, t_max: float, *, Q0, R0, T=None, v0=None,
     max_steps = check_int("max_steps", max_steps, low=1)
     tol = check_real("tol", tol, low=0.0, low_open=True, allow_inf=True)
     if refine is None:
-        refine = method == "DOP853" and system.code >= 0
+        refine = system.code >= 0
     if not isinstance(refine, (bool, np.bool_)):
         raise ValueError(f"refine must be True, False or None, got {refine!r}")
     if eg_tol is not None:
@@ -365,9 +366,9 @@ def integrate(model: CommitteeMachine, t_max: float, *, Q0, R0, T=None, v0=None,
         # the change on halving dt) with a 1.25 safety factor; twice the change for the
         # adaptive methods (a 20 times tighter tolerance leaves 5-15% of the error for orders 3-8)
         fac = 2.5 if method == "euler" else 2.0
-        for k, v in diffs.items():
-            v = fac * float(v)
-            errors[k] = v if not math.isfinite(errors.get(k, math.nan)) else max(errors[k], v)
+        for k, dv in diffs.items():
+            dv = fac * float(dv)
+            errors[k] = dv if not math.isfinite(errors.get(k, math.nan)) else max(errors[k], dv)
         refined = dict(plateau_eg=(plateau_eg, fine.plateau_eg), t_escape=(t_escape, fine.t_escape),
                        eg_final=(float(egs[-1]), fine.eg_final))
         for k, (a, b) in refined.items():
@@ -375,10 +376,12 @@ def integrate(model: CommitteeMachine, t_max: float, *, Q0, R0, T=None, v0=None,
                 errors[k] = fac * abs(a - b) + (errors["eg"] if k != "t_escape" else 0.0)
     errors.update(_quadrature_errors(system, ts, ys, errors))
     if success and np.all(np.isfinite(egs)):
-        scale = float(np.max(np.abs(egs)))
+        # eg relative to its largest value, the initial one included (outputs may all be late)
+        scale = max(float(np.max(np.abs(egs))), abs(system.eg(y0)))
         checks = [("eg", scale)] + [(k, abs(x)) for k, x in (("plateau_eg", plateau_eg), ("t_escape", t_escape))
                                     if k in errors]
-        bad = [(k, errors[k], tol * sc) for k, sc in checks if not errors[k] <= tol * sc]
+        # nan: not estimated (refine=False with a method without an embedded estimate)
+        bad = [(k, errors[k], tol * sc) for k, sc in checks if errors[k] > tol * sc]
         if bad:
             success, status = False, -4
             message = "; ".join(f"error estimate of {k} {e:.3g} above tol * |{k}| = {b:.3g}" for k, e, b in bad)
@@ -693,9 +696,10 @@ def _plateau(system, ts, ys, egs, eg_fun, pw, measure="abs"):
         # interpolation error of the state, not a difference quotient in t
         y = dense(t)
         d = abs(system.deg_dt(t, y))
-        if measure == "abs":
-            return d
         e = system.eg(y)
+        if measure == "abs":
+            # a converged tail at the rounding level of eg is no plateau
+            return d if e > 1e-8 * float(egs[0]) else math.inf
         return d / e if e > floor else math.inf
 
     d = np.array([slope(t) for t in grid])
