@@ -243,7 +243,51 @@ def custom_i2(act: Custom, C):
 
 
 def custom_coefficients(act: Custom, C, w, K):
-    """``A, B, J, G`` of :func:`odes._kernels.coefficients` for a :class:`Custom` activation."""
+    """``A, B, J, G`` of :func:`odes._kernels.coefficients` for a :class:`Custom` activation.
+
+    The sums over teacher and student fields are taken inside one Gaussian
+    average over all ``L = K + M`` fields (``Delta = sum_c w_c g(x_c)``, the
+    output error)::
+
+        A[i, b] = E[g'(x_i) x_b Delta],   B[i, k] = E[g'(x_i) g'(x_k) Delta^2],
+        J[i, k] = E[g'(x_i) g'(x_k)],      G[c, d] = E[g(x_c) g(x_d)]
+
+    on one Gauss-Hermite product rule in the ``r = rank C`` principal
+    directions of ``C`` (``n_nodes**r`` points, every function evaluated once
+    per point).  When that rule would exceed 4e6 points (``r >= 5`` with many
+    nodes) the pairwise 3- and 4-dimensional rules are used instead.
+    """
+    C = np.asarray(C, dtype=float)
+    L = C.shape[0]
+    n = act.n_nodes
+    lam, U = np.linalg.eigh(C)
+    keep = lam > 1e-14 * max(1.0, float(lam.max()))
+    r = int(keep.sum())
+    if r == 0 or n ** r > 4_000_000:
+        return _custom_coefficients_pairwise(act, C, w, K)
+    Lm = U[:, keep] * np.sqrt(lam[keep])  # x = Lm z, z ~ N(0, I_r)
+    Z, Wt = _hermite_grid(n, r)
+    g, dg = act.g, act.derivative
+    A = np.zeros((K, L))
+    B = np.zeros((K, K))
+    J = np.zeros((K, K))
+    G = np.zeros((L, L))
+    chunk = max(1, 400_000 // L)
+    for p0 in range(0, Z.shape[0], chunk):
+        X = Z[p0: p0 + chunk] @ Lm.T
+        wt = Wt[p0: p0 + chunk]
+        gx = g(X)
+        dx = dg(X[:, :K])
+        delta = gx @ w
+        G += gx.T @ (gx * wt[:, None])
+        J += dx.T @ (dx * wt[:, None])
+        A += (dx * (wt * delta)[:, None]).T @ X
+        B += dx.T @ (dx * (wt * delta * delta)[:, None])
+    return A, B, J, G
+
+
+def _custom_coefficients_pairwise(act: Custom, C, w, K):
+    """``A, B, J, G`` integral by integral (3- and 4-dimensional rules): for large ``K + M``."""
     L = C.shape[0]
     n = act.n_nodes
     g, dg = act.g, act.derivative

@@ -684,6 +684,7 @@ def _plateau(system, ts, ys, egs, eg_fun, pw, measure="abs"):
             return math.nan, math.nan
         return float(ts[j]), float(egs[j])
     dense = eg_fun.dense
+    noise_floor = 1e-8 * max(float(egs[0]), float(eg_fun(0.0)))  # eg(0), also when the outputs start later
 
     grid = np.linspace(lo, hi, 81 if measure == "abs" else 401)
     if measure == "relative":
@@ -699,7 +700,7 @@ def _plateau(system, ts, ys, egs, eg_fun, pw, measure="abs"):
         e = system.eg(y)
         if measure == "abs":
             # a converged tail at the rounding level of eg is no plateau
-            return d if e > 1e-8 * float(egs[0]) else math.inf
+            return d if e > noise_floor else math.inf
         return d / e if e > floor else math.inf
 
     d = np.array([slope(t) for t in grid])
