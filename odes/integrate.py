@@ -25,7 +25,7 @@ from lmech.result import Result, register_result
 
 from . import _kernels
 from .integrals import custom_coefficients, custom_i2, legendre01
-from .model import CommitteeMachine, Custom
+from .model import NODE_LEVELS, NODE_RTOL, CommitteeMachine, Custom
 
 __all__ = ["Trajectory", "integrate", "System"]
 
@@ -67,6 +67,9 @@ class System:
             raise ValueError(f"activation is the stored name {model.activation.g!r}, not a callable: "
                              "rebuild the model with the function itself")
         self.model = model
+        #: the activation with its node count once resolved (Custom with n_nodes=None: at the first
+        #: right-hand side evaluation, by refinement)
+        self.act = model.activation
         self.K, self.M, self.L = K, M, K + M
         if T is None:
             T = np.eye(M)
@@ -132,7 +135,9 @@ class System:
         C = np.empty((self.L, self.L))
         w = np.empty(self.L)
         _kernels.unpack(y, self.K, self.M, self.T, self.vt, self.v0_eff, self.train_v, C, w)
-        A, B, J, G = custom_coefficients(self.model.activation, C, w, self.K)
+        if self.act.n_nodes is None:
+            self.act = _choose_nodes(self.act, C, w, self.K)
+        A, B, J, G = custom_coefficients(self.act, C, w, self.K)
         eta = _kernels.lr_at(t, self.lr, self.t0, self.power)
         eta_v = _kernels.lr_at(t, self.lr_v, self.t0, self.power)
         _kernels.assemble(y, self.K, self.M, C, w, A, B, J, G, eta, eta_v, self.sigma2, self.wd,
@@ -147,7 +152,8 @@ class System:
         C = np.empty((self.L, self.L))
         w = np.empty(self.L)
         _kernels.unpack(y, self.K, self.M, self.T, self.vt, self.v0_eff, self.train_v, C, w)
-        G = custom_i2(self.model.activation, C)
+        act = self.act if self.act.n_nodes is not None else dataclasses.replace(self.act, n_nodes=48)
+        G = custom_i2(act, C)
         return float(0.5 * w @ G @ w)
 
     def deg_dt(self, t, y) -> float:
@@ -158,6 +164,27 @@ class System:
             return 0.0
         h = 1e-5 * max(1.0, float(np.max(np.abs(y)))) / fmax
         return (self.eg(y + h * f) - self.eg(y - h * f)) / (2.0 * h)
+
+
+def _choose_nodes(act, C, w, K):
+    """``act`` with ``n_nodes`` refined through ``NODE_LEVELS`` at the covariance ``C``.
+
+    Stops when ``A, B, J`` of two successive levels agree to ``NODE_RTOL``
+    relative to their largest entry (or at the last affordable level,
+    ``n^rank <= 4e6``).
+    """
+    prev = None
+    chosen = NODE_LEVELS[0]
+    rank = int(np.sum(np.linalg.eigvalsh(C) > 1e-14 * max(1.0, float(np.abs(C).max()))))
+    for n in NODE_LEVELS:
+        if n ** max(rank, 1) > 4_000_000:
+            break
+        cur = np.concatenate([a.ravel() for a in custom_coefficients(dataclasses.replace(act, n_nodes=n), C, w, K)[:3]])
+        chosen = n
+        if prev is not None and np.max(np.abs(cur - prev)) <= NODE_RTOL * max(float(np.max(np.abs(cur))), 1e-300):
+            break
+        prev = cur
+    return dataclasses.replace(act, n_nodes=chosen)
 
 
 def _initial(system, Q0, R0):
@@ -396,7 +423,10 @@ def integrate(model: CommitteeMachine, t_max: float, *, Q0, R0, T=None, v0=None,
     return Trajectory(success=success, status=status, message=message, n_iter=n_steps,
                       residual=math.nan, model=model, options=options,
                       conventions=model.conventions(), timings=timings, arrays=arrays,
-                      scalars=scalars, meta={"state_size": system.n}, error_estimate=errors)
+                      scalars=scalars, meta=dict({"state_size": system.n},
+                                                            **({"n_nodes": system.act.n_nodes}
+                                                               if system.code < 0 else {})),
+                      error_estimate=errors)
 
 
 def _embedded_errors(system, ts, ys, eg_fun, method):
@@ -430,17 +460,23 @@ def _embedded_errors(system, ts, ys, eg_fun, method):
 def _quadrature_errors(system, ts, ys, errors):
     """The Gauss-Hermite error of a :class:`Custom` activation, added to ``errors``.
 
-    The right-hand side and ``eg`` are compared with a rule of ``n_nodes + 6``
-    nodes at five states of the run: ``|delta eg|`` adds to the error of
+    The right-hand side and ``eg`` are compared with the next level of
+    :data:`odes.model.NODE_LEVELS` above the rule used (``n_nodes + 6`` above
+    them) at five states of the run: ``|delta eg|`` adds to the error of
     ``eg``, and ``t * max |delta f|`` (the drift it causes without
     amplification) to those of the state and, through ``|grad eg|``, of
     ``eg``.  Nothing for the built-in activations (closed forms).
     """
     if system.code >= 0 or ts.size == 0:
         return {}
-    act = system.model.activation
-    ref = System(dataclasses.replace(system.model, activation=dataclasses.replace(
-        act, n_nodes=min(act.n_nodes + 6, 60))), system.T, system.v0)
+    act = system.act
+    if act.n_nodes is None:  # never evaluated: resolve at the first state
+        system.f(ts[0], ys[0])
+        act = system.act
+    finer = [n for n in NODE_LEVELS if n > act.n_nodes]
+    n_ref = finer[0] if finer else min(act.n_nodes + 6, 60)
+    ref = System(dataclasses.replace(system.model, activation=dataclasses.replace(act, n_nodes=n_ref)),
+                 system.T, system.v0)
     idx = np.unique(np.linspace(0, ts.size - 1, min(ts.size, 5)).astype(int))
     d_eg = 0.0
     d_f = np.zeros(system.n)
