@@ -462,7 +462,8 @@ def _quadrature_errors(system, ts, ys, errors):
 
     The right-hand side and ``eg`` are compared with the next level of
     :data:`odes.model.NODE_LEVELS` above the rule used (``n_nodes + 6`` above
-    them) at five states of the run: ``|delta eg|`` adds to the error of
+    them; the level below at the top level, 60 nodes, whose difference
+    overestimates the error) at five states of the run: ``|delta eg|`` adds to the error of
     ``eg``, and ``t * max |delta f|`` (the drift it causes without
     amplification) to those of the state and, through ``|grad eg|``, of
     ``eg``.  Nothing for the built-in activations (closed forms).
@@ -474,7 +475,11 @@ def _quadrature_errors(system, ts, ys, errors):
         system.f(ts[0], ys[0])
         act = system.act
     finer = [n for n in NODE_LEVELS if n > act.n_nodes]
-    n_ref = finer[0] if finer else min(act.n_nodes + 6, 60)
+    coarser = [n for n in NODE_LEVELS if n < act.n_nodes]
+    # the next level up; at the top, the level below (whose difference overestimates the error)
+    n_ref = finer[0] if finer else (min(act.n_nodes + 6, 100) if act.n_nodes < 100 else coarser[-1])
+    if act.n_nodes == NODE_LEVELS[-1] and coarser:
+        n_ref = coarser[-1]
     ref = System(dataclasses.replace(system.model, activation=dataclasses.replace(act, n_nodes=n_ref)),
                  system.T, system.v0)
     idx = np.unique(np.linspace(0, ts.size - 1, min(ts.size, 5)).astype(int))

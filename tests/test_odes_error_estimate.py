@@ -120,13 +120,13 @@ def test_custom_activation_error_estimate_includes_quadrature():
 
 def test_custom_tanh_default_nodes_against_a_finer_rule():
     """A Custom tanh with the default refinement of the node count (K = M = 1, so every average is
-    2-D and a 60-node rule is exact to rounding): the run agrees with the 60-node run within its
-    error estimate, and the estimate is within tol."""
+    2-D and a 100-node rule is affordable and ~1e-10 accurate): the run agrees with the 100-node run
+    within its error estimate, and the estimate is within tol."""
     tanh = odes.Custom(np.tanh, lambda u: 1.0 / np.cosh(u) ** 2)
     kw = dict(Q0=[[0.8]], R0=[[0.3]], t_eval=[0.0, 2.0, 5.0])
     r = odes.integrate(odes.CommitteeMachine(1, 1, activation=tanh, lr=0.5), 5.0, refine=True, **kw)
-    fine = odes.integrate(odes.CommitteeMachine(1, 1, activation=odes.Custom(tanh.g, tanh.dg, n_nodes=60),
+    fine = odes.integrate(odes.CommitteeMachine(1, 1, activation=odes.Custom(tanh.g, tanh.dg, n_nodes=100),
                                                 lr=0.5), 5.0, rtol=1e-12, **kw)
-    assert r.success and r.meta["n_nodes"] < 60
+    assert r.success and r.meta["n_nodes"] <= 60
     for name in ("eg", "Q", "R"):
         assert np.max(np.abs(getattr(fine, name) - getattr(r, name))) <= r.error_estimate[name]
