@@ -175,32 +175,45 @@ def eg_decay(system, y, J=None):
     Jn = np.linalg.norm(J, 2)
     Hn = np.linalg.norm(H, 2)
     gu = g @ U
-    # clusters of (numerically) equal eigenvalues: their eigenvectors are any basis of the
-    # eigenspace, so presence and projectors are computed per cluster
+    # clusters of (numerically) equal eigenvalues.  At a crossing the Jacobian can be defective
+    # (a Jordan block: eigenvalues split by ~sqrt of the finite-difference error, ~1e-5 |A|, and
+    # nearly parallel eigenvectors that miss the generalised one), so clusters are 1e-4 |A| wide
+    # and a cluster of m > 1 is represented by its generalised eigenspace, the null space of
+    # (A - lambda)^m (the rate is the cluster's slowest, within 1e-4 |A| of the true one)
+    ctol = 1e-4 * (1.0 + Jn)
     order = np.argsort(lam.real, kind="stable")
     clusters, cur = [], [int(order[0])]
     for i in order[1:]:
-        if abs(lam[i] - lam[cur[-1]]) <= 1e-7 * (1.0 + abs(lam[i])):
+        if abs(lam[i] - lam[cur[-1]]) <= ctol:
             cur.append(int(i))
         else:
             clusters.append(cur)
             cur = [int(i)]
     clusters.append(cur)
     gscale = np.linalg.norm(g) + Hn * ysc + 1e-300
-    present = []  # (lambda, row vector g U_c M_c^{-1} W_c^H restricted: a linear form on F)
+    present = []  # (lambda, g . P_c: the eg-weight of the cluster's spectral projector)
     rate1 = math.inf
     for c in clusters:
-        if np.linalg.norm(gu[c]) <= _PRESENT_TOL * gscale:
+        m = len(c)
+        lc = complex(np.mean(lam[c]))
+        if m == 1:
+            Sc = U[:, c]
+            Wc = Wl[:, c].conj().T
+        else:
+            Pm = np.linalg.matrix_power(J - lc * np.eye(n), m)
+            uu, _, vh = np.linalg.svd(Pm)
+            Sc = vh[-m:].conj().T            # right generalised eigenspace
+            Wc = uu[:, -m:].conj().T         # left generalised eigenspace (rows)
+        gS = g @ Sc
+        if np.linalg.norm(gS) <= _PRESENT_TOL * gscale:
             continue
-        if np.max(np.abs(lam[c])) <= 1e-8 * (1.0 + Jn):
+        live = [i for i in c if abs(lam[i]) > 1e-8 * (1.0 + Jn)]
+        if not live:
             # neutral directions: a manifold of fixed points, on which eg is constant (a
             # projection of g here is eigenvector mixing with a nearby mode by rounding)
             continue
-        lc = complex(np.mean(lam[c]))
-        rate1 = min(rate1, float(np.min(-lam[c].real)))
-        Wc = Wl[:, c].conj().T  # rows: left eigenvectors
-        Mc = Wc @ U[:, c]
-        form = gu[c] @ np.linalg.pinv(Mc) @ Wc  # g . P_c, the spectral projector of the cluster
+        rate1 = min(rate1, float(np.min(-lam[live].real)))
+        form = gS @ np.linalg.pinv(Wc @ Sc) @ Wc  # g . P_c
         present.append((lc, form))
     # second order: pairs in increasing order of their rate, below rate1
     pairs = sorted(((-(lam[j].real + lam[k].real), j, k) for j in range(n) for k in range(j, n)),

@@ -402,13 +402,15 @@ def integrate(model: CommitteeMachine, t_max: float, *, Q0, R0, T=None, v0=None,
             if math.isfinite(a) and math.isfinite(b):
                 errors[k] = fac * abs(a - b) + (errors["eg"] if k != "t_escape" else 0.0)
     errors.update(_quadrature_errors(system, ts, ys, errors))
+    for k in ("plateau_eg", "t_escape", "eg_final"):  # the same keys on every run (sweeps record them)
+        errors.setdefault(k, math.nan)
     if success and np.all(np.isfinite(egs)):
         # eg relative to its largest value, the initial one included (outputs may all be late)
         scale = max(float(np.max(np.abs(egs))), abs(system.eg(y0)))
         checks = [("eg", scale)] + [(k, abs(x)) for k, x in (("plateau_eg", plateau_eg), ("t_escape", t_escape))
                                     if k in errors]
         # nan: not estimated (refine=False with a method without an embedded estimate)
-        bad = [(k, errors[k], tol * sc) for k, sc in checks if errors[k] > tol * sc]
+        bad = [(k, errors[k], tol * sc) for k, sc in checks if errors[k] > tol * sc]  # nan never fails
         if bad:
             success, status = False, -4
             message = "; ".join(f"error estimate of {k} {e:.3g} above tol * |{k}| = {b:.3g}" for k, e, b in bad)

@@ -247,3 +247,18 @@ def test_fixed_point_archive_round_trip(tmp_path):
     back = archive.load(tmp_path / "fp.h5", "plateau")
     assert isinstance(back, fp.FixedPoint) and back.same_as(r)
     assert back.eigenvalues.dtype.kind == "c"
+
+
+def test_decay_rate_erf_k1_beyond_the_old_optimum():
+    """erf K = M = 1: the old rule put the fastest rate at the eigenvalue crossing eta = 3.38 with
+    rate 0.828; there eg decays at 0.414 (a first-order mode, Jordan block at the crossing), and at
+    eta = 3.5 at 0.3526 against 2 |lambda_max| = 0.705, as the integrated trajectory confirms."""
+    m = odes.CommitteeMachine(1, 1, lr=3.5)
+    p = fp.perfect_learning(m)
+    assert p.decay_order == 1 and p.decay_rate == pytest.approx(-p.lambda_max, rel=1e-9)
+    assert _measured_rate(m, p, 2) == pytest.approx(p.decay_rate, rel=1e-2)
+    cross = fp.perfect_learning(dataclasses.replace(m, lr=3.3797540596))
+    assert cross.decay_rate == pytest.approx(-cross.lambda_max, rel=1e-3)
+    eta, rate = fp.fastest_lr(m)
+    assert rate > cross.decay_rate and rate == pytest.approx(
+        fp.perfect_learning(dataclasses.replace(m, lr=eta)).decay_rate, rel=1e-12)
