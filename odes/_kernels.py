@@ -649,7 +649,12 @@ def dop853(y0, t_end, rtol, atol, max_step, bound, max_steps, A, B, Cn, E3, E5, 
     accepted step with the 7 coefficient vectors of the 7th-order dense output
     (``y = y_old + x(F0 + (1-x)(F1 + x(F2 + (1-x)(F3 + x(F4 + (1-x)(F5 + x F6))))))``).
 
-    Returns ``ts, ys, Fs, n_accepted, n_rejected, nfev, status`` with status
+    Also accumulates, per component, the absolute values of the local error estimates of the
+    accepted steps (``h sum_j E5_j k_j``, scaled by ``e5 / sqrt(e5^2 + 0.01 e3^2)`` as in the
+    error norm): ``cum[s]`` bounds the global error at ``ts[s]`` where the flow does not
+    amplify earlier errors.
+
+    Returns ``ts, ys, Fs, cum, n_accepted, n_rejected, nfev, status`` with status
     0 (reached ``t_end``), -2 (``|y| >= bound``, or the step size collapsed
     on a non-finite trial state), -1 (step size underflow or ``max_steps``).
     Only finite, accepted states are stored.
@@ -659,6 +664,8 @@ def dop853(y0, t_end, rtol, atol, max_step, bound, max_steps, A, B, Cn, E3, E5, 
     ts = np.empty(cap)
     ys = np.empty((cap, n))
     Fs = np.empty((cap, 7, n))
+    cum = np.zeros((cap, n))
+    lerr = np.empty(n)
     Ks = np.empty((16, n))
     ytmp = np.empty(n)
     ynew = np.empty(n)
@@ -740,6 +747,7 @@ def dop853(y0, t_end, rtol, atol, max_step, bound, max_steps, A, B, Cn, E3, E5, 
                 for j in range(13):
                     a5 += E5[j] * Ks[j, i]
                     a3 += E3[j] * Ks[j, i]
+                lerr[i] = a5
                 a5 /= sc
                 a3 /= sc
                 e5 += a5 * a5
@@ -789,7 +797,9 @@ def dop853(y0, t_end, rtol, atol, max_step, bound, max_steps, A, B, Cn, E3, E5, 
             ts2[:n_out] = ts[:n_out]
             ys2[:n_out] = ys[:n_out]
             Fs2[:n_out] = Fs[:n_out]
-            ts, ys, Fs = ts2, ys2, Fs2
+            cum2 = np.zeros((cap, n))
+            cum2[:n_out] = cum[:n_out]
+            ts, ys, Fs, cum = ts2, ys2, Fs2, cum2
         for i in range(n):
             dy = ynew[i] - y[i]
             Fs[n_out, 0, i] = dy
@@ -801,9 +811,11 @@ def dop853(y0, t_end, rtol, atol, max_step, bound, max_steps, A, B, Cn, E3, E5, 
                     acc += D[r, j] * Ks[j, i]
                 Fs[n_out, 3 + r, i] = hh * acc
         t = tn
+        wfac = 1.0 if e5 == 0.0 else math.sqrt(e5 / (e5 + 0.01 * e3))
         for i in range(n):
             y[i] = ynew[i]
             Ks[0, i] = Ks[12, i]
+            cum[n_out, i] = cum[n_out - 1, i] + abs(hh * lerr[i]) * wfac
         ts[n_out] = t
         ys[n_out, :] = y
         n_out += 1
@@ -815,7 +827,7 @@ def dop853(y0, t_end, rtol, atol, max_step, bound, max_steps, A, B, Cn, E3, E5, 
         if over:
             status = -2
             break
-    return ts[:n_out], ys[:n_out], Fs[:n_out], n_acc, n_rej, nfev, status
+    return ts[:n_out], ys[:n_out], Fs[:n_out], cum[:n_out], n_acc, n_rej, nfev, status
 
 
 @njit(cache=True)
@@ -874,7 +886,7 @@ def warmup():
     egs = np.empty(2)
     euler(y, 0.1, 1, 1, ERF, 1, 1, T, vt, v0, True, 0.1, 0.1, 1.0, 0.0, 0.0, 0.0, u, wu, ys, egs, 1e6)
     from scipy.integrate._ivp import dop853_coefficients as tab
-    ts, ys, Fs, _, _, _, _ = dop853(y, 0.1, 1e-6, 1e-8, math.inf, 1e6, 1000, tab.A, tab.B, tab.C,
+    ts, ys, Fs, _, _, _, _, _ = dop853(y, 0.1, 1e-6, 1e-8, math.inf, 1e6, 1000, tab.A, tab.B, tab.C,
                                      tab.E3, tab.E5, tab.D, ERF, 1, 1, T, vt, v0, True, 0.1, 0.1,
                                      1.0, 0.0, 0.0, 0.0, u, wu)
     dense_eval(ts, ys, Fs, np.array([0.05]), np.empty((1, 3)))

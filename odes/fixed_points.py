@@ -24,6 +24,7 @@ import math
 import time
 
 import numpy as np
+import scipy.linalg
 from scipy.optimize import brentq, minimize_scalar, root
 
 from lmech.checks import check_choice, check_real
@@ -33,7 +34,8 @@ from .integrate import System, _initial
 from .model import CommitteeMachine
 
 __all__ = ["FixedPoint", "jacobian", "spectrum", "newton", "symmetric_fixed_point",
-           "perfect_learning", "critical_lr", "fastest_lr", "noise_asymptote", "symmetric_eg_small_lr"]
+           "perfect_learning", "critical_lr", "fastest_lr", "noise_asymptote", "symmetric_eg_small_lr",
+           "eg_decay"]
 
 
 @register_result("odes.FixedPoint")
@@ -83,19 +85,201 @@ def spectrum(model: CommitteeMachine, Q, R, *, T=None, v=None) -> np.ndarray:
     return _eigs(jacobian(model, Q, R, T=T, v=v))
 
 
-def _result(system, y, success, message, n_iter, residual, options, t0, extra=None):
+def _grad_hess_eg(system, y):
+    """Gradient and Hessian of ``eg`` at ``y`` by central differences.
+
+    Gradient step ``1e-6 max(1, |y_j|)`` (error ``O(h^2) + O(eps/h)``, about
+    ``1e-10``); Hessian step ``1e-4 max(1, |y_j|)`` (about ``1e-8``).
+    """
+    n = y.size
+    g = np.empty(n)
+    H = np.empty((n, n))
+    e0 = system.eg(y)
+    hg = 1e-6 * np.maximum(1.0, np.abs(y))
+    hh = 1e-4 * np.maximum(1.0, np.abs(y))
+    for j in range(n):
+        yp, ym = y.copy(), y.copy()
+        yp[j] += hg[j]
+        ym[j] -= hg[j]
+        g[j] = (system.eg(yp) - system.eg(ym)) / (2.0 * hg[j])
+        yp, ym = y.copy(), y.copy()
+        yp[j] += hh[j]
+        ym[j] -= hh[j]
+        H[j, j] = (system.eg(yp) - 2.0 * e0 + system.eg(ym)) / hh[j] ** 2
+        for k in range(j):
+            d = np.zeros(n)
+            d[j], d[k] = hh[j], hh[k]
+            e = np.zeros(n)
+            e[j], e[k] = hh[j], -hh[k]
+            H[j, k] = H[k, j] = (system.eg(y + d) - system.eg(y + e) - system.eg(y - e)
+                                 + system.eg(y - d)) / (4.0 * hh[j] * hh[k])
+    return g, H
+
+
+def _d2f(system, y, a, b, eps):
+    """``D^2 f(y)[a, b]`` for real directions ``a``, ``b`` (4-point central difference)."""
+    return (system.f(0.0, y + eps * (a + b)) - system.f(0.0, y + eps * (a - b))
+            - system.f(0.0, y - eps * (a - b)) + system.f(0.0, y - eps * (a + b))) / (4.0 * eps * eps)
+
+
+def _d2f_complex(system, y, u, v, eps):
+    """``D^2 f(y)[u, v]`` for complex directions, by bilinearity."""
+    ur, ui, vr, vi = u.real, u.imag, v.real, v.imag
+    out = _d2f(system, y, ur, vr, eps).astype(complex)
+    if np.any(ui) and np.any(vi):
+        out -= _d2f(system, y, ui, vi, eps)
+    if np.any(vi):
+        out += 1j * _d2f(system, y, ur, vi, eps)
+    if np.any(ui):
+        out += 1j * _d2f(system, y, ui, vr, eps)
+    return out
+
+
+#: A mode counts as present in ``eg`` when its weight exceeds this fraction of the weight scale
+#: (finite-difference errors are ~1e-8 of it; see :func:`eg_decay`).
+_PRESENT_TOL = 1e-5
+
+
+def eg_decay(system, y, J=None):
+    """Asymptotic decay rate of ``eg(t) - eg(y*)`` near the fixed point ``y*``, from the linearisation.
+
+    Near ``y*`` the state is ``y* + sum_k c_k exp(lambda_k t) u_k`` plus second-order terms
+    (``u_k`` right eigenvectors of the Jacobian ``A``, ``c_k = w_k . delta y(0)`` with the left
+    eigenvectors ``w_k``, ``w_j . u_k = delta_jk``), so with ``g = grad eg`` and
+    ``H = hess eg`` at ``y*``::
+
+        eg - eg* = sum_k c_k e^{lambda_k t} (g . u_k)
+                 + sum_{j<=k} c_j c_k e^{(lambda_j + lambda_k) t} E_jk + O(|c|^3)
+        E_jk     = u_j^T H u_k / 2 + g . (mu - A)^{-1} D^2f[u_j, u_k] / 2,   mu = lambda_j + lambda_k
+
+    (the second term: the second-order response of the trajectory to the quadratic part of the
+    flow, ``(mu - A)^{-1} = sum_m u_m w_m^T / (mu - lambda_m)``).  A mode with ``g . u_k != 0``
+    decays at ``-Re lambda_k``; the quadratic part at ``-Re(lambda_j + lambda_k)`` for the
+    pairs with ``E_jk != 0``.  The decay rate is the slowest of these, for a generic initial
+    condition.  Twice the slowest eigenvalue is right only when no mode appears at first order
+    (e.g. linear ``K = M = 1``: ``d(2 eg)/dt = -(2 eta - eta^2) 2 eg + eta^2 sigma^2``, whose
+    rate ``2 eta - eta^2`` is that of a first-order mode, not ``2 eta``).  Third-order terms
+    are not examined (their rates are at least ``3 |Re lambda_1|``), nor are neutral modes and
+    pairs (``|lambda|`` or ``|Re(lambda_j + lambda_k)| <= 1e-8 (1 + |A|)``: zero eigenvalues
+    along a manifold of fixed points, on which ``eg`` is constant).
+
+    Returns ``(rate, order)`` with ``order`` 1 or 2 (``nan, 0`` when no mode is present).
+    """
+    if J is None:
+        J = _jac(system, y)
+    lam, Wl, U = scipy.linalg.eig(J, left=True, right=True)
+    U = U / np.linalg.norm(U, axis=0)
+    n = lam.size
+    g, H = _grad_hess_eg(system, y)
+    ysc = max(1.0, float(np.max(np.abs(y))))
+    Jn = np.linalg.norm(J, 2)
+    Hn = np.linalg.norm(H, 2)
+    gu = g @ U
+    # clusters of (numerically) equal eigenvalues.  At a crossing the Jacobian can be defective
+    # (a Jordan block: eigenvalues split by ~sqrt of the finite-difference error, ~1e-5 |A|, and
+    # nearly parallel eigenvectors that miss the generalised one), so clusters are 1e-4 |A| wide
+    # and a cluster of m > 1 is represented by its generalised eigenspace, the null space of
+    # (A - lambda)^m (the rate is the cluster's slowest, within 1e-4 |A| of the true one)
+    ctol = 1e-4 * (1.0 + Jn)
+    order = np.argsort(lam.real, kind="stable")
+    clusters, cur = [], [int(order[0])]
+    for i in order[1:]:
+        if abs(lam[i] - lam[cur[-1]]) <= ctol:
+            cur.append(int(i))
+        else:
+            clusters.append(cur)
+            cur = [int(i)]
+    clusters.append(cur)
+    gscale = np.linalg.norm(g) + Hn * ysc + 1e-300
+    present = []  # (lambda, g . P_c: the eg-weight of the cluster's spectral projector)
+    rate1 = math.inf
+    for c in clusters:
+        m = len(c)
+        lc = complex(np.mean(lam[c]))
+        if m == 1:
+            Sc = U[:, c]
+            Wc = Wl[:, c].conj().T
+        else:
+            Pm = np.linalg.matrix_power(J - lc * np.eye(n), m)
+            uu, _, vh = np.linalg.svd(Pm)
+            Sc = vh[-m:].conj().T            # right generalised eigenspace
+            Wc = uu[:, -m:].conj().T         # left generalised eigenspace (rows)
+        gS = g @ Sc
+        if np.linalg.norm(gS) <= _PRESENT_TOL * gscale:
+            continue
+        live = [i for i in c if abs(lam[i]) > 1e-8 * (1.0 + Jn)]
+        if not live:
+            # neutral directions: a manifold of fixed points, on which eg is constant (a
+            # projection of g here is eigenvector mixing with a nearby mode by rounding)
+            continue
+        rate1 = min(rate1, float(np.min(-lam[live].real)))
+        form = gS @ np.linalg.pinv(Wc @ Sc) @ Wc  # g . P_c
+        present.append((lc, form))
+    # second order: pairs in increasing order of their rate, below rate1
+    pairs = sorted(((-(lam[j].real + lam[k].real), j, k) for j in range(n) for k in range(j, n)),
+                   key=lambda p: p[0])
+    eps = 1e-4 * ysc
+    rate2 = math.inf
+    for r, j, k in pairs:
+        if r >= rate1:
+            break
+        mu = lam[j] + lam[k]
+        if abs(r) <= 1e-8 * (1.0 + Jn):
+            # neutral directions (zero eigenvalues: a manifold of fixed points along which eg is
+            # constant, e.g. linear K = M >= 2); eg at second order there is rounding only
+            continue
+        if any(abs(mu - lc) < 1e-6 * (1.0 + Jn) for lc, _ in present):
+            # (near) resonance with a first-order mode: the pair decays within 1e-6 |J| of it,
+            # so it cannot change the rate beyond that (and its weight is ill-conditioned)
+            continue
+        F = _d2f_complex(system, y, U[:, j], U[:, k], eps)
+        # F is zero up to rounding ~ 1e-16 / eps^2 when the flow has no quadratic part there:
+        # its natural scale is |J| / |y|
+        fs = max(float(np.linalg.norm(F)), Jn / ysc)
+        E = 0.5 * (U[:, j] @ H @ U[:, k])
+        scale = 0.5 * Hn
+        for lc, form in present:
+            E += 0.5 * (form @ F) / (mu - lc)
+            scale += 0.5 * float(np.linalg.norm(form)) * fs / max(abs(mu - lc), 1e-300)
+        if abs(E) > _PRESENT_TOL * (scale + 1e-300):
+            rate2 = r
+            break
+    rate = min(rate1, rate2)
+    if not math.isfinite(rate):
+        return math.nan, 0
+    return rate, 1 if rate1 <= rate2 else 2
+
+
+def _result(system, y, success, message, n_iter, residual, options, t0, extra=None, tol=None):
     Q, R, v = system.unpack(y)
     J = _jac(system, y)
     ev = _eigs(J)
     lam = float(ev[0].real)
-    scalars = dict(eg=system.eg(y), lr=system.model.lr, lambda_max=lam, stable=bool(lam < 0.0))
+    rate, order = eg_decay(system, y, J)
+    # error estimates: the Newton correction J^{-1} f (first order in the residual) for the state
+    # and eg; the change of the rate with the finite-difference step for the decay rate
+    f = system.f(0.0, y)
+    # least squares: the minimal-norm correction also where fixed points form a manifold
+    dy = np.linalg.lstsq(J, f, rcond=1e-10)[0]
+    g, _ = _grad_hess_eg(system, y)
+    ysc = max(1.0, float(np.max(np.abs(y))))
+    err_y = float(np.max(np.abs(dy))) + 1e-15 * ysc
+    err_eg = float(np.sum(np.abs(g * dy))) + 1e-15 * max(1.0, abs(system.eg(y)))
+    rate_b, _ = eg_decay(system, y, _jac(system, y, 1e-5))
+    err_rate = abs(rate_b - rate) if math.isfinite(rate) else math.nan
+    scalars = dict(eg=system.eg(y), lr=system.model.lr, lambda_max=lam, stable=bool(lam < 0.0),
+                   decay_rate=rate, decay_order=int(order))
     scalars.update(extra or {})
+    errors = dict(eg=err_eg, Q=err_y, R=err_y, decay_rate=err_rate)
+    if success and tol is not None and not max(err_y, err_eg) <= tol * ysc:
+        success = False
+        message = f"error estimate {max(err_y, err_eg):.3g} above the tolerance {tol:.3g}"
     return FixedPoint(success=success, status=0 if success else -1, message=message, n_iter=n_iter,
                       residual=residual, model=system.model, options=options,
                       conventions=system.model.conventions(),
                       timings={"solve": time.perf_counter() - t0},
                       arrays=dict(Q=Q, R=R, v=v, T=system.T, eigenvalues=ev, jacobian=J),
-                      scalars=scalars)
+                      scalars=scalars, error_estimate=errors)
 
 
 def newton(model: CommitteeMachine, Q0, R0, *, T=None, v0=None, tol: float = 1e-12,
@@ -246,9 +430,14 @@ def _perfect_state(model, T):
 def perfect_learning(model: CommitteeMachine, *, T=None) -> FixedPoint:
     """Spectrum at perfect learning ``Q = R = T``, ``v = v*`` (``K = M``).
 
-    The largest eigenvalue ``lambda_max`` sets the asymptotic decay
-    ``eg ~ exp(2 lambda_max t)`` (Saad & Solla 1995, asymptotic phase); it is a fixed
-    point only without output noise.
+    ``decay_rate`` is the asymptotic rate of ``eg(t) ~ exp(-decay_rate t)``
+    from the linearisation of ``eg`` at the fixed point (:func:`eg_decay`):
+    ``-Re lambda`` of the slowest mode seen by ``eg`` at first order, or
+    ``-2 Re lambda`` from the quadratic part when that is slower
+    (``decay_order`` says which).  It is *not* ``-2 lambda_max`` in general.
+    Perfect learning is a fixed point only without output noise (with noise,
+    use :func:`noise_asymptote`, whose ``decay_rate`` is that of
+    ``eg - eg_infinity``).
     """
     t0 = time.perf_counter()
     Q, R, T = _perfect_state(model, T)
@@ -257,43 +446,74 @@ def perfect_learning(model: CommitteeMachine, *, T=None) -> FixedPoint:
     res = float(np.max(np.abs(system.f(0.0, y))))
     ok = res <= 1e-12
     msg = "perfect learning" if ok else f"perfect learning is not a fixed point here (max|f| = {res:.3g})"
-    return _result(system, y, ok, msg, 0, res, {}, t0,
-                   {"decay_rate": -2.0 * float(_eigs(_jac(system, y))[0].real)})
+    return _result(system, y, ok, msg, 0, res, {}, t0)
 
 
-def _lam_max(model, eta, T):
+def _perfect_system(model, eta, T):
     m = dataclasses.replace(model, lr=float(eta), noise=0.0)
     Q, R, T = _perfect_state(m, T)
     system = System(m, T, m.teacher_weights() * m.c_student / m.c_teacher)
-    return float(_eigs(_jac(system, system.pack(Q, R, system.v0)))[0].real)
+    return system, system.pack(Q, R, system.v0)
+
+
+def _lam_max(model, eta, T):
+    system, y = _perfect_system(model, eta, T)
+    return float(_eigs(_jac(system, y))[0].real)
+
+
+def _rate(model, eta, T):
+    system, y = _perfect_system(model, eta, T)
+    r, _ = eg_decay(system, y)
+    return r if math.isfinite(r) else -math.inf
 
 
 def critical_lr(model: CommitteeMachine, *, T=None, eta_max: float = 100.0, xtol: float = 1e-12) -> float:
     """``eta_c``: the smallest ``eta > 0`` at which perfect learning turns unstable.
 
-    Scans ``lambda_max(eta)`` on a geometric grid up to ``eta_max`` and
-    polishes the first sign change with Brent's method; ``inf`` if none.
+    The learning rate at which the asymptotic decay rate of ``eg`` at
+    perfect learning (:func:`eg_decay`, without noise) changes sign: for an
+    isolated fixed point, where the largest real part of the Jacobian
+    spectrum crosses zero; where fixed points form a manifold (linear
+    activations with ``K >= 2``, whose spectrum keeps zero eigenvalues
+    along it), the neutral directions do not count.  Scans a geometric grid
+    up to ``eta_max`` and polishes the first sign change with Brent's
+    method; ``inf`` if none.  Linear ``K = M``: ``eta_c = 2 / K``.
     """
     grid = np.geomspace(1e-3, eta_max, 60)
     prev = None
     for eta in grid:
-        lam = _lam_max(model, eta, T)
-        if lam >= 0.0 and prev is not None:
-            return float(brentq(lambda e: _lam_max(model, e, T), prev, eta, xtol=xtol, rtol=1e-15))
-        prev = eta if lam < 0.0 else None
+        r = _rate(model, eta, T)
+        if r <= 0.0 and prev is not None:
+            return float(brentq(lambda e: _rate(model, e, T), prev, eta, xtol=xtol, rtol=1e-15))
+        prev = eta if r > 0.0 else None
     return math.inf
 
 
-def fastest_lr(model: CommitteeMachine, *, T=None) -> tuple[float, float]:
-    """Learning rate of fastest asymptotic decay and that rate ``-2 lambda_max``.
+def fastest_lr(model: CommitteeMachine, *, T=None, xtol: float = 1e-10) -> tuple[float, float]:
+    """Learning rate of fastest asymptotic decay of ``eg`` at perfect learning, and that rate.
 
-    Maximises ``-lambda_max(eta)`` over ``(0, eta_c)`` (bounded Brent).
+    Maximises the ``decay_rate`` of :func:`perfect_learning` (the corrected
+    rule of :func:`eg_decay`, without noise) over ``(0, eta_c)``: a scan on
+    64 points, then bounded Brent between the neighbours of the best one (the
+    rate is the minimum of several smooth branches, so the maximum often sits
+    on a crossing, where golden-section steps still converge).
+
+    Returns
+    -------
+    (eta, rate) : tuple of float
     """
     ec = critical_lr(model, T=T)
     hi = ec if math.isfinite(ec) else 100.0
-    r = minimize_scalar(lambda e: _lam_max(model, e, T), bounds=(1e-6 * hi, hi), method="bounded",
-                        options={"xatol": 1e-10 * hi})
-    return float(r.x), -2.0 * float(r.fun)
+    grid = np.linspace(0.0, hi, 65)[1:]
+    vals = np.array([_rate(model, e, T) for e in grid])
+    j = int(np.argmax(vals))
+    lo_b = grid[j - 1] if j > 0 else 1e-6 * hi
+    hi_b = grid[j + 1] if j + 1 < grid.size else hi
+    r = minimize_scalar(lambda e: -_rate(model, e, T), bounds=(lo_b, hi_b), method="bounded",
+                        options={"xatol": xtol * hi})
+    if -r.fun < vals[j]:
+        return float(grid[j]), float(vals[j])
+    return float(r.x), float(-r.fun)
 
 
 def noise_asymptote(model: CommitteeMachine, *, T=None, tol: float = 1e-13) -> FixedPoint:

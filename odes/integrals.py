@@ -25,7 +25,7 @@ import numpy as np
 from lmech.checks import check_int, check_psd
 
 from . import _kernels
-from .model import ACTIVATIONS, Custom
+from .model import ACTIVATIONS, NODE_LEVELS, NODE_RTOL, Custom
 
 __all__ = ["I2", "I3", "I4", "J2", "gauss_expect", "legendre01"]
 
@@ -78,6 +78,26 @@ def gauss_expect(funcs, cov, n_nodes: int) -> float:
     return float(W @ prod)
 
 
+def _refined(evaluate, activation, d):
+    """``evaluate(n)`` at ``activation.n_nodes``, or refined through :data:`NODE_LEVELS`.
+
+    Refinement stops when two successive levels agree to ``NODE_RTOL``
+    relative, or at the last level affordable in ``d`` dimensions (at most
+    ``2e7`` points).
+    """
+    if activation.n_nodes is not None:
+        return evaluate(activation.n_nodes)
+    prev = None
+    for n in NODE_LEVELS:
+        if n ** d > 20_000_000:
+            break
+        val = evaluate(n)
+        if prev is not None and abs(val - prev) <= NODE_RTOL * max(abs(val), 1e-300):
+            return val
+        prev = val
+    return prev
+
+
 def _cov(C, n):
     C = check_psd("C", C, tol=1e-10)
     if C.shape != (n, n):
@@ -109,7 +129,8 @@ def I2(activation, C) -> float:
         ``"erf"`` (``erf(u/sqrt 2)``; Saad & Solla 1995, appendix), ``"relu"``
         (arc-cosine kernel, Stein's lemma), ``"linear"``, ``"quadratic"``
         (Isserlis), or a :class:`Custom` activation (Gauss-Hermite, its
-        ``n_nodes`` per dimension).
+        ``n_nodes`` per dimension, or refined to ``1e-8`` relative when
+        ``n_nodes`` is None).
     C : array_like
         Symmetric positive-semidefinite covariance of the Gaussian fields.
 
@@ -120,7 +141,7 @@ def I2(activation, C) -> float:
     C = _cov(C, 2)
     code = _code(activation)
     if code < 0:
-        return gauss_expect([activation.g, activation.g], C, activation.n_nodes)
+        return _refined(lambda n: gauss_expect([activation.g, activation.g], C, n), activation, 2)
     return float(_kernels.i2_act(code, C[0, 0], C[0, 1], C[1, 1]))
 
 
@@ -133,7 +154,8 @@ def I3(activation, C) -> float:
         ``"erf"`` (``erf(u/sqrt 2)``; Saad & Solla 1995, appendix), ``"relu"``
         (arc-cosine kernel, Stein's lemma), ``"linear"``, ``"quadratic"``
         (Isserlis), or a :class:`Custom` activation (Gauss-Hermite, its
-        ``n_nodes`` per dimension).
+        ``n_nodes`` per dimension, or refined to ``1e-8`` relative when
+        ``n_nodes`` is None).
     C : array_like
         Symmetric positive-semidefinite covariance of the Gaussian fields.
 
@@ -144,7 +166,7 @@ def I3(activation, C) -> float:
     C = _cov(C, 3)
     code = _code(activation)
     if code < 0:
-        return gauss_expect([activation.derivative, _ident, activation.g], C, activation.n_nodes)
+        return _refined(lambda n: gauss_expect([activation.derivative, _ident, activation.g], C, n), activation, 3)
     return float(_kernels.i3_act(code, C[0, 0], C[0, 1], C[0, 2], C[1, 1], C[1, 2], C[2, 2]))
 
 
@@ -157,7 +179,8 @@ def J2(activation, C) -> float:
         ``"erf"`` (``erf(u/sqrt 2)``; Saad & Solla 1995, appendix), ``"relu"``
         (arc-cosine kernel, Stein's lemma), ``"linear"``, ``"quadratic"``
         (Isserlis), or a :class:`Custom` activation (Gauss-Hermite, its
-        ``n_nodes`` per dimension).
+        ``n_nodes`` per dimension, or refined to ``1e-8`` relative when
+        ``n_nodes`` is None).
     C : array_like
         Symmetric positive-semidefinite covariance of the Gaussian fields.
 
@@ -168,7 +191,7 @@ def J2(activation, C) -> float:
     C = _cov(C, 2)
     code = _code(activation)
     if code < 0:
-        return gauss_expect([activation.derivative, activation.derivative], C, activation.n_nodes)
+        return _refined(lambda n: gauss_expect([activation.derivative, activation.derivative], C, n), activation, 2)
     return float(_kernels.j2_act(code, C[0, 0], C[0, 1], C[1, 1]))
 
 
@@ -190,7 +213,7 @@ def I4(activation, C, *, labels=(0, 1, 2, 3), quad_nodes: int = 12) -> float:
     quad_nodes = check_int("quad_nodes", quad_nodes, low=2, high=400)
     if code < 0:
         d = activation.derivative
-        return gauss_expect([d, d, activation.g, activation.g], C, activation.n_nodes)
+        return _refined(lambda n: gauss_expect([d, d, activation.g, activation.g], C, n), activation, 4)
     lab = np.asarray(labels, dtype=np.int64)
     if lab.shape != (4,):
         raise ValueError(f"labels must have 4 entries, got {labels!r}")
@@ -231,19 +254,68 @@ def _hermite_grid(n, d):
 
 
 def custom_i2(act: Custom, C):
-    """``G[c, d] = I2(c, d)`` for all pairs of fields with covariance ``C``."""
+    """``G[c, d] = I2(c, d)`` for all pairs of fields with covariance ``C``.
+
+    Two-dimensional averages, so at least 48 nodes per dimension (2304 points):
+    ``eg`` is then exact to rounding for smooth activations such as ``tanh``.
+    ``act.n_nodes`` must be resolved (an int).
+    """
     L = C.shape[0]
     ii, jj = np.triu_indices(L)
     c2 = np.stack([np.stack([C[ii, ii], C[ii, jj]], -1), np.stack([C[jj, ii], C[jj, jj]], -1)], -2)
     G = np.empty((L, L))
-    vals = _batched_expect([act.g, act.g], c2, act.n_nodes)
+    vals = _batched_expect([act.g, act.g], c2, max(act.n_nodes, 48))
     G[ii, jj] = vals
     G[jj, ii] = vals
     return G
 
 
 def custom_coefficients(act: Custom, C, w, K):
-    """``A, B, J, G`` of :func:`odes._kernels.coefficients` for a :class:`Custom` activation."""
+    """``A, B, J, G`` of :func:`odes._kernels.coefficients` for a :class:`Custom` activation.
+
+    The sums over teacher and student fields are taken inside one Gaussian
+    average over all ``L = K + M`` fields (``Delta = sum_c w_c g(x_c)``, the
+    output error)::
+
+        A[i, b] = E[g'(x_i) x_b Delta],   B[i, k] = E[g'(x_i) g'(x_k) Delta^2],
+        J[i, k] = E[g'(x_i) g'(x_k)],      G[c, d] = E[g(x_c) g(x_d)]
+
+    on one Gauss-Hermite product rule in the ``r = rank C`` principal
+    directions of ``C`` (``n_nodes**r`` points, every function evaluated once
+    per point).  When that rule would exceed 4e6 points (``r >= 5`` with many
+    nodes) the pairwise 3- and 4-dimensional rules are used instead.
+    """
+    C = np.asarray(C, dtype=float)
+    L = C.shape[0]
+    n = act.n_nodes
+    lam, U = np.linalg.eigh(C)
+    keep = lam > 1e-14 * max(1.0, float(lam.max()))
+    r = int(keep.sum())
+    if r == 0 or n ** r > 4_000_000:
+        return _custom_coefficients_pairwise(act, C, w, K)
+    Lm = U[:, keep] * np.sqrt(lam[keep])  # x = Lm z, z ~ N(0, I_r)
+    Z, Wt = _hermite_grid(n, r)
+    g, dg = act.g, act.derivative
+    A = np.zeros((K, L))
+    B = np.zeros((K, K))
+    J = np.zeros((K, K))
+    G = np.zeros((L, L))
+    chunk = max(1, 400_000 // L)
+    for p0 in range(0, Z.shape[0], chunk):
+        X = Z[p0: p0 + chunk] @ Lm.T
+        wt = Wt[p0: p0 + chunk]
+        gx = g(X)
+        dx = dg(X[:, :K])
+        delta = gx @ w
+        G += gx.T @ (gx * wt[:, None])
+        J += dx.T @ (dx * wt[:, None])
+        A += (dx * (wt * delta)[:, None]).T @ X
+        B += dx.T @ (dx * (wt * delta * delta)[:, None])
+    return A, B, J, G
+
+
+def _custom_coefficients_pairwise(act: Custom, C, w, K):
+    """``A, B, J, G`` integral by integral (3- and 4-dimensional rules): for large ``K + M``."""
     L = C.shape[0]
     n = act.n_nodes
     g, dg = act.g, act.derivative

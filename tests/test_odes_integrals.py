@@ -187,3 +187,51 @@ def test_invalid_inputs():
         odes.Custom(np.tanh, n_nodes=1)
     with pytest.raises(ValueError, match="g"):
         odes.Custom(3.0)
+
+
+def _mp_pair(f1, f2, c11, c12, c22):
+    """E[f1(x1) f2(x2)] for a 2x2 covariance by nested mpmath Gauss-Legendre quadrature at 20 digits
+    on [-10, 10] split at -3, 0, 3 (the Gaussian tail beyond 10 is below 1e-22):
+    x1 = sqrt(c11) z1, x2 = (c12/sqrt(c11)) z1 + sqrt(c22 - c12^2/c11) z2."""
+    import mpmath as mp
+
+    mp.mp.dps = 20
+    s1 = mp.sqrt(c11)
+    a = mp.mpf(c12) / s1
+    b = mp.sqrt(mp.mpf(c22) - a * a)
+    cuts = [-10, -3, 0, 3, 10]
+    phi = lambda z: mp.exp(-z * z / 2) / mp.sqrt(2 * mp.pi)  # noqa: E731
+    inner = lambda m: mp.quad(lambda z: phi(z) * f2(m + b * z), cuts, method="gauss-legendre")  # noqa: E731
+    return float(mp.quad(lambda z: phi(z) * f1(s1 * z) * inner(a * z), cuts, method="gauss-legendre"))
+
+
+def _check_custom_tanh(c11, c22, rho):
+    import mpmath as mp
+
+    c12 = rho * math.sqrt(c11 * c22)
+    tanh = odes.Custom(np.tanh, lambda u: 1.0 / np.cosh(u) ** 2)
+    C2 = np.array([[c11, c12], [c12, c22]])
+    g, dg = mp.tanh, lambda u: mp.sech(u) ** 2
+    d2g = lambda u: -2 * mp.tanh(u) * mp.sech(u) ** 2  # noqa: E731
+    j2 = _mp_pair(dg, dg, c11, c12, c22)
+    assert odes.I2(tanh, C2) == pytest.approx(_mp_pair(g, g, c11, c12, c22), rel=1e-8, abs=1e-12)
+    assert odes.J2(tanh, C2) == pytest.approx(j2, rel=1e-8, abs=1e-12)
+    C3 = np.array([[c11, 0.3 * c12, c12], [0.3 * c12, 1.0, 0.2], [c12, 0.2, c22]])
+    if np.linalg.eigvalsh(C3).min() > 1e-6:
+        i3 = C3[0, 1] * _mp_pair(d2g, g, c11, c12, c22) + C3[1, 2] * j2
+        assert odes.I3(tanh, C3) == pytest.approx(i3, rel=1e-7, abs=1e-11)
+
+
+def test_custom_tanh_refined_rule_vs_mpmath():
+    """A Custom tanh with n_nodes=None (nodes refined until two levels agree to 1e-8): I2, J2 and
+    I3 against mpmath.  Gauss-Hermite converges slowly for tanh (poles at +-i pi/2): at the old
+    default of 12 nodes J2 at C = [[0.6, 0.3], [0.3, 0.6]] is off by 2.4e-4.  I3 = E[g'(x1) x2 g(x3)] is reduced by Stein's
+    lemma to C12 E[g''(x1) g(x3)] + C23 E[g'(x1) g'(x3)], two 2-D averages."""
+    _check_custom_tanh(0.6, 1.0, 0.5)
+
+
+@pytest.mark.slow
+@settings(max_examples=6, deadline=None, derandomize=True)
+@given(c11=st.floats(0.2, 2.0), c22=st.floats(0.2, 2.0), rho=st.floats(-0.95, 0.95))
+def test_custom_tanh_refined_rule_vs_mpmath_across_covariances(c11, c22, rho):
+    _check_custom_tanh(c11, c22, rho)
