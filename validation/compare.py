@@ -77,7 +77,8 @@ class ValidationReport(Result):
     ``n_sizes``, ``theory_success``.  ``success`` is True when every
     simulation ran and the theory reported success; the verdict is in
     ``verdict``.  ``error_estimate[o]`` is the largest standard error of the
-    extrapolated value of ``o`` over its points.
+    extrapolated value of ``o`` over its points (Birge-scaled, without the
+    theory's uncertainty).
 
     Reports written before the three-way verdict hold ``agree`` meaning "not
     rejected" and a ``z_max`` threshold; :attr:`verdict` reads them as
@@ -487,7 +488,7 @@ def compare(theory, model, *, sizes: Sequence[int], seeds=8, observables: Sequen
     theory_ok = bool(theory.success) if isinstance(theory, Result) else True
     theory_err = dict(theory.error_estimate) if isinstance(theory, Result) else {}
     opts = dict(sizes=tuple(sizes), seeds=tuple(seeds), power=power, level=level, z_tol=z_tol,
-                atol=atol, rtol=rtol, tol_abs={o: (math.nan if v is None else v) for o, v in tabs.items()},
+                atol=atol, rtol=rtol, tol_abs=dict(tabs),
                 tol_rel=trel)
 
     from lmech.sweep import sweep
@@ -546,7 +547,9 @@ def compare(theory, model, *, sizes: Sequence[int], seeds=8, observables: Sequen
         finite_nu = nu_eff[np.isfinite(nu_eff) & (nu_eff > 0)]
         dof = float(np.min(finite_nu)) if finite_nu.size else math.inf
         scale = float(np.nanmax(np.abs(th))) if np.isfinite(th).any() else 0.0
-        tol = (DEFAULT_TOL_ABS_SCALE * scale if tabs[o] is None else tabs[o]) + trel[o] * np.abs(th)
+        tabs_used = DEFAULT_TOL_ABS_SCALE * scale if tabs[o] is None else tabs[o]
+        opts["tol_abs"][o] = float(tabs_used)              # the value used (the default resolved)
+        tol = tabs_used + trel[o] * np.abs(th)
         stats[o] = dict(mean=mean, sem=sem, n=n, th=th, z=z, a=a, sa=sa, chi2=chi2, sigma=sigma,
                         sstat=sstat, dof=dof, tol=tol)
     n_tests = int(sum(np.size(st["th"]) for st in stats.values()))
