@@ -417,3 +417,16 @@ def test_standard_case_escape_gap_shrinks_with_n():
     fit = minimize_scalar(chi, bounds=(0.0, 25.0), method="bounded")
     print("N_c", np.exp(fit.x), "chi2", fit.fun)
     assert chi2.sf(fit.fun, sizes.size - 1) > 0.01
+
+
+def test_eg_test_error_estimate_covers_the_analytic_error():
+    # eg_test is a Monte Carlo estimate (n_test held-out inputs) of the same run's eg, which the
+    # closed form of odes gives exactly from Q, R, T, v: their difference is within a few of the
+    # reported standard errors at every record (4 sigma: P(any of 5 exceeds) < 3e-4)
+    r = simulate_committee(MODEL, 200, [0.0, 0.5, 1.0, 2.0, 4.0], Q0=Q0, R0=R0, seed=11, n_test=4000)
+    err = r.error_estimate["eg_test"]
+    assert np.isfinite(err) and err > 0
+    assert np.all(np.abs(r.eg_test - r.eg) <= 4.0 * err), (r.eg_test - r.eg, err)
+    # without a test set there is nothing sampled to estimate
+    assert "eg_test" not in simulate_committee(MODEL, 200, [0.0, 1.0], Q0=Q0, R0=R0, seed=1,
+                                               n_test=0).error_estimate

@@ -5,6 +5,8 @@ import math
 import numpy as np
 import pytest
 
+import lmech
+
 import dmft
 from validation import compare, simulate_glm
 from validation.glm import glm_point, selection_probabilities, simulate_glm_dynamics
@@ -141,7 +143,9 @@ def test_glm_config_through_the_command_line(tmp_path, capsys):
     f = tmp_path / "g.toml"
     f.write_text(text)
     rc = main(["validate", str(f), "-o", str(tmp_path / "g.h5"), "--png", str(tmp_path / "g.png")])
-    assert rc == 0
+    rep = lmech.archive.load(tmp_path / "g.h5", "validation")
+    # 4 seeds at d <= 200: nothing rejected; the exit status follows the verdict
+    assert rep.verdict != "disagree" and rc == {"agree": 0, "inconclusive": 3}[rep.verdict], rep.message
     assert (tmp_path / "g.png").exists()
     bad = tmp_path / "b.toml"
     bad.write_text(_sub(text, 'method = "sampled"', 'method = "uniform"'))
