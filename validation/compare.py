@@ -360,8 +360,8 @@ def compare(theory, model, *, sizes: Sequence[int], seeds=8, observables: Sequen
     to ``N -> infinity`` (``mean_N = a + b N^(-power)``, weighted least
     squares) and its distance ``d = a - theory`` is tested two ways, with
     ``sigma`` the standard error of ``a`` (scaled by ``sqrt(chi^2/(S-2))``
-    when that exceeds 1, the Birge ratio of a poor fit, with three sizes or
-    more) combined in quadrature with the theory's own uncertainty
+    when that exceeds 1, the Birge ratio of a poor fit, Birge 1932, Phys.
+    Rev. 40, 207, with three sizes or more) combined in quadrature with the theory's own uncertainty
     (``atol``, ``rtol``, and ``theory.error_estimate`` when the theory
     carries one):
 
