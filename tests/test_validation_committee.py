@@ -144,6 +144,10 @@ def test_sgd_agrees_with_odes_standard_case():
     theory = odes.integrate(MODEL, TS[-1], Q0=Q0, R0=R0, t_eval=TS)
     rep = compare(theory, MODEL, sizes=[100, 200, 400], seeds=60, observables=["eg", "Q", "R"])
     assert rep.success and rep.verdict != "disagree", rep.message + "\n" + rep.table("eg")
+    # eg is proved within the default tolerance (1e-3 max eg + 5 % of eg) at every time; the
+    # off-diagonal Q, which starts at 0, would need |Q12| resolved to 1e-3 max|Q| = 5e-4, beyond
+    # 60 seeds at N <= 400: the overall verdict is not "agree" for that reason alone
+    assert rep.verdict_of("eg") == "agree", rep.table("eg")
     assert rep.conventions["time"] == "t = steps/N"
 
 
