@@ -43,9 +43,9 @@ class SGDRun(Result):
     ``n_test`` inputs (NaN if ``n_test == 0``); ``T`` (M, M) the teacher
     overlaps.  Scalars: ``N``, ``seed``, ``eg_final``, ``steps_per_second``.
 
-    ``error_estimate["eg_test"]`` (with ``n_test > 0``): the largest Monte
-    Carlo standard error of ``eg_test`` over the records, ``s / sqrt(n_test)``
-    of the per-input errors (NaN for ``n_test = 1``).  ``Q``, ``R``, ``v``
+    ``error_estimate["eg_test"]``: the largest Monte Carlo standard error of
+    ``eg_test`` over the records, ``s / sqrt(n_test)`` of the per-input
+    errors (NaN for ``n_test <= 1``, where it cannot be estimated).  ``Q``, ``R``, ``v``
     and ``eg`` are exact functions of the run's weights (no sampling error of
     their own); their spread over seeds is what :func:`validation.compare`
     measures.
@@ -339,7 +339,7 @@ def simulate_committee(model, N: int, times, *, Q0, R0, T=None, v0=None, seed: i
                   scalars=dict(N=N, seed=seed,
                                eg_final=float(eg[np.isfinite(eg)][-1]) if np.any(np.isfinite(eg)) else math.nan,
                                steps_per_second=step / t_sim if t_sim > 0 else math.nan),
-                  error_estimate={"eg_test": eg_test_sem} if n_test else {})
+                  error_estimate={"eg_test": eg_test_sem})
 
 
 def escape_time(run: SGDRun, level: float, after: float = 0.0) -> float:
