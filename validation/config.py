@@ -412,6 +412,16 @@ def parse_validation_config(data: dict, text: str = "") -> ValidationConfig:
             cmp[k] = _COMPARE[k].check(f"compare.{k}", v)
     if "sizes" not in cmp:
         raise ConfigError("compare.sizes", "missing (required)")
+    if "observables" in cmp:
+        compared = cmp["observables"]
+    else:
+        from .compare import get_simulator
+        compared = list(get_simulator(model).observables)
+    for k in ("tol_abs", "tol_rel"):
+        if isinstance(cmp.get(k), dict) and compared is not None:
+            unknown = sorted(set(cmp[k]) - set(compared))
+            if unknown:
+                raise ConfigError(f"compare.{k}", f"no compared observable {unknown}; compared: {compared}")
     if kind.name == "validation.committee" and min(cmp["sizes"]) < model.K + model.M:
         raise ConfigError("compare.sizes", f"sizes must be >= K + M = {model.K + model.M}")
     if kind.name == "validation.committee" and model.act_code < 0:
