@@ -68,7 +68,8 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--resume", action="store_true", help="continue an interrupted demo archive")
     d.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
-    v = sub.add_parser("validate", help="compare a theory with finite-N simulations, as a config describes")
+    v = sub.add_parser("validate", help="compare a theory with finite-N simulations, as a config describes "
+                       "(exit status 0: agree, 1: disagree or a failure, 3: inconclusive)")
     v.add_argument("config", help="TOML validation config")
     v.add_argument("-o", "--output", help="HDF5 archive (default: from the config, or CONFIG.h5)")
     v.add_argument("--png", help="figure (default: from the config, or ARCHIVE with .png)")

@@ -71,6 +71,12 @@ def test_spherical_probability_matches_cover():
     sd = math.sqrt(np.sum(seeds * rep.p_exact * (1 - rep.p_exact)))
     assert abs(total - mean) < 4 * sd
     assert rep.alpha_c == pytest.approx(2.0, rel=1e-12)
+    # the Monte Carlo error estimate of p is the largest binomial standard error; Cover's exact
+    # probability is 1/2 at alpha = 2 (n = 2N), where sqrt(p(1 - p)/seeds) peaks at 0.05, and
+    # p(1 - p) is flat there (within 1 % for |p - 1/2| <= 0.05, i.e. one standard error)
+    assert rep.error_estimate["p"] == pytest.approx(
+        np.max(np.sqrt(rep.p_exact * (1 - rep.p_exact) / seeds)), rel=0.02)
+    assert rep.error_estimate["crossing"] == pytest.approx(np.nanmax(rep.crossing_err))
 
 
 def test_binary_probability_crosses_near_krauth_mezard():

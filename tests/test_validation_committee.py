@@ -147,7 +147,11 @@ def test_sgd_agrees_with_odes_standard_case():
     # small version of the full-size test below: standard case, N = 100, 200, 400, 60 seeds, t <= 6
     theory = odes.integrate(MODEL, TS[-1], Q0=Q0, R0=R0, t_eval=TS)
     rep = compare(theory, MODEL, sizes=[100, 200, 400], seeds=60, observables=["eg", "Q", "R"])
-    assert rep.success and rep.agree, rep.message + "\n" + rep.table("eg")
+    assert rep.success and rep.verdict != "disagree", rep.message + "\n" + rep.table("eg")
+    # eg is proved within the default tolerance (1e-3 max eg + 5 % of eg) at every time; the
+    # off-diagonal Q, which starts at 0, would need |Q12| resolved to 1e-3 max|Q| = 5e-4, beyond
+    # 60 seeds at N <= 400: the overall verdict is not "agree" for that reason alone
+    assert rep.verdict_of("eg") == "agree", rep.table("eg")
     assert rep.conventions["time"] == "t = steps/N"
 
 
@@ -155,7 +159,7 @@ def test_wrong_learning_rate_is_reported_as_disagreeing():
     # the same simulations against the ODEs of a learning rate 10 % too high
     wrong = odes.integrate(dataclasses.replace(MODEL, lr=0.55), TS[-1], Q0=Q0, R0=R0, t_eval=TS)
     rep = compare(wrong, MODEL, sizes=[100, 200, 400], seeds=60, observables=["eg", "Q", "R"])
-    assert rep.success and not rep.agree and not rep.agree_eg
+    assert rep.success and rep.verdict == "disagree" and rep.verdict_of("eg") == "disagree"
     assert "DISAGREE" in rep.message
 
 
@@ -163,7 +167,7 @@ def test_test_set_error_agrees_with_theory_eg():
     theory = odes.integrate(MODEL, 4.0, Q0=Q0, R0=R0, t_eval=TS[:5])
     rep = compare(theory, MODEL, sizes=[100, 200], seeds=30, observables=["eg_test"],
                   theory_names={"eg_test": "eg"}, sim_options={"n_test": 2000})
-    assert rep.agree, rep.message + "\n" + rep.table("eg_test")
+    assert rep.verdict != "disagree", rep.message + "\n" + rep.table("eg_test")
 
 
 def test_second_layer_training_noise_and_decay_agree_with_odes():
@@ -172,7 +176,7 @@ def test_second_layer_training_noise_and_decay_agree_with_odes():
     ts = np.linspace(0.0, 4.0, 5)
     theory = odes.integrate(model, ts[-1], Q0=Q0, R0=R0, v0=[0.8, 1.1], t_eval=ts)
     rep = compare(theory, model, sizes=[100, 200, 400], seeds=40, observables=["eg", "Q", "R", "v"])
-    assert rep.agree, rep.message + "\n" + rep.table("v", (0,))
+    assert rep.verdict != "disagree", rep.message + "\n" + rep.table("v", (0,))
 
 
 def test_plateau_and_escape_with_an_initial_asymmetry_above_the_noise():
@@ -183,7 +187,7 @@ def test_plateau_and_escape_with_an_initial_asymmetry_above_the_noise():
     ts = np.array([0.0, 10.0, 25.0, 50.0, 75.0, 100.0, 125.0, 150.0])
     theory = odes.integrate(MODEL, ts[-1], Q0=Q0, R0=R0b, t_eval=ts)
     rep = compare(theory, MODEL, sizes=[150, 300], seeds=8, observables=["eg"])
-    assert rep.agree, rep.message + "\n" + rep.table("eg")
+    assert rep.verdict != "disagree", rep.message + "\n" + rep.table("eg")
     assert theory.eg[-1] < 0.3 * theory.eg[3]          # the escape is inside the window
 
 
@@ -196,7 +200,7 @@ def test_sgd_agrees_through_plateau_and_escape_full_size():
     theory = odes.integrate(MODEL, ts[-1], Q0=Q0, R0=R0b, t_eval=ts)
     rep = compare(theory, MODEL, sizes=[500, 1000, 2000, 4000], seeds=8, observables=["eg"])
     print(rep.table("eg"))
-    assert rep.agree, rep.message
+    assert rep.verdict != "disagree", rep.message
 
 
 @pytest.mark.slow
@@ -213,8 +217,8 @@ def test_standard_case_escapes_early_at_finite_n():
     rep = compare(theory, MODEL, sizes=[500, 1000, 2000], seeds=6, observables=["eg"])
     print(rep.table("eg"))
     z = rep.arrays["eg/extrap_z"]
-    assert np.all(np.abs(z[:4]) <= rep.z_max)          # up to the plateau: agreement
-    assert not rep.agree and z[-1] < -rep.z_max        # at t = 300: the simulation escaped first
+    assert np.all(np.abs(z[:4]) <= rep.z_crit_eg)          # up to the plateau: agreement
+    assert rep.verdict == "disagree" and z[-1] < -rep.z_crit_eg        # at t = 300: the simulation escaped first
 
 
 # -- custom activations (odes.Custom) -------------------------------------------------------------
@@ -299,11 +303,11 @@ def test_custom_cubic_activation_agrees_with_odes():
     ts = np.linspace(0.0, 4.0, 5)
     theory = odes.integrate(model, ts[-1], Q0=Q0, R0=R0, t_eval=ts)
     rep = compare(theory, model, sizes=[100, 200, 400], seeds=40, observables=["eg", "Q", "R"])
-    assert rep.success and rep.agree, rep.message + "\n" + rep.table("Q", (0, 0))
+    assert rep.success and rep.verdict != "disagree", rep.message + "\n" + rep.table("Q", (0, 0))
     # and the comparison can fail: the ODE of a learning rate 10 % too high
     wrong = odes.integrate(dataclasses.replace(model, lr=0.275), ts[-1], Q0=Q0, R0=R0, t_eval=ts)
     rep = compare(wrong, model, sizes=[100, 200, 400], seeds=40, observables=["eg", "Q", "R"])
-    assert not rep.agree
+    assert rep.verdict == "disagree"
 
 
 @pytest.mark.slow
@@ -317,7 +321,7 @@ def test_custom_tanh_agrees_with_odes():
     theory = odes.integrate(model, ts[-1], Q0=Q0, R0=R0, t_eval=ts)
     rep = compare(theory, model, sizes=[100, 200, 400], seeds=60, observables=["Q", "R"])
     print(rep.table("Q", (0, 0)))
-    assert rep.agree, rep.message + "\n" + rep.table("Q", (0, 0))
+    assert rep.verdict != "disagree", rep.message + "\n" + rep.table("Q", (0, 0))
 
 
 # -- escape from the plateau of the standard case ----------------------------------------------------
@@ -426,3 +430,39 @@ def test_standard_case_escape_gap_shrinks_with_n():
     fit = minimize_scalar(chi, bounds=(0.0, 25.0), method="bounded")
     print("N_c", np.exp(fit.x), "chi2", fit.fun)
     assert chi2.sf(fit.fun, sizes.size - 1) > 0.01
+
+
+def test_eg_test_error_estimate_covers_the_analytic_error():
+    # eg_test is a Monte Carlo estimate (n_test held-out inputs) of the same run's eg, which the
+    # closed form of odes gives exactly from Q, R, T, v: their difference is within a few of the
+    # reported standard errors at every record (4 sigma: P(any of 5 exceeds) < 3e-4)
+    r = simulate_committee(MODEL, 200, [0.0, 0.5, 1.0, 2.0, 4.0], Q0=Q0, R0=R0, seed=11, n_test=4000)
+    err = r.error_estimate["eg_test"]
+    assert np.isfinite(err) and err > 0
+    assert np.all(np.abs(r.eg_test - r.eg) <= 4.0 * err), (r.eg_test - r.eg, err)
+    # without a test set there is nothing sampled to estimate
+    assert math.isnan(simulate_committee(MODEL, 200, [0.0, 1.0], Q0=Q0, R0=R0, seed=1,
+                                         n_test=0).error_estimate["eg_test"])
+
+
+@pytest.mark.slow
+def test_readme_example_correct_theory_agrees_wrong_learning_rate_disagrees():
+    # The README's example (about 2 minutes per comparison on 2 cores): through the plateau and
+    # the escape, the theory at lr = 0.55 instead of 0.5 is off by 35-40 % of eg at t = 125-150
+    # (0.0060 and 0.0023 against 0.0081 and 0.0039), far outside the 10 % tolerance, and rejected;
+    # the correct theory is proved within it.  The same simulations (seeds 0-15) serve both.
+    from concurrent.futures import ProcessPoolExecutor
+
+    Q0r, R0r = np.diag([0.5, 0.5]), 0.05 * np.array([[1.0, 0.2], [0.2, 0.9]])
+    t = np.linspace(0, 150, 7)
+    theory = odes.integrate(MODEL, 150.0, Q0=Q0r, R0=R0r, t_eval=t)
+    wrong = odes.integrate(odes.CommitteeMachine(K=2, M=2, activation="erf", lr=0.55), 150.0,
+                           Q0=Q0r, R0=R0r, t_eval=t)
+    kw = dict(sizes=[500, 1000, 2000], seeds=16, observables=["eg"], tol_rel=0.1)
+    with ProcessPoolExecutor(2) as ex:
+        rep = compare(theory, MODEL, executor=ex, **kw)
+        bad = compare(wrong, MODEL, executor=ex, **kw)
+    assert rep.verdict == "agree", rep.message + "\n" + rep.table("eg")
+    assert bad.verdict == "disagree", bad.message + "\n" + bad.table("eg")
+    # and the wrong theory is outside the tolerance where the data are decisive
+    assert np.max(np.abs(bad.arrays["eg/extrap"] - bad.arrays["eg/theory"]) - bad.arrays["eg/tol"]) > 0

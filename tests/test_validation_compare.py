@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.stats import t as student_t
 
 import lmech
 from lmech.result import Result
@@ -98,35 +99,110 @@ def test_theory_values_exact_and_interpolated():
         theory_values(THEORY, "x", "nope", [0.0])
 
 
+def test_extrapolate_satterthwaite_dof_two_sizes_closed_form():
+    # a = 1.5 y2 - 0.5 y1 (N1 = 100, N2 = 300): sigma_a^2 = v1 + v2 with v1 = 0.25 s1^2, v2 = 2.25 s2^2,
+    # nu = (v1 + v2)^2 / (v1^2/(n1-1) + v2^2/(n2-1))  (Satterthwaite 1946, eq. 17)
+    s1, s2, n1, n2 = 0.02, 0.01, 5, 9
+    a, sa, chi2, nu = extrapolate([100, 300], np.array([[1.3], [1.1]]), np.array([[s1], [s2]]),
+                                  n=np.array([[n1], [n2]]))
+    v1, v2 = 0.25 * s1**2, 2.25 * s2**2
+    assert nu[0] == pytest.approx((v1 + v2) ** 2 / (v1**2 / (n1 - 1) + v2**2 / (n2 - 1)), rel=1e-12)
+    # one size: the plain n - 1
+    assert extrapolate([100], np.array([[1.0]]), np.array([[0.1]]), n=7)[3][0] == 6.0
+
+
 def test_compare_agrees_with_correct_theory_and_extrapolates():
-    rep = compare(THEORY, GaussToy(b=5.0, noise=0.1), sizes=[100, 200, 400, 800], seeds=20,
+    # noise 0.01: sigma of the extrapolation ~ 1e-4, far inside the default tolerance 1e-3 + 0.05 |y|
+    rep = compare(THEORY, GaussToy(b=5.0, noise=0.01), sizes=[100, 200, 400, 800], seeds=20,
                   observables=["y", "yy"], sim_options={"x": X})
     assert isinstance(rep, ValidationReport) and rep.success
-    assert rep.agree and rep.agree_y and rep.agree_yy, rep.message
+    assert rep.verdict == "agree" and rep.agree and rep.agree_y and rep.agree_yy, rep.message
+    assert "AGREE" in rep.message
     assert rep.arrays["y/mean"].shape == (4, X.size)
     assert rep.arrays["yy/mean"].shape == (4, X.size, 2)
     # sem = noise/sqrt(N)/sqrt(20) up to the sampling error of a standard deviation
-    ratio = rep.arrays["y/sem"] / (0.1 / np.sqrt([[100], [200], [400], [800]]) / math.sqrt(20))
+    ratio = rep.arrays["y/sem"] / (0.01 / np.sqrt([[100], [200], [400], [800]]) / math.sqrt(20))
     assert 0.6 < np.median(ratio) < 1.4
     # the bias b/N is removed by the extrapolation: largest-N mean is biased, the intercept is not
     bias = rep.arrays["y/mean"] - np.sin(X)
-    assert np.all(bias[0] > 0.0) and np.mean(bias[0]) == pytest.approx(5.0 / 100, abs=0.004)
-    assert np.max(np.abs(rep.arrays["y/extrap_z"])) <= rep.z_max
+    assert np.all(bias[0] > 0.0) and np.mean(bias[0]) == pytest.approx(5.0 / 100, abs=0.0005)
+    assert np.max(np.abs(rep.arrays["y/extrap_z"])) <= rep.z_crit_y
+    # the default tolerance: 1e-3 max|theory| + 0.05 |theory|
+    assert np.allclose(rep.arrays["y/tol"], 1e-3 * np.max(np.abs(np.sin(X))) + 0.05 * np.abs(np.sin(X)))
+    assert np.all(rep.arrays["y/equiv_bound"] <= rep.arrays["y/tol"]) and rep.tol_ratio_y <= 1.0
     # the exactly-known second component has sem 0 (to rounding) and z ~ 0 (atol floor 1e-10)
     assert np.all(rep.arrays["yy/sem"][..., 1] < 1e-15)
     assert np.all(np.abs(rep.arrays["yy/z"][..., 1]) < 1e-5)
-    # the gap shrinks like 1/N (bias-dominated: b/N is >= 7 standard errors at every size)
-    assert -1.4 < rep.gap_exponent_y < -0.6
-    assert "Bonferroni" in rep.conventions["verdict"]
-    assert "N=100" in rep.table("y") and "extrap" in rep.table("yy", (0,))
+    # the gap shrinks like 1/N (bias-dominated: b/N is >= 70 standard errors at every size)
+    assert rep.gap_exponent_y == pytest.approx(-1.0, abs=0.1)
+    # Bonferroni over all 9 + 18 points of both observables
+    assert rep.n_tests == 27 and "Bonferroni" in rep.conventions["rejection"]
+    # error estimate: the extrapolation's standard error (Birge-scaled, >= the propagated one)
+    assert rep.error_estimate["y"] == pytest.approx(np.max(rep.arrays["y/sigma"]), rel=1e-6)
+    assert rep.error_estimate["y"] >= np.max(rep.arrays["y/extrap_err"])
+    tab = rep.table("y")
+    assert "N=100" in tab and "z_crit" in tab and "tol" in tab and "extrap" in rep.table("yy", (0,))
 
 
 def test_compare_detects_wrong_theory():
-    wrong = dict(THEORY, y=np.sin(X) * 1.02)
+    # 20 % off: outside the 5 % tolerance, and rejected (|z| ~ 20 / sigma)
+    wrong = dict(THEORY, y=np.sin(X) * 1.2)
     rep = compare(wrong, GaussToy(), sizes=[100, 200, 400, 800], seeds=20, sim_options={"x": X})
-    assert rep.success and not rep.agree and not rep.agree_y
+    assert rep.success and rep.verdict == "disagree" and not rep.agree and not rep.agree_y
     assert "DISAGREE" in rep.message
-    assert rep.max_abs_z_y > rep.z_max
+    assert rep.max_abs_z_y > rep.z_crit_y and rep.rejected_y
+
+
+def test_compare_small_resolved_deviation_within_tolerance_agrees():
+    # 1 % off with sigma ~ 1e-4: resolved (rejected), yet within the stated 5 % tolerance -> agree;
+    # with a 0.1 % tolerance the same data disagree
+    wrong = dict(THEORY, y=np.sin(X) * 1.01)
+    kw = dict(sizes=[100, 200, 400, 800], seeds=20, sim_options={"x": X})
+    rep = compare(wrong, GaussToy(noise=0.01), **kw)
+    assert rep.verdict == "agree" and rep.rejected_y and "within the tolerance" in rep.message
+    rep = compare(wrong, GaussToy(noise=0.01), tol_rel=0.001, tol_abs=1e-4, **kw)
+    assert rep.verdict == "disagree"
+
+
+def test_compare_too_little_data_is_inconclusive():
+    # sigma of the extrapolation ~ 0.5/sqrt(100 * 3) * sqrt(5) ~ 0.06, far above the tolerance:
+    # neither rejected nor proved; the smallest detectable deviation says how far off a theory
+    # could be unnoticed: (z_crit + t_0.8) sigma
+    rep = compare(THEORY, GaussToy(noise=0.5), sizes=[100, 200], seeds=3, sim_options={"x": X})
+    assert rep.verdict == "inconclusive" and not rep.agree and "INCONCLUSIVE" in rep.message
+    sig = rep.arrays["y/sigma"]
+    assert np.allclose(rep.arrays["y/mdd"], (rep.z_crit_y + student_t.isf(0.2, rep.dof_y)) * sig)
+    assert rep.mdd_y == pytest.approx(np.max(rep.arrays["y/mdd"]))
+    assert rep.mdd_y > np.max(rep.arrays["y/tol"]) and rep.tol_ratio_y > 1.0
+
+
+def test_compare_equivalence_test_false_agreement_rate_at_the_margin():
+    # one point, one size: d/sigma is Student t with n - 1 dof, so a theory off by exactly tol agrees
+    # with probability exactly `level` (TOST at the margin).  400 repetitions: Binomial(400, 0.1),
+    # mean 40, sd 6; |count - 40| > 24 has probability < 1e-4
+    x1 = np.array([1.0])
+    off = {"x": x1, "y": np.sin(x1) + 0.01}
+    agreed = 0
+    for k in range(400):
+        rep = compare(off, GaussToy(b=0.0, noise=0.2), sizes=[400], seeds=list(range(5 * k, 5 * k + 5)),
+                      sim_options={"x": x1}, level=0.1, tol_abs=0.01, tol_rel=0.0)
+        agreed += rep.verdict == "agree"
+    assert abs(agreed - 40) <= 24
+
+
+def test_compare_never_agrees_with_a_failed_theory():
+    failed = Result(success=False, message="did not converge", arrays=dict(THEORY))
+    rep = compare(failed, GaussToy(noise=0.01), sizes=[100, 200, 400, 800], seeds=20, sim_options={"x": X})
+    assert rep.verdict == "inconclusive" and not rep.agree and not rep.success
+    assert "success=False" in rep.message and rep.theory_success is False
+
+
+def test_compare_uses_the_theory_error_estimate():
+    # a theory carrying error_estimate 0.05 on y: sigma >= 0.05 everywhere, so the 1e-3-level data
+    # can no longer prove agreement within the default tolerance near y = 0
+    th = Result(success=True, arrays=dict(THEORY), error_estimate={"y": 0.05})
+    rep = compare(th, GaussToy(noise=0.01), sizes=[100, 200], seeds=5, sim_options={"x": X})
+    assert np.all(rep.arrays["y/sigma"] >= 0.05) and rep.verdict == "inconclusive"
 
 
 def test_compare_false_rejection_rate_is_controlled():
@@ -135,7 +211,7 @@ def test_compare_false_rejection_rate_is_controlled():
     for k in range(20):
         rep = compare(THEORY, GaussToy(b=0.0), sizes=[400, 800], seeds=list(range(10 * k, 10 * k + 10)),
                       sim_options={"x": X}, level=0.05)
-        rejected += not rep.agree
+        rejected += rep.verdict == "disagree"
     assert rejected <= 4   # P(Binomial(20, 0.05) > 4) < 0.003
 
 
@@ -178,7 +254,11 @@ def test_compare_input_errors():
     with pytest.raises(ValueError, match="observables"):
         compare(THEORY, GaussToy(), sizes=[100], observables=["zz"], sim_options={"x": X})
     with pytest.raises(ValueError, match="level"):
-        compare(THEORY, GaussToy(), sizes=[100], level=1.5, sim_options={"x": X})
+        compare(THEORY, GaussToy(), sizes=[100], level=0.5, sim_options={"x": X})
+    with pytest.raises(ValueError, match="tol_rel"):
+        compare(THEORY, GaussToy(), sizes=[100], tol_rel=-0.1, sim_options={"x": X})
+    with pytest.raises(ValueError, match="tol_abs"):
+        compare(THEORY, GaussToy(), sizes=[100], tol_abs={"nope": 0.1}, sim_options={"x": X})
     with pytest.raises(ValueError, match="power"):
         compare(THEORY, GaussToy(), sizes=[100], power=0.0, sim_options={"x": X})
     with pytest.raises(ValueError, match="model"):
@@ -189,7 +269,7 @@ def test_compare_input_errors():
 
 def test_failed_simulations_are_reported_not_raised():
     rep = compare(THEORY, GaussToy(), sizes=[100], seeds=3, sim_options={"x": X, "bogus": 1})
-    assert not rep.success and "failed" in rep.message and not rep.agree
+    assert not rep.success and "failed" in rep.message and not rep.agree and rep.verdict != "agree"
     assert "no simulation data" in rep.table("y")
 
 
@@ -204,3 +284,25 @@ def test_compare_on_dask(dask_scheduler):
                        executor=client.get_executor())
     assert rep2.success, rep2.message
     assert np.array_equal(rep1.arrays["y/mean"], rep2.arrays["y/mean"])
+
+
+def test_reports_from_before_the_three_way_verdict_still_load(tmp_path):
+    # format of earlier reports: ``agree`` meant "not rejected" at |z| <= z_max; no verdict scalar.
+    # Such a report never proved agreement: it reads as inconclusive (or disagree)
+    P = X.size
+    arrays = {"x": X, "sizes": np.array([100, 200]), "seeds": np.arange(3),
+              "y/mean": np.zeros((2, P)), "y/sem": np.ones((2, P)), "y/theory": np.sin(X),
+              "y/z": np.zeros((2, P)), "y/extrap": np.zeros(P), "y/extrap_err": np.ones(P),
+              "y/extrap_z": np.zeros(P), "y/extrap_chi2": np.full(P, np.nan), "y/gap": np.ones(2),
+              "y/agree": np.ones(P, bool), "y/n": np.full((2, P), 3)}
+    for agree, verdict in ((True, "inconclusive"), (False, "disagree")):
+        old = ValidationReport(success=True, message="old", arrays=arrays,
+                               scalars={"agree": agree, "agree_y": agree, "max_abs_z_y": 0.5,
+                                        "gap_exponent_y": 0.0, "z_max": 3.5, "n_seeds": 3, "n_sizes": 2},
+                               meta={"x": "x", "observables": ["y"]})
+        path = tmp_path / f"old_{agree}.h5"
+        lmech.archive.save(old, path, "report")
+        back = lmech.archive.load(path, "report")
+        assert back.same_as(old)
+        assert back.verdict == verdict and back.verdict_of("y") == verdict
+        assert "old report" in back.table("y") and "3.50" in back.table("y")

@@ -56,12 +56,12 @@ def test_linreg_langevin_against_dmft():
     theory = dmft.solve(model, 3.0, dt=0.05)
     rep = compare(theory, model, sizes=[200, 400], seeds=20, observables=["error_t", "train_loss_t"],
                   sim_options={"times": theory.t[::10]})
-    assert rep.agree, rep.message + "\n" + rep.table("error_t")
+    assert rep.verdict != "disagree", rep.message + "\n" + rep.table("error_t")
     # and the temperature matters: the T = 0 theory is rejected by the same runs
     cold = dmft.solve(LINREG, 3.0, dt=0.05)
     rep0 = compare(cold, model, sizes=[100, 200], seeds=20, observables=["error_t"],
                    sim_options={"times": theory.t[::10]})
-    assert not rep0.agree
+    assert rep0.verdict == "disagree"
 
 
 def test_pspin2_exact_solution_matches_ode_solver():
@@ -104,7 +104,7 @@ def test_linreg_agrees_with_dmft():
     ts = theory.t[::10]
     rep = compare(theory, LINREG, sizes=[100, 200, 400], seeds=20,
                   observables=["error_t", "train_loss_t", "test_risk_t", "m"], sim_options={"times": ts})
-    assert rep.agree, rep.message + "\n" + rep.table("train_loss_t")
+    assert rep.verdict != "disagree", rep.message + "\n" + rep.table("train_loss_t")
     assert rep.conventions["x"] == "t"
 
 
@@ -112,14 +112,14 @@ def test_linreg_wrong_noise_disagrees():
     wrong = dmft.solve(dmft.LinearRegressionGF(alpha=2.0, noise=0.35), 4.0, dt=0.05)
     rep = compare(wrong, LINREG, sizes=[100, 200], seeds=20, observables=["train_loss_t"],
                   sim_options={"times": wrong.t[::10]})
-    assert not rep.agree
+    assert rep.verdict == "disagree"
 
 
 def test_pspin2_agrees_with_dmft():
     theory = dmft.solve(SPIN2, 5.0, dt=0.05)
     ts = [0.0, 0.5, 1.0, 2.0, 3.0, 5.0]
     rep = compare(pspin_theory(theory, ts), SPIN2, sizes=[100, 200, 400], seeds=10)
-    assert rep.agree, rep.message + "\n" + rep.table("e")
+    assert rep.verdict != "disagree", rep.message + "\n" + rep.table("e")
     assert rep.arrays["C/mean"].shape == (3, 6, 6)
 
 
@@ -127,7 +127,7 @@ def test_pspin2_wrong_theory_disagrees():
     # the DMFT of the 'full' convention (J larger by sqrt 2) against 'half' simulations
     wrong = dmft.solve(dmft.SphericalPSpin(p=2, T=0.0, convention="full"), 5.0, dt=0.05)
     rep = compare(pspin_theory(wrong, [0.0, 1.0, 3.0, 5.0]), SPIN2, sizes=[100, 200], seeds=10)
-    assert not rep.agree
+    assert rep.verdict == "disagree"
 
 
 def test_gradflow_input_errors():
@@ -155,7 +155,7 @@ def test_linreg_acceptance_n4000_d2000():
                   sim_options={"times": theory.t[::20]})
     print(rep.table("test_risk_t"))
     print(rep.table("train_loss_t"))
-    assert rep.agree, rep.message
+    assert rep.verdict != "disagree", rep.message
 
 
 @pytest.mark.slow
@@ -164,7 +164,7 @@ def test_pspin2_acceptance_n4000():
     theory = dmft.solve(SPIN2, 5.0, dt=0.025)
     rep = compare(pspin_theory(theory, [0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0]), SPIN2, sizes=[4000], seeds=6)
     print(rep.table("e"))
-    assert rep.agree, rep.message
+    assert rep.verdict != "disagree", rep.message
 
 
 # -- random recurrent network (dmft.RandomRNN) ----------------------------------------------
@@ -200,7 +200,7 @@ def test_rnn_agrees_with_dmft(model):
     theory = dmft.solve(model, 4.0, dt=0.05)
     ts = [0.0, 1.0, 2.0, 4.0]
     rep = compare(pspin_theory(theory, ts), model, sizes=[100, 200, 400], seeds=10, sim_options={"times": ts})
-    assert rep.agree, rep.message + "\n" + rep.table("variance_t")
+    assert rep.verdict != "disagree", rep.message + "\n" + rep.table("variance_t")
 
 
 def test_rnn_wrong_gain_disagrees():
@@ -208,7 +208,7 @@ def test_rnn_wrong_gain_disagrees():
     ts = [0.0, 1.0, 2.0, 4.0]
     rep = compare(pspin_theory(wrong, ts), dmft.RandomRNN(g=1.5, phi="tanh"), sizes=[200, 400], seeds=10,
                   sim_options={"times": ts}, observables=["variance_t"])
-    assert not rep.agree
+    assert rep.verdict == "disagree"
 
 
 def test_rnn_input_errors():
@@ -231,7 +231,7 @@ def test_glm_square_loss_agrees_with_dmft(model):
     obs = ["M_t", "Q_t", "train_loss_t", "test_risk_t"] + (["test_error_t"] if model.teacher == "sign" else [])
     rep = compare(theory, model, sizes=[100, 200], seeds=10, observables=obs,
                   sim_options={"times": theory.t[::10]})
-    assert rep.agree, rep.message + "\n" + rep.table("train_loss_t")
+    assert rep.verdict != "disagree", rep.message + "\n" + rep.table("train_loss_t")
 
 
 def test_glm_wrong_teacher_disagrees():
@@ -239,7 +239,7 @@ def test_glm_wrong_teacher_disagrees():
     wrong = dmft.solve(dmft.GLMDynamics(alpha=2.0, teacher="linear", ridge=0.1), 3.0, dt=0.05)
     rep = compare(wrong, dmft.GLMDynamics(alpha=2.0, teacher="sign", ridge=0.1), sizes=[100, 200], seeds=10,
                   observables=["M_t", "Q_t"], sim_options={"times": wrong.t[::10]})
-    assert not rep.agree
+    assert rep.verdict == "disagree"
 
 
 def test_glm_linear_teacher_equals_least_squares():
@@ -295,7 +295,7 @@ def test_pspin_langevin_agrees_with_dmft(model):
     theory = dmft.solve(model, 3.0, dt=0.05)
     ts = [0.0, 0.5, 1.0, 2.0, 3.0]
     rep = compare(pspin_theory(theory, ts), model, sizes=[40, 80], seeds=8, sim_options={"times": ts, "dt": 0.01})
-    assert rep.agree, rep.message + "\n" + rep.table("e")
+    assert rep.verdict != "disagree", rep.message + "\n" + rep.table("e")
 
 
 def test_pspin_langevin_wrong_temperature_disagrees():
@@ -303,7 +303,7 @@ def test_pspin_langevin_wrong_temperature_disagrees():
     ts = [0.0, 1.0, 2.0, 3.0]
     rep = compare(pspin_theory(wrong, ts), dmft.SphericalPSpin(p=3, T=0.8), sizes=[40, 80], seeds=8,
                   sim_options={"times": ts, "dt": 0.01})
-    assert not rep.agree
+    assert rep.verdict == "disagree"
 
 
 def test_pspin_langevin_input_errors():

@@ -5,7 +5,9 @@ Simulators (Numba kernels in :mod:`validation._kernels`, seeded with
 and follow their conventions; :func:`compare` runs them over sizes and seeds
 (through :func:`lmech.sweep.sweep`, on any executor) and returns a
 :class:`ValidationReport`: simulation means and standard errors, theory
-values, z-scores, a finite-size extrapolation and a verdict.
+values, z-scores, a finite-size extrapolation and a three-way verdict
+(agree within a stated tolerance, proved by an equivalence test; disagree;
+inconclusive, with the smallest detectable deviation).
 """
 
 from . import _kernels  # noqa: F401  (registers the warm-up)

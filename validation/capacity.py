@@ -61,6 +61,9 @@ class CapacityRun(Result):
     """Feasibility of one random instance per ``alpha`` at one ``N`` and seed.
 
     Arrays: ``alpha`` (P,), ``n`` (P,) patterns, ``feasible`` (P,) 0/1.
+
+    ``error_estimate["feasible"]``: 0 when every instance was decided (by an
+    LP or a proven stability bracket, so each 0/1 is exact), NaN otherwise.
     """
 
 
@@ -76,7 +79,22 @@ class CapacityReport(Result):
     the interpolated ``p = 0.9`` and ``p = 0.1`` points.  Scalars:
     ``alpha_c`` (replica), ``crossing_largest``, ``sharpening`` (widths
     non-increasing in N), ``n_seeds``.
+
+    ``error_estimate``: ``p`` the largest binomial standard error of the
+    storage probabilities, ``crossing`` the largest standard error of the
+    ``p = 1/2`` crossings, ``crossing_largest`` that of the largest size.
     """
+
+
+def _nanmax(a) -> float:
+    a = np.asarray(a, dtype=float)
+    return float(np.nanmax(a)) if np.isfinite(a).any() else math.nan
+
+
+def _report_errors(sem, crossing_err) -> dict:
+    """Monte Carlo standard errors of a :class:`CapacityReport`'s main observables."""
+    return {"p": _nanmax(sem), "crossing": _nanmax(crossing_err),
+            "crossing_largest": float(crossing_err[-1])}
 
 
 def cover_probability(N: int, n: int) -> float:
@@ -252,7 +270,8 @@ def simulate_capacity(model, N: int, alphas, *, seed: int = 0, max_binary_N: int
                                     "method": method},
                        timings={"total": time.perf_counter() - t0},
                        arrays={"alpha": alphas, "n": ns, "feasible": feas},
-                       scalars={"N": N, "seed": seed, "n_undecided": n_undecided})
+                       scalars={"N": N, "seed": seed, "n_undecided": n_undecided},
+                       error_estimate={"feasible": 0.0 if n_undecided == 0 else math.nan})
 
 
 def capacity_point(N, seed, *, model, alphas, max_pass=100_000):
@@ -366,4 +385,4 @@ def capacity_scan(model, *, sizes, alphas, seeds=100, executor=None, progress=Fa
                           arrays={"alpha": alphas, "sizes": np.asarray(sizes), "p": p, "sem": sem,
                                   "p_exact": p_exact, "crossing": crossing,
                                   "crossing_err": crossing_err, "width": width},
-                          scalars=scalars)
+                          scalars=scalars, error_estimate=_report_errors(sem, crossing_err))

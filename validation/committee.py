@@ -42,6 +42,13 @@ class SGDRun(Result):
     ``eg_test`` (n,) the same error estimated on a held-out test set of
     ``n_test`` inputs (NaN if ``n_test == 0``); ``T`` (M, M) the teacher
     overlaps.  Scalars: ``N``, ``seed``, ``eg_final``, ``steps_per_second``.
+
+    ``error_estimate["eg_test"]``: the largest Monte Carlo standard error of
+    ``eg_test`` over the records, ``s / sqrt(n_test)`` of the per-input
+    errors (NaN for ``n_test <= 1``, where it cannot be estimated).  ``Q``, ``R``, ``v``
+    and ``eg`` are exact functions of the run's weights (no sampling error of
+    their own); their spread over seeds is what :func:`validation.compare`
+    measures.
     """
 
 
@@ -265,6 +272,7 @@ def simulate_committee(model, N: int, times, *, Q0, R0, T=None, v0=None, seed: i
     vs = np.full((n, K), np.nan)
     eg = np.full(n, np.nan)
     eg_test = np.full(n, np.nan)
+    eg_test_sem = 0.0 if n_test > 1 else math.nan
     rows = max(1, block_bytes // (8 * N))
     buf = np.empty((rows, N))
     noise = np.zeros(rows)
@@ -302,7 +310,10 @@ def simulate_committee(model, N: int, times, *, Q0, R0, T=None, v0=None, seed: i
         eg[j] = system.eg(system.pack(Q, R, v))
         if n_test:
             phi = _outputs(X_test @ w.T / sqn, v, code, custom, c_k)
-            eg_test[j] = 0.5 * float(np.mean((phi - y_test) ** 2))
+            sq = 0.5 * (phi - y_test) ** 2
+            eg_test[j] = float(np.mean(sq))
+            if n_test > 1:
+                eg_test_sem = max(eg_test_sem, float(np.std(sq, ddof=1)) / math.sqrt(n_test))
         if stop_below is not None and target / N >= stop_after and eg[j] < stop_below:
             message = f"stopped at t={target / N:.6g}: eg < stop_below = {stop_below:g}"
             break
@@ -327,7 +338,8 @@ def simulate_committee(model, N: int, times, *, Q0, R0, T=None, v0=None, seed: i
                               T=T),
                   scalars=dict(N=N, seed=seed,
                                eg_final=float(eg[np.isfinite(eg)][-1]) if np.any(np.isfinite(eg)) else math.nan,
-                               steps_per_second=step / t_sim if t_sim > 0 else math.nan))
+                               steps_per_second=step / t_sim if t_sim > 0 else math.nan),
+                  error_estimate={"eg_test": eg_test_sem})
 
 
 def escape_time(run: SGDRun, level: float, after: float = 0.0) -> float:

@@ -12,16 +12,20 @@ component, the report holds
   ``sigma_N^2 = sem_N^2 + atol^2 + (rtol * theory)^2``;
 * the finite-size extrapolation ``mean_N = a + b N^(-power)`` (weighted least
   squares over the sizes, weights ``1/sem^2``; the standard error of ``a``
-  propagated from the ``sem``; ``chi^2`` of the fit with ``n_sizes - 2``
-  degrees of freedom) and its z-score ``(a - theory) / sigma_a``;
-* a verdict: the theory *agrees* with the simulation when every
-  ``|z|`` of the extrapolation lies below ``z_max``, by default the two-sided
-  Bonferroni threshold ``z_max = F^{-1}(1 - level / (2 n_tests))`` for the
-  ``n_tests`` points and components of the observable (``level = 0.01``),
-  with ``F`` the Student t distribution with ``n_seeds - 1`` degrees of
-  freedom (the standard errors are estimated from ``n_seeds`` runs): a
-  correct theory is then rejected with probability at most about ``level``.
-  With one size the verdict uses that size's z-scores (no extrapolation).
+  propagated from the ``sem``, with Welch--Satterthwaite degrees of freedom;
+  ``chi^2`` of the fit with ``n_sizes - 2`` degrees of freedom) and its
+  z-score ``(a - theory) / sigma_a``;
+* a three-way verdict (agree is checked first).  *disagree*: some ``|z|`` of the extrapolation exceeds
+  ``z_crit``, the two-sided Bonferroni threshold at family-wise level
+  ``level`` over every point and component of every compared observable (a
+  correct theory is rejected with probability at most about ``level``).
+  *agree*: at every point the ``1 - 2 level`` confidence interval of the
+  extrapolation lies within ``tol = tol_abs + tol_rel |theory|`` of the
+  theory (two one-sided tests, an intersection-union test: a theory off by
+  more than ``tol`` somewhere agrees with probability at most ``level``).
+  *inconclusive*: neither; the report then gives the smallest deviation the
+  data would have detected.  With one size the verdict uses that size's
+  statistics (no extrapolation).
 
 The gap ``max |mean_N - theory|`` per size and its fitted exponent in ``N``
 say how the disagreement shrinks with ``N``.
@@ -48,20 +52,37 @@ __all__ = ["ValidationReport", "Simulator", "register_simulator", "get_simulator
 
 @register_result("validation.ValidationReport")
 class ValidationReport(Result):
-    """A theory-versus-simulation comparison.
+    """A theory-versus-simulation comparison with a three-way verdict.
 
     Arrays: ``x`` (P,) the abscissa (``meta["x"]`` names it), ``sizes`` (S,),
     ``seeds`` (n,); for each observable ``o`` (``meta["observables"]``):
     ``o/mean`` and ``o/sem`` (S, P, ...), ``o/n`` (S, P) seeds used,
     ``o/theory`` (P, ...), ``o/z`` (S, P, ...), ``o/extrap``,
-    ``o/extrap_err``, ``o/extrap_z``, ``o/extrap_chi2`` (P, ...), ``o/gap``
-    (S,) and ``o/agree`` (P, ...) (bool).
+    ``o/extrap_err``, ``o/extrap_z``, ``o/extrap_chi2`` (P, ...), ``o/sigma``
+    (P, ...) the total standard error the tests use, ``o/tol`` (P, ...) the
+    equivalence tolerance, ``o/equiv_bound`` (P, ...) ``|extrap - theory| +
+    t_equiv sigma`` (the smallest tolerance the data prove), ``o/mdd``
+    (P, ...) the smallest deviation detected with probability ``power_mdd``,
+    ``o/rejected`` and ``o/agree`` (P, ...) (bool: theory rejected; proved
+    within tolerance) and ``o/gap`` (S,).
 
-    Scalars: ``agree`` (every observable agrees), ``agree_<o>``,
-    ``max_abs_z_<o>`` (of the extrapolation), ``gap_exponent_<o>`` (slope of
-    ``log gap`` against ``log N``; NaN with one size), ``z_max``, ``n_seeds``,
-    ``n_sizes``.  ``success`` is True when every simulation ran; the
-    verdict is in ``agree``.
+    Scalars: ``verdict`` (``"agree"``, ``"disagree"`` or ``"inconclusive"``),
+    ``agree`` (``verdict == "agree"``), and per observable ``verdict_<o>``,
+    ``agree_<o>``, ``rejected_<o>``, ``max_abs_z_<o>`` (observed, of the
+    extrapolation), ``z_crit_<o>`` (the rejection threshold on ``|z|``),
+    ``t_equiv_<o>``, ``dof_<o>``, ``mdd_<o>`` (largest over the points of
+    ``o/mdd``), ``tol_ratio_<o>`` (largest ``equiv_bound / tol``: agreement
+    needs <= 1), ``gap_exponent_<o>`` (slope of ``log gap`` against
+    ``log N``; NaN with one size); ``level``, ``n_tests``, ``n_seeds``,
+    ``n_sizes``, ``theory_success``.  ``success`` is True when every
+    simulation ran and the theory reported success; the verdict is in
+    ``verdict``.  ``error_estimate[o]`` is the largest standard error of the
+    extrapolated value of ``o`` over its points (Birge-scaled, without the
+    theory's uncertainty).
+
+    Reports written before the three-way verdict hold ``agree`` meaning "not
+    rejected" and a ``z_max`` threshold; :attr:`verdict` reads them as
+    ``"disagree"`` or ``"inconclusive"`` (agreement was never proved).
     """
 
     @property
@@ -69,17 +90,47 @@ class ValidationReport(Result):
         """Names of the compared observables."""
         return list(self.meta["observables"])
 
+    @property
+    def verdict(self) -> str:
+        """``"agree"``, ``"disagree"`` or ``"inconclusive"`` (old reports: no ``"agree"``)."""
+        v = self.scalars.get("verdict")
+        if v is not None:
+            return str(v)
+        return "inconclusive" if self.scalars.get("agree") else "disagree"
+
+    def verdict_of(self, observable: str) -> str:
+        """The verdict on one observable (old reports read as in :attr:`verdict`)."""
+        v = self.scalars.get(f"verdict_{observable}")
+        if v is not None:
+            return str(v)
+        return "inconclusive" if self.scalars.get(f"agree_{observable}") else "disagree"
+
     def table(self, observable: str, component: tuple = ()) -> str:
-        """A plain-text table of one observable (one component) against ``x``."""
+        """A plain-text table of one observable (one component) against ``x``, with the criteria."""
         a = self.arrays
+        sc = self.scalars
         if f"{observable}/mean" not in a:
             return f"{observable}: no simulation data ({self.message})"
         sl = (slice(None),) + tuple(component)
         x = a["x"]
-        lines = [f"{observable}{list(component) if component else ''}: theory vs simulation "
-                 f"(z_max = {self.z_max:.2f})",
-                 f"{self.meta['x']:>10} {'theory':>12} " + " ".join(
-                     f"{'N=' + str(int(n)):>22}" for n in a["sizes"]) + f" {'extrap':>22} {'z':>7}"]
+        new = f"{observable}/tol" in a
+        name = f"{observable}{list(component) if component else ''}"
+        if new:
+            head = [f"{name}: theory vs simulation, verdict {self.verdict_of(observable).upper()}",
+                    f"  z = (extrap - theory)/sigma; theory rejected where |z| > z_crit = "
+                    f"{sc[f'z_crit_{observable}']:.2f} (two-sided, Bonferroni over {sc['n_tests']} tests, "
+                    f"family-wise level {sc['level']:g}, Student t with {sc[f'dof_{observable}']:.3g} dof)",
+                    f"  agree where bound = |extrap - theory| + {sc[f't_equiv_{observable}']:.2f} sigma "
+                    f"<= tol at every point (equivalence test, TOST at level {sc['level']:g})",
+                    f"  mdd: smallest deviation detected with probability {sc.get('power_mdd', 0.8):g}"]
+        else:
+            head = [f"{name}: theory vs simulation (old report: pass threshold |z| <= "
+                    f"{sc.get('z_max', math.nan):.2f})"]
+        cols = f"{self.meta['x']:>10} {'theory':>12} " + " ".join(
+            f"{'N=' + str(int(n)):>22}" for n in a["sizes"]) + f" {'extrap':>22} {'z':>7}"
+        if new:
+            cols += f" {'tol':>9} {'bound':>9} {'mdd':>9}"
+        lines = head + [cols]
         for p in range(x.size):
             th = a[f"{observable}/theory"][sl][p]
             row = f"{x[p]:10.4g} {th:12.6g} "
@@ -91,6 +142,8 @@ class ValidationReport(Result):
             ee = a[f"{observable}/extrap_err"][sl][p]
             z = a[f"{observable}/extrap_z"][sl][p]
             row += f"{ex:12.6g} +-{ee:8.2g} {z:7.2f}"
+            if new:
+                row += " ".join(f" {a[f'{observable}/{k}'][sl][p]:9.2g}" for k in ("tol", "equiv_bound", "mdd"))
             lines.append(row)
         return "\n".join(lines)
 
@@ -177,7 +230,7 @@ def theory_values(theory, x_name: str, observable: str, x) -> tuple[np.ndarray, 
     return out, ("exact" if exact else "linear interpolation of the theory between its points")
 
 
-def extrapolate(sizes, mean, sem, power: float = 1.0):
+def extrapolate(sizes, mean, sem, power: float = 1.0, n=None):
     """Weighted least-squares fit ``mean_N = a + b N^(-power)`` over the sizes (first axis).
 
     Parameters
@@ -187,6 +240,11 @@ def extrapolate(sizes, mean, sem, power: float = 1.0):
         Means and standard errors; the fit runs independently for every
         trailing index.  ``sem = 0`` everywhere (deterministic data) gives an
         unweighted fit with zero error.
+    power : float
+        Exponent of the finite-size correction.
+    n : array_like (S, ...) or int, optional
+        Number of runs behind each mean.  When given, the effective degrees
+        of freedom of ``sigma_a`` are returned too.
 
     Returns
     -------
@@ -194,31 +252,50 @@ def extrapolate(sizes, mean, sem, power: float = 1.0):
         Intercept (the ``N -> infinity`` value), its standard error
         propagated from ``sem`` and the fit's ``chi^2`` (NaN with fewer than
         three sizes).  With one size, ``a = mean`` and ``sigma_a = sem``.
+    nu : ndarray (...)
+        Only when ``n`` is given: the Welch--Satterthwaite degrees of freedom
+        of ``sigma_a``.  ``a = sum_i c_i mean_i`` is linear in the means, so
+        ``sigma_a^2 = sum_i c_i^2 sem_i^2`` and
+        ``nu = sigma_a^4 / sum_i (c_i^2 sem_i^2)^2 / (n_i - 1)``
+        (Satterthwaite 1946, Biometrics Bull. 2, 110, eq. 17); ``inf`` where
+        ``sigma_a = 0``.
     """
     sizes = np.asarray(sizes, dtype=float)
     mean = np.asarray(mean, dtype=float)
     sem = np.asarray(sem, dtype=float)
     S = sizes.size
-    if S == 1:
-        return mean[0].copy(), sem[0].copy(), np.full(mean.shape[1:], np.nan)
-    u = sizes ** (-power)
     shape = mean.shape[1:]
     y = mean.reshape(S, -1)
     e = sem.reshape(S, -1)
+    nn = None if n is None else np.broadcast_to(np.asarray(n, dtype=float), mean.shape).reshape(S, -1)
     a = np.full(y.shape[1], np.nan)
     sa = np.full(y.shape[1], np.nan)
     chi2 = np.full(y.shape[1], np.nan)
+    nu = np.full(y.shape[1], np.nan)
+    u = sizes ** (-power)
     X = np.stack([np.ones(S), u], axis=1)
+
+    def dof(c_coef, ec, nc):
+        v = (c_coef * ec) ** 2
+        tot = float(np.sum(v))
+        if tot == 0.0:
+            return math.inf
+        with np.errstate(divide="ignore", invalid="ignore"):
+            den = float(np.sum(np.where(v > 0, v ** 2 / (nc - 1.0), 0.0)))
+        return tot ** 2 / den if den > 0 else math.inf
+
     for c in range(y.shape[1]):
         ok = np.isfinite(y[:, c]) & np.isfinite(e[:, c])
         if ok.sum() < 2:
             if ok.sum() == 1:
                 a[c], sa[c] = y[ok, c][0], e[ok, c][0]
+                if nn is not None:
+                    nu[c] = dof(np.ones(1), e[ok, c], nn[ok, c])
             continue
         Xc, yc, ec = X[ok], y[ok, c], e[ok, c]
         if np.all(ec == 0):
             coef, *_ = np.linalg.lstsq(Xc, yc, rcond=None)
-            a[c], sa[c] = coef[0], 0.0
+            a[c], sa[c], nu[c] = coef[0], 0.0, math.inf
             continue
         # a standard error that vanishes at some sizes (values exact to rounding there) is
         # floored at 1e-12 of the data's scale; weights are normalised before the solve
@@ -230,10 +307,14 @@ def extrapolate(sizes, mean, sem, power: float = 1.0):
         coef = Ainv @ (Xc.T @ (wn * yc))
         a[c] = coef[0]
         sa[c] = math.sqrt(max(Ainv[0, 0], 0.0)) * emin
+        if nn is not None:
+            cc = (Ainv @ (Xc.T * wn))[0]          # a = sum_i cc_i y_i
+            nu[c] = dof(cc, ec, nn[ok, c])
         if ok.sum() > 2:
             with np.errstate(invalid="ignore", over="ignore"):
                 chi2[c] = float(np.sum(wn * ((yc - Xc @ coef) / emin) ** 2)) if emin > 0 else math.nan
-    return a.reshape(shape), sa.reshape(shape), chi2.reshape(shape)
+    out = (a.reshape(shape), sa.reshape(shape), chi2.reshape(shape))
+    return out if n is None else out + (nu.reshape(shape),)
 
 
 def _zscore(diff, sigma):
@@ -243,16 +324,71 @@ def _zscore(diff, sigma):
     return z
 
 
-_OPTIONS = ("power", "level", "z_tol", "atol", "rtol", "sim_options", "progress",
+_OPTIONS = ("power", "level", "z_tol", "atol", "rtol", "tol_abs", "tol_rel", "sim_options", "progress",
             "archive", "name")
+
+#: default equivalence tolerance of every observable: ``tol = tol_abs + tol_rel |theory|`` with
+#: ``tol_rel = 0.05`` and ``tol_abs = 1e-3`` times the observable's largest ``|theory|``
+DEFAULT_TOL_REL = 0.05
+DEFAULT_TOL_ABS_SCALE = 1e-3
+POWER_MDD = 0.8
+
+
+def _per_observable(name, value, observables, default):
+    """``value`` (None, a float, or a mapping observable -> float) as {observable: float or None}."""
+    if value is None:
+        return {o: default for o in observables}
+    if isinstance(value, Mapping):
+        unknown = set(value) - set(observables)
+        if unknown:
+            raise ValueError(f"{name}: no compared observable {sorted(unknown)}; compared: {observables}")
+        return {o: (check_real(f"{name}[{o!r}]", value[o], low=0.0) if o in value else default)
+                for o in observables}
+    v = check_real(name, value, low=0.0)
+    return {o: v for o in observables}
 
 
 def compare(theory, model, *, sizes: Sequence[int], seeds=8, observables: Sequence[str] | None = None,
             executor=None, power: float = 1.0, level: float = 0.01, z_tol: float | None = None,
-            atol: float = 1e-10, rtol: float = 0.0, sim_options: Mapping[str, Any] | None = None,
+            tol_abs=None, tol_rel=None, atol: float = 1e-10, rtol: float = 0.0,
+            sim_options: Mapping[str, Any] | None = None,
             theory_names: Mapping[str, str] | None = None,
             progress: bool = False, archive=None, name: str = "validation") -> ValidationReport:
-    """Compare a theory result with finite-N simulations of the same model.
+    """Compare a theory result with finite-N simulations of the same model: agree, disagree or inconclusive.
+
+    For every observable, point and component the simulation is extrapolated
+    to ``N -> infinity`` (``mean_N = a + b N^(-power)``, weighted least
+    squares) and its distance ``d = a - theory`` is tested two ways, with
+    ``sigma`` the standard error of ``a`` (scaled by ``sqrt(chi^2/(S-2))``
+    when that exceeds 1, the Birge ratio of a poor fit, Birge 1932, Phys.
+    Rev. 40, 207, with three sizes or more) combined in quadrature with the theory's own uncertainty
+    (``atol``, ``rtol``, and ``theory.error_estimate`` when the theory
+    carries one):
+
+    * **rejection** (the theory is wrong): ``|z| = |d|/sigma > z_crit``, with
+      ``z_crit`` the two-sided Bonferroni threshold at family-wise level
+      ``level`` over all ``n_tests`` points and components of all compared
+      observables, from the Student t distribution with the
+      Welch--Satterthwaite degrees of freedom of ``sigma`` (the smallest over
+      the observable's points).  A correct theory is rejected somewhere with
+      probability at most about ``level``.
+    * **equivalence** (the theory is right to within ``tol``): two one-sided
+      tests (TOST; Schuirmann 1987, J. Pharmacokin. Biopharm. 15, 657) at
+      level ``level``, i.e. ``|d| + t_equiv sigma <= tol`` with ``t_equiv``
+      the one-sided ``1 - level`` Student t quantile, at *every* point.  An
+      intersection-union test needs no multiplicity correction (Berger 1982,
+      Technometrics 24, 295): a theory off by more than ``tol`` at some point
+      is declared to agree with probability at most ``level``.
+
+    The verdict on an observable is *agree* when every point passes the
+    equivalence test (a deviation may be resolved and still lie within the
+    stated tolerance; ``rejected_<o>`` says so), else *disagree* when some
+    point rejects the theory, else *inconclusive*: the data neither prove
+    nor refute it, and ``mdd_<o>`` says what they could have detected,
+    ``(z_crit + t_0.8) sigma`` (detected with probability 0.8) at the worst
+    point.  The overall verdict is *disagree* if any observable disagrees,
+    *agree* if all agree, else *inconclusive*; a theory with
+    ``success=False`` is never reported as agreeing.
 
     Parameters
     ----------
@@ -275,12 +411,23 @@ def compare(theory, model, *, sizes: Sequence[int], seeds=8, observables: Sequen
         Finite-size correction ``N^(-power)`` of the extrapolation (1: the
         O(1/N) corrections of means of self-averaging quantities).
     level : float
-        Family-wise false-rejection probability of the default verdict.
+        Family-wise false-rejection probability of the rejection test, and
+        false-agreement probability of the equivalence test.
     z_tol : float, optional
-        Explicit threshold on ``|z|`` instead of the Bonferroni ``z_max``.
+        Explicit rejection threshold on ``|z|`` instead of ``z_crit``.
+    tol_abs, tol_rel : float or mapping, optional
+        Equivalence tolerance ``tol = tol_abs + tol_rel |theory|`` at every
+        point, one value for all observables or ``{observable: value}``.
+        Defaults: ``tol_rel = 0.05`` and ``tol_abs = 1e-3 max |theory|``
+        (the observable's largest theory value over its points and
+        components; the absolute part keeps components that pass through
+        zero testable).  Choose them smaller than the deviations a wrong
+        theory would show: a theory within the tolerance *agrees*.
     atol, rtol : float
-        Tolerance added in quadrature to the standard errors:
-        ``sigma^2 = sem^2 + atol^2 + (rtol * theory)^2``.  The default
+        Uncertainty of the theory values, added in quadrature to the
+        simulation's standard error: ``sigma^2 = sigma_a^2 + atol^2 +
+        (rtol theory)^2 + err^2`` with ``err`` the theory's own
+        ``error_estimate`` of the observable if it has one.  The default
         ``atol = 1e-10`` only absorbs rounding in values that finite-N runs
         reproduce exactly (initial conditions).
     theory_names : mapping, optional
@@ -299,6 +446,7 @@ def compare(theory, model, *, sizes: Sequence[int], seeds=8, observables: Sequen
     Returns
     -------
     ValidationReport
+        ``verdict`` is ``"agree"``, ``"disagree"`` or ``"inconclusive"``.
     """
     t_start = time.perf_counter()
     sim = get_simulator(model)
@@ -315,7 +463,7 @@ def compare(theory, model, *, sizes: Sequence[int], seeds=8, observables: Sequen
         if len(seeds) < 2 or len(set(seeds)) != len(seeds):
             raise ValueError(f"seeds must hold at least 2 distinct seeds, got {seeds!r}")
     power = check_real("power", power, low=0.0, low_open=True)
-    level = check_real("level", level, low=0.0, high=1.0, low_open=True, high_open=True)
+    level = check_real("level", level, low=0.0, high=0.5, low_open=True, high_open=True)
     if z_tol is not None:
         z_tol = check_real("z_tol", z_tol, low=0.0, low_open=True)
     atol = check_real("atol", atol, low=0.0)
@@ -323,6 +471,8 @@ def compare(theory, model, *, sizes: Sequence[int], seeds=8, observables: Sequen
     observables = list(sim.observables if observables is None else observables)
     if not observables or not all(isinstance(o, str) for o in observables):
         raise ValueError(f"observables must be a non-empty list of names, got {observables!r}")
+    tabs = _per_observable("tol_abs", tol_abs, observables, None)
+    trel = _per_observable("tol_rel", tol_rel, observables, DEFAULT_TOL_REL)
 
     options = {}
     if sim.from_theory is not None:
@@ -335,6 +485,11 @@ def compare(theory, model, *, sizes: Sequence[int], seeds=8, observables: Sequen
     for o in observables:  # fail early on an observable the theory lacks
         if theory_names.get(o, o) not in tarrays:
             raise ValueError(f"observables: the theory has no array {theory_names.get(o, o)!r}")
+    theory_ok = bool(theory.success) if isinstance(theory, Result) else True
+    theory_err = dict(theory.error_estimate) if isinstance(theory, Result) else {}
+    opts = dict(sizes=tuple(sizes), seeds=tuple(seeds), power=power, level=level, z_tol=z_tol,
+                atol=atol, rtol=rtol, tol_abs=dict(tabs),
+                tol_rel=trel)
 
     from lmech.sweep import sweep
 
@@ -351,9 +506,10 @@ def compare(theory, model, *, sizes: Sequence[int], seeds=8, observables: Sequen
     if not ok.any():
         return ValidationReport(success=False, status=-1,
                                 message="every simulation failed: " + "; ".join(messages[:3]),
-                                model=model, options=_opts(sizes, seeds, power, level, z_tol, atol, rtol),
+                                model=model, options=opts,
                                 arrays={"sizes": np.asarray(sizes), "seeds": np.asarray(seeds)},
-                                scalars={"agree": False}, meta={"x": sim.x, "observables": observables})
+                                scalars={"verdict": "inconclusive", "agree": False},
+                                meta={"x": sim.x, "observables": observables})
     xs_all = sres.arrays[sim.x]
     first = np.argwhere(ok)[0]
     x = np.asarray(xs_all[tuple(first)], dtype=float)
@@ -361,62 +517,122 @@ def compare(theory, model, *, sizes: Sequence[int], seeds=8, observables: Sequen
     arrays = {"x": x, "sizes": np.asarray(sizes, dtype=np.int64), "seeds": np.asarray(seeds, dtype=np.int64)}
     scalars: dict[str, Any] = {}
     notes = {}
-    all_agree = True
-    zmax_used = None
+    stats = {}
+    S = len(sizes)
     for o in observables:
         data = np.array(sres.arrays[o], dtype=float)              # (S, n_seeds, P, ...)
         data[~ok] = np.nan
         if data.shape[2:3] != x.shape:
             raise ValueError(f"observables: simulated {o!r} has shape {data.shape[2:]}, "
                              f"not along {sim.x} of length {x.size}")
-        th, note = theory_values(theory, sim.x, theory_names.get(o, o), x)
-        notes[o] = note if o not in theory_names else f"{note}; compared with theory {theory_names[o]!r}"
+        tname = theory_names.get(o, o)
+        th, note = theory_values(theory, sim.x, tname, x)
+        notes[o] = note if o not in theory_names else f"{note}; compared with theory {tname!r}"
         n = np.sum(np.isfinite(data), axis=1)                      # (S, P, ...)
         with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)   # all-NaN slices: failed runs
             mean = np.nanmean(data, axis=1)
             sd = np.nanstd(data, axis=1, ddof=1)
             sem = np.where(n >= 2, sd / np.sqrt(np.maximum(n, 1)), np.nan)
-        floor2 = atol ** 2 + (rtol * th) ** 2
+        terr = float(theory_err.get(tname, 0.0))
+        terr = terr if math.isfinite(terr) else 0.0
+        floor2 = atol ** 2 + (rtol * th) ** 2 + terr ** 2
         z = _zscore(mean - th[None], np.sqrt(sem ** 2 + floor2[None]))
-        a, sa, chi2 = extrapolate(sizes, mean, sem, power)
-        za = _zscore(a - th, np.sqrt(sa ** 2 + floor2))
-        n_tests = int(np.size(th))
-        zmax = z_tol if z_tol is not None else float(student_t.isf(level / (2.0 * n_tests),
-                                                                    len(seeds) - 1))
-        zmax_used = zmax if zmax_used is None else max(zmax_used, zmax)
-        agree_pts = np.abs(za) <= zmax                              # NaN compares False
-        agree = bool(np.all(agree_pts))
-        all_agree &= agree
+        a, sa, chi2, nu = extrapolate(sizes, mean, sem, power, n=n)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            birge = np.where(np.isfinite(chi2) & (S > 2), np.sqrt(np.maximum(1.0, chi2 / max(S - 2, 1))), 1.0)
+            sstat = sa * birge
+            sigma = np.sqrt(sstat ** 2 + floor2)
+            nu_eff = np.where(sstat > 0, nu * (sigma / np.where(sstat > 0, sstat, 1.0)) ** 4, math.inf)
+        finite_nu = nu_eff[np.isfinite(nu_eff) & (nu_eff > 0)]
+        dof = float(np.min(finite_nu)) if finite_nu.size else math.inf
+        scale = float(np.nanmax(np.abs(th))) if np.isfinite(th).any() else 0.0
+        tabs_used = DEFAULT_TOL_ABS_SCALE * scale if tabs[o] is None else tabs[o]
+        opts["tol_abs"][o] = float(tabs_used)              # the value used (the default resolved)
+        tol = tabs_used + trel[o] * np.abs(th)
+        stats[o] = dict(mean=mean, sem=sem, n=n, th=th, z=z, a=a, sa=sa, chi2=chi2, sigma=sigma,
+                        sstat=sstat, dof=dof, tol=tol)
+    n_tests = int(sum(np.size(st["th"]) for st in stats.values()))
+    verdicts = {}
+    for o, st in stats.items():
+        mean, th, sigma, dof = st["mean"], st["th"], st["sigma"], st["dof"]
+        d = st["a"] - th
+        za = _zscore(d, sigma)
+        zcrit = z_tol if z_tol is not None else float(student_t.isf(level / (2.0 * n_tests), dof))
+        t_eq = float(student_t.isf(level, dof))
+        t_pow = float(student_t.isf(1.0 - POWER_MDD, dof))
+        rejected_pts = np.abs(za) > zcrit                          # NaN compares False
+        bound = np.abs(d) + t_eq * sigma
+        agree_pts = bound <= st["tol"]                              # NaN compares False
+        mdd = (zcrit + t_pow) * sigma
+        rejected = bool(np.any(rejected_pts))
+        v = "agree" if bool(np.all(agree_pts)) else ("disagree" if rejected else "inconclusive")
+        verdicts[o] = v
         gap = np.array([np.nanmax(np.abs(mean[s] - th)) if np.isfinite(mean[s]).any() else np.nan
-                        for s in range(len(sizes))])
+                        for s in range(S)])
         good = np.isfinite(gap) & (gap > 0)
         slope = (float(np.polyfit(np.log(np.asarray(sizes, float)[good]), np.log(gap[good]), 1)[0])
                  if good.sum() >= 2 else math.nan)
-        arrays.update({f"{o}/mean": mean, f"{o}/sem": sem, f"{o}/n": n.reshape(n.shape[:2] + (-1,))[..., 0],
-                       f"{o}/theory": th, f"{o}/z": z, f"{o}/extrap": a, f"{o}/extrap_err": sa,
-                       f"{o}/extrap_z": za, f"{o}/extrap_chi2": chi2, f"{o}/gap": gap,
-                       f"{o}/agree": agree_pts})
-        scalars[f"agree_{o}"] = agree
-        scalars[f"max_abs_z_{o}"] = float(np.nanmax(np.abs(za))) if np.isfinite(za).any() else math.nan
-        scalars[f"gap_exponent_{o}"] = slope
-    scalars.update(agree=all_agree, z_max=float(zmax_used), n_seeds=len(seeds), n_sizes=len(sizes))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = np.where(st["tol"] > 0, bound / st["tol"], np.where(bound > 0, np.inf, 0.0))
+        n_arr = st["n"]
+        arrays.update({f"{o}/mean": mean, f"{o}/sem": st["sem"],
+                       f"{o}/n": n_arr.reshape(n_arr.shape[:2] + (-1,))[..., 0],
+                       f"{o}/theory": th, f"{o}/z": st["z"], f"{o}/extrap": st["a"], f"{o}/extrap_err": st["sa"],
+                       f"{o}/extrap_z": za, f"{o}/extrap_chi2": st["chi2"], f"{o}/sigma": sigma,
+                       f"{o}/tol": st["tol"], f"{o}/equiv_bound": bound, f"{o}/mdd": mdd,
+                       f"{o}/rejected": rejected_pts, f"{o}/agree": agree_pts, f"{o}/gap": gap})
+        scalars.update({f"verdict_{o}": v, f"agree_{o}": v == "agree", f"rejected_{o}": rejected,
+                        f"max_abs_z_{o}": float(np.nanmax(np.abs(za))) if np.isfinite(za).any() else math.nan,
+                        f"z_crit_{o}": zcrit, f"t_equiv_{o}": t_eq, f"dof_{o}": dof,
+                        f"mdd_{o}": float(np.nanmax(mdd)) if np.isfinite(mdd).any() else math.nan,
+                        f"tol_ratio_{o}": float(np.nanmax(ratio)) if np.isfinite(ratio).any() else math.nan,
+                        f"gap_exponent_{o}": slope})
+    if any(v == "disagree" for v in verdicts.values()):
+        verdict = "disagree"
+    elif all(v == "agree" for v in verdicts.values()):
+        verdict = "agree"
+    else:
+        verdict = "inconclusive"
+    if verdict == "agree" and not theory_ok:
+        verdict = "inconclusive"
+    scalars.update(verdict=verdict, agree=verdict == "agree", level=level, n_tests=n_tests,
+                   power_mdd=POWER_MDD, n_seeds=len(seeds), n_sizes=S, theory_success=theory_ok)
     n_bad = int((~ok).sum())
-    verdict = "theory and simulation AGREE" if all_agree else (
-        "theory and simulation DISAGREE on " + ", ".join(o for o in observables if not scalars[f"agree_{o}"]))
-    message = verdict + (f"; {n_bad} of {ok.size} simulations failed: " + "; ".join(messages[:3])
-                         if n_bad else "")
+
+    def describe(o):
+        v = verdicts[o]
+        if v == "agree":
+            extra = " (a deviation is resolved, but within the tolerance)" if scalars[f"rejected_{o}"] else ""
+            return f"{o}: agree within tolerance{extra}"
+        if v == "disagree":
+            return f"{o}: DISAGREE (max |z| = {scalars[f'max_abs_z_{o}']:.3g} > z_crit = {scalars[f'z_crit_{o}']:.3g})"
+        return (f"{o}: inconclusive (not rejected, agreement not proved: bound/tol = "
+                f"{scalars[f'tol_ratio_{o}']:.3g}; smallest detectable deviation {scalars[f'mdd_{o}']:.2g})")
+
+    head = {"agree": "theory and simulation AGREE", "disagree": "theory and simulation DISAGREE",
+            "inconclusive": "INCONCLUSIVE: the data neither prove nor refute the theory"}[verdict]
+    message = head + ": " + "; ".join(describe(o) for o in observables)
+    if not theory_ok:
+        message += (f"; the theory reports success=False ({getattr(theory, 'message', '')}): "
+                    "agreement is not claimed")
+    if n_bad:
+        message += f"; {n_bad} of {ok.size} simulations failed: " + "; ".join(messages[:3])
     conv = {k: str(v) for k, v in getattr(model, "conventions", lambda: {})().items()} \
         if callable(getattr(model, "conventions", None)) else {}
     conv.update({
         "x": sim.x,
         "sem": "standard error over seeds, s/sqrt(n) with ddof=1",
-        "z": "(mean - theory)/sqrt(sem^2 + atol^2 + (rtol*theory)^2)",
-        "extrapolation": f"weighted least squares mean_N = a + b N^(-{power:g}), weights 1/sem^2",
-        "verdict": (f"agree iff |z| of the extrapolation <= z_max at every point; z_max = "
-                    + (f"{z_tol:g} (given)" if z_tol is not None else
-                       f"Bonferroni two-sided at family-wise level {level:g}, Student t with "
-                       f"{len(seeds) - 1} degrees of freedom")),
+        "z": "(mean - theory)/sqrt(sem^2 + atol^2 + (rtol*theory)^2 + theory_err^2)",
+        "extrapolation": f"weighted least squares mean_N = a + b N^(-{power:g}), weights 1/sem^2; "
+                         "sigma scaled by the Birge ratio sqrt(chi2/(S-2)) when > 1",
+        "rejection": ("|z| > z_crit; z_crit = " + (f"{z_tol:g} (given)" if z_tol is not None else
+                      f"two-sided Bonferroni over {n_tests} tests at family-wise level {level:g}, "
+                      "Student t with Welch-Satterthwaite degrees of freedom")),
+        "equivalence": f"|extrap - theory| + t_(1-{level:g}) sigma <= tol at every point (TOST, "
+                       "intersection-union); tol = tol_abs + tol_rel |theory|",
+        "verdict": "agree if every point is equivalent; else disagree if some point is rejected; "
+                   "else inconclusive; never agree when the theory reports success=False",
     })
     for o, note in notes.items():
         conv[f"theory_{o}"] = note
@@ -426,14 +642,14 @@ def compare(theory, model, *, sizes: Sequence[int], seeds=8, observables: Sequen
     meta = {"x": sim.x, "observables": observables, "simulator": point_name,
             "theory_kind": getattr(theory, "kind", "mapping"),
             "sim_options": sorted(options)}
-    return ValidationReport(success=n_bad == 0, status=0 if n_bad == 0 else 1, message=message,
+    err = {o: (float(np.nanmax(st["sstat"])) if np.isfinite(st["sstat"]).any() else math.nan)
+           for o, st in stats.items()}
+    status = 0 if n_bad == 0 else 1
+    if not theory_ok:
+        status = 3
+    return ValidationReport(success=n_bad == 0 and theory_ok, status=status, message=message,
                             n_iter=int(ok.sum()), residual=float(max(scalars[f"max_abs_z_{o}"]
                                                                      for o in observables)),
-                            model=model, options=_opts(sizes, seeds, power, level, z_tol, atol, rtol),
+                            model=model, options=opts,
                             conventions=conv, timings=timings, arrays=arrays, scalars=scalars,
-                            meta=meta)
-
-
-def _opts(sizes, seeds, power, level, z_tol, atol, rtol):
-    return dict(sizes=tuple(sizes), seeds=tuple(seeds), power=power, level=level, z_tol=z_tol,
-                atol=atol, rtol=rtol)
+                            meta=meta, error_estimate=err)

@@ -21,6 +21,9 @@ A config::
     seeds = 10                         # or a list of seeds
     observables = ["eg"]
     level = 0.01
+    tol_rel = 0.1                      # equivalence tolerance tol_abs + tol_rel |theory|
+    # tol_abs = 1e-3                   # (default 1e-3 max |theory|); either may be a table
+    #                                  # {eg = 0.1, Q = 0.05} per observable
 
     [simulation]                       # options of the simulator (kind specific)
     n_test = 1000
@@ -35,7 +38,10 @@ A config::
 runs the comparison (seeds in parallel on ``workers`` local processes), writes
 the archive (the theory as ``theory``, the report as ``validation``, the raw
 per-run sweep as ``validation_runs``) and a figure: the theory curve over the
-simulation means with error bars, one panel per observable.
+simulation means with error bars, one panel per observable.  The exit status
+is 0 when theory and simulation agree (within the tolerance), 1 when they
+disagree or a simulation or the theory failed, 3 when the comparison is
+inconclusive (see :func:`validation.compare`).
 """
 
 from __future__ import annotations
@@ -266,9 +272,10 @@ _REQUIRED_THEORY = {"validation.glm": ("t_max",),
                     "validation.erm": ("alphas",), "validation.bayes": ("alphas",)}
 
 _COMPARE = {"sizes": None, "seeds": None, "observables": None,
-            "level": Param(float, low=0.0, high=1.0, low_open=True, high_open=True),
+            "level": Param(float, low=0.0, high=0.5, low_open=True, high_open=True),
             "power": Param(float, low=0.0, low_open=True), "z_tol": Param(float, low=0.0, low_open=True),
-            "atol": Param(float, low=0.0), "rtol": Param(float, low=0.0)}
+            "atol": Param(float, low=0.0), "rtol": Param(float, low=0.0),
+            "tol_abs": None, "tol_rel": None}
 _RUN = {"output": Param(str), "png": Param(str), "workers": Param(int, low=1)}
 _TOP = ("kind", "title", "model", "theory", "compare", "simulation", "run")
 
@@ -392,6 +399,11 @@ def parse_validation_config(data: dict, text: str = "") -> ValidationConfig:
                 cmp[k] = seeds
             else:
                 cmp[k] = Param(int, low=2, high=100_000).check("compare.seeds", v)
+        elif k in ("tol_abs", "tol_rel"):
+            if isinstance(v, dict):
+                cmp[k] = {str(o): Param(float, low=0.0).check(f"compare.{k}.{o}", t) for o, t in v.items()}
+            else:
+                cmp[k] = Param(float, low=0.0).check(f"compare.{k}", v)
         elif k == "observables":
             if not isinstance(v, list) or not v or not all(isinstance(o, str) for o in v):
                 raise ConfigError("compare.observables", f"expected a non-empty list of names, got {v!r}")
@@ -400,6 +412,16 @@ def parse_validation_config(data: dict, text: str = "") -> ValidationConfig:
             cmp[k] = _COMPARE[k].check(f"compare.{k}", v)
     if "sizes" not in cmp:
         raise ConfigError("compare.sizes", "missing (required)")
+    if "observables" in cmp:
+        compared = cmp["observables"]
+    else:
+        from .compare import get_simulator
+        compared = list(get_simulator(model).observables)
+    for k in ("tol_abs", "tol_rel"):
+        if isinstance(cmp.get(k), dict) and compared is not None:
+            unknown = sorted(set(cmp[k]) - set(compared))
+            if unknown:
+                raise ConfigError(f"compare.{k}", f"no compared observable {unknown}; compared: {compared}")
     if kind.name == "validation.committee" and min(cmp["sizes"]) < model.K + model.M:
         raise ConfigError("compare.sizes", f"sizes must be >= K + M = {model.K + model.M}")
     if kind.name == "validation.committee" and model.act_code < 0:
@@ -485,9 +507,12 @@ def plot_report(report, ax_list=None, title: str = ""):
                             label=f"N={int(n)}" if ci == 0 else None)
         ax.set_xlabel(report.meta["x"])
         ax.set_ylabel(o)
-        verdict = "agree" if report.scalars.get(f"agree_{o}") else "DISAGREE"
-        ax.set_title(f"{o}: {verdict} (max |z| = {report.scalars.get(f'max_abs_z_{o}', np.nan):.2f})",
-                     fontsize=9)
+        verdict = report.verdict_of(o)
+        sc = report.scalars
+        crit = (f"max |z| = {sc.get(f'max_abs_z_{o}', np.nan):.2f} vs z_crit {sc[f'z_crit_{o}']:.2f}, "
+                f"bound/tol = {sc[f'tol_ratio_{o}']:.2f}" if f"z_crit_{o}" in sc else
+                f"max |z| = {sc.get(f'max_abs_z_{o}', np.nan):.2f}")
+        ax.set_title(f"{o}: {verdict.upper() if verdict != 'agree' else verdict} ({crit})", fontsize=9)
         if o.startswith("eg") and np.all(th[np.isfinite(th)] > 0):
             ax.set_yscale("log")
         ax.legend(fontsize=7)
@@ -517,7 +542,8 @@ def run_validation_config(path, output=None, png=None, workers=None, quiet=False
     -------
     int
         ``0`` when theory and simulation agree, ``1`` when they disagree or
-        simulations failed.  A bad config raises :class:`ConfigError` before
+        simulations (or the theory) failed, ``3`` when the comparison is
+        inconclusive.  A bad config raises :class:`ConfigError` before
         any work.
     """
     cfg = load_validation_config(path)
@@ -564,4 +590,6 @@ def run_validation_config(path, output=None, png=None, workers=None, quiet=False
             comp = () if th.ndim == 1 else (0,) * (th.ndim - 1)
             print(report.table(o, comp))
         print(f"{report.message}\narchive: {out}\nfigure: {fig_path}")
-    return 0 if (report.success and report.agree) else 1
+    if not report.success or report.verdict == "disagree":
+        return 1
+    return 0 if report.verdict == "agree" else 3

@@ -38,7 +38,7 @@ import numpy as np
 from lmech.checks import check_choice, check_int, check_real
 
 from . import _kernels
-from .gradflow import FlowRun, _grid_steps, _teacher_data, simulate_glm
+from .gradflow import FlowRun, _grid_steps, _teacher_data, flow_errors, simulate_glm
 
 __all__ = ["simulate_glm_dynamics", "glm_point"]
 
@@ -154,7 +154,8 @@ def simulate_glm_dynamics(model, d: int, times, *, seed: int = 0, dt: float = 0.
     return FlowRun(success=ok, message="integrated" if ok else "non-finite state", model=model,
                    options={"d": d, "n": n, "seed": seed, "dt": dt}, conventions=conv,
                    timings={"total": time.perf_counter() - t0}, arrays=arrays,
-                   scalars={"d": d, "n": n, "seed": seed, "Q": float(Q[-1])})
+                   scalars={"d": d, "n": n, "seed": seed, "Q": float(Q[-1])},
+                   error_estimate=flow_errors([k for k in arrays if k != "t"], exact=False))
 
 
 def glm_point(N, seed, *, model, times, method: str = "auto", dt: float | None = None):

@@ -45,7 +45,19 @@ class FlowRun(Result):
     :class:`dmft.DMFTResult` (least squares: ``error_t``, ``test_risk_t``,
     ``train_loss_t``, ``m``; p = 2 spin: ``C`` (n, n) at the recorded times,
     ``e``, ``mu``).  Scalars: ``N`` (or ``d``), ``seed``.
+
+    ``error_estimate`` of every observable: 0 for the exact solutions
+    (eigenbasis; the values are exact functions of the sampled instance, up
+    to rounding), NaN for the integrated dynamics (the time-step error of
+    the stochastic Heun scheme is not estimated within one run).  A single
+    run has no Monte Carlo error of its own: the spread over instances is
+    what :func:`validation.compare` measures.
     """
+
+
+def flow_errors(names, exact: bool) -> dict:
+    """``error_estimate`` of a :class:`FlowRun`: 0 for exact solutions, NaN (not estimated) else."""
+    return {str(k): (0.0 if exact else math.nan) for k in names}
 
 
 def _teacher_data(alpha, d, seed, norm2):
@@ -167,7 +179,8 @@ def simulate_linreg(model, d: int, times, *, seed: int = 0) -> FlowRun:
                    timings={"total": time.perf_counter() - t0},
                    arrays={"t": t, "error_t": err, "test_risk_t": 0.5 * (err + model.noise),
                            "train_loss_t": train, "m": m},
-                   scalars={"d": d, "n": n, "seed": seed, "error": float(err[-1])})
+                   scalars={"d": d, "n": n, "seed": seed, "error": float(err[-1])},
+                   error_estimate=flow_errors(["error_t", "test_risk_t", "train_loss_t", "m"], exact=True))
 
 
 def simulate_glm(model, d: int, times, *, seed: int = 0) -> FlowRun:
@@ -223,7 +236,8 @@ def simulate_glm(model, d: int, times, *, seed: int = 0) -> FlowRun:
     return FlowRun(success=True, message="exact solution", model=model,
                    options={"d": d, "n": n, "seed": seed}, conventions=conv,
                    timings={"total": time.perf_counter() - t0}, arrays=arrays,
-                   scalars={"d": d, "n": n, "seed": seed, "Q": float(Q[-1])})
+                   scalars={"d": d, "n": n, "seed": seed, "Q": float(Q[-1])},
+                   error_estimate=flow_errors([k for k in arrays if k != "t"], exact=True))
 
 
 def glm_point(N, seed, *, model, times, **options):
@@ -297,7 +311,8 @@ def simulate_pspin2(model, N: int, times, *, seed: int = 0) -> FlowRun:
                    timings={"total": time.perf_counter() - t0},
                    arrays={"t": t, "C": C, "e": -0.5 * mu, "mu": mu},
                    scalars={"N": N, "seed": seed, "energy": float(-0.5 * mu[-1]),
-                            "lambda_max": float(lmax)})
+                            "lambda_max": float(lmax)},
+                   error_estimate=flow_errors(["C", "e", "mu"], exact=True))
 
 
 def pspin_tensor_bytes(degrees, N: int) -> int:
@@ -432,7 +447,8 @@ def simulate_pspin(model, N: int, times, *, seed: int = 0, dt: float = 0.01,
                    conventions=conv,
                    timings={"total": time.perf_counter() - t0},
                    arrays={"t": t, "C": C, "e": E},
-                   scalars={"N": N, "seed": seed, "energy": float(E[-1])})
+                   scalars={"N": N, "seed": seed, "energy": float(E[-1])},
+                   error_estimate=flow_errors(["C", "e"], exact=False))
 
 
 def pspin_point(N, seed, *, model, times, method="auto", **options):
@@ -544,7 +560,8 @@ def simulate_rnn(model, N: int, times, *, seed: int = 0, dt: float = 0.01) -> Fl
                    options={"N": N, "seed": seed, "dt": dt}, conventions=conv,
                    timings={"total": time.perf_counter() - t0},
                    arrays={"t": t, "C": C, "variance_t": np.diag(C).copy()},
-                   scalars={"N": N, "seed": seed, "variance": float(C[-1, -1])})
+                   scalars={"N": N, "seed": seed, "variance": float(C[-1, -1])},
+                   error_estimate=flow_errors(["C", "variance_t"], exact=False))
 
 
 def rnn_point(N, seed, *, model, times, **options):
