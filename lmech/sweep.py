@@ -62,7 +62,8 @@ class SweepResult(Result):
     ``meta`` holds ``axes`` (names, in order), ``mode`` (``"grid"`` or
     ``"points"``), ``function``, ``fixed``, ``observables`` and ``dims``.
     Each point's error estimates are the observables ``<name>_err``;
-    ``error_estimate[name]`` is their largest value over the converged points.
+    ``error_estimate[name]`` is their largest value over the converged points
+    (nan if any of those is nan, i.e. not estimated).
     """
 
     @property
@@ -230,13 +231,14 @@ class _State:
                                      dtype=str).reshape(self.shape)
         arrays.update(self.obs)
         # the sweep's error estimate of an observable: the largest of its points'
-        # estimates over the converged points (nan where none is known)
+        # estimates over the converged points; nan when any of them is nan (not
+        # estimated) or no point converged
         error_estimate = {}
         for k in self.obs:
             if k.endswith("_err") and k[:-4] in self.obs and self.obs[k].shape == self.shape:
                 e = self.obs[k][b["converged"]]
-                e = e[~np.isnan(e)]
-                error_estimate[k[:-4]] = float(e.max()) if e.size else math.nan
+                error_estimate[k[:-4]] = (math.nan if e.size == 0 or np.isnan(e).any()
+                                          else float(e.max()))
         return SweepResult(success=ok, status=0 if ok else (1 if not complete else 2),
                            message=message, n_iter=n_done, model=None,
                            options={"function": meta["function"]},

@@ -72,6 +72,19 @@ def test_failures_and_non_convergence_are_recorded_not_raised():
     assert "3 failed with an exception" in res.message
 
 
+def _half_estimated(x):
+    """A point whose error estimate is known only for x >= 0."""
+    return lmech.Result(success=True, scalars={"y": x * x},
+                        error_estimate={"y": 0.0 if x >= 0 else math.nan})
+
+
+def test_a_point_without_an_estimate_makes_the_sweep_estimate_nan():
+    res = sweep(_half_estimated, {"x": [0.0, 1.0]})
+    assert res.error_estimate["y"] == 0.0
+    res = sweep(_half_estimated, {"x": [-1.0, 1.0]})
+    assert math.isnan(res.error_estimate["y"])
+
+
 def test_explicit_points_and_dict_returning_functions():
     def f(x, y, scale=1.0):
         return {"s": scale * (x + y), "p": x * y}
