@@ -300,7 +300,9 @@ def integrate(model: CommitteeMachine, t_max: float, *, Q0, R0, T=None, v0=None,
         with a method without an embedded estimate, or a failed refined run)
         fails the run (``status=-5``, the message names it), and so does a
         plateau or escape time found without an estimate (``refine=False``):
-        no unestimated result passes as a success.  ``tol=inf`` asks for no
+        no unestimated result passes as a success.  With ``refine``, a plateau
+        or escape that the refined run does not reproduce is reported as not
+        found (NaN).  ``tol=inf`` asks for no
         accuracy and checks nothing.
     refine : bool
         Also rerun at ``rtol/20``, ``atol/20`` (Euler: ``dt/2``) on the same
@@ -424,6 +426,11 @@ def integrate(model: CommitteeMachine, t_max: float, *, Q0, R0, T=None, v0=None,
             dv = fac * float(dv)
             base = errors.get(k, math.nan)
             errors[k] = math.nan if not math.isfinite(dv) else (max(base, dv) if math.isfinite(base) else dv)
+        # a plateau (escape) that the refined run does not reproduce is not established: not found
+        if math.isfinite(plateau_eg) and not math.isfinite(fine.plateau_eg):
+            plateau_eg = plateau_t = t_escape = t_enter = math.nan
+        if math.isfinite(t_escape) and not math.isfinite(fine.t_escape):
+            t_escape = math.nan
         refined = dict(plateau_eg=(plateau_eg, fine.plateau_eg), t_escape=(t_escape, fine.t_escape),
                        eg_final=(float(egs[-1]), fine.eg_final))
         for k, (a, b) in refined.items():
