@@ -327,8 +327,8 @@ def integrate(model: CommitteeMachine, t_max: float, *, Q0, R0, T=None, v0=None,
         The Numba DOP853 (built-in activations) sums the absolute local error
         estimates of its steps per component (its embedded 5th/3rd-order
         estimators, i.e. no amplification by the flow) and maps them to ``eg``
-        through ``|grad eg|``; other methods give ``nan`` (not estimated, and
-        then not checked against ``tol``) unless ``refine``.
+        through ``|grad eg|``; other methods give ``nan`` (not estimated, which
+        fails the run) unless ``refine`` (the default).
         With ``refine=True`` each estimate is the larger of that and the
         change on refinement.  For a :class:`Custom` activation the
         quadrature error is added (see :class:`Custom`).  Defaults
