@@ -30,7 +30,7 @@ from scipy.optimize import brentq, minimize_scalar, root
 from lmech.checks import check_choice, check_real
 from lmech.result import Result, register_result
 
-from .integrate import System, _initial
+from .integrate import System, _initial, grad_eg
 from .model import CommitteeMachine
 
 __all__ = ["FixedPoint", "jacobian", "spectrum", "newton", "symmetric_fixed_point",
@@ -92,16 +92,11 @@ def _grad_hess_eg(system, y):
     ``1e-10``); Hessian step ``1e-4 max(1, |y_j|)`` (about ``1e-8``).
     """
     n = y.size
-    g = np.empty(n)
     H = np.empty((n, n))
     e0 = system.eg(y)
-    hg = 1e-6 * np.maximum(1.0, np.abs(y))
+    g = grad_eg(system, y)
     hh = 1e-4 * np.maximum(1.0, np.abs(y))
     for j in range(n):
-        yp, ym = y.copy(), y.copy()
-        yp[j] += hg[j]
-        ym[j] -= hg[j]
-        g[j] = (system.eg(yp) - system.eg(ym)) / (2.0 * hg[j])
         yp, ym = y.copy(), y.copy()
         yp[j] += hh[j]
         ym[j] -= hh[j]
@@ -250,7 +245,10 @@ def eg_decay(system, y, J=None):
     return rate, 1 if rate1 <= rate2 else 2
 
 
-def _result(system, y, success, message, n_iter, residual, options, t0, extra=None, tol=None):
+def _result(system, y, success, message, n_iter, residual, options, t0, extra, tol, rate_rtol):
+    """The :class:`FixedPoint` at ``y``, with ``success`` also requiring the error estimates of the
+    state and ``eg`` within ``tol`` (times ``max(1, |y|)``) and that of ``decay_rate`` within
+    ``rate_rtol * |decay_rate|`` (an estimate that could not be made fails)."""
     Q, R, v = system.unpack(y)
     J = _jac(system, y)
     ev = _eigs(J)
@@ -271,9 +269,13 @@ def _result(system, y, success, message, n_iter, residual, options, t0, extra=No
                    decay_rate=rate, decay_order=int(order))
     scalars.update(extra or {})
     errors = dict(eg=err_eg, Q=err_y, R=err_y, decay_rate=err_rate)
-    if success and tol is not None and not max(err_y, err_eg) <= tol * ysc:
+    if success and not max(err_y, err_eg) <= tol * ysc:
         success = False
-        message = f"error estimate {max(err_y, err_eg):.3g} above the tolerance {tol:.3g}"
+        message = f"error estimate of the state or eg {max(err_y, err_eg):.3g} above tol = {tol:.3g}"
+    elif success and math.isfinite(rate) and not err_rate <= rate_rtol * abs(rate):
+        success = False
+        message = (f"error estimate of decay_rate {err_rate:.3g} above rate_rtol * |decay_rate| = "
+                   f"{rate_rtol * abs(rate):.3g} (a crossing of two modes, or not estimated)")
     return FixedPoint(success=success, status=0 if success else -1, message=message, n_iter=n_iter,
                       residual=residual, model=system.model, options=options,
                       conventions=system.model.conventions(),
@@ -283,24 +285,29 @@ def _result(system, y, success, message, n_iter, residual, options, t0, extra=No
 
 
 def newton(model: CommitteeMachine, Q0, R0, *, T=None, v0=None, tol: float = 1e-12,
-           max_iter: int = 200) -> FixedPoint:
+           max_iter: int = 200, rate_rtol: float = 1e-6) -> FixedPoint:
     """A fixed point ``f(Q, R, v) = 0`` from the state ``(Q0, R0, v0)``.
 
     Powell's hybrid method (:func:`scipy.optimize.root`, ``"hybr"``) with the
     finite-difference Jacobian.  ``residual`` is ``max |f|`` at the answer;
-    ``success`` requires ``residual <= tol``.
+    ``success`` requires ``residual <= tol``, the error estimates of the state
+    and ``eg`` (the Newton correction ``J^+ f``) within ``tol * max(1, |y|)``
+    and that of ``decay_rate`` (its change with the Jacobian's difference
+    step) within ``rate_rtol * |decay_rate|``.
     """
     t0 = time.perf_counter()
     system = System(model, T, v0)
     Q0, R0 = _initial(system, Q0, R0)
     tol = check_real("tol", tol, low=0.0, low_open=True)
+    rate_rtol = check_real("rate_rtol", rate_rtol, low=0.0, low_open=True, allow_inf=True)
     y0 = system.pack(Q0, R0, system.v0)
     sol = root(lambda y: system.f(0.0, y), y0, jac=lambda y: _jac(system, y), method="hybr",
                options={"xtol": 1e-14, "maxfev": max_iter * (y0.size + 1)})
     res = float(np.max(np.abs(system.f(0.0, sol.x))))
     ok = bool(np.all(np.isfinite(sol.x)) and res <= tol)
     msg = "converged" if ok else f"not converged: max|f| = {res:.3g} > tol ({sol.message})"
-    return _result(system, sol.x, ok, msg, int(sol.nfev), res, {"tol": tol, "max_iter": max_iter}, t0)
+    return _result(system, sol.x, ok, msg, int(sol.nfev), res,
+                   {"tol": tol, "max_iter": max_iter, "rate_rtol": rate_rtol}, t0, None, tol, rate_rtol)
 
 
 # ---------------------------------------------------------------------------
@@ -342,7 +349,7 @@ def _check_symmetric(model):
 
 
 def symmetric_fixed_point(model: CommitteeMachine, *, branch: str = "generic", steps: int = 20,
-                          guess=None, tol: float = 1e-12) -> FixedPoint:
+                          guess=None, tol: float = 1e-12, rate_rtol: float = 1e-6) -> FixedPoint:
     """The symmetric (unspecialised) fixed point: the plateau, with ``T = I``, ``v = v*``.
 
     Parameters
@@ -359,7 +366,10 @@ def symmetric_fixed_point(model: CommitteeMachine, *, branch: str = "generic", s
     guess : tuple (q, c, r, s), optional
         Starting point at the first continuation step.
     tol : float
-        Tolerance on ``max |f|`` at the answer.
+        Tolerance on ``max |f|`` at the answer and on the error estimates of
+        the state and ``eg`` (relative to ``max(1, |y|)``).
+    rate_rtol : float
+        Relative tolerance on the error estimate of ``decay_rate``.
 
     Returns
     -------
@@ -372,6 +382,8 @@ def symmetric_fixed_point(model: CommitteeMachine, *, branch: str = "generic", s
     t0 = time.perf_counter()
     _check_symmetric(model)
     check_choice("branch", branch, ("generic", "degenerate"))
+    tol = check_real("tol", tol, low=0.0, low_open=True)
+    rate_rtol = check_real("rate_rtol", rate_rtol, low=0.0, low_open=True, allow_inf=True)
     K = model.K
     if guess is None:
         q0 = 1.0 / (2 * K - 1)
@@ -413,8 +425,9 @@ def symmetric_fixed_point(model: CommitteeMachine, *, branch: str = "generic", s
     else:
         msg = "converged" if ok else f"not converged: max|f| = {full:.3g} > tol"
     return _result(system, y, ok, msg, nfev, max(res, full),
-                   {"branch": branch, "steps": steps, "tol": tol}, t0,
-                   dict(q=float(x[0]), c=float(x[1]), r=float(x[2]), s=float(x[3]), branch=branch))
+                   {"branch": branch, "steps": steps, "tol": tol, "rate_rtol": rate_rtol}, t0,
+                   dict(q=float(x[0]), c=float(x[1]), r=float(x[2]), s=float(x[3]), branch=branch),
+                   tol, rate_rtol)
 
 
 # ---------------------------------------------------------------------------
@@ -427,7 +440,7 @@ def _perfect_state(model, T):
     return T, T.copy(), T
 
 
-def perfect_learning(model: CommitteeMachine, *, T=None) -> FixedPoint:
+def perfect_learning(model: CommitteeMachine, *, T=None, rate_rtol: float = 1e-6) -> FixedPoint:
     """Spectrum at perfect learning ``Q = R = T``, ``v = v*`` (``K = M``).
 
     ``decay_rate`` is the asymptotic rate of ``eg(t) ~ exp(-decay_rate t)``
@@ -437,16 +450,20 @@ def perfect_learning(model: CommitteeMachine, *, T=None) -> FixedPoint:
     (``decay_order`` says which).  It is *not* ``-2 lambda_max`` in general.
     Perfect learning is a fixed point only without output noise (with noise,
     use :func:`noise_asymptote`, whose ``decay_rate`` is that of
-    ``eg - eg_infinity``).
+    ``eg - eg_infinity``).  ``success`` requires ``max |f| <= 1e-12``, the
+    error estimates of the state and ``eg`` within ``1e-12 max(1, |y|)`` and
+    that of ``decay_rate`` within ``rate_rtol * |decay_rate|`` (it fails where
+    two modes cross, e.g. ``K = M = 1`` erf at ``lr`` near 3.38).
     """
     t0 = time.perf_counter()
+    rate_rtol = check_real("rate_rtol", rate_rtol, low=0.0, low_open=True, allow_inf=True)
     Q, R, T = _perfect_state(model, T)
     system = System(model, T, model.teacher_weights() * model.c_student / model.c_teacher)
     y = system.pack(Q, R, system.v0)
     res = float(np.max(np.abs(system.f(0.0, y))))
     ok = res <= 1e-12
     msg = "perfect learning" if ok else f"perfect learning is not a fixed point here (max|f| = {res:.3g})"
-    return _result(system, y, ok, msg, 0, res, {}, t0)
+    return _result(system, y, ok, msg, 0, res, {"rate_rtol": rate_rtol}, t0, None, 1e-12, rate_rtol)
 
 
 def _perfect_system(model, eta, T):
@@ -516,7 +533,7 @@ def fastest_lr(model: CommitteeMachine, *, T=None, xtol: float = 1e-10) -> tuple
     return float(r.x), float(-r.fun)
 
 
-def noise_asymptote(model: CommitteeMachine, *, T=None, tol: float = 1e-13) -> FixedPoint:
+def noise_asymptote(model: CommitteeMachine, *, T=None, tol: float = 1e-13, rate_rtol: float = 1e-6) -> FixedPoint:
     """The fixed point near perfect learning with output noise (``K = M``).
 
     Newton from ``Q = R = T``; its ``eg`` is the asymptotic generalisation
@@ -524,4 +541,4 @@ def noise_asymptote(model: CommitteeMachine, *, T=None, tol: float = 1e-13) -> F
     ``sigma^2`` (Saad & Solla 1995; Goldt et al. 2019).
     """
     Q, R, T = _perfect_state(model, T)
-    return newton(model, Q, R, T=T, tol=tol)
+    return newton(model, Q, R, T=T, tol=tol, rate_rtol=rate_rtol)

