@@ -115,9 +115,9 @@ def _prox_reference(loss, om, V):
 @pytest.mark.parametrize("loss", ["logistic", "hinge"])
 @pytest.mark.parametrize("alpha", [0.5, 3.0, 20.0])
 def test_hats_vs_adaptive_quadrature(loss, alpha):
-    # the solver's hats are E over (xi, y) of the channel (Aubin, Krzakala, Lu & Zdeborova,
-    # NeurIPS 2020, eqs. of the ERM state evolution): recomputed at its (m, q, V) by adaptive
-    # quadrature with an independent prox
+    # the solver's hats (mhat, qhat, Vhat per unit alpha, and the training loss: channel
+    # expectations over xi and the label y) recomputed at its own (m, q, V) by adaptive
+    # quadrature with an independent prox (_prox_reference)
     eps = 0.05
     r = replica.solve(replica.ERM(loss, 0.1, "gaussian", replica.LabelFlip(eps)), alpha)
     assert r.success
