@@ -242,18 +242,13 @@ def _gb_component(sd, r, rho, xg, wg):
     s_l = 0.0
     s_v = 0.0
     norm = 1.0 / (sd * math.sqrt(2.0 * math.pi))
-    for p in range(k - 1):
-        a = ed[p]
-        b = ed[p + 1]
-        if b - a <= 0.0:
-            continue
-        h = 0.5 * (b - a)
-        c = 0.5 * (a + b)
-        for i in range(xg.shape[0]):
-            x = c + h * xg[i]
-            dens = 2.0 * norm * math.exp(-0.5 * (x / sd) ** 2) * h * wg[i]
-            s_l += dens * _gb_logz(x, r, rho)
-            s_v += dens * _gb_fv(x, r, rho)
+    xs = np.empty((k - 1) * xg.shape[0])
+    ws = np.empty_like(xs)
+    for j in range(panel_nodes(ed, k, xg, wg, xs, ws)):
+        x = xs[j]
+        dens = 2.0 * norm * math.exp(-0.5 * (x / sd) ** 2) * ws[j]
+        s_l += dens * _gb_logz(x, r, rho)
+        s_v += dens * _gb_fv(x, r, rho)
     return s_l, s_v
 
 
@@ -562,20 +557,15 @@ def gardner_integrals_v(q, v, kappa, xg, wg):
     ed = np.sort(edges[:k])
     g = 0.0
     m2 = 0.0
-    for p in range(k - 1):
-        a0 = ed[p]
-        b0 = ed[p + 1]
-        if b0 - a0 <= 0.0:
-            continue
-        h = 0.5 * (b0 - a0)
-        c = 0.5 * (a0 + b0)
-        for i in range(xg.shape[0]):
-            xi = c + h * xg[i]
-            wt = h * wg[i] * phi(xi)
-            a = (kappa - sq * xi) / sv
-            g += wt * log_H(a)
-            mm = mills(-a)
-            m2 += wt * mm * mm
+    xs = np.empty((k - 1) * xg.shape[0])
+    ws = np.empty_like(xs)
+    for j in range(panel_nodes(ed, k, xg, wg, xs, ws)):
+        xi = xs[j]
+        wt = ws[j] * phi(xi)
+        a = (kappa - sq * xi) / sv
+        g += wt * log_H(a)
+        mm = mills(-a)
+        m2 += wt * mm * mm
     return g, m2
 
 
