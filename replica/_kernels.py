@@ -81,6 +81,31 @@ def _n_edges(lo, hi, step, npins):
 
 
 @njit(cache=True)
+def panel_nodes(edges, k, xg, wg, x, w):
+    """Nodes and weights of the composite rule on the panels ``edges[:k]``.
+
+    Maps the Gauss–Legendre rule ``(xg, wg)`` on ``[-1, 1]`` to each panel
+    ``[edges[p], edges[p + 1]]`` (nodes ``c + h xg``, weights ``h wg``, with
+    ``c``, ``h`` the panel's centre and half-width), skipping empty panels,
+    and writes them in order into ``x`` and ``w`` (each at least
+    ``(k - 1) len(xg)`` long).  Returns the number of nodes written.
+    """
+    m = 0
+    for p in range(k - 1):
+        a = edges[p]
+        b = edges[p + 1]
+        if b - a <= 0.0:
+            continue
+        h = 0.5 * (b - a)
+        c = 0.5 * (a + b)
+        for i in range(xg.shape[0]):
+            x[m] = c + h * xg[i]
+            w[m] = h * wg[i]
+            m += 1
+    return m
+
+
+@njit(cache=True)
 def even_sech_moments(s, xg, wg):
     """``(E sech(s z), E sech(s z)**2, E log1p(exp(-2 s |z|)))`` for ``z ~ N(0, 1)``, ``s >= 0``.
 
@@ -103,19 +128,16 @@ def even_sech_moments(s, xg, wg):
     s2 = 0.0
     s3 = 0.0
     norm = 2.0 / (s * math.sqrt(2.0 * math.pi))
-    for p in range(k - 1):
-        a = edges[p]
-        b = edges[p + 1]
-        h = 0.5 * (b - a)
-        c = 0.5 * (a + b)
-        for i in range(xg.shape[0]):
-            t = c + h * xg[i]
-            wt = norm * h * wg[i] * math.exp(-0.5 * (t / s) ** 2)
-            e = math.exp(-t)
-            sech = 2.0 * e / (1.0 + e * e)
-            s1 += wt * sech
-            s2 += wt * sech * sech
-            s3 += wt * math.log1p(e * e)
+    x = np.empty((k - 1) * xg.shape[0])
+    w = np.empty_like(x)
+    for j in range(panel_nodes(edges, k, xg, wg, x, w)):
+        t = x[j]
+        wt = norm * w[j] * math.exp(-0.5 * (t / s) ** 2)
+        e = math.exp(-t)
+        sech = 2.0 * e / (1.0 + e * e)
+        s1 += wt * sech
+        s2 += wt * sech * sech
+        s3 += wt * math.log1p(e * e)
     return s1, s2, s3
 
 
@@ -150,15 +172,12 @@ def rademacher_psi_minus(r, xg, wg):
         edges = np.empty(_n_edges(lo, hi, step, 1))
         k = panel_edges(lo, hi, step, pins, edges)
         norm = 1.0 / (s * math.sqrt(2.0 * math.pi))
-        for p in range(k - 1):
-            a = edges[p]
-            b = edges[p + 1]
-            h = 0.5 * (b - a)
-            c = 0.5 * (a + b)
-            for i in range(xg.shape[0]):
-                x = c + h * xg[i]
-                acc += norm * h * wg[i] * math.exp(-0.5 * ((x - r) / s) ** 2) * math.log1p(
-                    math.exp(-2.0 * abs(x)))
+        xs = np.empty((k - 1) * xg.shape[0])
+        ws = np.empty_like(xs)
+        for j in range(panel_nodes(edges, k, xg, wg, xs, ws)):
+            x = xs[j]
+            acc += norm * ws[j] * math.exp(-0.5 * ((x - r) / s) ** 2) * math.log1p(
+                math.exp(-2.0 * abs(x)))
     return -_LOG2 + lin + acc
 
 
@@ -223,18 +242,13 @@ def _gb_component(sd, r, rho, xg, wg):
     s_l = 0.0
     s_v = 0.0
     norm = 1.0 / (sd * math.sqrt(2.0 * math.pi))
-    for p in range(k - 1):
-        a = ed[p]
-        b = ed[p + 1]
-        if b - a <= 0.0:
-            continue
-        h = 0.5 * (b - a)
-        c = 0.5 * (a + b)
-        for i in range(xg.shape[0]):
-            x = c + h * xg[i]
-            dens = 2.0 * norm * math.exp(-0.5 * (x / sd) ** 2) * h * wg[i]
-            s_l += dens * _gb_logz(x, r, rho)
-            s_v += dens * _gb_fv(x, r, rho)
+    xs = np.empty((k - 1) * xg.shape[0])
+    ws = np.empty_like(xs)
+    for j in range(panel_nodes(ed, k, xg, wg, xs, ws)):
+        x = xs[j]
+        dens = 2.0 * norm * math.exp(-0.5 * (x / sd) ** 2) * ws[j]
+        s_l += dens * _gb_logz(x, r, rho)
+        s_v += dens * _gb_fv(x, r, rho)
     return s_l, s_v
 
 
@@ -345,12 +359,11 @@ def sign_psi_out(q, V, rho, delta, eps, xg, wg):
     edges = np.empty(_n_edges(0.0, LIM, 1.0, 2 * 40 + 1))
     k = _sign_edges(su, eps, edges)
     s = 0.0
-    for p in range(k - 1):
-        h = 0.5 * (edges[p + 1] - edges[p])
-        cc = 0.5 * (edges[p + 1] + edges[p])
-        for i in range(xg.shape[0]):
-            xi = cc + h * xg[i]
-            s += 2.0 * h * wg[i] * phi(xi) * _sign_entropy_kernel(su * xi, eps)
+    xs = np.empty((k - 1) * xg.shape[0])
+    ws = np.empty_like(xs)
+    for j in range(panel_nodes(edges, k, xg, wg, xs, ws)):
+        xi = xs[j]
+        s += 2.0 * ws[j] * phi(xi) * _sign_entropy_kernel(su * xi, eps)
     return a0 + c * s
 
 
@@ -372,17 +385,16 @@ def sign_qhat_unit(q, V, rho, delta, eps, xg, wg):
     edges = np.empty(_n_edges(0.0, LIM, 1.0, 2 * 40 + 1))
     k = _sign_edges(su, eps, edges)
     s = 0.0
-    for p in range(k - 1):
-        h = 0.5 * (edges[p + 1] - edges[p])
-        cc = 0.5 * (edges[p + 1] + edges[p])
-        for i in range(xg.shape[0]):
-            xi = cc + h * xg[i]
-            u = su * xi
-            if eps > 0.0:
-                t = mills(u) / (c + eps / Phi(u)) + mills(-u) / (c + eps / Phi(-u))
-            else:
-                t = (mills(u) + mills(-u)) / c
-            s += 2.0 * h * wg[i] * phi(xi) * t
+    xs = np.empty((k - 1) * xg.shape[0])
+    ws = np.empty_like(xs)
+    for j in range(panel_nodes(edges, k, xg, wg, xs, ws)):
+        xi = xs[j]
+        u = su * xi
+        if eps > 0.0:
+            t = mills(u) / (c + eps / Phi(u)) + mills(-u) / (c + eps / Phi(-u))
+        else:
+            t = (mills(u) + mills(-u)) / c
+        s += 2.0 * ws[j] * phi(xi) * t
     return pref * s
 
 
@@ -454,54 +466,46 @@ def relu_integrals(q, V, delta, z, w, xg, wg, xi_g, xi_w):
     wu = math.sqrt(delta / V)
     pins = np.empty(2 * 64 + 1)
     uedges = np.empty(_n_edges(-LIM, LIM, 2.0, pins.shape[0]))
-    for p in range(k - 1):
-        a0 = ed[p]
-        b0 = ed[p + 1]
-        if b0 - a0 <= 0.0:
-            continue
-        hh = 0.5 * (b0 - a0)
-        cc = 0.5 * (a0 + b0)
-        for i in range(xg.shape[0]):
-            xi = cc + hh * xg[i]
-            wt = hh * wg[i] * phi(xi)
-            om = sq * xi
-            ha = H(om / sv)
-            p1 = 0.0
-            g1 = 0.0
-            p2 = 0.0
-            g2 = 0.0
-            for j in range(n):
-                y = sd * z[j]
-                lz, g = _relu_logz_g(y, om, V, delta)
-                p1 += w[j] * lz
-                g1 += w[j] * g * g
-            # y = om + st u, u ~ N(0, 1): Phi(mu/s) steps at u* = -om sqrt(vt) / V over a
-            # width sqrt(Delta / V) in u (sharp when V >> Delta): panels graded around u*
-            ustar = -om * st / V
-            pins[0] = ustar
-            m = 1
-            f = 0.0625 * wu
-            while f < 2.0 and m < pins.shape[0] - 1:
-                pins[m] = ustar - f
-                pins[m + 1] = ustar + f
-                m += 2
-                f *= 2.0
-            k2 = panel_edges(-LIM, LIM, 2.0, pins[:m], uedges)
-            for pp in range(k2 - 1):
-                ua = uedges[pp]
-                ub = uedges[pp + 1]
-                uh = 0.5 * (ub - ua)
-                uc = 0.5 * (ua + ub)
-                for j in range(xi_g.shape[0]):
-                    u = uc + uh * xi_g[j]
-                    wj = uh * xi_w[j] * phi(u)
-                    y = om + st * u
-                    lz, g = _relu_logz_g(y, om, V, delta)
-                    f2 = Phi((om * delta + y * V) / vt / s)
-                    p2 += wj * f2 * lz
-                    g2 += wj * f2 * g * g
-            psi += wt * (ha * p1 + p2)
-            qh += wt * (ha * g1 + g2)
+    ux = np.empty(uedges.shape[0] * xi_g.shape[0])
+    uw = np.empty_like(ux)
+    xs = np.empty((k - 1) * xg.shape[0])
+    ws = np.empty_like(xs)
+    for i in range(panel_nodes(ed, k, xg, wg, xs, ws)):
+        xi = xs[i]
+        wt = ws[i] * phi(xi)
+        om = sq * xi
+        ha = H(om / sv)
+        p1 = 0.0
+        g1 = 0.0
+        p2 = 0.0
+        g2 = 0.0
+        for j in range(n):
+            y = sd * z[j]
+            lz, g = _relu_logz_g(y, om, V, delta)
+            p1 += w[j] * lz
+            g1 += w[j] * g * g
+        # y = om + st u, u ~ N(0, 1): Phi(mu/s) steps at u* = -om sqrt(vt) / V over a
+        # width sqrt(Delta / V) in u (sharp when V >> Delta): panels graded around u*
+        ustar = -om * st / V
+        pins[0] = ustar
+        m = 1
+        f = 0.0625 * wu
+        while f < 2.0 and m < pins.shape[0] - 1:
+            pins[m] = ustar - f
+            pins[m + 1] = ustar + f
+            m += 2
+            f *= 2.0
+        k2 = panel_edges(-LIM, LIM, 2.0, pins[:m], uedges)
+        for j in range(panel_nodes(uedges, k2, xi_g, xi_w, ux, uw)):
+            u = ux[j]
+            wj = uw[j] * phi(u)
+            y = om + st * u
+            lz, g = _relu_logz_g(y, om, V, delta)
+            f2 = Phi((om * delta + y * V) / vt / s)
+            p2 += wj * f2 * lz
+            g2 += wj * f2 * g * g
+        psi += wt * (ha * p1 + p2)
+        qh += wt * (ha * g1 + g2)
     return psi, qh
 
 
@@ -553,20 +557,15 @@ def gardner_integrals_v(q, v, kappa, xg, wg):
     ed = np.sort(edges[:k])
     g = 0.0
     m2 = 0.0
-    for p in range(k - 1):
-        a0 = ed[p]
-        b0 = ed[p + 1]
-        if b0 - a0 <= 0.0:
-            continue
-        h = 0.5 * (b0 - a0)
-        c = 0.5 * (a0 + b0)
-        for i in range(xg.shape[0]):
-            xi = c + h * xg[i]
-            wt = h * wg[i] * phi(xi)
-            a = (kappa - sq * xi) / sv
-            g += wt * log_H(a)
-            mm = mills(-a)
-            m2 += wt * mm * mm
+    xs = np.empty((k - 1) * xg.shape[0])
+    ws = np.empty_like(xs)
+    for j in range(panel_nodes(ed, k, xg, wg, xs, ws)):
+        xi = xs[j]
+        wt = ws[j] * phi(xi)
+        a = (kappa - sq * xi) / sv
+        g += wt * log_H(a)
+        mm = mills(-a)
+        m2 += wt * mm * mm
     return g, m2
 
 

@@ -158,6 +158,12 @@ _OPTIONS = ("init", "damping", "method", "rtol", "max_iter", "memory", "n_quad",
 
 #: largest knob of the refinement (Gauss–Hermite rules stop at 300 nodes)
 _N_MAX = 300
+
+
+def _n_quad_min(model):
+    """Smallest ``n_quad``: 8, or the blocks' ``n_min`` (64 for panel rules, so that the
+    ``n`` vs ``2 n`` refinement of the error estimate really doubles the nodes per panel)."""
+    return max(8, getattr(model.prior, "n_min", 2), getattr(model.channel, "n_min", 2))
 #: main observables carrying an error estimate
 _MAIN = ("q", "mmse", "phi", "mi", "eg_bayes", "eg_gibbs")
 
@@ -216,7 +222,7 @@ def solve_bayes(model: BayesOptimalGLM, alpha, *, init="uninformed", damping="ad
     spinodal ``|1 - L|`` is small and the estimate of ``q`` grows accordingly.
     """
     tol = check_real("tol", tol, low=0.0, low_open=True)
-    n = check_int("n_quad", n_quad, low=8, high=300)
+    n = check_int("n_quad", n_quad, low=_n_quad_min(model), high=300)
     res = _solve_bayes_n(model, alpha, init=init, damping=damping, method=method, rtol=rtol,
                          max_iter=max_iter, memory=memory, n_quad=n)
     t0 = time.perf_counter()
@@ -311,7 +317,12 @@ def _solve_bayes_n(model: BayesOptimalGLM, alpha, *, init="uninformed", damping=
     memory : int
         Anderson history.
     n_quad : int
-        Gauss–Hermite nodes of every integral (accuracy knob).
+        Accuracy knob: Gauss–Hermite nodes of the smooth integrals, ``n_quad // 8``
+        (or ``// 4``, ``// 6``) nodes per panel of the panel rules.  At least 8, and at
+        least :data:`replica.blocks.N_PANEL_MIN` (64) with a panel-rule prior or channel
+        (Rademacher, Gauss–Bernoulli, sign family, ReLU): below it the refinement
+        ``2 n_quad`` would not double the nodes and could not estimate the error
+        (``ValueError``).
 
     Returns
     -------
@@ -326,7 +337,7 @@ def _solve_bayes_n(model: BayesOptimalGLM, alpha, *, init="uninformed", damping=
     rtol = check_real("rtol", rtol, low=0.0, low_open=True)
     max_iter = check_int("max_iter", max_iter, low=1)
     memory = check_int("memory", memory, low=0, high=50)
-    n_quad = check_int("n_quad", n_quad, low=8, high=300)
+    n_quad = check_int("n_quad", n_quad, low=_n_quad_min(model), high=300)
     check_choice("method", method, ("anderson", "picard"))
     if damping != "adaptive":
         damping = check_real("damping", damping, low=0.0, high=1.0, low_open=True)
@@ -439,7 +450,7 @@ def transitions(model: BayesOptimalGLM, *, xtol=1e-9, n_quad=N_QUAD, n_grid=240,
     for the model, are not checked).  Parameters as in :func:`_transitions_n`.
     """
     tol = check_real("tol", tol, low=0.0, low_open=True)
-    n = check_int("n_quad", n_quad, low=8, high=_N_MAX)
+    n = check_int("n_quad", n_quad, low=_n_quad_min(model), high=_N_MAX)
     n2 = 2 * n if 2 * n <= _N_MAX else (2 * n) // 3
     t0 = time.perf_counter()
     coarse = _transitions_n(model, xtol=xtol, n_quad=n, n_grid=n_grid, v_min=v_min)

@@ -37,7 +37,9 @@ posterior as ``r`` grows, the label-flip switch as ``eps -> 0``, the ReLU
 output step as ``Delta / V -> 0``) is a composite Gauss–Legendre sum on
 panels no wider than the integrand's smallest scale, with edges at its
 kinks and graded around its steps (:func:`replica._kernels.panel_edges`),
-``n // 8`` nodes per panel.  Smooth ones keep Gauss–Hermite with ``n``
+``n // 8`` nodes per panel, with no lower clamp: these blocks refuse
+``n < N_PANEL_MIN`` (64), so that ``2 n`` really doubles the nodes.
+Smooth ones keep Gauss–Hermite with ``n``
 nodes.  The error is estimated by refinement (``2 n``) in the solvers
 (``error_estimate`` of the results), and each rule is tested against
 mpmath across its parameter range.
@@ -60,7 +62,7 @@ from . import _kernels as K
 
 __all__ = ["Prior", "Gaussian", "Rademacher", "GaussBernoulli", "Spherical",
            "Channel", "Linear", "Sign", "LabelFlip", "Probit", "ReLU",
-           "get_prior", "get_channel", "PRIORS", "CHANNELS", "N_QUAD"]
+           "get_prior", "get_channel", "PRIORS", "CHANNELS", "N_QUAD", "N_PANEL_MIN"]
 
 #: default number of Gauss–Hermite nodes for the replica integrals
 N_QUAD = 96
@@ -77,10 +79,25 @@ def _rule(n):
     return hermite(n)
 
 
-def _panel_rule(n):
-    """Gauss–Legendre nodes per panel of the layer's panel rule for the knob ``n``: ``max(6, n // 8)``."""
+#: smallest accuracy knob ``n`` (the solvers' ``n_quad``) accepted by the panel-rule blocks
+#: (Rademacher, GaussBernoulli, Sign family, ReLU): at ``n >= N_PANEL_MIN`` every rule has
+#: ``n // k`` nodes per panel with no lower clamp, so ``2 n`` at least doubles the nodes and
+#: the solvers' ``n`` vs ``2 n`` refinement estimate sees the quadrature error
+N_PANEL_MIN = 64
+
+
+def _panel_n(n, k):
+    """Nodes per panel ``n // k`` of a panel rule; ``n`` must be at least :data:`N_PANEL_MIN`."""
     n = check_int("n", n, low=2, high=600)
-    return _legendre(max(6, n // 8))
+    if n < N_PANEL_MIN:
+        raise ValueError(f"n_quad (the blocks' n) must be >= {N_PANEL_MIN} with a panel-rule prior or "
+                         f"channel (so that doubling it doubles the nodes per panel); got {n}")
+    return n // k
+
+
+def _panel_rule(n):
+    """Gauss–Legendre nodes and weights of the layer's panel rule for the knob ``n``: ``n // 8`` per panel."""
+    return _legendre(_panel_n(n, 8))
 
 
 # ---------------------------------------------------------------------------
@@ -91,6 +108,8 @@ class Prior:
 
     name = "prior"
     discrete = False
+    #: smallest accuracy knob ``n`` the block accepts (:data:`N_PANEL_MIN` for panel rules)
+    n_min = 2
 
     def psi(self, r, n=N_QUAD):
         """``Psi_P0(r) = E log Z0(r w* + sqrt(r) xi, r)`` (BKMMZ eq. 14)."""
@@ -175,6 +194,7 @@ class Rademacher(Prior):
 
     name = "rademacher"
     discrete = True
+    n_min = N_PANEL_MIN
 
     @property
     def rho(self):
@@ -194,21 +214,22 @@ class GaussBernoulli(Prior):
 
     rho: float = 0.5
     name = "gauss-bernoulli"
+    n_min = N_PANEL_MIN
 
     def __post_init__(self):
         check_real("rho", self.rho, low=0.0, high=1.0, low_open=True)
 
     # composite Gauss-Legendre with panels at the switch of the posterior
-    # (n_quad sets the nodes per panel as n // 4, at least 12)
+    # (n_quad sets the nodes per panel as n // 4; n >= N_PANEL_MIN)
     def psi_minus(self, r, n=N_QUAD):
         if math.isinf(r):
             return -math.inf
-        return K.gauss_bernoulli_psi_mmse(float(r), self.rho, *_legendre(max(12, n // 4)))[0]
+        return K.gauss_bernoulli_psi_mmse(float(r), self.rho, *_legendre(_panel_n(n, 4)))[0]
 
     def mmse(self, r, n=N_QUAD):
         if math.isinf(r):
             return 0.0
-        return K.gauss_bernoulli_psi_mmse(float(r), self.rho, *_legendre(max(12, n // 4)))[1]
+        return K.gauss_bernoulli_psi_mmse(float(r), self.rho, *_legendre(_panel_n(n, 4)))[1]
 
 
 PRIORS = {"gaussian": Gaussian, "rademacher": Rademacher, "binary": Rademacher,
@@ -233,6 +254,8 @@ class Channel:
     """Base class of output channels."""
 
     name = "channel"
+    #: smallest accuracy knob ``n`` the block accepts (:data:`N_PANEL_MIN` for panel rules)
+    n_min = 2
     classification = False
     deterministic = False
     sharp = False
@@ -278,6 +301,7 @@ class _SignFamily(Channel):
     """``P(y|z) = eps + (1 - 2 eps) Phi(y z / sqrt(Delta))``, ``y = +-1``."""
 
     classification = True
+    n_min = N_PANEL_MIN
     _delta = 0.0
     _eps = 0.0
 
@@ -364,6 +388,7 @@ class ReLU(Channel):
 
     delta: float = 0.1
     name = "relu"
+    n_min = N_PANEL_MIN
 
     def __post_init__(self):
         check_real("delta", self.delta, low=0.0, low_open=True)
@@ -371,8 +396,8 @@ class ReLU(Channel):
     def _both(self, q, rho, V, n):
         V = rho - q if V is None else V
         z, w = _rule(n)
-        return K.relu_integrals(float(q), float(V), float(self.delta), z, w, *_legendre(max(8, n // 6)),
-                                *_legendre(max(8, n // 8)))
+        return K.relu_integrals(float(q), float(V), float(self.delta), z, w, *_legendre(_panel_n(n, 6)),
+                                *_legendre(_panel_n(n, 8)))
 
     def psi_out(self, q, rho, V=None, n=N_QUAD):
         return self._both(q, rho, V, n)[0]

@@ -71,6 +71,15 @@ class Loss:
     name = "loss"
     code = -1
 
+    def prox_margin(self, om, V):
+        """Vectorised prox of a built-in margin loss ``ell(t)`` (the compiled kernel):
+        ``t = argmin_t (t - om)**2/(2V) + ell(t)`` for an array ``om``, returns
+        ``(t, ell(t), ell''(t))`` as arrays (``ell'' = inf`` on a kink)."""
+        V = check_real("V", V, low=0.0, low_open=True)
+        om = np.asarray(om, dtype=float)
+        out = np.array([K.prox_margin(self.code, float(o), V) for o in om.ravel()]).reshape(om.shape + (3,))
+        return out[..., 0], out[..., 1], out[..., 2]
+
 
 @register_model("replica.Square")
 @dataclass(frozen=True)

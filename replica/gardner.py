@@ -104,6 +104,11 @@ class GardnerResult(Result):
     """RS saddle point of the Gardner volume at one ``alpha``."""
 
 
+#: smallest ``n_quad`` of :func:`solve_gardner`: the ``sech`` moments use ``n_quad // 2``
+#: nodes per panel with no lower clamp, so doubling ``n_quad`` doubles every rule
+N_QUAD_MIN = 16
+
+
 def _G(q, kappa, n, v=None):
     return K.gardner_integrals_v(float(q), float(1.0 - q if v is None else v), float(kappa),
                                  *_legendre(n))
@@ -127,7 +132,7 @@ def binary_rs_limit(kappa) -> float:
 def _binary_point(qhat, kappa, n):
     """``(q, 1 - q, E[M**2], E log 2cosh(sqrt(qhat) z), G)`` on the binary saddle at ``qhat``."""
     s = math.sqrt(qhat)
-    _, v, l1p = K.even_sech_moments(s, *_legendre(max(8, n // 2)))
+    _, v, l1p = K.even_sech_moments(s, *_legendre(n // 2))
     q = 1.0 - v
     g, m2 = _G(q, kappa, n, v)
     lc = s * math.sqrt(2.0 / math.pi) + l1p  # log 2cosh x = |x| + log1p(exp(-2|x|))
@@ -218,7 +223,9 @@ def solve_gardner(model: GardnerVolume, alpha, *, rtol=1e-12, max_iter=10_000, n
         Relative tolerance of the root finder.
     n_quad : int
         Gauss–Legendre nodes per panel of the panel rules (``G``, ``E[M**2]``;
-        ``n_quad // 2`` for the ``sech`` moments of binary weights).
+        ``n_quad // 2`` for the ``sech`` moments of binary weights).  At least
+        :data:`N_QUAD_MIN` (16), so that the refinement ``2 n_quad`` doubles
+        every rule (``ValueError`` below).
     tol : float
         Requested accuracy: ``success`` requires the error estimates of
         ``q`` and ``entropy`` to be at most ``tol * max(1, |value|)``.
@@ -231,7 +238,7 @@ def solve_gardner(model: GardnerVolume, alpha, *, rtol=1e-12, max_iter=10_000, n
     alpha = check_real("alpha", alpha, low=0.0)
     rtol = check_real("rtol", rtol, low=0.0, low_open=True)
     tol = check_real("tol", tol, low=0.0, low_open=True)
-    n_quad = check_int("n_quad", n_quad, low=4, high=200)
+    n_quad = check_int("n_quad", n_quad, low=N_QUAD_MIN, high=200)
     max_iter = check_int("max_iter", max_iter, low=1)
     t0 = time.perf_counter()
     kappa = model.margin
@@ -284,22 +291,35 @@ def solve_gardner(model: GardnerVolume, alpha, *, rtol=1e-12, max_iter=10_000, n
                          scalars=sc, error_estimate=err, timings={"solve": time.perf_counter() - t0})
 
 
-def capacity(model: GardnerVolume, *, xtol=1e-10, n_quad=32) -> float:
+def capacity(model: GardnerVolume, *, xtol=1e-10, n_quad=32, tol=1e-8) -> float:
     """Storage capacity ``alpha_c`` of a :class:`GardnerVolume`.
 
     Spherical: Gardner's closed form.  Binary: the zero of the RS entropy
     ``s(alpha)`` along the RS saddle (Brent in ``alpha`` to ``xtol``;
-    Krauth & Mézard 1989 for ``kappa = 0``: ``~0.833``).
+    Krauth & Mézard 1989 for ``kappa = 0``: ``~0.833``), every point by
+    :func:`solve_gardner` with ``n_quad`` and ``tol``.
+
+    Raises
+    ------
+    RuntimeError
+        If a saddle-point solve along the way fails (``success = False``,
+        e.g. its error estimate above ``tol``): the message is the solve's.
+        The function returns a bare float, so a failure cannot be reported
+        as a result; it is never a silent value.
     """
     if not model.binary:
         return spherical_capacity(model.margin)
+    xtol = check_real("xtol", xtol, low=0.0, low_open=True)
 
     def s(a):
-        return solve_gardner(model, a, n_quad=n_quad).entropy
+        res = solve_gardner(model, a, n_quad=n_quad, tol=tol)
+        if not res.success:
+            raise RuntimeError(f"capacity: solve_gardner failed at alpha = {a:.12g}: {res.message}")
+        return res.entropy
 
     lo, hi = 1e-3, 0.5
     while s(hi) > 0.0:
         lo, hi = hi, hi * 1.5
         if hi > 1e4:  # pragma: no cover
-            return math.nan
+            raise RuntimeError("capacity: the RS entropy stays positive up to alpha = 1e4")
     return brentq(s, lo, hi, xtol=xtol, rtol=1e-14)

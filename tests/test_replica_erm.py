@@ -8,8 +8,6 @@ from scipy import integrate, optimize
 
 import replica
 from lmech.special import Phi, phi
-from replica import _kernels as K
-from replica.erm import _hats
 
 
 def _ridge(lam, delta=0.0):
@@ -86,24 +84,45 @@ def test_logistic_reference_values(alpha, ref):
 
 def test_square_loss_on_sign_teacher_closed_form_hats():
     # square loss: mhat = alpha sqrt(2/(pi rho))/(1+V), qhat = alpha (rho' + q - 2 m sqrt(2/(pi rho)))/(1+V)^2
-    # with rho' = E y^2 = 1, Vhat = alpha/(1+V): the panel quadrature against these
-    model = replica.ERM("square", 0.3, "gaussian", "sign")
-    alpha, m, q, V = 1.7, 0.4, 0.6, 0.9
-    mh, qh, vh, _ = _hats(model, alpha, m, q, V, 12)
+    # with rho' = E y^2 = 1, Vhat = alpha/(1+V): the solver's hats (panel quadrature) at its own
+    # (m, q, V) against these
+    alpha = 1.7
+    r = replica.solve(replica.ERM("square", 0.3, "gaussian", "sign"), alpha)
+    assert r.success
+    m, q, V = r.m, r.q, r.V
     c = math.sqrt(2 / math.pi)
-    assert mh == pytest.approx(alpha * c / (1 + V), rel=1e-12)
-    assert qh == pytest.approx(alpha * (1 + q - 2 * m * c) / (1 + V) ** 2, rel=1e-12)
-    assert vh == pytest.approx(alpha / (1 + V), rel=1e-12)
+    assert r.mhat == pytest.approx(alpha * c / (1 + V), rel=1e-12)
+    assert r.qhat == pytest.approx(alpha * (1 + q - 2 * m * c) / (1 + V) ** 2, rel=1e-12)
+    assert r.Vhat == pytest.approx(alpha / (1 + V), rel=1e-12)
+
+
+def _prox_reference(loss, om, V):
+    """``(t, ell(t), ell''(t))`` of the margin loss, independently of the package: hinge in closed
+    form, logistic by Brent on the stationarity condition ``t - om + V ell'(t) = 0``."""
+    if loss == "hinge":
+        if om > 1.0:
+            return om, 0.0, 0.0
+        if om < 1.0 - V:
+            return om + V, 1.0 - om - V, 0.0
+        return 1.0, 0.0, math.inf
+    f = lambda t: t - om - V / (1.0 + math.exp(t)) if t > 0 else t - om - V * math.exp(-t) / (1 + math.exp(-t))  # noqa: E731
+    t = optimize.brentq(f, om - 1e-12, om + V + 1e-12, xtol=1e-15, rtol=1e-15, maxiter=300)
+    ell = np.logaddexp(0.0, -t)
+    s = 1.0 / (1.0 + math.exp(-abs(t)))
+    return t, ell, s * (1.0 - s)
 
 
 @pytest.mark.parametrize("loss", ["logistic", "hinge"])
-@pytest.mark.parametrize("state", [(0.4, 0.6, 0.9), (4.0, 22.5, 25.6), (6.0, 40.0, 3000.0)])
-def test_hats_vs_adaptive_quadrature(loss, state):
-    model = replica.ERM(loss, 0.1, "gaussian", replica.LabelFlip(0.05))
-    m, q, V = state
-    rho, eps = 1.0, 0.05
+@pytest.mark.parametrize("alpha", [0.5, 3.0, 20.0])
+def test_hats_vs_adaptive_quadrature(loss, alpha):
+    # the solver's hats (mhat, qhat, Vhat per unit alpha, and the training loss: channel
+    # expectations over xi and the label y) recomputed at its own (m, q, V) by adaptive
+    # quadrature with an independent prox (_prox_reference)
+    eps = 0.05
+    r = replica.solve(replica.ERM(loss, 0.1, "gaussian", replica.LabelFlip(eps)), alpha)
+    assert r.success
+    m, q, V, rho = r.m, r.q, r.V, 1.0
     V0 = rho - m * m / q
-    code = model.loss.code
 
     def integrand(xi, which):
         om, s0 = math.sqrt(q) * xi, math.sqrt(V0)
@@ -112,7 +131,7 @@ def test_hats_vs_adaptive_quadrature(loss, state):
         for y in (1.0, -1.0):
             z0 = eps + (1 - 2 * eps) * Phi(y * u)
             dz = y * (1 - 2 * eps) * phi(u) / s0
-            t, l, l2 = K.prox_margin(code, y * om, V)
+            t, l, l2 = _prox_reference(loss, y * om, V)
             f = y * (t - y * om) / V
             df = -1.0 / V if math.isinf(l2) else -l2 / (1 + V * l2)
             tot += [dz * f, z0 * f * f, -z0 * df, z0 * l][which]
@@ -122,9 +141,12 @@ def test_hats_vs_adaptive_quadrature(loss, state):
     pts = [p for p in pts if abs(p) < 12]
     ref = [integrate.quad(integrand, -12, 12, args=(k,), points=pts, limit=500, epsabs=1e-15,
                           epsrel=1e-12)[0] for k in range(4)]
-    got = _hats(model, 1.0, m, q, V, 12)
-    for g, r in zip(got, ref):
-        assert g == pytest.approx(r, rel=1e-9, abs=1e-14)
+    got = (r.mhat / alpha, r.qhat / alpha, r.Vhat / alpha, r.train_loss)
+    for g, x in zip(got, ref):
+        assert g == pytest.approx(x, rel=1e-9, abs=1e-14)
+
+
+_LOSS = {0: replica.erm.Square(), 1: replica.erm.Logistic(), 2: replica.erm.Hinge()}
 
 
 @pytest.mark.parametrize("code, loss", [(1, lambda t: np.logaddexp(0, -t)),
@@ -133,7 +155,7 @@ def test_hats_vs_adaptive_quadrature(loss, state):
 @pytest.mark.parametrize("V", [0.01, 1.0, 5000.0])
 def test_prox_against_direct_minimisation_and_envelope(code, loss, V):
     for om in (-40.0, -3.0, 0.2, 0.99, 1.5, 30.0):
-        t, l, l2 = K.prox_margin(code, om, V)
+        t, l, l2 = (float(a[0]) for a in _LOSS[code].prox_margin([om], V))
         env = lambda x, om=om: (x - om) ** 2 / (2 * V) + loss(x)  # noqa: E731
         best = optimize.minimize_scalar(env, bracket=(om - 1, om + V + 1) if code else None,
                                         bounds=(om - 1, om + V + 1), method="bounded",
@@ -143,7 +165,7 @@ def test_prox_against_direct_minimisation_and_envelope(code, loss, V):
         h = 1e-6 * max(1.0, abs(om))
 
         def M(o):
-            tt = K.prox_margin(code, o, V)[0]
+            tt = float(_LOSS[code].prox_margin([o], V)[0][0])
             return env(tt, o)
 
         if code != 2 or min(abs(om - 1), abs(om - 1 + V)) > 10 * h:
@@ -218,8 +240,7 @@ class _PyHinge(replica.erm.ProxLoss):
     name = "py-hinge"
 
     def prox_margin(self, om, V):
-        out = [K.prox_margin(2, float(o), V) for o in om]
-        return tuple(np.array(a) for a in zip(*out))
+        return replica.erm.Hinge().prox_margin(om, V)
 
     def kinks(self, V):
         return (1.0, 1.0 - V)
@@ -229,20 +250,21 @@ class _PyLogistic(replica.erm.ProxLoss):
     name = "py-logistic"
 
     def prox_margin(self, om, V):
-        out = [K.prox_margin(1, float(o), V) for o in om]
-        return tuple(np.array(a) for a in zip(*out))
+        return replica.erm.Logistic().prox_margin(om, V)
 
     def kinks(self, V):
         return (math.log(V), -math.log(V)) if V > 1 else ()
 
 
-@pytest.mark.parametrize("state", [(0.4, 0.6, 0.9), (4.0, 22.5, 25.6), (6.0, 40.0, 3000.0)])
-def test_generic_prox_loss_path_matches_compiled_losses(state):
+@pytest.mark.parametrize("alpha", [0.5, 3.0])
+def test_generic_prox_loss_path_matches_compiled_losses(alpha):
+    # the same losses through the generic (NumPy) ProxLoss path and the compiled kernels: same saddle
     for generic, builtin in ((_PyHinge(), "hinge"), (_PyLogistic(), "logistic")):
-        a = _hats(replica.ERM(builtin, 0.1, "gaussian", replica.LabelFlip(0.05)), 1.0, *state, 12)
-        b = _hats(replica.ERM(generic, 0.1, "gaussian", replica.LabelFlip(0.05)), 1.0, *state, 12)
-        for x, y in zip(a, b):
-            assert y == pytest.approx(x, rel=1e-10, abs=1e-300)
+        a = replica.solve(replica.ERM(builtin, 0.1, "gaussian", replica.LabelFlip(0.05)), alpha)
+        b = replica.solve(replica.ERM(generic, 0.1, "gaussian", replica.LabelFlip(0.05)), alpha)
+        assert a.success and b.success
+        for k in ("m", "q", "V", "mhat", "qhat", "Vhat", "train_loss"):
+            assert b.scalars[k] == pytest.approx(a.scalars[k], rel=1e-9)
 
 
 def test_squared_hinge_prox_loss():

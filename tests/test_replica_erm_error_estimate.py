@@ -113,6 +113,14 @@ def _hinge_map_mpmath(model, alpha, m, q, V):
     return [float(rho * mh * Vn), float((rho * mh * mh + qh) * Vn * Vn), float(Vn), float(te)]
 
 
+def _assert_moved_within_estimate(r, F):
+    """The independent (mpmath) map ``F`` moves each of ``m, q, V`` of the solved fixed point ``r``
+    by no more than its error estimate plus the ``rtol = 1e-10`` residual."""
+    for k, f in zip(("m", "q", "V"), F):
+        x = r.scalars[k]
+        assert abs(f - x) <= r.error_estimate[k] + 1e-10 * abs(x), (k, f, x, r.error_estimate[k])
+
+
 @settings(max_examples=4, deadline=None, derandomize=True, phases=[Phase.explicit, Phase.generate])
 @given(log_reg=st.floats(-3.0, 1.0), log_alpha=st.floats(-0.5, 1.7),
        noise=st.sampled_from(["sign", "flip", "probit"]))
@@ -126,9 +134,7 @@ def test_panel_quadrature_against_mpmath(log_reg, log_alpha, noise):
     r = replica.solve(model, alpha)
     assert r.success, r.message
     F = _hinge_map_mpmath(model, alpha, r.m, r.q, r.V)
-    for k, f in zip(("m", "q", "V"), F):
-        x = r.scalars[k]
-        assert abs(f - x) <= r.error_estimate[k] + 1e-10 * abs(x), (k, f, x, r.error_estimate[k])
+    _assert_moved_within_estimate(r, F)
     # training error P(y x_hat < 0), evaluated at the same (m, q, V): agrees within its estimate
     assert abs(F[3] - r.train_error) <= r.error_estimate["train_error"] + 1e-13, (F[3], r.train_error)
 
@@ -207,6 +213,4 @@ def test_logistic_panel_quadrature_against_mpmath(reg, alpha):
     r = replica.solve(model, alpha)
     assert r.success, r.message
     F = _logistic_map_mpmath(model, alpha, r.m, r.q, r.V)
-    for k, f in zip(("m", "q", "V"), F):
-        x = r.scalars[k]
-        assert abs(f - x) <= r.error_estimate[k] + 1e-10 * abs(x), (k, f, x, r.error_estimate[k])
+    _assert_moved_within_estimate(r, F)

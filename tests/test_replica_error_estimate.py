@@ -76,3 +76,27 @@ def test_estimate_above_tol_is_a_failure_not_a_silent_answer():
     assert not g.success and "error estimate" in g.message
     with pytest.raises(ValueError, match="tol"):
         replica.solve(m, 1.0, tol=0.0)
+
+
+@pytest.mark.parametrize("n_quad", [16, 64, 72])
+def test_small_n_quad_is_refused_or_its_estimate_bounds_the_error(n_quad):
+    # The estimate compares n_quad with 2 n_quad: it can only see the quadrature error if doubling
+    # n_quad doubles the nodes per panel.  Below the floor (blocks.N_PANEL_MIN = 64) the panel rules
+    # of the Rademacher prior and sign channel would be clamped (n = 16 and 32 gave the same rule, an
+    # estimate of 5e-15 against a true error of 4e-11): refused.  At and above it the reported
+    # estimate bounds the true error, measured against n_quad = 192.
+    m = replica.BayesOptimalGLM("rademacher", "sign")
+    if n_quad < replica.blocks.N_PANEL_MIN:
+        with pytest.raises(ValueError, match="n_quad"):
+            replica.solve(m, 0.6, n_quad=n_quad)
+        with pytest.raises(ValueError, match="n_quad"):
+            replica.transitions(m, n_quad=n_quad)
+        with pytest.raises(ValueError, match="n_quad"):
+            m.prior.mmse(1.0, n_quad)
+        return
+    ref = replica.solve(m, 0.6, n_quad=192, rtol=1e-15, tol=1e-12)
+    r = replica.solve(m, 0.6, n_quad=n_quad, rtol=1e-15, tol=1e-3)
+    assert ref.success and r.success and r.options["n_quad_used"] == n_quad
+    for k in ("q", "mmse", "phi"):
+        assert abs(r.scalars[k] - ref.scalars[k]) <= r.error_estimate[k] + ref.error_estimate[k], k
+
