@@ -65,7 +65,11 @@ class ValidationReport(Result):
     t_equiv sigma`` (the smallest tolerance the data prove), ``o/mdd``
     (P, ...) the smallest deviation detected with probability ``power_mdd``,
     ``o/rejected`` and ``o/agree`` (P, ...) (bool: theory rejected; proved
-    within tolerance) and ``o/gap`` (S,).
+    within tolerance), ``o/fit_p`` and ``o/poor_fit`` (P, ...) (chi^2
+    p-value of the 1/N fit with ``S - 2`` dof, nan for fewer than three
+    sizes; below ``level``: no agreement there) and ``o/gap`` (S,).
+    Scalars also ``poor_fit_<o>`` (points with a rejected fit) and
+    ``theory_err_unknown_<o>`` (the theory's estimate is nan: no agreement).
 
     Scalars: ``verdict`` (``"agree"``, ``"disagree"`` or ``"inconclusive"``),
     ``agree`` (``verdict == "agree"``), and per observable ``verdict_<o>``,
