@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.stats import chi2 as chi2_dist
 from scipy.stats import t as student_t
 
 import lmech
@@ -203,6 +204,60 @@ def test_compare_uses_the_theory_error_estimate():
     th = Result(success=True, arrays=dict(THEORY), error_estimate={"y": 0.05})
     rep = compare(th, GaussToy(noise=0.01), sizes=[100, 200], seeds=5, sim_options={"x": X})
     assert np.all(rep.arrays["y/sigma"] >= 0.05) and rep.verdict == "inconclusive"
+
+
+def test_compare_nan_theory_error_estimate_cannot_agree():
+    # "could not estimate" is not "exact": the data that prove agreement with an exact theory
+    # (test_compare_agrees_with_correct_theory_and_extrapolates) cannot with a nan estimate
+    kw = dict(sizes=[100, 200, 400, 800], seeds=20, sim_options={"x": X})
+    exact = compare(Result(success=True, arrays=dict(THEORY), error_estimate={"y": 0.0}),
+                    GaussToy(b=5.0, noise=0.01), **kw)
+    assert exact.verdict == "agree" and not exact.theory_err_unknown_y
+    rep = compare(Result(success=True, arrays=dict(THEORY), error_estimate={"y": math.nan}),
+                  GaussToy(b=5.0, noise=0.01), **kw)
+    assert rep.verdict == "inconclusive" and not rep.agree and rep.theory_err_unknown_y
+    assert not np.any(rep.arrays["y/agree"]) and "could not estimate" in rep.message
+    # the same statistics otherwise (sigma holds no theory term): a wrong theory is still rejected
+    assert np.array_equal(rep.arrays["y/sigma"], exact.arrays["y/sigma"])
+    wrong = Result(success=True, arrays=dict(THEORY, y=np.sin(X) * 1.2), error_estimate={"y": math.nan})
+    rep = compare(wrong, GaussToy(b=5.0, noise=0.01), **kw)
+    assert rep.verdict == "disagree" and "could not estimate" in rep.message
+
+
+@register_model("validation.tests.SqrtToy")
+@dataclasses.dataclass(frozen=True)
+class SqrtToy:
+    """Observable y(x) = sin x + c / sqrt(N) + noise / sqrt(N): a finite-size law that is not 1/N."""
+
+    c: float = 0.01
+    noise: float = 1e-4
+
+
+def sqrt_toy_point(N, seed, *, model, x):
+    rng = np.random.default_rng([int(seed), int(N)])
+    x = np.asarray(x, dtype=float)
+    y = np.sin(x) + model.c / math.sqrt(N) + model.noise / math.sqrt(N) * rng.standard_normal(x.size)
+    return Result(success=True, arrays={"x": x, "y": y})
+
+
+register_simulator("validation.tests.SqrtToy", Simulator(point=sqrt_toy_point, x="x", observables=("y",)))
+
+
+def test_compare_refuses_agree_where_the_finite_size_fit_is_rejected():
+    # c/sqrt(N) fitted as a + b/N over N = 100..800: residuals ~ 1e-4 against standard errors
+    # ~ 1e-6, so chi^2 (2 dof) is huge and the Birge-scaled sigma (estimated from 2 dof) cannot be
+    # trusted with Welch-Satterthwaite quantiles: no point may agree, whatever the tolerance
+    kw = dict(sizes=[100, 200, 400, 800], seeds=10, sim_options={"x": X})
+    rep = compare(THEORY, SqrtToy(), tol_rel=0.5, **kw)
+    chi2 = rep.arrays["y/extrap_chi2"]
+    assert np.allclose(rep.arrays["y/fit_p"], chi2_dist.sf(chi2, 2))   # S - 2 = 2 dof
+    assert np.all(rep.arrays["y/poor_fit"]) and rep.poor_fit_y == X.size
+    assert rep.verdict != "agree" and not np.any(rep.arrays["y/agree"])
+    assert "1/N fit is rejected" in rep.message
+    # the true law (power 1/2) fits (chi^2 ~ 2): agreement is proved, no point flagged
+    rep = compare(THEORY, SqrtToy(), tol_rel=0.5, power=0.5, **kw)
+    assert rep.verdict == "agree" and rep.poor_fit_y == 0, rep.message
+    assert np.all(rep.arrays["y/fit_p"] > 0.0)
 
 
 def test_compare_false_rejection_rate_is_controlled():

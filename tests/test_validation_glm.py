@@ -9,7 +9,7 @@ import lmech
 
 import dmft
 from validation import compare, simulate_glm
-from validation.glm import glm_point, selection_probabilities, simulate_glm_dynamics
+from validation.glm import glm_point, selection_chain, selection_probabilities, simulate_glm_dynamics
 
 
 def test_heun_flow_is_second_order_against_the_exact_square_loss_flow():
@@ -166,29 +166,14 @@ def test_glm_config_through_the_command_line(tmp_path, capsys):
 
 
 
-def _switch_chains(b, tau, dt, n_chains, n_steps, seed):
-    """Run the sgd_switch kernel on ``n_chains`` independent chains from s(0) ~ Bernoulli(b)."""
-    from validation import _kernels
-
-    rng = np.random.default_rng(seed)
-    p11, p01 = selection_probabilities(b, tau, dt)
-    s = (rng.random(n_chains) < b).astype(np.float64)
-    S = np.empty((n_steps + 1, n_chains))
-    S[0] = s
-    for k in range(n_steps):
-        _kernels.sgd_switch(s, rng.random(n_chains), p11, p01)
-        S[k + 1] = s
-    return S
-
-
 @pytest.mark.parametrize("b, tau", [(0.5, 1.0), (0.2, 2.0)])
-def test_sgd_switch_chain_is_the_persistent_sgd_process(b, tau):
+def test_selection_chain_is_the_persistent_sgd_process(b, tau):
     # Monte Carlo of the kernel chain against the continuous-time two-state process of
     # Mignacco et al. (NeurIPS 2020; rates 1/tau for 1 -> 0 and b/((1-b) tau) for 0 -> 1):
     # stationary P(s = 1) = b, mean sojourn in s = 1 equal to tau (in s = 0: (1-b) tau/b),
     # and Cov(s_0, s_t) = b (1-b) exp(-t/((1-b) tau)).
     dt, n_chains, n_steps = 0.005, 4000, 3000
-    S = _switch_chains(b, tau, dt, n_chains, n_steps, seed=7)
+    S = selection_chain(b, tau, dt, n_chains, n_steps, seed=7)
     # stationarity: at a few times the fraction over independent chains is b (binomial error)
     se = math.sqrt(b * (1 - b) / n_chains)
     for k in (0, 500, n_steps):
@@ -209,6 +194,16 @@ def test_sgd_switch_chain_is_the_persistent_sgd_process(b, tau):
         assert exits > 5000
         mean = occupied / exits
         assert abs(mean - want) < 4 * mean / math.sqrt(exits) + dt, (state, mean, want)
+
+
+def test_selection_chain_full_batch_and_bad_input():
+    # b = 1: p11 = p01 = 1, every sample selected at every step
+    assert np.all(selection_chain(1.0, 2.0, 0.1, 5, 10) == 1.0)
+    for kw, name in ((dict(b=0.0), "b"), (dict(tau=-1.0), "tau"), (dict(dt=0.0), "dt"),
+                     (dict(n_chains=0), "n_chains"), (dict(n_steps=-1), "n_steps")):
+        args = dict(b=0.5, tau=1.0, dt=0.1, n_chains=3, n_steps=2) | kw
+        with pytest.raises(ValueError, match=name):
+            selection_chain(**args)
 
 
 _PSGD = dict(alpha=2.0, loss="logistic", ridge=0.05, batch_fraction=0.5)

@@ -218,3 +218,22 @@ def test_committee_point_takes_seed0():
     assert r0.eg_sim == committee_point(N=50, lr=0.5, t=0.5, seeds=3).eg_sim
     with pytest.raises(ValueError, match="seed0"):
         committee_point(N=50, t=0.5, seeds=3, seed0=-1)
+
+
+def test_sweeps_of_the_kinds_record_error_estimates():
+    from lmech.sweep import sweep
+
+    # capacity: p_err is the binomial sem; at alpha = 1 (n = N) Cover's formula gives P = 1 exactly
+    # (Cover 1965, IEEE Trans. EC-14, 326: C(N, N) = 2^N), so p = 1, sem = 0, and the Agresti-Coull
+    # standard error with k = 6 stands in: p~ = 8/10, sqrt(0.8 * 0.2 / 10)
+    cap = sweep("validation.kinds:capacity_point", {"N": [10, 20], "alpha": [1.0, 2.0]}, fixed={"seeds": 6})
+    p, sem, p_err = (np.asarray(cap.arrays[k], dtype=float) for k in ("p", "sem", "p_err"))
+    assert np.all(p[:, 0] == 1.0) and np.allclose(p_err[:, 0], math.sqrt(0.8 * 0.2 / 10))
+    interior = (p > 0) & (p < 1)
+    assert np.array_equal(p_err[interior], sem[interior])
+    assert cap.error_estimate["p"] == pytest.approx(np.max(p_err))
+    # committee: eg_sim_err is the standard error over seeds, eg_ode_err the ODE solver's estimate
+    com = sweep("validation.kinds:committee_point", {"N": [50, 80]}, fixed={"t": 0.5, "seeds": 3})
+    assert np.array_equal(com.arrays["eg_sim_err"], com.arrays["eg_sem"])
+    assert np.all(np.isfinite(com.arrays["eg_ode_err"]))
+    assert com.error_estimate["eg_sim"] == pytest.approx(np.max(com.arrays["eg_sem"]))

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 import numpy as np
+from scipy.stats import chi2 as chi2_dist
 from scipy.stats import t as student_t
 
 from lmech.checks import check_int, check_real
@@ -64,7 +65,11 @@ class ValidationReport(Result):
     t_equiv sigma`` (the smallest tolerance the data prove), ``o/mdd``
     (P, ...) the smallest deviation detected with probability ``power_mdd``,
     ``o/rejected`` and ``o/agree`` (P, ...) (bool: theory rejected; proved
-    within tolerance) and ``o/gap`` (S,).
+    within tolerance), ``o/fit_p`` and ``o/poor_fit`` (P, ...) (chi^2
+    p-value of the 1/N fit with ``S - 2`` dof, nan for fewer than three
+    sizes; below ``level``: no agreement there) and ``o/gap`` (S,).
+    Scalars also ``poor_fit_<o>`` (points with a rejected fit) and
+    ``theory_err_unknown_<o>`` (the theory's estimate is nan: no agreement).
 
     Scalars: ``verdict`` (``"agree"``, ``"disagree"`` or ``"inconclusive"``),
     ``agree`` (``verdict == "agree"``), and per observable ``verdict_<o>``,
@@ -380,6 +385,23 @@ def compare(theory, model, *, sizes: Sequence[int], seeds=8, observables: Sequen
       Technometrics 24, 295): a theory off by more than ``tol`` at some point
       is declared to agree with probability at most ``level``.
 
+    Two guards keep *agree* honest.  The Birge-scaled ``sigma`` keeps the
+    Welch--Satterthwaite degrees of freedom of the unscaled one, while the
+    scale itself is estimated with only ``S - 2`` (one for three sizes), so
+    a t quantile with tens of dof would understate a poorly fitted point's
+    uncertainty.  Instead of widening every quantile to ``S - 2`` dof
+    (``t_0.99`` = 31.8 at one dof, which would leave three sizes almost
+    never able to agree), a point whose 1/N fit is rejected, ``chi^2``
+    p-value (``S - 2`` dof) below ``level``, cannot pass the equivalence
+    test: the finite-size model is refuted there, so no extrapolation is
+    trusted (``<o>/fit_p``, ``<o>/poor_fit``, ``poor_fit_<o>``).  Between
+    p = ``level`` and chi^2/(S-2) = 1 the Birge scale is still used with the
+    Welch--Satterthwaite dof (mildly anti-conservative).  And a theory
+    ``error_estimate`` that is nan (could not estimate) is not taken as
+    exact: ``sigma`` then holds no theory term, and no point of that
+    observable can agree (``theory_err_unknown_<o>``; the message says so).
+    A theory without an estimate for an observable counts it as exact.
+
     The verdict on an observable is *agree* when every point passes the
     equivalence test (a deviation may be resolved and still lie within the
     stated tolerance; ``rejected_<o>`` says so), else *disagree* when some
@@ -535,7 +557,8 @@ def compare(theory, model, *, sizes: Sequence[int], seeds=8, observables: Sequen
             sd = np.nanstd(data, axis=1, ddof=1)
             sem = np.where(n >= 2, sd / np.sqrt(np.maximum(n, 1)), np.nan)
         terr = float(theory_err.get(tname, 0.0))
-        terr = terr if math.isfinite(terr) else 0.0
+        terr_unknown = not math.isfinite(terr)       # "could not estimate": not exact, so no agree
+        terr = terr if not terr_unknown else 0.0
         floor2 = atol ** 2 + (rtol * th) ** 2 + terr ** 2
         z = _zscore(mean - th[None], np.sqrt(sem ** 2 + floor2[None]))
         a, sa, chi2, nu = extrapolate(sizes, mean, sem, power, n=n)
@@ -544,6 +567,10 @@ def compare(theory, model, *, sizes: Sequence[int], seeds=8, observables: Sequen
             sstat = sa * birge
             sigma = np.sqrt(sstat ** 2 + floor2)
             nu_eff = np.where(sstat > 0, nu * (sigma / np.where(sstat > 0, sstat, 1.0)) ** 4, math.inf)
+        # goodness of the 1/N fit: the chi^2 p-value with S - 2 dof; below ``level`` the
+        # finite-size model is rejected and the (Birge-scaled) extrapolation is not trusted
+        fit_p = np.where(np.isfinite(chi2), chi2_dist.sf(np.where(np.isfinite(chi2), chi2, 0.0), max(S - 2, 1)),
+                         np.nan) if S > 2 else np.full(np.shape(chi2), np.nan)
         finite_nu = nu_eff[np.isfinite(nu_eff) & (nu_eff > 0)]
         dof = float(np.min(finite_nu)) if finite_nu.size else math.inf
         scale = float(np.nanmax(np.abs(th))) if np.isfinite(th).any() else 0.0
@@ -551,7 +578,7 @@ def compare(theory, model, *, sizes: Sequence[int], seeds=8, observables: Sequen
         opts["tol_abs"][o] = float(tabs_used)              # the value used (the default resolved)
         tol = tabs_used + trel[o] * np.abs(th)
         stats[o] = dict(mean=mean, sem=sem, n=n, th=th, z=z, a=a, sa=sa, chi2=chi2, sigma=sigma,
-                        sstat=sstat, dof=dof, tol=tol)
+                        sstat=sstat, dof=dof, tol=tol, fit_p=fit_p, terr_unknown=terr_unknown)
     n_tests = int(sum(np.size(st["th"]) for st in stats.values()))
     verdicts = {}
     for o, st in stats.items():
@@ -563,7 +590,9 @@ def compare(theory, model, *, sizes: Sequence[int], seeds=8, observables: Sequen
         t_pow = float(student_t.isf(1.0 - POWER_MDD, dof))
         rejected_pts = np.abs(za) > zcrit                          # NaN compares False
         bound = np.abs(d) + t_eq * sigma
-        agree_pts = bound <= st["tol"]                              # NaN compares False
+        poor_fit = st["fit_p"] < level                              # NaN compares False
+        # TOST at every point; never where the 1/N fit is rejected or the theory's error is unknown
+        agree_pts = (bound <= st["tol"]) & ~poor_fit & (not st["terr_unknown"])  # NaN compares False
         mdd = (zcrit + t_pow) * sigma
         rejected = bool(np.any(rejected_pts))
         v = "agree" if bool(np.all(agree_pts)) else ("disagree" if rejected else "inconclusive")
@@ -581,13 +610,15 @@ def compare(theory, model, *, sizes: Sequence[int], seeds=8, observables: Sequen
                        f"{o}/theory": th, f"{o}/z": st["z"], f"{o}/extrap": st["a"], f"{o}/extrap_err": st["sa"],
                        f"{o}/extrap_z": za, f"{o}/extrap_chi2": st["chi2"], f"{o}/sigma": sigma,
                        f"{o}/tol": st["tol"], f"{o}/equiv_bound": bound, f"{o}/mdd": mdd,
-                       f"{o}/rejected": rejected_pts, f"{o}/agree": agree_pts, f"{o}/gap": gap})
+                       f"{o}/rejected": rejected_pts, f"{o}/agree": agree_pts, f"{o}/gap": gap,
+                       f"{o}/fit_p": st["fit_p"], f"{o}/poor_fit": poor_fit})
         scalars.update({f"verdict_{o}": v, f"agree_{o}": v == "agree", f"rejected_{o}": rejected,
                         f"max_abs_z_{o}": float(np.nanmax(np.abs(za))) if np.isfinite(za).any() else math.nan,
                         f"z_crit_{o}": zcrit, f"t_equiv_{o}": t_eq, f"dof_{o}": dof,
                         f"mdd_{o}": float(np.nanmax(mdd)) if np.isfinite(mdd).any() else math.nan,
                         f"tol_ratio_{o}": float(np.nanmax(ratio)) if np.isfinite(ratio).any() else math.nan,
-                        f"gap_exponent_{o}": slope})
+                        f"gap_exponent_{o}": slope, f"poor_fit_{o}": int(np.sum(poor_fit)),
+                        f"theory_err_unknown_{o}": bool(st["terr_unknown"])})
     if any(v == "disagree" for v in verdicts.values()):
         verdict = "disagree"
     elif all(v == "agree" for v in verdicts.values()):
@@ -605,10 +636,19 @@ def compare(theory, model, *, sizes: Sequence[int], seeds=8, observables: Sequen
         if v == "agree":
             extra = " (a deviation is resolved, but within the tolerance)" if scalars[f"rejected_{o}"] else ""
             return f"{o}: agree within tolerance{extra}"
+        why = []
+        if scalars[f"theory_err_unknown_{o}"]:
+            why.append(f"the theory's error estimate of {theory_names.get(o, o)!r} is nan (could not "
+                       "estimate), so agreement cannot be claimed")
+        if scalars[f"poor_fit_{o}"]:
+            why.append(f"the 1/N fit is rejected (chi^2 p-value < {level:g}) at {scalars[f'poor_fit_{o}']} "
+                       "point(s), so agreement cannot be claimed there")
         if v == "disagree":
-            return f"{o}: DISAGREE (max |z| = {scalars[f'max_abs_z_{o}']:.3g} > z_crit = {scalars[f'z_crit_{o}']:.3g})"
+            return (f"{o}: DISAGREE (max |z| = {scalars[f'max_abs_z_{o}']:.3g} > z_crit = "
+                    f"{scalars[f'z_crit_{o}']:.3g})" + "".join("; " + w for w in why))
         return (f"{o}: inconclusive (not rejected, agreement not proved: bound/tol = "
-                f"{scalars[f'tol_ratio_{o}']:.3g}; smallest detectable deviation {scalars[f'mdd_{o}']:.2g})")
+                f"{scalars[f'tol_ratio_{o}']:.3g}; smallest detectable deviation {scalars[f'mdd_{o}']:.2g})"
+                + "".join("; " + w for w in why))
 
     head = {"agree": "theory and simulation AGREE", "disagree": "theory and simulation DISAGREE",
             "inconclusive": "INCONCLUSIVE: the data neither prove nor refute the theory"}[verdict]
@@ -633,6 +673,8 @@ def compare(theory, model, *, sizes: Sequence[int], seeds=8, observables: Sequen
                        "intersection-union); tol = tol_abs + tol_rel |theory|",
         "verdict": "agree if every point is equivalent; else disagree if some point is rejected; "
                    "else inconclusive; never agree when the theory reports success=False",
+        "agree_guards": f"no point agrees where the 1/N fit's chi2 p-value (S-2 dof) < {level:g}, "
+                        "nor where the theory's error estimate is nan (could not estimate)",
     })
     for o, note in notes.items():
         conv[f"theory_{o}"] = note

@@ -40,7 +40,7 @@ from lmech.checks import check_choice, check_int, check_real
 from . import _kernels
 from .gradflow import FlowRun, _grid_steps, _teacher_data, flow_errors, simulate_glm
 
-__all__ = ["simulate_glm_dynamics", "glm_point"]
+__all__ = ["simulate_glm_dynamics", "glm_point", "selection_probabilities", "selection_chain"]
 
 _LOSS = {"square": _kernels.GLM_SQUARE, "logistic": _kernels.GLM_LOGISTIC,
          "hinge": _kernels.GLM_HINGE}
@@ -57,6 +57,52 @@ def selection_probabilities(b: float, tau: float, dt: float) -> tuple[float, flo
         return 1.0, 1.0
     e = math.exp(-dt / ((1.0 - b) * tau))
     return b + (1.0 - b) * e, b * (1.0 - e)
+
+
+def selection_chain(b: float, tau: float, dt: float, n_chains: int, n_steps: int, *,
+                    seed: int = 0) -> np.ndarray:
+    """Paths of the persistent-SGD selection chain, as :func:`simulate_glm_dynamics` steps it.
+
+    The two-state Markov chain of Mignacco, Krzakala, Urbani & Zdeborová
+    (NeurIPS 2020: ``1 -> 0`` at rate ``1/tau``, ``0 -> 1`` at rate
+    ``b/((1-b) tau)``) sampled exactly on the grid ``t_k = k dt``: ``s(0) ~
+    Bernoulli(b)``, then each step applies the transition probabilities of
+    :func:`selection_probabilities` with the same Numba kernel as the
+    simulator (one uniform per chain and step).
+
+    Parameters
+    ----------
+    b : float
+        Batch fraction, ``0 < b <= 1`` (``b = 1``: every ``s = 1``).
+    tau : float
+        Persistence time, ``> 0``.
+    dt : float
+        Time step, ``> 0``.
+    n_chains, n_steps : int
+        Independent chains (``>= 1``) and steps (``>= 0``).
+    seed : int
+        Seed of the generator (``>= 0``).
+
+    Returns
+    -------
+    ndarray (n_steps + 1, n_chains)
+        ``s_mu(t_k)`` in {0, 1}.
+    """
+    b = check_real("b", b, low=0.0, high=1.0, low_open=True)
+    tau = check_real("tau", tau, low=0.0, low_open=True)
+    dt = check_real("dt", dt, low=0.0, low_open=True)
+    n_chains = check_int("n_chains", n_chains, low=1)
+    n_steps = check_int("n_steps", n_steps, low=0)
+    seed = check_int("seed", seed, low=0)
+    rng = np.random.default_rng(seed)
+    p11, p01 = selection_probabilities(b, tau, dt)
+    s = np.ones(n_chains) if b >= 1.0 else (rng.random(n_chains) < b).astype(np.float64)
+    S = np.empty((n_steps + 1, n_chains))
+    S[0] = s
+    for k in range(n_steps):
+        _kernels.sgd_switch(s, rng.random(n_chains), p11, p01)
+        S[k + 1] = s
+    return S
 
 
 def simulate_glm_dynamics(model, d: int, times, *, seed: int = 0, dt: float = 0.01) -> FlowRun:

@@ -120,7 +120,10 @@ def capacity_point(*, alpha=2.0, N=50, kappa=0.0, prior="spherical", seeds=50, s
     ``alpha`` or ``kappa`` share no patterns).  Scalars: ``p``, ``sem`` (binomial ``sqrt(p(1-p)/(k-1))``
     over the ``k`` decided instances), ``n_decided``, ``n_undecided``,
     ``alpha_c`` (replica), ``p_exact`` (Cover's formula for spherical weights
-    at ``kappa = 0``, else NaN), ``n`` (patterns).  ``success`` is False
+    at ``kappa = 0``, else NaN), ``n`` (patterns).  ``error_estimate["p"]``
+    (a sweep records ``p_err``) is ``sem``, or where ``p`` is 0 or 1 (``sem``
+    = 0) the Agresti--Coull standard error ``sqrt(p~(1-p~)/(k+4))``,
+    ``p~ = (k p + 2)/(k + 4)``.  ``success`` is False
     (status 2) when some instance was left undecided by the max-stability
     search within ``max_pass`` sweeps; the numbers over the decided ones are
     returned all the same.
@@ -141,6 +144,14 @@ def capacity_point(*, alpha=2.0, N=50, kappa=0.0, prior="spherical", seeds=50, s
     k = int(ok.sum())
     p = float(feas[ok].mean()) if k else math.nan
     sem = math.sqrt(p * (1.0 - p) / (k - 1)) if k > 1 else math.nan
+    # error estimate of p: the binomial sem; where every decided instance agrees (p = 0 or 1) that
+    # is 0, so the Agresti-Coull standard error (Agresti & Coull 1998, Am. Stat. 52, 119, eq. for
+    # p~ = (x + 2)/(k + 4)) stands in: sqrt(p~(1 - p~)/(k + 4)) > 0
+    if k and p in (0.0, 1.0):
+        pt = (k * p + 2.0) / (k + 4.0)
+        p_err = math.sqrt(pt * (1.0 - pt) / (k + 4.0))
+    else:
+        p_err = sem
     n = max(1, int(round(alpha * N)))
     p_exact = cover_probability(int(N), n) if (prior == "spherical" and kappa == 0.0) else math.nan
     n_undecided = int(seeds) - k
@@ -157,7 +168,8 @@ def capacity_point(*, alpha=2.0, N=50, kappa=0.0, prior="spherical", seeds=50, s
                                "seeds": _SEEDS_CONVENTION},
                   timings={"total": time.perf_counter() - t0},
                   scalars={"p": p, "sem": sem, "n_decided": k, "n_undecided": n_undecided,
-                           "alpha_c": _alpha_c(prior, float(kappa)), "p_exact": p_exact, "n": n})
+                           "alpha_c": _alpha_c(prior, float(kappa)), "p_exact": p_exact, "n": n},
+                  error_estimate={"p": p_err})
 
 
 def _axis_lines(sweep_result, xname):
@@ -230,7 +242,9 @@ def committee_point(*, N=500, lr=0.5, K=2, M=2, activation="erf", noise=0.0, q0=
     Scalars: ``eg_sim`` (mean over the successful runs of the analytic ``eg``
     from ``Q, R`` at ``t``), ``eg_sem``, ``eg_sd``, ``eg_ode``, ``z`` (``(eg_sim -
     eg_ode) / eg_sem``), ``n_ok``; with ``n_test > 0`` also ``eg_test_sim`` and
-    ``eg_test_sem`` (held-out test sets).
+    ``eg_test_sem`` (held-out test sets).  ``error_estimate``: ``eg_sim`` (and
+    ``eg_test_sim``) its standard error over seeds (a sweep records
+    ``eg_sim_err``), ``eg_ode`` the ODE solver's estimate of ``eg``.
     """
     import odes
     from odes.kinds import initial_state
@@ -278,9 +292,13 @@ def committee_point(*, N=500, lr=0.5, K=2, M=2, activation="erf", noise=0.0, q0=
     conv.update(eg_sim="mean over seeds of eg(t) from Q, R (odes.System.eg)",
                 z="(eg_sim - eg_ode) / eg_sem", initial_condition="Q0 = q0 I, R0 = r0 U (odes.kinds)",
                 seeds=_SEEDS_CONVENTION.replace("instance", "run"))
+    err = {"eg_sim": sem, "eg_ode": float(theory.error_estimate.get("eg", math.nan))}
+    if n_test:
+        err["eg_test_sim"] = scalars["eg_test_sem"]
     return Result(success=ok, status=0 if ok else 1, message=message, n_iter=int(seeds), model=model,
                   options={"seeds": int(seeds), "seed0": int(seed0), "n_test": int(n_test), "rtol": rtol},
-                  conventions=conv, timings={"total": time.perf_counter() - t0}, scalars=scalars)
+                  conventions=conv, timings={"total": time.perf_counter() - t0}, scalars=scalars,
+                  error_estimate=err)
 
 
 def committee_plot(sweep_result, ax):
