@@ -220,7 +220,12 @@ def test_rs_saddle_vs_mpmath_across_the_range(binary, kappa, frac):
     limit = (2 / math.pi if binary else 1.0) * replica.spherical_capacity(kappa)
     alpha = frac * limit
     r = replica.solve(m, alpha)
-    assert r.success and 0.0 < r.q < 1.0
+    assert 0.0 < r.q < 1.0
+    if not r.success:
+        # within ~1e-7 of the limit the terms of the entropy cancel (it grows as -log(1-q)/2):
+        # its rounding floor alone exceeds tol there; that is the only honest failure
+        assert r.message.startswith("error estimate of entropy above tol")
+        assert r.error_estimate["entropy"] > r.options["tol"] * abs(r.entropy)
     if binary:
         e1, e2 = _binary_saddle_residuals(r.q, r.qhat, alpha, kappa)
         assert abs(e1) < 1e-12 and abs(e2) < 1e-11
