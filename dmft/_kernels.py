@@ -1239,7 +1239,7 @@ def _db_mu_e(coef, T, fdt, i, C, X, AX, H1, H3):
 
 
 @njit(cache=True)
-def _db_rhs(T, fdt, i, j, C, X, AC, AX, H2, F1, dF1, u, v):
+def _db_rhs(T, fdt, i, j, C, X, AC, AX, F1, dF1, u, v):
     """Memory terms of d_t C(t_i, t_j) and d_t chi(t_i, t_j) without the -mu terms (eqs. D8, D9)."""
     Cj = C[j]
     Xj = X[j]
@@ -1433,7 +1433,7 @@ def _db_sweep(coef, T, fdt, h, i, jmax, nc, x, g, C, X, AC, AX, H1, H2, H3, F1, 
     change = 0.0
     for jj in range(m):
         j = m - 1 - jj
-        rc, rx = _db_rhs(T, fdt, i, j, C, X, AC, AX, H2, F1, dF1, u, v)
+        rc, rx = _db_rhs(T, fdt, i, j, C, X, AC, AX, F1, dF1, u, v)
         if fdt:
             a = -mu + (F1[i] - u[i] - 5.0 / 12.0 * v[i]) / T
         else:
