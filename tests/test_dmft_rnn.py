@@ -115,6 +115,17 @@ def test_chaotic_stationary_variance_tanh():
     assert res.error_estimate["variance_t"] < d0 - late[-1]
 
 
+def test_stationary_accepts_every_allowed_n_quad():
+    # n_quad up to 200 is allowed; the refined level is capped at the 300 nodes of
+    # lmech.gauss.hermite (it used to ask for 2 n_quad and fail for n_quad > 150).  The
+    # variance agrees with the independent energy condition (SCS 1988) within its estimate.
+    m = dmft.RandomRNN(g=2.0, phi="tanh")
+    for nq in (151, 200):
+        sp = dmft.solve(m, 8.0, dt=0.1, method="stationary", n_quad=nq)
+        assert sp.success
+        assert abs(sp.variance - dmft.stationary_variance(m)) <= sp.error_estimate["variance"]
+
+
 def test_stationary_variance_condition():
     # Delta_0 solves Delta_0^2/2 = g^2 Var[log cosh(sqrt(Delta_0) z)]  (SCS 1988)
     m = dmft.RandomRNN(g=1.5)
