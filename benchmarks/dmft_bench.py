@@ -94,7 +94,7 @@ def doubling_target(N: int = 256, quick: bool = False) -> dict:
     t_max = 1e3 if quick else 1e4
     out = {}
     print(f"time-doubling, t = 0 .. {t_max:g}, dt0 = 0.05, tol = 1e-9; CPU seconds incl. the "
-          "half-window run of the estimate")
+          "half- and quarter-window runs of the estimate")
     print(f"{'model':<10} {'window':>6} {'n_copy':>6} {'cpu s':>7} {'sweeps/row':>10} "
           f"{'e(t_max)':>11} {'estimate':>9} {'|e - exact|':>11} {'success':>7} {'peak MB':>8}")
     cases = [(3, N, None), (3, 2 * N, None), (2, N, None), (2, 2 * N, None)]

@@ -442,14 +442,16 @@ def pspin_energy(coef, C, R, h, n, e):
 
 
 @njit(cache=True)
-def stationary_pspin(coef, T, h, n, tol, max_corr, C, F):
+def stationary_pspin(coef, T, h, n, tol, max_corr, C, F, its):
     """One-time (FDT, time-translation invariant) equation of the paramagnet.
 
     ``C'(tau) = -T C(tau) - (1/T) int_0^tau xi'(C(tau-s)) C'(s) ds``, ``C(0) = 1``
     (Cugliandolo & Kurchan 1993 with R = -C'/T; Crisanti, Horner & Sommers,
     Z. Phys. B 92, 257 (1993)), on ``tau_i = i h``: trapezoid memory (its
     ``s = tau`` end point solved for), trapezoid (Heun) time step iterated to
-    ``tol``.  Writes ``C`` and ``F = C'``; returns the number of valid points.
+    ``tol``.  Writes ``C``, ``F = C'`` and ``its[i]``, the corrector
+    iterations of step ``i`` (``max_corr + 1`` if it did not reach ``tol``);
+    returns the number of valid points.
     """
     beta = 1.0 / T
     xp = np.zeros(n)
@@ -472,6 +474,7 @@ def stationary_pspin(coef, T, h, n, tol, max_corr, C, F):
             Cn = Cc
             if done:
                 break
+        its[i] = it + 1 if done else max_corr + 1
         f0, f1, f2 = xi_derivs(coef, Cn)
         C[i] = Cn
         xp[i] = f1
@@ -720,7 +723,8 @@ def warmup():
         integrate_uniform(model, par, coef, 1.0, np.zeros(y.shape[0]), 0.1, n, 1e-12, 1e-3, 3, z, w,
                           C, R, Rr, Cl, y, np.zeros(n), np.zeros(n, dtype=np.int64), 2)
     pspin_energy(coef, C, R, 0.1, n, np.zeros(n))
-    stationary_pspin(coef, 1.0, 0.1, n, 1e-12, 5, np.zeros(n), np.zeros(n))
+    stationary_pspin(coef, 1.0, 0.1, n, 1e-12, 5, np.zeros(n), np.zeros(n),
+                     np.zeros(n, dtype=np.int64))
     # time-doubling kernels (p-spin at T > 0 and T = 0)
     N = 16
     nw = N + 1
@@ -1235,7 +1239,7 @@ def _db_mu_e(coef, T, fdt, i, C, X, AX, H1, H3):
 
 
 @njit(cache=True)
-def _db_rhs(T, fdt, i, j, C, X, AC, AX, H2, F1, dF1, u, v):
+def _db_rhs(T, fdt, i, j, C, X, AC, AX, F1, dF1, u, v):
     """Memory terms of d_t C(t_i, t_j) and d_t chi(t_i, t_j) without the -mu terms (eqs. D8, D9)."""
     Cj = C[j]
     Xj = X[j]
@@ -1429,7 +1433,7 @@ def _db_sweep(coef, T, fdt, h, i, jmax, nc, x, g, C, X, AC, AX, H1, H2, H3, F1, 
     change = 0.0
     for jj in range(m):
         j = m - 1 - jj
-        rc, rx = _db_rhs(T, fdt, i, j, C, X, AC, AX, H2, F1, dF1, u, v)
+        rc, rx = _db_rhs(T, fdt, i, j, C, X, AC, AX, F1, dF1, u, v)
         if fdt:
             a = -mu + (F1[i] - u[i] - 5.0 / 12.0 * v[i]) / T
         else:

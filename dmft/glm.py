@@ -65,7 +65,8 @@ from lmech.checks import check_bool, check_choice, check_real
 
 from .linreg import LinearRegressionGF
 
-__all__ = ["GLMDynamics", "TEACHERS", "LOSSES", "teacher_moments"]
+__all__ = ["GLMDynamics", "TEACHERS", "LOSSES", "teacher_moments", "loss", "loss_prox",
+           "sgd_selection"]
 
 TEACHERS = ("linear", "sign", "relu")
 LOSSES = ("square", "logistic", "hinge")
@@ -438,6 +439,68 @@ def _check_sampled_resume(resume, model, options, n):
 
 
 LOSS_CODES = {"square": 0, "logistic": 1, "hinge": 2}
+
+
+def loss(name: str, y: float, h: float, derivative: int = 0) -> float:
+    """The loss ``ell(y, h)`` of the sampled process, or its derivative in ``h``.
+
+    Square ``(y - h)^2 / 2``, logistic ``log(1 + e^{-y h})`` (evaluated
+    without overflow for any ``y h``), hinge ``max(0, 1 - y h)`` (its
+    subgradient at the kink ``y h = 1`` is taken as 0, its second derivative
+    as 0).  The kernels of :func:`solve_sampled` use exactly these values.
+
+    Parameters
+    ----------
+    name : {"square", "logistic", "hinge"}
+    y, h : float
+        Label and pre-activation (finite).
+    derivative : {0, 1, 2}
+        Order of the derivative in ``h``.
+    """
+    check_choice("name", name, tuple(LOSS_CODES))
+    y = check_real("y", y)
+    h = check_real("h", h)
+    if derivative not in (0, 1, 2):
+        raise ValueError(f"derivative must be 0, 1 or 2, got {derivative!r}")
+    from . import _kernels
+    fn = (_kernels.loss_value, _kernels.loss_d1, _kernels.loss_d2)[derivative]
+    return float(fn(LOSS_CODES[name], y, h))
+
+
+def loss_prox(name: str, y: float, v: float, c: float) -> tuple[float, float]:
+    """Proximal step of ``c ell(y, .)``: the ``h`` solving ``h + c ell'(y, h) = v``.
+
+    Returns ``(h, dh/dv)``; square and hinge in closed form, logistic by
+    Newton's method (see ``dmft._kernels.loss_prox``).  ``c > 0``.
+    """
+    check_choice("name", name, tuple(LOSS_CODES))
+    y = check_real("y", y)
+    v = check_real("v", v)
+    c = check_real("c", c, low=0.0, low_open=True)
+    from . import _kernels
+    hp, dh = _kernels.loss_prox(LOSS_CODES[name], y, v, c)
+    return float(hp), float(dh)
+
+
+def sgd_selection(u, dt: float, tau: float, b: float) -> np.ndarray:
+    """Persistent-SGD selection variables ``s(t_k)``, ``t_k = k dt``, from uniforms ``u``.
+
+    The two-state Markov chain of Mignacco et al., NeurIPS 2020:
+    ``1 -> 0`` at rate ``1/tau``, ``0 -> 1`` at rate ``b / ((1 - b) tau)``,
+    stationary ``P(s = 1) = b``, sampled exactly on the grid.  ``u`` (shape
+    ``(n, m)``, values in ``[0, 1)``) drives ``m`` independent chains; ``b =
+    1`` gives ``s = 1`` (gradient flow).
+    """
+    u = np.ascontiguousarray(u, dtype=np.float64)
+    if u.ndim != 2 or u.size == 0 or np.any(u < 0.0) or np.any(u >= 1.0):
+        raise ValueError("u must be a non-empty 2-d array of values in [0, 1)")
+    dt = check_real("dt", dt, low=0.0, low_open=True)
+    tau = check_real("tau", tau, low=0.0, low_open=True)
+    b = check_real("b", b, low=0.0, low_open=True, high=1.0)
+    from . import _kernels
+    out = np.zeros(u.shape)
+    _kernels.sgd_selection(u, dt, tau, b, out)
+    return out
 
 
 def _one_replica_general(model, dt, n, n_traj, n_samples, rngs, tol_se, n_pass, max_iter,

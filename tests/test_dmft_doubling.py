@@ -30,8 +30,11 @@ def test_grid_lands_on_t_max():
         assert N // 2 < m <= N and h0 <= dt0 * (1 + 1e-12)
         assert m * h0 * 2 ** K == pytest.approx(t_max, rel=1e-13)
     res = dmft.solve(P3_T05, 50.0, method="doubling", n_window=64, estimate=False)
-    assert res.success and res.t[-1] == pytest.approx(50.0)
-    assert res.error_estimate == {}
+    # without an estimate the run is not verified: nan estimates and success False
+    assert not res.success and "not verified" in res.message
+    assert res.t[-1] == pytest.approx(50.0)
+    assert set(res.error_estimate) == {"energy", "mu"}
+    assert all(np.isnan(v) for v in res.error_estimate.values())
     assert res.t_all[-1] == pytest.approx(50.0) and np.all(np.diff(res.t_all) > 0)
     assert len(res.t_all) == len(res.e) == len(res.mu) == res.n_rows
     assert res.C.shape == (len(res.t), len(res.t)) and np.allclose(np.diag(res.C), 1.0)
@@ -112,30 +115,35 @@ def test_p3_above_td_equilibrates_within_estimate():
     m = dmft.SphericalPSpin(p=3, T=0.8)
     res = dmft.solve(m, 400.0, method="doubling")
     assert abs(res.energy + 0.625) <= res.error_estimate["energy"]
+    # at t = 100 too (the two-level estimate of before, 5.4e-6, was below the error 5.9e-6)
+    res = dmft.solve(m, 100.0, method="doubling")
+    assert res.success and abs(res.energy + 0.625) <= res.error_estimate["energy"]
 
 
 def test_aging_fluctuation_dissipation_relation_follows_cugliandolo_kurchan():
     # Below T_d the asymptotic solution (Cugliandolo & Kurchan, PRL 71, 173 (1993)) has FDT
     # for C > q, T chi = 1 - C, and a second straight line of slope -x for C < q:
     #     T chi(t, t') = (1 - q) + x (q - C(t, t')),   q = 0.63882, x = 0.56538 at T = 0.5.
-    # On the last row of a t = 1e3 run (t' from 0 to t): measured T chi(C = q) = 0.3571 vs
-    # 1 - q = 0.3612, and the largest deviation from the line over 0.1 < C < 0.5 is 0.019
-    # (0.011 at t = 1e4: it shrinks with t, a finite-time correction).
+    # It is a t -> infinity limit: on the last row (t' from 0 to t) the distance to it must
+    # shrink from t = 1e2 to t = 1e3, for T chi at C = q, for the line over 0.1 < C < 0.5 and
+    # for the interval-by-interval slope (median over the same range)
     q, x = dmft.aging_plateau(0.5), dmft.aging_fdr(0.5)
-    res = dmft.solve(P3_T05, 1e3, method="doubling", estimate=False)
-    assert res.success
-    C, Tchi = res.C[-1], 0.5 * res.chi[-1]
-    assert np.all(np.diff(C) > 0)
-    assert abs(np.interp(q, C, Tchi) - (1.0 - q)) < 0.01
-    sel = (C > 0.1) & (C < 0.5)
-    assert sel.sum() > 50
-    assert np.max(np.abs(Tchi[sel] - ((1.0 - q) + x * (q - C[sel])))) < 0.025
-    # the interval-by-interval ratio: ~ x deep in the aging regime, ~ 1 on the last two
-    # intervals next to the diagonal (measured 1.030, 1.006; the one before, 1.13, is already
-    # in the crossover through the plateau)
-    X = res.fdt_ratio_last
-    assert abs(np.median(X[:-1][sel[:-1]]) - x) < 0.06
-    assert np.all(np.abs(X[-3:-1] - 1.0) < 0.05)
+    dev = []
+    for t in (1e2, 1e3):
+        res = dmft.solve(P3_T05, t, method="doubling", estimate=False)
+        assert res.message.startswith("integrated to t_max")
+        C, Tchi = res.C[-1], 0.5 * res.chi[-1]
+        assert np.all(np.diff(C) > 0)
+        sel = (C > 0.1) & (C < 0.5)
+        assert sel.sum() > 50
+        X = res.fdt_ratio_last
+        dev.append([abs(np.interp(q, C, Tchi) - (1.0 - q)),
+                    np.max(np.abs(Tchi[sel] - ((1.0 - q) + x * (q - C[sel])))),
+                    abs(np.median(X[:-1][sel[:-1]]) - x)])
+        # next to the diagonal (C > q) the dynamics is in quasi-equilibrium: the ratio on
+        # the last two intervals is the FDT value 1, not the aging value x
+        assert np.all(np.abs(X[-3:-1] - 1.0) < np.abs(X[-3:-1] - x))
+    assert np.all(np.array(dev[1]) < np.array(dev[0])), dev
 
 
 @pytest.mark.slow
@@ -278,33 +286,24 @@ def test_unstable_split_is_reported_not_returned():
         dmft.solve(P3_T05, 10.0, method="doubling", fdt_split="yes")
 
 
-def test_checkpoint_and_resume_reproduce_the_run(tmp_path, monkeypatch):
-    import dmft.doubling as dd
+def test_checkpoint_and_resume_reproduce_the_run(tmp_path):
+    from dmft.doubling import CHECKPOINT_NAME
 
     kw = dict(method="doubling", n_window=32, dt0=0.05, estimate=False)
     full = dmft.solve(P3_T05, 400.0, **kw)
-    assert full.success and full.n_doublings >= 5
+    assert full.message.startswith("integrated to t_max") and full.n_doublings >= 5
+    # the checkpoint a run leaves behind is its state after the last doubling, with the
+    # rows of the final window still to compute: resuming from it must reproduce the run
+    # (public behaviour only: the checkpoint is the archive written by the run)
     path = tmp_path / "ck.h5"
-    calls = []
-    orig = dd._save_checkpoint
-
-    def crash_after_two(*args):
-        orig(*args)
-        calls.append(args[3])
-        if len(calls) == 2:
-            raise KeyboardInterrupt("simulated kill")
-
-    monkeypatch.setattr(dd, "_save_checkpoint", crash_after_two)
-    with pytest.raises(KeyboardInterrupt):
-        dmft.solve(P3_T05, 400.0, checkpoint=path, **kw)
-    monkeypatch.setattr(dd, "_save_checkpoint", orig)
-    ck = lmech.archive.load(path, dd.CHECKPOINT_NAME)
-    assert ck.meta["checkpoint_level"] == 1 and not ck.success
+    dmft.solve(P3_T05, 400.0, checkpoint=path, **kw)
+    ck = lmech.archive.load(path, CHECKPOINT_NAME)
+    assert ck.meta["checkpoint_level"] == full.n_doublings - 1 and not ck.success
     res = dmft.solve(P3_T05, 400.0, resume=ck, checkpoint=path, **kw)
-    assert res.success
+    assert res.message.startswith("integrated to t_max")
     assert np.array_equal(res.C, full.C) and np.array_equal(res.chi, full.chi)
     assert np.array_equal(res.e, full.e) and np.array_equal(res.t_all, full.t_all)
-    assert lmech.archive.load(path, dd.CHECKPOINT_NAME).meta["checkpoint_level"] == \
+    assert lmech.archive.load(path, CHECKPOINT_NAME).meta["checkpoint_level"] == \
         full.n_doublings - 1
     # the checkpointed window is really used (not recomputed): perturbing it moves the result
     ck.arrays["state_C"][10, :9] *= 1.001
@@ -338,5 +337,5 @@ def test_auto_split_choice_and_p2_half_critical_temperature():
     # 5-spin at T = 0.2 takes the split; it approaches e_inf from above (CK 1993)
     m5 = dmft.SphericalPSpin(p=5, T=0.2)
     r5 = dmft.solve(m5, 1000.0, method="doubling", n_window=128, estimate=False)
-    assert r5.options["fdt_split"] is True and r5.success
+    assert r5.options["fdt_split"] is True and r5.message.startswith("integrated to t_max")
     assert r5.energy > m5.aging_energy()

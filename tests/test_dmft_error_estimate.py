@@ -110,7 +110,22 @@ def test_uniform_order_matches_declared_order():
     assert abs(p_raw - 2.0) < 0.15  # declared order of the Heun/trapezoid scheme
     dts = np.array([0.4, 0.2, 0.1, 0.05])
     p_ext = _observed_order(dts, _energies(dts))
-    assert p_ext > 3.0 - 0.15  # Richardson: at least third order (the estimate assumes 2)
+    # Richardson: at least third order (the estimate assumes no order: it is the undivided
+    # difference of the extrapolations at dt and 2 dt)
+    assert p_ext > 3.0 - 0.15
+
+
+def test_uniform_estimate_bounds_the_exact_error_at_the_default_dt():
+    # 2-spin, T = 0.5, t = 10 at the default dt = 0.1: the error of the extrapolated energy
+    # and mu against the Cugliandolo-Dean closed form (dmft.pspin2_exact) must not exceed
+    # the solver's own estimate.  The extrapolated error changes sign between dt = 0.1 and
+    # 0.025, so an estimate divided by 2^q - 1 (q = 3, the old rule) is below it here.
+    m = dmft.SphericalPSpin(p=2, T=0.5)
+    res = dmft.solve(m, 10.0, method="uniform")
+    assert res.options["dt"] == 0.1  # the documented default
+    ex = dmft.pspin2_exact(0.5, [10.0])
+    assert abs(res.energy - ex.energy[-1]) <= res.error_estimate["energy"]
+    assert abs(res.mu_final - ex.mu[-1]) <= res.error_estimate["mu_final"]
 
 
 def test_uniform_memory_check_before_allocation():

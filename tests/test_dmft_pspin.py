@@ -203,3 +203,12 @@ def test_invalid_parameters():
         dmft.aging_plateau(0.9)  # above the marginal-stability bound
     with pytest.raises(ValueError, match="source"):
         pspin.convert(source="x", target="half", T=1.0)
+
+
+def test_stationary_corrector_failure_is_reported_as_such():
+    # a corrector capped at one iteration cannot reach tol = 1e-10 (the trapezoid step's
+    # correction is O(h^2) ~ 1e-2): the run fails and says why, not "non-finite values"
+    m = dmft.SphericalPSpin(p=3, T=0.8)
+    res = dmft.solve(m, 5.0, method="stationary", max_corrector=1)
+    assert not res.success and "corrector did not reach tol" in res.message
+    assert dmft.solve(m, 5.0, method="stationary").success
