@@ -110,8 +110,10 @@ class Result:
         method: an embedded error or a refinement for ODEs, Richardson or a
         doubled-window difference for DMFT, quadrature refinement plus the
         residual for saddle points, Monte Carlo standard errors for sampled
-        methods.  ``nan`` means the solver could not estimate it.  With
-        ``success=True`` every estimate lies within the requested tolerance.
+        methods.  ``nan`` means the solver could not estimate it.  For the
+        theory solvers, ``success=True`` means every estimate lies within
+        the requested tolerance (Monte Carlo errors of sampled methods are
+        reported, not held to a tolerance).
 
     Notes
     -----
