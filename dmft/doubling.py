@@ -152,6 +152,7 @@ import time
 import numpy as np
 
 from lmech.checks import check_bool, check_int, check_options, check_real
+from lmech.result import over_tolerance
 
 from . import _kernels
 from .pspin import SphericalPSpin
@@ -537,8 +538,8 @@ def _solve_doubling(model, t_max, options, free_n_copy):
     else:
         conventions["error_estimate"] = "not estimated (estimate=False or the run failed): nan"
     if success:
-        bad = [k for k, x in (("energy", energy), ("mu", scalars["mu_final"]))
-               if not (err[k] <= rtol * max(1.0, abs(x)))]
+        bad = over_tolerance({k: err[k] for k in ("energy", "mu")},
+                             {"energy": energy, "mu": scalars["mu_final"]}, rtol)
         if not estimate:
             success = False
             message = ("integrated to t_max, but not verified: estimate=False gives no error "

@@ -37,6 +37,7 @@ import numpy as np
 
 import lmech
 from lmech.checks import check_bool, check_choice, check_int, check_options, check_real
+from lmech.result import over_tolerance
 
 from . import _kernels
 from .glm import GLMDynamics
@@ -449,11 +450,9 @@ def _finish(model, opts, arrays, diff, infos, scalars, finals, conventions, meta
                 continue
             err[key] = float(np.max(d)) if np.all(np.isfinite(d)) else math.nan
     rtol = opts["rtol"]
-    bad = []
-    for name, e in err.items():
-        scale = abs(scalars[name]) if name in scalars else float(np.nanmax(np.abs(arrays[name])))
-        if not (e <= rtol * max(1.0, scale)):
-            bad.append(name)
+    # arrays are held to their largest magnitude
+    bad = over_tolerance(err, {name: scalars[name] if name in scalars
+                               else float(np.nanmax(np.abs(arrays[name]))) for name in err}, rtol)
     ok = all(i["success"] for i in infos)
     success = ok and not bad
     if not ok:

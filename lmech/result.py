@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-__all__ = ["Result", "register_result", "result_class", "result_kinds"]
+__all__ = ["Result", "register_result", "result_class", "result_kinds", "over_tolerance"]
 
 _KINDS: dict[str, type["Result"]] = {}
 
@@ -66,6 +66,23 @@ def _as_scalar(name: str, value: Any):
     if isinstance(value, (bool, int, float, complex, str)):
         return value
     raise TypeError(f"scalar {name!r} must be a number, bool, string or None, got {type(value).__name__}")
+
+
+def over_tolerance(error_estimate: dict, values: dict, rtol: float) -> list[str]:
+    """Names of the estimates that are not within ``rtol * max(1, |value|)``.
+
+    The rule by which a solver's ``success`` holds its ``error_estimate``:
+    a relative tolerance, absolute below magnitude 1.  A ``nan`` estimate
+    (not estimated) is never within; a missing or non-finite value has scale 1.
+    """
+    bad = []
+    for name, err in error_estimate.items():
+        v = values.get(name)
+        scale = (max(1.0, abs(float(v))) if isinstance(v, (int, float)) and not isinstance(v, bool)
+                 and math.isfinite(v) else 1.0)
+        if not err <= rtol * scale:
+            bad.append(name)
+    return bad
 
 
 _CORE = ("success", "status", "message", "n_iter", "residual", "model", "options",

@@ -42,7 +42,7 @@ import numpy as np
 from scipy.optimize import brentq, minimize_scalar
 
 from lmech.checks import check_choice, check_int, check_real
-from lmech.result import Result, register_result
+from lmech.result import Result, over_tolerance, register_result
 from lmech.spec import register_model
 
 from .blocks import N_QUAD, Channel, Prior, get_channel, get_prior
@@ -185,17 +185,6 @@ def _with_floor(err, scalars, relative=(), scale=None):
     return out
 
 
-def _within(err, scalars, tol):
-    """Names whose estimate exceeds ``tol * max(1, |value|)``."""
-    bad = []
-    for k, e in err.items():
-        v = scalars.get(k, 0.0)
-        scale = max(1.0, abs(v)) if isinstance(v, float) and math.isfinite(v) else 1.0
-        if not e <= tol * scale:
-            bad.append(k)
-    return bad
-
-
 def solve_bayes(model: BayesOptimalGLM, alpha, *, init="uninformed", damping="adaptive",
                 method="anderson", rtol=1e-10, max_iter=10_000, memory=3,
                 n_quad=N_QUAD, tol=1e-8) -> BayesOptimalResult:
@@ -228,7 +217,7 @@ def solve_bayes(model: BayesOptimalGLM, alpha, *, init="uninformed", damping="ad
     t0 = time.perf_counter()
     while True:
         err = _error_estimate(model, res, n)
-        bad = _within(err, res.scalars, tol)
+        bad = over_tolerance(err, res.scalars, tol)
         if not bad or not res.success or n >= _N_MAX:
             break
         n = min(2 * n, _N_MAX)
@@ -464,8 +453,7 @@ def transitions(model: BayesOptimalGLM, *, xtol=1e-9, n_quad=N_QUAD, n_grid=240,
             err[k] = abs(b - a) + xtol + ROUND * max(1.0, abs(b))
         else:
             err[k] = math.inf
-    bad = [k for k, e in err.items()
-           if not e <= tol * max(1.0, abs(fine.scalars[k]) if math.isfinite(fine.scalars[k]) else 1.0)]
+    bad = over_tolerance(err, fine.scalars, tol)
     success, msg = fine.success, fine.message
     if success and bad:
         success = False

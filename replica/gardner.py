@@ -37,7 +37,7 @@ import numpy as np
 from scipy.optimize import brentq
 
 from lmech.checks import check_int, check_real
-from lmech.result import Result, register_result
+from lmech.result import Result, over_tolerance, register_result
 from lmech.spec import register_model
 from lmech.special import Phi, phi
 
@@ -281,7 +281,7 @@ def solve_gardner(model: GardnerVolume, alpha, *, rtol=1e-12, max_iter=10_000, n
         # 64 ulp of log alpha(.) propagated to q through the slope dq/dlog(alpha) of the saddle curve
         err = {"q": err["q"] + ROUND * (sc["q"] + _dq_dlog_alpha(model, sc["q"], sc["qhat"], n_quad)),
                "entropy": err["entropy"] + ROUND * max(1.0, scale)}
-    bad = [k for k, e in err.items() if not e <= tol * max(1.0, abs(sc[k]) if math.isfinite(sc[k]) else 1.0)]
+    bad = over_tolerance(err, sc, tol)
     success = not bad
     if bad:
         msg = (f"error estimate of {', '.join(bad)} above tol = {tol:g} "

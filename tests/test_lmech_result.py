@@ -76,3 +76,13 @@ def test_registry_refuses_a_second_class_under_one_kind():
 
     with pytest.raises(TypeError):
         register_result("lmech.NotAResult")(int)
+
+
+def test_over_tolerance_is_relative_above_one_absolute_below_and_fails_nan():
+    from lmech.result import over_tolerance
+
+    err = {"a": 2e-4, "b": 2e-4, "c": 5e-5, "d": float("nan"), "e": 5e-5}
+    values = {"a": 3.0, "b": 0.5, "c": -0.1, "d": 1.0, "e": float("inf")}
+    # a: 2e-4 <= 1e-4 * 3; b: 2e-4 > 1e-4 * max(1, 0.5); c: within 1e-4; d: not estimated;
+    # e: a non-finite value has scale 1
+    assert over_tolerance(err, values, 1e-4) == ["b", "d"]
