@@ -9,11 +9,12 @@ command line).
 from ._version import __version__
 from .checks import check_choice, check_int, check_options, check_real
 from .result import Result, register_result
-from .spec import register_model
+from .spec import Model, param, register_model
+from .status import Status
 from .warm import register_warmup, warmup
 from . import archive
 from .sweep import SweepResult, sweep
 from . import testing as _testing  # registers the base package's sweep kind
 
-__all__ = ["__version__", "Result", "SweepResult", "sweep", "archive", "register_result", "register_model", "register_warmup",
+__all__ = ["__version__", "Model", "param", "Status", "Result", "SweepResult", "sweep", "archive", "register_result", "register_model", "register_warmup",
            "warmup", "check_real", "check_int", "check_choice", "check_options"]

@@ -40,90 +40,11 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from .spec import import_layer
+from .spec import REQUIRED, ConfigError, Param, import_layer
 
 __all__ = ["Param", "SweepKind", "ConfigError", "RunConfig", "register_kind", "get_kind",
            "kinds", "load_config", "param_named", "parse_config", "read_toml",
            "resolve_callable"]
-
-REQUIRED = object()
-
-
-class ConfigError(ValueError):
-    """A config problem; ``key`` names the offending key (dotted)."""
-
-    def __init__(self, key: str, message: str):
-        self.key = key
-        super().__init__(f"{key}: {message}")
-
-
-@dataclass(frozen=True)
-class Param:
-    """Schema of one parameter or option of a sweep kind.
-
-    Parameters
-    ----------
-    type : type or tuple of types
-        ``float``, ``int``, ``str`` or ``bool`` (ints are accepted for floats).
-    default : object, optional
-        The default; omitted means the parameter is required.
-    low, high : float, optional
-        Bounds; ``low_open``/``high_open`` make them strict.
-    choices : tuple, optional
-        Allowed values.
-    help : str
-        One line for ``lmech run --help-kind``.
-    """
-
-    type: Any = float
-    default: Any = REQUIRED
-    low: float | None = None
-    high: float | None = None
-    low_open: bool = False
-    high_open: bool = False
-    choices: tuple | None = None
-    help: str = ""
-
-    @property
-    def required(self) -> bool:
-        return self.default is REQUIRED
-
-    def check(self, key: str, value: Any) -> Any:
-        types = self.type if isinstance(self.type, tuple) else (self.type,)
-        ok = False
-        for t in types:
-            if t is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-                value, ok = float(value), True
-                break
-            if t is int and isinstance(value, int) and not isinstance(value, bool):
-                ok = True
-                break
-            if t is bool and isinstance(value, bool):
-                ok = True
-                break
-            if t is str and isinstance(value, str):
-                ok = True
-                break
-            if t not in (float, int, bool, str) and isinstance(value, t):
-                ok = True
-                break
-        if not ok:
-            names = " or ".join(getattr(t, "__name__", str(t)) for t in types)
-            raise ConfigError(key, f"expected {names}, got {type(value).__name__} {value!r}")
-        if isinstance(value, float) and math.isnan(value):
-            raise ConfigError(key, "must not be NaN")
-        if self.choices is not None and value not in self.choices:
-            raise ConfigError(key, f"must be one of {', '.join(map(repr, self.choices))}, got {value!r}")
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            lo = "(" if self.low_open else "["
-            hi = ")" if self.high_open else "]"
-            rng = f"{lo}{'-inf' if self.low is None else self.low}, {'inf' if self.high is None else self.high}{hi}"
-            if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
-                raise ConfigError(key, f"must lie in {rng}, got {value!r}")
-            if self.high is not None and (value > self.high or (self.high_open and value == self.high)):
-                raise ConfigError(key, f"must lie in {rng}, got {value!r}")
-        return value
-
 
 @dataclass(frozen=True)
 class SweepKind:

@@ -18,18 +18,213 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
+import math
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-__all__ = ["PACKAGES", "register_model", "model_class", "to_spec", "from_spec",
+__all__ = ["PACKAGES", "REQUIRED", "ConfigError", "Param", "param", "params_of",
+           "validate_fields", "Model", "register_model", "model_class", "to_spec", "from_spec",
            "to_json", "from_json", "import_layer"]
 
 #: The packages whose registries may be populated on demand.
 PACKAGES = ("lmech", "odes", "dmft", "replica", "validation")
 
 _MODELS: dict[str, type] = {}
+
+
+# ---------------------------------------------------------------------------
+# parameters declared once: field metadata with bounds and help
+# ---------------------------------------------------------------------------
+#: marks a parameter without a default (required)
+REQUIRED = object()
+
+
+class ConfigError(ValueError):
+    """A config problem; ``key`` names the offending key (dotted)."""
+
+    def __init__(self, key: str, message: str):
+        self.key = key
+        super().__init__(f"{key}: {message}")
+
+
+@dataclass(frozen=True)
+class Param:
+    """Schema of one parameter or option of a sweep kind.
+
+    Parameters
+    ----------
+    type : type or tuple of types
+        ``float``, ``int``, ``str`` or ``bool`` (ints are accepted for floats).
+    default : object, optional
+        The default; omitted means the parameter is required.
+    low, high : float, optional
+        Bounds; ``low_open``/``high_open`` make them strict.
+    choices : tuple, optional
+        Allowed values.
+    help : str
+        One line for ``lmech run --help-kind``.
+    """
+
+    type: Any = float
+    default: Any = REQUIRED
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    choices: tuple | None = None
+    help: str = ""
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+    def check(self, key: str, value: Any) -> Any:
+        types = self.type if isinstance(self.type, tuple) else (self.type,)
+        ok = False
+        for t in types:
+            if t is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+                value, ok = float(value), True
+                break
+            if t is int and isinstance(value, int) and not isinstance(value, bool):
+                ok = True
+                break
+            if t is bool and isinstance(value, bool):
+                ok = True
+                break
+            if t is str and isinstance(value, str):
+                ok = True
+                break
+            if t not in (float, int, bool, str) and isinstance(value, t):
+                ok = True
+                break
+        if not ok:
+            names = " or ".join(getattr(t, "__name__", str(t)) for t in types)
+            raise ConfigError(key, f"expected {names}, got {type(value).__name__} {value!r}")
+        if isinstance(value, float) and math.isnan(value):
+            raise ConfigError(key, "must not be NaN")
+        if isinstance(value, float) and math.isinf(value):
+            raise ConfigError(key, "must be finite")
+        if self.choices is not None and value not in self.choices:
+            raise ConfigError(key, f"must be one of {', '.join(map(repr, self.choices))}, got {value!r}")
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            lo = "(" if self.low_open else "["
+            hi = ")" if self.high_open else "]"
+            rng = f"{lo}{'-inf' if self.low is None else self.low}, {'inf' if self.high is None else self.high}{hi}"
+            if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
+                raise ConfigError(key, f"must lie in {rng}, got {value!r}")
+            if self.high is not None and (value > self.high or (self.high_open and value == self.high)):
+                raise ConfigError(key, f"must lie in {rng}, got {value!r}")
+        return value
+
+
+_META = "lmech"
+
+
+def param(default: Any = REQUIRED, *, type: Any = None, low: float | None = None,
+          high: float | None = None, low_open: bool = False, high_open: bool = False,
+          choices: tuple | None = None, help: str = "", spec: bool = True):
+    """A dataclass field carrying its schema (:class:`Param`) as metadata.
+
+    A model declares each parameter once::
+
+        @register_model("odes.CommitteeMachine")
+        @dataclass(frozen=True)
+        class CommitteeMachine(Model):
+            K: int = param(low=1, high=10_000, help="student hidden units")
+            lr: float = param(0.5, low=0.0, help="learning rate eta")
+
+    and :class:`Model`'s ``__post_init__`` checks every field against it;
+    config schemas, sweep kinds and CLI help read it with :func:`params_of`.
+
+    Parameters
+    ----------
+    default : object, optional
+        The default; omitted means required.
+    type : type or tuple of types, optional
+        ``float``, ``int``, ``str``, ``bool`` or a class; default: the field's
+        annotation where that is one of these, else no type check.
+    low, high, low_open, high_open, choices, help
+        As in :class:`Param`.
+    spec : bool
+        False for a field that is not a scalar config parameter (an array, a
+        block object): it is still validated, but not offered in configs.
+    """
+    meta = {_META: Param(type=type, default=default, low=low, high=high, low_open=low_open,
+                         high_open=high_open, choices=choices, help=help),
+            "lmech_spec": spec}
+    if default is REQUIRED:
+        return dataclasses.field(metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+_ANNOT = {"float": float, "int": int, "str": str, "bool": bool,
+          float: float, int: int, str: str, bool: bool}
+
+
+def _resolved(f) -> Param | None:
+    p = f.metadata.get(_META)
+    if p is None:
+        return None
+    if p.type is None:
+        t = _ANNOT.get(f.type)
+        p = dataclasses.replace(p, type=t if t is not None else object)
+    return p
+
+
+def params_of(cls, *, all_fields: bool = False) -> dict[str, Param]:
+    """The :class:`Param` schema of every :func:`param` field of ``cls``, in order.
+
+    Fields declared with ``spec=False`` are left out unless ``all_fields``.
+    """
+    out = {}
+    for f in dataclasses.fields(cls):
+        p = _resolved(f)
+        if p is not None and (all_fields or f.metadata.get("lmech_spec", True)):
+            out[f.name] = p
+    return out
+
+
+def validate_fields(obj) -> None:
+    """Check (and coerce: ints to floats) every :func:`param` field of a dataclass instance.
+
+    Raises :class:`ValueError` whose message starts with the field's name and
+    states the allowed range.  ``None`` passes for a field whose default is
+    ``None``.
+    """
+    for f in dataclasses.fields(obj):
+        p = _resolved(f)
+        if p is None:
+            continue
+        value = getattr(obj, f.name)
+        if value is None and p.default is None:
+            continue
+        if p.type is object:
+            continue
+        try:
+            checked = p.check(f.name, value)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        if checked is not value:
+            object.__setattr__(obj, f.name, checked)
+
+
+class Model:
+    """Mixin of models and blocks declared with :func:`param` fields.
+
+    Its ``__post_init__`` runs :func:`validate_fields`, then ``self.check()``,
+    the hook for constraints between fields (raise ``ValueError`` naming the
+    parameter).  Subclasses override :meth:`check`, not ``__post_init__``.
+    """
+
+    def __post_init__(self):
+        validate_fields(self)
+        self.check()
+
+    def check(self) -> None:
+        """Constraints between fields; the default has none."""
 
 
 def import_layer(name: str) -> bool:

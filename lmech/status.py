@@ -1,0 +1,80 @@
+"""One vocabulary of solver outcomes: :class:`Status`.
+
+Every :class:`lmech.result.Result` carries ``status`` (an int, archived as
+such) and ``success``.  ``status`` is one of the members of :class:`Status`;
+``success`` is True only for :attr:`Status.CONVERGED` and
+:attr:`Status.STOPPED` (an event ended the run before its horizon, as asked).
+
+The two bookkeeping fields mean the same thing in every layer:
+
+``n_iter``
+    The number of passes of the solver's main loop: iterations of a
+    fixed-point or Newton solve, accepted steps of a time integrator,
+    simulation steps (or runs) of a simulator.  Each result's docstring names
+    which.
+``residual``
+    The size of what the solver drives to zero, in the solver's own norm
+    (fixed-point increment, equation residual, corrector increment), at the
+    returned state; ``nan`` where no equation is solved (a plain simulation).
+    It is not the error of the answer: that is ``error_estimate``.
+"""
+
+from __future__ import annotations
+
+import enum
+
+__all__ = ["Status"]
+
+
+class Status(enum.IntEnum):
+    """Outcome of a solve.  Non-negative values are not failures of the solver
+    (``INCOMPLETE``, ``INCONCLUSIVE`` and ``DISAGREE`` report on the *answer*
+    of a sweep or a comparison); negative values are failures."""
+
+    #: converged: every error estimate within the requested tolerance
+    CONVERGED = 0
+    #: stopped by a requested event before the horizon (e.g. ``eg_tol`` reached)
+    STOPPED = 1
+    #: a sweep or batch with points missing or undecided
+    INCOMPLETE = 2
+    #: a comparison without the power to decide
+    INCONCLUSIVE = 3
+    #: a comparison whose confidence interval lies outside the tolerance
+    DISAGREE = 4
+    #: the iteration or step budget ran out before convergence
+    MAX_ITER = -1
+    #: the state blew up (non-finite values or an order parameter beyond its bound)
+    DIVERGED = -2
+    #: the state left its domain (a negative variance, a non-PSD covariance, m^2 > rho q)
+    INVALID_STATE = -3
+    #: converged, but an error estimate is above the requested tolerance
+    TOLERANCE = -4
+    #: the error of a main observable could not be estimated
+    NO_ESTIMATE = -5
+    #: no solution exists for this model (e.g. max-margin on non-separable data)
+    NO_SOLUTION = -6
+
+    @property
+    def message(self) -> str:
+        """One line saying what the status means."""
+        return _MESSAGES[self]
+
+    @property
+    def failed(self) -> bool:
+        """True for the solver failures (negative values)."""
+        return self.value < 0
+
+
+_MESSAGES = {
+    Status.CONVERGED: "converged to the requested tolerance",
+    Status.STOPPED: "stopped by a requested event before the horizon",
+    Status.INCOMPLETE: "some points are missing or undecided",
+    Status.DISAGREE: "theory and simulation disagree beyond the tolerance",
+    Status.INCONCLUSIVE: "the comparison lacks the power to decide",
+    Status.MAX_ITER: "the iteration or step budget ran out",
+    Status.DIVERGED: "the state diverged (non-finite values or beyond its bound)",
+    Status.INVALID_STATE: "the state left its domain (negative variance, non-PSD covariance)",
+    Status.TOLERANCE: "an error estimate is above the requested tolerance",
+    Status.NO_ESTIMATE: "the error of a main observable could not be estimated",
+    Status.NO_SOLUTION: "no solution exists for this model",
+}
