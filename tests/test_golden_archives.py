@@ -1,0 +1,126 @@
+"""Golden archives: every archive a past version wrote still loads, to the bit.
+
+tests/reference/ holds one archive per registered result kind and one sweep
+per registered sweep kind, each written by the version named in its
+``format_version`` (by tests/reference/make_golden.py), with a JSON file of
+what it held when written: kind, model spec, scalars, and dtype, shape and
+SHA-256 of every array.  The current code must read each of them back to
+exactly those values, rebuild the model object from its spec, and print it
+with ``lmech show``.
+"""
+
+import hashlib
+import json
+import math
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import dmft  # noqa: F401  (registers its result kinds and models)
+import odes  # noqa: F401
+import replica  # noqa: F401
+import validation  # noqa: F401
+from lmech import archive
+from lmech.cli import main
+from lmech.config import kinds
+from lmech.result import result_kinds
+from lmech.spec import from_spec, model_class, to_spec
+
+REF = Path(__file__).parent / "reference"
+RECORDS = sorted(REF.glob("*.json"))
+
+
+def _load_record(path):
+    return json.loads(path.read_text())
+
+
+def _expected(x):
+    """The JSON form of a stored scalar back into a Python value."""
+    if isinstance(x, str) and x in ("nan", "inf", "-inf"):
+        return float(x)
+    return x
+
+
+def _same_scalar(got, want) -> bool:
+    if isinstance(want, list) and isinstance(got, complex):  # complex stored as [re, im]
+        return _same_scalar(got.real, want[0]) and _same_scalar(got.imag, want[1])
+    want = _expected(want)
+    if isinstance(want, float) and math.isnan(want):
+        return isinstance(got, float) and math.isnan(got)
+    if isinstance(want, str) and not isinstance(got, str):
+        return False
+    return type(got) is type(want) and got == want
+
+
+def _load(record):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an unknown kind or model type would only warn
+        return archive.load(REF / record["file"], record["name"])
+
+
+def test_every_result_kind_and_sweep_kind_has_a_golden_archive():
+    have = {r["kind"] for r in map(_load_record, RECORDS)}
+    assert set(result_kinds()) <= have, sorted(set(result_kinds()) - have)
+    swept = {r["meta"]["sweep_kind"] for r in map(_load_record, RECORDS) if r["kind"] == "lmech.Sweep"}
+    assert set(kinds()) <= swept, sorted(set(kinds()) - swept)
+
+
+@pytest.mark.parametrize("path", RECORDS, ids=lambda p: p.stem)
+def test_golden_archive_loads_exactly(path):
+    rec = _load_record(path)
+    res = _load(rec)
+    assert res.kind == rec["kind"]
+    assert type(res) is result_kinds()[rec["kind"]]
+    assert res.success is rec["success"]
+    assert res.status == rec["status"]
+    assert res.message == rec["message"]
+    assert res.n_iter == rec["n_iter"]
+    assert _same_scalar(res.residual, rec["residual"])
+
+    # the model comes back as an object of its registered class, with the same spec
+    if rec["model"] is None:
+        assert res.model is None
+    else:
+        cls = model_class(rec["model"]["__type__"])
+        assert cls is not None and type(res.model) is cls
+        assert to_spec(res.model) == rec["model"]
+        assert to_spec(from_spec(rec["model"])) == rec["model"]
+
+    assert set(res.scalars) == set(rec["scalars"])
+    for k, want in rec["scalars"].items():
+        assert _same_scalar(res.scalars[k], want), (k, res.scalars[k], want)
+    assert set(res.error_estimate) == set(rec["error_estimate"])
+    for k, want in rec["error_estimate"].items():
+        assert _same_scalar(res.error_estimate[k], want), (k, res.error_estimate[k], want)
+
+    assert set(res.arrays) == set(rec["arrays"])
+    for k, want in rec["arrays"].items():
+        arr = np.ascontiguousarray(res.arrays[k])
+        assert arr.dtype.str == want["dtype"], k
+        assert list(arr.shape) == want["shape"], k
+        assert hashlib.sha256(arr.tobytes()).hexdigest() == want["sha256"], k
+
+    if rec["kind"] == "lmech.Sweep":
+        for k, v in rec["meta"].items():
+            assert res.meta[k] == v, k
+
+
+@pytest.mark.parametrize("path", RECORDS, ids=lambda p: p.stem)
+def test_lmech_show_prints_golden_archive(path, capsys):
+    rec = _load_record(path)
+    assert main(["show", str(REF / rec["file"])]) == 0
+    out = capsys.readouterr().out
+    assert f"format {rec['format_version']}" in out
+    assert f"[{rec['name']}] {rec['kind']}: success={rec['success']}" in out
+    if rec["model"] is not None:
+        assert f"model: {from_spec(rec['model'])!r}" in out
+    if rec["kind"] == "lmech.Sweep":
+        for name in rec["meta"]["observables"]:
+            assert f"  {name}: " in out
+    else:
+        for name in rec["scalars"]:
+            assert f"  {name} = " in out
+        for name, a in rec["arrays"].items():
+            assert f"  {name}: array{tuple(a['shape'])} " in out
