@@ -12,13 +12,14 @@ point), :func:`transitions` (spinodals and first-order transitions),
 
 from . import _kernels  # noqa: F401  (registers the warm-up)
 from .bayes import (BayesOptimalGLM, BayesOptimalResult, TransitionResult, alpha_of_mmse,
-                    continuation, free_entropy_at, transitions)
+                    free_entropy_at, transitions)
 from .blocks import (GaussBernoulli, Gaussian, LabelFlip, Linear, Probit, Rademacher, ReLU,
                      Sign, Spherical, get_channel, get_prior)
 from .erm import (ERM, ERMResult, Hinge, Logistic, ProxLoss, Square, SquaredHinge, erm_diagram,
                   get_loss, optimal_reg, ridge_closed_form)
 from .gardner import GardnerResult, GardnerVolume, binary_rs_limit, capacity, spherical_capacity
 from .solve import solve
+from .continuation import continuation
 
 __all__ = ["BayesOptimalGLM", "BayesOptimalResult", "TransitionResult", "solve", "transitions",
            "continuation", "alpha_of_mmse", "free_entropy_at", "get_prior", "get_channel",

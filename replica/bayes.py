@@ -49,7 +49,7 @@ from .blocks import N_QUAD, Channel, Prior, get_channel, get_prior
 from .fixedpoint import iterate
 
 __all__ = ["BayesOptimalGLM", "BayesOptimalResult", "TransitionResult", "solve_bayes",
-           "alpha_of_mmse", "free_entropy_at", "transitions", "continuation",
+           "alpha_of_mmse", "free_entropy_at", "transitions",
            "CONVENTIONS"]
 
 CONVENTIONS = {
@@ -566,43 +566,3 @@ def _transitions_n(model: BayesOptimalGLM, *, xtol=1e-9, n_quad=N_QUAD, n_grid=2
                             conventions=CONVENTIONS, timings={"solve": time.perf_counter() - t0},
                             scalars=scalars,
                             arrays={"curve_V": Vs, "curve_alpha": al, "curve_phi": curve_phi})
-
-
-def continuation(model, values, *, param="alpha", init="uninformed", solver=None, **options):
-    """Follow a branch along ``values`` of ``param``, each solve warm-started from the last.
-
-    ``values`` may run in either direction (increasing alpha follows the
-    uninformed branch to its spinodal; decreasing from an informed start
-    follows the informed one down).  ``param`` is ``"alpha"`` or a model
-    field, dotted for nested blocks (``"reg"`` for ERM, ``"channel.eps"``,
-    ``"prior.rho"``), replaced with :func:`dataclasses.replace`; then
-    ``alpha=`` must be given.  Returns the list of results; a failed
-    solve does not stop the continuation but restarts the next from ``init``.
-    """
-    import dataclasses
-
-    from .solve import solve
-
-    def replaced(obj, path, v):
-        head, _, rest = path.partition(".")
-        if not dataclasses.is_dataclass(obj) or head not in {f.name for f in dataclasses.fields(obj)}:
-            raise ValueError(f"param must be 'alpha' or a (dotted) field of the model, got {param!r}")
-        new = replaced(getattr(obj, head), rest, v) if rest else v
-        return dataclasses.replace(obj, **{head: new})
-
-    out = []
-    state = init
-    fixed = dict(options)
-    alpha = fixed.pop("alpha", None)
-    if param != "alpha":
-        if alpha is None:
-            raise ValueError("alpha: give alpha=... when continuing in a model parameter")
-        replaced(model, param, values[0])  # validate the name before any work
-    for v in values:
-        if param == "alpha":
-            res = solve(model, v, init=state, **fixed)
-        else:
-            res = solve(replaced(model, param, v), alpha, init=state, **fixed)
-        out.append(res)
-        state = res if res.success else init
-    return out

@@ -38,6 +38,7 @@ import numpy as np
 from lmech.checks import check_choice, check_int, check_real
 
 from . import _kernels
+from .compare import Simulator, register_simulator
 from .gradflow import FlowRun, _grid_steps, _teacher_data, flow_errors, simulate_glm
 
 __all__ = ["simulate_glm_dynamics", "glm_point", "selection_probabilities", "selection_chain"]
@@ -222,3 +223,8 @@ def glm_point(N, seed, *, model, times, method: str = "auto", dt: float | None =
         return simulate_glm(model, int(N), times, seed=int(seed))
     return simulate_glm_dynamics(model, int(N), times, seed=int(seed),
                                  dt=0.01 if dt is None else dt)
+
+
+register_simulator("dmft.GLMDynamics", Simulator(
+    point="validation.glm:glm_point", x="t", observables=("M_t", "Q_t", "train_loss_t"),
+    from_theory="validation.gradflow:times_from"))

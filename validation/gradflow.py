@@ -33,7 +33,6 @@ from . import _kernels
 from .compare import Simulator, register_simulator
 
 __all__ = ["FlowRun", "simulate_linreg", "simulate_glm", "simulate_pspin2", "simulate_pspin", "pspin_point", "simulate_rnn", "linreg_point",
-           "glm_point",
            "pspin2_point", "rnn_point", "pspin_theory", "pspin_tensor_bytes"]
 
 
@@ -238,14 +237,6 @@ def simulate_glm(model, d: int, times, *, seed: int = 0) -> FlowRun:
                    timings={"total": time.perf_counter() - t0}, arrays=arrays,
                    scalars={"d": d, "n": n, "seed": seed, "Q": float(Q[-1])},
                    error_estimate=flow_errors([k for k in arrays if k != "t"], exact=True))
-
-
-def glm_point(N, seed, *, model, times, **options):
-    """Point function for :func:`validation.compare` (``N`` is the dimension ``d``): the exact
-    flow for the square loss at full batch, else the Heun simulator (:func:`validation.glm.glm_point`)."""
-    from .glm import glm_point as point
-
-    return point(N, seed, model=model, times=times, **options)
 
 
 def simulate_pspin2(model, N: int, times, *, seed: int = 0) -> FlowRun:
@@ -577,7 +568,4 @@ register_simulator("dmft.SphericalPSpin", Simulator(
     from_theory="validation.gradflow:times_from"))
 register_simulator("dmft.RandomRNN", Simulator(
     point="validation.gradflow:rnn_point", x="t", observables=("C", "variance_t"),
-    from_theory="validation.gradflow:times_from"))
-register_simulator("dmft.GLMDynamics", Simulator(
-    point="validation.gradflow:glm_point", x="t", observables=("M_t", "Q_t", "train_loss_t"),
     from_theory="validation.gradflow:times_from"))
