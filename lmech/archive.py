@@ -13,6 +13,11 @@ Layout of a file::
                             1.0 archive loads with an empty one)
     /<name>/<array>         one dataset per array (a "/" in an array name nests it)
 
+Versions: 1.1 adds ``error_estimate``; 1.2 adds to a sweep the model spec of
+each point (``model_index`` and ``model_specs``, see :mod:`lmech.sweep`).  A
+reader loads every earlier minor version of its major one; a file that a newer
+writer updates takes the newer version number.
+
 :func:`save` and :func:`load` round-trip every registered :class:`~lmech.result.Result`
 exactly: arrays bit for bit with their dtype, scalars and parameters through
 JSON (shortest round-trip float ``repr``).  Archives never hold pickles and
@@ -53,7 +58,7 @@ __all__ = ["FORMAT", "FORMAT_VERSION", "save", "load", "ls", "updating", "proven
 
 FORMAT = "lmech"
 #: ``major.minor``: readers accept any minor version of their own major.
-FORMAT_VERSION = "1.1"
+FORMAT_VERSION = "1.2"
 
 _COMPRESS_MIN = 1 << 16  # arrays with at least this many elements are chunked and compressed
 
@@ -97,6 +102,13 @@ def provenance(config_text: str | None = None) -> dict[str, str]:
     return info
 
 
+def _version_tuple(version) -> tuple:
+    try:
+        return tuple(int(x) for x in str(version).split("."))
+    except ValueError:
+        return (0,)
+
+
 def _check_format(f: h5py.File, path) -> None:
     if f.attrs.get("format") != FORMAT:
         raise ArchiveError(f"{path} is not an lmech archive (no format='lmech' attribute)")
@@ -117,6 +129,8 @@ def _init_file(f: h5py.File, config_text: str | None) -> None:
         f.attrs["format_version"] = FORMAT_VERSION
         f.attrs["package_version"] = __version__
         f.attrs["created"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    elif _version_tuple(f.attrs.get("format_version", "0.0")) < _version_tuple(FORMAT_VERSION):
+        f.attrs["format_version"] = FORMAT_VERSION  # what we write now is of our layout
     if "provenance" not in f:
         g = f.create_group("provenance")
         for k, v in provenance(config_text).items():
@@ -236,7 +250,8 @@ def write_result(group: h5py.Group, result: Result) -> None:
     for name, arr in result.arrays.items():
         _write_array(group, name, arr)
     # dimension scales, so that xarray (h5netcdf) sees the grid
-    for ax in axes:
+    # (and any 1-D array whose one dimension is named after itself, a coordinate of its own)
+    for ax in list(axes) + [k for k, v in dims.items() if list(v) == [k] and k not in axes]:
         if ax in group and isinstance(group[ax], h5py.Dataset) and group[ax].ndim == 1:
             group[ax].make_scale(ax)
     for name, names in dims.items():
@@ -244,7 +259,7 @@ def write_result(group: h5py.Group, result: Result) -> None:
             continue
         ds = group[name]
         for i, ax in enumerate(names):
-            if i < ds.ndim and ax in group and group[ax].is_scale:
+            if i < ds.ndim and ax != name and ax in group and group[ax].is_scale:
                 ds.dims[i].attach_scale(group[ax])
 
 

@@ -17,7 +17,12 @@ that raises, or that returns ``success=False``, is recorded with its message
 and counted in the summary; it never stops the sweep.
 
 Per point the archive holds ``done``, ``converged``, ``failed`` (the function
-raised), ``status``, ``n_iter``, ``residual``, ``message`` and ``seconds``.
+raised), ``status``, ``n_iter``, ``residual``, ``message`` and ``seconds``,
+and the model the point solved: ``model_index`` (on the grid; -1 where the
+point returned no model) into ``model_specs``, the distinct model specs of the
+sweep as JSON (:func:`lmech.spec.to_json`), in order of first appearance in C
+order.  A point's model object comes back with :meth:`SweepResult.model_at`;
+the model specs are new in archive format 1.2 (an older sweep has none).
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ import numpy as np
 from .archive import read_result, updating, write_result, _check_format
 from .config import resolve_callable
 from .result import Result, register_result
-from .spec import to_spec
+from .spec import from_json, to_json, to_spec
 
 __all__ = ["sweep", "SweepResult", "grid_points"]
 
@@ -59,6 +64,8 @@ class SweepResult(Result):
     ``arrays`` holds every axis (by name), every observable (grid-shaped, NaN
     where not done), and the bookkeeping arrays ``done``, ``converged``,
     ``failed``, ``status``, ``n_iter``, ``residual``, ``message``, ``seconds``.
+    ``model_index`` (on the grid) points into ``model_specs``, the distinct
+    JSON specs of the models the points solved (see :meth:`model_at`).
     ``meta`` holds ``axes`` (names, in order), ``mode`` (``"grid"`` or
     ``"points"``), ``function``, ``fixed``, ``observables`` and ``dims``.
     Each point's error estimates are the observables ``<name>_err``;
@@ -88,6 +95,33 @@ class SweepResult(Result):
     def points(self) -> list[dict]:
         """The parameters of each point, in flat (C) order, fixed ones included."""
         return grid_points(self.meta, self.arrays)
+
+    def model_at(self, index):
+        """The model object point ``index`` solved, rebuilt exactly from its stored spec.
+
+        Parameters
+        ----------
+        index : int or tuple of int
+            Flat (C-order) index of the point, or its index on the grid.
+
+        Returns
+        -------
+        object or None
+            The model (a registered frozen dataclass, built by
+            :func:`lmech.spec.from_json`), or ``None`` where none was stored: the
+            point is not done, failed, returned no :class:`~lmech.result.Result`
+            with a registered model, or the archive predates format 1.2.
+        """
+        if "model_index" not in self.arrays:
+            return None
+        idx = self.arrays["model_index"]
+        if isinstance(index, (int, np.integer)):
+            if not -idx.size <= index < idx.size:
+                raise IndexError(f"index: point {index} out of range for {idx.size} points")
+            i = int(idx.ravel()[index])
+        else:
+            i = int(idx[tuple(index)])
+        return None if i < 0 else from_json(str(self.arrays["model_specs"][i]))
 
 
 def grid_points(meta: Mapping, arrays: Mapping) -> list[dict]:
@@ -130,6 +164,10 @@ def _run_point(fn, index: int, kwargs: dict) -> dict:
             f = fn
         out = f(**kwargs)
         if isinstance(out, Result):
+            try:
+                rec["model"] = "" if out.model is None else to_json(out.model)
+            except TypeError:  # not a registered model: its spec cannot be stored
+                rec["model"] = ""
             rec.update(failed=False, converged=out.success, status=out.status,
                        message=out.message, n_iter=out.n_iter, residual=out.residual,
                        scalars={**out.scalars,
@@ -162,8 +200,9 @@ class _State:
         self.keep_arrays = list(keep_arrays)
         self.book = {k: np.full(shape, fill, dtype=dt) for k, (dt, fill) in _BOOK.items()}
         self.message = np.full(shape, "", dtype=object)
+        self.model = np.full(shape, "", dtype=object)  # each point's model spec (JSON), "" if none
         self.obs: dict[str, np.ndarray] = {}
-        self.reserved = set(axes_arrays) | set(_BOOK) | {"message"}
+        self.reserved = set(axes_arrays) | set(_BOOK) | {"message", "model_index", "model_specs"}
 
     @classmethod
     def from_result(cls, res: SweepResult, keep_arrays) -> "_State":
@@ -173,6 +212,10 @@ class _State:
         for k in _BOOK:
             st.book[k] = res.arrays[k].copy()
         st.message = np.asarray(res.arrays["message"], dtype=object).copy()
+        if "model_index" in res.arrays:  # format >= 1.2
+            specs = [str(m) for m in res.arrays["model_specs"]] + [""]
+            st.model = np.array([specs[i] for i in res.arrays["model_index"].ravel()],
+                                dtype=object).reshape(res.shape)
         for k in meta["observables"]:
             st.obs[k] = res.arrays[k].copy()
         return st
@@ -207,6 +250,7 @@ class _State:
         b["residual"][idx] = rec["residual"]
         b["seconds"][idx] = rec["seconds"]
         self.message[idx] = msg
+        self.model[idx] = rec.get("model", "")
 
     def result(self) -> SweepResult:
         b = self.book
@@ -220,15 +264,23 @@ class _State:
                    f"{n_unconv} did not converge")
         meta = dict(self.meta)
         meta["observables"] = sorted(self.obs)
-        dims = {k: list(meta["axes"]) for k in list(self.obs) + list(_BOOK) + ["message"]}
+        dims = {k: list(meta["axes"]) for k in list(self.obs) + list(_BOOK) + ["message", "model_index"]}
         if meta["mode"] == "points":
             for p in meta["point_params"]:
                 dims[p] = ["point"]
+        dims["model_specs"] = ["model_specs"]
         meta["dims"] = dims
         arrays = dict(self.axes_arrays)
         arrays.update(self.book)
         arrays["message"] = np.array([str(m) for m in self.message.ravel()],
                                      dtype=str).reshape(self.shape)
+        specs: dict[str, int] = {}  # distinct model specs, in order of first appearance
+        for m in self.model.ravel():
+            if m and m not in specs:
+                specs[m] = len(specs)
+        arrays["model_index"] = np.array([specs.get(m, -1) for m in self.model.ravel()],
+                                         dtype=np.int64).reshape(self.shape)
+        arrays["model_specs"] = np.array(list(specs), dtype=str) if specs else np.array([], dtype="<U1")
         arrays.update(self.obs)
         # the sweep's error estimate of an observable: the largest of its points'
         # estimates over the converged points; nan when any of them is nan (not

@@ -248,3 +248,68 @@ def test_sweep_archives_open_in_xarray_with_named_dimensions(tmp_path):
         assert np.array_equal(ds["a"].values, GRID["a"])
         np.testing.assert_array_equal(ds["value"].values, res.arrays["value"])
         assert ds["done"].dtype == bool and bool(ds["done"].all())
+
+
+GARDNER = "replica.kinds:gardner_point"
+
+
+def test_each_point_stores_its_model_and_a_reload_rebuilds_it_exactly(tmp_path):
+    import replica
+
+    path = tmp_path / "g.h5"
+    grid = {"alpha": [0.5, 1.0, 1.5], "margin": [0.0, 0.5]}
+    res = sweep(GARDNER, grid, archive=path)
+    # alpha is the sample ratio, not a model field: one distinct model per margin
+    assert res.arrays["model_index"].tolist() == [[0, 1]] * 3
+    assert len(res.arrays["model_specs"]) == 2
+    back = archive.load(path, "sweep")
+    for r in (res, back):
+        for i, alpha in enumerate(grid["alpha"]):
+            for j, margin in enumerate(grid["margin"]):
+                want = replica.GardnerVolume(prior="spherical", margin=margin)
+                assert r.model_at((i, j)) == want
+                assert r.model_at(2 * i + j) == want  # flat C-order index
+                # the stored model is the one the solver used: solving it again gives the archived numbers
+                assert replica.solve(r.model_at((i, j)), alpha).q == r.arrays["q"][i, j]
+    with pytest.raises(IndexError, match="index"):
+        res.model_at(6)
+
+
+def test_points_without_a_model_store_none():
+    res = sweep(GARDNER, points=[{"alpha": 0.5}, {"alpha": -1.0}])  # the second raises ValueError
+    assert res.arrays["failed"].tolist() == [False, True]
+    assert res.model_at(0) is not None and res.model_at(1) is None
+    plain = sweep(POINT, {"c": [0.1, 0.2]}, fixed={"a": 1.0})  # a Result without a model
+    assert plain.arrays["model_index"].tolist() == [-1, -1] and plain.model_at(0) is None
+
+
+def test_models_survive_resume_and_process_pools(tmp_path):
+    grid = {"alpha": [0.5, 1.0], "margin": [0.0, 0.5]}
+    serial = sweep(GARDNER, grid, archive=tmp_path / "a.h5")
+    with ProcessPoolExecutor(2) as ex:
+        pooled = sweep(GARDNER, grid, archive=tmp_path / "b.h5", executor=ex)
+    same_content(serial, pooled)
+    again = sweep(GARDNER, grid, archive=tmp_path / "a.h5", resume=True)  # nothing recomputed
+    same_content(serial, again)
+    assert again.model_at((1, 1)) == serial.model_at((1, 1))
+
+
+def test_a_format_1_1_sweep_loads_and_resumes_into_the_current_layout(tmp_path):
+    import shutil
+
+    import h5py
+
+    old = tmp_path / "old.h5"
+    shutil.copyfile(os.path.join(os.path.dirname(__file__), "reference", "sweep_lmech_erf_overlap.h5"), old)
+    with h5py.File(old, "r") as f:
+        assert f.attrs["format_version"] == "1.1"
+    stored = archive.load(old, "sweep")
+    assert "model_index" not in stored.arrays and stored.model_at(0) is None
+    m = stored.meta
+    res = sweep(m["function"], {a: stored.arrays[a] for a in m["axes"]}, fixed=m["fixed"], archive=old,
+                resume=True, kind=m["sweep_kind"], title=m["title"])
+    with h5py.File(old, "r") as f:
+        assert f.attrs["format_version"] == archive.FORMAT_VERSION
+    for k, v in stored.arrays.items():  # finished points are kept, not recomputed
+        assert v.tobytes() == res.arrays[k].tobytes(), k
+    assert res.arrays["model_index"].tolist() == [-1, -1, -1]

@@ -9,7 +9,10 @@ old ones, so that every format version ever written keeps a reader test.
 
 Usage, from the repository root::
 
-    PYTHONPATH=$PWD python tests/reference/make_golden.py [--only NAME ...]
+    PYTHONPATH=$PWD python tests/reference/make_golden.py [--only KIND ...] [--tag TAG]
+
+``--tag v1_2`` appends ``_v1_2`` to the file names: how a new format version
+gets its own files beside the old ones (``--only`` then names what to write).
 
 Each ``<name>.h5`` gets a ``<name>.json`` beside it with what the test checks:
 the kind, the model spec (:func:`lmech.spec.to_spec`), the scalars, and for
@@ -30,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+TAG = ""  # file-name suffix (--tag)
 
 
 def _value(x):
@@ -298,6 +302,7 @@ def write_result_golden(kind: str, stem: str, fn) -> None:
     from lmech import archive
 
     res = fn()
+    stem += TAG
     if res.kind != kind:
         raise RuntimeError(f"{fn.__name__} returned a {res.kind}, expected {kind}")
     path = HERE / f"{stem}.h5"
@@ -309,7 +314,7 @@ def write_result_golden(kind: str, stem: str, fn) -> None:
 def write_sweep_golden(kind: str, text: str) -> None:
     from lmech.cli import main
 
-    stem = f"sweep_{kind.replace('.', '_')}"
+    stem = f"sweep_{kind.replace('.', '_')}{TAG}"
     path = HERE / f"{stem}.h5"
     path.unlink(missing_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -325,6 +330,7 @@ def _write_expected(path: Path, name: str) -> None:
     import h5py
 
     from lmech import archive
+    from lmech.spec import to_spec
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -334,6 +340,8 @@ def _write_expected(path: Path, name: str) -> None:
     rec = {"file": path.name, "name": name, "format_version": version, **expected_record(res)}
     if res.kind == "lmech.Sweep":
         rec["meta"] = {k: res.meta[k] for k in ("axes", "mode", "function", "sweep_kind", "observables")}
+        if "model_index" in res.arrays:  # format >= 1.2: each point's model spec
+            rec["models"] = [to_spec(res.model_at(i)) for i in range(res.arrays["model_index"].size)]
     path.with_suffix(".json").write_text(json.dumps(rec, indent=1, sort_keys=True) + "\n")
     print(f"{path.name}: {res.kind}, {path.stat().st_size} bytes")
 
@@ -341,7 +349,10 @@ def _write_expected(path: Path, name: str) -> None:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--only", nargs="*", help="result or sweep kinds to write (default: all)")
+    p.add_argument("--tag", default="", help="suffix of the file names (a new format version: v1_2)")
     args = p.parse_args(argv)
+    global TAG
+    TAG = f"_{args.tag}" if args.tag else ""
     import dmft  # noqa: F401
     import odes  # noqa: F401
     import replica  # noqa: F401
