@@ -42,6 +42,7 @@ from .archive import read_result, updating, write_result, _check_format
 from .config import resolve_callable
 from .result import Result, register_result
 from .spec import from_json, to_json, to_spec
+from .status import Status
 
 __all__ = ["sweep", "SweepResult", "grid_points"]
 
@@ -175,10 +176,10 @@ def _run_point(fn, index: int, kwargs: dict) -> dict:
                                    if f"{k}_err" not in out.scalars}},
                        arrays=dict(out.arrays))
         elif isinstance(out, Mapping):
-            rec.update(failed=False, converged=True, status=0, message="", n_iter=0,
+            rec.update(failed=False, converged=True, status=Status.CONVERGED, message="", n_iter=0,
                        residual=math.nan, scalars=dict(out), arrays={})
         else:
-            rec.update(failed=False, converged=True, status=0, message="", n_iter=0,
+            rec.update(failed=False, converged=True, status=Status.CONVERGED, message="", n_iter=0,
                        residual=math.nan, scalars={"value": out}, arrays={})
     except Exception as exc:  # recorded, never propagated: one bad point must not stop a sweep
         tb = traceback.extract_tb(exc.__traceback__)
@@ -291,7 +292,7 @@ class _State:
                 e = self.obs[k][b["converged"]]
                 error_estimate[k[:-4]] = (math.nan if e.size == 0 or np.isnan(e).any()
                                           else float(e.max()))
-        return SweepResult(success=ok, status=0 if ok else (1 if not complete else 2),
+        return SweepResult(success=ok, status=Status.CONVERGED if ok else Status.INCOMPLETE,
                            message=message, n_iter=n_done, model=None,
                            options={"function": meta["function"]},
                            scalars={"n_points": n, "n_done": n_done, "n_failed": n_failed,
@@ -392,8 +393,9 @@ def sweep(fn: Callable | str, grid: Mapping[str, Sequence] | None = None, *,
     Returns
     -------
     SweepResult
-        ``success`` is True when every point is done and converged; the
-        scalars ``n_done``, ``n_failed`` and ``n_unconverged`` count the rest.
+        ``success`` is True when every point is done and converged (else
+        ``status`` is ``Status.INCOMPLETE``); the scalars ``n_done``,
+        ``n_failed`` and ``n_unconverged`` count the rest.
     """
     if (grid is None) == (points is None):
         raise ValueError("give exactly one of grid (named axes) or points (explicit list)")

@@ -23,6 +23,7 @@ from .checks import check_int, check_real
 from .config import Param, SweepKind, register_kind
 from .gauss import hermite2d
 from .result import Result
+from .status import Status
 
 __all__ = ["erf_overlap", "check_erf_overlap"]
 
@@ -58,7 +59,7 @@ def erf_overlap(a, c, n=40, fail_above=2.0, sleep=0.0, tol=1e-12) -> Result:
     exact = 2.0 / math.pi * math.asin(2 * a * a * c / (1 + 2 * a * a))
     err = abs(value - exact)
     ok = err <= tol
-    return Result(success=ok, status=0 if ok else 1,
+    return Result(success=ok, status=Status.CONVERGED if ok else Status.TOLERANCE,
                   message="quadrature within tol" if ok else f"quadrature error {err:.2e} above tol",
                   n_iter=n * n, residual=err,
                   options={"n": n, "tol": tol},

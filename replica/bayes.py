@@ -44,6 +44,7 @@ from scipy.optimize import brentq, minimize_scalar
 from lmech.checks import check_choice, check_int, check_real
 from lmech.result import Result, over_tolerance, register_result
 from lmech.spec import register_model
+from lmech.status import Status
 
 from .blocks import N_QUAD, Channel, Prior, get_channel, get_prior
 from .fixedpoint import iterate
@@ -225,7 +226,7 @@ def solve_bayes(model: BayesOptimalGLM, alpha, *, init="uninformed", damping="ad
                              max_iter=max_iter, memory=memory, n_quad=n)
     success, status, message = res.success, res.status, res.message
     if success and bad:
-        success, status = False, -3
+        success, status = False, Status.TOLERANCE
         message = (f"error estimate of {', '.join(bad)} above tol = {tol:g} at n_quad = {n}; "
                    + message)
     options = dict(res.options, tol=tol, n_quad=n_quad, n_quad_used=n)
@@ -347,7 +348,7 @@ def _solve_bayes_n(model: BayesOptimalGLM, alpha, *, init="uninformed", damping=
                   max_iter=max_iter, damping=damping, method=method, memory=memory,
                   floor=1e-300)
     V = float(out.x[0])
-    success, message, status = out.success, out.message, 0 if out.success else -1
+    success, message, status = out.success, out.message, out.status
     residual = out.residual
     # Newton polish: near a spinodal the map's slope L -> 1 and the distance to
     # the fixed point, ~ residual / |1 - L|, exceeds the residual; one Newton
@@ -364,7 +365,7 @@ def _solve_bayes_n(model: BayesOptimalGLM, alpha, *, init="uninformed", damping=
                     V = Vn
                     residual = abs(gn) / max(V, abs(gn + V), 1e-300)
     if not (0.0 <= V <= rho) or not math.isfinite(V):
-        success, status = False, -2
+        success, status = False, Status.INVALID_STATE
         message = f"impossible state V = rho - q = {V!r} outside [0, rho]; " + message
     scalars = _observables(model, alpha, V, n_quad) if math.isfinite(V) else {"alpha": alpha}
     # local slope L = dF/dV of the map: |L| < 1 is a stable (iteration-attracting)
@@ -378,7 +379,7 @@ def _solve_bayes_n(model: BayesOptimalGLM, alpha, *, init="uninformed", damping=
     scalars["slope"] = slope
     scalars["stable"] = bool(abs(slope) < 1.0) if math.isfinite(slope) else False
     if success and not (scalars["qhat"] >= 0.0):
-        success, status, message = False, -2, f"impossible state qhat = {scalars['qhat']!r} < 0"
+        success, status, message = False, Status.INVALID_STATE, f"impossible state qhat = {scalars['qhat']!r} < 0"
     options = {"init": init if isinstance(init, str) else "warm", "damping": damping,
                "method": method, "rtol": rtol, "max_iter": max_iter, "memory": memory,
                "n_quad": n_quad}
@@ -458,7 +459,8 @@ def transitions(model: BayesOptimalGLM, *, xtol=1e-9, n_quad=N_QUAD, n_grid=240,
     if success and bad:
         success = False
         msg = f"error estimate of {', '.join(bad)} above tol = {tol:g}; " + msg
-    return TransitionResult(success=success, status=0 if success else -1, message=msg,
+    return TransitionResult(success=success, status=fine.status if not fine.success else
+                            (Status.TOLERANCE if bad else Status.CONVERGED), message=msg,
                             n_iter=fine.n_iter, model=model,
                             options=dict(fine.options, n_quad=n, n_quad_refined=n2, tol=tol),
                             conventions=CONVENTIONS, timings={"solve": time.perf_counter() - t0},
@@ -560,8 +562,8 @@ def _transitions_n(model: BayesOptimalGLM, *, xtol=1e-9, n_quad=N_QUAD, n_grid=2
     scalars = {"alpha_sp_uninf": a_sp_u, "alpha_sp_inf": a_sp_i, "alpha_c": a_c,
                "q_uninf_c": q_u, "q_inf_c": q_i, "q_sp_uninf": q_sp_u, "q_sp_inf": q_sp_i,
                "xtol": xtol}
-    return TransitionResult(success=success, status=0 if success else -1, message=msg,
-                            n_iter=len(Vs), model=model,
+    return TransitionResult(success=success, status=Status.CONVERGED if success else Status.NO_SOLUTION,
+                            message=msg, n_iter=len(Vs), model=model,
                             options={"xtol": xtol, "n_quad": n_quad, "n_grid": n_grid, "v_min": v_min},
                             conventions=CONVENTIONS, timings={"solve": time.perf_counter() - t0},
                             scalars=scalars,

@@ -48,6 +48,7 @@ from scipy.special import ndtr
 from lmech.checks import check_choice, check_int, check_real
 from lmech.result import Result, register_result
 from lmech.spec import register_model
+from lmech.status import Status
 
 from . import _kernels as K
 from .blocks import Channel, Linear, Prior, _SignFamily, get_channel, get_prior
@@ -533,18 +534,18 @@ def solve_erm(model: ERM, alpha, *, init=None, damping="adaptive", method="ander
         if red[0].success:
             out, err, ok, nq["n"], reduced, info = red[0], red[2], red[3], red[4], True, red[5]
     m, q, V = (float(v) for v in out.x)
-    success, status, message = out.success, 0 if out.success else -1, out.message
+    success, status, message = out.success, out.status, out.message
     if reduced:
         message = "V eliminated by its scalar equation, (m, q) iterated: " + message
     if not valid(out.x):
-        success, status = False, -2
+        success, status = False, Status.INVALID_STATE
         message = f"impossible state (m^2 > rho q or a non-positive variance): m={m!r}, q={q!r}, V={V!r}"
     hats = _hats(model, alpha, m, q, V, nq["n"]) if valid(out.x) else (math.nan,) * 4
     sc = _observables(model, alpha, m, q, V, hats, nq["n"]) if valid(out.x) else {"alpha": alpha}
     if not success and lam == 0.0 and valid(out.x) and q > 1e6 * rho:
         message = "the norm of the estimator diverges (lambda = 0 on separable data or below interpolation): " + message
     if success and not ok:
-        success, status = False, -4
+        success, status = False, Status.TOLERANCE
         message = (f"error estimate above rtol={rtol:g} with n_quad={nq['n']} (it would meet "
                    f"rtol={info['needed']:.1e}; the map contracts slowly or rounding limits it): "
                    + ", ".join(f"{k}={v:.1e}" for k, v in err.items()))
@@ -730,7 +731,7 @@ def _solve_interpolating(model, alpha, x0, *, rtol, max_iter, damping, method, m
     out = iterate(F, np.asarray(x0, float), valid=valid, rtol=rtol, max_iter=max_iter, damping=damping,
                   method=method, memory=memory, floor=1e-300, newton=True)
     m, q = (float(v) for v in out.x)
-    success, message = out.success, out.message
+    success, message, status = out.success, out.message, out.status
     err, ok = {}, True
     if success and valid(out.x):
         def Fn(x, n):
@@ -759,19 +760,19 @@ def _solve_interpolating(model, alpha, x0, *, rtol, max_iter, damping, method, m
         sc["lambda_V"] = lamV
         sc["support_fraction"] = vv / alpha
         if lamV <= 0.0:
-            success = False
+            success, status = False, Status.NO_SOLUTION
             message = ("no interpolating solution: lambda V = 1 - V Vhat <= 0 (data not separable / "
                        "alpha above the interpolation threshold); " + message)
         else:
             message = "lambda -> 0 limit (least-norm interpolator): " + message
             if not ok:
-                success = False
+                success, status = False, Status.TOLERANCE
                 message = f"error estimate above rtol={rtol:g}: " + ", ".join(f"{k}={v:.1e}" for k, v in err.items())
     else:
-        success, message = False, "impossible state in the lambda -> 0 iteration: " + message
+        success, status, message = False, Status.INVALID_STATE, "impossible state in the lambda -> 0 iteration: " + message
     opts = {"damping": damping, "method": method, "rtol": rtol, "max_iter": max_iter, "memory": memory,
             "n_quad": n_quad, "init": "default"}
-    return ERMResult(success=success, status=0 if success else -1, message=message, n_iter=out.n_iter,
+    return ERMResult(success=success, status=status, message=message, n_iter=out.n_iter,
                      residual=out.residual, model=model, options=opts, conventions=CONVENTIONS,
                      timings={"solve": time.perf_counter() - t0}, scalars=sc, error_estimate=err)
 
@@ -933,7 +934,7 @@ def _solve_max_margin(model, alpha, *, rtol, n_quad, t0, opts):
     n2 = 2 * n_quad
     common = {"n_iter": 0, "model": model, "options": opts, "conventions": CONVENTIONS}
     if n2 not in obs:
-        return ERMResult(success=False, status=-1, message="max-margin: no root of the q equation in theta",
+        return ERMResult(success=False, status=Status.NO_SOLUTION, message="max-margin: no root of the q equation in theta",
                          residual=math.nan, timings={"solve": time.perf_counter() - t0}, scalars=sc, **common)
     th = thetas[n2]
     o, h = obs[n2]
@@ -956,15 +957,15 @@ def _solve_max_margin(model, alpha, *, rtol, n_quad, t0, opts):
     sc.update({"lambda_V": o["lambda_V"], "support_fraction": o["support_fraction"], "margin": o["margin"]})
     err["train_loss"] = 0.0
     err["train_error"] = 0.0
-    success, status = True, 0
+    success, status = True, Status.CONVERGED
     message = f"max-margin (hinge, lambda = 0): theta = arccos R bracketed, |q residual| {abs(h):.1e}"
     if not (o["margin"] > 0.0 and o["lambda_V"] > 0.0):
-        success, status = False, -3
+        success, status = False, Status.NO_SOLUTION
         message = (f"no max-margin solution: the training data are not linearly separable at alpha={alpha!r} "
                    f"(margin kappa = {o['margin']:.3e}, lambda V = {o['lambda_V']:.3e}; label noise makes "
                    f"the data non-separable above a threshold)")
     elif any(not (err[k] <= max(rtol * abs(sc[k]), 1e-15)) for k in ("test_error", "m", "q", "lambda_V")):
-        success, status = False, -4
+        success, status = False, Status.TOLERANCE
         message = "max-margin: error estimate above rtol: " + ", ".join(f"{k}={v:.1e}" for k, v in err.items())
     return ERMResult(success=success, status=status, message=message, residual=abs(h),
                      timings={"solve": time.perf_counter() - t0}, scalars=sc, error_estimate=err, **common)

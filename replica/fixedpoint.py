@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lmech.status import Status
+
 __all__ = ["FixedPointOutcome", "iterate"]
 
 #: iterations without halving the best residual that count as a stagnation
@@ -31,6 +33,7 @@ class FixedPointOutcome:
     n_iter: int
     residual: float
     message: str
+    status: Status = Status.CONVERGED
 
 
 def _residual(x, fx, floor):
@@ -108,7 +111,7 @@ def iterate(F, x0, *, valid, rtol=1e-10, max_iter=10_000, damping="adaptive",
         fx = np.asarray(F(x), dtype=float)
         if not np.all(np.isfinite(fx)):
             return FixedPointOutcome(x, fx, False, it, math.nan,
-                                     "the map returned a non-finite value (divergence)")
+                                     "the map returned a non-finite value (divergence)", Status.DIVERGED)
         res = _residual(x, fx, floor)
         if res <= rtol:
             return FixedPointOutcome(fx, fx, True, it, res, f"converged (relative residual {res:.2e})")
@@ -165,9 +168,9 @@ def iterate(F, x0, *, valid, rtol=1e-10, max_iter=10_000, damping="adaptive",
                 step = x + beta * g
             if not valid(step):
                 return FixedPointOutcome(x, fx, False, it, res,
-                                         "the iteration left the domain of valid states")
+                                         "the iteration left the domain of valid states", Status.INVALID_STATE)
         x = step
     fx = np.asarray(F(x), dtype=float)
     res = _residual(x, fx, floor) if np.all(np.isfinite(fx)) else math.nan
     return FixedPointOutcome(x, fx, False, max_iter, res,
-                             f"max_iter={max_iter} reached (relative residual {res:.2e})")
+                             f"max_iter={max_iter} reached (relative residual {res:.2e})", Status.MAX_ITER)

@@ -39,6 +39,7 @@ from scipy.optimize import brentq
 from lmech.checks import check_int, check_real
 from lmech.result import Result, over_tolerance, register_result
 from lmech.spec import register_model
+from lmech.status import Status
 from lmech.special import Phi, phi
 
 from . import _kernels as K
@@ -286,7 +287,7 @@ def solve_gardner(model: GardnerVolume, alpha, *, rtol=1e-12, max_iter=10_000, n
     if bad:
         msg = (f"error estimate of {', '.join(bad)} above tol = {tol:g} "
                f"(raise n_quad); " + msg)
-    return GardnerResult(success=success, status=0 if success else -3, message=msg, n_iter=0,
+    return GardnerResult(success=success, status=Status.CONVERGED if success else Status.TOLERANCE, message=msg, n_iter=0,
                          residual=0.0, model=model, options=opts, conventions=CONVENTIONS,
                          scalars=sc, error_estimate=err, timings={"solve": time.perf_counter() - t0})
 

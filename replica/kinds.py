@@ -106,7 +106,7 @@ def bayes_point(*, alpha, prior="rademacher", channel="sign", rho=1.0, delta=0.1
         err.update(th_err)
     ok = u.success and i.success
     msg = "both branches converged" if ok else f"uninformed: {u.message}; informed: {i.message}"
-    return BayesOptimalResult(success=ok, status=0 if ok else -1, message=msg,
+    return BayesOptimalResult(success=ok, status=i.status if u.success else u.status, message=msg,
                               n_iter=u.n_iter + i.n_iter, residual=max(u.residual, i.residual),
                               model=model, options=opts, conventions=CONVENTIONS,
                               timings={"solve": u.timings["solve"] + i.timings["solve"]}, scalars=sc,

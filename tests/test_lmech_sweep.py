@@ -63,12 +63,14 @@ def test_failures_and_non_convergence_are_recorded_not_raised():
     assert unconv.any()
     assert np.all(res.arrays["error"][unconv] > 1e-9)
     assert np.all(res.arrays["error"][res.arrays["converged"]] <= 1e-9)
+    assert np.all(res.arrays["status"][unconv] == lmech.Status.TOLERANCE)
+    assert np.all(res.arrays["status"][res.arrays["converged"]] == lmech.Status.CONVERGED)
     assert res.n_failed == 3 and res.n_unconverged == int(unconv.sum())
     # each point's error estimate becomes the grid observable value_err
     done = res.arrays["done"] & ~failed
     np.testing.assert_array_equal(res.arrays["value_err"][done], res.arrays["error"][done])
     assert res.error_estimate["value"] == res.arrays["error"][res.arrays["converged"]].max()
-    assert not res.success and res.status == 2
+    assert not res.success and res.status == lmech.Status.INCOMPLETE
     assert "3 failed with an exception" in res.message
 
 
@@ -119,7 +121,7 @@ def test_resume_skips_finished_points(tmp_path):
         sweep(f, {"x": [1.0, 2.0, 3.0, 4.0]}, archive=path)
     part = archive.load(path, "sweep")
     assert part.arrays["done"].tolist() == [True, True, False, False]
-    assert part.status == 1
+    assert part.status == lmech.Status.INCOMPLETE
     calls.clear()
 
     def g(x):

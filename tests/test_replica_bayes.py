@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 
+import lmech
 import replica
 from lmech.spec import from_spec, to_spec
 
@@ -135,7 +136,7 @@ def test_continuation_both_directions(rad_sign):
 
 def test_failure_is_data_and_options_are_checked(rad_sign):
     res = replica.solve(rad_sign, 1.2, max_iter=2)
-    assert not res.success and "max_iter" in res.message
+    assert not res.success and "max_iter" in res.message and res.status == lmech.Status.MAX_ITER
     res = replica.solve(rad_sign, 1.2, method="picard", damping=0.5)
     assert res.success
     with pytest.raises(TypeError, match="atol"):

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from scipy import integrate, optimize
 
+import lmech
 import replica
 from lmech.special import Phi, phi
 
@@ -231,7 +232,7 @@ def test_least_norm_interpolator_limit():
 
 def test_max_margin_on_non_separable_data_is_a_failure():
     r = replica.solve(replica.ERM("hinge", 0.0, "gaussian", replica.LabelFlip(0.2)), 5.0, max_iter=300)
-    assert not r.success and "separable" in r.message
+    assert not r.success and "separable" in r.message and r.status == lmech.Status.NO_SOLUTION
 
 
 class _PyHinge(replica.erm.ProxLoss):

@@ -5,6 +5,7 @@ import math
 
 import pytest
 
+import lmech
 import replica
 
 # (model, alpha): every Gardner prior, Bayes-optimal models with closed-form, sign-family,
@@ -72,8 +73,9 @@ def test_estimate_above_tol_is_a_failure_not_a_silent_answer():
     m = replica.BayesOptimalGLM("rademacher", "label-flip")
     r = replica.solve(m, 1.0, tol=1e-30)
     assert not r.success and "error estimate" in r.message and math.isfinite(r.q)
+    assert r.status == lmech.Status.TOLERANCE
     g = replica.solve(replica.GardnerVolume("rademacher", 0.0), 1.0, tol=1e-30)
-    assert not g.success and "error estimate" in g.message
+    assert not g.success and "error estimate" in g.message and g.status == lmech.Status.TOLERANCE
     with pytest.raises(ValueError, match="tol"):
         replica.solve(m, 1.0, tol=0.0)
 

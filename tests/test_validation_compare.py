@@ -13,6 +13,7 @@ from scipy.stats import t as student_t
 
 import lmech
 from lmech.result import Result
+from lmech.status import Status
 from lmech.spec import register_model
 from validation import Simulator, ValidationReport, compare, extrapolate, register_simulator, theory_values
 
@@ -118,7 +119,7 @@ def test_compare_agrees_with_correct_theory_and_extrapolates():
                   observables=["y", "yy"], sim_options={"x": X})
     assert isinstance(rep, ValidationReport) and rep.success
     assert rep.verdict == "agree" and rep.agree and rep.agree_y and rep.agree_yy, rep.message
-    assert "AGREE" in rep.message
+    assert "AGREE" in rep.message and rep.status == Status.CONVERGED
     assert rep.arrays["y/mean"].shape == (4, X.size)
     assert rep.arrays["yy/mean"].shape == (4, X.size, 2)
     # sem = noise/sqrt(N)/sqrt(20) up to the sampling error of a standard deviation
@@ -150,7 +151,7 @@ def test_compare_detects_wrong_theory():
     wrong = dict(THEORY, y=np.sin(X) * 1.2)
     rep = compare(wrong, GaussToy(), sizes=[100, 200, 400, 800], seeds=20, sim_options={"x": X})
     assert rep.success and rep.verdict == "disagree" and not rep.agree and not rep.agree_y
-    assert "DISAGREE" in rep.message
+    assert "DISAGREE" in rep.message and rep.status == Status.DISAGREE
     assert rep.max_abs_z_y > rep.z_crit_y and rep.rejected_y
 
 
@@ -171,6 +172,7 @@ def test_compare_too_little_data_is_inconclusive():
     # could be unnoticed: (z_crit + t_0.8) sigma
     rep = compare(THEORY, GaussToy(noise=0.5), sizes=[100, 200], seeds=3, sim_options={"x": X})
     assert rep.verdict == "inconclusive" and not rep.agree and "INCONCLUSIVE" in rep.message
+    assert rep.status == Status.INCONCLUSIVE
     sig = rep.arrays["y/sigma"]
     assert np.allclose(rep.arrays["y/mdd"], (rep.z_crit_y + student_t.isf(0.2, rep.dof_y)) * sig)
     assert rep.mdd_y == pytest.approx(np.max(rep.arrays["y/mdd"]))
@@ -195,6 +197,7 @@ def test_compare_never_agrees_with_a_failed_theory():
     failed = Result(success=False, message="did not converge", arrays=dict(THEORY))
     rep = compare(failed, GaussToy(noise=0.01), sizes=[100, 200, 400, 800], seeds=20, sim_options={"x": X})
     assert rep.verdict == "inconclusive" and not rep.agree and not rep.success
+    assert rep.status == Status.INCONCLUSIVE
     assert "success=False" in rep.message and rep.theory_success is False
 
 
@@ -326,6 +329,7 @@ def test_failed_simulations_are_reported_not_raised():
     rep = compare(THEORY, GaussToy(), sizes=[100], seeds=3, sim_options={"x": X, "bogus": 1})
     assert not rep.success and "failed" in rep.message and not rep.agree and rep.verdict != "agree"
     assert "no simulation data" in rep.table("y")
+    assert rep.status == Status.INCOMPLETE  # every simulation raised: no data to judge on
 
 
 def test_compare_on_dask(dask_scheduler):

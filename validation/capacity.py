@@ -45,6 +45,7 @@ from scipy.optimize import linprog
 
 from lmech.checks import check_int, check_real
 from lmech.result import Result, register_result
+from lmech.status import Status
 
 from . import _kernels
 
@@ -260,7 +261,7 @@ def simulate_capacity(model, N: int, alphas, *, seed: int = 0, max_binary_N: int
     else:
         method = ("maximal stability >= kappa, bracketed by hard-margin dual coordinate descent "
                   "(primal witness / weak-duality bound)")
-    return CapacityRun(success=n_undecided == 0, status=0 if n_undecided == 0 else 2,
+    return CapacityRun(success=n_undecided == 0, status=Status.CONVERGED if n_undecided == 0 else Status.INCOMPLETE,
                        message="decided every instance" if n_undecided == 0 else
                        f"{n_undecided} of {alphas.size} instances undecided (NaN, left out of p): "
                        "maximal stability too close to kappa for the sweep cap",
@@ -306,9 +307,9 @@ def capacity_scan(model, *, sizes, alphas, seeds=100, executor=None, progress=Fa
     Returns
     -------
     CapacityReport
-        ``success`` is False when an instance raised (status 1) or was left
-        undecided (status 2; undecided instances are left out of ``p``, and
-        the message counts them).
+        ``success`` is False (status ``INCOMPLETE``) when an instance raised
+        or was left undecided (undecided instances are left out of ``p``, and
+        the message counts both).
     """
     import replica.gardner
 
@@ -373,7 +374,7 @@ def capacity_scan(model, *, sizes, alphas, seeds=100, executor=None, progress=Fa
     msg = (f"P = 1/2 at alpha = {crossing[-1]:.4g} +- {crossing_err[-1]:.2g} for N = {sizes[-1]}; "
            f"replica alpha_c = {alpha_c:.6g}") + (f"; {n_bad} instances failed" if n_bad else "") \
         + (f"; {n_undecided} instances undecided (left out)" if n_undecided else "")
-    status = 1 if n_bad else (2 if n_undecided else 0)
+    status = Status.INCOMPLETE if n_bad or n_undecided else Status.CONVERGED
     return CapacityReport(success=status == 0, status=status, message=msg,
                           n_iter=int(ok.sum()), model=model,
                           options={"sizes": tuple(sizes), "n_seeds": len(seeds), "max_pass": max_pass},

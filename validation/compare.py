@@ -46,6 +46,7 @@ from scipy.stats import t as student_t
 from lmech.checks import check_int, check_real
 from lmech.config import resolve_callable
 from lmech.result import Result, register_result
+from lmech.status import Status
 
 __all__ = ["ValidationReport", "Simulator", "register_simulator", "get_simulator", "compare",
            "extrapolate", "theory_values"]
@@ -81,7 +82,9 @@ class ValidationReport(Result):
     ``log N``; NaN with one size); ``level``, ``n_tests``, ``n_seeds``,
     ``n_sizes``, ``theory_success``.  ``success`` is True when every
     simulation ran and the theory reported success; the verdict is in
-    ``verdict``.  ``error_estimate[o]`` is the largest standard error of the
+    ``verdict``, and in ``status`` (:class:`lmech.Status`): ``CONVERGED``
+    (agree), ``INCONCLUSIVE`` or ``DISAGREE``, and ``INCOMPLETE`` where some
+    simulations failed and the verdict is not ``disagree``.  ``error_estimate[o]`` is the largest standard error of the
     extrapolated value of ``o`` over its points (Birge-scaled, without the
     theory's uncertainty).
 
@@ -526,7 +529,7 @@ def compare(theory, model, *, sizes: Sequence[int], seeds=8, observables: Sequen
     messages = sorted({str(m) for m, good in zip(sres.arrays["message"].ravel(), ok.ravel())
                        if not good})
     if not ok.any():
-        return ValidationReport(success=False, status=-1,
+        return ValidationReport(success=False, status=Status.INCOMPLETE,
                                 message="every simulation failed: " + "; ".join(messages[:3]),
                                 model=model, options=opts,
                                 arrays={"sizes": np.asarray(sizes), "seeds": np.asarray(seeds)},
@@ -686,9 +689,9 @@ def compare(theory, model, *, sizes: Sequence[int], seeds=8, observables: Sequen
             "sim_options": sorted(options)}
     err = {o: (float(np.nanmax(st["sstat"])) if np.isfinite(st["sstat"]).any() else math.nan)
            for o, st in stats.items()}
-    status = 0 if n_bad == 0 else 1
-    if not theory_ok:
-        status = 3
+    status = {"agree": Status.CONVERGED, "inconclusive": Status.INCONCLUSIVE, "disagree": Status.DISAGREE}[verdict]
+    if n_bad and verdict != "disagree":  # some simulations failed: the verdict rests on the others
+        status = Status.INCOMPLETE
     return ValidationReport(success=n_bad == 0 and theory_ok, status=status, message=message,
                             n_iter=int(ok.sum()), residual=float(max(scalars[f"max_abs_z_{o}"]
                                                                      for o in observables)),

@@ -33,6 +33,7 @@ import numpy as np
 
 from lmech.config import Param, SweepKind, register_kind
 from lmech.result import Result
+from lmech.status import Status
 
 __all__ = ["capacity_point", "capacity_check", "capacity_plot", "committee_point", "committee_check",
            "committee_plot", "point_seeds"]
@@ -124,7 +125,7 @@ def capacity_point(*, alpha=2.0, N=50, kappa=0.0, prior="spherical", seeds=50, s
     (a sweep records ``p_err``) is ``sem``, or where ``p`` is 0 or 1 (``sem``
     = 0) the Agresti--Coull standard error ``sqrt(p~(1-p~)/(k+4))``,
     ``p~ = (k p + 2)/(k + 4)``.  ``success`` is False
-    (status 2) when some instance was left undecided by the max-stability
+    (status ``INCOMPLETE``) when some instance was left undecided by the max-stability
     search within ``max_pass`` sweeps; the numbers over the decided ones are
     returned all the same.
     """
@@ -158,7 +159,8 @@ def capacity_point(*, alpha=2.0, N=50, kappa=0.0, prior="spherical", seeds=50, s
     message = (f"{k} of {seeds} instances decided" if n_undecided == 0 else
                f"{n_undecided} of {seeds} instances undecided (left out of p): maximal stability "
                f"too close to kappa for max_pass = {int(max_pass)} sweeps")
-    return Result(success=n_undecided == 0, status=0 if n_undecided == 0 else 2, message=message,
+    return Result(success=n_undecided == 0, status=Status.CONVERGED if n_undecided == 0 else Status.INCOMPLETE,
+                  message=message,
                   n_iter=int(seeds), model=model,
                   options={"seeds": int(seeds), "seed0": int(seed0), "max_pass": int(max_pass)},
                   conventions={"p": "fraction of storable instances over seeds (undecided left out)",
@@ -295,7 +297,8 @@ def committee_point(*, N=500, lr=0.5, K=2, M=2, activation="erf", noise=0.0, q0=
     err = {"eg_sim": sem, "eg_ode": float(theory.error_estimate.get("eg", math.nan))}
     if n_test:
         err["eg_test_sim"] = scalars["eg_test_sem"]
-    return Result(success=ok, status=0 if ok else 1, message=message, n_iter=int(seeds), model=model,
+    status = Status.CONVERGED if ok else (theory.status if not theory.success else Status.INCOMPLETE)
+    return Result(success=ok, status=status, message=message, n_iter=int(seeds), model=model,
                   options={"seeds": int(seeds), "seed0": int(seed0), "n_test": int(n_test), "rtol": rtol},
                   conventions=conv, timings={"total": time.perf_counter() - t0}, scalars=scalars,
                   error_estimate=err)
