@@ -769,7 +769,8 @@ def _solve_interpolating(model, alpha, x0, *, rtol, max_iter, damping, method, m
                 success, status = False, Status.TOLERANCE
                 message = f"error estimate above rtol={rtol:g}: " + ", ".join(f"{k}={v:.1e}" for k, v in err.items())
     else:
-        success, status, message = False, Status.INVALID_STATE, "impossible state in the lambda -> 0 iteration: " + message
+        success, status = False, Status.INVALID_STATE
+        message = "impossible state in the lambda -> 0 iteration: " + message
     opts = {"damping": damping, "method": method, "rtol": rtol, "max_iter": max_iter, "memory": memory,
             "n_quad": n_quad, "init": "default"}
     return ERMResult(success=success, status=status, message=message, n_iter=out.n_iter,
@@ -934,7 +935,8 @@ def _solve_max_margin(model, alpha, *, rtol, n_quad, t0, opts):
     n2 = 2 * n_quad
     common = {"n_iter": 0, "model": model, "options": opts, "conventions": CONVENTIONS}
     if n2 not in obs:
-        return ERMResult(success=False, status=Status.NO_SOLUTION, message="max-margin: no root of the q equation in theta",
+        return ERMResult(success=False, status=Status.NO_SOLUTION,
+                         message="max-margin: no root of the q equation in theta",
                          residual=math.nan, timings={"solve": time.perf_counter() - t0}, scalars=sc, **common)
     th = thetas[n2]
     o, h = obs[n2]

@@ -287,7 +287,8 @@ def solve_gardner(model: GardnerVolume, alpha, *, rtol=1e-12, max_iter=10_000, n
     if bad:
         msg = (f"error estimate of {', '.join(bad)} above tol = {tol:g} "
                f"(raise n_quad); " + msg)
-    return GardnerResult(success=success, status=Status.CONVERGED if success else Status.TOLERANCE, message=msg, n_iter=0,
+    return GardnerResult(success=success, status=Status.CONVERGED if success else Status.TOLERANCE,
+                         message=msg, n_iter=0,
                          residual=0.0, model=model, options=opts, conventions=CONVENTIONS,
                          scalars=sc, error_estimate=err, timings={"solve": time.perf_counter() - t0})
 

@@ -240,8 +240,9 @@ def simulate_erm(model, d: int, alphas, *, seed: int = 0, gtol: float = 1e-8) ->
     success = bool(conv.all())
     msg = "every fit converged" if success else \
         f"fits did not converge at alpha = {alphas[~conv].tolist()}"
-    return GLMRun(success=success, status=Status.CONVERGED if success else Status.MAX_ITER, message=msg,
-                  n_iter=int(iters.sum()), model=model, options={"d": d, "seed": seed, "gtol": gtol},
+    return GLMRun(success=success, status=Status.CONVERGED if success else Status.MAX_ITER,
+                  message=msg, n_iter=int(iters.sum()),
+                  model=model, options={"d": d, "seed": seed, "gtol": gtol},
                   conventions=dict(replica.erm.CONVENTIONS,
                                    solver={"square": "closed form (linear solve)",
                                            "logistic": "trust-region Newton-CG (scipy) on the primal",
@@ -382,8 +383,9 @@ def simulate_gamp(model, d: int, alphas, *, seed: int = 0, n_iter: int = 60, dam
     success = bool(np.all(np.isfinite(out["mse"])))
     msg = (f"GAMP converged (|dw|^2/d < {tol:g}) at {int(conv.sum())} of {P} alphas"
            if success else "GAMP produced non-finite estimates")
-    return GLMRun(success=success, status=Status.CONVERGED if success else Status.DIVERGED, message=msg,
-                  n_iter=int(iters.sum()), model=model, options={"d": d, "seed": seed, "n_iter": n_iter, "damping": damping,
+    return GLMRun(success=success, status=Status.CONVERGED if success else Status.DIVERGED,
+                  message=msg, n_iter=int(iters.sum()),
+                  model=model, options={"d": d, "seed": seed, "n_iter": n_iter, "damping": damping,
                                         "tol": tol},
                   conventions={"algorithm": "GAMP, Rangan ISIT 2011 Algorithm 1, uninformed start",
                                "test_error": "arccos(w.w*/(|w||w*|))/pi of the posterior-mean estimate",
