@@ -1,9 +1,12 @@
 """One vocabulary of solver outcomes: :class:`Status`.
 
 Every :class:`lmech.result.Result` carries ``status`` (an int, archived as
-such) and ``success``.  ``status`` is one of the members of :class:`Status`;
-``success`` is True only for :attr:`Status.CONVERGED` and
+such) and ``success``.  ``status`` is one of the members of :class:`Status`.
+For a solver, ``success`` is True only with :attr:`Status.CONVERGED` and
 :attr:`Status.STOPPED` (an event ended the run before its horizon, as asked).
+A comparison report (:mod:`validation`) answers a different question: its
+``success`` says every simulation ran and the theory converged, and its status
+is the verdict (``CONVERGED`` for agree, ``INCONCLUSIVE``, ``DISAGREE``).
 
 The two bookkeeping fields mean the same thing in every layer:
 
@@ -53,6 +56,10 @@ class Status(enum.IntEnum):
     NO_ESTIMATE = -5
     #: no solution exists for this model (e.g. max-margin on non-separable data)
     NO_SOLUTION = -6
+    #: the computation raised an exception (a sweep point; the message holds it)
+    RAISED = -7
+    #: the worker process running the computation died
+    WORKER_DIED = -8
 
     @property
     def message(self) -> str:
@@ -77,4 +84,6 @@ _MESSAGES = {
     Status.TOLERANCE: "an error estimate is above the requested tolerance",
     Status.NO_ESTIMATE: "the error of a main observable could not be estimated",
     Status.NO_SOLUTION: "no solution exists for this model",
+    Status.RAISED: "the computation raised an exception",
+    Status.WORKER_DIED: "the worker process running the computation died",
 }

@@ -184,7 +184,7 @@ def _run_point(fn, index: int, kwargs: dict) -> dict:
     except Exception as exc:  # recorded, never propagated: one bad point must not stop a sweep
         tb = traceback.extract_tb(exc.__traceback__)
         where = f" (at {Path(tb[-1].filename).name}:{tb[-1].lineno})" if tb else ""
-        rec.update(failed=True, converged=False, status=-1,
+        rec.update(failed=True, converged=False, status=Status.RAISED,
                    message=f"{type(exc).__name__}: {exc}{where}", n_iter=-1,
                    residual=math.nan, scalars={}, arrays={})
     rec["seconds"] = time.perf_counter() - t0
@@ -519,7 +519,7 @@ def sweep(fn: Callable | str, grid: Mapping[str, Sequence] | None = None, *,
                         except Exception as exc:  # the worker itself died
                             if isinstance(exc, getattr(cf, "BrokenExecutor", ())):
                                 raise
-                            rec = {"index": i, "failed": True, "converged": False, "status": -2,
+                            rec = {"index": i, "failed": True, "converged": False, "status": int(Status.WORKER_DIED),
                                    "message": f"worker error: {type(exc).__name__}: {exc}",
                                    "n_iter": -1, "residual": math.nan, "scalars": {}, "arrays": {},
                                    "seconds": math.nan}
