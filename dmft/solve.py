@@ -85,23 +85,24 @@ class Method(NamedTuple):
     solve: Callable[..., DMFTResult]
     #: models it accepts
     models: tuple
-    #: order of convergence in the step of the returned arrays with the default
-    #: options (None: a Monte Carlo method)
+    #: order of convergence of its integrator in the step (``extrapolate=False`` where
+    #: the method extrapolates); None for a Monte Carlo method
     order: int | None
-    #: order of the underlying single-grid scheme (``extrapolate=False``)
-    base_order: int | None
+    #: order of the Richardson-extrapolated output (the default), where it is a single
+    #: power of the step; None otherwise
+    extrapolated_order: int | None
 
 
-#: The methods of :func:`solve`, by name.
+#: The methods of :func:`solve`, by name, with their declared orders (checked by
+#: ``tests/test_dmft_order.py``).
 METHODS = {
     "uniform": Method(uniform.solve_uniform,
                       (SphericalPSpin, RandomRNN, LinearRegressionGF, GLMDynamics),
-                      uniform.ORDER_EXTRAPOLATED, uniform.ORDER),
+                      uniform.ORDER, uniform.ORDER_EXTRAPOLATED),
     "stationary": Method(stationary.solve_stationary, (SphericalPSpin, RandomRNN),
-                         uniform.ORDER_EXTRAPOLATED, stationary.ORDER),
-    "sampled": Method(sampled.solve_sampled, (GLMDynamics,), sampled.ORDER, sampled.ORDER),
-    "doubling": Method(doubling.solve_doubling, (SphericalPSpin,), doubling.ORDER,
-                       doubling.ORDER),
+                         stationary.ORDER, stationary.ORDER_EXTRAPOLATED),
+    "sampled": Method(sampled.solve_sampled, (GLMDynamics,), sampled.ORDER, None),
+    "doubling": Method(doubling.solve_doubling, (SphericalPSpin,), doubling.ORDER, None),
 }
 
 #: With ``method="auto"``, a :class:`SphericalPSpin` run longer than this goes to

@@ -25,12 +25,15 @@ from .result import DMFTResult, finish_richardson, richardson_levels
 from .rnn import RandomRNN, stationary_profile, stationary_variance
 from .uniform import UNIFORM_DT, UNIFORM_RTOL, grid_points
 
-__all__ = ["solve_stationary", "ORDER"]
+__all__ = ["solve_stationary", "ORDER", "ORDER_EXTRAPOLATED"]
 
-#: Order of convergence in ``dt`` of the p-spin one-time scheme without extrapolation
-#: (trapezoid memory and trapezoid step); the extrapolated result is
-#: :data:`dmft.uniform.ORDER_EXTRAPOLATED`.
+#: Order of convergence in ``dt`` of the p-spin one-time scheme without extrapolation:
+#: trapezoid memory and implicit trapezoid step, whose errors (Euler–Maclaurin, the
+#: solution being smooth in tau) expand in even powers of ``dt``.
 ORDER = 2
+#: Hence the Richardson extrapolation (the default) removes the ``dt^2`` term and leaves
+#: ``dt^4``.
+ORDER_EXTRAPOLATED = 4
 
 
 def solve_stationary(model, t_max, *, dt=UNIFORM_DT, tol=1e-10, max_corrector=50,
