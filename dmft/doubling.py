@@ -286,8 +286,8 @@ def _check_resume(resume, model, opts, t_max):
     """Raise ValueError (naming ``resume``) unless ``resume`` is a checkpoint of this very run."""
     if not isinstance(resume, DMFTResult) or resume.meta.get("method") != "doubling" \
             or "checkpoint_level" not in resume.meta:
-        raise ValueError("resume must be a doubling checkpoint (dmft.solve(..., checkpoint=backend) "
-                         f"saves one as {CHECKPOINT_NAME!r})")
+        raise ValueError("resume must be a doubling checkpoint (dmft.solve(..., "
+                         f"checkpoint=backend) saves one as {CHECKPOINT_NAME!r})")
     if resume.model != model:
         raise ValueError(f"resume was computed for another model: {resume.model!r}")
     if float(resume.scalars["t_max"]) != t_max:
