@@ -20,20 +20,28 @@ predictor–corrector, Richardson-extrapolated with an error estimate
 chaotic RNN also have a one-time stationary solver (``"stationary"``); the
 spherical p-spin has a time-doubling integrator with a fixed window of
 points for long and aging runs (``"doubling"``, :mod:`dmft.doubling`).  It
-returns a :class:`DMFTResult`.
+returns a :class:`DMFTResult`.  The methods are the table :data:`METHODS`;
+the contract a model, a method and a result satisfy is at the top of
+:mod:`dmft.solve`.
+
+Layout: :mod:`dmft.result` (:class:`DMFTResult`), one module per method
+(:mod:`dmft.uniform`, :mod:`dmft.stationary`, :mod:`dmft.sampled`,
+:mod:`dmft.doubling`), each with its kernels in :mod:`dmft._kernels`, and
+:mod:`dmft.solve` on top (imported by nothing in the package but this file).
 """
 
-from . import _kernels  # noqa: F401  (registers the warm-up)
 from .glm import GLMDynamics
 from .linreg import LinearRegressionGF, mp_error, mp_train_loss
 from .pspin2 import Pspin2Exact, pspin2_exact
 from .pspin import (SphericalPSpin, aging_energy, aging_fdr, aging_plateau, convert,
                     dynamical_temperature, equilibrium_energy, threshold_energy)
 from .rnn import RandomRNN, stationary_variance
-from .solve import DMFTResult, solve
+from .result import DMFTResult
+from .solve import METHODS, solve
 from . import kinds  # noqa: F401,E402  (registers the sweep kinds)
 
 __all__ = ["SphericalPSpin", "LinearRegressionGF", "RandomRNN", "GLMDynamics", "DMFTResult", "solve",
+           "METHODS",
            "convert", "dynamical_temperature", "equilibrium_energy", "threshold_energy",
            "aging_plateau", "aging_fdr", "aging_energy", "mp_error", "mp_train_loss",
            "stationary_variance", "pspin2_exact", "Pspin2Exact"]

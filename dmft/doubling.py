@@ -1,7 +1,7 @@
 r"""Time-doubling (Kim–Latz type) integrator for the spherical p-spin: long and aging runs.
 
-Design (the kernels are in :mod:`dmft._kernels`, section "Time-doubling")
--------------------------------------------------------------------------
+Design (the kernels are in :mod:`dmft._kernels.doubling`)
+---------------------------------------------------------
 Cugliandolo–Kurchan equations of :class:`dmft.SphericalPSpin` (PRL 71, 173
 (1993)), ``f1 = xi'``, ``f2 = xi''``, ``Sig(t,s) = f2(C(t,s)) R(t,s)``, for
 ``t > t'``::
@@ -75,7 +75,7 @@ Delta_l phi``, with ``phi = f3(C(t_i,.))`` (mu, plus T), ``f1`` (e),
 f1(C(t_i,0)) chi(t_j,0) + sum_l AX[j,l] Delta_l f1(C(t_i,.))``.
 
 *Start* (D10): rows ``0..N/2`` come from the uniform predictor–corrector
-(:func:`dmft._kernels.integrate_uniform`) at ``h0``; chi by the trapezoid
+(:func:`dmft._kernels.uniform.integrate_uniform`) at ``h0``; chi by the trapezoid
 rule along each row.
 
 *New row* (D11): (a) its last ``n_copy`` sub-diagonal points and the
@@ -103,9 +103,11 @@ Memory is ``O(N^2)``; each doubling costs ``O(N^3)`` per sweep.
 
 The energy and mu of every row computed are kept (the one-time history over
 all times visited, ``O(N n_doublings)`` values); C and chi are those of the
-final window.  With ``checkpoint=path`` the window state (seven ``(N+1)^2``
-arrays) and the history are written to an archive after every doubling;
-``resume=`` such a checkpoint continues the run and reproduces it exactly.
+final window.  With ``checkpoint=backend`` the window state (seven ``(N+1)^2``
+arrays) and the history are handed to a storage backend after every doubling
+(:class:`CheckpointBackend`; :class:`ArchiveCheckpoint`, an HDF5 archive, is
+the default for a path); ``resume=`` such a checkpoint continues the run and
+reproduces it exactly.  The solver itself does no file I/O.
 
 *Accuracy* (measured against the exact 2-spin solution
 :func:`dmft.pspin2_exact`; tests/test_dmft_doubling.py).  Second order in
@@ -148,16 +150,34 @@ from __future__ import annotations
 import math
 import os
 import time
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from lmech.checks import check_bool, check_int, check_options, check_real
+from lmech import Status
+from lmech.checks import check_bool, check_int, check_real
 from lmech.result import over_tolerance
 
-from . import _kernels
+from ._kernels import doubling as _kd
+from ._kernels import uniform as _ku
 from .pspin import SphericalPSpin
+from .result import DMFTResult
 
-__all__ = ["solve_doubling", "DOUBLING_OPTIONS", "doubling_grid", "FDT_SPLIT_MIN_T"]
+__all__ = ["solve_doubling", "doubling_grid", "FDT_SPLIT_MIN_T", "CHECKPOINT_NAME",
+           "CheckpointBackend", "ArchiveCheckpoint", "MemoryCheckpoint", "ORDER"]
+
+#: Order of convergence in the step when the whole grid is refined (``dt0 -> dt0/2``
+#: together with ``n_window -> 2 n_window``, so that the step of every level halves) at
+#: fixed ``n_copy``: the rows are BDF2 with parabolic interval averages (eqs. D5-D9), and
+#: the copies next to the diagonal (eq. D11a) err by O(h) on a strip of width
+#: ``n_copy h``, an O(h^2) contribution to the memory integrals.  Measured against
+#: :func:`dmft.pspin2_exact` (p = 2, T = 0.5, e(t_max)), successive slopes for h0 = 0.1
+#: .. 0.0125: t_max = 3.2 (no doubling) 1.43, 1.80, 1.91; t_max = 6.4 (one doubling)
+#: 1.52, 1.77, 1.88; after more doublings the asymptotic regime starts at smaller steps
+#: (t_max = 51.2, four doublings, h0 = 0.1 .. 0.00625: 0.98, 1.11, 1.38, 1.63).  See the
+#: accuracy notes above for the error in 1/N at fixed h0.  Checked in
+#: ``tests/test_dmft_order.py``.
+ORDER = 2
 
 #: ``fdt_split="auto"`` uses the split (D3) for ``T >= c sqrt(xi''(1))``, the plain form
 #: (D9) below, with ``c = FDT_SPLIT_MIN_T[0]`` if xi has a term of degree >= 3 and
@@ -175,9 +195,6 @@ FDT_SPLIT_MIN_T = (0.06, 0.1)
 #: Corrector iterations per step of the uniform predictor-corrector that fills the first
 #: half-window (eq. D10); a row needing more fails the run.
 _START_MAX_CORRECTOR = 50
-
-DOUBLING_OPTIONS = ("method", "n_window", "dt0", "tol", "max_corrector", "n_copy", "fdt_split",
-                    "checkpoint", "resume", "rtol", "estimate")
 
 #: Default of ``rtol``: ``success`` requires every error estimate ``<= rtol max(1, |X|)``.
 #: 1e-3, because the doubled-window estimate is conservative (it assumes order 1/2 in 1/N
@@ -206,13 +223,71 @@ def doubling_grid(t_max: float, n_window: int, dt0: float) -> tuple[int, int, fl
     return k, m, t_max / (m * 2 ** k)
 
 
+@runtime_checkable
+class CheckpointBackend(Protocol):
+    """Where :func:`solve_doubling` keeps its checkpoints: two methods.
+
+    ``save(name, result)`` stores ``result`` (a :class:`DMFTResult`) under
+    ``name``, replacing what was there; ``load(name)`` returns it.  The solver
+    calls ``save(CHECKPOINT_NAME, checkpoint)`` after every doubling and never
+    touches a file itself.
+    """
+
+    def save(self, name: str, result: DMFTResult) -> None: ...
+
+    def load(self, name: str) -> DMFTResult: ...
+
+
+class ArchiveCheckpoint:
+    """Default backend: each checkpoint is a group ``name`` of the HDF5 archive at
+    ``path`` (:func:`lmech.archive.save` with ``overwrite=True``, read back by
+    :func:`lmech.archive.load`, which rebuilds the model)."""
+
+    def __init__(self, path):
+        if not isinstance(path, (str, os.PathLike)):
+            raise ValueError(f"checkpoint must be a path (str or os.PathLike) or a backend with "
+                             f"save(name, result) and load(name), got {path!r}")
+        self.path = path
+
+    def save(self, name: str, result: DMFTResult) -> None:
+        import lmech.archive
+        lmech.archive.save(result, self.path, name, overwrite=True)
+
+    def load(self, name: str) -> DMFTResult:
+        import lmech.archive
+        return lmech.archive.load(self.path, name)
+
+    def __repr__(self):
+        return f"ArchiveCheckpoint({os.fspath(self.path)!r})"
+
+
+class MemoryCheckpoint:
+    """Backend keeping the checkpoints in a dict (no storage): ``load`` returns the
+    very object saved.  For tests, and for callers that store results themselves."""
+
+    def __init__(self):
+        self.results = {}
+
+    def save(self, name: str, result: DMFTResult) -> None:
+        self.results[name] = result
+
+    def load(self, name: str) -> DMFTResult:
+        return self.results[name]
+
+
+def _checkpoint_backend(checkpoint):
+    """``checkpoint`` as a backend: a backend as is, a path as an :class:`ArchiveCheckpoint`."""
+    if checkpoint is None or isinstance(checkpoint, CheckpointBackend):
+        return checkpoint
+    return ArchiveCheckpoint(checkpoint)  # ValueError naming checkpoint unless a path
+
+
 def _check_resume(resume, model, opts, t_max):
     """Raise ValueError (naming ``resume``) unless ``resume`` is a checkpoint of this very run."""
-    from .solve import DMFTResult
     if not isinstance(resume, DMFTResult) or resume.meta.get("method") != "doubling" \
             or "checkpoint_level" not in resume.meta:
-        raise ValueError("resume must be a doubling checkpoint (dmft.solve(..., checkpoint=path) "
-                         f"writes one as {CHECKPOINT_NAME!r})")
+        raise ValueError("resume must be a doubling checkpoint (dmft.solve(..., "
+                         f"checkpoint=backend) saves one as {CHECKPOINT_NAME!r})")
     if resume.model != model:
         raise ValueError(f"resume was computed for another model: {resume.model!r}")
     if float(resume.scalars["t_max"]) != t_max:
@@ -223,24 +298,24 @@ def _check_resume(resume, model, opts, t_max):
             raise ValueError(f"resume was computed with {k}={resume.options.get(k)!r}, not {v!r}")
 
 
-def _save_checkpoint(path, model, opts, t_max, level, K, h, state, t_all, e_all, mu_all, its,
+def _save_checkpoint(backend, model, opts, t_max, level, K, h, state, t_all, e_all, mu_all, its,
                      chg):
-    """Write the window state after doubling ``level`` to ``path`` (group ``CHECKPOINT_NAME``)."""
-    import lmech
-    from .solve import DMFTResult
+    """Hand the window state after doubling ``level`` to ``backend`` (as ``CHECKPOINT_NAME``)."""
     arrays = {"state_" + k: v.copy() for k, v in state.items()}
     arrays.update(t_all=np.concatenate(t_all), e=np.concatenate(e_all),
                   mu=np.concatenate(mu_all), iterations=np.concatenate(its),
                   corrector_change=np.concatenate(chg))
-    res = DMFTResult(success=False, status=1,
+    res = DMFTResult(success=False, status=Status.INCOMPLETE,
                      message=f"checkpoint after level {level} of {K} (t = {arrays['t_all'][-1]:.6g})",
                      model=model, options=opts, arrays=arrays,
                      scalars={"t_max": t_max, "h": h},
                      meta={"method": "doubling", "checkpoint_level": level})
-    lmech.archive.save(res, path, CHECKPOINT_NAME, overwrite=True)
+    backend.save(CHECKPOINT_NAME, res)
 
 
-def solve_doubling(model: SphericalPSpin, t_max: float, **options):
+def solve_doubling(model: SphericalPSpin, t_max: float, *, n_window=256, dt0=0.05, tol=1e-9,
+                   max_corrector=300, n_copy=2, fdt_split="auto", checkpoint=None, resume=None,
+                   rtol=DOUBLING_RTOL, estimate=True) -> DMFTResult:
     """Integrate the Cugliandolo–Kurchan equations with the time-doubling scheme.
 
     Implements equations (D1)-(D13) of this module's docstring (Kim & Latz,
@@ -263,14 +338,16 @@ def solve_doubling(model: SphericalPSpin, t_max: float, **options):
         (default 1e-9).
     max_corrector : int, optional
         Maximum sweeps per row (default 300).
-    checkpoint : str or path, optional
-        Archive to which the window state is written (group
-        ``"doubling_checkpoint"``, replaced each time) after every doubling;
-        a run without doubling (``t_max <= n_window dt0``) writes none.
+    checkpoint : CheckpointBackend, str or path, optional
+        Backend to which the window state is handed after every doubling, as
+        ``backend.save(CHECKPOINT_NAME, result)`` (``"doubling_checkpoint"``,
+        replaced each time); a path means :class:`ArchiveCheckpoint` (an HDF5
+        archive).  A run without doubling (``t_max <= n_window dt0``) saves
+        none.
     resume : DMFTResult, optional
-        Such a checkpoint (``lmech.archive.load(path, "doubling_checkpoint")``)
-        of the same model, ``t_max`` and numerical options: the run continues
-        from it and reproduces the uninterrupted run exactly.
+        Such a checkpoint (``backend.load(CHECKPOINT_NAME)``) of the same
+        model, ``t_max`` and numerical options: the run continues from it and
+        reproduces the uninterrupted run exactly.
     fdt_split : bool or "auto", optional
         Use the split (D3) of the response measure (True) or the plain
         Stieltjes sums (D9, False).  ``"auto"`` (default): the split for ``T
@@ -322,17 +399,24 @@ def solve_doubling(model: SphericalPSpin, t_max: float, **options):
         iterations for the rows of the uniform start), ``corrector_change``,
         and ``fdt_ratio_last`` (the fluctuation–dissipation ratio on the last
         row, interval by interval).  ``success`` is False if a value went
-        non-finite or a row (including the uniform start's) did not converge.
+        non-finite or a row (including the uniform start's) did not converge;
+        ``status`` (:class:`lmech.Status`) is ``CONVERGED``, ``TOLERANCE``
+        (estimate above ``rtol``), ``NO_ESTIMATE`` (``estimate=False``, or the
+        coarser runs of the estimate failed), ``MAX_ITER`` (a row's corrector),
+        ``DIVERGED`` (non-finite values) or ``INVALID_STATE`` (``|C| > 1``).
+        ``n_iter`` is the total number of sweeps (and start corrector
+        iterations); ``residual`` the largest last corrector change of a row.
     """
-    return _solve_doubling(model, t_max, options, free_n_copy=False)
+    return _solve_doubling(model, t_max, dict(
+        n_window=n_window, dt0=dt0, tol=tol, max_corrector=max_corrector, n_copy=n_copy,
+        fdt_split=fdt_split, checkpoint=checkpoint, resume=resume, rtol=rtol, estimate=estimate),
+        free_n_copy=False)
 
 
 def _solve_doubling(model, t_max, options, free_n_copy):
-    """Body of :func:`solve_doubling`; ``free_n_copy`` lifts the ``N/64`` cap on
-    ``n_copy`` (the estimate's coarser runs keep the caller's ``n_copy``)."""
-    from .solve import DMFTResult
-
-    check_options(options, DOUBLING_OPTIONS, "dmft.solve(method='doubling')")
+    """Body of :func:`solve_doubling` (``options``: its keyword arguments, missing ones
+    at their defaults); ``free_n_copy`` lifts the ``N/64`` cap on ``n_copy`` (the
+    estimate's coarser runs keep the caller's ``n_copy``)."""
     if not isinstance(model, SphericalPSpin):
         raise ValueError("method 'doubling' is implemented for SphericalPSpin only, got "
                          f"{type(model).__name__}")
@@ -363,9 +447,7 @@ def _solve_doubling(model, t_max, options, free_n_copy):
             "max_corrector": max_corr, "n_copy": nc, "fdt_split": split}
     if estimate and (N // 2) // 2 * 2 < 16:
         raise ValueError(f"estimate=True needs n_window >= 32 (the estimate runs n_window/2), got {N}")
-    checkpoint = options.get("checkpoint")
-    if checkpoint is not None and not isinstance(checkpoint, (str, os.PathLike)):
-        raise ValueError(f"checkpoint must be a path (str or os.PathLike), got {checkpoint!r}")
+    checkpoint = _checkpoint_backend(options.get("checkpoint"))
     resume = options.get("resume")
     if resume is not None:
         _check_resume(resume, model, opts, t_max)
@@ -377,29 +459,31 @@ def _solve_doubling(model, t_max, options, free_n_copy):
     state = {k: np.zeros((n, n)) for k in _STATE}
     C, X, AC, AX, H1, H2, H3 = (state[k] for k in _STATE)
     message = "integrated to t_max"
+    status = Status.CONVERGED
     h = h0
     last_done = n0 - 1
     if resume is None:
         Cu, Ru = np.zeros((n0, n0)), np.zeros((n0, n0))
         its_u = np.zeros(n0, dtype=np.int64)
-        done_u = _kernels.integrate_uniform(_kernels.MODEL_PSPIN, np.array([T]), coef, 1.0,
-                                            np.zeros(0), h0, n0, min(tol, 1e-10), 1e-3,
-                                            _START_MAX_CORRECTOR, np.zeros(1), np.ones(1), Cu, Ru,
-                                            np.zeros((1, 1)), np.zeros((1, 1)),
-                                            np.zeros((0, n0)), np.zeros(n0), its_u, 0)
+        done_u = _ku.integrate_uniform(_ku.MODEL_PSPIN, np.array([T]), coef, 1.0,
+                                       np.zeros(0), h0, n0, min(tol, 1e-10), 1e-3,
+                                       _START_MAX_CORRECTOR, np.zeros(1), np.ones(1), Cu, Ru,
+                                       np.zeros((1, 1)), np.zeros((1, 1)),
+                                       np.zeros((0, n0)), np.zeros(n0), its_u, 0)
         mu0 = np.full(n0, np.nan)
         e0 = np.full(n0, np.nan)
         start_fail = int(np.sum(its_u[1:] > _START_MAX_CORRECTOR))
         ok = bool(done_u == n0 and np.all(np.isfinite(Cu)) and np.all(np.isfinite(Ru)))
         if ok and start_fail == 0:
-            _kernels.doubling_init(coef, T, split, h0, n0, Cu, Ru, C, X, AC, AX, H1, H2, H3, mu0,
-                                   e0)
+            _kd.doubling_init(coef, T, split, h0, n0, Cu, Ru, C, X, AC, AX, H1, H2, H3, mu0, e0)
         elif ok:
             ok = False
             message = (f"the uniform start's corrector did not converge in {start_fail} rows "
                        f"(at most {_START_MAX_CORRECTOR} iterations); stopped")
+            status = Status.MAX_ITER
         else:
             message = "non-finite values in the uniform start; stopped"
+            status = Status.DIVERGED
         t_all = [h0 * np.arange(n0)]
         e_all = [e0]
         mu_all = [mu0]
@@ -425,7 +509,7 @@ def _solve_doubling(model, t_max, options, free_n_copy):
             e = np.full(nr, np.nan)
             it = np.zeros(nr, dtype=np.int64)
             ch = np.full(nr, np.nan)
-            done = _kernels.doubling_rows(coef, T, split, h, n0, last, nc, C, X, AC, AX, H1, H2,
+            done = _kd.doubling_rows(coef, T, split, h, n0, last, nc, C, X, AC, AX, H1, H2,
                                           H3, tol, max_corr, mu, e, it, ch)
             k_ok = done - n0
             t_all.append(h * np.arange(n0, n0 + k_ok))
@@ -437,6 +521,7 @@ def _solve_doubling(model, t_max, options, free_n_copy):
             if done != last + 1:
                 ok = False
                 if it[k_ok] == -1:
+                    status = Status.INVALID_STATE
                     message = (f"|C(t,t')| > 1 at t = {h * done:.6g} (h = {h:.3g}): the scheme is "
                                "unstable with these options (try fdt_split, a larger n_window "
                                "or a smaller dt0); stopped")
@@ -448,9 +533,10 @@ def _solve_doubling(model, t_max, options, free_n_copy):
                     last_done = done
                 else:
                     message = f"non-finite values at t = {h * done:.6g} (h = {h:.3g}); stopped"
+                    status = Status.DIVERGED
                 break
             if level < K:
-                _kernels.doubling_decimate(N, C, X, AC, AX, H1, H2, H3)
+                _kd.doubling_decimate(N, C, X, AC, AX, H1, H2, H3)
                 h *= 2.0
                 if checkpoint is not None:
                     _save_checkpoint(checkpoint, model, opts, t_max, level, K, h, state, t_all,
@@ -465,6 +551,7 @@ def _solve_doubling(model, t_max, options, free_n_copy):
     success = bool(ok and n_fail == 0)
     if ok and n_fail:
         message = f"corrector did not reach tol in {n_fail} rows"
+        status = Status.MAX_ITER
     mw = last_done + 1
     Cw = C[:mw, :mw].copy()
     chi = np.tril(X[:mw, :mw])
@@ -544,12 +631,15 @@ def _solve_doubling(model, t_max, options, free_n_copy):
             success = False
             message = ("integrated to t_max, but not verified: estimate=False gives no error "
                        "estimate (nan), and success requires one")
+            status = Status.NO_ESTIMATE
         elif bad:
             success = False
+            status = (Status.NO_ESTIMATE if any(math.isnan(err[k]) for k in bad)
+                      else Status.TOLERANCE)
             message = (f"error estimate above rtol = {rtol:g} for {', '.join(bad)} ("
                        + ", ".join(f"{k} {err[k]:.2g}" for k in bad)
                        + "): increase n_window")
-    return DMFTResult(success=success, status=0 if success else -1, message=message,
+    return DMFTResult(success=success, status=status, message=message,
                       n_iter=int(its.sum()), residual=scalars["max_corrector_change"],
                       model=model, options={**opts, "rtol": rtol, "estimate": estimate},
                       conventions=conventions, error_estimate=err,

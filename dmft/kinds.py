@@ -46,7 +46,8 @@ from .glm import LOSSES, TEACHERS, GLMDynamics
 from .linreg import LinearRegressionGF, mp_error
 from .pspin import CONVENTIONS, SphericalPSpin
 from .rnn import PHI_CODES, RandomRNN
-from .solve import DMFTResult, solve
+from .result import DMFTResult
+from .solve import solve
 
 __all__ = ["pspin_point", "pspin_check", "linreg_point", "linreg_check", "rnn_point",
            "rnn_check", "plot_observable"]

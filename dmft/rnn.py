@@ -32,7 +32,7 @@ import lmech
 from lmech import gauss
 from lmech.checks import check_choice, check_real
 
-from . import _kernels
+from ._kernels import common as _kernels
 
 __all__ = ["RandomRNN", "PHI_CODES", "stationary_variance", "stationary_profile"]
 

@@ -287,24 +287,30 @@ def test_unstable_split_is_reported_not_returned():
 
 
 def test_checkpoint_and_resume_reproduce_the_run(tmp_path):
-    from dmft.doubling import CHECKPOINT_NAME
+    from dmft.doubling import CHECKPOINT_NAME, ArchiveCheckpoint
 
     kw = dict(method="doubling", n_window=32, dt0=0.05, estimate=False)
     full = dmft.solve(P3_T05, 400.0, **kw)
     assert full.message.startswith("integrated to t_max") and full.n_doublings >= 5
     # the checkpoint a run leaves behind is its state after the last doubling, with the
     # rows of the final window still to compute: resuming from it must reproduce the run
-    # (public behaviour only: the checkpoint is the archive written by the run)
-    path = tmp_path / "ck.h5"
-    dmft.solve(P3_T05, 400.0, checkpoint=path, **kw)
-    ck = lmech.archive.load(path, CHECKPOINT_NAME)
+    # (public behaviour only: the checkpoint is what the run handed to its backend, here
+    # the default one, an HDF5 archive)
+    store = ArchiveCheckpoint(tmp_path / "ck.h5")
+    dmft.solve(P3_T05, 400.0, checkpoint=store, **kw)
+    ck = store.load(CHECKPOINT_NAME)
     assert ck.meta["checkpoint_level"] == full.n_doublings - 1 and not ck.success
-    res = dmft.solve(P3_T05, 400.0, resume=ck, checkpoint=path, **kw)
+    assert ck.status == lmech.Status.INCOMPLETE
+    res = dmft.solve(P3_T05, 400.0, resume=ck, checkpoint=store, **kw)
     assert res.message.startswith("integrated to t_max")
     assert np.array_equal(res.C, full.C) and np.array_equal(res.chi, full.chi)
     assert np.array_equal(res.e, full.e) and np.array_equal(res.t_all, full.t_all)
-    assert lmech.archive.load(path, CHECKPOINT_NAME).meta["checkpoint_level"] == \
-        full.n_doublings - 1
+    assert store.load(CHECKPOINT_NAME).meta["checkpoint_level"] == full.n_doublings - 1
+    # a path is the default backend on that file
+    path = tmp_path / "ck2.h5"
+    dmft.solve(P3_T05, 400.0, checkpoint=path, **kw)
+    assert np.array_equal(lmech.archive.load(path, CHECKPOINT_NAME).arrays["state_C"],
+                          ck.arrays["state_C"])
     # the checkpointed window is really used (not recomputed): perturbing it moves the result
     ck.arrays["state_C"][10, :9] *= 1.001
     ck.arrays["state_C"][:9, 10] *= 1.001
@@ -316,6 +322,35 @@ def test_checkpoint_and_resume_reproduce_the_run(tmp_path):
         dmft.solve(P3_T05, 400.0, resume=ck, method="doubling", n_window=64, dt0=0.05)
     with pytest.raises(ValueError, match="resume"):
         dmft.solve(P3_T05, 400.0, resume=full, **kw)
+
+
+def test_checkpoints_go_through_the_injected_backend(tmp_path, monkeypatch):
+    # the solver hands every checkpoint to its backend and does no file I/O itself: with a
+    # backend that keeps them in memory no file appears, the state after each doubling is
+    # saved, in order, and the run resumes from any of them exactly
+    from dmft.doubling import CHECKPOINT_NAME
+
+    class Recorder:
+        def __init__(self):
+            self.saved = []
+
+        def save(self, name, result):
+            self.saved.append((name, result))
+
+        def load(self, name):
+            return next(r for n, r in reversed(self.saved) if n == name)
+
+    monkeypatch.chdir(tmp_path)
+    kw = dict(method="doubling", n_window=32, dt0=0.05, estimate=False)
+    full = dmft.solve(P3_T05, 400.0, **kw)
+    rec = Recorder()
+    again = dmft.solve(P3_T05, 400.0, checkpoint=rec, **kw)
+    assert list(tmp_path.iterdir()) == []
+    assert np.array_equal(again.e, full.e)
+    assert [n for n, _ in rec.saved] == [CHECKPOINT_NAME] * full.n_doublings
+    assert [r.meta["checkpoint_level"] for _, r in rec.saved] == list(range(full.n_doublings))
+    res = dmft.solve(P3_T05, 400.0, resume=rec.saved[1][1], **kw)
+    assert np.array_equal(res.C, full.C) and np.array_equal(res.e, full.e)
 
 
 def test_auto_split_choice_and_p2_half_critical_temperature():

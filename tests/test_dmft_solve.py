@@ -52,6 +52,7 @@ def test_divergence_is_reported_not_raised():
 def test_corrector_nonconvergence_is_reported():
     res = dmft.solve(dmft.SphericalPSpin(p=3, T=0.5), 2.0, dt=0.2, tol=1e-16, max_corrector=1)
     assert not res.success and "corrector" in res.message
+    assert res.status == lmech.Status.MAX_ITER
 
 
 def test_corrector_stopping_rule():
@@ -102,3 +103,83 @@ def test_resume_validation():
         dmft.solve(m, 0.5, dt=0.1, resume=part, extrapolate=False, rtol=0.05)
     with pytest.raises(ValueError, match="resume"):
         dmft.solve(m, 2.0, dt=0.1, resume="part.h5")
+
+
+def test_status_says_why():
+    m = dmft.SphericalPSpin(p=3, T=0.8)
+    ok = dmft.solve(m, 2.0, dt=0.05)
+    assert ok.success and ok.status == lmech.Status.CONVERGED
+    # the same run held to a tolerance below its own error estimate
+    tight = dmft.solve(m, 2.0, dt=0.05, rtol=1e-12)
+    assert not tight.success and tight.status == lmech.Status.TOLERANCE
+    assert min(tight.error_estimate.values()) > 1e-12
+    # too few steps for the 2 dt level: integrated, but no estimate
+    short = dmft.solve(m, 0.2, dt=0.1)
+    assert not short.success and short.status == lmech.Status.NO_ESTIMATE
+    unverified = dmft.solve(m, 4.0, method="doubling", n_window=32, estimate=False)
+    assert not unverified.success and unverified.status == lmech.Status.NO_ESTIMATE
+    st = dmft.solve(m, 5.0, method="stationary", max_corrector=1)
+    assert st.status == lmech.Status.MAX_ITER
+
+
+@pytest.mark.parametrize("method,good", [("uniform", {}), ("stationary", {}),
+                                         ("doubling", {"n_window": 32}), ("sampled", {})])
+def test_unknown_option_names_option_and_method(method, good):
+    model = dmft.GLMDynamics() if method == "sampled" else dmft.SphericalPSpin(p=3, T=0.8)
+    with pytest.raises(TypeError, match=f"method='{method}'.*unknown option.*bogus_step"):
+        dmft.solve(model, 1.0, method=method, bogus_step=0.1, **good)
+    # every option a method takes is a keyword of its function, default in the signature
+    import inspect
+    sig = inspect.signature(dmft.METHODS[method].solve)
+    opts = [p for p in sig.parameters.values() if p.kind is p.KEYWORD_ONLY]
+    assert opts and all(p.default is not p.empty for p in opts)
+
+
+def test_import_graph_is_acyclic_and_solve_is_on_top():
+    # the package's own import graph (every import statement, also inside functions): no
+    # cycle, and dmft.solve is imported by no module but the package itself and the sweep
+    # kinds (which call it); the method modules take DMFTResult from dmft.result
+    import ast
+    import importlib.util
+    from pathlib import Path
+
+    root = Path(dmft.__file__).parent
+    mods = {}
+    for f in root.rglob("*.py"):
+        rel = f.relative_to(root.parent).with_suffix("")
+        name = ".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)
+        mods[name] = f
+    graph = {}
+    for name, f in mods.items():
+        pkg = name if f.name == "__init__.py" else name.rpartition(".")[0]
+        deps = set()
+        for node in ast.walk(ast.parse(f.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                base = pkg.rsplit(".", node.level - 1)[0] if node.level > 1 else pkg
+                target = f"{base}.{node.module}" if node.module else base
+                for a in node.names:
+                    sub = f"{target}.{a.name}"
+                    deps.add(sub if sub in mods else target)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) \
+                    else [node.module]
+                deps |= {n for n in names if n in mods}
+        graph[name] = deps - {name}
+    assert importlib.util.find_spec("dmft.solve") and "dmft.solve" in graph
+    assert {m for m, d in graph.items() if "dmft.solve" in d} == {"dmft", "dmft.kinds"}
+    for m in ("dmft.uniform", "dmft.stationary", "dmft.sampled", "dmft.doubling"):
+        assert "dmft.result" in graph[m] and "dmft" not in graph[m], m
+    # depth-first search for a cycle (the package's __init__ is the root, imported by none)
+    state = {}
+
+    def visit(m, path):
+        state[m] = 1
+        for d in graph[m]:
+            assert state.get(d) != 1, f"import cycle: {' -> '.join(path + [d])}"
+            if d not in state:
+                visit(d, path + [d])
+        state[m] = 2
+
+    for m in graph:
+        if m not in state:
+            visit(m, [m])

@@ -1,0 +1,171 @@
+"""``method="stationary"``: one-time solvers of time-translation-invariant states.
+
+* :class:`SphericalPSpin` (``T > 0``): the paramagnet under the
+  fluctuation–dissipation theorem, ``C'(tau) = -T C(tau) - (1/T) int_0^tau
+  xi'(C(tau - s)) C'(s) ds`` (Cugliandolo & Kurchan, PRL 71, 173 (1993);
+  Crisanti, Horner & Sommers, Z. Phys. B 92, 257 (1993)), trapezoid
+  predictor–corrector (kernel :func:`dmft._kernels.stationary.stationary_pspin`,
+  second order in ``dt``), Richardson-extrapolated like ``"uniform"``.
+* :class:`RandomRNN`: the Sompolinsky–Crisanti–Sommers stationary
+  autocorrelation (:func:`dmft.rnn.stationary_profile`).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from lmech import Status
+from lmech.checks import check_bool, check_int, check_real
+
+from ._kernels import stationary as _ks
+from .pspin import SphericalPSpin
+from .result import DMFTResult, finish_richardson, richardson_levels
+from .rnn import RandomRNN, stationary_profile, stationary_variance
+from .uniform import UNIFORM_DT, UNIFORM_RTOL, grid_points
+
+__all__ = ["solve_stationary", "ORDER", "ORDER_EXTRAPOLATED"]
+
+#: Order of convergence in ``dt`` of the p-spin one-time scheme without extrapolation:
+#: trapezoid memory and implicit trapezoid step, whose errors (Euler–Maclaurin, the
+#: solution being smooth in tau) expand in even powers of ``dt``.
+ORDER = 2
+#: Hence the Richardson extrapolation (the default) removes the ``dt^2`` term and leaves
+#: ``dt^4``.
+ORDER_EXTRAPOLATED = 4
+
+
+def solve_stationary(model, t_max, *, dt=UNIFORM_DT, tol=1e-10, max_corrector=50,
+                     extrapolate=True, rtol=UNIFORM_RTOL, n_quad=48) -> DMFTResult:
+    """The stationary (``t -> infinity``, time-translation invariant) correlation
+    ``C(tau)`` on ``tau in [0, t_max]`` (``method="stationary"``).
+
+    Parameters
+    ----------
+    model : SphericalPSpin (``T > 0``) or RandomRNN
+    t_max : float
+        Largest lag (``> 0``).
+    dt : float, optional
+        Step of the returned lag grid (default 0.1); must divide ``t_max``.
+    tol, max_corrector : optional
+        p-spin: corrector tolerance (default 1e-10) and iteration cap per step
+        (default 50).
+    extrapolate : bool, optional
+        p-spin: Richardson extrapolation from ``dt/2`` and ``dt`` with the
+        error estimate from ``2 dt``, as in :func:`dmft.uniform.solve_uniform`
+        (default True).
+    rtol : float, optional
+        ``success`` requires every error estimate ``<= rtol max(1, |X|)``
+        (default 1e-4).
+    n_quad : int, optional
+        RNN: Gauss–Hermite nodes (default 48); the profile is returned
+        computed with ``min(2 n_quad, 300)`` nodes and twice the spline
+        points, its difference with the ``n_quad`` profile being the error
+        estimate.
+
+    Returns
+    -------
+    DMFTResult
+        Arrays ``tau``, ``C`` (and for the p-spin ``R = -C'/T``); scalars
+        ``energy`` (p-spin, the equilibrium ``-xi(1)/T`` exactly), ``C_final``
+        or ``variance`` (RNN).
+    """
+    t_max = check_real("t_max", t_max, low=0.0, low_open=True)
+    tol = check_real("tol", tol, low=0.0, low_open=True)
+    max_corr = check_int("max_corrector", max_corrector, low=1, high=10_000)
+    dt = check_real("dt", dt, low=0.0, low_open=True)
+    extrapolate = check_bool("extrapolate", extrapolate)
+    rtol = check_real("rtol", rtol, low=0.0, low_open=True)
+    n = grid_points(t_max, dt)
+    if isinstance(model, RandomRNN):
+        return _stationary_rnn(model, t_max, dt, n, n_quad, rtol)
+    if not isinstance(model, SphericalPSpin):
+        raise ValueError("method 'stationary' is implemented for SphericalPSpin and "
+                         "RandomRNN only")
+    return _stationary_pspin(model, t_max, dt, n, tol, max_corr, extrapolate, rtol)
+
+
+def _stationary_rnn(model: RandomRNN, t_max, dt, n, n_quad, rtol):
+    n_quad = check_int("n_quad", n_quad, low=2, high=200)
+    t0 = time.perf_counter()
+
+    def profile(nq, refine):
+        d0 = stationary_variance(model, n_quad=nq)
+        if d0 == 0.0:
+            return d0, dt * np.arange(n), np.zeros(n)
+        from scipy.interpolate import CubicSpline
+        ts, ds = stationary_profile(model, t_max, n_quad=nq, n_points=refine * max(400, 4 * n))
+        tau = dt * np.arange(n)
+        tau = tau[tau <= ts[-1] + 1e-12]
+        return d0, tau, CubicSpline(ts, ds)(tau)
+
+    # the profile with twice the quadrature nodes and spline points is returned; its
+    # difference with the base one (n_quad) is the (conservative) error estimate
+    d1, tau1, C1 = profile(n_quad, 1)
+    d0, tau, C = profile(min(2 * n_quad, 300), 2)  # lmech.gauss.hermite allows up to 300
+    m = min(len(C), len(C1))
+    err = {"variance": abs(d1 - d0), "C": float(np.max(np.abs(C1[:m] - C[:m])))}
+    if d0 == 0.0:
+        msg = "g phi'(0) <= 1: the stationary state is the fixed point x = 0"
+    else:
+        msg = ("stationary profile to tau = %.6g" % tau[-1]) if tau[-1] < t_max - 1e-9 * t_max \
+            else "stationary profile to t_max"
+    scale = max(1.0, abs(d0))
+    success = all(e <= rtol * scale for e in err.values())
+    if not success:
+        msg += f"; error estimate above rtol = {rtol:g}: raise n_quad"
+    conventions = model.conventions()
+    conventions["integrator"] = "SCS energy conservation, tau(Delta) quadrature (solve_ivp)"
+    conventions["tau"] = "C(tau) = lim_t C(t + tau, t)"
+    conventions["error_estimate"] = ("difference with min(2 n_quad, 300) nodes and twice the "
+                                     "spline points")
+    return DMFTResult(success=success, status=Status.CONVERGED if success else Status.TOLERANCE,
+                      message=msg, n_iter=0,
+                      model=model,
+                      options={"method": "stationary", "dt": dt, "n_quad": n_quad, "rtol": rtol},
+                      conventions=conventions, timings={"solve": time.perf_counter() - t0},
+                      arrays={"tau": tau, "C": C},
+                      scalars={"t_max": t_max, "variance": d0, "n_steps": len(tau) - 1},
+                      meta={"method": "stationary"}, error_estimate=err)
+
+
+def _stationary_pspin(model: SphericalPSpin, t_max, dt, n, tol, max_corr, extrapolate, rtol):
+    T = check_real("T", model.T, low=0.0, low_open=True)
+    coef = model.xi_coefficients()
+    opts = {"method": "stationary", "dt": dt, "tol": tol, "max_corrector": max_corr,
+            "extrapolate": extrapolate, "rtol": rtol}
+
+    def level(h, m, res):
+        C = np.zeros(m)
+        F = np.zeros(m)
+        t0 = time.perf_counter()
+        its = np.zeros(m, dtype=np.int64)
+        done = _ks.stationary_pspin(coef, T, h, m, tol, max_corr, C, F, its)
+        n_fail = int(np.sum(its[1:done] > max_corr))
+        if done < m or not np.all(np.isfinite(C)):
+            msg = f"non-finite values at tau = {h * (done - 1):.6g} (h = {h:.3g})"
+            status = Status.DIVERGED
+        elif n_fail:
+            msg = (f"corrector did not reach tol = {tol:g} in {max_corr} iterations at "
+                   f"{n_fail} steps (h = {h:.3g}): raise max_corrector or decrease dt")
+            status = Status.MAX_ITER
+        else:
+            msg = "integrated to t_max"
+            status = Status.CONVERGED
+        ok = msg == "integrated to t_max"
+        return {"C": C, "R": -F / T}, {"success": ok, "status": status, "iters": its,
+                                        "message": msg, "elapsed": time.perf_counter() - t0}
+
+    arr, diff, infos = richardson_levels(level, n, dt, opts)
+    tau = dt * np.arange(n)
+    conventions = model.conventions()
+    conventions["integrator"] = "one-time (TTI + FDT) trapezoid predictor-corrector" + (
+        "; Richardson-extrapolated from steps dt/2 and dt" if extrapolate else "")
+    conventions["tau"] = "C(tau) = C(t + tau, t), R(tau) = -C'(tau)/T, t -> infinity"
+    scalars = {"t_max": t_max, "energy": model.equilibrium_energy(),
+               "C_final": float(arr["C"][-1]), "n_steps": n - 1}
+    res = finish_richardson(model, opts, {"tau": tau, "C": arr["C"], "R": arr["R"]}, diff, infos, scalars,
+                  {"C_final": ("C", "last")}, conventions, {"method": "stationary"})
+    res.error_estimate["energy"] = 0.0  # -xi(1)/T exactly
+    return res
