@@ -33,16 +33,6 @@ ALLOWED = {
     "validation": {"lmech", "odes", "dmft", "replica", "validation"},
 }
 
-#: Import edges that close a cycle today and are being removed on another branch.
-#: Each entry is (importer, imported).  The lead removes this list when merging the
-#: branch that splits dmft/solve.py (DMFTResult moves to dmft/result.py, and the
-#: method modules stop importing the dispatcher); no new entry may be added.
-KNOWN = {
-    ("dmft.doubling", "dmft.solve"),  # imports DMFTResult from the dispatcher
-    ("dmft.glm", "dmft.solve"),       # imports DMFTResult and calls the public solve
-}
-
-
 def modules() -> dict[str, Path]:
     """Dotted module name -> source file, for every module of the package."""
     out = {}
@@ -174,9 +164,7 @@ def test_graph_reader_sees_relative_and_function_level_imports(tmp_path, monkeyp
 
 def test_no_import_cycles():
     g = graph()
-    for a, b in KNOWN:  # a stale exemption must go: it would hide a cycle coming back
-        assert b in g[a], f"KNOWN lists {a} -> {b}, which no longer exists: remove it"
-    found = cycles(g, ignore=KNOWN)
+    found = cycles(g)
     assert not found, "import cycles between modules:\n" + "\n".join(" <-> ".join(c) for c in found)
 
 
@@ -191,5 +179,4 @@ if __name__ == "__main__":
     for m in sorted(g):
         print(f"{m} -> {', '.join(sorted(g[m])) or '-'}")
     print("\ncycles:", cycles(g) or "none")
-    print("cycles without KNOWN:", cycles(g, ignore=KNOWN) or "none")
     print("upward imports:", upward(g) or "none")
