@@ -180,3 +180,12 @@ if __name__ == "__main__":
         print(f"{m} -> {', '.join(sorted(g[m])) or '-'}")
     print("\ncycles:", cycles(g) or "none")
     print("upward imports:", upward(g) or "none")
+
+
+def test_dispatchers_sit_on_top_of_their_methods():
+    # dmft.solve is a METHODS table over the method modules: no module imports it but the
+    # package itself and the sweep kinds, and the methods take DMFTResult from dmft.result
+    g = graph()
+    assert {m for m, deps in g.items() if "dmft.solve" in deps} == {"dmft", "dmft.kinds"}
+    for m in ("dmft.uniform", "dmft.stationary", "dmft.sampled", "dmft.doubling"):
+        assert "dmft.result" in g[m] and "dmft" not in g[m], m
