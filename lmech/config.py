@@ -572,12 +572,16 @@ def parse_config(data: Mapping[str, Any], text: str = "") -> RunConfig:
 
     cfg = RunConfig(kind=kind, fixed=fixed, grid=grid, points=points, options=options,
                     run=run, title=title, text=text)
-    _check_points(cfg)
+    _check_points(cfg, given={*model, *swept, *options_in})
     return cfg
 
 
-def _check_points(cfg: RunConfig) -> None:
-    """Cross checks at every distinct point, lazily: ordered pairs, then the kind's check."""
+def _check_points(cfg: RunConfig, given) -> None:
+    """Cross checks at every distinct point, lazily: ordered pairs, then the kind's check.
+
+    ``given`` names the parameters and options the file sets (an ordered pair
+    is reported on the one of its two the file sets, the upper one if both).
+    """
     kind = cfg.kind
     pairs = ordered_pairs([*kind.params, *kind.options])
     check = resolve_callable(kind.check) if kind.check is not None else None
@@ -601,9 +605,10 @@ def _check_points(cfg: RunConfig) -> None:
             if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (a, b)):
                 continue
             if a >= b:
-                raise ConfigError(_config_key(hi, cfg),
-                                  f"{hi} = {values[hi]!r} must exceed {lo} = {values[lo]!r} "
-                                  f"(set by {_config_key(lo, cfg)})")
+                bad, other = (lo, hi) if lo in given and hi not in given else (hi, lo)
+                setter = f"set by {_config_key(other, cfg)}" if other in given else "the default"
+                raise ConfigError(_config_key(bad, cfg),
+                                  f"{hi} = {b!r} must exceed {lo} = {a!r} ({other}: {setter})")
         if check is None:
             continue
         try:
