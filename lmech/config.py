@@ -27,7 +27,18 @@ A config file::
     workers = 2
 
 Instead of ``[grid]``, ``[[points]]`` tables give an explicit list of points.
-Every error is a :class:`ConfigError` whose message starts with the key.
+A parameter holding a building block (:data:`BLOCK_FIELDS`: ``prior``,
+``channel``, ``loss``, ...) may be a name or a table naming its kind,
+``channel = {kind = "probit", delta = 0.1}``, built by the factory
+registered for its family (:func:`register_block_factory`).
+
+Everything is checked before any work, and every error is a
+:class:`ConfigError` whose message starts with the key
+(``model.channel.delta: must lie in ...``): each value against its
+:class:`Param`, the number of points (at most :data:`MAX_POINTS`), ordered
+pairs (``alpha_lo < alpha_hi``) and the kind's ``check`` at every point.
+``lmech validate`` (:mod:`validation.config`) reads its files with the same
+functions (:func:`read_values`, :func:`axis`, :func:`build_model`).
 """
 
 from __future__ import annotations
@@ -140,10 +151,14 @@ RUN_KEYS = {"output": Param(str, help="archive to write"),
 
 
 def _without_name(message: str, name: str) -> str:
-    """``"delta must lie in ..."`` -> ``"must lie in ..."`` (the key already names ``delta``)."""
-    for sep in (" ", ": "):
-        if message.startswith(name + sep):
-            return message[len(name) + len(sep):]
+    """``"delta must lie in ..."`` -> ``"must lie in ..."`` (the key already names ``delta``).
+
+    Only the common ``"<name> must ..."`` / ``"<name>: ..."`` forms are shortened;
+    any other message is kept whole.
+    """
+    for head in (name + " must ", name + ": "):
+        if message.startswith(head):
+            return message[len(name):].lstrip(": ")
     return message
 
 
