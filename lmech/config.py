@@ -417,7 +417,11 @@ def build_block(key: str, family: str, spec: Any) -> Any:
 
 
 def model_schema(cls) -> dict:
-    """The config schema of a model class: its :func:`lmech.spec.param` fields, ``None`` (checked by the class) for the rest."""
+    """The config schema of a model class.
+
+    Each init field maps to its :func:`lmech.spec.param` schema, or to
+    ``None`` (the class checks the value) where it declares none.
+    """
     declared = params_of(cls, all_fields=True)
     out = {}
     for f in dataclasses.fields(cls):
@@ -449,7 +453,7 @@ def build_model(cls, table: Mapping, *, prefix: str = "model"):
 
 
 def check_size(prefix: str, lengths: Mapping[str, int], *, limit: int = MAX_POINTS) -> int:
-    """The number of points of a Cartesian product of axes; a :class:`ConfigError` on ``prefix`` above ``limit``."""
+    """The number of points of a product of axes; a :class:`ConfigError` on ``prefix`` above ``limit``."""
     n = math.prod(lengths.values())
     if n > limit:
         sizes = " x ".join(f"{k} ({v})" for k, v in lengths.items())

@@ -233,7 +233,8 @@ def test_a_registered_block_factory_serves_run_configs():
         return ("shift", params.get("by", 0.0))
 
     register_block_factory("toy", toy_factory, fields=("shaper",))
-    cfg = run_config(TOY.replace("3.0]", "1.5]").replace("[grid]", '[model]\nshaper = {kind = "shift", by = 0.5}\n[grid]'))
+    text = TOY.replace("3.0]", "1.5]").replace("[grid]", '[model]\nshaper = {kind = "shift", by = 0.5}\n[grid]')
+    cfg = run_config(text)
     assert cfg.fixed["shaper"] == ("shift", 0.5) and made == [("shift", {"by": 0.5})]
     assert all(p["shaper"] == ("shift", 0.5) for p in cfg.all_points())
     msg = raises_on("model.shaper.by", run_config,
