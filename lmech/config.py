@@ -49,6 +49,7 @@ import inspect
 import itertools
 import math
 import tomllib
+import typing
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -194,7 +195,7 @@ def read_kind_name(data: Mapping) -> str:
 
 
 def read_values(prefix: str, table: Mapping, schema: Mapping[str, Any], *, owner: str = "",
-                what: str = "key", defaults: bool = False, required=()) -> dict:
+                what: str = "key", defaults: bool = False, required=(), accepts=None) -> dict:
     """Check every entry of a config table against its schema.
 
     Parameters
@@ -218,11 +219,14 @@ def read_values(prefix: str, table: Mapping, schema: Mapping[str, Any], *, owner
         that is absent is an error.
     required : iterable of str
         Keys that must be present (whatever the schema says).
+    accepts : mapping of str to type, optional
+        The class a block field takes (its annotation), passed to :func:`build_block`.
     """
     check_keys(prefix, table, schema, what=what, owner=owner)
+    accepts = accepts or {}
     out = {}
     for k, v in table.items():
-        out[k] = _read_value(f"{prefix}.{k}", k, v, schema[k])
+        out[k] = _read_value(f"{prefix}.{k}", k, v, schema[k], accepts.get(k))
     for k in required:
         if k not in out:
             raise ConfigError(f"{prefix}.{k}", "missing (required)")
@@ -239,27 +243,33 @@ def read_values(prefix: str, table: Mapping, schema: Mapping[str, Any], *, owner
 _SCALARS = (float, int, bool, str)
 
 
+def _types(spec: Param) -> tuple:
+    return spec.type if isinstance(spec.type, tuple) else (spec.type,)
+
+
 def _takes_block(spec: Any) -> bool:
     """Whether a schema entry may receive a block object (not only a scalar)."""
     if spec is None:
         return True
     if not isinstance(spec, Param):
         return False
-    types = spec.type if isinstance(spec.type, tuple) else (spec.type,)
-    return any(t not in _SCALARS for t in types)
+    return any(t not in _SCALARS for t in _types(spec))
 
 
-def _read_value(key: str, name: str, value: Any, spec: Any) -> Any:
+def _read_value(key: str, name: str, value: Any, spec: Any, accepts: type | None = None) -> Any:
     family = BLOCK_FIELDS.get(name)
+    if accepts is None and isinstance(spec, Param):
+        classes = tuple(t for t in _types(spec) if isinstance(t, type) and t not in (*_SCALARS, object))
+        accepts = classes or None
     if isinstance(value, dict):
         if callable(spec) and not isinstance(spec, Param):
             return spec(key, value)
         if family is None or not _takes_block(spec):
             raise ConfigError(key, f"expected a value, got a table {value!r}")
-        value = build_block(key, family, value)
+        value = build_block(key, family, value, accepts=accepts)
     elif (family is not None and isinstance(value, str) and isinstance(spec, Param)
-          and _takes_block(spec) and str not in (spec.type if isinstance(spec.type, tuple) else (spec.type,))):
-        value = build_block(key, family, value)   # the schema wants a block object, not its name
+          and _takes_block(spec) and str not in _types(spec)):
+        value = build_block(key, family, value, accepts=accepts)   # the schema wants a block, not a name
     if isinstance(spec, Param):
         return spec.check(key, value)
     if spec is None:
@@ -318,7 +328,7 @@ def axis(key: str, spec: Any, param: Param = Param(float), *, increasing: bool =
 # -- blocks (priors, channels, losses, ...) named in a config ----------------------
 #: model field name -> block family; a field listed here may be given as a block
 BLOCK_FIELDS: dict[str, str] = {"prior": "prior", "teacher_prior": "prior",
-                                "channel": "channel", "loss": "loss"}
+                                "channel": "channel", "loss": "loss", "activation": "activation"}
 
 # family -> factories ``factory(name, **params) -> block``, tried in order; an
 # import string whose module does not exist (yet) is skipped.  The shared
@@ -328,6 +338,7 @@ _BLOCK_FACTORIES: dict[str, list] = {
     "prior": ["lmech.blocks:get_prior", "replica.blocks:get_prior"],
     "channel": ["lmech.blocks:get_channel", "replica.blocks:get_channel"],
     "loss": ["lmech.blocks:get_loss", "replica.erm:get_loss"],
+    "activation": ["lmech.blocks:get_activation"],
 }
 
 
@@ -351,28 +362,32 @@ def register_block_factory(family: str, factory: Callable | str, *, fields=()) -
         BLOCK_FIELDS[f] = family
 
 
-def _block_factory(family: str) -> Callable | None:
+def _block_factories(family: str) -> list[Callable]:
+    """The available factories of ``family``, in order (an absent module's import string is skipped)."""
+    out = []
     for f in _BLOCK_FACTORIES.get(family, ()):
         if callable(f):
-            return f
+            out.append(f)
+            continue
         module = f.partition(":")[0]
         try:
-            return resolve_callable(f)
+            out.append(resolve_callable(f))
         except ModuleNotFoundError as exc:
             if exc.name is None or not module.startswith(exc.name):
                 raise
         except AttributeError:
             pass
-    return None
+    return out
 
 
-def build_block(key: str, family: str, spec: Any) -> Any:
+def build_block(key: str, family: str, spec: Any, *, accepts: type | tuple | None = None) -> Any:
     """Build a block from its config form: a name (``"rademacher"``) or a table ``{kind = "probit", delta = 0.1}``.
 
-    The block comes from the factory registered for ``family``
-    (:func:`register_block_factory`).  Errors are :class:`ConfigError`
-    naming ``key.kind`` (unknown name) or ``key.param`` (a bad or unknown
-    parameter).
+    The block comes from the first factory registered for ``family``
+    (:func:`register_block_factory`); if ``accepts`` (the class the model
+    field takes) rejects it, from the first later factory whose block it
+    accepts.  Errors are :class:`ConfigError` naming ``key.kind`` (unknown
+    name) or ``key.param`` (a bad or unknown parameter).
     """
     if isinstance(spec, str):
         name, params = spec, {}
@@ -392,11 +407,12 @@ def build_block(key: str, family: str, spec: Any) -> Any:
             params[k] = tuple(v) if isinstance(v, list) else v
     else:
         raise ConfigError(key, f"expected a {family} name or a table {{kind = ...}}, got {spec!r}")
-    factory = _block_factory(family)
-    if factory is None:
+    factories = _block_factories(family)
+    if not factories:
         raise ConfigError(key, f"no registry of {family} blocks is available")
+    factory = factories[0]
     try:
-        return factory(name, **params)
+        block = factory(name, **params)
     except TypeError as exc:
         bad = next((k for k in params if f"'{k}'" in str(exc)), None)
         if bad is None:
@@ -415,6 +431,16 @@ def build_block(key: str, family: str, spec: Any) -> Any:
         if param_named(msg, (family, name)) is not None or not params:
             raise ConfigError(f"{key}.kind", msg) from None
         raise ConfigError(key, msg) from None
+    if accepts is None or isinstance(block, accepts):
+        return block
+    for other in factories[1:]:
+        try:
+            alt = other(name, **params)
+        except (TypeError, ValueError):
+            continue
+        if isinstance(alt, accepts):
+            return alt
+    return block   # the model names the mismatch
 
 
 def model_schema(cls) -> dict:
@@ -442,7 +468,13 @@ def build_model(cls, table: Mapping, *, prefix: str = "model"):
     (``ValueError`` starting with a field name) is reported on that field.
     """
     schema = model_schema(cls)
-    kwargs = read_values(prefix, table, schema, owner=cls.__name__, what="parameter")
+    try:
+        hints = typing.get_type_hints(cls)
+    except Exception:   # an annotation that does not resolve: no block classes known
+        hints = {}
+    accepts = {k: h for k, h in hints.items()
+               if k in schema and isinstance(h, type) and h not in (*_SCALARS, object)}
+    kwargs = read_values(prefix, table, schema, owner=cls.__name__, what="parameter", accepts=accepts)
     try:
         return cls(**kwargs)
     except (ValueError, TypeError) as exc:

@@ -4,6 +4,7 @@ axes, blocks given by name or as tables, and the cross checks made before any wo
 import math
 import textwrap
 import tomllib
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -161,11 +162,21 @@ def _toy_check(*, x, x_max=2.0, t_max=1.0, dt=0.1, method="euler", **params):
         raise ValueError(f"x must be < 10 x_max, got {x}")
 
 
+@dataclass(frozen=True)
+class Shift:            # a base-layer block
+    by: float = 0.0
+
+
+@dataclass(frozen=True)
+class TheoryShift(Shift):   # the same block extended by a theory layer
+    pass
+
+
 register_kind(SweepKind(
     name="lmech.test_config_toy", point=_toy_point, check=_toy_check,
     params={"x": Param(float, default=1.0), "x_min": Param(float, default=0.0),
             "x_max": Param(float, default=2.0), "t_max": Param(float, default=1.0, low=0.0, low_open=True),
-            "shaper": Param(object, default=None)},
+            "shaper": Param(object, default=None), "theory_shaper": Param(TheoryShift, default=None)},
     options={"dt": Param(float, default=0.1, low=0.0, low_open=True),
              "method": Param(str, default="euler", choices=("euler", "rk4"))}))
 
@@ -253,3 +264,15 @@ def test_a_scalar_parameter_refuses_a_table():
         alpha = [0.5, 1.0]
     """)
     assert "expected a value, got a table" in raises_on("model.prior", run_config, text)
+
+
+def test_a_field_taking_an_extended_block_gets_it_from_the_later_factory():
+    # the first factory builds the base block; a field annotated with the extension gets the
+    # extension from the next factory that builds one (a base registry before a theory registry)
+    register_block_factory("shift", lambda name, by=0.0: TheoryShift(by), fields=("theory_shaper",))
+    register_block_factory("shift", lambda name, by=0.0: Shift(by))
+    text = TOY.replace("3.0]", "1.5]").replace(
+        "[grid]", '[model]\ntheory_shaper = {kind = "shift", by = 0.5}\n[grid]')
+    assert type(run_config(text).fixed["theory_shaper"]) is TheoryShift
+    assert type(build_block("b", "shift", {"kind": "shift", "by": 0.5})) is Shift
+    assert build_block("b", "shift", {"kind": "shift", "by": 0.5}, accepts=TheoryShift) == TheoryShift(0.5)
