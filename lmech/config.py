@@ -45,24 +45,18 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import inspect
-import itertools
 import math
 import tomllib
-import typing
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from .spec import REQUIRED, ConfigError, Param, import_layer, params_of
+from .spec import REQUIRED, ConfigError, Param, import_layer
 
 __all__ = ["Param", "SweepKind", "ConfigError", "RunConfig", "register_kind", "get_kind",
            "kinds", "load_config", "param_named", "parse_config", "read_toml",
-           "resolve_callable", "MAX_POINTS", "RUN_KEYS", "BLOCK_FIELDS", "axis", "axis_length",
-           "build_block", "build_model", "check_keys", "check_size", "model_schema",
-           "ordered_pairs", "read_kind_name", "read_section", "read_values",
-           "register_block_factory"]
+           "resolve_callable"]
 
 @dataclass(frozen=True)
 class SweepKind:
@@ -143,6 +137,16 @@ def resolve_callable(spec: str | Callable) -> Callable:
 # (validation.config) read their files with these functions, so that a key is
 # checked, defaulted and named the same way in both.
 # ---------------------------------------------------------------------------
+import inspect  # noqa: E402
+import itertools  # noqa: E402
+import typing  # noqa: E402
+
+from .spec import params_of  # noqa: E402
+
+__all__ += ["MAX_POINTS", "RUN_KEYS", "BLOCK_FIELDS", "axis", "axis_length", "build_block",
+            "build_model", "check_keys", "check_size", "model_schema", "ordered_pairs",
+            "read_kind_name", "read_section", "read_values", "register_block_factory"]
+
 #: at most this many points in one sweep (the product of the axis lengths); every
 #: distinct point is checked before any work (a model check takes 10-200 us)
 MAX_POINTS = 1_000_000
