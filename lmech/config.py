@@ -569,11 +569,11 @@ def parse_config(data: Mapping[str, Any], text: str = "") -> RunConfig:
     also the options its signature names explicitly, for constraints between
     a parameter and an option).
     """
-    check_keys("", data, _TOP_KEYS)
     name = read_kind_name(data)
     kind = get_kind(name)
     if kind is None:
         raise _unknown_kind(name)
+    check_keys("", data, _TOP_KEYS)
     model = read_section(data, "model")
     options_in = read_section(data, "options")
     run_in = read_section(data, "run")

@@ -276,3 +276,9 @@ def test_a_field_taking_an_extended_block_gets_it_from_the_later_factory():
     assert type(run_config(text).fixed["theory_shaper"]) is TheoryShift
     assert type(build_block("b", "shift", {"kind": "shift", "by": 0.5})) is Shift
     assert build_block("b", "shift", {"kind": "shift", "by": 0.5}, accepts=TheoryShift) == TheoryShift(0.5)
+
+
+def test_validate_points_a_sweep_kind_to_lmech_run():
+    text = 'kind = "validation.capacity"\n[grid]\nalpha = [1.0]\n'
+    assert "use lmech run" in raises_on("kind", validation_config, text)
+    assert "use lmech run" not in raises_on("kind", validation_config, 'kind = "validation.nope"\n')

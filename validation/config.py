@@ -406,13 +406,17 @@ def parse_validation_config(data: dict, text: str = "") -> ValidationConfig:
     read as ``lmech run`` reads them (:mod:`lmech.config`); this adds
     ``[theory]``, ``[compare]``, ``[simulation]`` and the kind's cross checks.
     """
-    check_keys("", data, _TOP)
     name = read_kind_name(data)
     if "." not in name:
         name = "validation." + name
     if name not in KINDS:
-        raise ConfigError("kind", f"unknown validation kind {data['kind']!r}; known: {', '.join(sorted(KINDS))}")
+        from lmech.config import get_kind
+
+        hint = "; it is a sweep kind: use lmech run" if get_kind(data["kind"]) is not None else ""
+        raise ConfigError("kind", f"unknown validation kind {data['kind']!r}; known: "
+                          f"{', '.join(sorted(KINDS))}{hint}")
     kind = KINDS[name]
+    check_keys("", data, _TOP)
     sections = {s: read_section(data, s) for s in ("model", "theory", "compare", "simulation", "run")}
     title = data.get("title", kind.description)
     if not isinstance(title, str):
