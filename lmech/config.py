@@ -27,11 +27,23 @@ A config file::
     workers = 2
 
 Instead of ``[grid]``, ``[[points]]`` tables give an explicit list of points.
-Every error is a :class:`ConfigError` whose message starts with the key.
+A parameter holding a building block (:data:`BLOCK_FIELDS`: ``prior``,
+``channel``, ``loss``, ...) may be a name or a table naming its kind,
+``channel = {kind = "probit", delta = 0.1}``, built by the factory
+registered for its family (:func:`register_block_factory`).
+
+Everything is checked before any work, and every error is a
+:class:`ConfigError` whose message starts with the key
+(``model.channel.delta: must lie in ...``): each value against its
+:class:`Param`, the number of points (at most :data:`MAX_POINTS`), ordered
+pairs (``alpha_lo < alpha_hi``) and the kind's ``check`` at every point.
+``lmech validate`` (:mod:`validation.config`) reads its files with the same
+functions (:func:`read_values`, :func:`axis`, :func:`build_model`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import math
 import tomllib
@@ -118,6 +130,389 @@ def resolve_callable(spec: str | Callable) -> Callable:
     return obj
 
 
+# ---------------------------------------------------------------------------
+# the shared reader: sections, values, axes, blocks, models
+#
+# ``lmech run`` (parse_config below) and ``lmech validate``
+# (validation.config) read their files with these functions, so that a key is
+# checked, defaulted and named the same way in both.
+# ---------------------------------------------------------------------------
+import inspect  # noqa: E402
+import itertools  # noqa: E402
+import typing  # noqa: E402
+
+from .spec import params_of  # noqa: E402
+
+__all__ += ["MAX_POINTS", "RUN_KEYS", "BLOCK_FIELDS", "axis", "axis_length", "build_block",
+            "build_model", "check_keys", "check_size", "model_schema", "ordered_pairs",
+            "read_kind_name", "read_section", "read_values", "register_block_factory"]
+
+#: at most this many points in one sweep (the product of the axis lengths); every
+#: distinct point is checked before any work (a model check takes 10-200 us)
+MAX_POINTS = 1_000_000
+
+#: keys of ``[run]`` every command accepts
+RUN_KEYS = {"output": Param(str, help="archive to write"),
+            "workers": Param(int, low=1, help="local worker processes")}
+
+
+def _without_name(message: str, name: str) -> str:
+    """``"delta must lie in ..."`` -> ``"must lie in ..."`` (the key already names ``delta``).
+
+    Only the common ``"<name> must ..."`` / ``"<name>: ..."`` forms are shortened;
+    any other message is kept whole.
+    """
+    for head in (name + " must ", name + ": "):
+        if message.startswith(head):
+            return message[len(name):].lstrip(": ")
+    return message
+
+
+def check_keys(prefix: str, table: Mapping, allowed, *, what: str = "key", owner: str = "") -> None:
+    """Raise :class:`ConfigError` on the first key of ``table`` not in ``allowed``.
+
+    The key is named ``prefix.key`` (``key`` at the top level, ``prefix = ""``).
+    """
+    for k in table:
+        if k not in allowed:
+            of = f" of {owner}" if owner else ""
+            raise ConfigError(f"{prefix}.{k}" if prefix else str(k),
+                              f"unknown {what}{of}; allowed: {', '.join(sorted(allowed)) or 'none'}")
+
+
+def read_section(data: Mapping, name: str) -> dict:
+    """The table ``[name]`` of a config (empty if absent); anything else is a :class:`ConfigError`."""
+    value = data.get(name, {})
+    if not isinstance(value, dict):
+        raise ConfigError(name, "expected a table")
+    return dict(value)
+
+
+def read_kind_name(data: Mapping) -> str:
+    """The top-level ``kind`` string of a config."""
+    if "kind" not in data:
+        raise ConfigError("kind", "missing")
+    name = data["kind"]
+    if not isinstance(name, str):
+        raise ConfigError("kind", f"expected a string, got {name!r}")
+    return name
+
+
+def read_values(prefix: str, table: Mapping, schema: Mapping[str, Any], *, owner: str = "",
+                what: str = "key", defaults: bool = False, required=(), accepts=None) -> dict:
+    """Check every entry of a config table against its schema.
+
+    Parameters
+    ----------
+    prefix : str
+        The table's dotted key (``"options"``, ``"theory"``); errors name ``prefix.key``.
+    table : mapping
+        The values as read from TOML.
+    schema : mapping of str to Param or callable or None
+        A :class:`Param` checks a scalar; a callable ``reader(key, value)``
+        returns the checked value (lists, tables, axes); ``None`` passes the
+        value through (a list becomes a tuple) for the model to check.  A
+        key named in :data:`BLOCK_FIELDS` may also hold a block: a name, or a
+        table ``{kind = ..., ...}`` built by :func:`build_block`.
+    owner : str
+        Named in the "unknown key" message (the kind or the model class).
+    what : str
+        ``"parameter"``, ``"option"``, ``"key"``: the word of that message.
+    defaults : bool
+        Fill every absent :class:`Param` with its default; a required one
+        that is absent is an error.
+    required : iterable of str
+        Keys that must be present (whatever the schema says).
+    accepts : mapping of str to type, optional
+        The class a block field takes (its annotation), passed to :func:`build_block`.
+    """
+    check_keys(prefix, table, schema, what=what, owner=owner)
+    accepts = accepts or {}
+    out = {}
+    for k, v in table.items():
+        out[k] = _read_value(f"{prefix}.{k}", k, v, schema[k], accepts.get(k))
+    for k in required:
+        if k not in out:
+            raise ConfigError(f"{prefix}.{k}", "missing (required)")
+    if defaults:
+        for k, p in schema.items():
+            if k in out or not isinstance(p, Param):
+                continue
+            if p.required:
+                raise ConfigError(f"{prefix}.{k}", f"missing (required {what})")
+            out[k] = p.default
+    return out
+
+
+_SCALARS = (float, int, bool, str)
+
+
+def _types(spec: Param) -> tuple:
+    return spec.type if isinstance(spec.type, tuple) else (spec.type,)
+
+
+def _takes_block(spec: Any) -> bool:
+    """Whether a schema entry may receive a block object (not only a scalar)."""
+    if spec is None:
+        return True
+    if not isinstance(spec, Param):
+        return False
+    return any(t not in _SCALARS for t in _types(spec))
+
+
+def _read_value(key: str, name: str, value: Any, spec: Any, accepts: type | None = None) -> Any:
+    family = BLOCK_FIELDS.get(name)
+    if accepts is None and isinstance(spec, Param):
+        classes = tuple(t for t in _types(spec) if isinstance(t, type) and t not in (*_SCALARS, object))
+        accepts = classes or None
+    if isinstance(value, dict):
+        if callable(spec) and not isinstance(spec, Param):
+            return spec(key, value)
+        if family is None or not _takes_block(spec):
+            raise ConfigError(key, f"expected a value, got a table {value!r}")
+        value = build_block(key, family, value, accepts=accepts)
+    elif (family is not None and isinstance(value, str) and isinstance(spec, Param)
+          and _takes_block(spec) and str not in _types(spec)):
+        value = build_block(key, family, value, accepts=accepts)   # the schema wants a block, not a name
+    if isinstance(spec, Param):
+        return spec.check(key, value)
+    if spec is None:
+        return tuple(value) if isinstance(value, list) else value
+    return spec(key, value)
+
+
+def axis_length(key: str, spec: Any) -> int:
+    """The number of values an axis spec (a list or ``{start, stop, num}``) holds, checked cheaply."""
+    if isinstance(spec, list):
+        return len(spec)
+    if isinstance(spec, dict) and "num" in spec:
+        return Param(int, low=1, high=MAX_POINTS).check(f"{key}.num", spec["num"])
+    return 1    # the full check (axis) names the problem
+
+
+def axis(key: str, spec: Any, param: Param = Param(float), *, increasing: bool = False,
+         max_num: int = MAX_POINTS) -> list:
+    """The values of one axis: a list, or a table ``{start, stop, num, spacing = "linear" | "log"}``.
+
+    Every value is checked with ``param`` (key ``key[i]``); the ends of a
+    table must be finite (``key.start``, ``key.stop``).  ``increasing``
+    requires strictly increasing values (a time axis).
+    """
+    if isinstance(spec, list):
+        if not spec:
+            raise ConfigError(key, "an axis needs at least one value")
+        if len(spec) > max_num:
+            raise ConfigError(key, f"{len(spec)} values exceed the limit of {max_num}")
+        values = [param.check(f"{key}[{i}]", v) for i, v in enumerate(spec)]
+    elif isinstance(spec, dict):
+        check_keys(key, spec, ("start", "stop", "num", "spacing"))
+        for k in ("start", "stop", "num"):
+            if k not in spec:
+                raise ConfigError(f"{key}.{k}", "missing")
+        if param.type is int or param.type == (int,):
+            raise ConfigError(key, "integer parameters take an explicit list of values")
+        num = Param(int, low=1, high=max_num).check(f"{key}.num", spec["num"])
+        start = Param(float).check(f"{key}.start", spec["start"])
+        stop = Param(float).check(f"{key}.stop", spec["stop"])
+        spacing = Param(str, choices=("linear", "log")).check(f"{key}.spacing", spec.get("spacing", "linear"))
+        if spacing == "log":
+            if start <= 0 or stop <= 0:
+                raise ConfigError(key, "a log-spaced axis needs start > 0 and stop > 0")
+            grid = np.geomspace(start, stop, num)
+        else:
+            grid = np.linspace(start, stop, num)
+        values = [param.check(f"{key}[{i}]", float(v)) for i, v in enumerate(grid)]
+    else:
+        raise ConfigError(key, f"expected a list of values or a table {{start, stop, num}}, got {spec!r}")
+    if increasing and any(b <= a for a, b in zip(values, values[1:])):
+        raise ConfigError(key, "values must be strictly increasing")
+    return values
+
+
+# -- blocks (priors, channels, losses, ...) named in a config ----------------------
+#: model field name -> block family; a field listed here may be given as a block
+BLOCK_FIELDS: dict[str, str] = {"prior": "prior", "teacher_prior": "prior",
+                                "channel": "channel", "loss": "loss", "activation": "activation"}
+
+# family -> factories ``factory(name, **params) -> block``, tried in order; an
+# import string whose module does not exist (yet) is skipped.  The shared
+# registry (lmech.blocks) comes first; the replica factories are the fallback
+# until every block lives there.
+_BLOCK_FACTORIES: dict[str, list] = {
+    "prior": ["lmech.blocks:get_prior", "replica.blocks:get_prior"],
+    "channel": ["lmech.blocks:get_channel", "replica.blocks:get_channel"],
+    "loss": ["lmech.blocks:get_loss", "replica.erm:get_loss"],
+    "activation": ["lmech.blocks:get_activation"],
+}
+
+
+def register_block_factory(family: str, factory: Callable | str, *, fields=()) -> None:
+    """Let configs build blocks of ``family`` with ``factory(name, **params)``.
+
+    Parameters
+    ----------
+    family : str
+        ``"prior"``, ``"channel"``, ``"loss"``, ``"activation"``, ...
+    factory : callable or import string
+        Returns the block named ``name`` with the given parameters; raises
+        ``ValueError`` whose message starts with the parameter's name (or
+        with ``family`` for an unknown name) and ``TypeError`` for an unknown
+        parameter.  It takes precedence over the factories registered before.
+    fields : iterable of str
+        Model field names holding a block of this family (besides ``family`` itself).
+    """
+    _BLOCK_FACTORIES.setdefault(family, []).insert(0, factory)
+    for f in (family, *fields):
+        BLOCK_FIELDS[f] = family
+
+
+def _block_factories(family: str) -> list[Callable]:
+    """The available factories of ``family``, in order (an absent module's import string is skipped)."""
+    out = []
+    for f in _BLOCK_FACTORIES.get(family, ()):
+        if callable(f):
+            out.append(f)
+            continue
+        module = f.partition(":")[0]
+        try:
+            out.append(resolve_callable(f))
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not module.startswith(exc.name):
+                raise
+        except AttributeError:
+            pass
+    return out
+
+
+def build_block(key: str, family: str, spec: Any, *, accepts: type | tuple | None = None) -> Any:
+    """Build a block from its config form: a name (``"rademacher"``) or a table ``{kind = "probit", delta = 0.1}``.
+
+    The block comes from the first factory registered for ``family``
+    (:func:`register_block_factory`); if ``accepts`` (the class the model
+    field takes) rejects it, from the first later factory whose block it
+    accepts.  Errors are :class:`ConfigError` naming ``key.kind`` (unknown
+    name) or ``key.param`` (a bad or unknown parameter).
+    """
+    if isinstance(spec, str):
+        name, params = spec, {}
+    elif isinstance(spec, dict):
+        if "kind" not in spec:
+            raise ConfigError(f"{key}.kind", f"missing: a {family} table names its kind "
+                              f"({{kind = \"...\", ...}})")
+        name = spec["kind"]
+        if not isinstance(name, str):
+            raise ConfigError(f"{key}.kind", f"expected a string, got {name!r}")
+        params = {}
+        for k, v in spec.items():
+            if k == "kind":
+                continue
+            if isinstance(v, dict):
+                raise ConfigError(f"{key}.{k}", f"expected a value, got a table {v!r}")
+            params[k] = tuple(v) if isinstance(v, list) else v
+    else:
+        raise ConfigError(key, f"expected a {family} name or a table {{kind = ...}}, got {spec!r}")
+    factories = _block_factories(family)
+    if not factories:
+        raise ConfigError(key, f"no registry of {family} blocks is available")
+    factory = factories[0]
+    try:
+        block = factory(name, **params)
+    except TypeError as exc:
+        bad = next((k for k in params if f"'{k}'" in str(exc)), None)
+        if bad is None:
+            raise ConfigError(key, str(exc)) from None
+        try:
+            allowed = ", ".join(sorted(f.name for f in dataclasses.fields(factory(name)) if f.init))
+        except Exception:
+            allowed = ""
+        raise ConfigError(f"{key}.{bad}", f"unknown parameter of {family} {name!r}"
+                          + (f"; allowed: {allowed}" if allowed else "; it takes none")) from None
+    except ValueError as exc:
+        msg = str(exc)
+        bad = param_named(msg, params)
+        if bad is not None:
+            raise ConfigError(f"{key}.{bad}", _without_name(msg, bad)) from None
+        if param_named(msg, (family, name)) is not None or not params:
+            raise ConfigError(f"{key}.kind", msg) from None
+        raise ConfigError(key, msg) from None
+    if accepts is None or isinstance(block, accepts):
+        return block
+    for other in factories[1:]:
+        try:
+            alt = other(name, **params)
+        except (TypeError, ValueError):
+            continue
+        if isinstance(alt, accepts):
+            return alt
+    return block   # the model names the mismatch
+
+
+def model_schema(cls) -> dict:
+    """The config schema of a model class.
+
+    Each init field maps to its :func:`lmech.spec.param` schema, or to
+    ``None`` (the class checks the value) where it declares none.
+    """
+    declared = params_of(cls, all_fields=True)
+    out = {}
+    for f in dataclasses.fields(cls):
+        if not f.init:
+            continue
+        p = declared.get(f.name)
+        out[f.name] = p if p is not None and p.type is not object else None
+    return out
+
+
+def build_model(cls, table: Mapping, *, prefix: str = "model"):
+    """Build a model from its config table ``[model]``; every problem is a :class:`ConfigError` naming the key.
+
+    Each key is a field of ``cls``, checked against its declared
+    :class:`Param` where it has one; a block field (:data:`BLOCK_FIELDS`)
+    may be a name or a table ``{kind = ...}``.  The model's own validation
+    (``ValueError`` starting with a field name) is reported on that field.
+    """
+    schema = model_schema(cls)
+    try:
+        hints = typing.get_type_hints(cls)
+    except Exception:   # an annotation that does not resolve: no block classes known
+        hints = {}
+    accepts = {k: h for k, h in hints.items()
+               if k in schema and isinstance(h, type) and h not in (*_SCALARS, object)}
+    kwargs = read_values(prefix, table, schema, owner=cls.__name__, what="parameter", accepts=accepts)
+    try:
+        return cls(**kwargs)
+    except (ValueError, TypeError) as exc:
+        msg = str(exc)
+        name = param_named(msg, schema)
+        if name is None:
+            raise ConfigError(prefix, msg) from None
+        raise ConfigError(f"{prefix}.{name}", _without_name(msg, name)) from None
+
+
+def check_size(prefix: str, lengths: Mapping[str, int], *, limit: int = MAX_POINTS) -> int:
+    """The number of points of a product of axes; a :class:`ConfigError` on ``prefix`` above ``limit``."""
+    n = math.prod(lengths.values())
+    if n > limit:
+        sizes = " x ".join(f"{k} ({v})" for k, v in lengths.items())
+        raise ConfigError(prefix, f"{sizes} = {n:,} points exceed the limit of {limit:,}; "
+                          "use fewer values or split the sweep")
+    return n
+
+
+#: pairs of names that must satisfy ``low < high`` wherever both occur in one point
+ORDERED_SUFFIXES = (("_lo", "_hi"), ("_min", "_max"), ("_start", "_stop"))
+
+
+def ordered_pairs(names) -> list[tuple[str, str]]:
+    """``(low, high)`` pairs among ``names`` (``alpha_lo`` and ``alpha_hi``, ``t_min`` and ``t_max``)."""
+    names = set(names)
+    return sorted((n, n[: -len(lo)] + hi) for n in names for lo, hi in ORDERED_SUFFIXES
+                  if n.endswith(lo) and len(n) > len(lo) and n[: -len(lo)] + hi in names)
+
+
+# ---------------------------------------------------------------------------
+# lmech run
+# ---------------------------------------------------------------------------
 @dataclass(frozen=True)
 class RunConfig:
     """A validated run configuration."""
@@ -131,87 +526,63 @@ class RunConfig:
     title: str
     text: str
 
-    def all_points(self) -> list[dict]:
-        """Every point as a full parameter dictionary (fixed merged in)."""
+    @property
+    def n_points(self) -> int:
+        """The number of points of the sweep."""
+        if self.grid is not None:
+            return math.prod(len(v) for v in self.grid.values())
+        return len(self.points)
+
+    def iter_points(self):
+        """Every point as a full parameter dictionary (fixed merged in), one at a time, grid in C order."""
         if self.grid is not None:
             names = list(self.grid)
-            mesh = np.meshgrid(*[np.asarray(self.grid[n]) for n in names], indexing="ij")
-            flat = [m.ravel() for m in mesh]
-            pts = [{n: flat[i][j].item() for i, n in enumerate(names)} for j in range(flat[0].size)]
+            for values in itertools.product(*(self.grid[n] for n in names)):
+                yield {**self.fixed, **dict(zip(names, values))}
         else:
-            pts = [dict(p) for p in self.points]
-        return [{**self.fixed, **p} for p in pts]
+            for p in self.points:
+                yield {**self.fixed, **p}
+
+    def all_points(self) -> list[dict]:
+        """Every point as a full parameter dictionary (fixed merged in)."""
+        return list(self.iter_points())
 
 
 _TOP_KEYS = {"kind", "title", "model", "grid", "points", "options", "run"}
-_RUN_KEYS = {"output": Param(str), "workers": Param(int, low=1), "scheduler": Param(str),
-             "resume": Param(bool), "plot": Param(str)}
+_RUN_KEYS = {**RUN_KEYS, "scheduler": Param(str), "resume": Param(bool), "plot": Param(str)}
 
 
-def _axis(key: str, spec: Any, param: Param) -> list:
-    if isinstance(spec, list):
-        if not spec:
-            raise ConfigError(key, "an axis needs at least one value")
-        return [param.check(f"{key}[{i}]", v) for i, v in enumerate(spec)]
-    if isinstance(spec, dict):
-        allowed = {"start", "stop", "num", "spacing"}
-        for k in spec:
-            if k not in allowed:
-                raise ConfigError(f"{key}.{k}", f"unknown key; allowed: {', '.join(sorted(allowed))}")
-        for k in ("start", "stop", "num"):
-            if k not in spec:
-                raise ConfigError(f"{key}.{k}", "missing")
-        num = Param(int, low=1, high=1_000_000).check(f"{key}.num", spec["num"])
-        start = Param(float).check(f"{key}.start", spec["start"])
-        stop = Param(float).check(f"{key}.stop", spec["stop"])
-        spacing = Param(str, choices=("linear", "log")).check(f"{key}.spacing", spec.get("spacing", "linear"))
-        if spacing == "log":
-            if start <= 0 or stop <= 0:
-                raise ConfigError(key, "a log-spaced axis needs start > 0 and stop > 0")
-            values = np.geomspace(start, stop, num)
-        else:
-            values = np.linspace(start, stop, num)
-        if param.type is int or param.type == (int,):
-            raise ConfigError(key, "integer parameters take an explicit list of values")
-        return [param.check(f"{key}[{i}]", float(v)) for i, v in enumerate(values)]
-    raise ConfigError(key, f"expected a list of values or a table {{start, stop, num}}, got {spec!r}")
+def _unknown_kind(name: str) -> ConfigError:
+    for layer in ("odes", "dmft", "replica", "validation"):
+        import_layer(layer)
+    known = sorted(_KINDS)
+    return ConfigError("kind", f"unknown kind {name!r}; known: {', '.join(known) or 'none'}")
 
 
 def parse_config(data: Mapping[str, Any], text: str = "") -> RunConfig:
     """Validate a config dictionary (as read from TOML) into a :class:`RunConfig`.
 
     Every problem raises :class:`ConfigError` naming the key; nothing runs.
+    Checked before any work: every key and value, the number of points
+    (at most :data:`MAX_POINTS`), ordered pairs such as ``alpha_lo < alpha_hi``
+    at every point, and the kind's ``check`` at every distinct point (given
+    also the options its signature names explicitly, for constraints between
+    a parameter and an option).
     """
-    for k in data:
-        if k not in _TOP_KEYS:
-            raise ConfigError(k, f"unknown key; allowed: {', '.join(sorted(_TOP_KEYS))}")
-    if "kind" not in data:
-        raise ConfigError("kind", "missing")
-    name = data["kind"]
-    if not isinstance(name, str):
-        raise ConfigError("kind", f"expected a string, got {name!r}")
+    name = read_kind_name(data)
     kind = get_kind(name)
     if kind is None:
-        for layer in ("odes", "dmft", "replica", "validation"):
-            import_layer(layer)
-        known = sorted(_KINDS)
-        raise ConfigError("kind", f"unknown kind {name!r}; known: {', '.join(known) or 'none'}")
-    for section in ("model", "grid", "options", "run"):
-        if section in data and not isinstance(data[section], dict):
-            raise ConfigError(section, "expected a table")
-    model = dict(data.get("model", {}))
+        raise _unknown_kind(name)
+    check_keys("", data, _TOP_KEYS)
+    model = read_section(data, "model")
+    options_in = read_section(data, "options")
+    run_in = read_section(data, "run")
     grid_in = data.get("grid")
     points_in = data.get("points")
-    options_in = dict(data.get("options", {}))
-    run_in = dict(data.get("run", {}))
+    if grid_in is not None:
+        read_section(data, "grid")
 
-    fixed = {}
-    for k, v in model.items():
-        if k not in kind.params:
-            raise ConfigError(f"model.{k}", f"unknown parameter of {kind.name}; "
-                              f"allowed: {', '.join(sorted(kind.params))}")
-        fixed[k] = kind.params[k].check(f"model.{k}", v)
-
+    fixed = read_values("model", model, kind.params, owner=kind.name, what="parameter")
     grid = None
     points = None
     if grid_in is not None and points_in is not None:
@@ -219,30 +590,25 @@ def parse_config(data: Mapping[str, Any], text: str = "") -> RunConfig:
     if grid_in is not None:
         if not grid_in:
             raise ConfigError("grid", "needs at least one axis")
-        grid = {}
-        for k, spec in grid_in.items():
-            if k not in kind.params:
-                raise ConfigError(f"grid.{k}", f"unknown parameter of {kind.name}; "
-                                  f"allowed: {', '.join(sorted(kind.params))}")
+        check_keys("grid", grid_in, kind.params, what="parameter", owner=kind.name)
+        for k in grid_in:
             if k in fixed:
                 raise ConfigError(f"grid.{k}", "is also fixed in [model]")
-            grid[k] = _axis(f"grid.{k}", spec, kind.params[k])
+        check_size("grid", {k: axis_length(f"grid.{k}", s) for k, s in grid_in.items()})
+        grid = {k: axis(f"grid.{k}", s, kind.params[k]) for k, s in grid_in.items()}
     elif points_in is not None:
         if not isinstance(points_in, list) or not points_in or not all(isinstance(p, dict) for p in points_in):
             raise ConfigError("points", "expected a non-empty array of tables [[points]]")
+        check_size("points", {"points": len(points_in)})
         keys = set(points_in[0])
         points = []
         for i, p in enumerate(points_in):
             if set(p) != keys:
                 raise ConfigError(f"points[{i}]", f"every point needs the same keys {sorted(keys)}")
-            q = {}
-            for k, v in p.items():
-                if k not in kind.params:
-                    raise ConfigError(f"points[{i}].{k}", f"unknown parameter of {kind.name}")
+            for k in p:
                 if k in fixed:
                     raise ConfigError(f"points[{i}].{k}", "is also fixed in [model]")
-                q[k] = kind.params[k].check(f"points[{i}].{k}", v)
-            points.append(q)
+            points.append(read_values(f"points[{i}]", p, kind.params, owner=kind.name, what="parameter"))
     else:
         raise ConfigError("grid", "missing: give [grid] axes or [[points]]")
 
@@ -253,69 +619,100 @@ def parse_config(data: Mapping[str, Any], text: str = "") -> RunConfig:
                 raise ConfigError(f"model.{k}", "missing (required parameter)")
             fixed[k] = p.default
 
-    options = {}
-    for k, v in options_in.items():
-        if k not in kind.options:
-            raise ConfigError(f"options.{k}", f"unknown option of {kind.name}; "
-                              f"allowed: {', '.join(sorted(kind.options)) or 'none'}")
-        options[k] = kind.options[k].check(f"options.{k}", v)
-    for k, p in kind.options.items():
-        if k not in options and not p.required:
-            options[k] = p.default
-        elif k not in options:
-            raise ConfigError(f"options.{k}", "missing (required option)")
-
-    run = {}
-    for k, v in run_in.items():
-        if k not in _RUN_KEYS:
-            raise ConfigError(f"run.{k}", f"unknown key; allowed: {', '.join(sorted(_RUN_KEYS))}")
-        run[k] = _RUN_KEYS[k].check(f"run.{k}", v)
+    options = read_values("options", options_in, kind.options, owner=kind.name, what="option",
+                          defaults=True)
+    run = read_values("run", run_in, _RUN_KEYS)
     title = data.get("title", kind.name)
     if not isinstance(title, str):
         raise ConfigError("title", f"expected a string, got {title!r}")
 
     cfg = RunConfig(kind=kind, fixed=fixed, grid=grid, points=points, options=options,
                     run=run, title=title, text=text)
-    if kind.check is not None:
-        check = resolve_callable(kind.check)
-        seen = set()
-        for pt in cfg.all_points():
-            key = tuple(sorted((k, repr(v)) for k, v in pt.items()))
-            if key in seen:
-                continue
-            seen.add(key)
-            try:
-                check(**pt)
-            except ValueError as exc:
-                raise ConfigError(_key_of(str(exc), cfg), str(exc)) from None
+    _check_points(cfg, given={*model, *swept, *options_in})
     return cfg
+
+
+def _check_points(cfg: RunConfig, given) -> None:
+    """Cross checks at every distinct point, lazily: ordered pairs, then the kind's check.
+
+    ``given`` names the parameters and options the file sets (an ordered pair
+    is reported on the one of its two the file sets, the upper one if both).
+    """
+    kind = cfg.kind
+    pairs = ordered_pairs([*kind.params, *kind.options])
+    check = resolve_callable(kind.check) if kind.check is not None else None
+    extra = {}
+    if check is not None:
+        try:
+            sig = inspect.signature(check).parameters
+        except (TypeError, ValueError):  # pragma: no cover - a builtin
+            sig = {}
+        named = {n for n, p in sig.items() if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+        extra = {k: v for k, v in cfg.options.items() if k in named}
+    for pt in _distinct_points(cfg):
+        values = {**pt, **cfg.options}
+        for lo, hi in pairs:
+            a, b = values[lo], values[hi]
+            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (a, b)):
+                continue
+            if a >= b:
+                bad, other = (lo, hi) if lo in given and hi not in given else (hi, lo)
+                setter = f"set by {_config_key(other, cfg)}" if other in given else "the default"
+                raise ConfigError(_config_key(bad, cfg),
+                                  f"{hi} = {b!r} must exceed {lo} = {a!r} ({other}: {setter})")
+        if check is None:
+            continue
+        try:
+            check(**pt, **extra)
+        except ValueError as exc:
+            msg = str(exc)
+            name = param_named(msg, [*kind.params, *extra])
+            if name is None:
+                raise ConfigError("model", msg) from None
+            raise ConfigError(_config_key(name, cfg), _without_name(msg, name)) from None
+
+
+def _distinct_points(cfg: RunConfig):
+    """The distinct points of a config, one at a time (a grid without storing its points)."""
+    if cfg.grid is not None:
+        names = list(cfg.grid)
+        axes = [list({repr(v): v for v in cfg.grid[n]}.values()) for n in names]
+        for values in itertools.product(*axes):
+            yield {**cfg.fixed, **dict(zip(names, values))}
+        return
+    seen = set()
+    for pt in cfg.iter_points():
+        key = tuple(sorted((k, repr(v)) for k, v in pt.items()))
+        if key not in seen:
+            seen.add(key)
+            yield pt
 
 
 def param_named(message: str, names) -> str | None:
     """The parameter among ``names`` that a ValueError message starts with, or None.
 
     Model validation (:mod:`lmech.checks`) starts every message with the
-    parameter's name; the longest matching name wins (``"alpha_max"`` before
-    ``"alpha"``).
+    parameter's name, possibly indexed (``"v_teacher[1] must ..."``); the
+    longest matching name wins (``"alpha_max"`` before ``"alpha"``).
     """
     words = message.split()
     first = words[0].rstrip(":,") if words else ""
     for n in sorted(names, key=len, reverse=True):
-        if first == n or message.startswith(n + " ") or message.startswith(n + ":"):
+        if (first == n or first.startswith(n + "[") or message.startswith(n + " ")
+                or message.startswith(n + ":")):
             return n
     return None
 
 
-def _key_of(message: str, cfg: RunConfig) -> str:
-    """Best guess of the config key a model's ValueError is about."""
-    n = param_named(message, cfg.kind.params)
-    if n is None:
-        return "model"
-    if cfg.grid is not None and n in cfg.grid:
-        return f"grid.{n}"
-    if cfg.points is not None and n in cfg.points[0]:
+def _config_key(name: str, cfg: RunConfig) -> str:
+    """The config key that sets parameter or option ``name``."""
+    if name in cfg.kind.options and name not in cfg.kind.params:
+        return f"options.{name}"
+    if cfg.grid is not None and name in cfg.grid:
+        return f"grid.{name}"
+    if cfg.points is not None and name in cfg.points[0]:
         return "points"
-    return f"model.{n}"
+    return f"model.{name}"
 
 
 def read_toml(path) -> tuple[dict, str]:
@@ -325,6 +722,8 @@ def read_toml(path) -> tuple[dict, str]:
             raw = fh.read()
     except FileNotFoundError:
         raise ConfigError("config", f"file not found: {path}") from None
+    except IsADirectoryError:
+        raise ConfigError("config", f"{path} is a directory") from None
     except OSError as exc:
         raise ConfigError("config", f"cannot read {path}: {exc.strerror}") from None
     try:

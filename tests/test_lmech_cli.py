@@ -92,6 +92,12 @@ ERRORS = [
     ("run workers type", GOOD + "\n[run]\nworkers = 0\n", r"run.workers: must lie in \[1, inf\]"),
     ("invalid toml", "kind = \n", "config: invalid TOML"),
     ("model not a table", 'kind = "lmech.erf_overlap"\nmodel = 3\n[grid]\nc = [0.1]\n', "model: expected a table"),
+    ("inf in a grid", GOOD.replace("c = {start = -0.5, stop = 0.5, num = 5}", "c = [0.1, inf]"),
+     r"grid.c\[1\]: must be finite"),
+    ("too many points", GOOD.replace("a = 1.0\n", "").replace(
+        "c = {start = -0.5, stop = 0.5, num = 5}",
+        "a = {start = 0.1, stop = 2.0, num = 1000000}\nc = {start = -0.5, stop = 0.5, num = 1000000}"),
+     r"grid: a \(1000000\) x c \(1000000\) = 1,000,000,000,000 points exceed the limit"),
 ]
 
 

@@ -33,6 +33,16 @@ A config::
     png = "committee_validation.png"
     workers = 2
 
+The file is read with the reader of ``lmech run`` (:mod:`lmech.config`):
+``[model]`` holds fields of the kind's model class, checked against their
+declared :class:`~lmech.config.Param` and then by the model itself; a block
+field may be a name (``prior = "rademacher"``) or a table
+(``channel = {kind = "probit", delta = 0.1}``) built through the block
+registry (:func:`lmech.config.build_block`); ``theory.times`` and
+``theory.alphas`` are axes as in ``[grid]`` (:func:`lmech.config.axis`).
+This module adds only the validation sections ``[theory]``, ``[compare]``,
+``[simulation]`` and the cross checks of each kind.
+
 :func:`run_validation_config` validates the whole file first (every problem a
 :class:`lmech.config.ConfigError` naming the key), then computes the theory,
 runs the comparison (seeds in parallel on ``workers`` local processes), writes
@@ -46,7 +56,6 @@ inconclusive (see :func:`validation.compare`).
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,37 +63,21 @@ from typing import Any, Callable
 
 import numpy as np
 
-from lmech.config import ConfigError, Param, param_named, read_toml
+from lmech.config import (RUN_KEYS, ConfigError, Param, axis, build_model, check_keys, param_named,
+                          read_kind_name, read_section, read_toml, read_values, resolve_callable)
 
-__all__ = ["run_validation_config", "load_validation_config", "ValidationConfig", "KINDS"]
+__all__ = ["run_validation_config", "load_validation_config", "parse_validation_config",
+           "ValidationConfig", "ValidationKind", "KINDS"]
 
 
-def _axis(key: str, spec: Any) -> np.ndarray:
-    """Times as a list of numbers or a table ``{start, stop, num}``; strictly increasing, >= 0."""
-    if isinstance(spec, list):
-        if not spec:
-            raise ConfigError(key, "needs at least one value")
-        vals = [Param(float, low=0.0).check(f"{key}[{i}]", v) for i, v in enumerate(spec)]
-        arr = np.asarray(vals, dtype=float)
-    elif isinstance(spec, dict):
-        for k in spec:
-            if k not in ("start", "stop", "num"):
-                raise ConfigError(f"{key}.{k}", "unknown key; allowed: num, start, stop")
-        for k in ("start", "stop", "num"):
-            if k not in spec:
-                raise ConfigError(f"{key}.{k}", "missing")
-        start = Param(float, low=0.0).check(f"{key}.start", spec["start"])
-        stop = Param(float, low=0.0).check(f"{key}.stop", spec["stop"])
-        num = Param(int, low=1, high=100_000).check(f"{key}.num", spec["num"])
-        arr = np.linspace(start, stop, num)
-    else:
-        raise ConfigError(key, f"expected a list of times or a table {{start, stop, num}}, got {spec!r}")
-    if np.any(np.diff(arr) <= 0):
-        raise ConfigError(key, "times must be strictly increasing")
-    return arr
+# -- readers of the validation sections ---------------------------------------------
+def _times(key: str, spec: Any) -> np.ndarray:
+    """Times (or sample ratios): an axis of values >= 0, strictly increasing."""
+    return np.asarray(axis(key, spec, Param(float, low=0.0), increasing=True, max_num=100_000), dtype=float)
 
 
 def _matrix(key: str, value: Any) -> np.ndarray:
+    """A finite vector or matrix (an initial condition)."""
     try:
         arr = np.asarray(value, dtype=float)
     except (TypeError, ValueError):
@@ -94,16 +87,43 @@ def _matrix(key: str, value: Any) -> np.ndarray:
     return arr
 
 
-@dataclass(frozen=True)
-class _Kind:
-    name: str
-    model: str                              # import string of the model class
-    theory: dict                            # key -> Param, or "times" / "matrix"
-    simulation: dict                        # key -> Param
-    make_theory: Callable                   # (model, theory_opts) -> (theory, sim_options)
-    description: str
+def _sizes(key: str, value: Any) -> list:
+    if not isinstance(value, list) or not value:
+        raise ConfigError(key, f"expected a non-empty list of sizes, got {value!r}")
+    sizes = [Param(int, low=2, high=10**7).check(f"{key}[{i}]", n) for i, n in enumerate(value)]
+    if len(set(sizes)) != len(sizes):
+        raise ConfigError(key, "sizes must be distinct")
+    return sizes
 
 
+def _seeds(key: str, value: Any):
+    if isinstance(value, list):
+        seeds = [Param(int, low=0).check(f"{key}[{i}]", s) for i, s in enumerate(value)]
+        if len(seeds) < 2 or len(set(seeds)) != len(seeds):
+            raise ConfigError(key, "needs at least 2 distinct seeds")
+        return seeds
+    return Param(int, low=2, high=100_000).check(key, value)
+
+
+def _tolerance(key: str, value: Any):
+    """A tolerance >= 0, or a table of them per observable."""
+    if isinstance(value, dict):
+        return {str(o): Param(float, low=0.0).check(f"{key}.{o}", t) for o, t in value.items()}
+    return Param(float, low=0.0).check(key, value)
+
+
+def _names(key: str, value: Any) -> list:
+    if not isinstance(value, list) or not value or not all(isinstance(o, str) for o in value):
+        raise ConfigError(key, f"expected a non-empty list of names, got {value!r}")
+    return list(value)
+
+
+def _on_dt_grid(times: np.ndarray, dt: float) -> bool:
+    k = times / dt
+    return bool(np.all(np.abs(k - np.rint(k)) <= 1e-9 * np.maximum(1.0, k)))
+
+
+# -- theories -----------------------------------------------------------------------
 def _committee_theory(model, th):
     import odes
 
@@ -201,82 +221,167 @@ def _glm_theory(model, th):
     return res, {"times": res.arrays["t"][::every]}
 
 
-KINDS = {
-    "validation.committee": _Kind(
+# -- cross checks of each kind (before any work) -------------------------------------
+def _committee_check(model, theory, cmp, sim):
+    K, M = model.K, model.M
+    for k, shape in (("Q0", (K, K)), ("R0", (K, M)), ("T", (M, M)), ("v0", (K,))):
+        if k in theory and theory[k].shape != shape:
+            raise ConfigError(f"theory.{k}", f"expected shape {shape}, got {theory[k].shape}")
+    if "t_max" in theory and theory["times"][-1] > theory["t_max"]:
+        raise ConfigError("theory.times", f"the last time exceeds t_max = {theory['t_max']}")
+    if min(cmp["sizes"]) < K + M:
+        raise ConfigError("compare.sizes", f"sizes must be >= K + M = {K + M}")
+    if model.act_code < 0:
+        raise ConfigError("model.activation", "custom activations are Python callables and cannot be "
+                          "given in a config; call validation.compare from Python")
+
+
+def _rnn_check(model, theory, cmp, sim):
+    dt = theory.get("dt", 0.05)
+    if not _on_dt_grid(theory["times"], dt):
+        raise ConfigError("theory.times", f"every time must be a multiple of dt = {dt:g}")
+
+
+def _alphas_check(model, theory, cmp, sim):
+    if theory["alphas"][0] <= 0:
+        raise ConfigError("theory.alphas", "sample ratios must be > 0")
+
+
+def _pspin2_check(model, theory, cmp, sim):
+    if model.p != 2 or model.T != 0.0 or not model.pure:
+        raise ConfigError("model.p" if model.p != 2 else "model.T",
+                          "the exact finite-N dynamics needs a pure p = 2 model at T = 0")
+    _rnn_check(model, theory, cmp, sim)
+
+
+def _pspin_check(model, theory, cmp, sim):
+    coef = np.asarray(model.xi_coefficients())
+    degrees = [k for k in range(2, coef.size) if coef[k] != 0.0]
+    n_max = max(cmp["sizes"])
+    if min(cmp["sizes"]) < max(3, max(degrees)):
+        raise ConfigError("compare.sizes", f"sizes must be >= {max(3, max(degrees))}")
+    limit = sim.get("max_tensor_bytes", 2 * 1024 ** 3)
+    if model.p > 3 or not model.pure:
+        from .gradflow import pspin_tensor_bytes
+        need = pspin_tensor_bytes(degrees, n_max)
+    else:
+        need = 8 * n_max ** model.p if model.p == 3 else 0
+    for key, dt in (("theory.dt", theory.get("dt", 0.05)), ("simulation.dt", sim.get("dt", 0.01))):
+        if not _on_dt_grid(theory["times"], dt):
+            raise ConfigError("theory.times", f"every time must be a multiple of {key} = {dt:g}")
+    if need > limit:
+        raise ConfigError("compare.sizes", f"N = {n_max} needs {need / 1e9:.3g} GB of coupling tensors "
+                          f"> max_tensor_bytes = {limit / 1e9:.3g} GB")
+
+
+def _glm_check(model, theory, cmp, sim):
+    if sim.get("method") == "exact" and "dt" in sim:
+        raise ConfigError("simulation.dt", "the exact eigenbasis solution (method = \"exact\") has "
+                          "no time step; drop dt or use method = \"heun\"")
+
+
+@dataclass(frozen=True)
+class ValidationKind:
+    """A theory-versus-simulation comparison that ``lmech validate`` runs.
+
+    Parameters
+    ----------
+    name : str
+        ``"validation.<short>"``; a config may give the short name.
+    model : str
+        Import string of the model class; ``[model]`` holds its fields.
+    theory : mapping
+        Schema of ``[theory]``: a :class:`~lmech.config.Param` or a reader
+        ``(key, value) -> value`` per key (:func:`lmech.config.read_values`).
+    simulation : mapping
+        Schema of ``[simulation]`` (options of the simulator).
+    required : tuple of str
+        Keys of ``[theory]`` that must be given.
+    make_theory : callable
+        ``(model, theory) -> (theory result, simulator options)``.
+    check : callable, optional
+        ``(model, theory, compare, simulation)`` raising a
+        :class:`~lmech.config.ConfigError` for an invalid combination.
+    description : str
+        One line (the default title).
+    """
+
+    name: str
+    model: str
+    theory: dict
+    simulation: dict
+    required: tuple
+    make_theory: Callable
+    check: Callable | None = None
+    description: str = ""
+
+
+_POSITIVE = Param(float, low=0.0, low_open=True)
+
+KINDS = {k.name: k for k in (
+    ValidationKind(
         name="validation.committee", model="odes:CommitteeMachine",
         theory={"t_max": Param(float, low=0.0, low_open=True, help="end of the ODE integration"),
-                "times": "times", "Q0": "matrix", "R0": "matrix", "T": "matrix", "v0": "matrix",
+                "times": _times, "Q0": _matrix, "R0": _matrix, "T": _matrix, "v0": _matrix,
                 "rtol": Param(float, low=1e-14, high=1.0)},
         simulation={"n_test": Param(int, low=0, high=10_000_000),
                     "block_bytes": Param(int, low=8)},
-        make_theory=_committee_theory,
+        required=("times", "Q0", "R0"), make_theory=_committee_theory, check=_committee_check,
         description="online SGD of the committee machine vs odes.integrate"),
-    "validation.linreg": _Kind(
+    ValidationKind(
         name="validation.linreg", model="dmft:LinearRegressionGF",
-        theory={"t_max": Param(float, low=0.0, low_open=True), "dt": Param(float, low=0.0, low_open=True),
-                "every": Param(int, low=1)},
-        simulation={},
-        make_theory=_linreg_theory,
+        theory={"t_max": _POSITIVE, "dt": _POSITIVE, "every": Param(int, low=1)},
+        simulation={}, required=("t_max",), make_theory=_linreg_theory,
         description="exact finite-d gradient flow / Langevin on least squares vs dmft.solve"),
-    "validation.pspin2": _Kind(
+    ValidationKind(
         name="validation.pspin2", model="dmft:SphericalPSpin",
-        theory={"times": "times", "dt": Param(float, low=0.0, low_open=True)},
-        simulation={},
-        make_theory=_pspin2_theory,
+        theory={"times": _times, "dt": _POSITIVE},
+        simulation={}, required=("times",), make_theory=_pspin2_theory, check=_pspin2_check,
         description="exact GOE dynamics of the spherical 2-spin at T = 0 vs dmft.solve"),
-    "validation.pspin": _Kind(
+    ValidationKind(
         name="validation.pspin", model="dmft:SphericalPSpin",
-        theory={"times": "times", "dt": Param(float, low=0.0, low_open=True)},
-        simulation={"dt": Param(float, low=0.0, low_open=True),
-                    "max_tensor_bytes": Param(int, low=1)},
-        make_theory=_pspin_theory,
+        theory={"times": _times, "dt": _POSITIVE},
+        simulation={"dt": _POSITIVE, "max_tensor_bytes": Param(int, low=1)},
+        required=("times",), make_theory=_pspin_theory, check=_pspin_check,
         description="Langevin dynamics of the spherical p-spin (any p, T, mixture) at finite N "
                     "(dense coupling tensors, projected Heun) vs dmft.solve"),
-    "validation.rnn": _Kind(
+    ValidationKind(
         name="validation.rnn", model="dmft:RandomRNN",
-        theory={"times": "times", "dt": Param(float, low=0.0, low_open=True)},
-        simulation={"dt": Param(float, low=0.0, low_open=True)},
-        make_theory=_rnn_theory,
+        theory={"times": _times, "dt": _POSITIVE},
+        simulation={"dt": _POSITIVE}, required=("times",), make_theory=_rnn_theory, check=_rnn_check,
         description="random recurrent network at finite N (stochastic Heun) vs dmft.solve"),
-    "validation.erm": _Kind(
+    ValidationKind(
         name="validation.erm", model="replica:ERM",
-        theory={"alphas": "times"},
+        theory={"alphas": _times},
         simulation={"gtol": Param(float, low=0.0, low_open=True, high=1e-2)},
-        make_theory=_replica_theory,
+        required=("alphas",), make_theory=_replica_theory, check=_alphas_check,
         description="finite-d empirical risk minimisation vs the replica saddle point (replica.ERM)"),
-    "validation.bayes": _Kind(
+    ValidationKind(
         name="validation.bayes", model="replica:BayesOptimalGLM",
-        theory={"alphas": "times"},
+        theory={"alphas": _times},
         simulation={"n_iter": Param(int, low=1, high=100_000),
                     "damping": Param(float, low=0.0, high=1.0, high_open=True),
-                    "tol": Param(float, low=0.0, low_open=True)},
-        make_theory=_replica_theory,
+                    "tol": _POSITIVE},
+        required=("alphas",), make_theory=_replica_theory, check=_alphas_check,
         description="GAMP at finite d vs the Bayes-optimal state evolution (replica.BayesOptimalGLM)"),
-    "validation.glm": _Kind(
+    ValidationKind(
         name="validation.glm", model="dmft:GLMDynamics",
-        theory={"t_max": Param(float, low=0.0, low_open=True),
-                "dt": Param(float, low=0.0, low_open=True), "every": Param(int, low=1),
+        theory={"t_max": _POSITIVE, "dt": _POSITIVE, "every": Param(int, low=1),
                 "method": Param(str, choices=("uniform", "sampled")),
                 "n_traj": Param(int, low=10, high=10 ** 7),
                 "n_replicas": Param(int, low=2, high=1000), "seed": Param(int, low=0)},
-        simulation={"dt": Param(float, low=0.0, low_open=True),
-                    "method": Param(str, choices=("auto", "exact", "heun"))},
-        make_theory=_glm_theory,
+        simulation={"dt": _POSITIVE, "method": Param(str, choices=("auto", "exact", "heun"))},
+        required=("t_max",), make_theory=_glm_theory, check=_glm_check,
         description="finite-d gradient flow / Langevin / persistent SGD on a GLM (square, "
                     "logistic, hinge) vs dmft.solve (closed or sampled)"),
-}
-_REQUIRED_THEORY = {"validation.glm": ("t_max",),
-                    "validation.committee": ("times", "Q0", "R0"), "validation.linreg": ("t_max",),
-                    "validation.pspin2": ("times",), "validation.pspin": ("times",),
-                    "validation.rnn": ("times",),
-                    "validation.erm": ("alphas",), "validation.bayes": ("alphas",)}
+)}
 
-_COMPARE = {"sizes": None, "seeds": None, "observables": None,
+_COMPARE = {"sizes": _sizes, "seeds": _seeds, "observables": _names,
             "level": Param(float, low=0.0, high=0.5, low_open=True, high_open=True),
-            "power": Param(float, low=0.0, low_open=True), "z_tol": Param(float, low=0.0, low_open=True),
+            "power": _POSITIVE, "z_tol": _POSITIVE,
             "atol": Param(float, low=0.0), "rtol": Param(float, low=0.0),
-            "tol_abs": None, "tol_rel": None}
-_RUN = {"output": Param(str), "png": Param(str), "workers": Param(int, low=1)}
+            "tol_abs": _tolerance, "tol_rel": _tolerance}
+_RUN = {**RUN_KEYS, "png": Param(str, help="figure to write")}
 _TOP = ("kind", "title", "model", "theory", "compare", "simulation", "run")
 
 
@@ -284,7 +389,7 @@ _TOP = ("kind", "title", "model", "theory", "compare", "simulation", "run")
 class ValidationConfig:
     """A validated validation config."""
 
-    kind: _Kind
+    kind: ValidationKind
     title: str
     model: Any
     theory: dict
@@ -294,173 +399,47 @@ class ValidationConfig:
     text: str
 
 
-def _build_model(kind: _Kind, table: dict):
-    from lmech.config import resolve_callable
-
-    cls = resolve_callable(kind.model)
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
-    kwargs = {}
-    for k, v in table.items():
-        if k not in fields:
-            raise ConfigError(f"model.{k}", f"unknown parameter of {cls.__name__}; "
-                              f"allowed: {', '.join(sorted(fields))}")
-        if isinstance(v, list):
-            v = tuple(v)
-        if isinstance(v, dict):
-            raise ConfigError(f"model.{k}", f"expected a value, got a table {v!r}")
-        kwargs[k] = v
-    try:
-        return cls(**kwargs)
-    except (ValueError, TypeError) as exc:
-        msg = str(exc)
-        first = msg.split()[0].rstrip(":,") if msg.split() else ""
-        key = next((n for n in sorted(fields, key=len, reverse=True)
-                    if first == n or first.startswith(n + "[")), None)
-        raise ConfigError(f"model.{key}" if key else "model", msg) from None
-
-
 def parse_validation_config(data: dict, text: str = "") -> ValidationConfig:
-    """Validate a config dictionary; every problem is a :class:`ConfigError` naming the key."""
-    for k in data:
-        if k not in _TOP:
-            raise ConfigError(k, f"unknown key; allowed: {', '.join(_TOP)}")
-    if "kind" not in data:
-        raise ConfigError("kind", "missing")
-    name = data["kind"]
-    if not isinstance(name, str):
-        raise ConfigError("kind", f"expected a string, got {name!r}")
+    """Validate a config dictionary; every problem is a :class:`ConfigError` naming the key.
+
+    The shared sections (``kind``, ``title``, ``[model]``, ``[run]``) are
+    read as ``lmech run`` reads them (:mod:`lmech.config`); this adds
+    ``[theory]``, ``[compare]``, ``[simulation]`` and the kind's cross checks.
+    """
+    name = read_kind_name(data)
     if "." not in name:
         name = "validation." + name
     if name not in KINDS:
-        raise ConfigError("kind", f"unknown validation kind {data['kind']!r}; known: {', '.join(sorted(KINDS))}")
+        from lmech.config import get_kind
+
+        hint = "; it is a sweep kind: use lmech run" if get_kind(data["kind"]) is not None else ""
+        raise ConfigError("kind", f"unknown validation kind {data['kind']!r}; known: "
+                          f"{', '.join(sorted(KINDS))}{hint}")
     kind = KINDS[name]
-    for section in ("model", "theory", "compare", "simulation", "run"):
-        if section in data and not isinstance(data[section], dict):
-            raise ConfigError(section, "expected a table")
+    check_keys("", data, _TOP)
+    sections = {s: read_section(data, s) for s in ("model", "theory", "compare", "simulation", "run")}
     title = data.get("title", kind.description)
     if not isinstance(title, str):
         raise ConfigError("title", f"expected a string, got {title!r}")
-    model = _build_model(kind, dict(data.get("model", {})))
-
-    theory = {}
-    for k, v in dict(data.get("theory", {})).items():
-        spec = kind.theory.get(k)
-        if spec is None:
-            raise ConfigError(f"theory.{k}", f"unknown key of {kind.name}; allowed: {', '.join(sorted(kind.theory))}")
-        if spec == "times":
-            theory[k] = _axis(f"theory.{k}", v)
-        elif spec == "matrix":
-            theory[k] = _matrix(f"theory.{k}", v)
-        else:
-            theory[k] = spec.check(f"theory.{k}", v)
-    for k in _REQUIRED_THEORY[kind.name]:
-        if k not in theory:
-            raise ConfigError(f"theory.{k}", "missing (required)")
-    if kind.name == "validation.committee":
-        K, M = model.K, model.M
-        for k, shape in (("Q0", (K, K)), ("R0", (K, M)), ("T", (M, M)), ("v0", (K,))):
-            if k in theory and theory[k].shape != shape:
-                raise ConfigError(f"theory.{k}", f"expected shape {shape}, got {theory[k].shape}")
-        if "t_max" in theory and theory["times"][-1] > theory["t_max"]:
-            raise ConfigError("theory.times", f"the last time exceeds t_max = {theory['t_max']}")
-    if kind.name == "validation.rnn":
-        dt = theory.get("dt", 0.05)
-        k = theory["times"] / dt
-        if np.any(np.abs(k - np.rint(k)) > 1e-9 * np.maximum(1.0, k)):
-            raise ConfigError("theory.times", f"every time must be a multiple of dt = {dt:g}")
-    if kind.name in ("validation.erm", "validation.bayes") and theory["alphas"][0] <= 0:
-        raise ConfigError("theory.alphas", "sample ratios must be > 0")
-    if kind.name == "validation.pspin2":
-        if model.p != 2 or model.T != 0.0 or not model.pure:
-            raise ConfigError("model.p" if model.p != 2 else "model.T",
-                              "the exact finite-N dynamics needs a pure p = 2 model at T = 0")
-        dt = theory.get("dt", 0.05)
-        k = theory["times"] / dt
-        if np.any(np.abs(k - np.rint(k)) > 1e-9 * np.maximum(1.0, k)):
-            raise ConfigError("theory.times", f"every time must be a multiple of dt = {dt:g}")
-
-    cmp_in = dict(data.get("compare", {}))
-    cmp = {}
-    for k, v in cmp_in.items():
-        if k not in _COMPARE:
-            raise ConfigError(f"compare.{k}", f"unknown key; allowed: {', '.join(sorted(_COMPARE))}")
-        if k == "sizes":
-            if not isinstance(v, list) or not v:
-                raise ConfigError("compare.sizes", f"expected a non-empty list of sizes, got {v!r}")
-            sizes = [Param(int, low=2, high=10**7).check(f"compare.sizes[{i}]", n) for i, n in enumerate(v)]
-            if len(set(sizes)) != len(sizes):
-                raise ConfigError("compare.sizes", "sizes must be distinct")
-            cmp[k] = sizes
-        elif k == "seeds":
-            if isinstance(v, list):
-                seeds = [Param(int, low=0).check(f"compare.seeds[{i}]", s) for i, s in enumerate(v)]
-                if len(seeds) < 2 or len(set(seeds)) != len(seeds):
-                    raise ConfigError("compare.seeds", "needs at least 2 distinct seeds")
-                cmp[k] = seeds
-            else:
-                cmp[k] = Param(int, low=2, high=100_000).check("compare.seeds", v)
-        elif k in ("tol_abs", "tol_rel"):
-            if isinstance(v, dict):
-                cmp[k] = {str(o): Param(float, low=0.0).check(f"compare.{k}.{o}", t) for o, t in v.items()}
-            else:
-                cmp[k] = Param(float, low=0.0).check(f"compare.{k}", v)
-        elif k == "observables":
-            if not isinstance(v, list) or not v or not all(isinstance(o, str) for o in v):
-                raise ConfigError("compare.observables", f"expected a non-empty list of names, got {v!r}")
-            cmp[k] = list(v)
-        else:
-            cmp[k] = _COMPARE[k].check(f"compare.{k}", v)
-    if "sizes" not in cmp:
-        raise ConfigError("compare.sizes", "missing (required)")
+    model = build_model(resolve_callable(kind.model), sections["model"])
+    theory = read_values("theory", sections["theory"], kind.theory, owner=kind.name,
+                         required=kind.required)
+    cmp = read_values("compare", sections["compare"], _COMPARE, required=("sizes",))
     if "observables" in cmp:
         compared = cmp["observables"]
     else:
         from .compare import get_simulator
         compared = list(get_simulator(model).observables)
     for k in ("tol_abs", "tol_rel"):
-        if isinstance(cmp.get(k), dict) and compared is not None:
+        if isinstance(cmp.get(k), dict):
             unknown = sorted(set(cmp[k]) - set(compared))
             if unknown:
                 raise ConfigError(f"compare.{k}", f"no compared observable {unknown}; compared: {compared}")
-    if kind.name == "validation.committee" and min(cmp["sizes"]) < model.K + model.M:
-        raise ConfigError("compare.sizes", f"sizes must be >= K + M = {model.K + model.M}")
-    if kind.name == "validation.committee" and model.act_code < 0:
-        raise ConfigError("model.activation", "custom activations are Python callables and cannot be "
-                          "given in a config; call validation.compare from Python")
-    sim = {}
-    for k, v in dict(data.get("simulation", {})).items():
-        if k not in kind.simulation:
-            raise ConfigError(f"simulation.{k}", f"unknown option of {kind.name}; "
-                              f"allowed: {', '.join(sorted(kind.simulation)) or 'none'}")
-        sim[k] = kind.simulation[k].check(f"simulation.{k}", v)
-    if kind.name == "validation.glm" and sim.get("method") == "exact" and "dt" in sim:
-        raise ConfigError("simulation.dt", "the exact eigenbasis solution (method = \"exact\") has "
-                          "no time step; drop dt or use method = \"heun\"")
-    if kind.name == "validation.pspin":
-        coef = np.asarray(model.xi_coefficients())
-        degrees = [k for k in range(2, coef.size) if coef[k] != 0.0]
-        n_max = max(cmp["sizes"])
-        if min(cmp["sizes"]) < max(3, max(degrees)):
-            raise ConfigError("compare.sizes", f"sizes must be >= {max(3, max(degrees))}")
-        limit = sim.get("max_tensor_bytes", 2 * 1024 ** 3)
-        if model.p > 3 or not model.pure:
-            from .gradflow import pspin_tensor_bytes
-            need = pspin_tensor_bytes(degrees, n_max)
-        else:
-            need = 8 * n_max ** model.p if model.p == 3 else 0
-        for key, dt in (("theory.dt", theory.get("dt", 0.05)), ("simulation.dt", sim.get("dt", 0.01))):
-            k = theory["times"] / dt
-            if np.any(np.abs(k - np.rint(k)) > 1e-9 * np.maximum(1.0, k)):
-                raise ConfigError("theory.times", f"every time must be a multiple of {key} = {dt:g}")
-        if need > limit:
-            raise ConfigError("compare.sizes", f"N = {n_max} needs {need / 1e9:.3g} GB of coupling tensors "
-                              f"> max_tensor_bytes = {limit / 1e9:.3g} GB")
-
-    run = {}
-    for k, v in dict(data.get("run", {})).items():
-        if k not in _RUN:
-            raise ConfigError(f"run.{k}", f"unknown key; allowed: {', '.join(sorted(_RUN))}")
-        run[k] = _RUN[k].check(f"run.{k}", v)
+    sim = read_values("simulation", sections["simulation"], kind.simulation, owner=kind.name,
+                      what="option")
+    run = read_values("run", sections["run"], _RUN)
+    if kind.check is not None:
+        kind.check(model, theory, cmp, sim)
     return ValidationConfig(kind=kind, title=title, model=model, theory=theory, compare=cmp,
                             simulation=sim, run=run, text=text)
 
