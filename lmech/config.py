@@ -32,6 +32,7 @@ Every error is a :class:`ConfigError` whose message starts with the key.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import math
 import tomllib
@@ -87,7 +88,8 @@ class SweepKind:
     @classmethod
     def from_model(cls, model, *, name: str, solve, point: str, check: str | None = None,
                    fields: tuple | None = None, extra_params=None, options=None,
-                   observables: tuple = (), validate=None, build=None, plot: str | None = None,
+                   defaults: Mapping | None = None, observables: tuple = (), validate=None,
+                   build=None, plot: str | None = None,
                    description: str = "", point_doc: str = "") -> "SweepKind":
         """A kind whose parameters are the :func:`lmech.spec.param` fields of ``model``.
 
@@ -123,6 +125,10 @@ class SweepKind:
         extra_params, options : mapping of str to Param, or a dataclass, optional
             Sweep-only parameters (a final time, an initial condition) and
             numerical options.
+        defaults : mapping, optional
+            The kind's own defaults of some model parameters (a required
+            ``K`` of the model defaults to the standard case of a phase
+            diagram); each is checked against the parameter's declaration.
         observables : tuple of str
             Scalars every point records; a point whose result lacks one gets NaN,
             so that every point of a sweep has the same observables.
@@ -147,12 +153,20 @@ class SweepKind:
             if missing:
                 raise ValueError(f"kind {name}: {missing} are not param fields of {model.__qualname__}")
             schema = {f: schema[f] for f in fields}
-        extra = _schema_of(extra_params)
+        schema = {k: _config_param(p) for k, p in schema.items()}
+        for k, v in (defaults or {}).items():
+            if k not in schema:
+                raise ValueError(f"kind {name}: default for {k!r}, which is not one of its model's params")
+            schema[k] = dataclasses.replace(schema[k], default=schema[k].check(k, v))
+        extra = {k: _config_param(p) for k, p in _schema_of(extra_params).items()}
         opts = _schema_of(options)
         overlap = (set(schema) & set(extra)) | ((set(schema) | set(extra)) & set(opts))
         if overlap:
             raise ValueError(f"kind {name}: {sorted(overlap)} are declared twice")
-        common = dict(model=model, solve=solve, fields=tuple(schema), extra=extra, options=opts,
+        classes = tuple(c for c in (extra_params, options)
+                        if c is not None and not isinstance(c, Mapping))
+        common = dict(model=model, solve=solve, params=schema, extra=extra, options=opts,
+                      classes=classes,
                       validate=validate, build=build, observables=tuple(observables))
         point_fn = ModelPoint(name=point, doc=point_doc or f"One point of the sweep kind {name}.",
                               check_only=False, **common)
@@ -186,6 +200,18 @@ def _schema_of(spec) -> dict:
     return params_of(spec)
 
 
+def _config_param(p: Param) -> Param:
+    """``p`` with its type narrowed to the scalar types a config can hold.
+
+    A model field of type ``(str, Custom)`` is a name (``str``) in a config.
+    """
+    if isinstance(p.type, tuple):
+        scalar = tuple(t for t in p.type if t in (float, int, str, bool))
+        if scalar and len(scalar) < len(p.type):
+            return dataclasses.replace(p, type=scalar[0] if len(scalar) == 1 else scalar)
+    return p
+
+
 def _plain(value):
     """A numpy scalar as the Python scalar it holds (configs and sweeps pass those)."""
     return value.item() if isinstance(value, np.generic) else value
@@ -205,14 +231,15 @@ class ModelPoint:
     function.
     """
 
-    def __init__(self, *, name, model, solve, fields, extra, options, validate, build,
+    def __init__(self, *, name, model, solve, params, extra, options, classes, validate, build,
                  observables, check_only, doc):
         import inspect
 
         self._name = name
         self.model = model
         self.solve = solve
-        self.fields = fields
+        self.fields = tuple(params)
+        self.classes = classes
         self.extra = extra
         self.options = {} if check_only else options
         self.validate = validate
@@ -222,9 +249,7 @@ class ModelPoint:
         mod, _, qual = name.partition(":")
         self.__module__, self.__qualname__, self.__name__ = mod, qual, qual.rsplit(".", 1)[-1]
         self.__doc__ = doc
-        from .spec import params_of
-
-        schema = {**{f: params_of(model)[f] for f in fields}, **extra, **self.options}
+        schema = {**params, **extra, **self.options}
         self._schema = schema
         P = inspect.Parameter
         self.__signature__ = inspect.Signature(
@@ -259,6 +284,10 @@ class ModelPoint:
             values[k] = v
         model = self.model(**{k: values[k] for k in self.fields})
         extra = {k: values[k] for k in self.extra}
+        for c in self.classes:  # a param-field dataclass checks its own cross-field constraints
+            own = {f.name for f in dataclasses.fields(c)}
+            if own <= set(values):
+                c(**{k: values[k] for k in own})
         if self.validate is not None:
             resolve_callable(self.validate)(model, **extra)
         if self.build is not None:
