@@ -71,6 +71,11 @@ class SweepKind:
         Import string of ``plot(sweep_result, ax)`` drawing the sweep.
     description : str
         One paragraph.
+
+    A layer derives its kinds from its models with :meth:`from_model`, so
+    that bounds, defaults and help texts are declared once, on the model's
+    :func:`lmech.spec.param` fields; ``SweepKind(...)`` itself stays for a
+    point function that is not a model and a solver.
     """
 
     name: str
@@ -181,12 +186,12 @@ class SweepKind:
     @property
     def point_function(self) -> "ModelPoint":
         """The point function made by :meth:`from_model` (bind it to the name of ``point``)."""
-        return self._functions[0]
+        return getattr(self, "_functions", (None, None))[0]
 
     @property
     def check_function(self) -> "ModelPoint":
         """The check function made by :meth:`from_model` (bind it to the name of ``check``)."""
-        return self._functions[1]
+        return getattr(self, "_functions", (None, None))[1]
 
 
 def _schema_of(spec) -> dict:
