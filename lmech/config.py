@@ -43,7 +43,7 @@ import numpy as np
 
 from .spec import REQUIRED, ConfigError, Param, import_layer
 
-__all__ = ["Param", "SweepKind", "ModelPoint", "ConfigError", "RunConfig", "register_kind", "get_kind",
+__all__ = ["Param", "SweepKind", "ModelPoint", "solver_options", "ConfigError", "RunConfig", "register_kind", "get_kind",
            "kinds", "load_config", "param_named", "parse_config", "read_toml",
            "resolve_callable"]
 
@@ -308,6 +308,30 @@ class ModelPoint:
         if missing:
             out = _with_scalars(out, {k: math.nan for k in missing})
         return out
+
+
+def solver_options(solver: Callable, **params: Param) -> dict[str, Param]:
+    """Options of a kind read from a solver's signature: the defaults are the solver's.
+
+    Each ``params`` entry declares an option's type, bounds and help; one
+    without a default (``Param(float, low=0.0, help=...)``) takes the default
+    of the solver's keyword of the same name, one with a default keeps it
+    (a sweep's own choice).  Every name must be a keyword of ``solver``, so an
+    option the solver renames or drops fails at import, not in a sweep.
+    """
+    import inspect
+
+    sig = inspect.signature(solver).parameters
+    name = getattr(solver, "__qualname__", repr(solver))
+    out = {}
+    for k, p in params.items():
+        if k not in sig or sig[k].kind not in (inspect.Parameter.KEYWORD_ONLY,
+                                                 inspect.Parameter.POSITIONAL_OR_KEYWORD):
+            raise ValueError(f"option {k!r} is not a keyword of {name}")
+        if p.required and sig[k].default is not inspect.Parameter.empty:
+            p = dataclasses.replace(p, default=sig[k].default)
+        out[k] = p
+    return out
 
 
 def _scalars_of(out) -> Mapping:

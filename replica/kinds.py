@@ -36,13 +36,13 @@ from functools import lru_cache
 
 import numpy as np
 
-from lmech.config import Param, SweepKind, register_kind
+from lmech.config import Param, SweepKind, register_kind, solver_options
 from lmech.spec import Model, param, params_of
 
 from .bayes import BayesOptimalGLM, BayesOptimalResult, CONVENTIONS, solve_bayes, transitions
 from .blocks import CHANNELS, PRIORS, get_channel, get_prior
-from .erm import ERM
-from .gardner import GardnerVolume
+from .erm import ERM, solve_erm
+from .gardner import GardnerVolume, solve_gardner
 
 __all__ = ["bayes_model", "bayes_point", "bayes_check", "bayes_plot", "BayesSpec", "erm_model",
            "erm_point", "erm_check", "erm_plot", "ERMSpec", "gardner_point", "gardner_check",
@@ -242,9 +242,12 @@ BAYES = register_kind(SweepKind.from_model(
     solve=_bayes_solve,
     extra_params={"alpha": Param(float, low=0.0, help="sample ratio n/d")},
     options={
-        "rtol": Param(float, default=1e-10, low=0.0, low_open=True, help="relative tolerance on V = rho - q"),
-        "max_iter": Param(int, default=20_000, low=1, help="iterations per branch"),
-        "n_quad": Param(int, default=96, low=8, high=300, help="Gauss-Hermite nodes"),
+        **solver_options(
+            solve_bayes,
+            rtol=Param(float, low=0.0, low_open=True, help="relative tolerance on V = rho - q"),
+            # a sweep crosses spinodals, where the iteration slows down: twice the solver's default
+            max_iter=Param(int, default=20_000, low=1, help="iterations per branch"),
+            n_quad=Param(int, low=8, high=300, help="Gauss-Hermite nodes")),
         "thresholds": Param(bool, default=True,
                             help="store alpha_c and the spinodals (replica.transitions) at every point"),
     },
@@ -300,8 +303,6 @@ def _erm_solve(model, *, alpha, rtol, max_iter, n_quad):
     start only changes the iteration count); a failed warm start is retried
     from the default start.
     """
-    from .erm import solve_erm
-
     key = (model.loss, model.teacher_prior, model.channel)
     opts = dict(rtol=rtol, max_iter=max_iter, n_quad=n_quad)
     warm = _ERM_WARM.get(key)
@@ -368,11 +369,11 @@ ERM_KIND = register_kind(SweepKind.from_model(
     build=ERMSpec.model,
     solve=_erm_solve,
     extra_params={"alpha": Param(float, low=0.0, low_open=True, help="sample ratio n/d")},
-    options={
-        "rtol": Param(float, default=1e-10, low=0.0, low_open=True, help="relative tolerance"),
-        "max_iter": Param(int, default=5_000, low=1, help="iterations"),
-        "n_quad": Param(int, default=12, low=4, high=200, help="Gauss-Legendre nodes per panel"),
-    },
+    options=solver_options(
+        solve_erm,
+        rtol=Param(float, low=0.0, low_open=True, help="relative tolerance"),
+        max_iter=Param(int, low=1, help="iterations"),
+        n_quad=Param(int, low=4, high=200, help="Gauss-Legendre nodes per panel")),
     point="replica.kinds:erm_point",
     check="replica.kinds:erm_check",
     plot="replica.kinds:erm_plot",
@@ -395,8 +396,6 @@ def _capacity(model):
 
 def _gardner_solve(model, *, alpha, rtol, n_quad):
     """RS saddle point of the Gardner volume at ``alpha`` plus the capacity ``alpha_c(margin)``."""
-    from .gardner import solve_gardner
-
     res = solve_gardner(model, alpha, rtol=rtol, n_quad=n_quad)
     sc = dict(res.scalars)
     sc["alpha_c"] = _capacity(model)
@@ -457,10 +456,10 @@ GARDNER = register_kind(SweepKind.from_model(
     defaults={"prior": "spherical"},
     solve=_gardner_solve,
     extra_params={"alpha": Param(float, default=0.5, low=0.0, help="patterns per weight")},
-    options={
-        "rtol": Param(float, default=1e-12, low=0.0, low_open=True, help="relative tolerance"),
-        "n_quad": Param(int, default=32, low=4, high=200, help="Gauss-Legendre nodes per panel"),
-    },
+    options=solver_options(
+        solve_gardner,
+        rtol=Param(float, low=0.0, low_open=True, help="relative tolerance"),
+        n_quad=Param(int, low=4, high=200, help="Gauss-Legendre nodes per panel")),
     point="replica.kinds:gardner_point",
     check="replica.kinds:gardner_check",
     plot="replica.kinds:gardner_plot",

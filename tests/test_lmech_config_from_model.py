@@ -127,3 +127,22 @@ def test_config_error_is_keyed_to_the_swept_parameter():
     data = {"kind": "odes.phase_diagram", "grid": {"r0": [1e-3, 2.0]}}
     with pytest.raises(ConfigError, match=r"^grid\.r0"):
         parse_config(data)
+
+
+def test_solver_options_take_their_defaults_from_the_solver():
+    from lmech.config import solver_options
+
+    def solver(model, alpha, *, rtol=1e-9, max_iter=100):
+        return None
+
+    opts = solver_options(solver, rtol=Param(float, low=0.0, help="tolerance"),
+                          max_iter=Param(int, default=500, low=1, help="iterations"))
+    assert opts["rtol"].default == 1e-9 and opts["rtol"].help == "tolerance"
+    assert opts["max_iter"].default == 500              # a sweep's own default is kept
+    with pytest.raises(ValueError, match="damping"):
+        solver_options(solver, damping=Param(float))
+    erm = get_kind("replica.erm").options
+    from replica.erm import solve_erm
+
+    sig = inspect.signature(solve_erm).parameters
+    assert all(erm[k].default == sig[k].default for k in erm)
