@@ -146,3 +146,19 @@ def test_solver_options_take_their_defaults_from_the_solver():
 
     sig = inspect.signature(solve_erm).parameters
     assert all(erm[k].default == sig[k].default for k in erm)
+
+
+def test_numpy_scalars_and_block_valued_fields():
+    import numpy as np
+
+    import odes
+
+    m = odes.CommitteeMachine(np.int64(3), np.int64(2), lr=np.float64(0.25))
+    assert type(m.K) is int and m.K == 3 and type(m.lr) is float
+    # a (str, Custom) field: names are checked against the choices, a Custom passes
+    custom = odes.Custom(np.tanh)
+    assert odes.CommitteeMachine(1, 1, activation=custom).activation is custom
+    with pytest.raises(ValueError, match="^activation: must be one of"):
+        odes.CommitteeMachine(1, 1, activation="tanh")
+    with pytest.raises(ValueError, match="^activation: expected str or Custom"):
+        odes.CommitteeMachine(1, 1, activation=np.tanh)
