@@ -90,7 +90,7 @@ def teacher_moments(teacher: str, rho: float, noise: float) -> tuple[float, floa
 
 @lmech.register_model("dmft.GLMDynamics")
 @dataclass(frozen=True)
-class GLMDynamics:
+class GLMDynamics(lmech.Model):
     """Gradient flow, Langevin dynamics and persistent SGD of a teacher–student GLM.
 
     Parameters
@@ -121,29 +121,19 @@ class GLMDynamics:
         time of the flow at ``alpha ~ 1``).
     """
 
-    alpha: float = 2.0
-    loss: str = "square"
-    ridge: float = 0.0
-    teacher: str = "sign"
-    noise: float = 0.0
-    rho: float = 1.0
-    temperature: float = 0.0
-    batch_fraction: float = 1.0
-    persistence: float = 1.0
+    alpha: float = lmech.param(2.0, low=0.0, low_open=True, help="samples per dimension n/d")
+    loss: str = lmech.param("square", choices=LOSSES, help="training loss")
+    ridge: float = lmech.param(0.0, low=0.0, help="ridge penalty")
+    teacher: str = lmech.param("sign", choices=TEACHERS, help="teacher activation")
+    noise: float = lmech.param(0.0, low=0.0, help="label-noise variance")
+    rho: float = lmech.param(1.0, low=0.0, low_open=True, help="|beta*|^2")
+    temperature: float = lmech.param(0.0, low=0.0, help="Langevin temperature")
+    batch_fraction: float = lmech.param(1.0, low=0.0, high=1.0, low_open=True,
+                                        help="persistent-SGD batch fraction b (1: gradient flow)")
+    persistence: float = lmech.param(1.0, low=0.0, low_open=True,
+                                     help="mean time tau a sample stays in the SGD batch")
 
-    def __post_init__(self):
-        object.__setattr__(self, "alpha", check_real("alpha", self.alpha, low=0.0, low_open=True))
-        check_choice("loss", self.loss, LOSSES)
-        object.__setattr__(self, "ridge", check_real("ridge", self.ridge, low=0.0))
-        check_choice("teacher", self.teacher, TEACHERS)
-        object.__setattr__(self, "noise", check_real("noise", self.noise, low=0.0))
-        object.__setattr__(self, "rho", check_real("rho", self.rho, low=0.0, low_open=True))
-        object.__setattr__(self, "temperature", check_real("temperature", self.temperature,
-                                                           low=0.0))
-        b = check_real("batch_fraction", self.batch_fraction, low=0.0, high=1.0, low_open=True)
-        object.__setattr__(self, "batch_fraction", b)
-        object.__setattr__(self, "persistence", check_real("persistence", self.persistence,
-                                                           low=0.0, low_open=True))
+    def check(self):
         if self.loss != "square":
             if self.teacher != "sign":
                 raise ValueError(f"teacher must be 'sign' for the {self.loss} loss (labels +-1), "

@@ -42,15 +42,15 @@ import numpy as np
 
 from lmech.config import Param, SweepKind, register_kind
 
-from .glm import LOSSES, TEACHERS, GLMDynamics
+from .glm import GLMDynamics
 from .linreg import LinearRegressionGF, mp_error
 from .pspin import CONVENTIONS, SphericalPSpin
-from .rnn import PHI_CODES, RandomRNN
+from .rnn import RandomRNN
 from .result import DMFTResult
 from .solve import solve
 
 __all__ = ["pspin_point", "pspin_check", "linreg_point", "linreg_check", "rnn_point",
-           "rnn_check", "plot_observable"]
+           "rnn_check", "glm_point", "glm_check", "plot_observable"]
 
 
 def _slim(res: DMFTResult, extra: dict | None = None) -> DMFTResult:
@@ -65,30 +65,14 @@ def _slim(res: DMFTResult, extra: dict | None = None) -> DMFTResult:
                       error_estimate=res.error_estimate)
 
 
-def _check_tmax(t_max):
-    if not (isinstance(t_max, (int, float)) and t_max > 0 and math.isfinite(t_max)):
-        raise ValueError(f"t_max must lie in (0, inf), got {t_max!r}")
+def _t_max(default: float, help: str = "final time") -> dict:
+    """The one sweep-only parameter of the dmft kinds: the final time."""
+    return {"t_max": Param(float, default=default, low=0.0, low_open=True, help=help)}
 
 
 # -- p-spin -------------------------------------------------------------------
-def pspin_check(*, p=3, T=0.5, convention="half", t_max=20.0):
-    """Raise ValueError naming the parameter for an invalid point."""
-    _check_tmax(t_max)
-    SphericalPSpin(p=p, T=T, convention=convention)
-
-
-def pspin_point(*, p=3, T=0.5, convention="half", t_max=20.0, method="uniform", dt=0.05,
-                tol=0.0, max_corrector=0, n_window=256, dt0=0.05, rtol=0.0) -> DMFTResult:
-    """Solve the p-spin at one point; scalars are the final observables.
-
-    ``method="doubling"`` uses ``n_window``, ``dt0``, ``tol`` and
-    ``max_corrector`` (sweeps per row) and ignores ``dt``; the other methods
-    ignore ``n_window`` and ``dt0``.  ``tol = 0`` and ``max_corrector = 0``
-    mean the method's own defaults (1e-10 and 50 for the uniform grid, 1e-9
-    and 300 for doubling); ``rtol = 0`` likewise (1e-4 for the uniform grid and
-    the stationary solver, 1e-3 for doubling, whose estimate is conservative).
-    """
-    model = SphericalPSpin(p=p, T=T, convention=convention)
+def _pspin_solve(model: SphericalPSpin, *, t_max, method, dt, tol, max_corrector, n_window, dt0,
+                 rtol) -> DMFTResult:
     doubling = method == "doubling"
     tol = tol or (1e-9 if doubling else 1e-10)
     max_corrector = max_corrector or (300 if doubling else 50)
@@ -99,6 +83,7 @@ def pspin_point(*, p=3, T=0.5, convention="half", t_max=20.0, method="uniform", 
     else:
         res = solve(model, t_max, method=method, dt=dt, tol=tol, max_corrector=max_corrector,
                     **extra)
+    p, T = model.p, model.T
     ref = math.nan
     if p >= 3 and T > 0:
         if T > model.dynamical_temperature():
@@ -106,64 +91,40 @@ def pspin_point(*, p=3, T=0.5, convention="half", t_max=20.0, method="uniform", 
         else:
             ref = model.aging_energy()
     elif p == 2 and T == 0:
-        ref = -math.sqrt(2.0 * CONVENTIONS[convention])  # ground state -lambda_max c = -sqrt(2c)
+        ref = -math.sqrt(2.0 * CONVENTIONS[model.convention])  # ground state -lambda_max c = -sqrt(2c)
     return _slim(res, {"energy_reference": ref})
 
 
+_PSPIN_DOC = """Solve the p-spin at one point; scalars are the final observables.
+
+    ``method="doubling"`` uses ``n_window``, ``dt0``, ``tol`` and
+    ``max_corrector`` (sweeps per row) and ignores ``dt``; the other methods
+    ignore ``n_window`` and ``dt0``.  ``tol = 0`` and ``max_corrector = 0``
+    mean the method's own defaults (1e-10 and 50 for the uniform grid, 1e-9
+    and 300 for doubling); ``rtol = 0`` likewise (1e-4 for the uniform grid and
+    the stationary solver, 1e-3 for doubling, whose estimate is conservative).
+    """
+
+
 # -- linear regression -----------------------------------------------------------
-def linreg_check(*, alpha=2.0, noise=0.0, ridge=0.0, signal=1.0, temperature=0.0, t_max=10.0):
-    """Raise ValueError naming the parameter for an invalid point."""
-    _check_tmax(t_max)
-    LinearRegressionGF(alpha=alpha, noise=noise, ridge=ridge, signal=signal,
-                       temperature=temperature)
-
-
-def linreg_point(*, alpha=2.0, noise=0.0, ridge=0.0, signal=1.0, temperature=0.0, t_max=10.0,
-                 dt=0.05, tol=1e-10, max_corrector=50, rtol=1e-4) -> DMFTResult:
-    """Solve least-squares gradient flow (or Langevin) at one point, with the exact MP error."""
-    model = LinearRegressionGF(alpha=alpha, noise=noise, ridge=ridge, signal=signal,
-                               temperature=temperature)
+def _linreg_solve(model: LinearRegressionGF, *, t_max, dt, tol, max_corrector,
+                  rtol) -> DMFTResult:
     res = solve(model, t_max, dt=dt, tol=tol, max_corrector=max_corrector, rtol=rtol)
     return _slim(res, {"error_mp": mp_error(model, t_max)})
 
 
 # -- random RNN -------------------------------------------------------------------
-def rnn_check(*, g=1.5, phi="tanh", noise=0.0, x0_var=1.0, t_max=20.0):
-    """Raise ValueError naming the parameter for an invalid point."""
-    _check_tmax(t_max)
-    RandomRNN(g=g, phi=phi, noise=noise, x0_var=x0_var)
-
-
-def rnn_point(*, g=1.5, phi="tanh", noise=0.0, x0_var=1.0, t_max=20.0, dt=0.1, n_quad=24,
-              closed_form=True, tol=1e-10, max_corrector=50, rtol=1e-4) -> DMFTResult:
-    """Transient of the random RNN at one point."""
-    model = RandomRNN(g=g, phi=phi, noise=noise, x0_var=x0_var)
+def _rnn_solve(model: RandomRNN, *, t_max, dt, n_quad, closed_form, tol, max_corrector,
+               rtol) -> DMFTResult:
     res = solve(model, t_max, dt=dt, n_quad=n_quad, closed_form=closed_form, tol=tol,
                 max_corrector=max_corrector, rtol=rtol)
-    extra = {} if "stationary_variance" in res.scalars else {"stationary_variance": math.nan}
-    return _slim(res, extra)
+    return _slim(res)
 
 
 # -- GLM ------------------------------------------------------------------------------
-def glm_check(*, alpha=2.0, loss="square", ridge=0.0, teacher="sign", noise=0.0, rho=1.0,
-              temperature=0.0, batch_fraction=1.0, persistence=1.0, t_max=10.0):
-    """Raise ValueError naming the parameter for an invalid point."""
-    _check_tmax(t_max)
-    GLMDynamics(alpha=alpha, loss=loss, ridge=ridge, teacher=teacher, noise=noise, rho=rho,
-                temperature=temperature, batch_fraction=batch_fraction, persistence=persistence)
-
-
-def glm_point(*, alpha=2.0, loss="square", ridge=0.0, teacher="sign", noise=0.0, rho=1.0,
-              temperature=0.0, batch_fraction=1.0, persistence=1.0, t_max=10.0, method="auto",
-              dt=0.05, tol=1e-10, max_corrector=50, n_traj=2000, n_samples=None, n_replicas=4,
-              seed=0, tol_se=0.01, n_pass=2, max_iter=50, damping=1.0,
-              adaptive_damping=True, rtol=1e-4) -> DMFTResult:
-    """GLM dynamics at one point: the exact closure (``method="uniform"``; square loss, full
-    batch), or the sampled effective process (``"sampled"``); ``"auto"`` picks the closure
-    where it exists."""
-    model = GLMDynamics(alpha=alpha, loss=loss, ridge=ridge, teacher=teacher, noise=noise,
-                        rho=rho, temperature=temperature, batch_fraction=batch_fraction,
-                        persistence=persistence)
+def _glm_solve(model: GLMDynamics, *, t_max, method, dt, tol, max_corrector, n_traj, n_samples,
+               n_replicas, seed, tol_se, n_pass, max_iter, damping, adaptive_damping,
+               rtol) -> DMFTResult:
     if method == "auto":
         method = "uniform" if model.closed else "sampled"
     if method == "sampled":
@@ -172,9 +133,7 @@ def glm_point(*, alpha=2.0, loss="square", ridge=0.0, teacher="sign", noise=0.0,
                     max_iter=max_iter, damping=damping, adaptive_damping=adaptive_damping)
     else:
         res = solve(model, t_max, dt=dt, tol=tol, max_corrector=max_corrector, rtol=rtol)
-    extra = {k: math.nan for k in ("test_error", "test_risk", "train_error")
-             if k not in res.scalars}
-    return _slim(res, extra)
+    return _slim(res)
 
 
 # -- plot -------------------------------------------------------------------------
@@ -222,18 +181,15 @@ _COMMON_OPTS = {
     "max_corrector": Param(int, default=50, low=1, high=10_000, help="corrector iterations per step"),
 }
 
-register_kind(SweepKind(
+PSPIN = register_kind(SweepKind.from_model(
+    SphericalPSpin,
     name="dmft.pspin",
+    solve=_pspin_solve,
     point="dmft.kinds:pspin_point",
     check="dmft.kinds:pspin_check",
     plot="dmft.kinds:plot_pspin",
-    params={
-        "p": Param(int, default=3, low=2, high=64, help="degree of the p-spin interaction"),
-        "T": Param(float, default=0.5, low=0.0, help="temperature"),
-        "convention": Param(str, default="half", choices=tuple(CONVENTIONS),
-                            help="Hamiltonian normalisation xi(q) = q^p/2 (half) or q^p (full)"),
-        "t_max": Param(float, default=20.0, low=0.0, low_open=True, help="final time"),
-    },
+    point_doc=_PSPIN_DOC,
+    extra_params=_t_max(20.0),
     options={
         "method": Param(str, default="uniform", choices=("uniform", "stationary", "doubling"),
                         help="integrator (stationary: one-time FDT solver, T > T_d; doubling: "
@@ -259,37 +215,31 @@ register_kind(SweepKind(
                 "at t_max against the equilibrium / aging references.",
 ))
 
-register_kind(SweepKind(
+LINREG = register_kind(SweepKind.from_model(
+    LinearRegressionGF,
     name="dmft.linreg",
+    solve=_linreg_solve,
     point="dmft.kinds:linreg_point",
     check="dmft.kinds:linreg_check",
     plot="dmft.kinds:plot_linreg",
-    params={
-        "alpha": Param(float, default=2.0, low=0.0, low_open=True, help="samples per dimension n/d"),
-        "noise": Param(float, default=0.0, low=0.0, help="label-noise variance"),
-        "ridge": Param(float, default=0.0, low=0.0, help="ridge penalty"),
-        "signal": Param(float, default=1.0, low=0.0, low_open=True, help="|beta*|^2"),
-        "temperature": Param(float, default=0.0, low=0.0, help="Langevin temperature (0: gradient flow)"),
-        "t_max": Param(float, default=10.0, low=0.0, low_open=True, help="gradient-flow time"),
-    },
+    point_doc="Solve least-squares gradient flow (or Langevin) at one point, with the exact MP error.",
+    extra_params=_t_max(10.0, "gradient-flow time"),
     options={"dt": Param(float, default=0.05, low=0.0, low_open=True, help="time step"),
              **_COMMON_OPTS},
     description="DMFT of least-squares gradient flow with Gaussian data; error, test risk and "
                 "training loss at t_max, with the exact Marchenko-Pastur error.",
 ))
 
-register_kind(SweepKind(
+RNN = register_kind(SweepKind.from_model(
+    RandomRNN,
     name="dmft.rnn",
+    solve=_rnn_solve,
     point="dmft.kinds:rnn_point",
     check="dmft.kinds:rnn_check",
     plot="dmft.kinds:plot_rnn",
-    params={
-        "g": Param(float, default=1.5, low=0.0, help="coupling gain"),
-        "phi": Param(str, default="tanh", choices=tuple(PHI_CODES), help="activation"),
-        "noise": Param(float, default=0.0, low=0.0, help="white-noise variance"),
-        "x0_var": Param(float, default=1.0, low=0.0, low_open=True, help="initial variance"),
-        "t_max": Param(float, default=20.0, low=0.0, low_open=True, help="final time"),
-    },
+    point_doc="Transient of the random RNN at one point.",
+    extra_params=_t_max(20.0),
+    observables=("stationary_variance",),
     options={"dt": Param(float, default=0.1, low=0.0, low_open=True, help="time step"),
              "n_quad": Param(int, default=24, low=2, high=200, help="Gauss-Hermite nodes per dimension"),
              "closed_form": Param(bool, default=True, help="closed-form erf/linear correlations"),
@@ -298,25 +248,18 @@ register_kind(SweepKind(
                 "the stationary chaotic variance.",
 ))
 
-register_kind(SweepKind(
+GLM = register_kind(SweepKind.from_model(
+    GLMDynamics,
     name="dmft.glm",
+    solve=_glm_solve,
     point="dmft.kinds:glm_point",
     check="dmft.kinds:glm_check",
     plot="dmft.kinds:plot_glm",
-    params={
-        "alpha": Param(float, default=2.0, low=0.0, low_open=True, help="samples per dimension n/d"),
-        "loss": Param(str, default="square", choices=LOSSES, help="training loss"),
-        "ridge": Param(float, default=0.0, low=0.0, help="ridge penalty"),
-        "teacher": Param(str, default="sign", choices=TEACHERS, help="teacher activation"),
-        "noise": Param(float, default=0.0, low=0.0, help="label-noise variance"),
-        "rho": Param(float, default=1.0, low=0.0, low_open=True, help="|beta*|^2"),
-        "temperature": Param(float, default=0.0, low=0.0, help="Langevin temperature"),
-        "batch_fraction": Param(float, default=1.0, low=0.0, high=1.0, low_open=True,
-                                help="persistent-SGD batch fraction b (1: gradient flow)"),
-        "persistence": Param(float, default=1.0, low=0.0, low_open=True,
-                             help="mean time tau a sample stays in the SGD batch"),
-        "t_max": Param(float, default=10.0, low=0.0, low_open=True, help="gradient-flow time"),
-    },
+    point_doc="""GLM dynamics at one point: the exact closure (``method="uniform"``; square loss,
+    full batch), or the sampled effective process (``"sampled"``); ``"auto"`` picks the closure
+    where it exists.""",
+    extra_params=_t_max(10.0, "gradient-flow time"),
+    observables=("test_error", "test_risk", "train_error"),
     options={"method": Param(str, default="auto", choices=("auto", "uniform", "sampled"),
                              help="closed (uniform grid), Monte Carlo effective process, or auto "
                                   "(closed where it exists)"),
@@ -343,3 +286,9 @@ register_kind(SweepKind(
                 "Langevin dynamics or persistent SGD: overlap M, norm Q, test error/risk, "
                 "training loss and error at t_max.",
 ))
+
+#: point and check functions (parameters: the model's fields, t_max and the kind's options)
+pspin_point, pspin_check = PSPIN.point_function, PSPIN.check_function
+linreg_point, linreg_check = LINREG.point_function, LINREG.check_function
+rnn_point, rnn_check = RNN.point_function, RNN.check_function
+glm_point, glm_check = GLM.point_function, GLM.check_function

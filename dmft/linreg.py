@@ -48,7 +48,7 @@ __all__ = ["LinearRegressionGF", "mp_density", "mp_error", "mp_train_loss"]
 
 @lmech.register_model("dmft.LinearRegressionGF")
 @dataclass(frozen=True)
-class LinearRegressionGF:
+class LinearRegressionGF(lmech.Model):
     """Gradient flow on ridge least squares with iid Gaussian data.
 
     Parameters
@@ -66,20 +66,11 @@ class LinearRegressionGF:
         ``beta`` is ``sqrt(2T/d) dW`` per component.
     """
 
-    alpha: float = 2.0
-    noise: float = 0.0
-    ridge: float = 0.0
-    signal: float = 1.0
-    temperature: float = 0.0
-
-    def __post_init__(self):
-        object.__setattr__(self, "alpha", check_real("alpha", self.alpha, low=0.0, low_open=True))
-        object.__setattr__(self, "noise", check_real("noise", self.noise, low=0.0))
-        object.__setattr__(self, "ridge", check_real("ridge", self.ridge, low=0.0))
-        object.__setattr__(self, "signal", check_real("signal", self.signal, low=0.0,
-                                                      low_open=True))
-        object.__setattr__(self, "temperature", check_real("temperature", self.temperature,
-                                                           low=0.0))
+    alpha: float = lmech.param(2.0, low=0.0, low_open=True, help="samples per dimension n/d")
+    noise: float = lmech.param(0.0, low=0.0, help="label-noise variance")
+    ridge: float = lmech.param(0.0, low=0.0, help="ridge penalty")
+    signal: float = lmech.param(1.0, low=0.0, low_open=True, help="|beta*|^2")
+    temperature: float = lmech.param(0.0, low=0.0, help="Langevin temperature (0: gradient flow)")
 
     @property
     def gamma(self) -> float:

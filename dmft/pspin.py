@@ -153,7 +153,7 @@ def threshold_energy(p: int = 3, convention: str = "half") -> float:
 
 @lmech.register_model("dmft.SphericalPSpin")
 @dataclass(frozen=True)
-class SphericalPSpin:
+class SphericalPSpin(lmech.Model):
     """Langevin dynamics of the spherical (mixed) p-spin model from a random start.
 
     ``ds/dt = -grad H(s) - mu(t) s + eta``, ``<eta_i(t) eta_j(t')> = 2 T
@@ -176,15 +176,13 @@ class SphericalPSpin:
         pure p-spin).
     """
 
-    p: int = 3
-    T: float = 0.5
-    convention: str = "half"
-    mixture: tuple = ()
+    p: int = lmech.param(3, low=2, high=64, help="degree of the p-spin interaction")
+    T: float = lmech.param(0.5, low=0.0, help="temperature")
+    convention: str = lmech.param("half", choices=tuple(CONVENTIONS),
+                                  help="Hamiltonian normalisation xi(q) = q^p/2 (half) or q^p (full)")
+    mixture: tuple = lmech.param((), spec=False, help="coefficients of q^2, q^3, ... (mixed p-spin)")
 
-    def __post_init__(self):
-        object.__setattr__(self, "p", check_int("p", self.p, low=2, high=64))
-        object.__setattr__(self, "T", check_real("T", self.T, low=0.0))
-        check_choice("convention", self.convention, tuple(CONVENTIONS))
+    def check(self):
         if not isinstance(self.mixture, tuple):
             raise ValueError(f"mixture must be a tuple of coefficients, got {self.mixture!r}")
         if len(self.mixture) > 63:

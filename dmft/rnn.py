@@ -43,7 +43,7 @@ PHI_CODES = {"tanh": _kernels.PHI_TANH, "erf": _kernels.PHI_ERF, "relu": _kernel
 
 @lmech.register_model("dmft.RandomRNN")
 @dataclass(frozen=True)
-class RandomRNN:
+class RandomRNN(lmech.Model):
     """Sompolinsky–Crisanti–Sommers random network.
 
     Parameters
@@ -58,17 +58,10 @@ class RandomRNN:
         Variance of the iid Gaussian initial condition, ``> 0``.
     """
 
-    g: float = 1.5
-    phi: str = "tanh"
-    noise: float = 0.0
-    x0_var: float = 1.0
-
-    def __post_init__(self):
-        object.__setattr__(self, "g", check_real("g", self.g, low=0.0))
-        check_choice("phi", self.phi, tuple(PHI_CODES))
-        object.__setattr__(self, "noise", check_real("noise", self.noise, low=0.0))
-        object.__setattr__(self, "x0_var", check_real("x0_var", self.x0_var, low=0.0,
-                                                      low_open=True))
+    g: float = lmech.param(1.5, low=0.0, help="coupling gain")
+    phi: str = lmech.param("tanh", choices=tuple(PHI_CODES), help="activation")
+    noise: float = lmech.param(0.0, low=0.0, help="white-noise variance")
+    x0_var: float = lmech.param(1.0, low=0.0, low_open=True, help="initial variance")
 
     def conventions(self) -> dict:
         return {

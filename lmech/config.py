@@ -54,7 +54,7 @@ import numpy as np
 
 from .spec import REQUIRED, ConfigError, Param, import_layer
 
-__all__ = ["Param", "SweepKind", "ConfigError", "RunConfig", "register_kind", "get_kind",
+__all__ = ["Param", "SweepKind", "ModelPoint", "solver_options", "ConfigError", "RunConfig", "register_kind", "get_kind",
            "kinds", "load_config", "param_named", "parse_config", "read_toml",
            "resolve_callable"]
 
@@ -82,6 +82,11 @@ class SweepKind:
         Import string of ``plot(sweep_result, ax)`` drawing the sweep.
     description : str
         One paragraph.
+
+    A layer derives its kinds from its models with :meth:`from_model`, so
+    that bounds, defaults and help texts are declared once, on the model's
+    :func:`lmech.spec.param` fields; ``SweepKind(...)`` itself stays for a
+    point function that is not a model and a solver.
     """
 
     name: str
@@ -91,6 +96,268 @@ class SweepKind:
     check: str | None = None
     plot: str | None = None
     description: str = ""
+    #: the model class the params derive from (:meth:`from_model`), else None
+    model: Any = field(default=None, compare=False, repr=False)
+    #: scalars every point records (NaN where the solver gives none)
+    observables: tuple = ()
+
+    @classmethod
+    def from_model(cls, model, *, name: str, solve, point: str, check: str | None = None,
+                   fields: tuple | None = None, extra_params=None, options=None,
+                   defaults: Mapping | None = None, observables: tuple = (), validate=None,
+                   build=None, plot: str | None = None,
+                   description: str = "", point_doc: str = "") -> "SweepKind":
+        """A kind whose parameters are the :func:`lmech.spec.param` fields of ``model``.
+
+        Nothing is restated: the kind's ``params`` are ``params_of(model)``
+        (those named in ``fields``, in that order, or all of them) followed
+        by the sweep-only ``extra_params``; its ``options`` come from
+        ``options``.  Both may be a mapping of :class:`Param` or a dataclass
+        declared with :func:`lmech.spec.param` fields (its schema is read with
+        :func:`lmech.spec.params_of`).  The point and check functions are
+        :class:`ModelPoint` objects (see there): the check function builds the
+        model and validates the rest, the point function does that and calls
+        ``solve(model, **extra, **options)``.
+
+        Parameters
+        ----------
+        model : type
+            A dataclass with :func:`lmech.spec.param` fields (usually a
+            :class:`lmech.spec.Model`); it is called with its parameters as
+            keywords.
+        name : str
+            The kind's dotted name.
+        solve : callable or str
+            ``solve(model, **extra, **options) -> Result`` (or a dict of scalars).
+        point, check : str
+            Import strings under which the defining module binds
+            :attr:`point_function` and :attr:`check_function`
+            (``"odes.kinds:phase_point"``); the point string is what a sweep
+            archive records.  ``check`` defaults to None (no check function
+            registered with the kind, though :attr:`check_function` exists).
+        fields : tuple of str, optional
+            The model's parameters offered by the kind (default: all of
+            ``params_of(model)``); the others keep the model's defaults.
+        extra_params, options : mapping of str to Param, or a dataclass, optional
+            Sweep-only parameters (a final time, an initial condition) and
+            numerical options.
+        defaults : mapping, optional
+            The kind's own defaults of some model parameters (a required
+            ``K`` of the model defaults to the standard case of a phase
+            diagram); each is checked against the parameter's declaration.
+        observables : tuple of str
+            Scalars every point records; a point whose result lacks one gets NaN,
+            so that every point of a sweep has the same observables.
+        validate : callable, optional
+            ``validate(model, **extra)`` raising ValueError naming the
+            parameter, for constraints between the model and the extra
+            parameters (run by both functions, before any work).
+        build : callable, optional
+            ``build(instance) -> model``: what ``solve`` receives, when
+            ``model`` is a flat view (block names and their parameters) of the
+            model the solver takes.
+        plot, description
+            As in :class:`SweepKind`.
+        point_doc : str
+            Docstring of the point function (what a point records).
+        """
+        from .spec import params_of
+
+        schema = params_of(model)
+        if fields is not None:
+            missing = [f for f in fields if f not in schema]
+            if missing:
+                raise ValueError(f"kind {name}: {missing} are not param fields of {model.__qualname__}")
+            schema = {f: schema[f] for f in fields}
+        schema = {k: _config_param(p) for k, p in schema.items()}
+        for k, v in (defaults or {}).items():
+            if k not in schema:
+                raise ValueError(f"kind {name}: default for {k!r}, which is not one of its model's params")
+            schema[k] = dataclasses.replace(schema[k], default=schema[k].check(k, v))
+        extra = {k: _config_param(p) for k, p in _schema_of(extra_params).items()}
+        opts = _schema_of(options)
+        overlap = (set(schema) & set(extra)) | ((set(schema) | set(extra)) & set(opts))
+        if overlap:
+            raise ValueError(f"kind {name}: {sorted(overlap)} are declared twice")
+        classes = tuple(c for c in (extra_params, options)
+                        if c is not None and not isinstance(c, Mapping))
+        common = dict(model=model, solve=solve, params=schema, extra=extra, options=opts,
+                      classes=classes,
+                      validate=validate, build=build, observables=tuple(observables))
+        point_fn = ModelPoint(name=point, doc=point_doc or f"One point of the sweep kind {name}.",
+                              check_only=False, **common)
+        check_fn = ModelPoint(name=check or point.rsplit(":", 1)[0] + ":<check>",
+                              doc=f"Raise ValueError naming the parameter for an invalid point of {name}.",
+                              check_only=True, **common)
+        kind = cls(name=name, point=point, params={**schema, **extra}, options=opts, check=check,
+                   plot=plot, description=description, model=model, observables=tuple(observables))
+        object.__setattr__(kind, "_functions", (point_fn, check_fn))
+        return kind
+
+    @property
+    def point_function(self) -> "ModelPoint":
+        """The point function made by :meth:`from_model` (bind it to the name of ``point``)."""
+        return getattr(self, "_functions", (None, None))[0]
+
+    @property
+    def check_function(self) -> "ModelPoint":
+        """The check function made by :meth:`from_model` (bind it to the name of ``check``)."""
+        return getattr(self, "_functions", (None, None))[1]
+
+
+def _schema_of(spec) -> dict:
+    """A parameter schema from None, a mapping of :class:`Param` or a ``param``-field dataclass."""
+    if spec is None:
+        return {}
+    if isinstance(spec, Mapping):
+        return dict(spec)
+    from .spec import params_of
+
+    return params_of(spec)
+
+
+def _config_param(p: Param) -> Param:
+    """``p`` with its type narrowed to the scalar types a config can hold.
+
+    A model field of type ``(str, Custom)`` is a name (``str``) in a config.
+    """
+    if isinstance(p.type, tuple):
+        scalar = tuple(t for t in p.type if t in (float, int, str, bool))
+        if scalar and len(scalar) < len(p.type):
+            return dataclasses.replace(p, type=scalar[0] if len(scalar) == 1 else scalar)
+    return p
+
+
+def _plain(value):
+    """A numpy scalar as the Python scalar it holds (configs and sweeps pass those)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+class ModelPoint:
+    """Point or check function of a kind made by :meth:`SweepKind.from_model`.
+
+    Called with keywords only (every parameter and option has its declared
+    default; a required one must be given): each value is checked against its
+    :class:`Param` (a :class:`ValueError` starting with the parameter's name),
+    the model is built from its parameters (its own ``__post_init__`` checks
+    them and the constraints between them), ``validate(model, **extra)``
+    checks the rest; the check function stops there and returns None, the
+    point function returns ``solve(model, **extra, **options)`` with every
+    declared observable present.  Picklable by its import string, like a
+    function.
+    """
+
+    def __init__(self, *, name, model, solve, params, extra, options, classes, validate, build,
+                 observables, check_only, doc):
+        import inspect
+
+        self._name = name
+        self.model = model
+        self.solve = solve
+        self.fields = tuple(params)
+        self.classes = classes
+        self.extra = extra
+        self.options = {} if check_only else options
+        self.validate = validate
+        self.build = build
+        self.observables = observables
+        self.check_only = check_only
+        mod, _, qual = name.partition(":")
+        self.__module__, self.__qualname__, self.__name__ = mod, qual, qual.rsplit(".", 1)[-1]
+        self.__doc__ = doc
+        schema = {**params, **extra, **self.options}
+        self._schema = schema
+        P = inspect.Parameter
+        self.__signature__ = inspect.Signature(
+            [P(k, P.KEYWORD_ONLY, default=P.empty if p.required else p.default)
+             for k, p in schema.items()],
+            return_annotation=None if check_only else inspect.Signature.empty)
+
+    def __repr__(self):
+        return f"<{'check' if self.check_only else 'point'} function {self._name}>"
+
+    def __reduce__(self):
+        return resolve_callable, (self._name,)
+
+    def _checked(self, kwargs):
+        unknown = [k for k in kwargs if k not in self._schema]
+        if unknown:
+            raise TypeError(f"{self.__qualname__}() got unexpected keyword argument(s) "
+                            f"{', '.join(map(repr, unknown))}; allowed: {', '.join(self._schema)}")
+        values = {}
+        for k, p in self._schema.items():
+            if k in kwargs:
+                v = _plain(kwargs[k])
+                if not (v is None and p.default is None):
+                    try:
+                        v = p.check(k, v)
+                    except ConfigError as exc:
+                        raise ValueError(str(exc)) from None
+            elif p.required:
+                raise TypeError(f"{self.__qualname__}() missing required keyword argument {k!r}")
+            else:
+                v = p.default
+            values[k] = v
+        model = self.model(**{k: values[k] for k in self.fields})
+        extra = {k: values[k] for k in self.extra}
+        for c in self.classes:  # a param-field dataclass checks its own cross-field constraints
+            own = {f.name for f in dataclasses.fields(c)}
+            if own <= set(values):
+                c(**{k: values[k] for k in own})
+        if self.validate is not None:
+            resolve_callable(self.validate)(model, **extra)
+        if self.build is not None:
+            model = resolve_callable(self.build)(model)
+        return model, extra, {k: values[k] for k in self.options}
+
+    def __call__(self, **kwargs):
+        model, extra, options = self._checked(kwargs)
+        if self.check_only:
+            return None
+        out = resolve_callable(self.solve)(model, **extra, **options)
+        missing = [k for k in self.observables if k not in _scalars_of(out)]
+        if missing:
+            out = _with_scalars(out, {k: math.nan for k in missing})
+        return out
+
+
+def solver_options(solver: Callable, **params: Param) -> dict[str, Param]:
+    """Options of a kind read from a solver's signature: the defaults are the solver's.
+
+    Each ``params`` entry declares an option's type, bounds and help; one
+    without a default (``Param(float, low=0.0, help=...)``) takes the default
+    of the solver's keyword of the same name, one with a default keeps it
+    (a sweep's own choice).  Every name must be a keyword of ``solver``, so an
+    option the solver renames or drops fails at import, not in a sweep.
+    """
+    import inspect
+
+    sig = inspect.signature(solver).parameters
+    name = getattr(solver, "__qualname__", repr(solver))
+    out = {}
+    for k, p in params.items():
+        if k not in sig or sig[k].kind not in (inspect.Parameter.KEYWORD_ONLY,
+                                                 inspect.Parameter.POSITIONAL_OR_KEYWORD):
+            raise ValueError(f"option {k!r} is not a keyword of {name}")
+        if p.required and sig[k].default is not inspect.Parameter.empty:
+            p = dataclasses.replace(p, default=sig[k].default)
+        out[k] = p
+    return out
+
+
+def _scalars_of(out) -> Mapping:
+    return out if isinstance(out, Mapping) else getattr(out, "scalars", {})
+
+
+def _with_scalars(out, extra: dict):
+    """``out`` (a Result or a dict of scalars) with ``extra`` scalars added."""
+    if isinstance(out, Mapping):
+        return {**out, **extra}
+    from .result import _CORE
+
+    kw = {k: out.__dict__[k] for k in _CORE}
+    kw["scalars"] = {**out.scalars, **extra}
+    return type(out)(**kw)
 
 
 _KINDS: dict[str, SweepKind] = {}

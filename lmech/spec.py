@@ -83,6 +83,8 @@ class Param:
 
     def check(self, key: str, value: Any) -> Any:
         types = self.type if isinstance(self.type, tuple) else (self.type,)
+        if isinstance(value, np.generic):  # numpy scalars count as the Python scalars they hold
+            value = value.item()
         ok = False
         for t in types:
             if t is float and isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -107,7 +109,10 @@ class Param:
             raise ConfigError(key, "must not be NaN")
         if isinstance(value, float) and math.isinf(value):
             raise ConfigError(key, "must be finite")
-        if self.choices is not None and value not in self.choices:
+        # choices constrain values of their own type (names), not a block object a
+        # field of type (str, Block) also accepts
+        if (self.choices is not None and any(type(value) is type(c) for c in self.choices)
+                and value not in self.choices):
             raise ConfigError(key, f"must be one of {', '.join(map(repr, self.choices))}, got {value!r}")
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             lo = "(" if self.low_open else "["

@@ -17,12 +17,16 @@ import math
 
 import numpy as np
 
-from lmech.config import Param, SweepKind, register_kind
+from dataclasses import dataclass
+
+from lmech.config import SweepKind, register_kind
+from lmech.spec import Model, param
 
 from .integrate import Trajectory, integrate
-from .model import ACTIVATIONS, READOUTS, CommitteeMachine
+from .model import CommitteeMachine
 
-__all__ = ["phase_point", "phase_check", "phase_plot", "initial_state"]
+__all__ = ["phase_point", "phase_check", "phase_plot", "initial_state", "PhaseStart",
+           "PhaseOptions"]
 
 
 def initial_state(K: int, M: int, q0: float, r0: float, seed: int):
@@ -43,40 +47,44 @@ def initial_state(K: int, M: int, q0: float, r0: float, seed: int):
     return Q0, R0
 
 
-def _model(K, M, activation, lr, noise, weight_decay, train_second, readout):
-    return CommitteeMachine(K=K, M=M, activation=activation, lr=lr, noise=noise,
-                            weight_decay=weight_decay, train_second=train_second, readout=readout)
+@dataclass(frozen=True)
+class PhaseStart(Model):
+    """Sweep-only parameters of ``odes.phase_diagram``: the initial condition and the final time."""
+
+    q0: float = param(0.5, low=0.0, low_open=True, help="initial Q = q0 I")
+    r0: float = param(1e-3, help="initial R = r0 U, U uniform from seed")
+    seed: int = param(0, low=0, help="seed of the initial R pattern")
+    t_max: float = param(1000.0, low=0.0, low_open=True, help="final time steps/N")
 
 
-def phase_check(*, K=2, M=2, activation="erf", lr=0.5, noise=0.0, weight_decay=0.0,
-                train_second=False, readout="sum", q0=0.5, r0=1e-3, seed=0, t_max=1000.0):
-    """Raise ValueError naming the parameter for an invalid point."""
-    _model(K, M, activation, lr, noise, weight_decay, train_second, readout)
-    if not (isinstance(t_max, (int, float)) and t_max > 0 and math.isfinite(t_max)):
-        raise ValueError(f"t_max must lie in (0, inf), got {t_max!r}")
-    if lr <= 0:
-        raise ValueError(f"lr must be > 0 in a phase diagram (the plateau window is in eta t), got {lr!r}")
-    initial_state(K, M, q0, r0, seed)
+@dataclass(frozen=True)
+class PhaseOptions(Model):
+    """Numerical options of ``odes.phase_diagram``."""
+
+    method: str = param("DOP853", choices=("DOP853", "RK45", "Radau", "LSODA", "euler"),
+                        help="integrator")
+    rtol: float = param(1e-11, low=1e-14, high=1.0, help="relative tolerance")
+    atol: float = param(0.0, low=0.0, help="absolute tolerance; 0 means the default of odes.integrate")
+    dt: float = param(0.01, low=0.0, low_open=True, help="Euler step")
+    alpha_lo: float = param(10.0, low=0.0, help="plateau window start in eta t")
+    alpha_hi: float = param(1000.0, low=0.0, low_open=True, help="plateau window end in eta t")
+    escape_fraction: float = param(0.5, low=0.0, high=1.0, low_open=True,
+                                   help="escape when eg < fraction * plateau")
+    bound: float = param(1e4, low=0.0, low_open=True,
+                         help="divergence (success = false) when |Q|, |R| or |v| exceeds it")
 
 
-def phase_point(*, K=2, M=2, activation="erf", lr=0.5, noise=0.0, weight_decay=0.0,
-                train_second=False, readout="sum", q0=0.5, r0=1e-3, seed=0, t_max=1000.0,
-                method="DOP853", rtol=1e-11, atol=0.0, dt=0.01, alpha_lo=10.0, alpha_hi=1000.0,
-                escape_fraction=0.5, bound=1e4) -> Trajectory:
-    """One point of the phase diagram: a :class:`Trajectory` without its time series.
+def _phase_validate(model: CommitteeMachine, *, q0, r0, seed, t_max):
+    if model.lr <= 0:
+        raise ValueError(f"lr must be > 0 in a phase diagram (the plateau window is in eta t), "
+                         f"got {model.lr!r}")
+    initial_state(model.K, model.M, q0, r0, seed)
 
-    Scalars: ``eg_final``, ``plateau_eg``, ``plateau_t``, ``plateau_length``,
-    ``t_escape``, ``t_plateau_enter``, ``eg0``, ``nfev``, ... (NaN where the
-    trajectory has no plateau or never escapes).  ``error_estimate`` as
-    :func:`odes.integrate` (refined run): the default ``rtol = 1e-11`` keeps
-    ``plateau_eg`` and ``t_escape`` of the standard case within ``1e-5``
-    relative (at ``1e-10`` the relative plateau measure moves ``plateau_t``
-    by about 1 and ``plateau_eg`` by 1.2e-4 relative).
-    """
-    phase_check(K=K, M=M, activation=activation, lr=lr, noise=noise, weight_decay=weight_decay,
-                train_second=train_second, readout=readout, q0=q0, r0=r0, seed=seed, t_max=t_max)
-    model = _model(K, M, activation, lr, noise, weight_decay, train_second, readout)
-    Q0, R0 = initial_state(K, M, q0, r0, seed)
+
+def _phase_solve(model: CommitteeMachine, *, q0, r0, seed, t_max, method, rtol, atol, dt,
+                 alpha_lo, alpha_hi, escape_fraction, bound) -> Trajectory:
+    lr = model.lr
+    Q0, R0 = initial_state(model.K, model.M, q0, r0, seed)
     kw = dict(rtol=rtol, atol=atol if atol > 0 else None) if method != "euler" else dict(dt=dt)
     res = integrate(model, t_max, Q0=Q0, R0=R0, method=method,
                     plateau_window=(alpha_lo / lr, alpha_hi / lr), plateau_measure="relative",
@@ -121,40 +129,32 @@ def phase_plot(sweep_result, ax):
     return ax
 
 
-register_kind(SweepKind(
+KIND = register_kind(SweepKind.from_model(
+    CommitteeMachine,
     name="odes.phase_diagram",
+    fields=("K", "M", "activation", "lr", "noise", "weight_decay", "train_second", "readout"),
+    defaults={"K": 2, "M": 2},
+    extra_params=PhaseStart,
+    options=PhaseOptions,
+    solve=_phase_solve,
+    validate=_phase_validate,
     point="odes.kinds:phase_point",
     check="odes.kinds:phase_check",
     plot="odes.kinds:phase_plot",
-    params={
-        "K": Param(int, default=2, low=1, high=1000, help="student hidden units"),
-        "M": Param(int, default=2, low=1, high=1000, help="teacher hidden units"),
-        "activation": Param(str, default="erf", choices=tuple(ACTIVATIONS),
-                            help="erf means erf(u/sqrt 2)"),
-        "lr": Param(float, default=0.5, low=0.0, low_open=True, help="first-layer learning rate eta"),
-        "noise": Param(float, default=0.0, low=0.0, help="output-noise variance sigma^2"),
-        "weight_decay": Param(float, default=0.0, low=0.0, help="first-layer weight decay"),
-        "train_second": Param(bool, default=False, help="train the second layer (rate = lr)"),
-        "readout": Param(str, default="sum", choices=READOUTS, help="readout normalisation"),
-        "q0": Param(float, default=0.5, low=0.0, low_open=True, help="initial Q = q0 I"),
-        "r0": Param(float, default=1e-3, help="initial R = r0 U, U uniform from seed"),
-        "seed": Param(int, default=0, low=0, help="seed of the initial R pattern"),
-        "t_max": Param(float, default=1000.0, low=0.0, low_open=True, help="final time steps/N"),
-    },
-    options={
-        "method": Param(str, default="DOP853", choices=("DOP853", "RK45", "Radau", "LSODA", "euler"),
-                        help="integrator"),
-        "rtol": Param(float, default=1e-11, low=1e-14, high=1.0, help="relative tolerance"),
-        "atol": Param(float, default=0.0, low=0.0,
-                      help="absolute tolerance; 0 means the default of odes.integrate"),
-        "dt": Param(float, default=0.01, low=0.0, low_open=True, help="Euler step"),
-        "alpha_lo": Param(float, default=10.0, low=0.0, help="plateau window start in eta t"),
-        "alpha_hi": Param(float, default=1000.0, low=0.0, low_open=True, help="plateau window end in eta t"),
-        "escape_fraction": Param(float, default=0.5, low=0.0, high=1.0, low_open=True,
-                                 help="escape when eg < fraction * plateau"),
-        "bound": Param(float, default=1e4, low=0.0, low_open=True,
-                       help="divergence (success = false) when |Q|, |R| or |v| exceeds it"),
-    },
     description="Online SGD ODEs of the teacher-student committee machine (Saad & Solla 1995): "
                 "final error, plateau height and length, escape time across model parameters.",
+    point_doc="""One point of the phase diagram: a :class:`Trajectory` without its time series.
+
+    Scalars: ``eg_final``, ``plateau_eg``, ``plateau_t``, ``plateau_length``,
+    ``t_escape``, ``t_plateau_enter``, ``eg0``, ``nfev``, ... (NaN where the
+    trajectory has no plateau or never escapes).  ``error_estimate`` as
+    :func:`odes.integrate` (refined run): the default ``rtol = 1e-11`` keeps
+    ``plateau_eg`` and ``t_escape`` of the standard case within ``1e-5``
+    relative (at ``1e-10`` the relative plateau measure moves ``plateau_t``
+    by about 1 and ``plateau_eg`` by 1.2e-4 relative).
+    """,
 ))
+#: the point function (parameters: the model's fields, PhaseStart and PhaseOptions)
+phase_point = KIND.point_function
+#: raise ValueError naming the parameter for an invalid point
+phase_check = KIND.check_function

@@ -23,8 +23,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from lmech.checks import check_bool, check_choice, check_int, check_real
-from lmech.spec import register_model
+from lmech.checks import check_int
+from lmech.spec import Model, param, register_model
 
 from . import _kernels
 
@@ -107,7 +107,7 @@ def _norm(readout: str, n: int) -> float:
 
 @register_model("odes.CommitteeMachine")
 @dataclass(frozen=True)
-class CommitteeMachine:
+class CommitteeMachine(Model):
     """Teacher-student soft committee machine trained by online SGD.
 
     Parameters
@@ -142,46 +142,33 @@ class CommitteeMachine:
         unused for other activations.
     """
 
-    K: int
-    M: int
-    activation: Any = "erf"
-    lr: float = 0.5
-    train_second: bool = False
-    lr_v: float | None = None
-    v_teacher: tuple | None = None
-    noise: float = 0.0
-    weight_decay: float = 0.0
-    schedule_t0: float = 1.0
-    schedule_power: float = 0.0
-    readout: str = "sum"
-    quad_nodes: int = 12
+    K: int = param(low=1, high=10_000, help="student hidden units")
+    M: int = param(low=1, high=10_000, help="teacher hidden units")
+    activation: Any = param("erf", type=(str, Custom), choices=tuple(ACTIVATIONS),
+                            help="erf means erf(u/sqrt 2); or an odes.Custom activation")
+    lr: float = param(0.5, low=0.0, help="first-layer learning rate eta")
+    train_second: bool = param(False, help="train the second layer (rate lr_v)")
+    lr_v: float | None = param(None, type=float, low=0.0,
+                               help="second-layer learning rate eta_v (default: lr)")
+    v_teacher: tuple | None = param(None, spec=False, help="teacher second-layer weights v*")
+    noise: float = param(0.0, low=0.0, help="output-noise variance sigma^2")
+    weight_decay: float = param(0.0, low=0.0, help="first-layer weight decay")
+    schedule_t0: float = param(1.0, low=0.0, low_open=True,
+                               help="learning-rate schedule time scale t0")
+    schedule_power: float = param(0.0, low=0.0,
+                                  help="learning-rate schedule power (0: constant rate)")
+    readout: str = param("sum", choices=READOUTS, help="readout normalisation")
+    quad_nodes: int = param(12, low=2, high=100,
+                            help="Gauss-Legendre nodes per panel of the ReLU I4 integral")
 
-    def __post_init__(self):
-        set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
-        set_("K", check_int("K", self.K, low=1, high=10_000))
-        set_("M", check_int("M", self.M, low=1, high=10_000))
-        if isinstance(self.activation, str):
-            check_choice("activation", self.activation, tuple(ACTIVATIONS))
-        elif not isinstance(self.activation, Custom):
-            raise ValueError(f"activation must be one of {', '.join(map(repr, ACTIVATIONS))} "
-                             f"or an odes.Custom, got {self.activation!r}")
-        set_("lr", check_real("lr", self.lr, low=0.0))
-        set_("train_second", check_bool("train_second", self.train_second))
-        if self.lr_v is not None:
-            set_("lr_v", check_real("lr_v", self.lr_v, low=0.0))
+    def check(self):
         if self.v_teacher is not None:
             vt = np.asarray(self.v_teacher, dtype=float)
             if vt.shape != (self.M,):
                 raise ValueError(f"v_teacher must have length M={self.M}, got shape {vt.shape}")
             if not np.all(np.isfinite(vt)):
                 raise ValueError("v_teacher must be finite")
-            set_("v_teacher", tuple(float(x) for x in vt))
-        set_("noise", check_real("noise", self.noise, low=0.0))
-        set_("weight_decay", check_real("weight_decay", self.weight_decay, low=0.0))
-        set_("schedule_t0", check_real("schedule_t0", self.schedule_t0, low=0.0, low_open=True))
-        set_("schedule_power", check_real("schedule_power", self.schedule_power, low=0.0))
-        check_choice("readout", self.readout, READOUTS)
-        set_("quad_nodes", check_int("quad_nodes", self.quad_nodes, low=2, high=100))
+            object.__setattr__(self, "v_teacher", tuple(float(x) for x in vt))
 
     # -- derived quantities -------------------------------------------------
     @property

@@ -43,7 +43,7 @@ from scipy.optimize import brentq, minimize_scalar
 
 from lmech.checks import check_choice, check_int, check_real
 from lmech.result import Result, over_tolerance, register_result
-from lmech.spec import register_model
+from lmech.spec import Model, param, register_model
 from lmech.status import Status
 
 from .blocks import N_QUAD, Channel, Prior, get_channel, get_prior
@@ -65,7 +65,7 @@ CONVENTIONS = {
 
 @register_model("replica.BayesOptimalGLM")
 @dataclass(frozen=True)
-class BayesOptimalGLM:
+class BayesOptimalGLM(Model):
     """Teacher–student GLM at the Bayes-optimal point (BKMMZ 2019).
 
     Parameters
@@ -77,10 +77,12 @@ class BayesOptimalGLM:
         Output channel ``P_out(y|z)``; a name goes to :func:`replica.get_channel`.
     """
 
-    prior: Prior = None
-    channel: Channel = None
+    prior: Prior = param(None, type=(str, Prior), help="teacher/student prior (a replica prior "
+                         "or its name; default gaussian)", spec=False)
+    channel: Channel = param(None, type=(str, Channel), help="output channel P_out(y|z) (a replica "
+                             "channel or its name; default sign)", spec=False)
 
-    def __post_init__(self):
+    def check(self):
         if self.prior is None or isinstance(self.prior, str):
             object.__setattr__(self, "prior", get_prior(self.prior or "gaussian"))
         if self.channel is None or isinstance(self.channel, str):

@@ -47,7 +47,7 @@ from scipy.special import ndtr
 
 from lmech.checks import check_choice, check_int, check_real
 from lmech.result import Result, register_result
-from lmech.spec import register_model
+from lmech.spec import Model, param, register_model
 from lmech.status import Status
 
 from . import _kernels as K
@@ -171,7 +171,7 @@ def get_loss(name, **params) -> Loss:
 
 @register_model("replica.ERM")
 @dataclass(frozen=True)
-class ERM:
+class ERM(Model):
     """Convex ERM with L2 penalty on teacher–student GLM data.
 
     Parameters
@@ -193,12 +193,17 @@ class ERM:
         (``sign``, ``label-flip``, ``probit``).
     """
 
-    loss: Loss = None
-    reg: float = 1.0
-    teacher_prior: Prior = None
-    channel: Channel = None
+    loss: Loss = param(None, type=(str, Loss), spec=False,
+                       help="training loss (a replica loss or its name; default logistic)")
+    reg: float = param(1.0, low=0.0, help="L2 strength lambda (penalty lambda |w|^2 / 2)")
+    teacher_prior: Prior = param(None, type=(str, Prior), spec=False,
+                                 help="teacher prior (only its second moment rho enters; "
+                                      "default gaussian)")
+    channel: Channel = param(None, type=(str, Channel), spec=False,
+                             help="teacher channel: linear (square loss only) or a sign family "
+                                  "(default sign)")
 
-    def __post_init__(self):
+    def check(self):
         if self.loss is None or isinstance(self.loss, str):
             object.__setattr__(self, "loss", get_loss(self.loss or "logistic"))
         if self.teacher_prior is None or isinstance(self.teacher_prior, str):
@@ -209,7 +214,6 @@ class ERM:
             raise ValueError(f"loss must be a replica loss, got {self.loss!r}")
         if not isinstance(self.teacher_prior, Prior):
             raise ValueError(f"teacher_prior must be a replica prior, got {self.teacher_prior!r}")
-        check_real("reg", self.reg, low=0.0)
         if isinstance(self.channel, Linear):
             if not isinstance(self.loss, Square):
                 raise ValueError("loss: a linear teacher channel is supported with the square loss only")

@@ -38,7 +38,7 @@ from scipy.optimize import brentq
 
 from lmech.checks import check_int, check_real
 from lmech.result import Result, over_tolerance, register_result
-from lmech.spec import register_model
+from lmech.spec import Model, param, register_model
 from lmech.status import Status
 from lmech.special import Phi, phi
 
@@ -70,7 +70,7 @@ def spherical_capacity(kappa) -> float:
 
 @register_model("replica.GardnerVolume")
 @dataclass(frozen=True)
-class GardnerVolume:
+class GardnerVolume(Model):
     """Perceptron storage problem with random labels and margin ``kappa``.
 
     Parameters
@@ -81,10 +81,11 @@ class GardnerVolume:
         Stability threshold ``kappa`` (any real; negative margins allowed).
     """
 
-    prior: Prior = None
-    margin: float = 0.0
+    prior: Prior = param(None, type=(str, Prior), choices=("spherical", "rademacher", "binary"),
+                         help="spherical or binary (+-1) weights (default spherical)")
+    margin: float = param(0.0, help="stability margin kappa (any real)")
 
-    def __post_init__(self):
+    def check(self):
         p = self.prior
         if p is None or isinstance(p, str):
             p = get_prior(p or "spherical")
@@ -93,7 +94,6 @@ class GardnerVolume:
             raise ValueError(f"prior must be spherical or rademacher for the Gardner volume, got {p!r}")
         if isinstance(p, Spherical) and p.rho != 1.0:
             raise ValueError(f"prior: the spherical Gardner volume uses rho = 1, got rho = {p.rho!r}")
-        check_real("margin", self.margin)
 
     @property
     def binary(self) -> bool:

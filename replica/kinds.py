@@ -31,16 +31,22 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
-from lmech.config import Param, SweepKind, register_kind
+from lmech.config import Param, SweepKind, register_kind, solver_options
+from lmech.spec import Model, param, params_of
 
 from .bayes import BayesOptimalGLM, BayesOptimalResult, CONVENTIONS, solve_bayes, transitions
 from .blocks import CHANNELS, PRIORS, get_channel, get_prior
+from .erm import ERM, solve_erm
+from .gardner import GardnerVolume, solve_gardner
 
-__all__ = ["bayes_model", "bayes_point", "bayes_check", "bayes_plot"]
+__all__ = ["bayes_model", "bayes_point", "bayes_check", "bayes_plot", "BayesSpec", "erm_model",
+           "erm_point", "erm_check", "erm_plot", "ERMSpec", "gardner_point", "gardner_check",
+           "gardner_plot"]
 
 _PRIOR_PARAMS = {"gaussian": ("rho",), "spherical": ("rho",), "gauss-bernoulli": ("rho",),
                  "sparse": ("rho",), "rademacher": (), "binary": ()}
@@ -48,18 +54,43 @@ _CHANNEL_PARAMS = {"sign": (), "label-flip": ("eps",), "probit": ("delta",), "li
                    "gaussian": ("delta",), "relu": ("delta",)}
 
 
-def bayes_model(*, prior="rademacher", channel="sign", rho=1.0, delta=0.1, eps=0.1) -> BayesOptimalGLM:
-    """Build the :class:`BayesOptimalGLM` named by sweep parameters."""
+_prior_choices = tuple(sorted(PRIORS))
+_channel_choices = tuple(sorted(CHANNELS))
+
+
+def _blocks(prior, channel, *, rho, delta, eps):
+    """The prior and channel named by flat sweep parameters (each takes only its own)."""
     pkw = {k: v for k, v in {"rho": rho}.items() if k in _PRIOR_PARAMS.get(prior, ())}
     ckw = {k: v for k, v in {"delta": delta, "eps": eps}.items() if k in _CHANNEL_PARAMS.get(channel, ())}
-    return BayesOptimalGLM(get_prior(prior, **pkw), get_channel(channel, **ckw))
+    return get_prior(prior, **pkw), get_channel(channel, **ckw)
 
 
-def bayes_check(*, alpha=1.0, **params) -> None:
-    """Raise ValueError naming the parameter for an invalid point."""
-    if not (alpha >= 0.0):
-        raise ValueError(f"alpha must lie in [0, inf), got {alpha!r}")
-    bayes_model(**params)
+@dataclass(frozen=True)
+class BayesSpec(Model):
+    """A :class:`BayesOptimalGLM` as flat parameters: a prior and a channel by name, with theirs.
+
+    The blocks validate their own parameters when :meth:`model` builds them
+    (``rho`` of a Gauss-Bernoulli prior is a density in ``(0, 1]``).
+    """
+
+    prior: str = param("rademacher", choices=_prior_choices, help="teacher/student prior")
+    rho: float = param(1.0, low=0.0, low_open=True,
+                       help="prior second moment (gaussian, spherical) or density (gauss-bernoulli)")
+    channel: str = param("sign", choices=_channel_choices, help="output channel")
+    delta: float = param(0.1, low=0.0, low_open=True, help="noise variance (linear, probit, relu)")
+    eps: float = param(0.1, low=0.0, high=0.5, high_open=True, help="label-flip probability (label-flip)")
+
+    def check(self):
+        self.model()
+
+    def model(self) -> BayesOptimalGLM:
+        return BayesOptimalGLM(*_blocks(self.prior, self.channel, rho=self.rho, delta=self.delta,
+                                        eps=self.eps))
+
+
+def bayes_model(**params) -> BayesOptimalGLM:
+    """Build the :class:`BayesOptimalGLM` named by sweep parameters (see :class:`BayesSpec`)."""
+    return BayesSpec(**params).model()
 
 
 @lru_cache(maxsize=64)
@@ -70,16 +101,17 @@ def _thresholds(model, n_quad):
     return {k: tr.scalars[k] for k in keys}, {k: tr.error_estimate[k] for k in keys}
 
 
-def bayes_point(*, alpha, prior="rademacher", channel="sign", rho=1.0, delta=0.1, eps=0.1,
-                rtol=1e-10, max_iter=20_000, n_quad=96, thresholds=True) -> BayesOptimalResult:
-    """Both branches of the state evolution at one ``alpha`` (see module docstring).
+_BAYES_DOC = """Both branches of the state evolution at one ``alpha`` (see module docstring).
 
     With ``thresholds`` the scalars also hold ``alpha_c``, ``alpha_sp_uninf``
     and ``alpha_sp_inf`` of the model (from :func:`replica.transitions`,
     computed once per distinct model in each worker), so that the archive
     carries the transition lines.
     """
-    model = bayes_model(prior=prior, channel=channel, rho=rho, delta=delta, eps=eps)
+
+
+def _bayes_solve(model: BayesOptimalGLM, *, alpha, rtol, max_iter, n_quad,
+                 thresholds) -> BayesOptimalResult:
     opts = dict(rtol=rtol, max_iter=max_iter, n_quad=n_quad)
     u = solve_bayes(model, alpha, init="uninformed", **opts)
     i = solve_bayes(model, alpha, init="informed", **opts)
@@ -203,71 +235,75 @@ def bayes_plot(sweep_result, ax):
     raise ValueError(f"replica.bayes_optimal plots 1-D alpha or 2-D (alpha, param) sweeps; axes {axes}")
 
 
-_prior_choices = tuple(sorted(PRIORS))
-_channel_choices = tuple(sorted(CHANNELS))
-
-register_kind(SweepKind(
+BAYES = register_kind(SweepKind.from_model(
+    BayesSpec,
     name="replica.bayes_optimal",
-    point="replica.kinds:bayes_point",
-    params={
-        "alpha": Param(float, low=0.0, help="sample ratio n/d"),
-        "prior": Param(str, default="rademacher", choices=_prior_choices, help="teacher/student prior"),
-        "rho": Param(float, default=1.0, low=0.0, low_open=True,
-                     help="prior second moment (gaussian, spherical) or density (gauss-bernoulli)"),
-        "channel": Param(str, default="sign", choices=_channel_choices, help="output channel"),
-        "delta": Param(float, default=0.1, low=0.0, low_open=True,
-                       help="noise variance (linear, probit, relu)"),
-        "eps": Param(float, default=0.1, low=0.0, high=0.5, high_open=True,
-                     help="label-flip probability (label-flip)"),
-    },
+    build=BayesSpec.model,
+    solve=_bayes_solve,
+    extra_params={"alpha": Param(float, low=0.0, help="sample ratio n/d")},
     options={
-        "rtol": Param(float, default=1e-10, low=0.0, low_open=True, help="relative tolerance on V = rho - q"),
-        "max_iter": Param(int, default=20_000, low=1, help="iterations per branch"),
-        "n_quad": Param(int, default=96, low=8, high=300, help="Gauss-Hermite nodes"),
+        **solver_options(
+            solve_bayes,
+            rtol=Param(float, low=0.0, low_open=True, help="relative tolerance on V = rho - q"),
+            # a sweep crosses spinodals, where the iteration slows down: twice the solver's default
+            max_iter=Param(int, default=20_000, low=1, help="iterations per branch"),
+            n_quad=Param(int, low=8, high=300, help="Gauss-Hermite nodes")),
         "thresholds": Param(bool, default=True,
                             help="store alpha_c and the spinodals (replica.transitions) at every point"),
     },
+    point="replica.kinds:bayes_point",
     check="replica.kinds:bayes_check",
     plot="replica.kinds:bayes_plot",
+    point_doc=_BAYES_DOC,
     description=("Bayes-optimal GLM (Barbier et al. PNAS 2019): both state-evolution branches, "
                  "the equilibrium by free entropy; the plot marks the first-order transition "
                  "and spinodals located by replica.transitions."),
 ))
+bayes_point, bayes_check = BAYES.point_function, BAYES.check_function
 
 
 # ---------------------------------------------------------------------------
 # replica.erm
 # ---------------------------------------------------------------------------
 _ERM_WARM: dict = {}
+#: the model's declaration of the L2 strength, which the sweep calls ``lam``
+_REG = params_of(ERM)["reg"]
 
 
-def erm_model(*, loss="logistic", lam=0.1, channel="sign", rho=1.0, delta=0.1, eps=0.1):
-    """Build the :class:`replica.ERM` named by sweep parameters (Gaussian teacher prior)."""
-    from .erm import ERM
+@dataclass(frozen=True)
+class ERMSpec(Model):
+    """A :class:`replica.ERM` as flat parameters (Gaussian teacher prior of second moment ``rho``)."""
 
-    ckw = {k: v for k, v in {"delta": delta, "eps": eps}.items() if k in _CHANNEL_PARAMS.get(channel, ())}
-    return ERM(loss, lam, get_prior("gaussian", rho=rho), get_channel(channel, **ckw))
+    loss: str = param("logistic", choices=("square", "logistic", "hinge", "squared-hinge"), help="loss")
+    lam: float = param(0.1, low=_REG.low, help=_REG.help)
+    channel: str = param("sign", choices=("sign", "label-flip", "probit", "linear"),
+                         help="teacher channel (linear needs the square loss)")
+    rho: float = param(1.0, low=0.0, low_open=True, help="teacher second moment")
+    delta: float = param(0.1, low=0.0, help="noise variance (linear, probit)")
+    eps: float = param(0.1, low=0.0, high=0.5, high_open=True, help="label-flip probability")
+
+    def check(self):
+        self.model()
+
+    def model(self):
+        prior, channel = _blocks("gaussian", self.channel, rho=self.rho, delta=self.delta, eps=self.eps)
+        return ERM(self.loss, self.lam, prior, channel)
 
 
-def erm_check(*, alpha=1.0, **params) -> None:
-    """Raise ValueError naming the parameter for an invalid point."""
-    if not (alpha > 0.0):
-        raise ValueError(f"alpha must lie in (0, inf), got {alpha!r}")
-    erm_model(**params)
+def erm_model(**params):
+    """Build the :class:`replica.ERM` named by sweep parameters (see :class:`ERMSpec`)."""
+    return ERMSpec(**params).model()
 
 
-def erm_point(*, alpha, loss="logistic", lam=0.1, channel="sign", rho=1.0, delta=0.1, eps=0.1,
-              rtol=1e-10, max_iter=5_000, n_quad=12):
+def _erm_solve(model, *, alpha, rtol, max_iter, n_quad):
     """ERM saddle point at one ``(alpha, lam)``.
 
-    Warm-started from the last converged point of the same loss/channel in this
-    worker process (the ERM fixed point is unique, so the start only changes
-    the iteration count); a failed warm start is retried from the default start.
+    Warm-started from the last converged point of the same loss, teacher and
+    channel in this worker process (the ERM fixed point is unique, so the
+    start only changes the iteration count); a failed warm start is retried
+    from the default start.
     """
-    from .erm import solve_erm
-
-    model = erm_model(loss=loss, lam=lam, channel=channel, rho=rho, delta=delta, eps=eps)
-    key = (loss, channel, rho, delta, eps)
+    key = (model.loss, model.teacher_prior, model.channel)
     opts = dict(rtol=rtol, max_iter=max_iter, n_quad=n_quad)
     warm = _ERM_WARM.get(key)
     res = solve_erm(model, alpha, init=warm, **opts) if warm is not None else None
@@ -327,58 +363,42 @@ def erm_plot(sweep_result, ax):
     raise ValueError(f"replica.erm plots 1-D sweeps or 2-D (alpha, lam) sweeps; axes {axes}")
 
 
-register_kind(SweepKind(
+ERM_KIND = register_kind(SweepKind.from_model(
+    ERMSpec,
     name="replica.erm",
+    build=ERMSpec.model,
+    solve=_erm_solve,
+    extra_params={"alpha": Param(float, low=0.0, low_open=True, help="sample ratio n/d")},
+    options=solver_options(
+        solve_erm,
+        rtol=Param(float, low=0.0, low_open=True, help="relative tolerance"),
+        max_iter=Param(int, low=1, help="iterations"),
+        n_quad=Param(int, low=4, high=200, help="Gauss-Legendre nodes per panel")),
     point="replica.kinds:erm_point",
-    params={
-        "alpha": Param(float, low=0.0, low_open=True, help="sample ratio n/d"),
-        "loss": Param(str, default="logistic", choices=("square", "logistic", "hinge", "squared-hinge"),
-                      help="loss"),
-        "lam": Param(float, default=0.1, low=0.0, help="L2 strength lambda (penalty lambda |w|^2 / 2)"),
-        "channel": Param(str, default="sign", choices=("sign", "label-flip", "probit", "linear"),
-                         help="teacher channel (linear needs the square loss)"),
-        "rho": Param(float, default=1.0, low=0.0, low_open=True, help="teacher second moment"),
-        "delta": Param(float, default=0.1, low=0.0, help="noise variance (linear, probit)"),
-        "eps": Param(float, default=0.1, low=0.0, high=0.5, high_open=True, help="label-flip probability"),
-    },
-    options={
-        "rtol": Param(float, default=1e-10, low=0.0, low_open=True, help="relative tolerance"),
-        "max_iter": Param(int, default=5_000, low=1, help="iterations"),
-        "n_quad": Param(int, default=12, low=4, high=200, help="Gauss-Legendre nodes per panel"),
-    },
     check="replica.kinds:erm_check",
     plot="replica.kinds:erm_plot",
+    point_doc=_erm_solve.__doc__,
     description=("Convex ERM with L2 penalty on teacher-student data (Aubin et al. NeurIPS 2020): "
                  "test error, training loss, m, q, V; the 2-D plot marks the optimal lambda."),
 ))
+erm_point, erm_check = ERM_KIND.point_function, ERM_KIND.check_function
 
 
 # ---------------------------------------------------------------------------
 # replica.gardner
 # ---------------------------------------------------------------------------
 @lru_cache(maxsize=256)
-def _capacity(prior, margin):
-    from .gardner import GardnerVolume, capacity
+def _capacity(model):
+    from .gardner import capacity
 
-    return capacity(GardnerVolume(prior, margin))
-
-
-def gardner_check(*, alpha=1.0, prior="spherical", margin=0.0) -> None:
-    """Raise ValueError naming the parameter for an invalid point."""
-    from .gardner import GardnerVolume
-
-    if not (alpha >= 0.0):
-        raise ValueError(f"alpha must lie in [0, inf), got {alpha!r}")
-    GardnerVolume(prior, margin)
+    return capacity(model)
 
 
-def gardner_point(*, alpha=0.5, prior="spherical", margin=0.0, rtol=1e-12, n_quad=32):
+def _gardner_solve(model, *, alpha, rtol, n_quad):
     """RS saddle point of the Gardner volume at ``alpha`` plus the capacity ``alpha_c(margin)``."""
-    from .gardner import GardnerVolume, solve_gardner
-
-    res = solve_gardner(GardnerVolume(prior, margin), alpha, rtol=rtol, n_quad=n_quad)
+    res = solve_gardner(model, alpha, rtol=rtol, n_quad=n_quad)
     sc = dict(res.scalars)
-    sc["alpha_c"] = _capacity(prior, float(margin))
+    sc["alpha_c"] = _capacity(model)
     return type(res)(success=res.success, status=res.status, message=res.message, n_iter=res.n_iter,
                      residual=res.residual, model=res.model, options=res.options,
                      conventions=res.conventions, timings=res.timings, scalars=sc,
@@ -430,21 +450,21 @@ def gardner_plot(sweep_result, ax):
     raise ValueError(f"replica.gardner plots alpha, margin or (alpha, margin) sweeps; axes {axes}")
 
 
-register_kind(SweepKind(
+GARDNER = register_kind(SweepKind.from_model(
+    GardnerVolume,
     name="replica.gardner",
+    defaults={"prior": "spherical"},
+    solve=_gardner_solve,
+    extra_params={"alpha": Param(float, default=0.5, low=0.0, help="patterns per weight")},
+    options=solver_options(
+        solve_gardner,
+        rtol=Param(float, low=0.0, low_open=True, help="relative tolerance"),
+        n_quad=Param(int, low=4, high=200, help="Gauss-Legendre nodes per panel")),
     point="replica.kinds:gardner_point",
-    params={
-        "alpha": Param(float, default=0.5, low=0.0, help="patterns per weight"),
-        "prior": Param(str, default="spherical", choices=("spherical", "rademacher", "binary"),
-                       help="spherical or binary weights"),
-        "margin": Param(float, default=0.0, help="stability margin kappa"),
-    },
-    options={
-        "rtol": Param(float, default=1e-12, low=0.0, low_open=True, help="relative tolerance"),
-        "n_quad": Param(int, default=32, low=4, high=200, help="Gauss-Legendre nodes per panel"),
-    },
     check="replica.kinds:gardner_check",
     plot="replica.kinds:gardner_plot",
+    point_doc=_gardner_solve.__doc__,
     description=("Gardner volume of the perceptron with random labels: RS entropy at alpha and "
                  "the capacity alpha_c(margin) (spherical: Gardner's formula; binary: zero entropy)."),
 ))
+gardner_point, gardner_check = GARDNER.point_function, GARDNER.check_function

@@ -31,9 +31,14 @@ import time
 
 import numpy as np
 
+from dataclasses import dataclass, replace
+
 from lmech.config import Param, SweepKind, register_kind
 from lmech.result import Result
+from lmech.spec import Model, param, params_of
 from lmech.status import Status
+from odes import CommitteeMachine, integrate
+from odes.kinds import PhaseStart, initial_state
 
 __all__ = ["capacity_point", "capacity_check", "capacity_plot", "committee_point", "committee_check",
            "committee_plot", "point_seeds"]
@@ -92,28 +97,26 @@ def _alpha_c(prior: str, kappa: float) -> float:
     return float(replica.gardner.capacity(_gardner(prior, kappa)))
 
 
-def capacity_check(*, alpha=2.0, N=50, kappa=0.0, prior="spherical"):
-    """Raise ValueError naming the parameter for an invalid point."""
-    if not (isinstance(alpha, (int, float)) and math.isfinite(alpha) and alpha > 0):
-        raise ValueError(f"alpha must lie in (0, inf), got {alpha!r}")
-    if prior not in _PRIORS:
-        raise ValueError(f"prior must be one of {_PRIORS}, got {prior!r}")
-    if not (isinstance(kappa, (int, float)) and math.isfinite(kappa)):
-        raise ValueError(f"kappa must be finite, got {kappa!r}")
-    if prior == "spherical" and kappa < 0:
-        raise ValueError("kappa must be >= 0 for spherical weights: for kappa < 0 the constraint set "
-                         "is not convex and the simulator has no exact decision procedure")
-    hi = _MAX_BINARY_N if prior == "rademacher" else 100_000
-    if isinstance(N, bool) or not isinstance(N, (int, np.integer)) or not 1 <= N <= hi:
-        raise ValueError(f"N must be an integer in [1, {hi}]"
-                         + (" (exhaustive search of binary weights)" if prior == "rademacher" else "")
-                         + f", got {N!r}")
-    _gardner(prior, kappa)
+@dataclass(frozen=True)
+class CapacityPoint(Model):
+    """One point of ``validation.capacity``: random instances of size ``N`` at ``alpha`` and margin ``kappa``."""
+
+    alpha: float = param(2.0, low=0.0, low_open=True, help="patterns per weight, n = round(alpha N)")
+    N: int = param(50, low=1, high=100_000, help="number of weights")
+    kappa: float = param(0.0, help="margin (stability threshold); >= 0 for spherical weights")
+    prior: str = param("spherical", choices=_PRIORS, help="spherical or binary (+-1) weights")
+
+    def check(self):
+        if self.prior == "spherical" and self.kappa < 0:
+            raise ValueError("kappa must be >= 0 for spherical weights: for kappa < 0 the constraint "
+                             "set is not convex and the simulator has no exact decision procedure")
+        if self.prior == "rademacher" and self.N > _MAX_BINARY_N:
+            raise ValueError(f"N must be an integer in [1, {_MAX_BINARY_N}] (exhaustive search of "
+                             f"binary weights), got {self.N!r}")
+        _gardner(self.prior, self.kappa)
 
 
-def capacity_point(*, alpha=2.0, N=50, kappa=0.0, prior="spherical", seeds=50, seed0=0,
-                   max_pass=100_000) -> Result:
-    """Fraction of ``seeds`` random instances at ``(alpha, N)`` that can be stored with margin ``kappa``.
+_CAPACITY_DOC = """Fraction of ``seeds`` random instances at ``(alpha, N)`` that can be stored with margin ``kappa``.
 
     Instance ``j`` is :func:`validation.capacity.simulate_capacity` with the
     ``j``-th seed of :func:`point_seeds` for ``(seed0; alpha, N, kappa,
@@ -129,11 +132,12 @@ def capacity_point(*, alpha=2.0, N=50, kappa=0.0, prior="spherical", seeds=50, s
     search within ``max_pass`` sweeps; the numbers over the decided ones are
     returned all the same.
     """
+
+
+def _capacity_solve(point: CapacityPoint, *, seeds, seed0, max_pass) -> Result:
     from .capacity import cover_probability, simulate_capacity
 
-    capacity_check(alpha=alpha, N=N, kappa=kappa, prior=prior)
-    if isinstance(seeds, bool) or not isinstance(seeds, (int, np.integer)) or seeds < 2:
-        raise ValueError(f"seeds must be an integer >= 2, got {seeds!r}")
+    alpha, N, kappa, prior = point.alpha, point.N, point.kappa, point.prior
     t0 = time.perf_counter()
     model = _gardner(prior, float(kappa))
     instance_seeds = point_seeds(int(seed0), int(seeds), alpha=float(alpha), N=int(N),
@@ -215,28 +219,29 @@ def capacity_plot(sweep_result, ax):
 
 
 # -- committee machine -----------------------------------------------------------------------------
-def _committee_model(K, M, activation, lr, noise):
-    import odes
+_START = params_of(PhaseStart)
 
-    return odes.CommitteeMachine(K=K, M=M, activation=activation, lr=lr, noise=noise)
+#: sweep-only parameters of ``validation.committee_sgd``: the size, the start of
+#: ``odes.phase_diagram`` and the final time
+_COMMITTEE_RUN = {
+    "N": Param(int, default=500, low=2, high=10_000_000, help="input dimension"),
+    "q0": _START["q0"],
+    "r0": replace(_START["r0"], help="initial R = r0 U, U uniform from init_seed"),
+    "init_seed": _START["seed"],
+    "t": replace(_START["t_max"], default=10.0),
+}
 
 
-def committee_check(*, N=500, lr=0.5, K=2, M=2, activation="erf", noise=0.0, q0=0.5, r0=1e-3,
-                    init_seed=0, t=10.0):
-    """Raise ValueError naming the parameter for an invalid point."""
-    from odes.kinds import initial_state
-
-    _committee_model(K, M, activation, lr, noise)
-    if isinstance(N, bool) or not isinstance(N, (int, np.integer)) or N < K + M:
+def _committee_validate(model, *, N, q0, r0, init_seed, t):
+    K, M = model.K, model.M
+    if N < K + M:
         raise ValueError(f"N must be an integer >= K + M = {K + M}, got {N!r}")
-    if not (isinstance(t, (int, float)) and math.isfinite(t) and t >= 1.0 / N):
+    if t < 1.0 / N:
         raise ValueError(f"t must be a finite time >= 1/N = {1.0 / N:.3g}, got {t!r}")
     initial_state(K, M, q0, r0, init_seed)
 
 
-def committee_point(*, N=500, lr=0.5, K=2, M=2, activation="erf", noise=0.0, q0=0.5, r0=1e-3,
-                    init_seed=0, t=10.0, seeds=10, seed0=0, n_test=0, rtol=1e-10) -> Result:
-    """``seeds`` online-SGD runs at size ``N`` to time ``t`` against the ODEs from the same start.
+_COMMITTEE_DOC = """``seeds`` online-SGD runs at size ``N`` to time ``t`` against the ODEs from the same start.
 
     Run ``j`` uses the ``j``-th seed of :func:`point_seeds` for ``(seed0;
     every parameter of the point)``: independent runs at every grid point.
@@ -248,24 +253,18 @@ def committee_point(*, N=500, lr=0.5, K=2, M=2, activation="erf", noise=0.0, q0=
     ``eg_test_sim``) its standard error over seeds (a sweep records
     ``eg_sim_err``), ``eg_ode`` the ODE solver's estimate of ``eg``.
     """
-    import odes
-    from odes.kinds import initial_state
 
+
+def _committee_solve(model, *, N, q0, r0, init_seed, t, seeds, seed0, n_test, rtol) -> Result:
     from .committee import simulate_committee
 
-    committee_check(N=N, lr=lr, K=K, M=M, activation=activation, noise=noise, q0=q0, r0=r0,
-                    init_seed=init_seed, t=t)
-    if isinstance(seeds, bool) or not isinstance(seeds, (int, np.integer)) or seeds < 2:
-        raise ValueError(f"seeds must be an integer >= 2, got {seeds!r}")
-    if isinstance(seed0, bool) or not isinstance(seed0, (int, np.integer)) or seed0 < 0:
-        raise ValueError(f"seed0 must be an integer >= 0, got {seed0!r}")
+    K, M, activation, lr, noise = model.K, model.M, model.activation, model.lr, model.noise
     t0 = time.perf_counter()
-    model = _committee_model(K, M, activation, lr, noise)
     run_seeds = point_seeds(int(seed0), int(seeds), N=int(N), lr=float(lr), K=int(K), M=int(M),
                             activation=str(activation), noise=float(noise), q0=float(q0),
                             r0=float(r0), init_seed=int(init_seed), t=float(t))
     Q0, R0 = initial_state(K, M, q0, r0, init_seed)
-    theory = odes.integrate(model, float(t), Q0=Q0, R0=R0, t_eval=[0.0, float(t)], rtol=rtol)
+    theory = integrate(model, float(t), Q0=Q0, R0=R0, t_eval=[0.0, float(t)], rtol=rtol)
     eg, eg_test, msgs = [], [], []
     for s in run_seeds:
         r = simulate_committee(model, int(N), [0.0, float(t)], Q0=Q0, R0=R0, seed=int(s),
@@ -323,54 +322,47 @@ def committee_plot(sweep_result, ax):
     return ax
 
 
-register_kind(SweepKind(
+CAPACITY = register_kind(SweepKind.from_model(
+    CapacityPoint,
     name="validation.capacity",
-    point="validation.kinds:capacity_point",
-    check="validation.kinds:capacity_check",
-    plot="validation.kinds:capacity_plot",
-    params={
-        "alpha": Param(float, default=2.0, low=0.0, low_open=True, help="patterns per weight, n = round(alpha N)"),
-        "N": Param(int, default=50, low=1, high=100_000, help="number of weights"),
-        "kappa": Param(float, default=0.0, help="margin (stability threshold); >= 0 for spherical weights"),
-        "prior": Param(str, default="spherical", choices=_PRIORS, help="spherical or binary (+-1) weights"),
-    },
+    solve=_capacity_solve,
     options={
         "seeds": Param(int, default=50, low=2, high=1_000_000, help="random instances per point"),
         "seed0": Param(int, default=0, low=0, help="entropy of the instances' seeds (point_seeds)"),
         "max_pass": Param(int, default=100_000, low=1, high=100_000_000,
                           help="sweep cap of the max-stability search (spherical, kappa > 0)"),
     },
+    point="validation.kinds:capacity_point",
+    check="validation.kinds:capacity_check",
+    plot="validation.kinds:capacity_plot",
+    point_doc=_CAPACITY_DOC,
     description="Perceptron storage at finite N: fraction of random instances storable with margin "
                 "kappa, against the replica capacity alpha_c (Gardner 1988; Krauth & Mezard 1989). "
                 "Independent instances at every grid point (seeds from seed0 and the point's "
                 "parameters).",
 ))
+capacity_point, capacity_check = CAPACITY.point_function, CAPACITY.check_function
 
-register_kind(SweepKind(
+COMMITTEE = register_kind(SweepKind.from_model(
+    CommitteeMachine,
     name="validation.committee_sgd",
-    point="validation.kinds:committee_point",
-    check="validation.kinds:committee_check",
-    plot="validation.kinds:committee_plot",
-    params={
-        "N": Param(int, default=500, low=2, high=10_000_000, help="input dimension"),
-        "lr": Param(float, default=0.5, low=0.0, help="first-layer learning rate eta"),
-        "K": Param(int, default=2, low=1, high=1000, help="student hidden units"),
-        "M": Param(int, default=2, low=1, high=1000, help="teacher hidden units"),
-        "activation": Param(str, default="erf", choices=("erf", "relu", "linear", "quadratic"),
-                            help="erf means erf(u/sqrt 2)"),
-        "noise": Param(float, default=0.0, low=0.0, help="output-noise variance sigma^2"),
-        "q0": Param(float, default=0.5, low=0.0, low_open=True, help="initial Q = q0 I"),
-        "r0": Param(float, default=1e-3, help="initial R = r0 U, U uniform from init_seed"),
-        "init_seed": Param(int, default=0, low=0, help="seed of the initial R pattern"),
-        "t": Param(float, default=10.0, low=0.0, low_open=True, help="final time steps/N"),
-    },
+    fields=("K", "M", "activation", "lr", "noise"),
+    defaults={"K": 2, "M": 2},
+    extra_params=_COMMITTEE_RUN,
+    validate=_committee_validate,
+    solve=_committee_solve,
     options={
         "seeds": Param(int, default=10, low=2, high=100_000, help="SGD runs per point"),
         "seed0": Param(int, default=0, low=0, help="entropy of the runs' seeds (point_seeds)"),
         "n_test": Param(int, default=0, low=0, high=10_000_000, help="held-out test set per run (0: none)"),
         "rtol": Param(float, default=1e-10, low=1e-14, high=1e-2, help="ODE relative tolerance"),
     },
+    point="validation.kinds:committee_point",
+    check="validation.kinds:committee_check",
+    plot="validation.kinds:committee_plot",
+    point_doc=_COMMITTEE_DOC,
     description="Online SGD of the committee machine at finite N against its ODEs (Saad & Solla 1995): "
                 "simulated eg at time t with its standard error, the ODE value and the z-score. "
                 "Independent runs at every grid point (seeds from seed0 and the point's parameters).",
 ))
+committee_point, committee_check = COMMITTEE.point_function, COMMITTEE.check_function
