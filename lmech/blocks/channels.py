@@ -60,7 +60,7 @@ def _omega_V(y, omega, V):
     y = np.asarray(y, dtype=np.float64)
     omega = np.asarray(omega, dtype=np.float64)
     V = np.asarray(V, dtype=np.float64)
-    if not np.all(V >= 0.0):
+    if np.any(V < 0.0):     # NaN passes through (a diverging iteration reports it)
         raise ValueError("V (the variance of z ~ N(omega, V)) must be >= 0 everywhere")
     return y, omega, V
 

@@ -52,7 +52,7 @@ def _observation(r, s2):
     """``r`` and ``s2`` as float arrays (broadcast), ``s2 > 0`` checked."""
     r = np.asarray(r, dtype=np.float64)
     s2 = np.asarray(s2, dtype=np.float64)
-    if not np.all(s2 > 0.0):
+    if np.any(s2 <= 0.0):   # NaN passes through (a diverging iteration reports it)
         raise ValueError("s2 (the noise variance of r = w + sqrt(s2) xi) must be > 0 everywhere")
     return r, s2
 
