@@ -103,7 +103,8 @@ class Gaussian(Prior):
     ``Var[w|r] = rho s2 / (rho + s2)``.
     """
 
-    rho: float = param(1.0, low=0.0, low_open=True, help="variance of the weights")
+    rho: float = param(1.0, low=0.0, low_open=True,
+                       help="second moment E w^2 (the variance; |w|^2 / d for the spherical prior)")
     name = "gaussian"
 
     def sample(self, d, rng):
@@ -128,7 +129,6 @@ class Spherical(Gaussian):
     prior at large ``d``).
     """
 
-    rho: float = param(1.0, low=0.0, low_open=True, help="squared norm per component |w|^2 / d")
     name = "spherical"
 
     def sample(self, d, rng):
