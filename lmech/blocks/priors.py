@@ -78,6 +78,10 @@ class Prior(Model):
     def denoise(self, r, s2):
         """Posterior mean and variance of ``w`` given ``r = w + sqrt(s2) xi``.
 
+        The BKMMZ channel ``B = r w + sqrt(r) xi`` (signal-to-noise ``r``) is
+        ``denoise(B / r, 1 / r)``; its ``E Var[w | B]`` is the replica
+        layer's ``mmse(r)``.
+
         Parameters
         ----------
         r : array_like
