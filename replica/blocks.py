@@ -1,5 +1,10 @@
 """Building blocks of replica models: priors, channels, losses, with registries.
 
+The priors and channels here *extend* the base layer's blocks
+(:mod:`lmech.blocks.priors`, :mod:`lmech.blocks.channels`: parameters,
+``sample``, the GAMP denoisers ``denoise`` / ``gout`` and the teacher map)
+with the replica free-entropy terms below, so that one object carries both.
+
 Conventions (BKMMZ: Barbier, Krzakala, Macris, Miolane & Zdeborová, "Optimal
 errors and phase transitions in high-dimensional generalized linear models",
 PNAS 116, 5451 (2019)): data ``x ~ N(0, I_d)``, teacher weights with i.i.d.
@@ -49,12 +54,15 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 from scipy.optimize import brentq
 
-from lmech.checks import check_int, check_real
+from lmech.blocks import channels as _channels
+from lmech.blocks import priors as _priors
+from lmech.blocks.priors import lookup as _lookup
+from lmech.checks import check_int
 from lmech.gauss import hermite
 from lmech.spec import register_model
 
@@ -103,11 +111,14 @@ def _panel_rule(n):
 # ---------------------------------------------------------------------------
 # priors
 # ---------------------------------------------------------------------------
-class Prior:
-    """Base class of priors; subclasses are frozen registered dataclasses."""
+class Prior(_priors.Prior):
+    """Base class of replica priors: a :class:`lmech.blocks.priors.Prior` with the free-entropy terms.
 
-    name = "prior"
-    discrete = False
+    Subclasses are frozen registered dataclasses deriving from the base
+    layer's prior first (parameters, ``sample``, ``denoise``) and from this
+    class (``psi_minus``, ``mmse``, and what derives from them).
+    """
+
     #: smallest accuracy knob ``n`` the block accepts (:data:`N_PANEL_MIN` for panel rules)
     n_min = 2
 
@@ -145,14 +156,8 @@ class Prior:
 
 @register_model("replica.Gaussian")
 @dataclass(frozen=True)
-class Gaussian(Prior):
+class Gaussian(_priors.Gaussian, Prior):
     """Gaussian prior ``N(0, rho)``; ``mmse(r) = rho / (1 + r rho)`` (closed form)."""
-
-    rho: float = 1.0
-    name = "gaussian"
-
-    def __post_init__(self):
-        check_real("rho", self.rho, low=0.0, low_open=True)
 
     def psi_minus(self, r, n=N_QUAD):
         return -0.5 * math.log1p(r * self.rho) if math.isfinite(r) else -math.inf
@@ -170,7 +175,7 @@ class Gaussian(Prior):
 
 @register_model("replica.Spherical")
 @dataclass(frozen=True)
-class Spherical(Gaussian):
+class Spherical(Gaussian, _priors.Spherical):
     """Uniform prior on the sphere ``|w|**2 = rho d``.
 
     In the Bayes-optimal state evolution it coincides with :class:`Gaussian`
@@ -178,12 +183,10 @@ class Spherical(Gaussian):
     Gardner volume, where the norm is a hard constraint.
     """
 
-    name = "spherical"
-
 
 @register_model("replica.Rademacher")
 @dataclass(frozen=True)
-class Rademacher(Prior):
+class Rademacher(_priors.Rademacher, Prior):
     """Binary prior ``(delta_{+1} + delta_{-1}) / 2`` (``rho = 1``).
 
     ``mmse(r) = exp(-r/2) E sech(sqrt(r) z)`` and ``psi_minus`` by the
@@ -192,13 +195,7 @@ class Rademacher(Prior):
     ``r >= 0`` at the default ``n``.
     """
 
-    name = "rademacher"
-    discrete = True
     n_min = N_PANEL_MIN
-
-    @property
-    def rho(self):
-        return 1.0
 
     def psi_minus(self, r, n=N_QUAD):
         return K.rademacher_psi_minus(float(r), *_panel_rule(n))
@@ -209,15 +206,10 @@ class Rademacher(Prior):
 
 @register_model("replica.GaussBernoulli")
 @dataclass(frozen=True)
-class GaussBernoulli(Prior):
+class GaussBernoulli(_priors.GaussBernoulli, Prior):
     """Sparse prior ``(1 - rho) delta_0 + rho N(0, 1)`` (second moment ``rho``)."""
 
-    rho: float = 0.5
-    name = "gauss-bernoulli"
     n_min = N_PANEL_MIN
-
-    def __post_init__(self):
-        check_real("rho", self.rho, low=0.0, high=1.0, low_open=True)
 
     # composite Gauss-Legendre with panels at the switch of the posterior
     # (n_quad sets the nodes per panel as n // 4; n >= N_PANEL_MIN)
@@ -232,32 +224,45 @@ class GaussBernoulli(Prior):
         return K.gauss_bernoulli_psi_mmse(float(r), self.rho, *_legendre(_panel_n(n, 4)))[1]
 
 
+def _extend(registry, block):
+    """The replica block extending the base-layer ``block`` (same parameters)."""
+    cls = registry.get(block.name)
+    if cls is None or type(block) not in cls.__mro__:
+        raise ValueError(f"{block!r} has no replica free-entropy terms")
+    return cls(**{f.name: getattr(block, f.name) for f in fields(block) if f.init})
+
+
 PRIORS = {"gaussian": Gaussian, "rademacher": Rademacher, "binary": Rademacher,
           "gauss-bernoulli": GaussBernoulli, "sparse": GaussBernoulli,
           "spherical": Spherical}
 
 
 def get_prior(name, **params) -> Prior:
-    """A prior by name: ``gaussian(rho)``, ``rademacher``, ``gauss-bernoulli(rho)``, ``spherical(rho)``."""
+    """A prior by name: ``gaussian(rho)``, ``rademacher``, ``gauss-bernoulli(rho)``, ``spherical(rho)``.
+
+    A replica prior is returned as is; a base-layer prior
+    (:mod:`lmech.blocks.priors`) becomes the replica prior extending it, with
+    the same parameters; a mapping ``{"kind": name, **params}`` is accepted.
+    """
     if isinstance(name, Prior):
         return name
-    key = str(name).lower().replace("_", "-")
-    if key not in PRIORS:
-        raise ValueError(f"prior must be one of {', '.join(sorted(PRIORS))}; got {name!r}")
-    return PRIORS[key](**params)
+    if isinstance(name, _priors.Prior):
+        return _extend(PRIORS, name)
+    return _lookup(PRIORS, "prior", name, params)
 
 
 # ---------------------------------------------------------------------------
 # channels
 # ---------------------------------------------------------------------------
-class Channel:
-    """Base class of output channels."""
+class Channel(_channels.Channel):
+    """Base class of replica channels: a :class:`lmech.blocks.channels.Channel` with the free-entropy terms.
 
-    name = "channel"
+    Subclasses derive from the base layer's channel first (parameters,
+    ``sample``, ``gout``, the teacher map) and from this class.
+    """
+
     #: smallest accuracy knob ``n`` the block accepts (:data:`N_PANEL_MIN` for panel rules)
     n_min = 2
-    classification = False
-    deterministic = False
     sharp = False
 
     def psi_out(self, q, rho, V=None, n=N_QUAD):
@@ -269,14 +274,8 @@ class Channel:
 
 @register_model("replica.Linear")
 @dataclass(frozen=True)
-class Linear(Channel):
+class Linear(_channels.Linear, Channel):
     """``y = z + sqrt(Delta) nu``: ``Psi_out = -log(2 pi e (Delta + V)) / 2``, ``qhat = alpha/(Delta + V)``."""
-
-    delta: float = 1.0
-    name = "linear"
-
-    def __post_init__(self):
-        check_real("delta", self.delta, low=0.0)
 
     def psi_out(self, q, rho, V=None, n=N_QUAD):
         V = rho - q if V is None else V
@@ -297,21 +296,18 @@ class Linear(Channel):
         return -0.5 * math.log(2.0 * math.pi * math.e * self.delta)
 
 
-class _SignFamily(Channel):
+class _SignFamily(_channels.SignFamily, Channel):
     """``P(y|z) = eps + (1 - 2 eps) Phi(y z / sqrt(Delta))``, ``y = +-1``."""
 
-    classification = True
     n_min = N_PANEL_MIN
-    _delta = 0.0
-    _eps = 0.0
 
     def _de(self):
-        return float(self._delta), float(self._eps)
+        return float(self.probit_delta), float(self.flip_eps)
 
     @property
     def sharp(self):
         """True without probit noise: ``qhat -> inf`` as ``V -> 0`` (a step in ``z``)."""
-        return self._delta == 0.0
+        return self.probit_delta == 0.0
 
     def psi_out(self, q, rho, V=None, n=N_QUAD):
         V = rho - q if V is None else V
@@ -327,56 +323,28 @@ class _SignFamily(Channel):
         """``Psi_out`` at ``q = rho`` (``V = 0``), i.e. ``E_z sum_y P log P``."""
         return self.psi_out(rho, rho, 0.0, n)
 
-    def clean_error_to_label_error(self, e):
-        """Test error against the noisy label from the error against ``sign(z)`` (label flips only)."""
-        return self._eps + (1.0 - 2.0 * self._eps) * e
-
 
 @register_model("replica.Sign")
 @dataclass(frozen=True)
-class Sign(_SignFamily):
+class Sign(_channels.Sign, _SignFamily):
     """Noiseless perceptron teacher ``y = sign(z)``."""
-
-    name = "sign"
-    deterministic = True
 
 
 @register_model("replica.LabelFlip")
 @dataclass(frozen=True)
-class LabelFlip(_SignFamily):
+class LabelFlip(_channels.LabelFlip, _SignFamily):
     """``y = sign(z)`` flipped with probability ``eps`` in ``[0, 1/2)``."""
-
-    eps: float = 0.1
-    name = "label-flip"
-
-    def __post_init__(self):
-        check_real("eps", self.eps, low=0.0, high=0.5, high_open=True)
-
-    @property
-    def _eps(self):
-        return self.eps
-
 
 
 @register_model("replica.Probit")
 @dataclass(frozen=True)
-class Probit(_SignFamily):
+class Probit(_channels.Probit, _SignFamily):
     """``y = sign(z + sqrt(Delta) nu)``, i.e. ``P(y|z) = Phi(y z / sqrt(Delta))``."""
-
-    delta: float = 0.1
-    name = "probit"
-
-    def __post_init__(self):
-        check_real("delta", self.delta, low=0.0, low_open=True)
-
-    @property
-    def _delta(self):
-        return self.delta
 
 
 @register_model("replica.ReLU")
 @dataclass(frozen=True)
-class ReLU(Channel):
+class ReLU(_channels.ReLU, Channel):
     """``y = max(0, z) + sqrt(Delta) nu``.
 
     Inner ``y`` integrals by Gauss–Hermite (``n`` nodes, ``y ~ N(0, Delta)``)
@@ -386,12 +354,7 @@ class ReLU(Channel):
     the step of ``H(omega/sqrt V)`` at ``omega = 0``.
     """
 
-    delta: float = 0.1
-    name = "relu"
     n_min = N_PANEL_MIN
-
-    def __post_init__(self):
-        check_real("delta", self.delta, low=0.0, low_open=True)
 
     def _both(self, q, rho, V, n):
         V = rho - q if V is None else V
@@ -414,10 +377,14 @@ CHANNELS = {"linear": Linear, "gaussian": Linear, "sign": Sign, "label-flip": La
 
 
 def get_channel(name, **params) -> Channel:
-    """A channel by name: ``linear(delta)``, ``sign``, ``label-flip(eps)``, ``probit(delta)``, ``relu(delta)``."""
+    """A channel by name: ``linear(delta)``, ``sign``, ``label-flip(eps)``, ``probit(delta)``, ``relu(delta)``.
+
+    A replica channel is returned as is; a base-layer channel
+    (:mod:`lmech.blocks.channels`) becomes the replica channel extending it,
+    with the same parameters; a mapping ``{"kind": name, **params}`` is accepted.
+    """
     if isinstance(name, Channel):
         return name
-    key = str(name).lower().replace("_", "-")
-    if key not in CHANNELS:
-        raise ValueError(f"channel must be one of {', '.join(sorted(CHANNELS))}; got {name!r}")
-    return CHANNELS[key](**params)
+    if isinstance(name, _channels.Channel):
+        return _extend(CHANNELS, name)
+    return _lookup(CHANNELS, "channel", name, params)

@@ -199,8 +199,8 @@ def test_sign_family_identity_random_parameters(q, eps, delta, rho):
     qq = q * rho
 
     class Ch(replica.blocks._SignFamily):
-        _delta = delta
-        _eps = eps
+        probit_delta = delta
+        flip_eps = eps
 
     ch = Ch()
     h = 1e-5 * rho

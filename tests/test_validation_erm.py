@@ -8,7 +8,6 @@ from scipy.optimize import minimize
 
 import replica
 from validation import compare, replica_theory, simulate_erm, simulate_gamp
-from validation.erm import sample_labels, sample_teacher
 
 
 def drawn_problem(prior, channel, d, alpha, seed):
@@ -16,9 +15,9 @@ def drawn_problem(prior, channel, d, alpha, seed):
     ``seed``, then the teacher, the n x d inputs and the labels, in that order (public samplers)."""
     rng = np.random.default_rng(seed)
     n = max(1, int(round(alpha * d)))
-    w_star = sample_teacher(prior, d, rng)
+    w_star = prior.sample(d, rng)
     X = rng.standard_normal((n, d))
-    y = sample_labels(channel, X @ w_star / math.sqrt(d), rng)
+    y = channel.sample(X @ w_star / math.sqrt(d), rng)
     return X, y, w_star
 
 
@@ -79,20 +78,20 @@ def test_square_fit_closed_form():
 def test_samplers_moments():
     rng = np.random.default_rng(0)
     d = 200_000
-    assert np.mean(sample_teacher(replica.Gaussian(rho=2.0), d, rng) ** 2) == pytest.approx(2.0, rel=0.02)
-    w = sample_teacher(replica.Spherical(rho=3.0), 500, rng)
+    assert np.mean(replica.Gaussian(rho=2.0).sample(d, rng) ** 2) == pytest.approx(2.0, rel=0.02)
+    w = replica.Spherical(rho=3.0).sample(500, rng)
     assert w @ w == pytest.approx(1500.0, rel=1e-12)
-    assert set(np.unique(sample_teacher(replica.Rademacher(), 100, rng))) == {-1.0, 1.0}
-    gb = sample_teacher(replica.GaussBernoulli(rho=0.3), d, rng)
+    assert set(np.unique(replica.Rademacher().sample(100, rng))) == {-1.0, 1.0}
+    gb = replica.GaussBernoulli(rho=0.3).sample(d, rng)
     assert np.mean(gb != 0) == pytest.approx(0.3, abs=0.005)
     assert np.mean(gb ** 2) == pytest.approx(0.3, rel=0.03)
     z = rng.standard_normal(d)
-    flips = sample_labels(replica.LabelFlip(eps=0.2), z, rng) != np.sign(z)
+    flips = replica.LabelFlip(eps=0.2).sample(z, rng) != np.sign(z)
     assert np.mean(flips) == pytest.approx(0.2, abs=0.005)
     # probit: P(y != sign z) = E[Phi(-|z|/sqrt(Delta))] = arctan(sqrt(Delta))/pi
-    wrong = sample_labels(replica.Probit(delta=0.5), z, rng) != np.sign(z)
+    wrong = replica.Probit(delta=0.5).sample(z, rng) != np.sign(z)
     assert np.mean(wrong) == pytest.approx(math.atan(math.sqrt(0.5)) / math.pi, abs=0.005)
-    lin = sample_labels(replica.Linear(delta=0.25), z, rng) - z
+    lin = replica.Linear(delta=0.25).sample(z, rng) - z
     assert np.var(lin) == pytest.approx(0.25, rel=0.02)
 
 

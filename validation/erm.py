@@ -15,8 +15,12 @@ sqrt(d)``, labels from the channel (``sign``, label flips, probit, linear),
   violation of ``1e-7``.
 * :func:`simulate_gamp` -- generalised approximate message passing for the
   Bayes-optimal GLM (:class:`replica.BayesOptimalGLM`), in the form of
-  Rangan, ISIT 2011 (Algorithm 1) with the priors' and channels' posterior
-  means, run for ``n_iter`` iterations from the uninformed start.
+  Rangan, ISIT 2011 (Algorithm 1) with the blocks' denoisers (the prior's
+  ``denoise`` and the channel's ``gout``, :mod:`lmech.blocks`), run for
+  ``n_iter`` iterations from the uninformed start.
+
+Data are drawn with the blocks' samplers: ``prior.sample`` (teacher) and
+``channel.sample`` (labels).
 
 Observables at every ``alpha``: ``m = w.w*/d``, ``q = |w|^2/d``,
 ``test_error`` (classification: ``arccos(w.w*/(|w||w*|))/pi``, the exact
@@ -32,7 +36,7 @@ import time
 
 import numpy as np
 from scipy.optimize import minimize
-from scipy.special import expit, log_ndtr, ndtr
+from scipy.special import expit
 
 from lmech.checks import check_int
 from lmech.result import Result, register_result
@@ -41,7 +45,7 @@ from lmech.status import Status
 from . import _kernels
 from .compare import Simulator, register_simulator
 
-__all__ = ["GLMRun", "sample_teacher", "sample_labels", "simulate_erm", "simulate_gamp", "state_evolution",
+__all__ = ["GLMRun", "simulate_erm", "simulate_gamp", "state_evolution",
            "replica_theory", "erm_point", "gamp_point"]
 
 
@@ -64,47 +68,12 @@ class GLMRun(Result):
     """
 
 
-def sample_teacher(prior, d: int, rng: np.random.Generator) -> np.ndarray:
-    """A teacher vector of dimension ``d`` from a :mod:`replica` prior."""
-    import replica
-    import replica.erm  # noqa: F401
-
-    name = type(prior).__name__
-    if isinstance(prior, replica.Spherical):
-        w = rng.standard_normal(d)
-        return w * math.sqrt(prior.rho * d) / np.linalg.norm(w)
-    if isinstance(prior, replica.Gaussian):
-        return math.sqrt(prior.rho) * rng.standard_normal(d)
-    if isinstance(prior, replica.Rademacher):
-        return rng.choice(np.array([-1.0, 1.0]), size=d)
-    if isinstance(prior, replica.GaussBernoulli):
-        return (rng.random(d) < prior.rho) * rng.standard_normal(d)
-    raise ValueError(f"prior: cannot sample from {name}")
-
-
-def sample_labels(channel, z: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Labels ``y ~ P_out(y | z)`` for a :mod:`replica` channel."""
-    import replica
-    import replica.erm  # noqa: F401
-
-    if isinstance(channel, replica.Linear):
-        return z + math.sqrt(channel.delta) * rng.standard_normal(z.size)
-    if isinstance(channel, replica.Probit):
-        return np.where(z + math.sqrt(channel.delta) * rng.standard_normal(z.size) >= 0, 1.0, -1.0)
-    if isinstance(channel, replica.LabelFlip):
-        flip = rng.random(z.size) < channel.eps
-        return np.where(z >= 0, 1.0, -1.0) * np.where(flip, -1.0, 1.0)
-    if isinstance(channel, replica.Sign):
-        return np.where(z >= 0, 1.0, -1.0)
-    raise ValueError(f"channel: cannot sample from {type(channel).__name__}")
-
-
 def _data(model_prior, channel, d, alpha, rng):
     n = max(1, int(round(alpha * d)))
-    w_star = sample_teacher(model_prior, d, rng)
+    w_star = model_prior.sample(d, rng)
     X = rng.standard_normal((n, d))
     z = X @ w_star / math.sqrt(d)
-    y = sample_labels(channel, z, rng)
+    y = channel.sample(z, rng)
     return X, y, w_star
 
 
@@ -255,53 +224,6 @@ def simulate_erm(model, d: int, alphas, *, seed: int = 0, gtol: float = 1e-8) ->
 
 
 # -- GAMP --------------------------------------------------------------------------
-def _prior_denoiser(prior, r, s2):
-    """Posterior mean and variance of ``w`` under ``prior`` given ``r = w + sqrt(s2) xi``."""
-    import replica
-    import replica.erm  # noqa: F401
-
-    if isinstance(prior, replica.Gaussian):        # Spherical included: Gaussian in AMP
-        v = prior.rho * s2 / (prior.rho + s2)
-        return r * prior.rho / (prior.rho + s2), np.full_like(r, v)
-    if isinstance(prior, replica.Rademacher):
-        a = np.tanh(r / s2)
-        return a, 1.0 - a * a
-    if isinstance(prior, replica.GaussBernoulli):
-        rho = prior.rho
-        v1 = 1.0 / (1.0 + 1.0 / s2)                 # posterior variance given w != 0
-        m1 = r / (1.0 + s2)
-        # log-odds of w != 0: N(r; 0, 1 + s2) vs N(r; 0, s2)
-        lo = (math.log(rho / (1.0 - rho)) if rho < 1.0 else math.inf) \
-            - 0.5 * np.log((1.0 + s2) / s2) + 0.5 * r * r * (1.0 / s2 - 1.0 / (1.0 + s2))
-        p = expit(lo)
-        mean = p * m1
-        return mean, p * (v1 + m1 * m1) - mean * mean
-    raise ValueError(f"prior: no GAMP denoiser for {type(prior).__name__}")
-
-
-def _channel_gout(channel, y, omega, V):
-    """``g_out = d log Z / d omega`` and ``-d g_out / d omega`` for ``Z = E_z P(y|z)``, ``z ~ N(omega, V)``."""
-    import replica
-    import replica.erm  # noqa: F401
-
-    if isinstance(channel, replica.Linear):
-        s = channel.delta + V
-        g = (y - omega) / s
-        return g, np.full_like(omega, 1.0) / s
-    d_, e_ = channel._de()
-    s = np.sqrt(V + d_)
-    u = y * omega / s
-    # Z = eps + (1 - 2 eps) Phi(u); dZ/domega = (1 - 2 eps) phi(u) y / s
-    logphi = -0.5 * u * u - 0.5 * math.log(2.0 * math.pi)
-    if e_ == 0.0:
-        ratio = np.exp(logphi - log_ndtr(u))        # phi(u)/Phi(u), stable in the far tail
-    else:
-        ratio = (1.0 - 2.0 * e_) * np.exp(logphi) / (e_ + (1.0 - 2.0 * e_) * ndtr(u))
-    g = y * ratio / s
-    dg = -(ratio * (u + ratio)) / (s * s)           # d g / d omega (y^2 = 1)
-    return g, -dg
-
-
 def simulate_gamp(model, d: int, alphas, *, seed: int = 0, n_iter: int = 60, damping: float = 0.0,
                   tol: float = 1e-8) -> GLMRun:
     """GAMP for the Bayes-optimal GLM at dimension ``d`` (Rangan 2011, Algorithm 1).
@@ -309,9 +231,10 @@ def simulate_gamp(model, d: int, alphas, *, seed: int = 0, n_iter: int = 60, dam
     Iterates, with ``F = X / sqrt(d)`` and ``F2 = F**2``::
 
         V     = F2 v_hat,          omega = F w_hat - V g_old
-        g, dg = g_out(y, omega, V)  (dg = -d g / d omega)
-        Sigma = 1 / (F2^T dg),     r = w_hat + Sigma F^T g
-        w_hat, v_hat = f_in(r, Sigma)   (posterior mean and variance under the prior)
+        g, dg = channel.gout(y, omega, V)   (dg = d g / d omega)
+        Sigma = 1 / (F2^T (-dg)),  r = w_hat + Sigma F^T g
+        w_hat, v_hat = prior.denoise(r, Sigma)   (posterior mean and variance of w
+                                                  given r = w + sqrt(Sigma) xi)
 
     from ``w_hat = 0``, ``v_hat = rho`` (uninformed), for ``n_iter`` iterations
     or until ``|w_hat_new - w_hat|^2 / d < tol``.
@@ -345,7 +268,7 @@ def simulate_gamp(model, d: int, alphas, *, seed: int = 0, n_iter: int = 60, dam
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed)
     P = alphas.size
-    classification = not isinstance(model.channel, replica.Linear)
+    classification = model.channel.classification
     out = {k: np.full(P, np.nan) for k in ("m", "q", "test_error", "mse")}
     mse_iter = np.full((P, n_iter), np.nan)
     conv = np.zeros(P, dtype=bool)
@@ -361,10 +284,10 @@ def simulate_gamp(model, d: int, alphas, *, seed: int = 0, n_iter: int = 60, dam
         for it in range(1, n_iter + 1):
             V = F2 @ vhat
             omega = F @ what - V * g
-            g, dg = _channel_gout(model.channel, y, omega, V)
-            Sigma = 1.0 / np.maximum(F2.T @ dg, 1e-300)
+            g, dg = model.channel.gout(y, omega, V)         # dg = d g / d omega <= 0
+            Sigma = 1.0 / np.maximum(F2.T @ -dg, 1e-300)
             r = what + Sigma * (F.T @ g)
-            w_new, v_new = _prior_denoiser(model.prior, r, Sigma)
+            w_new, v_new = model.prior.denoise(r, Sigma)
             if damping:
                 w_new = damping * what + (1.0 - damping) * w_new
                 v_new = damping * vhat + (1.0 - damping) * v_new

@@ -35,6 +35,7 @@ import time
 
 import numpy as np
 
+from lmech.blocks import get_channel
 from lmech.checks import check_choice, check_int, check_real
 
 from . import _kernels
@@ -141,8 +142,8 @@ def simulate_glm_dynamics(model, d: int, times, *, seed: int = 0, dt: float = 0.
     rng, X, bstar = _teacher_data(model.alpha, d, seed, model.rho)
     n = X.shape[0]
     hstar = X @ bstar
-    f = {"linear": hstar, "sign": np.sign(hstar), "relu": np.maximum(hstar, 0.0)}[model.teacher]
-    y = f + math.sqrt(model.noise) * rng.standard_normal(n) if model.noise > 0 else f.astype(float)
+    f = get_channel(model.teacher).teacher_map(hstar)      # the clean teacher f(h*)
+    y = f + math.sqrt(model.noise) * rng.standard_normal(n) if model.noise > 0 else f
     y = np.ascontiguousarray(y, dtype=np.float64)
     b = model.batch_fraction
     binv = 1.0 / b

@@ -26,6 +26,7 @@ import time
 
 import numpy as np
 
+from lmech.blocks import get_channel
 from lmech.checks import check_int, check_real
 from lmech.result import Result, register_result
 
@@ -216,7 +217,7 @@ def simulate_glm(model, d: int, times, *, seed: int = 0) -> FlowRun:
     rng, X, bstar = _teacher_data(model.alpha, d, seed, model.rho)
     n = X.shape[0]
     h = X @ bstar
-    f = {"linear": h, "sign": np.sign(h), "relu": np.maximum(h, 0.0)}[model.teacher]
+    f = get_channel(model.teacher).teacher_map(h)      # the clean teacher f(h*)
     y = f + math.sqrt(model.noise) * rng.standard_normal(n)
     betas = _lsq_flow(X, y, model.ridge, model.temperature, t, rng)
     M = betas @ bstar
