@@ -83,7 +83,7 @@ class System:
         if v0 is None:
             v0 = np.ones(K)
         self.v0 = check_shape("v0", v0, (K,))
-        self.cK = model.c_student
+        self.cK, self.cM = model.c_student, model.c_teacher
         self.train_v = model.train_second
         self.code = model.act_code
         #: the kernels' one argument (bound once: attribute look-ups cost more than the K = 2 kernel)

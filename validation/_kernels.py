@@ -590,7 +590,7 @@ _PLACEHOLDER = []
 def placeholder_activation():
     """``(g, dg, has_dg)`` placeholders of the first-class function type ``float64(float64)``
     that :func:`committee_sgd` and :func:`committee_outputs` take with a built-in code
-    (the identity and the constant 1 as cached ``cfunc``\ s; never called)."""
+    (the identity and the constant 1, cached cfuncs; never called)."""
     if not _PLACEHOLDER:
         from numba import cfunc
         _PLACEHOLDER.append((cfunc("float64(float64)", cache=True)(_ident),
