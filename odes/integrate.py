@@ -88,6 +88,7 @@ class System:
         self.code = model.act_code
         #: the kernels' one argument (bound once: attribute look-ups cost more than the K = 2 kernel)
         self.args = model.kernel_args(T, self.v0)
+        self._fields = tuple(self.args)  # the fast calling convention of rhs_fields, eg_fields
         nq = K * (K + 1) // 2
         self.nq, self.nr = nq, K * M
         self.n = nq + K * M + (K if self.train_v else 0)
@@ -124,7 +125,7 @@ class System:
         self.nfev += 1
         out = np.empty(self.n)
         if self.code >= 0:
-            _kernels.rhs(t, y, self.args, out)
+            _kernels.rhs_fields(t, y, self._fields, out)
             return out
         C = np.empty((self.L, self.L))
         w = np.empty(self.L)
@@ -139,7 +140,7 @@ class System:
     def eg(self, y) -> float:
         """Generalisation error at state ``y``."""
         if self.code >= 0:
-            return float(_kernels.eg_of(y, self.args))
+            return float(_kernels.eg_fields(y, self._fields))
         C = np.empty((self.L, self.L))
         w = np.empty(self.L)
         _kernels.unpack(y, self.args, C, w)
@@ -164,6 +165,8 @@ def grad_eg(system, y) -> np.ndarray:
     rounding ``O(eps / h)``, about ``1e-10`` relative.
     """
     y = np.asarray(y, dtype=float)
+    if system.code >= 0:  # the same differences in one kernel call
+        return _kernels.grad_eg(np.ascontiguousarray(y), system.args, np.empty(y.size))
     h = 1e-6 * np.maximum(1.0, np.abs(y))
     g = np.empty(y.size)
     for i in range(y.size):
