@@ -230,7 +230,10 @@ def simulate_committee(model, N: int, times, *, Q0, R0, T=None, v0=None, seed: i
     -------
     SGDRun
         The recorded order parameters, ``eg`` (from ``Q, R, T, v`` by the ODE
-        layer's formula) and ``eg_test``.
+        layer's formula) and ``eg_test``.  ``status``: :attr:`lmech.Status.CONVERGED`
+        (simulated to the last time), :attr:`~lmech.Status.STOPPED` (``stop_below``
+        reached; ``success`` stays True) or :attr:`~lmech.Status.DIVERGED`
+        (``bound`` exceeded or non-finite weights).  ``n_iter``: SGD steps taken.
     """
     import odes  # the theory layer whose conventions this simulator follows
 
