@@ -316,7 +316,12 @@ def integrate(model: CommitteeMachine, t_max: float, *, Q0, R0, T=None, v0=None,
     Trajectory
         ``success=False`` (with a message, never silent NaNs) when the
         solution diverges or the solver fails, or when the error estimate
-        exceeds ``tol``.  ``error_estimate``: absolute errors of ``eg`` (max
+        exceeds ``tol``.  ``status`` (:class:`lmech.Status`): ``CONVERGED``;
+        ``STOPPED`` (``eg_tol`` reached, a success); ``DIVERGED`` (``bound``
+        or non-finite state); ``MAX_ITER`` (``max_steps`` or step-size
+        underflow); ``INVALID_STATE`` (non-finite outputs); ``TOLERANCE`` (an
+        estimate above ``tol``); ``NO_ESTIMATE`` (an estimate could not be
+        made).  ``n_iter``: accepted steps (Euler: steps).  ``error_estimate``: absolute errors of ``eg`` (max
         over the output times), ``Q`` and ``R`` (max over entries and times).
         The Numba DOP853 (built-in activations) sums the absolute local error
         estimates of its steps per component (its embedded 5th/3rd-order
