@@ -282,16 +282,19 @@ def fn_dg(g, dg, has_dg, u):
 
 @njit(cache=True)
 def committee_g(code, g, u):
-    """``g(u)``: the built-in activation :func:`act_g` for ``code >= 0``, else the first-class function ``g``."""
-    if code >= 0:
+    """``g(u)``: the built-in activation :func:`act_g` of ``code`` if ``g is None``, else the
+    first-class function ``g``.  Numba prunes the other branch for each type of ``g``, so the
+    built-in path compiles without an indirect call in it."""
+    if g is None:
         return act_g(code, u)
     return g(u)
 
 
 @njit(cache=True)
 def committee_dg(code, g, dg, has_dg, u):
-    """``g'(u)``: :func:`act_dg` for ``code >= 0``, else :func:`fn_dg` of the first-class functions."""
-    if code >= 0:
+    """``g'(u)``: :func:`act_dg` of ``code`` if ``g is None``, else :func:`fn_dg` of the
+    first-class functions (branch pruned by type, as in :func:`committee_g`)."""
+    if g is None:
         return act_dg(code, u)
     return fn_dg(g, dg, has_dg, u)
 
@@ -334,11 +337,12 @@ def committee_sgd(W, v, X, xi, step0, a, g, dg, has_dg):
         ``train_v``, the rates and their schedule, ``noise``, ``wd``, ``c_k``,
         ``c_m`` and the teacher's second layer ``vt``.
     g, dg, has_dg
-        For ``a.act < 0`` (a custom activation): ``g`` and ``g' = dg`` as
-        first-class functions ``float64(float64)``, or a central difference
-        of ``g`` if not ``has_dg`` (:func:`fn_dg`).  Unused (placeholders of
-        that type, :func:`placeholder_activation`) for the built-in codes,
-        which call :func:`act_g` and :func:`act_dg` directly.
+        ``None, None, False`` for a built-in activation (``a.act >= 0``:
+        :func:`act_g` and :func:`act_dg` are called, inlined).  For a custom
+        one (``a.act < 0``): ``g`` and ``g' = dg`` as first-class functions
+        ``float64(float64)``, or a central difference of ``g`` if not
+        ``has_dg`` (:func:`fn_dg`).  One source, two compiled (and cached)
+        specialisations: the ``None`` one has no indirect call in it.
 
     Returns
     -------
@@ -398,7 +402,7 @@ def committee_sgd(W, v, X, xi, step0, a, g, dg, has_dg):
 @njit(cache=True)
 def committee_outputs(F, v, code, g, c):
     """Outputs ``(1/c) sum_k v_k g(F[a, k])`` of a committee for pre-activations ``F`` (n, K):
-    the built-in activation ``code`` (``>= 0``) or the first-class function ``g``."""
+    the built-in activation ``code`` (``g = None``) or the first-class function ``g``."""
     n, K = F.shape
     out = np.empty(n)
     for a in range(n):
@@ -584,20 +588,6 @@ def _one(u):
     return 1.0
 
 
-_PLACEHOLDER = []
-
-
-def placeholder_activation():
-    """``(g, dg, has_dg)`` placeholders of the first-class function type ``float64(float64)``
-    that :func:`committee_sgd` and :func:`committee_outputs` take with a built-in code
-    (the identity and the constant 1, cached cfuncs; never called)."""
-    if not _PLACEHOLDER:
-        from numba import cfunc
-        _PLACEHOLDER.append((cfunc("float64(float64)", cache=True)(_ident),
-                             cfunc("float64(float64)", cache=True)(_one), True))
-    return _PLACEHOLDER[0]
-
-
 @register_warmup("validation._kernels")
 def warmup():
     """Compile every kernel of this module once on tiny inputs."""
@@ -609,18 +599,22 @@ def warmup():
     xi = np.zeros(2)
     from odes._kernels import CommitteeArgs  # the type odes.CommitteeMachine.kernel_args builds
 
-    gp, dgp, _ = placeholder_activation()
+    from numba import cfunc
+
+    gf = cfunc("float64(float64)", cache=True)(_ident)
+    dgf = cfunc("float64(float64)", cache=True)(_one)
     for code in (ERF, RELU, LINEAR, QUADRATIC):
         act_g(code, 0.3)
         act_dg(code, 0.3)
         dot(X[0], X[1])
-    for code, has in ((ERF, True), (-1, True), (-1, False)):
+    for code, fns in ((ERF, (None, None, False)), (-1, (gf, dgf, True)), (-1, (gf, dgf, False))):
         a = CommitteeArgs(act=code, K=K, M=M, train_v=True, lr=0.1, lr_v=0.1, schedule=1, t0=1.0,
                           power=0.5, noise=0.01, wd=0.1, c_k=1.0, c_m=1.0, vt=vt, T=np.eye(M),
                           v0=np.ones(K), u=np.ones(2), wu=np.ones(2))
-        fn_dg(gp, dgp, has, 0.3)
-        committee_sgd(W, v, X, xi, 0, a, gp, dgp, has)
-        committee_outputs(np.ones((2, K)), v, code, gp, 1.0)
+        if fns[0] is not None:
+            fn_dg(*fns, 0.3)
+        committee_sgd(W, v, X, xi, 0, a, *fns)
+        committee_outputs(np.ones((2, K)), v, code, fns[0], 1.0)
     svm_dual_cd(np.ones((3, 2)), 0.5, np.zeros(3), np.zeros(2), 1e-8, 2)
     binary_feasible(np.ones((3, 2)), 0.0)
     T3 = pspin3_tensor(np.ones(4), 4)

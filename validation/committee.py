@@ -240,7 +240,7 @@ def simulate_committee(model, N: int, times, *, Q0, R0, T=None, v0=None, seed: i
     if not isinstance(model, odes.CommitteeMachine):
         raise ValueError(f"model must be an odes.CommitteeMachine, got {type(model).__name__}")
     custom = compile_activation(model.activation) if model.act_code < 0 else None
-    fns = custom if custom is not None else _kernels.placeholder_activation()
+    fns = custom if custom is not None else (None, None, False)   # None: the built-in path
     K, M = model.K, model.M
     N = check_int("N", N, low=K + M)
     seed = check_int("seed", seed, low=0)
