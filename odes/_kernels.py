@@ -1006,6 +1006,12 @@ def warmup():
     ys = np.empty((2, 3))
     egs = np.empty(2)
     a = a._replace(act=ERF)
+    # the pieces the Custom (Gauss-Hermite) path of odes.System.f calls from Python
+    Cf = np.empty((2, 2))
+    wf = np.empty(2)
+    unpack(y, a, Cf, wf)
+    eta, eta_v = rates(0.0, a)
+    assemble(a, Cf, wf, np.zeros((1, 2)), np.zeros((1, 1)), np.zeros((1, 1)), np.zeros((2, 2)), eta, eta_v, out)
     euler(y, 0.1, 1, 1, a, ys, egs, 1e6)
     ts, ys, Fs, _, _, _, _, _ = dop853(y, 0.1, 1e-6, 1e-8, math.inf, 1e6, 1000, dop853_tableau(), a)
     dense_eval(ts, ys, Fs, np.array([0.05]), np.empty((1, 3)))
