@@ -1,4 +1,6 @@
 """Pointwise physics shared by every layer: each block a frozen dataclass with a registry and a Numba code table."""
 
-from . import schedules  # noqa: F401  (registers the schedule blocks and their warm-up)
+from . import schedules
 from .schedules import Constant, PowerLaw, Schedule, get_schedule
+
+__all__ = ["schedules", "Schedule", "Constant", "PowerLaw", "get_schedule"]
