@@ -11,7 +11,7 @@ from scipy.special import erf
 
 import lmech
 import odes
-from lmech.blocks.schedules import PowerLaw
+from lmech.blocks.schedules import Constant, PowerLaw
 from lmech.spec import from_spec, to_spec
 from lmech.status import Status
 
@@ -233,6 +233,15 @@ def test_linear_machine_under_a_power_law_schedule_has_its_closed_form():
     eg_err = np.max(np.abs(r.eg - eg0 * np.exp(-2.0 * i1 + i2)))
     assert R_err <= min(r.error_estimate["R"], 1e-10)
     assert eg_err <= min(r.error_estimate["eg"], 1e-10)
+
+
+def test_kernel_args_reject_bad_shapes():
+    m = odes.CommitteeMachine(2, 3)
+    with pytest.raises(ValueError, match="^T must"):
+        m.kernel_args(T=np.eye(2))
+    with pytest.raises(ValueError, match="^v0 must"):
+        m.kernel_args(v0=np.ones(3))
+    assert m.schedule == Constant()
 
 
 def test_relu_trajectory_runs_and_learns():
