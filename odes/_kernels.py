@@ -12,24 +12,74 @@ supplementary material): for a zero-mean Gaussian vector with covariance ``C``
 Activation codes used by the kernels: ``0`` erf(u/sqrt 2), ``1`` ReLU,
 ``2`` linear, ``3`` quadratic (``g(u) = u**2``).
 
-Every function here is a pure function of float64 scalars and arrays; the
-validating wrappers live in :mod:`odes.integrals` and :mod:`odes.integrate`.
+Every function here is a pure function of float64 scalars and arrays (and of
+the :class:`CommitteeArgs` tuple of them); the validating wrappers live in
+:mod:`odes.integrals` and :mod:`odes.integrate`.
 """
 
 from __future__ import annotations
 
 import math
+from collections import namedtuple
+from functools import lru_cache
 
 import numpy as np
 from numba import njit
 
+from lmech.blocks.schedules import lr_at
 from lmech.warm import register_warmup
 
 ERF, RELU, LINEAR, QUADRATIC = 0, 1, 2, 3
 
+#: The committee machine in kernel form, built once by
+#: :meth:`odes.CommitteeMachine.kernel_args` and passed as one argument to every
+#: kernel that needs the model: the ODE right-hand side, ``eg``, the Euler and
+#: DOP853 steppers here, and the finite-N online SGD of :mod:`validation`.
+#: Fields hold the model's parameters as it gives them (the kernels derive the
+#: effective weights ``v / c_K``, ``v* / c_M`` and rate ``eta_v / c_K^2``):
+#:
+#: ``act`` (int) activation code (``-1``: :class:`odes.Custom`, not a kernel path);
+#: ``K``, ``M`` (int); ``train_v`` (bool); ``lr``, ``lr_v`` (float) the rates
+#: ``eta``, ``eta_v``; ``schedule``, ``t0``, ``power`` the learning-rate schedule
+#: (:func:`lmech.blocks.schedules.lr_at`); ``noise`` (``sigma^2``), ``wd``
+#: (weight decay), ``c_k``, ``c_m`` (readout normalisations); arrays (float64,
+#: C-contiguous, writable): ``vt`` (M,) teacher second layer, ``T`` (M, M)
+#: teacher overlaps, ``v0`` (K,) initial (or fixed) student second layer,
+#: ``u``, ``wu`` the Gauss-Legendre rule of the ReLU ``I4`` (:func:`legendre01`).
+CommitteeArgs = namedtuple("CommitteeArgs", ["act", "K", "M", "train_v", "lr", "lr_v", "schedule", "t0",
+                                             "power", "noise", "wd", "c_k", "c_m", "vt", "T", "v0", "u",
+                                             "wu"])
+
+#: The Butcher tableau of DOP853 with its error estimators and dense-output coefficients.
+DOP853Tableau = namedtuple("DOP853Tableau", ["A", "B", "C", "E3", "E5", "D"])
+
 _2PI = 2.0 / math.pi
 _4PI2 = 4.0 / (math.pi * math.pi)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+@lru_cache(maxsize=32)
+def legendre01(n: int):
+    """Composite Gauss-Legendre rule on ``[0, 1]`` for the ReLU orthant integral.
+
+    ``n`` nodes on each of the 7 geometrically graded panels with breakpoints
+    ``0, 1e-6, 1e-5, ..., 0.1, 1``: the integrand of
+    :func:`orthant4` (in ``u``, ``s = 1 - u^2``) has a
+    near-kink of width ``sqrt(1 - rho^2)`` at ``u = 0`` for correlations
+    ``rho`` close to 1, which the grading resolves down to ``1 - rho ~ 1e-12``.
+    Read-only arrays (cached).
+    """
+    x, w = np.polynomial.legendre.leggauss(n)
+    edges = np.concatenate([[0.0], 10.0 ** np.arange(-6, 1)])
+    us, ws = [], []
+    for a, b in zip(edges[:-1], edges[1:]):
+        us.append(a + 0.5 * (b - a) * (x + 1.0))
+        ws.append(0.5 * (b - a) * w)
+    u = np.concatenate(us)
+    wu = np.concatenate(ws)
+    u.setflags(write=False)
+    wu.setflags(write=False)
+    return u, wu
 
 
 @njit(cache=True)
@@ -384,13 +434,18 @@ def i4_act(act, C, labels, u, wu):
 # the committee-machine ODE
 # ---------------------------------------------------------------------------
 @njit(cache=True)
-def unpack(y, K, M, T, vt, v0, train_v, C, w):
+def unpack(y, a, C, w):
     """Fill the full covariance ``C`` ((K+M)^2) and the signed readout ``w`` from the state.
 
     State layout: upper triangle of ``Q`` row by row (diagonal included),
-    then ``R`` (K x M, row-major), then ``v`` (K) if the second layer trains.
-    ``w = (-v, v*)`` so that ``teacher - student = sum_c w_c g(x_c)``.
+    then ``R`` (K x M, row-major), then the effective weights ``v / c_K`` (K)
+    if the second layer trains.  ``w = (-v / c_K, v* / c_M)`` so that
+    ``teacher - student = sum_c w_c g(x_c)``; ``a`` is a :class:`CommitteeArgs`.
     """
+    K = a.K
+    M = a.M
+    T = a.T
+    train_v = a.train_v
     p = 0
     for i in range(K):
         for k in range(i, K):
@@ -406,9 +461,9 @@ def unpack(y, K, M, T, vt, v0, train_v, C, w):
         for m in range(M):
             C[K + n, K + m] = T[n, m]
     for i in range(K):
-        w[i] = -(y[p + i] if train_v else v0[i])
+        w[i] = -(y[p + i] if train_v else a.v0[i] / a.c_k)
     for m in range(M):
-        w[K + m] = vt[m]
+        w[K + m] = a.vt[m] / a.c_m
 
 
 @njit(cache=True)
@@ -512,14 +567,20 @@ def coefficients_erf(C, w, K, L, A, B, J, G):
 
 
 @njit(cache=True)
-def assemble(y, K, M, C, w, A, B, J, G, eta, eta_v, sigma2, wd, train_v, out):
+def assemble(a, C, w, A, B, J, G, eta, eta_v, out):
     """Right-hand side from the Gaussian averages (Saad & Solla 1995; Goldt et al. 2019, supplementary material; our notation).
 
     ``dQ_ik = eta (v_i A[i,k] + v_k A[k,i]) + eta^2 v_i v_k (B[i,k] + sigma2 J[i,k]) - 2 eta wd Q_ik``,
     ``dR_in = eta v_i A[i, K+n] - eta wd R_in``,
     ``dv_i  = eta_v sum_c w_c G[i, c]``.
-    Returns ``eg = (1/2) sum_{c,d} w_c w_d G[c, d]``.
+    Returns ``eg = (1/2) sum_{c,d} w_c w_d G[c, d]``.  ``sigma2``, ``wd``,
+    ``K``, ``M`` and ``train_v`` are read from ``a`` (:class:`CommitteeArgs`).
     """
+    K = a.K
+    M = a.M
+    sigma2 = a.noise
+    wd = a.wd
+    train_v = a.train_v
     p = 0
     for i in range(K):
         vi = -w[i]
@@ -548,40 +609,47 @@ def assemble(y, K, M, C, w, A, B, J, G, eta, eta_v, sigma2, wd, train_v, out):
 
 
 @njit(cache=True)
-def lr_at(t, lr, t0, power):
-    """``eta(t) = lr (1 + t/t0)^(-power)``."""
-    if power == 0.0:
-        return lr
-    return lr * (1.0 + t / t0) ** (-power)
+def rates(t, a):
+    """``(eta(t), eta_v(t) / c_K^2)``: the two learning rates of the ODEs at time ``t``.
+
+    The schedule is :func:`lmech.blocks.schedules.lr_at` (the one the finite-N
+    simulator of :mod:`validation` uses); the second-layer rate acts on the
+    effective weights ``v / c_K``, hence the ``1 / c_K^2``.
+    """
+    eta = lr_at(a.schedule, t, a.lr, a.t0, a.power)
+    eta_v = lr_at(a.schedule, t, a.lr_v / (a.c_k * a.c_k), a.t0, a.power)
+    return eta, eta_v
 
 
 @njit(cache=True)
-def rhs(t, y, act, K, M, T, vt, v0, train_v, lr, lr_v, t0, power, sigma2, wd, u, wu, out):
-    """Right-hand side ``dy/dt`` into ``out``; returns ``eg`` at ``y``."""
-    L = K + M
+def rhs(t, y, a, out):
+    """Right-hand side ``dy/dt`` into ``out`` for the model ``a`` (:class:`CommitteeArgs`);
+    returns ``eg`` at ``y``."""
+    K = a.K
+    L = K + a.M
     C = np.empty((L, L))
     w = np.empty(L)
-    unpack(y, K, M, T, vt, v0, train_v, C, w)
+    unpack(y, a, C, w)
     A = np.empty((K, L))
     B = np.empty((K, K))
     J = np.empty((K, K))
     G = np.empty((L, L))
-    if act == ERF:
+    if a.act == ERF:
         coefficients_erf(C, w, K, L, A, B, J, G)
     else:
-        coefficients(act, C, w, K, L, u, wu, A, B, J, G)
-    eta = lr_at(t, lr, t0, power)
-    eta_v = lr_at(t, lr_v, t0, power)
-    return assemble(y, K, M, C, w, A, B, J, G, eta, eta_v, sigma2, wd, train_v, out)
+        coefficients(a.act, C, w, K, L, a.u, a.wu, A, B, J, G)
+    eta, eta_v = rates(t, a)
+    return assemble(a, C, w, A, B, J, G, eta, eta_v, out)
 
 
 @njit(cache=True)
-def eg_of(y, act, K, M, T, vt, v0, train_v):
-    """Generalisation error ``(1/2) E[(teacher - student)^2]`` at state ``y``."""
-    L = K + M
+def eg_of(y, a):
+    """Generalisation error ``(1/2) E[(teacher - student)^2]`` at state ``y`` (model ``a``)."""
+    L = a.K + a.M
     C = np.empty((L, L))
     w = np.empty(L)
-    unpack(y, K, M, T, vt, v0, train_v, C, w)
+    unpack(y, a, C, w)
+    act = a.act
     eg = 0.0
     for c in range(L):
         for d in range(L):
@@ -590,8 +658,45 @@ def eg_of(y, act, K, M, T, vt, v0, train_v):
 
 
 @njit(cache=True)
-def euler(y0, dt, n_steps, every, act, K, M, T, vt, v0, train_v, lr, lr_v, t0, power,
-          sigma2, wd, u, wu, ys, egs, bound):
+def rhs_fields(t, y, fields, out):
+    """:func:`rhs` with the :class:`CommitteeArgs` passed as a plain tuple of its fields, in order.
+
+    For calls from Python once per evaluation (:meth:`odes.System.f`): Numba types a plain
+    tuple in its C fast path but a namedtuple in Python, which costs about 1 us per call,
+    half the ``K = 2`` right-hand side.
+    """
+    return rhs(t, y, CommitteeArgs(*fields), out)
+
+
+@njit(cache=True)
+def eg_fields(y, fields):
+    """:func:`eg_of` with the :class:`CommitteeArgs` as a plain tuple (see :func:`rhs_fields`)."""
+    return eg_of(y, CommitteeArgs(*fields))
+
+
+@njit(cache=True)
+def grad_eg(y, a, out):
+    """Gradient of :func:`eg_of` at ``y`` into ``out`` by central differences.
+
+    Step ``1e-6 max(1, |y_j|)`` per coordinate: truncation ``O(h^2)`` and
+    rounding ``O(eps / h)``, about ``1e-10`` relative.  One call instead of
+    ``2 n`` calls of :func:`eg_of` from Python.
+    """
+    yp = y.copy()
+    for i in range(y.shape[0]):
+        yi = y[i]
+        h = 1e-6 * max(1.0, abs(yi))
+        yp[i] = yi + h
+        ep = eg_of(yp, a)
+        yp[i] = yi - h
+        em = eg_of(yp, a)
+        yp[i] = yi
+        out[i] = (ep - em) / (2.0 * h)
+    return out
+
+
+@njit(cache=True)
+def euler(y0, dt, n_steps, every, a, ys, egs, bound):
     """Fixed-step forward Euler, storing every ``every``-th step (step 0 included).
 
     Returns the number of steps taken; stops early (returning the step index)
@@ -602,7 +707,7 @@ def euler(y0, dt, n_steps, every, act, K, M, T, vt, v0, train_v, lr, lr_v, t0, p
     j = 0
     for s in range(n_steps + 1):
         t = s * dt
-        eg = rhs(t, y, act, K, M, T, vt, v0, train_v, lr, lr_v, t0, power, sigma2, wd, u, wu, f)
+        eg = rhs(t, y, a, f)
         if s % every == 0:
             ys[j, :] = y
             egs[j] = eg
@@ -624,8 +729,8 @@ def euler(y0, dt, n_steps, every, act, K, M, T, vt, v0, train_v, lr, lr_v, t0, p
 # adaptive Dormand-Prince 8(5,3) stepper with the 7th-order dense output
 # ---------------------------------------------------------------------------
 @njit(cache=True)
-def _stage_rhs(t, y, act, K, M, T, vt, v0, train_v, lr, lr_v, t0, power, sigma2, wd, u, wu, out):
-    return rhs(t, y, act, K, M, T, vt, v0, train_v, lr, lr_v, t0, power, sigma2, wd, u, wu, out)
+def _stage_rhs(t, y, a, out):
+    return rhs(t, y, a, out)
 
 
 @njit(cache=True)
@@ -638,8 +743,7 @@ def _rms(x, scale):
 
 
 @njit(cache=True)
-def dop853(y0, t_end, rtol, atol, max_step, bound, max_steps, A, B, Cn, E3, E5, D,
-           act, K, M, T, vt, v0, train_v, lr, lr_v, t0, power, sigma2, wd, u, wu):
+def dop853(y0, t_end, rtol, atol, max_step, bound, max_steps, tab, a):
     """Integrate ``dy/dt = rhs`` from 0 to ``t_end`` with DOP853 (Hairer, Norsett & Wanner,
     *Solving Ordinary Differential Equations I*, 2nd ed., Springer 1993, the DOP853 code; the method of :func:`scipy.integrate.solve_ivp`).
 
@@ -654,11 +758,19 @@ def dop853(y0, t_end, rtol, atol, max_step, bound, max_steps, A, B, Cn, E3, E5, 
     error norm): ``cum[s]`` bounds the global error at ``ts[s]`` where the flow does not
     amplify earlier errors.
 
+    ``tab`` is the :class:`DOP853Tableau`, ``a`` the model (:class:`CommitteeArgs`).
     Returns ``ts, ys, Fs, cum, n_accepted, n_rejected, nfev, status`` with status
     0 (reached ``t_end``), -2 (``|y| >= bound``, or the step size collapsed
-    on a non-finite trial state), -1 (step size underflow or ``max_steps``).
+    on a non-finite trial state), -1 (step size underflow or ``max_steps``):
+    the values of :class:`lmech.Status` ``CONVERGED``, ``DIVERGED``, ``MAX_ITER``.
     Only finite, accepted states are stored.
     """
+    A = tab.A
+    B = tab.B
+    Cn = tab.C
+    E3 = tab.E3
+    E5 = tab.E5
+    D = tab.D
     n = y0.shape[0]
     cap = 256
     ts = np.empty(cap)
@@ -678,7 +790,7 @@ def dop853(y0, t_end, rtol, atol, max_step, bound, max_steps, A, B, Cn, E3, E5, 
     ts[0] = 0.0
     ys[0, :] = y
     n_out = 1
-    _stage_rhs(t, y, act, K, M, T, vt, v0, train_v, lr, lr_v, t0, power, sigma2, wd, u, wu, Ks[0])
+    _stage_rhs(t, y, a, Ks[0])
     nfev += 1
     # Hairer's initial step (order 7 interpolant, error exponent 1/8)
     for i in range(n):
@@ -689,7 +801,7 @@ def dop853(y0, t_end, rtol, atol, max_step, bound, max_steps, A, B, Cn, E3, E5, 
     h0 = min(h0, t_end)
     for i in range(n):
         ytmp[i] = y[i] + h0 * Ks[0, i]
-    _stage_rhs(t + h0, ytmp, act, K, M, T, vt, v0, train_v, lr, lr_v, t0, power, sigma2, wd, u, wu, Ks[1])
+    _stage_rhs(t + h0, ytmp, a, Ks[1])
     nfev += 1
     for i in range(n):
         err5[i] = Ks[1, i] - Ks[0, i]
@@ -727,15 +839,13 @@ def dop853(y0, t_end, rtol, atol, max_step, bound, max_steps, A, B, Cn, E3, E5, 
                     for j in range(s_):
                         acc += A[s_, j] * Ks[j, i]
                     ytmp[i] = y[i] + hh * acc
-                _stage_rhs(t + Cn[s_] * hh, ytmp, act, K, M, T, vt, v0, train_v, lr, lr_v, t0, power,
-                           sigma2, wd, u, wu, Ks[s_])
+                _stage_rhs(t + Cn[s_] * hh, ytmp, a, Ks[s_])
             for i in range(n):
                 acc = 0.0
                 for j in range(12):
                     acc += B[j] * Ks[j, i]
                 ynew[i] = y[i] + hh * acc
-            _stage_rhs(tn, ynew, act, K, M, T, vt, v0, train_v, lr, lr_v, t0, power, sigma2, wd, u, wu,
-                       Ks[12])
+            _stage_rhs(tn, ynew, a, Ks[12])
             nfev += 12
             e5 = 0.0
             e3 = 0.0
@@ -786,8 +896,7 @@ def dop853(y0, t_end, rtol, atol, max_step, bound, max_steps, A, B, Cn, E3, E5, 
                 for j in range(s_):
                     acc += A[s_, j] * Ks[j, i]
                 ytmp[i] = y[i] + hh * acc
-            _stage_rhs(t + Cn[s_] * hh, ytmp, act, K, M, T, vt, v0, train_v, lr, lr_v, t0, power,
-                       sigma2, wd, u, wu, Ks[s_])
+            _stage_rhs(t + Cn[s_] * hh, ytmp, a, Ks[s_])
         nfev += 3
         if n_out == cap:
             cap *= 2
@@ -859,6 +968,14 @@ def dense_eval(ts, ys, Fs, tq, out):
     return out
 
 
+def dop853_tableau() -> DOP853Tableau:
+    """The DOP853 coefficients (Hairer's tableau, read from scipy so they are not retyped here)."""
+    from scipy.integrate._ivp import dop853_coefficients as tab
+
+    return DOP853Tableau(*(np.ascontiguousarray(getattr(tab, k), dtype=np.float64)
+                           for k in DOP853Tableau._fields))
+
+
 @register_warmup("odes._kernels")
 def warmup():
     """Compile every kernel of this module once on tiny inputs."""
@@ -866,27 +983,35 @@ def warmup():
     wu = np.array([0.5, 0.5])
     C = np.eye(4) + 0.1
     lab = np.arange(4, dtype=np.int64)
-    T = np.eye(1)
-    vt = np.ones(1)
-    v0 = np.ones(1)
     y = np.array([0.5, 0.1, 1.0])
     out = np.empty(3)
     for act in (ERF, RELU, LINEAR, QUADRATIC):
+        # the types odes.CommitteeMachine.kernel_args builds: one signature per kernel
+        a = CommitteeArgs(act=act, K=1, M=1, train_v=True, lr=0.1, lr_v=0.1, schedule=0, t0=1.0,
+                          power=0.0, noise=0.0, wd=0.0, c_k=1.0, c_m=1.0, vt=np.ones(1), T=np.eye(1),
+                          v0=np.ones(1), u=u, wu=wu)
         i2_act(act, 1.0, 0.1, 1.0)
         i3_act(act, 1.0, 0.1, 0.2, 1.0, 0.3, 1.0)
         j2_act(act, 1.0, 0.1, 1.0)
         i4_act(act, C, lab, u, wu)
-        rhs(0.0, y, act, 1, 1, T, vt, v0, True, 0.1, 0.1, 1.0, 0.0, 0.0, 0.0, u, wu, out)
-        eg_of(y, act, 1, 1, T, vt, v0, True)
+        rhs(0.0, y, a, out)
+        eg_of(y, a)
+        rhs_fields(0.0, y, tuple(a), out)
+        grad_eg(y, a, np.empty(3))
+        eg_fields(y, tuple(a))
     i3_erf(1.0, 0.1, 0.2, 1.0, 0.3, 1.0)
     i4_erf(1.0, 0.1, 0.2, 0.1, 1.0, 0.3, 0.1, 1.0, 0.2, 1.0)
     j2_erf(1.0, 0.1, 1.0)
     orthant4(C, u, wu)
     ys = np.empty((2, 3))
     egs = np.empty(2)
-    euler(y, 0.1, 1, 1, ERF, 1, 1, T, vt, v0, True, 0.1, 0.1, 1.0, 0.0, 0.0, 0.0, u, wu, ys, egs, 1e6)
-    from scipy.integrate._ivp import dop853_coefficients as tab
-    ts, ys, Fs, _, _, _, _, _ = dop853(y, 0.1, 1e-6, 1e-8, math.inf, 1e6, 1000, tab.A, tab.B, tab.C,
-                                     tab.E3, tab.E5, tab.D, ERF, 1, 1, T, vt, v0, True, 0.1, 0.1,
-                                     1.0, 0.0, 0.0, 0.0, u, wu)
+    a = a._replace(act=ERF)
+    # the pieces the Custom (Gauss-Hermite) path of odes.System.f calls from Python
+    Cf = np.empty((2, 2))
+    wf = np.empty(2)
+    unpack(y, a, Cf, wf)
+    eta, eta_v = rates(0.0, a)
+    assemble(a, Cf, wf, np.zeros((1, 2)), np.zeros((1, 1)), np.zeros((1, 1)), np.zeros((2, 2)), eta, eta_v, out)
+    euler(y, 0.1, 1, 1, a, ys, egs, 1e6)
+    ts, ys, Fs, _, _, _, _, _ = dop853(y, 0.1, 1e-6, 1e-8, math.inf, 1e6, 1000, dop853_tableau(), a)
     dense_eval(ts, ys, Fs, np.array([0.05]), np.empty((1, 3)))

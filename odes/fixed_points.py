@@ -29,6 +29,7 @@ from scipy.optimize import brentq, minimize_scalar, root
 
 from lmech.checks import check_choice, check_real
 from lmech.result import Result, register_result
+from lmech.status import Status
 
 from .integrate import System, _initial, grad_eg
 from .model import CommitteeMachine
@@ -245,10 +246,17 @@ def eg_decay(system, y, J=None):
     return rate, 1 if rate1 <= rate2 else 2
 
 
-def _result(system, y, success, message, n_iter, residual, options, t0, extra, tol, rate_rtol):
+def _result(system, y, success, message, n_iter, residual, options, t0, extra, tol, rate_rtol,
+            status=Status.MAX_ITER):
     """The :class:`FixedPoint` at ``y``, with ``success`` also requiring the error estimates of the
     state and ``eg`` within ``tol`` (times ``max(1, |y|)``) and that of ``decay_rate`` within
-    ``rate_rtol * |decay_rate|`` (an estimate that could not be made fails)."""
+    ``rate_rtol * |decay_rate|`` (an estimate that could not be made fails).
+
+    ``status`` is the caller's outcome when ``success`` is False on entry; otherwise
+    :attr:`Status.CONVERGED`, or :attr:`Status.TOLERANCE` (an estimate above its tolerance),
+    or :attr:`Status.NO_ESTIMATE` (the decay rate's error could not be estimated)."""
+    if success:
+        status = Status.CONVERGED
     Q, R, v = system.unpack(y)
     J = _jac(system, y)
     ev = _eigs(J)
@@ -270,13 +278,13 @@ def _result(system, y, success, message, n_iter, residual, options, t0, extra, t
     scalars.update(extra or {})
     errors = dict(eg=err_eg, Q=err_y, R=err_y, decay_rate=err_rate)
     if success and not max(err_y, err_eg) <= tol * ysc:
-        success = False
+        success, status = False, Status.TOLERANCE if math.isfinite(max(err_y, err_eg)) else Status.NO_ESTIMATE
         message = f"error estimate of the state or eg {max(err_y, err_eg):.3g} above tol = {tol:.3g}"
     elif success and math.isfinite(rate) and not err_rate <= rate_rtol * abs(rate):
-        success = False
+        success, status = False, Status.TOLERANCE if math.isfinite(err_rate) else Status.NO_ESTIMATE
         message = (f"error estimate of decay_rate {err_rate:.3g} above rate_rtol * |decay_rate| = "
                    f"{rate_rtol * abs(rate):.3g} (a crossing of two modes, or not estimated)")
-    return FixedPoint(success=success, status=0 if success else -1, message=message, n_iter=n_iter,
+    return FixedPoint(success=success, status=status, message=message, n_iter=n_iter,
                       residual=residual, model=system.model, options=options,
                       conventions=system.model.conventions(),
                       timings={"solve": time.perf_counter() - t0},
@@ -304,10 +312,12 @@ def newton(model: CommitteeMachine, Q0, R0, *, T=None, v0=None, tol: float = 1e-
     sol = root(lambda y: system.f(0.0, y), y0, jac=lambda y: _jac(system, y), method="hybr",
                options={"xtol": 1e-14, "maxfev": max_iter * (y0.size + 1)})
     res = float(np.max(np.abs(system.f(0.0, sol.x))))
-    ok = bool(np.all(np.isfinite(sol.x)) and res <= tol)
+    finite = bool(np.all(np.isfinite(sol.x)) and math.isfinite(res))
+    ok = finite and res <= tol
     msg = "converged" if ok else f"not converged: max|f| = {res:.3g} > tol ({sol.message})"
     return _result(system, sol.x, ok, msg, int(sol.nfev), res,
-                   {"tol": tol, "max_iter": max_iter, "rate_rtol": rate_rtol}, t0, None, tol, rate_rtol)
+                   {"tol": tol, "max_iter": max_iter, "rate_rtol": rate_rtol}, t0, None, tol, rate_rtol,
+                   Status.MAX_ITER if finite else Status.DIVERGED)
 
 
 # ---------------------------------------------------------------------------
@@ -418,16 +428,18 @@ def symmetric_fixed_point(model: CommitteeMachine, *, branch: str = "generic", s
     Q, R = _sym_state(K, *x)
     y = system.pack(Q, R)
     full = float(np.max(np.abs(system.f(0.0, y))))
-    ok = bool(np.all(np.isfinite(x)) and full <= tol)
+    finite = bool(np.all(np.isfinite(x)) and math.isfinite(full))
+    ok = finite and full <= tol
+    status = Status.MAX_ITER if finite else Status.DIVERGED
     if branch == "generic" and K > 1 and ok and not x[0] - x[1] > 1e-8:
-        ok = False
+        ok, status = False, Status.INVALID_STATE
         msg = "the generic-branch solve fell onto the degenerate branch (q = c)"
     else:
         msg = "converged" if ok else f"not converged: max|f| = {full:.3g} > tol"
     return _result(system, y, ok, msg, nfev, max(res, full),
                    {"branch": branch, "steps": steps, "tol": tol, "rate_rtol": rate_rtol}, t0,
                    dict(q=float(x[0]), c=float(x[1]), r=float(x[2]), s=float(x[3]), branch=branch),
-                   tol, rate_rtol)
+                   tol, rate_rtol, status)
 
 
 # ---------------------------------------------------------------------------
@@ -463,7 +475,8 @@ def perfect_learning(model: CommitteeMachine, *, T=None, rate_rtol: float = 1e-6
     res = float(np.max(np.abs(system.f(0.0, y))))
     ok = res <= 1e-12
     msg = "perfect learning" if ok else f"perfect learning is not a fixed point here (max|f| = {res:.3g})"
-    return _result(system, y, ok, msg, 0, res, {"rate_rtol": rate_rtol}, t0, None, 1e-12, rate_rtol)
+    return _result(system, y, ok, msg, 0, res, {"rate_rtol": rate_rtol}, t0, None, 1e-12, rate_rtol,
+                   Status.NO_SOLUTION)
 
 
 def _perfect_system(model, eta, T):

@@ -30,27 +30,8 @@ from .model import ACTIVATIONS, NODE_LEVELS, NODE_RTOL, Custom
 __all__ = ["I2", "I3", "I4", "J2", "gauss_expect", "legendre01"]
 
 
-@lru_cache(maxsize=32)
-def legendre01(n: int):
-    """Composite Gauss-Legendre rule on ``[0, 1]`` for the ReLU orthant integral.
-
-    ``n`` nodes on each of the 7 geometrically graded panels with breakpoints
-    ``0, 1e-6, 1e-5, ..., 0.1, 1``: the integrand of
-    :func:`odes._kernels.orthant4` (in ``u``, ``s = 1 - u^2``) has a
-    near-kink of width ``sqrt(1 - rho^2)`` at ``u = 0`` for correlations
-    ``rho`` close to 1, which the grading resolves down to ``1 - rho ~ 1e-12``.
-    """
-    x, w = np.polynomial.legendre.leggauss(n)
-    edges = np.concatenate([[0.0], 10.0 ** np.arange(-6, 1)])
-    us, ws = [], []
-    for a, b in zip(edges[:-1], edges[1:]):
-        us.append(a + 0.5 * (b - a) * (x + 1.0))
-        ws.append(0.5 * (b - a) * w)
-    u = np.concatenate(us)
-    wu = np.concatenate(ws)
-    u.setflags(write=False)
-    wu.setflags(write=False)
-    return u, wu
+#: The graded Gauss-Legendre rule of the ReLU ``I4`` (it lives with the kernel that uses it).
+legendre01 = _kernels.legendre01
 
 
 def gauss_expect(funcs, cov, n_nodes: int) -> float:

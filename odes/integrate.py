@@ -22,9 +22,10 @@ from scipy.optimize import brentq, minimize_scalar
 
 from lmech.checks import check_choice, check_int, check_psd, check_real, check_shape
 from lmech.result import Result, register_result
+from lmech.status import Status
 
 from . import _kernels
-from .integrals import custom_coefficients, custom_i2, legendre01
+from .integrals import custom_coefficients, custom_i2
 from .model import NODE_LEVELS, NODE_RTOL, CommitteeMachine, Custom
 
 __all__ = ["Trajectory", "integrate", "System"]
@@ -56,7 +57,9 @@ class System:
     State: upper triangle of ``Q`` (row by row), ``R`` row-major, then ``v``
     (effective weights ``v / c_K``) if the second layer trains.  The readout
     normalisation is absorbed into effective weights ``v/c_K``, ``v*/c_M``
-    and the effective second-layer rate ``eta_v / c_K^2``.
+    and the effective second-layer rate ``eta_v / c_K^2``.  ``args`` is the
+    model's :meth:`~odes.CommitteeMachine.kernel_args` with this ``T`` and
+    ``v0``: the one argument of every kernel call.
     """
 
     def __init__(self, model: CommitteeMachine, T=None, v0=None):
@@ -81,25 +84,17 @@ class System:
             v0 = np.ones(K)
         self.v0 = check_shape("v0", v0, (K,))
         self.cK, self.cM = model.c_student, model.c_teacher
-        self.vt = model.teacher_weights() / self.cM
-        self.v0_eff = self.v0 / self.cK
         self.train_v = model.train_second
-        self.lr = model.lr
-        self.lr_v = model.eta_v / self.cK ** 2
-        self.t0, self.power = model.schedule_t0, model.schedule_power
-        self.sigma2, self.wd = model.noise, model.weight_decay
         self.code = model.act_code
-        u, wu = legendre01(model.quad_nodes)
-        self.u, self.wu = np.array(u), np.array(wu)  # writable: one Numba signature
+        #: the kernels' one argument (bound once: attribute look-ups cost more than the K = 2 kernel)
+        self.args = model.kernel_args(T, self.v0)
+        self._fields = tuple(self.args)  # the fast calling convention of rhs_fields, eg_fields
         nq = K * (K + 1) // 2
         self.nq, self.nr = nq, K * M
         self.n = nq + K * M + (K if self.train_v else 0)
         self.iu = np.triu_indices(K)
         self.nfev = 0
         self.n_rejected = -1  # known only for the Numba DOP853 stepper
-        # the kernel's arguments, bound once (attribute look-ups cost more than the K = 2 kernel)
-        self._args = (self.code, K, M, self.T, self.vt, self.v0_eff, self.train_v, self.lr, self.lr_v,
-                      self.t0, self.power, self.sigma2, self.wd, self.u, self.wu)
 
     # -- packing ------------------------------------------------------------
     def pack(self, Q, R, v=None) -> np.ndarray:
@@ -130,28 +125,25 @@ class System:
         self.nfev += 1
         out = np.empty(self.n)
         if self.code >= 0:
-            _kernels.rhs(t, y, *self._args, out)
+            _kernels.rhs_fields(t, y, self._fields, out)
             return out
         C = np.empty((self.L, self.L))
         w = np.empty(self.L)
-        _kernels.unpack(y, self.K, self.M, self.T, self.vt, self.v0_eff, self.train_v, C, w)
+        _kernels.unpack(y, self.args, C, w)
         if self.act.n_nodes is None:
             self.act = _choose_nodes(self.act, C, w, self.K)
         A, B, J, G = custom_coefficients(self.act, C, w, self.K)
-        eta = _kernels.lr_at(t, self.lr, self.t0, self.power)
-        eta_v = _kernels.lr_at(t, self.lr_v, self.t0, self.power)
-        _kernels.assemble(y, self.K, self.M, C, w, A, B, J, G, eta, eta_v, self.sigma2, self.wd,
-                          self.train_v, out)
+        eta, eta_v = _kernels.rates(t, self.args)
+        _kernels.assemble(self.args, C, w, A, B, J, G, eta, eta_v, out)
         return out
 
     def eg(self, y) -> float:
         """Generalisation error at state ``y``."""
         if self.code >= 0:
-            return float(_kernels.eg_of(y, self.code, self.K, self.M, self.T, self.vt,
-                                        self.v0_eff, self.train_v))
+            return float(_kernels.eg_fields(y, self._fields))
         C = np.empty((self.L, self.L))
         w = np.empty(self.L)
-        _kernels.unpack(y, self.K, self.M, self.T, self.vt, self.v0_eff, self.train_v, C, w)
+        _kernels.unpack(y, self.args, C, w)
         act = self.act if self.act.n_nodes is not None else dataclasses.replace(self.act, n_nodes=48)
         G = custom_i2(act, C)
         return float(0.5 * w @ G @ w)
@@ -173,6 +165,8 @@ def grad_eg(system, y) -> np.ndarray:
     rounding ``O(eps / h)``, about ``1e-10`` relative.
     """
     y = np.asarray(y, dtype=float)
+    if system.code >= 0:  # the same differences in one kernel call
+        return _kernels.grad_eg(np.ascontiguousarray(y), system.args, np.empty(y.size))
     h = 1e-6 * np.maximum(1.0, np.abs(y))
     g = np.empty(y.size)
     for i in range(y.size):
@@ -290,7 +284,7 @@ def integrate(model: CommitteeMachine, t_max: float, *, Q0, R0, T=None, v0=None,
         parameter exceeds ``bound`` in absolute value, or becomes non-finite.
     max_steps : int
         Accepted plus rejected steps allowed to the Numba DOP853 stepper; the
-        run fails (``status=-1``) beyond it, e.g. when a tolerance is below
+        run fails (``status=Status.MAX_ITER``) beyond it, e.g. when a tolerance is below
         the rounding noise of the right-hand side.
     tol : float
         Requested accuracy: ``success=True`` requires ``error_estimate["eg"]
@@ -298,7 +292,7 @@ def integrate(model: CommitteeMachine, t_max: float, *, Q0, R0, T=None, v0=None,
         within ``tol * t_escape`` and the plateau's within ``tol * plateau_eg``).
         An estimate of ``eg`` that could not be made (``nan``: ``refine=False``
         with a method without an embedded estimate, or a failed refined run)
-        fails the run (``status=-5``, the message names it), and so does a
+        fails the run (``status=Status.NO_ESTIMATE``, the message names it), and so does a
         plateau or escape time found without an estimate (``refine=False``):
         no unestimated result passes as a success.  With ``refine``, a plateau
         or escape that the refined run does not reproduce is reported as not
@@ -322,7 +316,12 @@ def integrate(model: CommitteeMachine, t_max: float, *, Q0, R0, T=None, v0=None,
     Trajectory
         ``success=False`` (with a message, never silent NaNs) when the
         solution diverges or the solver fails, or when the error estimate
-        exceeds ``tol``.  ``error_estimate``: absolute errors of ``eg`` (max
+        exceeds ``tol``.  ``status`` (:class:`lmech.Status`): ``CONVERGED``;
+        ``STOPPED`` (``eg_tol`` reached, a success); ``DIVERGED`` (``bound``
+        or non-finite state); ``MAX_ITER`` (``max_steps`` or step-size
+        underflow); ``INVALID_STATE`` (non-finite outputs); ``TOLERANCE`` (an
+        estimate above ``tol``); ``NO_ESTIMATE`` (an estimate could not be
+        made).  ``n_iter``: accepted steps (Euler: steps).  ``error_estimate``: absolute errors of ``eg`` (max
         over the output times), ``Q`` and ``R`` (max over entries and times).
         The Numba DOP853 (built-in activations) sums the absolute local error
         estimates of its steps per component (its embedded 5th/3rd-order
@@ -390,7 +389,7 @@ def integrate(model: CommitteeMachine, t_max: float, *, Q0, R0, T=None, v0=None,
 
     # -- observables ----------------------------------------------------------
     plateau_eg = plateau_t = t_escape = t_enter = math.nan
-    if success or status == 1:
+    if success or status == Status.STOPPED:
         plateau_t, plateau_eg = _plateau(system, ts, ys, egs, eg_fun, pw, plateau_measure)
         if math.isfinite(plateau_eg):
             t_escape = _first_below(ts, egs, eg_fun, escape_fraction * plateau_eg, escape_after)
@@ -399,10 +398,10 @@ def integrate(model: CommitteeMachine, t_max: float, *, Q0, R0, T=None, v0=None,
                 t_enter = math.nan
     Q, R, v = system.unpack(ys)
     if success and not (np.all(np.isfinite(ys)) and np.all(np.isfinite(egs))):
-        success, status = False, -3
+        success, status = False, Status.INVALID_STATE
         message = "non-finite order parameters in the solution"
     errors = _embedded_errors(system, ts, ys, eg_fun, method)
-    if refine and (success or status == 1):
+    if refine and (success or status == Status.STOPPED):
         kw = dict(T=T, v0=v0, method=method, max_step=max_step, plateau_window=plateau_window,
                   plateau_measure=plateau_measure, escape_fraction=escape_fraction,
                   escape_after=escape_after, eg_tol=eg_tol, bound=bound, max_steps=4 * max_steps,
@@ -413,7 +412,7 @@ def integrate(model: CommitteeMachine, t_max: float, *, Q0, R0, T=None, v0=None,
             fine = integrate(model, t_max, Q0=Q0, R0=R0, rtol=max(rtol / 20, 1e-14), atol=atol / 20, **kw)
         Qf, Rf, _ = system.unpack(ys)
         m_ = min(len(fine.t), len(ts))
-        if fine.success or fine.status == 1:
+        if fine.success or fine.status == Status.STOPPED:
             diffs = dict(eg=np.max(np.abs(fine.eg[:m_] - egs[:m_])),
                          Q=np.max(np.abs(fine.Q[:m_] - Qf[:m_])), R=np.max(np.abs(fine.R[:m_] - Rf[:m_])))
         else:  # the refined run failed: its difference says nothing
@@ -449,12 +448,12 @@ def integrate(model: CommitteeMachine, t_max: float, *, Q0, R0, T=None, v0=None,
         missing = [k for k, _ in checks if not math.isfinite(errors[k])]
         bad = [(k, errors[k], tol * sc) for k, sc in checks if errors[k] > tol * sc]
         if missing:
-            success, status = False, -5
+            success, status = False, Status.NO_ESTIMATE
             message = ("not estimated: the error of " + ", ".join(missing)
                        + (" (no embedded estimate for this method: use refine=True)" if not refine
                           else " (the refined run failed, or found no such value to compare with)"))
         elif bad:
-            success, status = False, -4
+            success, status = False, Status.TOLERANCE
             message = "; ".join(f"error estimate of {k} {e:.3g} above tol * |{k}| = {b:.3g}" for k, e, b in bad)
     timings = {"solve": t_solve, "total": time.perf_counter() - t_start}
     scalars = dict(eg0=float(egs[0]), eg_final=float(egs[-1]), t_final=float(ts[-1]),
@@ -549,18 +548,18 @@ def _run_ivp(system, y0, t_max, method, rtol, atol, max_step, t_eval, bound, eg_
     sol = solve_ivp(system.f, (0.0, t_max), y0, method=method, rtol=rtol, atol=atol,
                     max_step=max_step, dense_output=True, events=events)
     t_conv = math.nan
-    success, status, message = sol.status >= 0, 0, "integrated to t_max"
+    success, status, message = sol.status >= 0, Status.CONVERGED, "integrated to t_max"
     t_end = float(sol.t[-1])
     if sol.status < 0:
-        status = -1
+        status = Status.MAX_ITER
         message = f"solver failed at t={t_end:.6g}: {sol.message}"
     elif sol.status == 1:
         if sol.t_events[0].size:
-            success, status = False, -2
+            success, status = False, Status.DIVERGED
             message = (f"diverged: an order parameter reached |{bound:g}| at t={t_end:.6g} "
                        "(learning rate above its critical value?)")
         else:
-            status = 1
+            status = Status.STOPPED
             t_conv = float(sol.t_events[1][0])
             message = f"eg fell below eg_tol at t={t_conv:.10g}"
     if t_eval is None:
@@ -599,20 +598,19 @@ class _DenseDOP853:
 
 def _run_dop853(system, y0, t_max, rtol, atol, max_step, t_eval, bound, eg_tol, max_steps):
     ts, ys, Fs, cum, n_acc, n_rej, nfev, st = _kernels.dop853(
-        y0, t_max, rtol, atol, max_step, bound, max_steps, _TAB["A"], _TAB["B"], _TAB["C"],
-        _TAB["E3"], _TAB["E5"], _TAB["D"], *system._args)
+        y0, t_max, rtol, atol, max_step, bound, max_steps, _TAB, system.args)
     system.nfev += int(nfev)
     system.n_rejected = int(n_rej)
     dense = _DenseDOP853(ts, ys, Fs)
     dense.cum = cum
     t_end = float(ts[-1])
-    success, status, message = True, 0, "integrated to t_max"
-    if st == -2:
-        success, status = False, -2
+    success, status, message = True, Status.CONVERGED, "integrated to t_max"
+    if st == Status.DIVERGED:
+        success, status = False, Status.DIVERGED
         message = (f"diverged: an order parameter left |y| < {bound:g} or became non-finite by "
                    f"t={t_end:.6g} (learning rate above its critical value?)")
-    elif st == -1:
-        success, status = False, -1
+    elif st == Status.MAX_ITER:
+        success, status = False, Status.MAX_ITER
         message = (f"solver failed at t={t_end:.6g}: step size underflow or more than max_steps "
                    "steps (a tolerance below the rounding noise of the right-hand side?)")
     step_eg = np.array([system.eg(y) for y in ys])
@@ -628,15 +626,15 @@ def _run_dop853(system, y0, t_max, rtol, atol, max_step, t_eval, bound, eg_tol, 
             j = int(below[0])
             t_conv = float(ts[0]) if j == 0 else float(
                 brentq(lambda t: eg_fun(t) - eg_tol, ts[j - 1], ts[j], xtol=1e-12, rtol=1e-14))
-            status, message = 1, f"eg fell below eg_tol at t={t_conv:.10g}"
+            status, message = Status.STOPPED, f"eg fell below eg_tol at t={t_conv:.10g}"
             t_end = t_conv
     if t_eval is None:
         keep = ts < t_end
         out_t = np.concatenate([ts[keep], [t_end]])
-        out_y = np.concatenate([ys[keep], dense(t_end)[None, :]]) if status == 1 else ys[: keep.sum() + 1]
-        if status != 1:
+        out_y = np.concatenate([ys[keep], dense(t_end)[None, :]]) if status == Status.STOPPED else ys[: keep.sum() + 1]
+        if status != Status.STOPPED:
             out_t = ts.copy()
-        egs = np.array([system.eg(y) for y in out_y]) if status == 1 else step_eg
+        egs = np.array([system.eg(y) for y in out_y]) if status == Status.STOPPED else step_eg
     else:
         out_t = t_eval[t_eval <= t_end * (1 + 1e-14)]
         if out_t.size == 0:
@@ -648,14 +646,8 @@ def _run_dop853(system, y0, t_max, rtol, atol, max_step, t_eval, bound, eg_tol, 
     return out_t, out_y, egs, eg_fun, success, status, message, int(n_acc), t_conv
 
 
-def _tableau():
-    from scipy.integrate._ivp import dop853_coefficients as tab
-
-    return {k: np.ascontiguousarray(getattr(tab, k), dtype=np.float64) for k in ("A", "B", "C", "E3", "E5", "D")}
-
-
 #: The DOP853 coefficients (Hairer's tableau, read from scipy so they are not retyped here).
-_TAB = _tableau()
+_TAB = _kernels.dop853_tableau()
 
 
 def _run_euler(system, y0, t_max, dt, t_eval, bound, eg_tol):
@@ -666,17 +658,15 @@ def _run_euler(system, y0, t_max, dt, t_eval, bound, eg_tol):
     n_store = n_steps // every + 1
     ys = np.full((n_store, system.n), np.nan)
     egs = np.full(n_store, np.nan)
-    s_end = _kernels.euler(y0, dt, n_steps, every, system.code, system.K, system.M, system.T,
-                           system.vt, system.v0_eff, system.train_v, system.lr, system.lr_v,
-                           system.t0, system.power, system.sigma2, system.wd, system.u, system.wu,
-                           ys, egs, bound) if system.code >= 0 else _euler_py(
+    s_end = _kernels.euler(y0, dt, n_steps, every, system.args, ys, egs,
+                           bound) if system.code >= 0 else _euler_py(
         system, y0, dt, n_steps, every, ys, egs, bound)
     system.nfev += s_end + 1
     n_done = s_end // every + 1
     ts = np.arange(n_store) * (every * dt)
-    success, status, message = True, 0, "integrated to t_max"
+    success, status, message = True, Status.CONVERGED, "integrated to t_max"
     if s_end < n_steps:
-        success, status = False, -2
+        success, status = False, Status.DIVERGED
         message = (f"diverged: an order parameter left |y| < {bound:g} or became non-finite at "
                    f"t={s_end * dt:.6g} (learning rate above its critical value?)")
         ts, ys, egs = ts[:n_done], ys[:n_done], egs[:n_done]
@@ -689,7 +679,7 @@ def _run_euler(system, y0, t_max, dt, t_eval, bound, eg_tol):
             j = int(below[0])
             t_conv = _interp_cross(ts, egs, j, eg_tol)
             ts, ys, egs = ts[: j + 1], ys[: j + 1], egs[: j + 1]
-            status, message = 1, f"eg fell below eg_tol at t={t_conv:.10g}"
+            status, message = Status.STOPPED, f"eg fell below eg_tol at t={t_conv:.10g}"
     if t_eval is not None:
         te = t_eval[t_eval <= ts[-1] * (1 + 1e-14)]
         ys = np.stack([np.interp(te, ts, ys[:, q]) for q in range(system.n)], axis=1)

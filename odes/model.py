@@ -23,6 +23,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from lmech.blocks.schedules import Constant, PowerLaw, Schedule
 from lmech.checks import check_int
 from lmech.spec import Model, param, register_model
 
@@ -194,6 +195,47 @@ class CommitteeMachine(Model):
     def teacher_weights(self) -> np.ndarray:
         """``v*`` as given (length ``M``)."""
         return np.ones(self.M) if self.v_teacher is None else np.asarray(self.v_teacher, dtype=float)
+
+    @property
+    def schedule(self) -> Schedule:
+        """The learning-rate schedule block of ``schedule_t0``, ``schedule_power``
+        (:class:`lmech.blocks.schedules.Constant` for ``power = 0``)."""
+        if self.schedule_power == 0.0:
+            return Constant()
+        return PowerLaw(t0=self.schedule_t0, power=self.schedule_power)
+
+    def kernel_args(self, T=None, v0=None) -> _kernels.CommitteeArgs:
+        """The model in kernel form: one :class:`odes._kernels.CommitteeArgs`, the single
+        argument every Numba kernel of the model takes (the ODE right-hand side, ``eg``, the
+        Euler and DOP853 steppers, the finite-N online SGD of :mod:`validation`).
+
+        Parameters
+        ----------
+        T : array_like (M, M), optional
+            Teacher-teacher overlaps (default identity).
+        v0 : array_like (K,), optional
+            Initial (or, without ``train_second``, fixed) student second-layer
+            weights in the model's normalisation (default all ones).
+
+        Fields are typed once here (ints, a bool, floats, C-contiguous writable
+        float64 arrays) so that every caller hits the same compiled signature.
+        """
+        K, M = self.K, self.M
+        T = np.eye(M) if T is None else np.array(T, dtype=np.float64, order="C")
+        if T.shape != (M, M) or not np.all(np.isfinite(T)):
+            raise ValueError(f"T must be a finite array of shape ({M}, {M}), got shape {T.shape}")
+        v0 = np.ones(K) if v0 is None else np.array(v0, dtype=np.float64, order="C")
+        if v0.shape != (K,) or not np.all(np.isfinite(v0)):
+            raise ValueError(f"v0 must be a finite array of shape ({K},), got shape {v0.shape}")
+        code, t0, power = self.schedule.kernel_args()
+        u, wu = _kernels.legendre01(self.quad_nodes)
+        return _kernels.CommitteeArgs(
+            act=int(self.act_code), K=int(K), M=int(M), train_v=bool(self.train_second),
+            lr=float(self.lr), lr_v=float(self.eta_v), schedule=int(code), t0=float(t0),
+            power=float(power), noise=float(self.noise), wd=float(self.weight_decay),
+            c_k=float(self.c_student), c_m=float(self.c_teacher),
+            vt=np.array(self.teacher_weights(), dtype=np.float64), T=T, v0=v0,
+            u=np.array(u), wu=np.array(wu))  # copies: writable arrays, one Numba signature
 
     def conventions(self) -> dict:
         """The conventions the ODEs and their outputs are expressed in."""

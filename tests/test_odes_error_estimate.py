@@ -4,6 +4,8 @@ the estimate the result reports (DESIGN.md, "Accuracy")."""
 import numpy as np
 import pytest
 
+from lmech.status import Status
+
 import odes
 from odes import fixed_points as fp
 
@@ -35,7 +37,7 @@ def test_integrate_error_estimate_bounds_the_change_on_refinement(method, opts):
     r = odes.integrate(STANDARD, 400.0, method=method, t_eval=te, tol=1.0, **opts, **INIT)
     if opts.get("refine") is False:
         # no estimate of the plateau or the escape without refinement: no success
-        assert not r.success and r.status == -5 and "plateau_eg" in r.message and "t_escape" in r.message
+        assert not r.success and r.status == Status.NO_ESTIMATE and "plateau_eg" in r.message and "t_escape" in r.message
     else:
         assert r.success
     ref = _reference(STANDARD, 400.0, r.t, **INIT)
@@ -64,7 +66,7 @@ def test_euler_error_estimate_from_halving_the_step():
 def test_success_requires_the_estimate_within_tol():
     """A loose run with a strict tol is reported as failed, with the estimate in the message."""
     r = odes.integrate(STANDARD, 400.0, rtol=1e-5, atol=1e-8, tol=1e-9, **INIT)
-    assert not r.success and r.status == -4 and "error estimate of eg" in r.message
+    assert not r.success and r.status == Status.TOLERANCE and "error estimate of eg" in r.message
     ok = odes.integrate(STANDARD, 400.0, **INIT)
     assert ok.success and ok.error_estimate["eg"] <= 1e-5 * np.max(ok.eg)
 
@@ -147,7 +149,7 @@ def test_no_success_without_an_estimate(method, opts):
     if method == "DOP853":  # the embedded estimate of eg exists; no plateau in this window
         assert r.success and np.isfinite(r.error_estimate["eg"])
         return
-    assert not r.success and r.status == -5
+    assert not r.success and r.status == Status.NO_ESTIMATE
     assert "not estimated" in r.message and "eg" in r.message
     d = odes.integrate(m, 50.0, **kw)
     assert d.success and np.isfinite(d.error_estimate["eg"])

@@ -8,6 +8,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from lmech.status import Status
+
 import odes
 from odes import fixed_points as fp
 
@@ -263,3 +265,16 @@ def test_decay_rate_erf_k1_beyond_the_old_optimum():
     eta, rate = fp.fastest_lr(m)
     assert rate > cross.decay_rate and rate == pytest.approx(
         fp.perfect_learning(dataclasses.replace(m, lr=eta)).decay_rate, rel=1e-12)
+
+
+def test_perfect_learning_is_no_fixed_point_with_output_noise():
+    # at Q = R = T, v = v*, dQ_ii/dt = eta^2 v_i^2 sigma^2 J2(i, i) > 0 with J2 = (2/pi)/sqrt(1 + 2 Q_ii)
+    # for erf (Goldt et al., NeurIPS 2019, SM; the largest component: J2(i, k) = 1/pi off the diagonal):
+    # the noise term alone is left, so no fixed point
+    sigma2, eta = 0.01, 0.5
+    m = odes.CommitteeMachine(2, 2, lr=eta, noise=sigma2)
+    r = fp.perfect_learning(m)
+    assert not r.success and r.status == Status.NO_SOLUTION
+    assert r.residual == pytest.approx(eta ** 2 * sigma2 * 2.0 / (math.pi * math.sqrt(3.0)), rel=1e-12)
+    clean = fp.perfect_learning(dataclasses.replace(m, noise=0.0))
+    assert clean.success and clean.status == Status.CONVERGED

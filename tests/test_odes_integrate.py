@@ -11,7 +11,9 @@ from scipy.special import erf
 
 import lmech
 import odes
+from lmech.blocks.schedules import Constant, PowerLaw
 from lmech.spec import from_spec, to_spec
+from lmech.status import Status
 
 Q0 = np.diag([0.5, 0.5])
 R0 = 1e-3 * np.array([[1.0, 0.5], [0.2, 0.8]])
@@ -28,7 +30,7 @@ def test_standard_case_reference_values(standard):
     closed form, the plateau and t_half come from the independent integration of
     test_standard_case_against_an_independent_saad_solla_integration (same values to the digits shown)."""
     r = standard
-    assert r.success and r.status == 0
+    assert r.success and r.status == Status.CONVERGED
     assert r.eg0 == pytest.approx(0.5487613, abs=5e-8)
     assert r.eg[0] == r.eg0
     assert r.plateau_eg == pytest.approx(0.0147644, abs=5e-8)
@@ -212,6 +214,36 @@ def test_schedule_rescales_the_learning_rate():
     np.testing.assert_allclose(sysm.f(t, y), ref, rtol=1e-14)
 
 
+def test_linear_machine_under_a_power_law_schedule_has_its_closed_form():
+    # K = M = 1, g(u) = u, v = v* = 1, T = 1: the ODEs (Saad & Solla, PRE 52, 4225 (1995), with
+    # I3 = C_23, I4 = C_34, J2 = 1) reduce to dR/dt = eta (1 - R) and, for D = Q - 2R + 1 = 2 eg,
+    # dD/dt = (eta^2 - 2 eta) D.  With eta(t) = lr (1 + t/t0)^(-1/2):
+    # int eta = 2 lr t0 (sqrt(1 + t/t0) - 1), int eta^2 = lr^2 t0 log(1 + t/t0).
+    lr, t0 = 0.6, 2.0
+    m = odes.CommitteeMachine(1, 1, activation="linear", lr=lr, schedule_t0=t0, schedule_power=0.5)
+    assert m.schedule == PowerLaw(t0=t0, power=0.5)
+    te = np.linspace(0.0, 40.0, 9)
+    r = odes.integrate(m, 40.0, Q0=[[0.8]], R0=[[0.1]], t_eval=te)
+    assert r.success
+    i1 = 2.0 * lr * t0 * (np.sqrt(1.0 + te / t0) - 1.0)
+    i2 = lr ** 2 * t0 * np.log1p(te / t0)
+    R_err = np.max(np.abs(r.R[:, 0, 0] - (1.0 - 0.9 * np.exp(-i1))))
+    eg0 = 0.5 * (0.8 - 0.2 + 1.0)
+    # eg = (Q - 2R + 1)/2 cancels O(1) terms: its error is absolute, at the state's accuracy
+    eg_err = np.max(np.abs(r.eg - eg0 * np.exp(-2.0 * i1 + i2)))
+    assert R_err <= min(r.error_estimate["R"], 1e-10)
+    assert eg_err <= min(r.error_estimate["eg"], 1e-10)
+
+
+def test_kernel_args_reject_bad_shapes():
+    m = odes.CommitteeMachine(2, 3)
+    with pytest.raises(ValueError, match="^T must"):
+        m.kernel_args(T=np.eye(2))
+    with pytest.raises(ValueError, match="^v0 must"):
+        m.kernel_args(v0=np.ones(3))
+    assert m.schedule == Constant()
+
+
 def test_relu_trajectory_runs_and_learns():
     m = odes.CommitteeMachine(2, 2, activation="relu", lr=0.5)
     r = odes.integrate(m, 200.0, Q0=Q0, R0=R0, rtol=1e-8, atol=1e-10)
@@ -224,14 +256,14 @@ def test_divergence_is_reported_not_nan():
     m = odes.CommitteeMachine(1, 1, activation="linear", lr=3.0)
     for kw in (dict(), dict(method="euler", dt=0.01)):
         r = odes.integrate(m, 100.0, Q0=[[0.5]], R0=[[0.1]], **kw)
-        assert not r.success and r.status == -2
+        assert not r.success and r.status == Status.DIVERGED
         assert "diverged" in r.message
         assert np.all(np.isfinite(r.Q)) and np.all(np.isfinite(r.eg))
 
 
 def test_convergence_tolerance_stops_the_run():
     r = odes.integrate(STANDARD, 1000.0, Q0=Q0, R0=R0, eg_tol=1e-6)
-    assert r.success and r.status == 1
+    assert r.success and r.status == Status.STOPPED
     assert r.t_converged < 1000.0 and r.t_final == pytest.approx(r.t_converged)
     assert r.eg[-1] == pytest.approx(1e-6, rel=1e-6)
 
@@ -372,7 +404,7 @@ def test_erf_weights_growing_above_the_critical_rate_are_reported_with_a_bound()
     free = odes.integrate(m, 1000.0, Q0=Q0, R0=R0)
     assert free.success and free.max_abs_order_parameter > 1000.0
     r = odes.integrate(m, 1000.0, Q0=Q0, R0=R0, bound=500.0)
-    assert not r.success and r.status == -2 and "diverged" in r.message
+    assert not r.success and r.status == Status.DIVERGED and "diverged" in r.message
     assert r.t_final < 1000.0 and np.all(np.isfinite(r.eg))
 
 
@@ -407,7 +439,7 @@ def test_numba_dop853_error_follows_the_tolerance():
 
 def test_step_limit_reports_failure_instead_of_hanging():
     r = odes.integrate(STANDARD, 1000.0, Q0=Q0, R0=R0, max_steps=50)
-    assert not r.success and r.status == -1 and "max_steps" in r.message
+    assert not r.success and r.status == Status.MAX_ITER and "max_steps" in r.message
     assert r.t_final < 1000.0 and np.all(np.isfinite(r.eg))
     with pytest.raises(ValueError, match="max_steps"):
         odes.integrate(STANDARD, 1.0, Q0=Q0, R0=R0, max_steps=0)
@@ -417,14 +449,14 @@ def test_euler_overflow_keeps_only_finite_states():
     """Linear K = M = 1 at eta = 50 with Euler overflows to inf/NaN: reported, arrays finite."""
     m = odes.CommitteeMachine(1, 1, activation="linear", lr=50.0)
     r = odes.integrate(m, 1000.0, Q0=[[0.5]], R0=[[0.1]], method="euler", dt=0.5, bound=math.inf)
-    assert not r.success and r.status == -2
+    assert not r.success and r.status == Status.DIVERGED
     assert r.Q.size > 0 and np.all(np.isfinite(r.Q)) and np.all(np.isfinite(r.eg))
 
 
 def test_dop853_overflow_without_bound_is_a_divergence():
     m = odes.CommitteeMachine(1, 1, activation="linear", lr=50.0)
     r = odes.integrate(m, 1000.0, Q0=[[0.5]], R0=[[0.1]], bound=math.inf)
-    assert not r.success and r.status == -2 and "diverged" in r.message
+    assert not r.success and r.status == Status.DIVERGED and "diverged" in r.message
     assert np.all(np.isfinite(r.Q)) and np.all(np.isfinite(r.eg))
 
 

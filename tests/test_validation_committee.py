@@ -12,6 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lmech.status import Status
+
 import odes
 import validation
 from validation import compare, simulate_committee, weights_with_overlaps
@@ -333,7 +335,8 @@ def test_stopped_run_is_a_prefix_of_the_full_run_and_escape_time_interpolates():
     full = simulate_committee(model, 50, ts, Q0=Q0, R0=R0, seed=3, n_test=0)
     level = 0.5 * 0.01476       # half the ODE's plateau error
     stop = simulate_committee(model, 50, ts, Q0=Q0, R0=R0, seed=3, n_test=0, stop_below=level, stop_after=10.0)
-    assert stop.success and "stopped" in stop.message
+    assert stop.success and stop.status == Status.STOPPED and "stopped" in stop.message
+    assert full.status == Status.CONVERGED
     j = int(np.nonzero((ts >= 10.0) & (full.eg < level))[0][0])
     assert np.array_equal(stop.eg[:j + 1], full.eg[:j + 1]) and np.all(np.isnan(stop.eg[j + 1:]))
     te = escape_time(stop, level, after=10.0)

@@ -23,6 +23,7 @@ import numpy as np
 
 from lmech.checks import check_int, check_psd, check_real, check_shape
 from lmech.result import Result, register_result
+from lmech.status import Status
 
 from . import _kernels
 from .compare import Simulator, register_simulator
@@ -229,13 +230,17 @@ def simulate_committee(model, N: int, times, *, Q0, R0, T=None, v0=None, seed: i
     -------
     SGDRun
         The recorded order parameters, ``eg`` (from ``Q, R, T, v`` by the ODE
-        layer's formula) and ``eg_test``.
+        layer's formula) and ``eg_test``.  ``status``: :attr:`lmech.Status.CONVERGED`
+        (simulated to the last time), :attr:`~lmech.Status.STOPPED` (``stop_below``
+        reached; ``success`` stays True) or :attr:`~lmech.Status.DIVERGED`
+        (``bound`` exceeded or non-finite weights).  ``n_iter``: SGD steps taken.
     """
     import odes  # the theory layer whose conventions this simulator follows
 
     if not isinstance(model, odes.CommitteeMachine):
         raise ValueError(f"model must be an odes.CommitteeMachine, got {type(model).__name__}")
     custom = compile_activation(model.activation) if model.act_code < 0 else None
+    fns = custom if custom is not None else (None, None, False)   # None: the built-in path
     K, M = model.K, model.M
     N = check_int("N", N, low=K + M)
     seed = check_int("seed", seed, low=0)
@@ -256,15 +261,16 @@ def simulate_committee(model, N: int, times, *, Q0, R0, T=None, v0=None, seed: i
     W = np.ascontiguousarray(W)              # rows: w_1..w_K, then w*_1..w*_M
     w, wt = W[:K], W[K:]                     # views: the kernel updates w in place
     v = np.array(v0, dtype=np.float64)
-    vt = np.ascontiguousarray(model.teacher_weights(), dtype=np.float64)
-    code = int(model.act_code)
-    c_k, c_m = float(model.c_student), float(model.c_teacher)
+    system = odes.System(model, T, v0)
+    args = system.args                       # the model in kernel form, shared with the ODEs
+    vt = args.vt
+    code = args.act
+    c_k, c_m = args.c_k, args.c_m
     sigma = math.sqrt(model.noise)
     sqn = math.sqrt(N)
     if n_test:
         X_test = rng.standard_normal((n_test, N))
-        y_test = _outputs(X_test @ wt.T / sqn, vt, code, custom, c_m)
-    system = odes.System(model, T, v0)
+        y_test = _outputs(X_test @ wt.T / sqn, vt, code, fns, c_m)
 
     n = steps.size
     Qs = np.full((n, K, K), np.nan)
@@ -276,7 +282,7 @@ def simulate_committee(model, N: int, times, *, Q0, R0, T=None, v0=None, seed: i
     rows = max(1, block_bytes // (8 * N))
     buf = np.empty((rows, N))
     noise = np.zeros(rows)
-    success, status, message = True, 0, "simulated to the last requested time"
+    success, status, message = True, Status.CONVERGED, "simulated to the last requested time"
     step = 0
     t_sim = 0.0
     for j, target in enumerate(steps):
@@ -288,13 +294,7 @@ def simulate_committee(model, N: int, times, *, Q0, R0, T=None, v0=None, seed: i
             xi = noise[:b]
             if sigma > 0.0:
                 rng.standard_normal(out=xi)
-            rates = (bool(model.train_second), float(model.lr), float(model.eta_v),
-                     float(model.schedule_t0), float(model.schedule_power), sigma,
-                     float(model.weight_decay), c_k, c_m)
-            if custom is None:
-                _kernels.committee_sgd(W, K, v, vt, X, xi, step, code, *rates)
-            else:
-                _kernels.committee_sgd_fn(W, K, v, vt, X, xi, step, *custom, *rates)
+            _kernels.committee_sgd(W, v, X, xi, step, args, *fns)
             step += b
         t_sim += time.perf_counter() - t1
         Q = w @ w.T / N
@@ -302,19 +302,20 @@ def simulate_committee(model, N: int, times, *, Q0, R0, T=None, v0=None, seed: i
         Qs[j], Rs[j], vs[j] = Q, R, v
         finite = bool(np.all(np.isfinite(Q)) and np.all(np.isfinite(v)))
         if not finite or max(np.abs(Q).max(), np.abs(v).max()) > bound:
-            success, status = False, -2
+            success, status = False, Status.DIVERGED
             message = (f"diverged: order parameters left |.| < {bound:g} or became non-finite "
                        f"at t={target / N:.6g} (learning rate above its critical value?)")
             Qs[j] = Rs[j] = vs[j] = np.nan
             break
         eg[j] = system.eg(system.pack(Q, R, v))
         if n_test:
-            phi = _outputs(X_test @ w.T / sqn, v, code, custom, c_k)
+            phi = _outputs(X_test @ w.T / sqn, v, code, fns, c_k)
             sq = 0.5 * (phi - y_test) ** 2
             eg_test[j] = float(np.mean(sq))
             if n_test > 1:
                 eg_test_sem = max(eg_test_sem, float(np.std(sq, ddof=1)) / math.sqrt(n_test))
         if stop_below is not None and target / N >= stop_after and eg[j] < stop_below:
+            status = Status.STOPPED
             message = f"stopped at t={target / N:.6g}: eg < stop_below = {stop_below:g}"
             break
     timings = {"simulate": t_sim, "total": time.perf_counter() - t_start}
@@ -366,11 +367,8 @@ def escape_time(run: SGDRun, level: float, after: float = 0.0) -> float:
     return float(t[j - 1] + (eg[j - 1] - level) * (t[j] - t[j - 1]) / (eg[j - 1] - eg[j]))
 
 
-def _outputs(F, v, code, custom, c):
-    F = np.ascontiguousarray(F)
-    if custom is None:
-        return _kernels.committee_outputs(F, v, code, c)
-    return _kernels.committee_outputs_fn(F, v, custom[0], c)
+def _outputs(F, v, code, fns, c):
+    return _kernels.committee_outputs(np.ascontiguousarray(F), v, code, fns[0], c)
 
 
 def committee_point(N, seed, *, model, times, Q0, R0, T=None, v0=None, n_test=0, **options):
