@@ -7,6 +7,7 @@ command line).
 """
 
 from ._version import __version__
+from . import numba_cache as _numba_cache; _numba_cache.refresh()  # before any kernel compiles: drop caches whose callees changed
 from .checks import check_choice, check_int, check_options, check_real
 from .result import Result, register_result
 from .spec import Model, param, register_model
