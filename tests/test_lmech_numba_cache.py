@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from lmech import numba_cache
+from lmech.spec import PACKAGES
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -155,3 +156,4 @@ def test_layers_follow_the_import_rule():
     finally:
         sys.path.pop(0)
     assert {k: set(v) for k, v in numba_cache.LAYERS.items()} == ALLOWED
+    assert set(numba_cache.LAYERS) == set(PACKAGES)
