@@ -348,16 +348,10 @@ def _observables(model, alpha, m, q, V, hats, n=16):
     mh, qh, vh, tl = hats
     sc = {"alpha": float(alpha), "reg": model.reg, "m": m, "q": q, "V": V, "mhat": mh, "qhat": qh,
           "Vhat": vh, "train_loss": tl}
+    sc["test_error"] = model.channel.test_error(m, q, rho)
+    sc["test_error_noisy"] = model.channel.test_error(m, q, rho, noisy=True)
     if model.classification:
-        c = min(max(m / math.sqrt(rho * q), -1.0), 1.0)
-        e = math.acos(c) / math.pi
-        sc["test_error"] = e
         sc["train_error"] = _train_error(model, m, q, V, n)
-        sc["test_error_noisy"] = model.channel.clean_error_to_label_error(e) \
-            if hasattr(model.channel, "clean_error_to_label_error") else e
-    else:
-        sc["test_error"] = rho + q - 2.0 * m
-        sc["test_error_noisy"] = rho + q - 2.0 * m + model.channel.delta
     return sc
 
 
@@ -957,9 +951,8 @@ def _solve_max_margin(model, alpha, *, rtol, n_quad, t0, opts):
         err[key] = abs(o[key] - o1[key]) + abs(slope) * d_theta + 4.0 * np.finfo(float).eps * abs(o[key])
     sc.update({"m": o["m"], "q": o["q"], "V": math.inf, "mhat": math.nan, "qhat": math.nan, "Vhat": 0.0,
                "train_loss": 0.0, "train_error": 0.0, "test_error": o["test_error"]})
-    ch = model.channel
-    sc["test_error_noisy"] = ch.clean_error_to_label_error(o["test_error"]) \
-        if hasattr(ch, "clean_error_to_label_error") else o["test_error"]
+    # on the noisy label, from the angle theta of the normalised estimator (q = 1, m = cos(theta) sqrt(rho))
+    sc["test_error_noisy"] = model.channel.test_error(math.cos(th) * math.sqrt(rho), 1.0, rho, noisy=True)
     sc.update({"lambda_V": o["lambda_V"], "support_fraction": o["support_fraction"], "margin": o["margin"]})
     err["train_loss"] = 0.0
     err["train_error"] = 0.0
