@@ -18,10 +18,11 @@ with ``omega = sqrt(q) xi``, ``omega0 = m xi / sqrt q``, ``V0 = rho - m**2/q``,
 ``f_out = (prox_{V l}(omega) - omega) / V``.  With an L2 penalty only the
 second moment ``rho`` of the teacher prior enters.
 
-Observables: classification test error ``arccos(m / sqrt(rho q)) / pi``
-(against the clean teacher label; with label flips ``eps`` the error on noisy
-labels is ``eps + (1 - 2 eps) e``), regression excess error ``rho + q - 2m``,
-training loss ``E[l(y, prox)]``.
+Observables (the channel's :meth:`~lmech.blocks.channels.Channel.test_error`):
+classification test error ``arccos(m / sqrt(rho q)) / pi`` (against the clean
+teacher label; on the noisy label ``eps + (1 - 2 eps) arccos(m / sqrt(q (rho +
+Delta))) / pi`` with label flips ``eps`` and probit noise ``Delta``),
+regression excess error ``rho + q - 2m``, training loss ``E[l(y, prox)]``.
 
 Ridge regression on a linear teacher has closed-form channel integrals and a
 closed-form fixed point (:func:`ridge_closed_form`); logistic, hinge and

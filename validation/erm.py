@@ -23,9 +23,10 @@ Data are drawn with the blocks' samplers: ``prior.sample`` (teacher) and
 ``channel.sample`` (labels).
 
 Observables at every ``alpha``: ``m = w.w*/d``, ``q = |w|^2/d``,
-``test_error`` (classification: ``arccos(w.w*/(|w||w*|))/pi``, the exact
-probability of disagreeing with the clean teacher label on a fresh input;
-regression: ``|w - w*|^2/d``), ``train_loss`` (ERM, mean loss without the
+``test_error`` (the channel's :meth:`~lmech.blocks.channels.Channel.test_error`
+at the empirical overlaps, ``rho = |w*|^2/d``: classification
+``arccos(w.w*/(|w||w*|))/pi``, the exact probability of disagreeing with the
+clean teacher label on a fresh input; regression ``rho + q - 2m = |w - w*|^2/d``), ``train_loss`` (ERM, mean loss without the
 penalty), ``mse = |w - w*|^2/d`` (GAMP).
 """
 
@@ -77,18 +78,14 @@ def _data(model_prior, channel, d, alpha, rng):
     return X, y, w_star
 
 
-def _errors(w, w_star, classification):
+def _errors(w, w_star, channel):
+    """``(m, q, test_error, mse)`` of the estimate ``w``: the channel's test error at the
+    empirical overlaps (``rho = |w*|^2/d``, the exact error on fresh Gaussian inputs)."""
     d = w.size
     m = float(w @ w_star) / d
     q = float(w @ w) / d
     mse = float((w - w_star) @ (w - w_star)) / d
-    if classification:
-        nw, ns = math.sqrt(q * d), math.sqrt(float(w_star @ w_star))
-        c = (w @ w_star) / (nw * ns) if nw > 0 and ns > 0 else 0.0
-        err = math.acos(min(1.0, max(-1.0, c))) / math.pi
-    else:
-        err = mse
-    return m, q, err, mse
+    return m, q, channel.test_error(m, q, float(w_star @ w_star) / d), mse
 
 
 # -- ERM ---------------------------------------------------------------------------
@@ -202,7 +199,7 @@ def simulate_erm(model, d: int, alphas, *, seed: int = 0, gtol: float = 1e-8) ->
             tl = np.mean(np.logaddexp(0.0, -y * h))
         else:
             tl = np.mean(np.maximum(0.0, 1.0 - y * h))
-        m, q, err, mse = _errors(w, w_star, model.classification)
+        m, q, err, mse = _errors(w, w_star, model.channel)
         out["m"][j], out["q"][j], out["test_error"][j], out["mse"][j] = m, q, err, mse
         out["train_loss"][j] = tl
         conv[j], iters[j] = ok, it
@@ -268,7 +265,6 @@ def simulate_gamp(model, d: int, alphas, *, seed: int = 0, n_iter: int = 60, dam
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed)
     P = alphas.size
-    classification = model.channel.classification
     out = {k: np.full(P, np.nan) for k in ("m", "q", "test_error", "mse")}
     mse_iter = np.full((P, n_iter), np.nan)
     conv = np.zeros(P, dtype=bool)
@@ -301,7 +297,7 @@ def simulate_gamp(model, d: int, alphas, *, seed: int = 0, n_iter: int = 60, dam
                 mse_iter[j, it:] = mse_iter[j, it - 1]   # the fixed point: later iterates equal it
                 break
         iters[j] = it
-        m, q, err, mse = _errors(what, w_star, classification)
+        m, q, err, mse = _errors(what, w_star, model.channel)
         out["m"][j], out["q"][j], out["test_error"][j], out["mse"][j] = m, q, err, mse
     success = bool(np.all(np.isfinite(out["mse"])))
     msg = (f"GAMP converged (|dw|^2/d < {tol:g}) at {int(conv.sum())} of {P} alphas"

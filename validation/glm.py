@@ -191,9 +191,7 @@ def simulate_glm_dynamics(model, d: int, times, *, seed: int = 0, dt: float = 0.
         arrays["test_risk_t"] = 0.5 * (ey2 - 2.0 * a * M + Q)
         del arrays["train_error_t"]
     if model.teacher == "sign":
-        with np.errstate(invalid="ignore", divide="ignore"):
-            c = np.clip(M / np.sqrt(Q * model.rho), -1.0, 1.0)
-        arrays["test_error_t"] = np.where(Q > 0, np.arccos(c) / math.pi, 0.5)
+        arrays["test_error_t"] = get_channel(model.teacher).test_error(M, Q, model.rho)
     ok = bool(np.all(np.isfinite(Q)))
     conv = dict(model.conventions())
     conv.update(beta_star="uniform direction, |beta*|^2 = rho exactly",
