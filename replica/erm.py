@@ -382,14 +382,14 @@ def ridge_closed_form(model: ERM, alpha) -> dict:
         # q = alpha rho + alpha Delta / (1 - alpha)
         m = rho * alpha
         q = alpha * rho + alpha * d / (1.0 - alpha)
-        return {"m": m, "q": q, "V": math.inf, "test_error": rho + q - 2.0 * m}
+        return {"m": m, "q": q, "V": math.inf, "test_error": model.channel.test_error(m, q, rho)}
     else:
         raise ValueError("alpha: lambda = 0 at alpha = 1 (interpolation threshold) has an infinite error")
     mh = alpha / (1.0 + V)
     m = rho * mh * V
     k = alpha * V * V / (1.0 + V) ** 2
     q = V * V * (rho * mh * mh + alpha * (rho + d - 2.0 * m) / (1.0 + V) ** 2) / (1.0 - k)
-    return {"m": m, "q": q, "V": V, "test_error": rho + q - 2.0 * m}
+    return {"m": m, "q": q, "V": V, "test_error": model.channel.test_error(m, q, rho)}
 
 
 _OPTIONS = ("init", "damping", "method", "rtol", "max_iter", "memory", "n_quad")
