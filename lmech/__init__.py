@@ -15,6 +15,7 @@ from .warm import register_warmup, warmup
 from . import archive
 from .sweep import SweepResult, sweep
 from . import testing as _testing  # registers the base package's sweep kind
+from . import blocks  # noqa: E402  (priors, channels: registers their specs)
 
-__all__ = ["__version__", "Model", "param", "Status", "Result", "SweepResult", "sweep", "archive", "register_result", "register_model", "register_warmup",
+__all__ = ["__version__", "Model", "param", "Status", "Result", "SweepResult", "sweep", "archive", "blocks", "register_result", "register_model", "register_warmup",
            "warmup", "check_real", "check_int", "check_choice", "check_options"]
