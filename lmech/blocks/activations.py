@@ -92,8 +92,8 @@ def _vec(which, code, u, out):
         out[i] = act_g(code, u[i]) if which == 0 else act_dg(code, u[i])
 
 
-def _gauss_moments(g, dg, *, epsabs=1e-13):
-    """``(E g, E g', E g**2)`` over ``z ~ N(0, 1)`` by adaptive quadrature (QUADPACK, error bounded).
+def _gauss_moments(g, *, epsabs=1e-13):
+    """``(E g, E z g, E g**2)`` over ``z ~ N(0, 1)`` by adaptive quadrature (QUADPACK, error bounded).
 
     Each integrand is integrated on ``[-40, 0]`` and ``[0, 40]`` (``0`` is
     where ReLU-like kinks sit; beyond ``|z| = 40`` the Gaussian weight is below
@@ -107,7 +107,7 @@ def _gauss_moments(g, dg, *, epsabs=1e-13):
         return math.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
 
     out = []
-    for f in (g, dg, lambda z: g(z) ** 2):
+    for f in (g, lambda z: z * g(z), lambda z: g(z) ** 2):
         tot, err = 0.0, 0.0
         for lo, hi in ((-40.0, 0.0), (0.0, 40.0)):
             v, e = integrate.quad(lambda z: f(z) * phi(z), lo, hi, epsabs=epsabs, epsrel=1e-12, limit=200)
@@ -155,9 +155,10 @@ class Activation(Model):
     def coefficients(self) -> tuple:
         """``(mu0, mu1, mu_star)``: ``E g(z)``, ``E z g(z)``, ``sqrt(E g**2 - mu0**2 - mu1**2)``, ``z ~ N(0,1)``.
 
-        Default: adaptive quadrature of ``g`` and ``g'`` (error below ``1e-12``).
+        Default: adaptive quadrature of ``g`` (error below ``1e-12``); ``mu1`` as ``E z g(z)``,
+        which needs no derivative.
         """
-        return _coefs(*_gauss_moments(lambda z: float(self.g(z)), lambda z: float(self.dg(z))))
+        return _coefs(*_gauss_moments(lambda z: float(self.g(z))))
 
 
 @register_model("lmech.activations.ErfSqrt2")
@@ -261,7 +262,7 @@ class Custom(Activation):
         return np.vectorize(cd, otypes=[float])(u)[()]
 
     def coefficients(self):
-        return _coefs(*_gauss_moments(lambda z: float(self.g_fn(z)), lambda z: float(self.dg(z))))
+        return _coefs(*_gauss_moments(lambda z: float(self.g_fn(z))))
 
 
 #: registry: name -> class; ``erf`` is the alias of ``erf_sqrt2`` used by :mod:`odes` and :mod:`validation`
