@@ -24,6 +24,9 @@ rather than redefining them.
 # losses: value, d1, d2 in h, prox in h, margin prox, kinks; table loss_value/loss_d1/
 # loss_d2/loss_prox/prox_margin(code, par, ...).  activations: g, g', (mu0, mu1, mu_star);
 # table act_g/act_dg(code, u).
+from ._numba_cache import purge_package_caches as _purge  # noqa: E402
+
+_purge()  # a layer's cached kernel holds the base kernels it calls: drop them when those change
 from . import activations, losses  # noqa: E402
 from .activations import ACTIVATIONS, Activation, get_activation  # noqa: E402
 from .losses import LOSSES, Loss, get_loss  # noqa: E402
