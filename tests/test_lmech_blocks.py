@@ -225,3 +225,37 @@ def test_custom_activation_quadrature_against_closed_form():
         c.kernel_code()
     with pytest.raises(ValueError, match="g_fn"):
         A.Custom(3.0)
+
+
+def _logistic_fn(y, h):
+    u = -y * h
+    return u + math.log1p(math.exp(-u)) if u > 0 else math.log1p(math.exp(u))
+
+
+def test_convex_loss_given_by_its_value():
+    # the generic loss (central differences, Brent root of h - v + c l'(y, h)) against the closed
+    # forms of the compiled logistic loss; its prox against direct minimisation
+    conv, ref = get_loss(_logistic_fn), get_loss("logistic")
+    y = np.array([1.0, -1.0, 1.0, -1.0])
+    h = np.array([-3.0, 0.2, 1.7, 8.0])
+    np.testing.assert_array_equal(conv.value(y, h), ref.value(y, h))
+    np.testing.assert_allclose(conv.d1(y, h), ref.d1(y, h), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(conv.d2(y, h), ref.d2(y, h), rtol=1e-6, atol=1e-9)
+    for c in (1e-3, 0.7, 765.0):
+        hp, dh = conv.prox(y, h, c)
+        hr, dhr = ref.prox(y, h, c)
+        np.testing.assert_allclose(hp, hr, rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(dh, dhr, rtol=1e-5, atol=1e-8)
+    t, ell, l2 = conv.prox_margin(h, 3.0)
+    tr, ellr, l2r = ref.prox_margin(h, 3.0)
+    np.testing.assert_allclose(t, tr, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(ell, ellr, rtol=1e-9, atol=1e-12)
+    with pytest.raises(ValueError, match="loss: .*compiled kernel"):
+        conv.kernel_code()
+    # stored by name only: it loads, and refuses to evaluate
+    with pytest.warns(UserWarning, match="stored by name only"):
+        back = from_json(to_json(conv))
+    with pytest.raises(ValueError, match="fn: the loss callable was stored by name only"):
+        back.value(1.0, 0.0)
+    with pytest.raises(ValueError, match="fn must be a callable"):
+        L.Convex(3.0)

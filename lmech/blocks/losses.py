@@ -41,7 +41,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Callable, ClassVar
 
 import numpy as np
 from numba import njit
@@ -50,7 +50,7 @@ from lmech.checks import check_real
 from lmech.spec import Model, param, register_model
 from lmech.warm import register_warmup
 
-__all__ = ["Loss", "Square", "Logistic", "Hinge", "SquaredHinge", "ProxLoss", "LOSSES", "get_loss",
+__all__ = ["Loss", "Square", "Logistic", "Hinge", "SquaredHinge", "ProxLoss", "Convex", "LOSSES", "get_loss",
            "SQUARE", "LOGISTIC", "HINGE", "SQUARED_HINGE",
            "loss_value", "loss_d1", "loss_d2", "loss_prox", "prox_margin", "sigmoid", "softplus"]
 
@@ -438,18 +438,118 @@ class ProxLoss(Loss):
         raise NotImplementedError
 
 
+@register_model("lmech.losses.Convex")
+@dataclass(frozen=True)
+class Convex(Loss):
+    """Any convex loss given by its value: a Python callable ``fn(y, h)``, convex in ``h``.
+
+    No compiled kernel (layers whose kernels need one refuse it with a
+    ValueError; the replica ERM integrates it through :meth:`prox_margin`
+    in NumPy: about 0.5 s per evaluation of its channel integrals, minutes
+    per saddle point, so for exploration only: a loss used in earnest gets
+    its kernel in this file).  Derivatives by central differences (``d1``
+    step ``e = eps**(1/3) max(1, |h|)``, error ~1e-10 relative for a smooth
+    loss; ``d2`` step ``eps**(1/4) max(1, |h|)``, error ~1e-7); the prox as
+    the root of the increasing ``h - v + c l'(y, h)`` by Brent's method
+    (:func:`scipy.optimize.brentq`, ``xtol = 4 eps max(1, |v|)``), so to
+    ~1e-10 for a smooth loss, and to within the step ``e`` where the prox
+    sits on a kink (the difference quotient smooths the kink over ``+-e``);
+    ``dh/dv = 1/(1 + c l''(y, h))``.  A spec stores ``fn`` by name only: a
+    loaded model keeps the name and refuses to evaluate.
+    """
+
+    fn: Callable = param(type=object, spec=False, help="l(y, h), a scalar Python callable convex in h")
+    name: ClassVar[str] = "convex"
+
+    def check(self):
+        if not (callable(self.fn) or isinstance(self.fn, str)):
+            raise ValueError(f"fn must be a callable l(y, h), got {self.fn!r}")
+
+    @property
+    def par(self):
+        return np.zeros(1)
+
+    def _f(self, y, h):
+        if not callable(self.fn):
+            raise ValueError(f"fn: the loss callable was stored by name only ({self.fn!r}); "
+                             "rebuild the model with the callable")
+        return float(self.fn(y, h))
+
+    def _d1(self, y, h):
+        e = 6.06e-6 * max(1.0, abs(h))  # eps**(1/3)
+        return (self._f(y, h + e) - self._f(y, h - e)) / (2.0 * e)
+
+    def _d2(self, y, h):
+        e = 1.22e-4 * max(1.0, abs(h))  # eps**(1/4)
+        return (self._f(y, h + e) - 2.0 * self._f(y, h) + self._f(y, h - e)) / (e * e)
+
+    def _prox(self, y, v, c):
+        from scipy.optimize import brentq
+
+        g = lambda x: x - v + c * self._d1(y, x)  # noqa: E731  (increasing, slope >= 1)
+        g0 = g(v)
+        if g0 == 0.0:
+            h = v
+        else:
+            step = max(1.0, abs(g0))
+            lo, hi = (v - step, v) if g0 > 0.0 else (v, v + step)
+            while g(lo) > 0.0:
+                lo -= 2.0 * (hi - lo)
+            while g(hi) < 0.0:
+                hi += 2.0 * (hi - lo)
+            h = brentq(g, lo, hi, xtol=4.0 * np.finfo(float).eps * max(1.0, abs(v)), rtol=4.0 * np.finfo(float).eps)
+        return h, 1.0 / (1.0 + c * max(self._d2(y, h), 0.0))
+
+    def _each(self, fn, *arrays):
+        shape, flat = _flat(*arrays)
+        out = np.array([fn(*args) for args in zip(*flat)], dtype=float)
+        return out.reshape(shape + out.shape[1:]) if shape else (out[0] if out.ndim == 1 else tuple(out[0]))
+
+    def value(self, y, h):
+        return self._each(self._f, y, h)
+
+    def d1(self, y, h):
+        return self._each(self._d1, y, h)
+
+    def d2(self, y, h):
+        return self._each(self._d2, y, h)
+
+    def prox(self, y, v, c):
+        shape, (yy, vv, cc) = _flat(y, v, c)
+        if np.any(~(cc > 0.0)) or np.any(~np.isfinite(cc)):
+            raise ValueError("c must lie in (0, inf)")
+        out = np.array([self._prox(a, b, d) for a, b, d in zip(yy, vv, cc)], dtype=float).reshape(-1, 2)
+        if not shape:
+            return float(out[0, 0]), float(out[0, 1])
+        return out[:, 0].reshape(shape), out[:, 1].reshape(shape)
+
+    def prox_margin(self, om, V):
+        V = check_real("V", V, low=0.0, low_open=True)
+        om = np.asarray(om, dtype=float)
+        t = np.empty(om.size)
+        l = np.empty(om.size)
+        l2 = np.empty(om.size)
+        for i, o in enumerate(om.ravel()):
+            t[i] = self._prox(1.0, float(o), V)[0]
+            l[i] = self._f(1.0, t[i])
+            l2[i] = max(self._d2(1.0, t[i]), 0.0)
+        return t.reshape(om.shape), l.reshape(om.shape), l2.reshape(om.shape)
+
+
 #: registry: name -> class (aliases included: ``ridge`` is the square loss)
 LOSSES = {"square": Square, "ridge": Square, "logistic": Logistic, "hinge": Hinge,
           "squared-hinge": SquaredHinge, "squared_hinge": SquaredHinge}
 
 
 def get_loss(name, **params) -> Loss:
-    """A loss by name (``square`` or ``ridge``, ``logistic``, ``hinge``, ``squared-hinge``), or ``name``
-    itself if it is a :class:`Loss`."""
+    """A loss by name (``square`` or ``ridge``, ``logistic``, ``hinge``, ``squared-hinge``), a
+    callable ``l(y, h)`` (a :class:`Convex` loss), or ``name`` itself if it is a :class:`Loss`."""
     if isinstance(name, Loss):
         if params:
             raise ValueError("loss: parameters are given with a loss name, not with a Loss object")
         return name
+    if callable(name):
+        return Convex(name)
     key = str(name).lower()
     if key not in LOSSES:
         raise ValueError(f"loss must be one of {', '.join(sorted(LOSSES))}; got {name!r}")
