@@ -46,7 +46,8 @@ import numpy as np
 from scipy.optimize import brentq, minimize_scalar
 from scipy.special import ndtr
 
-from lmech.blocks.losses import LOSSES, Hinge, Logistic, Loss, ProxLoss, Square, SquaredHinge, get_loss
+from lmech.blocks import losses as _bl
+from lmech.blocks.losses import Loss, ProxLoss
 from lmech.checks import check_choice, check_int, check_real
 from lmech.result import Result, register_result
 from lmech.spec import register_model
@@ -67,17 +68,44 @@ CONVENTIONS = {
 }
 
 
-# The losses live in :mod:`lmech.blocks.losses` (one home for every layer); the
-# names under which archives before the move recorded them still load.
-def _alias(name, cls):
-    canonical = cls._spec_name
-    register_model(name)(cls)
-    cls._spec_name = canonical
+# The losses live in :mod:`lmech.blocks.losses` (one home for every layer).  The four the
+# layer had before the move keep their spec names (archives hold "replica.Square" etc.) as
+# thin subclasses that add nothing; any other loss of the base registry is used as it is.
+@register_model("replica.Square")
+@dataclass(frozen=True)
+class Square(_bl.Square):
+    """:class:`lmech.blocks.losses.Square` under the replica layer's spec name."""
 
 
-for _cls in (Square, Logistic, Hinge, SquaredHinge):
-    _alias(f"replica.{_cls.__name__}", _cls)
-del _cls
+@register_model("replica.Logistic")
+@dataclass(frozen=True)
+class Logistic(_bl.Logistic):
+    """:class:`lmech.blocks.losses.Logistic` under the replica layer's spec name."""
+
+
+@register_model("replica.Hinge")
+@dataclass(frozen=True)
+class Hinge(_bl.Hinge):
+    """:class:`lmech.blocks.losses.Hinge` under the replica layer's spec name."""
+
+
+@register_model("replica.SquaredHinge")
+@dataclass(frozen=True)
+class SquaredHinge(_bl.SquaredHinge):
+    """:class:`lmech.blocks.losses.SquaredHinge` under the replica layer's spec name."""
+
+
+_OWN = {_bl.Square: Square, _bl.Logistic: Logistic, _bl.Hinge: Hinge, _bl.SquaredHinge: SquaredHinge}
+#: the base registry, with the replica layer's classes for its four legacy losses
+LOSSES = {k: _OWN.get(v, v) for k, v in _bl.LOSSES.items()}
+
+
+def get_loss(name, **params) -> Loss:
+    """:func:`lmech.blocks.losses.get_loss`, returning the replica layer's class for ``square``
+    (``ridge``), ``logistic``, ``hinge`` and ``squared-hinge``."""
+    loss = _bl.get_loss(name, **params)
+    own = _OWN.get(type(loss))
+    return own() if own is not None else loss
 
 
 @register_model("replica.ERM")
@@ -123,7 +151,7 @@ class ERM:
             raise ValueError(f"teacher_prior must be a replica prior, got {self.teacher_prior!r}")
         check_real("reg", self.reg, low=0.0)
         if isinstance(self.channel, Linear):
-            if not isinstance(self.loss, Square):
+            if not isinstance(self.loss, _bl.Square):
                 raise ValueError("loss: a linear teacher channel is supported with the square loss only")
         elif not isinstance(self.channel, _SignFamily):
             raise ValueError(f"channel must be linear or a sign family (sign, label-flip, probit), "
@@ -280,7 +308,7 @@ def ridge_closed_form(model: ERM, alpha) -> dict:
     error ``rho (1 - alpha) + alpha Delta / (1 - alpha)``.
     Returns ``{"m", "q", "V", "test_error"}`` (excess error ``rho + q - 2m``).
     """
-    if not (isinstance(model.channel, Linear) and isinstance(model.loss, Square)):
+    if not (isinstance(model.channel, Linear) and isinstance(model.loss, _bl.Square)):
         raise ValueError("model: ridge_closed_form needs the square loss and a linear teacher")
     alpha = check_real("alpha", alpha, low=0.0, low_open=True)
     lam, rho, d = model.reg, model.rho, model.channel.delta
@@ -376,7 +404,7 @@ def solve_erm(model: ERM, alpha, *, init=None, damping="adaptive", method="ander
     if isinstance(init, str):
         check_choice("init", init, ("default", "uninformed"))
         init = None
-    if lam == 0.0 and isinstance(model.loss, Hinge) and model.classification:
+    if lam == 0.0 and isinstance(model.loss, _bl.Hinge) and model.classification:
         opts = {"rtol": rtol, "n_quad": n_quad, "method": "bracketed root in theta (max-margin closed form)",
                 "init": "not used"}
         return _solve_max_margin(model, alpha, rtol=rtol, n_quad=n_quad, t0=time.perf_counter(), opts=opts)
@@ -399,7 +427,7 @@ def solve_erm(model: ERM, alpha, *, init=None, damping="adaptive", method="ander
 
     if not valid(x0) or x0[0] <= 0.0:
         raise ValueError(f"init must satisfy 0 < m, m^2 <= rho q, V > 0; got m, q, V = {tuple(x0)}")
-    if lam == 0.0 and (isinstance(model.loss, Hinge) or (isinstance(model.loss, Square) and alpha < 1.0)):
+    if lam == 0.0 and (isinstance(model.loss, _bl.Hinge) or (isinstance(model.loss, _bl.Square) and alpha < 1.0)):
         return _solve_interpolating(model, alpha, x0[:2], rtol=rtol, max_iter=max_iter, damping=damping,
                                     method=method, memory=memory, n_quad=n_quad, t0=t0)
     nq = {"n": n_quad}

@@ -289,3 +289,14 @@ def test_large_lambda_limit_is_the_hebb_rule(loss):
     r = replica.solve(replica.ERM(loss, 1e7, "gaussian", "sign"), a)
     R = math.sqrt(2 * a / (2 * a + math.pi))
     assert r.success and r.test_error == pytest.approx(math.acos(R) / math.pi, abs=1e-6)
+
+
+def test_base_layer_losses_are_the_replica_losses():
+    # lmech.blocks losses and the replica layer's (legacy spec names) give the same saddle point
+    from lmech.blocks import get_loss as base_loss
+
+    for name, ch in (("square", "linear"), ("hinge", "sign"), ("logistic", "sign")):
+        a = replica.solve(replica.ERM(name, 0.2, "gaussian", ch), 1.5)
+        b = replica.solve(replica.ERM(base_loss(name), 0.2, "gaussian", ch), 1.5)
+        assert type(a.model.loss) is not type(b.model.loss)
+        assert a.success and b.success and a.scalars == b.scalars
