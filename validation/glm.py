@@ -35,7 +35,6 @@ import time
 
 import numpy as np
 
-from lmech.blocks.losses import get_loss
 from lmech.checks import check_choice, check_int, check_real
 
 from . import _kernels
@@ -146,6 +145,8 @@ def simulate_glm_dynamics(model, d: int, times, *, seed: int = 0, dt: float = 0.
     s = np.ones(n) if b >= 1.0 else (rng.random(n) < b).astype(np.float64)
     lam = model.ridge
     amp = math.sqrt(2.0 * model.temperature * dt / d)
+    from lmech.blocks.losses import get_loss   # (the loss table of every layer)
+
     loss = get_loss(model.loss)
     code, par = loss.kernel_code("the GLM simulator"), loss.par
     g = np.empty(n)
