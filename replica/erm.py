@@ -47,7 +47,7 @@ from scipy.optimize import brentq, minimize_scalar
 from scipy.special import ndtr
 
 from lmech.blocks import losses as _bl
-from lmech.blocks.losses import Loss, ProxLoss
+from lmech.blocks.losses import LOSSES, Hinge, Logistic, Loss, ProxLoss, Square, SquaredHinge, get_loss
 from lmech.checks import check_choice, check_int, check_real
 from lmech.result import Result, register_result
 from lmech.spec import register_model
@@ -68,44 +68,8 @@ CONVENTIONS = {
 }
 
 
-# The losses live in :mod:`lmech.blocks.losses` (one home for every layer).  The four the
-# layer had before the move keep their spec names (archives hold "replica.Square" etc.) as
-# thin subclasses that add nothing; any other loss of the base registry is used as it is.
-@register_model("replica.Square")
-@dataclass(frozen=True)
-class Square(_bl.Square):
-    """:class:`lmech.blocks.losses.Square` under the replica layer's spec name."""
-
-
-@register_model("replica.Logistic")
-@dataclass(frozen=True)
-class Logistic(_bl.Logistic):
-    """:class:`lmech.blocks.losses.Logistic` under the replica layer's spec name."""
-
-
-@register_model("replica.Hinge")
-@dataclass(frozen=True)
-class Hinge(_bl.Hinge):
-    """:class:`lmech.blocks.losses.Hinge` under the replica layer's spec name."""
-
-
-@register_model("replica.SquaredHinge")
-@dataclass(frozen=True)
-class SquaredHinge(_bl.SquaredHinge):
-    """:class:`lmech.blocks.losses.SquaredHinge` under the replica layer's spec name."""
-
-
-_OWN = {_bl.Square: Square, _bl.Logistic: Logistic, _bl.Hinge: Hinge, _bl.SquaredHinge: SquaredHinge}
-#: the base registry, with the replica layer's classes for its four legacy losses
-LOSSES = {k: _OWN.get(v, v) for k, v in _bl.LOSSES.items()}
-
-
-def get_loss(name, **params) -> Loss:
-    """:func:`lmech.blocks.losses.get_loss`, returning the replica layer's class for ``square``
-    (``ridge``), ``logistic``, ``hinge`` and ``squared-hinge``."""
-    loss = _bl.get_loss(name, **params)
-    own = _OWN.get(type(loss))
-    return own() if own is not None else loss
+# The losses live in :mod:`lmech.blocks.losses` (one home for every layer); the four the
+# layer had before the move are written under their old spec names ("replica.Square", ...).
 
 
 @register_model("replica.ERM")

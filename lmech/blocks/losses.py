@@ -7,7 +7,11 @@ process calls value, derivatives and the prox in ``h``) and :mod:`validation`
 dataclass (registered with :func:`lmech.spec.register_model`, so a model
 holding it serialises) and carries
 
-* ``name`` (its registry key), ``code`` (its row in the Numba table, ``-1``
+* ``name`` (its registry key), a spec name ``"lmech.losses.<Class>"`` (the
+  four losses the replica layer had before the move are written under their
+  old names ``"replica.Square"``, ``"replica.Logistic"``, ``"replica.Hinge"``,
+  ``"replica.SquaredHinge"``, so that archived specs re-serialise unchanged;
+  both names load), ``code`` (its row in the Numba table, ``-1``
   for a loss without a kernel) and its parameters as :func:`lmech.spec.param`
   fields (passed to the kernels as the float64 array :attr:`Loss.par`);
 * vectorised :meth:`Loss.value`, :meth:`Loss.d1`, :meth:`Loss.d2` (derivatives
@@ -366,6 +370,7 @@ class Loss(Model):
         return ()
 
 
+@register_model("replica.Square")  # the name archives written before the move hold (written)
 @register_model("lmech.losses.Square")
 @dataclass(frozen=True)
 class Square(Loss):
@@ -375,6 +380,7 @@ class Square(Loss):
     code: ClassVar[int] = SQUARE
 
 
+@register_model("replica.Logistic")  # the name archives written before the move hold (written)
 @register_model("lmech.losses.Logistic")
 @dataclass(frozen=True)
 class Logistic(Loss):
@@ -391,6 +397,7 @@ class Logistic(Loss):
         return tuple(lv + j for j in (-4.0, -2.0, -1.0, 0.0, 1.0, 2.0, 4.0) if lv + j > 0.0)
 
 
+@register_model("replica.Hinge")  # the name archives written before the move hold (written)
 @register_model("lmech.losses.Hinge")
 @dataclass(frozen=True)
 class Hinge(Loss):
@@ -403,6 +410,7 @@ class Hinge(Loss):
         return (1.0, 1.0 - V)
 
 
+@register_model("replica.SquaredHinge")  # the name archives written before the move hold (written)
 @register_model("lmech.losses.SquaredHinge")
 @dataclass(frozen=True)
 class SquaredHinge(Loss):
