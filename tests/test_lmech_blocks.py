@@ -21,7 +21,12 @@ from lmech.blocks import losses as L
 from lmech.blocks import get_activation, get_loss
 from lmech.spec import from_json, to_json
 
-mp.mp.dps = 50
+
+
+@pytest.fixture(autouse=True)
+def _mp50():
+    with mp.workdps(50):
+        yield
 
 # independent definitions (mpmath): l(y, h)
 _MP_LOSS = {
