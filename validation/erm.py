@@ -8,8 +8,10 @@ sqrt(d)``, labels from the channel (``sign``, label flips, probit, linear),
 
 * :func:`simulate_erm` -- the minimiser of ``sum_mu l(y_mu, w.x_mu/sqrt d) +
   (lambda/2)|w|^2`` (:class:`replica.ERM`): the square loss by its closed form
-  (a linear solve), the logistic loss by trust-region Newton-CG (scipy) to a
-  gradient norm of ``1e-8`` relative, the hinge loss through its dual, a
+  (a linear solve), the logistic loss (and any other loss of
+  :mod:`lmech.blocks.losses` with a second derivative) by trust-region
+  Newton-CG (scipy) to a gradient norm of ``1e-8`` relative, the hinge loss
+  through its dual, a
   box-constrained concave quadratic programme solved by dual coordinate
   descent (Hsieh et al., ICML 2008; Numba kernel) to a projected-gradient
   violation of ``1e-7``.
@@ -39,6 +41,7 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import expit
 
+from lmech.blocks.losses import Hinge, Square
 from lmech.checks import check_int
 from lmech.result import Result, register_result
 from lmech.status import Status
@@ -98,21 +101,22 @@ def _fit_square(X, y, lam):
     return np.linalg.solve(A, b), True, 1
 
 
-def _fit_logistic(X, y, lam, gtol):
+def _fit_smooth(X, y, lam, loss, gtol):
     # Newton's method with a trust region and conjugate-gradient inner solves (scipy
-    # trust-ncg), with exact Hessian-vector products A^T diag(s(1-s)) A p + lam p
+    # trust-ncg) on sum_mu l(y_mu, h_mu) + lam |w|^2/2, h = X w / sqrt d, with the loss's
+    # value, derivative and exact Hessian-vector products A^T diag(l'') A p + lam p
+    # (lmech.blocks.losses; a loss with a piecewise l'' gets the generalised Hessian)
     n, d = X.shape
-    A = X * (y / math.sqrt(d))[:, None]                      # rows y_mu x_mu / sqrt d
+    A = X / math.sqrt(d)
 
     def f(w):
-        h = A @ w                                   # y * pre-activation
-        loss = np.sum(np.logaddexp(0.0, -h)) + 0.5 * lam * (w @ w)
-        g = -(A.T @ expit(-h)) + lam * w
-        return loss, g
+        h = A @ w
+        val = float(np.sum(loss.value(y, h))) + 0.5 * lam * (w @ w)
+        g = A.T @ loss.d1(y, h) + lam * w
+        return val, g
 
     def hessp(w, p):
-        h = A @ w
-        return A.T @ (expit(h) * expit(-h) * (A @ p)) + lam * p
+        return A.T @ (loss.d2(y, A @ w) * (A @ p)) + lam * p
 
     w = np.zeros(d)
     g0 = max(float(np.linalg.norm(f(w)[1])), 1.0)
@@ -148,7 +152,8 @@ def simulate_erm(model, d: int, alphas, *, seed: int = 0, gtol: float = 1e-8) ->
     Parameters
     ----------
     model : replica.ERM
-        Loss (square, logistic, hinge), L2 strength ``reg``, teacher prior and channel.
+        Loss (any of :mod:`lmech.blocks.losses` with a kernel), L2 strength ``reg``,
+        teacher prior and channel.
     d : int
         Dimension.
     alphas : array_like
@@ -175,30 +180,25 @@ def simulate_erm(model, d: int, alphas, *, seed: int = 0, gtol: float = 1e-8) ->
     alphas = np.asarray(alphas, dtype=float).ravel()
     if alphas.size == 0 or np.any(~np.isfinite(alphas)) or np.any(alphas <= 0):
         raise ValueError("alphas must be a non-empty list of positive sample ratios")
+    loss = model.loss
+    if not isinstance(loss, (Square, Hinge)):
+        loss.kernel_code("validation.simulate_erm")
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed)
-    loss = model.loss
     P = alphas.size
     out = {k: np.full(P, np.nan) for k in ("m", "q", "test_error", "train_loss", "mse")}
     conv = np.zeros(P, dtype=bool)
     iters = np.zeros(P, dtype=np.int64)
     for j, alpha in enumerate(alphas):
         X, y, w_star = _data(model.teacher_prior, model.channel, d, alpha, rng)
-        if isinstance(loss, replica.erm.Square):
+        if isinstance(loss, Square):
             w, ok, it = _fit_square(X, y, model.reg)
-        elif isinstance(loss, replica.erm.Logistic):
-            w, ok, it = _fit_logistic(X, y, model.reg, gtol)
-        elif isinstance(loss, replica.erm.Hinge):
+        elif isinstance(loss, Hinge):
             w, ok, it = _fit_hinge(X, y, model.reg, gtol)
-        else:  # pragma: no cover - ERM validates its loss
-            raise ValueError(f"loss: unsupported {loss!r}")
-        h = X @ w / math.sqrt(d)
-        if isinstance(loss, replica.erm.Square):
-            tl = 0.5 * np.mean((y - h) ** 2)
-        elif isinstance(loss, replica.erm.Logistic):
-            tl = np.mean(np.logaddexp(0.0, -y * h))
         else:
-            tl = np.mean(np.maximum(0.0, 1.0 - y * h))
+            w, ok, it = _fit_smooth(X, y, model.reg, loss, gtol)
+        h = X @ w / math.sqrt(d)
+        tl = float(np.mean(loss.value(y, h)))
         m, q, err, mse = _errors(w, w_star, model.channel)
         out["m"][j], out["q"][j], out["test_error"][j], out["mse"][j] = m, q, err, mse
         out["train_loss"][j] = tl
@@ -211,12 +211,12 @@ def simulate_erm(model, d: int, alphas, *, seed: int = 0, gtol: float = 1e-8) ->
                   model=model, options={"d": d, "seed": seed, "gtol": gtol},
                   conventions=dict(replica.erm.CONVENTIONS,
                                    solver={"square": "closed form (linear solve)",
-                                           "logistic": "trust-region Newton-CG (scipy) on the primal",
-                                           "hinge": "dual coordinate descent (Numba)"}[loss.name]),
+                                           "hinge": "dual coordinate descent (Numba)"}.get(
+                                       loss.name, "trust-region Newton-CG (scipy) on the primal")),
                   timings={"total": time.perf_counter() - t0},
                   arrays=dict(alpha=alphas, converged=conv, iterations=iters, **out),
                   scalars={"d": d, "seed": seed},
-                  error_estimate={k: (0.0 if isinstance(loss, replica.erm.Square) and success else math.nan)
+                  error_estimate={k: (0.0 if isinstance(loss, Square) and success else math.nan)
                                   for k in out})
 
 
