@@ -61,6 +61,7 @@ from dataclasses import dataclass
 import numpy as np
 
 import lmech
+from lmech.blocks import get_channel
 from lmech.checks import check_choice, check_real
 
 from .linreg import LinearRegressionGF
@@ -168,13 +169,14 @@ class GLMDynamics(lmech.Model):
         Q = C + 2.0 * m + s
         out = {"M": M, "Q": Q, "test_risk": 0.5 * (ey2 - 2.0 * a * M + Q)}
         if self.teacher == "sign":
-            with np.errstate(invalid="ignore", divide="ignore"):
-                cosang = np.clip(M / np.sqrt(Q * self.rho), -1.0, 1.0)
-            err = np.arccos(cosang) / math.pi
-            err = np.where(Q > 0, err, 0.5)
             # label noise y = sign(h*) + sigma z is not a flip model: report the clean error
-            out["test_error"] = err
+            out["test_error"] = self.test_error(M, Q)
         return out
+
+    def test_error(self, M, Q):
+        """``P(sign(x.beta) != sign(x.beta*))`` at ``(M, Q)`` (sign teacher; arrays):
+        :meth:`lmech.blocks.channels.SignFamily.test_error`, ``arccos(M / sqrt(Q rho)) / pi``."""
+        return get_channel(self.teacher).test_error(M, Q, self.rho)
 
     def conventions(self) -> dict:
         loss = {"square": "ell(y,h) = (y-h)^2/2",

@@ -40,14 +40,17 @@ import math
 
 import numpy as np
 
-from lmech.config import Param, SweepKind, register_kind
+from lmech.config import Param, SweepKind, register_kind, solver_options
 
+from .doubling import solve_doubling
 from .glm import GLMDynamics
 from .linreg import LinearRegressionGF, mp_error
 from .pspin import CONVENTIONS, SphericalPSpin
 from .rnn import RandomRNN
 from .result import DMFTResult
-from .solve import solve
+from .sampled import solve_sampled
+from .solve import METHODS, solve
+from .uniform import solve_uniform
 
 __all__ = ["pspin_point", "pspin_check", "linreg_point", "linreg_check", "rnn_point",
            "rnn_check", "glm_point", "glm_check", "plot_observable"]
@@ -73,16 +76,12 @@ def _t_max(default: float, help: str = "final time") -> dict:
 # -- p-spin -------------------------------------------------------------------
 def _pspin_solve(model: SphericalPSpin, *, t_max, method, dt, tol, max_corrector, n_window, dt0,
                  rtol) -> DMFTResult:
-    doubling = method == "doubling"
-    tol = tol or (1e-9 if doubling else 1e-10)
-    max_corrector = max_corrector or (300 if doubling else 50)
-    extra = {"rtol": rtol} if rtol else {}
-    if doubling:
-        res = solve(model, t_max, method=method, n_window=n_window, dt0=dt0, tol=tol,
-                    max_corrector=max_corrector, **extra)
+    # 0 = the method's own default (its signature's): the option is not passed
+    extra = {k: v for k, v in (("tol", tol), ("max_corrector", max_corrector), ("rtol", rtol)) if v}
+    if method == "doubling":
+        res = solve(model, t_max, method=method, n_window=n_window, dt0=dt0, **extra)
     else:
-        res = solve(model, t_max, method=method, dt=dt, tol=tol, max_corrector=max_corrector,
-                    **extra)
+        res = solve(model, t_max, method=method, dt=dt, **extra)
     p, T = model.p, model.T
     ref = math.nan
     if p >= 3 and T > 0:
@@ -99,10 +98,11 @@ _PSPIN_DOC = """Solve the p-spin at one point; scalars are the final observables
 
     ``method="doubling"`` uses ``n_window``, ``dt0``, ``tol`` and
     ``max_corrector`` (sweeps per row) and ignores ``dt``; the other methods
-    ignore ``n_window`` and ``dt0``.  ``tol = 0`` and ``max_corrector = 0``
-    mean the method's own defaults (1e-10 and 50 for the uniform grid, 1e-9
-    and 300 for doubling); ``rtol = 0`` likewise (1e-4 for the uniform grid and
-    the stationary solver, 1e-3 for doubling, whose estimate is conservative).
+    ignore ``n_window`` and ``dt0``.  ``tol = 0``, ``max_corrector = 0`` and
+    ``rtol = 0`` mean the method's own defaults, those of its signature
+    (:func:`dmft.uniform.solve_uniform`, :func:`dmft.stationary.solve_stationary`,
+    :func:`dmft.doubling.solve_doubling`; the doubling estimate is conservative,
+    its ``rtol`` larger).
     """
 
 
@@ -171,15 +171,27 @@ def plot_observable(res, ax, observable):
     _plotter(observable)(res, ax)
 
 
-_RTOL = Param(float, default=1e-4, low=0.0, low_open=True,
-              help="relative tolerance on the error estimates (uniform, stationary): "
-                   "converged requires every estimate <= rtol * max(1, |value|)")
+def _methods_of(model_cls) -> tuple[str, ...]:
+    """The entries of :data:`dmft.solve.METHODS` that accept ``model_cls``."""
+    return tuple(k for k, m in METHODS.items() if model_cls in m.models)
 
-_COMMON_OPTS = {
-    "rtol": _RTOL,
-    "tol": Param(float, default=1e-10, low=0.0, low_open=True, help="corrector tolerance"),
-    "max_corrector": Param(int, default=50, low=1, high=10_000, help="corrector iterations per step"),
-}
+
+#: The kinds' options take their defaults from the method functions' signatures
+#: (:func:`lmech.config.solver_options`); a default declared here is the kind's own.
+#: The sweeps' time step ``dt = 0.05`` of the p-spin and linreg kinds is half the
+#: uniform grid's default (``dmft.uniform.UNIFORM_DT = 0.1``): it stays the kinds' own
+#: so that sweeps reproduce the archives they wrote (the GLM kind takes the sampled
+#: method's default, also 0.05, for both of its methods).
+_DT_SWEEP = 0.05
+
+_COMMON_OPTS = solver_options(
+    solve_uniform,
+    rtol=Param(float, low=0.0, low_open=True,
+               help="relative tolerance on the error estimates (uniform, stationary): "
+                    "converged requires every estimate <= rtol * max(1, |value|)"),
+    tol=Param(float, low=0.0, low_open=True, help="corrector tolerance"),
+    max_corrector=Param(int, low=1, high=10_000, help="corrector iterations per step"),
+)
 
 PSPIN = register_kind(SweepKind.from_model(
     SphericalPSpin,
@@ -191,25 +203,31 @@ PSPIN = register_kind(SweepKind.from_model(
     point_doc=_PSPIN_DOC,
     extra_params=_t_max(20.0),
     options={
-        "method": Param(str, default="uniform", choices=("uniform", "stationary", "doubling"),
-                        help="integrator (stationary: one-time FDT solver, T > T_d; doubling: "
-                             "time-doubling window for long/aging runs)"),
-        "dt": Param(float, default=0.05, low=0.0, low_open=True,
-                    help="time step (uniform, stationary)"),
-        "rtol": Param(float, default=0.0, low=0.0,
-                      help="relative tolerance on the error estimates: converged requires every "
-                           "estimate <= rtol * max(1, |value|); 0 = the method's default (1e-4, "
-                           "doubling 1e-3)"),
-        "n_window": Param(int, default=256, low=16, high=4096,
-                          help="points of the doubling window (even)"),
-        "dt0": Param(float, default=0.05, low=0.0, low_open=True, high=1.0,
-                     help="upper bound on the initial step (doubling)"),
-        "tol": Param(float, default=0.0, low=0.0,
-                     help="corrector tolerance (0: the method's default, 1e-10 uniform, 1e-9 "
-                          "doubling)"),
-        "max_corrector": Param(int, default=0, low=0, high=10_000,
-                               help="corrector iterations (doubling: sweeps) per step (0: the "
-                                    "method's default, 50 uniform, 300 doubling)"),
+        **solver_options(
+            solve,
+            method=Param(str, default="uniform", choices=_methods_of(SphericalPSpin),
+                         help="integrator (stationary: one-time FDT solver, T > T_d; doubling: "
+                              "time-doubling window for long/aging runs)")),
+        **solver_options(
+            solve_uniform,
+            dt=Param(float, default=_DT_SWEEP, low=0.0, low_open=True,
+                     help="time step (uniform, stationary)"),
+            # 0 = each method's own default: one sweep option serves methods whose defaults differ
+            rtol=Param(float, default=0.0, low=0.0,
+                       help="relative tolerance on the error estimates: converged requires every "
+                            "estimate <= rtol * max(1, |value|); 0 = the method's default (1e-4, "
+                            "doubling 1e-3)")),
+        **solver_options(
+            solve_doubling,
+            n_window=Param(int, low=16, high=4096, help="points of the doubling window (even)"),
+            dt0=Param(float, low=0.0, low_open=True, high=1.0,
+                      help="upper bound on the initial step (doubling)"),
+            tol=Param(float, default=0.0, low=0.0,
+                      help="corrector tolerance (0: the method's default, 1e-10 uniform, 1e-9 "
+                           "doubling)"),
+            max_corrector=Param(int, default=0, low=0, high=10_000,
+                                help="corrector iterations (doubling: sweeps) per step (0: the "
+                                     "method's default, 50 uniform, 300 doubling)")),
     },
     description="Cugliandolo-Kurchan dynamics of the spherical p-spin: energy and correlations "
                 "at t_max against the equilibrium / aging references.",
@@ -224,7 +242,8 @@ LINREG = register_kind(SweepKind.from_model(
     plot="dmft.kinds:plot_linreg",
     point_doc="Solve least-squares gradient flow (or Langevin) at one point, with the exact MP error.",
     extra_params=_t_max(10.0, "gradient-flow time"),
-    options={"dt": Param(float, default=0.05, low=0.0, low_open=True, help="time step"),
+    options={**solver_options(solve_uniform, dt=Param(float, default=_DT_SWEEP, low=0.0, low_open=True,
+                                                      help="time step")),
              **_COMMON_OPTS},
     description="DMFT of least-squares gradient flow with Gaussian data; error, test risk and "
                 "training loss at t_max, with the exact Marchenko-Pastur error.",
@@ -240,9 +259,11 @@ RNN = register_kind(SweepKind.from_model(
     point_doc="Transient of the random RNN at one point.",
     extra_params=_t_max(20.0),
     observables=("stationary_variance",),
-    options={"dt": Param(float, default=0.1, low=0.0, low_open=True, help="time step"),
-             "n_quad": Param(int, default=24, low=2, high=200, help="Gauss-Hermite nodes per dimension"),
-             "closed_form": Param(bool, default=True, help="closed-form erf/linear correlations"),
+    options={**solver_options(
+                 solve_uniform,
+                 dt=Param(float, low=0.0, low_open=True, help="time step"),
+                 n_quad=Param(int, low=2, high=200, help="Gauss-Hermite nodes per dimension"),
+                 closed_form=Param(bool, help="closed-form erf/linear correlations")),
              **_COMMON_OPTS},
     description="Sompolinsky-Crisanti-Sommers random network: variance C(t,t) at t_max against "
                 "the stationary chaotic variance.",
@@ -260,27 +281,29 @@ GLM = register_kind(SweepKind.from_model(
     where it exists.""",
     extra_params=_t_max(10.0, "gradient-flow time"),
     observables=("test_error", "test_risk", "train_error"),
-    options={"method": Param(str, default="auto", choices=("auto", "uniform", "sampled"),
-                             help="closed (uniform grid), Monte Carlo effective process, or auto "
-                                  "(closed where it exists)"),
-             "dt": Param(float, default=0.05, low=0.0, low_open=True, help="time step"),
-             "n_traj": Param(int, default=2000, low=10, help="trajectories per replica (sampled)"),
-             "n_samples": Param(int, default=None, low=10,
-                                help="sample-side trajectories per replica (sampled; "
-                                     "default n_traj)"),
-             "n_replicas": Param(int, default=4, low=2, help="independent replicas (sampled)"),
-             "seed": Param(int, default=0, low=0, help="random seed (sampled)"),
-             "tol_se": Param(float, default=0.01, low=0.0, low_open=True,
-                             help="slab tolerance in Monte Carlo standard errors (sampled)"),
-             "n_pass": Param(int, default=2, low=1, high=100,
-                             help="consecutive converged passes per slab (sampled)"),
-             "max_iter": Param(int, default=50, low=2, high=10_000,
-                               help="iterations per slab (sampled)"),
-             "damping": Param(float, default=1.0, low=0.0, low_open=True, high=1.0,
-                              help="initial mixing weight of a slab's passes (sampled)"),
-             "adaptive_damping": Param(bool, default=True,
-                                       help="halve the weight when a slab's residual grows "
-                                            "(sampled)"),
+    options={**solver_options(
+                 solve,
+                 method=Param(str, default="auto", choices=("auto",) + _methods_of(GLMDynamics),
+                              help="closed (uniform grid), Monte Carlo effective process, or auto "
+                                   "(closed where it exists)")),
+             **solver_options(
+                 solve_sampled,
+                 # the sampled method's step, which the closure (uniform grid) also takes here
+                 dt=Param(float, low=0.0, low_open=True, help="time step"),
+                 n_traj=Param(int, low=10, help="trajectories per replica (sampled)"),
+                 n_samples=Param(int, low=10, help="sample-side trajectories per replica (sampled; "
+                                                   "default n_traj)"),
+                 n_replicas=Param(int, low=2, help="independent replicas (sampled)"),
+                 seed=Param(int, low=0, help="random seed (sampled)"),
+                 tol_se=Param(float, low=0.0, low_open=True,
+                              help="slab tolerance in Monte Carlo standard errors (sampled)"),
+                 n_pass=Param(int, low=1, high=100,
+                              help="consecutive converged passes per slab (sampled)"),
+                 max_iter=Param(int, low=2, high=10_000, help="iterations per slab (sampled)"),
+                 damping=Param(float, low=0.0, low_open=True, high=1.0,
+                               help="initial mixing weight of a slab's passes (sampled)"),
+                 adaptive_damping=Param(bool, help="halve the weight when a slab's residual grows "
+                                                   "(sampled)")),
              **_COMMON_OPTS},
     description="Teacher-student GLM (square, logistic or hinge loss) trained by gradient flow, "
                 "Langevin dynamics or persistent SGD: overlap M, norm Q, test error/risk, "

@@ -314,9 +314,7 @@ def _one_replica_general(model, dt, n, n_traj, n_samples, rngs, tol_se, n_pass, 
     else:
         rep["train_error_t"] = (y * hs <= 0.0).mean(axis=1)
     if model.teacher == "sign":
-        with np.errstate(invalid="ignore", divide="ignore"):
-            c = np.clip(M / np.sqrt(Q * model.rho), -1.0, 1.0)
-        rep["test_error_t"] = np.where(Q > 0, np.arccos(c) / math.pi, 0.5)
+        rep["test_error_t"] = model.test_error(M, Q)
     state = {"replica_state": theta, "replica_R": R, "replica_dR": dR,
              "replica_iterations": iters, "replica_damping": wmix}
     return rep, iters, done, state

@@ -15,6 +15,7 @@ import math
 import numpy as np
 from numba import njit
 
+from lmech.blocks.losses import prox_margin
 from lmech.special import H, Phi, log_H, log_Phi, mills, phi
 from lmech.warm import register_warmup
 
@@ -572,71 +573,20 @@ def gardner_integrals_v(q, v, kappa, xg, wg):
 # ---------------------------------------------------------------------------
 # ERM on a sign-family teacher (y = +-1), L2 penalty: channel integrals
 # (Aubin, Krzakala, Lu & Zdeborova, NeurIPS 2020, eqs. 11-12; Loureiro et al. 2021)
-# losses: 0 square (1 - t)^2 / 2, 1 logistic log(1 + e^-t), 2 hinge max(0, 1 - t),
-# written in the margin t = y x.
+# The loss enters through the margin prox of lmech.blocks.losses (its code and
+# parameters ``par``) and the margins ``pins`` where the prox is not smooth
+# (:meth:`lmech.blocks.losses.Loss.kinks`).
 # ---------------------------------------------------------------------------
 @njit(cache=True)
-def _sigmoid(x):
-    if x >= 0.0:
-        return 1.0 / (1.0 + math.exp(-x))
-    e = math.exp(x)
-    return e / (1.0 + e)
-
-
-@njit(cache=True)
-def _softplus(x):
-    """``log(1 + e^x)`` without overflow."""
-    if x > 0.0:
-        return x + math.log1p(math.exp(-x))
-    return math.log1p(math.exp(x))
-
-
-@njit(cache=True)
-def prox_margin(loss, om, V):
-    """Proximal point in the margin variable: ``t = argmin (t - om)^2/(2V) + l(t)``.
-
-    Returns ``(t, l(t), l''(t))``; ``f_out = y (t - om) / V`` and
-    ``d_omega f_out = -l''/(1 + V l'')`` (with the hinge kink handled as the
-    limit ``l'' -> inf``, i.e. ``-1/V`` on the kink).
-    """
-    if loss == 0:
-        t = (om + V) / (1.0 + V)
-        return t, 0.5 * (1.0 - t) ** 2, 1.0
-    if loss == 2:
-        if om >= 1.0:
-            return om, 0.0, 0.0
-        if om <= 1.0 - V:
-            return om + V, 1.0 - om - V, 0.0
-        return 1.0, 0.0, math.inf
-    # logistic: t = om + s with s = V sigma(-om - s) > 0.  In u = log s the
-    # equation h(u) = u - log V + softplus(om + e^u) = 0 is convex and
-    # increasing, so Newton started right of the root (s0 = V sigma(-om) >= s)
-    # decreases monotonically to it: no cycling, quadratic convergence.
-    lv = math.log(V)
-    u = lv - _softplus(om)
-    for _ in range(200):
-        eu = math.exp(u)
-        h = u - lv + _softplus(om + eu)
-        if h <= 0.0:  # reached the root to rounding (iterates approach from h > 0)
-            break
-        hp = 1.0 + eu * _sigmoid(om + eu)
-        du = h / hp
-        u -= du
-        if du <= 1e-15 * max(1.0, abs(u)):
-            break
-    t = om + math.exp(u)
-    sm = _sigmoid(-t)
-    return t, _softplus(-t), sm * (1.0 - sm)
-
-
-@njit(cache=True)
-def _erm_edges(q, m, V, V0, delta, loss, out):
+def _erm_edges(q, m, V, V0, delta, pins, out):
     """Panel edges in xi on [-10, 10]: panels of width 2, the teacher step at 0 (width
     ``sqrt((V0 + Delta) q) / m``), the scales ``(1 + V)/sqrt(q)`` and
     ``1/sqrt(q)`` of the prox (at 2**j times each scale, j = -4..4, so that
     a Gaussian-like feature of width w never spans more than a factor 2 of
-    panel width beyond its own scale: Phi(-16) ~ 1e-58),
-    and the hinge kinks ``sqrt(q) xi = +-1, +-(1 - V)``."""
+    panel width beyond its own scale: Phi(-16) ~ 1e-58), and the loss's
+    ``pins`` (margins ``y omega`` where its prox is not smooth, e.g. the hinge
+    kinks ``1``, ``1 - V``) at ``xi = +-pin / sqrt(q)``.  ``out`` must hold
+    ``66 + 2 len(pins)`` values."""
     k = 0
     for j in range(11):
         out[k] = -10.0 + 2.0 * j
@@ -652,30 +602,23 @@ def _erm_edges(q, m, V, V0, delta, loss, out):
                 out[k] = e
                 out[k + 1] = -e
                 k += 2
-    if loss == 1 and V > 1.0:
-        # logistic at large V: the curvature term V l''(t) crosses 1 at
-        # omega ~ +-log V, over a width of order 1 in omega
-        cen = math.log(V) / sq
-        for j in (-4.0, -2.0, -1.0, 0.0, 1.0, 2.0, 4.0):
-            e = cen + j * w2
-            if 0.0 < e < 10.0:
-                out[k] = e
-                out[k + 1] = -e
-                k += 2
-    if loss == 2:
-        for e in (1.0 / sq, (1.0 - V) / sq):
-            if abs(e) < 10.0:
-                out[k] = e
-                out[k + 1] = -e
-                k += 2
+    for i in range(pins.shape[0]):
+        e = pins[i] / sq
+        if abs(e) < 10.0:
+            out[k] = e
+            out[k + 1] = -e
+            k += 2
     out[k] = 0.0
     k += 1
     return k
 
 
 @njit(cache=True)
-def erm_sign_hats(loss, q, m, V, rho, delta, eps, xg, wg):
+def erm_sign_hats(loss, par, q, m, V, rho, delta, eps, xg, wg, pins):
     """``(mhat, qhat, Vhat, train_loss) / alpha`` for ERM on a sign-family teacher.
+
+    ``loss``, ``par``: code and parameters of a :mod:`lmech.blocks.losses` loss,
+    ``pins``: its :meth:`~lmech.blocks.losses.Loss.kinks` at ``V`` (panel edges).
 
     ``mhat = E_xi sum_y d_omega Z0(y, omega0, V0) f_out(y, omega, V)``,
     ``qhat = E sum_y Z0 f_out**2``, ``Vhat = -E sum_y Z0 d_omega f_out``,
@@ -689,8 +632,8 @@ def erm_sign_hats(loss, q, m, V, rho, delta, eps, xg, wg):
         V0 = 0.0
     s0 = math.sqrt(V0 + delta)
     sq = math.sqrt(q)
-    edges = np.empty(96)
-    k = _erm_edges(q, m, V, V0, delta, loss, edges)
+    edges = np.empty(66 + 2 * pins.shape[0])
+    k = _erm_edges(q, m, V, V0, delta, pins, edges)
     ed = np.sort(edges[:k])
     mh = 0.0
     qh = 0.0
@@ -716,7 +659,7 @@ def erm_sign_hats(loss, q, m, V, rho, delta, eps, xg, wg):
                 dz = 0.0
             for y in (1.0, -1.0):
                 z0 = eps + c * Phi(y * u)
-                t, l, l2 = prox_margin(loss, y * om, V)
+                t, l, l2 = prox_margin(loss, par, y * om, V)
                 f = y * (t - y * om) / V
                 if math.isinf(l2):
                     df = -1.0 / V
@@ -729,7 +672,7 @@ def erm_sign_hats(loss, q, m, V, rho, delta, eps, xg, wg):
     if s0 == 0.0 and m != 0.0:
         # deterministic teacher with V0 = 0: d_omega Z0 is a delta at xi = 0
         for y in (1.0, -1.0):
-            t, l, l2 = prox_margin(loss, 0.0, V)
+            t, l, l2 = prox_margin(loss, par, 0.0, V)
             mh += y * c * (sq / abs(m)) * phi(0.0) * y * t / V
     return mh, qh, vh, tl
 
@@ -748,6 +691,6 @@ def warmup():
     relu_integrals(0.5, 0.5, 0.1, z, w, z, w, z, w)
     gardner_integrals(0.5, 0.0, z, w)
     gardner_integrals_v(0.5, 0.5, 0.0, z, w)
+    par = np.zeros(1)
     for loss in (0, 1, 2):
-        prox_margin(loss, 0.3, 2.0)
-        erm_sign_hats(loss, 0.5, 0.4, 1.0, 1.0, 0.0, 0.0, z, w)
+        erm_sign_hats(loss, par, 0.5, 0.4, 1.0, 1.0, 0.0, 0.0, z, w, np.array([1.0, 0.5]))

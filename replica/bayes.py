@@ -132,11 +132,13 @@ def _observables(model: BayesOptimalGLM, alpha, V, n):
         qhat = alpha * ch.qhat_unit(q, rho, V, n)
         phi = pr.psi_minus(qhat, n) + 0.5 * qhat * V + alpha * ch.psi_out(q, rho, V, n)
     mi = -phi + alpha * ch.mean_loglik(rho, n)
-    t = min(max(q / rho, 0.0), 1.0)
     if ch.classification:
-        eb = math.acos(math.sqrt(t)) / math.pi
-        eg = math.acos(t) / math.pi
+        # the Bayes estimator has m = q (Nishimori), a Gibbs sample m = q and |w|^2 = rho
+        eb = ch.test_error(q, q, rho)
+        eg = ch.test_error(q, rho, rho)
     else:
+        # ch.test_error(q, q, rho) = rho - q and ch.test_error(q, rho, rho) = 2 (rho - q), held
+        # in V: q = rho - V has lost the digits of a small V
         eb = V
         eg = 2.0 * V
     return {"alpha": float(alpha), "q": q, "m": q, "V": V, "qhat": qhat, "mmse": V,

@@ -18,18 +18,20 @@ with ``omega = sqrt(q) xi``, ``omega0 = m xi / sqrt q``, ``V0 = rho - m**2/q``,
 ``f_out = (prox_{V l}(omega) - omega) / V``.  With an L2 penalty only the
 second moment ``rho`` of the teacher prior enters.
 
-Observables: classification test error ``arccos(m / sqrt(rho q)) / pi``
-(against the clean teacher label; with label flips ``eps`` the error on noisy
-labels is ``eps + (1 - 2 eps) e``), regression excess error ``rho + q - 2m``,
-training loss ``E[l(y, prox)]``.
+Observables (the channel's :meth:`~lmech.blocks.channels.Channel.test_error`):
+classification test error ``arccos(m / sqrt(rho q)) / pi`` (against the clean
+teacher label; on the noisy label ``eps + (1 - 2 eps) arccos(m / sqrt(q (rho +
+Delta))) / pi`` with label flips ``eps`` and probit noise ``Delta``),
+regression excess error ``rho + q - 2m``, training loss ``E[l(y, prox)]``.
 
 Ridge regression on a linear teacher has closed-form channel integrals and a
-closed-form fixed point (:func:`ridge_closed_form`); logistic, hinge and
-square losses on sign-family teachers use composite Gauss–Legendre panels
-placed at the teacher's step and the loss kinks, so that the integrals stay
-accurate when ``V`` is in the thousands (``lambda -> 0``).  Any other convex
-margin loss enters through its proximal operator (:class:`ProxLoss`, e.g.
-:class:`SquaredHinge`).  ``lambda = 0`` is solved explicitly in rescaled
+closed-form fixed point (:func:`ridge_closed_form`); every loss of
+:mod:`lmech.blocks.losses` (square, logistic, hinge, squared hinge, ...) on a
+sign-family teacher uses composite Gauss–Legendre panels placed at the
+teacher's step and the loss kinks (its compiled margin prox), so that the
+integrals stay accurate when ``V`` is in the thousands (``lambda -> 0``).  Any
+other convex margin loss enters through its proximal operator
+(:class:`ProxLoss`, integrated in NumPy).  ``lambda = 0`` is solved explicitly in rescaled
 variables where the estimator interpolates (max-margin hinge, least-norm
 square loss).
 """
@@ -45,6 +47,8 @@ import numpy as np
 from scipy.optimize import brentq, minimize_scalar
 from scipy.special import ndtr
 
+from lmech.blocks import losses as _bl
+from lmech.blocks.losses import LOSSES, Hinge, Logistic, Loss, ProxLoss, Square, SquaredHinge, get_loss
 from lmech.checks import check_choice, check_int, check_real
 from lmech.result import Result, register_result
 from lmech.spec import Model, param, register_model
@@ -66,107 +70,8 @@ CONVENTIONS = {
 }
 
 
-class Loss:
-    """Base class of losses ``l(y, x)``; ``code`` selects the kernel's prox."""
-
-    name = "loss"
-    code = -1
-
-    def prox_margin(self, om, V):
-        """Vectorised prox of a built-in margin loss ``ell(t)`` (the compiled kernel):
-        ``t = argmin_t (t - om)**2/(2V) + ell(t)`` for an array ``om``, returns
-        ``(t, ell(t), ell''(t))`` as arrays (``ell'' = inf`` on a kink)."""
-        V = check_real("V", V, low=0.0, low_open=True)
-        om = np.asarray(om, dtype=float)
-        out = np.array([K.prox_margin(self.code, float(o), V) for o in om.ravel()]).reshape(om.shape + (3,))
-        return out[..., 0], out[..., 1], out[..., 2]
-
-
-@register_model("replica.Square")
-@dataclass(frozen=True)
-class Square(Loss):
-    """``l(y, x) = (y - x)**2 / 2``; prox ``(omega + V y)/(1 + V)``."""
-
-    name = "square"
-    code = 0
-
-
-@register_model("replica.Logistic")
-@dataclass(frozen=True)
-class Logistic(Loss):
-    """``l(y, x) = log(1 + exp(-y x))``; prox by safeguarded Newton to machine precision."""
-
-    name = "logistic"
-    code = 1
-
-
-@register_model("replica.Hinge")
-@dataclass(frozen=True)
-class Hinge(Loss):
-    """``l(y, x) = max(0, 1 - y x)``; prox in closed form (three regimes)."""
-
-    name = "hinge"
-    code = 2
-
-
-class ProxLoss(Loss):
-    """A convex margin loss ``l(y, x) = ell(y x)`` given through its proximal operator.
-
-    Subclass it (as a frozen dataclass registered with
-    :func:`lmech.register_model`, so that models holding it serialise) and
-    implement :meth:`prox_margin`; the ERM channel integrals then run on the
-    same Gauss–Legendre panels as the built-in losses, vectorised in NumPy
-    (slower than the compiled built-ins).  Where the prox is not smooth in
-    ``omega`` (a kink of ``ell``), return the kink positions from
-    :meth:`kinks` so that panel edges are placed there.
-    """
-
-    code = -1
-
-    def kinks(self, V):
-        """Values of ``omega' = y omega`` where the prox is not smooth (default: none)."""
-        return ()
-
-    def prox_margin(self, om, V):
-        """Vectorised prox: ``t = argmin_t (t - om)**2/(2V) + ell(t)`` for an array ``om``.
-
-        Returns ``(t, ell(t), ell''(t))`` as arrays; ``ell''`` may be ``inf``
-        on a kink (then ``d_omega f_out = -1/V``).
-        """
-        raise NotImplementedError
-
-
-@register_model("replica.SquaredHinge")
-@dataclass(frozen=True)
-class SquaredHinge(ProxLoss):
-    """``l(y, x) = max(0, 1 - y x)**2 / 2``, through its closed-form prox (a :class:`ProxLoss`).
-
-    ``t = om`` for ``om >= 1``, else ``t = (om + V)/(1 + V)``.
-    """
-
-    name = "squared-hinge"
-
-    def kinks(self, V):
-        return (1.0,)
-
-    def prox_margin(self, om, V):
-        om = np.asarray(om, float)
-        t = np.where(om >= 1.0, om, (om + V) / (1.0 + V))
-        return t, 0.5 * np.maximum(0.0, 1.0 - t) ** 2, np.where(t < 1.0, 1.0, 0.0)
-
-
-LOSSES = {"square": Square, "ridge": Square, "logistic": Logistic, "hinge": Hinge,
-          "squared-hinge": SquaredHinge}
-
-
-def get_loss(name, **params) -> Loss:
-    """A loss by name: ``square`` (``ridge``), ``logistic``, ``hinge``, ``squared-hinge``."""
-    if isinstance(name, Loss):
-        return name
-    key = str(name).lower()
-    if key not in LOSSES:
-        raise ValueError(f"loss must be one of {', '.join(sorted(LOSSES))}; got {name!r}")
-    return LOSSES[key](**params)
+# The losses live in :mod:`lmech.blocks.losses` (one home for every layer); the four the
+# layer had before the move are written under their old spec names ("replica.Square", ...).
 
 
 @register_model("replica.ERM")
@@ -176,8 +81,9 @@ class ERM(Model):
 
     Parameters
     ----------
-    loss : Loss or str
-        ``square``, ``logistic`` or ``hinge``.
+    loss : lmech.blocks.losses.Loss or str
+        Any loss of :mod:`lmech.blocks.losses` (``square``, ``logistic``,
+        ``hinge``, ``squared-hinge``, ...) or a :class:`ProxLoss`.
     reg : float
         L2 strength ``lambda >= 0`` (penalty ``lambda |w|**2 / 2``).
         ``lambda = 0`` is handled explicitly: square loss with ``alpha > 1``
@@ -211,11 +117,11 @@ class ERM(Model):
         if self.channel is None or isinstance(self.channel, str):
             object.__setattr__(self, "channel", get_channel(self.channel or "sign"))
         if not isinstance(self.loss, Loss):
-            raise ValueError(f"loss must be a replica loss, got {self.loss!r}")
+            raise ValueError(f"loss must be a loss of lmech.blocks.losses, got {self.loss!r}")
         if not isinstance(self.teacher_prior, Prior):
             raise ValueError(f"teacher_prior must be a replica prior, got {self.teacher_prior!r}")
         if isinstance(self.channel, Linear):
-            if not isinstance(self.loss, Square):
+            if not isinstance(self.loss, _bl.Square):
                 raise ValueError("loss: a linear teacher channel is supported with the square loss only")
         elif not isinstance(self.channel, _SignFamily):
             raise ValueError(f"channel must be linear or a sign family (sign, label-flip, probit), "
@@ -251,24 +157,27 @@ def _hats(model: ERM, alpha, m, q, V, n):
         tl = 0.5 * (rho + d + q - 2.0 * m) / (1.0 + V) ** 2
         return mh, qh, mh, tl
     d, e = ch._de()
-    if isinstance(model.loss, ProxLoss):
-        mh, qh, vh, tl = _prox_loss_hats(model.loss, q, m, V, rho, d, e, n)
+    loss = model.loss
+    if loss.code < 0:
+        mh, qh, vh, tl = _prox_loss_hats(loss, q, m, V, rho, d, e, n)
     else:
-        mh, qh, vh, tl = K.erm_sign_hats(model.loss.code, q, m, V, rho, d, e, *_legendre(n))
+        mh, qh, vh, tl = K.erm_sign_hats(loss.code, loss.par, q, m, V, rho, d, e, *_legendre(n),
+                                         np.asarray(loss.kinks(V), dtype=np.float64))
     return alpha * mh, alpha * qh, alpha * vh, tl
 
 
 def _prox_loss_hats(loss, q, m, V, rho, delta, eps, n):
-    """The integrals of :func:`replica._kernels.erm_sign_hats` for a :class:`ProxLoss`, in NumPy."""
+    """The integrals of :func:`replica._kernels.erm_sign_hats` for a loss without a kernel
+    (:class:`ProxLoss`), in NumPy."""
     from lmech.special import Phi as _Phi
 
     V0 = max(rho - m * m / q, 0.0)
     s0 = math.sqrt(V0 + delta)
     sq = math.sqrt(q)
-    buf = np.empty(96)
-    k = K._erm_edges(q, m, V, V0, delta, 0, buf)
-    extra = [kk / sq for kk in loss.kinks(V)] + [-kk / sq for kk in loss.kinks(V)]
-    ed = np.unique(np.concatenate([buf[:k], [e for e in extra if abs(e) < 10.0]]))
+    pins = np.asarray(loss.kinks(V), dtype=np.float64)
+    buf = np.empty(66 + 2 * pins.size)
+    k = K._erm_edges(q, m, V, V0, delta, pins, buf)
+    ed = np.unique(buf[:k])
     xg, wg = _legendre(n)
     a, b = ed[:-1], ed[1:]
     h, c = 0.5 * (b - a), 0.5 * (a + b)
@@ -300,16 +209,13 @@ def _prox_loss_hats(loss, q, m, V, rho, delta, eps, n):
     return mh, qh, vh, tl
 
 
-#: ``l'(0)`` in the margin variable: the prox ``t`` crosses 0 at ``omega' = V l'(0)``
-_LPRIME0 = {0: -1.0, 1: -0.5, 2: -1.0}
-
-
 def _train_error(model, m, q, V, n=16):
     """Training classification error ``E sum_y Z0(y) 1(y x_hat < 0)`` at the RS saddle point.
 
     The training pre-activation of a sample is the prox ``t(y omega)``, increasing
     in ``omega' = y omega``, with ``t = 0`` at ``omega'_0 = V l'(0)`` (``-V`` for
-    hinge and square, ``-V/2`` for logistic; by bisection for a :class:`ProxLoss`).
+    hinge and square, ``-V/2`` for logistic: ``V l'(y=1, h=0)`` from the loss table;
+    by bisection for a loss without a kernel, :class:`ProxLoss`).
     So the error is ``2 [eps Phi(kappa0) + c E Phi(a xi) 1(xi < kappa0)]`` with
     ``kappa0 = omega'_0/sqrt(q)``, ``a = m/(sqrt(q) s0)``: the teacher-step
     expectation of :func:`_mm_integrals` (unit width in the scaled variable).
@@ -319,9 +225,8 @@ def _train_error(model, m, q, V, n=16):
     c = 1.0 - 2.0 * eps
     if math.isinf(V):
         return 0.0
-    code = model.loss.code
-    if code in _LPRIME0:
-        om0 = V * _LPRIME0[code]
+    if model.loss.code >= 0:
+        om0 = V * float(model.loss.d1(1.0, 0.0))
     else:
         t = lambda o: float(model.loss.prox_margin(np.array([o]), V)[0][0])  # noqa: E731
         lo, hi = -1.0, 1.0
@@ -348,16 +253,10 @@ def _observables(model, alpha, m, q, V, hats, n=16):
     mh, qh, vh, tl = hats
     sc = {"alpha": float(alpha), "reg": model.reg, "m": m, "q": q, "V": V, "mhat": mh, "qhat": qh,
           "Vhat": vh, "train_loss": tl}
+    sc["test_error"] = model.channel.test_error(m, q, rho)
+    sc["test_error_noisy"] = model.channel.test_error(m, q, rho, noisy=True)
     if model.classification:
-        c = min(max(m / math.sqrt(rho * q), -1.0), 1.0)
-        e = math.acos(c) / math.pi
-        sc["test_error"] = e
         sc["train_error"] = _train_error(model, m, q, V, n)
-        sc["test_error_noisy"] = model.channel.clean_error_to_label_error(e) \
-            if hasattr(model.channel, "clean_error_to_label_error") else e
-    else:
-        sc["test_error"] = rho + q - 2.0 * m
-        sc["test_error_noisy"] = rho + q - 2.0 * m + model.channel.delta
     return sc
 
 
@@ -373,7 +272,7 @@ def ridge_closed_form(model: ERM, alpha) -> dict:
     error ``rho (1 - alpha) + alpha Delta / (1 - alpha)``.
     Returns ``{"m", "q", "V", "test_error"}`` (excess error ``rho + q - 2m``).
     """
-    if not (isinstance(model.channel, Linear) and isinstance(model.loss, Square)):
+    if not (isinstance(model.channel, Linear) and isinstance(model.loss, _bl.Square)):
         raise ValueError("model: ridge_closed_form needs the square loss and a linear teacher")
     alpha = check_real("alpha", alpha, low=0.0, low_open=True)
     lam, rho, d = model.reg, model.rho, model.channel.delta
@@ -387,14 +286,14 @@ def ridge_closed_form(model: ERM, alpha) -> dict:
         # q = alpha rho + alpha Delta / (1 - alpha)
         m = rho * alpha
         q = alpha * rho + alpha * d / (1.0 - alpha)
-        return {"m": m, "q": q, "V": math.inf, "test_error": rho + q - 2.0 * m}
+        return {"m": m, "q": q, "V": math.inf, "test_error": model.channel.test_error(m, q, rho)}
     else:
         raise ValueError("alpha: lambda = 0 at alpha = 1 (interpolation threshold) has an infinite error")
     mh = alpha / (1.0 + V)
     m = rho * mh * V
     k = alpha * V * V / (1.0 + V) ** 2
     q = V * V * (rho * mh * mh + alpha * (rho + d - 2.0 * m) / (1.0 + V) ** 2) / (1.0 - k)
-    return {"m": m, "q": q, "V": V, "test_error": rho + q - 2.0 * m}
+    return {"m": m, "q": q, "V": V, "test_error": model.channel.test_error(m, q, rho)}
 
 
 _OPTIONS = ("init", "damping", "method", "rtol", "max_iter", "memory", "n_quad")
@@ -469,7 +368,7 @@ def solve_erm(model: ERM, alpha, *, init=None, damping="adaptive", method="ander
     if isinstance(init, str):
         check_choice("init", init, ("default", "uninformed"))
         init = None
-    if lam == 0.0 and isinstance(model.loss, Hinge) and model.classification:
+    if lam == 0.0 and isinstance(model.loss, _bl.Hinge) and model.classification:
         opts = {"rtol": rtol, "n_quad": n_quad, "method": "bracketed root in theta (max-margin closed form)",
                 "init": "not used"}
         return _solve_max_margin(model, alpha, rtol=rtol, n_quad=n_quad, t0=time.perf_counter(), opts=opts)
@@ -492,7 +391,7 @@ def solve_erm(model: ERM, alpha, *, init=None, damping="adaptive", method="ander
 
     if not valid(x0) or x0[0] <= 0.0:
         raise ValueError(f"init must satisfy 0 < m, m^2 <= rho q, V > 0; got m, q, V = {tuple(x0)}")
-    if lam == 0.0 and (isinstance(model.loss, Hinge) or (isinstance(model.loss, Square) and alpha < 1.0)):
+    if lam == 0.0 and (isinstance(model.loss, _bl.Hinge) or (isinstance(model.loss, _bl.Square) and alpha < 1.0)):
         return _solve_interpolating(model, alpha, x0[:2], rtol=rtol, max_iter=max_iter, damping=damping,
                                     method=method, memory=memory, n_quad=n_quad, t0=t0)
     nq = {"n": n_quad}
@@ -957,9 +856,8 @@ def _solve_max_margin(model, alpha, *, rtol, n_quad, t0, opts):
         err[key] = abs(o[key] - o1[key]) + abs(slope) * d_theta + 4.0 * np.finfo(float).eps * abs(o[key])
     sc.update({"m": o["m"], "q": o["q"], "V": math.inf, "mhat": math.nan, "qhat": math.nan, "Vhat": 0.0,
                "train_loss": 0.0, "train_error": 0.0, "test_error": o["test_error"]})
-    ch = model.channel
-    sc["test_error_noisy"] = ch.clean_error_to_label_error(o["test_error"]) \
-        if hasattr(ch, "clean_error_to_label_error") else o["test_error"]
+    # on the noisy label, from the angle theta of the normalised estimator (q = 1, m = cos(theta) sqrt(rho))
+    sc["test_error_noisy"] = model.channel.test_error(math.cos(th) * math.sqrt(rho), 1.0, rho, noisy=True)
     sc.update({"lambda_V": o["lambda_V"], "support_fraction": o["support_fraction"], "margin": o["margin"]})
     err["train_loss"] = 0.0
     err["train_error"] = 0.0

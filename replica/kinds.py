@@ -151,7 +151,24 @@ def _first_finite(values) -> float:
     return float(x[0]) if x.size else math.nan
 
 
-def _fixed_model(sweep_result, **override):
+def _stored_model(sweep_result, points):
+    """The model stored with the first of the grid ``points`` that has one
+    (:meth:`lmech.sweep.SweepResult.model_at`, format >= 1.2), else None."""
+    model_at = getattr(sweep_result, "model_at", None)
+    for p in points if model_at is not None else ():
+        model = model_at(p)
+        if model is not None:
+            return model
+    return None
+
+
+def _fixed_model(sweep_result, points, **override):
+    """The Bayes model at the grid ``points`` (which share every parameter but ``alpha``):
+    the one stored with them (format >= 1.2), else rebuilt from the sweep's flat
+    parameters with ``override`` (format 1.0 / 1.1 archives, which store no model)."""
+    model = _stored_model(sweep_result, points)
+    if model is not None:
+        return model
     fixed = dict(sweep_result.meta.get("fixed", {}))
     fixed.update(override)
     keys = ("prior", "channel", "rho", "delta", "eps")
@@ -174,7 +191,7 @@ def bayes_plot(sweep_result, ax):
         a = np.asarray(arr["alpha"], float)
         eu, ei = np.asarray(arr["eg_bayes_uninf"], float), np.asarray(arr["eg_bayes_inf"], float)
         pu, pi = np.asarray(arr["phi_uninf"], float), np.asarray(arr["phi_inf"], float)
-        model = _fixed_model(sweep_result)
+        model = _fixed_model(sweep_result, range(a.size))
         qu, qi = np.asarray(arr["q_uninf"], float), np.asarray(arr["q_inf"], float)
         same = np.abs(qu - qi) <= 1e-8 * model.rho
         # where both starts reach the same fixed point it is one branch: call it
@@ -218,7 +235,8 @@ def bayes_plot(sweep_result, ax):
                     return _first_finite(x[:, j] if axes[0] == "alpha" else x[j, :])
                 th = {k: row(k) for k in ("alpha_c", "alpha_sp_uninf", "alpha_sp_inf")}
             else:
-                th = transitions(_fixed_model(sweep_result, **{other: float(v)})).scalars
+                points = [(i, j) if axes[0] == "alpha" else (j, i) for i in range(a.size)]
+                th = transitions(_fixed_model(sweep_result, points, **{other: float(v)})).scalars
             ac.append(th["alpha_c"])
             asp.append(th["alpha_sp_uninf"])
             asi.append(th["alpha_sp_inf"] if th["alpha_sp_inf"] > 0 else math.nan)
@@ -423,7 +441,9 @@ def gardner_plot(sweep_result, ax):
         from .gardner import spherical_capacity
 
         k = np.asarray(arr["margin"], float)
-        prior = sweep_result.meta.get("fixed", {}).get("prior", "spherical")
+        model = _stored_model(sweep_result, range(k.size))     # format >= 1.2; else the flat name
+        prior = model.prior.name if model is not None else \
+            sweep_result.meta.get("fixed", {}).get("prior", "spherical")
         ax.plot(k, arr["alpha_c"], "C0-", label=rf"capacity $\alpha_c(\kappa)$, {prior} weights")
         if prior != "spherical":
             ax.plot(k, [spherical_capacity(float(x)) for x in k], "C1--",

@@ -290,3 +290,12 @@ def test_large_lambda_limit_is_the_hebb_rule(loss):
     r = replica.solve(replica.ERM(loss, 1e7, "gaussian", "sign"), a)
     R = math.sqrt(2 * a / (2 * a + math.pi))
     assert r.success and r.test_error == pytest.approx(math.acos(R) / math.pi, abs=1e-6)
+
+
+def test_base_layer_losses_are_the_replica_losses():
+    # the replica layer's losses are those of lmech.blocks (one class each)
+    import lmech.blocks
+
+    for name in ("square", "logistic", "hinge", "squared-hinge"):
+        assert replica.get_loss(name) == lmech.blocks.get_loss(name)
+        assert type(replica.ERM(name, 0.2).loss) is lmech.blocks.LOSSES[name]

@@ -63,6 +63,23 @@ def test_hinge_fit_is_the_minimiser():
     assert_run_is_the_fit(res, w, w_star, np.mean(np.maximum(0.0, 1.0 - A @ w)), 1e-5)
 
 
+def test_squared_hinge_fit_is_the_minimiser():
+    # any smooth loss of lmech.blocks goes through the same Newton-CG fit: the squared hinge
+    # objective sum max(0, 1 - y w.x/sqrt d)^2/2 + (lam/2)|w|^2 minimised here by BFGS
+    model = replica.ERM("squared-hinge", 0.2, "gaussian", "label-flip")
+    d, alpha, seed = 60, 2.0, 0
+    res = simulate_erm(model, d, [alpha], seed=seed)
+    X, y, w_star = drawn_problem(model.teacher_prior, model.channel, d, alpha, seed)
+
+    def obj(v):
+        r = np.maximum(0.0, 1.0 - y * (X @ v) / math.sqrt(d))
+        return 0.5 * r @ r + 0.5 * model.reg * v @ v, -(X.T @ (y * r)) / math.sqrt(d) + model.reg * v
+
+    ref = minimize(obj, np.zeros(d), jac=True, method="BFGS", options={"gtol": 1e-10}).x
+    tl = np.mean(0.5 * np.maximum(0.0, 1.0 - y * (X @ ref) / math.sqrt(d)) ** 2)
+    assert_run_is_the_fit(res, ref, w_star, tl, 1e-6)
+
+
 def test_square_fit_closed_form():
     model = replica.ERM("square", 0.5, "gaussian", "sign")
     d, alpha, seed = 60, 2.0, 0
@@ -210,3 +227,14 @@ def test_gamp_trajectory_follows_state_evolution():
     rep = compare(wrong, model, sizes=[300, 600], seeds=8, observables=["mse_iter"],
                   sim_options={"n_iter": 10, "tol": 1e-30})
     assert rep.verdict == "disagree"
+
+
+def test_erm_loss_without_kernel_is_refused():
+    class _PyHinge(replica.ProxLoss):
+        name = "py-hinge"
+
+        def prox_margin(self, om, V):
+            return replica.Hinge().prox_margin(om, V)
+
+    with pytest.raises(ValueError, match="loss: validation.simulate_erm needs a loss with a compiled kernel"):
+        simulate_erm(replica.ERM(_PyHinge(), 0.1), 10, [1.0])

@@ -6,7 +6,8 @@ the Python wrappers from a :class:`numpy.random.Generator` and passed in as
 arrays, so a run is reproducible from its seed alone.  The validating
 wrappers live in :mod:`validation.committee` and the other simulator modules.
 
-Activation codes follow :mod:`odes._kernels`: ``0`` erf(u/sqrt 2), ``1`` ReLU,
+Activations and losses are those of :mod:`lmech.blocks` (``act_g``, ``act_dg``,
+``loss_value``, ``loss_d1`` and their codes): ``0`` erf(u/sqrt 2), ``1`` ReLU,
 ``2`` linear, ``3`` quadratic (``g(u) = u**2``).
 """
 
@@ -17,37 +18,16 @@ import math
 import numpy as np
 from numba import njit
 
+from lmech.blocks.activations import ERF_SQRT2, act_dg, act_g
+from lmech.blocks.activations import LINEAR as _LINEAR
+from lmech.blocks.activations import QUADRATIC as _QUADRATIC
+from lmech.blocks.activations import RELU as _RELU
+from lmech.blocks.losses import HINGE, LOGISTIC, SQUARE, loss_d1, loss_value
 from lmech.blocks.schedules import lr_at
 from lmech.warm import register_warmup
 
-ERF, RELU, LINEAR, QUADRATIC = 0, 1, 2, 3
-
-_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
-_INV_SQRT2 = 1.0 / math.sqrt(2.0)
-
-
-@njit(cache=True)
-def act_g(code, u):
-    """Activation ``g(u)`` for a kernel code (``0`` is ``erf(u / sqrt 2)``)."""
-    if code == 0:
-        return math.erf(u * _INV_SQRT2)
-    if code == 1:
-        return u if u > 0.0 else 0.0
-    if code == 2:
-        return u
-    return u * u
-
-
-@njit(cache=True)
-def act_dg(code, u):
-    """Derivative ``g'(u)`` (for ReLU, ``g'(0) = 0``)."""
-    if code == 0:
-        return _SQRT_2_OVER_PI * math.exp(-0.5 * u * u)
-    if code == 1:
-        return 1.0 if u > 0.0 else 0.0
-    if code == 2:
-        return 1.0
-    return 2.0 * u
+# the activation table of lmech.blocks (codes 0 erf(u/sqrt 2), 1 ReLU, 2 linear, 3 quadratic)
+ERF, RELU, LINEAR, QUADRATIC = ERF_SQRT2, _RELU, _LINEAR, _QUADRATIC
 
 
 @njit(cache=True)
@@ -604,8 +584,6 @@ def warmup():
     gf = cfunc("float64(float64)", cache=True)(_ident)
     dgf = cfunc("float64(float64)", cache=True)(_one)
     for code in (ERF, RELU, LINEAR, QUADRATIC):
-        act_g(code, 0.3)
-        act_dg(code, 0.3)
         dot(X[0], X[1])
     for code, fns in ((ERF, (None, None, False)), (-1, (gf, dgf, True)), (-1, (gf, dgf, False))):
         a = CommitteeArgs(act=code, K=K, M=M, train_v=True, lr=0.1, lr_v=0.1, schedule=1, t0=1.0,
@@ -636,39 +614,23 @@ def warmup():
 
 # ===========================================================================
 # GLM dynamics section (square / logistic / hinge, Langevin, persistent SGD): BEGIN
-GLM_SQUARE, GLM_LOGISTIC, GLM_HINGE = 0, 1, 2
+GLM_SQUARE, GLM_LOGISTIC, GLM_HINGE = SQUARE, LOGISTIC, HINGE
 
 
 @njit(cache=True)
-def glm_loss_terms(loss, y, h, s, binv, g, ell):
+def glm_loss_terms(loss, par, y, h, s, binv, g, ell):
     """Per-sample ``g = (s/b) d ell/dh`` and ``ell(y, h)`` (all samples), in place.
 
-    Square ``(y-h)^2/2``; logistic ``log(1 + e^{-y h})``; hinge ``max(0, 1 -
-    y h)`` with subgradient 0 at the kink ``y h = 1``.  Returns the mean loss.
+    ``loss``, ``par``: code and parameters of a :mod:`lmech.blocks.losses`
+    loss (square ``(y-h)^2/2``; logistic ``log(1 + e^{-y h})``; hinge
+    ``max(0, 1 - y h)`` with subgradient 0 at the kink ``y h = 1``; ...).
+    Returns the mean loss.
     """
     n = y.shape[0]
     tot = 0.0
     for mu in range(n):
-        yy = y[mu]
-        hh = h[mu]
-        if loss == GLM_SQUARE:
-            d1 = hh - yy
-            v = 0.5 * d1 * d1
-        elif loss == GLM_LOGISTIC:
-            u = yy * hh
-            if u >= 0.0:
-                e = math.exp(-u)
-                d1 = -yy * e / (1.0 + e)
-                v = math.log1p(e)
-            else:
-                e = math.exp(u)
-                d1 = -yy / (1.0 + e)
-                v = -u + math.log1p(e)
-        else:
-            u = 1.0 - yy * hh
-            d1 = -yy if u > 0.0 else 0.0
-            v = u if u > 0.0 else 0.0
-        g[mu] = s[mu] * binv * d1
+        v = loss_value(loss, par, y[mu], h[mu])
+        g[mu] = s[mu] * binv * loss_d1(loss, par, y[mu], h[mu])
         ell[mu] = v
         tot += v
     return tot / n
@@ -689,7 +651,7 @@ def _warmup_glm():
     h = np.array([0.3, 0.2, 1.0])
     s = np.ones(3)
     for loss in (GLM_SQUARE, GLM_LOGISTIC, GLM_HINGE):
-        glm_loss_terms(loss, y, h, s, 1.0, np.empty(3), np.empty(3))
+        glm_loss_terms(loss, np.zeros(1), y, h, s, 1.0, np.empty(3), np.empty(3))
     sgd_switch(s, np.full(3, 0.5), 0.9, 0.1)
 # GLM dynamics section: END
 # ===========================================================================

@@ -8,8 +8,10 @@ sqrt(d)``, labels from the channel (``sign``, label flips, probit, linear),
 
 * :func:`simulate_erm` -- the minimiser of ``sum_mu l(y_mu, w.x_mu/sqrt d) +
   (lambda/2)|w|^2`` (:class:`replica.ERM`): the square loss by its closed form
-  (a linear solve), the logistic loss by trust-region Newton-CG (scipy) to a
-  gradient norm of ``1e-8`` relative, the hinge loss through its dual, a
+  (a linear solve), the logistic loss (and any other loss of
+  :mod:`lmech.blocks.losses` with a second derivative) by trust-region
+  Newton-CG (scipy) to a gradient norm of ``1e-8`` relative, the hinge loss
+  through its dual, a
   box-constrained concave quadratic programme solved by dual coordinate
   descent (Hsieh et al., ICML 2008; Numba kernel) to a projected-gradient
   violation of ``1e-7``.
@@ -23,9 +25,10 @@ Data are drawn with the blocks' samplers: ``prior.sample`` (teacher) and
 ``channel.sample`` (labels).
 
 Observables at every ``alpha``: ``m = w.w*/d``, ``q = |w|^2/d``,
-``test_error`` (classification: ``arccos(w.w*/(|w||w*|))/pi``, the exact
-probability of disagreeing with the clean teacher label on a fresh input;
-regression: ``|w - w*|^2/d``), ``train_loss`` (ERM, mean loss without the
+``test_error`` (the channel's :meth:`~lmech.blocks.channels.Channel.test_error`
+at the empirical overlaps, ``rho = |w*|^2/d``: classification
+``arccos(w.w*/(|w||w*|))/pi``, the exact probability of disagreeing with the
+clean teacher label on a fresh input; regression ``rho + q - 2m = |w - w*|^2/d``), ``train_loss`` (ERM, mean loss without the
 penalty), ``mse = |w - w*|^2/d`` (GAMP).
 """
 
@@ -38,6 +41,7 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import expit
 
+from lmech.blocks.losses import Hinge, Square
 from lmech.checks import check_int
 from lmech.result import Result, register_result
 from lmech.status import Status
@@ -77,18 +81,14 @@ def _data(model_prior, channel, d, alpha, rng):
     return X, y, w_star
 
 
-def _errors(w, w_star, classification):
+def _errors(w, w_star, channel):
+    """``(m, q, test_error, mse)`` of the estimate ``w``: the channel's test error at the
+    empirical overlaps (``rho = |w*|^2/d``, the exact error on fresh Gaussian inputs)."""
     d = w.size
     m = float(w @ w_star) / d
     q = float(w @ w) / d
     mse = float((w - w_star) @ (w - w_star)) / d
-    if classification:
-        nw, ns = math.sqrt(q * d), math.sqrt(float(w_star @ w_star))
-        c = (w @ w_star) / (nw * ns) if nw > 0 and ns > 0 else 0.0
-        err = math.acos(min(1.0, max(-1.0, c))) / math.pi
-    else:
-        err = mse
-    return m, q, err, mse
+    return m, q, channel.test_error(m, q, float(w_star @ w_star) / d), mse
 
 
 # -- ERM ---------------------------------------------------------------------------
@@ -101,21 +101,22 @@ def _fit_square(X, y, lam):
     return np.linalg.solve(A, b), True, 1
 
 
-def _fit_logistic(X, y, lam, gtol):
+def _fit_smooth(X, y, lam, loss, gtol):
     # Newton's method with a trust region and conjugate-gradient inner solves (scipy
-    # trust-ncg), with exact Hessian-vector products A^T diag(s(1-s)) A p + lam p
+    # trust-ncg) on sum_mu l(y_mu, h_mu) + lam |w|^2/2, h = X w / sqrt d, with the loss's
+    # value, derivative and exact Hessian-vector products A^T diag(l'') A p + lam p
+    # (lmech.blocks.losses; a loss with a piecewise l'' gets the generalised Hessian)
     n, d = X.shape
-    A = X * (y / math.sqrt(d))[:, None]                      # rows y_mu x_mu / sqrt d
+    A = X / math.sqrt(d)
 
     def f(w):
-        h = A @ w                                   # y * pre-activation
-        loss = np.sum(np.logaddexp(0.0, -h)) + 0.5 * lam * (w @ w)
-        g = -(A.T @ expit(-h)) + lam * w
-        return loss, g
+        h = A @ w
+        val = float(np.sum(loss.value(y, h))) + 0.5 * lam * (w @ w)
+        g = A.T @ loss.d1(y, h) + lam * w
+        return val, g
 
     def hessp(w, p):
-        h = A @ w
-        return A.T @ (expit(h) * expit(-h) * (A @ p)) + lam * p
+        return A.T @ (loss.d2(y, A @ w) * (A @ p)) + lam * p
 
     w = np.zeros(d)
     g0 = max(float(np.linalg.norm(f(w)[1])), 1.0)
@@ -151,7 +152,8 @@ def simulate_erm(model, d: int, alphas, *, seed: int = 0, gtol: float = 1e-8) ->
     Parameters
     ----------
     model : replica.ERM
-        Loss (square, logistic, hinge), L2 strength ``reg``, teacher prior and channel.
+        Loss (any of :mod:`lmech.blocks.losses` with a kernel), L2 strength ``reg``,
+        teacher prior and channel.
     d : int
         Dimension.
     alphas : array_like
@@ -178,31 +180,26 @@ def simulate_erm(model, d: int, alphas, *, seed: int = 0, gtol: float = 1e-8) ->
     alphas = np.asarray(alphas, dtype=float).ravel()
     if alphas.size == 0 or np.any(~np.isfinite(alphas)) or np.any(alphas <= 0):
         raise ValueError("alphas must be a non-empty list of positive sample ratios")
+    loss = model.loss
+    if not isinstance(loss, (Square, Hinge)):
+        loss.kernel_code("validation.simulate_erm")
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed)
-    loss = model.loss
     P = alphas.size
     out = {k: np.full(P, np.nan) for k in ("m", "q", "test_error", "train_loss", "mse")}
     conv = np.zeros(P, dtype=bool)
     iters = np.zeros(P, dtype=np.int64)
     for j, alpha in enumerate(alphas):
         X, y, w_star = _data(model.teacher_prior, model.channel, d, alpha, rng)
-        if isinstance(loss, replica.erm.Square):
+        if isinstance(loss, Square):
             w, ok, it = _fit_square(X, y, model.reg)
-        elif isinstance(loss, replica.erm.Logistic):
-            w, ok, it = _fit_logistic(X, y, model.reg, gtol)
-        elif isinstance(loss, replica.erm.Hinge):
+        elif isinstance(loss, Hinge):
             w, ok, it = _fit_hinge(X, y, model.reg, gtol)
-        else:  # pragma: no cover - ERM validates its loss
-            raise ValueError(f"loss: unsupported {loss!r}")
-        h = X @ w / math.sqrt(d)
-        if isinstance(loss, replica.erm.Square):
-            tl = 0.5 * np.mean((y - h) ** 2)
-        elif isinstance(loss, replica.erm.Logistic):
-            tl = np.mean(np.logaddexp(0.0, -y * h))
         else:
-            tl = np.mean(np.maximum(0.0, 1.0 - y * h))
-        m, q, err, mse = _errors(w, w_star, model.classification)
+            w, ok, it = _fit_smooth(X, y, model.reg, loss, gtol)
+        h = X @ w / math.sqrt(d)
+        tl = float(np.mean(loss.value(y, h)))
+        m, q, err, mse = _errors(w, w_star, model.channel)
         out["m"][j], out["q"][j], out["test_error"][j], out["mse"][j] = m, q, err, mse
         out["train_loss"][j] = tl
         conv[j], iters[j] = ok, it
@@ -214,12 +211,12 @@ def simulate_erm(model, d: int, alphas, *, seed: int = 0, gtol: float = 1e-8) ->
                   model=model, options={"d": d, "seed": seed, "gtol": gtol},
                   conventions=dict(replica.erm.CONVENTIONS,
                                    solver={"square": "closed form (linear solve)",
-                                           "logistic": "trust-region Newton-CG (scipy) on the primal",
-                                           "hinge": "dual coordinate descent (Numba)"}[loss.name]),
+                                           "hinge": "dual coordinate descent (Numba)"}.get(
+                                       loss.name, "trust-region Newton-CG (scipy) on the primal")),
                   timings={"total": time.perf_counter() - t0},
                   arrays=dict(alpha=alphas, converged=conv, iterations=iters, **out),
                   scalars={"d": d, "seed": seed},
-                  error_estimate={k: (0.0 if isinstance(loss, replica.erm.Square) and success else math.nan)
+                  error_estimate={k: (0.0 if isinstance(loss, Square) and success else math.nan)
                                   for k in out})
 
 
@@ -268,7 +265,6 @@ def simulate_gamp(model, d: int, alphas, *, seed: int = 0, n_iter: int = 60, dam
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed)
     P = alphas.size
-    classification = model.channel.classification
     out = {k: np.full(P, np.nan) for k in ("m", "q", "test_error", "mse")}
     mse_iter = np.full((P, n_iter), np.nan)
     conv = np.zeros(P, dtype=bool)
@@ -301,7 +297,7 @@ def simulate_gamp(model, d: int, alphas, *, seed: int = 0, n_iter: int = 60, dam
                 mse_iter[j, it:] = mse_iter[j, it - 1]   # the fixed point: later iterates equal it
                 break
         iters[j] = it
-        m, q, err, mse = _errors(what, w_star, classification)
+        m, q, err, mse = _errors(what, w_star, model.channel)
         out["m"][j], out["q"][j], out["test_error"][j], out["mse"][j] = m, q, err, mse
     success = bool(np.all(np.isfinite(out["mse"])))
     msg = (f"GAMP converged (|dw|^2/d < {tol:g}) at {int(conv.sum())} of {P} alphas"

@@ -44,10 +44,6 @@ from .gradflow import FlowRun, _grid_steps, _teacher_data, flow_errors, simulate
 
 __all__ = ["simulate_glm_dynamics", "glm_point", "selection_probabilities", "selection_chain"]
 
-_LOSS = {"square": _kernels.GLM_SQUARE, "logistic": _kernels.GLM_LOGISTIC,
-         "hinge": _kernels.GLM_HINGE}
-
-
 def selection_probabilities(b: float, tau: float, dt: float) -> tuple[float, float]:
     """``(P(s'=1 | s=1), P(s'=1 | s=0))`` over one step ``dt`` of the persistent-SGD chain.
 
@@ -151,13 +147,16 @@ def simulate_glm_dynamics(model, d: int, times, *, seed: int = 0, dt: float = 0.
     s = np.ones(n) if b >= 1.0 else (rng.random(n) < b).astype(np.float64)
     lam = model.ridge
     amp = math.sqrt(2.0 * model.temperature * dt / d)
-    code = _LOSS[model.loss]
+    from lmech.blocks.losses import get_loss   # (the loss table of every layer)
+
+    loss = get_loss(model.loss)
+    code, par = loss.kernel_code("the GLM simulator"), loss.par
     g = np.empty(n)
     ell = np.empty(n)
 
     def force(beta, s):
         h = X @ beta
-        L = _kernels.glm_loss_terms(code, y, h, s, binv, g, ell)
+        L = _kernels.glm_loss_terms(code, par, y, h, s, binv, g, ell)
         return -(X.T @ g) / n - lam * beta, L, h
 
     beta = np.zeros(d)
@@ -179,7 +178,7 @@ def simulate_glm_dynamics(model, d: int, times, *, seed: int = 0, dt: float = 0.
             F, L, h = force(beta, s)
             step += 1
         # train loss over all samples (every s_mu = 1), without the ridge
-        _kernels.glm_loss_terms(code, y, h, np.ones(n), 1.0, g, ell)
+        _kernels.glm_loss_terms(code, par, y, h, np.ones(n), 1.0, g, ell)
         out["M_t"][j] = beta @ bstar
         out["Q_t"][j] = beta @ beta
         out["train_loss_t"][j] = float(ell.mean())
@@ -191,9 +190,7 @@ def simulate_glm_dynamics(model, d: int, times, *, seed: int = 0, dt: float = 0.
         arrays["test_risk_t"] = 0.5 * (ey2 - 2.0 * a * M + Q)
         del arrays["train_error_t"]
     if model.teacher == "sign":
-        with np.errstate(invalid="ignore", divide="ignore"):
-            c = np.clip(M / np.sqrt(Q * model.rho), -1.0, 1.0)
-        arrays["test_error_t"] = np.where(Q > 0, np.arccos(c) / math.pi, 0.5)
+        arrays["test_error_t"] = get_channel(model.teacher).test_error(M, Q, model.rho)
     ok = bool(np.all(np.isfinite(Q)))
     conv = dict(model.conventions())
     conv.update(beta_star="uniform direction, |beta*|^2 = rho exactly",

@@ -227,9 +227,7 @@ def simulate_glm(model, d: int, times, *, seed: int = 0) -> FlowRun:
     arrays = {"t": t, "M_t": M, "Q_t": Q, "train_loss_t": np.einsum("ij,ij->i", r, r) / (2.0 * n),
               "test_risk_t": 0.5 * (ey2 - 2.0 * a * M + Q)}
     if model.teacher == "sign":
-        with np.errstate(invalid="ignore", divide="ignore"):
-            c = np.clip(M / np.sqrt(Q * model.rho), -1.0, 1.0)
-        arrays["test_error_t"] = np.where(Q > 0, np.arccos(c) / math.pi, 0.5)
+        arrays["test_error_t"] = get_channel(model.teacher).test_error(M, Q, model.rho)
     conv = dict(model.conventions())
     conv.update(beta_star="uniform direction, |beta*|^2 = rho exactly",
                 solution="exact: eigendecomposition of X^T X/n (no time step)")

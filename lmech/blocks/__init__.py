@@ -1,4 +1,4 @@
-"""Pointwise physics shared by every layer: priors, channels (teachers), schedules.
+"""Pointwise physics shared by every layer: losses, activations, priors, channels (teachers), schedules.
 
 The one home of the building blocks that :mod:`replica`, :mod:`dmft` and
 :mod:`validation` share.  Each block is a small frozen dataclass declared with
@@ -17,14 +17,33 @@ Contract for a new block (one file, plus its test):
 * a **schedule** subclasses :class:`Schedule` (a learning rate ``eta(t)``
   evaluated by the one Numba function :func:`lmech.blocks.schedules.lr_at`).
 
+* a **loss** subclasses :class:`Loss`: ``value``, ``d1``, ``d2`` in ``h``, the
+  proximal operator ``prox(y, v, c)``, the margin prox, its ``kinks``; an
+  **activation** subclasses :class:`Activation`: ``g``, ``g'`` and the
+  Gaussian-equivalence coefficients ``(mu0, mu1, mu_star)``.  Each has an integer
+  ``code`` (``-1``: no compiled kernel), its row in the kind's Numba dispatch
+  table kept in the same file as the dataclasses, so that a new loss or
+  activation touches one file (plus its test); layers whose kernels need a code
+  refuse a block without one (``kernel_code()``).
+
+Numba caches a layer's kernel together with the base kernels it calls, keyed on
+the layer's own file only; :mod:`lmech.blocks._numba_cache` therefore purges
+the packages' cached kernels whenever a base kernel source changes.
+
 Theory layers extend the blocks with their own terms (:mod:`replica.blocks`
 attaches the free entropies) rather than redefining them.
 """
 
-from . import channels, priors, schedules
-from .channels import CHANNELS, Channel, get_channel
-from .priors import PRIORS, Prior, get_prior
-from .schedules import Constant, PowerLaw, Schedule, get_schedule
+from ._numba_cache import purge_package_caches as _purge
 
-__all__ = ["priors", "channels", "schedules", "Prior", "Channel", "Schedule", "Constant", "PowerLaw",
-           "PRIORS", "CHANNELS", "get_prior", "get_channel", "get_schedule"]
+_purge()  # a layer's cached kernel holds the base kernels it calls: drop them when those change
+from . import activations, channels, losses, priors, schedules  # noqa: E402
+from .activations import ACTIVATIONS, Activation, get_activation  # noqa: E402
+from .losses import LOSSES, Loss, get_loss  # noqa: E402
+from .channels import CHANNELS, Channel, get_channel  # noqa: E402
+from .priors import PRIORS, Prior, get_prior  # noqa: E402
+from .schedules import Constant, PowerLaw, Schedule, get_schedule  # noqa: E402
+
+__all__ = ["losses", "activations", "priors", "channels", "schedules", "Loss", "Activation", "Prior",
+           "Channel", "Schedule", "Constant", "PowerLaw", "LOSSES", "ACTIVATIONS", "PRIORS", "CHANNELS",
+           "get_loss", "get_activation", "get_prior", "get_channel", "get_schedule"]

@@ -24,6 +24,11 @@ parameters are :func:`lmech.spec.param` fields, validated on construction
     ``dg = d_omega g = d^2_omega log Z_out``, where ``Z_out(y, omega, V) =
     E_{z ~ N(omega, V)} P_out(y | z)``.  Note the sign: GAMP's ``tau_s`` is
     ``-dg > 0`` for log-concave channels.
+``test_error(m, q, rho, noisy=False)``
+    the generalisation error of a linear student ``h = w.x / sqrt(d)`` with
+    overlaps ``m = w.w*/d``, ``q = |w|**2/d`` against a teacher of second
+    moment ``rho`` (``(z, h)`` jointly Gaussian, ``E z**2 = rho``, ``E z h =
+    m``, ``E h**2 = q``), the one formula every layer reports.
 
 The replica layer's free-entropy terms (``psi_out``, ``qhat_unit``,
 ``mean_loglik``) are attached by :mod:`replica.blocks`, whose channels extend
@@ -70,6 +75,11 @@ def _log_normal(x, var):
     return -0.5 * (x * x / var + np.log(var) + _LOG_2PI)
 
 
+def _out(x):
+    """A 0-d result as a Python ``float``, an array as is."""
+    return float(x) if np.ndim(x) == 0 else x
+
+
 def _mills(u):
     """``phi(u) / Phi(u)``, stable in the far left tail."""
     return np.exp(-0.5 * u * u - 0.5 * _LOG_2PI - log_ndtr(u))
@@ -109,6 +119,24 @@ class Channel(Model):
         """
         raise NotImplementedError
 
+    def test_error(self, m, q, rho, *, noisy=False):
+        """Generalisation error of the student ``h`` with overlaps ``m = E z h``, ``q = E h**2``.
+
+        Regression convention (this base class, every real-valued channel):
+        the pre-activation error ``E (z - h)**2 = rho + q - 2 m`` (the
+        excess error of the estimator, without the label noise; Engel & Van
+        den Broeck, *Statistical Mechanics of Learning*, CUP 2001, sec. 2.2,
+        for ``(z, h)`` jointly Gaussian).  ``noisy=True`` (the error on the
+        noisy label) is defined where the label is ``z`` plus noise
+        (:class:`Linear`).  Sign-family channels override this with the
+        classification error.  Arrays broadcast; scalars give a ``float``.
+        """
+        if noisy:
+            raise ValueError(f"noisy: the error on the noisy label is not defined for the {self.name} "
+                             "channel (its label is not the pre-activation plus noise)")
+        return _out(np.asarray(rho, dtype=np.float64) + np.asarray(q, dtype=np.float64)
+                    - 2.0 * np.asarray(m, dtype=np.float64))
+
 
 @register_model("lmech.channels.Linear")
 @dataclass(frozen=True)
@@ -141,6 +169,11 @@ class Linear(Channel):
         y, omega, V = _omega_V(y, omega, V)
         s = self.delta + V
         return (y - omega) / s, np.full_like(omega, -1.0) / s
+
+    def test_error(self, m, q, rho, *, noisy=False):
+        """``E (z - h)**2 = rho + q - 2 m``; with ``noisy=True`` ``E (y - h)**2``, that plus ``Delta``."""
+        e = Channel.test_error(self, m, q, rho)
+        return e + self.delta if noisy else e
 
 
 class SignFamily(Channel):
@@ -195,6 +228,37 @@ class SignFamily(Channel):
     def clean_error_to_label_error(self, e):
         """Test error against the noisy label from the error ``e`` against ``sign(z)`` (label flips only)."""
         return self.flip_eps + (1.0 - 2.0 * self.flip_eps) * e
+
+    def test_error(self, m, q, rho, *, noisy=False):
+        """Classification error ``P(sign h != label)`` of the student with overlaps ``(m, q)``.
+
+        Against the clean label ``sign(z)`` (default): ``arccos(R) / pi``
+        with ``R = m / sqrt(q rho)`` (the probability that a random
+        hyperplane separates two vectors at angle ``arccos R``; Engel & Van
+        den Broeck, *Statistical Mechanics of Learning*, CUP 2001, eq. (2.3)),
+        and ``1/2`` at ``q <= 0`` (the student ``h = 0``, chance).  Against
+        the noisy label (``noisy=True``): the probit noise enters as a teacher
+        ``z + sqrt(Delta) nu`` of second moment ``rho + Delta`` and the same
+        overlap ``m``, the flips as ``eps + (1 - 2 eps) e``
+        (:meth:`clean_error_to_label_error`), so
+        ``eps + (1 - 2 eps) arccos(m / sqrt(q (rho + Delta))) / pi``.
+        Limits: ``m = 0`` gives ``1/2`` (and ``1/2`` on noisy labels),
+        ``m**2 = q rho`` (``m > 0``) gives 0 (``eps`` plus the probit term on
+        noisy labels).  NaN passes through.  Arrays broadcast; scalars give a
+        ``float``.
+        """
+        m = np.asarray(m, dtype=np.float64)
+        q = np.asarray(q, dtype=np.float64)
+        rho = np.asarray(rho, dtype=np.float64)
+        if noisy:
+            rho = rho + self.probit_delta
+        with np.errstate(invalid="ignore", divide="ignore"):
+            c = np.clip(m / np.sqrt(q * rho), -1.0, 1.0)
+            if c.ndim == 0:     # scalars through libm's acos (numpy's SIMD arccos differs by an ulp)
+                e = 0.5 if q <= 0.0 else math.acos(float(c)) / math.pi
+            else:
+                e = np.where(q <= 0.0, 0.5, np.arccos(c) / math.pi)
+        return _out(self.clean_error_to_label_error(e) if noisy else e)
 
 
 @register_model("lmech.channels.Sign")
