@@ -27,16 +27,14 @@ Contract for a new block (one file, plus its test):
   refuse a block without one (``kernel_code()``).
 
 Numba caches a layer's kernel together with the base kernels it calls, keyed on
-the layer's own file only; :mod:`lmech.blocks._numba_cache` therefore purges
-the packages' cached kernels whenever a base kernel source changes.
+the layer's own file only; ``import lmech`` therefore first drops the cached
+kernels of every layer whose kernel sources or those below it changed
+(:mod:`lmech.numba_cache`).
 
 Theory layers extend the blocks with their own terms (:mod:`replica.blocks`
 attaches the free entropies) rather than redefining them.
 """
 
-from ._numba_cache import purge_package_caches as _purge
-
-_purge()  # a layer's cached kernel holds the base kernels it calls: drop them when those change
 from . import activations, channels, losses, priors, schedules  # noqa: E402
 from .activations import ACTIVATIONS, Activation, get_activation  # noqa: E402
 from .losses import LOSSES, Loss, get_loss  # noqa: E402
