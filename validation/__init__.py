@@ -1,6 +1,6 @@
 """validation: finite-N simulators of the models of odes, dmft and replica, and comparison reports.
 
-Simulators (Numba kernels in :mod:`validation._kernels`, seeded with
+Simulators (Numba kernels in :mod:`validation._kernels`, one module each; seeded with
 :class:`numpy.random.Generator`) take the theory layers' own model objects
 and follow their conventions; :func:`compare` runs them over sizes and seeds
 (through :func:`lmech.sweep.sweep`, on any executor) and returns a
@@ -10,7 +10,6 @@ values, z-scores, a finite-size extrapolation and a three-way verdict
 inconclusive, with the smallest detectable deviation).
 """
 
-from . import _kernels  # noqa: F401  (registers the warm-up)
 from . import kinds  # noqa: F401  (registers the lmech run sweep kinds)
 from .compare import (Simulator, ValidationReport, compare, extrapolate, get_simulator,
                       register_simulator, theory_values)

@@ -47,7 +47,7 @@ from lmech.checks import check_int, check_real
 from lmech.result import Result, register_result
 from lmech.status import Status
 
-from . import _kernels
+from ._kernels import capacity as _kcap
 
 __all__ = ["CapacityRun", "CapacityReport", "feasible", "simulate_capacity", "capacity_scan",
            "cover_probability", "capacity_point", "max_stability"]
@@ -143,7 +143,7 @@ def max_stability(X: np.ndarray, y: np.ndarray, *, kappa: float = math.nan, tol:
         (scaled to ``|w|^2 = N``), so ``min_mu y_mu w.x_mu / sqrt(N) = lo`` up
         to rounding (``lo <= 0`` when not separable; ``w = 0`` and
         ``lo = -inf`` if no sweep produced a nonzero iterate); ``hi`` is a
-        weak-duality bound (:func:`validation._kernels.max_stability_cd`).
+        weak-duality bound (:func:`validation._kernels.capacity.max_stability_cd`).
     """
     X = np.ascontiguousarray(X, dtype=np.float64)
     if X.ndim != 2 or X.size == 0:
@@ -158,7 +158,7 @@ def max_stability(X: np.ndarray, y: np.ndarray, *, kappa: float = math.nan, tol:
     a = np.zeros(n)
     u = np.zeros(N)
     ubest = np.zeros(N)
-    sweeps, lo, hi = _kernels.max_stability_cd(A, a, u, ubest, float(kappa), tol, max_pass)
+    sweeps, lo, hi = _kcap.max_stability_cd(A, a, u, ubest, float(kappa), tol, max_pass)
     nu = float(np.linalg.norm(ubest))
     w = ubest * (math.sqrt(N) / nu) if nu > 0 else ubest
     return float(lo), float(hi), w, int(sweeps)
@@ -176,7 +176,7 @@ def feasible(model, X: np.ndarray, y: np.ndarray, *, max_pass: int = 100_000):
     n, N = X.shape
     A = X * y[:, None]
     if model.binary:
-        return _kernels.binary_feasible(np.ascontiguousarray(A / math.sqrt(N)), float(model.margin)) > 0
+        return _kcap.binary_feasible(np.ascontiguousarray(A / math.sqrt(N)), float(model.margin)) > 0
     if model.margin < 0.0:
         raise ValueError(_NEGATIVE_MARGIN)
     if model.margin > 0.0:

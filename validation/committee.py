@@ -25,7 +25,7 @@ from lmech.checks import check_int, check_psd, check_real, check_shape
 from lmech.result import Result, register_result
 from lmech.status import Status
 
-from . import _kernels
+from ._kernels import committee as _kc
 from .compare import Simulator, register_simulator
 
 __all__ = ["SGDRun", "simulate_committee", "weights_with_overlaps", "committee_point",
@@ -294,7 +294,7 @@ def simulate_committee(model, N: int, times, *, Q0, R0, T=None, v0=None, seed: i
             xi = noise[:b]
             if sigma > 0.0:
                 rng.standard_normal(out=xi)
-            _kernels.committee_sgd(W, v, X, xi, step, args, *fns)
+            _kc.committee_sgd(W, v, X, xi, step, args, *fns)
             step += b
         t_sim += time.perf_counter() - t1
         Q = w @ w.T / N
@@ -368,7 +368,7 @@ def escape_time(run: SGDRun, level: float, after: float = 0.0) -> float:
 
 
 def _outputs(F, v, code, fns, c):
-    return _kernels.committee_outputs(np.ascontiguousarray(F), v, code, fns[0], c)
+    return _kc.committee_outputs(np.ascontiguousarray(F), v, code, fns[0], c)
 
 
 def committee_point(N, seed, *, model, times, Q0, R0, T=None, v0=None, n_test=0, **options):

@@ -46,7 +46,7 @@ from lmech.checks import check_int
 from lmech.result import Result, register_result
 from lmech.status import Status
 
-from . import _kernels
+from ._kernels import erm as _ke
 from .compare import Simulator, register_simulator
 
 __all__ = ["GLMRun", "simulate_erm", "simulate_gamp", "state_evolution",
@@ -142,7 +142,7 @@ def _fit_hinge(X, y, lam, gtol):
     a = np.zeros(n)
     u = np.zeros(d)
     tol = max(gtol, 1e-7)
-    sweeps, viol = _kernels.svm_dual_cd(A, float(lam), a, u, tol, 100_000)
+    sweeps, viol = _ke.svm_dual_cd(A, float(lam), a, u, tol, 100_000)
     return u / lam, bool(viol < tol), int(sweeps)
 
 

@@ -38,7 +38,7 @@ import numpy as np
 from lmech.blocks import get_channel
 from lmech.checks import check_choice, check_int, check_real
 
-from . import _kernels
+from ._kernels import glm as _kg
 from .compare import Simulator, register_simulator
 from .gradflow import FlowRun, _grid_steps, _teacher_data, flow_errors, simulate_glm
 
@@ -98,7 +98,7 @@ def selection_chain(b: float, tau: float, dt: float, n_chains: int, n_steps: int
     S = np.empty((n_steps + 1, n_chains))
     S[0] = s
     for k in range(n_steps):
-        _kernels.sgd_switch(s, rng.random(n_chains), p11, p01)
+        _kg.sgd_switch(s, rng.random(n_chains), p11, p01)
         S[k + 1] = s
     return S
 
@@ -156,7 +156,7 @@ def simulate_glm_dynamics(model, d: int, times, *, seed: int = 0, dt: float = 0.
 
     def force(beta, s):
         h = X @ beta
-        L = _kernels.glm_loss_terms(code, par, y, h, s, binv, g, ell)
+        L = _kg.glm_loss_terms(code, par, y, h, s, binv, g, ell)
         return -(X.T @ g) / n - lam * beta, L, h
 
     beta = np.zeros(d)
@@ -168,7 +168,7 @@ def simulate_glm_dynamics(model, d: int, times, *, seed: int = 0, dt: float = 0.
             noise = amp * rng.standard_normal(d) if amp > 0 else 0.0
             if b < 1.0:
                 s_new = s.copy()
-                _kernels.sgd_switch(s_new, rng.random(n), p11, p01)
+                _kg.sgd_switch(s_new, rng.random(n), p11, p01)
             else:
                 s_new = s
             bp = beta + dt * F + noise
@@ -178,7 +178,7 @@ def simulate_glm_dynamics(model, d: int, times, *, seed: int = 0, dt: float = 0.
             F, L, h = force(beta, s)
             step += 1
         # train loss over all samples (every s_mu = 1), without the ridge
-        _kernels.glm_loss_terms(code, par, y, h, np.ones(n), 1.0, g, ell)
+        _kg.glm_loss_terms(code, par, y, h, np.ones(n), 1.0, g, ell)
         out["M_t"][j] = beta @ bstar
         out["Q_t"][j] = beta @ beta
         out["train_loss_t"][j] = float(ell.mean())

@@ -30,7 +30,7 @@ from lmech.blocks import get_channel
 from lmech.checks import check_int, check_real
 from lmech.result import Result, register_result
 
-from . import _kernels
+from ._kernels import pspin as _kp
 from .compare import Simulator, register_simulator
 
 __all__ = ["FlowRun", "simulate_linreg", "simulate_glm", "simulate_pspin2", "simulate_pspin", "pspin_point", "simulate_rnn", "linreg_point",
@@ -327,7 +327,7 @@ def _pspin_couplings(model, N, rng, max_tensor_bytes):
     correction).  It is stored as ``T = sqrt(c_k/N^(k-1)) sum_perm G^perm``
     (``k!`` times the symmetrised tensor), so that ``H_k = -(1/k!) T[s, .., s]``
     and ``-grad H_k = (1/(k-1)!) T[., s, .., s]``
-    (:func:`validation._kernels.pspin_force_mix`).  For ``k = 2`` this is
+    (:func:`validation._kernels.pspin.pspin_force_mix`).  For ``k = 2`` this is
     exactly the GOE matrix of :func:`simulate_pspin2`, ``J = (G + G^T) sqrt(c/N)``.
     """
     coef = np.asarray(model.xi_coefficients(), dtype=float)
@@ -370,7 +370,7 @@ def simulate_pspin(model, N: int, times, *, seed: int = 0, dt: float = 0.01,
       ``E[H(s) H(s')] = N xi(q)``;
     * ``p = 3`` (pure): ``H = -sum_{i<j<k} J_ijk s_i s_j s_k`` over *distinct*
       indices with ``J_ijk ~ N(0, 6c/N^2)``, held as a dense symmetric tensor
-      and integrated by :func:`validation._kernels.pspin_langevin`.  Its
+      and integrated by :func:`validation._kernels.pspin.pspin_langevin`.  Its
       covariance is **not** exactly ``N xi(q)``: with ``a_i = s_i s'_i``,
       ``E[H H'] = (c/N^2) [(sum a)^3 - 3 (sum a)(sum a^2) + 2 sum a^3]
       = N c q^3 + O(1)``, exact only to relative order ``1/N`` (the
@@ -381,7 +381,7 @@ def simulate_pspin(model, N: int, times, *, seed: int = 0, dt: float = 0.01,
       all *ordered* index tuples (:func:`_pspin_couplings`; ``8 N^k`` bytes
       each, all of them together at most ``max_tensor_bytes``), whose
       covariance is exactly ``E[H(s) H(s')] = N xi(q)``, and the contraction
-      kernel :func:`validation._kernels.pspin_langevin_mix`.
+      kernel :func:`validation._kernels.pspin.pspin_langevin_mix`.
 
     Projected Heun, step ``dt``, which must divide the recording times.
 
@@ -415,7 +415,7 @@ def simulate_pspin(model, N: int, times, *, seed: int = 0, dt: float = 0.01,
         else:
             n3 = N * (N - 1) * (N - 2) // 6
             J = rng.standard_normal(n3) * math.sqrt(6.0 * c) / N
-            A = _kernels.pspin3_tensor(J, N)
+            A = _kp.pspin3_tensor(J, N)
             desc = f"H = -sum_(i<j<k) J_ijk s_i s_j s_k, E J_ijk^2 = {6 * c:g}/N^2"
     s0 = rng.standard_normal(N)
     s0 *= math.sqrt(N) / np.linalg.norm(s0)
@@ -424,10 +424,10 @@ def simulate_pspin(model, N: int, times, *, seed: int = 0, dt: float = 0.01,
     S = np.full((t.size, N), np.nan)
     E = np.full(t.size, np.nan)
     if general:
-        _kernels.pspin_langevin_mix(degrees, offsets, A, s0.copy(), float(dt), float(model.T), noise,
-                                    rec, S, E)
+        _kp.pspin_langevin_mix(degrees, offsets, A, s0.copy(), float(dt), float(model.T), noise,
+                               rec, S, E)
     else:
-        _kernels.pspin_langevin(int(model.p), A, s0.copy(), float(dt), float(model.T), noise, rec, S, E)
+        _kp.pspin_langevin(int(model.p), A, s0.copy(), float(dt), float(model.T), noise, rec, S, E)
     C = S @ S.T / N
     ok = bool(np.all(np.isfinite(C)) and np.all(np.isfinite(E)))
     conv = dict(model.conventions())
