@@ -5,6 +5,29 @@ teacher-student setting (Saad & Solla, PRE 52, 4225 (1995); Biehl & Schwarze,
 J. Phys. A 28, 643 (1995); Goldt et al., NeurIPS 2019): Gaussian-integral
 kernels, adaptive integration, plateaus and escape times, fixed points and
 their stability, convention converters and a sweep kind.
+
+Contract for implementers
+-------------------------
+The **model** is :class:`odes.CommitteeMachine`, a frozen dataclass whose
+fields are declared once with :func:`lmech.spec.param` (bounds and help;
+cross-field constraints in ``check()``).  Its activation is a block of
+:mod:`lmech.blocks.activations` (by name) or an :class:`odes.Custom`, its
+learning-rate schedule a block of :mod:`lmech.blocks.schedules`.  It provides
+``kernel_args(T, v0)``: the one typed structure (:class:`odes._kernels.CommitteeArgs`)
+that every kernel takes, the ODE right-hand side, the Euler and DOP853
+steppers, and the finite-N simulator of :mod:`validation` alike.
+
+A **solver** (:func:`integrate`, :func:`newton`, :func:`symmetric_fixed_point`,
+:func:`critical_lr`, ...) takes the model and keyword-only options with their
+defaults in its signature; an unknown option raises TypeError, a bad value a
+ValueError naming it, before any work.
+
+A **result** (:class:`Trajectory`, :class:`FixedPoint`) is a
+:class:`lmech.Result`: ``success``, ``status`` (a :class:`lmech.Status`:
+STOPPED when ``eg_tol`` ended the run), ``message``, ``n_iter`` (accepted steps
+or Newton iterations), ``residual``, the model and options, the conventions,
+and ``error_estimate`` for ``eg`` (and the fixed point's rates): ``success``
+requires each within the requested tolerance.
 """
 
 from . import _kernels  # noqa: F401  (registers the warm-up)

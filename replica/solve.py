@@ -1,4 +1,28 @@
-"""``replica.solve``: one entry point for every replica model."""
+"""``replica.solve``: one entry point for every replica model.
+
+Contract for implementers
+-------------------------
+A **model** (:class:`replica.BayesOptimalGLM`, :class:`replica.ERM`,
+:class:`replica.GardnerVolume`) is a frozen dataclass whose fields are declared
+once with :func:`lmech.spec.param`; its priors, channels and losses are blocks
+of :mod:`lmech.blocks` (by name or object), extended in :mod:`replica.blocks`
+with their free-entropy terms (``psi_minus``, ``mmse``, ``psi_out``,
+``qhat_unit``), never redefined.
+
+A **solver** (``solve_bayes``, ``solve_erm``, ``solve_gardner``) iterates the
+model's saddle-point map with :mod:`replica.fixedpoint` from an ``init`` (a
+state, a previous result, or a named start), takes keyword-only options with
+defaults in its signature (unknown ones raise TypeError here, before any work),
+refines its quadrature (``n_quad`` and ``2 n_quad``) to estimate the error of
+each observable, and never imports this dispatcher (:mod:`replica.continuation`
+follows branches on top of the solvers).
+
+A **result** is a :class:`lmech.Result`: ``success`` (every error estimate
+within ``rtol``), ``status`` (a :class:`lmech.Status`: MAX_ITER, DIVERGED,
+INVALID_STATE, TOLERANCE, NO_SOLUTION), ``message``, ``n_iter`` (map
+iterations), ``residual`` (the fixed-point increment), the order parameters
+and conjugates as scalars, and ``error_estimate``.
+"""
 
 from __future__ import annotations
 

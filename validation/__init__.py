@@ -8,6 +8,23 @@ and follow their conventions; :func:`compare` runs them over sizes and seeds
 values, z-scores, a finite-size extrapolation and a three-way verdict
 (agree within a stated tolerance, proved by an equivalence test; disagree;
 inconclusive, with the smallest detectable deviation).
+
+Contract for implementers
+-------------------------
+A **simulator** takes a theory layer's own model object (never a copy of its
+parameters), a size, and keyword-only options (``seed`` first); it draws data
+and teachers through the blocks of :mod:`lmech.blocks` (``prior.sample``,
+``channel.sample``, ``channel.teacher_map``), fits or denoises with them
+(``loss.prox``, ``prior.denoise``, ``channel.gout``), and returns a
+:class:`lmech.Result` whose observables have the theory's names and
+conventions, with their Monte Carlo errors in ``error_estimate``.  It is
+registered with :func:`register_simulator` for the model type, so that
+:func:`compare` finds it; an unknown option raises TypeError before any run.
+
+A **report** (:class:`ValidationReport`) answers with ``status`` the verdict
+(:class:`lmech.Status` CONVERGED for agree, INCONCLUSIVE, DISAGREE;
+INCOMPLETE when simulations failed); ``success`` says every simulation ran
+and the theory converged.
 """
 
 from . import kinds  # noqa: F401  (registers the lmech run sweep kinds)
