@@ -35,12 +35,12 @@ Theory layers extend the blocks with their own terms (:mod:`replica.blocks`
 attaches the free entropies) rather than redefining them.
 """
 
-from . import activations, channels, losses, priors, schedules  # noqa: E402
-from .activations import ACTIVATIONS, Activation, get_activation  # noqa: E402
-from .losses import LOSSES, Loss, get_loss  # noqa: E402
-from .channels import CHANNELS, Channel, get_channel  # noqa: E402
-from .priors import PRIORS, Prior, get_prior  # noqa: E402
-from .schedules import Constant, PowerLaw, Schedule, get_schedule  # noqa: E402
+from . import activations, channels, losses, priors, schedules
+from .activations import ACTIVATIONS, Activation, get_activation
+from .losses import LOSSES, Loss, get_loss
+from .channels import CHANNELS, Channel, get_channel
+from .priors import PRIORS, Prior, get_prior
+from .schedules import Constant, PowerLaw, Schedule, get_schedule
 
 __all__ = ["losses", "activations", "priors", "channels", "schedules", "Loss", "Activation", "Prior",
            "Channel", "Schedule", "Constant", "PowerLaw", "LOSSES", "ACTIVATIONS", "PRIORS", "CHANNELS",
