@@ -39,7 +39,6 @@ import time
 
 import numpy as np
 from scipy.optimize import minimize
-from scipy.special import expit
 
 from lmech.blocks.losses import Hinge, Square
 from lmech.checks import check_int
