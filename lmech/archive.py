@@ -195,7 +195,7 @@ def _check_format(f: h5py.File, path) -> None:
 
 def _short(value, n: int = 60) -> str:
     """``repr(value)`` cut to ``n`` characters, for messages about damaged data."""
-    r = repr(value)
+    r = repr(value.item() if isinstance(value, np.generic) else value)
     return r if len(r) <= n else r[: n - 3] + "..."
 
 
@@ -688,13 +688,13 @@ def read_result(group: h5py.Group) -> Result | dict:
     both = set(fields["scalars"]) & set(fields["arrays"])
     if both:
         raise fail(sorted(both)[0], "is both a dataset and a scalar", "dataset")
-    _check_dims(fields["arrays"], fields["meta"], fail)
     check = getattr(cls, "_check_loaded", None)  # the kind's own layout (a sweep's grid)
     if check is not None:
         try:
             check(fields)
         except ArchiveError as exc:
             raise ArchiveError(f"{where}, {exc}", group=group.name, item=exc.item) from None
+    _check_dims(fields["arrays"], fields["meta"], fail)
     return cls._from_fields(fields)
 
 
@@ -763,10 +763,17 @@ def ls(path) -> dict[str, str]:
         _check_format(f, path)
 
         def visit(name, obj):
-            if isinstance(obj, h5py.Group):
-                kind = _get_attr(obj, "kind", f"{path}: group {obj.name!r}")
-                if kind is not None:
-                    out[name] = kind if isinstance(kind, str) else _short(kind)
+            if not isinstance(obj, h5py.Group) or name == "provenance":
+                return
+            kind = _get_attr(obj, "kind", f"{path}: group {obj.name!r}")
+            if kind is not None:
+                out[name] = kind if isinstance(kind, str) else _short(kind)
+            elif not any(name.startswith(r + "/") for r in out) and any(
+                    isinstance(obj.get(k, getlink=True), h5py.HardLink)
+                    and isinstance(obj[k], h5py.Dataset) for k in obj):
+                # datasets outside every result: a result group that lost its kind
+                raise ArchiveError(f"{path}: group {obj.name!r}, attribute 'kind': missing (the group "
+                                   "holds datasets, as a result does)", group=obj.name, item="kind")
 
         try:
             f.visititems(visit)

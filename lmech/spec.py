@@ -336,6 +336,8 @@ def from_spec(data: Any, *, _depth: int = 0) -> Any:
     if "__tuple__" in data:
         return tuple(from_spec(v, _depth=_depth + 1) for v in data["__tuple__"])
     if "__ndarray__" in data:
+        if np.dtype(data["dtype"]).kind not in "biuf":  # what to_spec writes; never objects
+            raise ValueError(f"spec: arrays of dtype {data['dtype']!r} are not read")
         arr = np.array(data["__ndarray__"], dtype=np.dtype(data["dtype"]))
         return arr.reshape(data["shape"])
     if "__complex__" in data:
