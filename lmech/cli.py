@@ -219,11 +219,11 @@ def _cmd_run(args) -> int:
 def _cmd_demo(args) -> int:
     import tomllib
 
-    text = resolve_callable(DEMO_CONFIG)
-    cfg = parse_config(tomllib.loads(text), text)
     out = _check_output("--output", args.output)
     png = args.png or str(out.with_suffix(".png"))
     _check_output("--png", png, figure=True)
+    text = resolve_callable(DEMO_CONFIG)
+    cfg = parse_config(tomllib.loads(text), text)
     workers = args.workers if args.workers is not None else min(2, os.cpu_count() or 1)
     return _execute(cfg, out, workers=workers, scheduler=None, resume=args.resume,
                     quiet=args.quiet, plot_to=png)
