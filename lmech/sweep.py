@@ -184,7 +184,8 @@ class SweepResult(Result):
                 raise bad(k, "missing (one value per point of the grid)")
             v = arrays[k]
             if v.dtype.kind != kind:
-                raise bad(k, f"dtype {v.dtype}, expected {np.dtype({'b': bool, 'i': np.int64, 'f': float, 'U': str}[kind])}")
+                expected = {"b": "bool", "i": "integers", "f": "floats", "U": "strings"}[kind]
+                raise bad(k, f"dtype {v.dtype}, expected {expected}")
             if v.shape[:len(shape)] != shape or (k not in observables and v.ndim != len(shape)):
                 raise bad(k, f"shape {v.shape} does not match the grid {shape}")
         if "model_index" in arrays:

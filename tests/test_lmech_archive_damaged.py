@@ -205,3 +205,58 @@ def test_a_directory_is_an_archive_error_not_an_hdf5_message(tmp_path, capsys):
     assert main(["show", str(tmp_path)]) == 2
     out, err = capsys.readouterr()
     assert out == "" and err.strip() == f"lmech: error: archive: {tmp_path} is a directory, not an archive file"
+
+
+# -- hypothesis: any value in any attribute, any JSON in any spec entry -------------------------
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+attr_values = st.one_of(
+    st.text(st.characters(blacklist_characters="\x00"), max_size=8), st.booleans(), st.integers(-2**63, 2**63 - 1),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.lists(st.integers(-5, 5), min_size=1, max_size=3).map(np.array),
+    st.lists(st.floats(allow_nan=True), min_size=1, max_size=3).map(np.array),
+    st.binary(min_size=1, max_size=8).map(np.bytes_),
+)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-10**20, 10**20) | st.floats(allow_nan=True) | st.text(max_size=6),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+        st.sampled_from(["__type__", "fields", "__ndarray__", "dtype", "shape", "__tuple__", "__complex__",
+                         "__dict__", "__callable__", "rho", "axes", "mode", "x"]), inner, max_size=3),
+    max_leaves=12)
+CORE = {"success": bool, "status": int, "message": str, "n_iter": int, "residual": float}
+
+
+def check_loads_or_names(path, group, items):
+    """Loading either works or raises an ArchiveError naming the group and one of ``items``."""
+    try:
+        return archive.load(path, group)
+    except ArchiveError as exc:
+        assert exc.group == f"/{group}" and exc.item in items, str(exc)
+        assert f"{exc.item!r}" in str(exc) and "\n" not in str(exc)
+        return None
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(key=st.sampled_from(sorted(CORE) + ["kind", "spec"]), value=attr_values)
+def test_any_value_in_any_attribute_loads_with_its_type_or_is_named(good, tmp_path, key, value):
+    path = damaged_copy(good, tmp_path, set_attr("r", key, value))
+    res = check_loads_or_names(path, "r", {key})
+    if res is not None and key in CORE:
+        got = getattr(res, key)
+        assert type(got) is CORE[key]
+        want = value.item() if isinstance(value, np.generic) else value
+        if key == "residual":
+            want = float(want)  # an integer residual is read as the float it is
+        assert got == want or (got != got and want != want)  # the stored value, nan included
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(entry=st.sampled_from(["model", "options", "conventions", "timings", "scalars", "meta",
+                              "error_estimate"]),
+       group=st.sampled_from(["r", "s"]), value=json_values)
+def test_any_json_in_any_spec_entry_loads_or_is_named(good, tmp_path, entry, group, value):
+    path = damaged_copy(good, tmp_path, edit_spec(group, set_in([entry], value)))
+    check_loads_or_names(path, group, {"spec", "x", "eg", "eg_err", "done", "converged", "failed",
+                                       "status", "n_iter", "residual", "seconds", "message",
+                                       "model_index", "model_specs"})
