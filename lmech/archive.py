@@ -366,7 +366,7 @@ def lock(path):
     directory = path.parent if str(path.parent) else Path(".")
     directory.mkdir(parents=True, exist_ok=True)
     lock_path = _lock_path(path)
-    key = os.path.abspath(lock_path)
+    key = os.path.realpath(lock_path)
     held = _HELD.get(key)
     if held is not None and held[2] == os.getpid():
         held[1] += 1
