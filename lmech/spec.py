@@ -346,6 +346,8 @@ def from_spec(data: Any, *, _depth: int = 0) -> Any:
     if "__dict__" in data:
         return {k: from_spec(v, _depth=_depth + 1) for k, v in data["__dict__"].items()}
     if "__callable__" in data:
+        if not isinstance(data["__callable__"], str):
+            raise ValueError(f"spec: a callable is stored by its name, got {data['__callable__']!r:.60}")
         warnings.warn(f"callable {data['__callable__']} was stored by name only; "
                       "it loads as a string", stacklevel=2)
         return data["__callable__"]
