@@ -242,7 +242,9 @@ def check_loads_or_names(path, group, items):
 @given(key=st.sampled_from(sorted(CORE) + ["kind", "spec"]), value=attr_values)
 def test_any_value_in_any_attribute_loads_with_its_type_or_is_named(good, tmp_path, key, value):
     path = damaged_copy(good, tmp_path, set_attr("r", key, value))
-    res = check_loads_or_names(path, "r", {key})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a kind renamed to an unknown one loads as a plain group, warning
+        res = check_loads_or_names(path, "r", {key})
     if res is not None and key in CORE:
         got = getattr(res, key)
         assert type(got) is CORE[key]
