@@ -28,20 +28,34 @@ with a warning.
 
 Every write goes to a temporary copy that replaces the file atomically
 (:func:`updating`), so a process killed at any moment leaves the previous,
-complete archive.
+complete archive.  One process writes an archive at a time: a writer holds the
+lock file ``.<name>.lock`` next to it (:func:`lock`), which names its process
+id and host; a second writer raises :class:`ArchiveBusyError` naming the
+holder, and never touches the holder's temporary copy.  A lock whose holder
+died (killed, or crashed) is stale and taken over.
+
+Reading checks what it reads: every attribute and dataset has the type and
+shape the layout above gives it, and any failure to read a result (a damaged,
+truncated or hand-edited file) is an :class:`ArchiveError` naming the file,
+the group and the attribute or dataset.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import errno
+import glob as _glob
 import json
 import os
 import platform
+import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -53,8 +67,8 @@ from ._version import __version__
 from .result import Result, result_class
 from .spec import from_spec, import_layer, to_spec
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "save", "load", "ls", "updating", "provenance",
-           "write_result", "read_result", "ArchiveError"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "save", "load", "ls", "updating", "lock", "provenance",
+           "write_result", "read_result", "ArchiveError", "ArchiveBusyError"]
 
 FORMAT = "lmech"
 #: ``major.minor``: readers accept any minor version of their own major.
@@ -64,7 +78,32 @@ _COMPRESS_MIN = 1 << 16  # arrays with at least this many elements are chunked a
 
 
 class ArchiveError(ValueError):
-    """The file is not a readable lmech archive (or not of a version we read)."""
+    """The file is not a readable lmech archive (or not of a version we read).
+
+    The message (one line) names the file and, for a damaged result, the
+    group and the attribute or dataset that could not be read; so do the
+    attributes ``group`` and ``item`` (``None`` where not applicable).
+    """
+
+    def __init__(self, message: str, *, group: str | None = None, item: str | None = None):
+        super().__init__(" ".join(str(message).split()))  # one line, whatever h5py's text held
+        self.group = group
+        self.item = item
+
+
+class ArchiveBusyError(RuntimeError):
+    """Another process is writing the archive (it holds the archive's lock file).
+
+    ``pid`` and ``host`` name the holder (``None`` if its lock file is not
+    readable yet), ``lock_path`` the lock file.
+    """
+
+    def __init__(self, path, lock_path, pid, host):
+        self.path, self.lock_path, self.pid, self.host = str(path), str(lock_path), pid, host
+        who = (f"process {pid} on host {host}" if pid is not None
+               else "another process (its lock file names none yet)")
+        super().__init__(f"{path} is being written by {who}; wait for it to finish, or, if no such "
+                         f"process runs any more, remove the lock file {lock_path}")
 
 
 # -- provenance -----------------------------------------------------------------
@@ -109,18 +148,55 @@ def _version_tuple(version) -> tuple:
         return (0,)
 
 
-def _check_format(f: h5py.File, path) -> None:
-    if f.attrs.get("format") != FORMAT:
-        raise ArchiveError(f"{path} is not an lmech archive (no format='lmech' attribute)")
-    version = str(f.attrs.get("format_version", "0.0"))
+def _open(path) -> h5py.File:
+    """``h5py.File(path, "r")``; a file that is not readable HDF5 raises :class:`ArchiveError`.
+
+    A missing file stays a :class:`FileNotFoundError`.
+    """
+    if Path(path).is_dir():
+        raise ArchiveError(f"{path} is a directory, not an archive file")
     try:
-        major = int(version.split(".")[0])
-    except ValueError:
-        raise ArchiveError(f"{path}: unreadable format_version {version!r}") from None
+        return h5py.File(path, "r")
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError) as exc:  # not HDF5, truncated, unreadable
+        raise ArchiveError(f"{path} is not a readable HDF5 file ({exc})") from None
+
+
+def _get_attr(obj, key: str, where: str):
+    """Attribute ``key`` of ``obj`` (None if absent); an unreadable one raises :class:`ArchiveError`."""
+    try:
+        if key not in obj.attrs:
+            return None
+        return obj.attrs[key]
+    except Exception as exc:  # h5py: OSError, TypeError for a type it cannot convert
+        raise ArchiveError(f"{where}, attribute {key!r}: unreadable ({type(exc).__name__}: {exc})",
+                           group=obj.name, item=key) from None
+
+
+def _check_format(f: h5py.File, path) -> None:
+    fmt = _get_attr(f, "format", str(path))
+    if not (isinstance(fmt, str) and fmt == FORMAT):
+        raise ArchiveError(f"{path} is not an lmech archive (no format='lmech' attribute)",
+                           group="/", item="format")
+    version = _get_attr(f, "format_version", str(path))
+    if version is None:
+        version = "0.0"
+    if not (isinstance(version, str) and re.fullmatch(r"\d+(\.\d+)*", version)):
+        raise ArchiveError(f"{path}: group '/', attribute 'format_version': unreadable format_version "
+                           f"{_short(version)}", group="/", item="format_version")
+    major = int(version.split(".")[0])
     ours = int(FORMAT_VERSION.split(".")[0])
     if major > ours:
         raise ArchiveError(f"{path} has archive format_version {version}, newer than this "
-                           f"package reads ({FORMAT_VERSION}); upgrade learning-mechanics")
+                           f"package reads ({FORMAT_VERSION}); upgrade learning-mechanics",
+                           group="/", item="format_version")
+
+
+def _short(value, n: int = 60) -> str:
+    """``repr(value)`` cut to ``n`` characters, for messages about damaged data."""
+    r = repr(value.item() if isinstance(value, np.generic) else value)
+    return r if len(r) <= n else r[: n - 3] + "..."
 
 
 def _init_file(f: h5py.File, config_text: str | None) -> None:
@@ -148,38 +224,205 @@ def _file_mode(path: Path) -> int:
     return 0o666 & ~umask
 
 
-@contextlib.contextmanager
-def updating(path, *, config_text: str | None = None):
-    """Open ``path`` for writing through an atomic replace.
+# -- one writer at a time --------------------------------------------------------
+try:
+    import fcntl as _fcntl
+except ImportError:  # pragma: no cover - not POSIX: the lock file's contents alone decide
+    _fcntl = None
 
-    Yields an :class:`h5py.File` open on a temporary copy of ``path`` (or on a
-    new file); when the block ends without an exception, the copy is flushed,
-    synced and renamed over ``path``.  If the process dies inside the block,
-    ``path`` still holds the previous complete archive.
+#: locks this process holds: lock path -> [fd, depth, pid] (re-entrant; a forked child holds none)
+_HELD: dict[str, list] = {}
+
+
+def _lock_path(path: Path) -> Path:
+    return path.parent / f".{path.name}.lock"
+
+
+def _me() -> dict:
+    return {"pid": os.getpid(), "host": socket.gethostname()}
+
+
+def _read_holder(fd: int) -> dict | None:
+    """The ``{"pid", "host"}`` a lock file names, or None (empty: its writer is just starting)."""
+    try:
+        os.lseek(fd, 0, os.SEEK_SET)
+        data = json.loads(os.read(fd, 4096).decode("utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    if (isinstance(data, dict) and isinstance(data.get("pid"), int)
+            and isinstance(data.get("host"), str)):
+        return {"pid": data["pid"], "host": data["host"]}
+    return None
+
+
+def _alive(pid: int) -> bool:
+    if sys.platform == "win32":  # pragma: no cover - os.kill would terminate it: assume it runs
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return pid > 0  # exists but belongs to someone else (or an absurd number: not ours to judge)
+    return True
+
+
+def _stale(holder: dict) -> bool:
+    """The holder is a process of this host that no longer runs (another host's cannot be checked)."""
+    return holder["host"] == socket.gethostname() and holder["pid"] != os.getpid() \
+        and not _alive(holder["pid"])
+
+
+def _flock(fd: int) -> str:
+    """Try to lock ``fd`` exclusively: ``"locked"``, ``"busy"`` or ``"unsupported"``."""
+    if _fcntl is None:  # pragma: no cover
+        return "unsupported"
+    try:
+        _fcntl.flock(fd, _fcntl.LOCK_EX | _fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            return "busy"
+        return "unsupported"  # e.g. a file system without locks: the PID check alone decides
+    return "locked"
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    fs = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (fs.st_dev, fs.st_ino)
+
+
+def _remove_stale_copies(path: Path) -> None:
+    """Delete temporary copies of ``path`` that a killed writer left (call holding the lock)."""
+    # tempfile.mkstemp's names: prefix, 8 random characters, suffix (not another archive's copies)
+    pattern = re.compile(re.escape(f".{path.name}.") + r"[a-z0-9_]{8}\.tmp")
+    for stale in path.parent.glob(f".{_glob.escape(path.name)}.*.tmp"):
+        if pattern.fullmatch(stale.name):
+            stale.unlink(missing_ok=True)
+
+
+def _acquire(path: Path, lock_path: Path) -> int:
+    me = _me()
+    waited = 0
+    while True:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)  # the umask applies
+        try:
+            state = _flock(fd)
+            holder = _read_holder(fd) if state != "locked" else None
+            if state == "busy":
+                if holder is None and waited < 100:  # its writer has not written its name yet
+                    waited += 1
+                    time.sleep(0.01)
+                    os.close(fd)
+                    continue
+                if holder is not None and _stale(holder):
+                    # its holder died, but a child it forked still has the file open:
+                    # drop that file (the child keeps an unlinked one) and start over
+                    if _same_file(fd, lock_path):
+                        lock_path.unlink(missing_ok=True)
+                    os.close(fd)
+                    continue
+                if holder is None:
+                    raise ArchiveBusyError(path, lock_path, None, None)
+                raise ArchiveBusyError(path, lock_path, holder["pid"], holder["host"])
+            if state == "unsupported" and holder is not None and holder["pid"] != me["pid"] \
+                    and not _stale(holder):
+                raise ArchiveBusyError(path, lock_path, holder["pid"], holder["host"])
+            if not _same_file(fd, lock_path):  # removed or replaced since we opened it
+                os.close(fd)
+                continue
+            os.ftruncate(fd, 0)
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.write(fd, json.dumps(me).encode("utf-8") + b"\n")
+            os.fsync(fd)
+            return fd
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+            raise
+
+
+@contextlib.contextmanager
+def lock(path):
+    """Hold the write lock of the archive at ``path`` for the duration of the block.
+
+    The lock is the file ``.<name>.lock`` next to the archive, holding the
+    process id and host of its holder; it is removed when the block ends.
+    Where the system offers it (POSIX), an ``flock`` on that file decides who
+    holds it, so the lock of a killed process is released by the kernel;
+    a lock file whose holder is a process of this host that no longer runs is
+    stale and taken over.  Holding the lock, the writer removes the temporary
+    copies a killed writer left.  Re-entrant within a process.
+
+    Raises
+    ------
+    ArchiveBusyError
+        If another (live) process holds the lock.
     """
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
     directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    os.close(fd)
+    lock_path = _lock_path(path)
+    key = os.path.realpath(lock_path)
+    held = _HELD.get(key)
+    if held is not None and held[2] == os.getpid():
+        held[1] += 1
+        try:
+            yield lock_path
+        finally:
+            held[1] -= 1
+        return
+    fd = _acquire(path, lock_path)
+    _HELD[key] = [fd, 1, os.getpid()]
     try:
-        if path.exists():
-            with h5py.File(path, "r") as f:
-                _check_format(f, path)
-            shutil.copyfile(path, tmp)
-            mode = "r+"
-        else:
-            mode = "w"
-        with h5py.File(tmp, mode) as f:
-            _init_file(f, config_text)
-            yield f
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.chmod(tmp, _file_mode(path))
-        os.replace(tmp, path)
+        _remove_stale_copies(path)
+        yield lock_path
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        del _HELD[key]
+        try:
+            if _same_file(fd, lock_path):
+                lock_path.unlink(missing_ok=True)
+        finally:
+            os.close(fd)  # releases the flock
+
+
+@contextlib.contextmanager
+def updating(path, *, config_text: str | None = None):
+    """Open ``path`` for writing through an atomic replace, holding its lock.
+
+    Yields an :class:`h5py.File` open on a temporary copy of ``path`` (or on a
+    new file); when the block ends without an exception, the copy is flushed,
+    synced and renamed over ``path``.  If the process dies inside the block,
+    ``path`` still holds the previous complete archive.  The write lock
+    (:func:`lock`) is held throughout: another writer raises
+    :class:`ArchiveBusyError`.
+    """
+    path = Path(path)
+    directory = path.parent if str(path.parent) else Path(".")
+    with lock(path):
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+        os.close(fd)
+        try:
+            if path.exists():
+                with _open(path) as f:
+                    _check_format(f, path)
+                shutil.copyfile(path, tmp)
+                mode = "r+"
+            else:
+                mode = "w"
+            with h5py.File(tmp, mode) as f:
+                _init_file(f, config_text)
+                yield f
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+            os.chmod(tmp, _file_mode(path))
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
 
 
 # -- one result <-> one group ---------------------------------------------------
@@ -275,58 +518,185 @@ def _write_array(group: h5py.Group, name: str, arr: np.ndarray) -> None:
     group.create_dataset(name, data=arr, **kwargs)
 
 
-def _read_arrays(group: h5py.Group) -> dict[str, np.ndarray]:
+def _is_int(v) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+def _is_real(v) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+
+
+def _where(group) -> str:
+    return f"{group.file.filename}: group {group.name!r}"
+
+
+def _read_arrays(group: h5py.Group, where: str) -> dict[str, np.ndarray]:
+    """Every dataset under ``group``, by relative name; a damaged one raises :class:`ArchiveError`."""
     out = {}
 
     def visit(name, obj):
-        if isinstance(obj, h5py.Dataset):
-            if h5py.check_string_dtype(obj.dtype) is not None:
-                raw = obj.asstr()[()]
-                dtype = obj.attrs.get("lmech_dtype", None)
-                arr = np.array(raw, dtype=object).astype(str)
-                if dtype is not None:
-                    arr = arr.astype(np.dtype(str(dtype)))
-                out[name] = arr
-            elif obj.dtype.kind in "biufc":
-                out[name] = obj[()]
-                if not isinstance(out[name], np.ndarray):
-                    out[name] = np.asarray(out[name], dtype=obj.dtype)
-            else:
-                warnings.warn(f"dataset {obj.name} of dtype {obj.dtype} skipped", stacklevel=3)
+        if not isinstance(obj, h5py.Dataset):
+            return
 
-    group.visititems(visit)
+        def bad(problem):
+            return ArchiveError(f"{where}, dataset {name!r}: {problem}", group=group.name, item=name)
+
+        try:
+            if h5py.check_string_dtype(obj.dtype) is not None:
+                # strings are written with the NumPy dtype they had ("<U5"): one without is
+                # not an array lmech wrote (strings where numbers belong)
+                dtype = _get_attr(obj, "lmech_dtype", f"{where}, dataset {name!r}")
+                if dtype is None:
+                    raise bad("holds strings but no lmech_dtype attribute (not a string array "
+                              "lmech wrote; numbers belong here)")
+                if not isinstance(dtype, str) or not re.fullmatch(r"[<>|=]?U\d+", dtype):
+                    raise bad(f"attribute 'lmech_dtype': expected a NumPy string dtype, got {_short(dtype)}")
+                raw = np.array(obj.asstr()[()], dtype=object).astype(str)
+                arr = raw.astype(np.dtype(dtype))
+                if raw.shape != arr.shape or (raw != arr).any():
+                    raise bad(f"strings longer than its lmech_dtype {dtype}")
+            elif obj.dtype.kind in "biufc":
+                arr = obj[()]
+                if not isinstance(arr, np.ndarray):
+                    arr = np.asarray(arr, dtype=obj.dtype)
+            else:  # opaque bytes, references, ...: never interpreted (never unpickled)
+                warnings.warn(f"dataset {obj.name} of dtype {obj.dtype} skipped", stacklevel=4)
+                return
+        except ArchiveError:
+            raise
+        except Exception as exc:  # h5py: OSError for damaged data, UnicodeDecodeError, ...
+            raise bad(f"unreadable ({type(exc).__name__}: {exc})") from None
+        out[name] = arr
+
+    try:
+        group.visititems(visit)
+    except ArchiveError:
+        raise
+    except Exception as exc:
+        raise ArchiveError(f"{where}: its datasets cannot be listed ({type(exc).__name__}: {exc})",
+                           group=group.name) from None
     return out
 
 
+def _check_dims(arrays: dict, meta: dict, fail) -> None:
+    """Every array has, along each named dimension, the length of that dimension's coordinate."""
+    dims = meta.get("dims")
+    if dims is None:
+        return
+    if not isinstance(dims, dict):
+        raise fail("spec", f"meta.dims: expected a mapping, got {_short(dims)}")
+    for name, names in dims.items():
+        if not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
+            raise fail("spec", f"meta.dims[{name!r}]: expected a list of dimension names, got {_short(names)}")
+        if name not in arrays:
+            continue
+        arr = arrays[name]
+        for i, ax in enumerate(names):
+            coord = arrays.get(ax)
+            if ax == name or coord is None or coord.ndim != 1:
+                continue
+            if i >= arr.ndim or arr.shape[i] != coord.shape[0]:
+                raise fail(name, f"shape {arr.shape} does not match its dimension {i} {ax!r} of "
+                           f"length {coord.shape[0]}", "dataset")
+
+
 def read_result(group: h5py.Group) -> Result | dict:
-    """Read the result stored in ``group`` (see :func:`load`)."""
-    kind = group.attrs.get("kind")
-    cls = None
-    if isinstance(kind, str):
+    """Read the result stored in ``group`` (see :func:`load`).
+
+    Every attribute and dataset is checked against the layout; anything
+    missing, of the wrong type or shape, or unreadable raises
+    :class:`ArchiveError` naming the group and the attribute or dataset.
+    """
+    if not isinstance(group, h5py.Group):
+        raise ArchiveError(f"{group.file.filename}: {group.name!r} is a dataset, not a result group",
+                           group=group.name)
+    where = _where(group)
+
+    def fail(item, problem, what="attribute"):
+        return ArchiveError(f"{where}, {what} {item!r}: {problem}", group=group.name, item=item)
+
+    def attr(key, check, expected):
+        v = _get_attr(group, key, where)
+        if v is None:
+            raise fail(key, "missing")
+        if not check(v):
+            raise fail(key, f"expected {expected}, got {type(v).__name__} {_short(v)}")
+        return v
+
+    kind = attr("kind", lambda v: isinstance(v, str) and v != "", "a non-empty string")
+    cls = result_class(kind)
+    if cls is None and import_layer(kind):
         cls = result_class(kind)
-        if cls is None and import_layer(kind):
-            cls = result_class(kind)
-    if cls is None or "spec" not in group.attrs:
+    if cls is None:
         warnings.warn(f"{group.name}: unknown result kind {kind!r}; loaded as a plain group",
                       stacklevel=2)
-        return {"kind": kind, "attrs": {k: group.attrs[k] for k in group.attrs},
-                "arrays": _read_arrays(group)}
-    spec = json.loads(group.attrs["spec"])
+        return {"kind": kind, "attrs": {k: _get_attr(group, k, where) for k in group.attrs},
+                "arrays": _read_arrays(group, where)}
+    success = bool(attr("success", lambda v: isinstance(v, (bool, np.bool_)), "a bool"))
+    status = int(attr("status", _is_int, "an integer"))
+    message = str(attr("message", lambda v: isinstance(v, str), "a string"))
+    n_iter = int(attr("n_iter", _is_int, "an integer"))
+    residual = float(attr("residual", _is_real, "a real number"))
+    text = attr("spec", lambda v: isinstance(v, str), "a JSON string")
+    try:
+        spec = json.loads(text)
+    except RecursionError:
+        raise fail("spec", "JSON nested too deeply to read") from None
+    except ValueError as exc:
+        raise fail("spec", f"not valid JSON ({exc})") from None
+    if not isinstance(spec, dict):
+        raise fail("spec", f"expected a JSON object, got {type(spec).__name__}")
+
+    def entry(key, expect=None, optional=False):
+        if key not in spec:
+            if optional:
+                return {}
+            raise fail("spec", f"no {key!r} entry")
+        try:
+            value = from_spec(spec[key])
+        except Exception as exc:  # a damaged spec: bad dtype or shape, unknown field, bad value, ...
+            raise fail("spec", f"entry {key!r} cannot be read ({type(exc).__name__}: {exc})") from None
+        if expect is dict and not (isinstance(value, dict) and all(isinstance(k, str) for k in value)):
+            raise fail("spec", f"entry {key!r}: expected a mapping, got {type(value).__name__} {_short(value)}")
+        return value
+
+    def values(key, mapping, check, expected):
+        for k, v in mapping.items():
+            if not check(v):
+                raise fail("spec", f"entry {key}[{k!r}]: expected {expected}, got {type(v).__name__} {_short(v)}")
+        return mapping
+
+    scalar = (type(None), bool, int, float, complex, str)
     fields = {
-        "success": bool(group.attrs["success"]),
-        "status": int(group.attrs["status"]),
-        "message": str(group.attrs["message"]),
-        "n_iter": int(group.attrs["n_iter"]),
-        "residual": float(group.attrs["residual"]),
-        "model": from_spec(spec["model"]),
-        "options": from_spec(spec["options"]),
-        "conventions": dict(spec["conventions"]),
-        "timings": {k: float(v) for k, v in spec["timings"].items()},
-        "arrays": _read_arrays(group),
-        "scalars": from_spec(spec["scalars"]),
-        "meta": from_spec(spec["meta"]),
-        "error_estimate": {k: float(v) for k, v in from_spec(spec.get("error_estimate", {})).items()},
+        "success": success,
+        "status": status,
+        "message": message,
+        "n_iter": n_iter,
+        "residual": residual,
+        "model": entry("model"),
+        "options": entry("options", dict),
+        "conventions": values("conventions", entry("conventions", dict),
+                              lambda v: isinstance(v, str), "a string"),
+        "timings": {k: float(v) for k, v in values("timings", entry("timings", dict),
+                                                   _is_real, "a number").items()},
+        "scalars": values("scalars", entry("scalars", dict), lambda v: isinstance(v, scalar),
+                          "a number, bool, string or null"),
+        "meta": entry("meta", dict),
+        # error_estimate is new in format 1.1: a 1.0 group loads with an empty one
+        "error_estimate": {k: float(v) for k, v in values(
+            "error_estimate", entry("error_estimate", dict, optional=True), _is_real, "a number").items()},
+        "arrays": _read_arrays(group, where),
     }
+    both = set(fields["scalars"]) & set(fields["arrays"])
+    if both:
+        raise fail(sorted(both)[0], "is both a dataset and a scalar", "dataset")
+    check = getattr(cls, "_check_loaded", None)  # the kind's own layout (a sweep's grid)
+    if check is not None:
+        try:
+            check(fields)
+        except ArchiveError as exc:
+            raise ArchiveError(f"{where}, {exc}", group=group.name, item=exc.item) from None
+    _check_dims(fields["arrays"], fields["meta"], fail)
     return cls._from_fields(fields)
 
 
@@ -359,31 +729,58 @@ def load(path, name: str | None = None):
     Raises
     ------
     ArchiveError
-        If the file is not an lmech archive or has a newer major format version.
+        If the file is not an lmech archive, has a newer major format
+        version, or the result cannot be read (a damaged attribute or
+        dataset: the message names the group and which).
+    FileNotFoundError
+        If there is no such file.
     KeyError
         If there is no such group.
     """
-    with h5py.File(path, "r") as f:
+    with _open(path) as f:
         _check_format(f, path)
-        if name is None:
+        try:
             names = [k for k in f if k != "provenance"]
+            if name is not None and name != "provenance" and name in f:
+                obj = f[name]
+        except Exception as exc:
+            raise ArchiveError(f"{path}: its groups cannot be listed ({type(exc).__name__}: {exc})") from None
+        if name is None:
             if len(names) != 1:
                 raise KeyError(f"{path} holds {len(names)} results; name one of {names}")
             name = names[0]
-        if name not in f or name == "provenance":
-            raise KeyError(f"{path} has no result {name!r}; it holds {[k for k in f if k != 'provenance']}")
-        return read_result(f[name])
+            obj = f[name]
+        elif name == "provenance" or name not in f:
+            raise KeyError(f"{path} has no result {name!r}; it holds {names}")
+        return read_result(obj)
 
 
 def ls(path) -> dict[str, str]:
-    """Names of the results in the archive, with their kinds."""
+    """Names of the results in the archive, with their kinds.
+
+    Raises :class:`ArchiveError` if the file is not a readable lmech archive.
+    """
     out = {}
-    with h5py.File(path, "r") as f:
+    with _open(path) as f:
         _check_format(f, path)
 
         def visit(name, obj):
-            if isinstance(obj, h5py.Group) and "kind" in obj.attrs:
-                out[name] = str(obj.attrs["kind"])
+            if not isinstance(obj, h5py.Group) or name == "provenance":
+                return
+            kind = _get_attr(obj, "kind", f"{path}: group {obj.name!r}")
+            if kind is not None:
+                out[name] = kind if isinstance(kind, str) else _short(kind)
+            elif not any(name.startswith(r + "/") for r in out) and any(
+                    isinstance(obj.get(k, getlink=True), h5py.HardLink)
+                    and isinstance(obj[k], h5py.Dataset) for k in obj):
+                # datasets outside every result: a result group that lost its kind
+                raise ArchiveError(f"{path}: group {obj.name!r}, attribute 'kind': missing (the group "
+                                   "holds datasets, as a result does)", group=obj.name, item="kind")
 
-        f.visititems(visit)
+        try:
+            f.visititems(visit)
+        except ArchiveError:
+            raise
+        except Exception as exc:
+            raise ArchiveError(f"{path}: its groups cannot be listed ({type(exc).__name__}: {exc})") from None
     return out

@@ -11,8 +11,12 @@
     lmech kinds
     lmech --version
 
-A bad config (unknown key, wrong type, value out of range, missing file)
-exits with status 2 and one line naming the key, before anything is written.
+A bad config (unknown key, wrong type, value out of range, missing file), a
+path that cannot be read or written (a directory, a file where a directory
+should be, a place without write permission, a figure format matplotlib does
+not draw), a damaged archive or one another process is writing: each exits
+with status 2 and one line naming the key, before any work is done and
+before anything is written.
 The layers are reached by name (import strings), so this module imports none
 of them until a command needs one.
 """
@@ -35,6 +39,59 @@ VALIDATE = "validation.config:run_validation_config"
 
 class CLIError(Exception):
     """An error reported as one line with exit status 2."""
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def _check_output(key: str, path, *, figure: bool = False) -> Path:
+    """Refuse, naming ``key``, an output path that cannot be written; before any work.
+
+    The path must not be a directory; its nearest existing ancestor must be a
+    directory in which this process can create files (probed with a temporary
+    file, removed at once).  A figure's suffix must be a format matplotlib draws.
+    """
+    path = Path(path)
+    if str(path) in ("", ".") or path.name in ("", ".", ".."):
+        raise CLIError(f"{key}: {str(path)!r} is not a file name")
+    if path.is_dir():
+        raise CLIError(f"{key}: {path} is a directory; give a file name")
+    if path.exists() and not path.is_file():
+        raise CLIError(f"{key}: {path} exists and is not a regular file")
+    ancestor = path.parent
+    while not os.path.lexists(ancestor) and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise CLIError(f"{key}: cannot write {path}: {ancestor} is not a directory")
+    import tempfile
+
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".lmech-probe.", dir=ancestor)
+    except OSError as exc:
+        raise CLIError(f"{key}: cannot write {path}: cannot create files in {ancestor} "
+                       f"({exc.strerror or _one_line(exc)})") from None
+    os.close(fd)
+    os.unlink(probe)
+    if figure and path.suffix:
+        _require_matplotlib(key)
+        from matplotlib.figure import Figure
+
+        formats = Figure().canvas.get_supported_filetypes()
+        if path.suffix[1:].lower() not in formats:
+            raise CLIError(f"{key}: matplotlib cannot draw {path.suffix!r} files; use one of "
+                           f"{', '.join('.' + f for f in sorted(formats))}")
+    return path
+
+
+def _check_input(key: str, path) -> Path:
+    """Refuse, naming ``key``, an input file that does not exist or is a directory."""
+    path = Path(path)
+    if path.is_dir():
+        raise CLIError(f"{key}: {path} is a directory, not an archive file")
+    if not path.exists():
+        raise CLIError(f"{key}: file not found: {path}")
+    return path
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -107,30 +164,41 @@ def _execute(cfg: RunConfig, output: Path, *, workers, scheduler, resume, quiet,
 
     if workers is not None and workers < 1:
         raise CLIError(f"--workers: must be an integer >= 1, got {workers}")
-    if output.exists():
-        try:
-            names = _archive.ls(output)
-        except Exception as exc:
-            raise CLIError(f"--output: {output} exists and is not a readable lmech archive ({exc})") from None
-        if "sweep" in names and not resume:
-            raise CLIError(f"--output: {output} already holds a sweep; pass --resume to continue it "
-                           "or choose another output")
-    elif resume:
-        raise CLIError(f"--resume: {output} does not exist")
+    _check_output("--output", output)
     if plot_to:
         _require_matplotlib("--plot")
-    layer = cfg.kind.name.split(".", 1)[0]
-    warmup(layers=("lmech", layer) if layer != "lmech" else ("lmech",))
-    executor, close = _executor(workers, scheduler)
+        _check_output("--plot", plot_to, figure=True)
+        if Path(plot_to).resolve() == output.resolve():
+            raise CLIError(f"--plot: {plot_to} is the output archive")
     try:
-        res = sweep(cfg.kind.point, cfg.grid, points=cfg.points,
-                    fixed={**cfg.fixed, **cfg.options}, archive=output, name="sweep",
-                    executor=executor, resume=resume, progress=not quiet,
-                    config_text=cfg.text, title=cfg.title, kind=cfg.kind.name)
-    except ValueError as exc:
-        raise CLIError(f"--resume: {exc}") from None
-    finally:
-        close()
+        with _archive.lock(output):  # held to the end: a second writer stops here, before any work
+            if output.exists():
+                try:
+                    names = _archive.ls(output)
+                except (OSError, ValueError) as exc:
+                    raise CLIError(f"--output: {output} exists and is not a readable lmech archive "
+                                   f"({_one_line(exc)})") from None
+                if "sweep" in names and not resume:
+                    raise CLIError(f"--output: {output} already holds a sweep; pass --resume to "
+                                   "continue it or choose another output")
+            elif resume:
+                raise CLIError(f"--resume: {output} does not exist")
+            layer = cfg.kind.name.split(".", 1)[0]
+            warmup(layers=("lmech", layer) if layer != "lmech" else ("lmech",))
+            executor, close = _executor(workers, scheduler)
+            try:
+                res = sweep(cfg.kind.point, cfg.grid, points=cfg.points,
+                            fixed={**cfg.fixed, **cfg.options}, archive=output, name="sweep",
+                            executor=executor, resume=resume, progress=not quiet,
+                            config_text=cfg.text, title=cfg.title, kind=cfg.kind.name)
+            except _archive.ArchiveError as exc:
+                raise CLIError(f"--output: {exc}") from None
+            except ValueError as exc:
+                raise CLIError(f"--resume: {exc}") from None
+            finally:
+                close()
+    except _archive.ArchiveBusyError as exc:
+        raise CLIError(f"--output: {exc}") from None
     print(f"{output}: {res.message}")
     if plot_to:
         _plot(res, cfg.kind.name, Path(plot_to), cfg.title)
@@ -151,10 +219,11 @@ def _cmd_run(args) -> int:
 def _cmd_demo(args) -> int:
     import tomllib
 
+    out = _check_output("--output", args.output)
+    png = args.png or str(out.with_suffix(".png"))
+    _check_output("--png", png, figure=True)
     text = resolve_callable(DEMO_CONFIG)
     cfg = parse_config(tomllib.loads(text), text)
-    out = Path(args.output)
-    png = args.png or str(out.with_suffix(".png"))
     workers = args.workers if args.workers is not None else min(2, os.cpu_count() or 1)
     return _execute(cfg, out, workers=workers, scheduler=None, resume=args.resume,
                     quiet=args.quiet, plot_to=png)
@@ -165,44 +234,47 @@ def _archive_names(path: Path) -> dict:
     """``lmech.archive.ls(path)``, with a missing or foreign file as a CLIError."""
     from . import archive as _archive
 
-    if not path.exists():
-        raise CLIError(f"archive: file not found: {path}")
+    _check_input("archive", path)
     try:
         return _archive.ls(path)
     except (OSError, ValueError) as exc:
-        raise CLIError(f"archive: {exc}") from None
+        raise CLIError(f"archive: {_one_line(exc)}") from None
 
 
 def _cmd_show(args) -> int:
     import h5py
+    import numpy as np
 
     from . import archive as _archive
 
     path = Path(args.archive)
     names = _archive_names(path)
-    with h5py.File(path, "r") as f:
-        print(f"{path}: lmech archive, format {f.attrs['format_version']}, "
-              f"written by learning-mechanics {f.attrs['package_version']} on {f.attrs['created']}")
-        if "provenance" in f:
-            pa = f["provenance"].attrs
-            vers = ", ".join(f"{k} {pa[k]}" for k in ("python", "numpy", "scipy", "numba", "h5py") if k in pa)
-            print(f"  provenance: {vers}; git {pa.get('git_commit', '') or 'unknown'}")
-    for name in names:
-        res = _archive.load(path, name)
+    # read everything first: a damaged archive is one line on stderr, nothing on stdout
+    try:
+        with _archive._open(path) as f:
+            root = {k: f.attrs.get(k, "?") for k in ("format_version", "package_version", "created")}
+            prov = dict(f["provenance"].attrs) if isinstance(f.get("provenance"), h5py.Group) else None
+        results = {name: _archive.load(path, name) for name in names}
+    except (OSError, ValueError) as exc:
+        raise CLIError(f"archive: {_one_line(exc)}") from None
+    print(f"{path}: lmech archive, format {root['format_version']}, "
+          f"written by learning-mechanics {root['package_version']} on {root['created']}")
+    if prov is not None:
+        vers = ", ".join(f"{k} {prov[k]}" for k in ("python", "numpy", "scipy", "numba", "h5py") if k in prov)
+        print(f"  provenance: {vers}; git {prov.get('git_commit', '') or 'unknown'}")
+    for name, res in results.items():
         if isinstance(res, dict):
             print(f"\n[{name}] unknown kind {res['kind']!r}: arrays {sorted(res['arrays'])}")
             continue
         print(f"\n[{name}] {res.kind}: success={res.success}  {res.message}")
         if res.model is not None:
             print(f"  model: {res.model!r}")
-        if res.kind == "lmech.Sweep":
+        if res.kind == "lmech.Sweep" and "axes" in res.meta:
             m = res.meta
             print(f"  kind: {m.get('sweep_kind') or m.get('function')}  title: {m.get('title', '')}")
             for a in m["axes"]:
                 v = res.arrays[a]
                 print(f"  axis {a}: {len(v)} values in [{v.min():g}, {v.max():g}]")
-            import numpy as np
-
             for o in m["observables"]:
                 v = res.arrays[o]
                 fin = v[np.isfinite(v)]
@@ -280,8 +352,11 @@ def _cmd_plot(args) -> int:
     elif names.get(name) != "lmech.Sweep":
         raise CLIError(f"--name: {path} has no sweep {name!r}; sweeps: {sweeps}")
     _require_matplotlib("plot")
-    res = _archive.load(path, name)
-    out = Path(args.output or path.with_suffix(".png"))
+    out = _check_output("--output", args.output or path.with_suffix(".png"), figure=True)
+    try:
+        res = _archive.load(path, name)
+    except (OSError, ValueError) as exc:
+        raise CLIError(f"archive: {_one_line(exc)}") from None
     _plot(res, res.meta.get("sweep_kind", ""), out)
     print(f"figure: {out}")
     return 0
@@ -290,6 +365,10 @@ def _cmd_plot(args) -> int:
 def _cmd_validate(args) -> int:
     if args.workers is not None and args.workers < 1:
         raise CLIError(f"--workers: must be an integer >= 1, got {args.workers}")
+    if args.output:
+        _check_output("--output", args.output)
+    if args.png:
+        _check_output("--png", args.png, figure=True)
     run = resolve_callable(VALIDATE)
     return int(run(args.config, output=args.output, png=args.png, workers=args.workers,
                    quiet=args.quiet))
@@ -321,20 +400,32 @@ def main(argv=None) -> int:
     try:
         return handlers[args.command](args)
     except ConfigError as exc:
-        print(f"lmech: config error: {exc}", file=sys.stderr)
+        print(f"lmech: config error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except CLIError as exc:
-        print(f"lmech: error: {exc}", file=sys.stderr)
+        print(f"lmech: error: {_one_line(exc)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("lmech: interrupted; rerun with --resume to continue", file=sys.stderr)
-        return 130
     except BrokenPipeError:  # e.g. `lmech show X.h5 | head`
         try:
             sys.stdout = open(os.devnull, "w")
         except OSError:
             pass
         return 0
+    except (OSError, ValueError, RuntimeError) as exc:
+        from .archive import ArchiveBusyError, ArchiveError
+
+        # a damaged archive, one another process writes, or a file system refusing a write
+        # (disk full, permissions changed under us): one line, not a traceback
+        if isinstance(exc, (ArchiveError, ArchiveBusyError)):
+            print(f"lmech: error: archive: {_one_line(exc)}", file=sys.stderr)
+            return 2
+        if isinstance(exc, OSError):
+            print(f"lmech: error: {type(exc).__name__}: {_one_line(exc)}", file=sys.stderr)
+            return 2
+        raise
+    except KeyboardInterrupt:
+        print("lmech: interrupted; rerun with --resume to continue", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

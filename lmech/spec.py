@@ -27,7 +27,7 @@ import numpy as np
 
 __all__ = ["PACKAGES", "REQUIRED", "ConfigError", "Param", "param", "params_of",
            "validate_fields", "Model", "register_model", "model_class", "to_spec", "from_spec",
-           "to_json", "from_json", "import_layer"]
+           "to_json", "from_json", "import_layer", "MAX_SPEC_DEPTH"]
 
 #: The packages whose registries may be populated on demand.
 PACKAGES = ("lmech", "odes", "dmft", "replica", "validation")
@@ -315,39 +315,51 @@ def to_spec(obj: Any) -> Any:
     raise TypeError(f"cannot write an object of type {type(obj).__name__} into a spec")
 
 
-def from_spec(data: Any) -> Any:
+#: deepest nesting of lists and mappings :func:`from_spec` reads (a spec deeper
+#: than this is damaged, not a model: refused with a ValueError, never a RecursionError)
+MAX_SPEC_DEPTH = 64
+
+
+def from_spec(data: Any, *, _depth: int = 0) -> Any:
     """Inverse of :func:`to_spec`.
 
     Unknown registered type names load as plain dictionaries with a warning;
-    a callable loads as its qualified name (a string) with a warning.
+    a callable loads as its qualified name (a string) with a warning.  Data
+    nested deeper than :data:`MAX_SPEC_DEPTH` raises :class:`ValueError`.
     """
+    if isinstance(data, (list, dict)) and _depth >= MAX_SPEC_DEPTH:
+        raise ValueError(f"spec: nested deeper than {MAX_SPEC_DEPTH} levels")
     if isinstance(data, list):
-        return [from_spec(v) for v in data]
+        return [from_spec(v, _depth=_depth + 1) for v in data]
     if not isinstance(data, dict):
         return data
     if "__tuple__" in data:
-        return tuple(from_spec(v) for v in data["__tuple__"])
+        return tuple(from_spec(v, _depth=_depth + 1) for v in data["__tuple__"])
     if "__ndarray__" in data:
+        if np.dtype(data["dtype"]).kind not in "biuf":  # what to_spec writes; never objects
+            raise ValueError(f"spec: arrays of dtype {data['dtype']!r} are not read")
         arr = np.array(data["__ndarray__"], dtype=np.dtype(data["dtype"]))
         return arr.reshape(data["shape"])
     if "__complex__" in data:
         re, im = data["__complex__"]
         return complex(re, im)
     if "__dict__" in data:
-        return {k: from_spec(v) for k, v in data["__dict__"].items()}
+        return {k: from_spec(v, _depth=_depth + 1) for k, v in data["__dict__"].items()}
     if "__callable__" in data:
+        if not isinstance(data["__callable__"], str):
+            raise ValueError(f"spec: a callable is stored by its name, got {data['__callable__']!r:.60}")
         warnings.warn(f"callable {data['__callable__']} was stored by name only; "
                       "it loads as a string", stacklevel=2)
         return data["__callable__"]
     if "__type__" in data:
         name = data["__type__"]
-        fields = {k: from_spec(v) for k, v in data["fields"].items()}
+        fields = {k: from_spec(v, _depth=_depth + 1) for k, v in data["fields"].items()}
         cls = model_class(name)
         if cls is None:
             warnings.warn(f"unknown model type {name!r}: loaded as a dictionary", stacklevel=2)
             return {"__type__": name, **fields}
         return cls(**fields)
-    return {k: from_spec(v) for k, v in data.items()}
+    return {k: from_spec(v, _depth=_depth + 1) for k, v in data.items()}
 
 
 def to_json(obj: Any) -> str:
@@ -356,5 +368,9 @@ def to_json(obj: Any) -> str:
 
 
 def from_json(text: str) -> Any:
-    """``from_spec(json.loads(text))``."""
-    return from_spec(json.loads(text))
+    """``from_spec(json.loads(text))``; JSON nested too deeply to parse raises :class:`ValueError`."""
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise ValueError(f"spec: JSON nested too deeply (more than {MAX_SPEC_DEPTH} levels)") from None
+    return from_spec(data)

@@ -12,7 +12,10 @@ Each point's scalars become observables on the grid, and so do its error
 estimates (``<name>_err``).  Results stream into an
 HDF5 archive as they finish, through atomic replaces (:func:`lmech.archive.updating`),
 so a sweep killed at any moment leaves a readable archive, and
-``resume=True`` continues it without recomputing finished points.  A point
+``resume=True`` continues it without recomputing finished points.  The sweep
+holds the archive's write lock (:func:`lmech.archive.lock`) from start to end:
+a second sweep or save to the same archive raises
+:class:`~lmech.archive.ArchiveBusyError` naming this process.  A point
 that raises, or that returns ``success=False``, is recorded with its message
 and counted in the summary; it never stops the sweep.
 
@@ -28,6 +31,7 @@ the model specs are new in archive format 1.2 (an older sweep has none).
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import math
 import sys
 import time
@@ -35,10 +39,9 @@ import traceback
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-import h5py
 import numpy as np
 
-from .archive import read_result, updating, write_result, _check_format
+from .archive import ArchiveError, lock, read_result, updating, write_result, _check_format, _open
 from .config import resolve_callable
 from .result import Result, register_result
 from .spec import from_json, to_json, to_spec
@@ -123,6 +126,81 @@ class SweepResult(Result):
         else:
             i = int(idx[tuple(index)])
         return None if i < 0 else from_json(str(self.arrays["model_specs"][i]))
+
+    @classmethod
+    def _check_loaded(cls, fields: dict) -> None:
+        """Check the layout of a sweep read from an archive (called by :func:`lmech.archive.read_result`).
+
+        Raises :class:`~lmech.archive.ArchiveError` naming the dataset or meta
+        entry that does not fit: axes, bookkeeping and observables on the grid,
+        model indices into the stored model specs.
+        """
+        meta, arrays = fields["meta"], fields["arrays"]
+        if not ({"mode", "axes", "coords", "observables", "dims"} & set(meta) or "done" in arrays):
+            return  # not the layout of sweep(): a SweepResult built by hand, checked as any result
+
+        def bad_meta(key, expected):
+            return ArchiveError(f"attribute 'spec': entry meta.{key}: expected {expected}, got "
+                                f"{meta.get(key)!r:.60}", item="spec")
+
+        def bad(name, problem):
+            return ArchiveError(f"dataset {name!r}: {problem}", item=name)
+
+        def names(key):
+            v = meta.get(key)
+            if not (isinstance(v, list) and all(isinstance(x, str) and x for x in v)):
+                raise bad_meta(key, "a list of names")
+            return v
+
+        if meta.get("mode") not in ("grid", "points"):
+            raise bad_meta("mode", "'grid' or 'points'")
+        if not isinstance(meta.get("function"), str):
+            raise bad_meta("function", "a string")
+        if not isinstance(meta.get("fixed"), dict):
+            raise bad_meta("fixed", "a mapping")
+        axes, coords, observables = names("axes"), names("coords"), names("observables")
+        params = names("point_params") if meta["mode"] == "points" else axes
+        if not axes or (meta["mode"] == "points" and axes != ["point"]):
+            raise bad_meta("axes", "['point']" if meta["mode"] == "points" else "at least one axis")
+        for a in coords + params:
+            if a not in arrays:
+                raise bad(a, "missing (an axis of the sweep)")
+            v = arrays[a]
+            if v.ndim != 1 or v.size == 0 or v.dtype.kind not in "biuf":
+                raise bad(a, f"an axis must be a non-empty 1-D array of numbers, got {v.dtype} "
+                          f"of shape {v.shape}")
+        shape = tuple(arrays[a].shape[0] for a in axes)
+        for p in params:
+            if arrays[p].shape[0] != shape[0] and meta["mode"] == "points":
+                raise bad(p, f"length {arrays[p].shape[0]}, expected {shape[0]} (one per point)")
+        per_point = {k: np.dtype(dt).kind for k, (dt, _) in _BOOK.items()}
+        per_point["message"] = "U"
+        for k in observables:
+            per_point.setdefault(k, "f")
+        if "model_index" in arrays or "model_specs" in arrays:  # format >= 1.2
+            per_point["model_index"] = "i"
+        for k, kind in per_point.items():
+            if k not in arrays:
+                raise bad(k, "missing (one value per point of the grid)")
+            v = arrays[k]
+            if v.dtype.kind != kind:
+                expected = {"b": "bool", "i": "integers", "f": "floats", "U": "strings"}[kind]
+                raise bad(k, f"dtype {v.dtype}, expected {expected}")
+            if v.shape[:len(shape)] != shape or (k not in observables and v.ndim != len(shape)):
+                raise bad(k, f"shape {v.shape} does not match the grid {shape}")
+        if "model_index" in arrays:
+            specs = arrays.get("model_specs")
+            if specs is None or specs.ndim != 1 or specs.dtype.kind != "U":
+                raise bad("model_specs", "expected a 1-D array of JSON strings")
+            idx = arrays["model_index"]
+            if idx.size and (idx.min() < -1 or idx.max() >= specs.size):
+                raise bad("model_index", f"indices must lie in [-1, {specs.size - 1}]")
+            for i, text in enumerate(specs):
+                try:
+                    from_json(str(text))
+                except Exception as exc:  # a damaged spec: the model it names cannot be rebuilt
+                    raise bad("model_specs", f"entry {i} cannot be read ({type(exc).__name__}: "
+                              f"{exc})") from None
 
 
 def grid_points(meta: Mapping, arrays: Mapping) -> list[dict]:
@@ -435,104 +513,103 @@ def sweep(fn: Callable | str, grid: Mapping[str, Sequence] | None = None, *,
         meta = {"mode": "points", "axes": ["point"], "coords": ["point"] + keys, "point_params": keys}
     meta.update(function=_fn_name(fn), fixed=fixed, title=title or "", sweep_kind=kind or "")
 
-    state = None
-    if archive is not None:
-        # temporary copies left by a writer that was killed mid-write (this is the only writer)
-        for stale in Path(archive).parent.glob(f".{Path(archive).name}.*.tmp"):
-            stale.unlink(missing_ok=True)
-    if archive is not None and Path(archive).exists():
-        with h5py.File(archive, "r") as f:
-            _check_format(f, archive)
-            if name in f:
-                if not resume:
-                    raise ValueError(f"{archive} already holds a sweep {name!r}; pass resume=True "
-                                     "to continue it, or choose another archive or name")
-                stored = read_result(f[name])
-                if not isinstance(stored, SweepResult):
-                    raise ValueError(f"{archive}:{name} is not a sweep")
-                key = _same_spec(stored.meta, meta)
-                if key is None and any(not np.array_equal(stored.arrays[k], axes_arrays[k])
-                                       for k in meta["coords"]):
-                    key = "axes values"
-                if key is not None:
-                    raise ValueError(f"cannot resume {archive}:{name}: its {key} differ from this sweep's")
-                state = _State.from_result(stored, keep_arrays)
-    if state is None:
-        state = _State(meta, axes_arrays, shape, keep_arrays)
+    # one writer at a time: the archive's lock is held from reading it to the last write
+    # (another process writing it raises ArchiveBusyError, before any point runs)
+    with (lock(archive) if archive is not None else contextlib.nullcontext()):
+        state = None
+        if archive is not None and Path(archive).exists():
+            with _open(archive) as f:
+                _check_format(f, archive)
+                if name in f:
+                    if not resume:
+                        raise ValueError(f"{archive} already holds a sweep {name!r}; pass resume=True "
+                                         "to continue it, or choose another archive or name")
+                    stored = read_result(f[name])
+                    if not isinstance(stored, SweepResult):
+                        raise ValueError(f"{archive}:{name} is not a sweep")
+                    key = _same_spec(stored.meta, meta)
+                    if key is None and any(not np.array_equal(stored.arrays[k], axes_arrays[k])
+                                           for k in meta["coords"]):
+                        key = "axes values"
+                    if key is not None:
+                        raise ValueError(f"cannot resume {archive}:{name}: its {key} differ from this sweep's")
+                    state = _State.from_result(stored, keep_arrays)
+        if state is None:
+            state = _State(meta, axes_arrays, shape, keep_arrays)
 
-    all_points = grid_points(meta, axes_arrays)
-    todo = [i for i in range(len(all_points))
-            if not state.book["done"].flat[i] or (retry_failed and state.book["failed"].flat[i])]
+        all_points = grid_points(meta, axes_arrays)
+        todo = [i for i in range(len(all_points))
+                if not state.book["done"].flat[i] or (retry_failed and state.book["failed"].flat[i])]
 
-    write_every = float(checkpoint_seconds)
-    last_write = time.perf_counter()
-
-    def checkpoint(force=False):
-        nonlocal last_write, write_every
-        if archive is None:
-            return
-        now = time.perf_counter()
-        if not force and now - last_write < write_every:
-            return
-        _write(archive, name, state, config_text)
-        took = time.perf_counter() - now
-        write_every = max(float(checkpoint_seconds), 10.0 * took)
+        write_every = float(checkpoint_seconds)
         last_write = time.perf_counter()
 
-    checkpoint(force=True)
-    bar = _Progress(len(all_points), len(all_points) - len(todo), progress, title or name)
-    try:
-        if executor is None:
-            for i in todo:
-                state.record(_run_point(fn, i, all_points[i]))
-                bar.update()
-                checkpoint()
-        else:
-            if max_in_flight is None:
-                workers = getattr(executor, "_max_workers", None) or 2
-                max_in_flight = max(8, 4 * int(workers))
-            pending = {}
-            queue = iter(todo)
-            exhausted = False
-            try:
-                while pending or not exhausted:
-                    while not exhausted and len(pending) < max_in_flight:
-                        try:
-                            i = next(queue)
-                        except StopIteration:
-                            exhausted = True
-                            break
-                        pending[executor.submit(_run_point, fn, i, all_points[i])] = i
-                    if not pending:
-                        break
-                    futs = list(pending)
-                    if all(isinstance(f, cf.Future) for f in futs):
-                        finished, _ = cf.wait(futs, return_when=cf.FIRST_COMPLETED)
-                    else:
-                        finished = [futs[0]]
-                    for fut in finished:
-                        i = pending.pop(fut)
-                        try:
-                            rec = fut.result()
-                        except cf.CancelledError:
-                            continue
-                        except Exception as exc:  # the worker itself died
-                            if isinstance(exc, getattr(cf, "BrokenExecutor", ())):
-                                raise
-                            rec = {"index": i, "failed": True, "converged": False, "status": int(Status.WORKER_DIED),
-                                   "message": f"worker error: {type(exc).__name__}: {exc}",
-                                   "n_iter": -1, "residual": math.nan, "scalars": {}, "arrays": {},
-                                   "seconds": math.nan}
-                        state.record(rec)
-                        bar.update()
+        def checkpoint(force=False):
+            nonlocal last_write, write_every
+            if archive is None:
+                return
+            now = time.perf_counter()
+            if not force and now - last_write < write_every:
+                return
+            _write(archive, name, state, config_text)
+            took = time.perf_counter() - now
+            write_every = max(float(checkpoint_seconds), 10.0 * took)
+            last_write = time.perf_counter()
+
+        checkpoint(force=True)
+        bar = _Progress(len(all_points), len(all_points) - len(todo), progress, title or name)
+        try:
+            if executor is None:
+                for i in todo:
+                    state.record(_run_point(fn, i, all_points[i]))
+                    bar.update()
                     checkpoint()
-            finally:
-                for fut in pending:
-                    fut.cancel()
-    except BaseException:
+            else:
+                if max_in_flight is None:
+                    workers = getattr(executor, "_max_workers", None) or 2
+                    max_in_flight = max(8, 4 * int(workers))
+                pending = {}
+                queue = iter(todo)
+                exhausted = False
+                try:
+                    while pending or not exhausted:
+                        while not exhausted and len(pending) < max_in_flight:
+                            try:
+                                i = next(queue)
+                            except StopIteration:
+                                exhausted = True
+                                break
+                            pending[executor.submit(_run_point, fn, i, all_points[i])] = i
+                        if not pending:
+                            break
+                        futs = list(pending)
+                        if all(isinstance(f, cf.Future) for f in futs):
+                            finished, _ = cf.wait(futs, return_when=cf.FIRST_COMPLETED)
+                        else:
+                            finished = [futs[0]]
+                        for fut in finished:
+                            i = pending.pop(fut)
+                            try:
+                                rec = fut.result()
+                            except cf.CancelledError:
+                                continue
+                            except Exception as exc:  # the worker itself died
+                                if isinstance(exc, getattr(cf, "BrokenExecutor", ())):
+                                    raise
+                                rec = {"index": i, "failed": True, "converged": False, "status": int(Status.WORKER_DIED),
+                                       "message": f"worker error: {type(exc).__name__}: {exc}",
+                                       "n_iter": -1, "residual": math.nan, "scalars": {}, "arrays": {},
+                                       "seconds": math.nan}
+                            state.record(rec)
+                            bar.update()
+                        checkpoint()
+                finally:
+                    for fut in pending:
+                        fut.cancel()
+        except BaseException:
+            checkpoint(force=True)
+            bar.close()
+            raise
         checkpoint(force=True)
         bar.close()
-        raise
-    checkpoint(force=True)
-    bar.close()
-    return state.result()
+        return state.result()

@@ -186,3 +186,83 @@ def test_param_named_picks_the_longest_parameter_a_message_starts_with():
     assert param_named("T must be >= 0, got -1", names) == "T"
     assert param_named("Temperature must be >= 0", names) is None
     assert param_named("", names) is None
+
+
+# -- bad paths: each refused before any work, in one line, with exit status 2 --------------
+# (tmp_path holds a regular file FILE, a directory DIR, a good sweep archive good.h5 and the
+# config c.toml; "{t}" is tmp_path)
+BAD_PATHS = [
+    ("output a directory", ["run", "{t}/c.toml", "-o", "{t}/DIR"], r"--output: .*DIR is a directory"),
+    ("output under a file", ["run", "{t}/c.toml", "-o", "{t}/FILE/out.h5"],
+     r"--output: cannot write .*FILE/out.h5: .*FILE is not a directory"),
+    ("output deep under a file", ["run", "{t}/c.toml", "-o", "{t}/FILE/a/b/out.h5"],
+     r"--output: cannot write .*: .*FILE is not a directory"),
+    ("output where no file can be made", ["run", "{t}/c.toml", "-o", "/proc/lmech-test/out.h5"],
+     r"--output: cannot write /proc/lmech-test/out.h5: cannot create files in /proc"),
+    ("output from the config a directory", ["run", "{t}/c_out.toml"], r"--output: .*DIR is a directory"),
+    ("output not an archive", ["run", "{t}/c.toml", "-o", "{t}/FILE"],
+     r"--output: .*FILE exists and is not a readable lmech archive \(.*not a readable HDF5 file"),
+    ("plot under a file", ["run", "{t}/c.toml", "-o", "{t}/out.h5", "--plot", "{t}/FILE/fig.png"],
+     r"--plot: cannot write .*FILE/fig.png: .*FILE is not a directory"),
+    ("plot a directory", ["run", "{t}/c.toml", "-o", "{t}/out.h5", "--plot", "{t}/DIR"],
+     r"--plot: .*DIR is a directory"),
+    ("plot format unknown", ["run", "{t}/c.toml", "-o", "{t}/out.h5", "--plot", "{t}/fig.nope"],
+     r"--plot: matplotlib cannot draw '.nope' files; use one of .*\.png"),
+    ("plot over the archive", ["run", "{t}/c.toml", "-o", "{t}/out.png", "--plot", "{t}/out.png"],
+     r"--plot: .*out.png is the output archive"),
+    ("show a directory", ["show", "{t}/DIR"], r"archive: .*DIR is a directory, not an archive file"),
+    ("show a missing file", ["show", "{t}/none.h5"], r"archive: file not found: .*none.h5"),
+    ("show a file that is not HDF5", ["show", "{t}/FILE"], r"archive: .*FILE is not a readable HDF5 file"),
+    ("plot a directory archive", ["plot", "{t}/DIR"], r"archive: .*DIR is a directory"),
+    ("plot output under a file", ["plot", "{t}/good.h5", "-o", "{t}/FILE/fig.png"],
+     r"--output: cannot write .*: .*FILE is not a directory"),
+    ("demo output under a file", ["demo", "-o", "{t}/FILE/demo.h5"], r"--output: cannot write .*FILE is not a directory"),
+    ("demo figure a directory", ["demo", "-o", "{t}/demo.h5", "--png", "{t}/DIR"], r"--png: .*DIR is a directory"),
+    ("validate output a directory", ["validate", "{t}/c.toml", "-o", "{t}/DIR"], r"--output: .*DIR is a directory"),
+    ("validate figure under a file", ["validate", "{t}/c.toml", "--png", "{t}/FILE/v.png"],
+     r"--png: cannot write .*FILE is not a directory"),
+]
+
+
+def point_value(c):
+    return {"value": c}
+
+
+@pytest.mark.parametrize("label,argv,message", BAD_PATHS, ids=[b[0] for b in BAD_PATHS])
+def test_bad_paths_exit_2_in_one_line_before_any_work(tmp_path, capsys, monkeypatch, label, argv, message):
+    import re
+
+    if "/proc" in " ".join(argv) and not sys.platform.startswith("linux"):
+        pytest.skip("/proc is Linux's")
+    if "--plot" in argv or "--png" in argv or argv[0] == "plot":
+        pytest.importorskip("matplotlib")
+    (tmp_path / "FILE").write_text("not an archive\n")
+    (tmp_path / "DIR").mkdir()
+    write(tmp_path, GOOD)
+    write(tmp_path, GOOD + f'\n[run]\noutput = "{tmp_path / "DIR"}"\n', "c_out.toml")
+    from lmech.sweep import sweep
+
+    sweep(point_value, {"c": [0.1, 0.2]}, archive=tmp_path / "good.h5")
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("work started before the paths were checked")
+
+    monkeypatch.setattr(sys.modules["lmech.sweep"], "sweep", no_work)
+    monkeypatch.setattr(sys.modules["lmech.warm"], "warmup", no_work)
+    assert main([a.format(t=tmp_path) for a in argv]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert len(err.splitlines()) == 1, err
+    assert "Traceback" not in err
+    assert re.search(message, err), err
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing written, no lock left
+
+
+def test_an_error_text_with_a_newline_is_printed_on_one_line(tmp_path, capsys):
+    """h5py's messages hold newlines (e.g. a read error of a directory); the CLI prints one line."""
+    from lmech.archive import ArchiveError
+
+    assert str(ArchiveError("a\nb,\n  c")) == "a b, c"
+    assert main(["show", str(tmp_path)]) == 2
+    assert len(capsys.readouterr().err.splitlines()) == 1
