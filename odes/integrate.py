@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import time
+import warnings
 
 import numpy as np
 from scipy.integrate import solve_ivp
 from scipy.optimize import brentq, minimize_scalar
 
-from lmech.checks import check_choice, check_int, check_psd, check_real, check_shape
+from lmech.checks import check_array, check_choice, check_int, check_psd, check_real, check_shape
 from lmech.result import Result, register_result
 from lmech.status import Status
 
@@ -343,7 +345,9 @@ def integrate(model: CommitteeMachine, t_max: float, *, Q0, R0, T=None, v0=None,
     rtol = check_real("rtol", rtol, low=1e-14, high=1.0)
     if atol is None:
         atol = 1e-12 if system.code == _kernels.RELU else 1e-14
-    atol = check_real("atol", atol, low=0.0, low_open=True)
+    # below 1e-100 the scaled error norms of the steppers overflow (and such a tolerance asks
+    # nothing that rtol >= 1e-14 does not already ask)
+    atol = check_real("atol", atol, low=1e-100)
     max_step = check_real("max_step", max_step, low=0.0, low_open=True, allow_inf=True)
     escape_fraction = check_real("escape_fraction", escape_fraction, low=0.0, high=1.0, low_open=True)
     escape_after = check_real("escape_after", escape_after, low=0.0)
@@ -356,20 +360,22 @@ def integrate(model: CommitteeMachine, t_max: float, *, Q0, R0, T=None, v0=None,
         raise ValueError(f"refine must be True, False or None, got {refine!r}")
     if eg_tol is not None:
         eg_tol = check_real("eg_tol", eg_tol, low=0.0, low_open=True)
-    pw = np.asarray(plateau_window, dtype=float)
+    pw = check_array("plateau_window", plateau_window, finite=False)
     if pw.shape != (2,) or not np.all(np.isfinite(pw)) or not pw[0] < pw[1] or pw[0] < 0:
         raise ValueError(f"plateau_window must be (t_lo, t_hi) with 0 <= t_lo < t_hi, got {plateau_window!r}")
     Q0, R0 = _initial(system, Q0, R0)
     if t_eval is not None:
-        t_eval = np.asarray(t_eval, dtype=float).ravel()
-        if t_eval.size == 0 or np.any(np.diff(t_eval) <= 0) or t_eval[0] < 0 or t_eval[-1] > t_max * (1 + 1e-12):
-            raise ValueError("t_eval must be strictly increasing within [0, t_max]")
+        t_eval = check_array("t_eval", t_eval, finite=False).ravel()
+        if (t_eval.size == 0 or not np.all(np.isfinite(t_eval)) or np.any(np.diff(t_eval) <= 0)
+                or t_eval[0] < 0 or t_eval[-1] > t_max * (1 + 1e-12)):
+            raise ValueError(f"t_eval must be finite and strictly increasing within [0, t_max={t_max:g}]")
     if method == "euler":
         if dt is None:
             raise ValueError("dt must be given for method='euler'")
         dt = check_real("dt", dt, low=0.0, low_open=True, high=t_max)
     elif dt is not None:
         raise ValueError("dt is only used by method='euler'")
+    _check_cost(system, method, t_max, dt, t_eval, refine)
     options = dict(method=method, rtol=rtol, atol=atol, dt=dt, max_step=max_step,
                    plateau_window=tuple(float(x) for x in pw), plateau_measure=plateau_measure,
                    escape_fraction=escape_fraction,
@@ -455,6 +461,12 @@ def integrate(model: CommitteeMachine, t_max: float, *, Q0, R0, T=None, v0=None,
         elif bad:
             success, status = False, Status.TOLERANCE
             message = "; ".join(f"error estimate of {k} {e:.3g} above tol * |{k}| = {b:.3g}" for k, e, b in bad)
+    if success or status in (Status.TOLERANCE, Status.NO_ESTIMATE):
+        bad_state = state_violation(Q, R, system.T, egs)
+        if bad_state:
+            success, status = False, Status.INVALID_STATE
+            message = (f"impossible state: {bad_state} (the tolerances rtol={rtol:g}, atol={atol:g} "
+                       "or dt are too loose)")
     timings = {"solve": t_solve, "total": time.perf_counter() - t_start}
     scalars = dict(eg0=float(egs[0]), eg_final=float(egs[-1]), t_final=float(ts[-1]),
                    plateau_eg=plateau_eg, plateau_t=plateau_t, t_escape=t_escape,
@@ -470,6 +482,45 @@ def integrate(model: CommitteeMachine, t_max: float, *, Q0, R0, T=None, v0=None,
                                                             **({"n_nodes": system.act.n_nodes}
                                                                if system.code < 0 else {})),
                       error_estimate=errors)
+
+
+#: Largest violation of the order parameters' constraints passed as rounding: the smallest
+#: eigenvalue of the covariance of (student, teacher) fields above ``-STATE_TOL max(1, |C|)``,
+#: ``eg`` above ``-STATE_TOL max(1, |eg|)``.  Default runs stay within 1e-9 (ReLU, whose
+#: right-hand side is noisiest, within 4e-10).
+STATE_TOL = 1e-8
+
+
+def state_violation(Q, R, T, eg) -> str:
+    """Why the states ``(Q, R)`` (arrays ``(n, K, K)``, ``(n, K, M)``) with teacher ``T`` and
+    generalisation errors ``eg`` are impossible, or ``""``.
+
+    ``[[Q, R], [R^T, T]]`` is the covariance of the student and teacher fields, so it is
+    positive semidefinite (which also gives ``|R_ij| <= sqrt(Q_ii T_jj)``), and ``eg >= 0``;
+    both within :data:`STATE_TOL`.  At most 4000 evenly spread states (the last included)
+    are examined for the covariance; every ``eg``.
+    """
+    eg = np.atleast_1d(np.asarray(eg, dtype=float))
+    Q = np.asarray(Q, dtype=float).reshape((-1,) + np.shape(Q)[-2:])
+    R = np.asarray(R, dtype=float).reshape((-1,) + np.shape(R)[-2:])
+    emin = float(np.min(eg)) if eg.size else 0.0
+    if emin < -STATE_TOL * max(1.0, float(np.max(np.abs(eg)))):
+        j = int(np.argmin(eg))
+        return f"eg = {emin:.3g} < 0 (at output {j})"
+    n = Q.shape[0]
+    idx = np.unique(np.concatenate([np.linspace(0, n - 1, min(n, 4000)).astype(int), [n - 1]]))
+    Qs, Rs = Q[idx], R[idx]
+    Ts = np.broadcast_to(T, (idx.size,) + T.shape)
+    C = np.concatenate([np.concatenate([Qs, Rs], axis=2),
+                        np.concatenate([np.swapaxes(Rs, 1, 2), Ts], axis=2)], axis=1)
+    lam = np.linalg.eigvalsh(C).min(axis=1)
+    scale = np.maximum(1.0, np.max(np.abs(C), axis=(1, 2)))
+    rel = lam / scale
+    j = int(np.argmin(rel))
+    if rel[j] < -STATE_TOL:
+        return (f"the covariance [[Q, R], [R^T, T]] is not positive semidefinite (smallest "
+                f"eigenvalue {lam[j]:.3g} at output {int(idx[j])}; |R_ij| > sqrt(Q_ii T_jj) is one such case)")
+    return ""
 
 
 def _embedded_errors(system, ts, ys, eg_fun, method):
@@ -624,8 +675,8 @@ def _run_dop853(system, y0, t_max, rtol, atol, max_step, t_eval, bound, eg_tol, 
         below = np.nonzero(step_eg < eg_tol)[0]
         if below.size:
             j = int(below[0])
-            t_conv = float(ts[0]) if j == 0 else float(
-                brentq(lambda t: eg_fun(t) - eg_tol, ts[j - 1], ts[j], xtol=1e-12, rtol=1e-14))
+            t_conv = float(ts[0]) if j == 0 else _bracketed_crossing(eg_fun, eg_tol, float(ts[j - 1]),
+                                                                     float(ts[j]))
             status, message = Status.STOPPED, f"eg fell below eg_tol at t={t_conv:.10g}"
             t_end = t_conv
     if t_eval is None:
@@ -648,6 +699,85 @@ def _run_dop853(system, y0, t_max, rtol, atol, max_step, t_eval, bound, eg_tol, 
 
 #: The DOP853 coefficients (Hairer's tableau, read from scipy so they are not retyped here).
 _TAB = _kernels.dop853_tableau()
+
+
+def available_memory() -> int:
+    """Bytes of memory available to a new allocation (``MemAvailable`` of ``/proc/meminfo``;
+    the physical memory where that cannot be read)."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return 8 << 30
+
+
+def _gib(nbytes) -> str:
+    return f"{nbytes / 2 ** 30:.3g} GiB"
+
+
+#: Euler runs of more steps than this are timed on a short run first and their expected
+#: duration stated in a warning when it exceeds :data:`WARN_SECONDS`.
+WARN_STEPS = 10 ** 6
+WARN_SECONDS = 30.0
+
+
+def _check_cost(system, method, t_max, dt, t_eval, refine):
+    """Refuse (``ValueError`` naming the parameter) a run whose stored arrays cannot fit in half
+    the available memory, and warn with the expected duration of a long Euler run, before any
+    work.
+
+    Stored per output row: the state, ``eg`` and the unpacked ``Q``, ``R``, ``v``
+    (8 bytes each).  Euler stores every step when ``t_eval`` is given, and its refined run
+    (``refine``, at ``dt/2`` on the coarse run's output times) every step of its own.
+    """
+    K, M = system.K, system.M
+    row = 8 * (system.n + 1 + K * K + K * M + K)
+    limit = available_memory() // 2
+    if t_eval is not None and t_eval.size * row > limit:
+        raise ValueError(f"t_eval has {t_eval.size} times: the output would need "
+                         f"{_gib(t_eval.size * row)}, above half the available memory ({_gib(limit)})")
+    if method != "euler":
+        return
+    n_steps = t_max / dt
+    rows = (n_steps + 1 if t_eval is not None else min(n_steps + 1, 20001))
+    if refine:
+        rows += 2 * n_steps + 1  # the refined run stores every step at the coarse output times
+    if rows * row > limit:
+        raise ValueError(f"dt = {dt:g} gives {n_steps:.3g} Euler steps to t_max = {t_max:g}; stored "
+                         f"{'with refine=True ' if refine else ''}{'and t_eval ' if t_eval is not None else ''}"
+                         f"they need {_gib(rows * row)}, above half the available memory ({_gib(limit)}): "
+                         "use a larger dt" + (", refine=False" if refine else "")
+                         + (" or fewer output times" if t_eval is not None else ""))
+    total = n_steps * (3 if refine else 1)
+    if total > WARN_STEPS:
+        per_step = _time_euler_step(system)
+        expected = total * per_step
+        if expected > WARN_SECONDS:
+            warnings.warn(f"odes.integrate: {total:.3g} Euler steps (dt = {dt:g}, t_max = {t_max:g}"
+                          f"{', refine' if refine else ''}) are expected to take about {expected:.3g} s",
+                          stacklevel=3)
+
+
+def _time_euler_step(system) -> float:
+    """Seconds per Euler step of ``system`` (a short timed run from a neutral state, on a copy:
+    the node count of a :class:`Custom` activation is still chosen at the run's own start)."""
+    system = System(system.model, system.T, system.v0)
+    y0 = system.pack(np.eye(system.K), np.zeros((system.K, system.M)), system.v0)
+    n = 2000 if system.code >= 0 else 20
+    ys = np.empty((2, system.n))
+    egs = np.empty(2)
+    t0 = time.perf_counter()
+    if system.code >= 0:
+        _kernels.euler(y0, 1e-6, n, n, system.args, ys, egs, math.inf)
+    else:
+        _euler_py(system, y0, 1e-6, n, n, ys, egs, math.inf)
+    return (time.perf_counter() - t0) / n
 
 
 def _run_euler(system, y0, t_max, dt, t_eval, bound, eg_tol):
@@ -794,4 +924,19 @@ def _first_below(ts, egs, eg_fun, level, after):
             return lo
     if eg_fun is None:
         return _interp_cross(ts, egs, j, level)
-    return float(brentq(lambda t: eg_fun(t) - level, lo, ts[j], xtol=1e-12, rtol=1e-14))
+    return _bracketed_crossing(eg_fun, level, lo, float(ts[j]))
+
+
+def _bracketed_crossing(eg_fun, level, lo, hi):
+    """First ``t`` in ``[lo, hi]`` with ``eg(t) < level`` on the dense output, by Brent's method.
+
+    ``eg(lo)`` is at or above the level on the stored grid, ``eg(hi)`` below; the dense
+    output can disagree with the grid by rounding (or ``lo`` is the start of the run, already
+    below the level): then the crossing is the end point that already lies on its side.
+    """
+    f_lo, f_hi = eg_fun(lo) - level, eg_fun(hi) - level
+    if f_lo < 0.0:
+        return float(lo)
+    if f_hi >= 0.0:
+        return float(hi)
+    return float(brentq(lambda t: eg_fun(t) - level, lo, hi, xtol=1e-12, rtol=1e-14))
