@@ -75,6 +75,8 @@ class System:
         #: the activation with its node count once resolved (Custom with n_nodes=None: at the first
         #: right-hand side evaluation, by refinement)
         self.act = model.activation
+        if isinstance(self.act, Custom):
+            _probe_custom(self.act)
         self.K, self.M, self.L = K, M, K + M
         if T is None:
             T = np.eye(M)
@@ -131,6 +133,9 @@ class System:
             return out
         C = np.empty((self.L, self.L))
         w = np.empty(self.L)
+        if not np.all(np.isfinite(y)):  # a solver's trial state beyond overflow: no integrals there
+            out.fill(math.nan)
+            return out
         _kernels.unpack(y, self.args, C, w)
         if self.act.n_nodes is None:
             self.act = _choose_nodes(self.act, C, w, self.K)
@@ -158,6 +163,27 @@ class System:
             return 0.0
         h = 1e-5 * max(1.0, float(np.max(np.abs(y)))) / fmax
         return (self.eg(y + h * f) - self.eg(y - h * f)) / (2.0 * h)
+
+
+#: Points at which a :class:`Custom` activation (and its derivative) must return finite reals
+#: before any work: the nodes of the quadrature rules of unit-variance fields lie within them.
+PROBE_U = np.linspace(-8.0, 8.0, 33)
+
+
+def _probe_custom(act):
+    for label, fun in (("g", act.g), ("dg", act.dg if act.dg is not None else act.derivative)):
+        try:
+            val = np.asarray(fun(PROBE_U.copy()))
+        except Exception as exc:  # noqa: BLE001  (the user's function: any failure is bad input)
+            raise ValueError(f"activation: {label} failed on a float64 array: "
+                             f"{type(exc).__name__}: {exc}") from None
+        if val.shape != PROBE_U.shape or val.dtype.kind not in "iuf":
+            raise ValueError(f"activation: {label} must map a float64 array to real numbers of the "
+                             f"same shape, got dtype {val.dtype}, shape {val.shape}")
+        bad = ~np.isfinite(val)
+        if np.any(bad):
+            raise ValueError(f"activation: {label} returned non-finite values at u = "
+                             f"{PROBE_U[bad][:3].tolist()} (it must be finite on [-8, 8])")
 
 
 def grad_eg(system, y) -> np.ndarray:
@@ -200,20 +226,21 @@ def _choose_nodes(act, C, w, K):
     return dataclasses.replace(act, n_nodes=chosen)
 
 
-def _initial(system, Q0, R0):
+def _initial(system, Q0, R0, names=("Q0", "R0")):
     K, M = system.K, system.M
-    Q0 = check_psd("Q0", Q0, tol=1e-10)
+    nq, nr = names
+    Q0 = check_psd(nq, Q0, tol=1e-10)
     if Q0.shape != (K, K):
-        raise ValueError(f"Q0 must have shape ({K}, {K}), got {Q0.shape}")
-    R0 = check_shape("R0", R0, (K, M))
+        raise ValueError(f"{nq} must have shape ({K}, {K}), got {Q0.shape}")
+    R0 = check_shape(nr, R0, (K, M))
     # the joint covariance of student and teacher fields must be PSD
     C = np.block([[Q0, R0], [R0.T, system.T]])
     lam = np.linalg.eigvalsh(C).min()
     if lam < -1e-10 * max(1.0, np.abs(C).max()):
-        raise ValueError("R0 is inconsistent with Q0 and T: [[Q0, R0], [R0^T, T]] must be "
+        raise ValueError(f"{nr} is inconsistent with {nq} and T: [[{nq}, {nr}], [{nr}^T, T]] must be "
                          f"positive semidefinite (smallest eigenvalue {lam:.3g})")
     if system.code == _kernels.RELU and np.any(np.diag(Q0) <= 0.0):
-        raise ValueError("Q0 must have a positive diagonal for the ReLU activation")
+        raise ValueError(f"{nq} must have a positive diagonal for the ReLU activation")
     return Q0, R0
 
 

@@ -227,9 +227,14 @@ def test_newton_reports_failure_as_data():
     # eta = 2 with noise there is no fixed point, and for eta = 3 it is unstable
     r = fp.newton(odes.CommitteeMachine(1, 1, activation="linear", lr=2.0, noise=0.1), [[1.0]], [[0.5]])
     assert not r.success and "not converged" in r.message
+    # eta = 3: the root Q* = 1 + eta^2 sigma^2 / (2 eta - eta^2) = 0.7, R* = 1 of the right-hand side
+    # is no state of any network: |R| > sqrt(Q T) (and eg = (Q - 2R + T)/2 = -0.15 < 0), so it is
+    # reported (the root, with its unstable spectrum) but not as a success
     r = fp.newton(odes.CommitteeMachine(1, 1, activation="linear", lr=3.0, noise=0.1), [[1.0]], [[0.5]])
-    assert r.success and not r.stable
+    assert not r.success and r.status == Status.INVALID_STATE and not r.stable
     assert r.Q[0, 0] == pytest.approx(1 + 9 * 0.1 / (6 - 9), rel=1e-12)
+    assert r.eg == pytest.approx(0.5 * (0.7 - 2.0 + 1.0), rel=1e-12)
+    assert "positive semidefinite" in r.message or "eg =" in r.message
 
 
 def test_invalid_fixed_point_requests():
