@@ -27,7 +27,7 @@ from lmech.result import Result, register_result
 from lmech.status import Status
 
 from . import _kernels
-from .integrals import custom_coefficients, custom_i2
+from .integrals import custom_coefficients, custom_i2, probe_custom
 from .model import NODE_LEVELS, NODE_RTOL, CommitteeMachine, Custom
 
 __all__ = ["Trajectory", "integrate", "System"]
@@ -76,7 +76,7 @@ class System:
         #: right-hand side evaluation, by refinement)
         self.act = model.activation
         if isinstance(self.act, Custom):
-            _probe_custom(self.act)
+            probe_custom(self.act)
         self.K, self.M, self.L = K, M, K + M
         if T is None:
             T = np.eye(M)
@@ -163,27 +163,6 @@ class System:
             return 0.0
         h = 1e-5 * max(1.0, float(np.max(np.abs(y)))) / fmax
         return (self.eg(y + h * f) - self.eg(y - h * f)) / (2.0 * h)
-
-
-#: Points at which a :class:`Custom` activation (and its derivative) must return finite reals
-#: before any work: the nodes of the quadrature rules of unit-variance fields lie within them.
-PROBE_U = np.linspace(-8.0, 8.0, 33)
-
-
-def _probe_custom(act):
-    for label, fun in (("g", act.g), ("dg", act.dg if act.dg is not None else act.derivative)):
-        try:
-            val = np.asarray(fun(PROBE_U.copy()))
-        except Exception as exc:  # noqa: BLE001  (the user's function: any failure is bad input)
-            raise ValueError(f"activation: {label} failed on a float64 array: "
-                             f"{type(exc).__name__}: {exc}") from None
-        if val.shape != PROBE_U.shape or val.dtype.kind not in "iuf":
-            raise ValueError(f"activation: {label} must map a float64 array to real numbers of the "
-                             f"same shape, got dtype {val.dtype}, shape {val.shape}")
-        bad = ~np.isfinite(val)
-        if np.any(bad):
-            raise ValueError(f"activation: {label} returned non-finite values at u = "
-                             f"{PROBE_U[bad][:3].tolist()} (it must be finite on [-8, 8])")
 
 
 def grad_eg(system, y) -> np.ndarray:
@@ -312,7 +291,7 @@ def integrate(model: CommitteeMachine, t_max: float, *, Q0, R0, T=None, v0=None,
         Divergence: the run stops with ``success=False`` when an order
         parameter exceeds ``bound`` in absolute value, or becomes non-finite.
     max_steps : int
-        Accepted plus rejected steps allowed to the Numba DOP853 stepper; the
+        Accepted plus rejected steps allowed to the Numba DOP853 stepper (at most ``1e9``); the
         run fails (``status=Status.MAX_ITER``) beyond it, e.g. when a tolerance is below
         the rounding noise of the right-hand side.
     tol : float
@@ -379,7 +358,7 @@ def integrate(model: CommitteeMachine, t_max: float, *, Q0, R0, T=None, v0=None,
     escape_fraction = check_real("escape_fraction", escape_fraction, low=0.0, high=1.0, low_open=True)
     escape_after = check_real("escape_after", escape_after, low=0.0)
     bound = check_real("bound", bound, low=0.0, low_open=True, allow_inf=True)
-    max_steps = check_int("max_steps", max_steps, low=1)
+    max_steps = check_int("max_steps", max_steps, low=1, high=10 ** 9)
     tol = check_real("tol", tol, low=0.0, low_open=True, allow_inf=True)
     if refine is None:
         refine = True
