@@ -378,7 +378,9 @@ def integrate(model: CommitteeMachine, t_max: float, *, Q0, R0, T=None, v0=None,
     if method == "euler":
         if dt is None:
             raise ValueError("dt must be given for method='euler'")
-        dt = check_real("dt", dt, low=0.0, low_open=True, high=t_max)
+        dt = check_real("dt", dt, low=0.0, low_open=True)
+        if dt > t_max:
+            raise ValueError(f"dt = {dt!r} must not exceed t_max = {t_max!r}")
     elif dt is not None:
         raise ValueError("dt is only used by method='euler'")
     _check_cost(system, method, t_max, dt, t_eval, refine)

@@ -303,7 +303,7 @@ _any_bad = st.sampled_from(sorted(BAD)).map(BAD.get) | st.floats(allow_nan=True,
 
 
 @pytest.mark.slow
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(fname=st.sampled_from(sorted(CASES)), data=st.data())
 def test_random_bad_arguments(fname, data):
     fun, base, args = CASES[fname]
