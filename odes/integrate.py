@@ -256,7 +256,8 @@ def integrate(model: CommitteeMachine, t_max: float, *, Q0, R0, T=None, v0=None,
         ``"LSODA"``: :func:`scipy.integrate.solve_ivp`; ``"euler"``: fixed
         step ``dt``.
     rtol, atol : float
-        Tolerances of the adaptive methods.  ``atol=None`` means ``1e-14``
+        Tolerances of the adaptive methods, ``rtol`` in ``[1e-14, 1]``, ``atol >= 1e-100``
+        (below, the scaled error norms overflow).  ``atol=None`` means ``1e-14``
         (``1e-12`` for ReLU).  The defaults put the standard case's escape
         time within ~4e-5 of its converged value: the small initial overlaps
         (``R0 ~ 1e-3``) need an absolute tolerance well below them, since the
@@ -319,6 +320,17 @@ def integrate(model: CommitteeMachine, t_max: float, *, Q0, R0, T=None, v0=None,
         ``False`` only the Numba DOP853 (built-in activations) still has an
         estimate, its embedded one.
 
+    Raises
+    ------
+    ValueError
+        Naming the argument, for invalid input, before any work; also when the stored
+        arrays would need more than half the available memory (``t_eval`` with too many
+        times, Euler's ``dt`` with too many steps, a model whose state is too large for the
+        stepper).  A run expected to take long (an Euler run of more than ``WARN_STEPS``
+        steps timed above ``WARN_SECONDS``; a right-hand side whose evaluation is expected to
+        cost more than ``WARN_SECONDS / 3000``, e.g. ReLU with ``K = M = 20``, 2.2 s) states
+        its expected cost in a :class:`UserWarning` before it starts.
+
     Returns
     -------
     Trajectory
@@ -327,7 +339,9 @@ def integrate(model: CommitteeMachine, t_max: float, *, Q0, R0, T=None, v0=None,
         exceeds ``tol``.  ``status`` (:class:`lmech.Status`): ``CONVERGED``;
         ``STOPPED`` (``eg_tol`` reached, a success); ``DIVERGED`` (``bound``
         or non-finite state); ``MAX_ITER`` (``max_steps`` or step-size
-        underflow); ``INVALID_STATE`` (non-finite outputs); ``TOLERANCE`` (an
+        underflow); ``INVALID_STATE`` (non-finite outputs, or an impossible state: ``eg < 0``
+        or a covariance ``[[Q, R], [R^T, T]]`` that is not positive semidefinite beyond
+        :data:`STATE_TOL`, which loose tolerances produce); ``TOLERANCE`` (an
         estimate above ``tol``); ``NO_ESTIMATE`` (an estimate could not be
         made).  ``n_iter``: accepted steps (Euler: steps).  ``error_estimate``: absolute errors of ``eg`` (max
         over the output times), ``Q`` and ``R`` (max over entries and times).
@@ -751,6 +765,20 @@ def _check_cost(system, method, t_max, dt, t_eval, refine):
         raise ValueError(f"t_eval has {t_eval.size} times: the output would need "
                          f"{_gib(t_eval.size * row)}, above half the available memory ({_gib(limit)})")
     if method != "euler":
+        # the Numba DOP853 keeps every accepted step with its dense output: at least 256 rows
+        # of 9 state vectors from the start (scipy's methods keep as much with dense output)
+        first = 8 * 256 * (9 * system.n + 1)
+        if first > limit:
+            raise ValueError(f"model: K = {K}, M = {M} gives a state of {system.n} order parameters; "
+                             f"the stepper's first {256} steps need {_gib(first)}, above half the "
+                             f"available memory ({_gib(limit)})")
+        per_rhs = rhs_seconds(system)
+        if math.isfinite(per_rhs) and per_rhs * 15 * 200 > WARN_SECONDS:
+            warnings.warn(f"odes.integrate: one right-hand side evaluation of K = {K}, M = {M} "
+                          f"({system.model.activation if system.code >= 0 else 'custom'}) is expected to take about "
+                          f"{per_rhs:.3g} s, so a DOP853 step (15 evaluations) about {15 * per_rhs:.3g} s; "
+                          f"runs take hundreds to thousands of steps{', twice with refine' if refine else ''}",
+                          stacklevel=3)
         return
     n_steps = t_max / dt
     rows = (n_steps + 1 if t_eval is not None else min(n_steps + 1, 20001))
@@ -770,6 +798,22 @@ def _check_cost(system, method, t_max, dt, t_eval, refine):
             warnings.warn(f"odes.integrate: {total:.3g} Euler steps (dt = {dt:g}, t_max = {t_max:g}"
                           f"{', refine' if refine else ''}) are expected to take about {expected:.3g} s",
                           stacklevel=3)
+
+
+#: Seconds per four-field average ``I4`` in the right-hand side of the built-in activations
+#: (measured with K = M = 20 on the development machine: erf 5e-9, ReLU 1.3e-5, whose ``I4`` is a
+#: 4-variable orthant probability by a 1-D quadrature of 84 nodes; linear and quadratic as erf).
+I4_SECONDS = {_kernels.ERF: 5e-9, _kernels.RELU: 1.3e-5, _kernels.LINEAR: 5e-9, _kernels.QUADRATIC: 5e-9}
+
+
+def rhs_seconds(system) -> float:
+    """Expected seconds of one right-hand side evaluation: the number of ``I4`` averages,
+    ``K (K+1)/2 * L (L+1)/2`` with ``L = K + M``, times :data:`I4_SECONDS`; ``nan`` for a
+    :class:`Custom` activation (its cost depends on the function and the node count)."""
+    if system.code < 0:
+        return math.nan
+    K, L = system.K, system.L
+    return K * (K + 1) / 2 * L * (L + 1) / 2 * I4_SECONDS[system.code]
 
 
 def _time_euler_step(system) -> float:

@@ -311,3 +311,29 @@ def test_random_bad_arguments(fname, data):
     kwargs = dict(base)
     kwargs[arg] = data.draw(_any_bad)
     call_checked(fun, kwargs, arg)
+
+
+def test_state_too_large_is_refused_before_work(monkeypatch):
+    """The DOP853 stepper keeps 256 rows of 9 state vectors from its start: 8 * 256 * (9 n + 1)
+    bytes for a state of n = K(K+1)/2 + K M = 40 order parameters at K = M = 5 (737 KiB);
+    with 1 MiB available (half of it allowed) the run is refused naming the model's sizes."""
+    import importlib
+
+    mod = importlib.import_module("odes.integrate")
+    monkeypatch.setattr(mod, "available_memory", lambda: 2 ** 20)
+    m = odes.CommitteeMachine(K=5, M=5)
+    with pytest.raises(ValueError, match="model: K = 5, M = 5 gives a state of 40 order parameters"):
+        odes.integrate(m, 10.0, Q0=0.5 * np.eye(5), R0=np.zeros((5, 5)))
+
+
+def test_expensive_right_hand_side_states_its_cost(monkeypatch):
+    """The expected cost of one evaluation is the number of four-field averages,
+    K(K+1)/2 * L(L+1)/2 (3 * 10 = 30 at K = M = 2), times the seconds per average; with that
+    set to 1 s the run states 30 s per evaluation before it starts (ReLU K = M = 20 states
+    210 * 820 * 1.3e-5 = 2.24 s the same way)."""
+    import importlib
+
+    mod = importlib.import_module("odes.integrate")
+    monkeypatch.setitem(mod.I4_SECONDS, 0, 1.0)  # erf
+    with pytest.warns(UserWarning, match=r"K = 2, M = 2 \(erf\) is expected to take about 30 s"):
+        odes.integrate(M2, 1.0, Q0=Q0, R0=R0, refine=False)
