@@ -596,6 +596,20 @@ def _lam_max(model, eta, T):
     return float(_eigs(_jac(system, y))[0].real)
 
 
+def _all_modes_decay(model, eta, T) -> bool:
+    """Whether every eigenvalue of the Jacobian at perfect learning has a negative real part or
+    is neutral (``|lambda| <= 1e-8 (1 + |A|)``, as in :func:`eg_decay`): then every mode present
+    in ``eg`` decays and the decay rate is positive (a rate of ``eg`` with no mode present at
+    all, ``nan``, is not told apart)."""
+    system, y = _perfect_system(model, eta, T)
+    J = _jac(system, y)
+    if not np.all(np.isfinite(J)):
+        return False
+    ev = np.linalg.eigvals(J)
+    neutral = np.abs(ev) <= 1e-8 * (1.0 + np.linalg.norm(J, 2))
+    return bool(np.all((ev.real < 0.0) | neutral))
+
+
 def _rate(model, eta, T):
     system, y = _perfect_system(model, eta, T)
     r, _ = eg_decay(system, y)
@@ -624,7 +638,9 @@ def critical_lr(model: CommitteeMachine, *, T=None, eta_max: float = 100.0, xtol
     grid = np.geomspace(1e-3, eta_max, 60)
     prev = None
     for eta in grid:
-        r = _rate(model, eta, T)
+        # where every mode decays the rate is positive: the spectrum alone says so, without
+        # the eigenvectors, the Hessian and the second-order terms of the rate
+        r = 1.0 if _all_modes_decay(model, eta, T) else _rate(model, eta, T)
         if r <= 0.0 and prev is not None:
             return float(brentq(lambda e: _rate(model, e, T), prev, eta, xtol=xtol, rtol=1e-15))
         prev = eta if r > 0.0 else None
