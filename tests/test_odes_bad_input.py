@@ -337,3 +337,32 @@ def test_expensive_right_hand_side_states_its_cost(monkeypatch):
     monkeypatch.setitem(mod.I4_SECONDS, 0, 1.0)  # erf
     with pytest.warns(UserWarning, match=r"K = 2, M = 2 \(erf\) is expected to take about 30 s"):
         odes.integrate(M2, 1.0, Q0=Q0, R0=R0, refine=False)
+
+
+def test_check_array_names_the_argument():
+    """lmech.checks.check_array, the shared checker of array arguments: what NumPy would fail on
+    or silently mangle (complex -> real part dropped, True -> 1.0) is refused by name."""
+    from lmech.checks import check_array
+
+    np.testing.assert_array_equal(check_array("x", [[1, 2], [3, 4]], shape=(2, None)), [[1.0, 2.0], [3.0, 4.0]])
+    for bad, what in (("abc", "an array of real numbers"), ("", "an array of real numbers"),
+                      (None, "an array of real numbers"), ([[1.0], [1.0, 2.0]], "an array of real numbers of a regular shape"),
+                      ([1.0, 2j], "real, got complex"), ([True, False], "an array of real numbers"),
+                      ([1.0, "a"], "an array of real numbers"), ([1.0, math.nan], "finite")):
+        with pytest.raises(ValueError, match=f"^x must be {what}"):
+            check_array("x", bad)
+    with pytest.raises(ValueError, match=r"x must have shape \(3,\)"):
+        check_array("x", [1.0, 2.0], shape=(3,))
+    with pytest.raises(ValueError, match=r"x must have 2 dimension"):
+        check_array("x", [1.0, 2.0], ndim=2)
+
+
+@pytest.mark.slow
+def test_perfect_learning_of_a_large_committee_above_eta_c():
+    """K = M = 20 erf at eta = 1 (above eta_c = 0.2675 of this committee): the spectrum has clusters
+    of up to 380 equal eigenvalues (the students' permutation symmetry), whose generalised
+    eigenspaces once overflowed ((J - lambda)^380) and crashed the SVD.  Above eta_c perfect learning
+    is unstable: lambda_max > 0 and eg grows, decay_rate < 0."""
+    r = fp.perfect_learning(odes.CommitteeMachine(K=20, M=20, lr=1.0))
+    assert r.lambda_max > 0 and not r.stable
+    assert r.decay_rate < 0
