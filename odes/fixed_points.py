@@ -101,6 +101,22 @@ def spectrum(model: CommitteeMachine, Q, R, *, T=None, v=None) -> np.ndarray:
     return _eigs(jacobian(model, Q, R, T=T, v=v))
 
 
+def _invariant_subspaces(J, members, lc, ctol):
+    """Orthonormal bases of the right (columns) and left (rows) invariant subspaces of ``J``
+    for the eigenvalues within ``max |members - lc| + ctol`` of ``lc``, from ordered complex
+    Schur forms of ``J`` and ``J^H`` (backward stable, unlike powers of ``J - lc``).  Raises
+    ``LinAlgError`` if the Schur forms select another number of eigenvalues."""
+    m = len(members)
+    radius = float(np.max(np.abs(np.asarray(members) - lc))) + ctol
+    Jc = np.asarray(J, dtype=complex)
+    _, Z, k = scipy.linalg.schur(Jc, output="complex", sort=lambda x: abs(x - lc) <= radius)
+    _, Z2, k2 = scipy.linalg.schur(Jc.conj().T, output="complex",
+                                   sort=lambda x: abs(x - np.conj(lc)) <= radius)
+    if k != m or k2 != m:
+        raise np.linalg.LinAlgError(f"ordered Schur form selected {k}, {k2} of {m} eigenvalues")
+    return Z[:, :m], Z2[:, :m].conj().T
+
+
 def _grad_hess_eg(system, y):
     """Gradient and Hessian of ``eg`` at ``y`` by central differences.
 
@@ -249,21 +265,30 @@ def eg_decay(system, y, J=None):
             Sc = np.linalg.qr(Uc)[0]
             Wc = np.linalg.qr(Wl[:, c])[0].conj().T
         else:
-            # scaled by a power of two (exact: the same singular vectors to the bit) so that the
-            # m-th power of a large cluster (m ~ K^2 at symmetric states) cannot overflow
-            D = J - lc * np.eye(n)
-            D = D / 2.0 ** math.ceil(math.log2(max(float(np.max(np.sum(np.abs(D), axis=1))), 1e-300)))
-            Pm = np.linalg.matrix_power(D, m)
-            try:
-                if not np.all(np.isfinite(Pm)):
-                    raise np.linalg.LinAlgError("non-finite power")
-                uu, _, vh = np.linalg.svd(Pm)
-                Sc = vh[-m:].conj().T            # right generalised eigenspace
-                Wc = uu[:, -m:].conj().T         # left generalised eigenspace (rows)
-            except np.linalg.LinAlgError:
-                # the eigenvectors of the cluster (exact unless it is defective)
-                Sc = U[:, c]
-                Wc = Wl[:, c].conj().T
+            Sc = Wc = None
+            if m <= 8:
+                # the null spaces of (A - lambda)^m: scaled by a power of two (exact: the same
+                # singular vectors to the bit) so that the power cannot overflow; accepted only
+                # with a clear gap below the m smallest singular values
+                D = J - lc * np.eye(n)
+                D = D / 2.0 ** math.ceil(math.log2(max(float(np.max(np.sum(np.abs(D), axis=1))), 1e-300)))
+                Pm = np.linalg.matrix_power(D, m)
+                if np.all(np.isfinite(Pm)):
+                    try:
+                        uu, sv, vh = np.linalg.svd(Pm)
+                    except np.linalg.LinAlgError:
+                        sv = None
+                    if sv is not None and (m == n or sv[-m - 1] > 1e6 * max(sv[-m], 1e-300)):
+                        Sc = vh[-m:].conj().T            # right generalised eigenspace
+                        Wc = uu[:, -m:].conj().T         # left generalised eigenspace (rows)
+            if Sc is None:
+                # large or gapless clusters (m ~ K^2 equal eigenvalues at symmetric states of large
+                # committees, where the power has no usable gap): ordered Schur forms
+                try:
+                    Sc, Wc = _invariant_subspaces(J, lam[c], lc, ctol)
+                except (np.linalg.LinAlgError, ValueError):
+                    Sc = np.linalg.qr(Uc)[0]
+                    Wc = np.linalg.qr(Wl[:, c])[0].conj().T
         gS = g @ Sc
         if np.linalg.norm(gS) <= _PRESENT_TOL * gscale:
             continue
