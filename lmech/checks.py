@@ -13,7 +13,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 __all__ = ["check_real", "check_int", "check_choice", "check_bool",
-           "check_options", "check_psd", "check_shape"]
+           "check_options", "check_psd", "check_shape", "check_array"]
 
 
 def check_real(name: str, value: Any, *, low: float | None = None, high: float | None = None,
@@ -65,7 +65,11 @@ def check_bool(name: str, value: Any) -> bool:
 def check_choice(name: str, value: Any, choices: Iterable) -> Any:
     """Return ``value`` if it is one of ``choices``."""
     choices = tuple(choices)
-    if value not in choices:
+    try:
+        known = value in choices
+    except (TypeError, ValueError):  # an array (no truth value of ==) or the like
+        known = False
+    if not known:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
     return value
 
@@ -78,19 +82,56 @@ def check_options(given: Mapping[str, Any], allowed: Iterable[str], where: str) 
                         f"allowed: {', '.join(sorted(allowed))}")
 
 
-def check_shape(name: str, value: Any, shape: tuple) -> np.ndarray:
-    """Return ``value`` as a C-contiguous float64 array of the given shape, all finite."""
-    arr = np.ascontiguousarray(value, dtype=np.float64)
-    if arr.shape != tuple(shape):
-        raise ValueError(f"{name} must have shape {tuple(shape)}, got {arr.shape}")
-    if not np.all(np.isfinite(arr)):
+def _short(value: Any, n: int = 60) -> str:
+    r = repr(value)
+    return r if len(r) <= n else r[: n - 3] + "..."
+
+
+def check_array(name: str, value: Any, *, shape: tuple | None = None, ndim: int | None = None,
+                finite: bool = True) -> np.ndarray:
+    """Return ``value`` as a C-contiguous float64 array after checking what it holds.
+
+    Rejects, with a :class:`ValueError` naming ``name``, what NumPy would
+    fail on or silently mangle: strings, ``None``, ragged nested lists,
+    complex numbers (NumPy would drop the imaginary part), booleans and
+    other non-numeric entries; then the number of dimensions ``ndim``, the
+    ``shape`` (an entry ``None`` matches any length) and, with ``finite``,
+    NaN and infinite entries.
+    """
+    if value is None or isinstance(value, (str, bytes)):
+        raise ValueError(f"{name} must be an array of real numbers, got {_short(value)}")
+    try:
+        raw = np.asarray(value)
+    except (ValueError, TypeError):  # ragged nesting, objects NumPy cannot hold
+        raise ValueError(f"{name} must be an array of real numbers of a regular shape, "
+                         f"got {_short(value)}") from None
+    if raw.dtype.kind == "c":
+        raise ValueError(f"{name} must be real, got complex entries: {_short(value)}")
+    if raw.dtype.kind not in "iuf":
+        raise ValueError(f"{name} must be an array of real numbers, got {_short(value)} "
+                         f"(dtype {raw.dtype})")
+    arr = np.ascontiguousarray(raw, dtype=np.float64)
+    if ndim is not None and arr.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimension(s), got shape {arr.shape}")
+    if shape is not None and (arr.ndim != len(shape) or any(
+            want is not None and got != want for got, want in zip(arr.shape, shape))):
+        want = "(" + ", ".join("any" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+        raise ValueError(f"{name} must have shape {want}, got {arr.shape}")
+    if finite and not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must be finite")
     return arr
 
 
+def check_shape(name: str, value: Any, shape: tuple) -> np.ndarray:
+    """Return ``value`` as a C-contiguous float64 array of the given shape, all finite
+    (:func:`check_array`)."""
+    return check_array(name, value, shape=tuple(shape))
+
+
 def check_psd(name: str, value: Any, *, tol: float = 1e-12) -> np.ndarray:
-    """Return ``value`` as a symmetric positive-semidefinite float64 matrix."""
-    arr = np.ascontiguousarray(value, dtype=np.float64)
+    """Return ``value`` as a symmetric positive-semidefinite float64 matrix
+    (entries checked by :func:`check_array`)."""
+    arr = check_array(name, value, finite=False)
     if arr.ndim != 2 or arr.shape[0] != arr.shape[1]:
         raise ValueError(f"{name} must be a square matrix, got shape {arr.shape}")
     if not np.all(np.isfinite(arr)):

@@ -798,6 +798,11 @@ def dop853(y0, t_end, rtol, atol, max_step, bound, max_steps, tab, a):
     d0 = _rms(y, scale)
     d1 = _rms(Ks[0], scale)
     h0 = 1e-6 if (d0 < 1e-5 or d1 < 1e-5) else 0.01 * d0 / d1
+    if not (h0 > 0.0 and math.isfinite(h0)):
+        # d0 or d1 overflowed (a huge right-hand side or a tiny atol): start from the smallest
+        # step that still advances t; the step-size control takes it from there (or reports
+        # the underflow)
+        h0 = 10.0 * (np.nextafter(t_end, np.inf) - t_end)
     h0 = min(h0, t_end)
     for i in range(n):
         ytmp[i] = y[i] + h0 * Ks[0, i]
@@ -810,6 +815,8 @@ def dop853(y0, t_end, rtol, atol, max_step, bound, max_steps, tab, a):
         h1 = max(1e-6, h0 * 1e-3)
     else:
         h1 = (0.01 / max(d1, d2)) ** (1.0 / 8.0)
+    if not (h1 >= 0.0):  # nan: an overflowed estimate
+        h1 = 0.0
     h = min(100.0 * h0, h1, max_step)
     n_acc = 0
     n_rej = 0

@@ -27,11 +27,11 @@ import numpy as np
 import scipy.linalg
 from scipy.optimize import brentq, minimize_scalar, root
 
-from lmech.checks import check_choice, check_real
+from lmech.checks import check_array, check_choice, check_int, check_psd, check_real
 from lmech.result import Result, register_result
 from lmech.status import Status
 
-from .integrate import System, _initial, grad_eg
+from .integrate import System, _initial, grad_eg, state_violation
 from .model import CommitteeMachine
 
 __all__ = ["FixedPoint", "jacobian", "spectrum", "newton", "symmetric_fixed_point",
@@ -55,11 +55,14 @@ def jacobian(model: CommitteeMachine, Q, R, *, T=None, v=None, h: float = 1e-6) 
 
     Coordinates are the packed state of :class:`odes.System` (upper triangle
     of ``Q`` row by row, ``R`` row-major, then ``v`` if ``train_second``).
-    The step ``h`` is relative to ``max(1, |y_j|)``; the truncation error is
-    ``O(h^2)`` and the rounding error ``O(eps / h)``.
+    The step ``h`` (in ``(0, 0.1]``) is relative to ``max(1, |y_j|)``; the truncation error is
+    ``O(h^2)`` and the rounding error ``O(eps / h)``.  ``Q``, ``R`` are checked as the
+    initial state of :func:`odes.integrate` (``[[Q, R], [R^T, T]]`` positive semidefinite).
     """
     system = System(model, T, v)
-    y = system.pack(np.asarray(Q, float), np.asarray(R, float), system.v0 if v is None else np.asarray(v, float))
+    h = check_real("h", h, low=0.0, low_open=True, high=0.1)
+    Q, R = _initial(system, Q, R, names=("Q", "R"))
+    y = system.pack(Q, R, system.v0)
     return _jac(system, y, h)
 
 
@@ -76,14 +79,42 @@ def _jac(system, y, h=1e-6):
     return J
 
 
+def _safe(fun, shape):
+    """``fun`` returning NaNs (of ``shape``) where the right-hand side is undefined (a solver's
+    iterate outside the physical states, where a Gaussian integral divides by zero), so that
+    the solver reports a failure instead of raising."""
+    def wrapped(*args):
+        try:
+            return fun(*args)
+        except ZeroDivisionError:
+            return np.full(shape, math.nan)
+    return wrapped
+
+
 def _eigs(J):
     ev = np.linalg.eigvals(J).astype(complex)  # complex always, so the dtype never depends on the state
     return ev[np.argsort(-ev.real, kind="stable")]
 
 
 def spectrum(model: CommitteeMachine, Q, R, *, T=None, v=None) -> np.ndarray:
-    """Eigenvalues of :func:`jacobian` sorted by decreasing real part."""
+    """Eigenvalues of :func:`jacobian` sorted by decreasing real part (the arguments as there)."""
     return _eigs(jacobian(model, Q, R, T=T, v=v))
+
+
+def _invariant_subspaces(J, members, lc, ctol):
+    """Orthonormal bases of the right (columns) and left (rows) invariant subspaces of ``J``
+    for the eigenvalues within ``max |members - lc| + ctol`` of ``lc``, from ordered complex
+    Schur forms of ``J`` and ``J^H`` (backward stable, unlike powers of ``J - lc``).  Raises
+    ``LinAlgError`` if the Schur forms select another number of eigenvalues."""
+    m = len(members)
+    radius = float(np.max(np.abs(np.asarray(members) - lc))) + ctol
+    Jc = np.asarray(J, dtype=complex)
+    _, Z, k = scipy.linalg.schur(Jc, output="complex", sort=lambda x: abs(x - lc) <= radius)
+    _, Z2, k2 = scipy.linalg.schur(Jc.conj().T, output="complex",
+                                   sort=lambda x: abs(x - np.conj(lc)) <= radius)
+    if k != m or k2 != m:
+        raise np.linalg.LinAlgError(f"ordered Schur form selected {k}, {k2} of {m} eigenvalues")
+    return Z[:, :m], Z2[:, :m].conj().T
 
 
 def _grad_hess_eg(system, y):
@@ -91,18 +122,25 @@ def _grad_hess_eg(system, y):
 
     Gradient step ``1e-6 max(1, |y_j|)`` (error ``O(h^2) + O(eps/h)``, about
     ``1e-10``); Hessian step ``1e-4 max(1, |y_j|)`` (about ``1e-8``).
+
+    ``eg = (1/2) sum_{c,d} w_c w_d I2(C_cc, C_cd, C_dd)`` is a sum over pairs of fields, so
+    ``d^2 eg / dy_j dy_k`` vanishes exactly unless the fields of ``y_j`` and ``y_k`` (``{i, k}``
+    for ``Q_ik``, ``{i, K+m}`` for ``R_im``, ``{i}`` for ``v_i``) together number at most two
+    (:func:`_hessian_pattern`): only those entries are differenced (``O(n L)`` instead of
+    ``O(n^2)`` evaluations), the others are exact zeros.
     """
     n = y.size
-    H = np.empty((n, n))
+    H = np.zeros((n, n))
     e0 = system.eg(y)
     g = grad_eg(system, y)
     hh = 1e-4 * np.maximum(1.0, np.abs(y))
+    coupled = _hessian_pattern(system)
     for j in range(n):
         yp, ym = y.copy(), y.copy()
         yp[j] += hh[j]
         ym[j] -= hh[j]
         H[j, j] = (system.eg(yp) - 2.0 * e0 + system.eg(ym)) / hh[j] ** 2
-        for k in range(j):
+        for k in np.nonzero(coupled[j, :j])[0]:
             d = np.zeros(n)
             d[j], d[k] = hh[j], hh[k]
             e = np.zeros(n)
@@ -110,6 +148,30 @@ def _grad_hess_eg(system, y):
             H[j, k] = H[k, j] = (system.eg(y + d) - system.eg(y + e) - system.eg(y - e)
                                  + system.eg(y - d)) / (4.0 * hh[j] * hh[k])
     return g, H
+
+
+def _hessian_pattern(system) -> np.ndarray:
+    """``(n, n)`` bool: which pairs of packed coordinates can share a term of ``eg`` (a pair of
+    fields ``c, d`` whose ``C_cc, C_cd, C_dd, w_c, w_d`` contain both)."""
+    K, M = system.K, system.M
+    a, b = [], []
+    for i in range(K):  # upper triangle of Q, row by row
+        for k in range(i, K):
+            a.append(i)
+            b.append(k)
+    for i in range(K):
+        for m in range(M):
+            a.append(i)
+            b.append(K + m)
+    if system.train_v:
+        a.extend(range(K))
+        b.extend(range(K))
+    A, B = np.array(a), np.array(b)
+    size = np.where(A == B, 1, 2)
+    # fields of coordinate k outside the fields of coordinate j
+    outside_a = (A[None, :] != A[:, None]) & (A[None, :] != B[:, None])
+    outside_b = (B[None, :] != A[:, None]) & (B[None, :] != B[:, None]) & (B != A)[None, :]
+    return (outside_a.astype(int) + outside_b.astype(int)) <= (2 - size)[:, None]
 
 
 def _d2f(system, y, a, b, eps):
@@ -192,14 +254,41 @@ def eg_decay(system, y, J=None):
     for c in clusters:
         m = len(c)
         lc = complex(np.mean(lam[c]))
+        Uc = U[:, c]
         if m == 1:
-            Sc = U[:, c]
+            Sc = Uc
             Wc = Wl[:, c].conj().T
+        elif np.linalg.svd(Uc, compute_uv=False)[-1] > 1e-3:
+            # well-conditioned eigenvectors (a degenerate, not a defective, cluster: the
+            # permutation symmetry of the students): orthonormal bases of the cluster's right and
+            # left eigenspaces, the same spaces as the generalised ones below at O(n^2 m) cost
+            Sc = np.linalg.qr(Uc)[0]
+            Wc = np.linalg.qr(Wl[:, c])[0].conj().T
         else:
-            Pm = np.linalg.matrix_power(J - lc * np.eye(n), m)
-            uu, _, vh = np.linalg.svd(Pm)
-            Sc = vh[-m:].conj().T            # right generalised eigenspace
-            Wc = uu[:, -m:].conj().T         # left generalised eigenspace (rows)
+            Sc = Wc = None
+            if m <= 8:
+                # the null spaces of (A - lambda)^m: scaled by a power of two (exact: the same
+                # singular vectors to the bit) so that the power cannot overflow; accepted only
+                # with a clear gap below the m smallest singular values
+                D = J - lc * np.eye(n)
+                D = D / 2.0 ** math.ceil(math.log2(max(float(np.max(np.sum(np.abs(D), axis=1))), 1e-300)))
+                Pm = np.linalg.matrix_power(D, m)
+                if np.all(np.isfinite(Pm)):
+                    try:
+                        uu, sv, vh = np.linalg.svd(Pm)
+                    except np.linalg.LinAlgError:
+                        sv = None
+                    if sv is not None and (m == n or sv[-m - 1] > 1e6 * max(sv[-m], 1e-300)):
+                        Sc = vh[-m:].conj().T            # right generalised eigenspace
+                        Wc = uu[:, -m:].conj().T         # left generalised eigenspace (rows)
+            if Sc is None:
+                # large or gapless clusters (m ~ K^2 equal eigenvalues at symmetric states of large
+                # committees, where the power has no usable gap): ordered Schur forms
+                try:
+                    Sc, Wc = _invariant_subspaces(J, lam[c], lc, ctol)
+                except (np.linalg.LinAlgError, ValueError):
+                    Sc = np.linalg.qr(Uc)[0]
+                    Wc = np.linalg.qr(Wl[:, c])[0].conj().T
         gS = g @ Sc
         if np.linalg.norm(gS) <= _PRESENT_TOL * gscale:
             continue
@@ -258,26 +347,53 @@ def _result(system, y, success, message, n_iter, residual, options, t0, extra, t
     if success:
         status = Status.CONVERGED
     Q, R, v = system.unpack(y)
-    J = _jac(system, y)
-    ev = _eigs(J)
-    lam = float(ev[0].real)
-    rate, order = eg_decay(system, y, J)
-    # error estimates: the Newton correction J^{-1} f (first order in the residual) for the state
-    # and eg; the change of the rate with the finite-difference step for the decay rate
-    f = system.f(0.0, y)
-    # least squares: the minimal-norm correction also where fixed points form a manifold
-    dy = np.linalg.lstsq(J, f, rcond=1e-10)[0]
-    g, _ = _grad_hess_eg(system, y)
-    ysc = max(1.0, float(np.max(np.abs(y))))
-    err_y = float(np.max(np.abs(dy))) + 1e-15 * ysc
-    err_eg = float(np.sum(np.abs(g * dy))) + 1e-15 * max(1.0, abs(system.eg(y)))
-    rate_b, _ = eg_decay(system, y, _jac(system, y, 1e-5))
-    err_rate = abs(rate_b - rate) if math.isfinite(rate) else math.nan
-    scalars = dict(eg=system.eg(y), lr=system.model.lr, lambda_max=lam, stable=bool(lam < 0.0),
+    ysc = max(1.0, float(np.max(np.abs(y)))) if np.all(np.isfinite(y)) else math.inf
+    try:
+        if not math.isfinite(ysc):
+            raise FloatingPointError("non-finite state")
+        J = _jac(system, y)
+        if not np.all(np.isfinite(J)):
+            raise FloatingPointError("non-finite Jacobian")
+        ev = _eigs(J)
+        lam = float(ev[0].real)
+        rate, order = eg_decay(system, y, J)
+        # error estimates: the Newton correction J^{-1} f (first order in the residual) for the
+        # state and eg; the change of the rate with the finite-difference step for the decay rate
+        f = system.f(0.0, y)
+        # least squares: the minimal-norm correction also where fixed points form a manifold
+        dy = np.linalg.lstsq(J, f, rcond=1e-10)[0]
+        g, _ = _grad_hess_eg(system, y)
+        err_y = float(np.max(np.abs(dy))) + 1e-15 * ysc
+        err_eg = float(np.sum(np.abs(g * dy))) + 1e-15 * max(1.0, abs(system.eg(y)))
+        rate_b, _ = eg_decay(system, y, _jac(system, y, 1e-5))
+        err_rate = abs(rate_b - rate) if math.isfinite(rate) else math.nan
+        eg = system.eg(y)
+    except (ZeroDivisionError, FloatingPointError, np.linalg.LinAlgError) as exc:
+        # no linearisation at this state (the right-hand side is undefined or overflows there):
+        # every derived quantity is "not found"
+        n = y.size
+        J = np.full((n, n), math.nan)
+        ev = np.full(n, complex(math.nan, math.nan))
+        lam = rate = err_y = err_eg = err_rate = math.nan
+        order = 0
+        try:
+            eg = system.eg(y) if math.isfinite(ysc) else math.nan
+        except ZeroDivisionError:
+            eg = math.nan
+        if success:
+            success, status = False, Status.INVALID_STATE
+        message = f"{message}; no linearisation at the answer ({type(exc).__name__}: {exc})"
+    scalars = dict(eg=eg, lr=system.model.lr, lambda_max=lam, stable=bool(lam < 0.0),
                    decay_rate=rate, decay_order=int(order))
     scalars.update(extra or {})
     errors = dict(eg=err_eg, Q=err_y, R=err_y, decay_rate=err_rate)
-    if success and not max(err_y, err_eg) <= tol * ysc:
+    bad_state = state_violation(Q, R, system.T, eg) if math.isfinite(ysc) and math.isfinite(eg) else ""
+    if (success or status in (Status.TOLERANCE, Status.NO_ESTIMATE)) and bad_state:
+        # a root of the ODEs' right-hand side outside the physical states (e.g. the continuation
+        # of the noisy fixed point above the critical learning rate)
+        success, status = False, Status.INVALID_STATE
+        message = f"not a physical state: {bad_state}"
+    elif success and not max(err_y, err_eg) <= tol * ysc:
         success, status = False, Status.TOLERANCE if math.isfinite(max(err_y, err_eg)) else Status.NO_ESTIMATE
         message = f"error estimate of the state or eg {max(err_y, err_eg):.3g} above tol = {tol:.3g}"
     elif success and math.isfinite(rate) and not err_rate <= rate_rtol * abs(rate):
@@ -308,10 +424,12 @@ def newton(model: CommitteeMachine, Q0, R0, *, T=None, v0=None, tol: float = 1e-
     Q0, R0 = _initial(system, Q0, R0)
     tol = check_real("tol", tol, low=0.0, low_open=True)
     rate_rtol = check_real("rate_rtol", rate_rtol, low=0.0, low_open=True, allow_inf=True)
+    max_iter = check_int("max_iter", max_iter, low=1, high=10 ** 6)
     y0 = system.pack(Q0, R0, system.v0)
-    sol = root(lambda y: system.f(0.0, y), y0, jac=lambda y: _jac(system, y), method="hybr",
+    n = y0.size
+    sol = root(_safe(lambda y: system.f(0.0, y), n), y0, jac=_safe(lambda y: _jac(system, y), (n, n)), method="hybr",
                options={"xtol": 1e-14, "maxfev": max_iter * (y0.size + 1)})
-    res = float(np.max(np.abs(system.f(0.0, sol.x))))
+    res = float(np.max(np.abs(_safe(system.f, n)(0.0, sol.x))))
     finite = bool(np.all(np.isfinite(sol.x)) and math.isfinite(res))
     ok = finite and res <= tol
     msg = "converged" if ok else f"not converged: max|f| = {res:.3g} > tol ({sol.message})"
@@ -349,7 +467,13 @@ def symmetric_eg_small_lr(K: int) -> float:
     return K / math.pi * (math.pi / 6.0 - K * math.asin(1.0 / (2.0 * K)))
 
 
+def _check_model(model):
+    if not isinstance(model, CommitteeMachine):
+        raise ValueError(f"model must be an odes.CommitteeMachine, got {type(model).__name__}")
+
+
 def _check_symmetric(model):
+    _check_model(model)
     if model.K != model.M:
         raise ValueError(f"M must equal K for a symmetric fixed point, got K={model.K}, M={model.M}")
     if model.train_second:
@@ -394,6 +518,7 @@ def symmetric_fixed_point(model: CommitteeMachine, *, branch: str = "generic", s
     check_choice("branch", branch, ("generic", "degenerate"))
     tol = check_real("tol", tol, low=0.0, low_open=True)
     rate_rtol = check_real("rate_rtol", rate_rtol, low=0.0, low_open=True, allow_inf=True)
+    steps = check_int("steps", steps, low=1, high=10_000)
     K = model.K
     if guess is None:
         q0 = 1.0 / (2 * K - 1)
@@ -401,9 +526,11 @@ def symmetric_fixed_point(model: CommitteeMachine, *, branch: str = "generic", s
         x = np.array([q0 + 0.05, q0 - 0.05, r0, r0]) if branch == "generic" and K > 1 else \
             np.array([q0, q0, r0, r0])
     else:
-        x = np.asarray(guess, dtype=float)
+        x = check_array("guess", guess, finite=False)
         if x.shape != (4,):
             raise ValueError(f"guess must be (q, c, r, s), got {guess!r}")
+        if not np.all(np.isfinite(x)):
+            raise ValueError(f"guess must be finite, got {guess!r}")
     etas = model.lr * np.arange(1, steps + 1) / steps if model.lr > 0 else np.array([0.0])
     nfev = 0
     ok = True
@@ -414,20 +541,20 @@ def symmetric_fixed_point(model: CommitteeMachine, *, branch: str = "generic", s
             def fun(z, system=system):
                 r4 = _sym_residual(system, (z[0], z[0], z[1], z[1]))
                 return np.array([r4[0], r4[2]])
-            sol = root(fun, [x[0], x[2]], method="hybr", options={"xtol": 1e-14})
+            sol = root(_safe(fun, 2), [x[0], x[2]], method="hybr", options={"xtol": 1e-14})
             x = np.array([sol.x[0], sol.x[0], sol.x[1], sol.x[1]])
         else:
             def fun(z, system=system):
                 r4 = _sym_residual(system, (z[0], z[1], z[2], z[2]))
                 return np.array([r4[0], r4[1], r4[2] + r4[3]])
-            sol = root(fun, [x[0], x[1], x[2]], method="hybr", options={"xtol": 1e-14})
+            sol = root(_safe(fun, 3), [x[0], x[1], x[2]], method="hybr", options={"xtol": 1e-14})
             x = np.array([sol.x[0], sol.x[1], sol.x[2], sol.x[2]])
         nfev += int(sol.nfev)
     system = System(model)
-    res = float(np.max(np.abs(_sym_residual(system, x))))
+    res = float(np.max(np.abs(_safe(_sym_residual, 4)(system, x))))
     Q, R = _sym_state(K, *x)
     y = system.pack(Q, R)
-    full = float(np.max(np.abs(system.f(0.0, y))))
+    full = float(np.max(np.abs(_safe(system.f, y.size)(0.0, y))))
     finite = bool(np.all(np.isfinite(x)) and math.isfinite(full))
     ok = finite and full <= tol
     status = Status.MAX_ITER if finite else Status.DIVERGED
@@ -446,9 +573,12 @@ def symmetric_fixed_point(model: CommitteeMachine, *, branch: str = "generic", s
 # perfect learning, eta_c, fastest decay, noise
 # ---------------------------------------------------------------------------
 def _perfect_state(model, T):
+    _check_model(model)
     if model.K != model.M:
         raise ValueError(f"M must equal K for perfect learning, got K={model.K}, M={model.M}")
-    T = np.eye(model.M) if T is None else np.asarray(T, dtype=float)
+    T = np.eye(model.M) if T is None else check_psd("T", T, tol=1e-10)
+    if T.shape != (model.M, model.M):
+        raise ValueError(f"T must have shape ({model.M}, {model.M}), got {T.shape}")
     return T, T.copy(), T
 
 
@@ -491,6 +621,20 @@ def _lam_max(model, eta, T):
     return float(_eigs(_jac(system, y))[0].real)
 
 
+def _all_modes_decay(model, eta, T) -> bool:
+    """Whether every eigenvalue of the Jacobian at perfect learning has a negative real part or
+    is neutral (``|lambda| <= 1e-8 (1 + |A|)``, as in :func:`eg_decay`): then every mode present
+    in ``eg`` decays and the decay rate is positive (a rate of ``eg`` with no mode present at
+    all, ``nan``, is not told apart)."""
+    system, y = _perfect_system(model, eta, T)
+    J = _jac(system, y)
+    if not np.all(np.isfinite(J)):
+        return False
+    ev = np.linalg.eigvals(J)
+    neutral = np.abs(ev) <= 1e-8 * (1.0 + np.linalg.norm(J, 2))
+    return bool(np.all((ev.real < 0.0) | neutral))
+
+
 def _rate(model, eta, T):
     system, y = _perfect_system(model, eta, T)
     r, _ = eg_decay(system, y)
@@ -508,11 +652,20 @@ def critical_lr(model: CommitteeMachine, *, T=None, eta_max: float = 100.0, xtol
     along it), the neutral directions do not count.  Scans a geometric grid
     up to ``eta_max`` and polishes the first sign change with Brent's
     method; ``inf`` if none.  Linear ``K = M``: ``eta_c = 2 / K``.
+
+    ``eta_max`` must lie in ``(1e-3, 1e6]`` (the grid starts at ``1e-3``; far above the
+    right-hand side's differences lose their digits); ``xtol`` (Brent's
+    absolute tolerance) positive and finite.
     """
+    _perfect_state(model, T)  # the model and T, checked before any work
+    eta_max = check_real("eta_max", eta_max, low=1e-3, low_open=True, high=1e6)
+    xtol = check_real("xtol", xtol, low=0.0, low_open=True)
     grid = np.geomspace(1e-3, eta_max, 60)
     prev = None
     for eta in grid:
-        r = _rate(model, eta, T)
+        # where every mode decays the rate is positive: the spectrum alone says so, without
+        # the eigenvectors, the Hessian and the second-order terms of the rate
+        r = 1.0 if _all_modes_decay(model, eta, T) else _rate(model, eta, T)
         if r <= 0.0 and prev is not None:
             return float(brentq(lambda e: _rate(model, e, T), prev, eta, xtol=xtol, rtol=1e-15))
         prev = eta if r > 0.0 else None
@@ -532,6 +685,8 @@ def fastest_lr(model: CommitteeMachine, *, T=None, xtol: float = 1e-10) -> tuple
     -------
     (eta, rate) : tuple of float
     """
+    _perfect_state(model, T)
+    xtol = check_real("xtol", xtol, low=0.0, low_open=True)
     ec = critical_lr(model, T=T)
     hi = ec if math.isfinite(ec) else 100.0
     grid = np.linspace(0.0, hi, 65)[1:]
@@ -552,6 +707,28 @@ def noise_asymptote(model: CommitteeMachine, *, T=None, tol: float = 1e-13, rate
     Newton from ``Q = R = T``; its ``eg`` is the asymptotic generalisation
     error of online SGD at constant learning rate with noise variance
     ``sigma^2`` (Saad & Solla 1995; Goldt et al. 2019).
+
+    Where the fixed points form a manifold (linear ``K >= 2``: only the sum of the student
+    vectors is pinned), Powell's method can land on a root of the right-hand side that is
+    no physical state (``[[Q, R], [R^T, T]]`` not positive semidefinite; ``eg`` is right
+    there, ``Q`` and ``R`` are not).  Then the ODEs are integrated from ``Q = R = T`` for 40
+    decay times (the flow keeps the state physical, and ends within ``e^-40`` of the fixed
+    point it reaches) and Newton polishes that state.  Above the critical learning rate
+    the root found is often unphysical: ``success=False``, ``status=INVALID_STATE``.
     """
     Q, R, T = _perfect_state(model, T)
-    return newton(model, Q, R, T=T, tol=tol, rate_rtol=rate_rtol)
+    first = newton(model, Q, R, T=T, tol=tol, rate_rtol=rate_rtol)
+    if first.status != Status.INVALID_STATE:
+        return first
+    rate = first.decay_rate if math.isfinite(first.decay_rate) and first.decay_rate > 0 else -first.lambda_max
+    if not (math.isfinite(rate) and rate > 0):
+        return first
+    t_end = min(40.0 / rate, 1e6)
+    from .integrate import integrate  # noqa: PLC0415  (the module's function, shadowed in odes)
+
+    traj = integrate(model, t_end, Q0=Q, R0=R, T=T, refine=False, tol=math.inf, t_eval=[t_end],
+                     max_steps=1_000_000)
+    if not traj.success:
+        return first
+    second = newton(model, traj.Q[-1], traj.R[-1], T=T, tol=tol, rate_rtol=rate_rtol)
+    return second if second.success else first

@@ -40,8 +40,17 @@ def gauss_expect(funcs, cov, n_nodes: int) -> float:
     Uses the symmetric square root of ``cov`` (so singular covariances are
     fine) and ``n_nodes**d`` points in ``d = len(funcs)`` dimensions.
     """
-    cov = np.asarray(cov, dtype=float)
+    if isinstance(funcs, (str, bytes)) or not hasattr(funcs, "__len__") or len(funcs) == 0 \
+            or not all(callable(f) for f in funcs):
+        raise ValueError(f"funcs must be a non-empty sequence of callables, got {funcs!r:.80}")
     d = len(funcs)
+    cov = check_psd("cov", cov, tol=1e-10)
+    if cov.shape != (d, d):
+        raise ValueError(f"cov must have shape ({d}, {d}) (one row per function), got {cov.shape}")
+    n_nodes = check_int("n_nodes", n_nodes, low=1, high=200)
+    if n_nodes ** d > 20_000_000:
+        raise ValueError(f"n_nodes = {n_nodes} in d = {d} dimensions is {float(n_nodes) ** d:.3g} points, "
+                         "above 2e7 (the memory of the product rule)")
     lam, U = np.linalg.eigh(cov)
     Lm = U * np.sqrt(np.clip(lam, 0.0, None))
     z, w = np.polynomial.hermite_e.hermegauss(n_nodes)
@@ -86,12 +95,41 @@ def _cov(C, n):
     return C
 
 
+#: Points at which a :class:`Custom` activation (and its derivative) must return finite reals
+#: before any work: the nodes of the quadrature rules of unit-variance fields lie within them.
+PROBE_U = np.linspace(-8.0, 8.0, 33)
+
+
+def probe_custom(act) -> None:
+    """Raise ``ValueError`` naming ``activation`` if ``act.g`` (or its derivative) maps
+    :data:`PROBE_U` to complex or non-finite values: checked before any work.
+
+    A function that does not take arrays (a scalar function, as the compiled kernels of
+    :mod:`validation` take) or returns another shape is not judged here: the quadrature
+    rules, which need vectorised functions, report it when they call it."""
+    for label, fun in (("g", act.g), ("dg", act.dg if act.dg is not None else act.derivative)):
+        try:
+            val = np.asarray(fun(PROBE_U.copy()))
+        except Exception:  # noqa: BLE001  (not vectorised: not judged here)
+            continue
+        if val.shape != PROBE_U.shape:
+            continue
+        if val.dtype.kind not in "iuf":
+            raise ValueError(f"activation: {label} must map a float64 array to real numbers of the "
+                             f"same shape, got dtype {val.dtype}, shape {val.shape}")
+        bad = ~np.isfinite(val)
+        if np.any(bad):
+            raise ValueError(f"activation: {label} returned non-finite values at u = "
+                             f"{PROBE_U[bad][:3].tolist()} (it must be finite on [-8, 8])")
+
+
 def _code(activation):
     if isinstance(activation, Custom):
         if not activation.resolved:
             raise ValueError(f"activation is the stored name {activation.g!r}, not a callable")
+        probe_custom(activation)
         return -1
-    if activation not in ACTIVATIONS:
+    if not isinstance(activation, str) or activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {', '.join(map(repr, ACTIVATIONS))} "
                          f"or an odes.Custom, got {activation!r}")
     return ACTIVATIONS[activation]
@@ -195,9 +233,10 @@ def I4(activation, C, *, labels=(0, 1, 2, 3), quad_nodes: int = 12) -> float:
     if code < 0:
         d = activation.derivative
         return _refined(lambda n: gauss_expect([d, d, activation.g, activation.g], C, n), activation, 4)
+    if isinstance(labels, (str, bytes)) or not hasattr(labels, "__len__") or len(labels) != 4 \
+            or not all(isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in labels):
+        raise ValueError(f"labels must be 4 integers, got {labels!r:.80}")
     lab = np.asarray(labels, dtype=np.int64)
-    if lab.shape != (4,):
-        raise ValueError(f"labels must have 4 entries, got {labels!r}")
     u, wu = legendre01(quad_nodes)
     return float(_kernels.i4_act(code, C, lab, u, wu))
 

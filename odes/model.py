@@ -24,7 +24,7 @@ from typing import Any, Callable
 import numpy as np
 
 from lmech.blocks.schedules import Constant, PowerLaw, Schedule
-from lmech.checks import check_int
+from lmech.checks import check_array, check_int
 from lmech.spec import Model, param, register_model
 
 from . import _kernels
@@ -164,7 +164,7 @@ class CommitteeMachine(Model):
 
     def check(self):
         if self.v_teacher is not None:
-            vt = np.asarray(self.v_teacher, dtype=float)
+            vt = check_array("v_teacher", self.v_teacher)
             if vt.shape != (self.M,):
                 raise ValueError(f"v_teacher must have length M={self.M}, got shape {vt.shape}")
             if not np.all(np.isfinite(vt)):
@@ -221,10 +221,10 @@ class CommitteeMachine(Model):
         float64 arrays) so that every caller hits the same compiled signature.
         """
         K, M = self.K, self.M
-        T = np.eye(M) if T is None else np.array(T, dtype=np.float64, order="C")
+        T = np.eye(M) if T is None else np.array(check_array("T", T, finite=False), order="C")
         if T.shape != (M, M) or not np.all(np.isfinite(T)):
             raise ValueError(f"T must be a finite array of shape ({M}, {M}), got shape {T.shape}")
-        v0 = np.ones(K) if v0 is None else np.array(v0, dtype=np.float64, order="C")
+        v0 = np.ones(K) if v0 is None else np.array(check_array("v0", v0, finite=False), order="C")
         if v0.shape != (K,) or not np.all(np.isfinite(v0)):
             raise ValueError(f"v0 must be a finite array of shape ({K},), got shape {v0.shape}")
         code, t0, power = self.schedule.kernel_args()
