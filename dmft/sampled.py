@@ -22,7 +22,7 @@ from lmech import Status
 from lmech.checks import check_bool, check_int, check_real
 
 from ._kernels import sampled as _kernels_sampled
-from .glm import LOSS_CODES, GLMDynamics
+from .glm import GLMDynamics
 from .result import DMFTResult
 from .uniform import solve_uniform
 
@@ -115,8 +115,7 @@ def solve_sampled(model: GLMDynamics, t_max: float, *, dt: float = 0.05, n_traj:
         raise ValueError(f"dt must divide t_max, got t_max={t_max!r}, dt={dt!r}")
     if n < 3:
         raise ValueError(f"dt must give at least 2 steps, got t_max/dt = {t_max / dt!r}")
-    general = not (model.loss == "square" and model.temperature == 0.0
-                   and model.batch_fraction == 1.0)
+    general = not (model.closed and model.temperature == 0.0)
     if general:
         mem = 8.0 * n * (n + 1) / 2 * n_samples
         if mem > 4e9:
@@ -295,21 +294,17 @@ def _one_replica_general(model, dt, n, n_traj, n_samples, rngs, tol_se, n_pass, 
         iters[:start] = state["replica_iterations"]
         wmix[:start] = state["replica_damping"]
     par = np.array([1.0 / model.alpha, model.ridge, model.temperature, 1.0 / b])
-    done = _kernels_sampled.glm_general_sampled(LOSS_CODES[model.loss], par, theta_star, zs, zt, zw, S,
+    lb = model.loss_block
+    done = _kernels_sampled.glm_general_sampled(lb.code, lb.par, par, theta_star, zs, zt, zw, S,
                                         np.ascontiguousarray(y, dtype=np.float64), dt, n,
                                         tol_se, n_pass, max_iter, damping, adaptive, theta, hs,
                                         gs, Kd, mus, R, dR, iters, wmix, start)
     Q = (theta ** 2).mean(axis=1)
     M = (theta * theta_star).mean(axis=1)
-    if model.loss == "square":
-        train = 0.5 * ((y - hs) ** 2).mean(axis=1)
-    elif model.loss == "logistic":
-        train = np.logaddexp(0.0, -y * hs).mean(axis=1)
-    else:
-        train = np.maximum(0.0, 1.0 - y * hs).mean(axis=1)
+    train = lb.value(y[None, :], hs).mean(axis=1)
     rep = {"M_t": M, "Q_t": Q, "train_loss_t": train}
     a, ey2 = model.teacher_moments()
-    if model.loss == "square":
+    if lb.regression:
         rep["test_risk_t"] = 0.5 * (ey2 - 2.0 * a * M + Q)
     else:
         rep["train_error_t"] = (y * hs <= 0.0).mean(axis=1)
