@@ -30,7 +30,12 @@ Python numbers are the same numbers.
 
 Adding a loss touches this file only: its scalar kernels (value, d1, d2,
 margin prox and/or prox in ``h``), one branch per dispatch kernel, and the
-dataclass (with its ``kinks``) in :data:`LOSSES`.  The test suite checks
+dataclass (with its ``kinks``; a regression loss ``rho(y - h)`` sets
+``regression = True`` and gives ``residual_kinks``) in :data:`LOSSES`.
+The layers take everything from here: :class:`replica.ERM` (margin prox on
+sign channels; prox in ``h`` on the linear channel for regression losses),
+:class:`dmft.GLMDynamics` (``method="sampled"``), the validation simulators
+and the configs (``loss = {kind = "huber", delta = 1.0}``).  The test suite checks
 every registered loss against finite differences and direct minimisation.
 
 Conventions: margin losses (logistic, hinge, squared hinge) take labels
@@ -197,8 +202,9 @@ def _huber_prox(par, y, v, c):
 def _huber_prox_margin(par, om, V):
     # y = +-1: rho(y - h) = rho(1 - y h) (rho even), so ell(t) = rho(1 - t), t = 1 - r(1 - om)
     d = par[0]
-    r, _ = _huber_resid_prox(d, 1.0 - om, V)
-    return 1.0 - r, _huber_rho(d, r), 1.0 if abs(r) < d else 0.0
+    u = 1.0 - om
+    r, _ = _huber_resid_prox(d, u, V)
+    return 1.0 - r, _huber_rho(d, r), 1.0 if abs(u) <= d * (1.0 + V) else 0.0
 
 
 # ---------------------------------------------------------------------------
