@@ -77,18 +77,16 @@ LOSSES = tuple(k for k, c in _BLOCK_LOSSES.items() if c.code >= 0)
 
 
 def teacher_moments(teacher: str, rho: float, noise: float) -> tuple[float, float]:
-    """``(a, E[y^2])`` for ``y = f(h*) + sigma z``, ``h* ~ N(0, rho)``.
+    """``(a, E[y^2])`` for ``y = f(h*) + sigma z``, ``h* ~ N(0, rho)``, ``sigma^2 = noise``.
 
-    linear: ``a = 1``, ``E f^2 = rho``; sign: ``a = sqrt(2/(pi rho))``,
-    ``E f^2 = 1``; relu: ``a = 1/2``, ``E f^2 = rho/2``.
+    ``f`` and ``(a, E f^2)`` are those of the clean teacher of
+    :func:`lmech.blocks.get_channel` (:meth:`lmech.blocks.channels.Channel.teacher_moments`):
+    linear ``a = 1``, ``E f^2 = rho``; sign ``a = sqrt(2/(pi rho))``,
+    ``E f^2 = 1``; relu ``a = 1/2``, ``E f^2 = rho/2``.  The additive label
+    noise is this model's own (a Gaussian ``sigma z`` added to any teacher).
     """
     check_choice("teacher", teacher, TEACHERS)
-    if teacher == "linear":
-        a, ef2 = 1.0, rho
-    elif teacher == "sign":
-        a, ef2 = math.sqrt(2.0 / (math.pi * rho)), 1.0
-    else:
-        a, ef2 = 0.5, 0.5 * rho
+    a, ef2 = get_channel(teacher).teacher_moments(rho)
     return a, ef2 + noise
 
 

@@ -19,6 +19,7 @@ import time
 import numpy as np
 
 from lmech import Status
+from lmech.blocks import get_channel
 from lmech.checks import check_bool, check_int, check_real
 
 from ._kernels import sampled as _kernels_sampled
@@ -31,7 +32,10 @@ __all__ = ["solve_sampled"]
 #: The sampled process is a Monte Carlo method: no deterministic order in ``dt``.
 ORDER = None
 
-_F = {"linear": lambda h: h, "sign": np.sign, "relu": lambda h: np.maximum(h, 0.0)}
+
+def _teacher(model, hstar):
+    """The clean teacher ``f(h*)`` (:meth:`lmech.blocks.channels.Channel.teacher_map`)."""
+    return get_channel(model.teacher).teacher_map(hstar)
 
 
 def solve_sampled(model: GLMDynamics, t_max: float, *, dt: float = 0.05, n_traj: int = 2000,
@@ -273,7 +277,7 @@ def _one_replica_general(model, dt, n, n_traj, n_samples, rngs, tol_se, n_pass, 
     if b < 1.0:
         _kernels_sampled.sgd_selection(rngs[4].random((n, n_samples)), dt, model.persistence, b, S)
     hstar = math.sqrt(float(np.mean(theta_star ** 2))) * zs[0]
-    y = _F[model.teacher](hstar)
+    y = _teacher(model, hstar)
     if model.noise > 0.0:
         y = y + math.sqrt(model.noise) * rngs[0].standard_normal(n_samples)
     theta = np.zeros((n, n_traj))
@@ -323,7 +327,7 @@ def _one_replica(model, R, Rr, dt, n, n_traj, n_samples, rngs, tol_se, n_pass, m
     zs = rngs[1].standard_normal((n + 1, n_samples))  # row 0 draws h*, row k+1 zeta(t_k)
     zt = rngs[2].standard_normal((n, n_traj))
     hstar = math.sqrt(float(np.mean(theta_star ** 2))) * zs[0]
-    y = _F[model.teacher](hstar) + math.sqrt(model.noise) * rngs[0].standard_normal(n_samples)
+    y = _teacher(model, hstar) + math.sqrt(model.noise) * rngs[0].standard_normal(n_samples)
     eps = y - a * hstar
     s_star = a * theta_star
     Delta = np.zeros((n, n_traj))
