@@ -504,3 +504,22 @@ def test_sampled_failures_are_reported_not_returned_as_data():
     assert np.isnan(res.Q_t[-1]) and np.isnan(res.test_error_t[-1])
     with pytest.raises(ValueError, match="max_iter"):
         dmft.solve(m, 1.0, method="sampled", dt=0.1, n_pass=3, max_iter=3)
+
+
+def test_huber_by_name_in_a_config():
+    # the dmft.glm sweep kind takes its loss names from lmech.blocks.LOSSES
+    import tomllib
+
+    import dmft.kinds
+    from lmech.config import ConfigError, build_model, parse_config
+
+    text = ('kind = "dmft.glm"\n[model]\nloss = "huber"\nteacher = "relu"\nnoise = 0.2\nt_max = 1.0\n'
+            '[grid]\nalpha = [2.0]\n')
+    cfg = parse_config(tomllib.loads(text), text)
+    assert cfg.fixed["loss"] == "huber"
+    dmft.kinds.glm_check(**cfg.fixed, alpha=2.0)
+    bad = text.replace('"huber"', '"hubr"')
+    with pytest.raises(ConfigError, match="model.loss.*huber"):
+        parse_config(tomllib.loads(bad), bad)
+    model = build_model(dmft.GLMDynamics, {"loss": {"kind": "huber", "delta": 0.5}, "teacher": "relu"})
+    assert model.loss_block == Huber(delta=0.5)

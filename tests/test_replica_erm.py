@@ -369,3 +369,26 @@ def test_huber_on_a_sign_channel_matches_the_generic_prox_path():
     assert a.success and b.success
     for k in ("m", "q", "V", "mhat", "qhat", "Vhat", "train_loss", "train_error"):
         assert b.scalars[k] == pytest.approx(a.scalars[k], rel=1e-9)
+
+
+def test_huber_by_name_in_a_config():
+    # the loss choices of the sweep kind are the lmech.blocks registry's: "huber" by name in a run
+    # config, and as a table {kind = "huber", delta = ...} where a model is built from its fields
+    import tomllib
+
+    from lmech.config import ConfigError, build_model, parse_config
+    import replica.kinds
+
+    text = 'kind = "replica.erm"\n[model]\nloss = "huber"\nchannel = "linear"\nlam = 0.3\ndelta = 0.25\n' \
+           '[grid]\nalpha = [2.0]\n'
+    cfg = parse_config(tomllib.loads(text), text)
+    assert cfg.fixed["loss"] == "huber"
+    point = replica.kinds.erm_point(**cfg.fixed, alpha=2.0)
+    ref = replica.solve(replica.ERM(lmech.blocks.losses.Huber(delta=1.0), 0.3, "gaussian",
+                                    replica.Linear(delta=0.25)), 2.0)
+    assert point.success and point.scalars["m"] == pytest.approx(ref.scalars["m"], rel=1e-9)
+    bad = text.replace('"huber"', '"hubr"')
+    with pytest.raises(ConfigError, match="model.loss.*huber"):
+        parse_config(tomllib.loads(bad), bad)
+    model = build_model(replica.ERM, {"loss": {"kind": "huber", "delta": 0.5}, "channel": "linear"})
+    assert model.loss == lmech.blocks.losses.Huber(delta=0.5)
