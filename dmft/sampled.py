@@ -63,8 +63,9 @@ def solve_sampled(model: GLMDynamics, t_max: float, *, dt: float = 0.05, n_traj:
 
     Square loss, ``T = 0``, ``b = 1``: the responses are deterministic and
     taken from the closure (:func:`dmft._kernels.sampled.glm_square_sampled`,
-    trajectories of ``Delta = theta - a theta*``).  Any other case (logistic
-    or hinge loss, Langevin noise, persistent SGD) runs
+    trajectories of ``Delta = theta - a theta*``).  Any other case (any other
+    loss of the :mod:`lmech.blocks.losses` table, whose ``code`` and ``par``
+    the kernel takes; Langevin noise, persistent SGD) runs
     :func:`dmft._kernels.sampled.glm_general_sampled`, which estimates the memory
     kernel ``K`` from per-trajectory responses (memory ``O(n^2 n_samples)``
     for ``n`` time points, time ``O(n^3 n_samples)``), the teacher term by
@@ -87,8 +88,9 @@ def solve_sampled(model: GLMDynamics, t_max: float, *, dt: float = 0.05, n_traj:
     bit.
 
     Returns a :class:`dmft.DMFTResult` with the replica averages ``M_t``,
-    ``Q_t``, ``train_loss_t``, ``test_risk_t`` (square loss),
-    ``test_error_t`` (sign teacher), ``train_error_t`` (logistic, hinge) and
+    ``Q_t``, ``train_loss_t``, ``test_risk_t`` (regression losses:
+    square, Huber), ``test_error_t`` (sign teacher), ``train_error_t``
+    (margin losses: logistic, hinge, ...) and
     their standard errors ``*_se`` from the spread over replicas (the
     trajectories of one replica share their empirical kernels, so their own
     spread would underestimate the error).  ``error_estimate`` holds these
