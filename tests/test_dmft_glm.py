@@ -523,3 +523,13 @@ def test_huber_by_name_in_a_config():
         parse_config(tomllib.loads(bad), bad)
     model = build_model(dmft.GLMDynamics, {"loss": {"kind": "huber", "delta": 0.5}, "teacher": "relu"})
     assert model.loss_block == Huber(delta=0.5)
+
+
+def test_huber_result_archives_with_its_loss(tmp_path):
+    import lmech.archive
+    m = dmft.GLMDynamics(alpha=2.0, loss=Huber(delta=0.5), teacher="relu", noise=0.2)
+    r = dmft.solve(m, 0.5, method="sampled", dt=0.1, n_traj=50, n_replicas=2)
+    lmech.archive.save(r, tmp_path / "h.h5", "r")
+    back = lmech.archive.load(tmp_path / "h.h5", "r")
+    assert back.model == m and back.model.loss == Huber(delta=0.5)
+    assert back.scalars["test_risk"] == r.scalars["test_risk"]
