@@ -95,7 +95,7 @@ class ERM(Model):
     teacher_prior : Prior or str
         Only its second moment ``rho`` enters.
     channel : Channel or str
-        Teacher channel: ``linear`` (square loss only) or a sign family
+        Teacher channel: ``linear`` (a regression loss: square, huber, ...) or a sign family
         (``sign``, ``label-flip``, ``probit``).
     """
 
@@ -106,7 +106,7 @@ class ERM(Model):
                                  help="teacher prior (only its second moment rho enters; "
                                       "default gaussian)")
     channel: Channel = param(None, type=(str, Channel), spec=False,
-                             help="teacher channel: linear (square loss only) or a sign family "
+                             help="teacher channel: linear (a regression loss) or a sign family "
                                   "(default sign)")
 
     def check(self):
