@@ -62,6 +62,8 @@ import numpy as np
 
 import lmech
 from lmech.blocks import get_channel
+from lmech.blocks.losses import LOSSES as _BLOCK_LOSSES
+from lmech.blocks.losses import Loss, Square, get_loss
 from lmech.checks import check_choice, check_real
 
 from .linreg import LinearRegressionGF
@@ -70,22 +72,21 @@ __all__ = ["GLMDynamics", "TEACHERS", "LOSSES", "teacher_moments", "loss", "loss
            "sgd_selection"]
 
 TEACHERS = ("linear", "sign", "relu")
-LOSSES = ("square", "logistic", "hinge")
+#: loss names: those of the :mod:`lmech.blocks.losses` table with a compiled kernel
+LOSSES = tuple(k for k, c in _BLOCK_LOSSES.items() if c.code >= 0)
 
 
 def teacher_moments(teacher: str, rho: float, noise: float) -> tuple[float, float]:
-    """``(a, E[y^2])`` for ``y = f(h*) + sigma z``, ``h* ~ N(0, rho)``.
+    """``(a, E[y^2])`` for ``y = f(h*) + sigma z``, ``h* ~ N(0, rho)``, ``sigma^2 = noise``.
 
-    linear: ``a = 1``, ``E f^2 = rho``; sign: ``a = sqrt(2/(pi rho))``,
-    ``E f^2 = 1``; relu: ``a = 1/2``, ``E f^2 = rho/2``.
+    ``f`` and ``(a, E f^2)`` are those of the clean teacher of
+    :func:`lmech.blocks.get_channel` (:meth:`lmech.blocks.channels.Channel.teacher_moments`):
+    linear ``a = 1``, ``E f^2 = rho``; sign ``a = sqrt(2/(pi rho))``,
+    ``E f^2 = 1``; relu ``a = 1/2``, ``E f^2 = rho/2``.  The additive label
+    noise is this model's own (a Gaussian ``sigma z`` added to any teacher).
     """
     check_choice("teacher", teacher, TEACHERS)
-    if teacher == "linear":
-        a, ef2 = 1.0, rho
-    elif teacher == "sign":
-        a, ef2 = math.sqrt(2.0 / (math.pi * rho)), 1.0
-    else:
-        a, ef2 = 0.5, 0.5 * rho
+    a, ef2 = get_channel(teacher).teacher_moments(rho)
     return a, ef2 + noise
 
 
@@ -98,11 +99,15 @@ class GLMDynamics(lmech.Model):
     ----------
     alpha : float
         ``n/d > 0``.
-    loss : {"square", "logistic", "hinge"}
-        Training loss ``ell(y, h)``: ``(y - h)^2/2``, ``log(1 + e^{-y h})``,
-        ``max(0, 1 - y h)`` (hinge subgradient 0 at the kink ``y h = 1``);
-        logistic and hinge need ``+-1`` labels: ``teacher = "sign"``,
-        ``noise = 0``.
+    loss : str or lmech.blocks.losses.Loss
+        Training loss ``ell(y, h)``: a name of :data:`LOSSES` (the
+        :mod:`lmech.blocks.losses` table: ``square`` ``(y - h)^2/2``,
+        ``logistic`` ``log(1 + e^{-y h})``, ``hinge`` ``max(0, 1 - y h)``
+        (subgradient 0 at the kink ``y h = 1``), ``huber``, ...) or a loss
+        object with its parameters (``Huber(delta=0.5)``; a loss equal to its
+        defaults is stored by name).  Margin losses (all but the regression
+        losses, ``Loss.regression``) need ``+-1`` labels: ``teacher =
+        "sign"``, ``noise = 0``.
     ridge : float
         L2 penalty ``>= 0``.
     teacher : {"linear", "sign", "relu"}
@@ -123,7 +128,8 @@ class GLMDynamics(lmech.Model):
     """
 
     alpha: float = lmech.param(2.0, low=0.0, low_open=True, help="samples per dimension n/d")
-    loss: str = lmech.param("square", choices=LOSSES, help="training loss")
+    loss: str = lmech.param("square", type=(str, Loss),
+                            help="training loss: a name of lmech.blocks.LOSSES or a loss object")
     ridge: float = lmech.param(0.0, low=0.0, help="ridge penalty")
     teacher: str = lmech.param("sign", choices=TEACHERS, help="teacher activation")
     noise: float = lmech.param(0.0, low=0.0, help="label-noise variance")
@@ -135,7 +141,14 @@ class GLMDynamics(lmech.Model):
                                      help="mean time tau a sample stays in the SGD batch")
 
     def check(self):
-        if self.loss != "square":
+        if isinstance(self.loss, Loss):
+            self.loss.kernel_code("dmft.GLMDynamics")
+            if self.loss == type(self.loss)():   # canonical form: a loss at its defaults by name
+                object.__setattr__(self, "loss", self.loss.name)
+        else:
+            check_choice("loss", self.loss, LOSSES)
+            object.__setattr__(self, "loss", get_loss(self.loss).name)   # aliases: "ridge" -> "square"
+        if not self.loss_block.regression:
             if self.teacher != "sign":
                 raise ValueError(f"teacher must be 'sign' for the {self.loss} loss (labels +-1), "
                                  f"got {self.teacher!r}")
@@ -144,9 +157,14 @@ class GLMDynamics(lmech.Model):
                                  f"got {self.noise!r}")
 
     @property
+    def loss_block(self) -> Loss:
+        """The loss as a :class:`lmech.blocks.losses.Loss` (``code``, ``par``, value, prox)."""
+        return get_loss(self.loss)
+
+    @property
     def closed(self) -> bool:
         """True when the exact Gaussian closure applies (square loss, full batch)."""
-        return self.loss == "square" and self.batch_fraction == 1.0
+        return isinstance(self.loss_block, Square) and self.batch_fraction == 1.0
 
     def teacher_moments(self) -> tuple[float, float]:
         """``(a, E[y^2])`` of the teacher (see :func:`teacher_moments`)."""
@@ -183,10 +201,13 @@ class GLMDynamics(lmech.Model):
                 "logistic": "ell(y,h) = log(1 + exp(-y h)), y = sign(x.beta*)",
                 "hinge": "ell(y,h) = max(0, 1 - y h), y = sign(x.beta*); subgradient 0 at y h = 1 "
                          "(the sampled process resolves the kink by the proximal operator)"}
+        lb = self.loss_block
+        text = loss.get(self.loss) if isinstance(self.loss, str) else None
+        if text is None:
+            text = f"ell = lmech.blocks.losses.{type(lb).__name__} {lb!r}"
         return {
             "data": "x ~ N(0, I_d), y = f(x.beta*) + sqrt(noise) z, |beta*|^2 = rho",
-            "loss": "(1/n) sum_mu ell(y_mu, x_mu.beta) + ridge |beta|^2/2 from beta = 0; "
-                    + loss[self.loss],
+            "loss": "(1/n) sum_mu ell(y_mu, x_mu.beta) + ridge |beta|^2/2 from beta = 0; " + text,
             "time": "gradient-flow time (learning rate 1)",
             "temperature": "d beta = -grad L dt + sqrt(2 T/d) dW (T = temperature)",
             "sgd": ("persistent SGD: L_t = (1/(b n)) sum_mu s_mu(t) ell + ridge |beta|^2/2, "
@@ -205,48 +226,57 @@ class GLMDynamics(lmech.Model):
         }
 
 
-LOSS_CODES = {"square": 0, "logistic": 1, "hinge": 2}
+#: loss name -> kernel code (the :mod:`lmech.blocks.losses` table)
+LOSS_CODES = {k: _BLOCK_LOSSES[k].code for k in LOSSES}
 
 
-def loss(name: str, y: float, h: float, derivative: int = 0) -> float:
+def loss(name, y: float, h: float, derivative: int = 0) -> float:
     """The loss ``ell(y, h)`` of the sampled process, or its derivative in ``h``.
 
-    Square ``(y - h)^2 / 2``, logistic ``log(1 + e^{-y h})`` (evaluated
-    without overflow for any ``y h``), hinge ``max(0, 1 - y h)`` (its
-    subgradient at the kink ``y h = 1`` is taken as 0, its second derivative
-    as 0).  The kernels of :func:`dmft.sampled.solve_sampled` use exactly these values.
+    Delegates to :func:`lmech.blocks.losses.get_loss` (``name``: a name of
+    :data:`LOSSES` or a loss object): square ``(y - h)^2 / 2``, logistic
+    ``log(1 + e^{-y h})`` (without overflow for any ``y h``), hinge
+    ``max(0, 1 - y h)`` (subgradient at the kink ``y h = 1`` taken as 0,
+    second derivative 0), ...  The kernels of
+    :func:`dmft.sampled.solve_sampled` use exactly these values.
 
     Parameters
     ----------
-    name : {"square", "logistic", "hinge"}
+    name : str or lmech.blocks.losses.Loss
     y, h : float
         Label and pre-activation (finite).
     derivative : {0, 1, 2}
         Order of the derivative in ``h``.
     """
-    check_choice("name", name, tuple(LOSS_CODES))
+    lo = _loss_named(name)
     y = check_real("y", y)
     h = check_real("h", h)
     if derivative not in (0, 1, 2):
         raise ValueError(f"derivative must be 0, 1 or 2, got {derivative!r}")
-    from ._kernels import sampled as _kernels
-    fn = (_kernels.loss_value, _kernels.loss_d1, _kernels.loss_d2)[derivative]
-    return float(fn(LOSS_CODES[name], y, h))
+    return float((lo.value, lo.d1, lo.d2)[derivative](y, h))
 
 
-def loss_prox(name: str, y: float, v: float, c: float) -> tuple[float, float]:
+def loss_prox(name, y: float, v: float, c: float) -> tuple[float, float]:
     """Proximal step of ``c ell(y, .)``: the ``h`` solving ``h + c ell'(y, h) = v``.
 
-    Returns ``(h, dh/dv)``; square and hinge in closed form, logistic by
-    Newton's method (see ``dmft._kernels.sampled.loss_prox``).  ``c > 0``.
+    Returns ``(h, dh/dv)`` from :meth:`lmech.blocks.losses.Loss.prox` (square,
+    hinge and Huber in closed form, logistic by the monotone Newton iteration
+    of its margin prox, to rounding).  ``c > 0``.
     """
-    check_choice("name", name, tuple(LOSS_CODES))
+    lo = _loss_named(name)
     y = check_real("y", y)
     v = check_real("v", v)
     c = check_real("c", c, low=0.0, low_open=True)
-    from ._kernels import sampled as _kernels
-    hp, dh = _kernels.loss_prox(LOSS_CODES[name], y, v, c)
+    hp, dh = lo.prox(y, v, c)
     return float(hp), float(dh)
+
+
+def _loss_named(name) -> Loss:
+    if not isinstance(name, Loss):
+        check_choice("name", name, LOSSES)
+    lo = get_loss(name)
+    lo.kernel_code("dmft")
+    return lo
 
 
 def sgd_selection(u, dt: float, tau: float, b: float) -> np.ndarray:

@@ -14,12 +14,12 @@
     ``overlap_m`` and the exact ``error_mp`` (Marchenko–Pastur).
 ``dmft.glm``
     Teacher–student GLM trained by gradient flow, Langevin dynamics or
-    persistent SGD (``alpha``, ``loss`` square/logistic/hinge, ``ridge``,
+    persistent SGD (``alpha``, ``loss`` any of :data:`lmech.blocks.LOSSES` with a kernel, ``ridge``,
     ``teacher``, ``noise``, ``rho``, ``temperature``, ``batch_fraction``,
     ``persistence``, ``t_max``; ``method`` auto -- the closure where it
     exists, else sampled --, uniform or sampled, with the sampled options).
     Observables: ``M``, ``Q``, ``train_loss``, ``test_error`` (sign
-    teacher), ``test_risk`` (square loss), ``train_error`` (logistic, hinge),
+    teacher), ``test_risk`` (regression losses), ``train_error`` (margin losses),
     NaN where not defined.
 ``dmft.rnn``
     Random RNN (``g``, ``phi``, ``noise``, ``x0_var``, ``t_max``).
@@ -305,7 +305,7 @@ GLM = register_kind(SweepKind.from_model(
                  adaptive_damping=Param(bool, help="halve the weight when a slab's residual grows "
                                                    "(sampled)")),
              **_COMMON_OPTS},
-    description="Teacher-student GLM (square, logistic or hinge loss) trained by gradient flow, "
+    description="Teacher-student GLM (any loss of lmech.blocks.LOSSES) trained by gradient flow, "
                 "Langevin dynamics or persistent SGD: overlap M, norm Q, test error/risk, "
                 "training loss and error at t_max.",
 ))

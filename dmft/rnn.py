@@ -30,6 +30,7 @@ from scipy.special import erf
 
 import lmech
 from lmech import gauss
+from lmech.blocks import activations as _blocks_act
 from lmech.checks import check_choice, check_real
 
 from ._kernels import common as _kernels
@@ -37,8 +38,10 @@ from ._kernels import common as _kernels
 __all__ = ["RandomRNN", "PHI_CODES", "stationary_variance", "stationary_profile"]
 
 #: Activation names -> kernel codes.  ``erf`` is ``erf(sqrt(pi) x / 2)`` (slope 1 at 0).
-PHI_CODES = {"tanh": _kernels.PHI_TANH, "erf": _kernels.PHI_ERF, "relu": _kernels.PHI_RELU,
-             "linear": _kernels.PHI_LINEAR}
+#: activation name -> row of the :mod:`lmech.blocks.activations` table (``erf`` is
+#: ``erf(sqrt(pi) x/2)``, the table's ``erf_sqrtpi``; its own ``erf`` is ``erf(x/sqrt 2)``)
+PHI_CODES = {"tanh": _blocks_act.TANH, "erf": _blocks_act.ERF_SQRTPI, "relu": _blocks_act.RELU,
+             "linear": _blocks_act.LINEAR}
 
 
 @lmech.register_model("dmft.RandomRNN")

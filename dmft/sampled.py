@@ -19,10 +19,11 @@ import time
 import numpy as np
 
 from lmech import Status
+from lmech.blocks import get_channel
 from lmech.checks import check_bool, check_int, check_real
 
 from ._kernels import sampled as _kernels_sampled
-from .glm import LOSS_CODES, GLMDynamics
+from .glm import GLMDynamics
 from .result import DMFTResult
 from .uniform import solve_uniform
 
@@ -31,7 +32,10 @@ __all__ = ["solve_sampled"]
 #: The sampled process is a Monte Carlo method: no deterministic order in ``dt``.
 ORDER = None
 
-_F = {"linear": lambda h: h, "sign": np.sign, "relu": lambda h: np.maximum(h, 0.0)}
+
+def _teacher(model, hstar):
+    """The clean teacher ``f(h*)`` (:meth:`lmech.blocks.channels.Channel.teacher_map`)."""
+    return get_channel(model.teacher).teacher_map(hstar)
 
 
 def solve_sampled(model: GLMDynamics, t_max: float, *, dt: float = 0.05, n_traj: int = 2000,
@@ -59,8 +63,9 @@ def solve_sampled(model: GLMDynamics, t_max: float, *, dt: float = 0.05, n_traj:
 
     Square loss, ``T = 0``, ``b = 1``: the responses are deterministic and
     taken from the closure (:func:`dmft._kernels.sampled.glm_square_sampled`,
-    trajectories of ``Delta = theta - a theta*``).  Any other case (logistic
-    or hinge loss, Langevin noise, persistent SGD) runs
+    trajectories of ``Delta = theta - a theta*``).  Any other case (any other
+    loss of the :mod:`lmech.blocks.losses` table, whose ``code`` and ``par``
+    the kernel takes; Langevin noise, persistent SGD) runs
     :func:`dmft._kernels.sampled.glm_general_sampled`, which estimates the memory
     kernel ``K`` from per-trajectory responses (memory ``O(n^2 n_samples)``
     for ``n`` time points, time ``O(n^3 n_samples)``), the teacher term by
@@ -83,8 +88,9 @@ def solve_sampled(model: GLMDynamics, t_max: float, *, dt: float = 0.05, n_traj:
     bit.
 
     Returns a :class:`dmft.DMFTResult` with the replica averages ``M_t``,
-    ``Q_t``, ``train_loss_t``, ``test_risk_t`` (square loss),
-    ``test_error_t`` (sign teacher), ``train_error_t`` (logistic, hinge) and
+    ``Q_t``, ``train_loss_t``, ``test_risk_t`` (regression losses:
+    square, Huber), ``test_error_t`` (sign teacher), ``train_error_t``
+    (margin losses: logistic, hinge, ...) and
     their standard errors ``*_se`` from the spread over replicas (the
     trajectories of one replica share their empirical kernels, so their own
     spread would underestimate the error).  ``error_estimate`` holds these
@@ -115,8 +121,7 @@ def solve_sampled(model: GLMDynamics, t_max: float, *, dt: float = 0.05, n_traj:
         raise ValueError(f"dt must divide t_max, got t_max={t_max!r}, dt={dt!r}")
     if n < 3:
         raise ValueError(f"dt must give at least 2 steps, got t_max/dt = {t_max / dt!r}")
-    general = not (model.loss == "square" and model.temperature == 0.0
-                   and model.batch_fraction == 1.0)
+    general = not (model.closed and model.temperature == 0.0)
     if general:
         mem = 8.0 * n * (n + 1) / 2 * n_samples
         if mem > 4e9:
@@ -274,7 +279,7 @@ def _one_replica_general(model, dt, n, n_traj, n_samples, rngs, tol_se, n_pass, 
     if b < 1.0:
         _kernels_sampled.sgd_selection(rngs[4].random((n, n_samples)), dt, model.persistence, b, S)
     hstar = math.sqrt(float(np.mean(theta_star ** 2))) * zs[0]
-    y = _F[model.teacher](hstar)
+    y = _teacher(model, hstar)
     if model.noise > 0.0:
         y = y + math.sqrt(model.noise) * rngs[0].standard_normal(n_samples)
     theta = np.zeros((n, n_traj))
@@ -295,21 +300,17 @@ def _one_replica_general(model, dt, n, n_traj, n_samples, rngs, tol_se, n_pass, 
         iters[:start] = state["replica_iterations"]
         wmix[:start] = state["replica_damping"]
     par = np.array([1.0 / model.alpha, model.ridge, model.temperature, 1.0 / b])
-    done = _kernels_sampled.glm_general_sampled(LOSS_CODES[model.loss], par, theta_star, zs, zt, zw, S,
+    lb = model.loss_block
+    done = _kernels_sampled.glm_general_sampled(lb.code, lb.par, par, theta_star, zs, zt, zw, S,
                                         np.ascontiguousarray(y, dtype=np.float64), dt, n,
                                         tol_se, n_pass, max_iter, damping, adaptive, theta, hs,
                                         gs, Kd, mus, R, dR, iters, wmix, start)
     Q = (theta ** 2).mean(axis=1)
     M = (theta * theta_star).mean(axis=1)
-    if model.loss == "square":
-        train = 0.5 * ((y - hs) ** 2).mean(axis=1)
-    elif model.loss == "logistic":
-        train = np.logaddexp(0.0, -y * hs).mean(axis=1)
-    else:
-        train = np.maximum(0.0, 1.0 - y * hs).mean(axis=1)
+    train = lb.value(y[None, :], hs).mean(axis=1)
     rep = {"M_t": M, "Q_t": Q, "train_loss_t": train}
     a, ey2 = model.teacher_moments()
-    if model.loss == "square":
+    if lb.regression:
         rep["test_risk_t"] = 0.5 * (ey2 - 2.0 * a * M + Q)
     else:
         rep["train_error_t"] = (y * hs <= 0.0).mean(axis=1)
@@ -328,7 +329,7 @@ def _one_replica(model, R, Rr, dt, n, n_traj, n_samples, rngs, tol_se, n_pass, m
     zs = rngs[1].standard_normal((n + 1, n_samples))  # row 0 draws h*, row k+1 zeta(t_k)
     zt = rngs[2].standard_normal((n, n_traj))
     hstar = math.sqrt(float(np.mean(theta_star ** 2))) * zs[0]
-    y = _F[model.teacher](hstar) + math.sqrt(model.noise) * rngs[0].standard_normal(n_samples)
+    y = _teacher(model, hstar) + math.sqrt(model.noise) * rngs[0].standard_normal(n_samples)
     eps = y - a * hstar
     s_star = a * theta_star
     Delta = np.zeros((n, n_traj))

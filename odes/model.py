@@ -23,6 +23,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from lmech.blocks import activations as _act
 from lmech.blocks.schedules import Constant, PowerLaw, Schedule
 from lmech.checks import check_array, check_int
 from lmech.spec import Model, param, register_model
@@ -31,9 +32,10 @@ from . import _kernels
 
 __all__ = ["CommitteeMachine", "Custom", "ACTIVATIONS", "READOUTS"]
 
-#: Activations with closed-form (or reduced) Gaussian integrals.
-ACTIVATIONS = {"erf": _kernels.ERF, "relu": _kernels.RELU, "linear": _kernels.LINEAR,
-               "quadratic": _kernels.QUADRATIC}
+#: Activations with closed-form (or reduced) Gaussian integrals: rows of the
+#: :mod:`lmech.blocks.activations` table (``erf`` is ``erf(x/sqrt 2)``, codes 0-3 as the kernels').
+ACTIVATIONS = {"erf": _act.ERF_SQRT2, "relu": _act.RELU, "linear": _act.LINEAR,
+               "quadratic": _act.QUADRATIC}
 #: Gauss-Hermite node counts tried, in order, when a :class:`Custom` activation has ``n_nodes=None``.
 NODE_LEVELS = (12, 16, 20, 24, 32, 40, 48, 60)
 #: Relative agreement of two successive levels that ends the refinement.

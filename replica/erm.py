@@ -95,7 +95,7 @@ class ERM(Model):
     teacher_prior : Prior or str
         Only its second moment ``rho`` enters.
     channel : Channel or str
-        Teacher channel: ``linear`` (square loss only) or a sign family
+        Teacher channel: ``linear`` (a regression loss: square, huber, ...) or a sign family
         (``sign``, ``label-flip``, ``probit``).
     """
 
@@ -106,7 +106,7 @@ class ERM(Model):
                                  help="teacher prior (only its second moment rho enters; "
                                       "default gaussian)")
     channel: Channel = param(None, type=(str, Channel), spec=False,
-                             help="teacher channel: linear (square loss only) or a sign family "
+                             help="teacher channel: linear (a regression loss) or a sign family "
                                   "(default sign)")
 
     def check(self):
@@ -121,8 +121,9 @@ class ERM(Model):
         if not isinstance(self.teacher_prior, Prior):
             raise ValueError(f"teacher_prior must be a replica prior, got {self.teacher_prior!r}")
         if isinstance(self.channel, Linear):
-            if not isinstance(self.loss, _bl.Square):
-                raise ValueError("loss: a linear teacher channel is supported with the square loss only")
+            if not self.loss.regression or self.loss.code < 0:
+                raise ValueError("loss: a linear teacher channel needs a regression loss with a kernel "
+                                 "(Loss.regression: square, huber, ...)")
         elif not isinstance(self.channel, _SignFamily):
             raise ValueError(f"channel must be linear or a sign family (sign, label-flip, probit), "
                              f"got {self.channel!r}")
@@ -150,6 +151,8 @@ def _hats(model: ERM, alpha, m, q, V, n):
     """``(mhat, qhat, Vhat, train_loss)``."""
     rho = model.rho
     ch = model.channel
+    if isinstance(ch, Linear) and not isinstance(model.loss, _bl.Square):
+        return _regression_hats(model.loss, alpha, m, q, V, rho + ch.delta, n)
     if isinstance(ch, Linear):
         d = ch.delta
         mh = alpha / (1.0 + V)
@@ -164,6 +167,45 @@ def _hats(model: ERM, alpha, m, q, V, n):
         mh, qh, vh, tl = K.erm_sign_hats(loss.code, loss.par, q, m, V, rho, d, e, *_legendre(n),
                                          np.asarray(loss.kinks(V), dtype=np.float64))
     return alpha * mh, alpha * qh, alpha * vh, tl
+
+
+_TAIL = 40.0   # Gaussian tail cut: phi(40) ~ 1e-348
+
+
+def _regression_hats(loss, alpha, m, q, V, ey2, n):
+    """Hats of a regression loss ``l(y, h) = rho(y - h)`` on a linear channel (``E y^2 = ey2``).
+
+    Given ``omega = sqrt(q) xi``, the residual ``u = y - omega`` is Gaussian
+    of variance ``s2 = ey2 + q - 2m`` and everything depends on it: with ``h =
+    prox_{V l(u, .)}(0)`` (the prox at ``omega = 0`` of label ``u``), ``f_out
+    = h / V``, ``d_omega f_out = (dh/dv - 1)/V = -d_y f_out``, so (Aubin et
+    al., NeurIPS 2020, eqs. (13)-(14) for a Gaussian channel) ``qhat = alpha
+    E f_out^2``, ``mhat = Vhat = alpha E (1 - dh/dv) / V`` and the training
+    loss ``E l(u, h)``.  One Gaussian integral in ``u / sqrt(s2)``:
+    ``n``-node Gauss-Legendre panels of unit width on ``[-40, 40]``, cut at
+    the loss's :meth:`Loss.residual_kinks` (the integrand is smooth on each
+    panel).  The square loss gives ``mhat = Vhat = alpha/(1+V)``.
+    """
+    s = math.sqrt(max(ey2 + q - 2.0 * m, 0.0))
+    lp = loss.prox if s > 0.0 else None
+    if s == 0.0:
+        h, dh = loss.prox(0.0, 0.0, V)
+        vh = (1.0 - dh) / V
+        return alpha * vh, alpha * (h / V) ** 2, alpha * vh, float(loss.value(0.0, h))
+    edges = np.arange(-_TAIL, _TAIL + 0.5)
+    kinks = np.asarray(loss.residual_kinks(V), dtype=float) / s
+    ed = np.unique(np.concatenate([edges, kinks[np.abs(kinks) < _TAIL]]))
+    xg, wg = _legendre(n)
+    a, b = ed[:-1], ed[1:]
+    hw, c = 0.5 * (b - a), 0.5 * (a + b)
+    xi = (c[:, None] + hw[:, None] * xg[None, :]).ravel()
+    W = (hw[:, None] * wg[None, :]).ravel() * np.exp(-0.5 * xi * xi) / math.sqrt(2.0 * math.pi)
+    u = s * xi
+    h, dh = lp(u, 0.0, V)
+    vh = float(np.dot(W, 1.0 - dh)) / V
+    qh = float(np.dot(W, h * h)) / (V * V)
+    tl = float(np.dot(W, loss.value(u, h)))
+    return alpha * vh, alpha * qh, alpha * vh, tl
 
 
 def _prox_loss_hats(loss, q, m, V, rho, delta, eps, n):
@@ -418,7 +460,8 @@ def solve_erm(model: ERM, alpha, *, init=None, damping="adaptive", method="ander
         if ok:
             break
         x0 = out.x
-        if info["refine"] and 2 * nq["n"] <= _N_QUAD_MAX and not isinstance(model.channel, Linear):
+        if info["refine"] and 2 * nq["n"] <= _N_QUAD_MAX and not (isinstance(model.channel, Linear)
+                                                                  and isinstance(model.loss, _bl.Square)):
             nq["n"] *= 2  # adaptive: refine the panel rule until the estimate meets rtol
         elif rtol_it > 1e-2 * rtol:
             rtol_it = 1e-2 * rtol  # the residual dominates (slow contraction): iterate further

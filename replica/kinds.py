@@ -41,6 +41,8 @@ from lmech.spec import Model, param, params_of
 
 from .bayes import BayesOptimalGLM, BayesOptimalResult, CONVENTIONS, solve_bayes, transitions
 from .blocks import CHANNELS, PRIORS, get_channel, get_prior
+from lmech.blocks.losses import Loss, get_loss
+
 from .erm import ERM, solve_erm
 from .gardner import GardnerVolume, solve_gardner
 
@@ -292,15 +294,18 @@ _REG = params_of(ERM)["reg"]
 class ERMSpec(Model):
     """A :class:`replica.ERM` as flat parameters (Gaussian teacher prior of second moment ``rho``)."""
 
-    loss: str = param("logistic", choices=("square", "logistic", "hinge", "squared-hinge"), help="loss")
+    loss: str = param("logistic", type=(str, Loss),
+                      help="loss: a name of lmech.blocks.LOSSES, or a table {kind = ..., <parameters>}")
     lam: float = param(0.1, low=_REG.low, help=_REG.help)
     channel: str = param("sign", choices=("sign", "label-flip", "probit", "linear"),
-                         help="teacher channel (linear needs the square loss)")
+                         help="teacher channel (linear needs a regression loss: square, huber, ...)")
     rho: float = param(1.0, low=0.0, low_open=True, help="teacher second moment")
     delta: float = param(0.1, low=0.0, help="noise variance (linear, probit)")
     eps: float = param(0.1, low=0.0, high=0.5, high_open=True, help="label-flip probability")
 
     def check(self):
+        if isinstance(self.loss, str):
+            get_loss(self.loss)   # ValueError "loss must be one of <lmech.blocks.LOSSES>"
         self.model()
 
     def model(self):

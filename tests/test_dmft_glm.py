@@ -1,5 +1,6 @@
 """Tests of dmft.GLMDynamics (square loss, closed) against finite-N gradient flow."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -7,6 +8,7 @@ import pytest
 
 import dmft
 from dmft.glm import teacher_moments
+from lmech.blocks.losses import Huber
 from lmech.spec import from_spec, to_spec
 
 
@@ -186,6 +188,54 @@ def test_loss_derivatives_and_prox(name):
             assert dh == pytest.approx((hq - hp) / e, abs=1e-5)
 
 
+def test_logistic_prox_at_large_c_against_mpmath():
+    # h + c ell'(y, h) = v with y = -1 (ell' = sigma(h)), v = 19.13, c = 765: a Newton iteration
+    # started at h = v stalls on the flat sigmoid (it returned h = v = 19.13); the root by mpmath
+    import mpmath
+    with mpmath.workdps(50):
+        ref = mpmath.findroot(lambda h: h + 765 / (1 + mpmath.exp(-h)) - mpmath.mpf("19.13"), -3.5)
+        hp, dh = loss_prox("logistic", -1.0, 19.13, 765.0)
+        assert hp == pytest.approx(float(ref), rel=1e-13)
+        s = 1 / (1 + mpmath.exp(-ref))
+        assert dh == pytest.approx(float(1 / (1 + 765 * s * (1 - s))), rel=1e-10)
+
+
+def test_loss_names_and_objects_come_from_the_blocks():
+    import lmech.blocks
+    assert set(dmft.glm.LOSSES) == {k for k, c in lmech.blocks.LOSSES.items() if c.code >= 0}
+    # Huber (Huber 1964, eq. (8)) through the public functions: rho(r) = delta |r| - delta^2/2 beyond delta
+    assert loss(Huber(delta=0.5), 2.0, 0.5) == pytest.approx(0.5 * 1.5 - 0.125, rel=1e-15)
+    assert loss("huber", 0.3, 0.0, 1) == pytest.approx(-0.3, rel=1e-15)
+    assert loss_prox(Huber(delta=0.5), 2.0, -1.0, 0.3) == pytest.approx((-1.0 + 0.3 * 0.5, 1.0), rel=1e-15)
+    # a regression loss takes any teacher; a loss at its defaults is stored by name
+    g = dmft.GLMDynamics(loss=Huber(delta=0.5), teacher="relu", noise=0.2)
+    assert from_spec(to_spec(g)) == g and g.loss_block == Huber(delta=0.5)
+    assert dmft.GLMDynamics(loss=Huber()).loss == "huber" == dmft.GLMDynamics(loss="huber").loss
+    assert dmft.GLMDynamics(loss="ridge").loss == "square"
+    with pytest.raises(ValueError, match="teacher"):
+        dmft.GLMDynamics(loss="squared-hinge", teacher="relu")
+
+
+@pytest.mark.parametrize("model", [dmft.GLMDynamics(alpha=2.0, teacher="sign"),
+                                   dmft.GLMDynamics(alpha=0.7, teacher="relu", ridge=0.1, noise=0.2)])
+def test_huber_at_large_delta_is_the_square_loss_closure(model):
+    # delta -> inf: every residual in Huber's quadratic part, the dynamics of the square loss, whose
+    # DMFT closes exactly (LinearRegressionGF); the general sampled kernel with the Huber loss agrees
+    t_max, dt = 4.0, 0.1
+    closed = dmft.solve(model, t_max, dt=dt)
+    hub = dataclasses.replace(model, loss=Huber(delta=1e6))
+    res = dmft.solve(hub, t_max, method="sampled", dt=dt, n_traj=1000, n_replicas=8, seed=5)
+    assert res.success and res.meta["kernel"] == "general"
+    for t in (0.5, 2.0, 4.0):
+        i = int(round(t / dt))
+        for key in ("M", "Q", "train_loss", "test_risk"):
+            mean, se = res.arrays[key + "_t"], res.arrays[key + "_se"]
+            z = (mean[i] - closed.arrays[key + "_t"][i]) / se[i]
+            # 8 replicas: Student t with 7 degrees of freedom, |z| < 5 has p ~ 1e-3
+            assert abs(z) < 5, (t, key, z)
+        assert res.arrays["Q_se"][i] < 0.03 * closed.Q_t[i]
+
+
 def test_logistic_loss_far_tails_against_mpmath():
     import mpmath
     mpmath.mp.dps = 50
@@ -279,6 +329,7 @@ def _agree(res, sim, times, keys, dt, z_max=5.0, allow=0.0):
     dmft.GLMDynamics(alpha=2.0, loss="logistic", ridge=0.1, temperature=0.2),
     dmft.GLMDynamics(alpha=3.0, loss="hinge", batch_fraction=0.5, persistence=2.0),
     dmft.GLMDynamics(alpha=2.0, loss="square", teacher="sign", batch_fraction=0.5),
+    dmft.GLMDynamics(alpha=2.0, loss=Huber(delta=0.5), teacher="relu", noise=0.3, ridge=0.05),
 ])
 def test_sampled_dmft_matches_finite_d_simulation(model):
     # Mignacco, Krzakala, Urbani & Zdeborova, NeurIPS 2020 (their effective process, for the
@@ -289,7 +340,7 @@ def test_sampled_dmft_matches_finite_d_simulation(model):
     assert res.success, res.message
     sim = _sim_stats(model, d, times, range(10), dt)
     keys = ["M_t", "Q_t", "train_loss_t"] + (["test_error_t"] if model.teacher == "sign" else [])
-    keys += ["train_error_t"] if model.loss != "square" else []
+    keys += ["test_risk_t"] if model.loss_block.regression else ["train_error_t"]
     _agree(res, sim, times, keys, dt, allow=1.0 / d)
 
 
@@ -453,3 +504,32 @@ def test_sampled_failures_are_reported_not_returned_as_data():
     assert np.isnan(res.Q_t[-1]) and np.isnan(res.test_error_t[-1])
     with pytest.raises(ValueError, match="max_iter"):
         dmft.solve(m, 1.0, method="sampled", dt=0.1, n_pass=3, max_iter=3)
+
+
+def test_huber_by_name_in_a_config():
+    # the dmft.glm sweep kind takes its loss names from lmech.blocks.LOSSES
+    import tomllib
+
+    import dmft.kinds
+    from lmech.config import ConfigError, build_model, parse_config
+
+    text = ('kind = "dmft.glm"\n[model]\nloss = "huber"\nteacher = "relu"\nnoise = 0.2\nt_max = 1.0\n'
+            '[grid]\nalpha = [2.0]\n')
+    cfg = parse_config(tomllib.loads(text), text)
+    assert cfg.fixed["loss"] == "huber"
+    dmft.kinds.glm_check(**cfg.fixed, alpha=2.0)
+    bad = text.replace('"huber"', '"hubr"')
+    with pytest.raises(ConfigError, match="model.loss.*huber"):
+        parse_config(tomllib.loads(bad), bad)
+    model = build_model(dmft.GLMDynamics, {"loss": {"kind": "huber", "delta": 0.5}, "teacher": "relu"})
+    assert model.loss_block == Huber(delta=0.5)
+
+
+def test_huber_result_archives_with_its_loss(tmp_path):
+    import lmech.archive
+    m = dmft.GLMDynamics(alpha=2.0, loss=Huber(delta=0.5), teacher="relu", noise=0.2)
+    r = dmft.solve(m, 0.5, method="sampled", dt=0.1, n_traj=50, n_replicas=2)
+    lmech.archive.save(r, tmp_path / "h.h5", "r")
+    back = lmech.archive.load(tmp_path / "h.h5", "r")
+    assert back.model == m and back.model.loss == Huber(delta=0.5)
+    assert back.scalars["test_risk"] == r.scalars["test_risk"]

@@ -34,9 +34,16 @@ _MP_LOSS = {
     "logistic": lambda y, h: mp.log1p(mp.exp(-y * h)),
     "hinge": lambda y, h: mp.mpf(1) - y * h if y * h < 1 else mp.mpf(0),
     "squared-hinge": lambda y, h: (1 - y * h) ** 2 / 2 if y * h < 1 else mp.mpf(0),
+    "huber": lambda y, h: _mp_huber(y - h, 1),
 }
-#: margins t = y h where the loss is not twice differentiable
-_KINKS = {"square": (), "logistic": (), "hinge": (1.0,), "squared-hinge": (1.0,)}
+#: margins t = y h where the loss is not twice differentiable (Huber, delta = 1: |y - h| = 1)
+_KINKS = {"square": (), "logistic": (), "hinge": (1.0,), "squared-hinge": (1.0,), "huber": (0.0, 2.0)}
+
+
+def _mp_huber(r, delta):
+    # Huber, Ann. Math. Statist. 35, 73 (1964), eq. (8): rho(r) = r^2/2 (|r| <= delta), delta |r| - delta^2/2
+    r, delta = mp.mpf(r), mp.mpf(delta)
+    return r * r / 2 if abs(r) <= delta else delta * abs(r) - delta * delta / 2
 NAMES = sorted(_MP_LOSS)
 YS = (1.0, -1.0)
 
@@ -137,6 +144,57 @@ def test_numba_table_equals_python_methods(name):
     assert np.array_equal(np.stack([hp, dh], 1), [L.loss_prox(loss.code, loss.par, a, b, 0.7) for a, b in zip(y, h)])
     t = np.stack(loss.prox_margin(h, 0.7), 1)
     assert np.array_equal(t, [L.prox_margin(loss.code, loss.par, b, 0.7) for b in h])
+
+
+@settings(max_examples=80, deadline=None)
+@given(y=st.floats(-20.0, 20.0), v=st.floats(-40.0, 40.0), logc=st.floats(-3.0, 3.0),
+       logd=st.floats(-2.0, 1.5))
+def test_huber_prox_real_labels_is_the_minimiser(y, v, logc, logd):
+    # regression labels (any real y), any delta: the closed-form prox against direct minimisation of
+    # rho_delta(y - h) + (h - v)^2/(2c) (written in mpmath) and its derivative by central differences
+    c, delta = 10.0 ** logc, 10.0 ** logd
+    loss = get_loss("huber", delta=delta)
+    h, dh = loss.prox(y, v, c)
+    obj = lambda x: float(_mp_huber(y - x, delta) + (mp.mpf(x) - v) ** 2 / (2 * c))  # noqa: E731
+    B = c * delta + abs(y - v) + 1.0
+    ref = optimize.minimize_scalar(obj, bounds=(v - B, v + B), method="bounded",
+                                   options={"xatol": 1e-13 * max(1.0, B), "maxiter": 2000}).x
+    assert obj(h) <= obj(ref) + 1e-13 * max(1.0, abs(obj(ref)))
+    # the first-order condition h - v = c psi(y - h), psi the clip to [-delta, delta]
+    assert h - v == pytest.approx(c * min(max(y - h, -delta), delta), abs=1e-12 * max(1.0, abs(v), abs(y), c))
+    u = y - v
+    if abs(abs(u) - delta * (1 + c)) > 1e-4 * max(1.0, abs(u)):
+        e = 1e-7 * max(1.0, abs(v))
+        fd = (loss.prox(y, v + e, c)[0] - loss.prox(y, v - e, c)[0]) / (2 * e)
+        assert dh == pytest.approx(fd, rel=1e-6)
+        assert dh == (1.0 / (1.0 + c) if abs(u) < delta * (1 + c) else 1.0)
+
+
+@pytest.mark.parametrize("delta", [0.05, 0.7, 3.0])
+def test_huber_value_and_derivatives_real_labels_against_mpmath(delta):
+    loss = get_loss("huber", delta=delta)
+    for y in (-2.3, 0.0, 0.4, 5.0):
+        for h in (-30.0, -1.0, 0.1, 0.45, 2.0, 7.5):
+            f = lambda x: _mp_huber(y - x, delta)  # noqa: E731
+            assert loss.value(y, h) == pytest.approx(float(f(mp.mpf(h))), rel=1e-15)
+            if abs(abs(y - h) - delta) < 1e-3:
+                continue
+            assert loss.d1(y, h) == pytest.approx(float(mp.diff(f, mp.mpf(h), 1)), rel=1e-13, abs=1e-300)
+            assert loss.d2(y, h) == pytest.approx(float(mp.diff(f, mp.mpf(h), 2)), rel=1e-12, abs=1e-12)
+
+
+def test_huber_square_limit_and_parameters():
+    # delta -> inf: the square loss (its prox (v + c y)/(1 + c)) wherever |y - v| <= delta (1 + c)
+    big, sq = get_loss("huber", delta=1e8), get_loss("square")
+    y, v, c = np.array([0.3, -4.0, 12.0]), np.array([2.0, 1.0, -9.0]), np.array([0.5, 3.0, 40.0])
+    assert np.array_equal(big.prox(y, v, c)[0], sq.prox(y, v, c)[0])
+    assert np.array_equal(big.value(y, v), sq.value(y, v))
+    assert get_loss("huber", delta=0.5) == L.Huber(0.5) and L.Huber(0.5).par.tolist() == [0.5]
+    assert L.Huber.regression and L.Square.regression and not L.Logistic.regression
+    for bad in (0.0, -1.0, math.inf):
+        with pytest.raises(ValueError, match="delta"):
+            L.Huber(delta=bad)
+    assert from_json(to_json(L.Huber(0.25))) == L.Huber(0.25)
 
 
 def test_logistic_prox_in_the_far_tails():

@@ -299,3 +299,96 @@ def test_base_layer_losses_are_the_replica_losses():
     for name in ("square", "logistic", "hinge", "squared-hinge"):
         assert replica.get_loss(name) == lmech.blocks.get_loss(name)
         assert type(replica.ERM(name, 0.2).loss) is lmech.blocks.LOSSES[name]
+
+
+# -- Huber (Huber, Ann. Math. Statist. 35, 73 (1964)): a regression loss on the linear channel ----
+@pytest.mark.parametrize("lam, alpha", [(0.3, 2.0), (0.05, 0.6), (1.0, 4.0)])
+def test_huber_large_delta_is_the_ridge_closed_form(lam, alpha):
+    # delta -> inf (every residual in the quadratic part): the square loss, whose saddle point is
+    # the closed form of ridge regression
+    ch = replica.Linear(delta=0.25)
+    res = replica.solve(replica.ERM(lmech.blocks.losses.Huber(delta=1e6), lam, "gaussian", ch), alpha)
+    ref = replica.ridge_closed_form(replica.ERM("square", lam, "gaussian", ch), alpha)
+    assert res.success, res.message
+    for k in ("m", "q", "V"):
+        assert res.scalars[k] == pytest.approx(ref[k], rel=1e-9)
+
+
+@pytest.mark.parametrize("delta, lam, alpha", [(0.5, 0.3, 2.0), (0.1, 0.05, 1.5), (2.0, 0.01, 3.0)])
+def test_huber_linear_channel_saddle_point_from_closed_form_hats(delta, lam, alpha):
+    # independent computation: with the residual u = y - omega ~ N(0, s2), s2 = rho + Delta + q - 2m,
+    # and k = delta (1 + V), Huber's prox gives f_out = u/(1+V) for |u| <= k, delta sign(u) beyond, so
+    # Vhat = mhat = alpha P(|u| <= k)/(1+V) and qhat = alpha [E u^2 1(|u|<=k)/(1+V)^2 + delta^2 P(|u|>k)]
+    # (E u^2 1(|u|<=k) = s2 (P(|u|<=k) - 2 (k/s) phi(k/s))); the Gaussian-prior fixed point
+    # V = 1/(lam + Vhat), m = rho mhat V, q = (rho mhat^2 + qhat) V^2 is solved here by scipy
+    rho, Delta = 1.0, 0.3
+
+    def F(x):
+        m, q, V = x
+        s = math.sqrt(rho + Delta + q - 2 * m)
+        k = delta * (1 + V)
+        p_in = math.erf(k / (s * math.sqrt(2)))
+        e2 = s * s * (p_in - 2 * (k / s) * phi(k / s))
+        vh = alpha * p_in / (1 + V)
+        qh = alpha * (e2 / (1 + V) ** 2 + delta ** 2 * (1 - p_in))
+        Vn = 1 / (lam + vh)
+        return [rho * vh * Vn - m, (rho * vh * vh + qh) * Vn * Vn - q, Vn - V]
+
+    ref = optimize.fsolve(F, [0.5, 0.5, 1.0], xtol=1e-12)
+    assert np.max(np.abs(F(ref))) < 1e-12
+    res = replica.solve(replica.ERM(lmech.blocks.losses.Huber(delta=delta), lam, "gaussian",
+                                    replica.Linear(delta=Delta)), alpha)
+    assert res.success, res.message
+    for k, r in zip(("m", "q", "V"), ref):
+        assert res.scalars[k] == pytest.approx(r, rel=1e-9)
+    assert res.scalars["mhat"] == pytest.approx(res.scalars["Vhat"], rel=1e-12)
+
+
+class _PyHuberMargin(replica.ProxLoss):
+    # Huber on +-1 labels as the margin loss ell(t) = rho_delta(1 - t), delta = 0.4, written in NumPy
+    # from its prox r = argmin rho(r) + (r - u)^2/(2V), u = 1 - om
+    name = "py-huber"
+
+    def prox_margin(self, om, V):
+        d = 0.4
+        u = 1.0 - np.asarray(om, dtype=float)
+        inside = np.abs(u) <= d * (1 + V)
+        r = np.where(inside, u / (1 + V), u - V * d * np.sign(u))
+        ell = np.where(np.abs(r) <= d, 0.5 * r * r, d * np.abs(r) - 0.5 * d * d)
+        return 1.0 - r, ell, np.where(inside, 1.0, 0.0)
+
+    def kinks(self, V):
+        return (1.0 - 0.4 * (1 + V), 1.0 + 0.4 * (1 + V))
+
+
+
+def test_huber_on_a_sign_channel_matches_the_generic_prox_path():
+    ch = replica.LabelFlip(0.05)
+    a = replica.solve(replica.ERM(lmech.blocks.losses.Huber(delta=0.4), 0.1, "gaussian", ch), 2.0)
+    b = replica.solve(replica.ERM(_PyHuberMargin(), 0.1, "gaussian", ch), 2.0)
+    assert a.success and b.success
+    for k in ("m", "q", "V", "mhat", "qhat", "Vhat", "train_loss", "train_error"):
+        assert b.scalars[k] == pytest.approx(a.scalars[k], rel=1e-9)
+
+
+def test_huber_by_name_in_a_config():
+    # the loss choices of the sweep kind are the lmech.blocks registry's: "huber" by name in a run
+    # config, and as a table {kind = "huber", delta = ...} where a model is built from its fields
+    import tomllib
+
+    from lmech.config import ConfigError, build_model, parse_config
+    import replica.kinds
+
+    text = 'kind = "replica.erm"\n[model]\nloss = "huber"\nchannel = "linear"\nlam = 0.3\ndelta = 0.25\n' \
+           '[grid]\nalpha = [2.0]\n'
+    cfg = parse_config(tomllib.loads(text), text)
+    assert cfg.fixed["loss"] == "huber"
+    point = replica.kinds.erm_point(**cfg.fixed, alpha=2.0)
+    ref = replica.solve(replica.ERM(lmech.blocks.losses.Huber(delta=1.0), 0.3, "gaussian",
+                                    replica.Linear(delta=0.25)), 2.0)
+    assert point.success and point.scalars["m"] == pytest.approx(ref.scalars["m"], rel=1e-9)
+    bad = text.replace('"huber"', '"hubr"')
+    with pytest.raises(ConfigError, match="model.loss.*huber"):
+        parse_config(tomllib.loads(bad), bad)
+    model = build_model(replica.ERM, {"loss": {"kind": "huber", "delta": 0.5}, "channel": "linear"})
+    assert model.loss == lmech.blocks.losses.Huber(delta=0.5)

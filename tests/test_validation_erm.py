@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize
 
+import lmech.blocks.losses
 import replica
 from validation import compare, replica_theory, simulate_erm, simulate_gamp
 
@@ -78,6 +79,41 @@ def test_squared_hinge_fit_is_the_minimiser():
     ref = minimize(obj, np.zeros(d), jac=True, method="BFGS", options={"gtol": 1e-10}).x
     tl = np.mean(0.5 * np.maximum(0.0, 1.0 - y * (X @ ref) / math.sqrt(d)) ** 2)
     assert_run_is_the_fit(res, ref, w_star, tl, 1e-6)
+
+
+def test_huber_fit_is_the_minimiser():
+    # Huber's loss (Huber, Ann. Math. Statist. 35, 73 (1964), eq. (8)) on a linear teacher through the
+    # same Newton-CG fit: the objective sum rho_delta(y - w.x/sqrt d) + (lam/2)|w|^2 minimised here by BFGS
+    delta = 0.5
+    model = replica.ERM(lmech.blocks.losses.Huber(delta=delta), 0.2, "gaussian", replica.Linear(delta=0.3))
+    d, alpha, seed = 60, 2.0, 0
+    res = simulate_erm(model, d, [alpha], seed=seed)
+    X, y, w_star = drawn_problem(model.teacher_prior, model.channel, d, alpha, seed)
+
+    def rho(r):
+        return np.where(np.abs(r) <= delta, 0.5 * r * r, delta * np.abs(r) - 0.5 * delta ** 2)
+
+    def obj(v):
+        r = y - X @ v / math.sqrt(d)
+        return np.sum(rho(r)) + 0.5 * model.reg * v @ v, -(X.T @ np.clip(r, -delta, delta)) / math.sqrt(d) + model.reg * v
+
+    ref = minimize(obj, np.zeros(d), jac=True, method="BFGS", options={"gtol": 1e-10}).x
+    assert_run_is_the_fit(res, ref, w_star, np.mean(rho(y - X @ ref / math.sqrt(d))), 1e-6)
+
+
+def test_huber_erm_agrees_with_the_replica_saddle_point():
+    # finite d against the replica prediction at one point: 16 instances at d = 400, the spread over
+    # instances gives the error bar (|z| < 4; finite-size bias O(1/d) below it)
+    model = replica.ERM(lmech.blocks.losses.Huber(delta=0.5), 0.3, "gaussian", replica.Linear(delta=0.25))
+    th = replica.solve(model, 2.0)
+    assert th.success
+    runs = [simulate_erm(model, 400, [2.0], seed=s) for s in range(16)]
+    assert all(r.success for r in runs)
+    for k in ("m", "q", "train_loss"):
+        v = np.array([getattr(r, k)[0] for r in runs])
+        se = v.std(ddof=1) / math.sqrt(v.size)
+        assert abs(v.mean() - th.scalars[k]) < 4 * se, (k, v.mean(), th.scalars[k], se)
+        assert se < 0.05 * abs(th.scalars[k])
 
 
 def test_square_fit_closed_form():

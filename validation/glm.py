@@ -185,7 +185,7 @@ def simulate_glm_dynamics(model, d: int, times, *, seed: int = 0, dt: float = 0.
         out["train_error_t"][j] = float(np.mean(y * h <= 0.0))
     arrays = {"t": t, **out}
     M, Q = arrays["M_t"], arrays["Q_t"]
-    if model.loss == "square":
+    if model.loss_block.regression:   # test risk of a regression loss; classification: train error
         a, ey2 = model.teacher_moments()
         arrays["test_risk_t"] = 0.5 * (ey2 - 2.0 * a * M + Q)
         del arrays["train_error_t"]

@@ -10,25 +10,22 @@ import math
 from numba import njit
 
 from lmech._kernels import map2d
+from lmech.blocks.activations import ERF_SQRTPI, LINEAR, RELU, TANH, act_g
 
-PHI_TANH = 0
-PHI_ERF = 1
-PHI_RELU = 2
-PHI_LINEAR = 3
+#: the RNN's activations are rows of the :mod:`lmech.blocks.activations` table
+#: (dmft's ``erf`` is ``erf(sqrt(pi) x / 2)``, the table's ``erf_sqrtpi``)
+PHI_TANH = TANH
+PHI_ERF = ERF_SQRTPI
+PHI_RELU = RELU
+PHI_LINEAR = LINEAR
 
 
 # ---------------------------------------------------------------------------
 # activations of the random RNN
 @njit(cache=True)
 def phi_eval(code, x):
-    """phi(x) for the activation ``code`` (tanh, erf(sqrt(pi) x / 2), relu, linear)."""
-    if code == PHI_TANH:
-        return math.tanh(x)
-    if code == PHI_ERF:
-        return math.erf(0.5 * math.sqrt(math.pi) * x)
-    if code == PHI_RELU:
-        return x if x > 0.0 else 0.0
-    return x
+    """phi(x) for the activation ``code`` of :func:`lmech.blocks.activations.act_g`."""
+    return act_g(code, x)
 
 
 @njit(cache=True)
@@ -54,7 +51,7 @@ def phi_corr(code, c11, c12, c22, z, w, u, v, ww):
     """E[phi(u) phi(v)] for (u, v) ~ N(0, [[c11, c12], [c12, c22]]) by a product rule."""
     map2d(z, w, c11, c12, c22, u, v, ww)
     s = 0.0
-    if code == PHI_TANH or code == PHI_ERF:
+    if code == TANH or code == ERF_SQRTPI:
         # odd phi and a symmetric rule: node (i, j) and (n-1-i, n-1-j) give equal terms
         n = z.shape[0]
         half = (n * n) // 2

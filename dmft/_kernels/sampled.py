@@ -3,11 +3,11 @@ trajectories of the teacher-student GLM effective process.
 
 :func:`glm_square_sampled` is the square-loss, full-batch, ``T = 0`` case whose
 responses are deterministic (taken from the Gaussian closure);
-:func:`glm_general_sampled` is the general case (square / logistic / hinge loss,
-Langevin noise, persistent SGD) with per-trajectory responses.  The losses
-(:func:`loss_value`, :func:`loss_d1`, :func:`loss_d2`, :func:`loss_prox`) and
-the SGD selection chain (:func:`sgd_selection`) are the pieces they share with
-the public helpers of :mod:`dmft.glm`.
+:func:`glm_general_sampled` is the general case (any loss with a kernel in the
+:mod:`lmech.blocks.losses` table, passed as its ``code`` and parameters
+``lpar``; Langevin noise, persistent SGD) with per-trajectory responses.  The
+SGD selection chain (:func:`sgd_selection`) is shared with the public helpers
+of :mod:`dmft.glm`.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import numpy as np
 from numba import njit
 
 import lmech
+from lmech.blocks.losses import HINGE, loss_d1, loss_d2, loss_prox, loss_value
 
 
 @njit(cache=True)
@@ -236,84 +237,12 @@ def glm_square_sampled(par, R, Rr, theta_star, s_star, eps, zs, zt, h, n, tol_se
     return n
 
 
-# GLM with a general loss (square / logistic / hinge), Langevin noise and
-# persistent SGD: the sampled effective process with per-trajectory responses
-LOSS_SQUARE = 0
-LOSS_LOGISTIC = 1
-LOSS_HINGE = 2
+# GLM with any loss of the lmech.blocks table (its code and parameters ``lpar``), Langevin
+# noise and persistent SGD: the sampled effective process with per-trajectory responses
 
 
 @njit(cache=True)
-def loss_value(loss, y, h):
-    """ell(y, h): square ``(y-h)^2/2``, logistic ``log(1+e^{-yh})``, hinge ``max(0, 1-yh)``."""
-    if loss == LOSS_SQUARE:
-        return 0.5 * (y - h) * (y - h)
-    if loss == LOSS_LOGISTIC:
-        u = -y * h
-        if u > 0.0:
-            return u + math.log1p(math.exp(-u))
-        return math.log1p(math.exp(u))
-    u = 1.0 - y * h
-    return u if u > 0.0 else 0.0
-
-
-@njit(cache=True)
-def loss_d1(loss, y, h):
-    """d ell / d h; the hinge's subgradient at the kink ``y h = 1`` is taken as 0."""
-    if loss == LOSS_SQUARE:
-        return h - y
-    if loss == LOSS_LOGISTIC:
-        u = y * h  # -y sigma(-y h)
-        if u >= 0.0:
-            e = math.exp(-u)
-            return -y * e / (1.0 + e)
-        return -y / (1.0 + math.exp(u))
-    return -y if y * h < 1.0 else 0.0
-
-
-@njit(cache=True)
-def loss_d2(loss, y, h):
-    """d^2 ell / d h^2 (``y^2 = 1`` for logistic; 0 almost everywhere for the hinge)."""
-    if loss == LOSS_SQUARE:
-        return 1.0
-    if loss == LOSS_LOGISTIC:
-        u = abs(y * h)
-        e = math.exp(-u)
-        return e / ((1.0 + e) * (1.0 + e))
-    return 0.0
-
-
-@njit(cache=True)
-def loss_prox(loss, y, v, c):
-    """Solve ``h + c ell'(y, h) = v`` (``c > 0``): returns ``(h, dh/dv)``.
-
-    The proximal operator of ``c ell(y, .)``; square and hinge in closed
-    form (hinge: ``h = v + c y`` if ``y v < 1 - c``, ``h = v`` if ``y v > 1``,
-    else ``h = y``, the kink), logistic by Newton's method from ``h = v``
-    (``1 + c ell'' >= 1``, converged to 1e-15 relative).
-    """
-    if loss == LOSS_SQUARE:
-        return (v + c * y) / (1.0 + c), 1.0 / (1.0 + c)
-    if loss == LOSS_HINGE:
-        u = y * v
-        if u < 1.0 - c:
-            return v + c * y, 1.0
-        if u > 1.0:
-            return v, 1.0
-        return y, 0.0
-    h = v
-    for _ in range(60):
-        f = h + c * loss_d1(loss, y, h) - v
-        fp = 1.0 + c * loss_d2(loss, y, h)
-        dh = f / fp
-        h -= dh
-        if abs(dh) <= 1e-15 * (1.0 + abs(h)):
-            break
-    return h, 1.0 / (1.0 + c * loss_d2(loss, y, h))
-
-
-@njit(cache=True)
-def _glm_general_eval(loss, I, hstep, gamma, lam, binv, theta_star, hstar, yl, zs, zt, S, Qz, Lz,
+def _glm_general_eval(loss, lpar, I, hstep, gamma, lam, binv, theta_star, hstar, yl, zs, zt, S, Qz, Lz,
                       Ql, Ll, theta, hs, gs, G, acc, Kd, mus, R, dR, F, update_R):
     """Step ``I``: (optionally) ``R[I]`` from the current ``Kd[I]``, the sample side, ``Kd[I]``, the drift.
 
@@ -371,8 +300,8 @@ def _glm_general_eval(loss, I, hstep, gamma, lam, binv, theta_star, hstar, yl, z
         sb = S[I, b] * binv
         if I == 0:
             hb = om
-            g = sb * loss_d1(loss, yl[b], hb)
-            q = sb * loss_d2(loss, yl[b], hb)
+            g = sb * loss_d1(loss, lpar, yl[b], hb)
+            q = sb * loss_d2(loss, lpar, yl[b], hb)
         else:
             v = om - gamma * hstep * acc[I, b]
             if sb == 0.0:
@@ -381,8 +310,8 @@ def _glm_general_eval(loss, I, hstep, gamma, lam, binv, theta_star, hstar, yl, z
                 q = 0.0
             else:
                 ce = c * sb
-                hb, dh = loss_prox(loss, yl[b], v, ce)
-                if loss == LOSS_HINGE:
+                hb, dh = loss_prox(loss, lpar, yl[b], v, ce)
+                if loss == HINGE:
                     g = (v - hb) / c
                     # d g/d v = 1/c on the kink window 1 - ce <= y v <= 1, else 0: averaged over
                     # a window of width ce around y v (a continuous tent of the same unit mass),
@@ -392,7 +321,7 @@ def _glm_general_eval(loss, I, hstep, gamma, lam, binv, theta_star, hstar, yl, z
                     hi = min(u + 0.5 * ce, 1.0)
                     q = (hi - lo) / (ce * c) if hi > lo else 0.0
                 else:
-                    g = sb * loss_d1(loss, yl[b], hb)
+                    g = sb * loss_d1(loss, lpar, yl[b], hb)
                     q = (1.0 - dh) / c
         hs[I, b] = hb
         gs[I, b] = g
@@ -441,7 +370,7 @@ def _glm_general_eval(loss, I, hstep, gamma, lam, binv, theta_star, hstar, yl, z
 
 
 @njit(cache=True)
-def glm_general_sampled(loss, par, theta_star, zs, zt, zw, S, yl, h, n, tol_se, n_pass, max_iter,
+def glm_general_sampled(loss, lpar, par, theta_star, zs, zt, zw, S, yl, h, n, tol_se, n_pass, max_iter,
                         damp0, adapt, theta, hs, gs, Kd, mus, R, dR, iters, wmix, start):
     """Causal marching of the sampled effective process of a GLM (any loss, Langevin, SGD).
 
@@ -497,7 +426,7 @@ def glm_general_sampled(loss, par, theta_star, zs, zt, zw, S, yl, h, n, tol_se, 
         R[0, 0] = 1.0
     # rows < start: the initial condition, or the regenerated history of a resumed run
     for I in range(start):
-        _glm_general_eval(loss, I, h, gamma, lam, binv, theta_star, hstar, yl, zs, zt, S, Qz, Lz,
+        _glm_general_eval(loss, lpar, I, h, gamma, lam, binv, theta_star, hstar, yl, zs, zt, S, Qz, Lz,
                           Ql, Ll, theta, hs, gs, G, acc, Kd, mus, R, dR, F, False)
         if I == 0:
             dR[0, 0] = -(lam + Kd[0, 0])
@@ -518,7 +447,7 @@ def glm_general_sampled(loss, par, theta_star, zs, zt, zw, S, yl, h, n, tol_se, 
         res = math.inf
         while True:
             it += 1
-            _glm_general_eval(loss, I, h, gamma, lam, binv, theta_star, hstar, yl, zs, zt, S, Qz,
+            _glm_general_eval(loss, lpar, I, h, gamma, lam, binv, theta_star, hstar, yl, zs, zt, S, Qz,
                               Lz, Ql, Ll, theta, hs, gs, G, acc, Kd, mus, R, dR, Fn, it > 1)
             den = 1.0 + 0.5 * h * (lam + Kd[I, I])
             for a in range(M):
@@ -538,7 +467,7 @@ def glm_general_sampled(loss, par, theta_star, zs, zt, zw, S, yl, h, n, tol_se, 
             l1 = 0.0
             l2 = 0.0
             for b in range(Ms):
-                v = loss_value(loss, yl[b], hs[I, b])
+                v = loss_value(loss, lpar, yl[b], hs[I, b])
                 l1 += v
                 l2 += v * v
             new[0] = s1 / M
@@ -562,7 +491,7 @@ def glm_general_sampled(loss, par, theta_star, zs, zt, zw, S, yl, h, n, tol_se, 
         iters[I] = it if good >= n_pass else max_iter + 1
         wmix[I] = w_used
         # kernels and drift at the converged slab
-        _glm_general_eval(loss, I, h, gamma, lam, binv, theta_star, hstar, yl, zs, zt, S, Qz, Lz,
+        _glm_general_eval(loss, lpar, I, h, gamma, lam, binv, theta_star, hstar, yl, zs, zt, S, Qz, Lz,
                           Ql, Ll, theta, hs, gs, G, acc, Kd, mus, R, dR, F, True)
         mass = lam + Kd[I, I]
         for a in range(M):
@@ -609,11 +538,12 @@ def warmup():
                        np.ones(M), np.ones((n + 1, M)), np.ones((n, M)), 0.1, n, 0.01, 2, 5, 0.5, True,
                        np.zeros((n, M)), np.zeros((n, M)), np.zeros(n, dtype=np.int64), np.ones(n),
                        0)
-    for loss in (LOSS_SQUARE, LOSS_LOGISTIC, LOSS_HINGE):
-        glm_general_sampled(loss, np.array([0.5, 0.1, 0.1, 1.0]), np.ones(M), np.ones((n + 1, M)),
+    from lmech.blocks.losses import LOSSES
+    for cls in {c for c in LOSSES.values() if c.code >= 0}:
+        loss, lpar = cls.code, cls().par
+        glm_general_sampled(loss, lpar, np.array([0.5, 0.1, 0.1, 1.0]), np.ones(M), np.ones((n + 1, M)),
                             np.ones((n, M)), np.ones((n, M)), np.ones((n, M)), np.ones(M), 0.1, n,
                             0.01, 2, 5, 0.5, True, np.zeros((n, M)), np.zeros((n, M)),
                             np.zeros((n, M)), np.zeros((n, n)), np.zeros(n), np.zeros((n, n)),
                             np.zeros((n, n)), np.zeros(n, dtype=np.int64), np.ones(n), 0)
-        loss_value(loss, 1.0, 0.3)
     sgd_selection(np.full((n, M), 0.5), 0.1, 1.0, 0.5, np.zeros((n, M)))

@@ -30,7 +30,12 @@ Python numbers are the same numbers.
 
 Adding a loss touches this file only: its scalar kernels (value, d1, d2,
 margin prox and/or prox in ``h``), one branch per dispatch kernel, and the
-dataclass (with its ``kinks``) in :data:`LOSSES`.  The test suite checks
+dataclass (with its ``kinks``; a regression loss ``rho(y - h)`` sets
+``regression = True`` and gives ``residual_kinks``) in :data:`LOSSES`.
+The layers take everything from here: :class:`replica.ERM` (margin prox on
+sign channels; prox in ``h`` on the linear channel for regression losses),
+:class:`dmft.GLMDynamics` (``method="sampled"``), the validation simulators
+and the configs (``loss = {kind = "huber", delta = 1.0}``).  The test suite checks
 every registered loss against finite differences and direct minimisation.
 
 Conventions: margin losses (logistic, hinge, squared hinge) take labels
@@ -54,12 +59,12 @@ from lmech.checks import check_real
 from lmech.spec import Model, param, register_model
 from lmech.warm import register_warmup
 
-__all__ = ["Loss", "Square", "Logistic", "Hinge", "SquaredHinge", "ProxLoss", "Convex", "LOSSES", "get_loss",
-           "SQUARE", "LOGISTIC", "HINGE", "SQUARED_HINGE",
+__all__ = ["Loss", "Square", "Logistic", "Hinge", "SquaredHinge", "Huber", "ProxLoss", "Convex", "LOSSES",
+           "get_loss", "SQUARE", "LOGISTIC", "HINGE", "SQUARED_HINGE", "HUBER",
            "loss_value", "loss_d1", "loss_d2", "loss_prox", "prox_margin", "sigmoid", "softplus"]
 
 #: kernel codes (rows of the Numba table); the first three are those of every layer before the move
-SQUARE, LOGISTIC, HINGE, SQUARED_HINGE = 0, 1, 2, 3
+SQUARE, LOGISTIC, HINGE, SQUARED_HINGE, HUBER = 0, 1, 2, 3, 4
 
 
 # ---------------------------------------------------------------------------
@@ -169,6 +174,40 @@ def _squared_hinge_prox_margin(par, om, V):
 
 
 # ---------------------------------------------------------------------------
+# Huber (Huber, Ann. Math. Statist. 35, 73 (1964), eq. (8)): l = rho_delta(y - h),
+# rho(r) = r**2/2 for |r| <= delta, delta |r| - delta**2/2 beyond; par = (delta,)
+# ---------------------------------------------------------------------------
+@njit(cache=True)
+def _huber_rho(d, r):
+    a = abs(r)
+    return 0.5 * r * r if a <= d else d * (a - 0.5 * d)
+
+
+@njit(cache=True)
+def _huber_resid_prox(d, u, c):
+    """``r = argmin_r rho(r) + (r - u)**2/(2c)`` and ``dr/du``: ``u/(1+c)`` for ``|u| <= d(1+c)``,
+    else ``u - c d sign(u)`` (Huber's psi is the clip to ``[-d, d]``)."""
+    if abs(u) <= d * (1.0 + c):
+        return u / (1.0 + c), 1.0 / (1.0 + c)
+    return u - math.copysign(c * d, u), 1.0
+
+
+@njit(cache=True)
+def _huber_prox(par, y, v, c):
+    r, dr = _huber_resid_prox(par[0], y - v, c)  # h = y - r(y - v), dh/dv = r'(u)
+    return y - r, dr
+
+
+@njit(cache=True)
+def _huber_prox_margin(par, om, V):
+    # y = +-1: rho(y - h) = rho(1 - y h) (rho even), so ell(t) = rho(1 - t), t = 1 - r(1 - om)
+    d = par[0]
+    u = 1.0 - om
+    r, _ = _huber_resid_prox(d, u, V)
+    return 1.0 - r, _huber_rho(d, r), 1.0 if abs(u) <= d * (1.0 + V) else 0.0
+
+
+# ---------------------------------------------------------------------------
 # the Numba table: one dispatch per quantity (add one branch per new loss)
 # ---------------------------------------------------------------------------
 @njit(cache=True)
@@ -184,6 +223,8 @@ def loss_value(code, par, y, h):
     if code == SQUARED_HINGE:
         u = 1.0 - y * h
         return 0.5 * u * u if u > 0.0 else 0.0
+    if code == HUBER:
+        return _huber_rho(par[0], y - h)
     return math.nan
 
 
@@ -199,6 +240,8 @@ def loss_d1(code, par, y, h):
     if code == SQUARED_HINGE:
         u = 1.0 - y * h
         return -y * u if u > 0.0 else 0.0
+    if code == HUBER:
+        return -min(max(y - h, -par[0]), par[0])
     return math.nan
 
 
@@ -213,6 +256,8 @@ def loss_d2(code, par, y, h):
         return 0.0
     if code == SQUARED_HINGE:
         return 1.0 if y * h < 1.0 else 0.0
+    if code == HUBER:
+        return 1.0 if abs(y - h) < par[0] else 0.0
     return math.nan
 
 
@@ -233,6 +278,8 @@ def prox_margin(code, par, om, V):
         return _hinge_prox_margin(par, om, V)
     if code == SQUARED_HINGE:
         return _squared_hinge_prox_margin(par, om, V)
+    if code == HUBER:
+        return _huber_prox_margin(par, om, V)
     return math.nan, math.nan, math.nan
 
 
@@ -255,6 +302,8 @@ def loss_prox(code, par, y, v, c):
     """
     if code == SQUARE:
         return _square_prox(par, y, v, c)
+    if code == HUBER:
+        return _huber_prox(par, y, v, c)
     return _prox_from_margin(code, par, y, v, c)
 
 
@@ -303,6 +352,9 @@ class Loss(Model):
 
     name: ClassVar[str] = "loss"
     code: ClassVar[int] = -1
+    #: a regression loss ``l(y, h) = rho(y - h)`` of the residual, for any real label ``y``
+    #: (else a margin loss: labels ``+-1``)
+    regression: ClassVar[bool] = False
 
     @property
     def par(self) -> np.ndarray:
@@ -369,6 +421,11 @@ class Loss(Model):
         width of order 1: quadrature panels of integrals over ``om`` are cut there (default: none)."""
         return ()
 
+    def residual_kinks(self, V) -> tuple:
+        """For a regression loss: residuals ``u = y - v`` where its prox ``prox_{V l(y, .)}(v)`` is
+        not smooth (quadrature panels are cut there; default: none)."""
+        return ()
+
 
 @register_model("replica.Square")  # the name archives written before the move hold (written)
 @register_model("lmech.losses.Square")
@@ -378,6 +435,7 @@ class Square(Loss):
 
     name: ClassVar[str] = "square"
     code: ClassVar[int] = SQUARE
+    regression: ClassVar[bool] = True
 
 
 @register_model("replica.Logistic")  # the name archives written before the move hold (written)
@@ -422,6 +480,37 @@ class SquaredHinge(Loss):
 
     def kinks(self, V):
         return (1.0,)
+
+
+@register_model("lmech.losses.Huber")
+@dataclass(frozen=True)
+class Huber(Loss):
+    """Huber's loss (Huber, Ann. Math. Statist. 35, 73 (1964), eq. (8)): ``l(y, h) = rho(y - h)``,
+    ``rho(r) = r**2/2`` for ``|r| <= delta``, ``delta |r| - delta**2/2`` beyond.
+
+    A regression loss (any real ``y``); for ``y = +-1`` it is also the margin
+    loss ``ell(t) = rho(1 - t)`` (``rho`` is even).  Prox in closed form:
+    ``r = y - h = u/(1 + c)`` for ``|u| <= delta (1 + c)``, else ``u - c delta
+    sign(u)``, with ``u = y - v``.  ``delta -> inf`` is the square loss.
+    """
+
+    delta: float = param(1.0, low=0.0, low_open=True, help="threshold delta between the quadratic "
+                                                             "and the linear part")
+    name: ClassVar[str] = "huber"
+    code: ClassVar[int] = HUBER
+    regression: ClassVar[bool] = True
+
+    def check(self):
+        if not math.isfinite(self.delta):
+            raise ValueError(f"delta must lie in (0, inf), got {self.delta!r}")
+
+    def kinks(self, V):
+        d = self.delta * (1.0 + V)
+        return (1.0 - d, 1.0 + d)
+
+    def residual_kinks(self, V):
+        d = self.delta * (1.0 + V)
+        return (-d, d)
 
 
 class ProxLoss(Loss):
@@ -546,11 +635,11 @@ class Convex(Loss):
 
 #: registry: name -> class (aliases included: ``ridge`` is the square loss)
 LOSSES = {"square": Square, "ridge": Square, "logistic": Logistic, "hinge": Hinge,
-          "squared-hinge": SquaredHinge, "squared_hinge": SquaredHinge}
+          "squared-hinge": SquaredHinge, "squared_hinge": SquaredHinge, "huber": Huber}
 
 
 def get_loss(name, **params) -> Loss:
-    """A loss by name (``square`` or ``ridge``, ``logistic``, ``hinge``, ``squared-hinge``), a
+    """A loss by name (``square`` or ``ridge``, ``logistic``, ``hinge``, ``squared-hinge``, ``huber``), a
     callable ``l(y, h)`` (a :class:`Convex` loss), or ``name`` itself if it is a :class:`Loss`."""
     if isinstance(name, Loss):
         if params:
