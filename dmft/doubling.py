@@ -160,6 +160,7 @@ from lmech.result import over_tolerance
 
 from ._kernels import doubling as _kd
 from ._kernels import uniform as _ku
+from .cost import check_cost
 from .pspin import SphericalPSpin
 from .result import DMFTResult
 
@@ -208,6 +209,26 @@ _STATE = ("C", "X", "AC", "AX", "H1", "H2", "H3")
 CHECKPOINT_NAME = "doubling_checkpoint"
 
 
+#: Largest number of doublings of a run (``t_max <= n_window dt0 2^MAX_DOUBLINGS``).
+MAX_DOUBLINGS = 1000
+#: Seconds per N^3 per level on the reference machine (benchmarks/README.md, "dmft":
+#: N = 256 with 10 doublings in 3.2 s).
+_SECONDS_PER_CUBE = 1.7e-8
+
+
+def _check_cost(t_max, N, dt0, K, estimate):
+    """ValueError (naming n_window) if the window would not fit in memory; a
+    :class:`dmft.cost.CostWarning` if the run is expected to be long."""
+    n = N + 1.0
+    # the seven window arrays, the uniform start (C, R), the returned C, chi, R and the
+    # one-time history of every row
+    need = 8.0 * (7 * n * n + 2 * (N / 2 + 1) ** 2 + 3 * n * n + 6 * n * (K + 1))
+    sec = _SECONDS_PER_CUBE * float(N) ** 3 * (K + 1) * (1.15 if estimate else 1.0)
+    check_cost("doubling", f"n_window = {N}, t_max = {t_max!r} ({K} doublings at dt0 = {dt0!r})",
+               need, sec, f"its window ({N + 1} x {N + 1} points, 12 arrays)",
+               "use a smaller n_window")
+
+
 def doubling_grid(t_max: float, n_window: int, dt0: float) -> tuple[int, int, float]:
     """Number of doublings ``K``, last index ``m`` and initial step ``h0`` of a run.
 
@@ -215,6 +236,9 @@ def doubling_grid(t_max: float, n_window: int, dt0: float) -> tuple[int, int, fl
     falls on the final grid, with ``N/2 < m <= N`` (``N = n_window``).
     """
     N = n_window
+    if not t_max / (N * dt0) <= 2.0 ** MAX_DOUBLINGS:  # also inf
+        raise ValueError(f"t_max/(n_window dt0) must be at most 2^{MAX_DOUBLINGS} (doublings "
+                         f"of the window), got {t_max!r}/({N} * {dt0!r})")
     k = 0
     while t_max / (N * 2 ** k) > dt0 * (1.0 + 1e-12):
         k += 1
@@ -430,7 +454,8 @@ def _solve_doubling(model, t_max, options, free_n_copy):
                          high=100_000)
     nc = check_int("n_copy", options.get("n_copy", 2), low=2,
                    high=N // 8 if free_n_copy else max(2, N // 64))
-    rtol = check_real("rtol", options.get("rtol", DOUBLING_RTOL), low=0.0, low_open=True)
+    rtol = check_real("rtol", options.get("rtol", DOUBLING_RTOL), low=0.0, low_open=True,
+                      high=1.0)
     estimate = check_bool("estimate", options.get("estimate", True))
     split = options.get("fdt_split", "auto")
     if isinstance(split, str) and split == "auto":
@@ -443,6 +468,8 @@ def _solve_doubling(model, t_max, options, free_n_copy):
     if split and model.T <= 0.0:
         raise ValueError("fdt_split needs T > 0 (the split divides by T)")
     K, m, h0 = doubling_grid(t_max, N, dt0)
+    if not free_n_copy:  # the caller's run (the estimate's coarser runs are included here)
+        _check_cost(t_max, N, dt0, K, estimate)
     opts = {"method": "doubling", "n_window": N, "dt0": dt0, "tol": tol,
             "max_corrector": max_corr, "n_copy": nc, "fdt_split": split}
     if estimate and (N // 2) // 2 * 2 < 16:

@@ -22,9 +22,10 @@ from lmech import Status
 from lmech.checks import check_bool, check_int, check_real
 
 from ._kernels import sampled as _kernels_sampled
+from .cost import check_cost
 from .glm import LOSS_CODES, GLMDynamics
 from .result import DMFTResult
-from .uniform import solve_uniform
+from .uniform import grid_points, solve_uniform
 
 __all__ = ["solve_sampled"]
 
@@ -100,7 +101,7 @@ def solve_sampled(model: GLMDynamics, t_max: float, *, dt: float = 0.05, n_traj:
     n_samples = n_traj if n_samples is None else check_int("n_samples", n_samples, low=10,
                                                             high=10 ** 7)
     n_replicas = check_int("n_replicas", n_replicas, low=2, high=1000)
-    tol_se = check_real("tol_se", tol_se, low=0.0, low_open=True)
+    tol_se = check_real("tol_se", tol_se, low=0.0, low_open=True, high=1.0)
     n_pass = check_int("n_pass", n_pass, low=1, high=100)
     max_iter = check_int("max_iter", max_iter, low=2, high=10_000)
     if max_iter <= n_pass:
@@ -110,19 +111,11 @@ def solve_sampled(model: GLMDynamics, t_max: float, *, dt: float = 0.05, n_traj:
     adaptive_damping = check_bool("adaptive_damping", adaptive_damping)
     seed = check_int("seed", seed, low=0)
     dt = check_real("dt", dt, low=0.0, low_open=True)
-    n = int(round(t_max / dt)) + 1
-    if abs((n - 1) * dt - t_max) > 1e-9 * t_max:
-        raise ValueError(f"dt must divide t_max, got t_max={t_max!r}, dt={dt!r}")
-    if n < 3:
-        raise ValueError(f"dt must give at least 2 steps, got t_max/dt = {t_max / dt!r}")
+    n = grid_points(t_max, dt)
     general = not (model.loss == "square" and model.temperature == 0.0
                    and model.batch_fraction == 1.0)
-    if general:
-        mem = 8.0 * n * (n + 1) / 2 * n_samples
-        if mem > 4e9:
-            raise ValueError(f"n_samples: the per-trajectory responses need {mem / 1e9:.3g} GB "
-                             f"(n = {n} time points); use fewer samples or time points")
-    else:
+    _check_cost(general, t_max, dt, n, n_traj, n_samples, n_replicas)
+    if not general:
         # deterministic responses (independent of the correlations for the square loss)
         lin = solve_uniform(model.linear_equivalent(), t_max, dt=dt, extrapolate=False)
         R = np.ascontiguousarray(lin.R)
@@ -234,6 +227,32 @@ def solve_sampled(model: GLMDynamics, t_max: float, *, dt: float = 0.05, n_traj:
                       arrays=arrays, scalars=scalars, error_estimate=error_estimate,
                       meta={"method": "sampled", "kernel": "general" if general else "square",
                             "resumed_from": n0})
+
+
+#: Seconds per (time points)^2 x trajectory x replica on the reference machine
+#: (benchmarks/README.md, "sampled GLM"): general kernel 3.7 ms per slab per replica at
+#: 2000 trajectories and 50 slabs, square kernel 1.4 ms at 2000 and 100 slabs.
+_SECONDS_PER_UNIT = {"general": 3.7e-8, "square": 7e-9}
+
+
+def _check_cost(general, t_max, dt, n, n_traj, n_samples, n_replicas):
+    """ValueError (naming t_max/dt, n_traj, n_samples) if the run would not fit in memory;
+    :class:`dmft.cost.CostWarning` if it is expected to be long."""
+    n = float(n)
+    stored = 8.0 * n_replicas * n * n_traj  # the per-replica state kept for resume
+    fields = 8.0 * n * (4.0 * n_samples + 3.0 * n_traj)  # random fields and trajectories
+    if general:
+        # per-trajectory responses (n (n+1)/2 per sample), kernels, replica response rows
+        need = 8.0 * n * (n + 1) / 2 * n_samples + fields + stored + 8.0 * 4 * n * n \
+            + 8.0 * n_replicas * 2 * n * n
+    else:  # the closure's single-grid run (4 two-time arrays) gives the responses
+        need = 8.0 * 4 * n * n + fields + stored
+    sec = _SECONDS_PER_UNIT["general" if general else "square"] * n * n \
+        * max(n_traj, n_samples) * n_replicas
+    check_cost("sampled", f"t_max/dt = {t_max!r}/{dt!r}, n_traj = {n_traj}, "
+               f"n_samples = {n_samples}", need, sec,
+               f"{int(n)} time points x {max(n_traj, n_samples)} trajectories",
+               "use fewer trajectories, samples or time points")
 
 
 def _check_sampled_resume(resume, model, options, n):
