@@ -11,6 +11,7 @@ for ``n`` points of the finest grid.
 
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
@@ -426,8 +427,20 @@ def _uniform_linreg(model: LinearRegressionGF, t_max, dt, n, opts, resume=None):
         diff["test_risk_t"] = 0.5 * diff["error_t"]
     finals = {"error": ("error_t", "last"), "test_risk": ("test_risk_t", "last"),
               "train_loss": ("train_loss_t", "last"), "overlap_m": ("m", "last")}
-    return finish_richardson(model, opts, arrays, diff, infos, scalars, finals, conventions,
-                   {"method": "uniform"})
+    return _stiffness_note(model, dt, finish_richardson(
+        model, opts, arrays, diff, infos, scalars, finals, conventions, {"method": "uniform"}))
+
+
+def _stiffness_note(lin: LinearRegressionGF, dt, res):
+    """Say why a diverged least-squares run diverged when the step is beyond the explicit
+    scheme's stability: the largest rate is the upper Marchenko–Pastur edge
+    ``(1 + sqrt(gamma))^2`` plus the ridge (``gamma = 1/alpha``)."""
+    rate = (1.0 + math.sqrt(lin.gamma)) ** 2 + lin.ridge
+    if res.status == Status.DIVERGED and rate * dt > 1.0:
+        res.__dict__["message"] = (
+            f"{res.message} (stiff: the largest relaxation rate (1 + sqrt(1/alpha))^2 + ridge "
+            f"= {rate:.3g} needs dt well below {1.0 / rate:.3g})")
+    return res
 
 
 def _uniform_glm(model: GLMDynamics, t_max, dt, n, opts, resume=None):
@@ -467,6 +480,6 @@ def _uniform_glm(model: GLMDynamics, t_max, dt, n, opts, resume=None):
     conventions["integrator"] = _integrator(opts)
     # test_error = arccos(M / sqrt(Q)) / pi is not smooth at t = 0 (M, Q -> 0): its
     # estimate is reported at t_max only
-    return finish_richardson(model, opts, arrays, diff, infos, scalars, finals, conventions,
-                   {"method": "uniform", "closure": "linear equivalent"},
-                   skip=("test_error_t",))
+    return _stiffness_note(lin, dt, finish_richardson(
+        model, opts, arrays, diff, infos, scalars, finals, conventions,
+        {"method": "uniform", "closure": "linear equivalent"}, skip=("test_error_t",)))
