@@ -268,7 +268,7 @@ class ArchiveCheckpoint:
     :func:`lmech.archive.load`, which rebuilds the model)."""
 
     def __init__(self, path):
-        if not isinstance(path, (str, os.PathLike)):
+        if not isinstance(path, (str, os.PathLike)) or not os.fspath(path).strip():
             raise ValueError(f"checkpoint must be a path (str or os.PathLike) or a backend with "
                              f"save(name, result) and load(name), got {path!r}")
         self.path = path

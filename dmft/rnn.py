@@ -30,7 +30,7 @@ from scipy.special import erf
 
 import lmech
 from lmech import gauss
-from lmech.checks import check_choice, check_real
+from lmech.checks import check_choice, check_int, check_real
 
 from ._kernels import common as _kernels
 
@@ -95,6 +95,9 @@ def stationary_variance(model: RandomRNN, *, n_quad: int = 200) -> float:
     ValueError
         If ``noise > 0`` or ``phi`` is not ``tanh``/``erf``.
     """
+    if not isinstance(model, RandomRNN):
+        raise ValueError(f"model must be a RandomRNN, got {type(model).__name__}")
+    n_quad = check_int("n_quad", n_quad, low=2, high=300)
     if model.noise != 0.0:
         raise ValueError("noise must be 0 for the stationary variance (SCS potential)")
     _Psi(model.phi, 0.0)
