@@ -235,7 +235,9 @@ def doubling_grid(t_max: float, n_window: int, dt0: float) -> tuple[int, int, fl
     ``h0 <= dt0`` is the largest initial step for which ``t_max = m h0 2^K``
     falls on the final grid, with ``N/2 < m <= N`` (``N = n_window``).
     """
-    N = n_window
+    t_max = check_real("t_max", t_max, low=0.0, low_open=True)
+    N = check_int("n_window", n_window, low=16, high=4096)
+    dt0 = check_real("dt0", dt0, low=0.0, low_open=True, high=1.0)
     if not t_max / (N * dt0) <= 2.0 ** MAX_DOUBLINGS:  # also inf
         raise ValueError(f"t_max/(n_window dt0) must be at most 2^{MAX_DOUBLINGS} (doublings "
                          f"of the window), got {t_max!r}/({N} * {dt0!r})")

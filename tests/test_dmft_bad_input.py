@@ -16,6 +16,8 @@ import pytest
 import dmft
 import lmech
 from dmft.cost import CostWarning
+from dmft.doubling import doubling_grid
+from dmft.rnn import stationary_profile
 
 NAN, INF = float("nan"), float("inf")
 #: the bad values of the issue: NaN, inf, negative, zero, huge, wrong type (str,
@@ -75,6 +77,11 @@ CASES = [
     ("mp_train_loss", dmft.mp_train_loss, dict(model=LIN, t=1.0), ("model", "t")),
     ("stationary_variance", dmft.stationary_variance, dict(model=dmft.RandomRNN(g=1.5)),
      ("model", "n_quad")),
+    ("doubling_grid", doubling_grid, dict(t_max=100.0, n_window=64, dt0=0.05),
+     ("t_max", "n_window", "dt0")),
+    ("stationary_profile", stationary_profile, dict(model=dmft.RandomRNN(g=1.5), tau_max=2.0,
+                                                    n_points=20, n_quad=16),
+     ("model", "tau_max", "n_points", "n_quad", "rtol", "delta_min")),
     ("pspin2_exact", dmft.pspin2_exact, dict(T=0.5, times=[0.5, 1.0]),
      ("T", "times", "convention", "correlation", "tol")),
 ]
@@ -110,6 +117,8 @@ def _check_outcome(fn, kwargs, name):
             assert out.status < 0 or out.message, "a failed result must say why"
     elif isinstance(out, (float, int)):
         assert math.isfinite(out), f"{name}={kwargs[name]!r} returned {out!r}"
+    elif isinstance(out, tuple):  # doubling_grid, stationary_profile
+        assert all(_finite(v) for v in out), out
     elif isinstance(out, dict):
         assert all(_finite(v) for v in out.values()), out
     elif hasattr(out, "energy"):  # Pspin2Exact
