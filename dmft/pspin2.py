@@ -238,7 +238,7 @@ def pspin2_exact(T: float, times, *, convention: str = "half", correlation: bool
         if isinstance(times, (str, bytes)):
             raise TypeError
         t_in = np.atleast_1d(np.asarray(times, dtype=float))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ValueError(f"times must be a non-empty 1-d array of real values, got {times!r}") \
             from None
     if t_in.ndim != 1 or t_in.size == 0 or not np.all(np.isfinite(t_in)) or np.any(t_in < 0):
