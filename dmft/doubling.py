@@ -394,7 +394,7 @@ def solve_doubling(model: SphericalPSpin, t_max: float, *, n_window=256, dt0=0.0
 
     rtol : float, optional
         ``success`` requires every error estimate ``<= rtol max(1, |X|)``
-        (default 1e-3: aging runs to t = 1e4 need ``n_window = 512`` for an
+        (``0 < rtol <= 1``; default 1e-3: aging runs to t = 1e4 need ``n_window = 512`` for an
         estimate below it, the estimate being conservative; see
         :data:`DOUBLING_RTOL`).
     estimate : bool, optional
@@ -432,6 +432,18 @@ def solve_doubling(model: SphericalPSpin, t_max: float, *, n_window=256, dt0=0.0
         ``DIVERGED`` (non-finite values) or ``INVALID_STATE`` (``|C| > 1``).
         ``n_iter`` is the total number of sweeps (and start corrector
         iterations); ``residual`` the largest last corrector change of a row.
+
+    Raises
+    ------
+    ValueError
+        On invalid input (``t_max <= n_window dt0 2^1000``), and before any
+        allocation when the window would not fit in memory.
+
+    Warns
+    -----
+    dmft.cost.CostWarning
+        Before any work, when the run is expected to take more than a minute
+        (about ``1.7e-8 N^3`` seconds per level of the ``K + 1``).
     """
     return _solve_doubling(model, t_max, dict(
         n_window=n_window, dt0=dt0, tol=tol, max_corrector=max_corrector, n_copy=n_copy,

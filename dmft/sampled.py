@@ -93,6 +93,13 @@ def solve_sampled(model: GLMDynamics, t_max: float, *, dt: float = 0.05, n_traj:
     include the O(dt) time discretisation of the sampled process, and no
     tolerance is imposed on it (``success`` is about the slab iterations;
     choose ``n_traj``, ``n_replicas`` for the error bars needed).
+
+    Options: ``10 <= n_traj, n_samples <= 1e7``, ``2 <= n_replicas <= 1000``,
+    ``seed >= 0``, ``0 < tol_se <= 1`` (a slab stops when it moves by less than
+    that many standard errors), ``1 <= n_pass <= 100``, ``n_pass < max_iter <=
+    10000``, ``0 < damping <= 1``.  Memory and time are estimated before any
+    allocation: ValueError naming ``t_max/dt``, ``n_traj``, ``n_samples`` when
+    the run would not fit, :class:`dmft.cost.CostWarning` when it would be long.
     """
     if not isinstance(model, GLMDynamics):
         raise ValueError("method 'sampled' is implemented for GLMDynamics only")

@@ -51,27 +51,33 @@ def solve_stationary(model, t_max, *, dt=UNIFORM_DT, tol=1e-10, max_corrector=50
     dt : float, optional
         Step of the returned lag grid (default 0.1); must divide ``t_max``.
     tol, max_corrector : optional
-        p-spin: corrector tolerance (default 1e-10) and iteration cap per step
-        (default 50).
+        p-spin: corrector tolerance (``0 < tol <= 1e-3``, default 1e-10) and
+        iteration cap per step (``1 .. 10000``, default 50).
     extrapolate : bool, optional
         p-spin: Richardson extrapolation from ``dt/2`` and ``dt`` with the
         error estimate from ``2 dt``, as in :func:`dmft.uniform.solve_uniform`
         (default True).
     rtol : float, optional
         ``success`` requires every error estimate ``<= rtol max(1, |X|)``
-        (default 1e-4).
+        (``0 < rtol <= 1``, default 1e-4).
     n_quad : int, optional
         RNN: Gauss–Hermite nodes (default 48); the profile is returned
         computed with ``min(2 n_quad, 300)`` nodes and twice the spline
         points, its difference with the ``n_quad`` profile being the error
-        estimate.
+        estimate (``2 <= n_quad <= 200``).  Every option is checked for both
+        models; :func:`dmft.solve` refuses, with a TypeError, ``n_quad`` for the
+        p-spin and ``tol``, ``max_corrector``, ``extrapolate`` for the RNN.
 
     Returns
     -------
     DMFTResult
         Arrays ``tau``, ``C`` (and for the p-spin ``R = -C'/T``); scalars
         ``energy`` (p-spin, the equilibrium ``-xi(1)/T`` exactly), ``C_final``
-        or ``variance`` (RNN).
+        or ``variance`` (RNN), and for the p-spin ``T_d``
+        (:func:`paramagnet_plateau`).  At ``T <= T_d`` the FDT solution is
+        computed but is not the long-time state (the dynamics from a random
+        start ages): ``success`` is False, ``status`` ``NO_SOLUTION``, the
+        message says so and ``plateau_q`` holds its plateau.
     """
     # every option is checked whatever the model (n_quad: RNN only; tol, max_corrector,
     # extrapolate: p-spin only; dmft.solve refuses them with a TypeError for the other model)

@@ -81,13 +81,15 @@ def solve_uniform(model, t_max, *, dt=UNIFORM_DT, tol=1e-10, rtol_corrector=1e-3
         the common times (robust where the leading error term changes sign).
     rtol : float, optional
         ``success`` requires every error estimate ``<= rtol * max(1, |X|)``
-        (``|X|`` the largest magnitude of that observable; default 1e-4).  With
+        (``|X|`` the largest magnitude of that observable; ``0 < rtol <= 1``,
+        default 1e-4).  With
         the default ``dt`` the 3-spin at ``T = 0.8`` has energy error 5e-5 at
         ``t = 100`` (measured against ``-1/(2T)``; estimate 9e-5), but the
         two-time ``C`` is estimated to 6e-4, so ``success`` is False there:
         ``dt = 0.05`` brings every estimate below 1e-4.
     tol : float, optional
-        Corrector tolerance on the largest change of a row (default 1e-10).
+        Corrector tolerance on the largest change of a row (``0 < tol <= 1e-3``,
+        default 1e-10).
     rtol_corrector : float, optional
         The corrector also stops when its change falls below this fraction of
         the predictor–corrector difference (the local error estimate; default
@@ -99,10 +101,12 @@ def solve_uniform(model, t_max, *, dt=UNIFORM_DT, tol=1e-10, rtol_corrector=1e-3
         24); the quadrature error (the change of the ``2 dt`` solution with
         ``min(2 n_quad, 300)`` nodes) is added to every error estimate, since a
         fixed rule loses accuracy as ``C(t,t)`` grows (tanh at ``g = 3``: 0.04
-        in C with 24 nodes).  Ignored by the other models.
+        in C with 24 nodes).  ``2 <= n_quad <= 200``, checked for every model;
+        :func:`dmft.solve` refuses it (TypeError) for the other models.
     closed_form : bool, optional
         RNN with ``erf``/``linear``: use the closed-form phi-correlation
-        instead of quadrature (default True).  Ignored by the other models.
+        instead of quadrature (default True).  Refused by :func:`dmft.solve`
+        for the other models (TypeError).
     resume : DMFTResult, optional
         A successful ``"uniform"`` result with ``extrapolate=False``, of the
         same model with the same numerical options and a shorter horizon
@@ -127,6 +131,12 @@ def solve_uniform(model, t_max, *, dt=UNIFORM_DT, tol=1e-10, rtol_corrector=1e-3
         On invalid input, and before any allocation when the two-time arrays
         of ``t_max / dt`` points would not fit in the available memory (use
         ``method="doubling"``).
+
+    Warns
+    -----
+    dmft.cost.CostWarning
+        Before any work, when the run is expected to take more than a minute
+        (from the cost law in the Notes).
 
     Notes
     -----
