@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import warnings
 
 __all__ = ["CostWarning", "SLOW_SECONDS", "MEMORY_CAP_BYTES", "available_memory", "check_cost",
@@ -90,4 +91,13 @@ def check_cost(method: str, names: str, need_bytes: float, seconds: float, detai
             f"{names}: method {method!r} is expected to take about {format_seconds(seconds)} "
             f"(rough estimate, one core of the reference machine) and "
             f"{need_bytes / 2 ** 30:.3g} GiB{'; ' + hint if hint else ''}",
-            CostWarning, stacklevel=4)
+            CostWarning, stacklevel=_caller_level())
+
+
+def _caller_level() -> int:
+    """``stacklevel`` of the first frame outside this package (the user's call)."""
+    pkg = os.path.dirname(os.path.abspath(__file__))
+    f, level = sys._getframe(1), 1  # check_cost, the caller of warnings.warn
+    while f is not None and os.path.dirname(os.path.abspath(f.f_code.co_filename)) == pkg:
+        f, level = f.f_back, level + 1
+    return level

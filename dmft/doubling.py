@@ -211,19 +211,22 @@ CHECKPOINT_NAME = "doubling_checkpoint"
 
 #: Largest number of doublings of a run (``t_max <= n_window dt0 2^MAX_DOUBLINGS``).
 MAX_DOUBLINGS = 1000
-#: Seconds per N^3 per level on the reference machine (benchmarks/README.md, "dmft":
-#: N = 256 with 10 doublings in 3.2 s).
-_SECONDS_PER_CUBE = 1.7e-8
+#: Seconds per row per N^2 on the reference machine (benchmarks/README.md, "dmft": N = 256,
+#: 10 doublings of N/2 rows in 3.2 s), and per point^3 of the uniform start.
+_SECONDS_PER_ROW = 3.4e-8
+_SECONDS_START = 1.3e-9
 
 
-def _check_cost(t_max, N, dt0, K, estimate):
+def _check_cost(t_max, N, dt0, K, m, estimate):
     """ValueError (naming n_window) if the window would not fit in memory; a
     :class:`dmft.cost.CostWarning` if the run is expected to be long."""
     n = N + 1.0
     # the seven window arrays, the uniform start (C, R), the returned C, chi, R and the
     # one-time history of every row
     need = 8.0 * (7 * n * n + 2 * (N / 2 + 1) ** 2 + 3 * n * n + 6 * n * (K + 1))
-    sec = _SECONDS_PER_CUBE * float(N) ** 3 * (K + 1) * (1.15 if estimate else 1.0)
+    rows = K * (N // 2) + (m - N // 2)
+    sec = (_SECONDS_START * (N / 2 + 1.0) ** 3 + _SECONDS_PER_ROW * float(N) ** 2 * rows) \
+        * (1.15 if estimate else 1.0)
     check_cost("doubling", f"n_window = {N}, t_max = {t_max!r} ({K} doublings at dt0 = {dt0!r})",
                need, sec, f"its window ({N + 1} x {N + 1} points, 12 arrays)",
                "use a smaller n_window")
@@ -443,7 +446,7 @@ def solve_doubling(model: SphericalPSpin, t_max: float, *, n_window=256, dt0=0.0
     -----
     dmft.cost.CostWarning
         Before any work, when the run is expected to take more than a minute
-        (about ``1.7e-8 N^3`` seconds per level of the ``K + 1``).
+        (about ``3.4e-8 N^2`` seconds per row, ``N/2`` rows per doubling).
     """
     return _solve_doubling(model, t_max, dict(
         n_window=n_window, dt0=dt0, tol=tol, max_corrector=max_corrector, n_copy=n_copy,
@@ -483,7 +486,7 @@ def _solve_doubling(model, t_max, options, free_n_copy):
         raise ValueError("fdt_split needs T > 0 (the split divides by T)")
     K, m, h0 = doubling_grid(t_max, N, dt0)
     if not free_n_copy:  # the caller's run (the estimate's coarser runs are included here)
-        _check_cost(t_max, N, dt0, K, estimate)
+        _check_cost(t_max, N, dt0, K, m, estimate)
     opts = {"method": "doubling", "n_window": N, "dt0": dt0, "tol": tol,
             "max_corrector": max_corr, "n_copy": nc, "fdt_split": split}
     if estimate and (N // 2) // 2 * 2 < 16:
