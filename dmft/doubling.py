@@ -640,6 +640,7 @@ def _solve_doubling(model, t_max, options, free_n_copy):
     # It remains an estimate, not a proof.
     err = {"energy": math.nan, "mu": math.nan}
     sizes = [N]
+    est_fail = None
     if estimate and ok:
         vals = [(energy, scalars["mu_final"])]
         for k in (1, 2):
@@ -652,6 +653,7 @@ def _solve_doubling(model, t_max, options, free_n_copy):
                                    free_n_copy=True)
             if not comp.message.startswith("integrated to t_max"):  # the run failed
                 vals = None
+                est_fail = f"the estimate's run with n_window = {Nk} failed ({comp.message})"
                 break
             vals.append((comp.energy, comp.mu_final))
             sizes.append(Nk)
@@ -676,6 +678,11 @@ def _solve_doubling(model, t_max, options, free_n_copy):
             message = ("integrated to t_max, but not verified: estimate=False gives no error "
                        "estimate (nan), and success requires one")
             status = Status.NO_ESTIMATE
+        elif bad and est_fail:
+            success = False
+            status = Status.NO_ESTIMATE
+            message = (f"integrated to t_max, but not verified: no error estimate, {est_fail}; "
+                       "increase n_window")
         elif bad:
             success = False
             status = (Status.NO_ESTIMATE if any(math.isnan(err[k]) for k in bad)
