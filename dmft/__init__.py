@@ -28,8 +28,13 @@ Layout: :mod:`dmft.result` (:class:`DMFTResult`), one module per method
 (:mod:`dmft.uniform`, :mod:`dmft.stationary`, :mod:`dmft.sampled`,
 :mod:`dmft.doubling`), each with its kernels in :mod:`dmft._kernels`, and
 :mod:`dmft.solve` on top (imported by nothing in the package but this file).
+Every method estimates its memory and time up front (:mod:`dmft.cost`): a run
+that would not fit in memory is refused with a ValueError naming the
+parameters that set its size, a long one is announced by a
+:class:`CostWarning` before any work.
 """
 
+from .cost import CostWarning
 from .glm import GLMDynamics
 from .linreg import LinearRegressionGF, mp_error, mp_train_loss
 from .pspin2 import Pspin2Exact, pspin2_exact
@@ -44,4 +49,4 @@ __all__ = ["SphericalPSpin", "LinearRegressionGF", "RandomRNN", "GLMDynamics", "
            "METHODS",
            "convert", "dynamical_temperature", "equilibrium_energy", "threshold_energy",
            "aging_plateau", "aging_fdr", "aging_energy", "mp_error", "mp_train_loss",
-           "stationary_variance", "pspin2_exact", "Pspin2Exact"]
+           "stationary_variance", "pspin2_exact", "Pspin2Exact", "CostWarning"]

@@ -160,6 +160,7 @@ from lmech.result import over_tolerance
 
 from ._kernels import doubling as _kd
 from ._kernels import uniform as _ku
+from .cost import check_cost
 from .pspin import SphericalPSpin
 from .result import DMFTResult
 
@@ -208,13 +209,41 @@ _STATE = ("C", "X", "AC", "AX", "H1", "H2", "H3")
 CHECKPOINT_NAME = "doubling_checkpoint"
 
 
+#: Largest number of doublings of a run (``t_max <= n_window dt0 2^MAX_DOUBLINGS``).
+MAX_DOUBLINGS = 1000
+#: Seconds per row per N^2 on the reference machine (benchmarks/README.md, "dmft": N = 256,
+#: 10 doublings of N/2 rows in 3.2 s), and per point^3 of the uniform start.
+_SECONDS_PER_ROW = 3.4e-8
+_SECONDS_START = 1.3e-9
+
+
+def _check_cost(t_max, N, dt0, K, m, estimate):
+    """ValueError (naming n_window) if the window would not fit in memory; a
+    :class:`dmft.cost.CostWarning` if the run is expected to be long."""
+    n = N + 1.0
+    # the seven window arrays, the uniform start (C, R), the returned C, chi, R and the
+    # one-time history of every row
+    need = 8.0 * (7 * n * n + 2 * (N / 2 + 1) ** 2 + 3 * n * n + 6 * n * (K + 1))
+    rows = K * (N // 2) + (m - N // 2)
+    sec = (_SECONDS_START * (N / 2 + 1.0) ** 3 + _SECONDS_PER_ROW * float(N) ** 2 * rows) \
+        * (1.15 if estimate else 1.0)
+    check_cost("doubling", f"n_window = {N}, t_max = {t_max!r} ({K} doublings at dt0 = {dt0!r})",
+               need, sec, f"its window ({N + 1} x {N + 1} points, 12 arrays)",
+               "use a smaller n_window")
+
+
 def doubling_grid(t_max: float, n_window: int, dt0: float) -> tuple[int, int, float]:
     """Number of doublings ``K``, last index ``m`` and initial step ``h0`` of a run.
 
     ``h0 <= dt0`` is the largest initial step for which ``t_max = m h0 2^K``
     falls on the final grid, with ``N/2 < m <= N`` (``N = n_window``).
     """
-    N = n_window
+    t_max = check_real("t_max", t_max, low=0.0, low_open=True)
+    N = check_int("n_window", n_window, low=16, high=4096)
+    dt0 = check_real("dt0", dt0, low=0.0, low_open=True, high=1.0)
+    if not t_max / (N * dt0) <= 2.0 ** MAX_DOUBLINGS:  # also inf
+        raise ValueError(f"t_max/(n_window dt0) must be at most 2^{MAX_DOUBLINGS} (doublings "
+                         f"of the window), got {t_max!r}/({N} * {dt0!r})")
     k = 0
     while t_max / (N * 2 ** k) > dt0 * (1.0 + 1e-12):
         k += 1
@@ -244,7 +273,7 @@ class ArchiveCheckpoint:
     :func:`lmech.archive.load`, which rebuilds the model)."""
 
     def __init__(self, path):
-        if not isinstance(path, (str, os.PathLike)):
+        if not isinstance(path, (str, os.PathLike)) or not os.fspath(path).strip():
             raise ValueError(f"checkpoint must be a path (str or os.PathLike) or a backend with "
                              f"save(name, result) and load(name), got {path!r}")
         self.path = path
@@ -368,7 +397,7 @@ def solve_doubling(model: SphericalPSpin, t_max: float, *, n_window=256, dt0=0.0
 
     rtol : float, optional
         ``success`` requires every error estimate ``<= rtol max(1, |X|)``
-        (default 1e-3: aging runs to t = 1e4 need ``n_window = 512`` for an
+        (``0 < rtol <= 1``; default 1e-3: aging runs to t = 1e4 need ``n_window = 512`` for an
         estimate below it, the estimate being conservative; see
         :data:`DOUBLING_RTOL`).
     estimate : bool, optional
@@ -406,6 +435,18 @@ def solve_doubling(model: SphericalPSpin, t_max: float, *, n_window=256, dt0=0.0
         ``DIVERGED`` (non-finite values) or ``INVALID_STATE`` (``|C| > 1``).
         ``n_iter`` is the total number of sweeps (and start corrector
         iterations); ``residual`` the largest last corrector change of a row.
+
+    Raises
+    ------
+    ValueError
+        On invalid input (``t_max <= n_window dt0 2^1000``), and before any
+        allocation when the window would not fit in memory.
+
+    Warns
+    -----
+    dmft.cost.CostWarning
+        Before any work, when the run is expected to take more than a minute
+        (about ``3.4e-8 N^2`` seconds per row, ``N/2`` rows per doubling).
     """
     return _solve_doubling(model, t_max, dict(
         n_window=n_window, dt0=dt0, tol=tol, max_corrector=max_corrector, n_copy=n_copy,
@@ -430,7 +471,8 @@ def _solve_doubling(model, t_max, options, free_n_copy):
                          high=100_000)
     nc = check_int("n_copy", options.get("n_copy", 2), low=2,
                    high=N // 8 if free_n_copy else max(2, N // 64))
-    rtol = check_real("rtol", options.get("rtol", DOUBLING_RTOL), low=0.0, low_open=True)
+    rtol = check_real("rtol", options.get("rtol", DOUBLING_RTOL), low=0.0, low_open=True,
+                      high=1.0)
     estimate = check_bool("estimate", options.get("estimate", True))
     split = options.get("fdt_split", "auto")
     if isinstance(split, str) and split == "auto":
@@ -443,6 +485,8 @@ def _solve_doubling(model, t_max, options, free_n_copy):
     if split and model.T <= 0.0:
         raise ValueError("fdt_split needs T > 0 (the split divides by T)")
     K, m, h0 = doubling_grid(t_max, N, dt0)
+    if not free_n_copy:  # the caller's run (the estimate's coarser runs are included here)
+        _check_cost(t_max, N, dt0, K, m, estimate)
     opts = {"method": "doubling", "n_window": N, "dt0": dt0, "tol": tol,
             "max_corrector": max_corr, "n_copy": nc, "fdt_split": split}
     if estimate and (N // 2) // 2 * 2 < 16:
@@ -596,6 +640,7 @@ def _solve_doubling(model, t_max, options, free_n_copy):
     # It remains an estimate, not a proof.
     err = {"energy": math.nan, "mu": math.nan}
     sizes = [N]
+    est_fail = None
     if estimate and ok:
         vals = [(energy, scalars["mu_final"])]
         for k in (1, 2):
@@ -608,6 +653,7 @@ def _solve_doubling(model, t_max, options, free_n_copy):
                                    free_n_copy=True)
             if not comp.message.startswith("integrated to t_max"):  # the run failed
                 vals = None
+                est_fail = f"the estimate's run with n_window = {Nk} failed ({comp.message})"
                 break
             vals.append((comp.energy, comp.mu_final))
             sizes.append(Nk)
@@ -632,6 +678,11 @@ def _solve_doubling(model, t_max, options, free_n_copy):
             message = ("integrated to t_max, but not verified: estimate=False gives no error "
                        "estimate (nan), and success requires one")
             status = Status.NO_ESTIMATE
+        elif bad and est_fail:
+            success = False
+            status = Status.NO_ESTIMATE
+            message = (f"integrated to t_max, but not verified: no error estimate, {est_fail}; "
+                       "increase n_window")
         elif bad:
             success = False
             status = (Status.NO_ESTIMATE if any(math.isnan(err[k]) for k in bad)

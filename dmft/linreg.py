@@ -108,17 +108,38 @@ def mp_density(gamma: float):
 
 
 def _mp_integral(gamma, fn):
-    """Int fn(s) dF(s) over the Marchenko–Pastur law (adaptive quadrature, sqrt ends)."""
-    lo, hi, density, atom = mp_density(gamma)
-    # substitution s = lo + (hi-lo) (1 - cos th)/2 removes the square-root end points
+    """Int fn(s) dF(s) over the Marchenko–Pastur law (adaptive quadrature, sqrt ends).
+
+    With ``s = 1 + gamma - 2 sqrt(gamma) cos th`` (``th`` in ``[0, pi]``; the
+    edges ``(1 -+ sqrt gamma)^2`` at ``th = 0, pi``), ``(hi - s)(s - lo) = 4
+    gamma sin^2 th`` exactly, so the continuous part is ``(2/pi) int_0^pi fn(s)
+    sin^2 th / s dth``: no square-root end points and no cancellation for any
+    ``gamma`` (the form ``lo + (hi - lo)(1 - cos th)/2`` loses every digit once
+    ``hi - lo = 4 sqrt(gamma)`` is below the rounding of ``lo``, and returned 0 for
+    ``alpha = 1/gamma >= 1e32``).
+    """
+    g = check_real("gamma", gamma, low=0.0, low_open=True)
+    sg = math.sqrt(g)
+
     def integrand(th):
-        s = lo + 0.5 * (hi - lo) * (1.0 - math.cos(th))
-        ds = 0.5 * (hi - lo) * math.sin(th)
-        return fn(s) * density(s) * ds
-    val, _ = integrate.quad(integrand, 0.0, math.pi, epsabs=1e-12, epsrel=1e-10, limit=200)
+        s = (1.0 - sg) ** 2 + 2.0 * sg * (1.0 - math.cos(th))
+        st = math.sin(th)
+        # sin^2 th / s, finite at th = 0 when gamma = 1 (s = 4 sin^2(th/2))
+        w = (st * st / s) if s > 0.0 else 1.0
+        return fn(s) * w
+
+    val, _ = integrate.quad(integrand, 0.0, math.pi, epsabs=1e-13, epsrel=1e-11, limit=200)
+    val *= 2.0 / math.pi
+    atom = max(0.0, 1.0 - 1.0 / g)
     if atom > 0:
         val += atom * fn(0.0)
     return val
+
+
+def _check_model_t(model, t):
+    if not isinstance(model, LinearRegressionGF):
+        raise ValueError(f"model must be a LinearRegressionGF, got {type(model).__name__}")
+    return check_real("t", t, low=0.0)
 
 
 def mp_error(model: LinearRegressionGF, t: float) -> float:
@@ -135,6 +156,7 @@ def mp_error(model: LinearRegressionGF, t: float) -> float:
     ``T Int (1 - e^{-2(s+lambda)t})/(s+lambda) dF`` (Ornstein–Uhlenbeck
     variance of each eigen-direction, summed with weight 1/d).
     """
+    t = _check_model_t(model, t)
     lam, g, r2, s2 = model.ridge, model.gamma, model.signal, model.noise
     T = model.temperature
 
@@ -167,6 +189,7 @@ def mp_train_loss(model: LinearRegressionGF, t: float) -> float:
     (``gamma < 1``; for ``gamma >= 1`` the first term is ``0`` and the atom of
     F at 0 contributes nothing to the second).
     """
+    t = _check_model_t(model, t)
     if model.ridge != 0.0:
         raise ValueError("ridge must be 0 for mp_train_loss")
     if model.temperature != 0.0:

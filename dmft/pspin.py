@@ -77,6 +77,11 @@ def convert(*, source: str, target: str, T: float | None = None, t: float | None
         out["t"] = check_real("t", t, low=0.0) / kappa
     if energy is not None:
         out["energy"] = kappa * check_real("energy", energy)
+    for name, v in out.items():
+        if not math.isfinite(v):  # kappa = sqrt(2) beyond 1.27e308
+            raise ValueError(f"{name} must be at most {1.7e308 / kappa:.3g} in absolute value "
+                             f"to convert by kappa = {kappa:g}, got "
+                             f"{dict(T=T, t=t, energy=energy)[name]!r}")
     return out
 
 

@@ -57,6 +57,13 @@ def sub(a):
 
 
 def richardson_levels(level, n, dt, opts, resume=None):
+    """See :func:`_richardson_levels`; a diverged level (reported by its info) combines
+    to non-finite values without a floating-point warning."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _richardson_levels(level, n, dt, opts, resume)
+
+
+def _richardson_levels(level, n, dt, opts, resume=None):
     """Run ``level(h, m, resume)`` at the resolutions of ``opts`` and combine them.
 
     ``level`` returns ``(arrays, info)``: ``arrays`` maps names to time series

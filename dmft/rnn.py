@@ -31,7 +31,7 @@ from scipy.special import erf
 import lmech
 from lmech import gauss
 from lmech.blocks import activations as _blocks_act
-from lmech.checks import check_choice, check_real
+from lmech.checks import check_choice, check_int, check_real
 
 from ._kernels import common as _kernels
 
@@ -98,6 +98,9 @@ def stationary_variance(model: RandomRNN, *, n_quad: int = 200) -> float:
     ValueError
         If ``noise > 0`` or ``phi`` is not ``tanh``/``erf``.
     """
+    if not isinstance(model, RandomRNN):
+        raise ValueError(f"model must be a RandomRNN, got {type(model).__name__}")
+    n_quad = check_int("n_quad", n_quad, low=2, high=300)
     if model.noise != 0.0:
         raise ValueError("noise must be 0 for the stationary variance (SCS potential)")
     _Psi(model.phi, 0.0)
@@ -150,7 +153,14 @@ def stationary_profile(model: RandomRNN, tau_max: float, *, n_points: int = 200,
     """
     from scipy.integrate import solve_ivp
 
+    if not isinstance(model, RandomRNN):
+        raise ValueError(f"model must be a RandomRNN, got {type(model).__name__}")
     tau_max = check_real("tau_max", tau_max, low=0.0, low_open=True)
+    n_points = check_int("n_points", n_points, low=2, high=10 ** 10)
+    n_quad = check_int("n_quad", n_quad, low=2, high=300)
+    rtol = check_real("rtol", rtol, low=1e-14, high=1e-2)
+    delta_min = check_real("delta_min", delta_min, low=0.0, high=1.0, low_open=True,
+                           high_open=True)
     d0 = stationary_variance(model, n_quad=n_quad)  # same rule as Phi: V(Delta_0) = V(0) exactly
     if d0 == 0.0:
         raise ValueError(f"g must exceed 1 for a chaotic stationary state, got {model.g!r}")

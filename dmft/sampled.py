@@ -23,9 +23,10 @@ from lmech.blocks import get_channel
 from lmech.checks import check_bool, check_int, check_real
 
 from ._kernels import sampled as _kernels_sampled
+from .cost import check_cost
 from .glm import GLMDynamics
 from .result import DMFTResult
-from .uniform import solve_uniform
+from .uniform import grid_points, solve_uniform
 
 __all__ = ["solve_sampled"]
 
@@ -98,6 +99,13 @@ def solve_sampled(model: GLMDynamics, t_max: float, *, dt: float = 0.05, n_traj:
     include the O(dt) time discretisation of the sampled process, and no
     tolerance is imposed on it (``success`` is about the slab iterations;
     choose ``n_traj``, ``n_replicas`` for the error bars needed).
+
+    Options: ``10 <= n_traj, n_samples <= 1e7``, ``2 <= n_replicas <= 1000``,
+    ``seed >= 0``, ``0 < tol_se <= 1`` (a slab stops when it moves by less than
+    that many standard errors), ``1 <= n_pass <= 100``, ``n_pass < max_iter <=
+    10000``, ``0 < damping <= 1``.  Memory and time are estimated before any
+    allocation: ValueError naming ``t_max/dt``, ``n_traj``, ``n_samples`` when
+    the run would not fit, :class:`dmft.cost.CostWarning` when it would be long.
     """
     if not isinstance(model, GLMDynamics):
         raise ValueError("method 'sampled' is implemented for GLMDynamics only")
@@ -106,7 +114,7 @@ def solve_sampled(model: GLMDynamics, t_max: float, *, dt: float = 0.05, n_traj:
     n_samples = n_traj if n_samples is None else check_int("n_samples", n_samples, low=10,
                                                             high=10 ** 7)
     n_replicas = check_int("n_replicas", n_replicas, low=2, high=1000)
-    tol_se = check_real("tol_se", tol_se, low=0.0, low_open=True)
+    tol_se = check_real("tol_se", tol_se, low=0.0, low_open=True, high=1.0)
     n_pass = check_int("n_pass", n_pass, low=1, high=100)
     max_iter = check_int("max_iter", max_iter, low=2, high=10_000)
     if max_iter <= n_pass:
@@ -116,18 +124,10 @@ def solve_sampled(model: GLMDynamics, t_max: float, *, dt: float = 0.05, n_traj:
     adaptive_damping = check_bool("adaptive_damping", adaptive_damping)
     seed = check_int("seed", seed, low=0)
     dt = check_real("dt", dt, low=0.0, low_open=True)
-    n = int(round(t_max / dt)) + 1
-    if abs((n - 1) * dt - t_max) > 1e-9 * t_max:
-        raise ValueError(f"dt must divide t_max, got t_max={t_max!r}, dt={dt!r}")
-    if n < 3:
-        raise ValueError(f"dt must give at least 2 steps, got t_max/dt = {t_max / dt!r}")
+    n = grid_points(t_max, dt)
     general = not (model.closed and model.temperature == 0.0)
-    if general:
-        mem = 8.0 * n * (n + 1) / 2 * n_samples
-        if mem > 4e9:
-            raise ValueError(f"n_samples: the per-trajectory responses need {mem / 1e9:.3g} GB "
-                             f"(n = {n} time points); use fewer samples or time points")
-    else:
+    _check_cost(general, t_max, dt, n, n_traj, n_samples, n_replicas)
+    if not general:
         # deterministic responses (independent of the correlations for the square loss)
         lin = solve_uniform(model.linear_equivalent(), t_max, dt=dt, extrapolate=False)
         R = np.ascontiguousarray(lin.R)
@@ -239,6 +239,32 @@ def solve_sampled(model: GLMDynamics, t_max: float, *, dt: float = 0.05, n_traj:
                       arrays=arrays, scalars=scalars, error_estimate=error_estimate,
                       meta={"method": "sampled", "kernel": "general" if general else "square",
                             "resumed_from": n0})
+
+
+#: Seconds per (time points)^2 x trajectory x replica on the reference machine
+#: (benchmarks/README.md, "sampled GLM"): general kernel 3.7 ms per slab per replica at
+#: 2000 trajectories and 50 slabs, square kernel 1.4 ms at 2000 and 100 slabs.
+_SECONDS_PER_UNIT = {"general": 3.7e-8, "square": 7e-9}
+
+
+def _check_cost(general, t_max, dt, n, n_traj, n_samples, n_replicas):
+    """ValueError (naming t_max/dt, n_traj, n_samples) if the run would not fit in memory;
+    :class:`dmft.cost.CostWarning` if it is expected to be long."""
+    n = float(n)
+    stored = 8.0 * n_replicas * n * n_traj  # the per-replica state kept for resume
+    fields = 8.0 * n * (4.0 * n_samples + 3.0 * n_traj)  # random fields and trajectories
+    if general:
+        # per-trajectory responses (n (n+1)/2 per sample), kernels, replica response rows
+        need = 8.0 * n * (n + 1) / 2 * n_samples + fields + stored + 8.0 * 4 * n * n \
+            + 8.0 * n_replicas * 2 * n * n
+    else:  # the closure's single-grid run (4 two-time arrays) gives the responses
+        need = 8.0 * 4 * n * n + fields + stored
+    sec = _SECONDS_PER_UNIT["general" if general else "square"] * n * n \
+        * max(n_traj, n_samples) * n_replicas
+    check_cost("sampled", f"t_max/dt = {t_max!r}/{dt!r}, n_traj = {n_traj}, "
+               f"n_samples = {n_samples}", need, sec,
+               f"{int(n)} time points x {max(n_traj, n_samples)} trajectories",
+               "use fewer trajectories, samples or time points")
 
 
 def _check_sampled_resume(resume, model, options, n):

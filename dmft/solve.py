@@ -91,6 +91,9 @@ class Method(NamedTuple):
     #: order of the Richardson-extrapolated output (the default), where it is a single
     #: power of the step; None otherwise
     extrapolated_order: int | None
+    #: options that only some of its models use: name -> those models (:func:`solve`
+    #: refuses the option for any other model with a TypeError)
+    model_options: dict = {}
 
 
 #: The methods of :func:`solve`, by name, with their declared orders (checked by
@@ -98,9 +101,12 @@ class Method(NamedTuple):
 METHODS = {
     "uniform": Method(uniform.solve_uniform,
                       (SphericalPSpin, RandomRNN, LinearRegressionGF, GLMDynamics),
-                      uniform.ORDER, uniform.ORDER_EXTRAPOLATED),
+                      uniform.ORDER, uniform.ORDER_EXTRAPOLATED,
+                      {"n_quad": (RandomRNN,), "closed_form": (RandomRNN,)}),
     "stationary": Method(stationary.solve_stationary, (SphericalPSpin, RandomRNN),
-                         stationary.ORDER, stationary.ORDER_EXTRAPOLATED),
+                         stationary.ORDER, stationary.ORDER_EXTRAPOLATED,
+                         {"n_quad": (RandomRNN,), "tol": (SphericalPSpin,),
+                          "max_corrector": (SphericalPSpin,), "extrapolate": (SphericalPSpin,)}),
     "sampled": Method(sampled.solve_sampled, (GLMDynamics,), sampled.ORDER, None),
     "doubling": Method(doubling.solve_doubling, (SphericalPSpin,), doubling.ORDER, None),
 }
@@ -158,10 +164,19 @@ def solve(model, t_max, method: str = "auto", **options) -> DMFTResult:
     Raises
     ------
     TypeError
-        For an option the method does not take (naming the option and the
-        method).
+        For an option the method does not take, or one it uses only for other
+        models (``Method.model_options``: ``n_quad`` of the RNN, ...), naming
+        the option and the method.
     ValueError
-        On invalid input (naming the parameter), before any work.
+        On invalid input (naming the parameter), before any work; also when
+        the run's memory, estimated up front, would not fit (naming the
+        parameters that set it: ``t_max``/``dt``, ``n_window``, ``n_traj``).
+
+    Warns
+    -----
+    dmft.cost.CostWarning
+        When the run is expected to take longer than
+        :data:`dmft.cost.SLOW_SECONDS` (the message states the estimate).
     """
     auto = method == "auto"
     if auto:
@@ -169,6 +184,16 @@ def solve(model, t_max, method: str = "auto", **options) -> DMFTResult:
     else:
         method = check_choice("method", method, tuple(METHODS))
     check_options(options, _options_of(method), f"dmft.solve(method={method!r})")
+    entry = METHODS[method]
+    if not isinstance(model, entry.models):
+        raise ValueError(f"model: method {method!r} takes "
+                         f"{', '.join(c.__name__ for c in entry.models)}; got "
+                         f"{type(model).__name__}")
+    for name, owners in entry.model_options.items():
+        if name in options and not isinstance(model, owners):
+            raise TypeError(f"dmft.solve(method={method!r}): option {name} does not apply to "
+                            f"{type(model).__name__} (only to "
+                            f"{', '.join(c.__name__ for c in owners)})")
     res = METHODS[method].solve(model, t_max, **options)
     if auto and method == "doubling":
         why = (f"t_max > {AUTO_DOUBLING_T_MAX:g}" if t_max > AUTO_DOUBLING_T_MAX

@@ -11,7 +11,7 @@ for ``n`` points of the finest grid.
 
 from __future__ import annotations
 
-import os
+import math
 import time
 
 import numpy as np
@@ -20,6 +20,7 @@ from lmech import Status, gauss
 from lmech.checks import check_bool, check_int, check_real
 
 from ._kernels import uniform as _ku
+from .cost import check_cost
 from .glm import GLMDynamics
 from .linreg import LinearRegressionGF
 from .pspin import SphericalPSpin
@@ -33,8 +34,9 @@ __all__ = ["solve_uniform", "UNIFORM_DT", "UNIFORM_RTOL", "ORDER", "ORDER_EXTRAP
 UNIFORM_DT = 0.1
 #: Default relative tolerance on the Richardson error estimate.
 UNIFORM_RTOL = 1e-4
-#: Used when the available memory cannot be read from the system.
-MEMORY_CAP_BYTES = 8 * 2 ** 30
+#: Largest number of steps ``t_max / dt`` of a grid (far beyond what memory allows for the
+#: two-time methods; bounds the integer conversion).
+MAX_STEPS = 1e15
 #: Order of convergence in ``dt`` of the single-grid scheme (``extrapolate=False``):
 #: Heun predictor-corrector with trapezoid memory integrals split at the kink of C.
 ORDER = 2
@@ -79,13 +81,15 @@ def solve_uniform(model, t_max, *, dt=UNIFORM_DT, tol=1e-10, rtol_corrector=1e-3
         the common times (robust where the leading error term changes sign).
     rtol : float, optional
         ``success`` requires every error estimate ``<= rtol * max(1, |X|)``
-        (``|X|`` the largest magnitude of that observable; default 1e-4).  With
+        (``|X|`` the largest magnitude of that observable; ``0 < rtol <= 1``,
+        default 1e-4).  With
         the default ``dt`` the 3-spin at ``T = 0.8`` has energy error 5e-5 at
         ``t = 100`` (measured against ``-1/(2T)``; estimate 9e-5), but the
         two-time ``C`` is estimated to 6e-4, so ``success`` is False there:
         ``dt = 0.05`` brings every estimate below 1e-4.
     tol : float, optional
-        Corrector tolerance on the largest change of a row (default 1e-10).
+        Corrector tolerance on the largest change of a row (``0 < tol <= 1e-3``,
+        default 1e-10).
     rtol_corrector : float, optional
         The corrector also stops when its change falls below this fraction of
         the predictor–corrector difference (the local error estimate; default
@@ -97,10 +101,12 @@ def solve_uniform(model, t_max, *, dt=UNIFORM_DT, tol=1e-10, rtol_corrector=1e-3
         24); the quadrature error (the change of the ``2 dt`` solution with
         ``min(2 n_quad, 300)`` nodes) is added to every error estimate, since a
         fixed rule loses accuracy as ``C(t,t)`` grows (tanh at ``g = 3``: 0.04
-        in C with 24 nodes).  Ignored by the other models.
+        in C with 24 nodes).  ``2 <= n_quad <= 200``, checked for every model;
+        :func:`dmft.solve` refuses it (TypeError) for the other models.
     closed_form : bool, optional
         RNN with ``erf``/``linear``: use the closed-form phi-correlation
-        instead of quadrature (default True).  Ignored by the other models.
+        instead of quadrature (default True).  Refused by :func:`dmft.solve`
+        for the other models (TypeError).
     resume : DMFTResult, optional
         A successful ``"uniform"`` result with ``extrapolate=False``, of the
         same model with the same numerical options and a shorter horizon
@@ -126,6 +132,12 @@ def solve_uniform(model, t_max, *, dt=UNIFORM_DT, tol=1e-10, rtol_corrector=1e-3
         of ``t_max / dt`` points would not fit in the available memory (use
         ``method="doubling"``).
 
+    Warns
+    -----
+    dmft.cost.CostWarning
+        Before any work, when the run is expected to take more than a minute
+        (from the cost law in the Notes).
+
     Notes
     -----
     Cost: O(m^3) time and O(m^2) memory for ``m = 2 t_max / dt`` points of the
@@ -137,22 +149,27 @@ def solve_uniform(model, t_max, *, dt=UNIFORM_DT, tol=1e-10, rtol_corrector=1e-3
     (:data:`ORDER_EXTRAPOLATED`).
     """
     t_max = check_real("t_max", t_max, low=0.0, low_open=True)
-    tol = check_real("tol", tol, low=0.0, low_open=True)
+    tol = check_real("tol", tol, low=0.0, low_open=True, high=1e-3)
     max_corr = check_int("max_corrector", max_corrector, low=1, high=10_000)
     rtol_pc = check_real("rtol_corrector", rtol_corrector, low=0.0, high=0.5)
     dt = check_real("dt", dt, low=0.0, low_open=True)
     extrapolate = check_bool("extrapolate", extrapolate)
-    rtol = check_real("rtol", rtol, low=0.0, low_open=True)
+    rtol = check_real("rtol", rtol, low=0.0, low_open=True, high=1.0)
+    # every option is checked whatever the model (n_quad, closed_form: RNN only; dmft.solve
+    # refuses them with a TypeError for another model)
+    n_quad = check_int("n_quad", n_quad, low=2, high=200)
+    closed_form = check_bool("closed_form", closed_form)
     n = grid_points(t_max, dt)
     if not isinstance(model, (SphericalPSpin, RandomRNN, LinearRegressionGF, GLMDynamics)):
         raise ValueError(f"model must be a dmft model, got {type(model).__name__}")
-    _check_memory(model, t_max, dt, n, extrapolate)
-    n_quad = check_int("n_quad", n_quad, low=2, high=200)
+    if isinstance(model, GLMDynamics):
+        _check_closure(model)
+    _check_memory(model, t_max, dt, n, extrapolate, n_quad, closed_form)
     opts = {"method": "uniform", "dt": dt, "tol": tol, "rtol_corrector": rtol_pc,
             "max_corrector": max_corr, "extrapolate": extrapolate, "rtol": rtol}
     if isinstance(model, RandomRNN):
         opts["n_quad"] = n_quad
-        opts["closed_form"] = check_bool("closed_form", closed_form)
+        opts["closed_form"] = closed_form
     if resume is not None:
         if extrapolate:
             raise ValueError("resume needs extrapolate=False (a resumable single-grid run)")
@@ -166,10 +183,21 @@ def solve_uniform(model, t_max, *, dt=UNIFORM_DT, tol=1e-10, rtol_corrector=1e-3
     return _uniform_glm(model, t_max, dt, n, opts, resume)
 
 
+def _check_closure(model: GLMDynamics):
+    """ValueError (naming the field) unless the GLM has the exact Gaussian closure."""
+    if model.loss != "square":
+        raise ValueError(f"loss {model.loss!r} has no Gaussian closure: use method='sampled'")
+    if model.batch_fraction != 1.0:
+        raise ValueError("batch_fraction < 1 (SGD) has no Gaussian closure: use method='sampled'")
+
+
 def grid_points(t_max, dt):
     """Number of points ``n`` of the grid ``t_i = i dt`` on ``[0, t_max]``; ValueError
     (naming ``dt``) unless ``dt`` divides ``t_max`` in at least 2 steps."""
-    n = int(round(t_max / dt)) + 1
+    ratio = t_max / dt
+    if not ratio <= MAX_STEPS:  # also inf (t_max / dt overflows)
+        raise ValueError(f"t_max/dt must be at most {MAX_STEPS:g} steps, got {t_max!r}/{dt!r}")
+    n = int(round(ratio)) + 1
     if abs((n - 1) * dt - t_max) > 1e-9 * t_max:
         raise ValueError(f"dt must divide t_max, got t_max={t_max!r}, dt={dt!r}")
     if n < 3:
@@ -244,49 +272,34 @@ def _check_resume(resume, model, opts, n):
         raise ValueError(f"resume has {n0} time points; need 2 <= points <= {n}")
 
 
-def _available_memory():
-    """Bytes of memory available: MemAvailable (else free pages, else ``MEMORY_CAP_BYTES``),
-    capped by a cgroup v2 limit (``memory.max - memory.current``) where there is one."""
-    avail = None
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    avail = int(line.split()[1]) * 1024
-                    break
-    except OSError:
-        pass
-    if avail is None:
-        try:
-            avail = int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
-        except (ValueError, OSError, AttributeError):
-            avail = MEMORY_CAP_BYTES
-    try:
-        with open("/sys/fs/cgroup/memory.max") as f:
-            limit = f.read().strip()
-        if limit != "max":
-            with open("/sys/fs/cgroup/memory.current") as f:
-                used = int(f.read().strip())
-            avail = min(avail, int(limit) - used)
-    except (OSError, ValueError):
-        pass
-    return avail
+#: Seconds per (grid points)^3 of one level on the reference machine (benchmarks/README.md,
+#: "dmft"): p-spin 2000 steps in 10 s, linear regression 500 steps in 0.25 s, RNN with
+#: quadrature 400 steps in 3.4 s at 24^2 nodes (per node^2: 9e-11).
+_SECONDS_PER_CUBE = {"pspin": 1.3e-9, "linreg": 2e-9, "rnn_node2": 9e-11}
 
 
-def _check_memory(model, t_max, dt, n, extrapolate):
-    """Raise ValueError (naming t_max and dt) if the two-time arrays would not fit in memory."""
+def _check_memory(model, t_max, dt, n, extrapolate, n_quad=24, closed_form=True):
+    """Raise ValueError (naming t_max and dt) if the two-time arrays would not fit in memory;
+    warn (:class:`dmft.cost.CostWarning`) if the run is expected to be long."""
     n_arr = 4 if isinstance(model, (LinearRegressionGF, GLMDynamics)) else 2
     nc = (n - 1) // 2 + 1
     nf = 2 * n - 1 if extrapolate else n
     # the finest level, its combination with the dt level (and temporaries), the 2 dt level
-    need = 8.0 * n_arr * (nf * nf + 3.0 * n * n + nc * nc)
-    avail = _available_memory()
-    if need > 0.8 * avail:
-        raise ValueError(
-            f"t_max/dt = {t_max!r}/{dt!r}: method 'uniform' would need {need / 2**30:.3g} GiB "
-            f"for its two-time arrays ({nf} x {nf} points), more than the "
-            f"{avail / 2**30:.3g} GiB available; use method='doubling' (SphericalPSpin), a "
-            f"larger dt or a shorter t_max")
+    need = 8.0 * n_arr * (float(nf) * nf + 3.0 * n * n + float(nc) * nc)
+    levels = float(nf) ** 3 + float(n) ** 3 + float(nc) ** 3
+    if isinstance(model, RandomRNN):
+        if closed_form and model.phi in ("erf", "linear"):
+            c = _SECONDS_PER_CUBE["pspin"]
+        else:  # the quadrature level at 2 dt with min(2 n_quad, 300) nodes is added
+            c = _SECONDS_PER_CUBE["rnn_node2"] * n_quad ** 2
+            levels += 4.0 * float(nc) ** 3
+    elif isinstance(model, SphericalPSpin):
+        c = _SECONDS_PER_CUBE["pspin"]
+    else:
+        c = _SECONDS_PER_CUBE["linreg"]
+    check_cost("uniform", f"t_max/dt = {t_max!r}/{dt!r}", need, c * levels,
+               f"its two-time arrays ({nf} x {nf} points)",
+               "use method='doubling' (SphericalPSpin), a larger dt or a shorter t_max")
 
 
 def _info(out):
@@ -424,15 +437,23 @@ def _uniform_linreg(model: LinearRegressionGF, t_max, dt, n, opts, resume=None):
         diff["test_risk_t"] = 0.5 * diff["error_t"]
     finals = {"error": ("error_t", "last"), "test_risk": ("test_risk_t", "last"),
               "train_loss": ("train_loss_t", "last"), "overlap_m": ("m", "last")}
-    return finish_richardson(model, opts, arrays, diff, infos, scalars, finals, conventions,
-                   {"method": "uniform"})
+    return _stiffness_note(model, dt, finish_richardson(
+        model, opts, arrays, diff, infos, scalars, finals, conventions, {"method": "uniform"}))
+
+
+def _stiffness_note(lin: LinearRegressionGF, dt, res):
+    """Say why a diverged least-squares run diverged when the step is beyond the explicit
+    scheme's stability: the largest rate is the upper Marchenko–Pastur edge
+    ``(1 + sqrt(gamma))^2`` plus the ridge (``gamma = 1/alpha``)."""
+    rate = (1.0 + math.sqrt(lin.gamma)) ** 2 + lin.ridge
+    if res.status == Status.DIVERGED and rate * dt > 1.0:
+        res.__dict__["message"] = (
+            f"{res.message} (stiff: the largest relaxation rate (1 + sqrt(1/alpha))^2 + ridge "
+            f"= {rate:.3g} needs dt well below {1.0 / rate:.3g})")
+    return res
 
 
 def _uniform_glm(model: GLMDynamics, t_max, dt, n, opts, resume=None):
-    if model.loss != "square":
-        raise ValueError(f"loss {model.loss!r} has no Gaussian closure: use method='sampled'")
-    if model.batch_fraction != 1.0:
-        raise ValueError("batch_fraction < 1 (SGD) has no Gaussian closure: use method='sampled'")
     if resume is not None:
         # the closure's own state: continue the linear-equivalent run exactly
         resume = DMFTResult(success=resume.success, model=model.linear_equivalent(),
@@ -469,6 +490,6 @@ def _uniform_glm(model: GLMDynamics, t_max, dt, n, opts, resume=None):
     conventions["integrator"] = _integrator(opts)
     # test_error = arccos(M / sqrt(Q)) / pi is not smooth at t = 0 (M, Q -> 0): its
     # estimate is reported at t_max only
-    return finish_richardson(model, opts, arrays, diff, infos, scalars, finals, conventions,
-                   {"method": "uniform", "closure": "linear equivalent"},
-                   skip=("test_error_t",))
+    return _stiffness_note(lin, dt, finish_richardson(
+        model, opts, arrays, diff, infos, scalars, finals, conventions,
+        {"method": "uniform", "closure": "linear equivalent"}, skip=("test_error_t",)))

@@ -1,0 +1,103 @@
+"""Up-front cost of a dmft run: memory (refused when it would not fit) and time (a warning).
+
+Every method of :func:`dmft.solve` estimates, from its arguments alone and
+before allocating anything, the bytes its largest arrays need and the seconds
+the run should take on the reference machine of ``benchmarks/README.md``
+(one core; an order of magnitude, from the measured cost laws quoted at each
+method).  :func:`check_cost` then raises :class:`ValueError` naming the
+parameters that set the size when the memory would not fit in what is
+available, and warns with :class:`CostWarning` when the expected time exceeds
+:data:`SLOW_SECONDS`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import warnings
+
+__all__ = ["CostWarning", "SLOW_SECONDS", "MEMORY_CAP_BYTES", "available_memory", "check_cost",
+           "format_seconds"]
+
+#: A run expected to take longer than this (seconds, reference machine) warns first.
+SLOW_SECONDS = 60.0
+#: Used when the available memory cannot be read from the system.
+MEMORY_CAP_BYTES = 8 * 2 ** 30
+#: Fraction of the available memory a run may plan to use.
+MEMORY_FRACTION = 0.8
+
+
+class CostWarning(UserWarning):
+    """A dmft run expected to take long (:data:`SLOW_SECONDS`); the message states the estimate."""
+
+
+def available_memory() -> int:
+    """Bytes of memory available: MemAvailable (else free pages, else ``MEMORY_CAP_BYTES``),
+    capped by a cgroup v2 limit (``memory.max - memory.current``) where there is one."""
+    avail = None
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    avail = int(line.split()[1]) * 1024
+                    break
+    except OSError:
+        pass
+    if avail is None:
+        try:
+            avail = int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+        except (ValueError, OSError, AttributeError):
+            avail = MEMORY_CAP_BYTES
+    try:
+        with open("/sys/fs/cgroup/memory.max") as f:
+            limit = f.read().strip()
+        if limit != "max":
+            with open("/sys/fs/cgroup/memory.current") as f:
+                used = int(f.read().strip())
+            avail = min(avail, int(limit) - used)
+    except (OSError, ValueError):
+        pass
+    return avail
+
+
+def format_seconds(s: float) -> str:
+    """``s`` seconds in a readable unit."""
+    if not math.isfinite(s):
+        return "forever"
+    for unit, size in (("years", 3.156e7), ("days", 86400.0), ("hours", 3600.0),
+                       ("minutes", 60.0)):
+        if s >= size:
+            return f"{s / size:.3g} {unit}"
+    return f"{s:.3g} s"
+
+
+def check_cost(method: str, names: str, need_bytes: float, seconds: float, detail: str = "",
+               hint: str = "") -> None:
+    """Refuse (ValueError naming ``names``) a run whose memory would not fit; warn
+    (:class:`CostWarning`) when it is expected to take more than :data:`SLOW_SECONDS`.
+
+    ``names`` are the parameters that set the size (e.g. ``"t_max/dt"``), ``detail`` what
+    the memory is for, ``hint`` what to change.
+    """
+    avail = available_memory()
+    if not need_bytes <= MEMORY_FRACTION * avail:  # also catches inf and nan
+        raise ValueError(
+            f"{names}: method {method!r} would need {need_bytes / 2 ** 30:.3g} GiB"
+            f"{' for ' + detail if detail else ''}, more than the {avail / 2 ** 30:.3g} GiB "
+            f"available{'; ' + hint if hint else ''}")
+    if not seconds <= SLOW_SECONDS:
+        warnings.warn(
+            f"{names}: method {method!r} is expected to take about {format_seconds(seconds)} "
+            f"(rough estimate, one core of the reference machine) and "
+            f"{need_bytes / 2 ** 30:.3g} GiB{'; ' + hint if hint else ''}",
+            CostWarning, stacklevel=_caller_level())
+
+
+def _caller_level() -> int:
+    """``stacklevel`` of the first frame outside this package (the user's call)."""
+    pkg = os.path.dirname(os.path.abspath(__file__))
+    f, level = sys._getframe(1), 1  # check_cost, the caller of warnings.warn
+    while f is not None and os.path.dirname(os.path.abspath(f.f_code.co_filename)) == pkg:
+        f, level = f.f_back, level + 1
+    return level
