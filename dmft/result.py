@@ -49,6 +49,9 @@ class DMFTResult(lmech.Result):
     row; otherwise ``nan``).
     """
 
+    #: codes before lmech.Status (-1 named no cause: FAILED; 1 was a doubling checkpoint)
+    LEGACY_STATUS = {1: Status.INCOMPLETE}
+
 
 # -- Richardson levels of the grid methods ---------------------------------------------------
 def sub(a):

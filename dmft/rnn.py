@@ -31,7 +31,7 @@ from scipy.special import erf
 import lmech
 from lmech import gauss
 from lmech.blocks import activations as _blocks_act
-from lmech.checks import check_choice, check_int, check_real
+from lmech.checks import check_int, check_real
 
 from ._kernels import common as _kernels
 

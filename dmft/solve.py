@@ -26,7 +26,8 @@ Numba kernels in its own module of :mod:`dmft._kernels`.  It must
   (non-finite values, a corrector that does not converge, an error estimate
   above tolerance): ``success=False`` with ``status``, ``message``;
 * import :class:`DMFTResult` from :mod:`dmft.result`, never this module
-  (no module of :mod:`dmft` but ``__init__`` imports :mod:`dmft.solve`);
+  (no module of :mod:`dmft` but ``__init__`` and the sweep kinds import
+  :mod:`dmft.solve`);
 * declare its order of convergence in the step (``ORDER`` in its module,
   ``None`` for a Monte Carlo method), recorded in :data:`METHODS` and checked by
   ``tests/test_dmft_order.py``.
@@ -53,7 +54,7 @@ Methods
     paramagnet (``T > 0``, assuming FDT) and the chaotic RNN
     (Sompolinsky–Crisanti–Sommers).
 ``"sampled"`` (:func:`dmft.sampled.solve_sampled`)
-    Monte Carlo over trajectories of the GLM effective process (every loss,
+    Monte Carlo over trajectories of the GLM effective process (every loss of :mod:`lmech.blocks.losses` with a kernel,
     Langevin noise, persistent SGD).
 ``"doubling"`` (:func:`dmft.doubling.solve_doubling`)
     Time-doubling (Kim–Latz type) integrator of the spherical p-spin with a

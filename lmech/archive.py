@@ -66,6 +66,7 @@ import numpy as np
 from ._version import __version__
 from .result import Result, result_class
 from .spec import from_spec, import_layer, to_spec
+from .status import VOCABULARY
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "save", "load", "ls", "updating", "lock", "provenance",
            "write_result", "read_result", "ArchiveError", "ArchiveBusyError"]
@@ -476,6 +477,7 @@ def write_result(group: h5py.Group, result: Result) -> None:
     a["kind"] = result.kind
     a["success"] = np.bool_(result.success)
     a["status"] = np.int64(result.status)
+    a["status_vocabulary"] = np.int64(VOCABULARY)
     a["message"] = result.message
     a["n_iter"] = np.int64(result.n_iter)
     a["residual"] = np.float64(result.residual)
@@ -690,6 +692,10 @@ def read_result(group: h5py.Group) -> Result | dict:
     both = set(fields["scalars"]) & set(fields["arrays"])
     if both:
         raise fail(sorted(both)[0], "is both a dataset and a scalar", "dataset")
+    if "status_vocabulary" not in group.attrs:  # written before lmech.Status: translate the code
+        legacy = cls.legacy_status(status, success, message)
+        fields["meta"] = {**fields["meta"], "legacy_status": status}
+        fields["status"] = int(legacy)
     check = getattr(cls, "_check_loaded", None)  # the kind's own layout (a sweep's grid)
     if check is not None:
         try:

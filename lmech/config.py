@@ -52,7 +52,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from .spec import REQUIRED, ConfigError, Param, import_layer
+from .spec import ConfigError, Param, import_layer
 
 __all__ = ["Param", "SweepKind", "ModelPoint", "solver_options", "ConfigError", "RunConfig", "register_kind", "get_kind",
            "kinds", "load_config", "param_named", "parse_config", "read_toml",

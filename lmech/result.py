@@ -262,6 +262,17 @@ class Result:
         return "\n".join(lines)
 
     # -- used by lmech.archive ---------------------------------------------
+    #: this kind's codes from before :class:`lmech.Status` (old code -> member), applied
+    #: on loading an archive group written without the shared vocabulary
+    LEGACY_STATUS: dict = {}
+
+    @classmethod
+    def legacy_status(cls, code: int, success: bool, message: str) -> int:
+        """The :class:`lmech.Status` of ``code`` written by an older version of this kind."""
+        from .status import legacy_status
+
+        return legacy_status(code, success, cls.LEGACY_STATUS)
+
     @classmethod
     def _from_fields(cls, fields: dict) -> "Result":
         """Rebuild an instance from stored fields without calling ``__init__``."""

@@ -19,14 +19,24 @@ The two bookkeeping fields mean the same thing in every layer:
     The size of what the solver drives to zero, in the solver's own norm
     (fixed-point increment, equation residual, corrector increment), at the
     returned state; ``nan`` where no equation is solved (a plain simulation).
+    A comparison report (:mod:`validation`) stores its largest ``|z|`` there.
     It is not the error of the answer: that is ``error_estimate``.
+
+Archives written before this vocabulary (result groups without the attribute
+``status_vocabulary``) held each solver's own codes; :func:`legacy_status`
+translates them on load with the table each result kind declares
+(``Result.LEGACY_STATUS``), and the loaded result keeps the original code in
+``meta["legacy_status"]``.
 """
 
 from __future__ import annotations
 
 import enum
 
-__all__ = ["Status"]
+__all__ = ["Status", "VOCABULARY", "legacy_status"]
+
+#: the value of a result group's ``status_vocabulary`` attribute written with this vocabulary
+VOCABULARY = 1
 
 
 class Status(enum.IntEnum):
@@ -60,6 +70,8 @@ class Status(enum.IntEnum):
     RAISED = -7
     #: the worker process running the computation died
     WORKER_DIED = -8
+    #: failed, with a code written before this vocabulary that names no cause (see the message)
+    FAILED = -9
 
     @property
     def message(self) -> str:
@@ -86,4 +98,17 @@ _MESSAGES = {
     Status.NO_SOLUTION: "no solution exists for this model",
     Status.RAISED: "the computation raised an exception",
     Status.WORKER_DIED: "the worker process running the computation died",
+    Status.FAILED: "failed (a code from before the shared vocabulary; the message says why)",
 }
+
+
+def legacy_status(code: int, success: bool, table: dict | None = None) -> Status:
+    """The :class:`Status` of a code written before the shared vocabulary.
+
+    ``table`` maps the kind's old codes to members (its ``LEGACY_STATUS``);
+    otherwise a successful result is :attr:`Status.CONVERGED` and a failed one
+    :attr:`Status.FAILED` (the old codes named no cause that can be trusted).
+    """
+    if table and code in table:
+        return Status(table[code])
+    return Status.CONVERGED if success else Status.FAILED

@@ -77,6 +77,9 @@ class SweepResult(Result):
     (nan if any of those is nan, i.e. not estimated).
     """
 
+    #: codes before lmech.Status (1 some points missing, 2 some failed or unconverged)
+    LEGACY_STATUS = {1: Status.INCOMPLETE, 2: Status.INCOMPLETE}
+
     @property
     def axes(self) -> list[str]:
         """Axis names in grid order."""

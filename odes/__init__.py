@@ -10,8 +10,10 @@ Contract for implementers
 -------------------------
 The **model** is :class:`odes.CommitteeMachine`, a frozen dataclass whose
 fields are declared once with :func:`lmech.spec.param` (bounds and help;
-cross-field constraints in ``check()``).  Its activation is a block of
-:mod:`lmech.blocks.activations` (by name) or an :class:`odes.Custom`, its
+cross-field constraints in ``check()``).  Its activation is a name of
+:data:`ACTIVATIONS` (the activations of :mod:`lmech.blocks.activations` whose
+ODE integrals have closed forms, with the blocks' codes) or an
+:class:`odes.Custom` (any other ``g``, by quadrature), its
 learning-rate schedule a block of :mod:`lmech.blocks.schedules`.  It provides
 ``kernel_args(T, v0)``: the one typed structure (:class:`odes._kernels.CommitteeArgs`)
 that every kernel takes, the ODE right-hand side, the Euler and DOP853

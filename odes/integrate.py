@@ -52,6 +52,10 @@ class Trajectory(Result):
     blow-up, which a small ``bound`` turns into a reported divergence).
     """
 
+    #: codes before lmech.Status (-1, a failed step, names no cause: FAILED)
+    LEGACY_STATUS = {1: Status.STOPPED, -2: Status.DIVERGED, -3: Status.INVALID_STATE,
+                     -4: Status.TOLERANCE, -5: Status.NO_ESTIMATE}
+
 
 class System:
     """The ODE system of a model with its teacher, in the kernels' packed state.

@@ -113,6 +113,9 @@ class BayesOptimalGLM(Model):
 class BayesOptimalResult(Result):
     """State-evolution fixed point of a :class:`BayesOptimalGLM` at one ``alpha``."""
 
+    #: codes before lmech.Status
+    LEGACY_STATUS = {-2: Status.INVALID_STATE, -3: Status.TOLERANCE}
+
 
 @register_result("replica.TransitionResult")
 class TransitionResult(Result):

@@ -69,7 +69,7 @@ from lmech.spec import register_model
 from . import _kernels as K
 
 __all__ = ["Prior", "Gaussian", "Rademacher", "GaussBernoulli", "Spherical",
-           "Channel", "Linear", "Sign", "LabelFlip", "Probit", "ReLU",
+           "Channel", "SignFamily", "Linear", "Sign", "LabelFlip", "Probit", "ReLU",
            "get_prior", "get_channel", "PRIORS", "CHANNELS", "N_QUAD", "N_PANEL_MIN"]
 
 #: default number of Gauss–Hermite nodes for the replica integrals
@@ -296,7 +296,7 @@ class Linear(_channels.Linear, Channel):
         return -0.5 * math.log(2.0 * math.pi * math.e * self.delta)
 
 
-class _SignFamily(_channels.SignFamily, Channel):
+class SignFamily(_channels.SignFamily, Channel):
     """``P(y|z) = eps + (1 - 2 eps) Phi(y z / sqrt(Delta))``, ``y = +-1``."""
 
     n_min = N_PANEL_MIN
@@ -326,19 +326,19 @@ class _SignFamily(_channels.SignFamily, Channel):
 
 @register_model("replica.Sign")
 @dataclass(frozen=True)
-class Sign(_channels.Sign, _SignFamily):
+class Sign(_channels.Sign, SignFamily):
     """Noiseless perceptron teacher ``y = sign(z)``."""
 
 
 @register_model("replica.LabelFlip")
 @dataclass(frozen=True)
-class LabelFlip(_channels.LabelFlip, _SignFamily):
+class LabelFlip(_channels.LabelFlip, SignFamily):
     """``y = sign(z)`` flipped with probability ``eps`` in ``[0, 1/2)``."""
 
 
 @register_model("replica.Probit")
 @dataclass(frozen=True)
-class Probit(_channels.Probit, _SignFamily):
+class Probit(_channels.Probit, SignFamily):
     """``y = sign(z + sqrt(Delta) nu)``, i.e. ``P(y|z) = Phi(y z / sqrt(Delta))``."""
 
 

@@ -55,7 +55,7 @@ from lmech.spec import Model, param, register_model
 from lmech.status import Status
 
 from . import _kernels as K
-from .blocks import Channel, Linear, Prior, _SignFamily, get_channel, get_prior
+from .blocks import Channel, Linear, Prior, SignFamily, get_channel, get_prior
 from .fixedpoint import iterate
 
 __all__ = ["Loss", "Square", "Logistic", "Hinge", "ProxLoss", "SquaredHinge", "get_loss", "LOSSES", "ERM", "ERMResult",
@@ -124,7 +124,7 @@ class ERM(Model):
             if not self.loss.regression or self.loss.code < 0:
                 raise ValueError("loss: a linear teacher channel needs a regression loss with a kernel "
                                  "(Loss.regression: square, huber, ...)")
-        elif not isinstance(self.channel, _SignFamily):
+        elif not isinstance(self.channel, SignFamily):
             raise ValueError(f"channel must be linear or a sign family (sign, label-flip, probit), "
                              f"got {self.channel!r}")
 
@@ -134,12 +134,15 @@ class ERM(Model):
 
     @property
     def classification(self) -> bool:
-        return isinstance(self.channel, _SignFamily)
+        return isinstance(self.channel, SignFamily)
 
 
 @register_result("replica.ERMResult")
 class ERMResult(Result):
     """Replica saddle point of an :class:`ERM` at one ``alpha``."""
+
+    #: codes before lmech.Status
+    LEGACY_STATUS = {-2: Status.INVALID_STATE, -3: Status.NO_SOLUTION, -4: Status.TOLERANCE}
 
 
 @lru_cache(maxsize=8)

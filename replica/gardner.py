@@ -104,6 +104,9 @@ class GardnerVolume(Model):
 class GardnerResult(Result):
     """RS saddle point of the Gardner volume at one ``alpha``."""
 
+    #: codes before lmech.Status
+    LEGACY_STATUS = {-3: Status.TOLERANCE}
+
 
 #: smallest ``n_quad`` of :func:`solve_gardner`: the ``sech`` moments use ``n_quad // 2``
 #: nodes per panel with no lower clamp, so doubling ``n_quad`` doubles every rule

@@ -256,3 +256,23 @@ def test_format_1_0_archive_without_error_estimate_loads_with_an_empty_one(tmp_p
     back = archive.load(path, "r")
     assert back.error_estimate == {}
     assert np.array_equal(back.Q, res.Q)
+
+
+def test_status_round_trips_in_the_shared_vocabulary(tmp_path):
+    # a group written now carries status_vocabulary: its status loads as written, untranslated;
+    # the same group with the attribute removed is read as pre-vocabulary (legacy) codes
+    import h5py
+
+    from lmech import Result, Status
+
+    res = Result(success=False, status=Status.TOLERANCE, message="estimate above tol", n_iter=3,
+                 residual=1e-3)
+    path = tmp_path / "s.h5"
+    archive.save(res, path, "r")
+    back = archive.load(path, "r")
+    assert back.status == Status.TOLERANCE and "legacy_status" not in back.meta
+    with h5py.File(path, "a") as f:
+        del f["r"].attrs["status_vocabulary"]
+    old = archive.load(path, "r")
+    assert old.meta["legacy_status"] == Status.TOLERANCE
+    assert old.status == Status.FAILED  # a base Result's old failure codes named no cause

@@ -198,7 +198,7 @@ def test_sign_family_identity_random_parameters(q, eps, delta, rho):
     # qhat/alpha = 2 dPsi_out/dq for random label-flip / probit parameters and prior scale
     qq = q * rho
 
-    class Ch(replica.blocks._SignFamily):
+    class Ch(replica.blocks.SignFamily):
         probit_delta = delta
         flip_eps = eps
 

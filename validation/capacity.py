@@ -67,6 +67,9 @@ class CapacityRun(Result):
     LP or a proven stability bracket, so each 0/1 is exact), NaN otherwise.
     """
 
+    #: codes before lmech.Status
+    LEGACY_STATUS = {2: Status.INCOMPLETE}
+
 
 @register_result("validation.CapacityReport")
 class CapacityReport(Result):
@@ -85,6 +88,9 @@ class CapacityReport(Result):
     storage probabilities, ``crossing`` the largest standard error of the
     ``p = 1/2`` crossings, ``crossing_largest`` that of the largest size.
     """
+
+    #: codes before lmech.Status (1: instances failed, 2: undecided)
+    LEGACY_STATUS = {1: Status.INCOMPLETE, 2: Status.INCOMPLETE}
 
 
 def _nanmax(a) -> float:

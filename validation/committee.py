@@ -52,6 +52,9 @@ class SGDRun(Result):
     measures.
     """
 
+    #: codes before lmech.Status
+    LEGACY_STATUS = {-2: Status.DIVERGED}
+
 
 def weights_with_overlaps(C, N: int, rng: np.random.Generator) -> np.ndarray:
     """Vectors ``W`` (L, N) with ``W W^T / N = C`` exactly, in a uniformly random orientation.

@@ -93,6 +93,14 @@ class ValidationReport(Result):
     ``"disagree"`` or ``"inconclusive"`` (agreement was never proved).
     """
 
+    @classmethod
+    def legacy_status(cls, code, success, message):
+        """Reports before lmech.Status: 0 agree or inconclusive (the message's first word),
+        1 disagree, 3 the theory failed."""
+        if code == 0:
+            return Status.INCONCLUSIVE if message.startswith("INCONCLUSIVE") else Status.CONVERGED
+        return {1: Status.DISAGREE}.get(code, Status.FAILED)
+
     @property
     def observables(self) -> list[str]:
         """Names of the compared observables."""

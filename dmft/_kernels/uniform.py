@@ -269,7 +269,6 @@ def integrate_uniform(model, par, coef, C0, y0, h, n, tol, rtol_pc, max_corr, z,
     ddp = 0.0
     dy = np.zeros(max(ny, 1))
     dyn = np.zeros(max(ny, 1))
-    yold = np.zeros(max(ny, 1))
     if start <= 1:
         start = 1
         C[0, 0] = C0
