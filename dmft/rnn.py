@@ -66,6 +66,11 @@ class RandomRNN(lmech.Model):
     noise: float = lmech.param(0.0, low=0.0, help="white-noise variance")
     x0_var: float = lmech.param(1.0, low=0.0, low_open=True, help="initial variance")
 
+    @property
+    def activation(self):
+        """The :mod:`lmech.blocks.activations` block of ``phi`` (dmft's "erf" is ``erf_sqrtpi``)."""
+        return _blocks_act.get_activation({"erf": "erf_sqrtpi"}.get(self.phi, self.phi))
+
     def conventions(self) -> dict:
         return {
             "dynamics": "dx/dt = -x + J phi(x) + eta, J_ij ~ N(0, g^2/N), <eta eta> = noise delta",

@@ -493,17 +493,6 @@ def pspin_theory(result, times) -> dict:
 
 
 #: the activations of dmft.RandomRNN (``erf`` is ``erf(sqrt(pi) x / 2)``, slope 1 at 0)
-def _rnn_phi(name, x):
-    if name == "tanh":
-        return np.tanh(x)
-    if name == "erf":
-        from scipy.special import erf
-        return erf(0.5 * math.sqrt(math.pi) * x)
-    if name == "relu":
-        return np.maximum(x, 0.0)
-    return x
-
-
 def simulate_rnn(model, N: int, times, *, seed: int = 0, dt: float = 0.01) -> FlowRun:
     """The random recurrent network of :class:`dmft.RandomRNN` at size ``N``.
 
@@ -528,6 +517,7 @@ def simulate_rnn(model, N: int, times, *, seed: int = 0, dt: float = 0.01) -> Fl
     t, steps = _grid_steps(times, dt)
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed)
+    phi = model.activation.g  # the blocks table, as the theory uses it
     J = rng.standard_normal((N, N)) * (model.g / math.sqrt(N))
     x = math.sqrt(model.x0_var) * rng.standard_normal(N)
     amp = math.sqrt(model.noise * dt)
@@ -536,9 +526,9 @@ def simulate_rnn(model, N: int, times, *, seed: int = 0, dt: float = 0.01) -> Fl
     for j, target in enumerate(steps):
         while step < target:
             xi = amp * rng.standard_normal(N) if amp > 0 else 0.0
-            f0 = -x + J @ _rnn_phi(model.phi, x)
+            f0 = -x + J @ phi(x)
             xp = x + dt * f0 + xi
-            f1 = -xp + J @ _rnn_phi(model.phi, xp)
+            f1 = -xp + J @ phi(xp)
             x = x + 0.5 * dt * (f0 + f1) + xi
             step += 1
         X[j] = x
