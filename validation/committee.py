@@ -395,11 +395,17 @@ def committee_point(N, seed, *, model, times, Q0, R0, T=None, v0=None, n_test=0,
 
 def committee_options_from(theory) -> dict:
     """Simulator options read off an :class:`odes.Trajectory`: times and the initial condition."""
-    a = theory.arrays
-    return dict(times=np.asarray(a["t"], dtype=float), Q0=np.asarray(a["Q"][0]),
-                R0=np.asarray(a["R"][0]), T=np.asarray(a["T"]), v0=np.asarray(a["v"][0]))
+    a = theory.arrays if isinstance(theory, Result) else theory   # a Result or a mapping of arrays
+    out = dict(times=np.asarray(a["t"], dtype=float), Q0=np.asarray(a["Q"][0]), R0=np.asarray(a["R"][0]))
+    if "T" in a:
+        out["T"] = np.asarray(a["T"])
+    if "v" in a:
+        out["v0"] = np.asarray(a["v"][0])
+    return out
 
 
 register_simulator("odes.CommitteeMachine", Simulator(
     point="validation.committee:committee_point", x="t", observables=("eg", "Q", "R"),
     from_theory="validation.committee:committee_options_from"))
+
+committee_point.options_of = simulate_committee  # the options compare() may pass (validation.compare)

@@ -414,3 +414,6 @@ register_simulator("replica.ERM", Simulator(
 register_simulator("replica.BayesOptimalGLM", Simulator(
     point="validation.erm:gamp_point", x="alpha", observables=("test_error", "mse"),
     from_theory="validation.erm:alphas_from"))
+
+erm_point.options_of = simulate_erm      # the options compare() may pass (validation.compare)
+gamp_point.options_of = simulate_gamp

@@ -568,3 +568,6 @@ register_simulator("dmft.SphericalPSpin", Simulator(
 register_simulator("dmft.RandomRNN", Simulator(
     point="validation.gradflow:rnn_point", x="t", observables=("C", "variance_t"),
     from_theory="validation.gradflow:times_from"))
+
+pspin_point.options_of = simulate_pspin  # the options compare() may pass (validation.compare)
+rnn_point.options_of = simulate_rnn
