@@ -380,6 +380,8 @@ def _solve_bayes_n(model: BayesOptimalGLM, alpha, *, init="uninformed", damping=
         slope = (F(np.array([V + h]))[0] - F(np.array([V - h]))[0]) / (2.0 * h)
     elif V == 0.0 and ch.sharp:
         slope = 0.0
+    elif alpha == 0.0:
+        slope = 0.0  # no data: qhat = 0 and F(V) = rho for every V
     scalars["slope"] = slope
     scalars["stable"] = bool(abs(slope) < 1.0) if math.isfinite(slope) else False
     if success and not (scalars["qhat"] >= 0.0):
@@ -413,7 +415,11 @@ def alpha_of_mmse(model: BayesOptimalGLM, V, n_quad=N_QUAD) -> float:
 
 
 def free_entropy_at(model: BayesOptimalGLM, V, n_quad=N_QUAD):
-    """``(alpha, Phi)`` of the fixed point with ``V = rho - q`` (on any branch)."""
+    """``(alpha, Phi)`` of the fixed point with ``V = rho - q`` (on any branch).
+
+    ``V`` lies in ``[0, rho]``; at ``V = 0`` (perfect recovery) ``alpha`` is
+    NaN (not determined by ``V``) and ``Phi`` is the prior's ``Psi(inf)``.
+    """
     rho = _check_point(model, V, n_quad, "free_entropy_at", v_open=False)
     if V <= 0.0:
         return math.nan, model.prior.psi_minus(math.inf, n_quad)

@@ -63,13 +63,14 @@ def _legendre(n):
 
 
 def _tail_moment_scaled(k):
-    """``J(k) = int_0^inf s**2 exp(-k s - s**2/2) ds = (1 + k**2) R(k) - k`` for ``k >= 3``.
+    """``J(k) = int_0^inf s**2 exp(-k s - s**2/2) ds = (1 + k**2) R(k) - k`` for ``k >= 1``.
 
     ``R(k) = H(k) / phi(k)`` is the Mills ratio, whose continued fraction
     ``R = 1/(k + t_1)``, ``t_j = j / (k + t_{j+1})`` (Abramowitz & Stegun
     26.2.14) gives ``J = t_1 t_2 R`` without the cancellation of
     ``(1 + k**2) R - k`` (``1 - k t_1 = t_1 t_2``).  500 backward steps reach
-    double precision for ``k >= 3``.
+    double precision for ``k >= 1`` (the error of the ``n``-term fraction falls like
+    ``exp(-2 k sqrt(2 n))``).
     """
     t = 0.0
     t2 = 0.0
@@ -82,7 +83,7 @@ def spherical_capacity(kappa) -> float:
     """Gardner's capacity ``1 / [(1 + kappa**2) Phi(kappa) + kappa phi(kappa)]`` (1988, eq. 24).
 
     The denominator is ``E[(t + kappa)**2; t > -kappa]``, ``t ~ N(0, 1)``.  For
-    ``kappa <= -3`` it is evaluated as ``phi(kappa) J(-kappa)`` with a
+    ``kappa <= -1`` it is evaluated as ``phi(kappa) J(-kappa)`` with a
     continued fraction (no cancellation), and ``alpha_c`` from its logarithm:
     ``alpha_c ~ |kappa|**3 / (2 phi(kappa))`` grows without bound as
     ``kappa -> -inf`` and is returned as ``inf`` once it exceeds the largest
@@ -90,7 +91,9 @@ def spherical_capacity(kappa) -> float:
     ``alpha_c ~ 1 / kappa**2`` (``0.0`` once ``kappa**2`` overflows).
     """
     kappa = check_real("kappa", kappa)
-    if kappa <= -3.0:
+    if kappa <= -40.0:
+        return math.inf  # alpha_c > exp(800): beyond double range
+    if kappa <= -1.0:
         k = -kappa
         log_den = -0.5 * k * k - 0.5 * math.log(2.0 * math.pi) + math.log(_tail_moment_scaled(k))
         return math.exp(-log_den) if -log_den < 709.0 else math.inf
