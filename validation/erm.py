@@ -273,7 +273,7 @@ def simulate_gamp(model, d: int, alphas, *, seed: int = 0, n_iter: int = 60, dam
         raise ValueError(f"model must be a replica.BayesOptimalGLM, got {type(model).__name__}")
     d = check_int("d", d, low=1)
     seed = check_int("seed", seed, low=0)
-    n_iter = check_int("n_iter", n_iter, low=1)
+    n_iter = check_int("n_iter", n_iter, low=1, high=10**7)  # mse_iter holds P x n_iter values
     damping = check_real("damping", damping, low=0.0, high=1.0, high_open=True)
     tol = check_real("tol", tol, low=0.0)
     alphas = _alphas(alphas)
@@ -350,7 +350,7 @@ def state_evolution(model, alphas, n_iter: int) -> np.ndarray:
     Returns ``mse`` of shape (len(alphas), n_iter).
     """
     alphas = np.asarray(alphas, dtype=float).ravel()
-    n_iter = check_int("n_iter", n_iter, low=1)
+    n_iter = check_int("n_iter", n_iter, low=1, high=10**7)  # mse_iter holds P x n_iter values
     rho = model.rho
     out = np.empty((alphas.size, n_iter))
     for j, a in enumerate(alphas):
