@@ -222,13 +222,19 @@ def simulate_committee(model, N: int, times, *, Q0, R0, T=None, v0=None, seed: i
         depend on it except through the order of random draws, which is fixed).
     bound : float
         A run whose order parameters exceed ``bound`` in absolute value, or
-        become non-finite, stops with ``success=False``.
+        become non-finite, stops with ``success=False`` (finite, ``> 0``).
     stop_below, stop_after : float, optional
         Stop (successfully) at the first recorded time ``t >= stop_after``
         (default 0) where ``eg < stop_below`` (e.g. the escape from a plateau,
         :func:`escape_time`, which uses the same ``t >= after``); later records
         stay NaN.  ``stop_after`` must be a finite time ``>= 0`` and is only
         accepted together with ``stop_below``.
+
+    Before any work the memory of the run (weights, test set, one input
+    block: ``8 N (4 (K + M) + n_test + rows)`` bytes) is compared with the
+    memory available (``ValueError`` naming ``N`` above half of it), and a
+    run of more than ``1e11`` operations (``t_max N`` steps of
+    ``(K + M) N`` each) is announced by a :class:`UserWarning` stating its cost.
 
     Returns
     -------

@@ -483,7 +483,9 @@ def compare(theory, model, *, sizes: Sequence[int], seeds=8, observables: Sequen
         theory's ``eg``).
     sim_options : mapping, optional
         Options of the simulator's point function (override those read off
-        the theory, e.g. ``times``, ``n_test``).
+        the theory, e.g. ``times``, ``n_test``).  An option the point
+        function (or the simulator it forwards to, its ``options_of``) does
+        not take is a :class:`TypeError` before any simulation runs.
     progress : bool
         Progress bar of the sweep.
     archive : path, optional
