@@ -382,6 +382,9 @@ def _solve_bayes_n(model: BayesOptimalGLM, alpha, *, init="uninformed", damping=
         slope = 0.0
     elif alpha == 0.0:
         slope = 0.0  # no data: qhat = 0 and F(V) = rho for every V
+    elif V == rho:  # q = 0 to rounding (alpha tiny): one-sided difference inside [0, rho]
+        h = 1e-6 * rho
+        slope = (F(np.array([V]))[0] - F(np.array([V - h]))[0]) / h
     scalars["slope"] = slope
     scalars["stable"] = bool(abs(slope) < 1.0) if math.isfinite(slope) else False
     if success and not (scalars["qhat"] >= 0.0):

@@ -227,7 +227,12 @@ def _spherical_q(kappa, alpha, n, rtol, max_iter):
     hi = 1.0
     while f(hi) < 0.0 and hi < 60.0:
         hi *= 2.0
-    t = brentq(f, 1e-14, hi, xtol=1e-15, rtol=max(rtol, 4.5e-16), maxiter=max_iter)
+    lo = 1e-14
+    while f(lo) > 0.0:  # alpha below ~1e-14: q ~ alpha E[M**2] is smaller still
+        if lo < 1e-290:
+            return 0.0, 0.0, 0.0, 1.0  # q below 1e-290: zero to double precision
+        lo *= 1e-8
+    t = brentq(f, lo, hi, xtol=1e-15, rtol=max(rtol, 4.5e-16), maxiter=max_iter)
     q = -math.expm1(-t)
     qhat = q / (1.0 - q) ** 2
     g, _ = _G(q, kappa, n)

@@ -210,3 +210,15 @@ def test_hinge_at_zero_reg_returns_the_documented_limit():
     # the limit of the lambda > 0 solutions: test error continuous as lambda -> 0
     near = solve(ERM("hinge", 1e-6), 1.0)
     assert near.test_error == pytest.approx(res.test_error, abs=1e-3)
+
+
+EXTRA = {"tiny": 1e-300, "neg_huge": -1e300, "none": None, "bool": True, "nan_array": np.array([math.nan])}
+# (an int beyond float range, 10**400, raises OverflowError in lmech.spec / lmech.checks.check_real:
+# the shared base layer, not this one)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("label,name,call,must_raise", CASES, ids=[c[0] for c in CASES])
+def test_more_bad_values_are_named_or_honest(label, name, call, must_raise):
+    for key, value in EXTRA.items():
+        _check(lambda: call(value), name)

@@ -161,3 +161,16 @@ def test_committee_bound_is_honest():
     for bad in (None, math.nan, 0.0):
         with pytest.raises(ValueError, match="bound"):
             simulate_committee(CM, 20, TS, Q0=Q0, R0=R0, bound=bad)
+
+
+EXTRA = {"tiny": 1e-300, "neg_huge": -1e300, "bool": True, "nan_array": np.array([math.nan]),
+         "empty_list": [], "matrix": np.ones((3, 3))}
+# (an int beyond float range, 10**400, raises OverflowError in lmech.checks.check_real: the shared
+# base layer, not this one)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("label,name,call,must_raise", CASES, ids=[c[0] for c in CASES])
+def test_more_bad_values_are_named_or_honest(label, name, call, must_raise):
+    for key, value in EXTRA.items():
+        _check(lambda: call(value), name)

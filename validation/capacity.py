@@ -151,7 +151,7 @@ def max_stability(X: np.ndarray, y: np.ndarray, *, kappa: float = math.nan, tol:
     y = check_array("y", y).ravel()
     n, N = X.shape
     if y.shape != (n,):
-        raise ValueError(f"y must have shape ({n},), got {y.shape}")
+        raise ValueError(f"y must have shape ({n},), one label per row of X, got {y.shape}")
     if not np.all(np.abs(y) == 1.0):
         raise ValueError("y must hold labels +-1")
     if not (isinstance(kappa, (float, np.floating)) and math.isnan(kappa)):
@@ -183,7 +183,9 @@ def feasible(model, X: np.ndarray, y: np.ndarray, *, max_pass: int = 100_000):
         raise ValueError(f"model must be a replica.GardnerVolume, got {type(model).__name__}")
     X = check_array("X", X, ndim=2)
     n, N = X.shape
-    y = check_array("y", y, shape=(n,))
+    y = check_array("y", y).ravel()
+    if y.shape != (n,):
+        raise ValueError(f"y must have shape ({n},), one label per row of X, got {y.shape}")
     max_pass = check_int("max_pass", max_pass, low=1)
     A = X * y[:, None]
     if model.binary:
