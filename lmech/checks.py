@@ -142,3 +142,62 @@ def check_psd(name: str, value: Any, *, tol: float = 1e-12) -> np.ndarray:
     if arr.size and float(np.linalg.eigvalsh(arr).min()) < -tol * scale:
         raise ValueError(f"{name} must be positive semidefinite")
     return arr
+
+
+def check_array(name: str, value: Any, *, ndim: int | None = None, shape: tuple | None = None,
+                finite: bool = True, min_size: int = 0) -> np.ndarray:
+    """Return ``value`` as a C-contiguous float64 array, naming ``name`` on bad input.
+
+    Raises :class:`ValueError` naming ``name`` for a string, ragged nesting,
+    complex or non-numeric entries, a wrong ``ndim`` / ``shape`` (``None``
+    in ``shape`` matches any length), fewer than ``min_size`` entries, or
+    (with ``finite``) NaN / infinite entries.
+    """
+    if isinstance(value, (str, bytes)):
+        raise ValueError(f"{name} must be an array of real numbers, got the string {value!r}")
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{name} must be a rectangular array of real numbers ({exc})") from None
+    if arr.dtype.kind == "c":
+        raise ValueError(f"{name} must be real, got complex entries")
+    if arr.dtype.kind not in "iuf":
+        raise ValueError(f"{name} must be an array of real numbers, got dtype {arr.dtype} "
+                         f"(ragged nesting, strings or objects)")
+    arr = np.ascontiguousarray(arr, dtype=np.float64)
+    if ndim is not None and arr.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimension(s), got shape {arr.shape}")
+    if shape is not None and (arr.ndim != len(shape) or
+                              any(s is not None and a != s for a, s in zip(arr.shape, shape))):
+        want = tuple("any" if s is None else s for s in shape)
+        raise ValueError(f"{name} must have shape {want}, got {arr.shape}")
+    if arr.size < min_size:
+        raise ValueError(f"{name} must hold at least {min_size} value(s), got {arr.size}")
+    if finite and not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite")
+    return arr
+
+
+def available_memory() -> int:
+    """Bytes of memory available now (``MemAvailable`` on Linux; else the physical memory)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:  # pragma: no cover
+        pass
+    try:  # pragma: no cover
+        import os
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover
+        return 1 << 62
+
+
+def check_memory(name: str, nbytes: float, what: str, *, fraction: float = 0.5) -> None:
+    """Raise :class:`ValueError` naming ``name`` before any work if ``what`` needs more than
+    ``fraction`` of the memory available now (``nbytes``, an up-front estimate)."""
+    avail = available_memory()
+    if nbytes > fraction * avail:
+        raise ValueError(f"{name}: {what} needs about {nbytes / 2**30:.3g} GiB, more than "
+                         f"{fraction:g} of the {avail / 2**30:.3g} GiB available; reduce {name}")

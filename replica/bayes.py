@@ -46,7 +46,7 @@ from lmech.result import Result, over_tolerance, register_result
 from lmech.spec import Model, param, register_model
 from lmech.status import Status
 
-from .blocks import N_QUAD, Channel, Prior, get_channel, get_prior
+from .blocks import N_QUAD, Channel, Prior, get_channel, get_prior, resolve_block
 from .fixedpoint import iterate
 
 __all__ = ["BayesOptimalGLM", "BayesOptimalResult", "TransitionResult", "solve_bayes",
@@ -84,9 +84,9 @@ class BayesOptimalGLM(Model):
 
     def check(self):
         if self.prior is None or isinstance(self.prior, str):
-            object.__setattr__(self, "prior", get_prior(self.prior or "gaussian"))
+            object.__setattr__(self, "prior", resolve_block("prior", self.prior, get_prior, "gaussian"))
         if self.channel is None or isinstance(self.channel, str):
-            object.__setattr__(self, "channel", get_channel(self.channel or "sign"))
+            object.__setattr__(self, "channel", resolve_block("channel", self.channel, get_channel, "sign"))
         if not isinstance(self.prior, Prior):
             raise ValueError(f"prior must be a replica prior, got {self.prior!r}")
         if not isinstance(self.channel, Channel):
@@ -383,6 +383,11 @@ def _solve_bayes_n(model: BayesOptimalGLM, alpha, *, init="uninformed", damping=
         slope = (F(np.array([V + h]))[0] - F(np.array([V - h]))[0]) / (2.0 * h)
     elif V == 0.0 and ch.sharp:
         slope = 0.0
+    elif alpha == 0.0:
+        slope = 0.0  # no data: qhat = 0 and F(V) = rho for every V
+    elif V == rho:  # q = 0 to rounding (alpha tiny): one-sided difference inside [0, rho]
+        h = 1e-6 * rho
+        slope = (F(np.array([V]))[0] - F(np.array([V - h]))[0]) / h
     scalars["slope"] = slope
     scalars["stable"] = bool(abs(slope) < 1.0) if math.isfinite(slope) else False
     if success and not (scalars["qhat"] >= 0.0):
@@ -399,16 +404,29 @@ def _solve_bayes_n(model: BayesOptimalGLM, alpha, *, init="uninformed", damping=
 # ---------------------------------------------------------------------------
 # branches and transitions
 # ---------------------------------------------------------------------------
+def _check_point(model, V, n_quad, where, v_open):
+    if not isinstance(model, BayesOptimalGLM):
+        raise TypeError(f"model: {where} needs a BayesOptimalGLM, got {type(model).__name__}")
+    rho = model.rho
+    check_real("V", V, low=0.0, high=rho, low_open=v_open)
+    check_int("n_quad", n_quad, low=2, high=_N_MAX)
+    return rho
+
+
 def alpha_of_mmse(model: BayesOptimalGLM, V, n_quad=N_QUAD) -> float:
     """The ``alpha`` at which ``V = rho - q`` is a fixed point: ``r(V) / h(rho - V)``."""
-    rho = model.rho
+    rho = _check_point(model, V, n_quad, "alpha_of_mmse", v_open=True)
     r = model.prior.r_of_mmse(V, n_quad)
     return r / model.channel.qhat_unit(rho - V, rho, V, n_quad)
 
 
 def free_entropy_at(model: BayesOptimalGLM, V, n_quad=N_QUAD):
-    """``(alpha, Phi)`` of the fixed point with ``V = rho - q`` (on any branch)."""
-    rho = model.rho
+    """``(alpha, Phi)`` of the fixed point with ``V = rho - q`` (on any branch).
+
+    ``V`` lies in ``[0, rho]``; at ``V = 0`` (perfect recovery) ``alpha`` is
+    NaN (not determined by ``V``) and ``Phi`` is the prior's ``Psi(inf)``.
+    """
+    rho = _check_point(model, V, n_quad, "free_entropy_at", v_open=False)
     if V <= 0.0:
         return math.nan, model.prior.psi_minus(math.inf, n_quad)
     r = model.prior.r_of_mmse(V, n_quad)
@@ -446,8 +464,13 @@ def transitions(model: BayesOptimalGLM, *, xtol=1e-9, n_quad=N_QUAD, n_grid=240,
     each estimate within ``tol * max(1, |value|)`` (NaN thresholds, absent
     for the model, are not checked).  Parameters as in :func:`_transitions_n`.
     """
+    if not isinstance(model, BayesOptimalGLM):
+        raise TypeError(f"model: transitions needs a BayesOptimalGLM, got {type(model).__name__}")
     tol = check_real("tol", tol, low=0.0, low_open=True)
     n = check_int("n_quad", n_quad, low=_n_quad_min(model), high=_N_MAX)
+    xtol = check_real("xtol", xtol, low=0.0, low_open=True)
+    n_grid = check_int("n_grid", n_grid, low=20, high=100_000)
+    v_min = check_real("v_min", v_min, low=0.0, high=0.05, low_open=True, high_open=True)
     n2 = 2 * n if 2 * n <= _N_MAX else (2 * n) // 3
     t0 = time.perf_counter()
     coarse = _transitions_n(model, xtol=xtol, n_quad=n, n_grid=n_grid, v_min=v_min)

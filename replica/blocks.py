@@ -388,3 +388,21 @@ def get_channel(name, **params) -> Channel:
     if isinstance(name, _channels.Channel):
         return _extend(CHANNELS, name)
     return _lookup(CHANNELS, "channel", name, params)
+
+
+def resolve_block(field: str, value, getter, default: str):
+    """Resolve a model field given as ``None`` (the default), a name or a block.
+
+    ``None`` gives ``getter(default)``; a name goes through ``getter`` (one of
+    :func:`get_prior`, :func:`get_channel`, :func:`lmech.blocks.losses.get_loss`).
+    An empty name or one the registry does not know raises :class:`ValueError`
+    whose message starts with ``field``.
+    """
+    if value is None:
+        return getter(default)
+    if isinstance(value, str) and not value.strip():
+        raise ValueError(f"{field} must be a non-empty name (default {default!r}), got {value!r}")
+    try:
+        return getter(value)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{field}: {exc}") from None

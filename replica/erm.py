@@ -55,7 +55,7 @@ from lmech.spec import Model, param, register_model
 from lmech.status import Status
 
 from . import _kernels as K
-from .blocks import Channel, Linear, Prior, SignFamily, get_channel, get_prior
+from .blocks import Channel, Linear, Prior, SignFamily, get_channel, get_prior, resolve_block
 from .fixedpoint import iterate
 
 __all__ = ["Loss", "Square", "Logistic", "Hinge", "ProxLoss", "SquaredHinge", "get_loss", "LOSSES", "ERM", "ERMResult",
@@ -111,11 +111,12 @@ class ERM(Model):
 
     def check(self):
         if self.loss is None or isinstance(self.loss, str):
-            object.__setattr__(self, "loss", get_loss(self.loss or "logistic"))
+            object.__setattr__(self, "loss", resolve_block("loss", self.loss, get_loss, "logistic"))
         if self.teacher_prior is None or isinstance(self.teacher_prior, str):
-            object.__setattr__(self, "teacher_prior", get_prior(self.teacher_prior or "gaussian"))
+            object.__setattr__(self, "teacher_prior",
+                               resolve_block("teacher_prior", self.teacher_prior, get_prior, "gaussian"))
         if self.channel is None or isinstance(self.channel, str):
-            object.__setattr__(self, "channel", get_channel(self.channel or "sign"))
+            object.__setattr__(self, "channel", resolve_block("channel", self.channel, get_channel, "sign"))
         if not isinstance(self.loss, Loss):
             raise ValueError(f"loss must be a loss of lmech.blocks.losses, got {self.loss!r}")
         if not isinstance(self.teacher_prior, Prior):
@@ -372,7 +373,13 @@ def solve_erm(model: ERM, alpha, *, init=None, damping="adaptive", method="ander
         train_loss`` and, for classification, ``train_error`` (the fraction
         of training labels the estimator gets wrong); plus ``lambda_V,
         support_fraction`` for interpolators and ``margin = 1/sqrt(q)`` for
-        max-margin.  ``error_estimate`` holds the estimated absolute error of
+        max-margin.  At ``lambda = 0`` on an interpolating branch (hinge /
+        max-margin, square loss with ``alpha < 1``) the values are the
+        ``lambda -> 0`` limits: ``V = inf`` and ``mhat = qhat = Vhat = 0``
+        (they vanish like ``1/V``, ``1/V**2``, ``1/V``; the finite
+        products enter ``m, q, lambda_V``).  The square loss at
+        ``lambda = 0, alpha = 1`` (interpolation threshold) diverges:
+        ``success = False``, ``status = Status.DIVERGED``.  ``error_estimate`` holds the estimated absolute error of
         ``m, q, V, test_error, train_loss`` (and ``train_error``; max-margin:
         ``test_error, m, q, lambda_V, support_fraction, margin``):
         one Newton step of the map with twice the nodes per panel, started
@@ -422,6 +429,9 @@ def solve_erm(model: ERM, alpha, *, init=None, damping="adaptive", method="ander
         if not math.isfinite(x0[2]):  # from a lambda = 0 interpolator: V = inf
             x0[2] = 1.0 / (lam + min(alpha, 1.0))
     elif isinstance(init, dict):
+        missing = [k for k in ("m", "q", "V") if k not in init]
+        if missing:
+            raise ValueError(f"init: a mapping needs the keys m, q, V; missing {', '.join(missing)}")
         x0 = np.array([check_real("init['m']", init["m"]), check_real("init['q']", init["q"], low=0.0, low_open=True),
                        check_real("init['V']", init["V"], low=0.0, low_open=True)])
     elif init is None:
@@ -436,6 +446,18 @@ def solve_erm(model: ERM, alpha, *, init=None, damping="adaptive", method="ander
 
     if not valid(x0) or x0[0] <= 0.0:
         raise ValueError(f"init must satisfy 0 < m, m^2 <= rho q, V > 0; got m, q, V = {tuple(x0)}")
+    if lam == 0.0 and isinstance(model.loss, _bl.Square) and alpha == 1.0:
+        # interpolation threshold of least squares: the smallest singular value of the n x d data
+        # matrix vanishes as n/d -> 1 and E|w|^2 (hence q, V and the test error) diverges like
+        # 1/|alpha - 1| (see ridge_closed_form)
+        return ERMResult(success=False, status=Status.DIVERGED,
+                         message="diverges: least squares at lambda = 0 and alpha = 1 (the interpolation "
+                                 "threshold) has q, V and the test error infinite; take lambda > 0 or alpha != 1",
+                         n_iter=0, residual=math.nan, model=model,
+                         options={"rtol": rtol, "n_quad": n_quad, "init": "not used"}, conventions=CONVENTIONS,
+                         timings={"solve": time.perf_counter() - t0},
+                         scalars={"alpha": alpha, "reg": 0.0, "q": math.inf, "V": math.inf,
+                                  "test_error": math.inf if isinstance(model.channel, Linear) else math.nan})
     if lam == 0.0 and (isinstance(model.loss, _bl.Hinge) or (isinstance(model.loss, _bl.Square) and alpha < 1.0)):
         return _solve_interpolating(model, alpha, x0[:2], rtol=rtol, max_iter=max_iter, damping=damping,
                                     method=method, memory=memory, n_quad=n_quad, t0=t0)
@@ -686,7 +708,7 @@ def _solve_interpolating(model, alpha, x0, *, rtol, max_iter, damping, method, m
         def Fn(x, n):
             Vb = 1e12 * (1.0 + math.sqrt(x[1]))
             mh, qh, vh, tl = _hats(model, alpha, x[0], x[1], Vb, n)
-            sc = _observables(model, alpha, x[0], x[1], math.inf, (math.nan, math.nan, 0.0, tl))
+            sc = _observables(model, alpha, x[0], x[1], math.inf, (0.0, 0.0, 0.0, tl))
             sc["lambda_V"] = 1.0 - vh * Vb
             return np.array([rho * mh * Vb, rho * (mh * Vb) ** 2 + qh * Vb * Vb]), sc
 
@@ -705,7 +727,7 @@ def _solve_interpolating(model, alpha, x0, *, rtol, max_iter, damping, method, m
     if valid(out.x):
         mv, qv, vv, tl = scaled(m, q)
         lamV = 1.0 - vv
-        sc = _observables(model, alpha, m, q, math.inf, (math.nan, math.nan, 0.0, tl))
+        sc = _observables(model, alpha, m, q, math.inf, (0.0, 0.0, 0.0, tl))
         sc["lambda_V"] = lamV
         sc["support_fraction"] = vv / alpha
         if lamV <= 0.0:
@@ -900,7 +922,7 @@ def _solve_max_margin(model, alpha, *, rtol, n_quad, t0, opts):
     for key in ("test_error", "m", "q", "lambda_V", "support_fraction", "margin"):
         slope = (op[key] - om[key]) / (2.0 * dth)
         err[key] = abs(o[key] - o1[key]) + abs(slope) * d_theta + 4.0 * np.finfo(float).eps * abs(o[key])
-    sc.update({"m": o["m"], "q": o["q"], "V": math.inf, "mhat": math.nan, "qhat": math.nan, "Vhat": 0.0,
+    sc.update({"m": o["m"], "q": o["q"], "V": math.inf, "mhat": 0.0, "qhat": 0.0, "Vhat": 0.0,
                "train_loss": 0.0, "train_error": 0.0, "test_error": o["test_error"]})
     # on the noisy label, from the angle theta of the normalised estimator (q = 1, m = cos(theta) sqrt(rho))
     sc["test_error_noisy"] = model.channel.test_error(math.cos(th) * math.sqrt(rho), 1.0, rho, noisy=True)

@@ -44,7 +44,7 @@ from lmech.special import Phi, phi
 
 from . import _kernels as K
 from .bayes import ROUND
-from .blocks import Prior, Rademacher, Spherical, get_prior
+from .blocks import Prior, Rademacher, Spherical, get_prior, resolve_block
 
 __all__ = ["GardnerVolume", "GardnerResult", "solve_gardner", "capacity",
            "spherical_capacity", "binary_rs_limit"]
@@ -62,10 +62,47 @@ def _legendre(n):
     return np.polynomial.legendre.leggauss(n)
 
 
+def _tail_moment_scaled(k):
+    """``J(k) = int_0^inf s**2 exp(-k s - s**2/2) ds = (1 + k**2) R(k) - k`` for ``k >= 1``.
+
+    ``R(k) = H(k) / phi(k)`` is the Mills ratio, whose continued fraction
+    ``R = 1/(k + t_1)``, ``t_j = j / (k + t_{j+1})`` (Abramowitz & Stegun
+    26.2.14) gives ``J = t_1 t_2 R`` without the cancellation of
+    ``(1 + k**2) R - k`` (``1 - k t_1 = t_1 t_2``).  500 backward steps reach
+    double precision for ``k >= 1`` (the error of the ``n``-term fraction falls like
+    ``exp(-2 k sqrt(2 n))``).
+    """
+    t = 0.0
+    t2 = 0.0
+    for j in range(500, 0, -1):
+        t2, t = t, j / (k + t)
+    return t * t2 / (k + t)
+
+
 def spherical_capacity(kappa) -> float:
-    """Gardner's capacity ``1 / [(1 + kappa**2) Phi(kappa) + kappa phi(kappa)]`` (1988, eq. 24)."""
+    """Gardner's capacity ``1 / [(1 + kappa**2) Phi(kappa) + kappa phi(kappa)]`` (1988, eq. 24).
+
+    The denominator is ``E[(t + kappa)**2; t > -kappa]``, ``t ~ N(0, 1)``.  For
+    ``kappa <= -1`` it is evaluated as ``phi(kappa) J(-kappa)`` with a
+    continued fraction (no cancellation), and ``alpha_c`` from its logarithm:
+    ``alpha_c ~ |kappa|**3 / (2 phi(kappa))`` grows without bound as
+    ``kappa -> -inf`` and is returned as ``inf`` once it exceeds the largest
+    double (``kappa`` below about ``-37.5``).  As ``kappa -> +inf``,
+    ``alpha_c ~ 1 / kappa**2`` (``0.0`` once ``kappa**2`` overflows).
+    """
     kappa = check_real("kappa", kappa)
-    return 1.0 / ((1.0 + kappa * kappa) * Phi(kappa) + kappa * phi(kappa))
+    if kappa <= -40.0:
+        return math.inf  # alpha_c > exp(800): beyond double range
+    if kappa <= -1.0:
+        k = -kappa
+        log_den = -0.5 * k * k - 0.5 * math.log(2.0 * math.pi) + math.log(_tail_moment_scaled(k))
+        return math.exp(-log_den) if -log_den < 709.0 else math.inf
+    den = (1.0 + kappa * kappa) * Phi(kappa) + kappa * phi(kappa)
+    return 1.0 / den if den > 0.0 else math.inf
+
+
+#: smallest margin of binary weights (``E[M**2]`` at ``q = 0`` is ``~exp(-kappa**2)``)
+BINARY_MARGIN_MIN = -26.0
 
 
 @register_model("replica.GardnerVolume")
@@ -78,7 +115,10 @@ class GardnerVolume(Model):
     prior : "spherical" or "rademacher" (or a Spherical / Rademacher instance)
         Spherical (``|w|**2 = d``) or binary (``w_i = +-1``) weights.
     margin : float
-        Stability threshold ``kappa`` (any real; negative margins allowed).
+        Stability threshold ``kappa`` (any real for spherical weights, where
+        :func:`spherical_capacity` is in closed form; at least
+        :data:`BINARY_MARGIN_MIN` for binary weights, whose RS integrals
+        ``E[M**2] ~ exp(-kappa**2)`` underflow below it).
     """
 
     prior: Prior = param(None, type=(str, Prior), choices=("spherical", "rademacher", "binary"),
@@ -88,10 +128,13 @@ class GardnerVolume(Model):
     def check(self):
         p = self.prior
         if p is None or isinstance(p, str):
-            p = get_prior(p or "spherical")
+            p = resolve_block("prior", p, get_prior, "spherical")
             object.__setattr__(self, "prior", p)
         if not isinstance(p, (Spherical, Rademacher)):
             raise ValueError(f"prior must be spherical or rademacher for the Gardner volume, got {p!r}")
+        if isinstance(p, Rademacher) and self.margin < BINARY_MARGIN_MIN:
+            raise ValueError(f"margin: binary weights need kappa >= {BINARY_MARGIN_MIN} (below it "
+                             f"E[M**2] ~ exp(-kappa**2) underflows double precision), got {self.margin!r}")
         if isinstance(p, Spherical) and p.rho != 1.0:
             raise ValueError(f"prior: the spherical Gardner volume uses rho = 1, got rho = {p.rho!r}")
 
@@ -138,6 +181,12 @@ def _binary_point(qhat, kappa, n):
     s = math.sqrt(qhat)
     _, v, l1p = K.even_sech_moments(s, *_legendre(n // 2))
     q = 1.0 - v
+    if qhat < 1e-6:
+        # 1 - E sech**2 cancels for small qhat (q < 0 by rounding below ~1e-16): the series
+        # E tanh(sqrt(qhat) z)**2 = qhat - 2 qhat**2 + (17/3) qhat**3 + O(qhat**4)
+        # (tanh x**2 = x**2 - 2x**4/3 + 17x**6/45, E z**4 = 3, E z**6 = 15); relative error < 1e-17
+        q = qhat * (1.0 - qhat * (2.0 - 17.0 / 3.0 * qhat))
+        v = 1.0 - q
     g, m2 = _G(q, kappa, n, v)
     lc = s * math.sqrt(2.0 / math.pi) + l1p  # log 2cosh x = |x| + log1p(exp(-2|x|))
     return q, v, m2, lc, g
@@ -181,7 +230,12 @@ def _spherical_q(kappa, alpha, n, rtol, max_iter):
     hi = 1.0
     while f(hi) < 0.0 and hi < 60.0:
         hi *= 2.0
-    t = brentq(f, 1e-14, hi, xtol=1e-15, rtol=max(rtol, 4.5e-16), maxiter=max_iter)
+    lo = 1e-14
+    while f(lo) > 0.0:  # alpha below ~1e-14: q ~ alpha E[M**2] is smaller still
+        if lo < 1e-290:
+            return 0.0, 0.0, 0.0, 1.0  # q below 1e-290: zero to double precision
+        lo *= 1e-8
+    t = brentq(f, lo, hi, xtol=1e-15, rtol=max(rtol, 4.5e-16), maxiter=max_iter)
     q = -math.expm1(-t)
     qhat = q / (1.0 - q) ** 2
     g, _ = _G(q, kappa, n)
@@ -239,6 +293,8 @@ def solve_gardner(model: GardnerVolume, alpha, *, rtol=1e-12, max_iter=10_000, n
         terms of the entropy, which cancel as ``q -> 1``).
         At the defaults the estimates are below ``1e-12``.
     """
+    if not isinstance(model, GardnerVolume):
+        raise TypeError(f"model: solve_gardner needs a GardnerVolume, got {type(model).__name__}")
     alpha = check_real("alpha", alpha, low=0.0)
     rtol = check_real("rtol", rtol, low=0.0, low_open=True)
     tol = check_real("tol", tol, low=0.0, low_open=True)
@@ -312,9 +368,13 @@ def capacity(model: GardnerVolume, *, xtol=1e-10, n_quad=32, tol=1e-8) -> float:
         The function returns a bare float, so a failure cannot be reported
         as a result; it is never a silent value.
     """
+    if not isinstance(model, GardnerVolume):
+        raise TypeError(f"model: capacity needs a GardnerVolume, got {type(model).__name__}")
+    xtol = check_real("xtol", xtol, low=0.0, low_open=True)
+    n_quad = check_int("n_quad", n_quad, low=N_QUAD_MIN, high=200)
+    tol = check_real("tol", tol, low=0.0, low_open=True)
     if not model.binary:
         return spherical_capacity(model.margin)
-    xtol = check_real("xtol", xtol, low=0.0, low_open=True)
 
     def s(a):
         res = solve_gardner(model, a, n_quad=n_quad, tol=tol)
@@ -322,9 +382,17 @@ def capacity(model: GardnerVolume, *, xtol=1e-10, n_quad=32, tol=1e-8) -> float:
             raise RuntimeError(f"capacity: solve_gardner failed at alpha = {a:.12g}: {res.message}")
         return res.entropy
 
-    lo, hi = 1e-3, 0.5
-    while s(hi) > 0.0:
-        lo, hi = hi, hi * 1.5
-        if hi > 1e4:  # pragma: no cover
-            raise RuntimeError("capacity: the RS entropy stays positive up to alpha = 1e4")
+    # s(0) = log 2 > 0 and s -> -inf at alpha_1 = binary_rs_limit(kappa) (q -> 1): bracket
+    # in (0, alpha_1), growing geometrically but never past halfway to alpha_1
+    a1 = binary_rs_limit(model.margin)
+    if not math.isfinite(a1):
+        raise ValueError(f"margin: the binary RS capacity is beyond double range at kappa = "
+                         f"{model.margin!r} (alpha_1 = (2/pi) alpha_c^sph overflows)")
+    lo, hi = 0.0, min(0.5, 0.5 * a1)
+    for _ in range(400):
+        if s(hi) <= 0.0:
+            break
+        lo, hi = hi, min((1.5 if hi < 1e4 else 10.0) * hi, 0.5 * (hi + a1))
+    else:  # pragma: no cover
+        raise RuntimeError(f"capacity: no sign change of the RS entropy below alpha_1 = {a1:.12g}")
     return brentq(s, lo, hi, xtol=xtol, rtol=1e-14)

@@ -325,8 +325,26 @@ def test_compare_input_errors():
         compare([1, 2], GaussToy(), sizes=[100], sim_options={"x": X})
 
 
+@register_model("validation.tests.BrokenToy")
+@dataclasses.dataclass(frozen=True)
+class BrokenToy:
+    """A model whose simulator raises at run time (a failing simulation)."""
+
+
+def broken_point(N, seed, *, model, x):
+    raise RuntimeError(f"simulation at N = {N} blew up")
+
+
+register_simulator("validation.tests.BrokenToy", Simulator(point=broken_point, x="x", observables=("y",)))
+
+
+def test_unknown_sim_options_are_refused_before_any_simulation():
+    with pytest.raises(TypeError, match="sim_options.*bogus"):
+        compare(THEORY, GaussToy(), sizes=[100], seeds=3, sim_options={"x": X, "bogus": 1})
+
+
 def test_failed_simulations_are_reported_not_raised():
-    rep = compare(THEORY, GaussToy(), sizes=[100], seeds=3, sim_options={"x": X, "bogus": 1})
+    rep = compare(THEORY, BrokenToy(), sizes=[100], seeds=3, sim_options={"x": X})
     assert not rep.success and "failed" in rep.message and not rep.agree and rep.verdict != "agree"
     assert "no simulation data" in rep.table("y")
     assert rep.status == Status.INCOMPLETE  # every simulation raised: no data to judge on

@@ -43,7 +43,7 @@ from fractions import Fraction
 import numpy as np
 from scipy.optimize import linprog
 
-from lmech.checks import check_int, check_real
+from lmech.checks import check_array, check_int, check_memory, check_real
 from lmech.result import Result, register_result
 from lmech.status import Status
 
@@ -151,13 +151,17 @@ def max_stability(X: np.ndarray, y: np.ndarray, *, kappa: float = math.nan, tol:
         ``lo = -inf`` if no sweep produced a nonzero iterate); ``hi`` is a
         weak-duality bound (:func:`validation._kernels.capacity.max_stability_cd`).
     """
-    X = np.ascontiguousarray(X, dtype=np.float64)
+    X = check_array("X", X)
     if X.ndim != 2 or X.size == 0:
         raise ValueError(f"X must be a non-empty 2-D array (n patterns, N weights), got shape {X.shape}")
-    y = np.asarray(y, dtype=np.float64).ravel()
+    y = check_array("y", y).ravel()
     n, N = X.shape
     if y.shape != (n,):
-        raise ValueError(f"y must have shape ({n},), got {y.shape}")
+        raise ValueError(f"y must have shape ({n},), one label per row of X, got {y.shape}")
+    if not np.all(np.abs(y) == 1.0):
+        raise ValueError("y must hold labels +-1")
+    if not (isinstance(kappa, (float, np.floating)) and math.isnan(kappa)):
+        kappa = check_real("kappa", kappa)
     tol = check_real("tol", tol, low=0.0, high=1.0, low_open=True, high_open=True)
     max_pass = check_int("max_pass", max_pass, low=1)
     A = np.ascontiguousarray(X * y[:, None])
@@ -179,7 +183,16 @@ def feasible(model, X: np.ndarray, y: np.ndarray, *, max_pass: int = 100_000):
     ``kappa``), or whose witness fails the floating-point recheck, ``None``
     (undecided).
     """
+    import replica.gardner
+
+    if not isinstance(model, replica.gardner.GardnerVolume):
+        raise ValueError(f"model must be a replica.GardnerVolume, got {type(model).__name__}")
+    X = check_array("X", X, ndim=2)
     n, N = X.shape
+    y = check_array("y", y).ravel()
+    if y.shape != (n,):
+        raise ValueError(f"y must have shape ({n},), one label per row of X, got {y.shape}")
+    max_pass = check_int("max_pass", max_pass, low=1)
     A = X * y[:, None]
     if model.binary:
         return _kcap.binary_feasible(np.ascontiguousarray(A / math.sqrt(N)), float(model.margin)) > 0
@@ -245,11 +258,15 @@ def simulate_capacity(model, N: int, alphas, *, seed: int = 0, max_binary_N: int
     N = check_int("N", N, low=1, high=max_binary_N if model.binary else None)
     seed = check_int("seed", seed, low=0)
     max_pass = check_int("max_pass", max_pass, low=1)
-    alphas = np.asarray(alphas, dtype=float).ravel()
+    alphas = check_array("alphas", alphas, finite=False).ravel()
     if alphas.size == 0 or np.any(~np.isfinite(alphas)) or np.any(alphas <= 0):
-        raise ValueError("alphas must be a non-empty list of positive pattern ratios")
+        raise ValueError("alphas must be a non-empty list of positive finite pattern ratios")
     if not model.binary and model.margin < 0.0:
         raise ValueError(_NEGATIVE_MARGIN)
+    # the largest instance: n x N patterns and about three copies (products, the LP or dual solver)
+    n_max = max(1.0, float(np.max(alphas)) * N)
+    check_memory("alphas", 8.0 * 4 * n_max * N,
+                 f"simulate_capacity at N = {N}, alpha = {float(np.max(alphas)):.3g} ({n_max:.3g} patterns)")
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed)
     ns = np.maximum(1, np.rint(alphas * N)).astype(np.int64)

@@ -18,10 +18,11 @@ from __future__ import annotations
 import math
 import time
 import types
+import warnings
 
 import numpy as np
 
-from lmech.checks import check_int, check_psd, check_real, check_shape
+from lmech.checks import check_array, check_int, check_memory, check_psd, check_real
 from lmech.result import Result, register_result
 from lmech.status import Status
 
@@ -89,11 +90,11 @@ def weights_with_overlaps(C, N: int, rng: np.random.Generator) -> np.ndarray:
 
 def _initial_overlaps(model, Q0, R0, T, v0):
     K, M = model.K, model.M
-    Q0 = check_psd("Q0", Q0, tol=1e-10)
+    Q0 = check_psd("Q0", check_array("Q0", Q0, shape=(K, K)), tol=1e-10)
     if Q0.shape != (K, K):
         raise ValueError(f"Q0 must have shape ({K}, {K}), got {Q0.shape}")
-    R0 = check_shape("R0", R0, (K, M))
-    T = np.eye(M) if T is None else check_psd("T", T, tol=1e-10)
+    R0 = check_array("R0", R0, shape=(K, M))
+    T = np.eye(M) if T is None else check_psd("T", check_array("T", T, shape=(M, M)), tol=1e-10)
     if T.shape != (M, M):
         raise ValueError(f"T must have shape ({M}, {M}), got {T.shape}")
     C = np.block([[Q0, R0], [R0.T, T]])
@@ -101,7 +102,7 @@ def _initial_overlaps(model, Q0, R0, T, v0):
     if lam < -1e-10 * max(1.0, np.abs(C).max()):
         raise ValueError("R0 is inconsistent with Q0 and T: [[Q0, R0], [R0^T, T]] must be "
                          f"positive semidefinite (smallest eigenvalue {lam:.3g})")
-    v0 = np.ones(K) if v0 is None else check_shape("v0", v0, (K,))
+    v0 = np.ones(K) if v0 is None else check_array("v0", v0, shape=(K,))
     return Q0, R0, T, v0, C
 
 
@@ -175,9 +176,12 @@ def compile_activation(activation):
 
 
 def _times(times, N):
-    t = np.asarray(times, dtype=float).ravel()
+    t = check_array("times", times, finite=False).ravel()
     if t.size == 0 or not np.all(np.isfinite(t)) or t[0] < 0 or np.any(np.diff(t) <= 0):
-        raise ValueError("times must be a non-empty, strictly increasing sequence of times >= 0")
+        raise ValueError("times must be a non-empty, strictly increasing sequence of finite times >= 0")
+    if t[-1] * N > 2.0 ** 62:
+        raise ValueError(f"times: the last time {t[-1]:.3g} is {t[-1] * N:.3g} SGD steps at N = {N}, "
+                         f"beyond the 2**62 step counter")
     steps = np.rint(t * N).astype(np.int64)
     if np.any(np.diff(steps) <= 0):
         raise ValueError(f"times must be at least 1/N = {1.0 / N:.3g} apart (two fall on the same step)")
@@ -221,13 +225,19 @@ def simulate_committee(model, N: int, times, *, Q0, R0, T=None, v0=None, seed: i
         depend on it except through the order of random draws, which is fixed).
     bound : float
         A run whose order parameters exceed ``bound`` in absolute value, or
-        become non-finite, stops with ``success=False``.
+        become non-finite, stops with ``success=False`` (finite, ``> 0``).
     stop_below, stop_after : float, optional
         Stop (successfully) at the first recorded time ``t >= stop_after``
         (default 0) where ``eg < stop_below`` (e.g. the escape from a plateau,
         :func:`escape_time`, which uses the same ``t >= after``); later records
         stay NaN.  ``stop_after`` must be a finite time ``>= 0`` and is only
         accepted together with ``stop_below``.
+
+    Before any work the memory of the run (weights, test set, one input
+    block: ``8 N (4 (K + M) + n_test + rows)`` bytes) is compared with the
+    memory available (``ValueError`` naming ``N`` above half of it), and a
+    run of more than ``1e11`` operations (``t_max N`` steps of
+    ``(K + M) N`` each) is announced by a :class:`UserWarning` stating its cost.
 
     Returns
     -------
@@ -249,8 +259,20 @@ def simulate_committee(model, N: int, times, *, Q0, R0, T=None, v0=None, seed: i
     seed = check_int("seed", seed, low=0)
     n_test = check_int("n_test", n_test, low=0)
     block_bytes = check_int("block_bytes", block_bytes, low=8)
+    bound = check_real("bound", bound, low=0.0, low_open=True)
     Q0, R0, T, v0, C = _initial_overlaps(model, Q0, R0, T, v0)
     steps = _times(times, N)
+    # memory: student and teacher weights (and the temporaries of weights_with_overlaps), the
+    # test set, one block of inputs
+    rows = max(1, block_bytes // (8 * N))
+    check_memory("N", 8.0 * N * (4 * (K + M) + n_test + rows),
+                 f"simulate_committee at N = {N} with n_test = {n_test}")
+    cost = float(steps[-1]) * (K + M) * N
+    if cost > 1e11:
+        warnings.warn(f"simulate_committee: {int(steps[-1]):.3g} SGD steps of O((K + M) N) = "
+                      f"{(K + M) * N:.3g} operations each ({cost:.2g} in all): expect about "
+                      f"{cost / 1e9:.2g} s or more (t_max = {steps[-1] / N:.3g}, N = {N})",
+                      stacklevel=2)
     if stop_below is not None:
         stop_below = check_real("stop_below", stop_below)
         stop_after = 0.0 if stop_after is None else check_real("stop_after", stop_after, low=0.0)
@@ -382,11 +404,17 @@ def committee_point(N, seed, *, model, times, Q0, R0, T=None, v0=None, n_test=0,
 
 def committee_options_from(theory) -> dict:
     """Simulator options read off an :class:`odes.Trajectory`: times and the initial condition."""
-    a = theory.arrays
-    return dict(times=np.asarray(a["t"], dtype=float), Q0=np.asarray(a["Q"][0]),
-                R0=np.asarray(a["R"][0]), T=np.asarray(a["T"]), v0=np.asarray(a["v"][0]))
+    a = theory.arrays if isinstance(theory, Result) else theory   # a Result or a mapping of arrays
+    out = dict(times=np.asarray(a["t"], dtype=float), Q0=np.asarray(a["Q"][0]), R0=np.asarray(a["R"][0]))
+    if "T" in a:
+        out["T"] = np.asarray(a["T"])
+    if "v" in a:
+        out["v0"] = np.asarray(a["v"][0])
+    return out
 
 
 register_simulator("odes.CommitteeMachine", Simulator(
     point="validation.committee:committee_point", x="t", observables=("eg", "Q", "R"),
     from_theory="validation.committee:committee_options_from"))
+
+committee_point.options_of = simulate_committee  # the options compare() may pass (validation.compare)

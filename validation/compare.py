@@ -350,6 +350,28 @@ DEFAULT_TOL_ABS_SCALE = 1e-3
 POWER_MDD = 0.8
 
 
+def _point_options(point):
+    """Keyword options a simulator point function accepts (``None``: cannot tell).
+
+    A point function that forwards ``**options`` names the function receiving
+    them in its attribute ``options_of``.
+    """
+    import inspect
+
+    names = set()
+    for fn in (point, getattr(point, "options_of", None)):
+        if fn is None:
+            return None
+        try:
+            params = inspect.signature(fn).parameters.values()
+        except (TypeError, ValueError):
+            return None
+        names |= {p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+        if not any(p.kind is p.VAR_KEYWORD for p in params):
+            return names - {"N", "d", "seed", "model"}
+    return None
+
+
 def _per_observable(name, value, observables, default):
     """``value`` (None, a float, or a mapping observable -> float) as {observable: float or None}."""
     if value is None:
@@ -469,7 +491,9 @@ def compare(theory, model, *, sizes: Sequence[int], seeds=8, observables: Sequen
         theory's ``eg``).
     sim_options : mapping, optional
         Options of the simulator's point function (override those read off
-        the theory, e.g. ``times``, ``n_test``).
+        the theory, e.g. ``times``, ``n_test``).  An option the point
+        function (or the simulator it forwards to, its ``options_of``) does
+        not take is a :class:`TypeError` before any simulation runs.
     progress : bool
         Progress bar of the sweep.
     archive : path, optional
@@ -485,12 +509,16 @@ def compare(theory, model, *, sizes: Sequence[int], seeds=8, observables: Sequen
     sim = get_simulator(model)
     if isinstance(sizes, (int, np.integer)):
         sizes = [sizes]
+    if isinstance(sizes, (str, bytes)) or not isinstance(sizes, (Sequence, np.ndarray)):
+        raise TypeError(f"sizes must be an int or a sequence of ints, got {type(sizes).__name__}")
     sizes = [check_int(f"sizes[{i}]", n, low=1) for i, n in enumerate(sizes)]
     if not sizes or len(set(sizes)) != len(sizes):
         raise ValueError(f"sizes must be a non-empty list of distinct sizes, got {sizes!r}")
     sizes = sorted(sizes)
     if isinstance(seeds, (int, np.integer)):
         seeds = list(range(check_int("seeds", seeds, low=2)))
+    elif isinstance(seeds, (str, bytes)) or not isinstance(seeds, (Sequence, np.ndarray)):
+        raise TypeError(f"seeds must be an int >= 2 or a sequence of distinct seeds, got {seeds!r}")
     else:
         seeds = [check_int(f"seeds[{i}]", s, low=0) for i, s in enumerate(seeds)]
         if len(seeds) < 2 or len(set(seeds)) != len(seeds):
@@ -507,17 +535,41 @@ def compare(theory, model, *, sizes: Sequence[int], seeds=8, observables: Sequen
     tabs = _per_observable("tol_abs", tol_abs, observables, None)
     trel = _per_observable("tol_rel", tol_rel, observables, DEFAULT_TOL_REL)
 
-    options = {}
-    if sim.from_theory is not None:
-        options.update(resolve_callable(sim.from_theory)(theory))
-    options.update(dict(sim_options or {}))
+    if sim_options is not None and not isinstance(sim_options, Mapping):
+        raise TypeError(f"sim_options must be a mapping of simulator options, got {type(sim_options).__name__}")
+    if theory_names is not None and not isinstance(theory_names, Mapping):
+        raise TypeError(f"theory_names must be a mapping observable -> theory array, "
+                        f"got {type(theory_names).__name__}")
     theory_names = dict(theory_names or {})
+    for o, tn in theory_names.items():
+        if o not in observables:
+            raise ValueError(f"theory_names: {o!r} is not a compared observable; compared: {observables}")
+        if not isinstance(tn, str):
+            raise ValueError(f"theory_names[{o!r}] must be the name of a theory array, got {tn!r}")
     tarrays = theory.arrays if isinstance(theory, Result) else theory
     if not isinstance(tarrays, Mapping):
         raise ValueError(f"theory must be a Result or a mapping of arrays, got {type(theory).__name__}")
     for o in observables:  # fail early on an observable the theory lacks
         if theory_names.get(o, o) not in tarrays:
-            raise ValueError(f"observables: the theory has no array {theory_names.get(o, o)!r}")
+            who = f"theory_names[{o!r}]" if o in theory_names else "observables"
+            raise ValueError(f"{who}: the theory has no array {theory_names.get(o, o)!r}; "
+                             f"it has {', '.join(sorted(tarrays))}")
+    point = resolve_callable(sim.point) if isinstance(sim.point, str) else sim.point
+    allowed = _point_options(point)
+    if allowed is not None and sim_options:
+        unknown = sorted(set(sim_options) - allowed)
+        if unknown:
+            raise TypeError(f"sim_options: unknown option(s) {', '.join(map(str, unknown))} of the "
+                            f"{getattr(point, '__name__', 'point')} simulator; allowed: {', '.join(sorted(allowed))}")
+    options = {}
+    if sim.from_theory is not None:
+        try:
+            options.update(resolve_callable(sim.from_theory)(theory))
+        except KeyError as exc:
+            if not sim_options:
+                raise ValueError(f"theory: no array {exc} to read the simulator options from "
+                                 f"(give them in sim_options)") from None
+    options.update(dict(sim_options or {}))
     theory_ok = bool(theory.success) if isinstance(theory, Result) else True
     theory_err = dict(theory.error_estimate) if isinstance(theory, Result) else {}
     opts = dict(sizes=tuple(sizes), seeds=tuple(seeds), power=power, level=level, z_tol=z_tol,
@@ -603,7 +655,8 @@ def compare(theory, model, *, sizes: Sequence[int], seeds=8, observables: Sequen
         bound = np.abs(d) + t_eq * sigma
         poor_fit = st["fit_p"] < level                              # NaN compares False
         # TOST at every point; never where the 1/N fit is rejected or the theory's error is unknown
-        agree_pts = (bound <= st["tol"]) & ~poor_fit & (not st["terr_unknown"])  # NaN compares False
+        # and never at any point of a failed theory (success=False): its values are not a result
+        agree_pts = (bound <= st["tol"]) & ~poor_fit & (not st["terr_unknown"]) & theory_ok  # NaN compares False
         mdd = (zcrit + t_pow) * sigma
         rejected = bool(np.any(rejected_pts))
         v = "agree" if bool(np.all(agree_pts)) else ("disagree" if rejected else "inconclusive")
@@ -648,6 +701,8 @@ def compare(theory, model, *, sizes: Sequence[int], seeds=8, observables: Sequen
             extra = " (a deviation is resolved, but within the tolerance)" if scalars[f"rejected_{o}"] else ""
             return f"{o}: agree within tolerance{extra}"
         why = []
+        if not theory_ok:
+            why.append("the theory failed (success=False)")
         if scalars[f"theory_err_unknown_{o}"]:
             why.append(f"the theory's error estimate of {theory_names.get(o, o)!r} is nan (could not "
                        "estimate), so agreement cannot be claimed")

@@ -41,7 +41,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from lmech.blocks.losses import Hinge, Square
-from lmech.checks import check_int
+from lmech.checks import check_array, check_int, check_memory, check_real
 from lmech.result import Result, register_result
 from lmech.status import Status
 
@@ -145,6 +145,20 @@ def _fit_hinge(X, y, lam, gtol):
     return u / lam, bool(viol < tol), int(sweeps)
 
 
+def _alphas(alphas):
+    alphas = check_array("alphas", alphas, finite=False).ravel()
+    if alphas.size == 0 or np.any(~np.isfinite(alphas)) or np.any(alphas <= 0):
+        raise ValueError("alphas must be a non-empty list of positive finite sample ratios")
+    return alphas
+
+
+def _check_data_memory(d, alphas, where, copies):
+    """The n x d data matrix (n = alpha d) and ``copies`` more of its size, before any work."""
+    n = float(np.max(alphas)) * d
+    check_memory("alphas", 8.0 * (1 + copies) * n * d,
+                 f"{where} at d = {d}, alpha = {float(np.max(alphas)):.3g} (n x d = {n:.3g} x {d} data)")
+
+
 def simulate_erm(model, d: int, alphas, *, seed: int = 0, gtol: float = 1e-8) -> GLMRun:
     """Empirical risk minimisation of a :class:`replica.ERM` model at dimension ``d``.
 
@@ -176,9 +190,9 @@ def simulate_erm(model, d: int, alphas, *, seed: int = 0, gtol: float = 1e-8) ->
         raise ValueError(f"model must be a replica.ERM, got {type(model).__name__}")
     d = check_int("d", d, low=1)
     seed = check_int("seed", seed, low=0)
-    alphas = np.asarray(alphas, dtype=float).ravel()
-    if alphas.size == 0 or np.any(~np.isfinite(alphas)) or np.any(alphas <= 0):
-        raise ValueError("alphas must be a non-empty list of positive sample ratios")
+    gtol = check_real("gtol", gtol, low=0.0, low_open=True)
+    alphas = _alphas(alphas)
+    _check_data_memory(d, alphas, "simulate_erm", copies=2)
     loss = model.loss
     if not isinstance(loss, (Square, Hinge)):
         loss.kernel_code("validation.simulate_erm")
@@ -246,7 +260,10 @@ def simulate_gamp(model, d: int, alphas, *, seed: int = 0, n_iter: int = 60, dam
     damping : float
         Damping ``0 <= damping < 1`` of ``w_hat``, ``v_hat`` (0: none).
     tol : float
-        Stopping tolerance on ``|Delta w_hat|^2 / d``.
+        Stopping tolerance on ``|Delta w_hat|^2 / d`` (``>= 0``).  ``success``
+        requires convergence at every alpha (else ``Status.MAX_ITER``);
+        ``tol = 0`` runs exactly ``n_iter`` iterations (``Status.STOPPED``,
+        successful if the estimates stay finite), for following the iterates.
     """
     import replica
     import replica.erm  # noqa: F401
@@ -255,12 +272,11 @@ def simulate_gamp(model, d: int, alphas, *, seed: int = 0, n_iter: int = 60, dam
         raise ValueError(f"model must be a replica.BayesOptimalGLM, got {type(model).__name__}")
     d = check_int("d", d, low=1)
     seed = check_int("seed", seed, low=0)
-    n_iter = check_int("n_iter", n_iter, low=1)
-    if not 0.0 <= damping < 1.0:
-        raise ValueError(f"damping must lie in [0, 1), got {damping!r}")
-    alphas = np.asarray(alphas, dtype=float).ravel()
-    if alphas.size == 0 or np.any(~np.isfinite(alphas)) or np.any(alphas <= 0):
-        raise ValueError("alphas must be a non-empty list of positive sample ratios")
+    n_iter = check_int("n_iter", n_iter, low=1, high=10**7)  # mse_iter holds P x n_iter values
+    damping = check_real("damping", damping, low=0.0, high=1.0, high_open=True)
+    tol = check_real("tol", tol, low=0.0)
+    alphas = _alphas(alphas)
+    _check_data_memory(d, alphas, "simulate_gamp", copies=3)
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed)
     P = alphas.size
@@ -298,10 +314,20 @@ def simulate_gamp(model, d: int, alphas, *, seed: int = 0, n_iter: int = 60, dam
         iters[j] = it
         m, q, err, mse = _errors(what, w_star, model.channel)
         out["m"][j], out["q"][j], out["test_error"][j], out["mse"][j] = m, q, err, mse
-    success = bool(np.all(np.isfinite(out["mse"])))
-    msg = (f"GAMP converged (|dw|^2/d < {tol:g}) at {int(conv.sum())} of {P} alphas"
-           if success else "GAMP produced non-finite estimates")
-    return GLMRun(success=success, status=Status.CONVERGED if success else Status.DIVERGED,
+    finite = bool(np.all(np.isfinite(out["mse"])))
+    if not finite:
+        success, status, msg = False, Status.DIVERGED, "GAMP produced non-finite estimates"
+    elif tol == 0.0:
+        success, status = True, Status.STOPPED
+        msg = f"GAMP ran the requested n_iter = {n_iter} iterations at every alpha (tol = 0: no stopping test)"
+    elif conv.all():
+        success, status = True, Status.CONVERGED
+        msg = f"GAMP converged (|dw|^2/d < {tol:g}) at all {P} alphas"
+    else:
+        success, status = False, Status.MAX_ITER
+        msg = (f"GAMP did not converge (|dw|^2/d < {tol:g}) within n_iter = {n_iter} at alpha = "
+               f"{alphas[~conv].tolist()} (converged at {int(conv.sum())} of {P} alphas)")
+    return GLMRun(success=success, status=status,
                   message=msg, n_iter=int(iters.sum()),
                   model=model, options={"d": d, "seed": seed, "n_iter": n_iter, "damping": damping,
                                         "tol": tol},
@@ -323,7 +349,7 @@ def state_evolution(model, alphas, n_iter: int) -> np.ndarray:
     Returns ``mse`` of shape (len(alphas), n_iter).
     """
     alphas = np.asarray(alphas, dtype=float).ravel()
-    n_iter = check_int("n_iter", n_iter, low=1)
+    n_iter = check_int("n_iter", n_iter, low=1, high=10**7)  # mse_iter holds P x n_iter values
     rho = model.rho
     out = np.empty((alphas.size, n_iter))
     for j, a in enumerate(alphas):
@@ -387,3 +413,6 @@ register_simulator("replica.ERM", Simulator(
 register_simulator("replica.BayesOptimalGLM", Simulator(
     point="validation.erm:gamp_point", x="alpha", observables=("test_error", "mse"),
     from_theory="validation.erm:alphas_from"))
+
+erm_point.options_of = simulate_erm      # the options compare() may pass (validation.compare)
+gamp_point.options_of = simulate_gamp

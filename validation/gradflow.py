@@ -27,7 +27,7 @@ import time
 import numpy as np
 
 from lmech.blocks import get_channel
-from lmech.checks import check_int, check_real
+from lmech.checks import check_array, check_int, check_real
 from lmech.result import Result, register_result
 
 from ._kernels import pspin as _kp
@@ -75,9 +75,9 @@ def _teacher_data(alpha, d, seed, norm2):
 
 
 def _times(times):
-    t = np.asarray(times, dtype=float).ravel()
+    t = check_array("times", times, finite=False).ravel()
     if t.size == 0 or not np.all(np.isfinite(t)) or t[0] < 0 or np.any(np.diff(t) <= 0):
-        raise ValueError("times must be a non-empty, strictly increasing sequence of times >= 0")
+        raise ValueError("times must be a non-empty, strictly increasing sequence of finite times >= 0")
     return t
 
 
@@ -558,3 +558,6 @@ register_simulator("dmft.SphericalPSpin", Simulator(
 register_simulator("dmft.RandomRNN", Simulator(
     point="validation.gradflow:rnn_point", x="t", observables=("C", "variance_t"),
     from_theory="validation.gradflow:times_from"))
+
+pspin_point.options_of = simulate_pspin  # the options compare() may pass (validation.compare)
+rnn_point.options_of = simulate_rnn
