@@ -414,7 +414,9 @@ def updating(path, *, config_text: str | None = None):
                 mode = "r+"
             else:
                 mode = "w"
-            with h5py.File(tmp, mode) as f:
+            # libver v110+: metadata checksums, so a damaged header fails to read instead of
+            # sending the HDF5 library into a loop (seen on random byte flips with the default)
+            with h5py.File(tmp, mode, libver=("v110", "latest")) as f:
                 _init_file(f, config_text)
                 yield f
             with open(tmp, "rb+") as fh:
