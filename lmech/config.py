@@ -856,9 +856,10 @@ def parse_config(data: Mapping[str, Any], text: str = "") -> RunConfig:
         read_section(data, "grid")
 
     fixed = read_values("model", model, kind.params, owner=kind.name, what="parameter")
-    for k, v in fixed.items():
-        if isinstance(model.get(k), dict):
-            _check_archivable(f"model.{k}", v)
+    if kind.model is not None:   # a from_model kind archives its fixed blocks as specs
+        for k, v in fixed.items():
+            if isinstance(model.get(k), dict):
+                _check_archivable(f"model.{k}", v)
     grid = None
     points = None
     if grid_in is not None and points_in is not None:
