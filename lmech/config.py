@@ -30,7 +30,10 @@ Instead of ``[grid]``, ``[[points]]`` tables give an explicit list of points.
 A parameter holding a building block (:data:`BLOCK_FIELDS`: ``prior``,
 ``channel``, ``loss``, ...) may be a name or a table naming its kind,
 ``channel = {kind = "probit", delta = 0.1}``, built by the factory
-registered for its family (:func:`register_block_factory`).
+registered for its family (:func:`register_block_factory`).  In ``lmech run``
+a block table fixes the parameter (``[model]``; the sweep archives the block's
+spec, :func:`lmech.spec.to_spec`); a table in ``[grid]`` or ``[[points]]`` is
+refused (a sweep's axes are numbers).
 
 Everything is checked before any work, and every error is a
 :class:`ConfigError` whose message starts with the key
