@@ -384,7 +384,9 @@ def _cmd_kinds(args) -> int:
         for group, params in (("model/grid", k.params), ("options", k.options)):
             for pn, p in params.items():
                 default = "required" if p.required else f"default {p.default!r}"
-                print(f"    {group} {pn} ({getattr(p.type, '__name__', p.type)}, {default}): {p.help}")
+                types = " or ".join(getattr(t, "__name__", str(t)) for t in
+                                    (p.type if isinstance(p.type, tuple) else (p.type,)))
+                print(f"    {group} {pn} ({types}, {default}): {p.help}")
     return 0
 
 

@@ -30,7 +30,10 @@ Instead of ``[grid]``, ``[[points]]`` tables give an explicit list of points.
 A parameter holding a building block (:data:`BLOCK_FIELDS`: ``prior``,
 ``channel``, ``loss``, ...) may be a name or a table naming its kind,
 ``channel = {kind = "probit", delta = 0.1}``, built by the factory
-registered for its family (:func:`register_block_factory`).
+registered for its family (:func:`register_block_factory`).  In ``lmech run``
+a block table fixes the parameter (``[model]``; the sweep archives the block's
+spec, :func:`lmech.spec.to_spec`); a table in ``[grid]`` or ``[[points]]`` is
+refused (a sweep's axes are numbers).
 
 Everything is checked before any work, and every error is a
 :class:`ConfigError` whose message starts with the key
@@ -169,12 +172,12 @@ class SweepKind:
             if missing:
                 raise ValueError(f"kind {name}: {missing} are not param fields of {model.__qualname__}")
             schema = {f: schema[f] for f in fields}
-        schema = {k: _config_param(p) for k, p in schema.items()}
+        schema = {k: _config_param(p, k) for k, p in schema.items()}
         for k, v in (defaults or {}).items():
             if k not in schema:
                 raise ValueError(f"kind {name}: default for {k!r}, which is not one of its model's params")
             schema[k] = dataclasses.replace(schema[k], default=schema[k].check(k, v))
-        extra = {k: _config_param(p) for k, p in _schema_of(extra_params).items()}
+        extra = {k: _config_param(p, k) for k, p in _schema_of(extra_params).items()}
         opts = _schema_of(options)
         overlap = (set(schema) & set(extra)) | ((set(schema) | set(extra)) & set(opts))
         if overlap:
@@ -216,13 +219,19 @@ def _schema_of(spec) -> dict:
     return params_of(spec)
 
 
-def _config_param(p: Param) -> Param:
-    """``p`` with its type narrowed to the scalar types a config can hold.
+def _config_param(p: Param, name: str = "") -> Param:
+    """``p`` with its type narrowed to what a config can hold.
 
-    A model field of type ``(str, Custom)`` is a name (``str``) in a config.
+    A model field of type ``(str, Custom)`` is a name (``str``) in a config,
+    except a block field (``name`` in :data:`BLOCK_FIELDS`): it keeps its
+    block classes, so that ``[model]`` may give it as a table
+    ``{kind = ..., ...}`` (built by :func:`build_block`).
     """
     if isinstance(p.type, tuple):
         scalar = tuple(t for t in p.type if t in (float, int, str, bool))
+        if name in BLOCK_FIELDS:
+            scalar += tuple(t for t in p.type if isinstance(t, type)
+                            and t not in (float, int, str, bool, object))
         if scalar and len(scalar) < len(p.type):
             return dataclasses.replace(p, type=scalar[0] if len(scalar) == 1 else scalar)
     return p
@@ -850,6 +859,10 @@ def parse_config(data: Mapping[str, Any], text: str = "") -> RunConfig:
         read_section(data, "grid")
 
     fixed = read_values("model", model, kind.params, owner=kind.name, what="parameter")
+    if kind.model is not None:   # a from_model kind archives its fixed blocks as specs
+        for k, v in fixed.items():
+            if isinstance(model.get(k), dict):
+                _check_archivable(f"model.{k}", v)
     grid = None
     points = None
     if grid_in is not None and points_in is not None:
@@ -858,6 +871,8 @@ def parse_config(data: Mapping[str, Any], text: str = "") -> RunConfig:
         if not grid_in:
             raise ConfigError("grid", "needs at least one axis")
         check_keys("grid", grid_in, kind.params, what="parameter", owner=kind.name)
+        for k, s in grid_in.items():
+            _refuse_swept_block(f"grid.{k}", k, s)
         for k in grid_in:
             if k in fixed:
                 raise ConfigError(f"grid.{k}", "is also fixed in [model]")
@@ -875,6 +890,7 @@ def parse_config(data: Mapping[str, Any], text: str = "") -> RunConfig:
             for k in p:
                 if k in fixed:
                     raise ConfigError(f"points[{i}].{k}", "is also fixed in [model]")
+                _refuse_swept_block(f"points[{i}].{k}", k, [p[k]])
             points.append(read_values(f"points[{i}]", p, kind.params, owner=kind.name, what="parameter"))
     else:
         raise ConfigError("grid", "missing: give [grid] axes or [[points]]")
@@ -897,6 +913,28 @@ def parse_config(data: Mapping[str, Any], text: str = "") -> RunConfig:
                     run=run, title=title, text=text)
     _check_points(cfg, given={*model, *swept, *options_in})
     return cfg
+
+
+def _refuse_swept_block(key: str, name: str, spec: Any) -> None:
+    """A :class:`ConfigError` on ``key`` if a swept value of block field ``name`` is a block table."""
+    if name not in BLOCK_FIELDS:
+        return
+    tables = ([i for i, v in enumerate(spec) if isinstance(v, dict)] if isinstance(spec, list)
+              else [None] if isinstance(spec, dict) and "kind" in spec else [])
+    if tables:
+        at = "" if tables[0] is None or key.startswith("points") else f"[{tables[0]}]"
+        raise ConfigError(key + at, f"a {BLOCK_FIELDS[name]} table {{kind = ...}} cannot be swept; "
+                          f"fix it in [model] ({name} = {{kind = ...}}) and sweep a numeric parameter")
+
+
+def _check_archivable(key: str, block: Any) -> None:
+    """A :class:`ConfigError` on ``key`` if a block given as a table cannot be archived as a spec."""
+    from .spec import to_spec
+
+    try:
+        to_spec(block)
+    except TypeError as exc:
+        raise ConfigError(key, f"cannot be archived: {exc}") from None
 
 
 def _check_points(cfg: RunConfig, given) -> None:

@@ -150,6 +150,21 @@ def test_example_configs_parse(path):
     assert len(cfg.all_points()) >= 2
 
 
+def test_glm_config_fixes_a_loss_given_as_a_table():
+    # [model] loss = {kind = "huber", delta = 0.5} is built by the loss registry (as by
+    # `lmech validate`), checked at every point by the kind, and kept as the block itself
+    from lmech.blocks.losses import Huber
+    data = {"kind": "dmft.glm", "model": {"loss": {"kind": "huber", "delta": 0.5}},
+            "grid": {"alpha": [1.0, 2.0]}}
+    cfg = parse_config(data)
+    assert cfg.fixed["loss"] == Huber(delta=0.5)
+    assert all(p["loss"] == Huber(delta=0.5) for p in cfg.all_points())
+    with pytest.raises(ConfigError, match=r"^model\.loss\.delta: must lie in"):
+        parse_config({**data, "model": {"loss": {"kind": "huber", "delta": 0.0}}})
+    with pytest.raises(ConfigError, match=r"^model\.loss\.kind: "):
+        parse_config({**data, "model": {"loss": {"kind": "hubber"}}})
+
+
 def test_bad_config_names_key():
     with pytest.raises(ConfigError, match="model.T"):
         parse_config({"kind": "dmft.pspin", "model": {"T": -1.0}, "grid": {"p": [3]}})

@@ -282,3 +282,28 @@ def test_validate_points_a_sweep_kind_to_lmech_run():
     text = 'kind = "validation.capacity"\n[grid]\nalpha = [1.0]\n'
     assert "use lmech run" in raises_on("kind", validation_config, text)
     assert "use lmech run" not in raises_on("kind", validation_config, 'kind = "validation.nope"\n')
+
+
+@dataclass(frozen=True)
+class Bend:             # a block not registered with lmech.spec.register_model: no spec
+    by: float = 0.0
+
+
+def test_a_from_model_kind_refuses_a_block_table_it_cannot_archive():
+    # a sweep archives its fixed parameters as specs (lmech.spec.to_spec); a block field given as
+    # a table must build a registered block, else the config is refused before any work
+    from lmech.spec import Model, param
+
+    register_block_factory("bend", lambda name, by=0.0: Bend(by), fields=("bender",))
+
+    @dataclass(frozen=True)
+    class Bent(Model):
+        bender: object = param("none", type=(str, Bend))
+        x: float = param(1.0)
+
+    register_kind(SweepKind.from_model(Bent, name="lmech.test_config_bent", solve=lambda m: {"y": m.x},
+                                       point="tests.test_lmech_config:nothing"))
+    base = {"kind": "lmech.test_config_bent", "grid": {"x": [1.0, 2.0]}}
+    assert parse_config({**base, "model": {"bender": "none"}}).fixed["bender"] == "none"
+    with pytest.raises(ConfigError, match=r"^model\.bender: cannot be archived: Bend is not registered"):
+        parse_config({**base, "model": {"bender": {"kind": "bend", "by": 0.5}}})

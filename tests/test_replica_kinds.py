@@ -246,3 +246,55 @@ def test_results_roundtrip_through_archive(tmp_path):
         archive.save(r, path, f"r{i}")
         back = archive.load(path, f"r{i}")
         assert type(back) is type(r) and back.same_as(r)
+
+
+def test_erm_config_fixes_a_loss_given_as_a_table(tmp_path):
+    """``loss = {kind = "huber", delta = 1.0}`` in [model] is the Huber block, run and archived as such.
+
+    The sweep must compute what ``replica.solve`` computes for ``ERM(Huber(1.0), ...)``: the first
+    point from the default start, the second warm-started from the first (the kind's documented
+    warm start, i.e. ``init=`` the previous converged result), both bit for bit; the warm start
+    moves the answer only within the solver's own error estimate.
+    """
+    import lmech.archive as archive
+    from lmech.blocks.losses import Huber
+    from lmech.config import ConfigError
+    from replica.blocks import get_prior
+    from replica.kinds import erm_plot
+
+    data = {"kind": "replica.erm", "model": {"loss": {"kind": "huber", "delta": 1.0}, "rho": 0.9},
+            "grid": {"alpha": [0.5, 2.0]}}
+    cfg = parse_config(data)
+    assert cfg.fixed["loss"] == Huber(delta=1.0)
+    path = tmp_path / "huber.h5"
+    sweep(cfg.kind.point, cfg.grid, fixed={**cfg.fixed, **cfg.options}, archive=path)
+    back = archive.load(path, "sweep")
+    assert back.meta["fixed"]["loss"] == Huber(delta=1.0)   # the fixed block's spec, reloaded
+
+    model = replica.ERM(loss=Huber(1.0), reg=0.1, teacher_prior=get_prior("gaussian", rho=0.9),
+                        channel="sign")
+    names = ("test_error", "train_loss", "m", "q", "V")
+    previous = None
+    for i, alpha in enumerate([0.5, 2.0]):
+        assert back.model_at(i) == model and back.model_at(i).loss == Huber(delta=1.0)
+        ref = replica.solve(model, alpha, **cfg.options, **({} if previous is None else {"init": previous}))
+        assert ref.success
+        for k in names:
+            assert back.arrays[k][i] == ref.scalars[k], (i, k)
+        cold = replica.solve(model, alpha, **cfg.options)
+        for k in ("test_error", "m", "q", "V"):
+            assert abs(back.arrays[k][i] - cold.scalars[k]) <= 2 * cold.error_estimate[k], (i, k)
+        previous = ref
+    fig, ax = plt.subplots()
+    erm_plot(back, ax)          # the reloaded archive plots
+    assert len(ax.get_lines()) == 2
+    plt.close(fig)
+
+    with pytest.raises(ConfigError, match=r"^model\.loss\.delta: must lie in"):
+        parse_config({**data, "model": {"loss": {"kind": "huber", "delta": -1.0}}})
+    with pytest.raises(ConfigError, match=r"^model\.loss\.delt: unknown parameter"):
+        parse_config({**data, "model": {"loss": {"kind": "huber", "delt": 1.0}}})
+    with pytest.raises(ConfigError, match=r"^grid\.loss\[1\]: a loss table .* cannot be swept"):
+        parse_config({**data, "model": {}, "grid": {"alpha": [1.0], "loss": ["square", {"kind": "huber"}]}})
+    with pytest.raises(ConfigError, match=r"^points\[0\]\.loss: a loss table .* cannot be swept"):
+        parse_config({"kind": "replica.erm", "points": [{"alpha": 1.0, "loss": {"kind": "huber"}}]})
