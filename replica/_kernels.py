@@ -213,7 +213,7 @@ def _gb_logz_direct(b, r, rho):
     ``N(0, r + r**2)`` to ``N(0, r)``; full relative accuracy when ``log Z0``
     is small (``r -> 0``), log-sum-exp once ``g`` is large.
     """
-    y = 0.5 * b * b / (1.0 + r) - 0.5 * math.log1p(r)
+    y = 0.5 * b * (b / (1.0 + r)) - 0.5 * math.log1p(r)
     if y < 30.0:
         return math.log1p(rho * math.expm1(y))
     return math.log(rho) + y + math.log1p(math.exp(math.log1p(-rho) - math.log(rho) - y))
@@ -226,9 +226,9 @@ def _gb_fv(b, r, rho):
         pi = 1.0
     else:
         # pi = sigmoid(l2 - l1), l2 - l1 = B^2/(2(1+r)) - a
-        u = math.log1p(-rho) - math.log(rho) + 0.5 * math.log1p(r) - 0.5 * b * b / (1.0 + r)
+        u = math.log1p(-rho) - math.log(rho) + 0.5 * math.log1p(r) - 0.5 * b * (b / (1.0 + r))
         pi = 1.0 / (1.0 + math.exp(u)) if u < 700.0 else 0.0
-    return pi / (1.0 + r) + pi * (1.0 - pi) * b * b / ((1.0 + r) * (1.0 + r))
+    return pi / (1.0 + r) + pi * (1.0 - pi) * (b / (1.0 + r)) ** 2
 
 
 @njit(cache=True)
@@ -295,7 +295,7 @@ def _gb_component(sd, r, rho, shift, xg, wg):
         x = xs[j]
         dens = 2.0 * norm * math.exp(-0.5 * (x / sd) ** 2) * ws[j]
         if shift:
-            s_l += dens * (_softplus(a - 0.5 * x * x / (1.0 + r)) if rho < 1.0 else 0.0)
+            s_l += dens * (_softplus(a - 0.5 * x * (x / (1.0 + r))) if rho < 1.0 else 0.0)
         else:
             s_l += dens * _gb_logz_direct(x, r, rho)
         s_v += dens * _gb_fv(x, r, rho)
@@ -324,7 +324,7 @@ def gauss_bernoulli_psi_mmse(r, rho, xg, wg):
     c0 = math.log(rho) - 0.5 * math.log1p(r) + 0.5 * r * (1.0 - rho) / (1.0 + r)
     shift = 0.5 * r * rho > abs(c0)
     l0, v0 = _gb_component(math.sqrt(r), r, rho, shift, xg, wg)
-    l1, v1 = _gb_component(math.sqrt(r + r * r), r, rho, shift, xg, wg)
+    l1, v1 = _gb_component(math.sqrt(r) * math.sqrt(1.0 + r), r, rho, shift, xg, wg)
     el = (1.0 - rho) * l0 + rho * l1
     psi = c0 + el if shift else el - 0.5 * r * rho
     return psi, (1.0 - rho) * v0 + rho * v1
