@@ -318,6 +318,7 @@ def test_relu_sharp_output_noise_vs_nested_quadrature(delta, q):
 @given(logr=st.floats(-6.0, 8.0), rho=st.floats(0.01, 0.99))
 @example(logr=8.0, rho=0.5)
 @example(logr=-5.75, rho=0.01)
+@example(logr=8.0, rho=0.99)
 def test_gauss_bernoulli_vs_mpmath(logr, rho):
     # B = r w* + sqrt(r) xi with w* ~ (1-rho) delta_0 + rho N(0,1): B ~ N(0, r) or N(0, r + r^2);
     # Z0(B) = (1-rho) + rho exp(B^2/(2(1+r))) / sqrt(1+r); the posterior weight of the non-zero
