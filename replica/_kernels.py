@@ -200,55 +200,104 @@ def rademacher_mmse(r, xg, wg):
 
 
 @njit(cache=True)
-def _gb_logz(b, r, rho):
-    """``log Z0(B, A=r)`` for ``P0 = (1-rho) delta_0 + rho N(0, 1)``, log-sum-exp."""
-    l1 = math.log1p(-rho) if rho < 1.0 else -math.inf
-    l2 = math.log(rho) - 0.5 * math.log1p(r) + 0.5 * b * b / (1.0 + r)
-    mx = max(l1, l2)
-    return mx + math.log(math.exp(l1 - mx) + math.exp(l2 - mx))
+def _softplus(u):
+    """``log(1 + exp(u))`` without overflow or loss for large ``|u|``."""
+    return max(u, 0.0) + math.log1p(math.exp(-abs(u)))
+
+
+@njit(cache=True)
+def _gb_logz_direct(b, r, rho):
+    """``log Z0(B, A=r) = log1p(rho expm1(y))``, ``y = B**2/(2(1+r)) - log(1+r)/2``.
+
+    ``Z0 = 1 - rho + rho g`` with ``g = exp(y)`` the likelihood ratio of
+    ``N(0, r + r**2)`` to ``N(0, r)``; full relative accuracy when ``log Z0``
+    is small (``r -> 0``), log-sum-exp once ``g`` is large.
+    """
+    y = 0.5 * b * (b / (1.0 + r)) - 0.5 * math.log1p(r)
+    if y < 30.0:
+        return math.log1p(rho * math.expm1(y))
+    return math.log(rho) + y + math.log1p(math.exp(math.log1p(-rho) - math.log(rho) - y))
 
 
 @njit(cache=True)
 def _gb_fv(b, r, rho):
     """Posterior variance of ``w`` given ``B`` (Gauss–Bernoulli prior)."""
-    lz = _gb_logz(b, r, rho)
-    pi = math.exp(math.log(rho) - 0.5 * math.log1p(r) + 0.5 * b * b / (1.0 + r) - lz)
-    return pi / (1.0 + r) + pi * (1.0 - pi) * b * b / ((1.0 + r) * (1.0 + r))
+    if rho >= 1.0:
+        pi = 1.0
+    else:
+        # pi = sigmoid(l2 - l1), l2 - l1 = B^2/(2(1+r)) - a
+        u = math.log1p(-rho) - math.log(rho) + 0.5 * math.log1p(r) - 0.5 * b * (b / (1.0 + r))
+        pi = 1.0 / (1.0 + math.exp(u)) if u < 700.0 else 0.0
+    return pi / (1.0 + r) + pi * (1.0 - pi) * (b / (1.0 + r)) ** 2
 
 
 @njit(cache=True)
-def _gb_component(sd, r, rho, xg, wg):
-    """``(E log Z0, E f_v)`` for ``B ~ N(0, sd**2)`` by composite Gauss–Legendre.
+def _gb_switch(r, rho):
+    """``(x0, d)``: real part and distance from the real axis of the nearest singularity in ``B``.
 
-    The posterior weight of the non-zero component switches from 0 to 1 at
-    ``|B*| = sqrt(2 (1+r) log((1-rho) sqrt(1+r) / rho))`` over a width
-    ``(1+r)/B*``; panels are placed at multiples of ``sd`` on ``[0, 12 sd]``
-    and around ``B*`` so that the switch is resolved for any ``r``.
+    ``Z0`` vanishes (and ``log Z0``, the posterior weight ``pi`` are singular)
+    where ``B**2 = s + i c_k``, ``s = 2 (1+r) log((1-rho) sqrt(1+r) / rho)``,
+    ``c_k = +-2 pi (2k+1) (1+r)``.  The nearest to the real axis is ``k = 0``;
+    every singularity with real part ``x`` lies at least ``max(d, x - x0)``
+    from it (``Re**2 - Im**2 = s``), so panels of width ``d`` at ``x0`` graded
+    geometrically away from it resolve the switch of the posterior (for
+    ``s >> c``: at ``B* = sqrt s`` over a width ``d ~ pi (1+r) / B*``).
+    ``d = inf`` for ``rho = 1`` (``Z0`` has no zeros).
     """
-    edges = np.empty(32)
-    k = 0
-    for j in range(13):
-        edges[k] = j * sd
-        k += 1
-    arg = (1.0 - rho) * math.sqrt(1.0 + r) / rho if rho < 1.0 else 0.0
-    if arg > 1.0:
-        bs = math.sqrt(2.0 * (1.0 + r) * math.log(arg))
-        wid = (1.0 + r) / bs
-        for f in (-8.0, -4.0, -2.0, -1.0, 0.0, 1.0, 2.0, 4.0, 8.0):
-            e = bs + f * wid
-            if 0.0 < e < 12.0 * sd:
-                edges[k] = e
-                k += 1
-    ed = np.sort(edges[:k])
+    if rho >= 1.0:
+        return 0.0, math.inf
+    s = 2.0 * (1.0 + r) * (math.log1p(-rho) - math.log(rho) + 0.5 * math.log1p(r))
+    c = 2.0 * math.pi * (1.0 + r)
+    h = math.hypot(s, c)
+    if s >= 0.0:
+        x0 = math.sqrt(0.5 * (h + s))
+        d = 0.5 * c / x0
+    else:
+        d = math.sqrt(0.5 * (h - s))
+        x0 = 0.5 * c / d
+    return x0, d
+
+
+@njit(cache=True)
+def _gb_component(sd, r, rho, shift, xg, wg):
+    """``(E f_l, E f_v)`` for ``B ~ N(0, sd**2)`` by the layer's panel rule.
+
+    ``f_l`` is ``log Z0 - l2`` (``shift``: ``softplus(l1 - l2)``,
+    ``l1 = log(1-rho)``, ``l2 = log rho - log(1+r)/2 + B**2/(2(1+r))``) or
+    ``log Z0`` (direct), ``f_v`` the posterior variance.  Panels no wider than
+    ``sd`` on ``[0, 12 sd]``, graded geometrically (ratio 2, from width ``d``)
+    on both sides of the singularity ``(x0, d)`` of :func:`_gb_switch`, so that
+    every panel's nearest singularity lies at least about its own width away
+    for every ``r, rho``.
+    """
+    hi = 12.0 * sd
+    x0, d = _gb_switch(r, rho)
+    pins = np.empty(2 * 64 + 1)
+    m = 0
+    if d < sd:
+        pins[m] = x0
+        m += 1
+        f = d
+        while f < hi and m < pins.shape[0] - 1:
+            pins[m] = x0 - f
+            pins[m + 1] = x0 + f
+            m += 2
+            f *= 2.0
+    edges = np.empty(_n_edges(0.0, hi, sd, m))
+    k = panel_edges(0.0, hi, sd, pins[:m], edges)
+    a = math.log1p(-rho) - math.log(rho) + 0.5 * math.log1p(r) if rho < 1.0 else -math.inf
     s_l = 0.0
     s_v = 0.0
     norm = 1.0 / (sd * math.sqrt(2.0 * math.pi))
     xs = np.empty((k - 1) * xg.shape[0])
     ws = np.empty_like(xs)
-    for j in range(panel_nodes(ed, k, xg, wg, xs, ws)):
+    for j in range(panel_nodes(edges, k, xg, wg, xs, ws)):
         x = xs[j]
         dens = 2.0 * norm * math.exp(-0.5 * (x / sd) ** 2) * ws[j]
-        s_l += dens * _gb_logz(x, r, rho)
+        if shift:
+            s_l += dens * (_softplus(a - 0.5 * x * (x / (1.0 + r))) if rho < 1.0 else 0.0)
+        else:
+            s_l += dens * _gb_logz_direct(x, r, rho)
         s_v += dens * _gb_fv(x, r, rho)
     return s_l, s_v
 
@@ -261,12 +310,24 @@ def gauss_bernoulli_psi_mmse(r, rho, xg, wg):
     ``B ~ N(0, r + r**2)`` with probability ``rho`` (``w* ~ N(0, 1)``);
     ``rho - q = E[posterior variance]`` (Nishimori).  ``(xg, wg)`` is a
     Gauss–Legendre rule on ``[-1, 1]``.
+
+    ``Psi_P0 - r rho/2 = E log Z0 - r rho/2`` cancels two terms of size
+    ``r rho/2`` as ``r`` grows; writing ``log Z0 = l2 + softplus(l1 - l2)``
+    and integrating ``l2`` exactly (``E B**2 = r + rho r**2``) gives
+    ``log rho - log(1+r)/2 + r (1-rho) / (2 (1+r)) + E softplus(l1 - l2)``,
+    whose terms are ``O(log(r/rho))``.  The direct form is used when
+    ``r rho / 2`` is the smaller of the two cancelling scales (small ``r``,
+    where ``log Z0`` is evaluated as ``log1p(rho expm1(y))``).
     """
     if r <= 0.0:
         return 0.0, rho
-    l0, v0 = _gb_component(math.sqrt(r), r, rho, xg, wg)
-    l1, v1 = _gb_component(math.sqrt(r + r * r), r, rho, xg, wg)
-    return (1.0 - rho) * l0 + rho * l1 - 0.5 * r * rho, (1.0 - rho) * v0 + rho * v1
+    c0 = math.log(rho) - 0.5 * math.log1p(r) + 0.5 * r * (1.0 - rho) / (1.0 + r)
+    shift = 0.5 * r * rho > abs(c0)
+    l0, v0 = _gb_component(math.sqrt(r), r, rho, shift, xg, wg)
+    l1, v1 = _gb_component(math.sqrt(r) * math.sqrt(1.0 + r), r, rho, shift, xg, wg)
+    el = (1.0 - rho) * l0 + rho * l1
+    psi = c0 + el if shift else el - 0.5 * r * rho
+    return psi, (1.0 - rho) * v0 + rho * v1
 
 
 # ---------------------------------------------------------------------------

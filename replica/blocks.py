@@ -207,12 +207,23 @@ class Rademacher(_priors.Rademacher, Prior):
 @register_model("replica.GaussBernoulli")
 @dataclass(frozen=True)
 class GaussBernoulli(_priors.GaussBernoulli, Prior):
-    """Sparse prior ``(1 - rho) delta_0 + rho N(0, 1)`` (second moment ``rho``)."""
+    """Sparse prior ``(1 - rho) delta_0 + rho N(0, 1)`` (second moment ``rho``).
+
+    ``psi_minus`` and ``mmse`` by the layer's panel rule in ``B``: panels no
+    wider than the standard deviation of ``B``, graded geometrically around
+    the nearest complex singularity of ``log Z0`` (the switch of the
+    posterior, width ``~ (1 + r) / B*``), ``n // 4`` nodes per panel
+    (``n >= N_PANEL_MIN``).  ``psi_minus`` integrates the quadratic part of
+    ``log Z0`` in closed form, free of the cancellation against ``r rho / 2``.
+    At the default ``n``, for ``log r`` in ``[-6, 8]`` and ``rho`` in
+    ``[0.01, 0.99]``, both are at their rounding floor (checked against
+    mpmath: ``mmse`` within 1e-15 relative, ``psi_minus`` within a few ulp
+    of ``min(r rho / 2, |log rho| + log(1 + r) / 2)``, the scale of the
+    terms it adds).
+    """
 
     n_min = N_PANEL_MIN
 
-    # composite Gauss-Legendre with panels at the switch of the posterior
-    # (n_quad sets the nodes per panel as n // 4; n >= N_PANEL_MIN)
     def psi_minus(self, r, n=N_QUAD):
         if math.isinf(r):
             return -math.inf
