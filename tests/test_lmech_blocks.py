@@ -92,7 +92,7 @@ def _prox_objective(loss, y, v, c):
 
 
 @pytest.mark.parametrize("name", NAMES)
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, derandomize=True)
 @given(v=st.floats(-40.0, 40.0), logc=st.floats(-3.0, 3.0), yneg=st.booleans())
 def test_prox_is_the_minimiser(name, v, logc, yneg):
     # h = argmin l(y, h) + (h - v)^2/(2c): the objective is (1/c)-strongly convex, so an objective
@@ -146,7 +146,7 @@ def test_numba_table_equals_python_methods(name):
     assert np.array_equal(t, [L.prox_margin(loss.code, loss.par, b, 0.7) for b in h])
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=80, deadline=None, derandomize=True)
 @given(y=st.floats(-20.0, 20.0), v=st.floats(-40.0, 40.0), logc=st.floats(-3.0, 3.0),
        logd=st.floats(-2.0, 1.5))
 def test_huber_prox_real_labels_is_the_minimiser(y, v, logc, logd):
