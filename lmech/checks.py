@@ -88,15 +88,15 @@ def _short(value: Any, n: int = 60) -> str:
 
 
 def check_array(name: str, value: Any, *, shape: tuple | None = None, ndim: int | None = None,
-                finite: bool = True) -> np.ndarray:
+                finite: bool = True, min_size: int = 0) -> np.ndarray:
     """Return ``value`` as a C-contiguous float64 array after checking what it holds.
 
     Rejects, with a :class:`ValueError` naming ``name``, what NumPy would
     fail on or silently mangle: strings, ``None``, ragged nested lists,
     complex numbers (NumPy would drop the imaginary part), booleans and
     other non-numeric entries; then the number of dimensions ``ndim``, the
-    ``shape`` (an entry ``None`` matches any length) and, with ``finite``,
-    NaN and infinite entries.
+    ``shape`` (an entry ``None`` matches any length), at least ``min_size``
+    entries and, with ``finite``, NaN and infinite entries.
     """
     if value is None or isinstance(value, (str, bytes)):
         raise ValueError(f"{name} must be an array of real numbers, got {_short(value)}")
@@ -117,6 +117,8 @@ def check_array(name: str, value: Any, *, shape: tuple | None = None, ndim: int 
             want is not None and got != want for got, want in zip(arr.shape, shape))):
         want = "(" + ", ".join("any" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
         raise ValueError(f"{name} must have shape {want}, got {arr.shape}")
+    if arr.size < min_size:
+        raise ValueError(f"{name} must hold at least {min_size} value(s), got {arr.size}")
     if finite and not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must be finite")
     return arr
@@ -141,40 +143,6 @@ def check_psd(name: str, value: Any, *, tol: float = 1e-12) -> np.ndarray:
         raise ValueError(f"{name} must be symmetric")
     if arr.size and float(np.linalg.eigvalsh(arr).min()) < -tol * scale:
         raise ValueError(f"{name} must be positive semidefinite")
-    return arr
-
-
-def check_array(name: str, value: Any, *, ndim: int | None = None, shape: tuple | None = None,
-                finite: bool = True, min_size: int = 0) -> np.ndarray:
-    """Return ``value`` as a C-contiguous float64 array, naming ``name`` on bad input.
-
-    Raises :class:`ValueError` naming ``name`` for a string, ragged nesting,
-    complex or non-numeric entries, a wrong ``ndim`` / ``shape`` (``None``
-    in ``shape`` matches any length), fewer than ``min_size`` entries, or
-    (with ``finite``) NaN / infinite entries.
-    """
-    if isinstance(value, (str, bytes)):
-        raise ValueError(f"{name} must be an array of real numbers, got the string {value!r}")
-    try:
-        arr = np.asarray(value)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"{name} must be a rectangular array of real numbers ({exc})") from None
-    if arr.dtype.kind == "c":
-        raise ValueError(f"{name} must be real, got complex entries")
-    if arr.dtype.kind not in "iuf":
-        raise ValueError(f"{name} must be an array of real numbers, got dtype {arr.dtype} "
-                         f"(ragged nesting, strings or objects)")
-    arr = np.ascontiguousarray(arr, dtype=np.float64)
-    if ndim is not None and arr.ndim != ndim:
-        raise ValueError(f"{name} must have {ndim} dimension(s), got shape {arr.shape}")
-    if shape is not None and (arr.ndim != len(shape) or
-                              any(s is not None and a != s for a, s in zip(arr.shape, shape))):
-        want = tuple("any" if s is None else s for s in shape)
-        raise ValueError(f"{name} must have shape {want}, got {arr.shape}")
-    if arr.size < min_size:
-        raise ValueError(f"{name} must hold at least {min_size} value(s), got {arr.size}")
-    if finite and not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must be finite")
     return arr
 
 
