@@ -17,48 +17,19 @@ import os
 import sys
 import warnings
 
+from lmech.checks import MEMORY_CAP_BYTES, available_memory
+
 __all__ = ["CostWarning", "SLOW_SECONDS", "MEMORY_CAP_BYTES", "available_memory", "check_cost",
            "format_seconds"]
 
 #: A run expected to take longer than this (seconds, reference machine) warns first.
 SLOW_SECONDS = 60.0
-#: Used when the available memory cannot be read from the system.
-MEMORY_CAP_BYTES = 8 * 2 ** 30
 #: Fraction of the available memory a run may plan to use.
 MEMORY_FRACTION = 0.8
 
 
 class CostWarning(UserWarning):
     """A dmft run expected to take long (:data:`SLOW_SECONDS`); the message states the estimate."""
-
-
-def available_memory() -> int:
-    """Bytes of memory available: MemAvailable (else free pages, else ``MEMORY_CAP_BYTES``),
-    capped by a cgroup v2 limit (``memory.max - memory.current``) where there is one."""
-    avail = None
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    avail = int(line.split()[1]) * 1024
-                    break
-    except OSError:
-        pass
-    if avail is None:
-        try:
-            avail = int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
-        except (ValueError, OSError, AttributeError):
-            avail = MEMORY_CAP_BYTES
-    try:
-        with open("/sys/fs/cgroup/memory.max") as f:
-            limit = f.read().strip()
-        if limit != "max":
-            with open("/sys/fs/cgroup/memory.current") as f:
-                used = int(f.read().strip())
-            avail = min(avail, int(limit) - used)
-    except (OSError, ValueError):
-        pass
-    return avail
 
 
 def format_seconds(s: float) -> str:

@@ -146,20 +146,40 @@ def check_psd(name: str, value: Any, *, tol: float = 1e-12) -> np.ndarray:
     return arr
 
 
+#: used when the available memory cannot be read from the system
+MEMORY_CAP_BYTES = 8 * 2 ** 30
+
+
 def available_memory() -> int:
-    """Bytes of memory available now (``MemAvailable`` on Linux; else the physical memory)."""
+    """Bytes of memory available now: ``MemAvailable`` (else free pages, else
+    :data:`MEMORY_CAP_BYTES`), capped by a cgroup v2 limit (``memory.max -
+    memory.current``) where there is one."""
+    import os
+
+    avail = None
     try:
         with open("/proc/meminfo") as f:
             for line in f:
                 if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:  # pragma: no cover
+                    avail = int(line.split()[1]) * 1024
+                    break
+    except (OSError, ValueError, IndexError):
         pass
-    try:  # pragma: no cover
-        import os
-        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-    except (ValueError, OSError, AttributeError):  # pragma: no cover
-        return 1 << 62
+    if avail is None:
+        try:
+            avail = int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+        except (ValueError, OSError, AttributeError):
+            avail = MEMORY_CAP_BYTES
+    try:
+        with open("/sys/fs/cgroup/memory.max") as f:
+            limit = f.read().strip()
+        if limit != "max":
+            with open("/sys/fs/cgroup/memory.current") as f:
+                used = int(f.read().strip())
+            avail = min(avail, int(limit) - used)
+    except (OSError, ValueError):
+        pass
+    return avail
 
 
 def check_memory(name: str, nbytes: float, what: str, *, fraction: float = 0.5) -> None:

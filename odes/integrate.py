@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import time
 import warnings
 
@@ -22,7 +21,8 @@ import numpy as np
 from scipy.integrate import solve_ivp
 from scipy.optimize import brentq, minimize_scalar
 
-from lmech.checks import check_array, check_choice, check_int, check_psd, check_real, check_shape
+from lmech.checks import (available_memory, check_array, check_choice, check_int, check_psd, check_real,
+                          check_shape)
 from lmech.result import Result, register_result
 from lmech.status import Status
 
@@ -725,22 +725,6 @@ def _run_dop853(system, y0, t_max, rtol, atol, max_step, t_eval, bound, eg_tol, 
 
 #: The DOP853 coefficients (Hairer's tableau, read from scipy so they are not retyped here).
 _TAB = _kernels.dop853_tableau()
-
-
-def available_memory() -> int:
-    """Bytes of memory available to a new allocation (``MemAvailable`` of ``/proc/meminfo``;
-    the physical memory where that cannot be read)."""
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-    except (ValueError, OSError, AttributeError):
-        return 8 << 30
 
 
 def _gib(nbytes) -> str:
