@@ -64,6 +64,7 @@ import h5py
 import numpy as np
 
 from ._version import __version__
+from .checks import _short
 from .result import Result, result_class
 from .spec import from_spec, import_layer, to_spec
 from .status import VOCABULARY
@@ -192,12 +193,6 @@ def _check_format(f: h5py.File, path) -> None:
         raise ArchiveError(f"{path} has archive format_version {version}, newer than this "
                            f"package reads ({FORMAT_VERSION}); upgrade learning-mechanics",
                            group="/", item="format_version")
-
-
-def _short(value, n: int = 60) -> str:
-    """``repr(value)`` cut to ``n`` characters, for messages about damaged data."""
-    r = repr(value.item() if isinstance(value, np.generic) else value)
-    return r if len(r) <= n else r[: n - 3] + "..."
 
 
 def _init_file(f: h5py.File, config_text: str | None) -> None:

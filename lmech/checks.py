@@ -83,7 +83,8 @@ def check_options(given: Mapping[str, Any], allowed: Iterable[str], where: str) 
 
 
 def _short(value: Any, n: int = 60) -> str:
-    r = repr(value)
+    """``repr(value)`` cut to ``n`` characters, for messages about bad input or damaged data."""
+    r = repr(value.item() if isinstance(value, np.generic) else value)
     return r if len(r) <= n else r[: n - 3] + "..."
 
 
