@@ -999,3 +999,37 @@ def erm_diagram(model: ERM, alphas, regs, *, executor=None, **options) -> dict:
     arr = np.stack(rows, axis=1)  # (alpha, reg, 4)
     return {"alpha": alphas, "reg": regs, "test_error": arr[..., 0], "train_loss": arr[..., 1],
             "q": arr[..., 2], "n_iter": arr[..., 3]}
+
+
+# ---------------------------------------------------------------------------
+# public within the package: the channel side of the saddle point, shared with
+# replica.gcm_erm (the Gaussian covariate model changes only the prior side)
+# ---------------------------------------------------------------------------
+#: largest panel rule of the adaptive refinement (public name of ``_N_QUAD_MAX``)
+N_QUAD_MAX = _N_QUAD_MAX
+
+
+def channel_hats(model: ERM, alpha, m, q, V, n=12):
+    """``(mhat, qhat, Vhat, train_loss)`` of the channel side at ``(m, q, V)``, ``n`` nodes per panel.
+
+    The integrals of :func:`solve_erm` (the hats of Aubin et al. 2020, eq. 12),
+    which depend on the model only through its loss, its channel and the
+    teacher second moment ``model.rho``.
+    """
+    return _hats(model, alpha, m, q, V, n)
+
+
+def saddle_observables(model: ERM, alpha, m, q, V, hats, n=16) -> dict:
+    """The scalars :func:`solve_erm` reports at ``(m, q, V)`` with channel ``hats``
+    (test errors, training loss and, for classification, training error)."""
+    return _observables(model, alpha, m, q, V, hats, n)
+
+
+def error_keys(model: ERM) -> tuple:
+    """The observables whose error :func:`solve_erm` estimates for ``model``."""
+    return _err_keys(model)
+
+
+def refinement_error(Fn, x, n, keys, rtol):
+    """The error estimate of :func:`solve_erm` for a converged ``x = F_n(x)`` (see :func:`_refinement_error`)."""
+    return _refinement_error(Fn, x, n, keys, rtol)
