@@ -469,3 +469,119 @@ def solve_spectral(omega, theta2, rho_perp, alpha, reg, loss, channel, *, rtol=1
                 "n_iter": n_iter, "n_eval": n_eval, "residual": residual, "message": message, "n_quad": nq,
                 "p": sp["p"], "time": time.perf_counter() - t0, "conventions": CONVENTIONS})
     return out
+
+
+# ---------------------------------------------------------------------------
+# Bayes-optimal estimation on the GCM (matched Gaussian prior)
+# ---------------------------------------------------------------------------
+def solve_spectral_bayes(omega, theta2, rho_perp, alpha, channel, *, rtol=1e-10, max_iter=10_000,
+                         n_quad=None, tol=1e-8) -> dict:
+    """Bayes-optimal estimation on the GCM: teacher ``theta_i ~ N(0, theta2_i)`` independently, known.
+
+    The statistician knows the spectrum, the prior variances ``theta2_i`` of
+    the teacher's coordinates in the student eigenbasis, ``rho_perp`` and the
+    channel, and computes the posterior mean of ``nu``.  The part of the
+    teacher no student feature sees enters the likelihood as Gaussian noise of
+    variance ``rho_perp`` on ``nu_par = (1/sqrt p) theta.v``; so the channel
+    side is the isotropic one (Barbier et al., PNAS 116, 5451 (2019), eq. 16)
+    at the teacher second moment ``rho = rho_par + rho_perp`` and overlap
+    ``q = E[<nu> nu]``, and the Gaussian prior of mode ``i`` observed through
+    ``B_i = qhat omega_i theta_i + sqrt(qhat omega_i) g`` gives the prior side
+    (Nishimori: ``m = q``, ``mhat = qhat = Vhat``; the ``l2`` formulas (G4)-(G6)
+    of the module docstring with ``lambda_i = 1/theta2_i`` per mode):
+
+        (B1)  qhat = alpha E_xi int dy Z_out g_out**2     at (q, rho, V = rho - q)
+        (B2)  V = rho - q = rho_perp + (1/p) sum_i omega_i theta2_i / (1 + qhat omega_i theta2_i)
+
+    With ``omega_i = 1``, ``theta2_i = rho``, ``rho_perp = 0`` this is
+    :class:`replica.BayesOptimalGLM` with a Gaussian prior of variance
+    ``rho``; on a linear channel with noise ``Delta`` and constant
+    ``theta2_i = s`` the posterior mean is ridge regression with ``lambda =
+    Delta/s`` (:func:`solve_spectral` with the square loss reproduces it,
+    with ``m = q``).  (A general teacher prior, or a teacher whose
+    coordinates are correlated in the student eigenbasis, is not
+    covered: the prior side would not be a sum of scalar Gaussian channels.)
+
+    Solved as the scalar fixed point (B2) in ``V`` by
+    :func:`replica.fixedpoint.iterate` from the uninformed point ``V = rho``.
+    Error estimate (as :func:`replica.bayes.solve_bayes`): ``err(V) = (|F_n(V)
+    - V| + |F_2n(V) - F_n(V)|) / |1 - L|`` with the slope ``L`` of the map,
+    propagated to ``q`` and the test error; ``n_quad`` (default the channel's
+    :data:`replica.blocks.N_QUAD`) doubles up to 300 until the estimate meets
+    ``tol * max(1, |value|)``.
+
+    Returns
+    -------
+    dict
+        ``q, m (= q), V (= rho - q), qhat, test_error`` (the Bayes error:
+        :meth:`Channel.test_error` at ``(q, q, rho)``), ``rho``, ``rho_par``,
+        ``error_estimate`` (``q, V, test_error``), ``status``, ``success``,
+        ``n_iter``, ``residual``, ``message``, ``n_quad``, ``time``.
+    """
+    from .blocks import N_QUAD
+
+    t0 = time.perf_counter()
+    sp = _spectrum(omega, theta2, rho_perp)
+    alpha = check_real("alpha", alpha, low=0.0, low_open=True)
+    if not math.isfinite(alpha):
+        raise ValueError(f"alpha must lie in (0, inf), got {alpha!r}")
+    rtol = check_real("rtol", rtol, low=0.0, high=1.0, low_open=True, high_open=True)
+    tol = check_real("tol", tol, low=0.0, low_open=True)
+    max_iter = check_int("max_iter", max_iter, low=1)
+    try:
+        channel = get_channel(channel)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"channel: {exc}") from None
+    n_min = max(8, getattr(channel, "n_min", 2))
+    n = check_int("n_quad", N_QUAD if n_quad is None else n_quad, low=n_min, high=300)
+    rho, rp = sp["rho"], sp["rho_perp"]
+    # (B2): sum omega theta2 / (1 + qhat omega theta2) runs over the modes themselves (theta2 is
+    # not summed per eigenvalue here: the prior variance differs between modes of equal omega)
+    om = check_array("omega", omega, ndim=1)
+    s = check_array("theta2", theta2, ndim=1)
+    ws = om * s
+
+    def F(v, nn):
+        v = float(v)
+        if not (0.0 < v <= rho):
+            return math.nan
+        qh = alpha * channel.qhat_unit(rho - v, rho, v, nn)
+        return rp + float(np.add.reduce(ws / (1.0 + qh * ws))) / sp["p"]
+
+    keys = ("q", "V", "test_error")
+    while True:
+        out = iterate(lambda x: np.array([F(x[0], n)]), np.array([rho]), valid=lambda x: 0.0 < x[0] <= rho,
+                      rtol=1e-2 * rtol, max_iter=max_iter, damping="adaptive", method="anderson", memory=3)
+        V = float(out.x[0])
+        if not out.success:
+            err = {k: math.nan for k in keys}
+            status, message = out.status, out.message
+            break
+        h = 1e-6 * V
+        L = (F(min(V + h, rho), n) - F(V - h, n)) / (min(V + h, rho) - V + h)
+        f1, f2 = F(V, n), F(V, min(2 * n, 300) if n < 300 else 200)
+        gap = abs(1.0 - L)
+        eV = (abs(f1 - V) + abs(f2 - f1)) / gap if gap > 0.0 else math.inf
+        eV += 64 * np.finfo(float).eps * V
+        te = channel.test_error(rho - V, rho - V, rho)
+        lo = channel.test_error(rho - V - eV, rho - V - eV, rho) if V + eV < rho else math.nan
+        hi = channel.test_error(rho - V + eV, rho - V + eV, rho) if V - eV > 0 else math.nan
+        err = {"q": eV, "V": eV, "test_error": max(abs(lo - te), abs(hi - te)) + 4 * np.finfo(float).eps * abs(te)}
+        bad = [k for k, e in err.items() if not e <= tol * max(1.0, abs({"q": rho - V, "V": V, "test_error": te}[k]))]
+        if not bad:
+            status, message = Status.CONVERGED, out.message
+            break
+        if n >= 300:
+            status = Status.TOLERANCE
+            message = f"error estimate of {', '.join(bad)} above tol={tol:g} at n_quad={n}"
+            break
+        n = min(2 * n, 300)
+    q = rho - V
+    ok = math.isfinite(V) and 0.0 < V <= rho
+    qh = alpha * channel.qhat_unit(q, rho, V, n) if ok else math.nan
+    fV = F(V, n) if ok else math.nan
+    return {"q": q, "m": q, "V": V, "qhat": qh, "test_error": channel.test_error(q, q, rho) if ok else math.nan,
+            "rho": rho, "rho_par": sp["rho_par"], "rho_perp": rp, "alpha": alpha, "error_estimate": err,
+            "status": Status(status), "success": status == Status.CONVERGED, "n_iter": out.n_iter,
+            "residual": abs(fV - V) / V if ok else math.nan, "message": message, "n_quad": n,
+            "time": time.perf_counter() - t0, "conventions": CONVENTIONS}
