@@ -1029,7 +1029,3 @@ def error_keys(model: ERM) -> tuple:
     """The observables whose error :func:`solve_erm` estimates for ``model``."""
     return _err_keys(model)
 
-
-def refinement_error(Fn, x, n, keys, rtol):
-    """The error estimate of :func:`solve_erm` for a converged ``x = F_n(x)`` (see :func:`_refinement_error`)."""
-    return _refinement_error(Fn, x, n, keys, rtol)

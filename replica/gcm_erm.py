@@ -69,7 +69,7 @@ from lmech.status import Status
 from lmech.warm import register_warmup
 
 from .blocks import Channel, Gaussian, get_channel
-from .erm import (ERM, N_QUAD_MAX, channel_hats, error_keys, refinement_error, saddle_observables)
+from .erm import ERM, N_QUAD_MAX, channel_hats, error_keys, saddle_observables
 from .fixedpoint import iterate
 
 __all__ = ["solve_spectral", "solve_spectral_bayes"]
@@ -176,7 +176,117 @@ def _residual(x, fx):
 # ---------------------------------------------------------------------------
 # Newton on the fixed point in the variables y = (atanh(m / sqrt(rho q)), log q, log V)
 # ---------------------------------------------------------------------------
-def _newton(F, x0, rho, *, rtol, max_iter):
+def _to_y(x, sr):
+    """``(atanh(m/sqrt(rho q)), log q, log V)`` (``sr = sqrt(rho)``), or ``None`` outside the domain."""
+    m, q, V = x
+    if not (q > 0.0 and V > 0.0 and math.isfinite(q) and math.isfinite(V)):
+        return None
+    r = m / (sr * math.sqrt(q))
+    if not (abs(r) < 1.0):
+        return None
+    return np.array([math.atanh(r), math.log(q), math.log(V)])
+
+
+def _from_y(y, sr):
+    q = math.exp(y[1])
+    return np.array([math.tanh(y[0]) * sr * math.sqrt(q), q, math.exp(y[2])])
+
+
+def _dy_dx(x, sr):
+    """Jacobian ``d y / d x`` of :func:`_to_y` at ``x = (m, q, V)``."""
+    m, q, V = x
+    r = m / (sr * math.sqrt(q))
+    c = 1.0 / (1.0 - r * r)
+    return np.array([[c / (sr * math.sqrt(q)), -0.5 * r * c / q, 0.0],
+                     [0.0, 1.0 / q, 0.0],
+                     [0.0, 0.0, 1.0 / V]])
+
+
+def _estimate(Fh, obs, x, n, sr, keys, rtol):
+    """Error estimate of a converged ``x = F_n(x)`` and of its observables: :func:`replica.erm.refinement_error`'s
+    rule, on the map in the variables ``y`` of :func:`_newton`.
+
+    One Newton step for the refined map (``2 n`` nodes per panel) from
+    ``y = T(x)``, ``dy = -J^-1 G_2n(y)``, gathers the quadrature error
+    (``G_2n - G_n``) and the fixed-point residual (``G_n(y)``); the estimate of
+    each observable is twice its move, ``2 |obs_2n(y) + (d obs/dy) dy -
+    obs_n(y)|``, plus the rounding noise of the map (the deviation of ``G``
+    from its linearisation under a perturbation of ``1e-11``, at least 256
+    ulp) propagated through ``J^-1``, plus 4 ulp of the value.  ``J = dG/dy``
+    and ``d obs/dy`` by forward differences with ``n`` nodes: in ``y`` the
+    map is close to affine (where the map in ``(m, q, V)`` is strongly curved
+    at small ``lambda``), and only ``O(1)`` relative accuracy of the move is
+    needed.  ``ok`` when every estimate is within ``rtol (|obs| + sum_j |d
+    obs/d x_j| |x_j|)`` (the image of a relative ``rtol`` on ``m, q, V``;
+    absolute floor ``1e-15``), as :func:`replica.erm.solve_erm`.  Cost: five
+    evaluations of the map with ``n`` nodes and one with ``2 n``.
+    Returns ``(error_estimate, ok, info)`` as :func:`replica.erm.refinement_error`.
+    """
+    eps = np.finfo(float).eps
+    d = len(keys)
+    fail = ({k: math.nan for k in keys}, False, {"needed": math.nan, "refine": False})
+
+    def ev(y, nn, with_obs=True):
+        xv = _from_y(y, sr)
+        fx, hats = Fh(xv, nn)
+        if not np.all(np.isfinite(fx)):
+            return None
+        ty = _to_y(fx, sr)
+        if ty is None:
+            return None
+        if not with_obs:
+            return ty - y, None
+        sc = obs(xv, hats, nn)
+        return ty - y, np.array([sc[k] for k in keys], float)
+
+    y = _to_y(np.asarray(x, float), sr)
+    if y is None:
+        return fail
+    e0, e2 = ev(y, n), ev(y, 2 * n)
+    if e0 is None or e2 is None:
+        return fail
+    (g0, ob0), (g2, ob2) = e0, e2
+    J = np.empty((3, 3))
+    Gy = np.empty((d, 3))
+    for j in range(3):
+        h = 1e-7 * max(1.0, abs(y[j]))
+        yp = y.copy()
+        yp[j] += h
+        e = ev(yp, n)
+        if e is None:
+            yp[j] = y[j] - h
+            h = -h
+            e = ev(yp, n)
+            if e is None:
+                return fail
+        J[:, j] = (e[0] - g0) / h
+        Gy[:, j] = (e[1] - ob0) / h
+    try:
+        Ji = np.linalg.inv(J)
+    except np.linalg.LinAlgError:
+        return fail
+    if not np.all(np.isfinite(Ji)):
+        return fail
+    dy = -Ji @ g2
+    ref = ob2 + Gy @ dy
+    # rounding noise of the map, measured along one perturbation
+    dp = 1e-11 * np.maximum(1.0, np.abs(y)) * np.array([1.0, -1.0, 1.0])
+    fnoise = np.full(3, 256.0 * eps)
+    ep = ev(y + dp, n, with_obs=False)
+    if ep is not None:
+        fnoise = np.maximum(fnoise, np.abs(ep[0] - g0 - J @ dp))
+    noise = np.abs(Gy) @ (np.abs(Ji) @ fnoise)
+    est = 2.0 * np.abs(ref - ob0) + noise + 4.0 * eps * np.abs(ob0)
+    Gx = Gy @ _dy_dx(x, sr)
+    tol = np.maximum(rtol * (np.abs(ob0) + np.abs(Gx) @ np.abs(np.asarray(x, float))), 1e-15)
+    err = {k: float(e) for k, e in zip(keys, est)}
+    ok = bool(np.all(np.isfinite(est)) and np.all(est <= tol))
+    needed = float(rtol * np.max(est / tol)) if np.all(np.isfinite(est)) else math.nan
+    quad = 2.0 * np.abs(Gy @ (Ji @ (g2 - g0)))
+    return err, ok, {"needed": needed, "refine": bool(np.any(quad > 0.1 * tol))}
+
+
+def _newton(F, x0, rho, *, rtol, max_iter, accept=0.0):
     """Damped Newton on ``G(y) = T(F(T^-1 y)) - y`` with a forward-difference Jacobian.
 
     ``T(m, q, V) = (atanh(m/sqrt(rho q)), log q, log V)`` maps the domain
@@ -186,22 +296,14 @@ def _newton(F, x0, rho, *, rtol, max_iter):
     ``(m, q, V)`` contracts by ``1 - O(lambda V)`` per step.  Backtracking on
     ``max |G|``.  Returns ``(x, fx, converged, n_iter, n_eval, message)`` with
     ``x = F(x_prev)`` the last map value (its residual is ``res(x_prev, fx)``).
+    Where no descent is left with a fresh Jacobian and the residual is below
+    ``accept``, the rounding floor of the map is reached: converged.
     """
     sr = math.sqrt(rho)
     ne = [0]
 
-    def T(x):
-        m, q, V = x
-        if not (q > 0.0 and V > 0.0 and math.isfinite(q) and math.isfinite(V)):
-            return None
-        r = m / (sr * math.sqrt(q))
-        if not (abs(r) < 1.0):
-            return None
-        return np.array([math.atanh(r), math.log(q), math.log(V)])
-
-    def Ti(y):
-        q = math.exp(y[1])
-        return np.array([math.tanh(y[0]) * sr * math.sqrt(q), q, math.exp(y[2])])
+    T = lambda x: _to_y(x, sr)  # noqa: E731
+    Ti = lambda y: _from_y(y, sr)  # noqa: E731
 
     def ev(y):
         """``(G(y), x, F(x))`` or ``None`` where the map leaves the domain."""
@@ -223,11 +325,7 @@ def _newton(F, x0, rho, *, rtol, max_iter):
     cur = ev(y)
     if cur is None:
         return x0, x0, False, 0, ne[0], "the map left the domain at the starting point"
-    for it in range(1, max_iter + 1):
-        g, x, fx = cur
-        res = _residual(x, fx)
-        if res <= rtol:
-            return fx, fx, True, it, ne[0], f"converged (relative residual {res:.2e})"
+    def jacobian(y, g):
         J = np.empty((3, 3))
         for j in range(3):
             h = 1e-7 * max(1.0, abs(y[j]))
@@ -239,30 +337,57 @@ def _newton(F, x0, rho, *, rtol, max_iter):
                 h = -h
                 e = ev(yp)
                 if e is None:
-                    return x, fx, False, it, ne[0], "the map left its domain next to the iterate"
+                    return None
             J[:, j] = (e[0] - g) / h
+        return J
+
+    J, fresh = None, False
+    for it in range(1, max_iter + 1):
+        g, x, fx = cur
+        res = _residual(x, fx)
+        if res <= rtol:
+            return fx, fx, True, it, ne[0], f"converged (relative residual {res:.2e})"
+        if J is None:
+            J = jacobian(y, g)
+            if J is None:
+                return x, fx, False, it, ne[0], "the map left its domain next to the iterate"
+            fresh = True
         try:
             dy = np.linalg.solve(J, -g)
         except np.linalg.LinAlgError:
-            return x, fx, False, it, ne[0], "singular Jacobian of the fixed-point equations"
+            dy = np.full(3, math.nan)
         if not np.all(np.isfinite(dy)):
-            return x, fx, False, it, ne[0], "singular Jacobian of the fixed-point equations"
+            if fresh:
+                return x, fx, False, it, ne[0], "singular Jacobian of the fixed-point equations"
+            J = None
+            continue
         # cap the step: at most a factor e^3 in q or V, 3 in atanh R, per iteration
         big = float(np.max(np.abs(dy)))
         if big > 3.0:
             dy *= 3.0 / big
-        g0 = float(np.max(np.abs(g)))
+        g0 = res  # merit: the relative fixed-point residual in (m, q, V)
+        # a Broyden-updated Jacobian gets the full step only; a fresh one a backtracking search
         s = 1.0
         nxt = None
-        while s >= 1.0 / 1024:
+        while s >= (1.0 / 1024 if fresh else 1.0):
             e = ev(y + s * dy)
-            if e is not None and float(np.max(np.abs(e[0]))) < (1.0 - 1e-4 * s) * g0:
+            if e is not None and _residual(e[1], e[2]) < (1.0 - 1e-4 * s) * g0:
                 nxt = e
                 break
             s *= 0.5
         if nxt is None:
-            return x, fx, False, it, ne[0], f"Newton line search failed (relative residual {res:.2e})"
-        y = y + s * dy
+            if fresh and res <= accept:
+                # no descent left at the rounding floor of the map: converged as far as it can be
+                return fx, fx, True, it, ne[0], f"converged to the rounding floor (relative residual {res:.2e})"
+            if fresh:
+                return x, fx, False, it, ne[0], f"Newton line search failed (relative residual {res:.2e})"
+            J = None  # the secant model went stale: a new finite-difference Jacobian
+            continue
+        step = s * dy
+        # good Broyden update of J (Broyden, Math. Comp. 19, 577 (1965)): J s = G(y + s) - G(y)
+        J = J + np.outer(nxt[0] - g - J @ step, step) / float(step @ step)
+        fresh = False
+        y = y + step
         cur = nxt
     g, x, fx = cur
     res = _residual(x, fx)
@@ -352,13 +477,14 @@ def solve_spectral(omega, theta2, rho_perp, alpha, reg, loss, channel, *, rtol=1
 
     Notes
     -----
-    The fixed point is found by damped Newton in ``(atanh(m/sqrt(rho q)),
-    log q, log V)`` (forward-difference Jacobian, backtracking), iterated to
-    ``rtol/100``; if Newton fails, by Anderson-accelerated damped iteration
-    (:func:`replica.fixedpoint.iterate`).  The error estimate is the one of
-    :func:`replica.erm.solve_erm` (:func:`replica.erm.refinement_error`: one
-    Newton step of the map with twice the nodes per panel from the converged
-    state, gathering quadrature error and residual, plus the measured
+    The fixed point is found by Newton's method in ``y = (atanh(m/sqrt(rho
+    q)), log q, log V)`` (a forward-difference Jacobian, then good Broyden
+    updates; a fresh Jacobian with backtracking where a secant step fails),
+    iterated to ``rtol/100``; if Newton fails, by Anderson-accelerated damped
+    iteration (:func:`replica.fixedpoint.iterate`).  The error estimate is
+    the rule of :func:`replica.erm.solve_erm` (one Newton step of the map
+    with twice the nodes per panel from the converged state, gathering
+    quadrature error and residual, plus the measured
     rounding noise of the map, the spectral sums included).  ``success``
     (``status = Status.CONVERGED``) requires every estimate within ``rtol``
     relative to the observable (and its sensitivity to ``(m, q, V)``,
@@ -400,19 +526,13 @@ def solve_spectral(omega, theta2, rho_perp, alpha, reg, loss, channel, *, rtol=1
             return np.full(3, math.nan), hats
         return np.array(_prior(sp, reg, *hats[:3])), hats
 
-    def Fn(x, n):
-        fx, hats = Fh(x, n)
-        if not np.all(np.isfinite(fx)):
-            return fx, None
-        return fx, saddle_observables(twin, alpha, x[0], x[1], x[2], hats, n)
-
     nq = n_quad
     n_iter = n_eval = 0
     rtol_it = 1e-2 * rtol
     x = x0
     while True:
         F = lambda z: Fh(z, nq)[0]  # noqa: E731
-        xn, fx, ok_it, it, ne, message = _newton(F, x, rho, rtol=rtol_it, max_iter=max_iter)
+        xn, fx, ok_it, it, ne, message = _newton(F, x, rho, rtol=rtol_it, max_iter=max_iter, accept=rtol)
         n_iter += it
         n_eval += ne
         if not ok_it:
@@ -434,7 +554,8 @@ def solve_spectral(omega, theta2, rho_perp, alpha, reg, loss, channel, *, rtol=1
             fx = out.x
             message = f"Newton failed ({message}); Anderson fallback {out.message}"
         x = fx
-        err, ok, info = refinement_error(Fn, x, nq, keys, rtol)
+        err, ok, info = _estimate(Fh, lambda z, hats, nn: saddle_observables(twin, alpha, z[0], z[1], z[2], hats, nn),
+                                  x, nq, math.sqrt(rho), keys, rtol)
         if ok:
             status = Status.CONVERGED
             break
