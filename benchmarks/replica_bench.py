@@ -123,3 +123,47 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
+
+
+def bench_gcm_erm(p=100_000, n_alpha=8):
+    """GCM (issue 12): logistic and hinge ERM on p = 1e5 spectral modes, ms per point (target <= 50 ms).
+
+    Power-law data in the convention of replica.gcm (Cui et al., NeurIPS 2021): omega_k = k^-1.5,
+    teacher power per mode omega_k theta_k^2 / p = k^-2.5 (source r = 1/2), sign teacher,
+    ``n_alpha`` alphas log-spaced in [0.5, 20], lambda = 1e-1, 1e-2, 1e-4; cold starts (default
+    init) and a warm-started learning curve.  Wall and CPU time per point (the machine is shared:
+    CPU time is the cost), with map evaluations per point.  Run alone with
+    ``python -c "import sys; sys.path.insert(0, 'benchmarks'); import replica_bench as b; b.bench_gcm_erm()"``.
+    """
+    from replica.gcm_erm import solve_spectral, warmup
+
+    lmech.warmup(("lmech", "replica"))
+    warmup()
+    k = np.arange(1.0, p + 1.0)
+    omega = k ** -1.5
+    theta2 = p * k ** -2.5 / omega
+    alphas = np.geomspace(0.5, 20.0, n_alpha)
+    solve_spectral(omega, theta2, 0.0, 1.0, 1.0, "logistic", "sign")  # one-off: quadrature rules
+    print(f"GCM spectral ERM, p = {p} modes  (cpu count {os.cpu_count()}, load average {os.getloadavg()[0]:.1f})")
+    for loss in ("logistic", "hinge"):
+        for lam in (1e-1, 1e-2, 1e-4):
+            rows = {}
+            for mode in ("cold", "warm"):
+                prev, res = None, []
+                w0, c0 = time.perf_counter(), time.process_time()
+                for a in alphas:
+                    r = solve_spectral(omega, theta2, 0.0, a, lam, loss, "sign",
+                                       init=prev if mode == "warm" else None)
+                    prev = r if r["success"] else None
+                    res.append(r)
+                wall = 1e3 * (time.perf_counter() - w0) / len(alphas)
+                cpu = 1e3 * (time.process_time() - c0) / len(alphas)
+                rows[mode] = (wall, cpu, np.mean([r["n_eval"] for r in res]), sum(r["success"] for r in res))
+            c, w = rows["cold"], rows["warm"]
+            print(f"  {loss:8s} lambda={lam:7.0e}: cold {c[0]:5.1f} ms wall {c[1]:5.1f} ms cpu ({c[2]:4.1f} evals, "
+                  f"{c[3]}/{len(alphas)} ok); warm {w[0]:5.1f} ms wall {w[1]:5.1f} ms cpu ({w[2]:4.1f} evals, "
+                  f"{w[3]}/{len(alphas)} ok)   [target <= 50 ms]")
+
+
+if __name__ == "__main__":
+    bench_gcm_erm()

@@ -455,7 +455,7 @@ def solve_spectral(omega, theta2, rho_perp, alpha, reg, loss, channel, *, rtol=1
     max_iter : int
         Newton steps allowed (each costs four evaluations of the channel
         integrals plus its line search); the Anderson fallback
-        (:func:`replica.fixedpoint.iterate`) gets ``50 max_iter`` iterations.
+        (:func:`replica.fixedpoint.iterate`) gets ``20 max_iter`` iterations.
     n_quad : int
         Gauss–Legendre nodes per panel of the channel integrals (doubled,
         up to ``replica.erm.N_QUAD_MAX``, until the error estimate meets ``rtol``).
@@ -480,7 +480,9 @@ def solve_spectral(omega, theta2, rho_perp, alpha, reg, loss, channel, *, rtol=1
     The fixed point is found by Newton's method in ``y = (atanh(m/sqrt(rho
     q)), log q, log V)`` (a forward-difference Jacobian, then good Broyden
     updates; a fresh Jacobian with backtracking where a secant step fails),
-    iterated to ``rtol/100``; if Newton fails, by Anderson-accelerated damped
+    iterated to ``rtol/100``; if Newton fails, by the same Newton along a
+    continuation in ``lambda`` (from ``1e6 lambda`` down by factors of 10,
+    shrunk where a stage fails), and then by Anderson-accelerated damped
     iteration (:func:`replica.fixedpoint.iterate`).  The error estimate is
     the rule of :func:`replica.erm.solve_erm` (one Newton step of the map
     with twice the nodes per panel from the converged state, gathering
@@ -520,11 +522,44 @@ def solve_spectral(omega, theta2, rho_perp, alpha, reg, loss, channel, *, rtol=1
 
     umax = float(sp["u"].max())
 
-    def Fh(x, n):
+    def Fh(x, n, lam=reg):
         hats = channel_hats(twin, alpha, x[0], x[1], x[2], n)
-        if not (hats[2] > -reg / umax):  # lambda + Vhat omega_i <= 0 for some mode: no curvature left
+        if not (hats[2] > -lam / umax):  # lambda + Vhat omega_i <= 0 for some mode: no curvature left
             return np.full(3, math.nan), hats
-        return np.array(_prior(sp, reg, *hats[:3])), hats
+        return np.array(_prior(sp, lam, *hats[:3])), hats
+
+    def continuation(nn, rt):
+        """Newton along lambda_k = reg * r^k down to reg (r = 10, shrunk to sqrt(r) where a stage
+        fails), each stage warm-started from the previous one: for small lambda, where Newton
+        from the default start creeps (the fixed point is decades away in q)."""
+        lam, r = reg * 1e6, 10.0
+        z = _default_init(sp, lam, alpha)
+        n_it = n_ev = 0
+        first = True
+        while True:
+            target = max(lam, reg)
+            last = target == reg
+            zz, fz, ok_z, it_z, ne_z, msg = _newton(lambda w: Fh(w, nn, target)[0], z, rho,
+                                                   rtol=rt if last else 1e-6, max_iter=max_iter,
+                                                   accept=rtol if last else 1e-5)
+            n_it += it_z
+            n_ev += ne_z
+            if ok_z:
+                if last:
+                    return fz, True, n_it, n_ev, msg
+                z, first = fz, False
+                lam = target / r
+            elif first:
+                lam *= 10.0  # not even the first stage: start further up
+                z = _default_init(sp, lam, alpha)
+                if lam > reg * 1e12:
+                    return zz, False, n_it, n_ev, msg
+            else:
+                lam = lam * r  # back to the last solved lambda...
+                r = math.sqrt(r)
+                lam /= r  # ...and a smaller step
+                if r < 1.01:
+                    return zz, False, n_it, n_ev, msg
 
     nq = n_quad
     n_iter = n_eval = 0
@@ -536,13 +571,21 @@ def solve_spectral(omega, theta2, rho_perp, alpha, reg, loss, channel, *, rtol=1
         n_iter += it
         n_eval += ne
         if not ok_it:
-            # fallback: Anderson-accelerated damped iteration from the best point reached
+            # first fallback: continuation in lambda from 1e6 lambda down
+            xc, okc, itc, nec, msgc = continuation(nq, rtol_it)
+            n_iter += itc
+            n_eval += nec
+            if okc:
+                xn, fx, ok_it = xc, xc, True
+                message = f"Newton from the start failed; continuation in lambda {msgc}"
+        if not ok_it:
+            # last fallback: Anderson-accelerated damped iteration from the best point reached
             start = xn if (np.all(np.isfinite(xn)) and xn[1] > 0 and xn[2] > 0 and xn[0] ** 2 < rho * xn[1]) else x0
 
             def valid(z):
                 return bool(np.all(np.isfinite(z))) and z[1] > 0.0 and z[2] > 0.0 and z[0] * z[0] <= rho * z[1]
 
-            out = iterate(F, start, valid=valid, rtol=rtol_it, max_iter=50 * max_iter, newton=True)
+            out = iterate(F, start, valid=valid, rtol=rtol_it, max_iter=20 * max_iter, newton=True)
             n_iter += out.n_iter
             n_eval += out.n_iter
             if not out.success:
