@@ -152,6 +152,63 @@ def test_rho_perp_acts_as_noise_for_the_square_loss(alpha, lam):
     assert g["test_error"] == pytest.approx(h["test_error"] + rp, rel=1e-11)
 
 
+def test_power_law_ridge_with_1e5_modes_against_the_closed_form():
+    """p = 1e5 modes omega_k = k^-1.5, teacher power k^-2.5 per mode (replica.gcm's power-law convention),
+    lambda down to 1e-6: the spectral sums at scale against the closed form above."""
+    p = 100_000
+    k = np.arange(1.0, p + 1.0)
+    omega = k ** -1.5
+    theta2 = p * k ** -2.5 / omega
+    ch = get_channel("linear", delta=0.05)
+    for alpha, lam in ((0.3, 1e-6), (4.0, 1e-4)):
+        g = solve_spectral(omega, theta2, 0.0, alpha, lam, "square", ch)
+        c = _ridge_gcm(omega, theta2, 0.0, alpha, lam, 0.05)
+        assert g["success"]
+        for key in ("m", "q", "V", "test_error"):
+            assert g[key] == pytest.approx(c[key], rel=1e-10)
+
+
+@pytest.mark.parametrize("loss", ["logistic", "hinge"])
+def test_lambda_1e_4_converges_on_1e5_modes(loss):
+    """The small-ridge regime of the speed target: p = 1e5 power-law modes, lambda = 1e-4, several alphas,
+    each converged within rtol and invariant under omega -> c omega, lambda -> c lambda (c = 1e3)."""
+    p = 100_000
+    k = np.arange(1.0, p + 1.0)
+    omega = k ** -1.5
+    theta2 = p * k ** -2.5 / omega
+    for alpha in (0.5, 5.0, 20.0):
+        r = solve_spectral(omega, theta2, 0.0, alpha, 1e-4, loss, "sign")
+        s = solve_spectral(1e3 * omega, theta2 / 1e3, 0.0, alpha, 1e-1, loss, "sign")
+        assert r["success"] and s["success"], (r["message"], s["message"])
+        for key in KEYS:
+            _close(s[key], r[key], key, s["error_estimate"][key], r["error_estimate"][key])
+
+
+def test_a_loss_given_by_its_prox_is_the_same_loss_as_the_kernel():
+    """The squared hinge written as a ProxLoss (NumPy margin prox, replica.erm's numpy channel path)
+    against the compiled SquaredHinge, on a two-level spectrum."""
+    from dataclasses import dataclass
+
+    from lmech.blocks.losses import ProxLoss
+
+    @dataclass(frozen=True)
+    class NumpySquaredHinge(ProxLoss):
+        def prox_margin(self, om, V):
+            om = np.asarray(om, float)
+            t = np.where(om >= 1.0, om, (om + V) / (1.0 + V))
+            return t, 0.5 * np.maximum(1.0 - t, 0.0) ** 2, np.where(om >= 1.0, 0.0, 1.0)
+
+        def kinks(self, V):
+            return (1.0,)
+
+    omega, theta2 = _two_level(8)
+    a = solve_spectral(omega, theta2, 0.1, 1.5, 0.05, NumpySquaredHinge(), "sign")
+    b = solve_spectral(omega, theta2, 0.1, 1.5, 0.05, "squared-hinge", "sign")
+    assert a["success"] and b["success"]
+    for key in KEYS:
+        _close(a[key], b[key], key, a["error_estimate"][key], b["error_estimate"][key])
+
+
 # ---------------------------------------------------------------------------
 # finite-p simulation: logistic regression on a two-level spectrum
 # ---------------------------------------------------------------------------
