@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Mapping
 
 import numpy as np
 from numba import njit
@@ -114,8 +115,8 @@ def _spectrum(omega, theta2, rho_perp):
     if not rho > 0.0:
         raise ValueError("theta2, rho_perp: the teacher has zero power (rho = (1/p) sum omega theta2 + rho_perp "
                          "must be > 0)")
-    return {"u": np.ascontiguousarray(u), "cnt": np.ascontiguousarray(cnt), "t2u": np.ascontiguousarray(t2 * u), "p": p, "p_eff": u.size, "rho_par": rho_par, "rho": rho,
-            "rho_perp": rho_perp}
+    return {"u": np.ascontiguousarray(u), "cnt": np.ascontiguousarray(cnt), "t2u": np.ascontiguousarray(t2 * u),
+            "p": p, "p_eff": u.size, "rho_par": rho_par, "rho": rho, "rho_perp": rho_perp}
 
 
 @njit(cache=True)
@@ -404,20 +405,20 @@ def _default_init(sp, lam, alpha):
 def _init_point(init, sp, lam, alpha):
     if init is None:
         return _default_init(sp, lam, alpha)
-    if not hasattr(init, "__getitem__"):
-        raise ValueError(f"init must be None or a mapping with keys m, q, V (e.g. a previous result), got {init!r}")
-    try:
-        x0 = np.array([check_real("init['m']", init["m"]),
-                       check_real("init['q']", init["q"], low=0.0, low_open=True),
-                       check_real("init['V']", init["V"], low=0.0, low_open=True)])
-    except (KeyError, TypeError):
-        raise ValueError("init: a mapping needs the keys m, q, V") from None
-    if not (np.all(np.isfinite(x0)) and x0[0] ** 2 < sp["rho"] * x0[1]):
-        return _default_init(sp, lam, alpha)
+    if hasattr(init, "scalars") and not isinstance(init, Mapping):  # a previous lmech.Result
+        init = init.scalars
+    if not isinstance(init, Mapping):
+        raise ValueError(f"init must be None, a mapping with keys m, q, V or a previous result, got {init!r}")
+    missing = [k for k in ("m", "q", "V") if k not in init]
+    if missing:
+        raise ValueError(f"init: a mapping needs the keys m, q, V; missing {', '.join(missing)}")
+    x0 = np.array([check_real("init['m']", init["m"]), check_real("init['q']", init["q"]),
+                   check_real("init['V']", init["V"])])
+    if not (np.all(np.isfinite(x0)) and x0[1] > 0.0 and x0[2] > 0.0 and x0[0] ** 2 < sp["rho"] * x0[1]):
+        return _default_init(sp, lam, alpha)  # e.g. a failed previous point: start afresh
     return x0
 
 
-_OPTIONS_DOC = "rtol, max_iter, n_quad, init"
 
 
 def solve_spectral(omega, theta2, rho_perp, alpha, reg, loss, channel, *, rtol=1e-10, max_iter=100,
@@ -459,8 +460,10 @@ def solve_spectral(omega, theta2, rho_perp, alpha, reg, loss, channel, *, rtol=1
     n_quad : int
         Gauss–Legendre nodes per panel of the channel integrals (doubled,
         up to ``replica.erm.N_QUAD_MAX``, until the error estimate meets ``rtol``).
-    init : None or mapping with keys ``m, q, V``
-        Starting point (e.g. a previous result: warm start).
+    init : None, mapping with keys ``m, q, V``, or a previous result
+        Starting point (warm start; a dict returned by this function, or an
+        :class:`lmech.Result` whose scalars hold ``m, q, V``).  A state outside
+        the domain (``m**2 < rho q``, ``q, V > 0``) falls back to the default.
 
     Returns
     -------

@@ -301,6 +301,11 @@ def test_warm_start_from_a_previous_result():
     b = solve_spectral(omega, theta2, 0.0, 2.0, 1e-3, "hinge", "sign", init=a)
     assert b["success"] and b["n_iter"] <= 2
     _close(b["q"], a["q"], "q", a["error_estimate"]["q"], b["error_estimate"]["q"])
+    # an lmech.Result holding m, q, V (here replica.ERM's, isotropic) is a starting point too
+    e = solve_erm(ERM(loss="hinge", reg=1e-3, teacher_prior=Gaussian(rho=1.3), channel="sign"), 2.0)
+    c = solve_spectral(np.ones(4), np.full(4, 1.3), 0.0, 2.0, 1e-3, "hinge", "sign", init=e)
+    assert c["success"] and c["n_iter"] <= 2
+    _close(c["q"], e.q, "q", c["error_estimate"]["q"], e.error_estimate["q"])
 
 
 @pytest.mark.parametrize("args,match", [
