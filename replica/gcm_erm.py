@@ -36,9 +36,10 @@ scalar problem of mode ``i``, ``w_i = argmin (lambda + Vhat omega_i) w**2/2 -
     (G5)  m = (1/p) sum_i mhat omega_i**2 theta_i**2 / (lambda + Vhat omega_i)
     (G6)  q = (1/p) sum_i [mhat**2 omega_i**3 theta_i**2 + qhat omega_i**2] / (lambda + Vhat omega_i)**2
 
-(in matrix form, Loureiro et al.'s ``V = tr[Omega (lambda + Vhat Omega)^-1]/p``,
-``m = mhat tr[Phi^T theta theta^T Phi (lambda + Vhat Omega)^-1]/p`` ... with
-``Phi^T theta0 -> Omega theta`` in the eigenbasis).  With ``omega_i = 1``,
+(Loureiro et al. write them as traces, ``V = tr[Omega (lambda + Vhat
+Omega)^-1]/p`` and ``m``, ``q`` through the cross-covariance ``Phi^T theta0``,
+which is proportional to ``Omega theta`` in this convention: ``theta`` is the
+regression of ``nu`` on ``v``; in Omega's eigenbasis the traces are these sums).  With ``omega_i = 1``,
 ``theta_i**2 = rho``, ``rho_perp = 0`` they are :func:`replica.erm.solve_erm`'s
 ``V = 1/(lambda + Vhat)``, ``m = rho mhat V``, ``q = (rho mhat**2 + qhat) V**2``.
 Observables as :mod:`replica.erm`: the channel's
