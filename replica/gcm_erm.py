@@ -121,41 +121,48 @@ def _spectrum(omega, theta2, rho_perp):
 
 
 @njit(cache=True)
+def _add(s, c, x):
+    """Neumaier's compensated addition: ``(s, c) + x`` with the running correction ``c``."""
+    t = s + x
+    if abs(s) >= abs(x):
+        c += (s - t) + x
+    else:
+        c += (x - t) + s
+    return t, c
+
+
+@njit(cache=True)
 def spectral_sums(u, cnt, t2u, lam, vh):
     """``(1/p) sum`` of ``omega/D, theta2 omega**2/D, theta2 omega**3/D**2, omega**2/D**2``,
     ``D = lam + vh omega``: the sums of (G4)-(G6) in one pass over the distinct eigenvalues ``u``
-    (multiplicities ``cnt``, ``t2u = u * sum theta2`` per eigenvalue; ``p = sum cnt``).  Two
-    interleaved accumulators per sum (the loop is bound by the additions' latency)."""
+    (multiplicities ``cnt``, ``t2u = u * sum theta2`` per eigenvalue; ``p = sum cnt``).
+
+    Blocks of 64 terms summed directly, the block sums added with Neumaier's compensation, so
+    that the relative error stays ~64 ulp (of the sum of magnitudes: all terms are positive)
+    at any ``p`` (naive summation over 1e5 power-law modes loses 2e-13)."""
     n = u.shape[0]
-    a0 = b0 = c0 = d0 = p0 = 0.0
-    a1 = b1 = c1 = d1 = p1 = 0.0
+    S = np.zeros(5)
+    C = np.zeros(5)
     i = 0
-    while i + 1 < n:
-        x = u[i] / (lam + vh * u[i])
-        y = u[i + 1] / (lam + vh * u[i + 1])
-        bx = t2u[i] * x
-        by = t2u[i + 1] * y
-        a0 += cnt[i] * x
-        a1 += cnt[i + 1] * y
-        b0 += bx
-        b1 += by
-        c0 += bx * x
-        c1 += by * y
-        d0 += cnt[i] * x * x
-        d1 += cnt[i + 1] * y * y
-        p0 += cnt[i]
-        p1 += cnt[i + 1]
-        i += 2
-    if i < n:
-        x = u[i] / (lam + vh * u[i])
-        bx = t2u[i] * x
-        a0 += cnt[i] * x
-        b0 += bx
-        c0 += bx * x
-        d0 += cnt[i] * x * x
-        p0 += cnt[i]
-    p = p0 + p1
-    return (a0 + a1) / p, (b0 + b1) / p, (c0 + c1) / p, (d0 + d1) / p
+    while i < n:
+        e = min(i + 64, n)
+        a0 = b0 = c0 = d0 = p0 = 0.0
+        for j in range(i, e):
+            x = u[j] / (lam + vh * u[j])
+            bx = t2u[j] * x
+            a0 += cnt[j] * x
+            b0 += bx
+            c0 += bx * x
+            d0 += cnt[j] * x * x
+            p0 += cnt[j]
+        S[0], C[0] = _add(S[0], C[0], a0)
+        S[1], C[1] = _add(S[1], C[1], b0)
+        S[2], C[2] = _add(S[2], C[2], c0)
+        S[3], C[3] = _add(S[3], C[3], d0)
+        S[4], C[4] = _add(S[4], C[4], p0)
+        i = e
+    p = S[4] + C[4]
+    return (S[0] + C[0]) / p, (S[1] + C[1]) / p, (S[2] + C[2]) / p, (S[3] + C[3]) / p
 
 
 def _prior(sp, lam, mh, qh, vh):
