@@ -302,6 +302,22 @@ def test_bayes_on_a_linear_channel_is_ridge_with_lambda_delta_over_s():
                r["error_estimate"]["test_error"])
 
 
+@pytest.mark.parametrize("loss", ["logistic", "hinge", "squared-hinge"])
+@pytest.mark.parametrize("lam,alpha", [(1e-3, 3.0), (1e-1, 0.7)])
+def test_error_estimate_bounds_the_error_against_a_refined_solve(loss, lam, alpha):
+    """At rtol = 1e-6 (a few Newton steps, 12 nodes per panel) the estimated absolute errors bound the
+    distance to a solve with 96 nodes per panel at rtol = 1e-11 (power-law spectrum, 1e4 modes)."""
+    p = 10_000
+    k = np.arange(1.0, p + 1.0)
+    omega = k ** -1.5
+    theta2 = p * k ** -2.5 / omega
+    r = solve_spectral(omega, theta2, 0.1, alpha, lam, loss, "sign", rtol=1e-6)
+    ref = solve_spectral(omega, theta2, 0.1, alpha, lam, loss, "sign", n_quad=96, rtol=1e-11)
+    assert r["success"] and ref["success"]
+    for key in KEYS:
+        assert abs(r[key] - ref[key]) <= r["error_estimate"][key] + ref["error_estimate"][key], key
+
+
 # ---------------------------------------------------------------------------
 # outcomes and bad input
 # ---------------------------------------------------------------------------
