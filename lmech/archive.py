@@ -110,15 +110,37 @@ class ArchiveBusyError(RuntimeError):
 
 # -- provenance -----------------------------------------------------------------
 def _git_commit() -> str:
+    """The source commit: of the checkout this code runs from, else the one recorded at install.
+
+    An installed copy carries ``lmech/SOURCE_COMMIT``, written by ``setup.py``
+    when the wheel was built from a git checkout (``+dirty`` when it had
+    uncommitted changes).  Empty when neither is known.
+    """
     here = Path(__file__).resolve().parent.parent
-    if not (here / ".git").exists():
-        return ""
+    if (here / ".git").exists():
+        try:
+            out = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True,
+                                 text=True, timeout=2)
+        except (OSError, subprocess.SubprocessError):
+            out = None
+        if out is not None and out.returncode == 0 and out.stdout.strip():
+            return out.stdout.strip()
     try:
-        out = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True,
-                             text=True, timeout=2)
-    except (OSError, subprocess.SubprocessError):
+        return (Path(__file__).resolve().parent / "SOURCE_COMMIT").read_text().strip()
+    except OSError:
         return ""
-    return out.stdout.strip() if out.returncode == 0 else ""
+
+
+def _installed_version() -> str:
+    """The version pip installed (``importlib.metadata``), or "" when running from a checkout."""
+    from importlib import metadata
+
+    try:
+        dist = metadata.distribution("learning-mechanics")
+    except metadata.PackageNotFoundError:
+        return ""
+    where = Path(str(dist.locate_file("lmech"))).resolve()
+    return dist.version if where == Path(__file__).resolve().parent else ""
 
 
 def provenance(config_text: str | None = None) -> dict[str, str]:
@@ -136,6 +158,7 @@ def provenance(config_text: str | None = None) -> dict[str, str]:
         "hdf5": h5py.version.hdf5_version,
         "learning_mechanics": __version__,
         "git_commit": _git_commit(),
+        "installed_version": _installed_version(),
         "command_line": " ".join(sys.argv),
     }
     if config_text is not None:

@@ -501,7 +501,8 @@ def plot_report(report, ax_list=None, title: str = ""):
     return fig
 
 
-def run_validation_config(path, output=None, png=None, workers=None, quiet=False) -> int:
+def run_validation_config(path, output=None, png=None, workers=None, quiet=False, overwrite=False,
+                          plot=True) -> int:
     """Run the comparison a TOML config describes; write the archive and the figure.
 
     Parameters
@@ -516,6 +517,13 @@ def run_validation_config(path, output=None, png=None, workers=None, quiet=False
         Local worker processes for the simulations (default: ``[run] workers``, else serial).
     quiet : bool
         No progress output.
+    overwrite : bool
+        Replace an existing archive (otherwise an existing archive is refused
+        before any work).
+    plot : bool
+        Draw the figure.  Without matplotlib the archive is still written and
+        the figure skipped with a one-line note (an explicit ``png`` then is
+        an error, before any work).
 
     Returns
     -------
@@ -531,12 +539,20 @@ def run_validation_config(path, output=None, png=None, workers=None, quiet=False
     out = Path(output or cfg.run.get("output") or Path(path).with_suffix(".h5"))
     fig_path = Path(png or cfg.run.get("png") or out.with_suffix(".png"))
     workers = workers if workers is not None else cfg.run.get("workers")
-    if out.exists():
-        raise ConfigError("output", f"{out} exists; remove it or choose another -o")
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        raise ConfigError("png", "matplotlib is needed for the figure (pip install matplotlib)") from None
+    if out.exists() and not overwrite:
+        raise ConfigError("output", f"{out} exists; pass --overwrite to replace it, or choose another -o")
+    from lmech.optional import MissingDependency, require
+
+    skip_note = None
+    if plot:
+        try:
+            require("matplotlib", "the figure")
+        except MissingDependency as exc:
+            if png or cfg.run.get("png"):
+                raise ConfigError("png", str(exc)) from None
+            skip_note = f"figure skipped: {exc}"
+    else:
+        skip_note = "figure not drawn (--no-plot)"
 
     import lmech
     from lmech import archive
@@ -552,6 +568,8 @@ def run_validation_config(path, output=None, png=None, workers=None, quiet=False
     if workers and workers > 1:
         from concurrent.futures import ProcessPoolExecutor
         executor = ProcessPoolExecutor(workers)
+    if overwrite and out.exists():
+        out.unlink()
     try:
         report = compare(theory, cfg.model, executor=executor, sim_options=sim_options,
                          progress=not quiet, archive=out, name="validation", **cfg.compare)
@@ -561,14 +579,19 @@ def run_validation_config(path, output=None, png=None, workers=None, quiet=False
     if isinstance(theory, lmech.Result):
         archive.save(theory, out, "theory", config_text=cfg.text)
     archive.save(report, out, "validation", config_text=cfg.text)
-    fig = plot_report(report, title=cfg.title)
-    fig.savefig(fig_path, dpi=120)
+    if skip_note is None:
+        fig = plot_report(report, title=cfg.title)
+        fig.savefig(fig_path, dpi=120)
     if not quiet:
         for o in report.observables:
             th = report.arrays[f"{o}/theory"]
             comp = () if th.ndim == 1 else (0,) * (th.ndim - 1)
             print(report.table(o, comp))
-        print(f"{report.message}\narchive: {out}\nfigure: {fig_path}")
+        print(f"{report.message}\narchive: {out}")
+        if skip_note is None:
+            print(f"figure: {fig_path}")
+    if skip_note is not None:
+        print(f"lmech validate: {skip_note}", file=sys.stderr)
     if not report.success or report.verdict == "disagree":
         return 1
     return 0 if report.verdict == "agree" else 3
