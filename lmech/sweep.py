@@ -381,6 +381,24 @@ class _State:
                            arrays=arrays, meta=meta, error_estimate=error_estimate)
 
 
+def _long_names(kind_name: str, params) -> dict:
+    """``{parameter: "help text (name)"}`` from the sweep kind's schema (xarray's axis labels)."""
+    from .config import get_kind
+
+    try:
+        kind = get_kind(kind_name)
+    except (ImportError, ValueError):
+        return {}
+    if kind is None:
+        return {}
+    out = {}
+    for p in params:
+        par = kind.params.get(p) or kind.options.get(p)
+        if par is not None and par.help:
+            out[p] = f"{par.help} ({p})"
+    return out
+
+
 def _same_spec(a: dict, b: dict) -> str | None:
     for key in ("function", "mode", "axes", "fixed"):
         if to_spec(a.get(key)) != to_spec(b.get(key)):
@@ -558,6 +576,8 @@ def sweep(fn: Callable | str, grid: Mapping[str, Sequence] | None = None, *,
         shape = (len(points),)
         meta = {"mode": "points", "axes": ["point"], "coords": ["point"] + keys, "point_params": keys}
     meta.update(function=_fn_name(fn), fixed=fixed, title=title or "", sweep_kind=kind or "")
+    if kind:
+        meta["long_names"] = _long_names(kind, meta["point_params"])
 
     # one writer at a time: the archive's lock is held from reading it to the last write
     # (another process writing it raises ArchiveBusyError, before any point runs)

@@ -380,3 +380,37 @@ def test_help_names_examples_and_kinds(capsys):
         main(["--help"])
     out = capsys.readouterr().out
     assert "examples:" in out and "lmech kinds" in out and "examples/" in out
+
+
+def _open_every_group_in_xarray(path):
+    xr = pytest.importorskip("xarray")
+    pytest.importorskip("h5netcdf")
+    groups = list(archive.ls(path))
+    with h5py.File(path, "r") as f:  # and the per-observable subgroups of reports
+        groups += [f"{g}/{s}" for g in list(groups) for s in f[g] if isinstance(f[g][s], h5py.Group)]
+    opened = {}
+    for g in groups:
+        with xr.open_dataset(path, engine="h5netcdf", group=g, phony_dims="sort") as ds:
+            for name, var in ds.variables.items():
+                assert var.attrs.get("long_name"), f"{g}/{name} has no long_name"
+                if var.dtype.kind == "f" and name != "seconds":
+                    assert var.attrs.get("units") == "1", f"{g}/{name}"
+            opened[g] = dict(ds.sizes)
+    return opened
+
+
+def test_every_archive_kind_opens_in_xarray_with_long_names_and_units(tmp_path, capsys):
+    cfg = write(tmp_path, GOOD)
+    out = tmp_path / "sweep.h5"
+    assert main(["run", str(cfg), "-o", str(out), "--quiet"]) == 0
+    archive.save(lmech.testing.erf_overlap(a=1.0, c=0.3, n=40), out, "single")
+    sizes = _open_every_group_in_xarray(out)
+    assert sizes["sweep"]["c"] == 5
+    with h5py.File(out, "r") as f:  # the axis is labelled by the kind's help text
+        assert f["sweep/c"].attrs["long_name"].endswith("(c)")
+    vcfg = write(tmp_path, VALIDATION, "v.toml")
+    vout = tmp_path / "v.h5"
+    main(["validate", str(vcfg), "-o", str(vout), "--quiet", "--no-plot"])
+    sizes = _open_every_group_in_xarray(vout)
+    assert sizes["validation/test_risk_t"] == {"sizes": 2, "x": 3}  # (N, t) labelled dimensions
+    assert sizes["validation_runs"]["N"] == 2 and sizes["validation_runs"]["seed"] == 2
