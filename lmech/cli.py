@@ -11,6 +11,7 @@
     lmech validate CONFIG.toml [-o OUT.h5] [--png FIG.png] [--workers N] [--overwrite]
                    [--no-plot] [--quiet]
     lmech kinds [NAME]
+    lmech warmup [LAYER ...]
     lmech --version
 
 ``lmech run`` given a validation config (``lmech validate``'s kind) runs it
@@ -55,6 +56,7 @@ examples:
   lmech plot CONFIG.h5 -o fig.pdf              redraw (.png at 300 dpi, .pdf, .svg)
   lmech validate examples/validation_linreg.toml   theory vs finite-N simulation
   lmech kinds                                  every kind, its parameters and options
+  lmech warmup                                 compile the Numba kernels ahead of the first run
 
 Example configs: the examples/ folder of the repository (one per kind).
 Archives are HDF5: h5py, or xarray.open_dataset(path, engine="h5netcdf", group="sweep")."""
@@ -164,6 +166,11 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--overwrite", action="store_true", help="replace an existing archive")
     v.add_argument("--no-plot", action="store_true", help="write the archive only, no figure")
     v.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+
+    wu = sub.add_parser("warmup", help="compile every Numba kernel now (the first run of each layer "
+                        "otherwise compiles on first use)")
+    wu.add_argument("layers", nargs="*", metavar="LAYER", help="odes, dmft, replica, validation "
+                    "(default: all)")
 
     k = sub.add_parser("kinds", help="list every kind (lmech run and lmech validate) with its parameters")
     k.add_argument("name", nargs="?", help="show only this kind")
@@ -535,6 +542,25 @@ def _cmd_kinds(args) -> int:
     return 0
 
 
+def _cmd_warmup(args) -> int:
+    from .warm import cold_layers, warmup
+
+    all_layers = ("lmech", "odes", "dmft", "replica", "validation")
+    bad = [x for x in args.layers if x not in all_layers]
+    if bad:
+        raise CLIError(f"LAYER: unknown layer {bad[0]!r}; choose from {', '.join(all_layers)}")
+    layers = tuple(dict.fromkeys(("lmech",) + tuple(args.layers))) if args.layers else all_layers
+    import time
+
+    t0 = time.perf_counter()
+    cold = cold_layers(layers)
+    seconds = warmup(layers, notice=False)
+    total = time.perf_counter() - t0
+    what = f"compiled ({', '.join(cold)} had no cache)" if cold else "loaded from the cache"
+    print(f"lmech warmup: kernels of {', '.join(layers)} {what}: {len(seconds)} modules in {total:.1f} s")
+    return 0
+
+
 def main(argv=None) -> int:
     """Entry point of the ``lmech`` console script."""
     parser = _parser()
@@ -543,7 +569,7 @@ def main(argv=None) -> int:
         parser.print_help()
         return 2
     handlers = {"run": _cmd_run, "show": _cmd_show, "plot": _cmd_plot, "demo": _cmd_demo,
-                "validate": _cmd_validate, "kinds": _cmd_kinds}
+                "validate": _cmd_validate, "kinds": _cmd_kinds, "warmup": _cmd_warmup}
     try:
         return handlers[args.command](args)
     except ConfigError as exc:
