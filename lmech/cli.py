@@ -141,11 +141,14 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("show", help="summarise an archive")
     s.add_argument("archive")
 
-    pl = sub.add_parser("plot", help="draw a sweep archive")
+    pl = sub.add_parser("plot", help="draw an archive: a sweep, a validation report or a single result")
     pl.add_argument("archive")
     pl.add_argument("-o", "--output", help="figure file, format by extension: .png (300 dpi), .pdf, .svg "
                     "(default: ARCHIVE.png)")
-    pl.add_argument("--name", help="result name in the archive (default: the only sweep)")
+    pl.add_argument("--name", help="result in the archive (default: the validation report, else the only "
+                    "sweep, else the only result)")
+    pl.add_argument("-y", "--observable", help="observable to draw (default: the kind's own figure)")
+    pl.add_argument("--x", help="axis (sweep) or array (single result) for the abscissa")
 
     d = sub.add_parser("demo", help="compute the README's phase diagram, archive it and draw it")
     d.add_argument("-o", "--output", default="lmech-demo.h5", help="archive (default: lmech-demo.h5)")
@@ -412,39 +415,100 @@ def _require_matplotlib(key: str):
         raise CLIError(f"{key}: {exc}") from None
 
 
-def _plot(res, kind_name: str, png: Path, title: str = "") -> None:
+def _plot(res, kind_name: str, png: Path, title: str = "", *, observable=None, x=None) -> None:
+    """Draw a sweep (its kind's plot, else a generic one), a validation report or a single
+    result into ``png`` (format by extension; PNG at 300 dpi), in the house style."""
     _require_matplotlib("plot")
     import matplotlib.pyplot as plt
     import numpy as np
 
+    from .plotstyle import axis_label, relabel, style
+
     kind = get_kind(kind_name) if kind_name else None
-    fig, ax = plt.subplots(figsize=(7, 5), dpi=120)
-    if kind is not None and kind.plot:
-        resolve_callable(kind.plot)(res, ax)
-    else:
-        axes = res.meta["axes"]
-        obs = res.meta["observables"]
-        if not obs:
-            raise CLIError("plot: the sweep has no observables to draw")
-        x = res.arrays[axes[0]]
-        if len(axes) == 1:
-            for o in obs:
-                if res.arrays[o].ndim == 1:
-                    ax.plot(x, res.arrays[o], "o-", label=o)
-            ax.set_xlabel(axes[0])
-            ax.legend()
+    with style():
+        if res.kind == "validation.ValidationReport":
+            fig = resolve_callable("validation.config:plot_report")(res, title=title)
+            relabel(fig)
+            _save(fig, png)
+            return
+        fig, ax = plt.subplots()
+        if res.kind != "lmech.Sweep":
+            _plot_single(res, ax, observable, x)
+        elif kind is not None and kind.plot and observable is None and x is None:
+            resolve_callable(kind.plot)(res, ax)
         else:
-            v = res.arrays[obs[0]]
-            y = res.arrays[axes[1]]
-            im = ax.pcolormesh(x, y, np.asarray(v).reshape(len(x), len(y), -1)[..., 0].T, shading="auto")
-            fig.colorbar(im, ax=ax, label=obs[0])
-            ax.set_xlabel(axes[0])
-            ax.set_ylabel(axes[1])
-    ax.set_title(title or res.meta.get("title", ""))
-    fig.tight_layout()
+            _plot_generic(res, ax, observable, x, kind)
+        relabel(fig, kind, res.meta.get("axes", []) if isinstance(res.meta, dict) else [])
+        ax.set_title(title or (res.meta.get("title", "") if isinstance(res.meta, dict) else ""))
+        _save(fig, png)
+
+
+def _save(fig, png: Path) -> None:
+    import matplotlib.pyplot as plt
+
     png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(png, dpi=300)
     plt.close(fig)
+
+
+def _plot_generic(res, ax, observable, x, kind) -> None:
+    """One observable of a sweep: curves against ``x`` (one per value of a second axis), or a
+    colour map over two axes."""
+    import numpy as np
+
+    from .plotstyle import axis_label
+
+    axes = list(res.meta["axes"])
+    obs = list(res.meta["observables"])
+    if not obs:
+        raise CLIError("plot: the sweep has no observables to draw")
+    y_name = observable or obs[0]
+    if y_name not in res.arrays:
+        raise CLIError(f"--observable: the sweep has no observable {y_name!r}; observables: {', '.join(obs)}")
+    x_name = x or axes[0]
+    if x_name not in axes:
+        raise CLIError(f"--x: {x_name!r} is not an axis of the sweep; axes: {', '.join(axes)}")
+    v = np.asarray(res.arrays[y_name], float)
+    i = axes.index(x_name)
+    v = np.moveaxis(v.reshape(res.shape + v.shape[len(res.shape):]), i, 0)
+    while v.ndim > 2:
+        v = v[..., 0]
+    xs = np.asarray(res.arrays[x_name], float)
+    others = [a for a in axes if a != x_name]
+    if v.ndim == 1 or not others:
+        ax.plot(xs, v if v.ndim == 1 else v[:, 0], "o-", label=axis_label(y_name, kind))
+    else:
+        second = np.asarray(res.arrays[others[0]], float)
+        for j in range(v.shape[1]):
+            ax.plot(xs, v[:, j], "o-", label=f"{others[0]} = {second[j]:.4g}")
+        ax.legend()
+    ax.set_xlabel(axis_label(x_name, kind))
+    ax.set_ylabel(axis_label(y_name, kind))
+    if xs.size > 2 and np.all(xs > 0) and xs.max() / xs.min() > 50:
+        ax.set_xscale("log")
+
+
+def _plot_single(res, ax, observable, x) -> None:
+    """A single result: one of its arrays (``--observable``) against another (``--x``) or its index."""
+    import numpy as np
+
+    from .plotstyle import axis_label
+
+    ones = {k: np.asarray(v) for k, v in res.arrays.items() if np.asarray(v).dtype.kind in "iuf"
+            and np.asarray(v).ndim == 1}
+    if not ones:
+        raise CLIError("plot: the result holds no 1-D numeric array to draw")
+    y_name = observable or next((k for k in ones if k not in ("t", "x", "alpha", "times")), next(iter(ones)))
+    if y_name not in ones:
+        raise CLIError(f"--observable: no 1-D array {y_name!r}; arrays: {', '.join(ones)}")
+    x_name = x or next((k for k in ("t", "times", "x", "alpha") if k in ones and ones[k].size == ones[y_name].size),
+                       None)
+    if x_name is not None and (x_name not in ones or ones[x_name].size != ones[y_name].size):
+        raise CLIError(f"--x: no 1-D array {x_name!r} of the length of {y_name!r}")
+    xs = ones[x_name] if x_name else np.arange(ones[y_name].size)
+    ax.plot(xs, ones[y_name], "-", label=axis_label(y_name))
+    ax.set_xlabel(axis_label(x_name) if x_name else "index")
+    ax.set_ylabel(axis_label(y_name))
 
 
 def _cmd_plot(args) -> int:
@@ -452,21 +516,25 @@ def _cmd_plot(args) -> int:
 
     path = Path(args.archive)
     names = _archive_names(path)
-    sweeps = [n for n, k in names.items() if k == "lmech.Sweep"]
     name = args.name
     if name is None:
-        if len(sweeps) != 1:
-            raise CLIError(f"--name: {path} holds {len(sweeps)} sweeps {sweeps}; name one")
-        name = sweeps[0]
-    elif names.get(name) != "lmech.Sweep":
-        raise CLIError(f"--name: {path} has no sweep {name!r}; sweeps: {sweeps}")
+        drawable = [n for n, k in names.items() if k == "validation.ValidationReport"] or \
+                   [n for n, k in names.items() if k == "lmech.Sweep"] or list(names)
+        if len(drawable) != 1:
+            raise CLIError(f"--name: {path} holds {len(drawable)} results {drawable}; name one")
+        name = drawable[0]
+    elif name not in names:
+        raise CLIError(f"--name: {path} has no result {name!r}; it holds {sorted(names)}")
     _require_matplotlib("plot")
     out = _check_output("--output", args.output or path.with_suffix(".png"), figure=True)
     try:
         res = _archive.load(path, name)
     except (OSError, ValueError) as exc:
         raise CLIError(f"archive: {_one_line(exc)}") from None
-    _plot(res, res.meta.get("sweep_kind", ""), out)
+    if isinstance(res, dict):
+        raise CLIError(f"--name: {name!r} is of a kind this installation does not know ({res['kind']})")
+    kind_name = res.meta.get("sweep_kind", "") if res.kind == "lmech.Sweep" else ""
+    _plot(res, kind_name, out, observable=args.observable, x=args.x)
     print(f"figure: {out}")
     return 0
 

@@ -146,7 +146,10 @@ def test_show_and_plot_errors(tmp_path, capsys):
     capsys.readouterr()
     lone = tmp_path / "lone.h5"
     archive.save(lmech.Result(success=True), lone, "r")
-    assert main(["plot", str(lone)]) == 2
+    assert main(["plot", str(lone)]) == 2  # a single result with nothing to draw
+    assert "holds no 1-D numeric array" in capsys.readouterr().err
+    archive.save(lmech.Result(success=True), lone, "r2")
+    assert main(["plot", str(lone)]) == 2  # two results: which one?
     assert "--name" in capsys.readouterr().err
 
 
@@ -414,3 +417,35 @@ def test_every_archive_kind_opens_in_xarray_with_long_names_and_units(tmp_path, 
     sizes = _open_every_group_in_xarray(vout)
     assert sizes["validation/test_risk_t"] == {"sizes": 2, "x": 3}  # (N, t) labelled dimensions
     assert sizes["validation_runs"]["N"] == 2 and sizes["validation_runs"]["seed"] == 2
+
+
+def test_plot_draws_single_results_and_any_observable_with_symbols_in_the_labels(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    import matplotlib.image
+
+    cfg = write(tmp_path, GOOD)
+    out = tmp_path / "out.h5"
+    assert main(["run", str(cfg), "-o", str(out), "--quiet"]) == 0
+    for ext in ("png", "pdf", "svg"):
+        fig = tmp_path / f"f.{ext}"
+        assert main(["plot", str(out), "-y", "exact", "-o", str(fig)]) == 0
+        assert fig.stat().st_size > 0
+    assert matplotlib.image.imread(tmp_path / "f.png").shape[1] >= 1500  # 300 dpi
+    assert main(["plot", str(out), "-y", "nope"]) == 2
+    assert "--observable: the sweep has no observable 'nope'" in capsys.readouterr().err
+    assert main(["plot", str(out), "--x", "nope"]) == 2
+    assert "--x: 'nope' is not an axis" in capsys.readouterr().err
+    single = tmp_path / "single.h5"
+    archive.save(lmech.Result(success=True, arrays={"t": np.linspace(0, 1, 5), "eg": np.exp(-np.arange(5.0))}),
+                 single, "traj")
+    assert main(["plot", str(single), "-o", str(tmp_path / "s.png")]) == 0
+
+
+def test_axis_labels_carry_symbol_and_meaning():
+    from lmech.config import get_kind
+    from lmech.plotstyle import axis_label
+
+    kind = get_kind("odes.phase_diagram")
+    assert axis_label("lr", kind) == "$\\eta$, " + kind.params["lr"].help
+    assert axis_label("eps") == "$\\epsilon$, label-flip probability"
+    assert axis_label("unknown_name") == "unknown_name"
