@@ -148,3 +148,19 @@ def test_lmech_plot_draws_reports_and_single_results_with_labelled_axes(name, tm
     assert main(["plot", str(REF / rec["file"]), "-o", str(png)]) == 0
     assert png.stat().st_size > 0
     assert seen["labels"] and all(x.strip() and y.strip() for x, y in seen["labels"])
+
+
+def test_dmft_figures_mark_the_threshold_they_are_about():
+    # random RNN over g in [0.5, 1.5]: the chaos onset g_c = 1 (Sompolinsky, Crisanti & Sommers,
+    # PRL 61, 259 (1988)); the p = 3 sweep over T in [1, 2] lies above T_d = sqrt(3/8) = 0.612
+    # (Crisanti, Horner & Sommers 1993), so no T_d line is drawn there
+    rnn = archive.load(REF / "sweep_dmft_rnn.h5", "sweep")
+    fig, ax = plt.subplots()
+    resolve_callable(get_kind("dmft.rnn").plot)(rnn, ax)
+    assert "$g_c$ = 1" in [t.get_text() for t in ax.get_legend().get_texts()]
+    plt.close(fig)
+    pspin = archive.load(REF / "sweep_dmft_pspin.h5", "sweep")
+    fig, ax = plt.subplots()
+    resolve_callable(get_kind("dmft.pspin").plot)(pspin, ax)
+    assert not any("T_d" in t.get_text() for t in ax.get_legend().get_texts())
+    plt.close(fig)
