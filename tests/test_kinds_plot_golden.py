@@ -162,5 +162,5 @@ def test_dmft_figures_mark_the_threshold_they_are_about():
     pspin = archive.load(REF / "sweep_dmft_pspin.h5", "sweep")
     fig, ax = plt.subplots()
     resolve_callable(get_kind("dmft.pspin").plot)(pspin, ax)
-    assert not any("T_d" in t.get_text() for t in ax.get_legend().get_texts())
+    assert not any(t.get_text().startswith("$T_d$ =") for t in ax.get_legend().get_texts())
     plt.close(fig)
