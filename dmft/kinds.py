@@ -137,6 +137,30 @@ def _glm_solve(model: GLMDynamics, *, t_max, method, dt, tol, max_corrector, n_t
 
 
 # -- plot -------------------------------------------------------------------------
+_LABELS = {"energy_reference": "reference energy (paramagnet above T_d, aging below)",
+           "stationary_variance": "stationary chaotic variance"}
+
+
+def _thresholds(res, x_name):
+    """``[(value, label)]``: the thresholds a dmft figure is about, on its first axis.
+
+    p-spin against T: the dynamical temperature T_d (Crisanti, Horner & Sommers,
+    Z. Phys. B 92, 257 (1993)); random RNN against g: the chaos onset g_c = 1
+    (Sompolinsky, Crisanti & Sommers, PRL 61, 259 (1988)).
+    """
+    from .pspin import dynamical_temperature
+
+    kind = res.meta.get("sweep_kind", "")
+    fixed = res.meta.get("fixed", {}) or {}
+    if kind == "dmft.pspin" and x_name == "T":
+        p = res.model_at(0).p if res.model_at(0) is not None else fixed.get("p", 3)
+        if int(p) >= 3:
+            return [(dynamical_temperature(int(p)), r"$T_d$")]
+    if kind == "dmft.rnn" and x_name == "g":
+        return [(1.0, r"$g_c$")]
+    return []
+
+
 def _plotter(observable, reference=None, ylabel=None):
     def plot(res, ax):
         axes = res.meta["axes"]
@@ -146,7 +170,7 @@ def _plotter(observable, reference=None, ylabel=None):
         if y.ndim == 1:
             ax.plot(x, y, "o-", label=observable)
             if ref is not None:
-                ax.plot(x, ref, "k--", label=reference)
+                ax.plot(x, ref, "k--", label=_LABELS.get(reference, reference))
         else:
             other = np.asarray(res.arrays[axes[1]])
             for j in range(y.shape[1]):
@@ -154,15 +178,18 @@ def _plotter(observable, reference=None, ylabel=None):
                 ax.plot(x, y[idx], "o-", label=f"{axes[1]} = {other[j]:g}")
                 if ref is not None:
                     ax.plot(x, ref[idx], "k--", lw=0.8)
+        for value, label in _thresholds(res, axes[0]):
+            if np.nanmin(x) <= value <= np.nanmax(x):
+                ax.axvline(value, color="0.4", ls=":", lw=1, label=f"{label} = {value:.4g}")
         ax.set_xlabel(axes[0])
         ax.set_ylabel(ylabel or observable)
         ax.legend()
     return plot
 
 
-plot_pspin = _plotter("energy", "energy_reference", "energy at t_max")
+plot_pspin = _plotter("energy", "energy_reference", "energy per spin at t_max")
 plot_linreg = _plotter("test_risk", None, "test risk at t_max")
-plot_rnn = _plotter("variance", "stationary_variance", "C(t_max, t_max)")
+plot_rnn = _plotter("variance", "stationary_variance", "variance C(t_max, t_max)")
 plot_glm = _plotter("test_error", None, "test error at t_max (sign teacher)")
 
 

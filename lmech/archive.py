@@ -110,15 +110,37 @@ class ArchiveBusyError(RuntimeError):
 
 # -- provenance -----------------------------------------------------------------
 def _git_commit() -> str:
+    """The source commit: of the checkout this code runs from, else the one recorded at install.
+
+    An installed copy carries ``lmech/SOURCE_COMMIT``, written by ``setup.py``
+    when the wheel was built from a git checkout (``+dirty`` when it had
+    uncommitted changes).  Empty when neither is known.
+    """
     here = Path(__file__).resolve().parent.parent
-    if not (here / ".git").exists():
-        return ""
+    if (here / ".git").exists():
+        try:
+            out = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True,
+                                 text=True, timeout=2)
+        except (OSError, subprocess.SubprocessError):
+            out = None
+        if out is not None and out.returncode == 0 and out.stdout.strip():
+            return out.stdout.strip()
     try:
-        out = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True,
-                             text=True, timeout=2)
-    except (OSError, subprocess.SubprocessError):
+        return (Path(__file__).resolve().parent / "SOURCE_COMMIT").read_text().strip()
+    except OSError:
         return ""
-    return out.stdout.strip() if out.returncode == 0 else ""
+
+
+def _installed_version() -> str:
+    """The version pip installed (``importlib.metadata``), or "" when running from a checkout."""
+    from importlib import metadata
+
+    try:
+        dist = metadata.distribution("learning-mechanics")
+    except metadata.PackageNotFoundError:
+        return ""
+    where = Path(str(dist.locate_file("lmech"))).resolve()
+    return dist.version if where == Path(__file__).resolve().parent else ""
 
 
 def provenance(config_text: str | None = None) -> dict[str, str]:
@@ -136,6 +158,7 @@ def provenance(config_text: str | None = None) -> dict[str, str]:
         "hdf5": h5py.version.hdf5_version,
         "learning_mechanics": __version__,
         "git_commit": _git_commit(),
+        "installed_version": _installed_version(),
         "command_line": " ".join(sys.argv),
     }
     if config_text is not None:
@@ -497,12 +520,56 @@ def write_result(group: h5py.Group, result: Result) -> None:
         if ax in group and isinstance(group[ax], h5py.Dataset) and group[ax].ndim == 1:
             group[ax].make_scale(ax)
     for name, names in dims.items():
-        if name not in group:
+        if name not in group or not isinstance(group[name], h5py.Dataset):
             continue
         ds = group[name]
-        for i, ax in enumerate(names):
-            if i < ds.ndim and ax != name and ax in group and group[ax].is_scale:
+        # netCDF (xarray) refuses a variable with some dimensions labelled and others not:
+        # label every dimension, or none (trailing component dimensions stay unnamed)
+        if len(names) != ds.ndim or name in names:
+            continue
+        if all(ax in group and isinstance(group[ax], h5py.Dataset) and group[ax].is_scale
+               and group[ax].shape == (ds.shape[i],) for i, ax in enumerate(names)):
+            for i, ax in enumerate(names):
                 ds.dims[i].attach_scale(group[ax])
+    _write_cf_attrs(group, result)
+
+
+#: long names of the book-keeping arrays every sweep holds
+_LONG_NAMES = {
+    "done": "point computed", "converged": "point converged (success)", "failed": "point raised an exception",
+    "n_iter": "iterations or steps of the point's solver", "residual": "residual of the point's solver",
+    "seconds": "wall-clock time of the point in seconds", "status": "lmech.Status code of the point",
+    "message": "the point's message", "model_index": "index of the point's model in model_specs",
+    "model_specs": "model specs (JSON) of the sweep's points",
+}
+
+
+def _write_cf_attrs(group: h5py.Group, result: Result) -> None:
+    """CF-style ``long_name`` (and ``units = "1"``: every quantity of the models is
+    dimensionless) on every numeric array, so that xarray labels its plots.
+
+    ``result.meta["long_names"]`` and ``result.meta["units"]`` override the defaults
+    (the array's name; ``"error estimate of X"`` for ``X_err``).  Wall-clock
+    seconds get no ``units`` (xarray would decode them as time deltas).
+    """
+    meta = result.meta if isinstance(result.meta, dict) else {}
+    long_names = meta.get("long_names", {}) if isinstance(meta.get("long_names"), dict) else {}
+    units = meta.get("units", {}) if isinstance(meta.get("units"), dict) else {}
+    for name, arr in result.arrays.items():
+        if name not in group or not isinstance(group[name], h5py.Dataset):
+            continue
+        if name in long_names:
+            long_name = str(long_names[name])
+        elif name in _LONG_NAMES:
+            long_name = _LONG_NAMES[name]
+        elif name.endswith("_err") and name[:-4] in result.arrays:
+            long_name = f"error estimate of {name[:-4]}"
+        else:
+            long_name = name
+        attrs = group[name].attrs
+        attrs["long_name"] = long_name
+        if arr.dtype.kind in "iuf" and name != "seconds":
+            attrs["units"] = str(units.get(name, "1"))
 
 
 def _write_array(group: h5py.Group, name: str, arr: np.ndarray) -> None:

@@ -381,6 +381,24 @@ class _State:
                            arrays=arrays, meta=meta, error_estimate=error_estimate)
 
 
+def _long_names(kind_name: str, params) -> dict:
+    """``{parameter: "help text (name)"}`` from the sweep kind's schema (xarray's axis labels)."""
+    from .config import get_kind
+
+    try:
+        kind = get_kind(kind_name)
+    except (ImportError, ValueError):
+        return {}
+    if kind is None:
+        return {}
+    out = {}
+    for p in params:
+        par = kind.params.get(p) or kind.options.get(p)
+        if par is not None and par.help:
+            out[p] = f"{par.help} ({p})"
+    return out
+
+
 def _same_spec(a: dict, b: dict) -> str | None:
     for key in ("function", "mode", "axes", "fixed"):
         if to_spec(a.get(key)) != to_spec(b.get(key)):
@@ -395,33 +413,71 @@ def _write(path, name, state: _State, config_text) -> None:
         write_result(f.create_group(name), state.result())
 
 
+def _duration(seconds: float) -> str:
+    """``1h02m``, ``3m05s`` or ``12s``."""
+    s = int(round(seconds))
+    if s >= 3600:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    if s >= 60:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s}s"
+
+
 class _Progress:
+    """Progress of a sweep on stderr.
+
+    On a terminal: a tqdm bar (a dependency), rewritten in place, with rate
+    and ETA.  Redirected to a file or a pipe: one plain line per 10 % of the
+    points or per minute, whichever comes first (``k/N points (p %), elapsed
+    E, ETA T``), never carriage returns.
+    """
+
     def __init__(self, total, initial, enabled, desc):
         self.bar = None
-        self.enabled = enabled
+        self.enabled = enabled and total > initial
         self.n = initial
+        self.initial = initial
         self.total = total
-        if enabled:
+        self.desc = desc
+        self.t0 = time.monotonic()
+        self.last_line = (self.t0, initial)
+        if not self.enabled:
+            return
+        tty = getattr(sys.stderr, "isatty", lambda: False)()
+        if tty:
             try:
                 from tqdm import tqdm
 
                 self.bar = tqdm(total=total, initial=initial, desc=desc, file=sys.stderr,
-                                dynamic_ncols=True)
-            except ImportError:
+                                dynamic_ncols=True, unit="point")
+            except ImportError:  # pragma: no cover - tqdm is a dependency
                 self.bar = None
+        if self.bar is None:
+            print(f"{desc}: {total - initial} of {total} points to compute", file=sys.stderr, flush=True)
+
+    def _line(self) -> str:
+        elapsed = time.monotonic() - self.t0
+        done = self.n - self.initial
+        left = self.total - self.n
+        eta = _duration(elapsed / done * left) if done else "?"
+        return (f"{self.desc}: {self.n}/{self.total} points ({100 * self.n / self.total:.0f} %), "
+                f"elapsed {_duration(elapsed)}, ETA {eta}")
 
     def update(self):
         self.n += 1
         if self.bar is not None:
             self.bar.update(1)
         elif self.enabled:
-            print(f"\r{self.n}/{self.total} points", end="", file=sys.stderr, flush=True)
+            now = time.monotonic()
+            t_last, n_last = self.last_line
+            step = max(1, self.total // 10)
+            if self.n == self.total or self.n - n_last >= step or now - t_last >= 60:
+                print(self._line(), file=sys.stderr, flush=True)
+                self.last_line = (now, self.n)
 
     def close(self):
         if self.bar is not None:
             self.bar.close()
-        elif self.enabled:
-            print(file=sys.stderr)
 
 
 def sweep(fn: Callable | str, grid: Mapping[str, Sequence] | None = None, *,
@@ -431,7 +487,7 @@ def sweep(fn: Callable | str, grid: Mapping[str, Sequence] | None = None, *,
           retry_failed: bool = False, keep_arrays: Sequence[str] = (),
           progress: bool = False, max_in_flight: int | None = None,
           checkpoint_seconds: float = 2.0, config_text: str | None = None,
-          title: str | None = None, kind: str | None = None) -> SweepResult:
+          title: str | None = None, kind: str | None = None, overwrite: bool = False) -> SweepResult:
     """Evaluate ``fn`` over a parameter grid and stream the results into an archive.
 
     Parameters
@@ -455,7 +511,7 @@ def sweep(fn: Callable | str, grid: Mapping[str, Sequence] | None = None, *,
     resume : bool
         Continue the sweep stored in ``archive`` under ``name``: finished
         points are not recomputed.  The stored function, axes and fixed
-        parameters must match.  Without ``resume`` an existing group is an error.
+        parameters must match.  Without ``resume`` (or ``overwrite``) an existing group is an error.
     retry_failed : bool
         With ``resume``, run again the points whose function raised.
     keep_arrays : sequence of str
@@ -466,6 +522,9 @@ def sweep(fn: Callable | str, grid: Mapping[str, Sequence] | None = None, *,
     max_in_flight : int, optional
         Points submitted but not finished at any time (default: 4 per worker,
         at least 8).
+    overwrite : bool
+        Replace a group ``name`` that ``archive`` already holds (a new sweep
+        from scratch; not with ``resume``).
     checkpoint_seconds : float
         Minimum seconds between archive writes (grown automatically to keep
         writing under ~10 % of the run time); the archive is always written at
@@ -480,6 +539,8 @@ def sweep(fn: Callable | str, grid: Mapping[str, Sequence] | None = None, *,
     """
     if (grid is None) == (points is None):
         raise ValueError("give exactly one of grid (named axes) or points (explicit list)")
+    if resume and overwrite:
+        raise ValueError("resume and overwrite exclude each other: continue the stored sweep, or replace it")
     fixed = dict(fixed or {})
     if checkpoint_seconds < 0 or not math.isfinite(checkpoint_seconds):
         raise ValueError(f"checkpoint_seconds must be finite and >= 0, got {checkpoint_seconds!r}")
@@ -515,6 +576,8 @@ def sweep(fn: Callable | str, grid: Mapping[str, Sequence] | None = None, *,
         shape = (len(points),)
         meta = {"mode": "points", "axes": ["point"], "coords": ["point"] + keys, "point_params": keys}
     meta.update(function=_fn_name(fn), fixed=fixed, title=title or "", sweep_kind=kind or "")
+    if kind:
+        meta["long_names"] = _long_names(kind, meta["point_params"])
 
     # one writer at a time: the archive's lock is held from reading it to the last write
     # (another process writing it raises ArchiveBusyError, before any point runs)
@@ -523,10 +586,11 @@ def sweep(fn: Callable | str, grid: Mapping[str, Sequence] | None = None, *,
         if archive is not None and Path(archive).exists():
             with _open(archive) as f:
                 _check_format(f, archive)
-                if name in f:
+                if name in f and not overwrite:  # (with overwrite the first write replaces it)
                     if not resume:
                         raise ValueError(f"{archive} already holds a sweep {name!r}; pass resume=True "
-                                         "to continue it, or choose another archive or name")
+                                         "to continue it, overwrite=True to replace it, or choose another "
+                                         "archive or name")
                     stored = read_result(f[name])
                     if not isinstance(stored, SweepResult):
                         raise ValueError(f"{archive}:{name} is not a sweep")

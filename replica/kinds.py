@@ -177,6 +177,13 @@ def _fixed_model(sweep_result, points, **override):
     return bayes_model(**{k: fixed[k] for k in keys if k in fixed})
 
 
+def _outline(lw: float):
+    """Path effects drawing a line over a black outline (white lines stay visible on white)."""
+    from matplotlib import patheffects
+
+    return [patheffects.Stroke(linewidth=lw + 1.6, foreground="k"), patheffects.Normal()]
+
+
 def bayes_plot(sweep_result, ax):
     """Draw a ``replica.bayes_optimal`` sweep with its transition lines.
 
@@ -242,10 +249,11 @@ def bayes_plot(sweep_result, ax):
             ac.append(th["alpha_c"])
             asp.append(th["alpha_sp_uninf"])
             asi.append(th["alpha_sp_inf"] if th["alpha_sp_inf"] > 0 else math.nan)
-        ax.plot(ac, o, "w-", lw=2, label="first-order transition")
-        ax.plot(asp, o, "w:", lw=1.5, label="spinodal (uninformed)")
+        # white lines with a black outline: visible on the colour map and in the (white) legend
+        ax.plot(ac, o, "w-", lw=2, label="first-order transition", path_effects=_outline(2))
+        ax.plot(asp, o, "w:", lw=1.5, label="spinodal (uninformed)", path_effects=_outline(1.5))
         if np.any(np.isfinite(asi)):
-            ax.plot(asi, o, "w-.", lw=1, label="spinodal (informed)")
+            ax.plot(asi, o, "w-.", lw=1, label="spinodal (informed)", path_effects=_outline(1))
         if len(o) > 2 and np.all(o > 0) and np.allclose(np.diff(np.log(o)), np.log(o[1] / o[0])):
             ax.set_yscale("log")  # a log-spaced axis
         ax.set_xlabel(r"$\alpha$")
@@ -377,7 +385,7 @@ def erm_plot(sweep_result, ax):
                 best.append(math.exp(-c[1] / (2 * c[0])) if c[0] > 0 else lam[j])
             else:
                 best.append(lam[j])
-        ax.plot(a, best, "w-", lw=2, label=r"optimal $\lambda$")
+        ax.plot(a, best, "w-", lw=2, label=r"optimal $\lambda$", path_effects=_outline(2))
         ax.set_yscale("log")
         ax.set_xlabel(r"$\alpha$")
         ax.set_ylabel(r"$\lambda$")

@@ -73,6 +73,7 @@ def test_golden_sweep_plots_with_its_kind(path, tmp_path):
     resolve_callable(kind.plot)(res, ax)
     lines, meshes = _drawn(ax)
     assert lines or meshes
+    assert ax.get_xlabel().strip() and ax.get_ylabel().strip(), "a figure needs labelled axes"
     plt.close(fig)
     # and through the command line, which draws the same kind's plot into a PNG
     png = tmp_path / "fig.png"
@@ -127,4 +128,39 @@ def test_gardner_margin_plot_uses_the_stored_prior(tmp_path):
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert any("rademacher weights" in lab for lab in labels), labels
     assert "spherical weights (Gardner 1988)" in labels
+    plt.close(fig)
+
+
+@pytest.mark.parametrize("name", ["result_validation_ValidationReport", "result_odes_Trajectory"])
+def test_lmech_plot_draws_reports_and_single_results_with_labelled_axes(name, tmp_path, monkeypatch):
+    import lmech.cli
+
+    seen = {}
+    real_save = lmech.cli._save
+
+    def spy(fig, png):
+        seen["labels"] = [(a.get_xlabel(), a.get_ylabel()) for a in fig.axes if a.has_data()]
+        real_save(fig, png)
+
+    monkeypatch.setattr(lmech.cli, "_save", spy)
+    rec = json.loads((REF / f"{name}.json").read_text())
+    png = tmp_path / "fig.png"
+    assert main(["plot", str(REF / rec["file"]), "-o", str(png)]) == 0
+    assert png.stat().st_size > 0
+    assert seen["labels"] and all(x.strip() and y.strip() for x, y in seen["labels"])
+
+
+def test_dmft_figures_mark_the_threshold_they_are_about():
+    # random RNN over g in [0.5, 1.5]: the chaos onset g_c = 1 (Sompolinsky, Crisanti & Sommers,
+    # PRL 61, 259 (1988)); the p = 3 sweep over T in [1, 2] lies above T_d = sqrt(3/8) = 0.612
+    # (Crisanti, Horner & Sommers 1993), so no T_d line is drawn there
+    rnn = archive.load(REF / "sweep_dmft_rnn.h5", "sweep")
+    fig, ax = plt.subplots()
+    resolve_callable(get_kind("dmft.rnn").plot)(rnn, ax)
+    assert "$g_c$ = 1" in [t.get_text() for t in ax.get_legend().get_texts()]
+    plt.close(fig)
+    pspin = archive.load(REF / "sweep_dmft_pspin.h5", "sweep")
+    fig, ax = plt.subplots()
+    resolve_callable(get_kind("dmft.pspin").plot)(pspin, ax)
+    assert not any(t.get_text().startswith("$T_d$ =") for t in ax.get_legend().get_texts())
     plt.close(fig)

@@ -146,7 +146,10 @@ def test_show_and_plot_errors(tmp_path, capsys):
     capsys.readouterr()
     lone = tmp_path / "lone.h5"
     archive.save(lmech.Result(success=True), lone, "r")
-    assert main(["plot", str(lone)]) == 2
+    assert main(["plot", str(lone)]) == 2  # a single result with nothing to draw
+    assert "holds no 1-D numeric array" in capsys.readouterr().err
+    archive.save(lmech.Result(success=True), lone, "r2")
+    assert main(["plot", str(lone)]) == 2  # two results: which one?
     assert "--name" in capsys.readouterr().err
 
 
@@ -266,3 +269,183 @@ def test_an_error_text_with_a_newline_is_printed_on_one_line(tmp_path, capsys):
     assert str(ArchiveError("a\nb,\n  c")) == "a b, c"
     assert main(["show", str(tmp_path)]) == 2
     assert len(capsys.readouterr().err.splitlines()) == 1
+
+
+# -- re-runs, validation configs through `lmech run`, kinds, missing optional dependencies ----------
+
+def test_overwrite_replaces_an_existing_archive_and_excludes_resume(tmp_path, capsys):
+    cfg = write(tmp_path, GOOD)
+    out = tmp_path / "out.h5"
+    assert main(["run", str(cfg), "-o", str(out), "--quiet"]) == 0
+    other = write(tmp_path, GOOD.replace("num = 5", "num = 3"), "other.toml")
+    assert main(["run", str(other), "-o", str(out), "--quiet", "--overwrite"]) == 0
+    assert archive.load(out, "sweep").shape == (3,)  # a new sweep, not the old one continued
+    with pytest.raises(SystemExit) as e:
+        main(["run", str(cfg), "-o", str(out), "--overwrite", "--resume"])
+    assert e.value.code == 2
+
+
+TINY_DEMO = GOOD.replace("num = 5", "num = 3")
+
+
+@pytest.fixture
+def tiny_demo(tmp_path, monkeypatch):
+    """``lmech demo`` with a three-point config (a module on sys.path holds it)."""
+    (tmp_path / "tinydemo_cfg.py").write_text(f"CONFIG = {TINY_DEMO!r}\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr("lmech.cli.DEMO_CONFIG", "tinydemo_cfg:CONFIG")
+    return tmp_path
+
+
+def test_demo_twice_in_the_same_folder_replaces_its_own_archive(tiny_demo, capsys):
+    out = tiny_demo / "demo.h5"
+    argv = ["demo", "-o", str(out), "--workers", "1", "--quiet", "--no-plot"]
+    assert main(argv) == 0
+    assert main(argv) == 0
+    assert "replacing" in capsys.readouterr().err
+    assert archive.load(out, "sweep").arrays["done"].all()
+    assert not (tiny_demo / "demo.png").exists()  # --no-plot
+
+
+def test_demo_refuses_an_archive_that_is_not_its_own(tiny_demo, capsys):
+    other = write(tiny_demo, GOOD, "other.toml")
+    out = tiny_demo / "demo.h5"
+    assert main(["run", str(other), "-o", str(out), "--quiet"]) == 0
+    before = out.read_bytes()
+    assert main(["demo", "-o", str(out), "--quiet", "--no-plot"]) == 2
+    err = capsys.readouterr().err
+    assert "not the demo's" in err and "--overwrite" in err and out.read_bytes() == before
+
+
+VALIDATION = textwrap.dedent("""
+    kind = "validation.linreg"
+    [model]
+    alpha = 2.0
+    noise = 0.25
+    [theory]
+    t_max = 1.0
+    [compare]
+    sizes = [50, 100]
+    seeds = 2
+    observables = ["test_risk_t"]
+""")
+
+
+def test_run_on_a_validation_config_runs_it_as_validate_and_says_so(tmp_path, capsys):
+    cfg = write(tmp_path, VALIDATION, "v.toml")
+    out = tmp_path / "v.h5"
+    code = main(["run", str(cfg), "-o", str(out), "--quiet"])
+    assert code in (0, 1, 3)  # the verdict's exit status (agree, disagree, inconclusive)
+    assert "is a validation config; running it as `lmech validate" in capsys.readouterr().err
+    assert "validation" in archive.ls(out)
+    assert main(["run", str(cfg), "-o", str(out), "--resume"]) == 2
+    assert "--resume: " in capsys.readouterr().err
+
+
+def test_kinds_lists_validation_kinds_with_their_keys_and_one_kind_by_name(capsys):
+    assert main(["kinds"]) == 0
+    out = capsys.readouterr().out
+    assert "Validation kinds" in out and "validation.linreg" in out and "validation.committee" in out
+    assert main(["kinds", "erf_overlap"]) == 0
+    one = capsys.readouterr().out
+    assert "lmech.erf_overlap" in one and "validation.linreg" not in one
+    assert main(["kinds", "no_such_kind"]) == 2
+    assert "name: no kind 'no_such_kind'" in capsys.readouterr().err
+
+
+def test_missing_matplotlib_one_message_and_the_archive_is_still_written(tmp_path, capsys, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_matplotlib(name, *args, **kwargs):
+        if name == "matplotlib" or name.startswith("matplotlib."):
+            raise ImportError("No module named 'matplotlib'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+    monkeypatch.delitem(sys.modules, "matplotlib", raising=False)
+    cfg = write(tmp_path, GOOD)
+    out = tmp_path / "out.h5"
+    assert main(["run", str(cfg), "-o", str(out), "--quiet", "--plot", str(tmp_path / "f.png")]) == 2
+    err = capsys.readouterr().err
+    assert 'drawing needs matplotlib, an optional dependency: pip install ".[plot]"' in err
+    assert not out.exists()  # an explicit figure request is refused before any work
+    assert main(["plot", str(out)]) == 2
+    capsys.readouterr()
+    assert main(["run", str(cfg), "-o", str(out), "--quiet"]) == 0
+    assert main(["plot", str(out)]) == 2
+    assert 'drawing needs matplotlib, an optional dependency: pip install ".[plot]"' in capsys.readouterr().err
+
+
+def test_help_names_examples_and_kinds(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert "examples:" in out and "lmech kinds" in out and "examples/" in out
+
+
+def _open_every_group_in_xarray(path):
+    xr = pytest.importorskip("xarray")
+    pytest.importorskip("h5netcdf")
+    groups = list(archive.ls(path))
+    with h5py.File(path, "r") as f:  # and the per-observable subgroups of reports
+        groups += [f"{g}/{s}" for g in list(groups) for s in f[g] if isinstance(f[g][s], h5py.Group)]
+    opened = {}
+    for g in groups:
+        with xr.open_dataset(path, engine="h5netcdf", group=g, phony_dims="sort") as ds:
+            for name, var in ds.variables.items():
+                assert var.attrs.get("long_name"), f"{g}/{name} has no long_name"
+                if var.dtype.kind == "f" and name != "seconds":
+                    assert var.attrs.get("units") == "1", f"{g}/{name}"
+            opened[g] = dict(ds.sizes)
+    return opened
+
+
+def test_every_archive_kind_opens_in_xarray_with_long_names_and_units(tmp_path, capsys):
+    cfg = write(tmp_path, GOOD)
+    out = tmp_path / "sweep.h5"
+    assert main(["run", str(cfg), "-o", str(out), "--quiet"]) == 0
+    archive.save(lmech.testing.erf_overlap(a=1.0, c=0.3, n=40), out, "single")
+    sizes = _open_every_group_in_xarray(out)
+    assert sizes["sweep"]["c"] == 5
+    with h5py.File(out, "r") as f:  # the axis is labelled by the kind's help text
+        assert f["sweep/c"].attrs["long_name"].endswith("(c)")
+    vcfg = write(tmp_path, VALIDATION, "v.toml")
+    vout = tmp_path / "v.h5"
+    main(["validate", str(vcfg), "-o", str(vout), "--quiet", "--no-plot"])
+    sizes = _open_every_group_in_xarray(vout)
+    assert sizes["validation/test_risk_t"] == {"sizes": 2, "x": 3}  # (N, t) labelled dimensions
+    assert sizes["validation_runs"]["N"] == 2 and sizes["validation_runs"]["seed"] == 2
+
+
+def test_plot_draws_single_results_and_any_observable_with_symbols_in_the_labels(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    import matplotlib.image
+
+    cfg = write(tmp_path, GOOD)
+    out = tmp_path / "out.h5"
+    assert main(["run", str(cfg), "-o", str(out), "--quiet"]) == 0
+    for ext in ("png", "pdf", "svg"):
+        fig = tmp_path / f"f.{ext}"
+        assert main(["plot", str(out), "-y", "exact", "-o", str(fig)]) == 0
+        assert fig.stat().st_size > 0
+    assert matplotlib.image.imread(tmp_path / "f.png").shape[1] >= 1500  # 300 dpi
+    assert main(["plot", str(out), "-y", "nope"]) == 2
+    assert "--observable: the sweep has no observable 'nope'" in capsys.readouterr().err
+    assert main(["plot", str(out), "--x", "nope"]) == 2
+    assert "--x: 'nope' is not an axis" in capsys.readouterr().err
+    single = tmp_path / "single.h5"
+    archive.save(lmech.Result(success=True, arrays={"t": np.linspace(0, 1, 5), "eg": np.exp(-np.arange(5.0))}),
+                 single, "traj")
+    assert main(["plot", str(single), "-o", str(tmp_path / "s.png")]) == 0
+
+
+def test_axis_labels_carry_symbol_and_meaning():
+    from lmech.config import get_kind
+    from lmech.plotstyle import axis_label
+
+    kind = get_kind("odes.phase_diagram")
+    assert axis_label("lr", kind) == "$\\eta$, " + kind.params["lr"].help
+    assert axis_label("eps") == "$\\epsilon$, label-flip probability"
+    assert axis_label("unknown_name") == "unknown_name"

@@ -232,6 +232,19 @@ def test_progress_bar_is_off_by_default(capsys):
     assert "1/1" in capsys.readouterr().err
 
 
+def test_progress_redirected_to_a_file_is_sparse_plain_lines(capsys):
+    # not a terminal (pytest captures stderr): no carriage returns, a header line and one line
+    # per 10 % of the points, each with the count, the percentage, the elapsed time and an ETA
+    sweep(POINT, {"a": np.linspace(0.5, 1.5, 20).tolist()}, fixed=FIXED, progress=True, title="t")
+    err = capsys.readouterr().err
+    assert "\r" not in err
+    lines = err.strip().splitlines()
+    assert lines[0] == "t: 20 of 20 points to compute"
+    assert [ln.split(": ", 1)[1].split(" points")[0] for ln in lines[1:]] == [f"{k}/20" for k in range(2, 21, 2)]
+    assert all("ETA" in ln and "elapsed" in ln for ln in lines[1:])
+    assert lines[-1].startswith("t: 20/20 points (100 %)")
+
+
 def test_lmech_sweep_runs_a_point_and_matches_the_closed_form():
     # through the top-level name: E[erf(a u) erf(a v)] = (2/pi) asin(2 a^2 c / (1 + 2 a^2))
     # (Saad & Solla, PRE 52, 4225 (1995), eq. A3 with unit variances); a = 1, c = 0.5 gives (2/pi) asin(1/3)
@@ -315,3 +328,14 @@ def test_a_format_1_1_sweep_loads_and_resumes_into_the_current_layout(tmp_path):
     for k, v in stored.arrays.items():  # finished points are kept, not recomputed
         assert v.tobytes() == res.arrays[k].tobytes(), k
     assert res.arrays["model_index"].tolist() == [-1, -1, -1]
+
+
+def test_overwrite_starts_a_new_sweep_in_place_of_the_stored_one(tmp_path):
+    path = tmp_path / "s.h5"
+    sweep(POINT, {"a": [1.0, 2.0]}, fixed=FIXED, archive=path)
+    with pytest.raises(ValueError, match="overwrite=True"):
+        sweep(POINT, {"a": [1.0, 2.0]}, fixed=FIXED, archive=path)
+    new = sweep(POINT, {"a": [0.5, 1.0, 1.5]}, fixed=FIXED, archive=path, overwrite=True)
+    assert new.shape == (3,) and archive.load(path, "sweep").shape == (3,)
+    with pytest.raises(ValueError, match="exclude each other"):
+        sweep(POINT, {"a": [1.0]}, fixed=FIXED, archive=path, overwrite=True, resume=True)

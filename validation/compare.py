@@ -52,6 +52,44 @@ __all__ = ["ValidationReport", "Simulator", "register_simulator", "get_simulator
            "extrapolate", "theory_values"]
 
 
+_PER_SIZE = ("mean", "sem", "n", "z")  # arrays (S, P, ...); "gap" is (S,); the rest (P, ...)
+_REPORT_NAMES = {
+    "mean": "mean over seeds of {o}", "sem": "standard error of the mean of {o}", "n": "seeds used for {o}",
+    "theory": "theory value of {o}", "z": "z-score of the simulated {o} against the theory",
+    "extrap": "1/N extrapolation of {o}", "extrap_err": "standard error of the extrapolation of {o}",
+    "extrap_z": "z-score of the extrapolated {o}", "extrap_chi2": "chi^2 of the 1/N fit of {o}",
+    "sigma": "total standard error of {o} used by the tests", "tol": "equivalence tolerance of {o}",
+    "equiv_bound": "smallest tolerance the data prove for {o}",
+    "mdd": "smallest deviation of {o} detected with probability 0.8",
+    "rejected": "theory of {o} rejected", "agree": "{o} proved within tolerance",
+    "fit_p": "p-value of the 1/N fit of {o}", "poor_fit": "1/N fit of {o} rejected",
+    "gap": "largest |mean - theory| of {o} per size",
+}
+
+
+def _report_dims(arrays: dict, observables) -> dict:
+    """netCDF dimensions of a report's arrays (``sizes``, ``x``), for xarray; arrays with
+    component dimensions (matrix observables) are left unnamed."""
+    dims = {"x": ["x"], "sizes": ["sizes"], "seeds": ["seeds"]}
+    for o in observables:
+        for part in _REPORT_NAMES:
+            name = f"{o}/{part}"
+            if name not in arrays:
+                continue
+            names = ["sizes"] if part == "gap" else (["sizes", "x"] if part in _PER_SIZE else ["x"])
+            if arrays[name].ndim == len(names):
+                dims[name] = names
+    return dims
+
+
+def _report_long_names(x_name: str, observables) -> dict:
+    out = {"x": str(x_name), "sizes": "system size N", "seeds": "seeds of the simulations"}
+    for o in observables:
+        for part, text in _REPORT_NAMES.items():
+            out[f"{o}/{part}"] = text.format(o=o)
+    return out
+
+
 @register_result("validation.ValidationReport")
 class ValidationReport(Result):
     """A theory-versus-simulation comparison with a three-way verdict.
@@ -749,7 +787,8 @@ def compare(theory, model, *, sizes: Sequence[int], seeds=8, observables: Sequen
         f"{getattr(sim.point, '__module__', '?')}:{getattr(sim.point, '__qualname__', '?')}"
     meta = {"x": sim.x, "observables": observables, "simulator": point_name,
             "theory_kind": getattr(theory, "kind", "mapping"),
-            "sim_options": sorted(options)}
+            "sim_options": sorted(options), "dims": _report_dims(arrays, observables),
+            "long_names": _report_long_names(sim.x, observables)}
     err = {o: (float(np.nanmax(st["sstat"])) if np.isfinite(st["sstat"]).any() else math.nan)
            for o, st in stats.items()}
     status = {"agree": Status.CONVERGED, "inconclusive": Status.INCONCLUSIVE, "disagree": Status.DISAGREE}[verdict]

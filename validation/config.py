@@ -450,6 +450,12 @@ def load_validation_config(path) -> ValidationConfig:
     return parse_validation_config(data, text)
 
 
+def _axis_label(name: str) -> str:
+    from lmech.plotstyle import axis_label
+
+    return axis_label(name.removesuffix("_t"))
+
+
 def plot_report(report, ax_list=None, title: str = ""):
     """Theory curves over simulation means with error bars (largest size, and the extrapolation).
 
@@ -475,17 +481,27 @@ def plot_report(report, ax_list=None, title: str = ""):
         mean = a[f"{o}/mean"]
         sem = a[f"{o}/sem"]
         comps = [()] if th.ndim == 1 else [tuple(c) for c in np.ndindex(th.shape[1:])][:4]
+        markers = "osD^v<>p"
+        span = (float(np.nanmax(x)) - float(np.nanmin(x))) if x.size > 1 else 0.0
         for ci, c in enumerate(comps):
             sl = (slice(None),) + c
             lab = o + (str(list(c)) if c else "")
-            ax.plot(x, th[sl], "-", color=f"C{ci}", lw=1.5, label=f"theory {lab}")
+            # theory under the data: a continuous line (black, then grey shades per component)
+            ax.plot(x, th[sl], "-", color=str(0.45 * ci / max(1, len(comps) - 1)) if len(comps) > 1 else "k",
+                    lw=1.2, zorder=1, label=f"theory {lab}")
             for si, n in enumerate(sizes):
-                alpha = 0.35 + 0.65 * (si + 1) / len(sizes)
-                ax.errorbar(x, mean[(si,) + sl], yerr=sem[(si,) + sl], fmt="o", ms=3, color=f"C{ci}",
-                            alpha=alpha, capsize=2,
-                            label=f"N={int(n)}" if ci == 0 else None)
-        ax.set_xlabel(report.meta["x"])
-        ax.set_ylabel(o)
+                # one colour and marker per size, slightly offset in x so that error bars do not hide
+                # each other; open markers keep the theory line visible beneath
+                dx = 0.006 * span * (si - (len(sizes) - 1) / 2)
+                ax.errorbar(x + dx, mean[(si,) + sl], yerr=sem[(si,) + sl], fmt=markers[si % len(markers)],
+                            ms=4.5, mfc="none", mew=1.1, color=f"C{si % 10}", capsize=2, elinewidth=0.9,
+                            zorder=3, label=f"simulation N = {int(n)}" if ci == 0 else None)
+            if f"{o}/extrap" in a:
+                ex, ee = a[f"{o}/extrap"][sl], a[f"{o}/extrap_err"][sl]
+                ax.errorbar(x, ex, yerr=ee, fmt="*", ms=6, color="0.25", capsize=2, zorder=4,
+                            label=r"extrapolation $N \to \infty$" if ci == 0 else None)
+        ax.set_xlabel(_axis_label(report.meta["x"]))
+        ax.set_ylabel(_axis_label(o))
         verdict = report.verdict_of(o)
         sc = report.scalars
         crit = (f"max |z| = {sc.get(f'max_abs_z_{o}', np.nan):.2f} vs z_crit {sc[f'z_crit_{o}']:.2f}, "
@@ -494,14 +510,15 @@ def plot_report(report, ax_list=None, title: str = ""):
         ax.set_title(f"{o}: {verdict.upper() if verdict != 'agree' else verdict} ({crit})", fontsize=9)
         if o.startswith("eg") and np.all(th[np.isfinite(th)] > 0):
             ax.set_yscale("log")
-        ax.legend(fontsize=7)
+        ax.legend()
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
 
 
-def run_validation_config(path, output=None, png=None, workers=None, quiet=False) -> int:
+def run_validation_config(path, output=None, png=None, workers=None, quiet=False, overwrite=False,
+                          plot=True) -> int:
     """Run the comparison a TOML config describes; write the archive and the figure.
 
     Parameters
@@ -516,6 +533,13 @@ def run_validation_config(path, output=None, png=None, workers=None, quiet=False
         Local worker processes for the simulations (default: ``[run] workers``, else serial).
     quiet : bool
         No progress output.
+    overwrite : bool
+        Replace an existing archive (otherwise an existing archive is refused
+        before any work).
+    plot : bool
+        Draw the figure.  Without matplotlib the archive is still written and
+        the figure skipped with a one-line note (an explicit ``png`` then is
+        an error, before any work).
 
     Returns
     -------
@@ -531,12 +555,20 @@ def run_validation_config(path, output=None, png=None, workers=None, quiet=False
     out = Path(output or cfg.run.get("output") or Path(path).with_suffix(".h5"))
     fig_path = Path(png or cfg.run.get("png") or out.with_suffix(".png"))
     workers = workers if workers is not None else cfg.run.get("workers")
-    if out.exists():
-        raise ConfigError("output", f"{out} exists; remove it or choose another -o")
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        raise ConfigError("png", "matplotlib is needed for the figure (pip install matplotlib)") from None
+    if out.exists() and not overwrite:
+        raise ConfigError("output", f"{out} exists; pass --overwrite to replace it, or choose another -o")
+    from lmech.optional import MissingDependency, require
+
+    skip_note = None
+    if plot:
+        try:
+            require("matplotlib", "the figure")
+        except MissingDependency as exc:
+            if png or cfg.run.get("png"):
+                raise ConfigError("png", str(exc)) from None
+            skip_note = f"figure skipped: {exc}"
+    else:
+        skip_note = "figure not drawn (--no-plot)"
 
     import lmech
     from lmech import archive
@@ -552,6 +584,8 @@ def run_validation_config(path, output=None, png=None, workers=None, quiet=False
     if workers and workers > 1:
         from concurrent.futures import ProcessPoolExecutor
         executor = ProcessPoolExecutor(workers)
+    if overwrite and out.exists():
+        out.unlink()
     try:
         report = compare(theory, cfg.model, executor=executor, sim_options=sim_options,
                          progress=not quiet, archive=out, name="validation", **cfg.compare)
@@ -561,14 +595,22 @@ def run_validation_config(path, output=None, png=None, workers=None, quiet=False
     if isinstance(theory, lmech.Result):
         archive.save(theory, out, "theory", config_text=cfg.text)
     archive.save(report, out, "validation", config_text=cfg.text)
-    fig = plot_report(report, title=cfg.title)
-    fig.savefig(fig_path, dpi=120)
+    if skip_note is None:
+        from lmech.plotstyle import style
+
+        with style():
+            fig = plot_report(report, title=cfg.title)
+            fig.savefig(fig_path, dpi=300)
     if not quiet:
         for o in report.observables:
             th = report.arrays[f"{o}/theory"]
             comp = () if th.ndim == 1 else (0,) * (th.ndim - 1)
             print(report.table(o, comp))
-        print(f"{report.message}\narchive: {out}\nfigure: {fig_path}")
+        print(f"{report.message}\narchive: {out}")
+        if skip_note is None:
+            print(f"figure: {fig_path}")
+    if skip_note is not None:
+        print(f"lmech validate: {skip_note}", file=sys.stderr)
     if not report.success or report.verdict == "disagree":
         return 1
     return 0 if report.verdict == "agree" else 3
