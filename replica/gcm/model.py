@@ -34,7 +34,7 @@ from lmech.blocks.losses import Loss, get_loss
 from lmech.checks import check_array, check_choice, check_real
 from lmech.spec import Model, param, register_model
 
-from .blocks import Channel, Linear, SignFamily, get_channel, resolve_block
+from ..blocks import Channel, Linear, SignFamily, get_channel, resolve_block
 
 __all__ = ["CONVENTIONS", "GaussianCovariateModel", "convert_source_exponent", "SOURCE_CONVENTIONS"]
 
