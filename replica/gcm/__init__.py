@@ -9,7 +9,9 @@ in :mod:`replica.gcm_erm`).
 from . import _kernels  # noqa: F401  (registers the warm-up)
 from .model import CONVENTIONS, SOURCE_CONVENTIONS, GaussianCovariateModel, convert_source_exponent
 from .ridge import GCMResult, ridge_root, solve_ridge
+from .kernel import canatar_kappa, canatar_learning_curve
 from .solve import solve_gcm
 
 __all__ = ["CONVENTIONS", "SOURCE_CONVENTIONS", "GaussianCovariateModel", "convert_source_exponent",
-           "GCMResult", "solve_ridge", "ridge_root", "solve_gcm"]
+           "GCMResult", "solve_ridge", "ridge_root", "solve_gcm", "canatar_kappa",
+           "canatar_learning_curve"]
