@@ -58,14 +58,13 @@ def _check(model, alpha):
 def ridge_root(omega, lam, alpha, *, max_iter=200, final_check=True):
     """Root ``t`` of ``alpha = lam/t + <omega/(t + omega)>`` (eq. (1) of the module).
 
-    ``lam > 0``: Newton on ``H(x) = x + <r(lam/x)> - alpha`` in ``x = Vhat =
-    lam/t``, concave and increasing, from ``x0 = lam alpha/(lam + <omega>)``
-    (where ``H <= 0``): the iterates increase monotonically to the root
-    (a concave increasing function is below its tangents), quadratically at
-    the end.  ``lam = 0, alpha < 1``: Newton on ``<r(t)> - alpha``, convex and
-    decreasing in ``t``, from ``t0 = (1 - alpha)/<1/omega>`` (where it is
-    ``>= 0``), again monotone.  ``lam = 0, alpha > 1`` gives ``t = 0``;
-    ``lam = 0, alpha = 1`` has no root (the interpolation threshold).
+    Newton on ``H(y) = lam y + <omega y/(1 + omega y)> - alpha`` in ``y = 1/t``:
+    ``H`` is concave and increasing, so from ``y0 = alpha/(lam + <omega>)`` (where
+    ``H <= 0``) the iterates increase monotonically to the root (a concave
+    increasing function lies below its tangents), quadratically at the end.
+    ``lam = 0, alpha > 1`` gives ``t = 0``; ``lam = 0, alpha = 1`` has no root
+    (the interpolation threshold); ``lam = 0, alpha < 1`` is the minimum-norm
+    interpolator's ``t``.
 
     Returns ``(t, dlog_t, n_iter)``: ``dlog_t`` bounds the relative error of
     ``t`` (the last Newton step plus the rounding of the equation over its slope;
@@ -76,47 +75,25 @@ def ridge_root(omega, lam, alpha, *, max_iter=200, final_check=True):
         return 0.0, 0.0, 0
     n = 0
     step = prev = math.inf
-    if lam > 0.0:
-        x = lam * alpha / (lam + float(np.mean(omega)))
-        while n < max_iter:
-            n += 1
-            t = lam / x
-            D, C = K.root_sums(omega, t)
-            h = x + D - alpha
-            dh = 1.0 + C / x
-            step = -h / dh
-            x_new = x + step
-            if not x_new > 0.0:
-                x_new = 0.5 * x
-            # monotone iterates: a step that does not shrink is rounding
-            done = abs(x_new - x) <= 4.0 * K.EPS * x or step * prev < 0.0 or (
-                abs(step) <= 1e3 * K.EPS * x and abs(step) >= abs(prev))
-            prev = step
-            x = x_new
-            if done:
-                break
-        t = lam / x
-        dlog = abs(step) / x
-        if final_check:
-            dlog += root_residual(omega.size, lam, alpha, t, *K.root_sums(omega, t))
-        return t, dlog, n
-    t = (1.0 - alpha) / float(np.mean(1.0 / omega))
+    y = alpha / (lam + float(np.mean(omega)))
     while n < max_iter:
         n += 1
-        D, C = K.root_sums(omega, t)
-        g = D - alpha
-        dg = -C / t
-        step = -g / dg
-        t_new = t + step
-        if not t_new > 0.0:
-            t_new = 0.5 * t
-        done = abs(t_new - t) <= 4.0 * K.EPS * t or step * prev < 0.0 or (
-            abs(step) <= 1e3 * K.EPS * t and abs(step) >= abs(prev))
+        D, C = K.root_sums(omega, 1.0 / y)
+        h = lam * y + D - alpha
+        dh = lam + C / y
+        step = -h / dh
+        y_new = y + step
+        if not y_new > 0.0:
+            y_new = 0.5 * y
+        # monotone iterates: a step that turns back, or stops shrinking near rounding, is rounding
+        done = abs(step) <= 4.0 * K.EPS * y or step * prev < 0.0 or (
+            abs(step) <= 1e3 * K.EPS * y and abs(step) >= abs(prev))
         prev = step
-        t = t_new
+        y = y_new
         if done:
             break
-    dlog = abs(step) / t
+    t = 1.0 / y
+    dlog = abs(step) / y
     if final_check:
         dlog += root_residual(omega.size, lam, alpha, t, *K.root_sums(omega, t))
     return t, dlog, n
