@@ -102,3 +102,30 @@ def test_optimal_reg_noiseless_takes_the_ridgeless_limit():
         assert r.test_error == pytest.approx(rho * max(1 - alpha, 0.0), abs=1e-15)
     with pytest.raises(ValueError, match="bounds"):
         optimal_reg(m, 1.0, bounds=(1.0, 0.1))
+
+
+def test_noiseless_optimal_ridge_is_ridgeless_and_slope_minus_two():
+    # Cui et al.: without noise any l >= a is optimal; the search over lambda >= 0 ends at the explicit
+    # lambda -> 0 limit, and the slope is the noiseless optimal -2 a min(r, 1) = -2
+    m = power_law_model(100_000, A, R, noise=0.0, reg=1.0)
+    lc = learning_curve(m, np.logspace(-4, -2, 15), reg="optimal", a=A, r=R)
+    assert lc.success and np.all(lc.reg == 0.0)
+    assert lc.predicted_slope == pytest.approx(-2.0) and lc.slope_agrees
+
+
+def test_bad_input_of_the_power_law_helpers():
+    with pytest.raises(ValueError, match="a must"):
+        power_law_model(10, 0.0, R)
+    with pytest.raises(ValueError, match="r must"):
+        power_law_model(10, A, -1.0)
+    with pytest.raises(ValueError, match="p must"):
+        power_law_model(0, A, R)
+    m = power_law_model(100, A, R)
+    with pytest.raises(ValueError, match="reg"):
+        learning_curve(m, [0.1, 0.2], reg="best")
+    with pytest.raises(ValueError, match="alphas"):
+        learning_curve(m, [0.0, 0.2])
+    with pytest.raises(ValueError, match="ell"):
+        rate_exponent(A, R, noisy=True, ell=-1.0)
+    with pytest.raises(ValueError, match="model"):
+        optimal_reg("ridge", 1.0)
