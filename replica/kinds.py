@@ -21,6 +21,15 @@
     ``m``, ``q``, ``V`` and their conjugates.  Points are warm-started from the
     previous point of the same worker.  The 2-D ``(alpha, lam)`` plot draws
     the optimal-``lam`` line.
+``replica.gcm``
+    Ridge regression on power-law data (the Gaussian covariate model of
+    :mod:`replica.gcm`; Cui et al., NeurIPS 2021): parameters ``alpha``, ``p``,
+    ``a``, ``r``, ``noise``, ``lam``, ``reg_mode`` (fixed, optimal, decay),
+    ``ell``; observables ``test_error`` (excess), ``reg``, ``n``, ``m``, ``q``,
+    ``V``, ``kappa`` and the predicted slopes ``slope_pred``,
+    ``slope_pred_noiseless``.  The 1-D plot is the log-log learning curve with
+    the fitted slope beside the predicted ones; the 2-D ``(alpha, lam)`` plot the
+    excess error with the best ``lam`` per ``alpha``.
 ``replica.gardner``
     Gardner volume with random labels: parameters ``alpha``, ``prior``
     (spherical, rademacher), ``margin``; observables ``q``, ``entropy``,

@@ -24,6 +24,10 @@ def test_power_law_model_convention():
     # teacher power per mode omega theta^2 / p = k^-(1 + 2 a r) (Cui et al.'s source condition)
     assert np.allclose(m.omega * m.theta2 / m.p, k ** -(1 + 2 * A * R), rtol=1e-14)
     assert m.channel.delta == 0.1
+    mb = power_law_model(1000, A, b=1 + 2 * A * R, noise=0.1)
+    assert np.allclose(mb.theta2, m.theta2, rtol=1e-14)
+    with pytest.raises(ValueError, match="r, b"):
+        power_law_model(10, A, R, b=3.0)
 
 
 def test_rate_table_published_values_and_continuity():

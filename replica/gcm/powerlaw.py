@@ -43,21 +43,30 @@ __all__ = ["power_law_model", "rate_exponent", "rate_table", "fit_slope", "learn
            "LearningCurveResult"]
 
 
-def power_law_model(p, a, r, *, noise=0.0, reg=0.0, loss=None, channel=None) -> GaussianCovariateModel:
+def power_law_model(p, a, r=None, *, b=None, noise=0.0, reg=0.0, loss=None, channel=None
+                    ) -> GaussianCovariateModel:
     """The GCM of Cui et al. (NeurIPS 2021): ``omega_k = k^-a``, teacher power ``k^-(1 + 2 a r)``, ``k = 1..p``.
 
-    ``theta_k**2 = p k^-(1 + 2 a r) / omega_k``; no matrix is built, so ``p = 1e6``
-    costs two arrays.  ``noise`` is the label-noise variance (linear channel,
-    unless ``channel`` is given).  The teacher power ``rho = sum_{k <= p}
-    k^-(1 + 2 a r)`` tends to ``zeta(1 + 2 a r)`` as ``p -> inf``.
+    Give the source exponent ``r`` (Cui et al.'s convention) or the decay ``b`` of
+    the teacher power per mode (``k^-b``, ``b = 1 + 2 a r``), not both.
+    ``theta_k**2 = p k^-b / omega_k``; no matrix is built, so ``p = 1e6`` costs
+    two arrays.  ``noise`` is the label-noise variance (linear channel, unless
+    ``channel`` is given).  The teacher power ``rho = sum_{k <= p} k^-b`` tends
+    to ``zeta(b)`` as ``p -> inf`` (finite for ``b > 1``, i.e. ``r > 0``).
     """
     p = check_int("p", p, low=1)
     a = check_real("a", a, low=0.0, low_open=True)
-    r = check_real("r", r, low=0.0)
+    if (r is None) == (b is None):
+        raise ValueError("r, b: give the source exponent r or the teacher-power decay b (one of them)")
+    if r is not None:
+        r = check_real("r", r, low=0.0)
+        b = 1.0 + 2.0 * a * r
+    else:
+        b = check_real("b", b, low=1.0)
     noise = check_real("noise", noise, low=0.0)
     k = np.arange(1, p + 1, dtype=np.float64)
     omega = k ** -a
-    theta2 = p * k ** -(1.0 + 2.0 * a * r) / omega
+    theta2 = p * k ** -b / omega
     if channel is None:
         from ..blocks import get_channel
 
