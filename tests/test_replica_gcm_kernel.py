@@ -61,3 +61,56 @@ def test_kernel_map_conventions():
         canatar_kappa([1.0, -1.0], 3, 0.1)
     with pytest.raises(ValueError, match="target_coef"):
         canatar_learning_curve([1.0, 0.5], [1.0], 3, 0.1)
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from lmech import Status  # noqa: E402
+from lmech.result import over_tolerance  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(M=st.integers(1, 400), a=st.floats(0.5, 3.0), s=st.floats(0.0, 2.0), log_lam=st.floats(-10.0, 2.0),
+       noise=st.floats(0.0, 2.0), log_ratio=st.floats(-3.0, 2.0), seed=st.integers(0, 2 ** 31))
+def test_canatar_equals_gcm_ridge_across_the_parameter_range(M, a, s, log_lam, noise, log_ratio, seed):
+    # ridges from 1e-10 to 1e2, sample sizes from 1e-3 to 1e2 times the number of modes,
+    # eigenvalues spanning up to 8 decades, random target signs and sizes
+    rng = np.random.default_rng(seed)
+    k = np.arange(1, M + 1.0)
+    eta = k ** -a * rng.uniform(0.2, 1.0, M)
+    c = k ** -s * rng.standard_normal(M)
+    if not np.any(c):
+        c[0] = 1.0
+    lam, n = 10.0 ** log_lam, M * 10.0 ** log_ratio
+    cl = canatar_learning_curve(eta, c, n, lam, noise)
+    r = replica.solve(GaussianCovariateModel.from_kernel(eta, c, noise=noise, reg=lam), n / M)
+    # at the interpolation threshold (n = M) with lambda -> 0, V ~ lambda^-1/2 carries the relative
+    # error of the root (~1e-10 there): the only estimate allowed above rtol = 1e-10
+    bad = over_tolerance(r.error_estimate, r.scalars, 1e-10)
+    assert r.success or (r.status == Status.TOLERANCE and bad == ["V"])
+    # the reference divides by 1 - gamma, computed as 1 - sum: its rounding grows like eps/(1 - gamma)
+    # at the interpolation peak (the GCM form has no such cancellation: Vhat + <r(1-r)>)
+    tol = 1e-12 + 100 * np.finfo(float).eps / (1.0 - cl["gamma"])
+    assert r.test_error == pytest.approx(cl["E_g"], rel=tol)
+    assert r.kappa == pytest.approx(cl["kappa"], rel=tol)
+
+
+def test_interpolation_peak_against_mpmath():
+    # n = M modes, lambda = 1e-10, noise 1: the excess error ~ 8e4 at the double-descent peak.  The GCM
+    # form has no cancellation; Canatar's 1 - gamma loses ~1e-11 here (eq. (4) evaluated in doubles)
+    mpmath = pytest.importorskip("mpmath")
+    mpmath.mp.dps = 50
+    M, lam = 15, 1e-10
+    rng = np.random.default_rng(0)
+    eta = np.arange(1, M + 1.0) ** -0.5 * rng.uniform(0.2, 1.0, M)
+    c = rng.standard_normal(M)
+    r = replica.solve(GaussianCovariateModel.from_kernel(eta, c, noise=1.0, reg=lam), 1.0)
+    E = [mpmath.mpf(float(x)) for x in eta]
+    C2 = [mpmath.mpf(float(x)) ** 2 for x in c]
+    L, P = mpmath.mpf(lam), mpmath.mpf(M)
+    K = mpmath.findroot(lambda k: k - L - k * mpmath.fsum(e / (P * e + k) for e in E), mpmath.mpf(r.kappa))
+    g = mpmath.fsum(P * e ** 2 / (P * e + K) ** 2 for e in E)
+    Eg = (mpmath.fsum(K ** 2 * c2 / (P * e + K) ** 2 for e, c2 in zip(E, C2)) + g) / (1 - g)
+    assert float(Eg) > 1e4
+    assert abs(r.test_error - float(Eg)) <= r.error_estimate["test_error"]
+    assert r.test_error == pytest.approx(float(Eg), rel=1e-14)
