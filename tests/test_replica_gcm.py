@@ -185,7 +185,8 @@ def test_ridgeless_limits_explicit():
         return GaussianCovariateModel(omega=om, theta2=th2, rho_perp=rp, reg=lam, channel=linear(d))
 
     # alpha > 1: least squares; excess error rho_perp + (rho_perp + Delta)/(alpha - 1), whatever the
-    # spectrum (Hastie et al. 2022, Thm 1 / Prop. 2, with the unseen teacher power rho_perp acting as noise)
+    # spectrum: the underparametrized least-squares variance sigma^2 gamma/(1 - gamma), gamma = p/n
+    # (Hastie et al. 2022, sec. 2), with the unseen teacher power rho_perp adding to the noise
     for alpha in (1.5, 4.0):
         r = replica.solve(model(0.0), alpha)
         assert r.success and r.V == pytest.approx(1.0 / (alpha - 1.0), rel=1e-13)
