@@ -529,7 +529,7 @@ class GCMSpec(Model):
     The sweep archive stores this spec (a few numbers) as each point's model.
     """
 
-    p: int = param(10_000, low=1, high=100_000_000, help="number of modes (no matrix is built)")
+    p: int = param(10_000, low=1, high=10_000_000, help="number of modes (no matrix is built)")
     a: float = param(1.5, low=0.0, low_open=True, help="capacity: omega_k = k^-a")
     r: float = param(2.0 / 3.0, low=0.0, help="source (Cui et al.): teacher power k^-(1 + 2 a r)")
     noise: float = param(0.0, low=0.0, help="label-noise variance sigma^2 (Delta)")
@@ -560,7 +560,7 @@ class GCMSpec(Model):
         return noisy, clean
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=2)
 def _gcm_model(p, a, r, noise):
     """The power-law GCM, built once per worker process and parameter set."""
     return power_law_model(p, a, r, noise=noise, reg=0.0)

@@ -31,7 +31,7 @@ import math
 
 import numpy as np
 
-from lmech.checks import check_array, check_choice, check_int, check_real
+from lmech.checks import check_array, check_choice, check_int, check_memory, check_real
 from lmech.result import Result, register_result
 from lmech.status import Status
 
@@ -64,6 +64,7 @@ def power_law_model(p, a, r=None, *, b=None, noise=0.0, reg=0.0, loss=None, chan
     else:
         b = check_real("b", b, low=1.0)
     noise = check_real("noise", noise, low=0.0)
+    check_memory("p", 48.0 * p, f"a power-law spectrum of {p} modes (the model and its temporaries)")
     k = np.arange(1, p + 1, dtype=np.float64)
     omega = k ** -a
     theta2 = p * k ** -b / omega
