@@ -1,0 +1,205 @@
+"""Kernels of :mod:`dmft.scaling`: the renormalised ridge ``rho(zeta)`` along a contour.
+
+Pure functions of arrays and scalars (``@njit(cache=True)``, no fastmath).  The
+equation solved at every contour node ``zeta`` (complex) is::
+
+    F(rho) = rho (1 - D(rho)/N) (1 - D(rho)/P) - zeta = 0,
+    D(rho) = sum_k lam_k / (lam_k + rho)
+
+(``invN = 1/N``, ``invP = 1/P``; 0 for an infinite size).  The branch is the
+one analytic off the spectrum with ``rho > 0`` for real ``zeta > 0``: it is
+found on the real axis by bisection and continued node to node along the
+contour by Newton's method with a tangent predictor, halving the step where
+Newton does not converge.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+import lmech
+
+
+@njit(cache=True)
+def sums(rho, lam, pw):
+    """``D, D', U, U'`` at (complex) ``rho``: ``D = sum lam/(lam+rho)``, ``U = sum pw rho/(lam+rho)``."""
+    D = 0.0 * rho
+    dD = 0.0 * rho
+    U = 0.0 * rho
+    dU = 0.0 * rho
+    for k in range(lam.size):
+        r = 1.0 / (lam[k] + rho)
+        x = lam[k] * r
+        D += x
+        dD -= x * r
+        U += pw[k] * rho * r
+        dU += pw[k] * x * r
+    return D, dD, U, dU
+
+
+@njit(cache=True)
+def _newton(zeta, rho, lam, pw, invN, invP, max_it):
+    """Newton on F(rho) = zeta from ``rho``; returns (rho, ok)."""
+    for _ in range(max_it):
+        D, dD, U, dU = sums(rho, lam, pw)
+        a = 1.0 - D * invN
+        b = 1.0 - D * invP
+        F = rho * a * b - zeta
+        dF = a * b - rho * dD * (b * invN + a * invP)
+        if dF == 0.0:
+            return rho, False
+        step = F / dF
+        rho_new = rho - step
+        if not (math.isfinite(rho_new.real) and math.isfinite(rho_new.imag)):
+            return rho, False
+        # a Newton step longer than the root's own size is not trusted: the predictor was off
+        if abs(step) > 0.5 * abs(rho) + 1e-300:
+            return rho, False
+        rho = rho_new
+        if abs(step) <= 4e-16 * abs(rho):
+            return rho, True
+    return rho, False
+
+
+@njit(cache=True)
+def _real_root(zeta, lam, pw, invN, invP):
+    """The root ``rho > rho_0`` for real ``zeta > 0`` (bisection in log rho, then Newton)."""
+    # rho_0: D(rho_0) = min(N, P) (where the product of the two factors vanishes), or 0
+    inv = max(invN, invP)
+    lo = 1e-300
+    if inv > 0.0 and lam.size * inv > 1.0:
+        # D decreases from M (rho -> 0) to 0; bisection for D(rho) = 1/inv in log rho
+        a, b = -700.0, 700.0
+        for _ in range(200):
+            m = 0.5 * (a + b)
+            D = 0.0
+            for k in range(lam.size):
+                D += lam[k] / (lam[k] + math.exp(m))
+            if D * inv > 1.0:
+                a = m
+            else:
+                b = m
+        lo = math.exp(b)
+    if zeta <= 0.0:
+        # the edge itself (the ridgeless t -> infinity limit)
+        return complex(lo if lo > 1e-300 else 0.0, 0.0), True
+    # g(rho) = rho (1 - D/N)(1 - D/P) increases from 0 at rho_0 to infinity
+    a = math.log(lo)
+    b = max(math.log(zeta) + 1.0, a + 1.0)
+    for _ in range(3000):
+        rho = math.exp(b)
+        D = 0.0
+        for k in range(lam.size):
+            D += lam[k] / (lam[k] + rho)
+        if rho * (1.0 - D * invN) * (1.0 - D * invP) > zeta:
+            break
+        b += 1.0
+    for _ in range(200):
+        m = 0.5 * (a + b)
+        rho = math.exp(m)
+        D = 0.0
+        for k in range(lam.size):
+            D += lam[k] / (lam[k] + rho)
+        if rho * (1.0 - D * invN) * (1.0 - D * invP) > zeta:
+            b = m
+        else:
+            a = m
+    rho = complex(math.exp(0.5 * (a + b)), 0.0)
+    rho2, ok = _newton(complex(zeta, 0.0), rho, lam, pw, invN, invP, 50)
+    if ok:
+        return complex(rho2.real, 0.0), True
+    return rho, abs(b - a) < 1e-13
+
+
+@njit(cache=True)
+def _node(zeta, rho, lam, pw, invN, invP):
+    """kappa, dkappa/dzeta, U, dU/dzeta, drho/dzeta at a converged root."""
+    D, dD, U, dU = sums(rho, lam, pw)
+    a = 1.0 - D * invN
+    b = 1.0 - D * invP
+    dF = a * b - rho * dD * (b * invN + a * invP)
+    drho = 1.0 / dF
+    kappa = rho * a
+    dkappa = (a - rho * dD * invN) * drho
+    return kappa, dkappa, U, dU * drho, drho
+
+
+@njit(cache=True)
+def continue_roots(zetas, lam, pw, invN, invP, out):
+    """Solve F(rho) = zeta along a path of nodes ``zetas[0], zetas[1], ...``.
+
+    ``zetas[0]`` must be real and positive.  ``out`` (n, 5) complex receives,
+    per node, ``kappa, dkappa, U, dU, rho``.  Returns the number of Newton
+    solves (every sub-step counted), or ``-1 - j`` if node ``j`` failed.
+    """
+    n = zetas.size
+    rho, ok = _real_root(zetas[0].real, lam, pw, invN, invP)
+    if not ok:
+        return -1
+    kappa, dkappa, U, dU, drho = _node(zetas[0], rho, lam, pw, invN, invP)
+    out[0, 0] = kappa
+    out[0, 1] = dkappa
+    out[0, 2] = U
+    out[0, 3] = dU
+    out[0, 4] = rho
+    count = 1
+    for j in range(1, n):
+        z0 = zetas[j - 1]
+        z1 = zetas[j]
+        # march from z0 to z1 in 2^depth sub-steps, halving where Newton fails
+        frac = 0.0
+        step = 1.0
+        r = rho
+        dr = drho
+        while frac < 1.0:
+            if step < 1e-9:
+                return -1 - j
+            s = min(step, 1.0 - frac)
+            za = z0 + (z1 - z0) * frac
+            zb = z0 + (z1 - z0) * (frac + s)
+            guess = r + (zb - za) * dr
+            r_new, ok = _newton(zb, guess, lam, pw, invN, invP, 30)
+            count += 1
+            if ok:
+                r = r_new
+                frac += s
+                _, _, _, _, dr = _node(zb, r, lam, pw, invN, invP)
+                step = min(1.0, 2.0 * step)
+            else:
+                step *= 0.5
+        rho = r
+        kappa, dkappa, U, dU, drho = _node(z1, rho, lam, pw, invN, invP)
+        out[j, 0] = kappa
+        out[j, 1] = dkappa
+        out[j, 2] = U
+        out[j, 3] = dU
+        out[j, 4] = rho
+    return count
+
+
+@njit(cache=True)
+def pair_matrix(z, zeta, kappa, dkappa, u, du, Q):
+    """``Q[j, l] = [kappa_j u_l - kappa_l u_j] / ((zeta_j - zeta_l) z_j z_l)`` (its limit on the diagonal)."""
+    n = z.size
+    for j in range(n):
+        Q[j, j] = (dkappa[j] * u[j] - kappa[j] * du[j]) / (z[j] * z[j])
+        for l in range(j + 1, n):
+            v = (kappa[j] * u[l] - kappa[l] * u[j]) / ((zeta[j] - zeta[l]) * z[j] * z[l])
+            Q[j, l] = v
+            Q[l, j] = v
+
+
+@lmech.register_warmup("dmft._kernels.scaling")
+def warmup():
+    """Compile the kernels once (called by :func:`lmech.warmup`)."""
+    lam = np.array([1.0, 0.5])
+    pw = np.array([1.0, 0.5])
+    zetas = np.array([1.0 + 0j, 1.0 + 0.5j])
+    out = np.zeros((2, 5), dtype=np.complex128)
+    continue_roots(zetas, lam, pw, 0.5, 0.5, out)
+    Q = np.zeros((2, 2), dtype=np.complex128)
+    pair_matrix(zetas, zetas, out[:, 0].copy(), out[:, 1].copy(), out[:, 2].copy(),
+                out[:, 3].copy(), Q)
