@@ -71,7 +71,7 @@ from lmech.checks import check_array
 from ._kernels import scaling as _ks
 from .result import DMFTResult
 
-__all__ = ["RandomFeatureScaling", "scaling_loss", "limit_loss", "paper_exponents",
+__all__ = ["RandomFeatureScaling", "scaling_loss", "limit_loss", "spectral_edge", "paper_exponents",
            "compute_optimal", "fit_exponent"]
 
 
@@ -176,14 +176,16 @@ def _parabola(t_a, t_b, L):
     return best
 
 
-def _solve_nodes(zeta_half, lam, pw, invN, invP):
+def _solve_nodes(zeta_half, lam, pw, invN, invP, rho0=None):
     out = np.zeros((zeta_half.size, 5), dtype=np.complex128)
-    count = _ks.continue_roots(np.ascontiguousarray(zeta_half, dtype=np.complex128), lam, pw,
+    if rho0 is None:
+        rho0 = _ks.edge_root(lam, invN, invP)
+    count = _ks.continue_roots(np.ascontiguousarray(zeta_half, dtype=np.complex128), rho0, lam, pw,
                                invN, invP, out)
     return out, count
 
 
-def _block(model, ts, L, lam, pw, invN, invP, lr):
+def _block(model, ts, L, lam, pw, invN, invP, lr, rho0):
     """Loss at the times ``ts`` (one block) with one contour of accuracy about ``e^-L``.
 
     Returns ``(values, imag, count, message)``; ``values`` None on failure.
@@ -203,7 +205,7 @@ def _block(model, ts, L, lam, pw, invN, invP, lr):
     else:
         z_half = u_half
         dz_half = du_half
-    out, count = _solve_nodes(z_half + ridge, lam, pw, invN, invP)
+    out, count = _solve_nodes(z_half + ridge, lam, pw, invN, invP, rho0)
     if count < 0:
         return None, 0.0, 0, f"no root of the renormalisation equation at contour node {-count - 1}"
     # full contour by conjugate symmetry: j = -J..J
@@ -216,13 +218,11 @@ def _block(model, ts, L, lam, pw, invN, invP, lr):
     n = z.size
     Q = np.empty((n, n), dtype=np.complex128)
     _ks.pair_matrix(z, z + ridge, kappa, dkappa, uu, dU, Q)
-    vals = np.empty(ts.size)
-    imag = 0.0
-    for i, t in enumerate(ts):
-        c = (h / (2j * math.pi)) * np.exp(t * u) * dz
-        v = c @ Q @ c
-        vals[i] = v.real
-        imag = max(imag, abs(v.imag))
+    C = (h / (2j * math.pi)) * np.exp(np.outer(ts, u)) * dz
+    v = np.empty(ts.size, dtype=np.complex128)
+    _ks.quadratic_forms(C, Q, v)
+    vals = v.real.copy()
+    imag = float(np.max(np.abs(v.imag)))
     if not np.all(np.isfinite(vals)):
         return None, imag, count, "non-finite contour sum"
     return vals, imag, count, ""
@@ -318,13 +318,14 @@ def scaling_loss(model: RandomFeatureScaling, t, *, rtol: float = 1e-8, max_refi
         blocks.append(pos[i:j + 1])
         i = j + 1
     L1 = max(20.0, math.log(10.0 / rtol))
+    rho0 = _ks.edge_root(lam, invN, invP)
     for idx in blocks if status == Status.CONVERGED else []:
         tb = ts[idx]
         La = L1
         ok = False
         for _ in range(max_refine + 1):
-            va, ia, ca, ma = _block(model, tb, La, lam, pw, invN, invP, lr)
-            vb, ib, cb, mb = _block(model, tb, La + 8.0, lam, pw, invN, invP, lr)
+            va, ia, ca, ma = _block(model, tb, La, lam, pw, invN, invP, lr, rho0)
+            vb, ib, cb, mb = _block(model, tb, La + 8.0, lam, pw, invN, invP, lr, rho0)
             count_total += ca + cb
             if va is None or vb is None:
                 status, msg = Status.INVALID_STATE, (ma or mb)
@@ -381,11 +382,12 @@ def limit_loss(model: RandomFeatureScaling) -> float:
     kappa'(zeta) u - kappa u'(zeta)`` at ``zeta = ridge`` (for ``ridge = 0``
     at the edge root ``D(rho_0) = min(N, P)``).  Ridgeless with ``N < P``:
     ``u(rho_0)/(1 - N/P)``; ``N = P`` finite and ``ridge = 0``: infinite
-    (the interpolation peak).
+    (the interpolation peak); ``N = M`` or ``P = M`` exactly with ``ridge = 0``: NaN (a
+    double root at ``rho = 0``, not resolved).
     """
     if not isinstance(model, RandomFeatureScaling):
         raise ValueError(f"model must be a RandomFeatureScaling, got {type(model).__name__}")
-    if model.ridge == 0 and model.N != 0 and model.N == model.P and model.N < model.modes:
+    if model.ridge == 0 and model.N != 0 and model.N == model.P and model.N <= model.modes:
         return math.inf
     return float(_diag(model, model.ridge))
 

@@ -25,24 +25,45 @@ import lmech
 
 @njit(cache=True)
 def sums(rho, lam, pw):
-    """``D, D', U, U'`` at (complex) ``rho``: ``D = sum lam/(lam+rho)``, ``U = sum pw rho/(lam+rho)``."""
-    D = 0.0 * rho
-    dD = 0.0 * rho
-    U = 0.0 * rho
-    dU = 0.0 * rho
+    """``D, D', U, U'`` at complex ``rho``: ``D = sum lam/(lam+rho)``, ``U = sum pw rho/(lam+rho)``.
+
+    In real arithmetic (one real division per mode, no complex division).
+    """
+    pr = rho.real
+    pi = rho.imag
+    Dr = 0.0
+    Di = 0.0
+    dDr = 0.0
+    dDi = 0.0
+    Ur = 0.0
+    Ui = 0.0
+    dUr = 0.0
+    dUi = 0.0
     for k in range(lam.size):
-        r = 1.0 / (lam[k] + rho)
-        x = lam[k] * r
-        D += x
-        dD -= x * r
-        U += pw[k] * rho * r
-        dU += pw[k] * x * r
-    return D, dD, U, dU
+        wr = lam[k] + pr
+        d = 1.0 / (wr * wr + pi * pi)
+        rr = wr * d          # r = 1/(lam + rho)
+        ri = -pi * d
+        xr = lam[k] * rr     # x = lam r
+        xi = lam[k] * ri
+        Dr += xr
+        Di += xi
+        x2r = xr * rr - xi * ri  # x r = lam r^2
+        x2i = xr * ri + xi * rr
+        dDr -= x2r
+        dDi -= x2i
+        # rho r = 1 - lam r = 1 - x
+        Ur += pw[k] * (1.0 - xr)
+        Ui -= pw[k] * xi
+        dUr += pw[k] * x2r
+        dUi += pw[k] * x2i
+    return complex(Dr, Di), complex(dDr, dDi), complex(Ur, Ui), complex(dUr, dUi)
 
 
 @njit(cache=True)
 def _newton(zeta, rho, lam, pw, invN, invP, max_it):
     """Newton on F(rho) = zeta from ``rho``; returns (rho, ok)."""
+    prev = math.inf
     for _ in range(max_it):
         D, dD, U, dU = sums(rho, lam, pw)
         a = 1.0 - D * invN
@@ -59,59 +80,81 @@ def _newton(zeta, rho, lam, pw, invN, invP, max_it):
         if abs(step) > 0.5 * abs(rho) + 1e-300:
             return rho, False
         rho = rho_new
-        if abs(step) <= 4e-16 * abs(rho):
+        # converged: at rounding level, or a step that stopped shrinking quadratically
+        # (rounding noise) once below 1e-12 relative
+        if abs(step) <= 4e-16 * abs(rho) or (abs(step) <= 1e-12 * abs(rho) and abs(step) > 0.1 * prev):
             return rho, True
+        if abs(step) <= 1e-9 * abs(rho) and prev <= 1e-5 * abs(rho):
+            # quadratic convergence: the next step is below (1e-9)^2 relative
+            return rho, True
+        prev = abs(step)
     return rho, False
 
 
 @njit(cache=True)
-def _real_root(zeta, lam, pw, invN, invP):
-    """The root ``rho > rho_0`` for real ``zeta > 0`` (bisection in log rho, then Newton)."""
-    # rho_0: D(rho_0) = min(N, P) (where the product of the two factors vanishes), or 0
+def edge_root(lam, invN, invP):
+    """``rho_0``: ``D(rho_0) = min(N, P)`` where that has a root (``M > min(N, P)``), else 0."""
     inv = max(invN, invP)
-    lo = 1e-300
-    if inv > 0.0 and lam.size * inv > 1.0:
-        # D decreases from M (rho -> 0) to 0; bisection for D(rho) = 1/inv in log rho
-        a, b = -700.0, 700.0
-        for _ in range(200):
-            m = 0.5 * (a + b)
-            D = 0.0
-            for k in range(lam.size):
-                D += lam[k] / (lam[k] + math.exp(m))
-            if D * inv > 1.0:
-                a = m
-            else:
-                b = m
-        lo = math.exp(b)
+    if not (inv > 0.0 and lam.size * inv > 1.0):
+        return 0.0
+    # D decreases from M (rho -> 0) to 0; bisection for D(rho) = 1/inv in log rho
+    a, b = -700.0, 700.0
+    for _ in range(80):
+        m = 0.5 * (a + b)
+        D = 0.0
+        for k in range(lam.size):
+            D += lam[k] / (lam[k] + math.exp(m))
+        if D * inv > 1.0:
+            a = m
+        else:
+            b = m
+        if b - a < 1e-14 * max(1.0, abs(a)):
+            break
+    return math.exp(b)
+
+
+@njit(cache=True)
+def _g(rho, lam, invN, invP):
+    D = 0.0
+    for k in range(lam.size):
+        D += lam[k] / (lam[k] + rho)
+    return rho * (1.0 - D * invN) * (1.0 - D * invP)
+
+
+@njit(cache=True)
+def _real_root(zeta, rho0, lam, pw, invN, invP):
+    """The root ``rho > rho_0`` for real ``zeta > 0`` (bisection in log rho, then Newton).
+
+    ``g(rho) = rho (1 - D/N)(1 - D/P)`` increases from 0 at ``rho_0`` to infinity.
+    """
     if zeta <= 0.0:
         # the edge itself (the ridgeless t -> infinity limit)
-        return complex(lo if lo > 1e-300 else 0.0, 0.0), True
-    # g(rho) = rho (1 - D/N)(1 - D/P) increases from 0 at rho_0 to infinity
-    a = math.log(lo)
-    b = max(math.log(zeta) + 1.0, a + 1.0)
-    for _ in range(3000):
-        rho = math.exp(b)
-        D = 0.0
-        for k in range(lam.size):
-            D += lam[k] / (lam[k] + rho)
-        if rho * (1.0 - D * invN) * (1.0 - D * invP) > zeta:
-            break
+        return complex(rho0, 0.0), True
+    a = math.log(rho0) if rho0 > 0.0 else math.log(zeta) - 80.0
+    while rho0 <= 0.0 and _g(math.exp(a), lam, invN, invP) > zeta:
+        a -= 10.0
+    b = max(math.log(zeta), a) + 1.0  # g(rho) <= rho
+    while _g(math.exp(b), lam, invN, invP) <= zeta:
         b += 1.0
-    for _ in range(200):
+    for _ in range(100):
         m = 0.5 * (a + b)
-        rho = math.exp(m)
-        D = 0.0
-        for k in range(lam.size):
-            D += lam[k] / (lam[k] + rho)
-        if rho * (1.0 - D * invN) * (1.0 - D * invP) > zeta:
+        if _g(math.exp(m), lam, invN, invP) > zeta:
             b = m
         else:
             a = m
+        if b - a < 1e-4:
+            break
     rho = complex(math.exp(0.5 * (a + b)), 0.0)
     rho2, ok = _newton(complex(zeta, 0.0), rho, lam, pw, invN, invP, 50)
     if ok:
         return complex(rho2.real, 0.0), True
-    return rho, abs(b - a) < 1e-13
+    for _ in range(200):  # Newton failed: finish the bisection
+        m = 0.5 * (a + b)
+        if _g(math.exp(m), lam, invN, invP) > zeta:
+            b = m
+        else:
+            a = m
+    return complex(math.exp(0.5 * (a + b)), 0.0), abs(b - a) < 1e-13
 
 
 @njit(cache=True)
@@ -121,6 +164,9 @@ def _node(zeta, rho, lam, pw, invN, invP):
     a = 1.0 - D * invN
     b = 1.0 - D * invP
     dF = a * b - rho * dD * (b * invN + a * invP)
+    if dF == 0.0:  # a double root: the interpolation peak N = P, or N = M / P = M at rho = 0
+        nan = complex(math.nan, math.nan)
+        return rho * a, nan, U, nan, nan
     drho = 1.0 / dF
     kappa = rho * a
     dkappa = (a - rho * dD * invN) * drho
@@ -128,15 +174,16 @@ def _node(zeta, rho, lam, pw, invN, invP):
 
 
 @njit(cache=True)
-def continue_roots(zetas, lam, pw, invN, invP, out):
+def continue_roots(zetas, rho0, lam, pw, invN, invP, out):
     """Solve F(rho) = zeta along a path of nodes ``zetas[0], zetas[1], ...``.
 
-    ``zetas[0]`` must be real and positive.  ``out`` (n, 5) complex receives,
+    ``zetas[0]`` must be real and positive (or 0: the edge ``rho0``, from
+    :func:`edge_root`).  ``out`` (n, 5) complex receives,
     per node, ``kappa, dkappa, U, dU, rho``.  Returns the number of Newton
     solves (every sub-step counted), or ``-1 - j`` if node ``j`` failed.
     """
     n = zetas.size
-    rho, ok = _real_root(zetas[0].real, lam, pw, invN, invP)
+    rho, ok = _real_root(zetas[0].real, rho0, lam, pw, invN, invP)
     if not ok:
         return -1
     kappa, dkappa, U, dU, drho = _node(zetas[0], rho, lam, pw, invN, invP)
@@ -192,6 +239,20 @@ def pair_matrix(z, zeta, kappa, dkappa, u, du, Q):
             Q[l, j] = v
 
 
+@njit(cache=True)
+def quadratic_forms(C, Q, out):
+    """``out[i] = sum_jl C[i, j] Q[j, l] C[i, l]`` (the double trapezoidal sums, one per time)."""
+    n = Q.shape[0]
+    for i in range(C.shape[0]):
+        acc = 0.0j
+        for j in range(n):
+            row = 0.0j
+            for l in range(n):
+                row += Q[j, l] * C[i, l]
+            acc += C[i, j] * row
+        out[i] = acc
+
+
 @lmech.register_warmup("dmft._kernels.scaling")
 def warmup():
     """Compile the kernels once (called by :func:`lmech.warmup`)."""
@@ -199,7 +260,9 @@ def warmup():
     pw = np.array([1.0, 0.5])
     zetas = np.array([1.0 + 0j, 1.0 + 0.5j])
     out = np.zeros((2, 5), dtype=np.complex128)
-    continue_roots(zetas, lam, pw, 0.5, 0.5, out)
+    continue_roots(zetas, edge_root(lam, 0.5, 0.5), lam, pw, 0.5, 0.5, out)
     Q = np.zeros((2, 2), dtype=np.complex128)
     pair_matrix(zetas, zetas, out[:, 0].copy(), out[:, 1].copy(), out[:, 2].copy(),
                 out[:, 3].copy(), Q)
+    v = np.zeros(1, dtype=np.complex128)
+    quadratic_forms(np.ones((1, 2), dtype=np.complex128), Q, v)
