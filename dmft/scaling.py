@@ -228,6 +228,57 @@ def _block(model, ts, L, lam, pw, invN, invP, lr, rho0):
     return vals, imag, count, ""
 
 
+def _circle(model, n, L, lam, pw, invN, invP, lr, rho0):
+    """Gradient descent at ``n`` steps on the circle ``|1 + lr z| = r`` (few steps).
+
+    ``L_n = (2 pi i)^-2 oint oint w1^n w2^n L(z1, z2) dz1 dz2``, ``w = 1 + lr z``: the
+    trapezoidal rule with ``K`` nodes on ``|w| = r = 1 + 1/(n+1)`` aliases Laurent
+    coefficients of order ``K`` at infinity, of size ``r^-K`` (every singularity has
+    ``|w| <= 1``): ``K = L (n + 1) + 2 (n + 1)``.  Returns ``(value, imag, count, message)``.
+    """
+    ridge, noise = model.ridge, model.noise
+    r = 1.0 + 1.0 / (n + 1)
+    K = int(math.ceil(L * (n + 1) + 2 * (n + 1)))
+    K += K % 2
+    phi = 2.0 * math.pi * np.arange(K // 2 + 1) / K
+    w_half = r * np.exp(1j * phi)
+    z_half = (w_half - 1.0) / lr
+    out, count = _solve_nodes(z_half + ridge, lam, pw, invN, invP, rho0)
+    if count < 0:
+        return None, 0.0, 0, f"no root of the renormalisation equation at circle node {-count - 1}"
+    w = np.concatenate([w_half, np.conj(w_half[-2:0:-1])])
+    z = np.concatenate([z_half, np.conj(z_half[-2:0:-1])])
+    o = np.concatenate([out, np.conj(out[-2:0:-1])])
+    kappa, dkappa, U, dU = (np.ascontiguousarray(o[:, i]) for i in range(4))
+    Q = np.empty((K, K), dtype=np.complex128)
+    _ks.pair_matrix(z, z + ridge, kappa, dkappa, U + noise, dU, Q)
+    C = (w ** (n + 1) / (K * lr))[None, :]
+    v = np.empty(1, dtype=np.complex128)
+    _ks.quadratic_forms(C, Q, v)
+    if not np.isfinite(v[0]):
+        return None, 0.0, count, "non-finite contour sum"
+    return np.array([v[0].real]), abs(v[0].imag), count, ""
+
+
+def _solve_block(model, tb, L, lam, pw, invN, invP, lr, rho0):
+    """One block with the parabola; gradient descent with too few steps for it: each
+    time alone, on the parabola or else on the circle."""
+    res = _block(model, tb, L, lam, pw, invN, invP, lr, rho0)
+    if res[0] is not None or lr == 0 or not res[3].startswith("too few steps"):
+        return res
+    vals, imag, count = np.empty(tb.size), 0.0, 0
+    for i, t in enumerate(tb):
+        v, im, c, m = _block(model, tb[i:i + 1], L, lam, pw, invN, invP, lr, rho0)
+        if v is None and m.startswith("too few steps"):
+            v, im, c, m = _circle(model, int(round(t / lr)), L, lam, pw, invN, invP, lr, rho0)
+        if v is None:
+            return None, imag, count, m
+        vals[i] = v[0]
+        imag = max(imag, im)
+        count += c
+    return vals, imag, count, ""
+
+
 def scaling_loss(model: RandomFeatureScaling, t, *, rtol: float = 1e-8, max_refine: int = 3,
                  block_ratio: float = 4.0) -> DMFTResult:
     """Test loss ``L(t)`` of :class:`RandomFeatureScaling` at the given times.
@@ -269,9 +320,10 @@ def scaling_loss(model: RandomFeatureScaling, t, *, rtol: float = 1e-8, max_refi
     (as estimated; rounding of the double sum sets a floor near ``1e-11``),
     for the deterministic equivalent.  Gradient descent needs ``lr S < 1``
     with ``S`` the top of the spectrum of the empirical kernel
-    (:func:`spectral_edge`), and enough steps for the contour to fit in
-    ``|Im u| < pi/lr`` (about 10 per block); else ``status=INVALID_STATE``
-    with a message.
+    (:func:`spectral_edge`; else ``status=INVALID_STATE`` with a message).
+    Times with too few steps for the parabola to fit in ``|Im u| < pi/lr``
+    are computed one by one on a circle ``|1 + lr z| = 1 + 1/(n+1)`` with
+    ``O(L n)`` nodes.
     """
     if not isinstance(model, RandomFeatureScaling):
         raise ValueError(f"model must be a RandomFeatureScaling, got {type(model).__name__}")
@@ -324,8 +376,8 @@ def scaling_loss(model: RandomFeatureScaling, t, *, rtol: float = 1e-8, max_refi
         La = L1
         ok = False
         for _ in range(max_refine + 1):
-            va, ia, ca, ma = _block(model, tb, La, lam, pw, invN, invP, lr, rho0)
-            vb, ib, cb, mb = _block(model, tb, La + 8.0, lam, pw, invN, invP, lr, rho0)
+            va, ia, ca, ma = _solve_block(model, tb, La, lam, pw, invN, invP, lr, rho0)
+            vb, ib, cb, mb = _solve_block(model, tb, La + 8.0, lam, pw, invN, invP, lr, rho0)
             count_total += ca + cb
             if va is None or vb is None:
                 status, msg = Status.INVALID_STATE, (ma or mb)
