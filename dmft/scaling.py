@@ -544,8 +544,9 @@ def compute_optimal(model: RandomFeatureScaling, C, N_values, *, rtol: float = 1
     lopt = loss[best, np.arange(Cs.size)]
     nopt = Ns[best]
     e, se = fit_exponent(Cs, lopt)
+    # slope of log N_opt against log C (fit_exponent returns minus the slope of log(1/N_opt))
     en, _ = fit_exponent(Cs, 1.0 / nopt) if np.unique(nopt).size > 1 else (math.nan, math.nan)
-    scal = {"exponent": e, "exponent_se": se, "N_exponent": -en if math.isfinite(en) else math.nan}
+    scal = {"exponent": e, "exponent_se": se, "N_exponent": en}
     if model.eigenvalues is None:
         pe = paper_exponents(model.a, model.b)
         scal.update(paper_compute=pe["compute"], paper_N_opt=pe["N_opt"])

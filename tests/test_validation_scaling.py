@@ -54,7 +54,7 @@ def test_gradient_descent_not_rejected_by_simulation():
 def test_agrees_with_simulation_within_three_percent(kw):
     m = RandomFeatureScaling(a=1.5, b=1.25, M=60, **kw)
     t = TIMES if not kw.get("lr") else kw["lr"] * np.array([1, 4, 16, 64, 256, 1024])
-    rep = _compare(m, t, sizes=(2, 4, 8, 16), seeds=100, tol_rel=0.03)
+    rep = _compare(m, t, sizes=(2, 4, 8, 16), seeds=160, tol_rel=0.03)
     assert rep.verdict == "agree", rep.message
 
 
