@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import dmft
 from dmft import LinearRegressionGF, RandomFeatureScaling, limit_loss, mp_error, scaling_loss
@@ -85,6 +86,23 @@ def test_infinite_width_isotropic_matches_marchenko_pastur_at_all_times():
         ref = np.array([mp_error(ref_model, s) for s in t])
         assert res.success
         assert np.all(np.abs(res.arrays["loss"] - ref) <= 1e-8 * ref + 1e-10)
+
+
+@settings(max_examples=12, deadline=None, derandomize=True)
+@given(alpha=st.floats(0.3, 5.0), ridge=st.sampled_from([0.0, 1e-3, 0.3]),
+       noise=st.floats(0.0, 1.0), t=st.floats(0.01, 1e4))
+def test_infinite_width_isotropic_matches_marchenko_pastur_hypothesis(alpha, ridge, noise, t):
+    # across P/M (both sides of the interpolation threshold), ridge, noise and time:
+    # N = infinity, Lambda = I_M against the MP average of dmft.linreg.mp_error; the test loss
+    # here includes the noise variance, |beta - beta*|^2 there does not
+    M = 200
+    P = alpha * M
+    m = RandomFeatureScaling(N=0, P=P, eigenvalues=np.ones(M), task_power=np.full(M, 1.0 / M),
+                             ridge=ridge, noise=noise)
+    ref = mp_error(LinearRegressionGF(alpha=P / M, signal=1.0, ridge=ridge, noise=noise), t) + noise
+    res = scaling_loss(m, [t])
+    assert res.success
+    assert abs(res.arrays["loss"][0] - ref) <= 1e-8 * ref + 1e-12 * res.scalars["loss_0"]
 
 
 def test_ridgeless_random_features_limit_is_ols_in_a_random_subspace():
