@@ -25,6 +25,11 @@
     Random RNN (``g``, ``phi``, ``noise``, ``x0_var``, ``t_max``).
     Observables: ``variance`` (``C(t_max, t_max)``), ``C_half`` and, for the
     noiseless tanh/erf network, ``stationary_variance``.
+``dmft.scaling``
+    Linear random features (``N``) trained on ``P`` power-law samples (``a``,
+    ``b``, ``M``, ``ridge``, ``noise``, ``lr``, ``t_max``; 0 = infinite size).
+    Observables: ``loss`` (test loss at ``t_max``), ``loss_inf`` (``t ->
+    infinity``), ``loss_0``.
 
 Every point also records the solver's error estimates (``<name>_err``, see
 :attr:`lmech.Result.error_estimate`); ``converged`` is False when an estimate
