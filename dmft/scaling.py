@@ -177,12 +177,27 @@ def _parabola(t_a, t_b, L):
 
 
 def _solve_nodes(zeta_half, lam, pw, invN, invP, rho0=None):
-    out = np.zeros((zeta_half.size, 5), dtype=np.complex128)
+    out = np.zeros((zeta_half.size, 7), dtype=np.complex128)
     if rho0 is None:
         rho0 = _ks.edge_root(lam, invN, invP)
     count = _ks.continue_roots(np.ascontiguousarray(zeta_half, dtype=np.complex128), rho0, lam, pw,
                                invN, invP, out)
     return out, count
+
+
+def _pairs(o, z, ridge, noise, lam, pw, invN, invP, rhoc, Q):
+    """Fill ``Q`` (eq. (2) at every pair of nodes) from the node table ``o`` (n, 7).
+
+    Pairs of nodes within a quarter of the distance from ``rhoc`` (the contour's real
+    node) to the nearest pole ``-lam_k`` use the cancellation-free Taylor form
+    (:func:`dmft._kernels.scaling.pair_matrix`), 40 terms: truncation below ``4^-40``.
+    """
+    cols = [np.ascontiguousarray(o[:, i]) for i in range(7)]
+    rc = complex(rhoc)
+    radius = 0.25 * float(np.min(np.abs(lam + rc)))
+    s, t = _ks.moments(rc, lam, pw, 40)
+    _ks.pair_matrix(z, z + ridge, cols[0], cols[1], cols[2] + noise, cols[3], cols[4], cols[5],
+                    cols[6], invN, invP, rc, s, t, radius, Q)
 
 
 def _block(model, ts, L, lam, pw, invN, invP, lr, rho0):
@@ -213,11 +228,9 @@ def _block(model, ts, L, lam, pw, invN, invP, lr, rho0):
     dz = np.concatenate([-np.conj(dz_half[:0:-1]), dz_half])  # d z / d th flips with th -> -th
     u = np.concatenate([np.conj(u_half[:0:-1]), u_half])
     o = np.concatenate([np.conj(out[:0:-1]), out])
-    kappa, dkappa, U, dU = (np.ascontiguousarray(o[:, i]) for i in range(4))
-    uu = U + noise
     n = z.size
     Q = np.empty((n, n), dtype=np.complex128)
-    _ks.pair_matrix(z, z + ridge, kappa, dkappa, uu, dU, Q)
+    _pairs(o, z, ridge, noise, lam, pw, invN, invP, out[0, 4], Q)
     C = (h / (2j * math.pi)) * np.exp(np.outer(ts, u)) * dz
     v = np.empty(ts.size, dtype=np.complex128)
     _ks.quadratic_forms(C, Q, v)
@@ -249,9 +262,8 @@ def _circle(model, n, L, lam, pw, invN, invP, lr, rho0):
     w = np.concatenate([w_half, np.conj(w_half[-2:0:-1])])
     z = np.concatenate([z_half, np.conj(z_half[-2:0:-1])])
     o = np.concatenate([out, np.conj(out[-2:0:-1])])
-    kappa, dkappa, U, dU = (np.ascontiguousarray(o[:, i]) for i in range(4))
     Q = np.empty((K, K), dtype=np.complex128)
-    _ks.pair_matrix(z, z + ridge, kappa, dkappa, U + noise, dU, Q)
+    _pairs(o, z, ridge, noise, lam, pw, invN, invP, out[0, 4], Q)
     C = (w ** (n + 1) / (K * lr))[None, :]
     v = np.empty(1, dtype=np.complex128)
     _ks.quadratic_forms(C, Q, v)

@@ -166,11 +166,11 @@ def _node(zeta, rho, lam, pw, invN, invP):
     dF = a * b - rho * dD * (b * invN + a * invP)
     if dF == 0.0:  # a double root: the interpolation peak N = P, or N = M / P = M at rho = 0
         nan = complex(math.nan, math.nan)
-        return rho * a, nan, U, nan, nan
+        return rho * a, nan, U, nan, nan, a, b
     drho = 1.0 / dF
     kappa = rho * a
     dkappa = (a - rho * dD * invN) * drho
-    return kappa, dkappa, U, dU * drho, drho
+    return kappa, dkappa, U, dU * drho, drho, a, b
 
 
 @njit(cache=True)
@@ -178,20 +178,22 @@ def continue_roots(zetas, rho0, lam, pw, invN, invP, out):
     """Solve F(rho) = zeta along a path of nodes ``zetas[0], zetas[1], ...``.
 
     ``zetas[0]`` must be real and positive (or 0: the edge ``rho0``, from
-    :func:`edge_root`).  ``out`` (n, 5) complex receives,
-    per node, ``kappa, dkappa, U, dU, rho``.  Returns the number of Newton
+    :func:`edge_root`).  ``out`` (n, 7) complex receives,
+    per node, ``kappa, dkappa/dzeta, U, dU/dzeta, rho, a = 1 - D/N, b = 1 - D/P``.  Returns the number of Newton
     solves (every sub-step counted), or ``-1 - j`` if node ``j`` failed.
     """
     n = zetas.size
     rho, ok = _real_root(zetas[0].real, rho0, lam, pw, invN, invP)
     if not ok:
         return -1
-    kappa, dkappa, U, dU, drho = _node(zetas[0], rho, lam, pw, invN, invP)
+    kappa, dkappa, U, dU, drho, a, b = _node(zetas[0], rho, lam, pw, invN, invP)
     out[0, 0] = kappa
     out[0, 1] = dkappa
     out[0, 2] = U
     out[0, 3] = dU
     out[0, 4] = rho
+    out[0, 5] = a
+    out[0, 6] = b
     count = 1
     for j in range(1, n):
         z0 = zetas[j - 1]
@@ -213,28 +215,73 @@ def continue_roots(zetas, rho0, lam, pw, invN, invP, out):
             if ok:
                 r = r_new
                 frac += s
-                _, _, _, _, dr = _node(zb, r, lam, pw, invN, invP)
+                _, _, _, _, dr, _, _ = _node(zb, r, lam, pw, invN, invP)
                 step = min(1.0, 2.0 * step)
             else:
                 step *= 0.5
         rho = r
-        kappa, dkappa, U, dU, drho = _node(z1, rho, lam, pw, invN, invP)
+        kappa, dkappa, U, dU, drho, a, b = _node(z1, rho, lam, pw, invN, invP)
         out[j, 0] = kappa
         out[j, 1] = dkappa
         out[j, 2] = U
         out[j, 3] = dU
         out[j, 4] = rho
+        out[j, 5] = a
+        out[j, 6] = b
     return count
 
 
 @njit(cache=True)
-def pair_matrix(z, zeta, kappa, dkappa, u, du, Q):
-    """``Q[j, l] = [kappa_j u_l - kappa_l u_j] / ((zeta_j - zeta_l) z_j z_l)`` (its limit on the diagonal)."""
+def moments(rhoc, lam, pw, n):
+    """Taylor moments at ``rhoc``: ``s_p = sum lam (-1)^p/(lam+rhoc)^(p+2)``, ``t_p`` with ``pw lam``."""
+    s = np.zeros(n, dtype=np.complex128)
+    t = np.zeros(n, dtype=np.complex128)
+    for k in range(lam.size):
+        r = 1.0 / (lam[k] + rhoc)
+        x = lam[k] * r * r
+        for p in range(n):
+            s[p] += x
+            t[p] += pw[k] * x
+            x *= -r
+    return s, t
+
+
+@njit(cache=True)
+def pair_matrix(z, zeta, kappa, dkappa, u, du, rho, a, b, invN, invP, rhoc, s, t, radius, Q):
+    """``Q[j, l] = [kappa_j u_l - kappa_l u_j] / ((zeta_j - zeta_l) z_j z_l)`` (its limit on the diagonal).
+
+    The divided difference loses ``|zeta| / |zeta_j - zeta_l|`` digits when two nodes
+    crowd a point where ``kappa != 0`` (late times: ``z ~ 1/t`` while ``zeta -> ridge`` or
+    ``kappa -> kappa_0 > 0``).  For nodes with ``|rho - rhoc| < radius`` it is computed
+    without cancellation: with the divided differences in ``rho`` of ``D`` (``-S``) and
+    ``U`` (``T``), ``S = sum lam / ((lam + rho_j)(lam + rho_l))``, ``T`` with ``pw lam``
+    (Taylor series at ``rhoc`` with the moments ``s``, ``t`` of :func:`moments`),
+    ``kappa[j,l] = a_l + rho_j S/N``, ``zeta[j,l] = kappa[j,l] b_l + kappa_j S/P`` and
+    ``Q z_j z_l = (u_j kappa[j,l] - kappa_j T) / zeta[j,l]``.
+    """
     n = z.size
+    m = s.size
     for j in range(n):
         Q[j, j] = (dkappa[j] * u[j] - kappa[j] * du[j]) / (z[j] * z[j])
+        dj = rho[j] - rhoc
         for l in range(j + 1, n):
-            v = (kappa[j] * u[l] - kappa[l] * u[j]) / ((zeta[j] - zeta[l]) * z[j] * z[l])
+            dl = rho[l] - rhoc
+            if abs(dj) < radius and abs(dl) < radius:
+                # h_p = sum_{i=0}^p dj^i dl^(p-i): h_p = dl h_{p-1} + dj^p
+                S = s[0]
+                T = t[0]
+                h = 1.0 + 0.0j
+                djp = 1.0 + 0.0j
+                for p in range(1, m):
+                    djp *= dj
+                    h = dl * h + djp
+                    S += s[p] * h
+                    T += t[p] * h
+                kap = a[l] + rho[j] * S * invN
+                gz = kap * b[l] + kappa[j] * S * invP
+                v = (u[j] * kap - kappa[j] * T) / (gz * z[j] * z[l])
+            else:
+                v = (kappa[j] * u[l] - kappa[l] * u[j]) / ((zeta[j] - zeta[l]) * z[j] * z[l])
             Q[j, l] = v
             Q[l, j] = v
 
@@ -259,10 +306,12 @@ def warmup():
     lam = np.array([1.0, 0.5])
     pw = np.array([1.0, 0.5])
     zetas = np.array([1.0 + 0j, 1.0 + 0.5j])
-    out = np.zeros((2, 5), dtype=np.complex128)
+    out = np.zeros((2, 7), dtype=np.complex128)
     continue_roots(zetas, edge_root(lam, 0.5, 0.5), lam, pw, 0.5, 0.5, out)
+    s, t = moments(out[0, 4], lam, pw, 4)
     Q = np.zeros((2, 2), dtype=np.complex128)
-    pair_matrix(zetas, zetas, out[:, 0].copy(), out[:, 1].copy(), out[:, 2].copy(),
-                out[:, 3].copy(), Q)
+    cols = [np.ascontiguousarray(out[:, i]) for i in range(7)]
+    pair_matrix(zetas, zetas, cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6],
+                0.5, 0.5, out[0, 4], s, t, 0.1, Q)
     v = np.zeros(1, dtype=np.complex128)
     quadratic_forms(np.ones((1, 2), dtype=np.complex128), Q, v)
