@@ -130,6 +130,17 @@ def test_ridge_dynamics_relax_to_the_static_ridge_limit():
     assert res.scalars["loss_inf"] == pytest.approx(limit_loss(m), rel=1e-14)
 
 
+@pytest.mark.parametrize("kw", [dict(N=300, P=100), dict(N=100, P=300, ridge=1e-2, noise=0.1)])
+def test_late_times_reach_the_final_value(kw):
+    # kappa(0) > 0 (P < N ridgeless: the data-limited gap; or weight decay): at t = 1e9 the
+    # transient is below e^{-1e5} and L(t) must equal the t -> infinity limit; the contour nodes
+    # then crowd within 1/t of 0 while kappa stays O(1), the case the cancellation-free pairs handle
+    m = RandomFeatureScaling(a=1.5, b=1.25, M=1000, **kw)
+    res = scaling_loss(m, np.array([1e7, 1e9]))
+    assert res.success
+    assert np.all(np.abs(res.arrays["loss"] - limit_loss(m)) <= 1e-8 * limit_loss(m) + 1e-12 * res.scalars["loss_0"])
+
+
 def test_interpolation_peak_is_infinite():
     assert limit_loss(RandomFeatureScaling(N=100, P=100, M=1000)) == math.inf
 
