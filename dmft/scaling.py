@@ -58,6 +58,7 @@ unless ``Lambda`` is isotropic.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass
@@ -552,7 +553,6 @@ def compute_optimal(model: RandomFeatureScaling, C, N_values, *, rtol: float = 1
     if np.any(Ns <= 0):
         raise ValueError("N_values must be > 0")
     t0 = time.perf_counter()
-    import dataclasses
     loss = np.empty((Ns.size, Cs.size))
     ok, errs = True, 0.0
     for i, n in enumerate(Ns):
