@@ -201,7 +201,7 @@ def _pairs(o, z, ridge, noise, lam, pw, invN, invP, rhoc, Q):
                     cols[6], invN, invP, rc, s, t, radius, Q)
 
 
-def _block(model, ts, L, lam, pw, invN, invP, lr, rho0):
+def _block(model, ts, L, lam, pw, invN, invP, lr, rho0, single=False):
     """Loss at the times ``ts`` (one block) with one contour of accuracy about ``e^-L``.
 
     Returns ``(values, imag, count, message)``; ``values`` None on failure.
@@ -230,11 +230,14 @@ def _block(model, ts, L, lam, pw, invN, invP, lr, rho0):
     u = np.concatenate([np.conj(u_half[:0:-1]), u_half])
     o = np.concatenate([np.conj(out[:0:-1]), out])
     n = z.size
-    Q = np.empty((n, n), dtype=np.complex128)
-    _pairs(o, z, ridge, noise, lam, pw, invN, invP, out[0, 4], Q)
     C = (h / (2j * math.pi)) * np.exp(np.outer(ts, u)) * dz
-    v = np.empty(ts.size, dtype=np.complex128)
-    _ks.quadratic_forms(C, Q, v)
+    if single:  # the training loss: one contour integral of u/kappa
+        v = C @ ((o[:, 2] + noise) / o[:, 0])
+    else:
+        Q = np.empty((n, n), dtype=np.complex128)
+        _pairs(o, z, ridge, noise, lam, pw, invN, invP, out[0, 4], Q)
+        v = np.empty(ts.size, dtype=np.complex128)
+        _ks.quadratic_forms(C, Q, v)
     vals = v.real.copy()
     imag = float(np.max(np.abs(v.imag)))
     if not np.all(np.isfinite(vals)):
@@ -242,7 +245,7 @@ def _block(model, ts, L, lam, pw, invN, invP, lr, rho0):
     return vals, imag, count, ""
 
 
-def _circle(model, n, L, lam, pw, invN, invP, lr, rho0):
+def _circle(model, n, L, lam, pw, invN, invP, lr, rho0, single=False):
     """Gradient descent at ``n`` steps on the circle ``|1 + lr z| = r`` (few steps).
 
     ``L_n = (2 pi i)^-2 oint oint w1^n w2^n L(z1, z2) dz1 dz2``, ``w = 1 + lr z``: the
@@ -263,27 +266,31 @@ def _circle(model, n, L, lam, pw, invN, invP, lr, rho0):
     w = np.concatenate([w_half, np.conj(w_half[-2:0:-1])])
     z = np.concatenate([z_half, np.conj(z_half[-2:0:-1])])
     o = np.concatenate([out, np.conj(out[-2:0:-1])])
-    Q = np.empty((K, K), dtype=np.complex128)
-    _pairs(o, z, ridge, noise, lam, pw, invN, invP, out[0, 4], Q)
     C = (w ** (n + 1) / (K * lr))[None, :]
-    v = np.empty(1, dtype=np.complex128)
-    _ks.quadratic_forms(C, Q, v)
+    if single:
+        v = C @ ((o[:, 2] + noise) / o[:, 0])
+    else:
+        Q = np.empty((K, K), dtype=np.complex128)
+        _pairs(o, z, ridge, noise, lam, pw, invN, invP, out[0, 4], Q)
+        v = np.empty(1, dtype=np.complex128)
+        _ks.quadratic_forms(C, Q, v)
     if not np.isfinite(v[0]):
         return None, 0.0, count, "non-finite contour sum"
     return np.array([v[0].real]), abs(v[0].imag), count, ""
 
 
-def _solve_block(model, tb, L, lam, pw, invN, invP, lr, rho0):
+def _solve_block(model, tb, L, lam, pw, invN, invP, lr, rho0, single=False):
     """One block with the parabola; gradient descent with too few steps for it: each
     time alone, on the parabola or else on the circle."""
-    res = _block(model, tb, L, lam, pw, invN, invP, lr, rho0)
+    res = _block(model, tb, L, lam, pw, invN, invP, lr, rho0, single)
     if res[0] is not None or lr == 0 or not res[3].startswith("too few steps"):
         return res
     vals, imag, count = np.empty(tb.size), 0.0, 0
     for i, t in enumerate(tb):
-        v, im, c, m = _block(model, tb[i:i + 1], L, lam, pw, invN, invP, lr, rho0)
+        v, im, c, m = _block(model, tb[i:i + 1], L, lam, pw, invN, invP, lr, rho0, single)
         if v is None and m.startswith("too few steps"):
-            v, im, c, m = _circle(model, int(round(t / lr)), L, lam, pw, invN, invP, lr, rho0)
+            v, im, c, m = _circle(model, int(round(t / lr)), L, lam, pw, invN, invP, lr, rho0,
+                                  single)
         if v is None:
             return None, imag, count, m
         vals[i] = v[0]
@@ -292,8 +299,57 @@ def _solve_block(model, tb, L, lam, pw, invN, invP, lr, rho0):
     return vals, imag, count, ""
 
 
+def _run_blocks(model, ts, zero, loss0, rtol, floor, max_refine, block_ratio, lam, pw, invN,
+                invP, lr, rho0, status, msg, single):
+    """Every block of times: two contours per block, refined until within tolerance."""
+    loss = np.full(ts.size, np.nan)
+    err = np.full(ts.size, np.nan)
+    count_total, imag_max = 0, 0.0
+    loss[zero] = loss0
+    err[zero] = 0.0
+    pos = np.nonzero(~zero)[0]
+    blocks = []
+    i = 0
+    while i < pos.size:
+        j = i
+        while j + 1 < pos.size and ts[pos[j + 1]] <= block_ratio * ts[pos[i]]:
+            j += 1
+        blocks.append(pos[i:j + 1])
+        i = j + 1
+    L1 = max(20.0, math.log(10.0 / rtol))
+    for idx in blocks if status == Status.CONVERGED else []:
+        tb = ts[idx]
+        La = L1
+        for _ in range(max_refine + 1):
+            va, ia, ca, ma = _solve_block(model, tb, La, lam, pw, invN, invP, lr, rho0, single)
+            vb, ib, cb, mb = _solve_block(model, tb, La + 8.0, lam, pw, invN, invP, lr, rho0,
+                                          single)
+            count_total += ca + cb
+            if va is None or vb is None:
+                status, msg = Status.INVALID_STATE, (ma or mb)
+                break
+            imag_max = max(imag_max, ia, ib)
+            loss[idx] = vb
+            err[idx] = np.abs(vb - va)
+            if np.all(err[idx] <= rtol * np.abs(vb) + floor):
+                break
+            La += 8.0
+        if status != Status.CONVERGED:
+            break
+    if status == Status.CONVERGED and not np.all(np.isfinite(loss)):
+        status, msg = Status.DIVERGED, "non-finite loss"
+    if status == Status.CONVERGED and not np.all(err <= rtol * np.abs(loss) + floor):
+        status = Status.TOLERANCE
+        bad = np.nonzero(~(err <= rtol * np.abs(loss) + floor))[0]
+        what = "training loss" if single else "loss"
+        msg = (f"{what}: error estimate above rtol |L| + atol at {bad.size} time(s), first t = "
+               f"{ts[bad[0]] / (2 if single else 1):.4g}: {err[bad[0]]:.3g} > "
+               f"{rtol * abs(loss[bad[0]]) + floor:.3g}")
+    return loss, err, status, msg, count_total, imag_max
+
+
 def scaling_loss(model: RandomFeatureScaling, t, *, rtol: float = 1e-8, atol: float | None = None,
-                 max_refine: int = 3, block_ratio: float = 4.0) -> DMFTResult:
+                 max_refine: int = 3, block_ratio: float = 4.0, train: bool = False) -> DMFTResult:
     """Test loss ``L(t)`` of :class:`RandomFeatureScaling` at the given times.
 
     Solves the frequency-domain DMFT (module docstring, eqs. (1)-(2)) and
@@ -319,11 +375,18 @@ def scaling_loss(model: RandomFeatureScaling, t, *, rtol: float = 1e-8, atol: fl
         Refinements of the contour pair per block.
     block_ratio : float
         Largest ratio of times sharing one contour (> 1).
+    train : bool
+        Also the training loss ``(1/P) |y - f|^2`` (``ridge = 0``): the residual
+        obeys ``dr/dt = -G r`` with ``G`` the P x P Gram matrix, so it is one
+        spectral integral, ``L_train(t) = (2 pi i)^-1 oint e^{2 z t} u(rho)/kappa dz``
+        (``(1/P) y^T (G + z)^-1 y = u/kappa``: the ``1/P tr (G+z)^-1 = 1/kappa``
+        identity with the partial fractions of eq. (2)).
 
     Returns
     -------
     DMFTResult
-        Arrays ``t``, ``loss``, ``loss_err`` (estimate per time); scalars
+        Arrays ``t``, ``loss``, ``loss_err`` (estimate per time; with
+        ``train``, ``train_loss`` and ``train_loss_err``); scalars
         ``loss_final`` (at the last time), ``loss_inf`` (``t -> infinity``,
         :func:`limit_loss`) and ``loss_0`` (``t = 0``: ``sum lam w*^2 +
         noise``).  ``success`` iff every estimate is within ``rtol |L(t)| + atol``;
@@ -355,6 +418,13 @@ def scaling_loss(model: RandomFeatureScaling, t, *, rtol: float = 1e-8, atol: fl
         raise ValueError(f"max_refine must be an int in [0, 10], got {max_refine!r}")
     if not (block_ratio > 1.0 and math.isfinite(block_ratio)):
         raise ValueError(f"block_ratio must be > 1, got {block_ratio!r}")
+    if not isinstance(train, bool):
+        raise ValueError(f"train must be a bool, got {train!r}")
+    if train and model.ridge != 0:
+        raise ValueError("train: the training loss is computed for ridge = 0 only")
+    if train and model.P == 0:
+        raise ValueError("train: the training loss needs a finite P (P = 0 is the population)")
+    want_train = train
     lr = model.lr
     if lr > 0:
         steps = ts / lr
@@ -366,8 +436,6 @@ def scaling_loss(model: RandomFeatureScaling, t, *, rtol: float = 1e-8, atol: fl
     loss0 = float(np.sum(pw) + model.noise)
     options = {"rtol": rtol, "atol": atol if atol is not None else 1e-12 * loss0,
                "max_refine": max_refine, "block_ratio": block_ratio}
-    loss = np.full(ts.size, np.nan)
-    err = np.full(ts.size, np.nan)
     status, msg = Status.CONVERGED, ""
     if lr > 0:
         S = spectral_edge(model)
@@ -375,62 +443,44 @@ def scaling_loss(model: RandomFeatureScaling, t, *, rtol: float = 1e-8, atol: fl
             status = Status.INVALID_STATE
             msg = (f"gradient descent with lr (S + ridge) = {lr * (S + model.ridge):.3g} >= 1 "
                    "is not handled (oscillating modes); take lr < 1/(S + ridge)")
-    count_total, imag_max = 0, 0.0
-    zero = ts == 0
-    loss[zero] = loss0
-    err[zero] = 0.0
-    pos = np.nonzero(~zero)[0]
-    # blocks of times within block_ratio
-    blocks = []
-    i = 0
-    while i < pos.size and status == Status.CONVERGED:
-        j = i
-        while j + 1 < pos.size and ts[pos[j + 1]] <= block_ratio * ts[pos[i]]:
-            j += 1
-        blocks.append(pos[i:j + 1])
-        i = j + 1
-    L1 = max(20.0, math.log(10.0 / rtol))
     rho0 = _ks.edge_root(lam, invN, invP)
     floor = atol if atol is not None else 1e-12 * loss0
-    for idx in blocks if status == Status.CONVERGED else []:
-        tb = ts[idx]
-        La = L1
-        for _ in range(max_refine + 1):
-            va, ia, ca, ma = _solve_block(model, tb, La, lam, pw, invN, invP, lr, rho0)
-            vb, ib, cb, mb = _solve_block(model, tb, La + 8.0, lam, pw, invN, invP, lr, rho0)
-            count_total += ca + cb
-            if va is None or vb is None:
-                status, msg = Status.INVALID_STATE, (ma or mb)
-                break
-            imag_max = max(imag_max, ia, ib)
-            loss[idx] = vb
-            err[idx] = np.abs(vb - va)
-            if np.all(err[idx] <= rtol * np.abs(vb) + floor):
-                break
-            La += 8.0
-        if status != Status.CONVERGED:
-            break
-    if status == Status.CONVERGED and not np.all(np.isfinite(loss)):
-        status, msg = Status.DIVERGED, "non-finite loss"
-    if status == Status.CONVERGED and not np.all(err <= rtol * np.abs(loss) + floor):
-        status = Status.TOLERANCE
-        bad = np.nonzero(~(err <= rtol * np.abs(loss) + floor))[0]
-        msg = (f"error estimate above rtol |L| + atol at {bad.size} time(s), first t = "
-               f"{ts[bad[0]]:.4g}: {err[bad[0]]:.3g} > {rtol * abs(loss[bad[0]]) + floor:.3g}")
+    zero = ts == 0
+    loss, err, status, msg, count_total, imag_max = _run_blocks(
+        model, ts, zero, loss0, rtol, floor, max_refine, block_ratio, lam, pw, invN, invP, lr,
+        rho0, status, msg, single=False)
+    train_l = train_err = None
+    if want_train and status == Status.CONVERGED:
+        # the training loss at t is the contour integral of u/kappa against e^{2 z t}
+        # (gradient descent: 2n steps): the same machinery at the doubled times
+        tr2, te2, status, msg, c2, i2 = _run_blocks(
+            model, 2.0 * ts, zero, loss0, rtol, floor, max_refine, block_ratio, lam, pw, invN,
+            invP, lr, rho0, status, msg, single=True)
+        train_l, train_err = tr2, te2
+        count_total += c2
+        imag_max = max(imag_max, i2)
     try:
         linf = limit_loss(model)
     except ValueError:
         linf = math.nan
     success = status == Status.CONVERGED
+    arrays = {"t": ts, "loss": loss, "loss_err": err}
+    estimates = {"loss": float(np.nanmax(err)) if np.any(np.isfinite(err)) else math.nan}
+    if want_train:
+        if train_l is None:
+            train_l = train_err = np.full(ts.size, np.nan)
+        arrays.update(train_loss=train_l, train_loss_err=train_err)
+        estimates["train_loss"] = (float(np.nanmax(train_err)) if np.any(np.isfinite(train_err))
+                                   else math.nan)
     return DMFTResult(
         success=success, status=status, message=msg or status.message, n_iter=int(count_total),
-        residual=float(imag_max), model=model, options=options, conventions=model.conventions(),
-        timings={"solve": time.perf_counter() - t0},
-        arrays={"t": ts, "loss": loss, "loss_err": err},
+        residual=float(imag_max), model=model, options=dict(options, train=train),
+        conventions=model.conventions(), timings={"solve": time.perf_counter() - t0},
+        arrays=arrays,
         scalars={"loss_final": float(loss[-1]), "loss_inf": float(linf), "loss_0": loss0},
         meta={"method": "frequency-domain (double Laplace inversion on parabolic contours)",
               "reference": "Bordelon, Atanasov & Pehlevan, ICML 2024, arXiv:2402.01092"},
-        error_estimate={"loss": float(np.nanmax(err)) if np.any(np.isfinite(err)) else math.nan})
+        error_estimate=estimates)
 
 
 def _diag(model, zeta):

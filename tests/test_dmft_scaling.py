@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import dmft
-from dmft import LinearRegressionGF, RandomFeatureScaling, limit_loss, mp_error, scaling_loss
+from dmft import (LinearRegressionGF, RandomFeatureScaling, limit_loss, mp_error, mp_train_loss,
+                  scaling_loss)
 from dmft.scaling import compute_optimal, fit_exponent, paper_exponents, spectral_edge
 from lmech import Status
 
@@ -103,6 +104,35 @@ def test_infinite_width_isotropic_matches_marchenko_pastur_hypothesis(alpha, rid
     res = scaling_loss(m, [t])
     assert res.success
     assert abs(res.arrays["loss"][0] - ref) <= 1e-8 * ref + 1e-12 * res.scalars["loss_0"]
+
+
+@pytest.mark.parametrize("alpha,noise", [(1.5, 0.0), (0.6, 0.2)])
+def test_training_loss_matches_marchenko_pastur(alpha, noise):
+    # N = infinity, Lambda = I_M: the training loss |y - X w|^2/P is twice dmft.linreg.mp_train_loss
+    # (|y - X beta|^2/(2n)), an independent MP average, on both sides of P = M
+    M = 300
+    m = RandomFeatureScaling(N=0, P=alpha * M, eigenvalues=np.ones(M), task_power=np.full(M, 1.3 / M),
+                             noise=noise)
+    t = np.array([0.0, 0.3, 1.0, 3.0, 10.0, 100.0])
+    res = scaling_loss(m, t, train=True)
+    ref = np.array([2 * mp_train_loss(LinearRegressionGF(alpha=alpha, signal=1.3, noise=noise), s)
+                    for s in t])
+    assert res.success
+    assert np.all(np.abs(res.arrays["train_loss"] - ref) <= 1e-8 * ref + 1e-12 * res.scalars["loss_0"])
+
+
+def test_training_loss_gradient_descent_population_of_the_gram():
+    # gradient descent, N = infinity, Lambda = I_M, no noise: the residual after n steps is
+    # (1 - lr G)^n y with y = X w*, so L_train(n) = w*^T S (1 - lr S)^(2n) w* (S = X^T X/P) and, at
+    # n = 1, E = |w*|^2 E_MP[s (1 - lr s)^2] = 1 - 2 lr (1 + g) + lr^2 (1 + 3g + g^2) with the
+    # Marchenko-Pastur moments E s = 1, E s^2 = 1 + g, E s^3 = 1 + 3g + g^2 (g = M/P, |w*| = 1)
+    M, P, lr = 200, 400, 0.2
+    g = M / P
+    m = RandomFeatureScaling(N=0, P=P, eigenvalues=np.ones(M), task_power=np.full(M, 1.0 / M), lr=lr)
+    res = scaling_loss(m, [lr], train=True)
+    expected = 1 - 2 * lr * (1 + g) + lr ** 2 * (1 + 3 * g + g ** 2)
+    assert res.success
+    assert res.arrays["train_loss"][0] == pytest.approx(expected, rel=1e-8)
 
 
 def test_ridgeless_random_features_limit_is_ols_in_a_random_subspace():
@@ -258,6 +288,8 @@ def test_bad_options():
         scaling_loss(RandomFeatureScaling(M=10, lr=0.3), [1.0])
     with pytest.raises(TypeError):
         scaling_loss(m, [1.0], dt=0.1)
+    with pytest.raises(ValueError, match="^train"):
+        scaling_loss(RandomFeatureScaling(M=10, P=20, ridge=0.1), [1.0], train=True)
 
 
 def test_exported():

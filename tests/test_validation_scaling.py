@@ -37,6 +37,14 @@ def test_gradient_flow_not_rejected_by_simulation(kw):
     assert rep.success
 
 
+def test_training_loss_not_rejected_by_simulation():
+    m = RandomFeatureScaling(a=1.5, b=1.25, M=40, N=20, P=30, noise=0.05)
+    theory = scaling_loss(m, TIMES, train=True)
+    assert theory.success
+    rep = compare(theory, m, sizes=(1, 2, 4), seeds=32, observables=("loss", "train_loss"))
+    assert rep.verdict != "disagree", rep.message
+
+
 def test_gradient_descent_not_rejected_by_simulation():
     lr = 0.5
     m = RandomFeatureScaling(a=1.5, b=1.25, M=40, N=20, P=30, lr=lr)

@@ -37,7 +37,8 @@ __all__ = ["ScalingRun", "simulate_scaling", "scaling_point"]
 class ScalingRun(Result):
     """One finite-size random-feature training run.
 
-    Arrays: ``t`` and ``loss`` (test loss on it).  Scalars: ``scale``, ``N``,
+    Arrays: ``t``, ``loss`` (test loss on it) and ``train_loss`` (``|y - X w|^2/P``;
+    NaN for an infinite ``P``).  Scalars: ``scale``, ``N``,
     ``P``, ``M`` (the replicated sizes), ``seed``.  ``error_estimate`` 0: the
     loss is an exact function of the sampled instance (eigenbasis), up to
     rounding.
@@ -102,6 +103,7 @@ def simulate_scaling(model, times, *, scale: int = 1, seed: int = 0) -> ScalingR
     ev = np.maximum(ev, 0.0)
     c = V.T @ bvec
     loss = np.empty(ts.size)
+    train = np.full(ts.size, np.nan)
     for i, t in enumerate(ts):
         if model.lr > 0:
             n = int(round(t / model.lr))
@@ -114,11 +116,14 @@ def simulate_scaling(model, times, *, scale: int = 1, seed: int = 0) -> ScalingR
         v = A.T @ w if N else w
         e = wstar - v
         loss[i] = float(e @ (lam * e)) + model.noise
+        if P:
+            r = y - X @ w
+            train[i] = float(r @ r) / P
     return ScalingRun(success=True, n_iter=1, model=model, options={"scale": int(scale), "seed": seed},
-                      arrays={"t": ts, "loss": loss},
+                      arrays={"t": ts, "loss": loss, "train_loss": train},
                       scalars={"scale": int(scale), "N": N, "P": P, "M": M, "seed": int(seed)},
                       timings={"simulate": time.perf_counter() - t0},
-                      error_estimate={"loss": 0.0})
+                      error_estimate={"loss": 0.0, "train_loss": 0.0})
 
 
 def scaling_point(N, seed, *, model, times):
