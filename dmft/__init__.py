@@ -8,6 +8,9 @@ Models (frozen, validated, registered dataclasses):
 * :class:`LinearRegressionGF` -- gradient flow on ridge least squares with
   Gaussian data, a closed Gaussian DMFT.
 * :class:`RandomRNN` -- the Sompolinsky–Crisanti–Sommers random network.
+* :class:`RandomFeatureScaling` -- linear random features (N) trained on P
+  samples of power-law data, the dynamical model of neural scaling laws: a
+  one-frequency-pair closed form, :func:`scaling_loss` (:mod:`dmft.scaling`).
 * :class:`GLMDynamics` -- teacher–student GLM with square, logistic or hinge
   loss, trained by gradient flow, Langevin dynamics or persistent SGD; the
   sampled non-Gaussian effective process (``method="sampled"``) for every
@@ -41,6 +44,7 @@ from .pspin2 import Pspin2Exact, pspin2_exact
 from .pspin import (SphericalPSpin, aging_energy, aging_fdr, aging_plateau, convert,
                     dynamical_temperature, equilibrium_energy, threshold_energy)
 from .rnn import RandomRNN, stationary_variance
+from .scaling import RandomFeatureScaling, limit_loss, scaling_loss
 from .result import DMFTResult
 from .solve import METHODS, solve
 from . import kinds  # noqa: F401,E402  (registers the sweep kinds)
@@ -49,4 +53,5 @@ __all__ = ["SphericalPSpin", "LinearRegressionGF", "RandomRNN", "GLMDynamics", "
            "METHODS",
            "convert", "dynamical_temperature", "equilibrium_energy", "threshold_energy",
            "aging_plateau", "aging_fdr", "aging_energy", "mp_error", "mp_train_loss",
-           "stationary_variance", "pspin2_exact", "Pspin2Exact", "CostWarning"]
+           "stationary_variance", "pspin2_exact", "Pspin2Exact", "CostWarning",
+           "RandomFeatureScaling", "scaling_loss", "limit_loss"]

@@ -25,6 +25,11 @@
     Random RNN (``g``, ``phi``, ``noise``, ``x0_var``, ``t_max``).
     Observables: ``variance`` (``C(t_max, t_max)``), ``C_half`` and, for the
     noiseless tanh/erf network, ``stationary_variance``.
+``dmft.scaling``
+    Linear random features (``N``) trained on ``P`` power-law samples (``a``,
+    ``b``, ``M``, ``ridge``, ``noise``, ``lr``, ``t_max``; 0 = infinite size).
+    Observables: ``loss`` (test loss at ``t_max``), ``loss_inf`` (``t ->
+    infinity``), ``loss_0``.
 
 Every point also records the solver's error estimates (``<name>_err``, see
 :attr:`lmech.Result.error_estimate`); ``converged`` is False when an estimate
@@ -52,7 +57,7 @@ from .sampled import solve_sampled
 from .solve import METHODS, solve
 from .uniform import solve_uniform
 
-__all__ = ["pspin_point", "pspin_check", "linreg_point", "linreg_check", "rnn_point",
+__all__ = ["pspin_point", "pspin_check", "linreg_point", "linreg_check", "rnn_point", "scaling_point", "scaling_check",
            "rnn_check", "glm_point", "glm_check", "plot_observable"]
 
 
@@ -342,3 +347,48 @@ pspin_point, pspin_check = PSPIN.point_function, PSPIN.check_function
 linreg_point, linreg_check = LINREG.point_function, LINREG.check_function
 rnn_point, rnn_check = RNN.point_function, RNN.check_function
 glm_point, glm_check = GLM.point_function, GLM.check_function
+
+
+# -- scaling laws: linear random features on P samples (dmft.scaling) ---------------------------
+from .scaling import RandomFeatureScaling, scaling_loss  # noqa: E402
+
+
+def _scaling_solve(model: RandomFeatureScaling, *, t_max, rtol, max_refine) -> DMFTResult:
+    res = scaling_loss(model, [t_max], rtol=rtol, max_refine=max_refine)
+    return DMFTResult(success=res.success, status=res.status, message=res.message,
+                      n_iter=res.n_iter, residual=res.residual, model=res.model,
+                      options=res.options, conventions=res.conventions, timings=res.timings,
+                      arrays={}, scalars={"loss": res.scalars["loss_final"],
+                                          "loss_inf": res.scalars["loss_inf"],
+                                          "loss_0": res.scalars["loss_0"]},
+                      meta=res.meta, error_estimate=res.error_estimate)
+
+
+def plot_scaling(res, ax):
+    """Test loss at t_max against the first axis, log-log, with the t -> infinity limit dashed."""
+    _plotter("loss", "loss_inf", "test loss at t_max")(res, ax)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+
+
+SCALING = register_kind(SweepKind.from_model(
+    RandomFeatureScaling,
+    name="dmft.scaling",
+    solve=_scaling_solve,
+    point="dmft.kinds:scaling_point",
+    check="dmft.kinds:scaling_check",
+    plot="dmft.kinds:plot_scaling",
+    point_doc="Test loss at t_max of linear random features (N) trained on P power-law samples "
+              "(frequency-domain DMFT), with its t -> infinity limit loss_inf.",
+    extra_params=_t_max(100.0, "training time (gradient descent: lr x steps)"),
+    observables=("loss", "loss_inf", "loss_0"),
+    options=solver_options(
+        scaling_loss,
+        rtol=Param(float, low=1e-13, high=1.0, high_open=True,
+                   help="relative tolerance on the loss (plus the floor 1e-12 L(0))"),
+        max_refine=Param(int, low=0, high=10, help="contour refinements per block")),
+    description="Bordelon-Atanasov-Pehlevan dynamical model of neural scaling laws: test loss "
+                "L(t_max, N, P) of linear random features on power-law data, and its limit.",
+))
+
+scaling_point, scaling_check = SCALING.point_function, SCALING.check_function

@@ -89,6 +89,8 @@ _LEGACY_EXPECTED = {
 }
 
 
+
+
 @pytest.mark.parametrize("path", RECORDS, ids=lambda p: p.stem)
 def test_golden_archive_loads_exactly(path):
     rec = _load_record(path)

@@ -193,6 +193,13 @@ def validation_flow_run():
                                       seed=2)
 
 
+def validation_scaling_run():
+    import dmft
+    from validation.scaling import simulate_scaling
+
+    return simulate_scaling(dmft.RandomFeatureScaling(N=10, P=15, M=20), [0.0, 1.0, 10.0], seed=2)
+
+
 RESULTS = {
     "lmech.Result": ("result_lmech_Result", lmech_result),
     "odes.Trajectory": ("result_odes_Trajectory", odes_trajectory),
@@ -210,6 +217,7 @@ RESULTS = {
     "validation.CapacityReport": ("result_validation_CapacityReport", validation_capacity_report),
     "validation.GLMRun": ("result_validation_GLMRun", validation_glm_run),
     "validation.FlowRun": ("result_validation_FlowRun", validation_flow_run),
+    "validation.ScalingRun": ("result_validation_ScalingRun", validation_scaling_run),
 }
 
 # -- one small sweep per registered sweep kind, run as `lmech run` runs it ----------
@@ -272,6 +280,15 @@ t_max = 0.5
 alpha = [2.0, 3.0]
 [options]
 dt = 0.1
+""",
+    "dmft.scaling": """
+kind = "dmft.scaling"
+[model]
+M = 200
+P = 50.0
+t_max = 10.0
+[grid]
+N = [20.0, 100.0]
 """,
     "replica.bayes_optimal": """
 kind = "replica.bayes_optimal"
@@ -387,6 +404,7 @@ def main(argv=None) -> int:
     import odes  # noqa: F401
     import replica  # noqa: F401
     import validation  # noqa: F401
+    import validation.scaling  # noqa: F401
     from lmech.config import kinds
     from lmech.result import result_kinds
 
