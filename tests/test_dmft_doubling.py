@@ -73,6 +73,23 @@ def test_p2_against_exact_within_estimate():
     assert not tight.success and "rtol" in tight.message and tight.energy == res.energy
 
 
+def test_estimate_sees_the_initial_step():
+    # a coarse initial step (dt0 = 0.5; the uniform start and first levels run at it): halving
+    # dt0 moves e(100) by no more than the estimate of the coarse run, which includes the
+    # change of its smallest window's run under dt0/2, and the exact value (Cugliandolo &
+    # Dean 1995, dmft.pspin2_exact) is within it
+    exact = dmft.pspin2_exact(0.5, [100.0]).energy[0]
+    for dt0 in (1.0, 0.5):
+        coarse = dmft.solve(P2_T05, 100.0, method="doubling", n_window=128, dt0=dt0)
+        fine = dmft.solve(P2_T05, 100.0, method="doubling", n_window=128, dt0=dt0 / 2,
+                          estimate=False)
+        est = coarse.error_estimate["energy"]
+        assert abs(coarse.energy - fine.energy) <= est
+        assert abs(coarse.energy - exact) <= est
+        assert coarse.error_dt0_energy > 0.0
+        assert est == pytest.approx(coarse.error_window_energy + coarse.error_dt0_energy)
+
+
 def test_window_refinement_first_order_at_fixed_n_copy():
     # at fixed n_copy the copies next to the diagonal (eq. D11a) are last solved at lags
     # n_copy h ~ n_copy t / N: first order in 1/N (declared), against the exact solution
