@@ -226,7 +226,7 @@ def _check_cost(t_max, N, dt0, K, m, estimate):
     need = 8.0 * (7 * n * n + 2 * (N / 2 + 1) ** 2 + 3 * n * n + 6 * n * (K + 1))
     rows = K * (N // 2) + (m - N // 2)
     sec = (_SECONDS_START * (N / 2 + 1.0) ** 3 + _SECONDS_PER_ROW * float(N) ** 2 * rows) \
-        * (1.15 if estimate else 1.0)
+        * (1.22 if estimate else 1.0)  # N/2, N/4 and the (N/4, dt0/2) runs
     check_cost("doubling", f"n_window = {N}, t_max = {t_max!r} ({K} doublings at dt0 = {dt0!r})",
                need, sec, f"its window ({N + 1} x {N + 1} points, 12 arrays)",
                "use a smaller n_window")
@@ -433,9 +433,14 @@ def solve_doubling(model: SphericalPSpin, t_max: float, *, n_window=256, dt0=0.0
         against non-monotone convergence at small N, plus the change of the
         smallest of these runs when ``dt0`` is halved (the step of the uniform
         start and of the first levels, which the window runs share; about
-        1/16 of the cost more).  It is an estimate, not a proof.  With
-        ``estimate=False`` (or when the run fails), ``error_estimate`` is ``{"energy": nan, "mu": nan}`` and ``success``
-        is False (the message says the run was not verified).
+        1/16 of the cost more).  It is an estimate, not a proof.  For a pure
+        p-spin with ``p >= 3`` a final energy below the value the dynamics
+        approaches from above (the aging energy below ``T_d``, ``-xi(1)/T``
+        above) raises the energy estimate to at least the distance (the error
+        cannot be smaller) and is stated in the message.  With
+        ``estimate=False`` (or when the run fails), ``error_estimate`` is
+        ``{"energy": nan, "mu": nan}`` and ``success`` is False (the message
+        says the run was not verified).
 
     Returns
     -------
