@@ -684,9 +684,10 @@ def _solve_doubling(model, t_max, options, free_n_copy):
             sizes.append(Nk)
         dt_vals = None
         if vals is not None and len(vals) >= 2:
-            # the step dt0 (the uniform start and the first levels, common to all the runs
-            # above): the smallest window again at dt0/2; every step of that grid is at
-            # least the final run's step at the same time
+            # the step dt0: all the window runs above step by h0 on t <= N_s dt0 / 2 (N_s
+            # the smallest window), which their differences cannot see; the smallest window
+            # again at dt0/2 refines exactly that part (beyond it, halving the window doubles
+            # the step, which the window differences see)
             Ns = sizes[-1]
             comp = _solve_doubling(model, t_max, {"n_window": Ns, "dt0": 0.5 * dt0, "tol": tol,
                                                   "max_corrector": max_corr, "n_copy": nc,
