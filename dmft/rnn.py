@@ -5,8 +5,10 @@
 iid ``N(0, x0_var)``.  The DMFT effective process is Gaussian: ``dx/dt = -x +
 h(t) + eta`` with ``<h(t) h(s)> = g^2 C_phi(t,s)``, ``C_phi(t,s) =
 E[phi(x(t)) phi(x(s))]``; there is no response memory term (``J`` is
-asymmetric), so ``Sig = 0``, ``mu = 1`` and ``D = g^2 C_phi``, computed by a
-2-D Gauss–Hermite product rule (``lmech.gauss``) at every pair of times.
+asymmetric), so ``Sig = 0``, ``mu = 1`` and ``D = g^2 C_phi``, computed at every
+pair of times by :func:`phi_correlation` (closed forms for erf and linear, a
+trapezoid rule with an a-priori error bound for tanh) or, for relu and with
+``closed_form=False``, a 2-D Gauss–Hermite product rule (``lmech.gauss``).
 
 Stationary solution (``noise = 0``): ``Delta(tau) = C(t+tau, t)`` obeys
 ``Delta'' = Delta - g^2 C_phi(Delta; Delta_0)``, Newtonian motion in the
