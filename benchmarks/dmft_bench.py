@@ -8,8 +8,8 @@ Run ``python benchmarks/dmft_bench.py [--steps 1000 2000 4000] [--quick]``.
 * Uniform-grid predictor–corrector on the spherical 3-spin (T = 0.5, dt = 0.05):
   seconds for each number of steps and the fitted cost exponent (the
   algorithm is O(n^3) in time, O(n^2) in memory).
-* Least-squares gradient flow (LinearRegressionGF) and the random RNN (tanh,
-  24^2 Gauss–Hermite nodes) at fixed sizes.
+* Least-squares gradient flow (LinearRegressionGF) and the random RNN (tanh:
+  the bounded trapezoid rule and the 24^2-node Gauss–Hermite rule) at fixed sizes.
 * The sampled GLM effective process: milliseconds per converged time slab
   for 2e3 and 1e4 trajectories, square loss (deterministic responses) and
   logistic loss (general kernel: per-trajectory responses, whose cost per
@@ -62,16 +62,19 @@ def uniform_target() -> dict:
     model = dmft.SphericalPSpin(p=3, T=0.8)
     exact = -1.0 / (2 * 0.8)
     print("accuracy per second: SphericalPSpin(p=3, T=0.8), t = 0 .. 100, exact e = -0.625")
-    print(f"{'run':<40} {'seconds':>8} {'e(100)':>11} {'|e - exact|':>11} {'estimate':>9} "
+    print(f"{'run':<40} {'cpu s':>8} {'e(100)':>11} {'|e - exact|':>11} {'estimate':>9} "
           f"{'success':>7}")
     out = {}
     runs = [("solve(model, 100) [automatic method]", {}),
+            ("solve(model, 100, n_window=512) [auto]", {"n_window": 512}),
             ("uniform, dt = 0.2 (steps 0.1/0.2/0.4)", {"method": "uniform", "dt": 0.2}),
             ("uniform, default dt = 0.1 (0.05/0.1/0.2)", {"method": "uniform"}),
             ("uniform, single grid dt = 0.05", {"method": "uniform", "dt": 0.05,
                                                 "extrapolate": False})]
     for name, kw in runs:
+        c0 = time.process_time()
         sec, res = _time(lambda: dmft.solve(model, 100.0, **kw))
+        sec = time.process_time() - c0  # CPU seconds (Numba runs on one thread)
         est = res.error_estimate.get("energy", float("nan"))
         print(f"{name:<40} {sec:>8.2f} {res.energy:>11.6f} {abs(res.energy - exact):>11.1e} "
               f"{est:>9.1e} {str(res.success):>7}  [{res.options.get('method')}]")
@@ -94,9 +97,10 @@ def doubling_target(N: int = 256, quick: bool = False) -> dict:
     t_max = 1e3 if quick else 1e4
     out = {}
     print(f"time-doubling, t = 0 .. {t_max:g}, dt0 = 0.05, tol = 1e-9; CPU seconds incl. the "
-          "half- and quarter-window runs of the estimate")
+          "half- and quarter-window runs and the dt0/2 run of the estimate")
     print(f"{'model':<10} {'window':>6} {'n_copy':>6} {'cpu s':>7} {'sweeps/row':>10} "
-          f"{'e(t_max)':>11} {'estimate':>9} {'|e - exact|':>11} {'success':>7} {'peak MB':>8}")
+          f"{'e(t_max)':>11} {'estimate':>9} {'(window':>8} {'dt0)':>8} {'|e - exact|':>11} "
+          f"{'success':>7} {'peak MB':>8}")
     cases = [(3, N, None), (3, 2 * N, None), (2, N, None), (2, 2 * N, None)]
     for p, n_w, nc in cases:
         model = dmft.SphericalPSpin(p=p, T=0.5)
@@ -108,9 +112,23 @@ def doubling_target(N: int = 256, quick: bool = False) -> dict:
         swept = res.iterations[res.iterations > 0]
         print(f"{'p=%d' % p:<10} {n_w:>6d} {res.options['n_copy']:>6d} {cpu:>7.2f} "
               f"{swept.mean():>10.1f} {res.energy:>11.6f} {res.error_estimate['energy']:>9.1e} "
+              f"{res.scalars.get('error_window_energy', math.nan):>8.1e} "
+              f"{res.scalars.get('error_dt0_energy', math.nan):>8.1e} "
               f"{abs(res.energy - exact):>11.1e} {str(res.success):>7} {_peak_mb():>8.0f}")
         out[(p, n_w, res.options["n_copy"])] = (cpu, res.energy, res.error_estimate["energy"])
     return out
+
+
+def rnn_tanh() -> None:
+    """RandomRNN, tanh, g = 2, 400 steps: the bounded trapezoid rule (default) against the
+    24^2-node Gauss-Hermite product rule (``closed_form=False``), CPU seconds."""
+    rnn = dmft.RandomRNN(g=2.0, phi="tanh")
+    for cf, name in ((True, "bounded rule"), (False, "GH 24^2    ")):
+        c0 = time.process_time()
+        res = dmft.solve(rnn, 40.0, dt=0.1, n_quad=24, extrapolate=False, closed_form=cf)
+        sec = time.process_time() - c0
+        print(f"  RandomRNN tanh      400 steps, {name}: {sec:6.2f} cpu s  (C(t,t) = "
+              f"{res.variance:.6f}, SCS Delta_0 = {res.stationary_variance:.6f})")
 
 
 def main(argv=None) -> int:
@@ -118,6 +136,8 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, nargs="+", default=[1000, 2000, 4000])
     ap.add_argument("--quick", action="store_true", help="steps 250 500 1000 (a smoke run)")
     ap.add_argument("--window", type=int, default=256, help="doubling window N (default 256)")
+    ap.add_argument("--targets", action="store_true",
+                    help="only the accuracy-per-second targets and the RNN tanh rule")
     args = ap.parse_args(argv)
     steps = [250, 500, 1000] if args.quick else sorted(args.steps)
 
@@ -127,6 +147,10 @@ def main(argv=None) -> int:
     uniform_target()
     doubling_target(args.window, quick=args.quick)
     print()
+    if args.targets:
+        rnn_tanh()
+        return 0
+    model = dmft.SphericalPSpin(p=3, T=0.5)
     print("uniform grid, SphericalPSpin(p=3, T=0.5), dt = 0.05, single grid (extrapolate=False)")
     print(f"{'steps':>7} {'t_max':>7} {'seconds':>9} {'evals/step':>10} {'energy':>11} {'peak MB':>8}")
     secs = []
@@ -145,10 +169,7 @@ def main(argv=None) -> int:
     sec, res = _time(lambda: dmft.solve(lr, 25.0, dt=0.05, extrapolate=False))
     print(f"  LinearRegressionGF  500 steps: {sec:6.2f} s  (|error - MP| = "
           f"{abs(res.error - dmft.mp_error(lr, 25.0)):.1e})")
-    rnn = dmft.RandomRNN(g=2.0, phi="tanh")
-    sec, res = _time(lambda: dmft.solve(rnn, 40.0, dt=0.1, n_quad=24, extrapolate=False))
-    print(f"  RandomRNN tanh      400 steps: {sec:6.2f} s  (C(t,t) = {res.variance:.4f}, "
-          f"SCS Delta_0 = {res.stationary_variance:.4f})")
+    rnn_tanh()
     rnn = dmft.RandomRNN(g=2.0, phi="erf")
     sec, res = _time(lambda: dmft.solve(rnn, 40.0, dt=0.1, extrapolate=False))
     print(f"  RandomRNN erf       400 steps: {sec:6.2f} s  (closed-form correlations)")

@@ -5,8 +5,10 @@
 iid ``N(0, x0_var)``.  The DMFT effective process is Gaussian: ``dx/dt = -x +
 h(t) + eta`` with ``<h(t) h(s)> = g^2 C_phi(t,s)``, ``C_phi(t,s) =
 E[phi(x(t)) phi(x(s))]``; there is no response memory term (``J`` is
-asymmetric), so ``Sig = 0``, ``mu = 1`` and ``D = g^2 C_phi``, computed by a
-2-D Gauss–Hermite product rule (``lmech.gauss``) at every pair of times.
+asymmetric), so ``Sig = 0``, ``mu = 1`` and ``D = g^2 C_phi``, computed at every
+pair of times by :func:`phi_correlation` (closed forms for erf and linear, a
+trapezoid rule with an a-priori error bound for tanh) or, for relu and with
+``closed_form=False``, a 2-D Gauss–Hermite product rule (``lmech.gauss``).
 
 Stationary solution (``noise = 0``): ``Delta(tau) = C(t+tau, t)`` obeys
 ``Delta'' = Delta - g^2 C_phi(Delta; Delta_0)``, Newtonian motion in the
@@ -31,11 +33,12 @@ from scipy.special import erf
 import lmech
 from lmech import gauss
 from lmech.blocks import activations as _blocks_act
-from lmech.checks import check_int, check_real
+from lmech.checks import check_choice, check_int, check_real
 
 from ._kernels import common as _kernels
 
-__all__ = ["RandomRNN", "PHI_CODES", "stationary_variance", "stationary_profile"]
+__all__ = ["RandomRNN", "PHI_CODES", "stationary_variance", "stationary_profile",
+           "phi_correlation"]
 
 #: Activation names -> kernel codes.  ``erf`` is ``erf(sqrt(pi) x / 2)`` (slope 1 at 0).
 #: activation name -> row of the :mod:`lmech.blocks.activations` table (``erf`` is
@@ -79,6 +82,42 @@ class RandomRNN(lmech.Model):
             "response": "R(t,t') = e^{-(t-t')} (no feedback through asymmetric J)",
             "initial": "x_i(0) iid N(0, x0_var)",
         }
+
+
+def phi_correlation(phi: str, c11: float, c12: float, c22: float) -> tuple[float, float]:
+    """``E[phi(u) phi(v)]`` for ``(u, v) ~ N(0, [[c11, c12], [c12, c22]])`` and its error bound.
+
+    What the uniform-grid solver uses for the memory kernel ``D = g^2
+    E[phi phi]`` (``closed_form=True``): for ``erf`` (``erf(sqrt(pi) x/2)``)
+    and ``linear`` the closed forms (Williams, Neural Comput. 10, 1203
+    (1998); bound 0, i.e. rounding), for ``tanh`` the trapezoid rule in both
+    Cholesky variables with steps set by the strip of analyticity of tanh,
+    which narrows as the variances grow (Trefethen & Weideman, SIAM Rev. 56,
+    385 (2014), Th. 5.1): an a-priori bound of about ``1e-11`` at any
+    variance, and a cost growing like the product of the two standard
+    deviations.
+
+    Returns
+    -------
+    value, bound : float
+        ``|value - E[phi(u) phi(v)]| <= bound`` (up to rounding).
+
+    Raises
+    ------
+    ValueError
+        For another ``phi``, or a covariance that is not positive semi-definite.
+    """
+    phi = check_choice("phi", phi, ("tanh", "erf", "linear"))
+    c11 = check_real("c11", c11, low=0.0)
+    c22 = check_real("c22", c22, low=0.0)
+    c12 = check_real("c12", c12)
+    if c12 * c12 > c11 * c22 * (1.0 + 1e-12):
+        raise ValueError(f"c12 must satisfy c12^2 <= c11 c22, got c12={c12!r}, c11={c11!r}, "
+                         f"c22={c22!r}")
+    if phi == "tanh":
+        v, b = _kernels.tanh_corr(c11, c12, c22, _kernels.TANH_CORR_EPS)
+        return float(v), float(b)
+    return float(_kernels.phi_corr_exact(PHI_CODES[phi], c11, c12, c22)), 0.0
 
 
 def _Psi(phi: str, x):

@@ -83,10 +83,11 @@ def solve_uniform(model, t_max, *, dt=UNIFORM_DT, tol=1e-10, rtol_corrector=1e-3
         ``success`` requires every error estimate ``<= rtol * max(1, |X|)``
         (``|X|`` the largest magnitude of that observable; ``0 < rtol <= 1``,
         default 1e-4).  With
-        the default ``dt`` the 3-spin at ``T = 0.8`` has energy error 5e-5 at
-        ``t = 100`` (measured against ``-1/(2T)``; estimate 9e-5), but the
-        two-time ``C`` is estimated to 6e-4, so ``success`` is False there:
-        ``dt = 0.05`` brings every estimate below 1e-4.
+        the default ``dt`` the 3-spin at ``T = 0.8`` has energy error 5.0e-5
+        at ``t = 100`` (measured against ``-1/(2T)``) with an estimate of
+        6.4e-4 (the undivided difference is conservative), so ``success`` is
+        False there, after 13 s; ``method="doubling"`` (what :func:`dmft.solve`
+        picks for such a run) is 6e-6 off in 0.6 s (benchmarks/README.md).
     tol : float, optional
         Corrector tolerance on the largest change of a row (``0 < tol <= 1e-3``,
         default 1e-10).
@@ -97,16 +98,22 @@ def solve_uniform(model, t_max, *, dt=UNIFORM_DT, tol=1e-10, rtol_corrector=1e-3
     max_corrector : int, optional
         Maximum corrector iterations per step (default 50).
     n_quad : int, optional
-        RNN: Gauss–Hermite nodes per dimension for phi-correlations (default
-        24); the quadrature error (the change of the ``2 dt`` solution with
-        ``min(2 n_quad, 300)`` nodes) is added to every error estimate, since a
-        fixed rule loses accuracy as ``C(t,t)`` grows (tanh at ``g = 3``: 0.04
-        in C with 24 nodes).  ``2 <= n_quad <= 200``, checked for every model;
-        :func:`dmft.solve` refuses it (TypeError) for the other models.
+        RNN: Gauss–Hermite nodes per dimension of the product rule for the
+        phi-correlation where it is used (relu, or ``closed_form=False``;
+        default 24); the quadrature error (the change of the ``2 dt`` solution
+        with ``min(2 n_quad, 300)`` nodes) is then added to every error
+        estimate, since a fixed rule loses accuracy as ``C(t,t)`` grows (tanh
+        at ``g = 3``: 0.04 in C with 24 nodes).  ``2 <= n_quad <= 200``,
+        checked for every model; :func:`dmft.solve` refuses it (TypeError) for
+        the other models.
     closed_form : bool, optional
-        RNN with ``erf``/``linear``: use the closed-form phi-correlation
-        instead of quadrature (default True).  Refused by :func:`dmft.solve`
-        for the other models (TypeError).
+        RNN: use the closed-form phi-correlation for ``erf`` and ``linear``
+        and, for ``tanh`` (which has none), the trapezoid rule with an
+        a-priori error bound of about 1e-11 per correlation at any variance
+        (:func:`dmft._kernels.common.tanh_corr`; Trefethen & Weideman, SIAM
+        Rev. 56, 385 (2014), Th. 5.1), instead of the ``n_quad`` product rule
+        (default True).  Refused by :func:`dmft.solve` for the other models
+        (TypeError).
     resume : DMFTResult, optional
         A successful ``"uniform"`` result with ``extrapolate=False``, of the
         same model with the same numerical options and a shorter horizon
@@ -274,8 +281,9 @@ def _check_resume(resume, model, opts, n):
 
 #: Seconds per (grid points)^3 of one level on the reference machine (benchmarks/README.md,
 #: "dmft"): p-spin 2000 steps in 10 s, linear regression 500 steps in 0.25 s, RNN with
-#: quadrature 400 steps in 3.4 s at 24^2 nodes (per node^2: 9e-11).
-_SECONDS_PER_CUBE = {"pspin": 1.3e-9, "linreg": 2e-9, "rnn_node2": 9e-11}
+#: quadrature 400 steps in 3.4 s at 24^2 nodes (per node^2: 9e-11); tanh with the bounded
+#: trapezoid rule (g = 2) 0.41 times the 24^2-node rule's time, measured side by side.
+_SECONDS_PER_CUBE = {"pspin": 1.3e-9, "linreg": 2e-9, "rnn_node2": 9e-11, "rnn_tanh": 3e-8}
 
 
 def _check_memory(model, t_max, dt, n, extrapolate, n_quad=24, closed_form=True):
@@ -290,6 +298,8 @@ def _check_memory(model, t_max, dt, n, extrapolate, n_quad=24, closed_form=True)
     if isinstance(model, RandomRNN):
         if closed_form and model.phi in ("erf", "linear"):
             c = _SECONDS_PER_CUBE["pspin"]
+        elif closed_form and model.phi == "tanh":
+            c = _SECONDS_PER_CUBE["rnn_tanh"]
         else:  # the quadrature level at 2 dt with min(2 n_quad, 300) nodes is added
             c = _SECONDS_PER_CUBE["rnn_node2"] * n_quad ** 2
             levels += 4.0 * float(nc) ** 3
@@ -355,6 +365,7 @@ def _uniform_pspin(model: SphericalPSpin, t_max, dt, n, opts, resume=None):
 def _uniform_rnn(model: RandomRNN, t_max, dt, n, opts, resume=None):
     par = [model.g, model.noise, float(PHI_CODES[model.phi]), float(opts["closed_form"])]
     exact = opts["closed_form"] and model.phi in ("erf", "linear")
+    bounded = opts["closed_form"] and model.phi == "tanh"
 
     def make_level(n_quad):
         z, w = gauss.hermite(n_quad)
@@ -371,7 +382,7 @@ def _uniform_rnn(model: RandomRNN, t_max, dt, n, opts, resume=None):
     nc = (n - 1) // 2 + 1
     hint = "decrease dt"
     n_quad2 = min(2 * opts["n_quad"], 300)  # lmech.gauss.hermite allows up to 300
-    if not exact and diff is not None:
+    if not (exact or bounded) and diff is not None:
         # quadrature error: the 2 dt grid again with twice the Gauss-Hermite nodes; the
         # change (the error of the n_quad rule, conservatively) is added to the estimates
         base, ib = make_level(opts["n_quad"])(2.0 * dt, nc, None)
@@ -390,9 +401,13 @@ def _uniform_rnn(model: RandomRNN, t_max, dt, n, opts, resume=None):
         scalars["stationary_variance"] = stationary_variance(model)
     conventions = model.conventions()
     conventions["integrator"] = _integrator(opts)
-    conventions["phi_correlation"] = ("closed form" if exact else
-                                      f"2-D Gauss-Hermite product rule, {opts['n_quad']}^2 nodes")
-    if not exact:
+    conventions["phi_correlation"] = (
+        "closed form" if exact else
+        f"trapezoid rule in both Cholesky variables, steps from the strip of analyticity of "
+        f"tanh; a-priori bound {_ku.TANH_CORR_EPS:g} + 2 erfc(7.5/sqrt 2) per correlation "
+        f"(Trefethen & Weideman, SIAM Rev. 56, 385 (2014), Th. 5.1)" if bounded else
+        f"2-D Gauss-Hermite product rule, {opts['n_quad']}^2 nodes")
+    if not (exact or bounded):
         conventions["quadrature_error"] = (f"change of the 2 dt solution with {n_quad2}^2 "
                                            "nodes, added to every error estimate")
     arrays = {"t": t, "C": C, "R": arr["R"], "variance_t": arr["variance_t"],

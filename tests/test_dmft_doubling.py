@@ -73,6 +73,54 @@ def test_p2_against_exact_within_estimate():
     assert not tight.success and "rtol" in tight.message and tight.energy == res.energy
 
 
+def test_estimate_sees_the_initial_step():
+    # a coarse initial step (dt0 = 0.5; the uniform start and first levels run at it): halving
+    # dt0 moves e(100) by no more than the estimate of the coarse run, which includes the
+    # change of its smallest window's run under dt0/2, and the exact value (Cugliandolo &
+    # Dean 1995, dmft.pspin2_exact) is within it
+    exact = dmft.pspin2_exact(0.5, [100.0]).energy[0]
+    for dt0 in (1.0, 0.5):
+        coarse = dmft.solve(P2_T05, 100.0, method="doubling", n_window=128, dt0=dt0)
+        fine = dmft.solve(P2_T05, 100.0, method="doubling", n_window=128, dt0=dt0 / 2,
+                          estimate=False)
+        est = coarse.error_estimate["energy"]
+        assert abs(coarse.energy - fine.energy) <= est
+        assert abs(coarse.energy - exact) <= est
+        assert coarse.error_dt0_energy > 0.0
+        assert est == pytest.approx(coarse.error_window_energy + coarse.error_dt0_energy)
+
+
+def test_energy_below_its_asymptote_is_not_success():
+    # p = 3, T = 0.3 < T_d: the energy approaches the asymptotic aging energy e_inf from above
+    # (Cugliandolo & Kurchan, PRL 71, 173 (1993)).  A window of 128 points crosses it near t
+    # = 6e4 (a discretisation error that a larger window removes: N = 512 stays above it to t
+    # = 1e6), so e(1e5) is off by at least e_inf - e: not success, and any finite estimate is
+    # at least that
+    m = dmft.SphericalPSpin(p=3, T=0.3)
+    e_inf = m.aging_energy()
+    res = dmft.solve(m, 1e5, method="doubling", n_window=128)
+    assert res.energy < e_inf
+    assert not res.success and "approaches from above" in res.message
+    assert "energy_floor" in res.conventions
+    est = res.error_estimate["energy"]
+    assert not est < e_inf - res.energy  # nan (no estimate) or at least the distance
+    # above T_d the floor is the paramagnetic energy -xi(1)/T, and an estimate below the
+    # distance to it is raised: |e - e_exact| >= e_floor - e whenever e < e_floor
+    para = dmft.solve(dmft.SphericalPSpin(p=3, T=0.8), 100.0, method="doubling", n_window=512)
+    assert para.error_estimate["energy"] >= -0.625 - para.energy
+
+
+@pytest.mark.slow
+def test_low_temperature_long_run_converges_from_above():
+    # the same at t = 1e6: e(1e6) for N = 128, 256, 512 is -1.00230, -0.999433 and -0.999367
+    # (e_inf = -0.999386): the crossing is a discretisation error that vanishes as N grows
+    m = dmft.SphericalPSpin(p=3, T=0.3)
+    e_inf = m.aging_energy()
+    runs = [dmft.solve(m, 1e6, method="doubling", n_window=N, estimate=False) for N in (256, 512)]
+    assert runs[0].energy < e_inf < runs[1].energy
+    assert np.all(runs[1].e[runs[1].t_all > 100.0] > e_inf)
+
+
 def test_window_refinement_first_order_at_fixed_n_copy():
     # at fixed n_copy the copies next to the diagonal (eq. D11a) are last solved at lags
     # n_copy h ~ n_copy t / N: first order in 1/N (declared), against the exact solution

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 from scipy import integrate
 from scipy.special import ive
 
@@ -34,16 +34,87 @@ def test_erf_quadrature_path_of_the_solver_matches_its_closed_form_path(g, x0, n
     np.testing.assert_allclose(quad.C, exact.C, rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize("c11", [0.3, 1.0, 2.5])
-def test_tanh_quadrature_of_the_solver_converges_in_the_rule_size(c11):
-    # tanh has poles at +-i pi/2: the product rule converges, more slowly for wide Gaussians; the
-    # transient computed with 16, 48 and 120 nodes per dimension approaches the 200-node run, and at
-    # 120 nodes the rule's error is below the corrector tolerance accumulated over the steps
-    m = dmft.RandomRNN(g=1.5, phi="tanh", x0_var=c11)
-    runs = [dmft.solve(m, 1.5, dt=0.1, n_quad=n) for n in (16, 48, 120, 200)]
-    errs = [np.max(np.abs(r.C - runs[-1].C)) for r in runs[:-1]]
-    assert errs[2] < runs[-1].options["tol"] * runs[-1].n_steps
-    assert errs[0] > errs[1] > errs[2] or errs[1] < 1e-12
+def _tanh_corr_mpmath(c11, c12, c22):
+    """E[tanh(u) tanh(v)] by mpmath (tanh-sinh, 12 digits), nested in the Cholesky variables,
+    each integral split where its tanh factor turns (z = 0 outside, z = |m|/c inside) and
+    truncated at |z| = 9 (Gaussian mass beyond: 2e-19)."""
+    import mpmath as mp
+
+    with mp.workdps(12):
+        if c11 < c22:
+            c11, c22 = c22, c11
+        a = mp.sqrt(c11)
+        b = c12 / a
+        c = mp.sqrt(max(c22 - b * b, 0))
+        k = 1 / mp.sqrt(2 * mp.pi)
+
+        def G(m):  # E[tanh(m + c z)], the nodes +-z paired
+            if c == 0:
+                return mp.tanh(m)
+            return mp.quad(lambda z: k * mp.exp(-z * z / 2) * (mp.tanh(m + c * z) + mp.tanh(m - c * z)),
+                           [0, abs(m) / c, 9]) if abs(m) / c < 9 else \
+                mp.quad(lambda z: k * mp.exp(-z * z / 2) * (mp.tanh(m + c * z) + mp.tanh(m - c * z)), [0, 9])
+
+        return float(2 * mp.quad(lambda z: k * mp.exp(-z * z / 2) * mp.tanh(a * z) * G(b * z),
+                                 [0, min(1 / a, 4), 9]))
+
+
+@settings(max_examples=3, deadline=None, derandomize=True)
+@given(c11=st.floats(1e-3, 60.0), c22=st.floats(1e-3, 60.0), rho=st.floats(-1.0, 1.0))
+@example(c11=50.0, c22=40.0, rho=0.999)   # sharp tanh on both axes, nearly singular covariance
+@example(c11=0.01, c22=30.0, rho=-0.7)    # very unequal variances
+def test_tanh_correlation_against_mpmath_within_its_bound(c11, c22, rho):
+    # the rule used by the solver for tanh: an a-priori bound (trapezoid rule, strip of
+    # analyticity) that holds at every variance, where a fixed Gauss-Hermite rule fails
+    # (tanh(sqrt(c) z) tends to sign(z) as c grows: 24 nodes are 0.03 off in C at g = 3)
+    c12 = rho * math.sqrt(c11 * c22)
+    value, bound = dmft.rnn.phi_correlation("tanh", c11, c12, c22)
+    ref = _tanh_corr_mpmath(c11, c12, c22)
+    assert bound < 2e-11
+    assert abs(value - ref) <= bound + 1e-12 * max(1.0, abs(ref))  # mpmath at 12 digits
+
+
+def test_phi_correlation_closed_forms_and_limits():
+    # erf: Williams (1998) arcsin form; linear: the covariance itself
+    assert dmft.rnn.phi_correlation("erf", 1.3, 0.4, 0.7) == (pytest.approx(erf_corr(1.3, 0.4, 0.7),
+                                                                              abs=1e-15), 0.0)
+    assert dmft.rnn.phi_correlation("linear", 1.3, 0.4, 0.7)[0] == 0.4
+    # tanh: equal arguments (rho = 1) give E tanh(u)^2, a 1-D integral; uncorrelated give 0
+    import mpmath as mp
+    c = 20.0
+    e2 = float(mp.quad(lambda z: mp.exp(-z * z / 2) * mp.tanh(mp.sqrt(c) * z) ** 2, [-mp.inf, 0, mp.inf])
+               / mp.sqrt(2 * mp.pi))
+    v, b = dmft.rnn.phi_correlation("tanh", c, c, c)
+    assert abs(v - e2) <= b
+    assert dmft.rnn.phi_correlation("tanh", 3.0, 0.0, 2.0)[0] == pytest.approx(0.0, abs=1e-15)
+    # large variances: tanh -> sign, E[sign(u) sign(v)] = (2/pi) arcsin(rho) (Sheppard's
+    # formula); the distance shrinks steadily as the variance grows
+    dev = [abs(dmft.rnn.phi_correlation("tanh", c, 0.5 * c, c)[0] - 2 / math.pi * math.asin(0.5))
+           for c in (10.0, 100.0, 1000.0)]
+    assert dev[0] > dev[1] > dev[2] and dev[2] < 1e-3
+    with pytest.raises(ValueError, match="phi"):
+        dmft.rnn.phi_correlation("relu", 1.0, 0.5, 1.0)
+    with pytest.raises(ValueError, match="c12"):
+        dmft.rnn.phi_correlation("tanh", 1.0, 1.5, 1.0)
+
+
+def test_tanh_solver_uses_the_bounded_rule():
+    # the transient with the bounded rule (default) against the Gauss-Hermite product rule:
+    # at a small variance (x0_var = 0.3, g = 1.5) 120 nodes are exact to rounding and the two
+    # agree to the corrector tolerance; at g = 3 (C(t,t) ~ 4.5) the 24-node rule is far off
+    # while 120 nodes approach the bounded rule
+    m = dmft.RandomRNN(g=1.5, phi="tanh", x0_var=0.3)
+    opts = dict(dt=0.1, tol=1e-14, rtol_corrector=0.0, extrapolate=False, rtol=1.0)
+    a = dmft.solve(m, 1.5, **opts)
+    b = dmft.solve(m, 1.5, closed_form=False, n_quad=120, **opts)
+    assert "a-priori bound" in a.conventions["phi_correlation"]
+    np.testing.assert_allclose(a.C, b.C, rtol=0, atol=1e-12)
+    m = dmft.RandomRNN(g=3.0, phi="tanh")
+    opts = dict(dt=0.1, extrapolate=False, rtol=1.0)
+    a = dmft.solve(m, 4.0, **opts)
+    errs = [abs(dmft.solve(m, 4.0, closed_form=False, n_quad=n, **opts).variance - a.variance)
+            for n in (24, 120)]
+    assert errs[1] < 1e-3 * errs[0]
 
 
 def test_linear_network_closed_form():

@@ -22,7 +22,10 @@ dispatches on an integer model code (Numba kernels take no Python objects):
   (5)-(7)).
 * ``MODEL_RNN`` (1): random recurrent network (Sompolinsky, Crisanti &
   Sommers, PRL 61, 259 (1988)); ``Sig = 0``, ``mu = 1``, ``D = g^2
-  E[phi(x(t)) phi(x(s))]`` by 2-D Gauss–Hermite quadrature, ``W = sigma^2``.
+  E[phi(x(t)) phi(x(s))]``, ``W = sigma^2``.  The correlation is in closed
+  form for erf and linear, by the trapezoid rule with an a-priori error bound
+  (:func:`dmft._kernels.common.tanh_corr`) for tanh, and by a 2-D
+  Gauss–Hermite product rule for relu or when ``par[3] = 0`` (closed forms off).
 * ``MODEL_LINREG`` (2): least-squares gradient flow with Gaussian data; the
   sample-side response ``Rr`` and loss correlation ``C_l`` are two-time
   auxiliaries obtained from Volterra equations (see :mod:`dmft.linreg`).
@@ -41,7 +44,8 @@ from numba import njit
 
 import lmech
 
-from .common import PHI_ERF, PHI_LINEAR, phi_corr, phi_corr_exact, xi_derivs
+from .common import (PHI_ERF, PHI_LINEAR, PHI_TANH, TANH_CORR_EPS, phi_corr, phi_corr_exact,
+                     tanh_corr, xi_derivs)
 
 MODEL_PSPIN = 0
 MODEL_RNN = 1
@@ -123,9 +127,12 @@ def _model_row(model, par, coef, I, h, C, R, Sig, D, E, y, Rr, Cl, B, z, w, u, v
         code = int(par[2])
         cII = C[I, I]
         exact = par[3] != 0.0 and (code == PHI_ERF or code == PHI_LINEAR)
+        bounded = par[3] != 0.0 and code == PHI_TANH
         for k in range(I + 1):
             if exact:
                 D[k] = g * g * phi_corr_exact(code, cII, C[I, k], C[k, k])
+            elif bounded:
+                D[k] = g * g * tanh_corr(cII, C[I, k], C[k, k], TANH_CORR_EPS)[0]
             else:
                 D[k] = g * g * phi_corr(code, cII, C[I, k], C[k, k], z, w, u, v, ww)
             Sig[k] = 0.0
