@@ -226,7 +226,7 @@ def _mp_quantiles(n, n0, gamma):
         lo = np.where(above, mid, lo)
         hi = np.where(above, hi, mid)
     theta = 0.5 * (lo + hi)
-    out[n0:] = np.maximum(1.0 + gamma + 2.0 * math.sqrt(gamma) * np.cos(theta), 0.0)[::-1]
+    out[n0:] = np.maximum(1.0 + gamma + 2.0 * math.sqrt(gamma) * np.cos(theta), 0.0)  # ascending
     return out
 
 
