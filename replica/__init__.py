@@ -17,7 +17,8 @@ from .blocks import (GaussBernoulli, Gaussian, LabelFlip, Linear, Probit, Radema
                      Sign, Spherical, get_channel, get_prior)
 from .erm import (ERM, ERMResult, Hinge, Logistic, ProxLoss, Square, SquaredHinge, erm_diagram,
                   get_loss, optimal_reg, ridge_closed_form)
-from .gcm import CONVENTIONS as GCM_CONVENTIONS, GaussianCovariateModel, convert_source_exponent
+from .gcm import (CONVENTIONS as GCM_CONVENTIONS, GaussianCovariateModel, GCMResult, canatar_kappa,
+                  canatar_learning_curve, convert_source_exponent, solve_gcm)
 from .gardner import GardnerResult, GardnerVolume, binary_rs_limit, capacity, spherical_capacity
 from .solve import solve
 from .continuation import continuation
@@ -29,7 +30,8 @@ __all__ = ["BayesOptimalGLM", "BayesOptimalResult", "TransitionResult", "solve",
            "spherical_capacity", "binary_rs_limit", "ERM", "ERMResult", "Square", "Logistic",
            "Hinge", "get_loss",
            "optimal_reg", "ridge_closed_form", "erm_diagram", "ProxLoss", "SquaredHinge",
-           "GaussianCovariateModel", "GCM_CONVENTIONS", "convert_source_exponent"]
+           "GaussianCovariateModel", "GCM_CONVENTIONS", "convert_source_exponent", "GCMResult", "solve_gcm",
+           "canatar_kappa", "canatar_learning_curve"]
 
 from . import kinds  # noqa: E402,F401  (registers the sweep kinds)
 

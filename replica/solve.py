@@ -37,7 +37,8 @@ def solve(model, alpha, **options):
     - :class:`replica.BayesOptimalGLM` -> :func:`replica.bayes.solve_bayes`
       (state evolution of BKMMZ 2019);
     - :class:`replica.ERM` -> :func:`replica.erm.solve_erm`;
-    - :class:`replica.GardnerVolume` -> :func:`replica.gardner.solve_gardner`.
+    - :class:`replica.GardnerVolume` -> :func:`replica.gardner.solve_gardner`;
+    - :class:`replica.GaussianCovariateModel` -> :func:`replica.gcm.solve_gcm`.
 
     Options are keyword-only and specific to the solver; unknown options
     raise :class:`TypeError`.  Common ones: ``init`` ("uninformed",
@@ -66,4 +67,9 @@ def solve(model, alpha, **options):
     if GardnerVolume is not None and isinstance(model, GardnerVolume):
         check_options(options, G_OPTIONS, "replica.solve(GardnerVolume)")
         return solve_gardner(model, alpha, **options)
-    raise ValueError(f"model must be a replica model (BayesOptimalGLM, ERM, GardnerVolume); got {model!r}")
+    from .gcm import GaussianCovariateModel, solve_gcm
+
+    if isinstance(model, GaussianCovariateModel):
+        return solve_gcm(model, alpha, **options)
+    raise ValueError(f"model must be a replica model (BayesOptimalGLM, ERM, GardnerVolume, "
+                     f"GaussianCovariateModel); got {model!r}")

@@ -34,7 +34,7 @@ from lmech.blocks.losses import Loss, get_loss
 from lmech.checks import check_array, check_choice, check_real
 from lmech.spec import Model, param, register_model
 
-from .blocks import Channel, Linear, SignFamily, get_channel, resolve_block
+from ..blocks import Channel, Linear, SignFamily, get_channel, resolve_block
 
 __all__ = ["CONVENTIONS", "GaussianCovariateModel", "convert_source_exponent", "SOURCE_CONVENTIONS"]
 
@@ -300,3 +300,38 @@ class GaussianCovariateModel(Model):
         order = np.argsort(-omega, kind="stable")   # decreasing eigenvalues
         return cls(omega=omega[order], theta2=(theta * theta)[order], rho_perp=rho_perp, loss=loss,
                    reg=reg, channel=channel)
+
+    @classmethod
+    def from_kernel(cls, eigenvalues, target_coef, *, noise=0.0, reg=1.0, target_residual=0.0
+                    ) -> "GaussianCovariateModel":
+        """Kernel ridge regression as a GCM (Canatar, Bordelon & Pehlevan, Nat. Commun. 12, 2914 (2021)).
+
+        Parameters
+        ----------
+        eigenvalues : array (p,)
+            Kernel eigenvalues ``eta_k > 0`` (Mercer, ``K(x, x') = sum_k eta_k phi_k(x) phi_k(x')``).
+        target_coef : array (p,)
+            Target coefficients ``c_k``: ``f* = sum_k c_k phi_k`` with ``E phi_k phi_l = delta_kl``
+            (Canatar's ``wbar_k`` is ``c_k / sqrt(eta_k)``).
+        noise : float
+            Label-noise variance ``sigma**2`` (the linear channel's ``delta``).
+        reg : float
+            KRR ridge ``lambda`` on ``sum_mu (y_mu - f(x_mu))**2 / 2 + (lambda/2) |f|_H**2``
+            (the same ``lambda`` as Canatar's ``sum (f - y)**2 + lambda |f|_H**2``).
+        target_residual : float
+            Power of the target outside the kernel's modes (``rho_perp``).
+
+        Notes
+        -----
+        ``omega_k = p eta_k``, ``theta_k**2 = c_k**2 / eta_k`` (teacher power of mode ``k``:
+        ``omega_k theta_k**2 / p = c_k**2``), ``alpha = n / p`` with ``n`` Canatar's ``P``.
+        Canatar's ``kappa`` is the result's ``kappa`` (``alpha t``).
+        """
+        eta = check_array("eigenvalues", eigenvalues, ndim=1, min_size=1)
+        c = check_array("target_coef", target_coef, shape=eta.shape)
+        if not np.all(eta > 0.0):
+            raise ValueError(f"eigenvalues must be > 0, got min {eta.min()!r}")
+        noise = check_real("noise", noise, low=0.0)
+        return cls(omega=eta.size * eta, theta2=c * c / eta, rho_perp=target_residual, reg=reg,
+                   channel=get_channel("linear", delta=noise))
+
