@@ -17,11 +17,11 @@ from replica import (RandomFeatures, gaussian_equivalent, marchenko_pastur_cdf, 
                      mei_montanari_risk, random_features, rf_spectra)
 
 
-def _solve(model, alpha):
+def _solve(model, alpha, rtol=1e-10):
     """The ridge saddle point of gcm-core (replica.gcm.solve_ridge), scalars."""
     from replica.gcm import solve_ridge
 
-    res = solve_ridge(model, alpha)
+    res = solve_ridge(model, alpha, rtol=rtol)
     assert res.success, res.message
     return res.scalars
 
@@ -159,3 +159,117 @@ def test_mei_montanari_limits():
         rhs = psi / (-xi - nu_b - z2 * nu_b / (1 - z2 * n1 * n2))
         assert abs(nu_a - rhs) < 1e-13 * abs(nu_a)
     assert r["chi"] == pytest.approx((n1 * n2).real, rel=1e-15)
+
+
+# ---------------------------------------------------------------------------
+# against Mei & Montanari's closed form, through the GCM ridge saddle point
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("act", ["relu", "tanh", "erf"])
+@pytest.mark.parametrize("psi1, psi2, lam_mm, tau", [(0.5, 1.5, 0.1, 0.3), (2.0, 1.5, 0.01, 0.0),
+                                                     (3.0, 3.0, 1e-3, 0.5), (1.5, 0.4, 1e-2, 0.1)])
+def test_gcm_ridge_on_rf_spectra_is_mei_montanari(act, psi1, psi2, lam_mm, tau):
+    # Mei & Montanari, CPAM 75, 667 (2022), Definition 1 and Theorem 1: R = F1^2 B + tau^2 V
+    # (F_star = 0: the teacher is linear in x, F1^2 = rho = 1).  Their psi1 = N/d, psi2 = n/d,
+    # ridge (N lam_mm / d)|a|^2 on the mean squared loss: alpha = n/N = psi2/psi1 and this package's
+    # reg = psi2 lam_mm (sum of (y - h)^2/2, h = w.v/sqrt N, a = w/sqrt N); label noise Delta = tau^2.
+    # The GCM on the Marchenko-Pastur quantile spectra converges to it at the order 5/3 of the
+    # midpoint-quantile quadrature (whole atoms: p multiples of 2 and 3), every point within the
+    # error the solver's own estimate allows on top.
+    mu0, mu1, mus = RandomFeatures(activation=act).coefficients()
+    ref = mei_montanari_risk(psi1, psi2, lam_mm, mu1, mus, F1=1.0, tau=tau)["risk"]
+    errs = []
+    for p in (960, 3840, 15360):
+        m = random_features(act, psi1, rho=1.0, reg=psi2 * lam_mm, n_modes=p,
+                            channel=replica.get_channel("linear", delta=tau ** 2))
+        assert m.p == p
+        errs.append(abs(_solve(m, psi2 / psi1)["test_error"] - ref) / ref)
+    orders = [math.log(errs[i] / errs[i + 1]) / math.log(4) for i in range(2)]
+    assert orders == pytest.approx([5 / 3, 5 / 3], abs=0.05), (errs, orders)
+
+
+def test_rf_test_error_does_not_depend_on_mu0():
+    # the mu0 mode is dropped (O(1/p)); Mei & Montanari's risk depends on (mu1, mu_star) only:
+    # relu (mu0 = 1/sqrt(2 pi)) and relu - mu0 (mu0 = 0, same mu1, mu_star) give the same GCM
+    relu = replica.gcm_rf.get_activation("relu")
+    centred = replica.gcm_rf.get_activation(lambda u: max(u, 0.0) - 1 / math.sqrt(2 * math.pi))
+    c = RandomFeatures(activation=centred).coefficients()
+    assert c[0] == pytest.approx(0.0, abs=1e-12)
+    assert c[1:] == pytest.approx(RandomFeatures(activation=relu).coefficients()[1:], rel=1e-10)
+    a = _solve(random_features(relu, 2.0, reg=0.05), 0.7)["test_error"]
+    b = _solve(random_features(centred, 2.0, reg=0.05), 0.7)["test_error"]
+    assert a == pytest.approx(b, rel=1e-9)
+
+
+# ---------------------------------------------------------------------------
+# double descent: the ridgeless peak at N = n (alpha = n/N = 1)
+# ---------------------------------------------------------------------------
+def test_ridgeless_double_descent_peak_at_n_equals_N():
+    # rho_perp > 0 (the mu_star part and the unseen directions) acts as label noise, so the
+    # ridgeless test error diverges at the interpolation threshold n = N even without noise.
+    # Closed forms of the GCM ridge saddle point (Loureiro et al. 2021; replica.gcm.ridge):
+    #  * lambda = 0, alpha > 1 (least squares): E = rho_perp + (Delta + rho_perp)/(alpha - 1);
+    #  * alpha = 1, lambda -> 0: lambda/t = <t/(t + omega)> ~ t <1/omega> gives
+    #    t ~ sqrt(lambda / <1/omega>) and E ~ (Delta + rho_perp) / (2 sqrt(lambda <1/omega>)),
+    #    a divergence as lambda^(-1/2).
+    delta = 0.1
+    ch = replica.get_channel("linear", delta=delta)
+    m0 = random_features("tanh", 2.0, reg=0.0, channel=ch)
+    om, _, rp = m0.spectra()
+    assert rp > 0.05
+    for alpha in (1.25, 2.0, 4.0):
+        assert _solve(m0, alpha)["test_error"] == pytest.approx(rp + (delta + rp) / (alpha - 1), rel=1e-10)
+    inv = float(np.mean(1.0 / om))
+    for lam in (1e-8, 1e-10, 1e-12):
+        # (near the threshold V = <r>/Vhat ~ lambda^(-1/2) carries the largest relative error)
+        E = _solve(m0.with_(reg=lam), 1.0, rtol=1e-6)["test_error"]
+        assert E * math.sqrt(lam) == pytest.approx((delta + rp) / (2 * math.sqrt(inv)), rel=30 * math.sqrt(lam))
+    # the peak: on a grid of alpha = n/N at small ridge, the maximum sits at alpha = 1
+    alphas = np.round(np.arange(0.5, 2.0001, 0.01), 10)
+    for reg in (1e-6, 1e-8):
+        E = [_solve(m0.with_(reg=reg), a, rtol=1e-6)["test_error"] for a in alphas]
+        assert alphas[int(np.argmax(E))] == pytest.approx(1.0, abs=0.011)
+
+
+# ---------------------------------------------------------------------------
+# the averaged teacher projections against a sampled F
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("act, g", [("relu", 2.0), ("tanh", 0.5)])
+def test_averaged_teacher_matches_sampled_F_within_sampling_error(act, g):
+    # the GCM of a sampled F and teacher theta0 (matrix form of the convention, Omega with and
+    # without the mu0 spike) vs the spectral RF model: the ridge test error over 6 draws at
+    # N = 600 agrees within sampling error (the projections (V^T theta0)_i^2 fluctuate as
+    # O(p^-1/2); the spectrum's finite-d corrections and the spike are O(1/p))
+    N = 600
+    d = int(N / g)
+    rng = np.random.default_rng(3)
+    reg, alphas = 0.05, (0.5, 2.0)
+    pred = [_solve(random_features(act, g, reg=reg), a)["test_error"] for a in alphas]
+    for include_mean in (False, True):
+        vals = []
+        for _ in range(6):
+            F = rng.standard_normal((N, d))
+            theta0 = rng.standard_normal(d)
+            Psi, Omega, Phi = gaussian_equivalent(act, F, include_mean=include_mean)
+            m = replica.GaussianCovariateModel.from_matrices(Psi, Omega, Phi, theta0, reg=reg)
+            vals.append([_solve(m, a)["test_error"] for a in alphas])
+        vals = np.array(vals)
+        mean, sem = vals.mean(0), vals.std(0, ddof=1) / math.sqrt(len(vals))
+        z = (mean - np.array(pred)) / sem
+        assert np.all(np.abs(z) < 4.0), (include_mean, mean, pred, sem)
+    # the same F-draws with the teacher averaged over theta0 ~ N(0, I_d) exactly, for each F:
+    # E theta_i^2 = (N/d) |Phi e_i|^2 / omega_i^2 (the ridge error is affine in theta2, so this is
+    # the theta0-average of the error).  Only the spectrum's fluctuations and its O(1/d)
+    # finite-size bias remain (cf. E (1/N) tr W^2 = 1 + N/d + 1/d above): agreement within
+    # 4 standard errors plus 1/d relative
+    vals = []
+    for _ in range(6):
+        F = rng.standard_normal((N, d))
+        Psi, Omega, Phi = gaussian_equivalent(act, F, include_mean=False)
+        om, E = np.linalg.eigh(Omega)
+        th2 = (N / d) * np.sum((Phi @ E) ** 2, axis=0) / om ** 2
+        m = replica.GaussianCovariateModel(omega=om, theta2=th2, rho_perp=max(1.0 - np.mean(om * th2), 0.0),
+                                           reg=reg)
+        vals.append([_solve(m, a)["test_error"] for a in alphas])
+    vals = np.array(vals)
+    mean, sem = vals.mean(0), vals.std(0, ddof=1) / math.sqrt(len(vals))
+    assert np.all(np.abs(mean - pred) <= 4.0 * sem + np.array(pred) / d), (mean, pred, sem)
