@@ -351,3 +351,34 @@ register_simulator("replica.RandomFeatures", Simulator(
 
 gcm_point.options_of = simulate_gcm      # the options compare() may pass (validation.compare)
 rf_point.options_of = simulate_random_features
+
+
+# -- ``lmech validate`` kind: real random features against the GCM ----------------------
+def _rf_theory(model, th):
+    from lmech.config import ConfigError
+
+    alphas = th["alphas"]
+    if alphas[0] <= 0:
+        raise ConfigError("theory.alphas", "sample ratios must be > 0")
+    try:
+        return gcm_theory(model, alphas), {"alphas": alphas}
+    except (ValueError, NotImplementedError) as exc:
+        raise ConfigError("theory.alphas", str(exc)) from None
+
+
+def _register_kind():
+    from lmech.config import Param
+
+    from .config import KINDS, ValidationKind, _alphas_check, _times
+
+    KINDS["validation.rf"] = ValidationKind(
+        name="validation.rf", model="replica:RandomFeatures",
+        theory={"alphas": _times},
+        simulation={"gtol": Param(float, low=0.0, low_open=True, high=1e-2),
+                    "n_test": Param(int, low=2, high=10**7)},
+        required=("alphas",), make_theory=_rf_theory, check=_alphas_check,
+        description="ERM on real random features sigma(F x/sqrt d) at finite N vs the Gaussian "
+                    "covariate model of their Gaussian equivalent (replica.RandomFeatures)")
+
+
+_register_kind()
