@@ -18,7 +18,8 @@ from .blocks import (GaussBernoulli, Gaussian, LabelFlip, Linear, Probit, Radema
 from .erm import (ERM, ERMResult, Hinge, Logistic, ProxLoss, Square, SquaredHinge, erm_diagram,
                   get_loss, optimal_reg, ridge_closed_form)
 from .gcm import (CONVENTIONS as GCM_CONVENTIONS, GaussianCovariateModel, GCMResult, canatar_kappa,
-                  canatar_learning_curve, convert_source_exponent, solve_gcm)
+                  canatar_learning_curve, convert_source_exponent, solve_gcm, optimal_reg,
+                  learning_curve, power_law_model, rate_exponent, rate_table, LearningCurveResult)
 from .gardner import GardnerResult, GardnerVolume, binary_rs_limit, capacity, spherical_capacity
 from .solve import solve
 from .continuation import continuation
@@ -31,7 +32,8 @@ __all__ = ["BayesOptimalGLM", "BayesOptimalResult", "TransitionResult", "solve",
            "Hinge", "get_loss",
            "optimal_reg", "ridge_closed_form", "erm_diagram", "ProxLoss", "SquaredHinge",
            "GaussianCovariateModel", "GCM_CONVENTIONS", "convert_source_exponent", "GCMResult", "solve_gcm",
-           "canatar_kappa", "canatar_learning_curve"]
+           "canatar_kappa", "canatar_learning_curve", "learning_curve", "power_law_model", "rate_exponent",
+           "rate_table", "LearningCurveResult"]
 
 from . import kinds  # noqa: E402,F401  (registers the sweep kinds)
 

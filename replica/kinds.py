@@ -46,7 +46,8 @@ from lmech.blocks.losses import Loss, get_loss
 from .erm import ERM, solve_erm
 from .gardner import GardnerVolume, solve_gardner
 
-__all__ = ["bayes_model", "bayes_point", "bayes_check", "bayes_plot", "BayesSpec", "erm_model",
+__all__ = ["bayes_model", "bayes_point", "bayes_check", "bayes_plot", "BayesSpec", "erm_model", "GCMSpec",
+           "gcm_point", "gcm_check", "gcm_plot",
            "erm_point", "erm_check", "erm_plot", "ERMSpec", "gardner_point", "gardner_check",
            "gardner_plot"]
 
@@ -493,3 +494,161 @@ GARDNER = register_kind(SweepKind.from_model(
                  "the capacity alpha_c(margin) (spherical: Gardner's formula; binary: zero entropy)."),
 ))
 gardner_point, gardner_check = GARDNER.point_function, GARDNER.check_function
+
+
+# ---------------------------------------------------------------------------
+# replica.gcm: learning curves and (alpha, lambda) diagrams of power-law data
+# ---------------------------------------------------------------------------
+from lmech.spec import register_model  # noqa: E402
+
+from .gcm import CONVENTIONS as GCM_CONVENTIONS, GCMResult, optimal_reg_gcm, power_law_model, rate_exponent  # noqa: E402
+from .gcm.powerlaw import fit_slope  # noqa: E402
+from .gcm.solve import solve_gcm  # noqa: E402
+
+
+@register_model("replica.kinds.GCMSpec")
+@dataclass(frozen=True)
+class GCMSpec(Model):
+    """Ridge regression on power-law data (Cui et al., NeurIPS 2021) as flat parameters.
+
+    ``omega_k = k^-a``, teacher power ``k^-(1 + 2 a r)`` on ``k = 1..p``
+    (:func:`replica.gcm.power_law_model`), label-noise variance ``noise``.  The
+    ridge at sample ratio ``alpha`` (``n = alpha p``): ``reg_mode = "fixed"``
+    uses ``lam``; ``"optimal"`` the optimal ridge at each point
+    (:func:`replica.gcm.optimal_reg`); ``"decay"`` Cui et al.'s ``lambda_C = lam
+    n^-ell``, i.e. ``lambda = alpha lam n^-ell`` in this package's convention.
+    The sweep archive stores this spec (a few numbers) as each point's model.
+    """
+
+    p: int = param(10_000, low=1, high=100_000_000, help="number of modes (no matrix is built)")
+    a: float = param(1.5, low=0.0, low_open=True, help="capacity: omega_k = k^-a")
+    r: float = param(2.0 / 3.0, low=0.0, help="source (Cui et al.): teacher power k^-(1 + 2 a r)")
+    noise: float = param(0.0, low=0.0, help="label-noise variance sigma^2 (Delta)")
+    lam: float = param(0.0, low=0.0, help="ridge lambda (fixed), or the prefactor of lambda_C = lam n^-ell (decay)")
+    reg_mode: str = param("fixed", choices=("fixed", "optimal", "decay"),
+                          help="ridge at each point: fixed lam, optimal, or decaying as n^-ell")
+    ell: float = param(1.0, low=0.0, help="decay exponent of the ridge (reg_mode = decay)")
+
+    def model(self):
+        return _gcm_model(self.p, self.a, self.r, self.noise)
+
+    def reg_at(self, alpha):
+        """The ridge ``lambda`` (this package's convention) at ``alpha`` for ``reg_mode`` fixed or decay."""
+        if self.reg_mode == "decay":
+            return alpha * self.lam * (alpha * self.p) ** -self.ell
+        return self.lam
+
+    def predicted_slopes(self):
+        """``(slope, slope_noiseless)`` of Cui et al.'s table for this ridge schedule."""
+        if self.reg_mode == "optimal":
+            ell = "optimal"
+        elif self.reg_mode == "decay":
+            ell = self.ell
+        else:
+            ell = "ridgeless" if self.lam == 0.0 else 1.0
+        noisy = rate_exponent(self.a, self.r, noisy=self.noise > 0.0, ell=ell)[0]
+        clean = rate_exponent(self.a, self.r, noisy=False, ell=ell)[0]
+        return noisy, clean
+
+
+@lru_cache(maxsize=4)
+def _gcm_model(p, a, r, noise):
+    """The power-law GCM, built once per worker process and parameter set."""
+    return power_law_model(p, a, r, noise=noise, reg=0.0)
+
+
+_GCM_OBS = ("test_error", "test_error_noisy", "reg", "m", "q", "V", "kappa", "train_loss",
+            "slope_pred", "slope_pred_noiseless", "n")
+
+
+def _gcm_solve(spec: GCMSpec, *, alpha, rtol):
+    """Ridge saddle point of the power-law GCM at ``alpha`` (``n = alpha p``), with the ridge of
+    ``reg_mode`` and the predicted slopes of Cui et al. (``slope_pred``, and ``slope_pred_noiseless``
+    for the same ridge schedule without noise).  The point's model is the flat spec."""
+    base = spec.model()
+    if spec.reg_mode == "optimal":
+        res = optimal_reg_gcm(base, alpha, rtol=rtol)
+    else:
+        res = solve_gcm(base.with_(reg=float(spec.reg_at(alpha))), alpha, rtol=rtol)
+    sc = {k: res.scalars.get(k, math.nan) for k in ("alpha", "reg", "m", "q", "V", "mhat", "qhat", "Vhat",
+                                                     "test_error", "test_error_noisy", "train_loss", "kappa")}
+    sc["n"] = float(alpha) * spec.p
+    sc["slope_pred"], sc["slope_pred_noiseless"] = spec.predicted_slopes()
+    return GCMResult(success=res.success, status=res.status, message=res.message, n_iter=res.n_iter,
+                     residual=res.residual, model=spec, options=dict(res.options), conventions=GCM_CONVENTIONS,
+                     timings=res.timings, scalars=sc, error_estimate=res.error_estimate)
+
+
+def gcm_plot(sweep_result, ax):
+    """Draw a ``replica.gcm`` sweep.
+
+    One axis ``alpha``: the excess error against ``n`` on log-log axes, the
+    slope fitted over the last decade (:func:`replica.gcm.fit_slope`, with its
+    uncertainty) beside the predicted slope of Cui et al. (a line through the
+    last point) and, for noisy data, the noiseless slope (a line through the
+    first point: the crossover).  Two axes ``alpha`` and ``lam``: ``log10`` of
+    the excess error over ``(n, lam)`` with the optimal-``lam`` line.
+    """
+    arr = sweep_result.arrays
+    axes = list(sweep_result.meta["axes"])
+    if axes == ["alpha"]:
+        n = np.asarray(arr["n"], float)
+        e = np.asarray(arr["test_error"], float)
+        ax.loglog(n, e, "C0o-", ms=3, lw=1, label="excess error (replica)")
+        fit = fit_slope(n, e, decades=1.0)
+        pred = _first_finite(arr["slope_pred"])
+        clean = _first_finite(arr["slope_pred_noiseless"])
+        ok = np.isfinite(e) & (e > 0)
+        if np.any(ok) and math.isfinite(pred):
+            n1, e1 = n[ok][-1], e[ok][-1]
+            ax.loglog(n[ok], e1 * (n[ok] / n1) ** pred, "k--", lw=1, label=f"predicted slope {pred:.4g}")
+            if math.isfinite(clean) and clean != pred:
+                n0, e0 = n[ok][0], e[ok][0]
+                ax.loglog(n[ok], e0 * (n[ok] / n0) ** clean, "k:", lw=1,
+                          label=f"noiseless slope {clean:.4g}")
+        if math.isfinite(fit["slope"]):
+            ax.plot([], [], " ", label=f"fitted slope (last decade) {fit['slope']:.4f} +- {fit['slope_err']:.4f}")
+        ax.set_xlabel("n")
+        ax.set_ylabel(r"excess error $\epsilon_g - \sigma^2$")
+        ax.legend(fontsize=7)
+        return ax
+    if sorted(axes) == ["alpha", "lam"]:
+        a = np.asarray(arr["alpha"], float)
+        lam = np.asarray(arr["lam"], float)
+        e = np.asarray(arr["test_error"], float)
+        if axes[0] != "alpha":
+            e = e.T
+        n = np.asarray(arr["n"], float)
+        n = n[:, 0] if n.ndim == 2 and axes[0] == "alpha" else (n[0, :] if n.ndim == 2 else n)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            le = np.log10(np.where(e > 0, e, np.nan))
+        mesh = ax.pcolormesh(n, lam, le.T, shading="auto")
+        ax.figure.colorbar(mesh, ax=ax, label=r"$\log_{10}$ excess error")
+        best = [lam[int(np.nanargmin(row))] if np.any(np.isfinite(row)) else np.nan for row in le]
+        ax.plot(n, best, "w-", lw=2, label=r"best $\lambda$ on the grid")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("n")
+        ax.set_ylabel(r"$\lambda$")
+        ax.legend(fontsize=7)
+        return ax
+    raise ValueError(f"replica.gcm plots 1-D alpha or 2-D (alpha, lam) sweeps; axes {axes}")
+
+
+GCM_KIND = register_kind(SweepKind.from_model(
+    GCMSpec,
+    name="replica.gcm",
+    solve=_gcm_solve,
+    extra_params={"alpha": Param(float, low=0.0, low_open=True, help="sample ratio n/p")},
+    options=solver_options(_gcm_solve,
+                           rtol=Param(float, default=1e-10, low=0.0, low_open=True,
+                                      help="tolerance on the error estimates")),
+    observables=_GCM_OBS,
+    point="replica.kinds:gcm_point",
+    check="replica.kinds:gcm_check",
+    plot="replica.kinds:gcm_plot",
+    point_doc=_gcm_solve.__doc__,
+    description=("Ridge regression on power-law data (Gaussian covariate model; Cui et al. NeurIPS 2021): "
+                 "learning curves with fitted and predicted slopes, (alpha, lambda) diagrams."),
+))
+gcm_point, gcm_check = GCM_KIND.point_function, GCM_KIND.check_function

@@ -174,6 +174,9 @@ EXAMPLE_SPECS = {
     "replica_logistic_diagram.toml": (
         "replica.erm", {"loss": "logistic", "channel": "sign"}, {"rtol": 1e-10},
         {"alpha": np.linspace(0.2, 5.0, 25), "lam": np.geomspace(1e-4, 10.0, 21)}),
+    "replica_gcm_crossover.toml": (
+        "replica.gcm", {"p": 1_000_000, "a": 1.5, "r": 2 / 3, "noise": 1e-5, "reg_mode": "optimal"},
+        {"rtol": 1e-10}, {"alpha": np.geomspace(1e-5, 0.1, 41)}),
     "replica_sparse_regression.toml": (
         "replica.bayes_optimal", {"prior": "gauss-bernoulli", "rho": 0.1, "channel": "linear"}, {},
         {"alpha": np.linspace(0.05, 0.4, 36), "delta": np.geomspace(1e-5, 1e-3, 9)}),

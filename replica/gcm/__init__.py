@@ -11,7 +11,11 @@ from .model import CONVENTIONS, SOURCE_CONVENTIONS, GaussianCovariateModel, conv
 from .ridge import GCMResult, ridge_root, solve_ridge
 from .kernel import canatar_kappa, canatar_learning_curve
 from .solve import solve_gcm
+from .optimal import optimal_reg, optimal_reg_gcm
+from .powerlaw import (LearningCurveResult, fit_slope, learning_curve, power_law_model, rate_exponent,
+                       rate_table)
 
 __all__ = ["CONVENTIONS", "SOURCE_CONVENTIONS", "GaussianCovariateModel", "convert_source_exponent",
            "GCMResult", "solve_ridge", "ridge_root", "solve_gcm", "canatar_kappa",
-           "canatar_learning_curve"]
+           "canatar_learning_curve", "optimal_reg", "optimal_reg_gcm", "LearningCurveResult", "fit_slope", "learning_curve",
+           "power_law_model", "rate_exponent", "rate_table"]

@@ -54,56 +54,44 @@ def root_sums(omega, t):
 
 @njit(cache=True)
 def observable_sums(omega, theta2, t):
-    """Means over the spectrum at effective ridge ``t``, and their derivatives in ``log t``.
+    """Means over the spectrum at effective ridge ``t``.
 
-    Returns the array ``[D, B, C, S1, M, A, P, B1, C1, S2, M1, A1]``: ``D = <r>``,
-    ``B = <r**2>``, ``C = <r rc>``, ``S1 = <tw rc**2>``, ``M = <tw r>``,
-    ``A = <tw r**2>``, ``P = <tw>`` and ``B1 = <r**2 rc>``, ``C1 = <r rc (r - rc)>``,
-    ``S2 = <tw r rc**2>``, ``M1 = <tw r rc>``, ``A1 = <tw r**2 rc>``, with ``tw =
-    theta2 omega``, ``r = omega/(t + omega)`` and ``rc = 1 - r = t/(t + omega)``
-    computed as such (no cancellation when ``t << omega``).  Since ``dr/dlog t =
-    -r rc``: ``dD = -C``, ``dB = -2 B1``, ``dC = C1``, ``dS1 = 2 S2``, ``dM = -M1``,
-    ``dA = -2 A1``.
+    Returns ``(D, B, C, S1, M, A, P)``: ``D = <r>``, ``B = <r**2>``, ``C = <r rc>``,
+    ``S1 = <tw rc**2>``, ``M = <tw r>``, ``A = <tw r**2>``, ``P = <tw>``, with
+    ``tw = theta2 omega``, ``r = omega/(t + omega)`` and ``rc = 1 - r = t/(t + omega)``
+    computed as such (no cancellation when ``t << omega``).  Each is a sum of
+    terms ``r^i rc^j`` (``i + j <= 2``) with positive weights, so that its
+    logarithmic derivative in ``log t`` is at most ``i + j <= 2`` in magnitude
+    (``dr/dlog t = -r rc``, ``drc/dlog t = r rc``).
     """
     p = omega.size
-    out = np.zeros(12)
+    D = B = C = S1 = M = A = P = 0.0
     i = 0
     while i < p:
         j = min(i + BLOCK, p)
-        d = b = c = s1 = mm = a = pp = b1 = c1 = s2 = m1 = a1 = 0.0
+        d = b = c = s1 = mm = a = pp = 0.0
         for k in range(i, j):
             w = omega[k]
-            s = t + w
-            r = w / s
-            rc = t / s
+            inv = 1.0 / (t + w)
+            r = w * inv
+            rc = t * inv
             tw = theta2[k] * w
-            rr = r * rc
             d += r
             b += r * r
-            c += rr
+            c += r * rc
             s1 += tw * rc * rc
             mm += tw * r
             a += tw * r * r
             pp += tw
-            b1 += r * rr
-            c1 += rr * (r - rc)
-            s2 += tw * rr * rc
-            m1 += tw * rr
-            a1 += tw * rr * r
-        out[0] += d
-        out[1] += b
-        out[2] += c
-        out[3] += s1
-        out[4] += mm
-        out[5] += a
-        out[6] += pp
-        out[7] += b1
-        out[8] += c1
-        out[9] += s2
-        out[10] += m1
-        out[11] += a1
+        D += d
+        B += b
+        C += c
+        S1 += s1
+        M += mm
+        A += a
+        P += pp
         i = j
-    return out / p
+    return D / p, B / p, C / p, S1 / p, M / p, A / p, P / p
 
 
 @register_warmup("replica.gcm._kernels")

@@ -125,6 +125,25 @@ def replica_gardner():
     return replica.solve(replica.gardner.GardnerVolume(prior="spherical"), 0.5)
 
 
+def replica_gcm():
+    import numpy as np
+
+    import replica
+
+    k = np.arange(1, 21.0)
+    return replica.solve(replica.GaussianCovariateModel(omega=k ** -1.5, theta2=k ** -0.5, reg=0.01,
+                                                        channel=replica.get_channel("linear", delta=0.1)), 0.5)
+
+
+def replica_learning_curve():
+    import numpy as np
+
+    import replica
+
+    return replica.learning_curve(replica.power_law_model(200, 1.5, 2 / 3, noise=0.0, reg=0.0),
+                                  np.logspace(-2, -1, 8), a=1.5, r=2 / 3)
+
+
 def validation_report():
     import dmft
     import validation
@@ -183,6 +202,8 @@ RESULTS = {
     "replica.TransitionResult": ("result_replica_TransitionResult", replica_transitions),
     "replica.ERMResult": ("result_replica_ERMResult", replica_erm),
     "replica.GardnerResult": ("result_replica_GardnerResult", replica_gardner),
+    "replica.GCMResult": ("result_replica_GCMResult", replica_gcm),
+    "replica.LearningCurveResult": ("result_replica_LearningCurveResult", replica_learning_curve),
     "validation.ValidationReport": ("result_validation_ValidationReport", validation_report),
     "validation.SGDRun": ("result_validation_SGDRun", validation_sgd),
     "validation.CapacityRun": ("result_validation_CapacityRun", validation_capacity_run),
@@ -270,6 +291,15 @@ channel = "sign"
 [grid]
 alpha = [0.5, 1.0]
 lam = [0.1, 1.0]
+""",
+    "replica.gcm": """
+kind = "replica.gcm"
+[model]
+p = 200
+noise = 0.01
+[grid]
+alpha = [0.05, 0.5]
+lam = [0.001, 0.1]
 """,
     "replica.gardner": """
 kind = "replica.gardner"
