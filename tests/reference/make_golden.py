@@ -193,6 +193,14 @@ def validation_flow_run():
                                       seed=2)
 
 
+def validation_gcm_run():
+    import replica
+    import validation
+
+    rf = replica.RandomFeatures(activation="tanh", N_over_d=2.0, reg=0.1, n_modes=64)
+    return validation.simulate_random_features(rf, 20, [1.0, 2.0], seed=1, n_test=200)
+
+
 RESULTS = {
     "lmech.Result": ("result_lmech_Result", lmech_result),
     "odes.Trajectory": ("result_odes_Trajectory", odes_trajectory),
@@ -210,6 +218,7 @@ RESULTS = {
     "validation.CapacityReport": ("result_validation_CapacityReport", validation_capacity_report),
     "validation.GLMRun": ("result_validation_GLMRun", validation_glm_run),
     "validation.FlowRun": ("result_validation_FlowRun", validation_flow_run),
+    "validation.GCMRun": ("result_validation_GCMRun", validation_gcm_run),
 }
 
 # -- one small sweep per registered sweep kind, run as `lmech run` runs it ----------
