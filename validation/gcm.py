@@ -81,7 +81,11 @@ def spectrum_at(model, p: int):
     The model's arrays at ``p = model.p``; otherwise its modes sorted by
     decreasing ``omega`` taken at the midpoint quantiles ``i_j = floor((j +
     1/2) P / p)``, ``j < p`` (pairs ``(omega, theta2)`` kept; ``rho_perp`` the
-    model's).
+    model's).  This is a discretisation of the model's spectral law, right
+    for spectra with a ``p``-independent limit (Marchenko–Pastur, random
+    features, isotropic); a power law ``omega_k = k^-a`` is defined mode by
+    mode and has no such limit (its top modes would be skipped): simulate it
+    at ``p = model.p``.
     """
     p = check_int("p", p, low=1)
     omega, theta2, rho_perp = model.spectra()
