@@ -1,6 +1,7 @@
 """Finite-p simulators of the Gaussian covariate model and of real random features (validation.gcm)."""
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -131,3 +132,23 @@ def test_gcm_simulator_classification_on_rf_spectra(loss, reg):
                              observables=["test_error", "q"], tol_abs=0.01,
                              tol_rel={"test_error": 0.05, "q": 0.1})
     assert rep.verdict == "agree", rep.message
+
+
+def test_rf_config_kind_runs_end_to_end(tmp_path):
+    # `lmech validate` kind validation.rf: the example's model at small N; archive, figure and an
+    # exit status that follows the verdict (0 agree, 3 inconclusive, 1 disagree)
+    import lmech
+    from validation.config import run_validation_config
+
+    text = (Path(__file__).resolve().parent.parent / "examples" / "validation_gcm_rf_tanh.toml").read_text()
+    text = text.replace("sizes = [200, 400, 800]", "sizes = [100, 200]").replace("seeds = 10", "seeds = 4")
+    text = text.replace("tol_rel = 0.05", "tol_rel = 0.3")
+    cfg = tmp_path / "rf.toml"
+    cfg.write_text(text)
+    out, png = tmp_path / "rf.h5", tmp_path / "rf.png"
+    rc = run_validation_config(cfg, output=out, png=png, quiet=True)
+    rep = lmech.archive.load(out, "validation")
+    assert rep.verdict != "disagree" and rc == {"agree": 0, "inconclusive": 3}[rep.verdict], rep.message
+    assert rep.arrays["test_error/mean"].shape == (2, 3)
+    assert lmech.archive.load(out, "validation_runs").arrays["done"].all()
+    assert png.stat().st_size > 10_000
