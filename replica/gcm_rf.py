@@ -8,8 +8,8 @@ sqrt d`` (``|theta0|^2 / d = rho``, an isotropic direction), labels ``y ~
 channel(nu)``, and the student ``h = w.v / sqrt N`` of the GCM convention
 (:mod:`replica.gcm`) with ``p = N`` and ``alpha = n / N``.
 
-Gaussian equivalence (Goldt et al., PRX 10, 041044 (2020); MM eq. (8); Gerace
-et al. eq. (11)): with ``(mu0, mu1, mu_star)`` of the activation
+Gaussian equivalence (Goldt et al., PRX 10, 041044 (2020); Gerace et al. 2020;
+the coefficients as in MM eq. (8)): with ``(mu0, mu1, mu_star)`` of the activation
 (:meth:`lmech.blocks.activations.Activation.coefficients`), ``v`` is replaced by
 ``mu0 1 + mu1 F x / sqrt d + mu_star z``, ``z ~ N(0, I_N)``, so that (teacher
 features ``u = x``, ``k = d``)::
@@ -90,7 +90,7 @@ RF_CONVENTIONS = {
     "student": "h = w.v / sqrt N (p = N modes), alpha = n / N; N_over_d = N / d (psi1 of "
                "Mei-Montanari), n / d = alpha N_over_d (their psi2)",
     "gaussian_equivalence": "Omega = mu0^2 11^T + mu1^2 F F^T/d + mu_star^2 I, Phi = mu1 F^T/sqrt d, "
-                            "Psi = I (Mei-Montanari eq. 8; Goldt et al. PRX 2020)",
+                            "Psi = I (Goldt et al. PRX 2020; Gerace et al. ICML 2020)",
     "spectrum": "omega_i = mu1^2 s_i + mu_star^2, s_i midpoint quantiles of Marchenko-Pastur of ratio N/d",
     "teacher_average": "theta2_i = (N/d) rho mu1^2 s_i / omega_i^2 (Haar average of (V^T theta0)_i^2 = rho)",
     "mu0_mode": "dropped (one mode of p, weight 1/p in every trace; O(1/p) at finite p)",
@@ -450,7 +450,7 @@ def gaussian_equivalent(activation, F, *, include_mean: bool = True):
     -------
     Psi : (d, d) identity, Omega : (N, N), Phi : (d, N)
         ``Omega = [mu0^2 1 1^T] + mu1^2 F F^T / d + mu_star^2 I``,
-        ``Phi = mu1 F^T / sqrt d`` (Mei & Montanari eq. (8)), for
+        ``Phi = mu1 F^T / sqrt d`` (Gaussian equivalence, Goldt et al. 2020), for
         :meth:`replica.GaussianCovariateModel.from_matrices` with the teacher
         ``theta0`` on ``x``.  Uses the coefficients at unit pre-activation
         variance (rows of ``F`` of norm ``sqrt d`` on average).
