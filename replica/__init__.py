@@ -36,3 +36,10 @@ __all__ = ["BayesOptimalGLM", "BayesOptimalResult", "TransitionResult", "solve",
            "rate_table", "LearningCurveResult"]
 
 from . import kinds  # noqa: E402,F401  (registers the sweep kinds)
+
+# random features in the GCM (gcm-rf)
+from .gcm_rf import (RandomFeatures, gaussian_equivalent, marchenko_pastur_cdf,  # noqa: E402
+                     marchenko_pastur_quantiles, mei_montanari_risk, random_features, rf_spectra)
+
+__all__ += ["RandomFeatures", "random_features", "rf_spectra", "marchenko_pastur_cdf",
+            "marchenko_pastur_quantiles", "gaussian_equivalent", "mei_montanari_risk"]

@@ -37,6 +37,7 @@ from .gradflow import (FlowRun, pspin_theory, simulate_glm, simulate_linreg, sim
                        simulate_pspin2, simulate_rnn)
 from .glm import simulate_glm_dynamics
 from .scaling import ScalingRun, simulate_scaling
+from .gcm import GCMRun, gcm_theory, simulate_gcm, simulate_random_features
 
 __all__ = ["compare", "ValidationReport", "Simulator", "register_simulator", "get_simulator",
            "extrapolate", "theory_values", "SGDRun", "simulate_committee", "weights_with_overlaps",
@@ -44,4 +45,5 @@ __all__ = ["compare", "ValidationReport", "Simulator", "register_simulator", "ge
            "CapacityReport", "capacity_scan", "simulate_capacity", "cover_probability",
            "GLMRun", "simulate_erm", "simulate_gamp", "replica_theory", "FlowRun", "simulate_linreg", "simulate_glm",
            "simulate_glm_dynamics", "simulate_pspin", "simulate_pspin2", "simulate_rnn", "pspin_theory",
-           "ScalingRun", "simulate_scaling"]
+           "ScalingRun", "simulate_scaling",
+           "GCMRun", "simulate_gcm", "simulate_random_features", "gcm_theory"]

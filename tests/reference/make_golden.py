@@ -200,6 +200,14 @@ def validation_scaling_run():
     return simulate_scaling(dmft.RandomFeatureScaling(N=10, P=15, M=20), [0.0, 1.0, 10.0], seed=2)
 
 
+def validation_gcm_run():
+    import replica
+    import validation
+
+    rf = replica.RandomFeatures(activation="tanh", N_over_d=2.0, reg=0.1, n_modes=64)
+    return validation.simulate_random_features(rf, 20, [1.0, 2.0], seed=1, n_test=200)
+
+
 RESULTS = {
     "lmech.Result": ("result_lmech_Result", lmech_result),
     "odes.Trajectory": ("result_odes_Trajectory", odes_trajectory),
@@ -218,6 +226,7 @@ RESULTS = {
     "validation.GLMRun": ("result_validation_GLMRun", validation_glm_run),
     "validation.FlowRun": ("result_validation_FlowRun", validation_flow_run),
     "validation.ScalingRun": ("result_validation_ScalingRun", validation_scaling_run),
+    "validation.GCMRun": ("result_validation_GCMRun", validation_gcm_run),
 }
 
 # -- one small sweep per registered sweep kind, run as `lmech run` runs it ----------

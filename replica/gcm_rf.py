@@ -1,0 +1,547 @@
+"""Random features in the Gaussian covariate model, from deterministic equivalents (no sampled matrices).
+
+The random-features model (Mei & Montanari, CPAM 75, 667 (2022), "MM";
+Gerace, Loureiro, Krzakala, Mézard & Zdeborová, ICML 2020): inputs ``x ~
+N(0, I_d)``, features ``v = sigma(F x / sqrt d)`` with ``F`` an ``N x d``
+matrix of i.i.d. ``N(0, 1)`` entries, teacher on the inputs ``nu = theta0.x /
+sqrt d`` (``|theta0|^2 / d = rho``, an isotropic direction), labels ``y ~
+channel(nu)``, and the student ``h = w.v / sqrt N`` of the GCM convention
+(:mod:`replica.gcm`) with ``p = N`` and ``alpha = n / N``.
+
+Gaussian equivalence (Goldt et al., PRX 10, 041044 (2020); Gerace et al. 2020;
+the coefficients as in MM eq. (8)): with ``(mu0, mu1, mu_star)`` of the activation
+(:meth:`lmech.blocks.activations.Activation.coefficients`), ``v`` is replaced by
+``mu0 1 + mu1 F x / sqrt d + mu_star z``, ``z ~ N(0, I_N)``, so that (teacher
+features ``u = x``, ``k = d``)::
+
+    Psi = I_d,   Phi = mu1 F^T / sqrt d  (d x N),
+    Omega = mu0^2 1 1^T + mu1^2 F F^T / d + mu_star^2 I_N.
+
+The spectral form (omega, theta2, rho_perp) follows without sampling ``F``:
+
+* **Bulk**: ``Omega``'s eigenvalues are ``omega_i = mu1^2 s_i + mu_star^2``
+  with ``s_i`` the eigenvalues of ``F F^T / d``, whose empirical law tends to
+  the Marchenko–Pastur law of ratio ``gamma = N/d`` (atom ``1 - 1/gamma`` at
+  0 when ``gamma > 1``).  The ``s_i`` are its midpoint quantiles
+  (:func:`marchenko_pastur_quantiles`): every trace ``(1/p) sum_i
+  f(omega_i, theta2_i)`` of the replica-symmetric equations is then the
+  midpoint rule for ``int_0^1 f(Q(u)) du``, error ``O(p^(-5/3))`` (the
+  quantile function behaves as ``u^(2/3)`` at the square-root edges) when the
+  atom at 0 holds a whole number of modes; the constructor rounds ``p`` up
+  to make it so when ``gamma`` is a ratio of integers (see
+  :func:`rf_spectra`), else the atom's weight is off by at most
+  ``1/(2p)``.
+* **Teacher projections, averaged**: with the SVD ``F / sqrt d = U S V^T``,
+  ``e_i^T Phi^T theta0 = mu1 sqrt(s_i) (V^T theta0)_i``, so ``theta_i =
+  sqrt(N/d) mu1 sqrt(s_i) (V^T theta0)_i / omega_i``.  ``F`` Gaussian makes
+  ``V`` Haar-distributed and independent of ``S`` and of ``theta0``; the
+  ``(V^T theta0)_i^2`` are exchangeable of mean ``|theta0|^2 / d = rho`` and
+  every trace of the RS equations, ``(1/p) sum_i g(omega_i) theta_i^2``
+  with ``g`` bounded, concentrates on the same trace with ``(V^T
+  theta0)_i^2`` replaced by ``rho`` (a weighted average of the coordinates
+  of a uniform point of the sphere: fluctuations ``O(p^(-1/2))``).  So
+  ``theta2_i = (N/d) rho mu1^2 s_i / omega_i^2`` is exact at the level of
+  the RS equations (the ``p -> infinity`` limit), and ``rho_perp = rho -
+  (1/p) sum_i omega_i theta2_i = rho (1 - (N/d) mean_i mu1^2 s_i / omega_i)``
+  (the teacher's part the features cannot see linearly: ``mu_star`` noise
+  and the ``d - N`` input directions missed when ``N < d``).
+* **The mu0 mode is dropped.**  ``mu0^2 1 1^T`` adds one eigenvalue
+  ``~ mu0^2 N`` along ``1 / sqrt N`` that carries teacher power ``O(1/N)``
+  (``1^T F theta0`` is ``O(sqrt(N d))`` against an eigenvalue ``O(N)``).  One
+  mode of ``p`` enters each trace of the RS equations with weight ``1/p``,
+  so it moves the saddle point by ``O(1/p)`` and drops out of the limit
+  (MM's asymptotic risk, Theorem 1, does not depend on ``mu0``; the
+  comparison of :func:`mei_montanari_risk` with the GCM on these spectra
+  tests it).  A finite-``N`` student with a ``mu0 != 0`` activation sees it
+  as an (almost free) intercept; :mod:`validation.gcm` measures its effect.
+
+Functions: :func:`marchenko_pastur_cdf`, :func:`marchenko_pastur_quantiles`,
+:func:`rf_spectra`, :func:`random_features` (a
+:class:`replica.GaussianCovariateModel`), the model :class:`RandomFeatures`
+(its parameters, for configs and the finite-size simulator), :func:`gaussian_equivalent`
+(the matrices above for a given ``F``) and :func:`mei_montanari_risk`
+(MM's closed form, Definition 1 and Theorem 1).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+from scipy.optimize import brentq
+
+from lmech.blocks.activations import Activation, get_activation
+from lmech.blocks.losses import Loss, get_loss
+from lmech.checks import check_array, check_int, check_real
+from lmech.spec import Model, param, register_model
+
+from .blocks import Channel, Linear, SignFamily, get_channel, resolve_block
+from .gcm import GaussianCovariateModel
+
+__all__ = ["marchenko_pastur_cdf", "marchenko_pastur_quantiles", "rf_modes", "rf_spectra",
+           "RandomFeatures", "random_features", "gaussian_equivalent", "mei_montanari_risk",
+           "RF_CONVENTIONS"]
+
+RF_CONVENTIONS = {
+    "inputs": "x ~ N(0, I_d); features v = sigma(F x / sqrt d), F (N x d) i.i.d. N(0, 1)",
+    "teacher": "nu = theta0.x / sqrt d with |theta0|^2 / d = rho, isotropic direction",
+    "student": "h = w.v / sqrt N (p = N modes), alpha = n / N; N_over_d = N / d (psi1 of "
+               "Mei-Montanari), n / d = alpha N_over_d (their psi2)",
+    "gaussian_equivalence": "Omega = mu0^2 11^T + mu1^2 F F^T/d + mu_star^2 I, Phi = mu1 F^T/sqrt d, "
+                            "Psi = I (Goldt et al. PRX 2020; Gerace et al. ICML 2020)",
+    "spectrum": "omega_i = mu1^2 s_i + mu_star^2, s_i midpoint quantiles of Marchenko-Pastur of ratio N/d",
+    "teacher_average": "theta2_i = (N/d) rho mu1^2 s_i / omega_i^2 (Haar average of (V^T theta0)_i^2 = rho)",
+    "mu0_mode": "dropped (one mode of p, weight 1/p in every trace; O(1/p) at finite p)",
+    "reg_vs_mei_montanari": "lambda (this package, sum of losses (y-h)^2/2 + lambda|w|^2/2) = "
+                            "(n/d) lambda_MM (their (1/n) sum (y-f)^2 + (N lambda_MM / d)|a|^2, a = w/sqrt N)",
+}
+
+
+# ---------------------------------------------------------------------------
+# Marchenko-Pastur law of F F^T / d, ratio gamma = N / d
+# ---------------------------------------------------------------------------
+def _check_ratio(ratio):
+    return check_real("ratio", ratio, low=0.0, low_open=True)
+
+
+def _mp_cdf_theta(theta, gamma):
+    """Continuous-part CDF of the Marchenko–Pastur law at ``s = m + r cos(theta)``.
+
+    With ``s = m + r cos(theta)``, ``m = 1 + gamma``, ``r = 2 sqrt(gamma)``
+    (``theta = pi`` at the lower edge ``a = (1 - sqrt gamma)^2``, ``0`` at the
+    upper edge ``b``), the density ``sqrt((b - s)(s - a)) / (2 pi gamma s)``
+    integrates in closed form::
+
+        F_c(theta) = [m (pi - theta) + r sin(theta)
+                      - 2 |1 - gamma| atan2(cos(theta/2), k sin(theta/2))] / (2 pi gamma),
+
+    ``k = |1 - sqrt gamma| / (1 + sqrt gamma)``, from ``r^2 sin^2 = (m - r cos)(m + r cos)
+    - (1 - gamma)^2`` and ``int dphi / (m + r cos phi) = (2 / |1 - gamma|) atan(k tan(phi/2))``.
+    ``F_c(0) = min(1, 1/gamma)``.
+    """
+    sg = math.sqrt(gamma)
+    m, r = 1.0 + gamma, 2.0 * sg
+    k = abs(1.0 - sg) / (1.0 + sg)
+    val = (m * (math.pi - theta) + r * np.sin(theta)
+           - 2.0 * abs(1.0 - gamma) * np.arctan2(np.cos(0.5 * theta), k * np.sin(0.5 * theta)))
+    return val / (2.0 * math.pi * gamma)
+
+
+def marchenko_pastur_cdf(x, ratio):
+    """CDF of the Marchenko–Pastur law of ``F F^T / d``, ``F`` an ``N x d`` matrix of unit-variance entries.
+
+    Parameters
+    ----------
+    x : array_like
+        Points.
+    ratio : float
+        ``gamma = N / d > 0``.
+
+    Returns
+    -------
+    ndarray or float
+        ``P(s <= x)`` for the law with density ``sqrt((b - s)(s - a)) / (2 pi gamma s)``
+        on ``[a, b] = [(1 - sqrt gamma)^2, (1 + sqrt gamma)^2]`` and, for
+        ``gamma > 1``, an atom ``1 - 1/gamma`` at 0 (Marchenko & Pastur,
+        Math. USSR Sb. 1, 457 (1967); Bai & Silverstein, "Spectral analysis of
+        large dimensional random matrices", 2010, eq. (3.1.1)).  In closed form
+        (see the source), accurate to rounding.
+    """
+    gamma = _check_ratio(ratio)
+    x = np.asarray(x, dtype=float)
+    sg = math.sqrt(gamma)
+    a, b = (1.0 - sg) ** 2, (1.0 + sg) ** 2
+    atom = max(0.0, 1.0 - 1.0 / gamma)
+    cos_t = np.clip((x - (1.0 + gamma)) / (2.0 * sg), -1.0, 1.0)
+    cont = _mp_cdf_theta(np.arccos(cos_t), gamma)
+    out = np.where(x < a, 0.0, cont) + np.where(x >= 0.0, atom, 0.0)
+    out = np.where(x >= b, 1.0, out)
+    return float(out) if out.ndim == 0 else out
+
+
+def _atom_count(n, gamma):
+    """``(n_used, n_zero)``: modes and zero modes, the atom exact when ``gamma = N/d`` is a small ratio."""
+    if gamma <= 1.0:
+        return n, 0
+    frac = Fraction(gamma).limit_denominator(10**6)
+    if abs(float(frac) - gamma) <= 4e-16 * gamma and frac.numerator <= n:
+        a = frac.numerator                      # atom (a - b)/a: n a multiple of a makes it whole
+        n = -(-n // a) * a
+        return n, n // a * (a - frac.denominator)
+    return n, int(round(n * (1.0 - 1.0 / gamma)))
+
+
+def marchenko_pastur_quantiles(n: int, ratio: float) -> np.ndarray:
+    """``n`` midpoint quantiles of the Marchenko–Pastur law of ``F F^T / d`` (ratio ``N/d``), ascending.
+
+    Parameters
+    ----------
+    n : int
+        Number of quantiles (``>= 1``).
+    ratio : float
+        ``gamma = N / d > 0``.
+
+    Returns
+    -------
+    ndarray (n,)
+        For ``gamma <= 1``, ``s_j = Q((j + 1/2)/n)`` with ``Q`` the quantile
+        function.  For ``gamma > 1``, ``n0`` zeros (the atom, ``n0 = n (1 -
+        1/gamma)`` rounded to the nearest integer; exact when ``n (1 - 1/gamma)``
+        is an integer, see :func:`rf_spectra`) followed by the midpoint
+        quantiles of the continuous part over ``n - n0`` equal cells.  Each
+        quantile is located in the angle ``theta`` (``s = 1 + gamma + 2
+        sqrt(gamma) cos theta``) on the closed-form CDF by 8 bisections, then
+        bracketed Newton steps until the CDF is matched to rounding (8 ulp).
+
+    Notes
+    -----
+    As a quadrature, ``(1/n) sum_j f(s_j)`` approximates ``int f dMP`` with an
+    error ``O(n^(-5/3))`` for smooth ``f`` when the atom holds a whole number
+    of quantiles (the quantile function grows as ``u^(2/3)`` from the
+    square-root edges), ``O(1/n)`` otherwise (the atom's weight is rounded).
+    """
+    n = check_int("n", n, low=1)
+    gamma = _check_ratio(ratio)
+    if gamma > 1.0:
+        n0 = min(n, max(0, int(round(n * (1.0 - 1.0 / gamma)))))
+    else:
+        n0 = 0
+    return _mp_quantiles(n, n0, gamma)
+
+
+def _mp_quantiles(n, n0, gamma):
+    nc = n - n0
+    out = np.zeros(n)
+    if nc == 0:
+        return out
+    total = min(1.0, 1.0 / gamma)           # continuous mass
+    target = total * (np.arange(nc) + 0.5) / nc
+    lo = np.zeros(nc)                       # F_c decreases in theta: F_c(0) = total, F_c(pi) = 0
+    hi = np.full(nc, math.pi)
+    for _ in range(8):                      # bisection to a bracket of width pi / 256 ...
+        mid = 0.5 * (lo + hi)
+        above = _mp_cdf_theta(mid, gamma) > target
+        lo = np.where(above, mid, lo)
+        hi = np.where(above, hi, mid)
+    # ... then Newton in theta, dF_c/dtheta = -(r sin theta)^2 / (2 pi gamma s), kept inside the
+    # bracket (a step leaving it bisects), until |F_c(theta) - target| is at rounding (8 ulp of the
+    # continuous mass) everywhere, or the bracket is below 4 ulp of pi
+    theta = 0.5 * (lo + hi)
+    m, r = 1.0 + gamma, 2.0 * math.sqrt(gamma)
+    tiny = 8.0 * np.finfo(float).eps * total
+    act = np.arange(nc)                     # quantiles still moving (near the edges F_c ~ (pi - theta)^3
+    for _ in range(200):                    # and Newton is only linear: they alone are iterated on)
+        th, l, h, tg = theta[act], lo[act], hi[act], target[act]
+        g = _mp_cdf_theta(th, gamma) - tg
+        keep = (np.abs(g) > tiny) & (h - l > 4.0 * np.finfo(float).eps * math.pi)
+        if not keep.any():
+            break
+        act, th, l, h, g = act[keep], th[keep], l[keep], h[keep], g[keep]
+        above = g > 0.0
+        l = np.where(above, th, l)
+        h = np.where(above, h, th)
+        slope = -(r * np.sin(th)) ** 2 / (2.0 * math.pi * gamma * np.maximum(m + r * np.cos(th), 1e-300))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            new = th - g / slope
+        theta[act] = np.where((new > l) & (new < h), new, 0.5 * (l + h))
+        lo[act], hi[act] = l, h
+    out[n0:] = np.maximum(1.0 + gamma + 2.0 * math.sqrt(gamma) * np.cos(theta), 0.0)  # ascending
+    return out
+
+
+# ---------------------------------------------------------------------------
+# RF spectra in the GCM convention
+# ---------------------------------------------------------------------------
+def _coefficients(activation):
+    act = get_activation(activation)
+    mu0, mu1, mus = (float(c) for c in act.coefficients())
+    return act, mu0, mu1, mus
+
+
+def rf_modes(n_modes: int, N_over_d: float) -> int:
+    """The number of modes :func:`rf_spectra` uses for ``n_modes`` requested.
+
+    ``n_modes`` itself for ``N/d <= 1``; for ``N/d = a/b > 1`` a ratio of
+    integers (``a <= n_modes``, found by continued fractions to rounding) the
+    next multiple of ``a``, so that the zero modes (fraction ``1 - b/a``) are a
+    whole number; otherwise ``n_modes``.
+    """
+    n_modes = check_int("n_modes", n_modes, low=1)
+    gamma = check_real("N_over_d", N_over_d, low=0.0, low_open=True)
+    return _atom_count(n_modes, gamma)[0]
+
+
+def rf_spectra(activation, N_over_d: float, *, rho: float = 1.0, n_modes: int = 4096):
+    """Spectral arrays ``(omega, theta2, rho_perp)`` of random features, without sampling ``F``.
+
+    Parameters
+    ----------
+    activation : str, Activation or callable
+        ``sigma``; its ``(mu0, mu1, mu_star)`` come from
+        :meth:`lmech.blocks.activations.Activation.coefficients` (closed form
+        or adaptive quadrature).  ``mu_star > 0`` is needed when ``N > d``
+        (else ``N - d`` student modes have ``omega = 0``).
+    N_over_d : float
+        ``N / d > 0`` (Mei & Montanari's ``psi1``).
+    rho : float
+        Teacher second moment ``|theta0|^2 / d > 0``.
+    n_modes : int
+        Number of quadrature modes ``p`` (rounded up by :func:`rf_modes` so
+        that the atom of zero eigenvalues is whole when ``N/d > 1``).
+
+    Returns
+    -------
+    omega, theta2 : ndarray (p,)
+        ``omega_i = mu1^2 s_i + mu_star^2`` (decreasing) and ``theta2_i =
+        (N/d) rho mu1^2 s_i / omega_i^2``, ``s_i`` the Marchenko–Pastur
+        midpoint quantiles.
+    rho_perp : float
+        ``rho - (1/p) sum_i omega_i theta2_i``.
+
+    Notes
+    -----
+    See the module docstring for the Gaussian equivalence, the averaging of
+    the teacher's projections (exact at the level of the RS equations) and
+    the ``mu0`` mode (dropped: ``O(1/p)``).  Accuracy of the traces of the RS
+    equations: ``O(p^(-5/3))`` (whole atom), ``O(1/p)`` otherwise.  Measured
+    against Mei & Montanari's closed form (ridge, relu/tanh/erf, ``N/d`` in
+    [0.5, 3], ``n/d`` in [0.4, 3], ``lambda_MM`` in [1e-3, 0.3]): relative
+    error at most ``3e-5`` at ``p = 1024``, ``3e-6`` at the default ``p =
+    4096``, ``3e-7`` at ``p = 16384``, falling as ``p^(-5/3)``
+    (tests/test_replica_gcm_rf.py).
+    """
+    gamma = check_real("N_over_d", N_over_d, low=0.0, low_open=True)
+    rho = check_real("rho", rho, low=0.0, low_open=True)
+    n_modes = check_int("n_modes", n_modes, low=2, high=10**8)
+    act, mu0, mu1, mus = _coefficients(activation)
+    if mus <= 0.0 and gamma >= 1.0:
+        raise ValueError(f"activation: mu_star = 0 (a linear activation, {act!r}) with N_over_d = {gamma} >= 1 "
+                         "gives student modes of zero variance (omega = 0); use N_over_d < 1 or a "
+                         "nonlinear activation")
+    if mu1 == 0.0 and mus == 0.0:
+        raise ValueError(f"activation: mu1 = mu_star = 0 ({act!r}): the features are constant")
+    n, n0 = _atom_count(n_modes, gamma)
+    s = _mp_quantiles(n, n0, gamma)[::-1]
+    omega = mu1 * mu1 * s + mus * mus
+    theta2 = gamma * rho * mu1 * mu1 * s / (omega * omega)
+    rho_perp = max(rho - float(np.mean(omega * theta2)), 0.0)
+    return np.ascontiguousarray(omega), np.ascontiguousarray(theta2), rho_perp
+
+
+# ---------------------------------------------------------------------------
+# the model and the constructor
+# ---------------------------------------------------------------------------
+@register_model("replica.RandomFeatures")
+@dataclass(frozen=True)
+class RandomFeatures(Model):
+    """Random-features regression or classification (Mei & Montanari 2022; Gerace et al. 2020).
+
+    Parameters
+    ----------
+    activation : str or Activation
+        Feature map ``sigma`` (a block of :mod:`lmech.blocks.activations`).
+    N_over_d : float
+        Features per input dimension ``N / d`` (MM's ``psi1``).
+    rho : float
+        Teacher second moment ``|theta0|^2 / d``.
+    loss, reg, channel
+        As :class:`replica.GaussianCovariateModel` (default: square loss,
+        ``reg = 1``, linear channel without noise).
+    n_modes : int
+        Quadrature modes ``p`` of the spectral form (:func:`rf_spectra`).
+
+    Notes
+    -----
+    :meth:`gcm` is the Gaussian covariate model of the Gaussian-equivalent
+    features (see the module docstring); ``alpha = n / N`` is given to the
+    solver.  :mod:`validation.gcm` simulates the real feature map at finite
+    ``N`` for this model.
+    """
+
+    activation: Activation = param("tanh", type=(str, Activation), spec=False,
+                                   help="feature activation sigma (lmech.blocks.activations)")
+    N_over_d: float = param(2.0, low=0.0, low_open=True, help="N / d, features per input dimension")
+    rho: float = param(1.0, low=0.0, low_open=True, help="teacher second moment |theta0|^2 / d")
+    loss: Loss = param(None, type=(str, Loss), spec=False, help="training loss (default square)")
+    reg: float = param(1.0, low=0.0, help="L2 strength lambda (penalty lambda |w|^2 / 2)")
+    channel: Channel = param(None, type=(str, Channel), spec=False,
+                             help="teacher channel (default linear with delta = 0)")
+    n_modes: int = param(4096, low=2, high=10**8, help="quadrature modes p of the spectral form")
+
+    def check(self):
+        if not isinstance(self.activation, Activation):
+            try:
+                object.__setattr__(self, "activation", get_activation(self.activation))
+            except ValueError as exc:
+                raise ValueError(f"activation: {exc}") from None
+        if self.loss is None or isinstance(self.loss, str):
+            object.__setattr__(self, "loss", resolve_block("loss", self.loss, get_loss, "square"))
+        if self.channel is None:
+            object.__setattr__(self, "channel", get_channel("linear", delta=0.0))
+        elif isinstance(self.channel, str):
+            object.__setattr__(self, "channel", resolve_block("channel", self.channel, get_channel, "linear"))
+        if not isinstance(self.loss, Loss):
+            raise ValueError(f"loss must be a loss of lmech.blocks.losses, got {self.loss!r}")
+        if isinstance(self.channel, Linear):
+            if not self.loss.regression:
+                raise ValueError("loss: a linear teacher channel needs a regression loss (square, huber, ...)")
+        elif not isinstance(self.channel, SignFamily):
+            raise ValueError(f"channel must be linear or a sign family (sign, label-flip, probit), "
+                             f"got {self.channel!r}")
+        _, _, mu1, mus = _coefficients(self.activation)
+        if mus <= 0.0 and self.N_over_d >= 1.0:
+            raise ValueError(f"activation: mu_star = 0 (a linear activation) with N_over_d = {self.N_over_d} "
+                             ">= 1 gives student modes of zero variance; use N_over_d < 1 or a nonlinear "
+                             "activation")
+
+    def coefficients(self) -> tuple:
+        """``(mu0, mu1, mu_star)`` of the activation."""
+        return _coefficients(self.activation)[1:]
+
+    def spectra(self):
+        """``(omega, theta2, rho_perp)`` of :func:`rf_spectra`."""
+        return rf_spectra(self.activation, self.N_over_d, rho=self.rho, n_modes=self.n_modes)
+
+    def gcm(self) -> GaussianCovariateModel:
+        """The Gaussian covariate model of the Gaussian-equivalent features."""
+        omega, theta2, rho_perp = self.spectra()
+        return GaussianCovariateModel(omega=omega, theta2=theta2, rho_perp=rho_perp, loss=self.loss,
+                                      reg=self.reg, channel=self.channel)
+
+    def conventions(self) -> dict:
+        mu0, mu1, mus = self.coefficients()
+        return dict(RF_CONVENTIONS, coefficients=f"mu0 = {mu0!r}, mu1 = {mu1!r}, mu_star = {mus!r}")
+
+
+def random_features(activation, N_over_d: float, *, rho: float = 1.0, loss=None, reg: float = 1.0,
+                    channel=None, n_modes: int = 4096) -> GaussianCovariateModel:
+    """The :class:`replica.GaussianCovariateModel` of random features ``sigma(F x / sqrt d)``.
+
+    Shorthand for ``RandomFeatures(...).gcm()``; see :func:`rf_spectra` for the
+    spectral arrays and the module docstring for the conventions.  The
+    solvers take ``alpha = n / N``.
+
+    Examples
+    --------
+    >>> import replica
+    >>> m = replica.random_features("relu", N_over_d=2.0, reg=1e-3)
+    >>> m.p
+    4096
+    """
+    return RandomFeatures(activation=activation, N_over_d=N_over_d, rho=rho, loss=loss, reg=reg,
+                          channel=channel, n_modes=n_modes).gcm()
+
+
+def gaussian_equivalent(activation, F, *, include_mean: bool = True):
+    """``(Psi, Omega, Phi)``: the Gaussian-equivalent covariances of ``sigma(F x / sqrt d)`` for a given ``F``.
+
+    Parameters
+    ----------
+    activation : str, Activation or callable
+    F : array (N, d)
+        Feature matrix.
+    include_mean : bool
+        Add ``mu0^2 1 1^T`` to ``Omega`` (the second-moment matrix); without it
+        ``Omega`` is the covariance.
+
+    Returns
+    -------
+    Psi : (d, d) identity, Omega : (N, N), Phi : (d, N)
+        ``Omega = [mu0^2 1 1^T] + mu1^2 F F^T / d + mu_star^2 I``,
+        ``Phi = mu1 F^T / sqrt d`` (Gaussian equivalence, Goldt et al. 2020), for
+        :meth:`replica.GaussianCovariateModel.from_matrices` with the teacher
+        ``theta0`` on ``x``.  Uses the coefficients at unit pre-activation
+        variance (rows of ``F`` of norm ``sqrt d`` on average).
+    """
+    F = check_array("F", F, ndim=2)
+    N, d = F.shape
+    _, mu0, mu1, mus = _coefficients(activation)
+    Omega = (mu1 * mu1 / d) * (F @ F.T) + mus * mus * np.eye(N)
+    if include_mean:
+        Omega += mu0 * mu0
+    return np.eye(d), Omega, (mu1 / math.sqrt(d)) * F.T
+
+
+# ---------------------------------------------------------------------------
+# Mei & Montanari's closed form (ridge, lambda > 0)
+# ---------------------------------------------------------------------------
+def mei_montanari_risk(psi1: float, psi2: float, lam: float, mu1: float, mu_star: float, *,
+                       F1: float = 1.0, tau: float = 0.0, F_star: float = 0.0) -> dict:
+    """Asymptotic test error of random-features ridge regression (Mei & Montanari, CPAM 75, 667 (2022)).
+
+    Their Definition 1 and Theorem 1, in their variables: ``psi1 = N/d``,
+    ``psi2 = n/d``, ridge ``lam`` of the objective ``(1/n) sum_i (y_i - sum_j
+    a_j sigma(<theta_j, x_i>/sqrt d))^2 + (N lam / d) |a|^2`` (this package's
+    ``reg`` is ``psi2 lam``: see :data:`RF_CONVENTIONS`), ``zeta = mu1 /
+    mu_star``, ``lambda_bar = lam / mu_star^2``.  With ``xi = i (psi1 psi2
+    lambda_bar)^(1/2)``, ``nu1, nu2`` solve ``nu1 = psi1 (-xi - nu2 -
+    zeta^2 nu2 / (1 - zeta^2 nu1 nu2))^(-1)`` (and 1 <-> 2) in the upper half
+    plane; on the imaginary axis ``nu_k = i a_k``, ``a_k > 0``, and the pair
+    reduces to one monotone equation in ``P = a1 a2`` (solved by Brent's
+    method to rounding)::
+
+        s^2 P = (psi1 - g(P)) (psi2 - g(P)),  g(P) = P + zeta^2 P / (1 + zeta^2 P),  s^2 = psi1 psi2 lambda_bar,
+
+    ``chi = nu1 nu2 = -P``; then ``B = E1/E0``, ``V = E2/E0`` with the
+    polynomials ``E0, E1, E2`` of Definition 1 and
+
+        R = F1^2 B + (tau^2 + F_star^2) V + F_star^2.
+
+    Parameters
+    ----------
+    psi1, psi2, lam : float
+        ``> 0``.
+    mu1, mu_star : float
+        Activation coefficients, ``mu_star > 0``.
+    F1, tau, F_star : float
+        Norm of the linear part of the target (``F1^2 = rho``), label-noise
+        standard deviation, norm of the nonlinear part (``>= 0``).
+
+    Returns
+    -------
+    dict
+        ``risk`` (``R``: the excess test error ``E (f_d(x) - f_hat(x))^2``),
+        ``bias`` (``B``), ``variance`` (``V``), ``chi``, ``nu1``, ``nu2`` (the
+        imaginary parts ``a1, a2``).
+    """
+    psi1 = check_real("psi1", psi1, low=0.0, low_open=True)
+    psi2 = check_real("psi2", psi2, low=0.0, low_open=True)
+    lam = check_real("lam", lam, low=0.0, low_open=True)
+    mu1 = check_real("mu1", mu1)
+    mu_star = check_real("mu_star", mu_star, low=0.0, low_open=True)
+    F1 = check_real("F1", F1, low=0.0)
+    tau = check_real("tau", tau, low=0.0)
+    F_star = check_real("F_star", F_star, low=0.0)
+    z2 = (mu1 / mu_star) ** 2
+    s2 = psi1 * psi2 * lam / mu_star ** 2
+    mpsi = min(psi1, psi2)
+
+    def g(P):
+        return P + z2 * P / (1.0 + z2 * P)
+
+    # g increases from 0: the root lies where both factors are positive, P < g^-1(min psi)
+    if z2 > 0.0:
+        c = 1.0 + z2 - mpsi * z2
+        P_max = (-c + math.sqrt(c * c + 4.0 * z2 * mpsi)) / (2.0 * z2)
+    else:
+        P_max = mpsi
+
+    def h(P):
+        return s2 * P - (psi1 - g(P)) * (psi2 - g(P))
+
+    P = brentq(h, 0.0, P_max, xtol=1e-300, rtol=4 * np.finfo(float).eps, maxiter=500)
+    a1 = (psi1 - g(P)) / math.sqrt(s2)
+    a2 = (psi2 - g(P)) / math.sqrt(s2)
+    chi = -P
+    z, p1, p2 = z2, psi1, psi2     # z = zeta^2 below: zeta^(2k) = z^k
+    E0 = (-chi ** 5 * z ** 3 + 3 * chi ** 4 * z ** 2 + (p1 * p2 - p2 - p1 + 1) * chi ** 3 * z ** 3
+          - 2 * chi ** 3 * z ** 2 - 3 * chi ** 3 * z + (p1 + p2 - 3 * p1 * p2 + 1) * chi ** 2 * z ** 2
+          + 2 * chi ** 2 * z + chi ** 2 + 3 * p1 * p2 * chi * z - p1 * p2)
+    E1 = p2 * chi ** 3 * z ** 2 - p2 * chi ** 2 * z + p1 * p2 * chi * z - p1 * p2
+    E2 = (chi ** 5 * z ** 3 - 3 * chi ** 4 * z ** 2 + (p1 - 1) * chi ** 3 * z ** 3 + 2 * chi ** 3 * z ** 2
+          + 3 * chi ** 3 * z + (-p1 - 1) * chi ** 2 * z ** 2 - 2 * chi ** 2 * z - chi ** 2)
+    B, V = E1 / E0, E2 / E0
+    return {"risk": F1 ** 2 * B + (tau ** 2 + F_star ** 2) * V + F_star ** 2, "bias": B, "variance": V,
+            "chi": chi, "nu1": a1, "nu2": a2}
