@@ -1,0 +1,727 @@
+"""Power-law random features (PLRF): deterministic equivalent and exact one-pass SGD risk.
+
+The model of Paquette, Paquette, Xiao & Pennington, "4+3 phases of
+compute-optimal neural scaling laws", NeurIPS 2024 (arXiv:2405.15074), Sec. 2:
+data ``x in R^v`` with independent coordinates ``x_j ~ N(0, sigma_j)``,
+``sigma_j = j^(-2 alpha)`` (``D = diag(sigma)``), target ``y = <x, b>`` with
+``b_j = j^(-beta)``, model ``f(x) = <W^T x, theta>`` with ``W`` a ``v x d``
+matrix of independent ``N(0, 1/d)`` entries, loss
+``P(theta) = (1/2) E[(f(x) - y)^2]``, one-pass SGD on ``theta`` from
+``theta_0 = 0`` with batch ``B`` and constant learning rate ``gamma``.
+
+Reduction (exact).  The features ``z = W^T x ~ N(0, K)``, ``K = W^T D W``,
+and the residual ``y - <z, theta*>`` of the best ``theta* = K^(-1) W^T D b``
+is Gaussian and independent of ``z``: SGD on PLRF *is* one-pass SGD on least
+squares with covariance ``K``, teacher ``theta*`` and label noise of variance
+``2 P*``, ``P* = min P`` (the capacity term ``F_0`` of the paper).  For
+Gaussian data the expected squared error per eigenmode of ``K``,
+``c_i = E <u_i, theta - theta*>^2``, obeys the closed recursion (Isserlis)
+
+    c_i(t+1) = [(1 - gamma l_i)^2 + gamma^2 l_i^2 / B] c_i(t)
+               + (gamma^2 / B) l_i (sum_k l_k c_k(t) + 2 P*),
+
+    P(t) = P* + (1/2) sum_k l_k c_k(t),                       c_i(0) = <u_i, theta*>^2,
+
+so the risk depends on ``K`` only through two measures: the spectral measure
+(eigenvalues ``l_i``) and the *forcing* measure ``sum_i l_i c_i(0) delta_{l_i}``
+(the paper's ``rho`` weights times ``l``).
+
+Deterministic equivalent.  With ``m(z)`` the solution of the paper's
+fixed-point equation for the resolvent of ``K`` (arXiv:2405.15074, eq. (9):
+``m = 1 - (1/d) sum_j sigma_j m / (sigma_j m - z)``), ``y = z/m`` inverts the
+Silverstein--Choi map ``z = X(y) = y (1 - (1/d) sum_j sigma_j/(sigma_j - y))``
+(Silverstein & Choi 1995, J. Multivariate Anal. 54, 295), and
+
+* ``(1/d) tr (K - z)^(-1) ~ -1/y(z)``: counting density ``d Im y / (pi |y|^2)``;
+* ``sum_i l_i c_i(0) / (l_i - z) ~ (1/z) sum_j sigma_j^2 b_j^2 (1/(sigma_j - y) - 1/(sigma_j + 1/kappa))``:
+  forcing density ``(Im y / (pi x)) sum_j sigma_j^2 b_j^2 / |sigma_j - y|^2``;
+* ``2 P* ~ sum_j sigma_j b_j^2 / (1 + kappa sigma_j)`` with ``d = sum_j kappa sigma_j/(1 + kappa sigma_j)``.
+
+The support is found exactly: its edges are the critical values of ``X`` on
+the real line (Silverstein & Choi, Thm 4.1/4.2).  Each interval
+``(sigma_{j+1}, sigma_j)`` in which ``X`` increases gives a gap; the bands
+between gaps hold an exact integer number of eigenvalues (one each for the
+isolated top eigenvalues, the "pure point" part of the paper; the rest in
+the bulk, the paper's "absolutely continuous" part).  Densities are integrated
+band by band with adaptive composite Gauss--Legendre rules in a variable that
+removes the square-root edges and follows the power-law scale
+(``x = a (b/a)^((1 - cos pi t)/2)``), with ``y(x)`` by Newton from the edge
+expansions and continuation.  The exact band counts, the exact trace
+``sum_j sigma_j`` and the exact forcing total ``sum_j sigma_j b_j^2 - 2 P*``
+are the quadrature's error checks.
+
+The risk is then the recursion above on the quadrature nodes of the two
+measures (a node carries a count weight and a forcing weight), solved exactly
+at any step count by diagonalising the symmetric diagonal-plus-rank-one
+transfer matrix; the Volterra kernel norm ``sum_k (gamma^2/B) n_k l_k^2/(1 - a_k)``
+below 1 is the stability condition.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from lmech.checks import check_array, check_int, check_real
+from lmech.result import Result, register_result
+from lmech.spec import Model, param, register_model
+from lmech.status import Status
+
+from . import _plrf_kernels as _k
+
+__all__ = ["PLRF", "PLRFSpectrum", "PLRFRisk", "spectrum", "risk_curve", "stieltjes",
+           "irreducible_risk", "learning_rate", "CONVENTIONS"]
+
+#: The conventions every PLRF result records.
+CONVENTIONS = {
+    "data": "x_j ~ N(0, j^(-2 alpha)), j = 1..v; target y = <x, b>, b_j = j^(-beta)",
+    "features": "W in R^(v x d), entries N(0, 1/d); f(x) = <W^T x, theta>; K = W^T D W",
+    "loss": "P(theta) = (1/2) E[(f(x) - y)^2] (Paquette et al. 2024, eq. (2))",
+    "time": "SGD steps t (each uses B fresh samples); theta_0 = 0",
+    "lr": "theta <- theta - (gamma / B) sum_b z_b (<z_b, theta> - y_b); gamma = lr, or "
+          "lr_scale * B / sum_j j^(-2 alpha) when lr = 0",
+    "flops": "f = B d t (one sample costs d)",
+}
+
+
+@register_model("odes.PLRF")
+@dataclass(frozen=True)
+class PLRF(Model):
+    """Power-law random features trained by one-pass SGD (Paquette et al. 2024, Sec. 2).
+
+    Parameters
+    ----------
+    alpha : float
+        Data complexity: ``sigma_j = j^(-2 alpha)``.
+    beta : float
+        Target complexity: ``b_j = j^(-beta)``.
+    d : int
+        Number of random features (parameters).
+    v : int
+        Input dimension (``v > d``: ``K`` is then invertible).
+    batch : int
+        SGD batch size ``B``.
+    lr : float
+        Learning rate ``gamma``; 0 (default) means ``lr_scale * B / tr K``.
+    lr_scale : float
+        With ``lr = 0``: ``gamma = lr_scale * B / sum_j sigma_j`` (``E tr K = sum_j
+        sigma_j``), which puts the Volterra kernel norm near ``lr_scale / 2``.
+    """
+
+    alpha: float = param(1.0, low=0.0, high=10.0, low_open=True, help="data exponent: sigma_j = j^(-2 alpha)")
+    beta: float = param(0.7, low=-10.0, high=10.0, help="target exponent: b_j = j^(-beta)")
+    d: int = param(1000, low=2, help="number of random features")
+    v: int = param(4000, low=3, help="input dimension (v > d)")
+    batch: int = param(1, low=1, help="SGD batch size B")
+    lr: float = param(0.0, low=0.0, help="learning rate gamma; 0: lr_scale * B / tr K")
+    lr_scale: float = param(0.5, low=0.0, high=4.0, low_open=True,
+                            help="gamma = lr_scale * B / sum_j j^(-2 alpha) when lr = 0")
+
+    def check(self):
+        if self.v <= self.d:
+            raise ValueError(f"v must be > d (K = W^T D W invertible), got v={self.v}, d={self.d}")
+
+    # -- population -------------------------------------------------------
+    def sigma(self) -> np.ndarray:
+        """Population eigenvalues ``j^(-2 alpha)``, ``j = 1..v`` (decreasing)."""
+        return np.arange(1, self.v + 1, dtype=np.float64) ** (-2.0 * self.alpha)
+
+    def b2(self) -> np.ndarray:
+        """Squared target coefficients ``j^(-2 beta)``."""
+        return np.arange(1, self.v + 1, dtype=np.float64) ** (-2.0 * self.beta)
+
+
+def learning_rate(model: PLRF) -> float:
+    """The learning rate ``gamma`` of ``model`` (``lr``, or ``lr_scale * B / sum_j sigma_j``)."""
+    if model.lr > 0:
+        return float(model.lr)
+    return float(model.lr_scale * model.batch / model.sigma().sum())
+
+
+def _kappa(sig: np.ndarray, d: float) -> float:
+    """``kappa`` with ``sum_j kappa sigma_j / (1 + kappa sigma_j) = d`` (``v > d``): ``-1/y(0)``."""
+    # h(log kappa) increasing from 0 to v; Newton in log kappa, bracketed
+    lo, hi = -800.0, 800.0
+    u = math.log(d / sig.sum())
+    for _ in range(200):
+        k = math.exp(u)
+        r = k * sig / (1.0 + k * sig)
+        h = r.sum() - d
+        if h > 0:
+            hi = u
+        else:
+            lo = u
+        dh = (r * (1.0 - r)).sum()
+        un = u - h / dh if dh > 0 else 0.5 * (lo + hi)
+        if not (lo < un < hi):
+            un = 0.5 * (lo + hi)
+        if abs(un - u) < 1e-15 * max(1.0, abs(u)):
+            u = un
+            break
+        u = un
+    return math.exp(u)
+
+
+def irreducible_risk(model: PLRF) -> float:
+    """Deterministic equivalent of ``P* = min_theta P`` (the paper's ``F_0`` level).
+
+    ``2 P* = sum_j sigma_j b_j^2 / (1 + kappa sigma_j)`` with
+    ``d = sum_j kappa sigma_j / (1 + kappa sigma_j)``.
+    """
+    sig = model.sigma()
+    kap = _kappa(sig, float(model.d))
+    return 0.5 * float((sig * model.b2() / (1.0 + kap * sig)).sum())
+
+
+def stieltjes(model: PLRF, z, *, tol: float = 1e-13) -> np.ndarray:
+    """Deterministic equivalent of ``(1/d) tr (K - z)^(-1)`` at complex ``z`` off the support.
+
+    ``-1/y(z)`` with ``X(y) = z``, ``Im y > 0`` for ``Im z > 0`` (conjugate
+    below), found by Newton continued from ``|z|`` large, where ``y ~ z``.
+    """
+    zz = np.atleast_1d(np.asarray(z, dtype=np.complex128))
+    if not np.all(np.isfinite(zz)):
+        raise ValueError("z must be finite")
+    if np.any(zz.imag == 0):
+        raise ValueError("z must have a nonzero imaginary part")
+    sig = model.sigma()
+    d = float(model.d)
+    cuts, P, _Q = _k.tail_tables(sig, model.b2())
+    out = np.empty(zz.shape, dtype=np.complex128)
+    for i, zi in enumerate(zz):
+        w = zi if zi.imag > 0 else zi.conjugate()
+        # continuation in the radius from |w| large (y ~ w) down to w
+        scale = max(abs(w), 10.0 * sig.sum())
+        path = [w * s for s in np.geomspace(scale / abs(w), 1.0, 40)] if scale > abs(w) else [w]
+        y = complex(path[0])
+        for p in path:
+            y = _newton_z(p, y, sig, d, cuts, P, tol)
+        s = -1.0 / y
+        out[i] = s if zi.imag > 0 else s.conjugate()
+    return out.reshape(np.shape(z)) if np.ndim(z) else out[0]
+
+
+def _newton_z(z, y0, sig, d, cuts, P, tol):
+    y = y0
+    for _ in range(200):
+        f, fp = _k.x_complex(y, sig, d, cuts, P)
+        step = (f - z) / fp
+        if abs(step) > 0.5 * abs(y):
+            step *= 0.5 * abs(y) / abs(step)
+        y = y - step
+        if abs(step) <= tol * abs(y):
+            break
+    return y
+
+
+# ---------------------------------------------------------------------------
+# the spectrum: bands, quadrature nodes
+# ---------------------------------------------------------------------------
+
+_GL_X, _GL_W = np.polynomial.legendre.leggauss(8)
+
+
+@register_result("odes.PLRFSpectrum")
+class PLRFSpectrum(Result):
+    """Deterministic equivalent of the spectral and forcing measures of ``K``.
+
+    Arrays: ``x`` (n,) node positions (eigenvalues of ``K``), ``count`` (n,)
+    eigenvalues per node (sums to ``d``), ``forcing`` (n,) forcing weights
+    ``sum_i l_i <u_i, theta*>^2`` per node; ``edges`` (2 n_bands,) band
+    edges ``[a_1, b_1, a_2, ...]`` (increasing), ``band_count`` (n_bands,)
+    exact eigenvalues per band; ``band_of`` (n,) band index of each node.
+    Scalars: ``p_star`` (the irreducible risk ``P*``), ``kappa``,
+    ``trace`` (``sum_j sigma_j``), ``forcing_total`` (exact),
+    ``n_bands``, ``n_isolated`` (bands holding one eigenvalue), ``x_min``,
+    ``x_max``, ``n_eval`` (Newton solves).
+
+    ``error_estimate``: ``count`` (largest error of a band's eigenvalue count,
+    against its exact integer), ``forcing`` (of the forcing total, against
+    its closed form), ``trace`` (of the first moment ``sum count x``, against
+    ``sum_j sigma_j``), all absolute.
+    """
+
+
+class _Tracer:
+    """``y(x)`` on the bands, by Newton from the nearest point already solved."""
+
+    def __init__(self, sig, d, b2, tol):
+        self.sig, self.d, self.b2, self.tol = sig, d, b2, tol
+        self.cuts, self.P, self.Q = _k.tail_tables(sig, b2)
+        self.n_eval = 0
+        self.n_fail = 0
+
+    def solve(self, x, guesses):
+        best = None
+        for g in guesses:
+            y, _it, res = _k.solve_y(x, g, self.sig, self.d, self.cuts, self.P, self.tol, 60)
+            self.n_eval += 1
+            if res <= self.tol and y.imag > 1e-12 * abs(y):
+                return y
+            if best is None or res < best[1]:
+                best = (y, res)
+        return None
+
+    def band(self, a, b, ya, yb, fa2, fb2, rtol, min_panels, max_nodes, count=None, below=0.0, total=None):
+        """Adaptive composite 8-point Gauss--Legendre over one band.
+
+        ``fa2 = X''(ya)``, ``fb2 = X''(yb)`` (edge expansions
+        ``y = y_e + i sqrt(2 |x - e| / |X''|)``).  Returns nodes ``x``, count
+        and forcing weights, the integrals' error estimate, success.
+        """
+        la, L = math.log(a), math.log(b / a)
+
+        def xt(t):
+            return np.exp(la + L * 0.5 * (1.0 - np.cos(np.pi * t)))
+
+        def dxdt(t, x):
+            return x * L * 0.5 * np.pi * np.sin(np.pi * t)
+
+        known_x = []
+        known_y = []
+
+        def edge_guess(x):
+            ga = ya + 1j * math.sqrt(2.0 * abs(x - a) / abs(fa2))
+            gb = yb + 1j * math.sqrt(2.0 * abs(b - x) / abs(fb2))
+            return (ga, gb) if abs(x - a) < abs(b - x) else (gb, ga)
+
+        def eval_panel(t0, t1):
+            ts = t0 + (t1 - t0) * 0.5 * (_GL_X + 1.0)
+            xs = xt(ts)
+            w = (t1 - t0) * 0.5 * _GL_W * dxdt(ts, xs)
+            fk = np.empty(8)
+            ff = np.empty(8)
+            for i, x in enumerate(xs):
+                guesses = list(edge_guess(x))
+                if known_x:
+                    j = int(np.argmin(np.abs(np.log(np.asarray(known_x) / x))))
+                    guesses.insert(0, known_y[j])
+                y = self.solve(x, guesses)
+                if y is None:
+                    # continuation from the nearest solved point (or the nearer edge)
+                    y = self._continue(x, known_x, known_y, a, b, ya, yb, fa2, fb2)
+                    if y is None:
+                        return None
+                known_x.append(x)
+                known_y.append(y)
+                fk[i], ff[i] = _k.band_values(y, x, self.sig, self.d, self.b2, self.cuts, self.Q)
+            return xs, w * fk, w * ff
+
+        def integrals(p):
+            xs, ck, cf = p
+            return np.array([ck.sum(), cf.sum(), (xs * ck).sum()])
+
+        cum = {0.0: 0.0, 1.0: float(total) if total is not None else math.nan}
+
+        def exact(t):
+            # eigenvalues in [a, x(t)], from the closed-form counting function
+            if t not in cum:
+                x = float(xt(t))
+                j = int(np.argmin(np.abs(np.log(np.asarray(known_x) / x)))) if known_x else None
+                guesses = ([known_y[j]] if j is not None else []) + list(edge_guess(x))
+                y = self.solve(x, guesses)
+                if y is None:
+                    y = self._continue(x, known_x, known_y, a, b, ya, yb, fa2, fb2)
+                if y is None:
+                    return math.nan
+                cum[t] = self.d * _k.count_below(y, x, self.sig, self.d, self.cuts, self.P) - below
+            return cum[t]
+
+        if count is not None and min_panels == 1:
+            # a narrow band of known count: one 8-point rule, accepted when its count error
+            # (the integrands are analytic in t) is within rtol/10
+            one = eval_panel(0.0, 1.0)
+            if one is None:
+                return None
+            val = integrals(one)
+            rel = abs(val[0] - count) / count
+            if rel <= 0.1 * rtol:
+                return one[0], one[1], one[2], rel * np.abs(val), True
+        panels = []   # heap of (-err, t0, t1, parent data, children data)
+        edges = np.linspace(0.0, 1.0, min_panels + 1)
+        ok = True
+        for t0, t1 in zip(edges[:-1], edges[1:]):
+            item = self._split(eval_panel, integrals, exact, t0, t1)
+            if item is None:
+                return None
+            panels.append(item)
+        total = sum(it[0] for it in panels)
+        scale = np.abs(total) + 1e-300
+        heap = [(-float(np.max(it[1] / scale)), k) for k, it in enumerate(panels)]
+        heapq.heapify(heap)
+        n_nodes = 16 * len(panels)
+        while True:
+            err = sum(it[1] for it in panels)
+            if np.all(err <= rtol * scale):
+                break
+            if n_nodes + 16 > max_nodes:
+                ok = False
+                break
+            _, k = heapq.heappop(heap)
+            val, e, t0, t1, data = panels[k]
+            tm = 0.5 * (t0 + t1)
+            left = self._split(eval_panel, integrals, exact, t0, tm)
+            right = self._split(eval_panel, integrals, exact, tm, t1)
+            if left is None or right is None:
+                return None
+            panels[k] = left
+            panels.append(right)
+            heapq.heappush(heap, (-float(np.max(left[1] / scale)), k))
+            heapq.heappush(heap, (-float(np.max(right[1] / scale)), len(panels) - 1))
+            n_nodes += 16
+        err = sum(it[1] for it in panels)
+        xs = np.concatenate([np.concatenate([it[4][0][0], it[4][1][0]]) for it in panels])
+        ck = np.concatenate([np.concatenate([it[4][0][1], it[4][1][1]]) for it in panels])
+        cf = np.concatenate([np.concatenate([it[4][0][2], it[4][1][2]]) for it in panels])
+        order = np.argsort(xs)
+        return xs[order], ck[order], cf[order], err, ok
+
+    @staticmethod
+    def _split(eval_panel, integrals, exact, t0, t1):
+        """One panel: 8 nodes on it and 8 on each half; value = the halves'; error = |difference|,
+        and for the count at least its distance to the exact count (closed-form counting function)."""
+        tm = 0.5 * (t0 + t1)
+        whole = eval_panel(t0, t1)
+        left = eval_panel(t0, tm)
+        right = eval_panel(tm, t1)
+        if whole is None or left is None or right is None:
+            return None
+        fine = integrals(left) + integrals(right)
+        err = np.abs(fine - integrals(whole))
+        ex = exact(t1) - exact(t0)
+        if not math.isfinite(ex):
+            return None
+        err[0] = max(err[0], abs(fine[0] - ex))
+        return fine, err, t0, t1, (left, right)
+
+    def _continue(self, x, known_x, known_y, a, b, ya, yb, fa2, fb2):
+        if known_x:
+            j = int(np.argmin(np.abs(np.log(np.asarray(known_x) / x))))
+            x0, y0 = known_x[j], known_y[j]
+        else:
+            near_a = abs(x - a) < abs(b - x)
+            e, ye, f2 = (a, ya, fa2) if near_a else (b, yb, fb2)
+            x0 = e + (x - e) * 1e-6
+            y0 = ye + 1j * math.sqrt(2.0 * abs(x0 - e) / abs(f2))
+        y = y0
+        for s in np.geomspace(1e-3, 1.0, 24):
+            xi = x0 * (x / x0) ** s
+            y, _it, res = _k.solve_y(xi, y, self.sig, self.d, self.cuts, self.P, self.tol, 60)
+            self.n_eval += 1
+            if not (res <= self.tol and y.imag > 1e-12 * abs(y)):
+                self.n_fail += 1
+                return None
+        return y
+
+
+def _compress(xs, ck, cf, q):
+    """``q``-node Gauss rule of the discrete counting measure ``(xs, ck)``; forcing weights
+    at its nodes matching the forcing measure's moments ``0..q-1``."""
+    q = min(q, xs.size)
+    m0 = ck.sum()
+    c = xs.mean()
+    s = (xs.max() - xs.min()) / 2 or 1.0
+    u = (xs - c) / s
+    # Stieltjes procedure on the discrete measure
+    p_prev = np.zeros_like(u)
+    p = np.ones_like(u)
+    a_coef, b_coef = [], []
+    nrm_prev = None
+    for k in range(q):
+        nrm = (ck * p * p).sum()
+        a_coef.append((ck * u * p * p).sum() / nrm)
+        if k > 0:
+            b_coef.append(nrm / nrm_prev)
+        p_next = (u - a_coef[-1]) * p - (b_coef[-1] if k > 0 else 0.0) * p_prev
+        p_prev, p, nrm_prev = p, p_next, nrm
+    J = np.diag(a_coef)
+    if q > 1:
+        off = np.sqrt(b_coef)
+        J += np.diag(off, 1) + np.diag(off, -1)
+    nodes, vecs = np.linalg.eigh(J)
+    wk = m0 * vecs[0] ** 2
+    V = np.vander(nodes, q, increasing=True).T
+    mf = np.array([(cf * u ** k).sum() for k in range(q)])
+    wf = np.linalg.solve(V, mf)
+    return c + s * nodes, wk, wf
+
+
+def _represent(quad, band_nodes, bulk_nodes, bulk_group):
+    """Nodes for the risk: per band of the top eigenvalues, a ``band_nodes * count``-node
+    Gauss rule of its counting measure; in the bulk (band 0 when it holds more than one
+    eigenvalue), a ``bulk_nodes``-node rule per group of width ``bulk_group`` in ``log x``.
+    Forcing weights at each rule's nodes match the forcing measure's first moments."""
+    x, c, f, bnd = quad["quad_x"], quad["quad_count"], quad["quad_forcing"], quad["quad_band"]
+    xs, cs, fs, bs = [], [], [], []
+    for k in np.unique(bnd):
+        sel = bnd == k
+        xk, ck, fk = x[sel], c[sel], f[sel]
+        cnt = int(round(ck.sum()))
+        if k == 0 and cnt > 1:
+            lg = np.log(xk)
+            grp = np.floor((lg - lg[0]) / bulk_group).astype(int)
+            for gi in np.unique(grp):
+                gs = grp == gi
+                nx, nc, nf = _compress(xk[gs], ck[gs], fk[gs], bulk_nodes)
+                xs.append(nx), cs.append(nc), fs.append(nf), bs.append(np.full(nx.size, k))
+        else:
+            nx, nc, nf = _compress(xk, ck, fk, band_nodes * max(cnt, 1))
+            xs.append(nx), cs.append(nc), fs.append(nf), bs.append(np.full(nx.size, k))
+    return np.concatenate(xs), np.concatenate(cs), np.concatenate(fs), np.concatenate(bs)
+
+
+def spectrum(model: PLRF, *, rtol: float = 1e-8, band_nodes: int = 2, bulk_nodes: int = 4,
+             bulk_group: float = 0.5, bulk_panels: int = 16,
+             max_nodes: int = 20000, newton_tol: float = 1e-13) -> PLRFSpectrum:
+    """Deterministic equivalent of the spectral and forcing measures of ``K = W^T D W``.
+
+    Parameters
+    ----------
+    model : PLRF
+    rtol : float
+        Relative accuracy of each band's integrals (count, forcing, first
+        moment): adaptive panels are split until the difference between
+        one 8-point Gauss--Legendre rule and two on its halves, summed over
+        the panels, is below ``rtol`` times the band's value.
+    band_nodes : int
+        Nodes kept per eigenvalue of the bands of the top eigenvalues (the
+        Gauss rule of the band's counting measure, with forcing weights
+        matching its first ``band_nodes`` forcing moments).  The bulk keeps
+        is represented by ``bulk_nodes`` nodes per group of width ``bulk_group``
+        in ``log x`` (Gauss rules of the group's counting measure).
+    bulk_nodes : int
+    bulk_group : float
+    bulk_panels : int
+        Initial panels of the bulk band.
+    max_nodes : int
+        Cap on the quadrature nodes per band (``success=False`` when reached).
+    newton_tol : float
+        Relative residual of ``X(y) = x`` at every node.
+
+    Returns
+    -------
+    PLRFSpectrum
+        ``success`` when every band converged and the error estimates lie
+        within ``rtol`` times their values (count: times the band count;
+        ``status`` CONVERGED, or TOLERANCE / MAX_ITER).  The default
+        ``rtol = 1e-8`` gives counts, trace and forcing total to about
+        ``1e-9`` relative (tests check them against the exact values).
+    """
+    if not isinstance(model, PLRF):
+        raise ValueError(f"model must be a PLRF, got {type(model).__name__}")
+    rtol = check_real("rtol", rtol, low=1e-14, high=0.1)
+    band_nodes = check_int("band_nodes", band_nodes, low=1, high=8)
+    bulk_nodes = check_int("bulk_nodes", bulk_nodes, low=1, high=16)
+    bulk_group = check_real("bulk_group", bulk_group, low=0.0, high=10.0, low_open=True)
+    bulk_panels = check_int("bulk_panels", bulk_panels, low=1, high=4096)
+    max_nodes = check_int("max_nodes", max_nodes, low=32)
+    newton_tol = check_real("newton_tol", newton_tol, low=1e-15, high=1e-6)
+    t_start = time.perf_counter()
+    sig = model.sigma()
+    b2 = model.b2()
+    d = float(model.d)
+    trace = float(sig.sum())
+    kap = _kappa(sig, d)
+    p_star = 0.5 * float((sig * b2 / (1.0 + kap * sig)).sum())
+    forcing_total = float((sig * b2).sum()) - 2.0 * p_star
+
+    # intervals (sigma_{j+1}, sigma_j) with j >= jmax hold no gap: 4 sigma_{j+1}^2/Delta_j^2 >= d
+    j = np.arange(1, model.v, dtype=np.float64)
+    ratio = ((j + 1.0) / j) ** (2.0 * model.alpha) - 1.0       # Delta_j / sigma_{j+1}
+    nogap = 4.0 / ratio ** 2 >= d
+    jmax = int(np.argmax(nogap)) if nogap.any() else model.v - 1
+    tracer = _Tracer(sig, d, b2, newton_tol)
+    cuts, P = tracer.cuts, tracer.P
+    y_bot, y_top, gaps = _k.critical_points(sig, d, cuts, P, jmax, 1e-15)
+    t_edges = time.perf_counter()
+
+    # bands, from the bottom: [x(y_bot), x(y_l of the lowest gap)], ..., [x(y_r of the top gap), x(y_top)]
+    gaps = gaps[::-1]                       # largest j (lowest x) first
+    ylist = [y_bot]
+    counts = []
+    prev_j = model.d                        # eigenvalues above the bottom edge: d
+    for jj, yl, yr in gaps:
+        ylist += [yl, yr]
+        counts.append(prev_j - int(jj))
+        prev_j = int(jj)
+    ylist.append(y_top)
+    counts.append(prev_j)
+    ys = np.array(ylist)
+    xe = np.array([_k.x_real(y, sig, d, cuts, P)[0] for y in ys])
+    f2 = np.array([_k.x_real(y, sig, d, cuts, P)[1] for y in ys])
+    qx, qc, qf, qb = [], [], [], []
+    band_err_count = 0.0
+    err_f = 0.0
+    err_m1 = 0.0
+    ok = True
+    failed = False
+    for k, cnt in enumerate(counts):
+        a, b = xe[2 * k], xe[2 * k + 1]
+        ya, yb = ys[2 * k], ys[2 * k + 1]
+        bulk = k == 0 and cnt > 1
+        out = tracer.band(a, b, ya, yb, f2[2 * k], f2[2 * k + 1], rtol,
+                          bulk_panels if bulk else 1, max_nodes, count=None if bulk else cnt,
+                          below=float(sum(counts[:k])), total=float(cnt))
+        if out is None:
+            failed = True
+            break
+        xs, ck, cf, err, band_ok = out
+        ok &= band_ok
+        band_err_count = max(band_err_count, abs(ck.sum() - cnt) + err[0])
+        err_f += err[1]
+        err_m1 += err[2]
+        qx.append(xs)
+        qc.append(ck)
+        qf.append(cf)
+        qb.append(np.full(xs.size, k))
+    t_end = time.perf_counter()
+    if failed:
+        return PLRFSpectrum(success=False, status=Status.NO_SOLUTION,
+                            message=f"Newton for y(x) failed in band {k} of {len(counts)}",
+                            model=model, options=dict(rtol=rtol, band_nodes=band_nodes),
+                            conventions=CONVENTIONS, error_estimate={"count": math.nan,
+                                                                    "forcing": math.nan, "trace": math.nan},
+                            scalars=dict(p_star=p_star, kappa=kap, trace=trace,
+                                         forcing_total=forcing_total))
+    quad = dict(quad_x=np.concatenate(qx), quad_count=np.concatenate(qc),
+                quad_forcing=np.concatenate(qf), quad_band=np.concatenate(qb))
+    x, c, f, bo = _represent(quad, band_nodes, bulk_nodes, bulk_group)
+    err_f = max(err_f, abs(f.sum() - forcing_total))
+    err_m1 = max(err_m1, abs((x * c).sum() - trace))
+    est = {"count": float(band_err_count), "forcing": float(err_f), "trace": float(err_m1)}
+    within = (est["count"] <= rtol * d * 10 and est["forcing"] <= 10 * rtol * max(forcing_total, 1e-300)
+              and est["trace"] <= 10 * rtol * trace)
+    success = bool(ok and within)
+    status = Status.CONVERGED if success else (Status.MAX_ITER if not ok else Status.TOLERANCE)
+    n_iso = sum(1 for cnt in counts[1:] if cnt == 1) + (1 if len(counts) == 1 and counts[0] == 1 else 0)
+    return PLRFSpectrum(
+        success=success, status=status,
+        message=(f"{len(counts)} bands ({n_iso} isolated eigenvalues), {x.size} nodes"
+                 + ("" if success else "; " + ("max_nodes reached" if not ok else "estimates above rtol"))),
+        n_iter=tracer.n_eval, residual=est["count"], model=model,
+        options=dict(rtol=rtol, band_nodes=band_nodes, bulk_nodes=bulk_nodes, bulk_group=bulk_group,
+                     bulk_panels=bulk_panels, max_nodes=max_nodes, newton_tol=newton_tol),
+        conventions=CONVENTIONS,
+        timings={"edges": t_edges - t_start, "bands": t_end - t_edges},
+        arrays=dict(x=x, count=c, forcing=f, edges=xe, band_count=np.array(counts, dtype=np.int64),
+                    band_of=bo, **quad),
+        scalars=dict(p_star=p_star, kappa=kap, trace=trace, forcing_total=forcing_total,
+                     n_bands=len(counts), n_isolated=n_iso, x_min=float(xe[0]), x_max=float(xe[-1]),
+                     n_eval=tracer.n_eval),
+        error_estimate=est)
+
+
+# ---------------------------------------------------------------------------
+# the risk
+# ---------------------------------------------------------------------------
+
+@register_result("odes.PLRFRisk")
+class PLRFRisk(Result):
+    """Expected risk of one-pass SGD on the deterministic equivalent of PLRF.
+
+    Arrays: ``t`` (steps), ``risk`` ``P(t)`` (the paper's ``P``, with the 1/2),
+    ``flops`` (``B d t``).  Scalars: ``lr`` (gamma), ``p_star``,
+    ``risk_inf`` (``P*/(1 - kernel_norm)``), ``kernel_norm`` (the Volterra
+    kernel norm; SGD is stable iff it is below 1), ``n_nodes``.
+    ``error_estimate["risk"]``: the spectrum's forcing error plus the change
+    of the curve on a finer representation (one node more per Gauss rule of
+    :func:`spectrum`'s ``band_nodes`` and ``bulk_nodes``), absolute, largest
+    over ``t``.
+    """
+
+
+def _risk_from_nodes(lam, cnt, frc, p_star, gamma, B, t):
+    """Exact recursion on nodes (count weights ``cnt``, forcing weights ``frc``):
+    returns ``P(t)`` (None if unstable) and the Volterra kernel norm.
+
+    ``E(t+1) = A E(t) + u (w^T E(t) + 2 P*)`` with ``A = diag(1 - eps)``,
+    ``eps = 2 gamma l - gamma^2 l^2 (1 + 1/B)``, ``u = (gamma^2/B) cnt l``, ``w = l``;
+    ``A + u w^T = S (I - (diag(eps) - q q^T)) S^-1`` with ``q = sqrt(u l)``,
+    ``S = diag(sqrt(u / l))``, diagonalised by the secular equation.
+    """
+    order = np.argsort(lam)
+    lam, cnt, frc = lam[order], cnt[order], frc[order]
+    eps = 2.0 * gamma * lam - gamma ** 2 * lam ** 2 * (1.0 + 1.0 / B)
+    u = (gamma ** 2 / B) * cnt * lam
+    if not (np.all(eps > 0) and np.all(np.diff(eps) > 0)):
+        return None, math.inf
+    knorm = float((u * lam / eps).sum())
+    if not knorm < 1:
+        return None, knorm
+    q = np.sqrt(u * lam)
+    nu, V = _k.secular(eps, q)
+    s = np.sqrt(u / lam)
+    e0 = frc / lam
+    einf = (u / eps) * (2.0 * p_star) / (1.0 - knorm)
+    L = V.T @ (s * lam)
+    R = V.T @ ((e0 - einf) / s)
+    out = np.empty(t.size)
+    _k.risk_sum(t, L * R, np.clip(nu, 0.0, 1.0), out)
+    risk = p_star + 0.5 * (lam * einf).sum() + 0.5 * out
+    return risk, knorm
+
+
+def risk_curve(model: PLRF, t, *, spec: PLRFSpectrum | None = None, rtol: float = 1e-8,
+               band_nodes: int = 2, bulk_nodes: int = 4) -> PLRFRisk:
+    """Exact expected risk ``P(t)`` of one-pass SGD on the deterministic equivalent.
+
+    Parameters
+    ----------
+    model : PLRF
+    t : array_like of int
+        Steps (non-negative integers, any order; any size up to ``1e15``).
+    spec : PLRFSpectrum, optional
+        A precomputed :func:`spectrum` of ``model`` (else computed with
+        ``rtol`` and ``band_nodes``).
+
+    Returns
+    -------
+    PLRFRisk
+        ``success=False`` with status DIVERGED when the kernel norm is >= 1
+        (SGD diverges), or when the spectrum failed.
+    """
+    if not isinstance(model, PLRF):
+        raise ValueError(f"model must be a PLRF, got {type(model).__name__}")
+    tt = check_array("t", t, ndim=1, min_size=1)
+    if np.any(tt < 0) or np.any(tt != np.round(tt)) or np.any(tt > 1e15):
+        raise ValueError("t must hold integers in [0, 1e15] (SGD steps)")
+    t0 = time.perf_counter()
+    if spec is None:
+        spec = spectrum(model, rtol=rtol, band_nodes=band_nodes, bulk_nodes=bulk_nodes)
+    elif spec.model != model:
+        raise ValueError("spec: a spectrum of another model")
+    gamma = learning_rate(model)
+    B = float(model.batch)
+    scal = dict(lr=gamma, p_star=spec.p_star, n_nodes=int(spec.x.size) if "x" in spec.arrays else 0)
+    base = dict(model=model, options=dict(rtol=spec.options.get("rtol"), band_nodes=spec.options.get("band_nodes")),
+                conventions=CONVENTIONS)
+    if not spec.success and "x" not in spec.arrays:
+        return PLRFRisk(success=False, status=spec.status, message="spectrum: " + spec.message,
+                        scalars=scal, error_estimate={"risk": math.nan}, **base)
+    risk, knorm = _risk_from_nodes(spec.x, spec.count, spec.forcing, spec.p_star, gamma, B, tt)
+    scal["kernel_norm"] = knorm
+    if risk is None:
+        return PLRFRisk(success=False, status=Status.DIVERGED,
+                        message=f"SGD diverges: Volterra kernel norm {knorm:.6g} >= 1 (lr {gamma:.6g})",
+                        arrays=dict(t=tt, flops=B * model.d * tt), scalars=scal,
+                        error_estimate={"risk": math.nan}, **base)
+    # error: the change of the curve on a finer representation (one node more per rule)
+    o = spec.options
+    coarse = _represent({k: spec.arrays[k] for k in ("quad_x", "quad_count", "quad_forcing", "quad_band")},
+                        o["band_nodes"] + 1, o["bulk_nodes"] + 1, o["bulk_group"])
+    r1, _ = _risk_from_nodes(coarse[0], coarse[1], coarse[2], spec.p_star, gamma, B, tt)
+    err_nodes = float(np.max(np.abs(r1 - risk))) if r1 is not None else math.nan
+    err = spec.error_estimate.get("forcing", math.nan) / 2 + err_nodes
+    scal["risk_inf"] = spec.p_star / (1.0 - knorm)
+    success = bool(spec.success)
+    return PLRFRisk(success=success, status=Status.CONVERGED if success else spec.status,
+                    message="exact recursion on the deterministic equivalent" +
+                            ("" if success else "; spectrum: " + spec.message),
+                    n_iter=spec.n_iter, residual=spec.residual,
+                    timings={"spectrum": sum(spec.timings.values()), "risk": time.perf_counter() - t0},
+                    arrays=dict(t=tt, risk=risk, flops=B * model.d * tt), scalars=scal,
+                    error_estimate={"risk": err}, **base)
