@@ -283,6 +283,46 @@ def band_values(y, x, sig, d, beta2, cuts, Q):
 
 
 @njit(cache=True)
+def solve_nodes(xs, y0, a, b, ya, yb, fa2, fb2, sig, d, b2, cuts, P, Q, tol):
+    """``y(x)`` and the two densities at the points ``xs`` of a band ``[a, b]``.
+
+    Each point starts Newton from the previous point's root (``y0`` for the
+    first), then from the two edge expansions ``y_e + i sqrt(2 |x - e| / |X''(y_e)|)``;
+    a root counts when its residual is below ``tol`` and ``Im y > 1e-12 |y|``
+    (real roots of ``X(y) = x`` inside the support are spurious).
+    Returns ``(ys, fk, ff, n_bad)``: ``n_bad`` points failed (their values unset).
+    """
+    n = xs.size
+    ys = np.empty(n, dtype=np.complex128)
+    fk = np.empty(n)
+    ff = np.empty(n)
+    prev = y0
+    bad = 0
+    for i in range(n):
+        x = xs[i]
+        ga = ya + 1j * math.sqrt(2.0 * abs(x - a) / abs(fa2))
+        gb = yb + 1j * math.sqrt(2.0 * abs(b - x) / abs(fb2))
+        if abs(x - a) > abs(b - x):
+            ga, gb = gb, ga
+        found = False
+        for g in (prev, ga, gb):
+            y, _it, res = solve_y(x, g, sig, d, cuts, P, tol, 60)
+            if res <= tol and y.imag > 1e-12 * abs(y):
+                found = True
+                break
+        if not found:
+            bad += 1
+            fk[i] = np.nan
+            ff[i] = np.nan
+            ys[i] = np.nan
+            continue
+        ys[i] = y
+        prev = y
+        fk[i], ff[i] = band_values(y, x, sig, d, b2, cuts, Q)
+    return ys, fk, ff, bad
+
+
+@njit(cache=True)
 def count_below(y, x, sig, d, cuts, P):
     """Fraction of the eigenvalues of ``K`` below ``x`` (deterministic equivalent), from ``y(x)``.
 
@@ -401,6 +441,8 @@ def _warm():
     y, _it, _r = solve_y(0.5, 0.5 + 0.1j, sig, 10.0, cuts, P, 1e-12, 50)
     band_values(y, 0.5, sig, 10.0, sig.copy(), cuts, Q)
     count_below(y, 0.5, sig, 10.0, cuts, P)
+    solve_nodes(np.array([0.4, 0.5]), 0.5 + 0.1j, 0.3, 0.6, 0.3, 0.6, -1.0, 1.0, sig, 10.0, sig.copy(), cuts, P, Q,
+                1e-12)
     x_real(0.5, sig, 10.0, cuts, P)
     secular(np.array([0.1, 0.2]), np.array([0.1, 0.1]))
     risk_sum(np.arange(3.0), np.ones(2), np.array([0.5, 0.2]), np.empty(3))

@@ -59,6 +59,7 @@ below 1 is the stability condition.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
 import time
@@ -73,7 +74,8 @@ from lmech.status import Status
 
 from . import _plrf_kernels as _k
 
-__all__ = ["PLRF", "PLRFSpectrum", "PLRFRisk", "spectrum", "risk_curve", "stieltjes",
+__all__ = ["PLRF", "PLRFSpectrum", "PLRFRisk", "ComputeFrontier", "spectrum", "risk_curve", "stieltjes",
+           "frontier", "phase", "predicted_exponents",
            "irreducible_risk", "learning_rate", "CONVENTIONS"]
 
 #: The conventions every PLRF result records.
@@ -281,34 +283,55 @@ class _Tracer:
         def dxdt(t, x):
             return x * L * 0.5 * np.pi * np.sin(np.pi * t)
 
-        known_x = []
+        known_x = []       # sorted
         known_y = []
+
+        def nearest(x):
+            if not known_x:
+                return None
+            i = bisect.bisect_left(known_x, x)
+            if i == len(known_x) or (i > 0 and x - known_x[i - 1] < known_x[i] - x):
+                i -= 1
+            return known_y[i]
+
+        def remember(x, y):
+            i = bisect.bisect_left(known_x, x)
+            known_x.insert(i, x)
+            known_y.insert(i, y)
 
         def edge_guess(x):
             ga = ya + 1j * math.sqrt(2.0 * abs(x - a) / abs(fa2))
             gb = yb + 1j * math.sqrt(2.0 * abs(b - x) / abs(fb2))
             return (ga, gb) if abs(x - a) < abs(b - x) else (gb, ga)
 
+        def solve_one(x):
+            guesses = list(edge_guess(x))
+            yn = nearest(x)
+            if yn is not None:
+                guesses.insert(0, yn)
+            y = self.solve(x, guesses)
+            if y is None:
+                y = self._continue(x, known_x, known_y, a, b, ya, yb, fa2, fb2)
+            return y
+
         def eval_panel(t0, t1):
             ts = t0 + (t1 - t0) * 0.5 * (_GL_X + 1.0)
             xs = xt(ts)
             w = (t1 - t0) * 0.5 * _GL_W * dxdt(ts, xs)
-            fk = np.empty(8)
-            ff = np.empty(8)
+            yn = nearest(xs[0])
+            if yn is None:
+                yn = edge_guess(xs[0])[0]
+            ys, fk, ff, bad = _k.solve_nodes(xs, yn, a, b, ya, yb, fa2, fb2, self.sig, self.d, self.b2,
+                                             self.cuts, self.P, self.Q, self.tol)
+            self.n_eval += xs.size
             for i, x in enumerate(xs):
-                guesses = list(edge_guess(x))
-                if known_x:
-                    j = int(np.argmin(np.abs(np.log(np.asarray(known_x) / x))))
-                    guesses.insert(0, known_y[j])
-                y = self.solve(x, guesses)
-                if y is None:
-                    # continuation from the nearest solved point (or the nearer edge)
-                    y = self._continue(x, known_x, known_y, a, b, ya, yb, fa2, fb2)
+                if not np.isfinite(fk[i]):
+                    y = solve_one(x)
                     if y is None:
                         return None
-                known_x.append(x)
-                known_y.append(y)
-                fk[i], ff[i] = _k.band_values(y, x, self.sig, self.d, self.b2, self.cuts, self.Q)
+                    ys[i] = y
+                    fk[i], ff[i] = _k.band_values(y, x, self.sig, self.d, self.b2, self.cuts, self.Q)
+                remember(float(x), ys[i])
             return xs, w * fk, w * ff
 
         def integrals(p):
@@ -321,11 +344,7 @@ class _Tracer:
             # eigenvalues in [a, x(t)], from the closed-form counting function
             if t not in cum:
                 x = float(xt(t))
-                j = int(np.argmin(np.abs(np.log(np.asarray(known_x) / x)))) if known_x else None
-                guesses = ([known_y[j]] if j is not None else []) + list(edge_guess(x))
-                y = self.solve(x, guesses)
-                if y is None:
-                    y = self._continue(x, known_x, known_y, a, b, ya, yb, fa2, fb2)
+                y = solve_one(x)
                 if y is None:
                     return math.nan
                 cum[t] = self.d * _k.count_below(y, x, self.sig, self.d, self.cuts, self.P) - below
@@ -725,3 +744,209 @@ def risk_curve(model: PLRF, t, *, spec: PLRFSpectrum | None = None, rtol: float 
                     timings={"spectrum": sum(spec.timings.values()), "risk": time.perf_counter() - t0},
                     arrays=dict(t=tt, risk=risk, flops=B * model.d * tt), scalars=scal,
                     error_estimate={"risk": err}, **base)
+
+
+# ---------------------------------------------------------------------------
+# compute-optimal frontier and the phase table
+# ---------------------------------------------------------------------------
+
+def phase(alpha: float, beta: float) -> str:
+    """Phase of the (alpha, beta) plane of Paquette et al. 2024 (Sec. 3, Fig. 2a, Table 2).
+
+    Above the high-dimensional line (``2 alpha > 1``): ``"Ia"`` (``2 beta < 1``),
+    ``"II"`` (``2 beta > 1``, ``beta < alpha``), ``"III"`` (``beta > alpha``).
+    Below it: ``"Ib"`` (``2 beta < 1``, ``2(alpha + beta) > 1``), ``"Ic"``
+    (``2 beta > 1``, ``alpha < 1/4``) and ``"IV"`` (``2 beta > 1``,
+    ``1/4 < alpha < 1/2``; the paper splits it into IVa and IVb).  ``""`` where
+    ``2(alpha + beta) <= 1`` (the target is not square-summable as ``v -> infinity``)
+    or on a boundary.
+    """
+    a2, b2 = 2 * alpha, 2 * beta
+    if a2 + b2 <= 1 or a2 == 1 or b2 == 1 or alpha == beta:
+        return ""
+    if a2 > 1:
+        if b2 < 1:
+            return "Ia"
+        return "II" if beta < alpha else "III"
+    if b2 < 1:
+        return "Ib"
+    if alpha < 0.25:
+        return "Ic"
+    return "IV" if alpha != 0.25 else ""
+
+
+def predicted_exponents(alpha: float, beta: float) -> tuple[float, float]:
+    """Compute-optimal exponents ``(eta, xi)``: ``P*(f) ~ f^(-eta)``, ``d*(f) ~ f^xi``, above the
+    high-dimensional line (``2 alpha > 1``; NaN below it).
+
+    From the loss decomposition of Paquette et al. 2024 (their Table 1:
+    ``F_0 ~ d^(-2 alpha + max(0, 1 - 2 beta))``, ``F_pp ~ r^(-(2 alpha + 2 beta - 1)/(2 alpha))``,
+    ``F_ac ~ d^(-1) r^(-1 + 1/(2 alpha))`` for ``2 beta > 1``, SGD noise
+    ``K_pp ~ r^(-2 + 1/(2 alpha))``, ``r`` the steps) and their trade-offs
+    (Table 2), with ``f = d r``:
+
+    * Ia, ``F_pp = F_0``: ``xi = 1/(2 alpha + 1)``, ``eta = (2 alpha + 2 beta - 1)/(2 alpha + 1)``;
+    * II, ``F_pp = F_ac``: ``xi = beta/(alpha + beta)``, ``eta = (2 alpha + 2 beta - 1)/(2 (alpha + beta))``;
+    * III, ``F_ac = K_pp``: ``xi = 1/2``, ``eta = 1 - 1/(4 alpha)``.
+
+    (The exponents were derived here from those asymptotics; they are
+    continuous across the boundaries ``2 beta = 1`` and ``beta = alpha``, and
+    Phase III's ``eta`` at ``alpha = 0.7`` is the paper's quoted 0.643.)
+    """
+    ph = phase(alpha, beta)
+    if ph == "Ia":
+        return (2 * alpha + 2 * beta - 1) / (2 * alpha + 1), 1 / (2 * alpha + 1)
+    if ph == "II":
+        return (2 * alpha + 2 * beta - 1) / (2 * (alpha + beta)), beta / (alpha + beta)
+    if ph == "III":
+        return 1 - 1 / (4 * alpha), 0.5
+    return math.nan, math.nan
+
+
+@register_result("odes.ComputeFrontier")
+class ComputeFrontier(Result):
+    """The compute-optimal frontier of PLRF: ``min_d P_d(f / (B d))`` over model sizes.
+
+    Arrays: ``d`` (S,) model sizes, ``t`` (T,) steps of the risk curves,
+    ``risk`` (S, T) the risk curves, ``flops`` (F,) the budgets, ``loss``
+    (S, F) ``P_d`` at each budget (NaN below one step), ``p_opt`` (F,)
+    the envelope ``P*(f)``, ``d_opt`` (F,) ``d*(f)`` (parabolic
+    interpolation of ``log P`` in ``log d`` around the best size),
+    ``interior`` (F,) the best size is not an end of the size grid, ``fit``
+    (F,) the budgets used in the fits.
+    Scalars: ``eta``, ``eta_err``, ``xi``, ``xi_err`` (fitted exponents of
+    ``P* ~ f^-eta``, ``d* ~ f^xi`` over the fit range, with their
+    uncertainty: the standard error of the slope plus half the change of the
+    slope between the two halves of the range), ``eta_theory``,
+    ``xi_theory`` (:func:`predicted_exponents`), ``phase``
+    (:func:`phase`), ``f_lo``, ``f_hi`` (fit range), ``lr``.
+    """
+
+
+def _slope(lx, ly):
+    n = lx.size
+    A = np.vstack([lx, np.ones(n)]).T
+    coef, res, *_ = np.linalg.lstsq(A, ly, rcond=None)
+    if n > 2:
+        s2 = float(((ly - A @ coef) ** 2).sum()) / (n - 2)
+        se = math.sqrt(s2 / float(((lx - lx.mean()) ** 2).sum()))
+    else:
+        se = math.nan
+    return float(coef[0]), se
+
+
+def frontier(alpha: float, beta: float, *, d_min: int = 64, d_max: int = 4096, sizes_per_octave: int = 2,
+             v_ratio: float = 4.0, batch: int = 1, lr_scale: float = 0.5, t_max: float = 1e12,
+             n_t: int = 241, n_flops: int = 121, fit_decades: float | None = None,
+             rtol: float = 1e-6) -> ComputeFrontier:
+    """Compute-optimal frontier of PLRF: the envelope over model sizes of the risk at fixed flops.
+
+    For each size ``d`` on a geometric grid (``v = v_ratio d``, batch ``B``,
+    ``gamma = lr_scale B / tr K``) the exact expected risk :func:`risk_curve`
+    is computed at log-spaced steps ``1 .. t_max``; at each budget
+    ``f = B d t`` (Paquette et al. 2024, Sec. 1: flops ``= d x`` samples) the
+    loss of each size is read off its curve (log-log interpolation), and
+    ``P*(f) = min_d P_d``, ``d*(f)`` its minimiser.  The exponents are fitted
+    over the budgets whose best size is interior to the grid (the last
+    ``fit_decades`` decades of them when given).
+
+    Returns
+    -------
+    ComputeFrontier
+        ``success=False`` (status INCOMPLETE) when a spectrum or risk curve
+        failed or fewer than four budgets have an interior optimum.
+    """
+    alpha = check_real("alpha", alpha, low=0.0, high=10.0, low_open=True)
+    beta = check_real("beta", beta, low=-10.0, high=10.0)
+    d_min = check_int("d_min", d_min, low=4)
+    d_max = check_int("d_max", d_max, low=d_min + 1)
+    sizes_per_octave = check_int("sizes_per_octave", sizes_per_octave, low=1, high=16)
+    v_ratio = check_real("v_ratio", v_ratio, low=1.0, high=1e6, low_open=True)
+    batch = check_int("batch", batch, low=1)
+    t_max = check_real("t_max", t_max, low=10.0, high=1e15)
+    n_t = check_int("n_t", n_t, low=10)
+    n_flops = check_int("n_flops", n_flops, low=10)
+    t0 = time.perf_counter()
+    n_s = int(round(math.log2(d_max / d_min) * sizes_per_octave)) + 1
+    ds = np.unique(np.round(np.geomspace(d_min, d_max, n_s)).astype(np.int64))
+    tt = np.unique(np.round(np.geomspace(1.0, t_max, n_t)))
+    risk = np.full((ds.size, tt.size), np.nan)
+    ok = True
+    msgs = []
+    gamma = math.nan
+    for i, d in enumerate(ds):
+        m = PLRF(alpha=alpha, beta=beta, d=int(d), v=max(int(round(v_ratio * d)), int(d) + 1),
+                 batch=batch, lr_scale=lr_scale)
+        r = risk_curve(m, tt, rtol=rtol)
+        if "risk" in r.arrays:
+            risk[i] = r.risk
+            gamma = r.lr
+        if not r.success:
+            ok = False
+            msgs.append(f"d={d}: {r.message}")
+    flops = np.geomspace(batch * ds[0], batch * ds[-1] * t_max, n_flops)
+    loss = np.full((ds.size, flops.size), np.nan)
+    lt = np.log(tt)
+    for i, d in enumerate(ds):
+        steps = flops / (batch * d)
+        inside = (steps >= 1) & (steps <= t_max)
+        loss[i, inside] = np.exp(np.interp(np.log(steps[inside]), lt, np.log(risk[i])))
+    p_opt = np.full(flops.size, np.nan)
+    d_opt = np.full(flops.size, np.nan)
+    interior = np.zeros(flops.size, bool)
+    lds = np.log(ds.astype(float))
+    for j in range(flops.size):
+        col = loss[:, j]
+        if np.all(np.isnan(col)):
+            continue
+        k = int(np.nanargmin(col))
+        p_opt[j] = col[k]
+        d_opt[j] = ds[k]
+        if 0 < k < ds.size - 1 and np.all(np.isfinite(col[k - 1:k + 2])):
+            interior[j] = True
+            y0, y1, y2 = np.log(col[k - 1:k + 2])
+            x0, x1, x2 = lds[k - 1:k + 2]
+            # parabola through the three points (log P against log d)
+            den = (x0 - x1) * (x0 - x2) * (x1 - x2)
+            A = (x2 * (y1 - y0) + x1 * (y0 - y2) + x0 * (y2 - y1)) / den
+            Bc = (x2 * x2 * (y0 - y1) + x1 * x1 * (y2 - y0) + x0 * x0 * (y1 - y2)) / den
+            C = (x1 * x2 * (x1 - x2) * y0 + x2 * x0 * (x2 - x0) * y1 + x0 * x1 * (x0 - x1) * y2) / den
+            if A > 0:
+                xv = -Bc / (2 * A)
+                if x0 <= xv <= x2:
+                    d_opt[j] = math.exp(xv)
+                    p_opt[j] = math.exp(C - Bc * Bc / (4 * A))
+    fit = interior.copy()
+    if fit.any() and fit_decades is not None:
+        fmax = flops[fit].max()
+        fit &= flops >= fmax / 10 ** fit_decades
+    eta_th, xi_th = predicted_exponents(alpha, beta)
+    scal = dict(phase=phase(alpha, beta), eta_theory=eta_th, xi_theory=xi_th, lr=gamma,
+                eta=math.nan, eta_err=math.nan, xi=math.nan, xi_err=math.nan, f_lo=math.nan, f_hi=math.nan)
+    if fit.sum() >= 4:
+        lf = np.log(flops[fit])
+        se, ee = _slope(lf, np.log(p_opt[fit]))
+        sx, ex = _slope(lf, np.log(d_opt[fit]))
+        h = fit.sum() // 2
+        idx = np.nonzero(fit)[0]
+        s1, _ = _slope(lf[:h], np.log(p_opt[idx[:h]]))
+        s2, _ = _slope(lf[h:], np.log(p_opt[idx[h:]]))
+        x1, _ = _slope(lf[:h], np.log(d_opt[idx[:h]]))
+        x2, _ = _slope(lf[h:], np.log(d_opt[idx[h:]]))
+        scal.update(eta=-se, eta_err=ee + abs(s1 - s2) / 2, xi=sx, xi_err=ex + abs(x1 - x2) / 2,
+                    f_lo=float(flops[fit].min()), f_hi=float(flops[fit].max()))
+    else:
+        ok = False
+        msgs.append("fewer than four budgets with an interior optimal size: widen d_min..d_max or t_max")
+    return ComputeFrontier(
+        success=ok, status=Status.CONVERGED if ok else Status.INCOMPLETE,
+        message="; ".join(msgs) or f"{int(fit.sum())} budgets fitted",
+        n_iter=int(ds.size), model=None,
+        options=dict(alpha=alpha, beta=beta, d_min=d_min, d_max=d_max, sizes_per_octave=sizes_per_octave,
+                     v_ratio=v_ratio, batch=batch, lr_scale=lr_scale, t_max=t_max, n_t=n_t,
+                     n_flops=n_flops, fit_decades=fit_decades if fit_decades is not None else math.nan,
+                     rtol=rtol),
+        conventions=CONVENTIONS, timings={"total": time.perf_counter() - t0},
+        arrays=dict(d=ds, t=tt, risk=risk, flops=flops, loss=loss, p_opt=p_opt, d_opt=d_opt,
+                    interior=interior, fit=fit),
+        scalars=scal)
