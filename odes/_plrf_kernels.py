@@ -30,30 +30,44 @@ NSER = 32
 RHO = 0.25
 
 
+@njit(cache=True)
 def tail_tables(sig, b2):
     """Suffix power sums for the tail series: cut ``J_m = 2^m`` (number of
-    terms summed directly), ``P[m, k] = sum_{j >= J_m} (sig_j / sig_J)^k``
+    terms summed directly; ``0`` first), ``P[m, k] = sum_{j >= J_m} (sig_j / sig_J)^k``
     (0-based ``j``, ``k = 0..NSER``) and ``Q[m, n] = sum_{j >= J_m} sig_j^2 b2_j (sig_j / sig_J)^n``
-    (``n = 0..2 NSER``)."""
+    (``n = 0..2 NSER``).  The last cut is ``v`` (no tail)."""
     v = sig.size
-    cuts = [0]
-    while cuts[-1] < v:
-        cuts.append(1 if cuts[-1] == 0 else 2 * cuts[-1])
-    cuts = np.array([c for c in cuts if c < v] + [v], dtype=np.int64)
-    P = np.zeros((cuts.size, NSER + 1))
-    Q = np.zeros((cuts.size, 2 * NSER + 1))
-    for i, c in enumerate(cuts):
-        if c >= v:
-            continue
-        r = sig[c:] / sig[c]
-        pw = np.ones_like(r)
-        for k in range(NSER + 1):
-            P[i, k] = pw.sum()
-            pw = pw * r
-        pw = sig[c:] ** 2 * b2[c:]
-        for n in range(2 * NSER + 1):
-            Q[i, n] = pw.sum()
-            pw = pw * r
+    nc = 1
+    c = 1
+    while c < v:
+        nc += 1
+        c *= 2
+    cuts = np.empty(nc + 1, dtype=np.int64)
+    cuts[0] = 0
+    c = 1
+    for i in range(1, nc):
+        cuts[i] = c
+        c *= 2
+    cuts[nc] = v
+    P = np.zeros((nc + 1, NSER + 1))
+    Q = np.zeros((nc + 1, 2 * NSER + 1))
+    for i in range(nc):
+        c0 = cuts[i]
+        sc = sig[c0]
+        for j in range(c0, v):
+            r = sig[j] / sc
+            pw = 1.0
+            for k in range(NSER + 1):
+                P[i, k] += pw
+                pw *= r
+                if pw < 1e-300:
+                    break
+            pw = sig[j] * sig[j] * b2[j]
+            for n in range(2 * NSER + 1):
+                Q[i, n] += pw
+                pw *= r
+                if pw < 1e-300:
+                    break
     return cuts, P, Q
 
 
@@ -351,6 +365,63 @@ def count_below(y, x, sig, d, cuts, P):
 
 
 @njit(cache=True)
+def compress(xs, ck, cf, q):
+    """``q``-node Gauss rule of the discrete measure ``(xs, ck)`` (Stieltjes procedure and the
+    Jacobi matrix, Golub & Welsch 1969), with weights of ``cf`` at its nodes matching the
+    moments ``0..q-1`` of ``(xs, cf)``.  Returns ``(nodes, count weights, cf weights)``."""
+    n = xs.size
+    q = min(q, n)
+    c = 0.0
+    m0 = 0.0
+    lo = xs[0]
+    hi = xs[0]
+    for i in range(n):
+        c += xs[i]
+        m0 += ck[i]
+        lo = min(lo, xs[i])
+        hi = max(hi, xs[i])
+    c /= n
+    s = 0.5 * (hi - lo)
+    if s == 0.0:
+        s = 1.0
+    u = (xs - c) / s
+    p_prev = np.zeros(n)
+    p = np.ones(n)
+    J = np.zeros((q, q))
+    nrm_prev = 1.0
+    for k in range(q):
+        nrm = 0.0
+        num = 0.0
+        for i in range(n):
+            w = ck[i] * p[i] * p[i]
+            nrm += w
+            num += w * u[i]
+        ak = num / nrm
+        J[k, k] = ak
+        bk = nrm / nrm_prev if k > 0 else 0.0
+        if k > 0:
+            J[k, k - 1] = math.sqrt(bk)
+            J[k - 1, k] = math.sqrt(bk)
+        p_next = (u - ak) * p - bk * p_prev
+        p_prev = p
+        p = p_next
+        nrm_prev = nrm
+    nodes, vecs = np.linalg.eigh(J)
+    wk = m0 * vecs[0] ** 2
+    V = np.empty((q, q))
+    mf = np.zeros(q)
+    for k in range(q):
+        for j in range(q):
+            V[k, j] = nodes[j] ** k
+        acc = 0.0
+        for i in range(n):
+            acc += cf[i] * u[i] ** k
+        mf[k] = acc
+    wf = np.linalg.solve(V, mf)
+    return c + s * nodes, wk, wf
+
+
+@njit(cache=True)
 def risk_sum(t, coef, nu, out):
     """``out[i] = sum_k coef[k] (1 - nu[k])**t[i]`` (``0 <= nu <= 1``, through ``log1p``)."""
     for i in range(t.size):
@@ -445,4 +516,5 @@ def _warm():
                 1e-12)
     x_real(0.5, sig, 10.0, cuts, P)
     secular(np.array([0.1, 0.2]), np.array([0.1, 0.1]))
+    compress(np.array([0.1, 0.2, 0.3]), np.ones(3), np.ones(3), 2)
     risk_sum(np.arange(3.0), np.ones(2), np.array([0.5, 0.2]), np.empty(3))

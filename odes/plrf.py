@@ -440,33 +440,7 @@ class _Tracer:
 def _compress(xs, ck, cf, q):
     """``q``-node Gauss rule of the discrete counting measure ``(xs, ck)``; forcing weights
     at its nodes matching the forcing measure's moments ``0..q-1``."""
-    q = min(q, xs.size)
-    m0 = ck.sum()
-    c = xs.mean()
-    s = (xs.max() - xs.min()) / 2 or 1.0
-    u = (xs - c) / s
-    # Stieltjes procedure on the discrete measure
-    p_prev = np.zeros_like(u)
-    p = np.ones_like(u)
-    a_coef, b_coef = [], []
-    nrm_prev = None
-    for k in range(q):
-        nrm = (ck * p * p).sum()
-        a_coef.append((ck * u * p * p).sum() / nrm)
-        if k > 0:
-            b_coef.append(nrm / nrm_prev)
-        p_next = (u - a_coef[-1]) * p - (b_coef[-1] if k > 0 else 0.0) * p_prev
-        p_prev, p, nrm_prev = p, p_next, nrm
-    J = np.diag(a_coef)
-    if q > 1:
-        off = np.sqrt(b_coef)
-        J += np.diag(off, 1) + np.diag(off, -1)
-    nodes, vecs = np.linalg.eigh(J)
-    wk = m0 * vecs[0] ** 2
-    V = np.vander(nodes, q, increasing=True).T
-    mf = np.array([(cf * u ** k).sum() for k in range(q)])
-    wf = np.linalg.solve(V, mf)
-    return c + s * nodes, wk, wf
+    return _k.compress(np.ascontiguousarray(xs), np.ascontiguousarray(ck), np.ascontiguousarray(cf), int(q))
 
 
 def _represent(quad, band_nodes, bulk_nodes, bulk_group):
@@ -685,7 +659,7 @@ def _risk_from_nodes(lam, cnt, frc, p_star, gamma, B, t):
 
 
 def risk_curve(model: PLRF, t, *, spec: PLRFSpectrum | None = None, rtol: float = 1e-8,
-               band_nodes: int = 2, bulk_nodes: int = 4) -> PLRFRisk:
+               band_nodes: int = 2, bulk_nodes: int = 4, estimate_error: bool = True) -> PLRFRisk:
     """Exact expected risk ``P(t)`` of one-pass SGD on the deterministic equivalent.
 
     Parameters
@@ -695,7 +669,11 @@ def risk_curve(model: PLRF, t, *, spec: PLRFSpectrum | None = None, rtol: float 
         Steps (non-negative integers, any order; any size up to ``1e15``).
     spec : PLRFSpectrum, optional
         A precomputed :func:`spectrum` of ``model`` (else computed with
-        ``rtol`` and ``band_nodes``).
+        ``rtol``, ``band_nodes`` and ``bulk_nodes``).
+    estimate_error : bool
+        Compute ``error_estimate["risk"]`` (a second curve on a finer
+        representation); False leaves it NaN (and ``success`` then follows the
+        spectrum alone).
 
     Returns
     -------
@@ -730,10 +708,13 @@ def risk_curve(model: PLRF, t, *, spec: PLRFSpectrum | None = None, rtol: float 
                         error_estimate={"risk": math.nan}, **base)
     # error: the change of the curve on a finer representation (one node more per rule)
     o = spec.options
-    coarse = _represent({k: spec.arrays[k] for k in ("quad_x", "quad_count", "quad_forcing", "quad_band")},
-                        o["band_nodes"] + 1, o["bulk_nodes"] + 1, o["bulk_group"])
-    r1, _ = _risk_from_nodes(coarse[0], coarse[1], coarse[2], spec.p_star, gamma, B, tt)
-    err_nodes = float(np.max(np.abs(r1 - risk))) if r1 is not None else math.nan
+    if estimate_error:
+        fine = _represent({k: spec.arrays[k] for k in ("quad_x", "quad_count", "quad_forcing", "quad_band")},
+                          o["band_nodes"] + 1, o["bulk_nodes"] + 1, o["bulk_group"])
+        r1, _ = _risk_from_nodes(fine[0], fine[1], fine[2], spec.p_star, gamma, B, tt)
+        err_nodes = float(np.max(np.abs(r1 - risk))) if r1 is not None else math.nan
+    else:
+        err_nodes = math.nan
     err = spec.error_estimate.get("forcing", math.nan) / 2 + err_nodes
     scal["risk_inf"] = spec.p_star / (1.0 - knorm)
     success = bool(spec.success)
@@ -877,7 +858,7 @@ def frontier(alpha: float, beta: float, *, d_min: int = 64, d_max: int = 4096, s
     for i, d in enumerate(ds):
         m = PLRF(alpha=alpha, beta=beta, d=int(d), v=max(int(round(v_ratio * d)), int(d) + 1),
                  batch=batch, lr_scale=lr_scale)
-        r = risk_curve(m, tt, rtol=rtol)
+        r = risk_curve(m, tt, rtol=rtol, estimate_error=False)
         if "risk" in r.arrays:
             risk[i] = r.risk
             gamma = r.lr
