@@ -20,6 +20,7 @@ Run: ``python benchmarks/odes_plrf_bench.py [--skip-diagram]``.
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -60,11 +61,15 @@ def main():
         out = Path(tmp) / "diagram.h5"
         env = dict(os.environ, PYTHONPATH=str(ROOT))
         t0 = time.perf_counter()
+        c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         proc = subprocess.run([sys.executable, "-m", "lmech", "run", str(ROOT / "examples/odes_plrf_phase_diagram.toml"),
                                "-o", str(out), "--workers", "2", "--quiet"], env=env, capture_output=True, text=True)
         wall = time.perf_counter() - t0
+        c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (c1.ru_utime + c1.ru_stime) - (c0.ru_utime + c0.ru_stime)
         print(proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr[-2000:])
-        print(f"phase diagram 50 x 50 (lmech run --workers 2): {wall:.0f} s (load average {os.getloadavg()[0]:.1f})")
+        print(f"phase diagram 50 x 50 (lmech run --workers 2): {wall:.0f} s wall, {cpu:.0f} CPU s in all "
+              f"processes (= {cpu / 2:.0f} s on 2 free cores; load average {os.getloadavg()[0]:.1f})")
 
 
 if __name__ == "__main__":
