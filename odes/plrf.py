@@ -636,12 +636,14 @@ def _risk_from_nodes(lam, cnt, frc, p_star, gamma, B, t):
     ``A + u w^T = S (I - (diag(eps) - q q^T)) S^-1`` with ``q = sqrt(u l)``,
     ``S = diag(sqrt(u / l))``, diagonalised by the secular equation.
     """
-    order = np.argsort(lam)
-    lam, cnt, frc = lam[order], cnt[order], frc[order]
     eps = 2.0 * gamma * lam - gamma ** 2 * lam ** 2 * (1.0 + 1.0 / B)
+    if not np.all(eps > 0):
+        return None, math.inf           # gamma l (1 + 1/B) >= 2 at some node: even the mean dynamics diverges
+    order = np.argsort(eps)             # eps is not monotone in l once gamma l (1 + 1/B) > 1
+    lam, cnt, frc, eps = lam[order], cnt[order], frc[order], eps[order]
     u = (gamma ** 2 / B) * cnt * lam
-    if not (np.all(eps > 0) and np.all(np.diff(eps) > 0)):
-        return None, math.inf
+    if not np.all(np.diff(eps) > 0):
+        return None, math.nan           # two nodes with the same decay rate (measure zero)
     knorm = float((u * lam / eps).sum())
     if not knorm < 1:
         return None, knorm
@@ -702,8 +704,11 @@ def risk_curve(model: PLRF, t, *, spec: PLRFSpectrum | None = None, rtol: float 
     risk, knorm = _risk_from_nodes(spec.x, spec.count, spec.forcing, spec.p_star, gamma, B, tt)
     scal["kernel_norm"] = knorm
     if risk is None:
-        return PLRFRisk(success=False, status=Status.DIVERGED,
-                        message=f"SGD diverges: Volterra kernel norm {knorm:.6g} >= 1 (lr {gamma:.6g})",
+        why = (f"SGD diverges: Volterra kernel norm {knorm:.6g} >= 1 (lr {gamma:.6g})" if math.isfinite(knorm)
+               else f"SGD diverges: lr {gamma:.6g} makes gamma l (1 + 1/B) >= 2 for the top eigenvalues"
+               if math.isinf(knorm) else "two nodes with the same decay rate: the secular solver needs them distinct")
+        return PLRFRisk(success=False, status=Status.DIVERGED if not math.isnan(knorm) else Status.INVALID_STATE,
+                        message=why,
                         arrays=dict(t=tt, flops=B * model.d * tt), scalars=scal,
                         error_estimate={"risk": math.nan}, **base)
     # error: the change of the curve on a finer representation (one node more per rule)
