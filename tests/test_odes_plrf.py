@@ -162,10 +162,12 @@ def test_risk_against_sampled_matrices():
 
 
 def test_phase_labels_and_exponents():
-    # Paquette et al. 2024, Fig. 2a / Table 2: the phases of the (alpha, beta) plane
+    # Paquette et al. 2024, Sec. 3 (Fig. 2a): the phases of the (alpha, beta) plane; the boundaries
+    # 2 alpha = 1, 2 beta = 1, beta = alpha, alpha = 1/4 are the paper's (Ib: 2 beta < 1, 1/4 < alpha < 1/2,
+    # 2 (alpha + beta) > 1; Ic: 2 beta > 1, alpha < 1/4, as stated in its propositions)
     assert [phase(*p) for p in [(0.7, 0.3), (1.0, 0.7), (0.7, 1.2), (0.4, 0.3), (0.2, 0.8), (0.4, 0.8),
                                 (0.2, 0.2)]] == ["Ia", "II", "III", "Ib", "Ic", "IV", ""]
-    # phase III: eta = 1 - 1/(4 alpha), the paper's 0.643 at alpha = 0.7 (their Fig. 3 caption)
+    # phase III: eta = 1 - 1/(4 alpha): the theoretical 0.643 the paper quotes at alpha = 0.7 (Fig. 3)
     assert predicted_exponents(0.7, 1.2)[0] == pytest.approx(0.643, abs=5e-4)
     assert predicted_exponents(0.7, 1.2)[1] == 0.5
     # the exponents are continuous across 2 beta = 1 (Ia | II) and beta = alpha (II | III)
@@ -182,7 +184,8 @@ def test_phase_labels_and_exponents():
                                                        (0.7, 1.2, 256, 16384)])
 def test_compute_optimal_exponents_against_the_paper(alpha, beta, d_min, d_max):
     # fitted slopes of the compute-optimal envelope (sizes d_min..d_max) within their uncertainty (3 sigma)
-    # of the phase's exponents (Paquette et al. 2024, Table 2; see odes.plrf.predicted_exponents).
+    # of the phase's exponents (derived from the loss decomposition of Paquette et al. 2024: see
+    # odes.plrf.predicted_exponents).
     # Phase III converges slowly in d (at 64..4096 its xi is 0.557 +- 0.016 against 1/2): larger sizes.
     fr = frontier(alpha, beta, d_min=d_min, d_max=d_max, t_max=1e14)
     assert fr.success, fr.message
@@ -191,7 +194,7 @@ def test_compute_optimal_exponents_against_the_paper(alpha, beta, d_min, d_max):
 
 
 def test_frontier_small():
-    # phase II at small sizes: the fitted loss exponent within 3 sigma of 0.706 (Table 2)
+    # phase II at small sizes: the fitted loss exponent within 3 sigma of 0.706 (predicted_exponents)
     fr = frontier(1.0, 0.7, d_min=32, d_max=512, rtol=1e-4, n_t=121, n_flops=61)
     assert fr.success and fr.phase == "II"
     assert abs(fr.eta - fr.eta_theory) < 3 * fr.eta_err
