@@ -216,8 +216,10 @@ def phase_plot(sweep_result, ax):
                          "Ic": (0.12, 0.8), "IV": (0.37, 0.8)}.items():
         if lo_a <= x <= hi_a and lo_b <= y <= hi_b:
             ax.text(x, y, name, color="c", ha="center", va="center", fontsize="small")
-    ax.set_xlim(lo_a, hi_a)
-    ax.set_ylim(lo_b, hi_b)
+    if hi_a > lo_a:
+        ax.set_xlim(lo_a, hi_a)
+    if hi_b > lo_b:
+        ax.set_ylim(lo_b, hi_b)
     ax.set_xlabel("alpha (data)")
     ax.set_ylabel("beta (target)")
     ax.set_title("PLRF compute-optimal loss exponent (Paquette et al. 2024)", fontsize="small")
