@@ -39,8 +39,9 @@ from .fixed_points import (FixedPoint, critical_lr, fastest_lr, jacobian, newton
 from .integrals import I2, I3, I4, J2, gauss_expect
 from .integrate import System, Trajectory, integrate
 from .model import ACTIVATIONS, READOUTS, CommitteeMachine, Custom
+from .plrf import PLRF  # noqa: F401  (power-law random features: odes.plrf)
 
 __all__ = ["CommitteeMachine", "Custom", "ACTIVATIONS", "READOUTS", "I2", "I3", "I4", "J2",
            "gauss_expect", "integrate", "Trajectory", "System", "FixedPoint", "jacobian", "spectrum",
            "newton", "symmetric_fixed_point", "perfect_learning", "critical_lr", "fastest_lr",
-           "noise_asymptote", "conventions", "fixed_points"]
+           "noise_asymptote", "conventions", "fixed_points", "PLRF"]

@@ -158,3 +158,61 @@ KIND = register_kind(SweepKind.from_model(
 phase_point = KIND.point_function
 #: raise ValueError naming the parameter for an invalid point
 phase_check = KIND.check_function
+
+
+# --- power-law random features (odes.plrf): the compute-optimal frontier and the phase diagram ----
+from . import plrf_sweeps as _plrf  # noqa: E402
+
+PLRF_LOSS = register_kind(SweepKind.from_model(
+    _plrf.PLRFView,
+    name="odes.plrf_loss",
+    build=lambda view: view.build(),
+    extra_params=_plrf.LossPoint,
+    options=_plrf.LossOptions,
+    solve=_plrf.loss_solve,
+    observables=("loss", "steps", "p_star", "kernel_norm"),
+    point="odes.kinds:plrf_loss_point",
+    check="odes.kinds:plrf_loss_check",
+    plot="odes.plrf_sweeps:loss_plot",
+    description="Power-law random features (Paquette et al. 2024): exact expected one-pass SGD risk of "
+                "model size d after flops/(B d) steps; a grid over d and flops draws the "
+                "compute-optimal frontier.",
+    point_doc="""One point: the risk of the PLRF of size ``d`` at compute budget ``flops``.
+
+    Scalars ``loss`` (``P(t)``, ``t = floor(flops / (B d))``), ``steps``,
+    ``p_star``, ``kernel_norm``; ``error_estimate["loss"]`` as
+    :func:`odes.plrf.risk_curve`.  A budget below one step fails (status
+    INVALID_STATE, loss NaN).
+    """,
+))
+#: the point function of ``odes.plrf_loss``
+plrf_loss_point = PLRF_LOSS.point_function
+#: its check function
+plrf_loss_check = PLRF_LOSS.check_function
+
+PLRF_PHASE = register_kind(SweepKind.from_model(
+    _plrf.PLRFView,
+    name="odes.plrf_phase_diagram",
+    fields=("alpha", "beta"),
+    build=lambda view: view.build(),
+    extra_params=_plrf.FrontierOptions,
+    options=_plrf.PhaseOptions,
+    solve=_plrf.phase_solve,
+    observables=("eta", "eta_err", "xi", "xi_err", "eta_theory", "xi_theory", "phase_code"),
+    point="odes.kinds:plrf_phase_point",
+    check="odes.kinds:plrf_phase_check",
+    plot="odes.plrf_sweeps:phase_plot",
+    description="Power-law random features (Paquette et al. 2024): fitted compute-optimal exponents "
+                "P*(f) ~ f^-eta, d*(f) ~ f^xi across the (alpha, beta) plane.",
+    point_doc="""One point of the (alpha, beta) phase diagram: :func:`odes.plrf.frontier`.
+
+    Scalars ``eta``, ``eta_err``, ``xi``, ``xi_err`` (fitted, with their
+    uncertainty), ``eta_theory``, ``xi_theory`` (the paper's phases above
+    the high-dimensional line, NaN below), ``phase_code``
+    (:data:`odes.plrf_sweeps.PHASE_CODES`).
+    """,
+))
+#: the point function of ``odes.plrf_phase_diagram``
+plrf_phase_point = PLRF_PHASE.point_function
+#: its check function
+plrf_phase_check = PLRF_PHASE.check_function

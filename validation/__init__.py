@@ -28,6 +28,7 @@ and the theory converged.
 """
 
 from . import kinds  # noqa: F401  (registers the lmech run sweep kinds)
+from . import plrf  # noqa: F401  (registers the PLRF simulator)
 from .compare import (Simulator, ValidationReport, compare, extrapolate, get_simulator,
                       register_simulator, theory_values)
 from .committee import SGDRun, compile_activation, escape_time, simulate_committee, weights_with_overlaps

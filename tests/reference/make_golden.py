@@ -208,8 +208,37 @@ def validation_gcm_run():
     return validation.simulate_random_features(rf, 20, [1.0, 2.0], seed=1, n_test=200)
 
 
+def odes_plrf_spectrum():
+    from odes.plrf import PLRF, spectrum
+
+    return spectrum(PLRF(alpha=1.0, beta=0.7, d=20, v=80), rtol=1e-6)
+
+
+def odes_plrf_risk():
+    from odes.plrf import PLRF, risk_curve
+
+    return risk_curve(PLRF(alpha=1.0, beta=0.7, d=20, v=80), np.array([0.0, 10.0, 1000.0]), rtol=1e-6)
+
+
+def odes_plrf_frontier():
+    from odes.plrf import frontier
+
+    return frontier(1.0, 0.7, d_min=16, d_max=64, rtol=1e-4, n_t=31, n_flops=21, t_max=1e8)
+
+
+def validation_plrf_run():
+    from odes.plrf import PLRF
+    from validation.plrf import simulate_plrf
+
+    return simulate_plrf(PLRF(alpha=1.0, beta=0.7, d=10, v=40), 10, [0, 5, 20], seed=1)
+
+
 RESULTS = {
     "lmech.Result": ("result_lmech_Result", lmech_result),
+    "odes.PLRFSpectrum": ("result_odes_PLRFSpectrum", odes_plrf_spectrum),
+    "odes.PLRFRisk": ("result_odes_PLRFRisk", odes_plrf_risk),
+    "odes.ComputeFrontier": ("result_odes_ComputeFrontier", odes_plrf_frontier),
+    "validation.PLRFRun": ("result_validation_PLRFRun", validation_plrf_run),
     "odes.Trajectory": ("result_odes_Trajectory", odes_trajectory),
     "odes.FixedPoint": ("result_odes_FixedPoint", odes_fixed_point),
     "dmft.DMFTResult": ("result_dmft_DMFTResult", dmft_result),
@@ -250,6 +279,30 @@ M = 2
 t_max = 20.0
 [grid]
 lr = [0.5, 1.0]
+""",
+    "odes.plrf_loss": """
+kind = "odes.plrf_loss"
+[model]
+alpha = 1.0
+beta = 0.7
+[grid]
+d = [16, 32]
+flops = [10.0, 1000.0]
+[options]
+rtol = 1e-6
+""",
+    "odes.plrf_phase_diagram": """
+kind = "odes.plrf_phase_diagram"
+[model]
+d_min = 16
+d_max = 64
+t_max = 1e8
+[grid]
+alpha = [0.8, 1.2]
+beta = [0.7]
+[options]
+n_t = 31
+n_flops = 21
 """,
     "dmft.pspin": """
 kind = "dmft.pspin"
