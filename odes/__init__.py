@@ -32,15 +32,20 @@ and ``error_estimate`` for ``eg`` (and the fixed point's rates): ``success``
 requires each within the requested tolerance.
 """
 
-from . import _kernels  # noqa: F401  (registers the warm-up)
+from . import _kernels, _linear_kernels  # noqa: F401  (register the warm-ups)
 from . import conventions, fixed_points, kinds  # noqa: F401  (kinds registers the sweep kind)
 from .fixed_points import (FixedPoint, critical_lr, fastest_lr, jacobian, newton, noise_asymptote,
                            perfect_learning, spectrum, symmetric_fixed_point)
 from .integrals import I2, I3, I4, J2, gauss_expect
 from .integrate import System, Trajectory, integrate
 from .model import ACTIVATIONS, READOUTS, CommitteeMachine, Custom
+from . import linear_sgd  # noqa: E402
+from .linear_sgd import (LinearSGD, RiskCurve, kernel_norm, log_times, population_gd_risk,
+                         risk_curve, stability_threshold)
 
 __all__ = ["CommitteeMachine", "Custom", "ACTIVATIONS", "READOUTS", "I2", "I3", "I4", "J2",
            "gauss_expect", "integrate", "Trajectory", "System", "FixedPoint", "jacobian", "spectrum",
            "newton", "symmetric_fixed_point", "perfect_learning", "critical_lr", "fastest_lr",
-           "noise_asymptote", "conventions", "fixed_points"]
+           "noise_asymptote", "conventions", "fixed_points",
+           "LinearSGD", "RiskCurve", "risk_curve", "kernel_norm", "stability_threshold",
+           "population_gd_risk", "log_times", "linear_sgd"]
