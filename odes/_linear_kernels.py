@@ -32,95 +32,142 @@ from lmech.warm import register_warmup
 
 
 # ---------------------------------------------------------------------------
-# scalar helpers, stable for every argument
+# block weights from moment sums: quadratic interpolation of R through three nodes
 # ---------------------------------------------------------------------------
 @njit(cache=True)
-def expm1_minus_x(x):
-    """``e^x - 1 - x`` without cancellation (series for ``|x| <= 0.5``)."""
-    if abs(x) > 0.5:
-        return math.expm1(x) - x
-    term = x * x / 2.0
-    s = term
-    for k in range(3, 25):
-        term *= x / k
-        s += term
-    return s
+def lagrange(n, n_p):
+    """Coefficients ``(alpha, beta, gamma)`` of the three Lagrange polynomials in ``k`` (the offset
+    from the block start) through the nodes ``k = -n_p`` (previous), ``0`` and ``n`` (block end).
 
-
-@njit(cache=True)
-def log1p_minus_plus(eps):
-    """``log(1 - eps) + eps`` without cancellation (series for ``|eps| < 0.1``)."""
-    if abs(eps) >= 0.1:
-        return math.log1p(-eps) + eps
-    s = 0.0
-    p = eps
-    for k in range(2, 40):
-        p *= eps
-        s -= p / k
-    return s
-
-
-@njit(cache=True)
-def phi2(x):
-    """``(x - 1 + e^{-x}) / x^2`` for ``x >= 0`` (series below 0.5; ``1/2`` at 0)."""
-    if x > 0.5:
-        return (x - 1.0 + math.exp(-x)) / (x * x)
-    s = 0.0
-    term = 0.5
-    for k in range(0, 25):
-        s += term
-        term *= -x / (k + 3)
-    return s
-
-
-@njit(cache=True)
-def geometric_weights(a_eps, n):
-    """``(a^n, G0, H1)`` for ``a = 1 - eps``: ``G0 = sum_{j<n} a^j``, ``H1 = sum_{j<n} (n-1-j) a^j``.
-
-    Exact sums evaluated without cancellation (``eps`` may be negative: ``a > 1``).
+    Returned as a (3, 3) array, rows: previous, start, end.
     """
-    eps = a_eps
-    if n == 1:
-        return 1.0 - eps, 1.0, 0.0
-    if eps == 0.0:
-        return 1.0, float(n), 0.5 * n * (n - 1.0)
-    if eps >= 1.0:   # a <= 0 only at a == 0 (B infinite, eta h = 1): a^n = 0 for n >= 1
-        a = 1.0 - eps
-        an = a ** n
-        G0 = (1.0 - an) / eps
-        H1 = (an - 1.0 + n * eps) / (eps * eps)
-        return an, G0, H1
-    L = math.log1p(-eps)
-    nL = n * L
-    an = math.exp(nL)
-    G0 = -math.expm1(nL) / eps
-    if abs(nL) > 0.5:
-        H1 = (an - 1.0 + n * eps) / (eps * eps)
-    else:
-        H1 = (expm1_minus_x(nL) + n * log1p_minus_plus(eps)) / (eps * eps)
-    return an, G0, H1
+    C = np.zeros((3, 3))
+    if n_p <= 0.0:
+        # no previous node: linear interpolation between the ends
+        C[1, 0] = 1.0
+        C[1, 1] = -1.0 / n
+        C[2, 1] = 1.0 / n
+        return C
+    Dp = n_p * (n_p + n)
+    D1 = n * (n + n_p)
+    C[0, 1] = -n / Dp
+    C[0, 2] = 1.0 / Dp
+    C[1, 0] = 1.0
+    C[1, 1] = (n - n_p) / (n_p * n)
+    C[1, 2] = -1.0 / (n_p * n)
+    C[2, 1] = n_p / D1
+    C[2, 2] = 1.0 / D1
+    return C
 
 
 # ---------------------------------------------------------------------------
-# scalar path (plain SGD)
+# scalar path (plain SGD): binary powering of (a^L, sum a^j, sum j a^j, sum j^2 a^j)
 # ---------------------------------------------------------------------------
 @njit(cache=True)
-def scalar_weights(h, eta, binv, n, P, W0, W1):
-    """Block weights of the plain-SGD recursion over ``n`` steps at rate ``eta``."""
+def _scalar_ag(h, eta, binv):
+    eh = eta * h
+    return (1.0 - eh) ** 2 + eh * eh * binv, eta * eh * binv
+
+
+@njit(cache=True)
+def _combine1(P, y0, y1, y2, na, Q, q0, q1, q2):
+    """Run of length ``na`` followed by a run: ``(P, y0, y1, y2)`` of the concatenation."""
+    return (P * Q, y0 + P * q0, y1 + P * (q1 + na * q0),
+            y2 + P * (q2 + 2.0 * na * q1 + na * na * q0))
+
+
+@njit(cache=True)
+def scalar_levels(h, eta, binv, nbits, T):
+    """``T[b, i] = (a^L, sum_{j<L} a^j g, sum j a^j g, sum j^2 a^j g)`` for runs ``L = 2^b``."""
     for i in range(h.size):
-        hi = h[i]
-        eh = eta * hi
-        eps = 2.0 * eh - eh * eh * (1.0 + binv)
-        an, G0, H1 = geometric_weights(eps, n)
-        g = eta * eh * binv
-        P[i] = an
-        W1[i] = g * H1 / n
-        W0[i] = g * (G0 - H1 / n)
+        a, g = _scalar_ag(h[i], eta, binv)
+        P, y0, y1, y2 = a, g, 0.0, 0.0
+        L = 1.0
+        for b in range(nbits):
+            T[b, i, 0] = P
+            T[b, i, 1] = y0
+            T[b, i, 2] = y1
+            T[b, i, 3] = y2
+            P, y0, y1, y2 = _combine1(P, y0, y1, y2, L, P, y0, y1, y2)
+            L *= 2.0
 
 
 @njit(cache=True)
-def scalar_apply(P, W0, W1, mh, x, R0, sigma2, out):
-    """``out = P x + W0 R0 + W1 R1`` with ``R1 = sigma2 + sum mh out`` solved exactly.
+def _scalar_weights_from(P, y0, y1, y2, n, C, i, Po, Wp, W0, W1):
+    c = n - 1.0
+    S0 = y0
+    S1 = c * y0 - y1
+    S2 = c * c * y0 - 2.0 * c * y1 + y2
+    Po[i] = P
+    Wp[i] = C[0, 0] * S0 + C[0, 1] * S1 + C[0, 2] * S2
+    W0[i] = C[1, 0] * S0 + C[1, 1] * S1 + C[1, 2] * S2
+    W1[i] = C[2, 0] * S0 + C[2, 1] * S1 + C[2, 2] * S2
+
+
+@njit(cache=True)
+def _bits(n):
+    """The set bits of ``n`` (ascending) and the run length before each."""
+    nb = 0
+    m = n
+    while m > 0:
+        nb += m & 1
+        m >>= 1
+    bits = np.empty(nb, dtype=np.int64)
+    before = np.empty(nb)
+    j = 0
+    b = 0
+    acc = 0.0
+    m = n
+    while m > 0:
+        if m & 1:
+            bits[j] = b
+            before[j] = acc
+            acc += 2.0 ** b
+            j += 1
+        m >>= 1
+        b += 1
+    return bits, before
+
+
+@njit(cache=True)
+def scalar_from_levels(T, n, n_p, Po, Wp, W0, W1):
+    """Block weights over ``n`` steps from the cached levels ``T`` (see :func:`scalar_levels`)."""
+    C = lagrange(float(n), float(n_p))
+    bits, before = _bits(n)
+    for i in range(T.shape[1]):
+        P, y0, y1, y2 = 1.0, 0.0, 0.0, 0.0
+        for j in range(bits.size):
+            b = bits[j]
+            P, y0, y1, y2 = _combine1(P, y0, y1, y2, before[j], T[b, i, 0], T[b, i, 1], T[b, i, 2],
+                                      T[b, i, 3])
+        _scalar_weights_from(P, y0, y1, y2, float(n), C, i, Po, Wp, W0, W1)
+
+
+@njit(cache=True)
+def scalar_direct(h, eta, binv, n, n_p, Po, Wp, W0, W1):
+    """Block weights over ``n`` steps at the rates ``eta[i]`` (one per mode), powering on the fly."""
+    C = lagrange(float(n), float(n_p))
+    for i in range(h.size):
+        a, g = _scalar_ag(h[i], eta[i], binv)
+        Q, q0, q1, q2 = a, g, 0.0, 0.0
+        L = 1.0
+        P, y0, y1, y2 = 1.0, 0.0, 0.0, 0.0
+        na = 0.0
+        m = n
+        while m > 0:
+            if m & 1:
+                P, y0, y1, y2 = _combine1(P, y0, y1, y2, na, Q, q0, q1, q2)
+                na += L
+            m >>= 1
+            if m > 0:
+                Q, q0, q1, q2 = _combine1(Q, q0, q1, q2, L, Q, q0, q1, q2)
+                L *= 2.0
+        _scalar_weights_from(P, y0, y1, y2, float(n), C, i, Po, Wp, W0, W1)
+
+
+@njit(cache=True)
+def scalar_apply(P, Wp, W0, W1, mh, x, Rp, R0, sigma2, out):
+    """``out = P x + Wp Rp + W0 R0 + W1 R1`` with ``R1 = sigma2 + sum mh out`` solved exactly.
 
     Returns ``(R1, den)``; ``den = 1 - sum mh W1 <= 0`` means the block cannot be
     stable (divergence).
@@ -128,11 +175,11 @@ def scalar_apply(P, W0, W1, mh, x, R0, sigma2, out):
     num = sigma2
     den = 1.0
     for i in range(x.size):
-        num += mh[i] * (P[i] * x[i] + W0[i] * R0)
+        num += mh[i] * (P[i] * x[i] + Wp[i] * Rp + W0[i] * R0)
         den -= mh[i] * W1[i]
     R1 = num / den if den > 0.0 else math.inf
     for i in range(x.size):
-        out[i] = P[i] * x[i] + W0[i] * R0 + W1[i] * R1
+        out[i] = P[i] * x[i] + Wp[i] * Rp + W0[i] * R0 + W1[i] * R1
     return R1, den
 
 
@@ -153,9 +200,7 @@ def scalar_recursion(x, h, mh, sigma2, binv, etas):
         eta = etas[s]
         if eta != eta_prev:
             for i in range(n):
-                eh = eta * h[i]
-                a[i] = (1.0 - eh) ** 2 + eh * eh * binv
-                g[i] = eta * eh * binv
+                a[i], g[i] = _scalar_ag(h[i], eta, binv)
             eta_prev = eta
         Rn = sigma2
         for i in range(n):
@@ -240,87 +285,131 @@ def _matvec(A, v, k, out):
 
 
 @njit(cache=True)
-def power_sums(M, g, n, k, P, y0, y1):
-    """``P = M^n``, ``y0 = sum_{j<n} M^j g``, ``y1 = sum_{j<n} j M^j g`` by binary powering.
-
-    Combination rule of two runs of lengths ``n_a``, ``n_b``: ``P = P_a P_b``,
-    ``y0 = y0_a + P_a y0_b``, ``y1 = y1_a + P_a (y1_b + n_a y0_b)``.
-    """
-    # accumulated run (length na) and the run of length 2^bit
+def _combine_k(P, y, na, Q, q, k, T, u, w):
+    """In place: run ``(P, y[0..2])`` of length ``na`` followed by run ``(Q, q)``."""
+    # y2 += P (q2 + 2 na q1 + na^2 q0); y1 += P (q1 + na q0); y0 += P q0
     for r in range(k):
-        y0[r] = 0.0
-        y1[r] = 0.0
+        w[r] = q[2, r] + 2.0 * na * q[1, r] + na * na * q[0, r]
+    _matvec(P, w, k, u)
+    for r in range(k):
+        y[2, r] += u[r]
+        w[r] = q[1, r] + na * q[0, r]
+    _matvec(P, w, k, u)
+    for r in range(k):
+        y[1, r] += u[r]
+    _matvec(P, q[0], k, u)
+    for r in range(k):
+        y[0, r] += u[r]
+    _matmul(P, Q, k, T)
+    for r in range(k):
         for c in range(k):
-            P[r, c] = 1.0 if r == c else 0.0
-    Q = M.copy()
-    q0 = g.copy()
-    q1 = np.zeros(k)
-    lq = 1
-    na = 0
+            P[r, c] = T[r, c]
+
+
+@njit(cache=True)
+def _general_weights_from(P, y, n, C, k, i, Po, Wp, W0, W1):
+    c = n - 1.0
+    for r in range(k):
+        S0 = y[0, r]
+        S1 = c * y[0, r] - y[1, r]
+        S2 = c * c * y[0, r] - 2.0 * c * y[1, r] + y[2, r]
+        Wp[i, r] = C[0, 0] * S0 + C[0, 1] * S1 + C[0, 2] * S2
+        W0[i, r] = C[1, 0] * S0 + C[1, 1] * S1 + C[1, 2] * S2
+        W1[i, r] = C[2, 0] * S0 + C[2, 1] * S1 + C[2, 2] * S2
+        for q in range(k):
+            Po[i, r, q] = P[r, q]
+
+
+@njit(cache=True)
+def general_levels(h, ws, eta, beta, lam, binv, k, nbits, TP, TY):
+    """Cached runs of length ``2^b``: ``TP[i, b] = M^L``, ``TY[i, b, q] = sum_{j<L} j^q M^j g``."""
+    M = np.empty((k, k))
+    g = np.empty(k)
     T = np.empty((k, k))
     u = np.empty(k)
     w = np.empty(k)
-    m = n
-    while m > 0:
-        if m & 1:
-            # accumulated <- accumulated o run(Q)
-            _matvec(P, q0, k, u)
-            for r in range(k):
-                w[r] = q1[r] + na * q0[r]
-            _matvec(P, w, k, T[0])
-            for r in range(k):
-                y1[r] += T[0, r]
-                y0[r] += u[r]
-            _matmul(P, Q, k, T)
-            for r in range(k):
-                for c in range(k):
-                    P[r, c] = T[r, c]
-            na += lq
-        m >>= 1
-        if m > 0:
-            # run(Q) <- run(Q) o run(Q)
-            _matvec(Q, q0, k, u)
-            for r in range(k):
-                w[r] = q1[r] + lq * q0[r]
-            _matvec(Q, w, k, T[0])
-            for r in range(k):
-                q1[r] = q1[r] + T[0, r]
-                q0[r] = q0[r] + u[r]
-            _matmul(Q, Q, k, T)
-            for r in range(k):
-                for c in range(k):
-                    Q[r, c] = T[r, c]
-            lq *= 2
-
-
-@njit(cache=True)
-def general_weights(h, ws, eta, beta, lam, binv, n, k, P, W0, W1):
-    """Block weights of the general recursion (``P`` (modes, k, k), ``W0``, ``W1`` (modes, k))."""
-    M = np.empty((k, k))
-    g = np.empty(k)
-    y0 = np.empty(k)
-    y1 = np.empty(k)
-    Pm = np.empty((k, k))
     for i in range(h.size):
         step_matrix(h[i], ws[i], eta, beta, lam, binv, k, M, g)
-        power_sums(M, g, n, k, Pm, y0, y1)
-        for r in range(k):
-            w1 = ((n - 1.0) * y0[r] - y1[r]) / n
-            W1[i, r] = w1
-            W0[i, r] = y0[r] - w1
-            for c in range(k):
-                P[i, r, c] = Pm[r, c]
+        Q = M.copy()
+        q = np.zeros((3, k))
+        q[0] = g
+        L = 1.0
+        for b in range(nbits):
+            TP[i, b] = Q
+            TY[i, b] = q
+            Q2 = Q.copy()
+            q2 = q.copy()
+            _combine_k(Q, q, L, Q2, q2, k, T, u, w)
+            L *= 2.0
 
 
 @njit(cache=True)
-def general_apply(P, W0, W1, mh, z, R0, sigma2, out):
-    """``out = P z + W0 R0 + W1 R1`` per mode, ``R1 = sigma2 + sum mh out[:, 0]`` solved exactly."""
+def general_from_levels(TP, TY, n, n_p, Po, Wp, W0, W1):
+    """Block weights over ``n`` steps from the cached levels (see :func:`general_levels`)."""
+    k = TP.shape[2]
+    C = lagrange(float(n), float(n_p))
+    bits, before = _bits(n)
+    P = np.empty((k, k))
+    y = np.empty((3, k))
+    T = np.empty((k, k))
+    u = np.empty(k)
+    w = np.empty(k)
+    for i in range(TP.shape[0]):
+        for r in range(k):
+            for c in range(k):
+                P[r, c] = 1.0 if r == c else 0.0
+        y[:] = 0.0
+        for j in range(bits.size):
+            b = bits[j]
+            _combine_k(P, y, before[j], TP[i, b], TY[i, b], k, T, u, w)
+        _general_weights_from(P, y, float(n), C, k, i, Po, Wp, W0, W1)
+
+
+@njit(cache=True)
+def general_direct(h, ws, eta, beta, lam, binv, k, n, n_p, Po, Wp, W0, W1):
+    """Block weights over ``n`` steps at the rates ``eta[i]`` (one per mode), powering on the fly."""
+    C = lagrange(float(n), float(n_p))
+    M = np.empty((k, k))
+    g = np.empty(k)
+    P = np.empty((k, k))
+    y = np.empty((3, k))
+    T = np.empty((k, k))
+    u = np.empty(k)
+    w = np.empty(k)
+    for i in range(h.size):
+        step_matrix(h[i], ws[i], eta[i], beta, lam, binv, k, M, g)
+        Q = M.copy()
+        q = np.zeros((3, k))
+        q[0] = g
+        L = 1.0
+        for r in range(k):
+            for c in range(k):
+                P[r, c] = 1.0 if r == c else 0.0
+        y[:] = 0.0
+        na = 0.0
+        m = n
+        while m > 0:
+            if m & 1:
+                _combine_k(P, y, na, Q, q, k, T, u, w)
+                na += L
+            m >>= 1
+            if m > 0:
+                Q2 = Q.copy()
+                q2 = q.copy()
+                _combine_k(Q, q, L, Q2, q2, k, T, u, w)
+                L *= 2.0
+        _general_weights_from(P, y, float(n), C, k, i, Po, Wp, W0, W1)
+
+
+@njit(cache=True)
+def general_apply(P, Wp, W0, W1, mh, z, Rp, R0, sigma2, out):
+    """``out = P z + Wp Rp + W0 R0 + W1 R1`` per mode, ``R1 = sigma2 + sum mh out[:, 0]`` solved."""
     n, k = z.shape
     num = sigma2
     den = 1.0
     for i in range(n):
         for r in range(k):
-            s = W0[i, r] * R0
+            s = Wp[i, r] * Rp + W0[i, r] * R0
             for c in range(k):
                 s += P[i, r, c] * z[i, c]
             out[i, r] = s
@@ -370,46 +459,71 @@ def general_recursion(z, h, ws, mh, sigma2, beta, lam, binv, etas):
 # continuous-time (Volterra) limit
 # ---------------------------------------------------------------------------
 @njit(cache=True)
-def volterra_weights(h, eta, lam, binv, n, P, W0, W1, Pm, Chi, Phi):
-    """Block weights of the continuous-time limit over a time ``n`` at rate ``eta``.
+def exp_moments(x, n):
+    """``S_q = int_0^n e^{-kappa (n - s)} s^q ds`` for ``q = 0, 1, 2``, ``x = kappa n >= 0``.
 
-    ``P = e^{-kappa n}``, ``W0 = g (phi1 - psi)``, ``W1 = g psi`` with ``phi1 =
-    (1 - e^{-kappa n})/kappa``, ``psi = n phi2(kappa n)``; for the mean: ``Pm =
-    e^{-kappa n / 2}``, ``Chi = int_0^n e^{-kappa (n - s)} e^{-kappa s/2} ds``,
-    ``Phi = phi1``.
+    Series ``S_q = n^{q+1} q! sum_m (-x)^m / (m + q + 1)!`` below ``x = 2``, closed forms above.
     """
-    for i in range(h.size):
-        kap = 2.0 * eta * (h[i] + lam)
-        x = kap * n
-        g = eta * eta * h[i] * binv
-        if kap > 0.0:
-            phi1 = -math.expm1(-x) / kap
-            chi = 2.0 * math.exp(-0.5 * x) * (-math.expm1(-0.5 * x)) / kap
-        else:
-            phi1 = float(n)
-            chi = float(n)
-        psi = n * phi2(x)
-        P[i] = math.exp(-x)
-        W1[i] = g * psi
-        W0[i] = g * (phi1 - psi)
-        Pm[i] = math.exp(-0.5 * x)
-        Chi[i] = chi
-        Phi[i] = phi1
+    if x < 2.0:
+        out = np.zeros(3)
+        for q in range(3):
+            fact_q = 1.0 if q < 2 else 2.0
+            term = 1.0
+            for j in range(1, q + 2):
+                term /= j
+            s = 0.0
+            for m in range(40):
+                s += term
+                term *= -x / (m + q + 2)
+            out[q] = n ** (q + 1) * fact_q * s
+        return out[0], out[1], out[2]
+    kap = x / n
+    e = math.exp(-x)
+    return ((1.0 - e) / kap, (x - 1.0 + e) / (kap * kap),
+            (x * x - 2.0 * x + 2.0 - 2.0 * e) / (kap * kap * kap))
 
 
 @njit(cache=True)
-def volterra_apply(P, W0, W1, Pm, Chi, Phi, mh, h, ws, eta, lam, x, m, R0, sigma2, affine, xo, mo):
-    """``xo = P x + affine + W0 R0 + W1 R1`` and the exact mean ``mo``; returns ``(R1, den)``.
+def volterra_weights(h, eta, lam, binv, n, n_p, P, Wp, W0, W1, Pm, Chi, Phi):
+    """Block weights of the continuous-time limit over a time ``n`` at the rates ``eta[i]``.
+
+    ``P = e^{-kappa n}``, ``W = g sum_q C_q S_q`` (:func:`exp_moments`, :func:`lagrange`);
+    for the mean: ``Pm = e^{-kappa n / 2}``, ``Chi = int_0^n e^{-kappa (n - s)} e^{-kappa s/2} ds``,
+    ``Phi = S_0``.
+    """
+    C = lagrange(n, n_p)
+    for i in range(h.size):
+        kap = 2.0 * eta[i] * (h[i] + lam)
+        x = kap * n
+        g = eta[i] * eta[i] * h[i] * binv
+        S0, S1, S2 = exp_moments(x, n)
+        if kap > 0.0:
+            chi = 2.0 * math.exp(-0.5 * x) * (-math.expm1(-0.5 * x)) / kap
+        else:
+            chi = n
+        P[i] = math.exp(-x)
+        Wp[i] = g * (C[0, 0] * S0 + C[0, 1] * S1 + C[0, 2] * S2)
+        W0[i] = g * (C[1, 0] * S0 + C[1, 1] * S1 + C[1, 2] * S2)
+        W1[i] = g * (C[2, 0] * S0 + C[2, 1] * S1 + C[2, 2] * S2)
+        Pm[i] = math.exp(-0.5 * x)
+        Chi[i] = chi
+        Phi[i] = S0
+
+
+@njit(cache=True)
+def volterra_apply(P, Wp, W0, W1, Pm, Chi, Phi, mh, h, ws, eta, lam, x, m, Rp, R0, sigma2, affine,
+                   xo, mo):
+    """``xo = P x + affine + Wp Rp + W0 R0 + W1 R1`` and the exact mean ``mo``; returns ``(R1, den)``.
 
     The affine term ``-2 eta lam w* [m_inf Phi + (m - m_inf) Chi]`` enters when ``affine``.
     """
     num = sigma2
     den = 1.0
     for i in range(x.size):
-        s = P[i] * x[i] + W0[i] * R0
+        s = P[i] * x[i] + Wp[i] * Rp + W0[i] * R0
         if affine and lam > 0.0:
             minf = -lam * ws[i] / (h[i] + lam)
-            s += -2.0 * eta * lam * ws[i] * (minf * Phi[i] + (m[i] - minf) * Chi[i])
+            s += -2.0 * eta[i] * lam * ws[i] * (minf * Phi[i] + (m[i] - minf) * Chi[i])
             mo[i] = minf + (m[i] - minf) * Pm[i]
         else:
             mo[i] = m[i]
@@ -429,10 +543,13 @@ def warmup():
     mh = h.copy()
     ws = np.array([1.0, -1.0])
     x = np.ones(2)
-    P, W0, W1 = np.empty(2), np.empty(2), np.empty(2)
+    P, Wp, W0, W1 = np.empty(2), np.empty(2), np.empty(2), np.empty(2)
     out = np.empty(2)
-    scalar_weights(h, 0.1, 1.0, 4, P, W0, W1)
-    scalar_apply(P, W0, W1, mh, x, 1.0, 0.0, out)
+    T = np.empty((3, 2, 4))
+    scalar_levels(h, 0.1, 1.0, 3, T)
+    scalar_from_levels(T, 5, 2.0, P, Wp, W0, W1)
+    scalar_direct(h, np.full(2, 0.1), 1.0, 5, 2.0, P, Wp, W0, W1)
+    scalar_apply(P, Wp, W0, W1, mh, x, 1.0, 1.0, 0.0, out)
     scalar_recursion(x.copy(), h, mh, 0.0, 1.0, np.full(3, 0.1))
     for k in (3, 6):
         z = np.zeros((2, k))
@@ -440,11 +557,14 @@ def warmup():
         if k == 6:
             z[:, 3] = -ws
             z[:, 5] = 1.0
-        Pg, W0g, W1g = np.empty((2, k, k)), np.empty((2, k)), np.empty((2, k))
-        general_weights(h, ws, 0.1, 0.5, 0.1, 1.0, 5, k, Pg, W0g, W1g)
-        general_apply(Pg, W0g, W1g, mh, z, 1.0, 0.0, np.empty((2, k)))
+        Pg, Wpg, W0g, W1g = np.empty((2, k, k)), np.empty((2, k)), np.empty((2, k)), np.empty((2, k))
+        TP, TY = np.empty((2, 3, k, k)), np.empty((2, 3, 3, k))
+        general_levels(h, ws, 0.1, 0.5, 0.1, 1.0, k, 3, TP, TY)
+        general_from_levels(TP, TY, 5, 2.0, Pg, Wpg, W0g, W1g)
+        general_direct(h, ws, np.full(2, 0.1), 0.5, 0.1, 1.0, k, 5, 2.0, Pg, Wpg, W0g, W1g)
+        general_apply(Pg, Wpg, W0g, W1g, mh, z, 1.0, 1.0, 0.0, np.empty((2, k)))
         general_recursion(z.copy(), h, ws, mh, 0.0, 0.5, 0.1, 1.0, np.full(3, 0.1))
     Pm, Chi, Phi = np.empty(2), np.empty(2), np.empty(2)
-    volterra_weights(h, 0.1, 0.1, 1.0, 4.0, P, W0, W1, Pm, Chi, Phi)
-    volterra_apply(P, W0, W1, Pm, Chi, Phi, mh, h, ws, 0.1, 0.1, x, -ws, 1.0, 0.0, True,
+    volterra_weights(h, np.full(2, 0.1), 0.1, 1.0, 4.0, 2.0, P, Wp, W0, W1, Pm, Chi, Phi)
+    volterra_apply(P, Wp, W0, W1, Pm, Chi, Phi, mh, h, ws, np.full(2, 0.1), 0.1, x, -ws, 1.0, 1.0, 0.0, True,
                    np.empty(2), np.empty(2))

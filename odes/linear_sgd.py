@@ -79,7 +79,7 @@ from typing import Any
 
 import numpy as np
 
-from lmech.blocks.schedules import Constant, Schedule, get_schedule
+from lmech.blocks.schedules import Constant, PowerLaw, Schedule, get_schedule
 from lmech.checks import check_array, check_choice, check_int, check_real
 from lmech.result import Result, register_result
 from lmech.spec import Model, param, register_model
@@ -92,6 +92,18 @@ __all__ = ["LinearSGD", "RiskCurve", "risk_curve", "kernel_norm", "stability_thr
 
 #: rounding added to the carried error per block, relative to the state (four ulps)
 _ULP = 4.0 * np.finfo(float).eps
+
+#: local tolerance of one block, as a fraction of rtol (the carried error sums the blocks')
+_LOCAL = 0.25
+
+
+def _two_bits(n: int) -> int:
+    """The largest integer ``<= n`` with at most two significant bits."""
+    if n < 4:
+        return n
+    e = n.bit_length() - 2
+    return (n >> e) << e
+
 
 #: Solution methods of :func:`risk_curve` and their orders (in the block length).
 METHODS = {"propagator": 2, "recursion": None, "volterra": 2}
@@ -268,10 +280,14 @@ def _x(state):
     return state["x"] if "x" in state else state["z"][:, 0]
 
 
+#: largest cache of binary-powering levels kept by the block integrator (bytes)
+_CACHE_BYTES = 96 * 2 ** 20
+
+
 class _Engine:
     """Block propagator of one method for one model: weights, apply, error transport."""
 
-    def __init__(self, model, method):
+    def __init__(self, model, method, T):
         self.m = model
         self.method = method
         self.h = model.eigenvalues
@@ -279,50 +295,96 @@ class _Engine:
         self.mh = model.multiplicity * model.eigenvalues
         self.s2 = model.noise
         self.binv = model.binv
+        self.nbits = max(1, int(T).bit_length())
+        self.cache = {}
+        self.last_eta = None
         n = self.h.size
         if method == "volterra":
             self.kind = "volterra"
             self.eta_scale = 1.0 / (1.0 - model.momentum)
-            self.buf = [np.empty(n) for _ in range(6)]
+            self.k = 1
         elif model.momentum == 0.0 and model.weight_decay == 0.0:
             self.kind = "scalar"
             self.eta_scale = 1.0
+            self.k = 1
         else:
             self.kind = "general"
             self.eta_scale = 1.0
             self.k = 6 if model.weight_decay > 0 else 3
+        per_level = 4 if self.kind == "scalar" else self.k * self.k + 3 * self.k
+        self.cacheable = self.kind != "volterra" and n * self.nbits * per_level * 8 <= _CACHE_BYTES
 
-    def weights(self, eta, n):
-        h = self.h
-        eta = eta * self.eta_scale
+    def _levels(self, eta):
+        """Cached levels at ``eta``: built when the same rate is asked for twice in a row."""
+        if not self.cacheable:
+            return None
+        if eta in self.cache:
+            return self.cache[eta]
+        if self.last_eta != eta:
+            self.last_eta = eta
+            return None
+        n, nb, k = self.h.size, self.nbits, self.k
         if self.kind == "scalar":
-            P, W0, W1 = np.empty(h.size), np.empty(h.size), np.empty(h.size)
-            _k.scalar_weights(h, eta, self.binv, int(n), P, W0, W1)
-            return (P, W0, W1)
-        if self.kind == "general":
-            k = self.k
-            P, W0, W1 = np.empty((h.size, k, k)), np.empty((h.size, k)), np.empty((h.size, k))
-            _k.general_weights(h, self.ws, eta, self.m.momentum, self.m.weight_decay, self.binv,
-                               int(n), k, P, W0, W1)
-            return (P, W0, W1)
-        W = tuple(np.empty(h.size) for _ in range(6))
-        _k.volterra_weights(h, eta, self.m.weight_decay, self.binv, float(n), *W)
-        return W + (eta,)
+            T = np.empty((nb, n, 4))
+            _k.scalar_levels(self.h, eta, self.binv, nb, T)
+            lv = (T,)
+        else:
+            TP, TY = np.empty((n, nb, k, k)), np.empty((n, nb, 3, k))
+            _k.general_levels(self.h, self.ws, eta, self.m.momentum, self.m.weight_decay, self.binv,
+                              k, nb, TP, TY)
+            lv = (TP, TY)
+        if len(self.cache) >= 2:
+            self.cache.pop(next(iter(self.cache)))
+        self.cache[eta] = lv
+        return lv
 
-    def apply(self, W, state, R0, homogeneous=False):
+    def memory(self, eta):
+        """Relaxation time of each mode at rate ``eta`` (in steps)."""
+        return (1.0 - self.m.momentum) / (2.0 * eta * self.eta_scale * (self.h + self.m.weight_decay))
+
+    def weights(self, eta, n, n_p):
+        """Block weights over ``n`` steps; ``eta`` a float (constant over the block) or one rate
+        per mode."""
+        h = self.h
+        N = h.size
+        const = np.ndim(eta) == 0
+        etas = np.ascontiguousarray(np.broadcast_to(np.asarray(eta, dtype=float) * self.eta_scale, (N,)))
+        if self.kind == "volterra":
+            W = tuple(np.empty(N) for _ in range(7))
+            _k.volterra_weights(h, etas, self.m.weight_decay, self.binv, float(n), float(n_p), *W)
+            return W + (etas,)
+        n = int(n)
+        lv = self._levels(float(eta) * self.eta_scale) if const else None
+        if self.kind == "scalar":
+            W = tuple(np.empty(N) for _ in range(4))
+            if lv is not None:
+                _k.scalar_from_levels(lv[0], n, float(n_p), *W)
+            else:
+                _k.scalar_direct(h, etas, self.binv, n, float(n_p), *W)
+            return W
+        k = self.k
+        W = (np.empty((N, k, k)), np.empty((N, k)), np.empty((N, k)), np.empty((N, k)))
+        if lv is not None:
+            _k.general_from_levels(lv[0], lv[1], n, float(n_p), *W)
+        else:
+            _k.general_direct(h, self.ws, etas, self.m.momentum, self.m.weight_decay, self.binv, k,
+                              n, float(n_p), *W)
+        return W
+
+    def apply(self, W, state, Rp, R0, homogeneous=False):
         s2 = 0.0 if homogeneous else self.s2
         if self.kind == "scalar":
             out = np.empty_like(state["x"])
-            R1, den = _k.scalar_apply(W[0], W[1], W[2], self.mh, state["x"], R0, s2, out)
+            R1, den = _k.scalar_apply(W[0], W[1], W[2], W[3], self.mh, state["x"], Rp, R0, s2, out)
             return {"x": out}, R1, den
         if self.kind == "general":
             out = np.empty_like(state["z"])
-            R1, den = _k.general_apply(W[0], W[1], W[2], self.mh, state["z"], R0, s2, out)
+            R1, den = _k.general_apply(W[0], W[1], W[2], W[3], self.mh, state["z"], Rp, R0, s2, out)
             return {"z": out}, R1, den
         xo, mo = np.empty_like(state["x"]), np.empty_like(state["x"])
         m = state.get("m", np.zeros_like(state["x"]))
-        R1, den = _k.volterra_apply(*W[:6], self.mh, self.h, self.ws, W[6], self.m.weight_decay,
-                                    state["x"], m, R0, s2, not homogeneous, xo, mo)
+        R1, den = _k.volterra_apply(*W[:7], self.mh, self.h, self.ws, W[7], self.m.weight_decay,
+                                    state["x"], m, Rp, R0, s2, not homogeneous, xo, mo)
         return ({"x": xo, "m": mo} if not homogeneous else {"x": xo}), R1, den
 
     def zero_error(self, state):
@@ -533,8 +595,9 @@ def _run_recursion(model, t_out, bound):
 
 
 def _run_blocks(model, t_out, method, rtol, bound, max_blocks):
-    eng = _Engine(model, method)
     cont = method == "volterra"
+    T = float(t_out[-1])
+    eng = _Engine(model, method, T)
     state = _initial_state(model, method)
     err = eng.zero_error(state)
     mh = eng.mh
@@ -543,9 +606,11 @@ def _run_blocks(model, t_out, method, rtol, bound, max_blocks):
     R_init = R
     dR = 0.0
     t = 0.0
-    T = float(t_out[-1])
+    # the previous node of the quadratic interpolation of R: spacing n_p (0: none) and value
+    n_p, R_p, dR_p = 0.0, R, 0.0
     breaks = sorted({float(math.ceil(b)) for b in model.schedule.breakpoints() if 0 < b < T})
     stops = np.unique(np.concatenate([t_out, np.asarray(breaks, dtype=float)]))
+    breakset = set(breaks)
     out_R = np.full(t_out.size, np.nan)
     out_E = np.full(t_out.size, np.nan)
     out_X = np.full(t_out.size, np.nan)
@@ -555,8 +620,13 @@ def _run_blocks(model, t_out, method, rtol, bound, max_blocks):
     blocks = 0
     status, msg = Status.CONVERGED, "integrated to the last output"
 
+    const_rate = isinstance(model.schedule, Constant) or (
+        isinstance(model.schedule, PowerLaw) and model.schedule.power == 0.0)
+
     def eta_of(t0, n):
         # the rate frozen over the block: its value at the block's midpoint
+        if const_rate:
+            return model.lr * float(model.schedule.rate(0.0))
         mid = t0 + (0.5 * n if cont else 0.5 * (n - 1))
         return model.lr * float(model.schedule.rate(mid))
 
@@ -575,15 +645,17 @@ def _run_blocks(model, t_out, method, rtol, bound, max_blocks):
         n_max = stops[si] - t
         n = min(n_prop, n_max, t + 1.0)
         if not cont:
-            n = float(max(1, int(n)))
+            # two significant bits (2^e or 3 2^(e-1)) unless the block ends on a stop: the
+            # powering then combines at most two cached levels
+            n = float(max(1, int(n) if n == n_max else _two_bits(int(n))))
         if blocks >= max_blocks:
             status, msg = Status.MAX_ITER, f"block budget max_blocks={max_blocks} exhausted at t={t:g}"
             break
         blocks += 1
-        W = eng.weights(eta_of(t, n), n)
+        W = eng.weights(eta_of(t, n), n, n_p)
         if not cont and n == 1.0:
-            # one step of the recursion: exact
-            new, R1, den = eng.apply(W, state, R)
+            # one step of the recursion: exact (only R(t) enters)
+            new, R1, den = eng.apply(W, state, R_p, R)
             loc = 0.0
             if not den > 0:
                 status, msg = Status.DIVERGED, f"a step lost stability at t={t:g}"
@@ -591,40 +663,49 @@ def _run_blocks(model, t_out, method, rtol, bound, max_blocks):
             n_prop = 2.0
         else:
             n2 = 0.5 * n if cont else float(int(n) // 2)
-            full, Rf, den = eng.apply(W, state, R)
-            Wa = eng.weights(eta_of(t, n2), n2)
-            mid, Rm, dena = eng.apply(Wa, state, R)
-            Wb = eng.weights(eta_of(t + n2, n - n2), n - n2)
-            new, R1, denb = eng.apply(Wb, mid, Rm)
+            full, Rf, den = eng.apply(W, state, R_p, R)
+            Wa = eng.weights(eta_of(t, n2), n2, n_p)
+            mid, Rm, dena = eng.apply(Wa, state, R_p, R)
+            Wb = eng.weights(eta_of(t + n2, n - n2), n - n2, n2)
+            new, R1, denb = eng.apply(Wb, mid, R, Rm)
             if not (den > 0 and dena > 0 and denb > 0 and math.isfinite(R1)):
                 status, msg = Status.DIVERGED, f"a block lost stability at t={t:g} (risk kernel norm >= 1)"
                 break
-            loc = (_x(new) - _x(full)) / 3.0
+            # Richardson: the halves' error is a third of the difference for the constant-rate
+            # propagator (local order >= 3); a rate frozen per block has local errors of order
+            # between 1 and 3 in the block length (the fast modes follow eta adiabatically), for
+            # which the difference itself is kept
+            loc = (_x(new) - _x(full)) * (1.0 / 3.0 if const_rate else 1.0)
             e_loc = float(amh @ np.abs(loc))
-            tol = 0.5 * rtol * abs(R1)
+            # budget: what the carried error leaves of rtol at the block end (at least a share
+            # per unit of log time, so that the run cannot stall: the final check reports it)
+            _, dR_prop, _ = eng.apply(W, err, abs(dR_p), abs(dR), homogeneous=True)
+            tol = _LOCAL * max(0.8 * rtol * abs(R1) - abs(dR_prop), 0.1 * rtol * abs(R1) * n / (t + n))
             if not e_loc <= tol:
-                fac = max(0.2, 0.9 * math.sqrt(tol / e_loc)) if e_loc > 0 else 0.5
+                fac = max(0.2, 0.9 * (tol / e_loc) ** (1.0 / 3.0)) if e_loc > 0 else 0.5
                 n_prop = n * fac
                 if not cont:
                     n_prop = max(1.0, math.floor(n_prop))
                 continue
-            fac = 2.0 if e_loc == 0 else min(2.0, max(1.0, 0.9 * math.sqrt(tol / e_loc)))
+            fac = 2.0 if e_loc == 0 else min(2.0, max(1.0, 0.9 * (tol / e_loc) ** (1.0 / 3.0)))
             n_prop = max(n + (0.0 if cont else 1.0), n * fac)
         if not (math.isfinite(R1) and R1 <= bound * max(R_init, 1e-300)):
             status, msg = Status.DIVERGED, f"the risk exceeded bound * initial risk at t <= {t + n:g}"
             break
         # carry the error bound: the same linear propagator (full-block weights; the error obeys
-        # the homogeneous recursion), plus the local estimate of this block
-        new_err, _, _ = eng.apply(W, err, abs(dR), homogeneous=True)
-        key = "x" if "x" in new_err else "z"
-        # plus rounding: a few ulps of the state per block
-        if key == "x":
+        # the homogeneous recursion), plus the local estimate of this block and rounding
+        new_err, _, _ = eng.apply(W, err, abs(dR_p), abs(dR), homogeneous=True)
+        if "x" in new_err:
             new_err["x"] = np.abs(new_err["x"]) + np.abs(loc) + _ULP * np.abs(new["x"])
         else:
             new_err["z"] = np.abs(new_err["z"])
             new_err["z"][:, 0] += np.abs(loc) + _ULP * np.abs(new["z"][:, 0])
+        n_p, R_p, dR_p = n, R, dR
         dR = float(amh @ np.abs(_x(new_err)))
         state, R, err = new, R1, new_err
         t = stops[si] if n == n_max else t + n
+        if t in breakset:
+            # the rate (or its slope) jumps here: restart without the previous node
+            n_p, n_prop = 0.0, 1.0
         record()
     return out_R, out_E, out_X, status, msg, blocks

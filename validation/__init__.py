@@ -36,10 +36,12 @@ from .erm import GLMRun, replica_theory, simulate_erm, simulate_gamp
 from .gradflow import (FlowRun, pspin_theory, simulate_glm, simulate_linreg, simulate_pspin,
                        simulate_pspin2, simulate_rnn)
 from .glm import simulate_glm_dynamics
+from .linear_sgd import simulate_linear_sgd
 
 __all__ = ["compare", "ValidationReport", "Simulator", "register_simulator", "get_simulator",
            "extrapolate", "theory_values", "SGDRun", "simulate_committee", "weights_with_overlaps",
            "compile_activation", "escape_time", "max_stability",
            "CapacityReport", "capacity_scan", "simulate_capacity", "cover_probability",
            "GLMRun", "simulate_erm", "simulate_gamp", "replica_theory", "FlowRun", "simulate_linreg", "simulate_glm",
-           "simulate_glm_dynamics", "simulate_pspin", "simulate_pspin2", "simulate_rnn", "pspin_theory"]
+           "simulate_glm_dynamics", "simulate_pspin", "simulate_pspin2", "simulate_rnn", "pspin_theory",
+           "simulate_linear_sgd"]
