@@ -69,5 +69,5 @@ def test_large_d_simulation_agrees_with_the_fast_propagator(case):
     times = odes.log_times(3000, 12)
     th = odes.risk_curve(m, times, rtol=1e-6)
     assert th.success
-    rep = validation.compare(th, m, sizes=[m.dimension], seeds=100, tol_rel=0.05)
+    rep = validation.compare(th, m, sizes=[m.dimension], seeds=100, tol_rel=0.1)
     assert rep.verdict == "agree", rep.message
