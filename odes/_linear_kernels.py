@@ -15,10 +15,11 @@ eigenvalue ``h[i]``, multiplicity ``mult[i]`` and coupling ``mh[i] = mult[i] h[i
 * **Volterra path** (continuous time): ``dx/dt = -kappa x - 2 eta lam w* m + g R(t)``,
   ``dm/dt = -eta (h + lam) m - eta lam w*``, ``kappa = 2 eta (h + lam)``.
 
-A *block* of ``n`` steps with ``R`` interpolated linearly between its ends,
-``R(t + k) = R0 + (k/n)(R1 - R0)``, maps the state exactly to
-``z(t + n) = P z + W0 R0 + W1 R1`` (``P = M^n``, ``W0 + W1 = sum_j M^j g``,
-``W1 = sum_j (n - 1 - j) M^j g / n``); ``R1`` then solves one linear equation.
+A *block* of ``n`` steps with ``R`` interpolated by the quadratic through the previous node
+``t - n_p``, the start ``t`` and the end ``t + n`` (:func:`lagrange`) maps the state exactly to
+``z(t + n) = P z + Wp Rp + W0 R0 + W1 R1`` (``P = M^n``, ``W_node = sum_q C[node, q] S_q``
+with the moments ``S_q = sum_{j<n} (n - 1 - j)^q M^j g``); ``R1`` then solves one linear
+equation.  The moments come from binary powering (no cancellation: sums of products).
 """
 
 from __future__ import annotations
@@ -93,15 +94,13 @@ def scalar_levels(h, eta, binv, nbits, T):
 
 
 @njit(cache=True)
-def _scalar_weights_from(P, y0, y1, y2, n, C, i, Po, Wp, W0, W1):
+def _scalar_moments(P, y0, y1, y2, n, i, Po, S0, S1, S2):
+    # S_q = sum_{j<n} (n - 1 - j)^q a^j g: the forcing moments in the offset k = n - 1 - j
     c = n - 1.0
-    S0 = y0
-    S1 = c * y0 - y1
-    S2 = c * c * y0 - 2.0 * c * y1 + y2
     Po[i] = P
-    Wp[i] = C[0, 0] * S0 + C[0, 1] * S1 + C[0, 2] * S2
-    W0[i] = C[1, 0] * S0 + C[1, 1] * S1 + C[1, 2] * S2
-    W1[i] = C[2, 0] * S0 + C[2, 1] * S1 + C[2, 2] * S2
+    S0[i] = y0
+    S1[i] = c * y0 - y1
+    S2[i] = c * c * y0 - 2.0 * c * y1 + y2
 
 
 @njit(cache=True)
@@ -130,9 +129,9 @@ def _bits(n):
 
 
 @njit(cache=True)
-def scalar_from_levels(T, n, n_p, Po, Wp, W0, W1):
-    """Block weights over ``n`` steps from the cached levels ``T`` (see :func:`scalar_levels`)."""
-    C = lagrange(float(n), float(n_p))
+def scalar_from_levels(T, n, Po, S0, S1, S2):
+    """Block moments over ``n`` steps from the cached levels ``T`` (see :func:`scalar_levels`):
+    ``Po = a^n`` and ``S_q = sum_{j<n} (n-1-j)^q a^j g``."""
     bits, before = _bits(n)
     for i in range(T.shape[1]):
         P, y0, y1, y2 = 1.0, 0.0, 0.0, 0.0
@@ -140,13 +139,12 @@ def scalar_from_levels(T, n, n_p, Po, Wp, W0, W1):
             b = bits[j]
             P, y0, y1, y2 = _combine1(P, y0, y1, y2, before[j], T[b, i, 0], T[b, i, 1], T[b, i, 2],
                                       T[b, i, 3])
-        _scalar_weights_from(P, y0, y1, y2, float(n), C, i, Po, Wp, W0, W1)
+        _scalar_moments(P, y0, y1, y2, float(n), i, Po, S0, S1, S2)
 
 
 @njit(cache=True)
-def scalar_direct(h, eta, binv, n, n_p, Po, Wp, W0, W1):
-    """Block weights over ``n`` steps at the rates ``eta[i]`` (one per mode), powering on the fly."""
-    C = lagrange(float(n), float(n_p))
+def scalar_direct(h, eta, binv, n, Po, S0, S1, S2):
+    """Block moments over ``n`` steps at the rates ``eta[i]`` (one per mode), powering on the fly."""
     for i in range(h.size):
         a, g = _scalar_ag(h[i], eta[i], binv)
         Q, q0, q1, q2 = a, g, 0.0, 0.0
@@ -162,24 +160,30 @@ def scalar_direct(h, eta, binv, n, n_p, Po, Wp, W0, W1):
             if m > 0:
                 Q, q0, q1, q2 = _combine1(Q, q0, q1, q2, L, Q, q0, q1, q2)
                 L *= 2.0
-        _scalar_weights_from(P, y0, y1, y2, float(n), C, i, Po, Wp, W0, W1)
+        _scalar_moments(P, y0, y1, y2, float(n), i, Po, S0, S1, S2)
 
 
 @njit(cache=True)
-def scalar_apply(P, Wp, W0, W1, mh, x, Rp, R0, sigma2, out):
+def scalar_apply(P, S0, S1, S2, C, mh, x, Rp, R0, sigma2, out):
     """``out = P x + Wp Rp + W0 R0 + W1 R1`` with ``R1 = sigma2 + sum mh out`` solved exactly.
 
+    The weights are ``W_node = sum_q C[node, q] S_q`` (``C`` from :func:`lagrange`).
     Returns ``(R1, den)``; ``den = 1 - sum mh W1 <= 0`` means the block cannot be
     stable (divergence).
     """
     num = sigma2
     den = 1.0
     for i in range(x.size):
-        num += mh[i] * (P[i] * x[i] + Wp[i] * Rp + W0[i] * R0)
-        den -= mh[i] * W1[i]
+        wp = C[0, 0] * S0[i] + C[0, 1] * S1[i] + C[0, 2] * S2[i]
+        w0 = C[1, 0] * S0[i] + C[1, 1] * S1[i] + C[1, 2] * S2[i]
+        w1 = C[2, 0] * S0[i] + C[2, 1] * S1[i] + C[2, 2] * S2[i]
+        v = P[i] * x[i] + wp * Rp + w0 * R0
+        out[i] = v
+        num += mh[i] * v
+        den -= mh[i] * w1
     R1 = num / den if den > 0.0 else math.inf
     for i in range(x.size):
-        out[i] = P[i] * x[i] + Wp[i] * Rp + W0[i] * R0 + W1[i] * R1
+        out[i] += (C[2, 0] * S0[i] + C[2, 1] * S1[i] + C[2, 2] * S2[i]) * R1
     return R1, den
 
 
@@ -307,15 +311,12 @@ def _combine_k(P, y, na, Q, q, k, T, u, w):
 
 
 @njit(cache=True)
-def _general_weights_from(P, y, n, C, k, i, Po, Wp, W0, W1):
+def _general_moments(P, y, n, k, i, Po, S0, S1, S2):
     c = n - 1.0
     for r in range(k):
-        S0 = y[0, r]
-        S1 = c * y[0, r] - y[1, r]
-        S2 = c * c * y[0, r] - 2.0 * c * y[1, r] + y[2, r]
-        Wp[i, r] = C[0, 0] * S0 + C[0, 1] * S1 + C[0, 2] * S2
-        W0[i, r] = C[1, 0] * S0 + C[1, 1] * S1 + C[1, 2] * S2
-        W1[i, r] = C[2, 0] * S0 + C[2, 1] * S1 + C[2, 2] * S2
+        S0[i, r] = y[0, r]
+        S1[i, r] = c * y[0, r] - y[1, r]
+        S2[i, r] = c * c * y[0, r] - 2.0 * c * y[1, r] + y[2, r]
         for q in range(k):
             Po[i, r, q] = P[r, q]
 
@@ -344,10 +345,9 @@ def general_levels(h, ws, eta, beta, lam, binv, k, nbits, TP, TY):
 
 
 @njit(cache=True)
-def general_from_levels(TP, TY, n, n_p, Po, Wp, W0, W1):
-    """Block weights over ``n`` steps from the cached levels (see :func:`general_levels`)."""
+def general_from_levels(TP, TY, n, Po, S0, S1, S2):
+    """Block moments over ``n`` steps from the cached levels (see :func:`general_levels`)."""
     k = TP.shape[2]
-    C = lagrange(float(n), float(n_p))
     bits, before = _bits(n)
     P = np.empty((k, k))
     y = np.empty((3, k))
@@ -362,13 +362,12 @@ def general_from_levels(TP, TY, n, n_p, Po, Wp, W0, W1):
         for j in range(bits.size):
             b = bits[j]
             _combine_k(P, y, before[j], TP[i, b], TY[i, b], k, T, u, w)
-        _general_weights_from(P, y, float(n), C, k, i, Po, Wp, W0, W1)
+        _general_moments(P, y, float(n), k, i, Po, S0, S1, S2)
 
 
 @njit(cache=True)
-def general_direct(h, ws, eta, beta, lam, binv, k, n, n_p, Po, Wp, W0, W1):
-    """Block weights over ``n`` steps at the rates ``eta[i]`` (one per mode), powering on the fly."""
-    C = lagrange(float(n), float(n_p))
+def general_direct(h, ws, eta, beta, lam, binv, k, n, Po, S0, S1, S2):
+    """Block moments over ``n`` steps at the rates ``eta[i]`` (one per mode), powering on the fly."""
     M = np.empty((k, k))
     g = np.empty(k)
     P = np.empty((k, k))
@@ -398,27 +397,30 @@ def general_direct(h, ws, eta, beta, lam, binv, k, n, n_p, Po, Wp, W0, W1):
                 q2 = q.copy()
                 _combine_k(Q, q, L, Q2, q2, k, T, u, w)
                 L *= 2.0
-        _general_weights_from(P, y, float(n), C, k, i, Po, Wp, W0, W1)
+        _general_moments(P, y, float(n), k, i, Po, S0, S1, S2)
 
 
 @njit(cache=True)
-def general_apply(P, Wp, W0, W1, mh, z, Rp, R0, sigma2, out):
-    """``out = P z + Wp Rp + W0 R0 + W1 R1`` per mode, ``R1 = sigma2 + sum mh out[:, 0]`` solved."""
+def general_apply(P, S0, S1, S2, C, mh, z, Rp, R0, sigma2, out):
+    """``out = P z + Wp Rp + W0 R0 + W1 R1`` per mode, ``R1 = sigma2 + sum mh out[:, 0]`` solved;
+    ``W_node = sum_q C[node, q] S_q``."""
     n, k = z.shape
     num = sigma2
     den = 1.0
     for i in range(n):
         for r in range(k):
-            s = Wp[i, r] * Rp + W0[i, r] * R0
+            wp = C[0, 0] * S0[i, r] + C[0, 1] * S1[i, r] + C[0, 2] * S2[i, r]
+            w0 = C[1, 0] * S0[i, r] + C[1, 1] * S1[i, r] + C[1, 2] * S2[i, r]
+            s = wp * Rp + w0 * R0
             for c in range(k):
                 s += P[i, r, c] * z[i, c]
             out[i, r] = s
         num += mh[i] * out[i, 0]
-        den -= mh[i] * W1[i, 0]
+        den -= mh[i] * (C[2, 0] * S0[i, 0] + C[2, 1] * S1[i, 0] + C[2, 2] * S2[i, 0])
     R1 = num / den if den > 0.0 else math.inf
     for i in range(n):
         for r in range(k):
-            out[i, r] += W1[i, r] * R1
+            out[i, r] += (C[2, 0] * S0[i, r] + C[2, 1] * S1[i, r] + C[2, 2] * S2[i, r]) * R1
     return R1, den
 
 
@@ -484,14 +486,14 @@ def exp_moments(x, n):
 
 
 @njit(cache=True)
-def volterra_weights(h, eta, lam, binv, n, n_p, P, Wp, W0, W1, Pm, Chi, Phi):
+def volterra_weights(h, eta, lam, binv, n, P, G0, G1, G2, Pm, Chi, Phi):
     """Block weights of the continuous-time limit over a time ``n`` at the rates ``eta[i]``.
 
-    ``P = e^{-kappa n}``, ``W = g sum_q C_q S_q`` (:func:`exp_moments`, :func:`lagrange`);
+    ``P = e^{-kappa n}``, ``G_q = g S_q`` (:func:`exp_moments`; the weights are
+    ``sum_q C[node, q] G_q``, :func:`lagrange`);
     for the mean: ``Pm = e^{-kappa n / 2}``, ``Chi = int_0^n e^{-kappa (n - s)} e^{-kappa s/2} ds``,
     ``Phi = S_0``.
     """
-    C = lagrange(n, n_p)
     for i in range(h.size):
         kap = 2.0 * eta[i] * (h[i] + lam)
         x = kap * n
@@ -502,16 +504,16 @@ def volterra_weights(h, eta, lam, binv, n, n_p, P, Wp, W0, W1, Pm, Chi, Phi):
         else:
             chi = n
         P[i] = math.exp(-x)
-        Wp[i] = g * (C[0, 0] * S0 + C[0, 1] * S1 + C[0, 2] * S2)
-        W0[i] = g * (C[1, 0] * S0 + C[1, 1] * S1 + C[1, 2] * S2)
-        W1[i] = g * (C[2, 0] * S0 + C[2, 1] * S1 + C[2, 2] * S2)
+        G0[i] = g * S0
+        G1[i] = g * S1
+        G2[i] = g * S2
         Pm[i] = math.exp(-0.5 * x)
         Chi[i] = chi
         Phi[i] = S0
 
 
 @njit(cache=True)
-def volterra_apply(P, Wp, W0, W1, Pm, Chi, Phi, mh, h, ws, eta, lam, x, m, Rp, R0, sigma2, affine,
+def volterra_apply(P, G0, G1, G2, Pm, Chi, Phi, C, mh, h, ws, eta, lam, x, m, Rp, R0, sigma2, affine,
                    xo, mo):
     """``xo = P x + affine + Wp Rp + W0 R0 + W1 R1`` and the exact mean ``mo``; returns ``(R1, den)``.
 
@@ -520,7 +522,9 @@ def volterra_apply(P, Wp, W0, W1, Pm, Chi, Phi, mh, h, ws, eta, lam, x, m, Rp, R
     num = sigma2
     den = 1.0
     for i in range(x.size):
-        s = P[i] * x[i] + Wp[i] * Rp + W0[i] * R0
+        wp = C[0, 0] * G0[i] + C[0, 1] * G1[i] + C[0, 2] * G2[i]
+        w0 = C[1, 0] * G0[i] + C[1, 1] * G1[i] + C[1, 2] * G2[i]
+        s = P[i] * x[i] + wp * Rp + w0 * R0
         if affine and lam > 0.0:
             minf = -lam * ws[i] / (h[i] + lam)
             s += -2.0 * eta[i] * lam * ws[i] * (minf * Phi[i] + (m[i] - minf) * Chi[i])
@@ -529,10 +533,10 @@ def volterra_apply(P, Wp, W0, W1, Pm, Chi, Phi, mh, h, ws, eta, lam, x, m, Rp, R
             mo[i] = m[i]
         xo[i] = s
         num += mh[i] * s
-        den -= mh[i] * W1[i]
+        den -= mh[i] * (C[2, 0] * G0[i] + C[2, 1] * G1[i] + C[2, 2] * G2[i])
     R1 = num / den if den > 0.0 else math.inf
     for i in range(x.size):
-        xo[i] += W1[i] * R1
+        xo[i] += (C[2, 0] * G0[i] + C[2, 1] * G1[i] + C[2, 2] * G2[i]) * R1
     return R1, den
 
 
@@ -547,9 +551,10 @@ def warmup():
     out = np.empty(2)
     T = np.empty((3, 2, 4))
     scalar_levels(h, 0.1, 1.0, 3, T)
-    scalar_from_levels(T, 5, 2.0, P, Wp, W0, W1)
-    scalar_direct(h, np.full(2, 0.1), 1.0, 5, 2.0, P, Wp, W0, W1)
-    scalar_apply(P, Wp, W0, W1, mh, x, 1.0, 1.0, 0.0, out)
+    C = lagrange(5.0, 2.0)
+    scalar_from_levels(T, 5, P, Wp, W0, W1)
+    scalar_direct(h, np.full(2, 0.1), 1.0, 5, P, Wp, W0, W1)
+    scalar_apply(P, Wp, W0, W1, C, mh, x, 1.0, 1.0, 0.0, out)
     scalar_recursion(x.copy(), h, mh, 0.0, 1.0, np.full(3, 0.1))
     for k in (3, 6):
         z = np.zeros((2, k))
@@ -560,11 +565,11 @@ def warmup():
         Pg, Wpg, W0g, W1g = np.empty((2, k, k)), np.empty((2, k)), np.empty((2, k)), np.empty((2, k))
         TP, TY = np.empty((2, 3, k, k)), np.empty((2, 3, 3, k))
         general_levels(h, ws, 0.1, 0.5, 0.1, 1.0, k, 3, TP, TY)
-        general_from_levels(TP, TY, 5, 2.0, Pg, Wpg, W0g, W1g)
-        general_direct(h, ws, np.full(2, 0.1), 0.5, 0.1, 1.0, k, 5, 2.0, Pg, Wpg, W0g, W1g)
-        general_apply(Pg, Wpg, W0g, W1g, mh, z, 1.0, 1.0, 0.0, np.empty((2, k)))
+        general_from_levels(TP, TY, 5, Pg, Wpg, W0g, W1g)
+        general_direct(h, ws, np.full(2, 0.1), 0.5, 0.1, 1.0, k, 5, Pg, Wpg, W0g, W1g)
+        general_apply(Pg, Wpg, W0g, W1g, C, mh, z, 1.0, 1.0, 0.0, np.empty((2, k)))
         general_recursion(z.copy(), h, ws, mh, 0.0, 0.5, 0.1, 1.0, np.full(3, 0.1))
     Pm, Chi, Phi = np.empty(2), np.empty(2), np.empty(2)
-    volterra_weights(h, np.full(2, 0.1), 0.1, 1.0, 4.0, 2.0, P, Wp, W0, W1, Pm, Chi, Phi)
-    volterra_apply(P, Wp, W0, W1, Pm, Chi, Phi, mh, h, ws, np.full(2, 0.1), 0.1, x, -ws, 1.0, 1.0, 0.0, True,
+    volterra_weights(h, np.full(2, 0.1), 0.1, 1.0, 4.0, P, Wp, W0, W1, Pm, Chi, Phi)
+    volterra_apply(P, Wp, W0, W1, Pm, Chi, Phi, C, mh, h, ws, np.full(2, 0.1), 0.1, x, -ws, 1.0, 1.0, 0.0, True,
                    np.empty(2), np.empty(2))

@@ -298,6 +298,7 @@ class _Engine:
         self.nbits = max(1, int(T).bit_length())
         self.cache = {}
         self.last_eta = None
+        self.last_key, self.last_W = None, None
         n = self.h.size
         if method == "volterra":
             self.kind = "volterra"
@@ -342,48 +343,60 @@ class _Engine:
         """Relaxation time of each mode at rate ``eta`` (in steps)."""
         return (1.0 - self.m.momentum) / (2.0 * eta * self.eta_scale * (self.h + self.m.weight_decay))
 
-    def weights(self, eta, n, n_p):
-        """Block weights over ``n`` steps; ``eta`` a float (constant over the block) or one rate
-        per mode."""
+    def weights(self, eta, n):
+        """Block moments over ``n`` steps; ``eta`` a float (constant over the block) or one rate
+        per mode.  The last moments asked for are reused when asked again."""
+        key = (n, eta) if np.ndim(eta) == 0 else None
+        if key is not None and self.last_key == key:
+            return self.last_W
+        W = self._weights(eta, n)
+        self.last_key, self.last_W = key, W
+        return W
+
+    def _weights(self, eta, n):
         h = self.h
         N = h.size
         const = np.ndim(eta) == 0
-        etas = np.ascontiguousarray(np.broadcast_to(np.asarray(eta, dtype=float) * self.eta_scale, (N,)))
+        lv = self._levels(float(eta) * self.eta_scale) if const and self.kind != "volterra" else None
+        etas = None if lv is not None else np.ascontiguousarray(
+            np.broadcast_to(np.asarray(eta, dtype=float) * self.eta_scale, (N,)))
         if self.kind == "volterra":
             W = tuple(np.empty(N) for _ in range(7))
-            _k.volterra_weights(h, etas, self.m.weight_decay, self.binv, float(n), float(n_p), *W)
+            _k.volterra_weights(h, etas, self.m.weight_decay, self.binv, float(n), *W)
             return W + (etas,)
         n = int(n)
-        lv = self._levels(float(eta) * self.eta_scale) if const else None
         if self.kind == "scalar":
             W = tuple(np.empty(N) for _ in range(4))
             if lv is not None:
-                _k.scalar_from_levels(lv[0], n, float(n_p), *W)
+                _k.scalar_from_levels(lv[0], n, *W)
             else:
-                _k.scalar_direct(h, etas, self.binv, n, float(n_p), *W)
+                _k.scalar_direct(h, etas, self.binv, n, *W)
             return W
         k = self.k
         W = (np.empty((N, k, k)), np.empty((N, k)), np.empty((N, k)), np.empty((N, k)))
         if lv is not None:
-            _k.general_from_levels(lv[0], lv[1], n, float(n_p), *W)
+            _k.general_from_levels(lv[0], lv[1], n, *W)
         else:
             _k.general_direct(h, self.ws, etas, self.m.momentum, self.m.weight_decay, self.binv, k,
-                              n, float(n_p), *W)
+                              n, *W)
         return W
 
-    def apply(self, W, state, Rp, R0, homogeneous=False):
+    def apply(self, W, n, n_p, state, Rp, R0, homogeneous=False):
+        """Propagate ``state`` over the block of moments ``W`` (length ``n``, previous node
+        ``n_p`` back); returns ``(state, R1, den)``."""
         s2 = 0.0 if homogeneous else self.s2
+        C = _k.lagrange(float(n), float(n_p))
         if self.kind == "scalar":
             out = np.empty_like(state["x"])
-            R1, den = _k.scalar_apply(W[0], W[1], W[2], W[3], self.mh, state["x"], Rp, R0, s2, out)
+            R1, den = _k.scalar_apply(W[0], W[1], W[2], W[3], C, self.mh, state["x"], Rp, R0, s2, out)
             return {"x": out}, R1, den
         if self.kind == "general":
             out = np.empty_like(state["z"])
-            R1, den = _k.general_apply(W[0], W[1], W[2], W[3], self.mh, state["z"], Rp, R0, s2, out)
+            R1, den = _k.general_apply(W[0], W[1], W[2], W[3], C, self.mh, state["z"], Rp, R0, s2, out)
             return {"z": out}, R1, den
         xo, mo = np.empty_like(state["x"]), np.empty_like(state["x"])
         m = state.get("m", np.zeros_like(state["x"]))
-        R1, den = _k.volterra_apply(*W[:7], self.mh, self.h, self.ws, W[7], self.m.weight_decay,
+        R1, den = _k.volterra_apply(*W[:7], C, self.mh, self.h, self.ws, W[7], self.m.weight_decay,
                                     state["x"], m, Rp, R0, s2, not homogeneous, xo, mo)
         return ({"x": xo, "m": mo} if not homogeneous else {"x": xo}), R1, den
 
@@ -652,22 +665,23 @@ def _run_blocks(model, t_out, method, rtol, bound, max_blocks):
             status, msg = Status.MAX_ITER, f"block budget max_blocks={max_blocks} exhausted at t={t:g}"
             break
         blocks += 1
-        W = eng.weights(eta_of(t, n), n, n_p)
+        W = eng.weights(eta_of(t, n), n)
         if not cont and n == 1.0:
             # one step of the recursion: exact (only R(t) enters)
-            new, R1, den = eng.apply(W, state, R_p, R)
+            new, R1, den = eng.apply(W, n, n_p, state, R_p, R)
             loc = 0.0
             if not den > 0:
                 status, msg = Status.DIVERGED, f"a step lost stability at t={t:g}"
                 break
             n_prop = 2.0
+            new_err, _, _ = eng.apply(W, n, n_p, err, abs(dR_p), abs(dR), homogeneous=True)
         else:
             n2 = 0.5 * n if cont else float(int(n) // 2)
-            full, Rf, den = eng.apply(W, state, R_p, R)
-            Wa = eng.weights(eta_of(t, n2), n2, n_p)
-            mid, Rm, dena = eng.apply(Wa, state, R_p, R)
-            Wb = eng.weights(eta_of(t + n2, n - n2), n - n2, n2)
-            new, R1, denb = eng.apply(Wb, mid, R, Rm)
+            full, Rf, den = eng.apply(W, n, n_p, state, R_p, R)
+            Wa = eng.weights(eta_of(t, n2), n2)
+            mid, Rm, dena = eng.apply(Wa, n2, n_p, state, R_p, R)
+            Wb = eng.weights(eta_of(t + n2, n - n2), n - n2)
+            new, R1, denb = eng.apply(Wb, n - n2, n2, mid, R, Rm)
             if not (den > 0 and dena > 0 and denb > 0 and math.isfinite(R1)):
                 status, msg = Status.DIVERGED, f"a block lost stability at t={t:g} (risk kernel norm >= 1)"
                 break
@@ -677,9 +691,11 @@ def _run_blocks(model, t_out, method, rtol, bound, max_blocks):
             # which the difference itself is kept
             loc = (_x(new) - _x(full)) * (1.0 / 3.0 if const_rate else 1.0)
             e_loc = float(amh @ np.abs(loc))
+            # the carried error, propagated over the block (the error obeys the homogeneous
+            # recursion; full-block weights)
+            new_err, dR_prop, _ = eng.apply(W, n, n_p, err, abs(dR_p), abs(dR), homogeneous=True)
             # budget: what the carried error leaves of rtol at the block end (at least a share
             # per unit of log time, so that the run cannot stall: the final check reports it)
-            _, dR_prop, _ = eng.apply(W, err, abs(dR_p), abs(dR), homogeneous=True)
             tol = _LOCAL * max(0.8 * rtol * abs(R1) - abs(dR_prop), 0.1 * rtol * abs(R1) * n / (t + n))
             if not e_loc <= tol:
                 fac = max(0.2, 0.9 * (tol / e_loc) ** (1.0 / 3.0)) if e_loc > 0 else 0.5
@@ -692,9 +708,7 @@ def _run_blocks(model, t_out, method, rtol, bound, max_blocks):
         if not (math.isfinite(R1) and R1 <= bound * max(R_init, 1e-300)):
             status, msg = Status.DIVERGED, f"the risk exceeded bound * initial risk at t <= {t + n:g}"
             break
-        # carry the error bound: the same linear propagator (full-block weights; the error obeys
-        # the homogeneous recursion), plus the local estimate of this block and rounding
-        new_err, _, _ = eng.apply(W, err, abs(dR_p), abs(dR), homogeneous=True)
+        # plus the local estimate of this block and rounding (a few ulps of the state)
         if "x" in new_err:
             new_err["x"] = np.abs(new_err["x"]) + np.abs(loc) + _ULP * np.abs(new["x"])
         else:
