@@ -231,3 +231,19 @@ def test_result_records_conventions_and_archives(tmp_path):
     back = archive.load(tmp_path / "r.h5", "curve")
     np.testing.assert_array_equal(back.risk, r.risk)
     assert back.model == m
+
+
+def test_sweep_kind_point_records_the_curve_and_the_threshold():
+    from odes.kinds import linear_sgd_point, risk_times
+
+    out = linear_sgd_point(spectrum="isotropic", d=20, lr=0.05, t_max=100.0, per_decade=2,
+                           method="recursion")
+    thr = 2.0 / 22.0
+    assert out.scalars["lr_threshold"] == pytest.approx(thr, rel=1e-12)
+    assert out.scalars["lr_ratio"] == pytest.approx(0.05 / thr, rel=1e-12)
+    rho = 1 - 2 * 0.05 + 22 * 0.05 ** 2
+    for t in risk_times(100.0, 2):
+        assert out.scalars[f"risk_t{int(t)}"] == pytest.approx(0.5 * rho ** t, rel=1e-12)
+    assert not out.scalars["diverged"]
+    with pytest.raises(ValueError, match="spectrum"):
+        linear_sgd_point(spectrum="flat", t_max=10.0)
