@@ -58,16 +58,22 @@ kernel ``K(tau) = (eta^2/B) sum_i h_i^2 e^{-2 eta h_i tau}`` has norm
 Solvers
 -------
 :func:`risk_curve` with ``method="propagator"`` (default) integrates the exact discrete
-recursion over adaptive blocks of steps: inside a block the rate is frozen at its midpoint
-and ``R`` is interpolated linearly between the block's ends, the per-mode propagator is
-summed exactly (closed-form geometric sums, or binary powering of the ``k x k`` map), and
+recursion over adaptive blocks of steps.  Inside a block the rate is frozen (at the block's
+midpoint) and ``R`` is interpolated by the quadratic through the previous node, the block's
+start and its end; the per-mode propagator is then summed exactly (the moments
+``sum_j j^q M^j g``, ``q <= 2``, by binary powering of the per-mode map, cached per rate), and
 the end value ``R(t + n)`` solves one linear equation.  Step doubling estimates the local
-error (a second-order method: the halves' error is a third of the difference), which is
-carried to later times by the same linear propagator (the error obeys the same linear
-recursion), giving ``risk_err`` at every output.  Cost: modes x blocks, and the blocks grow
-geometrically in the power-law regime (about 3 per decade per unit of ``rtol^{-1/2}``).
-``method="recursion"`` runs the exact recursion step by step (the reference; cost modes x
-steps), ``method="volterra"`` the continuous-time limit by the same block integrator.
+error (the halves' error is a third of the difference at a constant rate), which is carried
+to later times by the same linear propagator (the error obeys the homogeneous recursion) with
+the rounding of the mode sums: ``risk_err`` at every output.  Each block gets what the carried
+error leaves of ``rtol`` (at least a share per unit of log time).  Cost: modes x blocks; at a
+constant rate the blocks grow geometrically in the power-law regime (10^4 modes to 10^8 steps:
+about 250 blocks at ``rtol = 1e-4``, 1000 at ``1e-6``).  A time-varying schedule costs more:
+the fast modes follow ``eta(t)`` adiabatically, so freezing the rate is first order in the
+block length for them and the blocks stay short (``benchmarks/odes_linear_bench.py``); the
+estimate then keeps the whole step-doubling difference.  ``method="recursion"`` runs the exact
+recursion step by step (the reference; cost modes x steps), ``method="volterra"`` the
+continuous-time limit by the same block integrator.
 """
 
 from __future__ import annotations
@@ -339,10 +345,6 @@ class _Engine:
         self.cache[eta] = lv
         return lv
 
-    def memory(self, eta):
-        """Relaxation time of each mode at rate ``eta`` (in steps)."""
-        return (1.0 - self.m.momentum) / (2.0 * eta * self.eta_scale * (self.h + self.m.weight_decay))
-
     def weights(self, eta, n):
         """Block moments over ``n`` steps; ``eta`` a float (constant over the block) or one rate
         per mode.  The last moments asked for are reused when asked again."""
@@ -531,9 +533,11 @@ def risk_curve(model: LinearSGD, steps, *, method: str = "propagator", rtol: flo
     Returns
     -------
     RiskCurve
-        With the defaults the risk is within ``1e-6`` relative of the exact recursion in
-        the tested cases (power-law and isotropic spectra, schedules, momentum); the carried
-        estimate ``risk_err`` bounds the measured error there.
+        ``success`` when the carried error estimate is within ``rtol`` relative at every
+        output.  With the default ``rtol = 1e-6`` the measured deviation from the exact
+        recursion is 2-5 times below the estimate in the tested cases (power-law and
+        isotropic spectra, batch sizes, schedules, momentum, weight decay; 10^4 modes to
+        10^5 steps: deviation 1.6e-7, estimate 3.6e-7).
     """
     if not isinstance(model, LinearSGD):
         raise ValueError(f"model must be an odes.LinearSGD, got {type(model).__name__}")
@@ -631,6 +635,7 @@ def _run_blocks(model, t_out, method, rtol, bound, max_blocks):
     si = 0
     n_prop = 1.0
     blocks = 0
+    round_rel = 0.0
     status, msg = Status.CONVERGED, "integrated to the last output"
 
     const_rate = isinstance(model.schedule, Constant) or (
@@ -715,7 +720,9 @@ def _run_blocks(model, t_out, method, rtol, bound, max_blocks):
             new_err["z"] = np.abs(new_err["z"])
             new_err["z"][:, 0] += np.abs(loc) + _ULP * np.abs(new["z"][:, 0])
         n_p, R_p, dR_p = n, R, dR
-        dR = float(amh @ np.abs(_x(new_err)))
+        # rounding of the sums over the modes (relative, accumulated over the blocks)
+        round_rel += _ULP * math.sqrt(mh.size)
+        dR = float(amh @ np.abs(_x(new_err))) + round_rel * abs(R1)
         state, R, err = new, R1, new_err
         t = stops[si] if n == n_max else t + n
         if t in breakset:
