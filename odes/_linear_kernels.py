@@ -323,7 +323,7 @@ def _general_moments(P, y, n, k, i, Po, S0, S1, S2):
 
 @njit(cache=True)
 def general_levels(h, ws, eta, beta, lam, binv, k, nbits, TP, TY):
-    """Cached runs of length ``2^b``: ``TP[i, b] = M^L``, ``TY[i, b, q] = sum_{j<L} j^q M^j g``."""
+    """Cached runs of length ``2^b``: ``TP[b, i] = M^L``, ``TY[b, i, q] = sum_{j<L} j^q M^j g``."""
     M = np.empty((k, k))
     g = np.empty(k)
     T = np.empty((k, k))
@@ -335,11 +335,13 @@ def general_levels(h, ws, eta, beta, lam, binv, k, nbits, TP, TY):
         q = np.zeros((3, k))
         q[0] = g
         L = 1.0
+        Q2 = np.empty((k, k))
+        q2 = np.empty((3, k))
         for b in range(nbits):
-            TP[i, b] = Q
-            TY[i, b] = q
-            Q2 = Q.copy()
-            q2 = q.copy()
+            TP[b, i] = Q
+            TY[b, i] = q
+            Q2[:] = Q
+            q2[:] = q
             _combine_k(Q, q, L, Q2, q2, k, T, u, w)
             L *= 2.0
 
@@ -349,19 +351,20 @@ def general_from_levels(TP, TY, n, Po, S0, S1, S2):
     """Block moments over ``n`` steps from the cached levels (see :func:`general_levels`)."""
     k = TP.shape[2]
     bits, before = _bits(n)
+    N = TP.shape[1]
     P = np.empty((k, k))
     y = np.empty((3, k))
     T = np.empty((k, k))
     u = np.empty(k)
     w = np.empty(k)
-    for i in range(TP.shape[0]):
+    for i in range(N):
         for r in range(k):
             for c in range(k):
                 P[r, c] = 1.0 if r == c else 0.0
         y[:] = 0.0
         for j in range(bits.size):
             b = bits[j]
-            _combine_k(P, y, before[j], TP[i, b], TY[i, b], k, T, u, w)
+            _combine_k(P, y, before[j], TP[b, i], TY[b, i], k, T, u, w)
         _general_moments(P, y, float(n), k, i, Po, S0, S1, S2)
 
 
@@ -563,7 +566,7 @@ def warmup():
             z[:, 3] = -ws
             z[:, 5] = 1.0
         Pg, Wpg, W0g, W1g = np.empty((2, k, k)), np.empty((2, k)), np.empty((2, k)), np.empty((2, k))
-        TP, TY = np.empty((2, 3, k, k)), np.empty((2, 3, 3, k))
+        TP, TY = np.empty((3, 2, k, k)), np.empty((3, 2, 3, k))
         general_levels(h, ws, 0.1, 0.5, 0.1, 1.0, k, 3, TP, TY)
         general_from_levels(TP, TY, 5, Pg, Wpg, W0g, W1g)
         general_direct(h, ws, np.full(2, 0.1), 0.5, 0.1, 1.0, k, 5, Pg, Wpg, W0g, W1g)

@@ -84,6 +84,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy.optimize import brentq
 
 from lmech.blocks.schedules import Constant, PowerLaw, Schedule, get_schedule
 from lmech.checks import check_array, check_choice, check_int, check_real
@@ -336,7 +337,7 @@ class _Engine:
             _k.scalar_levels(self.h, eta, self.binv, nb, T)
             lv = (T,)
         else:
-            TP, TY = np.empty((n, nb, k, k)), np.empty((n, nb, 3, k))
+            TP, TY = np.empty((nb, n, k, k)), np.empty((nb, n, 3, k))
             _k.general_levels(self.h, self.ws, eta, self.m.momentum, self.m.weight_decay, self.binv,
                               k, nb, TP, TY)
             lv = (TP, TY)
@@ -433,53 +434,62 @@ def kernel_norm(model: LinearSGD, lr: float | None = None, *, method: str = "dis
         if np.any(one_minus_a <= 0):
             return math.inf
         return float(eta * eta * binv * np.sum(m * h * h / one_minus_a))
-    n = h.size
-    Ms = np.empty((n, 3, 3))
-    g = np.empty(3)
-    M = np.empty((3, 3))
-    for i in range(n):
-        _k.step_matrix(h[i], 0.0, eta, beta, lam, binv, 3, M, g)
-        Ms[i] = M
+    Ms = _moment_maps(h, eta, beta, lam, binv)
     if np.max(np.abs(np.linalg.eigvals(Ms))) >= 1.0:
         return math.inf
-    gv = np.broadcast_to(np.array([1.0, 1.0, 1.0]), (n, 3))[..., None]
+    gv = np.ones((h.size, 3, 1))
     sol = np.linalg.solve(np.eye(3)[None] - Ms, gv)[:, 0, 0]
     return float(np.sum(m * h * eta * eta * h * binv * sol))
+
+
+def _moment_maps(h, eta, beta, lam, binv):
+    """The per-mode 3 x 3 second-moment maps of heavy ball (as :func:`odes._linear_kernels.step_matrix`)."""
+    p = eta * (h + lam)
+    a11, a12, a21, a22 = 1.0 - p, beta, -p, beta
+    k2 = eta * eta * h * h * binv
+    M = np.empty((h.size, 3, 3))
+    M[:, 0, 0] = a11 * a11 + k2
+    M[:, 0, 1] = 2.0 * a11 * a12
+    M[:, 0, 2] = a12 * a12
+    M[:, 1, 0] = a11 * a21 + k2
+    M[:, 1, 1] = a11 * a22 + a12 * a21
+    M[:, 1, 2] = a12 * a22
+    M[:, 2, 0] = a21 * a21 + k2
+    M[:, 2, 1] = 2.0 * a21 * a22
+    M[:, 2, 2] = a22 * a22
+    return M
 
 
 def stability_threshold(model: LinearSGD, *, method: str = "discrete", rtol: float = 1e-13) -> float:
     """The constant rate ``eta_c`` at which the risk recursion stops being stable.
 
     The smallest ``eta > 0`` where :func:`kernel_norm` reaches 1 (or a mode becomes unstable
-    on its own), found by a geometric scan then bisection to ``rtol``.  For ``H = I_d``,
+    on its own), found by a geometric scan (factor 1.5) then Brent's method to ``rtol``.  For ``H = I_d``,
     ``B = 1``: ``2/(d + 2)``; in the continuous-time limit ``2 B / tr H`` (no weight decay).
     """
     method = check_choice("method", method, ("discrete", "volterra"))
     rtol = check_real("rtol", rtol, low=1e-16, high=1e-2)
 
-    def stable(eta):
+    def excess(eta):
+        # kernel norm - 1, with an unstable mode counted as norm 2
         k = kernel_norm(model, eta, method=method)
-        return k < 1.0
+        return (k if math.isfinite(k) else 2.0) - 1.0
 
     h = model.eigenvalues
     lo = 1e-6 / float(np.max(h + model.weight_decay))
-    while not stable(lo):
+    while excess(lo) >= 0:
         lo *= 0.5
         if lo < 1e-300:
             return 0.0
     hi = lo
-    while stable(hi):
+    while excess(hi) < 0:
         lo = hi
         hi *= 1.5
         if hi > 1e300:
             return math.inf
-    while hi - lo > rtol * hi:
-        mid = 0.5 * (lo + hi)
-        if stable(mid):
-            lo = mid
-        else:
-            hi = mid
-    return 0.5 * (lo + hi)
+    # Brent on the sign change (a jump where a mode turns unstable first is found as well)
+    return float(brentq(excess, lo, hi, xtol=1e-300, rtol=max(rtol, 4 * np.finfo(float).eps),
+                        maxiter=500))
 
 
 def population_gd_risk(model: LinearSGD, steps) -> np.ndarray:
