@@ -164,6 +164,90 @@ def scalar_direct(h, eta, binv, n, Po, S0, S1, S2):
 
 
 @njit(cache=True)
+def scalar_direct_varying(h, eta, deta, binv, n, Po, S0, S1, S2):
+    """Block moments over ``n`` steps of a rate varying linearly, ``eta_s = eta + deta (s - m)``
+    about the block's midpoint ``m``, correct to second order in the variation.
+
+    With ``l_s = log a(eta_s)`` and ``g_s`` linear in ``s``, the product of the ``j`` last
+    factors is ``a_m^j exp(l' j (n - j) / 2)`` and the forcing of step ``n - 1 - j`` is
+    ``g_m + g' ((n - 1)/2 - j)``; to first order in the variation the moments become
+    ``S_q = sum_j a_m^j (n - 1 - j)^q [g_m + g' ((n-1)/2 - j) + g_m (l'/2) j (n - j)]``,
+    summed from the powers ``sum_j j^r a^j`` (``r <= 4``) by binary powering.  ``Po = a_m^n``
+    (the linear part of ``l_s`` sums to zero about the midpoint).
+    """
+    c = n - 1.0
+    Y = np.empty(5)
+    Q = np.empty(5)
+    T = np.empty(5)
+    binom = np.zeros((5, 5))
+    for q in range(5):
+        binom[q, 0] = 1.0
+        for r in range(1, q + 1):
+            binom[q, r] = binom[q, r - 1] * (q - r + 1) / r
+    for i in range(h.size):
+        hi = h[i]
+        e = eta
+        a, g = _scalar_ag(hi, e, binv)
+        da = -2.0 * hi * (1.0 - e * hi) + 2.0 * e * hi * hi * binv
+        lp = da / a * deta if a > 0.0 else 0.0
+        gp = 2.0 * e * hi * binv * deta
+        # powering of (a^L, sum_{j<L} j^r a^j) for r = 0..4 (weights 1: multiply by g below)
+        Pq = a
+        for r in range(5):
+            Q[r] = 0.0
+        Q[0] = 1.0
+        L = 1.0
+        P = 1.0
+        for r in range(5):
+            Y[r] = 0.0
+        na = 0.0
+        m = n
+        while m > 0:
+            if m & 1:
+                # Y <- Y + P sum_r binom(q, r) na^(q-r) Q_r
+                for q in range(5):
+                    acc = 0.0
+                    pw = 1.0
+                    for r in range(q, -1, -1):
+                        acc += binom[q, r] * pw * Q[r]
+                        pw *= na
+                    T[q] = Y[q] + P * acc
+                for q in range(5):
+                    Y[q] = T[q]
+                P *= Pq
+                na += L
+            m >>= 1
+            if m > 0:
+                for q in range(5):
+                    acc = 0.0
+                    pw = 1.0
+                    for r in range(q, -1, -1):
+                        acc += binom[q, r] * pw * Q[r]
+                        pw *= L
+                    T[q] = Q[q] + Pq * acc
+                for q in range(5):
+                    Q[q] = T[q]
+                Pq *= Pq
+                L *= 2.0
+        # w(j) = A + B j + D j^2
+        A = g + gp * c / 2.0
+        B = -gp + g * lp * n / 2.0
+        D = -g * lp / 2.0
+        # S_q = sum_j a^j (c - j)^q w(j); (c - j)^q as a polynomial in j
+        out0 = A * Y[0] + B * Y[1] + D * Y[2]
+        # (c - j) w = A c + (B c - A) j + (D c - B) j^2 - D j^3
+        out1 = A * c * Y[0] + (B * c - A) * Y[1] + (D * c - B) * Y[2] - D * Y[3]
+        # (c - j)^2 = c^2 - 2 c j + j^2 times w
+        c2 = c * c
+        out2 = (A * c2 * Y[0] + (B * c2 - 2.0 * c * A) * Y[1] + (D * c2 - 2.0 * c * B + A) * Y[2]
+                + (-2.0 * c * D + B) * Y[3] + D * Y[4])
+        Po[i] = P
+        S0[i] = out0
+        S1[i] = out1
+        S2[i] = out2
+
+
+@njit(cache=True)
 def scalar_apply(P, S0, S1, S2, C, mh, x, Rp, R0, sigma2, out):
     """``out = P x + Wp Rp + W0 R0 + W1 R1`` with ``R1 = sigma2 + sum mh out`` solved exactly.
 
@@ -558,6 +642,7 @@ def warmup():
     scalar_from_levels(T, 5, P, Wp, W0, W1)
     scalar_direct(h, np.full(2, 0.1), 1.0, 5, P, Wp, W0, W1)
     scalar_apply(P, Wp, W0, W1, C, mh, x, 1.0, 1.0, 0.0, out)
+    scalar_direct_varying(h, 0.1, 1e-3, 1.0, 5, P, Wp, W0, W1)
     scalar_recursion(x.copy(), h, mh, 0.0, 1.0, np.full(3, 0.1))
     for k in (3, 6):
         z = np.zeros((2, k))

@@ -68,10 +68,15 @@ to later times by the same linear propagator (the error obeys the homogeneous re
 the rounding of the mode sums: ``risk_err`` at every output.  Each block gets what the carried
 error leaves of ``rtol`` (at least a share per unit of log time).  Cost: modes x blocks; at a
 constant rate the blocks grow geometrically in the power-law regime (10^4 modes to 10^8 steps:
-about 250 blocks at ``rtol = 1e-4``, 1000 at ``1e-6``).  A time-varying schedule costs more:
-the fast modes follow ``eta(t)`` adiabatically, so freezing the rate is first order in the
-block length for them and the blocks stay short (``benchmarks/odes_linear_bench.py``); the
-estimate then keeps the whole step-doubling difference.  ``method="recursion"`` runs the exact
+about 250 blocks at ``rtol = 1e-4``, 1000 at ``1e-6``).  A time-varying schedule costs more: the
+fast modes follow ``eta(t)`` adiabatically, so a rate frozen over the block is first order in
+the block length for them.  Without momentum and weight decay the propagator therefore
+carries the rate's slope: with ``log a(eta_s)`` and ``g(eta_s)`` linear about the midpoint,
+the product of the last ``j`` factors is ``a_m^j exp(l' j (n - j)/2)``, expanded to first
+order (moments up to ``j^4``; second order overall,
+:func:`odes._linear_kernels.scalar_direct_varying`); with momentum or weight decay the rate
+is frozen at the midpoint.  The estimate then keeps the whole step-doubling difference (local
+order about 2) and blocks stay shorter (``benchmarks/odes_linear_bench.py``).  ``method="recursion"`` runs the exact
 recursion step by step (the reference; cost modes x steps), ``method="volterra"`` the
 continuous-time limit by the same block integrator.
 """
@@ -349,7 +354,7 @@ class _Engine:
     def weights(self, eta, n):
         """Block moments over ``n`` steps; ``eta`` a float (constant over the block) or one rate
         per mode.  The last moments asked for are reused when asked again."""
-        key = (n, eta) if np.ndim(eta) == 0 else None
+        key = (n, eta) if isinstance(eta, (float, tuple)) else None
         if key is not None and self.last_key == key:
             return self.last_W
         W = self._weights(eta, n)
@@ -359,6 +364,15 @@ class _Engine:
     def _weights(self, eta, n):
         h = self.h
         N = h.size
+        if isinstance(eta, tuple):
+            # (rate at the midpoint, its slope): second-order moments of a varying rate
+            e, de = eta
+            e, de = e * self.eta_scale, de * self.eta_scale
+            if self.kind == "scalar":
+                W = tuple(np.empty(N) for _ in range(4))
+                _k.scalar_direct_varying(h, e, de, self.binv, int(n), *W)
+                return W
+            eta = e / self.eta_scale
         const = np.ndim(eta) == 0
         lv = self._levels(float(eta) * self.eta_scale) if const and self.kind != "volterra" else None
         etas = None if lv is not None else np.ascontiguousarray(
@@ -652,11 +666,16 @@ def _run_blocks(model, t_out, method, rtol, bound, max_blocks):
         isinstance(model.schedule, PowerLaw) and model.schedule.power == 0.0)
 
     def eta_of(t0, n):
-        # the rate frozen over the block: its value at the block's midpoint
+        # the rate over the block: constant; else its value at the block's midpoint and (plain
+        # SGD: a second-order propagator) its slope there, from the ends of the block's steps
         if const_rate:
             return model.lr * float(model.schedule.rate(0.0))
         mid = t0 + (0.5 * n if cont else 0.5 * (n - 1))
-        return model.lr * float(model.schedule.rate(mid))
+        e = model.lr * float(model.schedule.rate(mid))
+        if eng.kind != "scalar" or n < 3:
+            return e
+        ends = model.lr * model.schedule.rate(np.array([t0, t0 + n - 1.0]))
+        return (e, float(ends[1] - ends[0]) / (n - 1.0))
 
     def record():
         nonlocal j_out
