@@ -185,6 +185,23 @@ def test_discrete_recursion_tends_to_the_volterra_limit(batch, order):
     assert fitted == pytest.approx(order, abs=0.1)
 
 
+def test_heavy_ball_tends_to_the_volterra_limit_at_the_effective_rate():
+    # heavy ball with fixed beta as eta -> 0 (eta t fixed): SGD at eta / (1 - beta), drift and
+    # noise alike (each kick persists 1/(1 - beta) steps); the gap closes at first order in eta
+    # once eta is small against 1 - beta (local order of the last halving)
+    m0 = odes.LinearSGD.power_law(100, 0.8, 0.6, batch=2, lr=0.1, momentum=0.5)
+    lrs = (0.005, 0.0025, 0.00125)
+    gaps = []
+    for lr in lrs:
+        m = m0.with_lr(lr)
+        t = np.round(np.array([5.0, 20.0, 80.0]) / lr)
+        a = odes.risk_curve(m, t, method="recursion").risk
+        b = odes.risk_curve(m, t, method="volterra", rtol=1e-9).risk
+        gaps.append(np.max(np.abs(a - b) / a))
+    assert gaps[0] > gaps[1] > gaps[2]
+    assert math.log2(gaps[1] / gaps[2]) == pytest.approx(1.0, abs=0.1)
+
+
 def test_volterra_weight_decay_fixed_point():
     # continuous limit, no noise in the data beyond sigma^2, weight decay: the mean tends to the ridge
     # solution -lam w*/(h + lam) per mode; the risk at long times to the deterministic ridge risk plus
