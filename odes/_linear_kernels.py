@@ -10,8 +10,8 @@ eigenvalue ``h[i]``, multiplicity ``mult[i]`` and coupling ``mh[i] = mult[i] h[i
   ``g_i = eta^2 h_i / B`` and ``R = sigma^2 + sum_j mh_j x_j``;
 * **general path** (momentum ``beta`` and/or weight decay ``lam``): the state is
   ``z = (E e^2, E e v, E v^2, E e, E v, 1)`` (the first ``k`` of them: ``k = 3`` without
-  weight decay, ``6`` with) and one step is ``z <- M z + g R`` with the ``k x k`` matrix of
-  :func:`step_matrix`;
+  weight decay, ``6`` with; weight decay without momentum: ``(E e^2, E e, 1)``) and one step
+  is ``z <- M z + g R`` with the ``k x k`` matrix of :func:`step_matrix`;
 * **Volterra path** (continuous time): ``dx/dt = -kappa x - 2 eta lam w* m + g R(t)``,
   ``dm/dt = -eta (h + lam) m - eta lam w*``, ``kappa = 2 eta (h + lam)``.
 
@@ -308,7 +308,8 @@ def step_matrix(h, ws, eta, beta, lam, binv, k, M, g):
     """One-step matrix ``M`` (k x k) and forcing ``g`` (k) of one mode.
 
     State ``(E e^2, E e v, E v^2, E e, E v, 1)`` (first ``k``), update
-    ``v' = beta v - eta (grad + lam w)``, ``e' = e + v'`` with ``e = w - w*``.
+    ``v' = beta v - eta (grad + lam w)``, ``e' = e + v'`` with ``e = w - w*``; with
+    ``k = 3``, ``beta = 0`` and ``lam > 0`` the closed triple ``(E e^2, E e, 1)``.
     """
     p = eta * (h + lam)
     a11 = 1.0 - p
@@ -322,6 +323,16 @@ def step_matrix(h, ws, eta, beta, lam, binv, k, M, g):
         g[r] = 0.0
         for c in range(k):
             M[r, c] = 0.0
+    if k == 3 and beta == 0.0 and lam > 0.0:
+        # weight decay without momentum: the closed triple (E e^2, E e, 1)
+        M[0, 0] = a11 * a11 + k2
+        M[0, 1] = 2.0 * b * a11
+        M[0, 2] = b * b
+        M[1, 1] = a11
+        M[1, 2] = b
+        M[2, 2] = 1.0
+        g[0] = gg
+        return
     M[0, 0] = a11 * a11 + k2
     M[0, 1] = 2.0 * a11 * a12
     M[0, 2] = a12 * a12

@@ -279,13 +279,22 @@ def _initial_state(model, method):
         return {"x": ws ** 2, "m": -ws.copy()}
     if model.momentum == 0.0 and model.weight_decay == 0.0:
         return {"x": ws ** 2}
-    k = 6 if model.weight_decay > 0 else 3
+    k = _state_size(model)
     z = np.zeros((h.size, k))
     z[:, 0] = ws ** 2
     if k == 6:
         z[:, 3] = -ws
         z[:, 5] = 1.0
+    elif model.momentum == 0.0:   # weight decay alone: (E e^2, E e, 1)
+        z[:, 1] = -ws
+        z[:, 2] = 1.0
     return {"z": z}
+
+
+def _state_size(model):
+    """Per-mode state of the general path: 3 (momentum: E e^2, E e v, E v^2; weight decay
+    alone: E e^2, E e, 1) or 6 (both)."""
+    return 6 if (model.weight_decay > 0 and model.momentum > 0) else 3
 
 
 def _x(state):
@@ -323,7 +332,7 @@ class _Engine:
         else:
             self.kind = "general"
             self.eta_scale = 1.0
-            self.k = 6 if model.weight_decay > 0 else 3
+            self.k = _state_size(model)
         per_level = 4 if self.kind == "scalar" else self.k * self.k + 3 * self.k
         self.cacheable = self.kind != "volterra" and n * self.nbits * per_level * 8 <= _CACHE_BYTES
 
