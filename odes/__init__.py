@@ -1,10 +1,17 @@
-"""odes: the teacher-student committee-machine ODEs of online SGD.
+"""odes: the teacher-student committee-machine ODEs of online SGD, and linear SGD risk curves.
 
 Order-parameter ODEs for two-layer networks trained by online SGD in the
 teacher-student setting (Saad & Solla, PRE 52, 4225 (1995); Biehl & Schwarze,
 J. Phys. A 28, 643 (1995); Goldt et al., NeurIPS 2019): Gaussian-integral
 kernels, adaptive integration, plateaus and escape times, fixed points and
 their stability, convention converters and a sweep kind.
+
+One-pass SGD on Gaussian least squares (:mod:`odes.linear_sgd`): the exact expected risk
+of :class:`odes.LinearSGD` (any covariance spectrum, batch size, schedule, heavy ball,
+weight decay) by :func:`odes.risk_curve`, its stability threshold
+(:func:`odes.stability_threshold`, the kernel norm of the risk's Volterra equation reaching
+1), the population-GD limit and the continuous-time (Volterra) limit; sweep kind
+``odes.linear_sgd``.
 
 Contract for implementers
 -------------------------

@@ -138,6 +138,19 @@ def test_propagator_agrees_with_the_exact_recursion_within_its_estimate(case):
         assert prop.n_iter < 0.2 * t[-1]
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("kw", [dict(), dict(batch=4, noise=1e-4), dict(momentum=0.5, lr=0.2)])
+def test_propagator_at_scale_agrees_with_the_recursion_to_1e5_steps(kw):
+    # 10^4 modes, 10^5 steps (10^9 mode-steps for the reference)
+    m = odes.LinearSGD.power_law(10_000, 1.0, 0.5, **({"lr": 0.5} | kw))
+    t = odes.log_times(1e5, 40)
+    rec = odes.risk_curve(m, t, method="recursion")
+    prop = odes.risk_curve(m, t)
+    assert prop.success
+    assert np.all(np.abs(prop.risk - rec.risk) <= prop.risk_err)
+    assert prop.n_iter < 2000
+
+
 def test_error_estimate_follows_the_tolerance():
     # the measured error shrinks with rtol, and the carried estimate bounds it at each
     m = odes.LinearSGD.power_law(200, 1.0, 0.8, lr=0.5)
