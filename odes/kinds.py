@@ -216,3 +216,123 @@ PLRF_PHASE = register_kind(SweepKind.from_model(
 plrf_phase_point = PLRF_PHASE.point_function
 #: its check function
 plrf_phase_check = PLRF_PHASE.check_function
+
+
+# ---------------------------------------------------------------------------
+# odes.linear_sgd: risk curves of one-pass SGD on Gaussian least squares
+# ---------------------------------------------------------------------------
+from .linear_sgd import LinearSGD, RiskCurve, log_times, risk_curve  # noqa: E402
+
+
+@dataclass(frozen=True)
+class LinearSGDSpec(Model):
+    """Flat view of :class:`odes.LinearSGD` for configs: a spectrum by name and the scalars.
+
+    ``spectrum = "power_law"``: ``h_j = j^(-2 alpha)``, ``w*_j = j^(-beta)``, ``j = 1..d``
+    (:meth:`odes.LinearSGD.power_law`); ``"isotropic"``: ``H = I_d``, ``w*_j = 1/sqrt(d)``.
+    """
+
+    spectrum: str = param("power_law", choices=("power_law", "isotropic"), help="data spectrum")
+    d: int = param(1000, low=1, high=10_000_000, help="dimension (modes)")
+    alpha: float = param(1.0, low=0.0, help="power law: h_j = j^(-2 alpha)")
+    beta: float = param(0.5, help="power law: w*_j = j^(-beta)")
+    lr: float = param(0.1, low=0.0, help="learning rate eta")
+    batch: int = param(1, low=1, help="batch size B")
+    noise: float = param(0.0, low=0.0, help="label-noise variance sigma^2")
+    momentum: float = param(0.0, low=0.0, high=1.0, high_open=True, help="heavy-ball beta")
+    weight_decay: float = param(0.0, low=0.0, help="weight decay lambda")
+
+    def model(self) -> LinearSGD:
+        kw = dict(lr=self.lr, batch=self.batch, noise=self.noise, momentum=self.momentum,
+                  weight_decay=self.weight_decay)
+        if self.spectrum == "isotropic":
+            return LinearSGD(eigenvalues=[1.0], multiplicity=[self.d], target=[self.d ** -0.5], **kw)
+        return LinearSGD.power_law(self.d, self.alpha, self.beta, **kw)
+
+
+@dataclass(frozen=True)
+class RiskTimes(Model):
+    """Sweep-only parameters of ``odes.linear_sgd``: the log-spaced output steps."""
+
+    t_max: float = param(1e6, low=1.0, high=1e12, help="last step")
+    per_decade: int = param(4, low=1, high=100, help="outputs per decade of steps")
+
+
+@dataclass(frozen=True)
+class RiskOptions(Model):
+    """Numerical options of ``odes.linear_sgd``."""
+
+    method: str = param("propagator", choices=("propagator", "recursion", "volterra"), help="solver")
+    rtol: float = param(1e-6, low=1e-12, high=1e-1, help="relative tolerance on the risk")
+
+
+def risk_times(t_max: float, per_decade: int) -> np.ndarray:
+    """The output steps of ``odes.linear_sgd``: 0 and ``round(10^(k/per_decade))`` up to ``t_max``."""
+    k = np.arange(0, int(math.floor(per_decade * math.log10(t_max) + 1e-9)) + 1)
+    return np.unique(np.concatenate([[0.0], np.round(10.0 ** (k / per_decade)), [round(t_max)]]))
+
+
+def _risk_solve(model: LinearSGD, *, t_max, per_decade, method, rtol) -> RiskCurve:
+    t = risk_times(t_max, per_decade)
+    res = risk_curve(model, t, method=method, rtol=rtol)
+    scalars = dict(res.scalars)
+    for tt, r in zip(res.t, res.risk):
+        scalars[f"risk_t{int(tt)}"] = float(r)
+    scalars["risk_final"] = float(res.risk[-1])
+    scalars["lr_ratio"] = model.lr / scalars["lr_threshold"]
+    scalars["diverged"] = res.status == -2
+    return RiskCurve(success=res.success, status=res.status, message=res.message, n_iter=res.n_iter,
+                     residual=res.residual, model=res.model, options=res.options,
+                     conventions=res.conventions, timings=res.timings, arrays={}, scalars=scalars,
+                     meta=res.meta, error_estimate=res.error_estimate)
+
+
+def linear_sgd_plot(sweep_result, ax):
+    """Risk against steps (log-log), one curve per grid point; rates at or above the stability
+    threshold ``eta_c`` (:func:`odes.stability_threshold`) dashed, labels ``eta/eta_c``."""
+    arr = sweep_result.arrays
+    names = sorted((k for k in sweep_result.meta["observables"] if k.startswith("risk_t")),
+                   key=lambda k: int(k[6:]))
+    t = np.array([int(k[6:]) for k in names], dtype=float)
+    axes = list(sweep_result.meta["axes"])
+    shape = np.asarray(arr[names[0]]).shape
+    for idx in np.ndindex(*shape):
+        r = np.array([float(np.asarray(arr[k])[idx]) for k in names])
+        ratio = float(np.asarray(arr["lr_ratio"])[idx]) if "lr_ratio" in arr else math.nan
+        lab = ", ".join(f"{a}={np.asarray(arr[a])[i]:.3g}" for a, i in zip(axes, idx))
+        ok = t > 0
+        style = "--" if ratio >= 1 else "-"
+        ax.plot(t[ok], r[ok], style, label=f"{lab} (eta/eta_c={ratio:.2f})")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("steps t")
+    ax.set_ylabel("risk (1/2) E (y - f)^2")
+    ax.legend(fontsize="x-small")
+    return ax
+
+
+LINEAR_SGD_KIND = register_kind(SweepKind.from_model(
+    LinearSGDSpec,
+    name="odes.linear_sgd",
+    build=LinearSGDSpec.model,
+    solve=_risk_solve,
+    extra_params=RiskTimes,
+    options=RiskOptions,
+    observables=("risk_final", "lr_threshold", "kernel_norm", "lr_ratio", "diverged"),
+    point="odes.kinds:linear_sgd_point",
+    check="odes.kinds:linear_sgd_check",
+    plot="odes.kinds:linear_sgd_plot",
+    description="Expected risk of one-pass SGD on Gaussian least squares (exact second moments): "
+                "risk at log-spaced steps, the stability threshold eta_c and eta/eta_c.",
+    point_doc="""One risk curve: scalars ``risk_t<step>`` at the steps of :func:`risk_times`,
+    ``risk_final``, ``lr_threshold`` (eta_c of the recursion), ``lr_ratio`` (eta/eta_c),
+    ``kernel_norm``, ``diverged``; ``error_estimate`` of :func:`odes.risk_curve`.
+    """,
+))
+#: the point function (parameters: LinearSGDSpec, RiskTimes and RiskOptions)
+linear_sgd_point = LINEAR_SGD_KIND.point_function
+#: raise ValueError naming the parameter for an invalid point
+linear_sgd_check = LINEAR_SGD_KIND.check_function
+
+__all__ += ["linear_sgd_point", "linear_sgd_check", "linear_sgd_plot", "LinearSGDSpec", "RiskTimes",
+            "RiskOptions", "risk_times"]

@@ -58,3 +58,44 @@ def test_registry_specs_and_bad_input():
         PowerLaw(t0=0.0)
     with pytest.raises(ValueError, match="^power"):
         PowerLaw(power=-0.5)
+
+
+# -- schedules evaluated in Python (WarmupCosine, Piecewise, FromCallable) ---------------------
+def test_warmup_cosine_matches_its_definition():
+    # linear warm-up to the peak, then (1 + cos(pi u))/2 down to the floor (Loshchilov & Hutter,
+    # ICLR 2017, Eq. 5 with eta_min = final, no restarts); constant floor after total
+    from lmech.blocks.schedules import WarmupCosine
+
+    s = WarmupCosine(warmup=10.0, total=110.0, final=0.1)
+    t = np.array([0.0, 5.0, 10.0, 35.0, 60.0, 110.0, 500.0])
+    u = np.clip((t - 10.0) / 100.0, 0, 1)
+    want = np.where(t < 10.0, t / 10.0, 0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * u)))
+    np.testing.assert_allclose(s(t, 2.0), 2.0 * want, rtol=1e-15, atol=1e-15)
+    assert s(60.0) == pytest.approx(0.55, rel=1e-15)  # half way down the cosine
+    assert s.breakpoints() == (10.0, 110.0)
+    assert WarmupCosine(total=5.0)(0.0) == 1.0   # no warm-up: starts at the peak
+    with pytest.raises(ValueError, match="warmup"):
+        WarmupCosine(warmup=5.0, total=5.0)
+
+
+def test_piecewise_and_callable_schedules():
+    from lmech.blocks.schedules import FromCallable, Piecewise
+
+    p = Piecewise(boundaries=(10.0, 20.0), values=(1.0, 0.5, 0.1))
+    np.testing.assert_array_equal(p(np.array([0.0, 9.999, 10.0, 19.0, 20.0, 1e9]), 2.0),
+                                  [2.0, 2.0, 1.0, 1.0, 0.2, 0.2])
+    assert p.breakpoints() == (10.0, 20.0)
+    with pytest.raises(ValueError, match="values"):
+        Piecewise(boundaries=(10.0,), values=(1.0,))
+    with pytest.raises(ValueError, match="boundaries"):
+        Piecewise(boundaries=(20.0, 10.0), values=(1.0, 0.5, 0.1))
+    f = FromCallable(fn=lambda t: 1.0 / (1.0 + t))
+    np.testing.assert_allclose(f.rate(np.array([0.0, 1.0, 3.0])), [1.0, 0.5, 0.25], rtol=1e-15)
+    with pytest.raises(ValueError, match="fn"):
+        FromCallable(fn=3.0)
+    with pytest.raises(NotImplementedError):
+        p.kernel_args()
+    assert set(SCHEDULES) >= {"warmup_cosine", "piecewise", "callable"}
+    assert get_schedule({"kind": "piecewise", "boundaries": (5.0,), "values": (1.0, 0.3)}) == \
+        Piecewise(boundaries=(5.0,), values=(1.0, 0.3))
+    assert from_spec(to_spec(p)) == p

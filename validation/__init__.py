@@ -39,6 +39,7 @@ from .gradflow import (FlowRun, pspin_theory, simulate_glm, simulate_linreg, sim
 from .glm import simulate_glm_dynamics
 from .scaling import ScalingRun, simulate_scaling
 from .gcm import GCMRun, gcm_theory, simulate_gcm, simulate_random_features
+from .linear_sgd import simulate_linear_sgd
 
 __all__ = ["compare", "ValidationReport", "Simulator", "register_simulator", "get_simulator",
            "extrapolate", "theory_values", "SGDRun", "simulate_committee", "weights_with_overlaps",
@@ -47,4 +48,5 @@ __all__ = ["compare", "ValidationReport", "Simulator", "register_simulator", "ge
            "GLMRun", "simulate_erm", "simulate_gamp", "replica_theory", "FlowRun", "simulate_linreg", "simulate_glm",
            "simulate_glm_dynamics", "simulate_pspin", "simulate_pspin2", "simulate_rnn", "pspin_theory",
            "ScalingRun", "simulate_scaling",
-           "GCMRun", "simulate_gcm", "simulate_random_features", "gcm_theory"]
+           "GCMRun", "simulate_gcm", "simulate_random_features", "gcm_theory",
+           "simulate_linear_sgd"]

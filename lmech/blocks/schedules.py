@@ -16,12 +16,22 @@ is a constant rate.
 
 Add a schedule by giving it a new code, a branch in :func:`lr_at` and a
 :func:`register_schedule` entry.
+
+Three further schedules are evaluated in Python (vectorised NumPy), not by
+:func:`lr_at`: :class:`WarmupCosine` (linear warm-up then cosine decay, Loshchilov
+& Hutter, ICLR 2017, with the linear warm-up of Goyal et al., arXiv:1706.02677),
+:class:`Piecewise` (piecewise-constant multipliers) and :class:`FromCallable` (any
+vectorised function).  Solvers that integrate over blocks of steps (the linear
+SGD risk curves of :mod:`odes`) call :meth:`Schedule.rate` and split their
+blocks at :meth:`Schedule.breakpoints`, the times where ``eta`` or its derivative
+jumps.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 from numba import njit
@@ -29,8 +39,8 @@ from numba import njit
 from lmech.spec import Model, param, register_model
 from lmech.warm import register_warmup
 
-__all__ = ["CONSTANT", "POWER_LAW", "Schedule", "Constant", "PowerLaw", "SCHEDULES",
-           "register_schedule", "get_schedule", "lr_at"]
+__all__ = ["CONSTANT", "POWER_LAW", "Schedule", "Constant", "PowerLaw", "WarmupCosine",
+           "Piecewise", "FromCallable", "SCHEDULES", "register_schedule", "get_schedule", "lr_at"]
 
 #: Kernel codes.
 CONSTANT, POWER_LAW = 0, 1
@@ -69,6 +79,15 @@ class Schedule(Model):
         out = np.array([lr_at(code, float(x), float(lr), t0, power) for x in ts.ravel()])
         return float(out[0]) if ts.ndim == 0 else out.reshape(ts.shape)
 
+    def rate(self, t) -> np.ndarray:
+        """The multiplier ``s(t) = eta(t)/lr`` at an array of times (float64 array)."""
+        ts = np.asarray(t, dtype=float)
+        return np.asarray(self(ts.ravel(), 1.0), dtype=float).reshape(ts.shape)
+
+    def breakpoints(self) -> tuple:
+        """Times where ``s(t)`` or its derivative jumps (``()`` for a smooth schedule)."""
+        return ()
+
 
 @register_model("lmech.blocks.schedules.Constant")
 @dataclass(frozen=True)
@@ -103,6 +122,127 @@ class PowerLaw(Schedule):
         return POWER_LAW, float(self.t0), float(self.power)
 
 
+class _PythonSchedule(Schedule):
+    """A schedule evaluated by vectorised NumPy (:meth:`rate`), without a :func:`lr_at` branch."""
+
+    def kernel_args(self) -> tuple:
+        raise NotImplementedError(f"{type(self).__name__} has no lr_at kernel form; solvers evaluate "
+                                  "it with Schedule.rate (the committee-machine ODEs take Constant "
+                                  "and PowerLaw only)")
+
+    def _s(self, t: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def __call__(self, t, lr: float = 1.0):
+        ts = np.asarray(t, dtype=float)
+        out = float(lr) * np.asarray(self._s(ts.ravel()), dtype=float)
+        return float(out[0]) if ts.ndim == 0 else out.reshape(ts.shape)
+
+
+@register_model("lmech.blocks.schedules.WarmupCosine")
+@dataclass(frozen=True)
+class WarmupCosine(_PythonSchedule):
+    """Linear warm-up, then cosine decay to a floor.
+
+    ``s(t) = t / warmup`` for ``t < warmup``; ``s(t) = final + (1 - final)
+    (1 + cos(pi (t - warmup) / (total - warmup))) / 2`` for ``warmup <= t <=
+    total``; ``s(t) = final`` after ``total`` (cosine annealing, Loshchilov &
+    Hutter, ICLR 2017, Eq. 5, without restarts; linear warm-up as in Goyal et
+    al., arXiv:1706.02677, Sec. 2.2).  ``warmup = 0`` starts at the peak.
+
+    Parameters
+    ----------
+    warmup : float
+        Length of the linear warm-up, ``0 <= warmup < total``.
+    total : float
+        End of the cosine, ``> 0``.
+    final : float
+        Floor multiplier ``0 <= final <= 1`` reached at ``total``.
+    """
+
+    warmup: float = param(0.0, low=0.0, help="length of the linear warm-up")
+    total: float = param(1.0, low=0.0, low_open=True, help="time at which the cosine reaches final")
+    final: float = param(0.0, low=0.0, high=1.0, help="floor multiplier after total")
+
+    def check(self):
+        if not self.warmup < self.total:
+            raise ValueError(f"warmup must lie in [0, total={self.total}), got {self.warmup!r}")
+
+    def _s(self, t):
+        w, T, f = self.warmup, self.total, self.final
+        u = np.clip((t - w) / (T - w), 0.0, 1.0)
+        cos = f + (1.0 - f) * 0.5 * (1.0 + np.cos(np.pi * u))
+        return np.where(t < w, t / w if w > 0 else 1.0, cos)
+
+    def breakpoints(self) -> tuple:
+        return tuple(x for x in (self.warmup, self.total) if x > 0)
+
+
+@register_model("lmech.blocks.schedules.Piecewise")
+@dataclass(frozen=True)
+class Piecewise(_PythonSchedule):
+    """Piecewise-constant multipliers: ``s(t) = values[k]`` for ``boundaries[k-1] <= t < boundaries[k]``.
+
+    Parameters
+    ----------
+    boundaries : tuple of float
+        Increasing times ``> 0`` where the multiplier changes.
+    values : tuple of float
+        ``len(boundaries) + 1`` multipliers ``>= 0``.
+    """
+
+    boundaries: tuple = param((), spec=False, help="increasing times where the multiplier changes")
+    values: tuple = param((1.0,), spec=False, help="multipliers, one more than boundaries")
+
+    def check(self):
+        b = tuple(float(x) for x in self.boundaries)
+        v = tuple(float(x) for x in self.values)
+        if any(not math.isfinite(x) or x <= 0 for x in b) or any(y <= x for x, y in zip(b, b[1:])):
+            raise ValueError(f"boundaries must be increasing finite times > 0, got {self.boundaries!r}")
+        if len(v) != len(b) + 1 or any(not math.isfinite(x) or x < 0 for x in v):
+            raise ValueError(f"values must hold len(boundaries) + 1 = {len(b) + 1} finite multipliers "
+                             f">= 0, got {self.values!r}")
+        object.__setattr__(self, "boundaries", b)
+        object.__setattr__(self, "values", v)
+
+    def _s(self, t):
+        return np.asarray(self.values)[np.searchsorted(np.asarray(self.boundaries), t, side="right")]
+
+    def breakpoints(self) -> tuple:
+        return self.boundaries
+
+
+@register_model("lmech.blocks.schedules.FromCallable")
+@dataclass(frozen=True)
+class FromCallable(_PythonSchedule):
+    """Any multiplier ``s(t) = fn(t)``: a vectorised callable (NumPy array in, array out).
+
+    ``breakpoints`` lists the times where ``fn`` or its derivative jumps, so that
+    block integrators split there.  A stored spec holds the callable's name only
+    (nothing named in a file is imported): such a schedule describes a run but
+    cannot drive one.
+    """
+
+    fn: Any = param(None, spec=False, help="vectorised s(t)")
+    points: tuple = param((), spec=False, help="times where fn or its derivative jumps")
+
+    def check(self):
+        if not (callable(self.fn) or isinstance(self.fn, str)):
+            raise ValueError(f"fn must be callable, got {self.fn!r}")
+        object.__setattr__(self, "points", tuple(float(x) for x in self.points))
+
+    def _s(self, t):
+        if not callable(self.fn):
+            raise ValueError(f"fn: {self.fn!r} is a stored name, not a callable")
+        out = np.broadcast_to(np.asarray(self.fn(t), dtype=float), t.shape)
+        if not np.all(np.isfinite(out)) or np.any(out < 0):
+            raise ValueError("fn must return finite multipliers >= 0")
+        return out
+
+    def breakpoints(self) -> tuple:
+        return self.points
+
+
 #: Registry: name -> schedule class.
 SCHEDULES: dict[str, type] = {}
 
@@ -117,6 +257,9 @@ def register_schedule(name: str, cls: type) -> type:
 
 register_schedule("constant", Constant)
 register_schedule("power_law", PowerLaw)
+register_schedule("warmup_cosine", WarmupCosine)
+register_schedule("piecewise", Piecewise)
+register_schedule("callable", FromCallable)
 
 
 def get_schedule(spec) -> Schedule:

@@ -95,6 +95,14 @@ def odes_fixed_point():
     return odes.perfect_learning(odes.CommitteeMachine(K=2, M=2, activation="erf", lr=0.5))
 
 
+def odes_risk_curve():
+    import odes
+
+    m = odes.LinearSGD(eigenvalues=[1.0, 0.25, 0.0625], target=[1.0, 0.5, 0.25], lr=0.5, batch=2,
+                       noise=0.01)
+    return odes.risk_curve(m, [0, 1, 10, 100], method="recursion")
+
+
 def dmft_result():
     import dmft
 
@@ -241,6 +249,7 @@ RESULTS = {
     "validation.PLRFRun": ("result_validation_PLRFRun", validation_plrf_run),
     "odes.Trajectory": ("result_odes_Trajectory", odes_trajectory),
     "odes.FixedPoint": ("result_odes_FixedPoint", odes_fixed_point),
+    "odes.RiskCurve": ("result_odes_RiskCurve", odes_risk_curve),
     "dmft.DMFTResult": ("result_dmft_DMFTResult", dmft_result),
     "replica.BayesOptimalResult": ("result_replica_BayesOptimalResult", replica_bayes),
     "replica.TransitionResult": ("result_replica_TransitionResult", replica_transitions),
@@ -303,6 +312,17 @@ beta = [0.7]
 [options]
 n_t = 31
 n_flops = 21
+""",
+    "odes.linear_sgd": """
+kind = "odes.linear_sgd"
+[model]
+d = 50
+t_max = 100.0
+per_decade = 2
+[grid]
+lr = [0.3, 2.0]
+[options]
+method = "recursion"
 """,
     "dmft.pspin": """
 kind = "dmft.pspin"
