@@ -745,8 +745,10 @@ def phase(alpha: float, beta: float) -> str:
     (``2 beta > 1``, ``alpha < 1/4``) and ``"IV"`` (``2 beta > 1``,
     ``1/4 < alpha < 1/2``; the paper splits it into IVa and IVb, a boundary not drawn here).  ``""`` where
     ``2(alpha + beta) <= 1`` (the target is not square-summable as ``v -> infinity``)
-    or on a boundary.
+    or on a boundary.  Raises ValueError unless ``alpha > 0`` and ``beta`` are finite reals.
     """
+    alpha = check_real("alpha", alpha, low=0.0, low_open=True)
+    beta = check_real("beta", beta)
     a2, b2 = 2 * alpha, 2 * beta
     if a2 + b2 <= 1 or a2 == 1 or b2 == 1 or alpha == beta:
         return ""
