@@ -123,13 +123,14 @@ def simulate_scaling(model, times, *, scale: int = 1, seed: int = 0) -> ScalingR
         else:
             x = ev * t
             g = np.where(x > 1e-300, -np.expm1(-x) / np.where(ev > 0, ev, 1.0), t)
-        w = V @ (g * c)
-        v = A.T @ w if N else w
-        e = wstar - v
-        loss[i] = float(e @ (lam * e)) + model.noise
-        if P:
-            r = y - X @ w
-            train[i] = float(r @ r) / P
+        with np.errstate(over="ignore", invalid="ignore"):   # a diverging run overflows: reported below
+            w = V @ (g * c)
+            v = A.T @ w if N else w
+            e = wstar - v
+            loss[i] = float(e @ (lam * e)) + model.noise
+            if P:
+                r = y - X @ w
+                train[i] = float(r @ r) / P
     # gradient descent diverges once lr times the top eigenvalue exceeds 2 (the losses are still exact
     # where finite); a non-finite loss is never reported as success
     finite = bool(np.all(np.isfinite(loss))) and not (model.lr > 0 and model.lr * ev.max() > 2.0)
