@@ -91,6 +91,8 @@ def test_simulation_bad_input():
         simulate_scaling(m, [2.0, 1.0])
 
 
+    with pytest.raises(ValueError, match="^model must be a dmft.RandomFeatureScaling"):
+        simulate_scaling("ridge", TIMES)
     with pytest.raises(ValueError, match="^times must be multiples of lr"):
         simulate_scaling(dataclasses.replace(m, lr=0.3), [1.0])
 

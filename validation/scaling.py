@@ -68,6 +68,10 @@ def simulate_scaling(model, times, *, scale: int = 1, seed: int = 0) -> ScalingR
     seed : int
         Seed of the instance.
     """
+    import dmft
+
+    if not isinstance(model, dmft.RandomFeatureScaling):
+        raise ValueError(f"model must be a dmft.RandomFeatureScaling, got {type(model).__name__}")
     t0 = time.perf_counter()
     ts = check_array("times", times, ndim=1, min_size=1)
     if np.any(ts < 0) or np.any(np.diff(ts) <= 0):
