@@ -574,9 +574,15 @@ def paper_exponents(a: float, b: float) -> dict:
 
 
 def fit_exponent(x, y) -> tuple[float, float]:
-    """Least-squares slope of ``-log y`` against ``log x`` and its standard error."""
-    lx = np.log(check_array("x", x, ndim=1, min_size=3))
-    ly = np.log(check_array("y", y, ndim=1, shape=(lx.size,)))
+    """Least-squares slope of ``-log y`` against ``log x`` and its standard error.
+
+    Raises ValueError unless ``x`` (at least 3 values) and ``y`` (same size) are positive.
+    """
+    x = check_array("x", x, ndim=1, min_size=3)
+    y = check_array("y", y, ndim=1, shape=(x.size,))
+    if not (np.all(x > 0.0) and np.all(y > 0.0)):
+        raise ValueError("x, y must be > 0 (a power law is fitted on log-log axes)")
+    lx, ly = np.log(x), np.log(y)
     A = np.vstack([lx, np.ones_like(lx)]).T
     coef, res, *_ = np.linalg.lstsq(A, ly, rcond=None)
     r = ly - A @ coef

@@ -20,7 +20,7 @@ from lmech.result import Result
 from lmech.spec import Model, param
 from lmech.status import Status
 
-from .plrf import CONVENTIONS, PLRF, frontier, phase, predicted_exponents, risk_curve, spectrum
+from .plrf import CONVENTIONS, PLRF, _slope, frontier, phase, predicted_exponents, risk_curve, spectrum
 
 __all__ = ["PLRFView", "LossPoint", "FrontierOptions", "PhaseOptions", "PHASE_CODES", "loss_solve",
            "loss_plot", "phase_solve", "phase_plot", "envelope"]
@@ -127,13 +127,8 @@ def envelope(d, flops, loss):
     eta = se = math.nan
     if interior.sum() >= 3:
         lf = np.log(np.asarray(flops, float)[interior])
-        lp = np.log(p_opt[interior])
-        A = np.vstack([lf, np.ones_like(lf)]).T
-        coef = np.linalg.lstsq(A, lp, rcond=None)[0]
-        eta = -float(coef[0])
-        if lf.size > 2:
-            s2 = float(((lp - A @ coef) ** 2).sum()) / (lf.size - 2)
-            se = math.sqrt(s2 / float(((lf - lf.mean()) ** 2).sum()))
+        slope, se = _slope(lf, np.log(p_opt[interior]))
+        eta = -slope
     return p_opt, d_opt, interior, eta, se
 
 

@@ -73,12 +73,13 @@ import numpy as np
 from scipy.optimize import brentq
 
 from lmech.blocks.activations import Activation, get_activation
-from lmech.blocks.losses import Loss, get_loss
+from lmech.blocks.losses import Loss
 from lmech.checks import check_array, check_int, check_real
 from lmech.spec import Model, param, register_model
 
-from .blocks import Channel, Linear, SignFamily, get_channel, resolve_block
+from .blocks import Channel
 from .gcm import GaussianCovariateModel
+from .gcm.model import resolve_loss_channel
 
 __all__ = ["marchenko_pastur_cdf", "marchenko_pastur_quantiles", "rf_modes", "rf_spectra",
            "RandomFeatures", "random_features", "gaussian_equivalent", "mei_montanari_risk",
@@ -376,20 +377,7 @@ class RandomFeatures(Model):
                 object.__setattr__(self, "activation", get_activation(self.activation))
             except ValueError as exc:
                 raise ValueError(f"activation: {exc}") from None
-        if self.loss is None or isinstance(self.loss, str):
-            object.__setattr__(self, "loss", resolve_block("loss", self.loss, get_loss, "square"))
-        if self.channel is None:
-            object.__setattr__(self, "channel", get_channel("linear", delta=0.0))
-        elif isinstance(self.channel, str):
-            object.__setattr__(self, "channel", resolve_block("channel", self.channel, get_channel, "linear"))
-        if not isinstance(self.loss, Loss):
-            raise ValueError(f"loss must be a loss of lmech.blocks.losses, got {self.loss!r}")
-        if isinstance(self.channel, Linear):
-            if not self.loss.regression:
-                raise ValueError("loss: a linear teacher channel needs a regression loss (square, huber, ...)")
-        elif not isinstance(self.channel, SignFamily):
-            raise ValueError(f"channel must be linear or a sign family (sign, label-flip, probit), "
-                             f"got {self.channel!r}")
+        resolve_loss_channel(self)
         _, _, mu1, mus = _coefficients(self.activation)
         if mus <= 0.0 and self.N_over_d >= 1.0:
             raise ValueError(f"activation: mu_star = 0 (a linear activation) with N_over_d = {self.N_over_d} "

@@ -538,7 +538,7 @@ class GCMSpec(Model):
     """
 
     p: int = param(10_000, low=1, high=10_000_000, help="number of modes (no matrix is built)")
-    a: float = param(1.5, low=0.0, low_open=True, help="capacity: omega_k = k^-a")
+    a: float = param(1.5, low=1.0, low_open=True, help="capacity: omega_k = k^-a")
     r: float = param(2.0 / 3.0, low=0.0, help="source (Cui et al.): teacher power k^-(1 + 2 a r)")
     noise: float = param(0.0, low=0.0, help="label-noise variance sigma^2 (Delta)")
     lam: float = param(0.0, low=0.0, help="ridge lambda (fixed), or the prefactor of lambda_C = lam n^-ell (decay)")

@@ -290,6 +290,8 @@ def test_bad_options():
         scaling_loss(m, [1.0], dt=0.1)
     with pytest.raises(ValueError, match="^train"):
         scaling_loss(RandomFeatureScaling(M=10, P=20, ridge=0.1), [1.0], train=True)
+    with pytest.raises(ValueError, match="^x, y must be > 0"):
+        fit_exponent([1.0, 2.0, 3.0], [1.0, -1.0, 0.5])
 
 
 def test_exported():

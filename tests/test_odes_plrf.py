@@ -216,3 +216,7 @@ def test_bad_input():
         frontier(1.0, 0.5, d_min=64, d_max=32)
     with pytest.raises(ValueError, match="^z must"):
         stieltjes(PLRF(d=50, v=200), 0.3)
+    with pytest.raises(ValueError, match="^alpha"):
+        phase(float("nan"), 0.7)
+    with pytest.raises(ValueError, match="^beta"):
+        predicted_exponents(1.0, float("inf"))

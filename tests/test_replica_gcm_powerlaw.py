@@ -131,5 +131,9 @@ def test_bad_input_of_the_power_law_helpers():
         learning_curve(m, [0.0, 0.2])
     with pytest.raises(ValueError, match="ell"):
         rate_exponent(A, R, noisy=True, ell=-1.0)
+    with pytest.raises(ValueError, match="^a must lie in"):
+        rate_exponent(1.0, R, noisy=True)   # Cui et al.'s rates need a trace-class covariance, a > 1
+    with pytest.raises(ValueError, match="^a must lie in"):
+        learning_curve(m, [0.1, 0.2], a=0.5, r=R)
     with pytest.raises(ValueError, match="model"):
         optimal_reg("ridge", 1.0)

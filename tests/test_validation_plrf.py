@@ -47,7 +47,7 @@ def test_simulator_bad_input():
 
 @pytest.mark.slow
 def test_plrf_sgd_agrees_with_theory_large():
-    # d = 500, v = 1000 (issue 13's range), 32 runs to 10^4 steps at a small learning rate
+    # d = 500, v = 1000, 32 runs to 10^4 steps at a small learning rate
     # (gamma = 0.1 / tr K, kernel norm ~0.05): agreement within 15 %.  Measured: z = -0.07 at
     # t = 1e3 and 1.75 at t = 1e4 (simulation 4.6 % above the theory, standard error 2.5 %): the
     # run-to-run spread over draws of W (about 15 % per run) limits what 32 seeds can prove.

@@ -91,3 +91,24 @@ def test_simulation_bad_input():
         simulate_scaling(m, [2.0, 1.0])
 
 
+    with pytest.raises(ValueError, match="^model must be a dmft.RandomFeatureScaling"):
+        simulate_scaling("ridge", TIMES)
+    with pytest.raises(ValueError, match="^times must be multiples of lr"):
+        simulate_scaling(dataclasses.replace(m, lr=0.3), [1.0])
+
+
+def test_simulation_gradient_descent_at_large_steps():
+    # population, no features (N = P = 0): K = diag(lam), GD on mode k gives the error
+    # w*_k (1 - lr lam_k)^n exactly, for any lr -- oscillating (1 < lr lam < 2) and diverging
+    # (lr lam > 2) modes included; a diverging run is a result (success False), never silent NaN
+    m = RandomFeatureScaling(N=0, P=0, a=1.5, b=1.25, M=20)
+    lam, pw = m.spectrum()
+    for lr in (1.5 / lam[0], 2.5 / lam[0]):
+        mm = dataclasses.replace(m, lr=lr)
+        n = np.array([0, 1, 7, 40])
+        r = simulate_scaling(mm, n * lr, seed=0)
+        exact = [np.sum(pw * (1 - lr * lam) ** (2 * k)) for k in n]
+        np.testing.assert_allclose(r.arrays["loss"], exact, rtol=1e-10)
+        assert r.success == (lr * lam[0] < 2)
+    bad = simulate_scaling(dataclasses.replace(m, lr=2.5 / lam[0]), [0.0, 1e6 * 2.5 / lam[0]], seed=0)
+    assert not bad.success and bad.status == -2

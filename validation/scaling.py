@@ -27,6 +27,7 @@ import numpy as np
 
 from lmech.checks import check_array
 from lmech.result import Result, register_result
+from lmech.status import Status
 
 from .compare import Simulator, register_simulator
 
@@ -67,12 +68,20 @@ def simulate_scaling(model, times, *, scale: int = 1, seed: int = 0) -> ScalingR
     seed : int
         Seed of the instance.
     """
+    import dmft
+
+    if not isinstance(model, dmft.RandomFeatureScaling):
+        raise ValueError(f"model must be a dmft.RandomFeatureScaling, got {type(model).__name__}")
     t0 = time.perf_counter()
     ts = check_array("times", times, ndim=1, min_size=1)
     if np.any(ts < 0) or np.any(np.diff(ts) <= 0):
         raise ValueError("times must be strictly increasing and >= 0")
     if not (isinstance(scale, (int, np.integer)) and scale >= 1):
         raise ValueError(f"scale must be an int >= 1, got {scale!r}")
+    if model.lr > 0:
+        steps = ts / model.lr
+        if np.any(np.abs(steps - np.round(steps)) > 1e-9 * np.maximum(1.0, steps)):
+            raise ValueError("times must be multiples of lr (t = lr x steps) for gradient descent")
     lam, pw, N, P = _instance(model, int(scale))
     M = lam.size
     if N * max(P, 1) * M > 4e10:
@@ -107,19 +116,31 @@ def simulate_scaling(model, times, *, scale: int = 1, seed: int = 0) -> ScalingR
     for i, t in enumerate(ts):
         if model.lr > 0:
             n = int(round(t / model.lr))
-            g = np.where(ev > 0, -np.expm1(n * np.log1p(-model.lr * ev)) / np.where(ev > 0, ev, 1.0),
-                         n * model.lr)
+            base = 1.0 - model.lr * ev
+            with np.errstate(over="ignore", invalid="ignore"):
+                # (1 - (1 - lr ev)^n) / ev: through log1p where 1 - lr ev > 0 (no cancellation), as a
+                # power of the (negative) base where lr ev >= 1 (oscillating or diverging modes)
+                stable = base > 0
+                decay = np.where(stable, -np.expm1(n * np.log1p(-np.where(stable, model.lr * ev, 0.0))),
+                                 1.0 - base ** n)
+            g = np.where(ev > 0, decay / np.where(ev > 0, ev, 1.0), n * model.lr)
         else:
             x = ev * t
             g = np.where(x > 1e-300, -np.expm1(-x) / np.where(ev > 0, ev, 1.0), t)
-        w = V @ (g * c)
-        v = A.T @ w if N else w
-        e = wstar - v
-        loss[i] = float(e @ (lam * e)) + model.noise
-        if P:
-            r = y - X @ w
-            train[i] = float(r @ r) / P
-    return ScalingRun(success=True, n_iter=1, model=model, options={"scale": int(scale), "seed": seed},
+        with np.errstate(over="ignore", invalid="ignore"):   # a diverging run overflows: reported below
+            w = V @ (g * c)
+            v = A.T @ w if N else w
+            e = wstar - v
+            loss[i] = float(e @ (lam * e)) + model.noise
+            if P:
+                r = y - X @ w
+                train[i] = float(r @ r) / P
+    # gradient descent diverges once lr times the top eigenvalue exceeds 2 (the losses are still exact
+    # where finite); a non-finite loss is never reported as success
+    finite = bool(np.all(np.isfinite(loss))) and not (model.lr > 0 and model.lr * ev.max() > 2.0)
+    return ScalingRun(success=finite, status=Status.CONVERGED if finite else Status.DIVERGED,
+                      message="" if finite else "gradient descent diverges (lr times the top eigenvalue > 2)",
+                      n_iter=1, model=model, options={"scale": int(scale), "seed": seed},
                       arrays={"t": ts, "loss": loss, "train_loss": train},
                       scalars={"scale": int(scale), "N": N, "P": P, "M": M, "seed": int(seed)},
                       timings={"simulate": time.perf_counter() - t0},

@@ -127,6 +127,29 @@ def convert_source_exponent(value, *, frm: str, to: str, a: float | None = None)
 # ---------------------------------------------------------------------------
 # the model
 # ---------------------------------------------------------------------------
+def resolve_loss_channel(model) -> None:
+    """Resolve ``model.loss`` and ``model.channel`` (names or None) to blocks, in place, and check them.
+
+    The one rule of the GCM and of models that build one (:class:`replica.RandomFeatures`): the loss
+    defaults to square, the channel to linear with ``delta = 0``; a linear channel needs a regression
+    loss, any other channel must be a sign family.  Raises ValueError naming ``loss`` or ``channel``.
+    """
+    if model.loss is None or isinstance(model.loss, str):
+        object.__setattr__(model, "loss", resolve_block("loss", model.loss, get_loss, "square"))
+    if model.channel is None:
+        object.__setattr__(model, "channel", get_channel("linear", delta=0.0))
+    elif isinstance(model.channel, str):
+        object.__setattr__(model, "channel", resolve_block("channel", model.channel, get_channel, "linear"))
+    if not isinstance(model.loss, Loss):
+        raise ValueError(f"loss must be a loss of lmech.blocks.losses, got {model.loss!r}")
+    if isinstance(model.channel, Linear):
+        if not model.loss.regression:
+            raise ValueError("loss: a linear teacher channel needs a regression loss (square, huber, ...)")
+    elif not isinstance(model.channel, SignFamily):
+        raise ValueError(f"channel must be linear or a sign family (sign, label-flip, probit), "
+                         f"got {model.channel!r}")
+
+
 def _frozen(arr: np.ndarray) -> np.ndarray:
     arr = np.array(arr, dtype=np.float64, copy=True)
     arr.setflags(write=False)
@@ -190,20 +213,7 @@ class GaussianCovariateModel(Model):
         super().__post_init__()
 
     def check(self):
-        if self.loss is None or isinstance(self.loss, str):
-            object.__setattr__(self, "loss", resolve_block("loss", self.loss, get_loss, "square"))
-        if self.channel is None:
-            object.__setattr__(self, "channel", get_channel("linear", delta=0.0))
-        elif isinstance(self.channel, str):
-            object.__setattr__(self, "channel", resolve_block("channel", self.channel, get_channel, "linear"))
-        if not isinstance(self.loss, Loss):
-            raise ValueError(f"loss must be a loss of lmech.blocks.losses, got {self.loss!r}")
-        if isinstance(self.channel, Linear):
-            if not self.loss.regression:
-                raise ValueError("loss: a linear teacher channel needs a regression loss (square, huber, ...)")
-        elif not isinstance(self.channel, SignFamily):
-            raise ValueError(f"channel must be linear or a sign family (sign, label-flip, probit), "
-                             f"got {self.channel!r}")
+        resolve_loss_channel(self)
         if self.rho <= 0.0:
             raise ValueError("theta2: the teacher has no power (theta2 = 0 and rho_perp = 0)")
 

@@ -85,8 +85,9 @@ def rate_table(a, r) -> dict:
     ``noisy_bias`` (``l < l*``), ``noisy_optimal`` (``l = l*``),
     ``noisy_variance`` (``l* < l < a``), ``noisy_ridgeless`` (``l > a``).
     ``beta`` is a number, or a function of ``l`` where it depends on it.
+    The rates hold for capacity ``a > 1`` (a trace-class covariance); ``a <= 1`` raises ValueError.
     """
-    a = check_real("a", a, low=0.0, low_open=True)
+    a = check_real("a", a, low=1.0, low_open=True)
     r = check_real("r", r, low=0.0)
     m = min(r, 1.0)
     ls = a / (1.0 + 2.0 * a * m)
@@ -260,6 +261,10 @@ def learning_curve(model: GaussianCovariateModel, alphas, *, reg="fixed", a=None
     if not np.all(al > 0.0):
         raise ValueError("alphas must be > 0")
     check_choice("reg", reg, ("fixed", "optimal"))
+    noisy = bool(getattr(model.channel, "delta", 0.0) > 0.0)
+    if a is not None and r is not None:     # the prediction first: bad a, r raise before any solve
+        ell = "optimal" if reg == "optimal" else ("ridgeless" if model.reg == 0.0 else 1.0)
+        pred, regime = rate_exponent(a, r, noisy=noisy, ell=ell)
     t0 = time.perf_counter()
     if reg == "optimal" and executor is None:
         res = _optimal_path(model, al, options)
@@ -278,13 +283,10 @@ def learning_curve(model: GaussianCovariateModel, alphas, *, reg="fixed", a=None
     n = al * model.p
     fit = fit_slope(n, E, decades=fit_decades)
     slope, slope_err = fit["slope"], fit["slope_err"]
-    noisy = bool(getattr(model.channel, "delta", 0.0) > 0.0)
     sc = {"slope": slope, "slope_err": slope_err, "slope_extrapolated": fit["slope_extrapolated"],
           "slope_points": fit["n_points"], "p": model.p, "noisy": noisy, "reg_mode": reg,
           "fit_decades": float(fit_decades)}
     if a is not None and r is not None:
-        ell = "optimal" if reg == "optimal" else ("ridgeless" if model.reg == 0.0 else 1.0)
-        pred, regime = rate_exponent(a, r, noisy=noisy, ell=ell)
         sc.update(a=float(a), r=float(r), predicted_slope=pred, regime=regime,
                   slope_agrees=bool(abs(slope - pred) <= slope_err))
     ok = bool(conv.all())
