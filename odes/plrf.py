@@ -674,14 +674,18 @@ def risk_curve(model: PLRF, t, *, spec: PLRFSpectrum | None = None, rtol: float 
         ``rtol``, ``band_nodes`` and ``bulk_nodes``).
     estimate_error : bool
         Compute ``error_estimate["risk"]`` (a second curve on a finer
-        representation); False leaves it NaN (and ``success`` then follows the
-        spectrum alone).
+        representation); ``success`` then requires it within ``rtol`` times the
+        larger of the largest risk asked for and the initial risk ``P(0)``, and without a given ``spec`` the representation is refined
+        (doubling ``band_nodes`` and ``bulk_nodes``, up to their largest values
+        8 and 16) until it is.  False leaves it NaN (and ``success`` then follows the spectrum
+        alone).
 
     Returns
     -------
     PLRFRisk
         ``success=False`` with status DIVERGED when the kernel norm is >= 1
-        (SGD diverges), or when the spectrum failed.
+        (SGD diverges), TOLERANCE when the error estimate stays above the
+        tolerance, or the spectrum's status when it failed.
     """
     if not isinstance(model, PLRF):
         raise ValueError(f"model must be a PLRF, got {type(model).__name__}")
@@ -690,7 +694,18 @@ def risk_curve(model: PLRF, t, *, spec: PLRFSpectrum | None = None, rtol: float 
         raise ValueError("t must hold integers in [0, 1e15] (SGD steps)")
     t0 = time.perf_counter()
     if spec is None:
-        spec = spectrum(model, rtol=rtol, band_nodes=band_nodes, bulk_nodes=bulk_nodes)
+        # refine the representation (twice the nodes per rule) until the curve's own error estimate
+        # meets rtol relative to the largest risk
+        band_nodes = check_int("band_nodes", band_nodes, low=1, high=8)
+        bulk_nodes = check_int("bulk_nodes", bulk_nodes, low=1, high=16)
+        while True:
+            res = risk_curve(model, tt, spec=spectrum(model, rtol=rtol, band_nodes=band_nodes,
+                                                       bulk_nodes=bulk_nodes),
+                             rtol=rtol, estimate_error=estimate_error)
+            if (res.success or res.status != Status.TOLERANCE or not estimate_error
+                    or (band_nodes, bulk_nodes) == (8, 16)):
+                return res
+            band_nodes, bulk_nodes = min(2 * band_nodes, 8), min(2 * bulk_nodes, 16)
     elif spec.model != model:
         raise ValueError("spec: a spectrum of another model")
     gamma = learning_rate(model)
@@ -722,10 +737,17 @@ def risk_curve(model: PLRF, t, *, spec: PLRFSpectrum | None = None, rtol: float 
         err_nodes = math.nan
     err = spec.error_estimate.get("forcing", math.nan) / 2 + err_nodes
     scal["risk_inf"] = spec.p_star / (1.0 - knorm)
-    success = bool(spec.success)
-    return PLRFRisk(success=success, status=Status.CONVERGED if success else spec.status,
-                    message="exact recursion on the deterministic equivalent" +
-                            ("" if success else "; spectrum: " + spec.message),
+    # the tolerance is relative to the problem's scale: the larger of the risks asked for and the
+    # initial risk P(0) (the spectrum's own tolerances are relative to the forcing total, 2 P(0))
+    r0, _ = _risk_from_nodes(spec.x, spec.count, spec.forcing, spec.p_star, gamma, B, np.zeros(1))
+    tol = rtol * max(float(np.max(np.abs(risk))), float(r0[0]))
+    within = not estimate_error or err <= tol
+    success = bool(spec.success) and within
+    status = (Status.CONVERGED if success else spec.status if not spec.success else Status.TOLERANCE)
+    why = ("" if success else "; spectrum: " + spec.message if not spec.success else
+           f"; error estimate {err:.3g} above rtol * max(risk, P(0)) = {tol:.3g} (more band_nodes / bulk_nodes)")
+    return PLRFRisk(success=success, status=status,
+                    message="exact recursion on the deterministic equivalent" + why,
                     n_iter=spec.n_iter, residual=spec.residual,
                     timings={"spectrum": sum(spec.timings.values()), "risk": time.perf_counter() - t0},
                     arrays=dict(t=tt, risk=risk, flops=B * model.d * tt), scalars=scal,

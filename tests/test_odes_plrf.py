@@ -104,7 +104,7 @@ def test_risk_curve_is_the_recursion(spec300):
     m = spec300.model
     for B, scale in ((1, 0.5), (8, 0.1)):
         mb = PLRF(alpha=m.alpha, beta=m.beta, d=m.d, v=m.v, batch=B, lr_scale=scale)
-        s = spectrum(mb)
+        s = spectrum(mb, band_nodes=8, bulk_nodes=16)  # fine enough for success at rtol 1e-8
         steps = 2000
         direct = _recursion(s.x, s.count, s.forcing, s.p_star, learning_rate(mb), B, steps)
         t = np.array([0, 1, 2, 10, 100, 1000, 2000], dtype=float)
@@ -220,3 +220,18 @@ def test_bad_input():
         phase(float("nan"), 0.7)
     with pytest.raises(ValueError, match="^beta"):
         predicted_exponents(1.0, float("inf"))
+
+
+@pytest.mark.parametrize("alpha, beta, d", [(1.0, 0.7, 64), (1.5, 0.2, 256), (0.7, 1.2, 128)])
+def test_risk_success_means_within_rtol_and_refinement_moves_it_less_than_the_estimate(alpha, beta, d):
+    # success=True only with the estimate within rtol * max(risk, P(0)); a finer representation
+    # (the largest: 8 band nodes, 16 bulk nodes) moves the curve by no more than that estimate
+    from odes.plrf import spectrum
+
+    model = PLRF(alpha=alpha, beta=beta, d=d, v=4 * d)
+    t = np.array([0.0, 10.0, 1e3, 1e6])
+    r = risk_curve(model, t)
+    assert r.success
+    assert r.error_estimate["risk"] <= 1e-8 * np.max(r.risk)  # t = 0 is among the times: P(0) = max risk
+    fine = risk_curve(model, t, spec=spectrum(model, rtol=1e-8, band_nodes=8, bulk_nodes=16))
+    assert np.max(np.abs(fine.risk - r.risk)) <= r.error_estimate["risk"]
