@@ -383,3 +383,35 @@ def test_reports_from_before_the_three_way_verdict_still_load(tmp_path):
         assert back.same_as(old)
         assert back.verdict == verdict and back.verdict_of("y") == verdict
         assert "old report" in back.table("y") and "3.50" in back.table("y")
+
+
+@register_model("validation.tests.NaNToy")
+@dataclasses.dataclass(frozen=True)
+class NaNToy:
+    """The toy of GaussToy whose seed 0 returns a NaN at one point while reporting success."""
+
+    b: float = 5.0
+    noise: float = 0.01
+
+
+def nan_toy_point(N, seed, *, model, x):
+    res = toy_point(N, seed, model=GaussToy(b=model.b, noise=model.noise), x=x)
+    y = np.array(res.arrays["y"])
+    if seed == 0:
+        y[1] = np.nan
+    return Result(success=True, arrays={"x": res.arrays["x"], "y": y})
+
+
+register_simulator("validation.tests.NaNToy", Simulator(point=nan_toy_point, x="x", observables=("y",)))
+
+
+def test_non_finite_values_of_successful_runs_are_counted_and_forbid_agreement():
+    # the same data as an agreeing comparison, except one NaN per size in runs reporting success:
+    # counted (one per size), noted in the message, and agreement is no longer claimed
+    kw = dict(sizes=[100, 200, 400, 800], seeds=20, sim_options={"x": X})
+    good = compare(Result(success=True, arrays=dict(THEORY), error_estimate={"y": 0.0}), GaussToy(b=5.0, noise=0.01),
+                   **kw)
+    assert good.verdict == "agree" and good.nonfinite_y == 0
+    rep = compare(Result(success=True, arrays=dict(THEORY), error_estimate={"y": 0.0}), NaNToy(), **kw)
+    assert rep.nonfinite_y == 4
+    assert rep.verdict == "inconclusive" and "non-finite value(s)" in rep.message

@@ -108,7 +108,9 @@ class ValidationReport(Result):
     p-value of the 1/N fit with ``S - 2`` dof, nan for fewer than three
     sizes; below ``level``: no agreement there) and ``o/gap`` (S,).
     Scalars also ``poor_fit_<o>`` (points with a rejected fit) and
-    ``theory_err_unknown_<o>`` (the theory's estimate is nan: no agreement).
+    ``theory_err_unknown_<o>`` (the theory's estimate is nan: no agreement),
+    ``nonfinite_<o>`` (non-finite values in runs that reported success: left
+    out of the means, and no agreement).
 
     Scalars: ``verdict`` (``"agree"``, ``"disagree"`` or ``"inconclusive"``),
     ``agree`` (``verdict == "agree"``), and per observable ``verdict_<o>``,
@@ -652,6 +654,10 @@ def compare(theory, model, *, sizes: Sequence[int], seeds=8, observables: Sequen
         th, note = theory_values(theory, sim.x, tname, x)
         notes[o] = note if o not in theory_names else f"{note}; compared with theory {tname!r}"
         n = np.sum(np.isfinite(data), axis=1)                      # (S, P, ...)
+        # a run that reports success but holds non-finite values is not dropped silently:
+        # counted, noted, and no agreement is claimed for the observable
+        nonfinite = int(np.sum(~np.isfinite(np.array(sres.arrays[o], dtype=float)[ok])))
+        scalars[f"nonfinite_{o}"] = nonfinite
         with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)   # all-NaN slices: failed runs
             mean = np.nanmean(data, axis=1)
@@ -679,7 +685,8 @@ def compare(theory, model, *, sizes: Sequence[int], seeds=8, observables: Sequen
         opts["tol_abs"][o] = float(tabs_used)              # the value used (the default resolved)
         tol = tabs_used + trel[o] * np.abs(th)
         stats[o] = dict(mean=mean, sem=sem, n=n, th=th, z=z, a=a, sa=sa, chi2=chi2, sigma=sigma,
-                        sstat=sstat, dof=dof, tol=tol, fit_p=fit_p, terr_unknown=terr_unknown)
+                        sstat=sstat, dof=dof, tol=tol, fit_p=fit_p, terr_unknown=terr_unknown,
+                        nonfinite=nonfinite)
     n_tests = int(sum(np.size(st["th"]) for st in stats.values()))
     verdicts = {}
     for o, st in stats.items():
@@ -694,7 +701,8 @@ def compare(theory, model, *, sizes: Sequence[int], seeds=8, observables: Sequen
         poor_fit = st["fit_p"] < level                              # NaN compares False
         # TOST at every point; never where the 1/N fit is rejected or the theory's error is unknown
         # and never at any point of a failed theory (success=False): its values are not a result
-        agree_pts = (bound <= st["tol"]) & ~poor_fit & (not st["terr_unknown"]) & theory_ok  # NaN compares False
+        agree_pts = ((bound <= st["tol"]) & ~poor_fit & (not st["terr_unknown"]) & theory_ok
+                     & (st["nonfinite"] == 0))  # NaN compares False
         mdd = (zcrit + t_pow) * sigma
         rejected = bool(np.any(rejected_pts))
         v = "agree" if bool(np.all(agree_pts)) else ("disagree" if rejected else "inconclusive")
@@ -744,6 +752,9 @@ def compare(theory, model, *, sizes: Sequence[int], seeds=8, observables: Sequen
         if scalars[f"theory_err_unknown_{o}"]:
             why.append(f"the theory's error estimate of {theory_names.get(o, o)!r} is nan (could not "
                        "estimate), so agreement cannot be claimed")
+        if scalars[f"nonfinite_{o}"]:
+            why.append(f"{scalars[f'nonfinite_{o}']} non-finite value(s) in runs that reported success "
+                       "(left out of the means), so agreement cannot be claimed")
         if scalars[f"poor_fit_{o}"]:
             why.append(f"the 1/N fit is rejected (chi^2 p-value < {level:g}) at {scalars[f'poor_fit_{o}']} "
                        "point(s), so agreement cannot be claimed there")
