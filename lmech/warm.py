@@ -63,6 +63,8 @@ def _install_listener() -> None:
             disp = (ev.data or {}).get("dispatcher")
             module = getattr(getattr(disp, "py_func", None), "__module__", None) or ""
             layer = module.split(".", 1)[0]
+            if layer == "lmech" and _notice["said"]:
+                return  # the base kernels a layer's first call needs: covered by the layer's line
             if layer in LAYER_NAMES and layer not in _notice["said"]:
                 _notice["said"].add(layer)
                 print(_notice_line(layer), file=sys.stderr, flush=True)
