@@ -37,7 +37,9 @@ def compile_notice(enabled: bool = True) -> bool:
 
     The notice is printed at most once per layer and process, when Numba starts compiling (not
     loading from its disk cache) a kernel defined in that layer (:data:`LAYER_NAMES`) called
-    from Python; the kernels it calls in turn are covered by the same line.
+    from Python; the kernels it calls in turn, and later compiles of the layers it builds on
+    (:data:`lmech.numba_cache.LAYERS`: ``validation`` on ``odes``, every layer on ``lmech``),
+    are covered by the same line.
     """
     old = _notice["enabled"]
     _notice["enabled"] = bool(enabled)
@@ -63,11 +65,16 @@ def _install_listener() -> None:
             disp = (ev.data or {}).get("dispatcher")
             module = getattr(getattr(disp, "py_func", None), "__module__", None) or ""
             layer = module.split(".", 1)[0]
-            if layer == "lmech" and _notice["said"]:
-                return  # the base kernels a layer's first call needs: covered by the layer's line
-            if layer in LAYER_NAMES and layer not in _notice["said"]:
-                _notice["said"].add(layer)
+            if layer not in LAYER_NAMES or layer in _notice["said"]:
+                return
+            from .numba_cache import LAYERS
+            if any(layer in LAYERS.get(said, ()) for said in _notice["said"]):
+                return  # kernels of a layer below one announced (validation -> odes): same line
+            _notice["said"].add(layer)
+            try:
                 print(_notice_line(layer), file=sys.stderr, flush=True)
+            except (OSError, ValueError):  # no usable stderr: the notice is not worth a failed compile
+                pass
 
         def on_end(self, ev):
             _notice["depth"] = max(0, _notice["depth"] - 1)
