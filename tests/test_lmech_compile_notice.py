@@ -60,3 +60,24 @@ def test_first_odes_integrate_names_its_layer_once(tmp_path):
     proc = _run(code, tmp_path / "numba-cache", tmp_path)
     notices = _notices(proc)
     assert len(notices) == 1 and "kernels of odes " in notices[0]
+
+
+def test_cold_layers_looks_where_numba_caches_only(tmp_path, monkeypatch):
+    """A kernel cached in its __pycache__ is cold for a process whose NUMBA_CACHE_DIR is elsewhere:
+    Numba then reads and writes that directory only."""
+    from numba.core import config
+
+    from lmech.warm import cold_layers
+
+    pkg = tmp_path / "fakelayer"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "kern.py").write_text("from numba import njit\n\n\n@njit(cache=True)\ndef f(x):\n    return x + 1\n")
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    subprocess.run([sys.executable, "-c", "import fakelayer.kern as k; k.f(1)"], cwd=tmp_path, check=True,
+                   env={**env, "PYTHONPATH": str(tmp_path)})
+    assert list((pkg / "__pycache__").glob("kern.f-*.nbi"))
+    monkeypatch.setattr(config, "CACHE_DIR", "")
+    assert cold_layers(["fakelayer"], root=str(tmp_path)) == []
+    monkeypatch.setattr(config, "CACHE_DIR", str(tmp_path / "elsewhere"))
+    assert cold_layers(["fakelayer"], root=str(tmp_path)) == ["fakelayer"]
