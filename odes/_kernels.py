@@ -356,7 +356,9 @@ def i4_relu(C, labels, u, wu):
     # distinct variables and the power of each
     rep = np.empty(4, dtype=np.int64)
     pw = np.zeros(4, dtype=np.int64)
-    n = 0
+    # n, v, w typed int64 from the start: a plain ``0`` / ``-1`` is first typed as a literal, and
+    # Numba then compiles a second, literal-specialised copy of the whole _second_moment chain
+    n = np.int64(0)
     for a in range(4):
         found = -1
         for b in range(n):
@@ -373,8 +375,8 @@ def i4_relu(C, labels, u, wu):
     for a in range(n):
         for b in range(n):
             S[a, b] = C[rep[a], rep[b]]
-    v = -1
-    w = -1
+    v = np.int64(-1)
+    w = np.int64(-1)
     for a in range(n):
         if pw[a] == 2:
             v = a
