@@ -231,7 +231,10 @@ def _execute(cfg: RunConfig, output: Path, *, workers, scheduler, resume, quiet,
             elif resume:
                 raise CLIError(f"--resume: {output} does not exist")
             layer = cfg.kind.name.split(".", 1)[0]
-            warmup(layers=("lmech", layer) if layer != "lmech" else ("lmech",))
+            if scheduler or (workers is not None and workers > 1):
+                # workers would compile the same kernels concurrently: compile them once, serially,
+                # first; a serial run compiles only what its points call (announced on stderr)
+                warmup(layers=("lmech", layer) if layer != "lmech" else ("lmech",))
             executor, close = _executor(workers, scheduler)
             try:
                 res = sweep(cfg.kind.point, cfg.grid, points=cfg.points,

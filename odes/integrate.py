@@ -96,6 +96,13 @@ class System:
         self.code = model.act_code
         #: the kernels' one argument (bound once: attribute look-ups cost more than the K = 2 kernel)
         self.args = model.kernel_args(T, self.v0)
+        #: the argument of the ODE kernels (rhs, eg, steppers): ``args`` itself, or for erf the same
+        #: fields as an ``ErfArgs``, whose kernels compile the erf path only (a much faster first call)
+        self.ode_args = self.args
+        self._rhs_fields, self._eg_fields = _kernels.rhs_fields, _kernels.eg_fields
+        if self.code == _kernels.ERF:
+            self.ode_args = _kernels.ErfArgs(*self.args)
+            self._rhs_fields, self._eg_fields = _kernels.rhs_fields_erf, _kernels.eg_fields_erf
         self._fields = tuple(self.args)  # the fast calling convention of rhs_fields, eg_fields
         nq = K * (K + 1) // 2
         self.nq, self.nr = nq, K * M
@@ -133,7 +140,7 @@ class System:
         self.nfev += 1
         out = np.empty(self.n)
         if self.code >= 0:
-            _kernels.rhs_fields(t, y, self._fields, out)
+            self._rhs_fields(t, y, self._fields, out)
             return out
         C = np.empty((self.L, self.L))
         w = np.empty(self.L)
@@ -151,7 +158,7 @@ class System:
     def eg(self, y) -> float:
         """Generalisation error at state ``y``."""
         if self.code >= 0:
-            return float(_kernels.eg_fields(y, self._fields))
+            return float(self._eg_fields(y, self._fields))
         C = np.empty((self.L, self.L))
         w = np.empty(self.L)
         _kernels.unpack(y, self.args, C, w)
@@ -177,7 +184,7 @@ def grad_eg(system, y) -> np.ndarray:
     """
     y = np.asarray(y, dtype=float)
     if system.code >= 0:  # the same differences in one kernel call
-        return _kernels.grad_eg(np.ascontiguousarray(y), system.args, np.empty(y.size))
+        return _kernels.grad_eg(np.ascontiguousarray(y), system.ode_args, np.empty(y.size))
     h = 1e-6 * np.maximum(1.0, np.abs(y))
     g = np.empty(y.size)
     for i in range(y.size):
@@ -675,7 +682,7 @@ class _DenseDOP853:
 
 def _run_dop853(system, y0, t_max, rtol, atol, max_step, t_eval, bound, eg_tol, max_steps):
     ts, ys, Fs, cum, n_acc, n_rej, nfev, st = _kernels.dop853(
-        y0, t_max, rtol, atol, max_step, bound, max_steps, _TAB, system.args)
+        y0, t_max, rtol, atol, max_step, bound, max_steps, _TAB, system.ode_args)
     system.nfev += int(nfev)
     system.n_rejected = int(n_rej)
     dense = _DenseDOP853(ts, ys, Fs)
@@ -814,7 +821,7 @@ def _time_euler_step(system) -> float:
     egs = np.empty(2)
     t0 = time.perf_counter()
     if system.code >= 0:
-        _kernels.euler(y0, 1e-6, n, n, system.args, ys, egs, math.inf)
+        _kernels.euler(y0, 1e-6, n, n, system.ode_args, ys, egs, math.inf)
     else:
         _euler_py(system, y0, 1e-6, n, n, ys, egs, math.inf)
     return (time.perf_counter() - t0) / n
@@ -828,7 +835,7 @@ def _run_euler(system, y0, t_max, dt, t_eval, bound, eg_tol):
     n_store = n_steps // every + 1
     ys = np.full((n_store, system.n), np.nan)
     egs = np.full(n_store, np.nan)
-    s_end = _kernels.euler(y0, dt, n_steps, every, system.args, ys, egs,
+    s_end = _kernels.euler(y0, dt, n_steps, every, system.ode_args, ys, egs,
                            bound) if system.code >= 0 else _euler_py(
         system, y0, dt, n_steps, every, ys, egs, bound)
     system.nfev += s_end + 1
