@@ -41,7 +41,7 @@ from ._version import __version__
 from .config import ConfigError, RunConfig, get_kind, kinds, load_config, parse_config, read_toml, resolve_callable
 from .optional import MissingDependency, require
 
-__all__ = ["main"]
+__all__ = ["main", "figure"]
 
 DEMO_CONFIG = "replica.demo:CONFIG"
 VALIDATE = "validation.config:run_validation_config"
@@ -418,22 +418,29 @@ def _require_matplotlib(key: str):
         raise CLIError(f"{key}: {exc}") from None
 
 
-def _plot(res, kind_name: str, png: Path, title: str = "", *, observable=None, x=None) -> None:
-    """Draw a sweep (its kind's plot, else a generic one), a validation report or a single
-    result into ``png`` (format by extension; PNG at 300 dpi), in the house style."""
+def figure(res, kind_name: str = "", title: str = "", *, observable=None, x=None):
+    """The figure ``lmech plot`` draws for ``res``, as a matplotlib Figure, in the house style.
+
+    A sweep is drawn by its kind's plot (``kind_name``, else the sweep's own
+    ``sweep_kind``), or, with ``observable`` and/or ``x``, as curves of that
+    observable against that axis; a validation report by
+    :func:`validation.config.plot_report`; a single result as one of its 1-D
+    arrays against another.  Raises :class:`CLIError` naming the option for
+    an observable or axis the result does not have.
+    """
     _require_matplotlib("plot")
     import matplotlib.pyplot as plt
-    import numpy as np
 
-    from .plotstyle import axis_label, relabel, style
+    from .plotstyle import relabel, style
 
+    if not kind_name and res.kind == "lmech.Sweep" and isinstance(res.meta, dict):
+        kind_name = res.meta.get("sweep_kind", "")
     kind = get_kind(kind_name) if kind_name else None
     with style():
         if res.kind == "validation.ValidationReport":
             fig = resolve_callable("validation.config:plot_report")(res, title=title)
             relabel(fig)
-            _save(fig, png)
-            return
+            return fig
         fig, ax = plt.subplots()
         if res.kind != "lmech.Sweep":
             _plot_single(res, ax, observable, x)
@@ -443,6 +450,15 @@ def _plot(res, kind_name: str, png: Path, title: str = "", *, observable=None, x
             _plot_generic(res, ax, observable, x, kind)
         relabel(fig, kind, res.meta.get("axes", []) if isinstance(res.meta, dict) else [])
         ax.set_title(title or (res.meta.get("title", "") if isinstance(res.meta, dict) else ""))
+    return fig
+
+
+def _plot(res, kind_name: str, png: Path, title: str = "", *, observable=None, x=None) -> None:
+    """Draw :func:`figure` into ``png`` (format by extension; PNG at 300 dpi)."""
+    from .plotstyle import style
+
+    fig = figure(res, kind_name, title, observable=observable, x=x)
+    with style():
         _save(fig, png)
 
 

@@ -132,22 +132,17 @@ def test_gardner_margin_plot_uses_the_stored_prior(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["result_validation_ValidationReport", "result_odes_Trajectory"])
-def test_lmech_plot_draws_reports_and_single_results_with_labelled_axes(name, tmp_path, monkeypatch):
-    import lmech.cli
+def test_lmech_plot_draws_reports_and_single_results_with_labelled_axes(name, tmp_path):
+    from lmech.cli import figure
 
-    seen = {}
-    real_save = lmech.cli._save
-
-    def spy(fig, png):
-        seen["labels"] = [(a.get_xlabel(), a.get_ylabel()) for a in fig.axes if a.has_data()]
-        real_save(fig, png)
-
-    monkeypatch.setattr(lmech.cli, "_save", spy)
     rec = json.loads((REF / f"{name}.json").read_text())
+    fig = figure(archive.load(REF / rec["file"], rec["name"]))
+    labels = [(a.get_xlabel(), a.get_ylabel()) for a in fig.axes if a.has_data()]
+    assert labels and all(x.strip() and y.strip() for x, y in labels)
+    plt.close(fig)
     png = tmp_path / "fig.png"
     assert main(["plot", str(REF / rec["file"]), "-o", str(png)]) == 0
     assert png.stat().st_size > 0
-    assert seen["labels"] and all(x.strip() and y.strip() for x, y in seen["labels"])
 
 
 def test_dmft_figures_mark_the_threshold_they_are_about():
