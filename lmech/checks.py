@@ -28,7 +28,11 @@ def check_real(name: str, value: Any, *, low: float | None = None, high: float |
     """
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise ValueError(f"{name} must be a real number, got {value!r}")
-    x = float(value)
+    try:
+        x = float(value)
+    except OverflowError:  # an int beyond the float range (10**400)
+        raise ValueError(f"{name} must be finite (a float), got an integer of "
+                         f"about {int(int(value).bit_length() * 0.30103)} digits") from None
     if math.isnan(x) or (math.isinf(x) and not allow_inf):
         raise ValueError(f"{name} must be finite, got {x!r}")
     lo = "(" if low_open else "["

@@ -88,7 +88,11 @@ class Param:
         ok = False
         for t in types:
             if t is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-                value, ok = float(value), True
+                try:
+                    value, ok = float(value), True
+                except OverflowError:  # an int beyond the float range (10**400)
+                    raise ConfigError(key, f"must be finite (a float), got an integer of "
+                                           f"about {int(value.bit_length() * 0.30103)} digits") from None
                 break
             if t is int and isinstance(value, int) and not isinstance(value, bool):
                 ok = True

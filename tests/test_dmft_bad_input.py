@@ -27,9 +27,7 @@ BAD = {"nan": NAN, "inf": INF, "neg": -1.0, "zero": 0, "huge": 1e300, "str": "ab
 #: more of them for the slow run
 MORE = {"-inf": -INF, "tiny": 1e-300, "neg_int": -3, "bool": True, "none": None,
         "ndarray": np.array([NAN]), "nested": [[1.0], [2.0, 3.0]], "float32_nan": np.float32(NAN),
-        "big_float": 1.7e308}
-# (an int beyond the float range, 10**400, makes lmech.checks.check_real raise OverflowError:
-# left to lmech, which every layer's checks share)
+        "big_float": 1.7e308, "int_beyond_float": 10**400}
 
 P3 = dmft.SphericalPSpin(p=3, T=0.8)
 GLM = dmft.GLMDynamics()

@@ -42,3 +42,31 @@ def test_check_psd_and_shape():
         check_psd("T", [[1.0, 2.0], [2.0, 1.0]])
     with pytest.raises(ValueError, match=r"Q0 must have shape \(2, 2\)"):
         check_shape("Q0", np.eye(3), (2, 2))
+
+
+# -- an int beyond the float range (10**400) is bad input, not an OverflowError ----------------
+def _model_with_float_field():
+    import odes
+    return lambda v: odes.CommitteeMachine(K=1, M=1, lr=v)
+
+
+@pytest.mark.parametrize("name,call", [
+    ("x", lambda v: check_real("x", v)),
+    ("x", lambda v: check_real("x", v, allow_inf=True)),
+    ("lr", lambda v: _model_with_float_field()(v)),
+])
+@pytest.mark.parametrize("value", [10**400, -10**400, 10**5000], ids=["1e400", "-1e400", "1e5000"])
+def test_int_beyond_float_range_is_a_value_error_naming_the_parameter(name, call, value):
+    # float(10**400) raises OverflowError in Python; every check turns it into bad input
+    with pytest.raises(ValueError, match=rf"^{name}\b.*finite"):
+        call(value)
+
+
+def test_param_check_names_the_key_for_an_int_beyond_float_range():
+    from lmech.spec import ConfigError, Param
+    with pytest.raises(ConfigError, match=r"^alpha: must be finite"):
+        Param(float, low=0.0).check("alpha", 10**400)
+    # an int parameter holds any int: only its bounds apply
+    assert Param(int, low=0).check("n", 10**400) == 10**400
+    with pytest.raises(ConfigError, match=r"^n: must lie in"):
+        Param(int, low=0, high=10).check("n", 10**400)
