@@ -13,7 +13,8 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 __all__ = ["check_real", "check_int", "check_choice", "check_bool",
-           "check_options", "check_psd", "check_shape", "check_array"]
+           "check_options", "check_psd", "check_shape", "check_array", "available_memory",
+           "check_memory", "memory_budget", "MEMORY_FRACTION", "MEMORY_CAP_BYTES"]
 
 
 def check_real(name: str, value: Any, *, low: float | None = None, high: float | None = None,
@@ -187,10 +188,23 @@ def available_memory() -> int:
     return avail
 
 
-def check_memory(name: str, nbytes: float, what: str, *, fraction: float = 0.5) -> None:
+#: The one memory rule of the package: a computation may plan to use at most this fraction of the
+#: memory available when it starts (:func:`available_memory`); every layer's up-front estimate is
+#: checked with :func:`check_memory`.
+MEMORY_FRACTION = 0.5
+
+
+def memory_budget() -> float:
+    """Bytes a computation may plan to use now: :data:`MEMORY_FRACTION` of :func:`available_memory`."""
+    return MEMORY_FRACTION * available_memory()
+
+
+def check_memory(name: str, nbytes: float, what: str, *, hint: str = "") -> None:
     """Raise :class:`ValueError` naming ``name`` before any work if ``what`` needs more than
-    ``fraction`` of the memory available now (``nbytes``, an up-front estimate)."""
+    :data:`MEMORY_FRACTION` of the memory available now (``nbytes``, an up-front estimate;
+    ``inf`` and ``nan`` are refused too).  ``hint`` says what to change (default: reduce ``name``)."""
     avail = available_memory()
-    if nbytes > fraction * avail:
+    if not nbytes <= MEMORY_FRACTION * avail:
         raise ValueError(f"{name}: {what} needs about {nbytes / 2**30:.3g} GiB, more than "
-                         f"{fraction:g} of the {avail / 2**30:.3g} GiB available; reduce {name}")
+                         f"{MEMORY_FRACTION:g} of the {avail / 2**30:.3g} GiB available; "
+                         f"{hint or 'reduce ' + name}")

@@ -157,9 +157,9 @@ def test_memory_refused_up_front_naming_the_parameters():
 
 def test_window_memory_is_checked_against_what_is_available(monkeypatch):
     # ten (N+1)^2 float64 arrays (window state and output) and the uniform start: 1.3 GiB at
-    # N = 4096, more than 0.8 of 1 GiB
-    import dmft.cost
-    monkeypatch.setattr(dmft.cost, "available_memory", lambda: 2 ** 30)
+    # N = 4096, more than lmech.checks.MEMORY_FRACTION = 0.5 of 1 GiB
+    import lmech.checks
+    monkeypatch.setattr(lmech.checks, "available_memory", lambda: 2 ** 30)
     with pytest.raises(ValueError, match=r"n_window = 4096.*1\.3[0-9]* GiB"):
         dmft.solve(P3, 1e4, method="doubling", n_window=4096)
     # and the uniform grid: 2 arrays of (2n-1)^2 + 3 n^2 + (n/2)^2 points at n = 3001, 0.97 GiB

@@ -70,3 +70,37 @@ def test_param_check_names_the_key_for_an_int_beyond_float_range():
     assert Param(int, low=0).check("n", 10**400) == 10**400
     with pytest.raises(ConfigError, match=r"^n: must lie in"):
         Param(int, low=0, high=10).check("n", 10**400)
+
+
+# -- one memory rule: lmech.checks.MEMORY_FRACTION of what is available, in every layer ---------
+@pytest.mark.parametrize("share,refused", [(0.49, False), (0.51, True), (0.79, True)])
+def test_every_layer_refuses_memory_by_the_one_rule(monkeypatch, share, refused):
+    import lmech.checks
+    import dmft.cost
+    from lmech.checks import MEMORY_FRACTION, check_memory
+
+    assert MEMORY_FRACTION == 0.5
+    avail = 2 ** 30
+    monkeypatch.setattr(lmech.checks, "available_memory", lambda: avail)
+    calls = [lambda: check_memory("n", share * avail, "the arrays"),
+             lambda: dmft.cost.check_cost("uniform", "t_max/dt", share * avail, 0.0)]
+    for call in calls:
+        if refused:
+            with pytest.raises(ValueError, match=r"^(n|t_max/dt): .*GiB.*0\.5 of the 1 GiB"):
+                call()
+        else:
+            call()
+
+
+def test_odes_output_memory_follows_the_one_rule(monkeypatch):
+    # K = M = 1: each stored output row holds the state (2), t, Q, R, v: 6 float64 = 48 bytes;
+    # with 1 MiB available, 0.5 MiB allows 10922 rows
+    import lmech.checks
+    import odes
+
+    monkeypatch.setattr(lmech.checks, "available_memory", lambda: 2 ** 20)
+    m = odes.CommitteeMachine(K=1, M=1)
+    run = lambda n: odes.integrate(m, 1.0, Q0=[[0.5]], R0=[[0.1]], t_eval=np.linspace(0.0, 1.0, n))  # noqa: E731
+    assert run(10_900).success
+    with pytest.raises(ValueError, match=r"^t_eval: the output at 10950 times needs"):
+        run(10_950)
