@@ -335,9 +335,8 @@ def _one_replica_general(model, dt, n, n_traj, n_samples, rngs, tol_se, n_pass, 
     M = (theta * theta_star).mean(axis=1)
     train = lb.value(y[None, :], hs).mean(axis=1)
     rep = {"M_t": M, "Q_t": Q, "train_loss_t": train}
-    a, ey2 = model.teacher_moments()
     if lb.regression:
-        rep["test_risk_t"] = 0.5 * (ey2 - 2.0 * a * M + Q)
+        rep["test_risk_t"] = model.test_risk(M, Q)
     else:
         rep["train_error_t"] = (y * hs <= 0.0).mean(axis=1)
     if model.teacher == "sign":
