@@ -842,15 +842,17 @@ def _ramp1_inverse(G):
 
 
 def _mm_solve_theta(alpha, rho, delta, eps, n):
-    """Root ``theta`` of the max-margin ``q`` equation (bracketed: ``h > 0`` at ``theta = pi/2``)."""
+    """Root ``theta`` of the max-margin ``q`` equation (bracketed: ``h > 0`` at ``theta = pi/2``)
+    and Brent's iterations (``nan, 0`` without a bracket)."""
     hi = 0.5 * math.pi
     lo = min(0.5, 0.05 / alpha)
     while _mm_state(lo, alpha, rho, delta, eps, n)[0] > 0.0:
         lo *= 0.1
         if lo < 1e-200:
-            return math.nan
-    return brentq(lambda t: _mm_state(t, alpha, rho, delta, eps, n)[0], lo, hi, xtol=1e-300,
-                  rtol=1e-15, maxiter=500)
+            return math.nan, 0
+    th, info = brentq(lambda t: _mm_state(t, alpha, rho, delta, eps, n)[0], lo, hi, xtol=1e-300,
+                      rtol=1e-15, maxiter=500, full_output=True)
+    return th, info.iterations
 
 
 
@@ -897,14 +899,16 @@ def _solve_max_margin(model, alpha, *, rtol, n_quad, t0, opts):
     sc = {"alpha": float(alpha), "reg": 0.0}
     obs = {}
     thetas = {}
+    n_iter = 0  # Brent iterations on theta, summed over the n_quad and 2 n_quad solves
     for n in (n_quad, 2 * n_quad):
-        th = _mm_solve_theta(alpha, rho, delta, eps, n)
+        th, its = _mm_solve_theta(alpha, rho, delta, eps, n)
+        n_iter += its
         thetas[n] = th
         if math.isnan(th):
             break
         obs[n] = _mm_observables(th, alpha, rho, delta, eps, n)
     n2 = 2 * n_quad
-    common = {"n_iter": 0, "model": model, "options": opts, "conventions": CONVENTIONS}
+    common = {"n_iter": n_iter, "model": model, "options": opts, "conventions": CONVENTIONS}
     if n2 not in obs:
         return ERMResult(success=False, status=Status.NO_SOLUTION,
                          message="max-margin: no root of the q equation in theta",

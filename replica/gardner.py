@@ -145,7 +145,12 @@ class GardnerVolume(Model):
 
 @register_result("replica.GardnerResult")
 class GardnerResult(Result):
-    """RS saddle point of the Gardner volume at one ``alpha``."""
+    """RS saddle point of the Gardner volume at one ``alpha``.
+
+    ``n_iter`` counts Brent's iterations (on ``q``, or on ``log qhat`` for binary
+    weights), summed over the ``n_quad`` and ``2 n_quad`` solves; it is 0 where no
+    equation is solved (``alpha = 0``, an empty version space, ``q = 1``).
+    """
 
     #: codes before lmech.Status
     LEGACY_STATUS = {-3: Status.TOLERANCE}
@@ -195,14 +200,14 @@ def _binary_point(qhat, kappa, n):
 def _solve_binary(kappa, alpha, n, rtol):
     """Root of ``alpha(qhat) = qhat E[sech**2] / E[M**2] = alpha`` by Brent in ``log qhat``.
 
-    Returns ``(q, v, qhat, entropy, scale)``, ``scale`` the sum of the
-    magnitudes of the terms of the entropy (its rounding scale); ``q = 1``
-    when ``alpha >= alpha_1``.
+    Returns ``(q, v, qhat, entropy, scale, n_iter)``, ``scale`` the sum of the
+    magnitudes of the terms of the entropy (its rounding scale), ``n_iter`` Brent's
+    iterations (0 where no equation is solved); ``q = 1`` when ``alpha >= alpha_1``.
     """
     if alpha == 0.0:
-        return 0.0, 1.0, 0.0, math.log(2.0), 1.0
+        return 0.0, 1.0, 0.0, math.log(2.0), 1.0, 0
     if alpha >= binary_rs_limit(kappa):
-        return 1.0, 0.0, math.inf, -math.inf, 0.0
+        return 1.0, 0.0, math.inf, -math.inf, 0.0, 0
     cnt = [0]
 
     def f(u):
@@ -218,11 +223,12 @@ def _solve_binary(kappa, alpha, n, rtol):
         lo, hi = hi, hi + 4.0
         if hi > 400.0:
             # alpha within rounding of alpha_1: the overlap is 1 to double precision
-            return 1.0, 0.0, math.inf, -math.inf, 0.0
-    u = brentq(f, lo, hi, xtol=1e-14, rtol=max(rtol, 4.5e-16), maxiter=500)
+            return 1.0, 0.0, math.inf, -math.inf, 0.0, 0
+    u, info = brentq(f, lo, hi, xtol=1e-14, rtol=max(rtol, 4.5e-16), maxiter=500, full_output=True)
     qh = math.exp(u)
     q, v, m2, lc, g = _binary_point(qh, kappa, n)
-    return q, v, qh, -0.5 * qh * v + lc + alpha * g, 0.5 * qh * v + abs(lc) + abs(alpha * g)
+    return (q, v, qh, -0.5 * qh * v + lc + alpha * g, 0.5 * qh * v + abs(lc) + abs(alpha * g),
+            info.iterations)
 
 
 def _spherical_q(kappa, alpha, n, rtol, max_iter):
@@ -233,14 +239,15 @@ def _spherical_q(kappa, alpha, n, rtol, max_iter):
     lo = 1e-14
     while f(lo) > 0.0:  # alpha below ~1e-14: q ~ alpha E[M**2] is smaller still
         if lo < 1e-290:
-            return 0.0, 0.0, 0.0, 1.0  # q below 1e-290: zero to double precision
+            return 0.0, 0.0, 0.0, 1.0, 0  # q below 1e-290: zero to double precision
         lo *= 1e-8
-    t = brentq(f, lo, hi, xtol=1e-15, rtol=max(rtol, 4.5e-16), maxiter=max_iter)
+    t, info = brentq(f, lo, hi, xtol=1e-15, rtol=max(rtol, 4.5e-16), maxiter=max_iter,
+                     full_output=True)
     q = -math.expm1(-t)
     qhat = q / (1.0 - q) ** 2
     g, _ = _G(q, kappa, n)
     terms = (0.5 * math.log1p(-q), 0.5 * q / (1.0 - q), alpha * g)
-    return q, qhat, sum(terms), sum(abs(t) for t in terms)
+    return q, qhat, sum(terms), sum(abs(t) for t in terms), info.iterations
 
 
 def _dq_dlog_alpha(model, q, qhat, n):
@@ -302,6 +309,7 @@ def solve_gardner(model: GardnerVolume, alpha, *, rtol=1e-12, max_iter=10_000, n
     max_iter = check_int("max_iter", max_iter, low=1)
     t0 = time.perf_counter()
     kappa = model.margin
+    n_iter = 0  # Brent iterations, summed over the n_quad and 2 n_quad solves
     opts = {"rtol": rtol, "max_iter": max_iter, "n_quad": n_quad, "tol": tol}
     if not model.binary:
         ac = spherical_capacity(kappa)
@@ -317,15 +325,17 @@ def solve_gardner(model: GardnerVolume, alpha, *, rtol=1e-12, max_iter=10_000, n
             err = {"q": 0.0, "entropy": 0.0}
             msg = "alpha = 0: q = 0"
         else:
-            q1, _, s1, _ = _spherical_q(kappa, alpha, n_quad, rtol, max_iter)
-            q, qhat, s, scale = _spherical_q(kappa, alpha, 2 * n_quad, rtol, max_iter)
+            q1, _, s1, _, it1 = _spherical_q(kappa, alpha, n_quad, rtol, max_iter)
+            q, qhat, s, scale, it2 = _spherical_q(kappa, alpha, 2 * n_quad, rtol, max_iter)
+            n_iter = it1 + it2
             err = {"q": abs(q - q1), "entropy": abs(s - s1)}
             msg = "converged (Brent on q)"
         sc = {"alpha": alpha, "q": q, "qhat": qhat, "entropy": s, "sat": True, "alpha_c": ac}
     else:
         a1 = binary_rs_limit(kappa)
-        q1, v1, _, s1, _ = _solve_binary(kappa, alpha, n_quad, rtol)
-        q, v, qhat, s, scale = _solve_binary(kappa, alpha, 2 * n_quad, rtol)
+        q1, v1, _, s1, _, it1 = _solve_binary(kappa, alpha, n_quad, rtol)
+        q, v, qhat, s, scale, it2 = _solve_binary(kappa, alpha, 2 * n_quad, rtol)
+        n_iter = it1 + it2
         if q >= 1.0:
             err = {"q": 0.0, "entropy": 0.0}
             msg = (f"alpha >= alpha_1 = (2/pi) alpha_c^sph = {a1:.12g}: the RS overlap is 1 "
@@ -347,7 +357,7 @@ def solve_gardner(model: GardnerVolume, alpha, *, rtol=1e-12, max_iter=10_000, n
         msg = (f"error estimate of {', '.join(bad)} above tol = {tol:g} "
                f"(raise n_quad); " + msg)
     return GardnerResult(success=success, status=Status.CONVERGED if success else Status.TOLERANCE,
-                         message=msg, n_iter=0,
+                         message=msg, n_iter=n_iter,
                          residual=0.0, model=model, options=opts, conventions=CONVENTIONS,
                          scalars=sc, error_estimate=err, timings={"solve": time.perf_counter() - t0})
 
