@@ -689,16 +689,19 @@ def read_result(group: h5py.Group) -> Result | dict:
     both = set(fields["scalars"]) & set(fields["arrays"])
     if both:
         raise fail(sorted(both)[0], "is both a dataset and a scalar", "dataset")
-    if "status_vocabulary" not in group.attrs:  # written before lmech.Status: translate the code
-        legacy = cls.legacy_status(status, success, message)
+    legacy = "status_vocabulary" not in group.attrs
+    if legacy:  # written before lmech.Status: translate the code
         fields["meta"] = {**fields["meta"], "legacy_status": status}
-        fields["status"] = int(legacy)
+        fields["status"] = int(cls.legacy_status(status, success, message))
     check = getattr(cls, "_check_loaded", None)  # the kind's own layout (a sweep's grid)
     if check is not None:
         try:
             check(fields)
         except ArchiveError as exc:
             raise ArchiveError(f"{where}, {exc}", group=group.name, item=exc.item) from None
+    points = getattr(cls, "translate_legacy_points", None)  # a sweep's per-point codes
+    if legacy and points is not None:
+        points(fields)
     _check_dims(fields["arrays"], fields["meta"], fail)
     return cls._from_fields(fields)
 

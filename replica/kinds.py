@@ -43,8 +43,8 @@ from .bayes import BayesOptimalGLM, BayesOptimalResult, CONVENTIONS, solve_bayes
 from .blocks import CHANNELS, PRIORS, get_channel, get_prior
 from lmech.blocks.losses import Loss, get_loss
 
-from .erm import ERM, solve_erm
-from .gardner import GardnerVolume, solve_gardner
+from .erm import ERM, ERMResult, solve_erm
+from .gardner import GardnerResult, GardnerVolume, solve_gardner
 
 __all__ = ["bayes_model", "bayes_point", "bayes_check", "bayes_plot", "BayesSpec", "erm_model",
            "erm_point", "erm_check", "erm_plot", "ERMSpec", "gardner_point", "gardner_check",
@@ -318,7 +318,7 @@ def erm_model(**params):
     return ERMSpec(**params).model()
 
 
-def _erm_solve(model, *, alpha, rtol, max_iter, n_quad):
+def _erm_solve(model, *, alpha, rtol, max_iter, n_quad) -> ERMResult:
     """ERM saddle point at one ``(alpha, lam)``.
 
     Warm-started from the last converged point of the same loss, teacher and
@@ -417,7 +417,7 @@ def _capacity(model):
     return capacity(model)
 
 
-def _gardner_solve(model, *, alpha, rtol, n_quad):
+def _gardner_solve(model, *, alpha, rtol, n_quad) -> GardnerResult:
     """RS saddle point of the Gardner volume at ``alpha`` plus the capacity ``alpha_c(margin)``."""
     res = solve_gardner(model, alpha, rtol=rtol, n_quad=n_quad)
     sc = dict(res.scalars)
