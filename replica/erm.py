@@ -51,7 +51,7 @@ from lmech.blocks import losses as _bl
 from lmech.blocks.losses import LOSSES, Hinge, Logistic, Loss, ProxLoss, Square, SquaredHinge, get_loss
 from lmech.checks import check_choice, check_int, check_real
 from lmech.result import Result, register_result
-from lmech.spec import Model, param, register_model
+from lmech.spec import Model, Param, check_option, param, register_model
 from lmech.status import Status
 
 from . import _kernels as K
@@ -342,6 +342,15 @@ def ridge_closed_form(model: ERM, alpha) -> dict:
     return {"m": m, "q": q, "V": V, "test_error": model.channel.test_error(m, q, rho)}
 
 
+#: The numerical options of :func:`solve_erm` with bounds, declared once: the solver checks its
+#: arguments against them (:func:`lmech.spec.check_option`) and the sweep kind ``replica.erm``
+#: takes its schema from this table (``init``, ``damping`` and ``method`` are choices of the solver).
+OPTIONS = {
+    "rtol": Param(float, low=0.0, low_open=True, help="relative tolerance of the fixed point"),
+    "max_iter": Param(int, low=1, help="iterations"),
+    "memory": Param(int, low=0, high=50, help="Anderson memory"),
+    "n_quad": Param(int, low=4, high=200, help="Gauss-Legendre nodes per panel"),
+}
 _OPTIONS = ("init", "damping", "method", "rtol", "max_iter", "memory", "n_quad")
 
 
@@ -408,10 +417,10 @@ def solve_erm(model: ERM, alpha, *, init=None, damping="adaptive", method="ander
     false "not separable" at large ``alpha``).
     """
     alpha = check_real("alpha", alpha, low=0.0, low_open=True)
-    rtol = check_real("rtol", rtol, low=0.0, low_open=True)
-    max_iter = check_int("max_iter", max_iter, low=1)
-    memory = check_int("memory", memory, low=0, high=50)
-    n_quad = check_int("n_quad", n_quad, low=4, high=200)
+    rtol = check_option(OPTIONS, "rtol", rtol)
+    max_iter = check_option(OPTIONS, "max_iter", max_iter)
+    memory = check_option(OPTIONS, "memory", memory)
+    n_quad = check_option(OPTIONS, "n_quad", n_quad)
     check_choice("method", method, ("anderson", "picard"))
     if damping != "adaptive":
         damping = check_real("damping", damping, low=0.0, high=1.0, low_open=True)

@@ -36,9 +36,9 @@ from functools import lru_cache
 import numpy as np
 from scipy.optimize import brentq
 
-from lmech.checks import check_int, check_real
+from lmech.checks import check_real
 from lmech.result import Result, over_tolerance, register_result
-from lmech.spec import Model, param, register_model
+from lmech.spec import Model, Param, check_option, param, register_model
 from lmech.status import Status
 from lmech.special import Phi, phi
 
@@ -47,13 +47,28 @@ from .bayes import ROUND
 from .blocks import Prior, Rademacher, Spherical, get_prior, resolve_block
 
 __all__ = ["GardnerVolume", "GardnerResult", "solve_gardner", "capacity",
-           "spherical_capacity", "binary_rs_limit"]
+           "spherical_capacity", "binary_rs_limit", "OPTIONS"]
 
 CONVENTIONS = {
     "constraint": "y w.x / sqrt(d) >= kappa, x ~ N(0, I_d), random labels; alpha = n / d",
     "entropy": "RS log-volume per weight (nats); spherical |w|^2 = d, binary w_i = +-1",
 }
 
+#: smallest ``n_quad`` of :func:`solve_gardner`: the ``sech`` moments use ``n_quad // 2``
+#: nodes per panel with no lower clamp, so doubling ``n_quad`` doubles every rule
+N_QUAD_MIN = 16
+
+#: The numerical options of :func:`solve_gardner` (and :func:`capacity`), declared once: the
+#: solvers check their arguments against them (:func:`lmech.spec.check_option`) and the sweep
+#: kind ``replica.gardner`` takes its schema from this table.
+OPTIONS = {
+    "rtol": Param(float, low=0.0, low_open=True, help="relative tolerance of the root finder"),
+    "max_iter": Param(int, low=1, help="Brent iterations (spherical weights)"),
+    "n_quad": Param(int, low=N_QUAD_MIN, high=200, help="Gauss-Legendre nodes per panel"),
+    "tol": Param(float, low=0.0, low_open=True,
+                 help="requested accuracy of q and the entropy (error estimates)"),
+    "xtol": Param(float, low=0.0, low_open=True, help="Brent's tolerance on alpha_c (capacity)"),
+}
 _OPTIONS = ("rtol", "max_iter", "n_quad", "tol")
 
 
@@ -154,11 +169,6 @@ class GardnerResult(Result):
 
     #: codes before lmech.Status
     LEGACY_STATUS = {-3: Status.TOLERANCE}
-
-
-#: smallest ``n_quad`` of :func:`solve_gardner`: the ``sech`` moments use ``n_quad // 2``
-#: nodes per panel with no lower clamp, so doubling ``n_quad`` doubles every rule
-N_QUAD_MIN = 16
 
 
 def _G(q, kappa, n, v=None):
@@ -303,10 +313,10 @@ def solve_gardner(model: GardnerVolume, alpha, *, rtol=1e-12, max_iter=10_000, n
     if not isinstance(model, GardnerVolume):
         raise TypeError(f"model: solve_gardner needs a GardnerVolume, got {type(model).__name__}")
     alpha = check_real("alpha", alpha, low=0.0)
-    rtol = check_real("rtol", rtol, low=0.0, low_open=True)
-    tol = check_real("tol", tol, low=0.0, low_open=True)
-    n_quad = check_int("n_quad", n_quad, low=N_QUAD_MIN, high=200)
-    max_iter = check_int("max_iter", max_iter, low=1)
+    rtol = check_option(OPTIONS, "rtol", rtol)
+    tol = check_option(OPTIONS, "tol", tol)
+    n_quad = check_option(OPTIONS, "n_quad", n_quad)
+    max_iter = check_option(OPTIONS, "max_iter", max_iter)
     t0 = time.perf_counter()
     kappa = model.margin
     n_iter = 0  # Brent iterations, summed over the n_quad and 2 n_quad solves
@@ -380,9 +390,9 @@ def capacity(model: GardnerVolume, *, xtol=1e-10, n_quad=32, tol=1e-8) -> float:
     """
     if not isinstance(model, GardnerVolume):
         raise TypeError(f"model: capacity needs a GardnerVolume, got {type(model).__name__}")
-    xtol = check_real("xtol", xtol, low=0.0, low_open=True)
-    n_quad = check_int("n_quad", n_quad, low=N_QUAD_MIN, high=200)
-    tol = check_real("tol", tol, low=0.0, low_open=True)
+    xtol = check_option(OPTIONS, "xtol", xtol)
+    n_quad = check_option(OPTIONS, "n_quad", n_quad)
+    tol = check_option(OPTIONS, "tol", tol)
     if not model.binary:
         return spherical_capacity(model.margin)
 

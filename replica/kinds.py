@@ -43,8 +43,8 @@ from .bayes import BayesOptimalGLM, BayesOptimalResult, CONVENTIONS, solve_bayes
 from .blocks import CHANNELS, PRIORS, get_channel, get_prior
 from lmech.blocks.losses import Loss, get_loss
 
-from .erm import ERM, ERMResult, solve_erm
-from .gardner import GardnerResult, GardnerVolume, solve_gardner
+from .erm import ERM, OPTIONS as ERM_OPTIONS, ERMResult, solve_erm
+from .gardner import OPTIONS as GARDNER_OPTIONS, GardnerResult, GardnerVolume, solve_gardner
 
 __all__ = ["bayes_model", "bayes_point", "bayes_check", "bayes_plot", "BayesSpec", "erm_model",
            "erm_point", "erm_check", "erm_plot", "ERMSpec", "gardner_point", "gardner_check",
@@ -392,11 +392,7 @@ ERM_KIND = register_kind(SweepKind.from_model(
     build=ERMSpec.model,
     solve=_erm_solve,
     extra_params={"alpha": Param(float, low=0.0, low_open=True, help="sample ratio n/d")},
-    options=solver_options(
-        solve_erm,
-        rtol=Param(float, low=0.0, low_open=True, help="relative tolerance"),
-        max_iter=Param(int, low=1, help="iterations"),
-        n_quad=Param(int, low=4, high=200, help="Gauss-Legendre nodes per panel")),
+    options=solver_options(solve_erm, **{k: ERM_OPTIONS[k] for k in ("rtol", "max_iter", "n_quad")}),
     point="replica.kinds:erm_point",
     check="replica.kinds:erm_check",
     plot="replica.kinds:erm_plot",
@@ -481,10 +477,7 @@ GARDNER = register_kind(SweepKind.from_model(
     defaults={"prior": "spherical"},
     solve=_gardner_solve,
     extra_params={"alpha": Param(float, default=0.5, low=0.0, help="patterns per weight")},
-    options=solver_options(
-        solve_gardner,
-        rtol=Param(float, low=0.0, low_open=True, help="relative tolerance"),
-        n_quad=Param(int, low=4, high=200, help="Gauss-Legendre nodes per panel")),
+    options=solver_options(solve_gardner, **{k: GARDNER_OPTIONS[k] for k in ("rtol", "n_quad")}),
     point="replica.kinds:gardner_point",
     check="replica.kinds:gardner_check",
     plot="replica.kinds:gardner_plot",
