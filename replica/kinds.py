@@ -30,6 +30,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from functools import lru_cache
@@ -39,6 +40,7 @@ import numpy as np
 from lmech.config import Param, SweepKind, register_kind, solver_options
 from lmech.spec import Model, param, params_of
 
+from .bayes import OPTIONS as BAYES_OPTIONS
 from .bayes import BayesOptimalGLM, BayesOptimalResult, CONVENTIONS, solve_bayes, transitions
 from .blocks import CHANNELS, PRIORS, get_channel, get_prior
 from lmech.blocks.losses import Loss, get_loss
@@ -264,10 +266,10 @@ BAYES = register_kind(SweepKind.from_model(
     options={
         **solver_options(
             solve_bayes,
-            rtol=Param(float, low=0.0, low_open=True, help="relative tolerance on V = rho - q"),
+            rtol=BAYES_OPTIONS["rtol"],
             # a sweep crosses spinodals, where the iteration slows down: twice the solver's default
-            max_iter=Param(int, default=20_000, low=1, help="iterations per branch"),
-            n_quad=Param(int, low=8, high=300, help="Gauss-Hermite nodes")),
+            max_iter=dataclasses.replace(BAYES_OPTIONS["max_iter"], default=20_000),
+            n_quad=BAYES_OPTIONS["n_quad"]),
         "thresholds": Param(bool, default=True,
                             help="store alpha_c and the spinodals (replica.transitions) at every point"),
     },

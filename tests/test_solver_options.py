@@ -22,6 +22,8 @@ CASES = [
      ("dt", "n_traj", "n_samples", "n_replicas", "seed", "tol_se", "n_pass", "max_iter", "damping",
       "adaptive_damping"),
      lambda **o: dmft.solve(dmft.GLMDynamics(), 1.0, method="sampled", **o)),
+    ("replica.bayes_optimal", "replica.bayes", ("rtol", "max_iter", "n_quad"),
+     lambda **o: replica.solve(replica.BayesOptimalGLM(), 1.0, **o)),
     ("replica.erm", "replica.erm", ("rtol", "max_iter", "n_quad"),
      lambda **o: replica.solve(replica.ERM("logistic", 1.0), 1.0, **o)),
     ("replica.gardner", "replica.gardner", ("rtol", "n_quad"),
@@ -30,7 +32,7 @@ CASES = [
 
 
 #: the kinds' required parameters (a valid value each)
-REQUIRED_PARAMS = {"replica.erm": {"alpha": 1.0}}
+REQUIRED_PARAMS = {"replica.erm": {"alpha": 1.0}, "replica.bayes_optimal": {"alpha": 1.0}}
 
 
 def _outside(p):
