@@ -46,6 +46,10 @@ def check_real(name: str, value: Any, *, low: float | None = None, high: float |
     return x
 
 
+#: the range of the integers every check accepts: NumPy's and Numba's int64, what archives store
+INT64_MIN, INT64_MAX = -2 ** 63, 2 ** 63 - 1
+
+
 def check_int(name: str, value: Any, *, low: int | None = None, high: int | None = None) -> int:
     """Return ``value`` as an int after checking ``low <= value <= high``."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
@@ -54,6 +58,10 @@ def check_int(name: str, value: Any, *, low: int | None = None, high: int | None
         else:
             raise ValueError(f"{name} must be an integer, got {value!r}")
     v = int(value)
+    if not INT64_MIN <= v <= INT64_MAX:  # what NumPy, Numba and archives hold
+        rng = f"[{'-2**63' if low is None else low}, {'2**63 - 1' if high is None else high}]"
+        raise ValueError(f"{name} must be an integer in {rng} (64 bits), got one of about "
+                         f"{int(abs(v).bit_length() * 0.30103)} digits")
     if (low is not None and v < low) or (high is not None and v > high):
         rng = f"[{'-inf' if low is None else low}, {'inf' if high is None else high}]"
         raise ValueError(f"{name} must be an integer in {rng}, got {v!r}")

@@ -95,6 +95,9 @@ class Param:
                                            f"about {int(value.bit_length() * 0.30103)} digits") from None
                 break
             if t is int and isinstance(value, int) and not isinstance(value, bool):
+                if not -2 ** 63 <= value < 2 ** 63:  # what NumPy, Numba and archives hold
+                    raise ConfigError(key, f"must be a 64-bit integer, got one of about "
+                                           f"{int(abs(value).bit_length() * 0.30103)} digits")
                 ok = True
                 break
             if t is bool and isinstance(value, bool):

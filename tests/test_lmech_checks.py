@@ -66,10 +66,18 @@ def test_param_check_names_the_key_for_an_int_beyond_float_range():
     from lmech.spec import ConfigError, Param
     with pytest.raises(ConfigError, match=r"^alpha: must be finite"):
         Param(float, low=0.0).check("alpha", 10**400)
-    # an int parameter holds any int: only its bounds apply
-    assert Param(int, low=0).check("n", 10**400) == 10**400
-    with pytest.raises(ConfigError, match=r"^n: must lie in"):
-        Param(int, low=0, high=10).check("n", 10**400)
+    # an int parameter holds 64-bit integers (NumPy's, Numba's, the archives')
+    assert Param(int, low=0).check("n", 2**63 - 1) == 2**63 - 1
+    for v in (2**63, 10**400, -2**63 - 1):
+        with pytest.raises(ConfigError, match=r"^n: must be a 64-bit integer"):
+            Param(int).check("n", v)
+
+
+@pytest.mark.parametrize("value", [2**63, -2**63 - 1, 10**400], ids=["2^63", "-2^63-1", "1e400"])
+def test_check_int_holds_64_bit_integers(value):
+    assert check_int("N", 2**63 - 1, low=1) == 2**63 - 1
+    with pytest.raises(ValueError, match=r"^N must be an integer in \[1, 2\*\*63 - 1\] \(64 bits\)"):
+        check_int("N", value, low=1)
 
 
 # -- one memory rule: lmech.checks.MEMORY_FRACTION of what is available, in every layer ---------

@@ -34,7 +34,7 @@ R0 = 1e-3 * np.array([[1.0, 0.5], [0.2, 0.8]])
 BAD = {
     "nan": math.nan, "inf": math.inf, "-inf": -math.inf, "neg": -1.0, "zero": 0.0, "huge": 1e300,
     "str": "abc", "empty": "", "complex": 1j, "ragged": [[1.0, 2.0], [3.0]], "none": None,
-    "shape": np.ones((3, 3)), "bool": True,
+    "shape": np.ones((3, 3)), "bool": True, "int_beyond_float": 10**400,
 }
 
 # (function, valid keyword arguments, arguments to break); positional arguments of the API
