@@ -6,8 +6,8 @@ the run should take on the reference machine of ``benchmarks/README.md``
 (one core; an order of magnitude, from the measured cost laws quoted at each
 method).  :func:`check_cost` then raises :class:`ValueError` naming the
 parameters that set the size when the memory would not fit in what is
-available, and warns with :class:`CostWarning` when the expected time exceeds
-:data:`SLOW_SECONDS`.
+available (:func:`lmech.checks.check_memory`, the package's one memory rule), and
+warns with :class:`CostWarning` when the expected time exceeds :data:`SLOW_SECONDS`.
 """
 
 from __future__ import annotations
@@ -17,15 +17,13 @@ import os
 import sys
 import warnings
 
-from lmech.checks import MEMORY_CAP_BYTES, available_memory
+from lmech.checks import MEMORY_CAP_BYTES, MEMORY_FRACTION, available_memory, check_memory
 
-__all__ = ["CostWarning", "SLOW_SECONDS", "MEMORY_CAP_BYTES", "available_memory", "check_cost",
-           "format_seconds"]
+__all__ = ["CostWarning", "SLOW_SECONDS", "MEMORY_CAP_BYTES", "MEMORY_FRACTION", "available_memory",
+           "check_cost", "format_seconds"]
 
 #: A run expected to take longer than this (seconds, reference machine) warns first.
 SLOW_SECONDS = 60.0
-#: Fraction of the available memory a run may plan to use.
-MEMORY_FRACTION = 0.8
 
 
 class CostWarning(UserWarning):
@@ -51,12 +49,9 @@ def check_cost(method: str, names: str, need_bytes: float, seconds: float, detai
     ``names`` are the parameters that set the size (e.g. ``"t_max/dt"``), ``detail`` what
     the memory is for, ``hint`` what to change.
     """
-    avail = available_memory()
-    if not need_bytes <= MEMORY_FRACTION * avail:  # also catches inf and nan
-        raise ValueError(
-            f"{names}: method {method!r} would need {need_bytes / 2 ** 30:.3g} GiB"
-            f"{' for ' + detail if detail else ''}, more than the {avail / 2 ** 30:.3g} GiB "
-            f"available{'; ' + hint if hint else ''}")
+    # the package's one memory rule (lmech.checks.MEMORY_FRACTION of what is available)
+    check_memory(names, need_bytes, f"method {method!r}{' for ' + detail if detail else ''}",
+                 hint=hint)
     if not seconds <= SLOW_SECONDS:
         warnings.warn(
             f"{names}: method {method!r} is expected to take about {format_seconds(seconds)} "

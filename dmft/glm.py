@@ -179,17 +179,37 @@ class GLMDynamics(lmech.Model):
 
     def observables(self, C, m) -> dict:
         """GLM observables from the linear-equivalent ``C(t,t)`` and ``m(t)`` (arrays)."""
-        a, ey2 = self.teacher_moments()
+        a, _ = self.teacher_moments()
         s = a * a * self.rho
         C = np.asarray(C, dtype=float)
         m = np.asarray(m, dtype=float)
         M = (m + s) / a
         Q = C + 2.0 * m + s
-        out = {"M": M, "Q": Q, "test_risk": 0.5 * (ey2 - 2.0 * a * M + Q)}
+        out = {"M": M, "Q": Q, "test_risk": self.test_risk(M, Q)}
         if self.teacher == "sign":
             # label noise y = sign(h*) + sigma z is not a flip model: report the clean error
             out["test_error"] = self.test_error(M, Q)
         return out
+
+    def test_risk(self, M, Q):
+        """``E (y - x.beta)^2 / 2 = (E y^2 - 2 a M + Q) / 2`` at ``(M, Q)`` (arrays):
+        :meth:`lmech.blocks.channels.Channel.test_risk` of the teacher with this model's
+        label noise."""
+        return get_channel(self.teacher).test_risk(M, Q, self.rho, noise=self.noise)
+
+    @property
+    def erm_reg(self) -> float:
+        """The L2 strength ``lambda`` of the same minimiser in :class:`replica.ERM`'s convention.
+
+        This model's flow minimises ``(1/n) sum_mu ell(y_mu, x_mu.beta) + ridge |beta|^2 / 2``
+        (the loss *averaged* over the ``n = alpha d`` samples, ``|beta|^2 = O(1)``);
+        :class:`replica.ERM` minimises ``sum_mu ell(y_mu, w.x_mu / sqrt d) + lambda |w|^2 / 2``
+        (the *sum*, ``|w|^2 = O(d)``).  With ``w = sqrt(d) beta`` the first, times ``n``, is
+        ``sum_mu ell + (n ridge / d) |w|^2 / 2``: ``lambda = alpha * ridge``.  The
+        long-time limit of gradient flow (``T = 0``, ``b = 1``, ``ridge > 0``) is the ERM
+        minimiser of ``replica.ERM(loss=..., reg=model.erm_reg)``.
+        """
+        return self.alpha * self.ridge
 
     def test_error(self, M, Q):
         """``P(sign(x.beta) != sign(x.beta*))`` at ``(M, Q)`` (sign teacher; arrays):

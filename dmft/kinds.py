@@ -53,7 +53,7 @@ from .linreg import LinearRegressionGF, mp_error
 from .pspin import CONVENTIONS, SphericalPSpin
 from .rnn import RandomRNN
 from .result import DMFTResult
-from .sampled import solve_sampled
+from .sampled import OPTIONS as SAMPLED_OPTIONS, solve_sampled
 from .solve import METHODS, solve
 from .uniform import solve_uniform
 
@@ -318,24 +318,11 @@ GLM = register_kind(SweepKind.from_model(
                  method=Param(str, default="auto", choices=("auto",) + _methods_of(GLMDynamics),
                               help="closed (uniform grid), Monte Carlo effective process, or auto "
                                    "(closed where it exists)")),
-             **solver_options(
-                 solve_sampled,
-                 # the sampled method's step, which the closure (uniform grid) also takes here
-                 dt=Param(float, low=0.0, low_open=True, help="time step"),
-                 n_traj=Param(int, low=10, help="trajectories per replica (sampled)"),
-                 n_samples=Param(int, low=10, help="sample-side trajectories per replica (sampled; "
-                                                   "default n_traj)"),
-                 n_replicas=Param(int, low=2, help="independent replicas (sampled)"),
-                 seed=Param(int, low=0, help="random seed (sampled)"),
-                 tol_se=Param(float, low=0.0, low_open=True,
-                              help="slab tolerance in Monte Carlo standard errors (sampled)"),
-                 n_pass=Param(int, low=1, high=100,
-                              help="consecutive converged passes per slab (sampled)"),
-                 max_iter=Param(int, low=2, high=10_000, help="iterations per slab (sampled)"),
-                 damping=Param(float, low=0.0, low_open=True, high=1.0,
-                               help="initial mixing weight of a slab's passes (sampled)"),
-                 adaptive_damping=Param(bool, help="halve the weight when a slab's residual grows "
-                                                   "(sampled)")),
+             # the sampled method's options, declared once in dmft.sampled.OPTIONS (its step
+             # dt is the one the closure, on the uniform grid, also takes here)
+             **solver_options(solve_sampled, **{k: SAMPLED_OPTIONS[k] for k in (
+                 "dt", "n_traj", "n_samples", "n_replicas", "seed", "tol_se", "n_pass", "max_iter",
+                 "damping", "adaptive_damping")}),
              **_COMMON_OPTS},
     description="Teacher-student GLM (any loss of lmech.blocks.LOSSES) trained by gradient flow, "
                 "Langevin dynamics or persistent SGD: overlap M, norm Q, test error/risk, "

@@ -20,7 +20,8 @@ import numpy as np
 
 from lmech import Status
 from lmech.blocks import get_channel
-from lmech.checks import check_bool, check_int, check_real
+from lmech.checks import check_real
+from lmech.spec import Param, check_option
 
 from ._kernels import sampled as _kernels_sampled
 from .cost import check_cost
@@ -28,10 +29,29 @@ from .glm import GLMDynamics
 from .result import DMFTResult
 from .uniform import grid_points, solve_uniform
 
-__all__ = ["solve_sampled"]
+__all__ = ["solve_sampled", "OPTIONS"]
 
 #: The sampled process is a Monte Carlo method: no deterministic order in ``dt``.
 ORDER = None
+
+#: The numerical options of :func:`solve_sampled`, declared once: the solver checks its
+#: arguments against them (:func:`lmech.spec.check_option`), and the sweep kind ``dmft.glm``
+#: and ``lmech validate``'s ``[theory]`` take their schemas from this table.
+OPTIONS = {
+    "dt": Param(float, low=0.0, low_open=True, help="time step"),
+    "n_traj": Param(int, low=10, high=10 ** 7, help="trajectories per replica (sampled)"),
+    "n_samples": Param(int, low=10, high=10 ** 7,
+                       help="sample-side trajectories per replica (sampled; default n_traj)"),
+    "n_replicas": Param(int, low=2, high=1000, help="independent replicas (sampled)"),
+    "seed": Param(int, low=0, help="random seed (sampled)"),
+    "tol_se": Param(float, low=0.0, low_open=True, high=1.0,
+                    help="slab tolerance in Monte Carlo standard errors (sampled)"),
+    "n_pass": Param(int, low=1, high=100, help="consecutive converged passes per slab (sampled)"),
+    "max_iter": Param(int, low=2, high=10_000, help="iterations per slab (sampled)"),
+    "damping": Param(float, low=0.0, low_open=True, high=1.0,
+                     help="initial mixing weight of a slab's passes (sampled)"),
+    "adaptive_damping": Param(bool, help="halve the weight when a slab's residual grows (sampled)"),
+}
 
 
 def _teacher(model, hstar):
@@ -110,20 +130,19 @@ def solve_sampled(model: GLMDynamics, t_max: float, *, dt: float = 0.05, n_traj:
     if not isinstance(model, GLMDynamics):
         raise ValueError("method 'sampled' is implemented for GLMDynamics only")
     t_max = check_real("t_max", t_max, low=0.0, low_open=True)
-    n_traj = check_int("n_traj", n_traj, low=10, high=10 ** 7)
-    n_samples = n_traj if n_samples is None else check_int("n_samples", n_samples, low=10,
-                                                            high=10 ** 7)
-    n_replicas = check_int("n_replicas", n_replicas, low=2, high=1000)
-    tol_se = check_real("tol_se", tol_se, low=0.0, low_open=True, high=1.0)
-    n_pass = check_int("n_pass", n_pass, low=1, high=100)
-    max_iter = check_int("max_iter", max_iter, low=2, high=10_000)
+    n_traj = check_option(OPTIONS, "n_traj", n_traj)
+    n_samples = n_traj if n_samples is None else check_option(OPTIONS, "n_samples", n_samples)
+    n_replicas = check_option(OPTIONS, "n_replicas", n_replicas)
+    tol_se = check_option(OPTIONS, "tol_se", tol_se)
+    n_pass = check_option(OPTIONS, "n_pass", n_pass)
+    max_iter = check_option(OPTIONS, "max_iter", max_iter)
     if max_iter <= n_pass:
         raise ValueError(f"max_iter must exceed n_pass = {n_pass} (a slab needs n_pass good "
                          f"passes after its first), got {max_iter}")
-    damping = check_real("damping", damping, low=0.0, high=1.0, low_open=True)
-    adaptive_damping = check_bool("adaptive_damping", adaptive_damping)
-    seed = check_int("seed", seed, low=0)
-    dt = check_real("dt", dt, low=0.0, low_open=True)
+    damping = check_option(OPTIONS, "damping", damping)
+    adaptive_damping = check_option(OPTIONS, "adaptive_damping", adaptive_damping)
+    seed = check_option(OPTIONS, "seed", seed)
+    dt = check_option(OPTIONS, "dt", dt)
     n = grid_points(t_max, dt)
     general = not (model.closed and model.temperature == 0.0)
     _check_cost(general, t_max, dt, n, n_traj, n_samples, n_replicas)
@@ -335,9 +354,8 @@ def _one_replica_general(model, dt, n, n_traj, n_samples, rngs, tol_se, n_pass, 
     M = (theta * theta_star).mean(axis=1)
     train = lb.value(y[None, :], hs).mean(axis=1)
     rep = {"M_t": M, "Q_t": Q, "train_loss_t": train}
-    a, ey2 = model.teacher_moments()
     if lb.regression:
-        rep["test_risk_t"] = 0.5 * (ey2 - 2.0 * a * M + Q)
+        rep["test_risk_t"] = model.test_risk(M, Q)
     else:
         rep["train_error_t"] = (y * hs <= 0.0).mean(axis=1)
     if model.teacher == "sign":

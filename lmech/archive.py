@@ -37,7 +37,12 @@ died (killed, or crashed) is stale and taken over.
 Reading checks what it reads: every attribute and dataset has the type and
 shape the layout above gives it, and any failure to read a result (a damaged,
 truncated or hand-edited file) is an :class:`ArchiveError` naming the file,
-the group and the attribute or dataset.
+the group and the attribute or dataset.  Datasets hold numbers, or strings
+(attribute ``lmech_dtype``, and named in the spec's ``string_arrays``, an
+additive entry older archives lack); anything else (opaque bytes, compounds,
+references) is refused, never loaded as data.  HDF5 strings cannot hold NUL:
+attributes and string datasets hold it as the text ``\\x00``, the spec (which
+the message, scalars, options and conventions are read from) exactly.
 """
 
 from __future__ import annotations
@@ -64,7 +69,7 @@ import h5py
 import numpy as np
 
 from ._version import __version__
-from .checks import _short
+from .checks import _short, memory_budget as _memory_budget
 from .result import Result, result_class
 from .spec import from_spec, import_layer, to_spec
 from .status import VOCABULARY
@@ -447,13 +452,21 @@ def updating(path, *, config_text: str | None = None):
 
 
 # -- one result <-> one group ---------------------------------------------------
+def _hdf5_text(s: str) -> str:
+    """``s`` as HDF5 can hold it: a NUL character (which HDF5 strings cannot hold) is written
+    as the four characters ``\\x00``.  Values that must round-trip exactly (the message,
+    scalars, options, conventions) are also in the JSON spec, which holds NUL as ``\\u0000``;
+    an array of strings loads with the escape (the one lossy case)."""
+    return s.replace("\x00", "\\x00") if "\x00" in s else s
+
+
 def _attr_value(v: Any):
     if isinstance(v, (bool, np.bool_)):
         return np.bool_(v)
     if isinstance(v, (int, float, np.integer, np.floating)):
         return v
     if isinstance(v, str):
-        return v
+        return _hdf5_text(v)
     return None
 
 
@@ -492,13 +505,18 @@ def write_result(group: h5py.Group, result: Result) -> None:
         "scalars": to_spec(result.scalars),
         "meta": to_spec(result.meta),
         "error_estimate": to_spec(result.error_estimate),
+        # the arrays of strings this result holds: a string dataset not named here is not
+        # data lmech wrote (a forged lmech_dtype), and is refused on reading
+        "string_arrays": sorted(k for k, v in result.arrays.items() if v.dtype.kind == "U"),
     }
+    if "\x00" in result.message:  # the attribute holds it escaped; the spec exactly
+        spec["message"] = result.message
     a = group.attrs
     a["kind"] = result.kind
     a["success"] = np.bool_(result.success)
     a["status"] = np.int64(result.status)
     a["status_vocabulary"] = np.int64(VOCABULARY)
-    a["message"] = result.message
+    a["message"] = _hdf5_text(result.message)
     a["n_iter"] = np.int64(result.n_iter)
     a["residual"] = np.float64(result.residual)
     a["spec"] = json.dumps(spec, sort_keys=True)
@@ -574,9 +592,12 @@ def _write_cf_attrs(group: h5py.Group, result: Result) -> None:
 
 def _write_array(group: h5py.Group, name: str, arr: np.ndarray) -> None:
     if arr.dtype.kind == "U":
-        data = np.array([s.encode("utf-8") for s in arr.ravel()], dtype=object).reshape(arr.shape)
+        texts = [_hdf5_text(str(s)) for s in arr.ravel()]
+        data = np.array([t.encode("utf-8") for t in texts], dtype=object).reshape(arr.shape)
         ds = group.create_dataset(name, data=data, dtype=h5py.string_dtype("utf-8"))
-        ds.attrs["lmech_dtype"] = arr.dtype.str
+        # (long enough for the escaped NULs, if any: they load as the text \x00)
+        ds.attrs["lmech_dtype"] = (np.result_type(arr.dtype, np.array(texts).dtype).str
+                                   if texts else arr.dtype.str)
         return
     kwargs = {}
     if arr.size >= _COMPRESS_MIN and arr.ndim >= 1:
@@ -596,8 +617,14 @@ def _where(group) -> str:
     return f"{group.file.filename}: group {group.name!r}"
 
 
-def _read_arrays(group: h5py.Group, where: str) -> dict[str, np.ndarray]:
-    """Every dataset under ``group``, by relative name; a damaged one raises :class:`ArchiveError`."""
+def _read_arrays(group: h5py.Group, where: str, strings=None) -> dict[str, np.ndarray]:
+    """Every dataset under ``group``, by relative name; a damaged one raises :class:`ArchiveError`.
+
+    ``strings``: the names of the string arrays the result's spec lists (archives written
+    before the list: None, any dataset with a ``lmech_dtype`` may hold strings).  Datasets
+    of any other type than numbers and strings (opaque bytes, compounds, references) are
+    refused: they are never data lmech wrote.
+    """
     out = {}
 
     def visit(name, obj):
@@ -615,8 +642,16 @@ def _read_arrays(group: h5py.Group, where: str) -> dict[str, np.ndarray]:
                 if dtype is None:
                     raise bad("holds strings but no lmech_dtype attribute (not a string array "
                               "lmech wrote; numbers belong here)")
+                if strings is not None and name not in strings:
+                    raise bad("holds strings, but the result's spec lists no string array of that "
+                              "name (a forged lmech_dtype; numbers belong here)")
                 if not isinstance(dtype, str) or not re.fullmatch(r"[<>|=]?U\d+", dtype):
                     raise bad(f"attribute 'lmech_dtype': expected a NumPy string dtype, got {_short(dtype)}")
+                itemsize = np.dtype(dtype).itemsize
+                if itemsize * obj.size > _memory_budget():
+                    raise bad(f"attribute 'lmech_dtype' {dtype} declares "
+                              f"{itemsize * obj.size / 2**30:.3g} GiB of strings, more than the "
+                              "memory allows (a forged dtype)")
                 raw = np.array(obj.asstr()[()], dtype=object).astype(str)
                 arr = raw.astype(np.dtype(dtype))
                 if raw.shape != arr.shape or (raw != arr).any():
@@ -625,9 +660,8 @@ def _read_arrays(group: h5py.Group, where: str) -> dict[str, np.ndarray]:
                 arr = obj[()]
                 if not isinstance(arr, np.ndarray):
                     arr = np.asarray(arr, dtype=obj.dtype)
-            else:  # opaque bytes, references, ...: never interpreted (never unpickled)
-                warnings.warn(f"dataset {obj.name} of dtype {obj.dtype} skipped", stacklevel=4)
-                return
+            else:  # opaque bytes, compounds, references, ...: never interpreted (never unpickled)
+                raise bad(f"of dtype {obj.dtype}: neither numbers nor strings, not data lmech wrote")
         except ArchiveError:
             raise
         except Exception as exc:  # h5py: OSError for damaged data, UnicodeDecodeError, ...
@@ -713,6 +747,14 @@ def read_result(group: h5py.Group) -> Result | dict:
     if not isinstance(spec, dict):
         raise fail("spec", f"expected a JSON object, got {type(spec).__name__}")
 
+    strings = spec.get("string_arrays")  # written since the list exists; older archives: None
+    if strings is not None and not (isinstance(strings, list) and all(isinstance(x, str) for x in strings)):
+        raise fail("spec", f"entry 'string_arrays': expected a list of names, got {_short(strings)}")
+    if "message" in spec:  # a message HDF5 could hold only escaped (a NUL), exactly
+        if not isinstance(spec["message"], str):
+            raise fail("spec", f"entry 'message': expected a string, got {_short(spec['message'])}")
+        message = spec["message"]
+
     def entry(key, expect=None, optional=False):
         if key not in spec:
             if optional:
@@ -751,21 +793,24 @@ def read_result(group: h5py.Group) -> Result | dict:
         # error_estimate is new in format 1.1: a 1.0 group loads with an empty one
         "error_estimate": {k: float(v) for k, v in values(
             "error_estimate", entry("error_estimate", dict, optional=True), _is_real, "a number").items()},
-        "arrays": _read_arrays(group, where),
+        "arrays": _read_arrays(group, where, strings),
     }
     both = set(fields["scalars"]) & set(fields["arrays"])
     if both:
         raise fail(sorted(both)[0], "is both a dataset and a scalar", "dataset")
-    if "status_vocabulary" not in group.attrs:  # written before lmech.Status: translate the code
-        legacy = cls.legacy_status(status, success, message)
+    legacy = "status_vocabulary" not in group.attrs
+    if legacy:  # written before lmech.Status: translate the code
         fields["meta"] = {**fields["meta"], "legacy_status": status}
-        fields["status"] = int(legacy)
+        fields["status"] = int(cls.legacy_status(status, success, message))
     check = getattr(cls, "_check_loaded", None)  # the kind's own layout (a sweep's grid)
     if check is not None:
         try:
             check(fields)
         except ArchiveError as exc:
             raise ArchiveError(f"{where}, {exc}", group=group.name, item=exc.item) from None
+    points = getattr(cls, "translate_legacy_points", None)  # a sweep's per-point codes
+    if legacy and points is not None:
+        points(fields)
     _check_dims(fields["arrays"], fields["meta"], fail)
     return cls._from_fields(fields)
 

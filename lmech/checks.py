@@ -13,7 +13,8 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 __all__ = ["check_real", "check_int", "check_choice", "check_bool",
-           "check_options", "check_psd", "check_shape", "check_array"]
+           "check_options", "check_psd", "check_shape", "check_array", "available_memory",
+           "check_memory", "memory_budget", "MEMORY_FRACTION", "MEMORY_CAP_BYTES"]
 
 
 def check_real(name: str, value: Any, *, low: float | None = None, high: float | None = None,
@@ -28,7 +29,11 @@ def check_real(name: str, value: Any, *, low: float | None = None, high: float |
     """
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise ValueError(f"{name} must be a real number, got {value!r}")
-    x = float(value)
+    try:
+        x = float(value)
+    except OverflowError:  # an int beyond the float range (10**400)
+        raise ValueError(f"{name} must be finite (a float), got an integer of "
+                         f"about {int(int(value).bit_length() * 0.30103)} digits") from None
     if math.isnan(x) or (math.isinf(x) and not allow_inf):
         raise ValueError(f"{name} must be finite, got {x!r}")
     lo = "(" if low_open else "["
@@ -41,6 +46,10 @@ def check_real(name: str, value: Any, *, low: float | None = None, high: float |
     return x
 
 
+#: the range of the integers every check accepts: NumPy's and Numba's int64, what archives store
+INT64_MIN, INT64_MAX = -2 ** 63, 2 ** 63 - 1
+
+
 def check_int(name: str, value: Any, *, low: int | None = None, high: int | None = None) -> int:
     """Return ``value`` as an int after checking ``low <= value <= high``."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
@@ -49,6 +58,10 @@ def check_int(name: str, value: Any, *, low: int | None = None, high: int | None
         else:
             raise ValueError(f"{name} must be an integer, got {value!r}")
     v = int(value)
+    if not INT64_MIN <= v <= INT64_MAX:  # what NumPy, Numba and archives hold
+        rng = f"[{'-2**63' if low is None else low}, {'2**63 - 1' if high is None else high}]"
+        raise ValueError(f"{name} must be an integer in {rng} (64 bits), got one of about "
+                         f"{int(abs(v).bit_length() * 0.30103)} digits")
     if (low is not None and v < low) or (high is not None and v > high):
         rng = f"[{'-inf' if low is None else low}, {'inf' if high is None else high}]"
         raise ValueError(f"{name} must be an integer in {rng}, got {v!r}")
@@ -183,10 +196,23 @@ def available_memory() -> int:
     return avail
 
 
-def check_memory(name: str, nbytes: float, what: str, *, fraction: float = 0.5) -> None:
+#: The one memory rule of the package: a computation may plan to use at most this fraction of the
+#: memory available when it starts (:func:`available_memory`); every layer's up-front estimate is
+#: checked with :func:`check_memory`.
+MEMORY_FRACTION = 0.5
+
+
+def memory_budget() -> float:
+    """Bytes a computation may plan to use now: :data:`MEMORY_FRACTION` of :func:`available_memory`."""
+    return MEMORY_FRACTION * available_memory()
+
+
+def check_memory(name: str, nbytes: float, what: str, *, hint: str = "") -> None:
     """Raise :class:`ValueError` naming ``name`` before any work if ``what`` needs more than
-    ``fraction`` of the memory available now (``nbytes``, an up-front estimate)."""
+    :data:`MEMORY_FRACTION` of the memory available now (``nbytes``, an up-front estimate;
+    ``inf`` and ``nan`` are refused too).  ``hint`` says what to change (default: reduce ``name``)."""
     avail = available_memory()
-    if nbytes > fraction * avail:
+    if not nbytes <= MEMORY_FRACTION * avail:
         raise ValueError(f"{name}: {what} needs about {nbytes / 2**30:.3g} GiB, more than "
-                         f"{fraction:g} of the {avail / 2**30:.3g} GiB available; reduce {name}")
+                         f"{MEMORY_FRACTION:g} of the {avail / 2**30:.3g} GiB available; "
+                         f"{hint or 'reduce ' + name}")

@@ -103,13 +103,17 @@ class SweepKind:
     model: Any = field(default=None, compare=False, repr=False)
     #: scalars every point records (NaN where the solver gives none)
     observables: tuple = ()
+    #: the :class:`~lmech.result.Result` class its points return (None: unknown or plain dicts);
+    #: its ``LEGACY_STATUS`` translates the per-point codes of sweeps written before
+    #: :class:`lmech.Status` (:meth:`lmech.sweep.SweepResult.translate_legacy_points`)
+    result: Any = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_model(cls, model, *, name: str, solve, point: str, check: str | None = None,
                    fields: tuple | None = None, extra_params=None, options=None,
                    defaults: Mapping | None = None, observables: tuple = (), validate=None,
                    build=None, plot: str | None = None,
-                   description: str = "", point_doc: str = "") -> "SweepKind":
+                   description: str = "", point_doc: str = "", result=None) -> "SweepKind":
         """A kind whose parameters are the :func:`lmech.spec.param` fields of ``model``.
 
         Nothing is restated: the kind's ``params`` are ``params_of(model)``
@@ -163,6 +167,9 @@ class SweepKind:
             As in :class:`SweepKind`.
         point_doc : str
             Docstring of the point function (what a point records).
+        result : type, optional
+            The :class:`~lmech.result.Result` class ``solve`` returns (default: read from
+            its return annotation when that names a ``Result`` subclass).
         """
         from .spec import params_of
 
@@ -193,7 +200,8 @@ class SweepKind:
                               doc=f"Raise ValueError naming the parameter for an invalid point of {name}.",
                               check_only=True, **common)
         kind = cls(name=name, point=point, params={**schema, **extra}, options=opts, check=check,
-                   plot=plot, description=description, model=model, observables=tuple(observables))
+                   plot=plot, description=description, model=model, observables=tuple(observables),
+                   result=result if result is not None else _returned_result(solve))
         object.__setattr__(kind, "_functions", (point_fn, check_fn))
         return kind
 
@@ -206,6 +214,19 @@ class SweepKind:
     def check_function(self) -> "ModelPoint":
         """The check function made by :meth:`from_model` (bind it to the name of ``check``)."""
         return getattr(self, "_functions", (None, None))[1]
+
+
+def _returned_result(fn):
+    """The :class:`~lmech.result.Result` subclass named by ``fn``'s return annotation, else None."""
+    import typing
+
+    from .result import Result
+
+    try:
+        ret = typing.get_type_hints(fn).get("return")
+    except Exception:  # an annotation that does not resolve (a string import path, a name error)
+        return None
+    return ret if isinstance(ret, type) and issubclass(ret, Result) else None
 
 
 def _schema_of(spec) -> dict:

@@ -29,7 +29,10 @@ Numba then recompiles what was deleted, on first call or in
 editing ``odes`` recompiles ``odes`` and ``validation`` only.  A directory
 that cannot be written (a read-only install) is left alone: Numba itself
 then caches in the user-wide directory, which is checked the same way.  The
-check reads the kernel sources once (a few milliseconds).
+check reads the kernel sources once (a few milliseconds).  Installed into a directory
+shared with other distributions (site-packages), only the packages the project's own
+install ``RECORD`` lists are scanned and stamped (:func:`owned_packages`): another
+project's top-level ``replica`` or ``validation`` is never touched.
 
 Limits: a process started before an edit that compiles after it may still
 write caches built from the old sources (restart it); kernels compiled from
@@ -44,7 +47,8 @@ import re
 import tempfile
 from typing import Mapping, Sequence
 
-__all__ = ["LAYERS", "ALWAYS", "STAMP", "kernel_modules", "digests", "cache_dirs", "refresh"]
+__all__ = ["LAYERS", "ALWAYS", "STAMP", "DISTRIBUTION", "owned_packages", "kernel_modules", "digests",
+           "cache_dirs", "refresh"]
 
 #: Which packages each layer may import, itself included (DESIGN.md, "Layout").
 LAYERS: dict[str, tuple[str, ...]] = {
@@ -57,6 +61,9 @@ LAYERS: dict[str, tuple[str, ...]] = {
 
 #: Directories (relative to the root) whose modules all count as kernel modules.
 ALWAYS: tuple[str, ...] = ("lmech/blocks",)
+
+#: The distribution (``setup.cfg`` ``name``) whose packages these are.
+DISTRIBUTION = "learning-mechanics"
 
 #: Name of the stamp file kept in each cache directory.
 STAMP = "lmech-kernels.sha256"
@@ -72,6 +79,46 @@ _CACHE_SUFFIXES = (".nbi", ".nbc")
 
 def _default_root() -> str:
     return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _normalized(name: str) -> str:
+    """A distribution name in its PEP 503 normal form."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def owned_packages(root: str, packages, *, distribution: str = DISTRIBUTION) -> set[str]:
+    """Which of ``packages`` (top-level names) under ``root`` belong to this project.
+
+    A directory holding installed distributions (any ``*.dist-info``: site-packages)
+    is shared with other projects, whose top-level ``replica`` or ``validation``
+    are not ours: there a package is ours only when the ``RECORD`` of the
+    ``distribution``'s own ``.dist-info`` (its ``METADATA`` ``Name``) lists a file
+    of it.  Any other directory (a source checkout, an editable install's source
+    tree, a test's throw-away tree) holds only this project: every package is ours.
+    """
+    try:
+        infos = sorted(n for n in os.listdir(root) if n.endswith(".dist-info"))
+    except OSError:
+        return set()
+    if not infos:
+        return set(packages)
+    want = _normalized(distribution)
+    listed: set[str] = set()
+    for info in infos:
+        try:
+            with open(os.path.join(root, info, "METADATA"), encoding="utf-8", errors="replace") as f:
+                name = next((line.split(":", 1)[1].strip() for line in f
+                             if line.lower().startswith("name:")), "")
+            if _normalized(name) != want:
+                continue
+            with open(os.path.join(root, info, "RECORD"), encoding="utf-8", errors="replace") as f:
+                for line in f:
+                    path = line.split(",", 1)[0].strip().replace("\\", "/")
+                    if "/" in path and not path.startswith(("..", "/")):
+                        listed.add(path.split("/", 1)[0])
+        except OSError:
+            continue
+    return {p for p in packages if p in listed}
 
 
 def kernel_modules(package: str, *, root: str | None = None,
@@ -116,8 +163,10 @@ def digests(layers: Mapping[str, Sequence[str]] = LAYERS, *, root: str | None = 
     """
     root = _default_root() if root is None else root
     found = {}
-    for pkg in sorted({p for deps in layers.values() for p in deps} | set(layers)):
-        found[pkg] = kernel_modules(pkg, root=root, always=always)
+    packages = sorted({p for deps in layers.values() for p in deps} | set(layers))
+    ours = owned_packages(root, packages)
+    for pkg in packages:  # a package of that name that is not ours has no kernels of ours
+        found[pkg] = kernel_modules(pkg, root=root, always=always) if pkg in ours else {}
     out = {}
     for layer, deps in layers.items():
         h = hashlib.sha256()

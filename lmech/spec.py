@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["PACKAGES", "REQUIRED", "ConfigError", "Param", "param", "params_of",
+__all__ = ["PACKAGES", "REQUIRED", "ConfigError", "Param", "param", "params_of", "check_option",
            "validate_fields", "Model", "register_model", "model_class", "to_spec", "from_spec",
            "to_json", "from_json", "import_layer", "MAX_SPEC_DEPTH"]
 
@@ -88,9 +88,16 @@ class Param:
         ok = False
         for t in types:
             if t is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-                value, ok = float(value), True
+                try:
+                    value, ok = float(value), True
+                except OverflowError:  # an int beyond the float range (10**400)
+                    raise ConfigError(key, f"must be finite (a float), got an integer of "
+                                           f"about {int(value.bit_length() * 0.30103)} digits") from None
                 break
             if t is int and isinstance(value, int) and not isinstance(value, bool):
+                if not -2 ** 63 <= value < 2 ** 63:  # what NumPy, Numba and archives hold
+                    raise ConfigError(key, f"must be a 64-bit integer, got one of about "
+                                           f"{int(abs(value).bit_length() * 0.30103)} digits")
                 ok = True
                 break
             if t is bool and isinstance(value, bool):
@@ -123,6 +130,26 @@ class Param:
             if self.high is not None and (value > self.high or (self.high_open and value == self.high)):
                 raise ConfigError(key, f"must lie in {rng}, got {value!r}")
         return value
+
+
+def check_option(options, name: str, value: Any) -> Any:
+    """``value`` of the solver option ``name``, checked against its one declaration ``options[name]``.
+
+    A solver declares its numerical options once, as a table of :class:`Param` next to
+    its signature (``OPTIONS = {"n_quad": Param(int, low=16, high=200, help=...)}``), checks
+    each argument with this function, and sweep kinds and configs take their schemas from
+    the same table (:func:`lmech.config.solver_options`), so the bounds cannot drift apart.
+    Raises :class:`ValueError` starting with the option's name and stating the allowed range;
+    an integer-valued float is accepted for an ``int`` option (as
+    :func:`lmech.checks.check_int`).
+    """
+    p = options[name]
+    if p.type is int and isinstance(value, (float, np.floating)) and float(value).is_integer():
+        value = int(value)
+    try:
+        return p.check(name, value)
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
 
 
 _META = "lmech"

@@ -131,6 +131,40 @@ class SweepResult(Result):
         return None if i < 0 else from_json(str(self.arrays["model_specs"][i]))
 
     @classmethod
+    def translate_legacy_points(cls, fields: dict) -> None:
+        """Translate the per-point ``status`` of a sweep written before :class:`lmech.Status`.
+
+        Called by :func:`lmech.archive.read_result` (after the layout check) for a group
+        without ``status_vocabulary``.  A point whose function raised held ``-1``, one whose
+        worker died ``-2`` (:attr:`Status.RAISED`, :attr:`Status.WORKER_DIED`); any other
+        done point held its own result's code, translated with the ``LEGACY_STATUS`` table
+        of the result class of the sweep kind (``meta["sweep_kind"]``,
+        :attr:`lmech.config.SweepKind.result`) by :func:`lmech.status.legacy_status`
+        (``converged`` standing for the point's ``success``).  Points not done keep their
+        code.  The original codes are kept in the array ``legacy_status`` (also when the
+        sweep is resumed: a point recomputed then has its new code in ``status`` only).
+        """
+        from .config import get_kind
+        from .status import legacy_status
+
+        arrays = fields["arrays"]
+        if not {"status", "done", "failed", "converged"} <= set(arrays) or "legacy_status" in arrays:
+            return  # not the layout of sweep() (a SweepResult built by hand), or translated already
+        old = np.asarray(arrays["status"])
+        kind = get_kind(fields["meta"].get("sweep_kind") or "") if fields["meta"].get("sweep_kind") else None
+        table = getattr(getattr(kind, "result", None), "LEGACY_STATUS", None)
+        done, failed, converged = arrays["done"], arrays["failed"], arrays["converged"]
+        new = old.copy()
+        for i in np.ndindex(old.shape):
+            code = int(old[i])
+            if failed[i]:
+                new[i] = {-1: Status.RAISED, -2: Status.WORKER_DIED}.get(code, Status.FAILED)
+            elif done[i]:
+                new[i] = legacy_status(code, bool(converged[i]), table)
+        arrays["legacy_status"] = old
+        arrays["status"] = new
+
+    @classmethod
     def _check_loaded(cls, fields: dict) -> None:
         """Check the layout of a sweep read from an archive (called by :func:`lmech.archive.read_result`).
 
@@ -284,7 +318,9 @@ class _State:
         self.message = np.full(shape, "", dtype=object)
         self.model = np.full(shape, "", dtype=object)  # each point's model spec (JSON), "" if none
         self.obs: dict[str, np.ndarray] = {}
-        self.reserved = set(axes_arrays) | set(_BOOK) | {"message", "model_index", "model_specs"}
+        self.legacy = None  # per-point codes of an archive written before lmech.Status, kept
+        self.reserved = set(axes_arrays) | set(_BOOK) | {"message", "model_index", "model_specs",
+                                                         "legacy_status"}
 
     @classmethod
     def from_result(cls, res: SweepResult, keep_arrays) -> "_State":
@@ -300,6 +336,8 @@ class _State:
                                 dtype=object).reshape(res.shape)
         for k in meta["observables"]:
             st.obs[k] = res.arrays[k].copy()
+        if "legacy_status" in res.arrays:
+            st.legacy = res.arrays["legacy_status"].copy()
         return st
 
     def record(self, rec: dict) -> None:
@@ -364,6 +402,9 @@ class _State:
                                          dtype=np.int64).reshape(self.shape)
         arrays["model_specs"] = np.array(list(specs), dtype=str) if specs else np.array([], dtype="<U1")
         arrays.update(self.obs)
+        if self.legacy is not None:
+            arrays["legacy_status"] = self.legacy
+            dims["legacy_status"] = list(meta["axes"])
         # the sweep's error estimate of an observable: the largest of its points'
         # estimates over the converged points; nan when any of them is nan (not
         # estimated) or no point converged

@@ -641,7 +641,29 @@ def _rate(model, eta, T):
     return r if math.isfinite(r) else -math.inf
 
 
-def critical_lr(model: CommitteeMachine, *, T=None, eta_max: float = 100.0, xtol: float = 1e-12) -> float:
+#: Modes with ``|lambda| <= NEUTRAL_RTOL (1 + |A|)`` count as neutral (:func:`eg_decay`): the rate
+#: of ``eg`` is resolved no finer than that, hence ``eta_c`` no finer than that over ``d lambda/d eta``.
+NEUTRAL_RTOL = 1e-8
+
+
+def _rate_resolution(model, lo, hi, T) -> float:
+    """The learning-rate resolution of the sign change of the decay rate in ``[lo, hi]``: the
+    neutral band ``NEUTRAL_RTOL (1 + |A|)`` of :func:`eg_decay` over the slope of the largest
+    real part of the spectrum across the bracket (``inf`` when it does not grow)."""
+    ends = []
+    for eta in (lo, hi):
+        system, y = _perfect_system(model, eta, T)
+        J = _jac(system, y)
+        ev = np.linalg.eigvals(J)
+        band = NEUTRAL_RTOL * (1.0 + np.linalg.norm(J, 2))
+        live = ev.real[np.abs(ev) > band]
+        ends.append((float(live.max()) if live.size else 0.0, band))
+    slope = (ends[1][0] - ends[0][0]) / (hi - lo)
+    return max(ends[0][1], ends[1][1]) / slope if slope > 0.0 else math.inf
+
+
+def critical_lr(model: CommitteeMachine, *, T=None, eta_max: float = 100.0,
+                xtol: float | None = None) -> float:
     """``eta_c``: the smallest ``eta > 0`` at which perfect learning turns unstable.
 
     The learning rate at which the asymptotic decay rate of ``eg`` at
@@ -654,12 +676,19 @@ def critical_lr(model: CommitteeMachine, *, T=None, eta_max: float = 100.0, xtol
     method; ``inf`` if none.  Linear ``K = M``: ``eta_c = 2 / K``.
 
     ``eta_max`` must lie in ``(1e-3, 1e6]`` (the grid starts at ``1e-3``; far above the
-    right-hand side's differences lose their digits); ``xtol`` (Brent's
-    absolute tolerance) positive and finite.
+    right-hand side's differences lose their digits).  ``xtol`` is Brent's absolute
+    tolerance (positive and finite); by default (None) the resolution of the objective
+    itself: :func:`eg_decay` counts modes with ``|lambda| <= 1e-8 (1 + |A|)``
+    (:data:`NEUTRAL_RTOL`) as neutral, so the sign change is located no better than that
+    band over the slope ``d lambda_max / d eta`` across the bracket (two more Jacobians);
+    a smaller ``xtol`` only adds iterations on a step of the objective (linear ``K = M =
+    1``: ``|eta_c - 2| = 2.7e-8`` whatever ``xtol``).  The answer is within about that
+    resolution of the true ``eta_c``.
     """
     _perfect_state(model, T)  # the model and T, checked before any work
     eta_max = check_real("eta_max", eta_max, low=1e-3, low_open=True, high=1e6)
-    xtol = check_real("xtol", xtol, low=0.0, low_open=True)
+    if xtol is not None:
+        xtol = check_real("xtol", xtol, low=0.0, low_open=True)
     grid = np.geomspace(1e-3, eta_max, 60)
     prev = None
     for eta in grid:
@@ -667,7 +696,12 @@ def critical_lr(model: CommitteeMachine, *, T=None, eta_max: float = 100.0, xtol
         # the eigenvectors, the Hessian and the second-order terms of the rate
         r = 1.0 if _all_modes_decay(model, eta, T) else _rate(model, eta, T)
         if r <= 0.0 and prev is not None:
-            return float(brentq(lambda e: _rate(model, e, T), prev, eta, xtol=xtol, rtol=1e-15))
+            tol = xtol
+            if tol is None:
+                res = _rate_resolution(model, prev, eta, T)
+                tol = min(res, 1e-3 * (eta - prev)) if math.isfinite(res) else 1e-12
+                tol = max(tol, 4.0 * np.finfo(float).eps * eta)
+            return float(brentq(lambda e: _rate(model, e, T), prev, eta, xtol=tol, rtol=1e-15))
         prev = eta if r > 0.0 else None
     return math.inf
 

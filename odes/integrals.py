@@ -25,7 +25,7 @@ import numpy as np
 from lmech.checks import check_int, check_psd
 
 from . import _kernels
-from .model import ACTIVATIONS, NODE_LEVELS, NODE_RTOL, Custom
+from .model import ACTIVATIONS, NODE_LEVELS, NODE_RTOL, Custom, odes_activation
 
 __all__ = ["I2", "I3", "I4", "J2", "gauss_expect", "legendre01"]
 
@@ -131,7 +131,7 @@ def _code(activation):
         return -1
     if not isinstance(activation, str) or activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {', '.join(map(repr, ACTIVATIONS))} "
-                         f"or an odes.Custom, got {activation!r}")
+                         f"or an odes.Custom (or a lmech.blocks.activations block), got {activation!r}")
     return ACTIVATIONS[activation]
 
 
@@ -158,6 +158,7 @@ def I2(activation, C) -> float:
     float
     """
     C = _cov(C, 2)
+    activation = odes_activation(activation)
     code = _code(activation)
     if code < 0:
         return _refined(lambda n: gauss_expect([activation.g, activation.g], C, n), activation, 2)
@@ -183,6 +184,7 @@ def I3(activation, C) -> float:
     float
     """
     C = _cov(C, 3)
+    activation = odes_activation(activation)
     code = _code(activation)
     if code < 0:
         return _refined(lambda n: gauss_expect([activation.derivative, _ident, activation.g], C, n), activation, 3)
@@ -208,6 +210,7 @@ def J2(activation, C) -> float:
     float
     """
     C = _cov(C, 2)
+    activation = odes_activation(activation)
     code = _code(activation)
     if code < 0:
         return _refined(lambda n: gauss_expect([activation.derivative, activation.derivative], C, n), activation, 2)
@@ -228,6 +231,7 @@ def I4(activation, C, *, labels=(0, 1, 2, 3), quad_nodes: int = 12) -> float:
         probability (:func:`legendre01`).
     """
     C = _cov(C, 4)
+    activation = odes_activation(activation)
     code = _code(activation)
     quad_nodes = check_int("quad_nodes", quad_nodes, low=2, high=400)
     if code < 0:

@@ -21,7 +21,7 @@ import numpy as np
 from scipy.integrate import solve_ivp
 from scipy.optimize import brentq, minimize_scalar
 
-from lmech.checks import (available_memory, check_array, check_choice, check_int, check_psd, check_real,
+from lmech.checks import (check_array, check_choice, check_int, check_memory, check_psd, check_real,
                           check_shape)
 from lmech.result import Result, register_result
 from lmech.status import Status
@@ -745,8 +745,8 @@ WARN_SECONDS = 30.0
 
 
 def _check_cost(system, method, t_max, dt, t_eval, refine):
-    """Refuse (``ValueError`` naming the parameter) a run whose stored arrays cannot fit in half
-    the available memory, and warn with the expected duration of a long Euler run, before any
+    """Refuse (``ValueError`` naming the parameter) a run whose stored arrays cannot fit
+    (:func:`lmech.checks.check_memory`), and warn with the expected duration of a long Euler run, before any
     work.
 
     Stored per output row: the state, ``eg`` and the unpacked ``Q``, ``R``, ``v``
@@ -755,36 +755,37 @@ def _check_cost(system, method, t_max, dt, t_eval, refine):
     """
     K, M = system.K, system.M
     row = 8 * (system.n + 1 + K * K + K * M + K)
-    limit = available_memory() // 2
-    if t_eval is not None and t_eval.size * row > limit:
-        raise ValueError(f"t_eval has {t_eval.size} times: the output would need "
-                         f"{_gib(t_eval.size * row)}, above half the available memory ({_gib(limit)})")
+    # the package's one memory rule: lmech.checks.check_memory (MEMORY_FRACTION of what is available)
+    if t_eval is not None:
+        check_memory("t_eval", t_eval.size * row, f"the output at {t_eval.size} times",
+                     hint="ask for fewer output times")
     if method != "euler":
         # the Numba DOP853 keeps every accepted step with its dense output: at least 256 rows
         # of 9 state vectors from the start (scipy's methods keep as much with dense output)
-        first = 8 * 256 * (9 * system.n + 1)
-        if first > limit:
-            raise ValueError(f"model: K = {K}, M = {M} gives a state of {system.n} order parameters; "
-                             f"the stepper's first {256} steps need {_gib(first)}, above half the "
-                             f"available memory ({_gib(limit)})")
+        check_memory("model", 8 * 256 * (9 * system.n + 1),
+                     f"K = {K}, M = {M} gives a state of {system.n} order parameters: the stepper's "
+                     f"first 256 steps", hint="reduce K or M")
         per_rhs = rhs_seconds(system)
         if math.isfinite(per_rhs) and per_rhs * 15 * 200 > WARN_SECONDS:
             warnings.warn(f"odes.integrate: one right-hand side evaluation of K = {K}, M = {M} "
                           f"({system.model.activation if system.code >= 0 else 'custom'}) is expected to take about "
                           f"{per_rhs:.3g} s, so a DOP853 step (15 evaluations) about {15 * per_rhs:.3g} s; "
-                          f"runs take hundreds to thousands of steps{', twice with refine' if refine else ''}",
+                          f"runs take tens to thousands of steps{', twice with refine' if refine else ''} "
+                          f"(erf, K = M = 20, to t_max = 50 from Q0 = I/2: {_REF_NFEV} evaluations with "
+                          f"refine, which at this cost is about {_hours(_REF_NFEV * per_rhs)})",
                           stacklevel=3)
         return
     n_steps = t_max / dt
     rows = (n_steps + 1 if t_eval is not None else min(n_steps + 1, 20001))
     if refine:
         rows += 2 * n_steps + 1  # the refined run stores every step at the coarse output times
-    if rows * row > limit:
-        raise ValueError(f"dt = {dt:g} gives {n_steps:.3g} Euler steps to t_max = {t_max:g}; stored "
-                         f"{'with refine=True ' if refine else ''}{'and t_eval ' if t_eval is not None else ''}"
-                         f"they need {_gib(rows * row)}, above half the available memory ({_gib(limit)}): "
-                         "use a larger dt" + (", refine=False" if refine else "")
-                         + (" or fewer output times" if t_eval is not None else ""))
+    check_memory("dt", rows * row,
+                 f"dt = {dt:g} gives {n_steps:.3g} Euler steps to t_max = {t_max:g}; storing them"
+                 f"{' (refine=True' if refine else ''}{', t_eval' if refine and t_eval is not None else ''}"
+                 f"{' (t_eval' if t_eval is not None and not refine else ''}"
+                 f"{')' if refine or t_eval is not None else ''}",
+                 hint="use a larger dt" + (", refine=False" if refine else "")
+                 + (" or fewer output times" if t_eval is not None else ""))
     total = n_steps * (3 if refine else 1)
     if total > WARN_STEPS:
         per_step = _time_euler_step(system)
@@ -799,6 +800,15 @@ def _check_cost(system, method, t_max, dt, t_eval, refine):
 #: (measured with K = M = 20 on the development machine: erf 5e-9, ReLU 1.3e-5, whose ``I4`` is a
 #: 4-variable orthant probability by a 1-D quadrature of 84 nodes; linear and quadratic as erf).
 I4_SECONDS = {_kernels.ERF: 5e-9, _kernels.RELU: 1.3e-5, _kernels.LINEAR: 5e-9, _kernels.QUADRATIC: 5e-9}
+
+
+#: Right-hand side evaluations of a reference run (measured): erf, K = M = 20, t_max = 50,
+#: Q0 = I/2, R0 = 1e-3, default tolerances, refine=True (92 accepted steps).
+_REF_NFEV = 1529
+
+
+def _hours(seconds: float) -> str:
+    return f"{seconds / 3600:.2g} h" if seconds >= 3600 else f"{seconds / 60:.2g} min"
 
 
 def rhs_seconds(system) -> float:

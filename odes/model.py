@@ -30,7 +30,7 @@ from lmech.spec import Model, param, register_model
 
 from . import _kernels
 
-__all__ = ["CommitteeMachine", "Custom", "ACTIVATIONS", "READOUTS"]
+__all__ = ["CommitteeMachine", "Custom", "ACTIVATIONS", "READOUTS", "odes_activation"]
 
 #: Activations with closed-form (or reduced) Gaussian integrals: rows of the
 #: :mod:`lmech.blocks.activations` table (``erf`` is ``erf(x/sqrt 2)``, codes 0-3 as the kernels').
@@ -104,6 +104,27 @@ class Custom:
         return (self.g(u + h) - self.g(u - h)) / (2.0 * h)
 
 
+#: the odes name of each block kernel code with closed-form integrals
+_NAMES = {code: name for name, code in ACTIVATIONS.items()}
+
+
+def odes_activation(activation):
+    """The form :mod:`odes` integrates of an activation given as a name, an :class:`odes.Custom`
+    or a :mod:`lmech.blocks.activations` block (the one home of activations).
+
+    A block with closed-form integrals becomes its name in :data:`ACTIVATIONS`
+    (``ErfSqrt2()`` -> ``"erf"``, ``Relu()``, ``Linear()``, ``Quadratic()``); any other block
+    (``Tanh()``, ``ErfSqrtPi()``, ``lmech.blocks.activations.Custom``) an :class:`odes.Custom`
+    of its vectorised ``g`` and ``g'``, integrated by Gauss-Hermite with refinement.  Names
+    and :class:`odes.Custom` objects are returned unchanged (checked where they are used).
+    """
+    if isinstance(activation, _act.Activation):
+        if activation.code in _NAMES:
+            return _NAMES[activation.code]
+        return Custom(g=activation.g, dg=activation.dg, name=activation.name)
+    return activation
+
+
 def _norm(readout: str, n: int) -> float:
     return {"sum": 1.0, "mean": float(n), "sqrt": math.sqrt(n)}[readout]
 
@@ -117,10 +138,13 @@ class CommitteeMachine(Model):
     ----------
     K, M : int
         Hidden units of the student and of the teacher (``>= 1``).
-    activation : str or Custom
+    activation : str, Custom or lmech.blocks.activations.Activation
         ``"erf"`` (meaning ``erf(u / sqrt 2)``, Saad & Solla's ``g``),
         ``"relu"``, ``"linear"``, ``"quadratic"`` (``u**2``), or a
-        :class:`Custom` activation integrated by Gauss-Hermite quadrature.
+        :class:`Custom` activation integrated by Gauss-Hermite quadrature;
+        a block of :mod:`lmech.blocks.activations` is stored in that form
+        (:func:`odes_activation`: ``ErfSqrt2()`` as ``"erf"``, ``Tanh()`` as a
+        :class:`Custom`).
     lr : float
         First-layer learning rate ``eta >= 0``.
     train_second : bool
@@ -147,8 +171,9 @@ class CommitteeMachine(Model):
 
     K: int = param(low=1, high=10_000, help="student hidden units")
     M: int = param(low=1, high=10_000, help="teacher hidden units")
-    activation: Any = param("erf", type=(str, Custom), choices=tuple(ACTIVATIONS),
-                            help="erf means erf(u/sqrt 2); or an odes.Custom activation")
+    activation: Any = param("erf", type=(str, Custom, _act.Activation), choices=tuple(ACTIVATIONS),
+                            help="erf means erf(u/sqrt 2); or an odes.Custom activation or a "
+                                 "lmech.blocks.activations block")
     lr: float = param(0.5, low=0.0, help="first-layer learning rate eta")
     train_second: bool = param(False, help="train the second layer (rate lr_v)")
     lr_v: float | None = param(None, type=float, low=0.0,
@@ -165,6 +190,7 @@ class CommitteeMachine(Model):
                             help="Gauss-Legendre nodes per panel of the ReLU I4 integral")
 
     def check(self):
+        object.__setattr__(self, "activation", odes_activation(self.activation))
         if self.v_teacher is not None:
             vt = check_array("v_teacher", self.v_teacher)
             if vt.shape != (self.M,):

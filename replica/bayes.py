@@ -43,7 +43,7 @@ from scipy.optimize import brentq, minimize_scalar
 
 from lmech.checks import check_choice, check_int, check_real
 from lmech.result import Result, over_tolerance, register_result
-from lmech.spec import Model, param, register_model
+from lmech.spec import Model, Param, check_option, param, register_model
 from lmech.status import Status
 
 from .blocks import N_QUAD, Channel, Prior, get_channel, get_prior, resolve_block
@@ -168,10 +168,36 @@ _OPTIONS = ("init", "damping", "method", "rtol", "max_iter", "memory", "n_quad",
 _N_MAX = 300
 
 
+#: The numerical options of :func:`solve_bayes` with bounds, declared once: the solver checks
+#: its arguments against them (:func:`lmech.spec.check_option`; ``n_quad`` also against the
+#: model's own floor, :func:`_n_quad_min`) and the sweep kind ``replica.bayes_optimal`` takes
+#: its schema from this table.
+OPTIONS = {
+    "rtol": Param(float, low=0.0, low_open=True, help="relative tolerance on V = rho - q"),
+    "max_iter": Param(int, low=1, help="iterations per branch"),
+    "memory": Param(int, low=0, high=50, help="Anderson memory"),
+    "n_quad": Param(int, low=8, high=300,
+                    help="Gauss-Hermite nodes (at least the blocks' own minimum)"),
+    "tol": Param(float, low=0.0, low_open=True, help="requested accuracy of the error estimates"),
+}
+
+
 def _n_quad_min(model):
     """Smallest ``n_quad``: 8, or the blocks' ``n_min`` (64 for panel rules, so that the
     ``n`` vs ``2 n`` refinement of the error estimate really doubles the nodes per panel)."""
     return max(8, getattr(model.prior, "n_min", 2), getattr(model.channel, "n_min", 2))
+
+
+def _check_n_quad(model, n_quad) -> int:
+    """``n_quad`` checked against :data:`OPTIONS` and the model's floor :func:`_n_quad_min`."""
+    n = check_option(OPTIONS, "n_quad", n_quad)
+    low = _n_quad_min(model)
+    if n < low:
+        raise ValueError(f"n_quad must be an integer in [{low}, 300] for this prior and channel "
+                         f"(their panel rules), got {n!r}")
+    return n
+
+
 #: main observables carrying an error estimate
 _MAIN = ("q", "mmse", "phi", "mi", "eg_bayes", "eg_gibbs")
 
@@ -218,8 +244,8 @@ def solve_bayes(model: BayesOptimalGLM, alpha, *, init="uninformed", damping="ad
     signal-to-noise, where ``Psi`` cancels against ``r rho / 2``); close to a
     spinodal ``|1 - L|`` is small and the estimate of ``q`` grows accordingly.
     """
-    tol = check_real("tol", tol, low=0.0, low_open=True)
-    n = check_int("n_quad", n_quad, low=_n_quad_min(model), high=300)
+    tol = check_option(OPTIONS, "tol", tol)
+    n = _check_n_quad(model, n_quad)
     res = _solve_bayes_n(model, alpha, init=init, damping=damping, method=method, rtol=rtol,
                          max_iter=max_iter, memory=memory, n_quad=n)
     t0 = time.perf_counter()
@@ -331,10 +357,10 @@ def _solve_bayes_n(model: BayesOptimalGLM, alpha, *, init="uninformed", damping=
         iteration's contraction factor (scalar ``slope``) tends to 1.
     """
     alpha = check_real("alpha", alpha, low=0.0)
-    rtol = check_real("rtol", rtol, low=0.0, low_open=True)
-    max_iter = check_int("max_iter", max_iter, low=1)
-    memory = check_int("memory", memory, low=0, high=50)
-    n_quad = check_int("n_quad", n_quad, low=_n_quad_min(model), high=300)
+    rtol = check_option(OPTIONS, "rtol", rtol)
+    max_iter = check_option(OPTIONS, "max_iter", max_iter)
+    memory = check_option(OPTIONS, "memory", memory)
+    n_quad = _check_n_quad(model, n_quad)
     check_choice("method", method, ("anderson", "picard"))
     if damping != "adaptive":
         damping = check_real("damping", damping, low=0.0, high=1.0, low_open=True)

@@ -51,7 +51,7 @@ from lmech.blocks import losses as _bl
 from lmech.blocks.losses import LOSSES, Hinge, Logistic, Loss, ProxLoss, Square, SquaredHinge, get_loss
 from lmech.checks import check_choice, check_int, check_real
 from lmech.result import Result, register_result
-from lmech.spec import Model, param, register_model
+from lmech.spec import Model, Param, check_option, param, register_model
 from lmech.status import Status
 
 from . import _kernels as K
@@ -342,6 +342,15 @@ def ridge_closed_form(model: ERM, alpha) -> dict:
     return {"m": m, "q": q, "V": V, "test_error": model.channel.test_error(m, q, rho)}
 
 
+#: The numerical options of :func:`solve_erm` with bounds, declared once: the solver checks its
+#: arguments against them (:func:`lmech.spec.check_option`) and the sweep kind ``replica.erm``
+#: takes its schema from this table (``init``, ``damping`` and ``method`` are choices of the solver).
+OPTIONS = {
+    "rtol": Param(float, low=0.0, low_open=True, help="relative tolerance of the fixed point"),
+    "max_iter": Param(int, low=1, help="iterations"),
+    "memory": Param(int, low=0, high=50, help="Anderson memory"),
+    "n_quad": Param(int, low=4, high=200, help="Gauss-Legendre nodes per panel"),
+}
 _OPTIONS = ("init", "damping", "method", "rtol", "max_iter", "memory", "n_quad")
 
 
@@ -408,10 +417,10 @@ def solve_erm(model: ERM, alpha, *, init=None, damping="adaptive", method="ander
     false "not separable" at large ``alpha``).
     """
     alpha = check_real("alpha", alpha, low=0.0, low_open=True)
-    rtol = check_real("rtol", rtol, low=0.0, low_open=True)
-    max_iter = check_int("max_iter", max_iter, low=1)
-    memory = check_int("memory", memory, low=0, high=50)
-    n_quad = check_int("n_quad", n_quad, low=4, high=200)
+    rtol = check_option(OPTIONS, "rtol", rtol)
+    max_iter = check_option(OPTIONS, "max_iter", max_iter)
+    memory = check_option(OPTIONS, "memory", memory)
+    n_quad = check_option(OPTIONS, "n_quad", n_quad)
     check_choice("method", method, ("anderson", "picard"))
     if damping != "adaptive":
         damping = check_real("damping", damping, low=0.0, high=1.0, low_open=True)
@@ -842,15 +851,17 @@ def _ramp1_inverse(G):
 
 
 def _mm_solve_theta(alpha, rho, delta, eps, n):
-    """Root ``theta`` of the max-margin ``q`` equation (bracketed: ``h > 0`` at ``theta = pi/2``)."""
+    """Root ``theta`` of the max-margin ``q`` equation (bracketed: ``h > 0`` at ``theta = pi/2``)
+    and Brent's iterations (``nan, 0`` without a bracket)."""
     hi = 0.5 * math.pi
     lo = min(0.5, 0.05 / alpha)
     while _mm_state(lo, alpha, rho, delta, eps, n)[0] > 0.0:
         lo *= 0.1
         if lo < 1e-200:
-            return math.nan
-    return brentq(lambda t: _mm_state(t, alpha, rho, delta, eps, n)[0], lo, hi, xtol=1e-300,
-                  rtol=1e-15, maxiter=500)
+            return math.nan, 0
+    th, info = brentq(lambda t: _mm_state(t, alpha, rho, delta, eps, n)[0], lo, hi, xtol=1e-300,
+                      rtol=1e-15, maxiter=500, full_output=True)
+    return th, info.iterations
 
 
 
@@ -897,14 +908,16 @@ def _solve_max_margin(model, alpha, *, rtol, n_quad, t0, opts):
     sc = {"alpha": float(alpha), "reg": 0.0}
     obs = {}
     thetas = {}
+    n_iter = 0  # Brent iterations on theta, summed over the n_quad and 2 n_quad solves
     for n in (n_quad, 2 * n_quad):
-        th = _mm_solve_theta(alpha, rho, delta, eps, n)
+        th, its = _mm_solve_theta(alpha, rho, delta, eps, n)
+        n_iter += its
         thetas[n] = th
         if math.isnan(th):
             break
         obs[n] = _mm_observables(th, alpha, rho, delta, eps, n)
     n2 = 2 * n_quad
-    common = {"n_iter": 0, "model": model, "options": opts, "conventions": CONVENTIONS}
+    common = {"n_iter": n_iter, "model": model, "options": opts, "conventions": CONVENTIONS}
     if n2 not in obs:
         return ERMResult(success=False, status=Status.NO_SOLUTION,
                          message="max-margin: no root of the q equation in theta",

@@ -36,9 +36,9 @@ from functools import lru_cache
 import numpy as np
 from scipy.optimize import brentq
 
-from lmech.checks import check_int, check_real
+from lmech.checks import check_real
 from lmech.result import Result, over_tolerance, register_result
-from lmech.spec import Model, param, register_model
+from lmech.spec import Model, Param, check_option, param, register_model
 from lmech.status import Status
 from lmech.special import Phi, phi
 
@@ -47,13 +47,28 @@ from .bayes import ROUND
 from .blocks import Prior, Rademacher, Spherical, get_prior, resolve_block
 
 __all__ = ["GardnerVolume", "GardnerResult", "solve_gardner", "capacity",
-           "spherical_capacity", "binary_rs_limit"]
+           "spherical_capacity", "binary_rs_limit", "OPTIONS"]
 
 CONVENTIONS = {
     "constraint": "y w.x / sqrt(d) >= kappa, x ~ N(0, I_d), random labels; alpha = n / d",
     "entropy": "RS log-volume per weight (nats); spherical |w|^2 = d, binary w_i = +-1",
 }
 
+#: smallest ``n_quad`` of :func:`solve_gardner`: the ``sech`` moments use ``n_quad // 2``
+#: nodes per panel with no lower clamp, so doubling ``n_quad`` doubles every rule
+N_QUAD_MIN = 16
+
+#: The numerical options of :func:`solve_gardner` (and :func:`capacity`), declared once: the
+#: solvers check their arguments against them (:func:`lmech.spec.check_option`) and the sweep
+#: kind ``replica.gardner`` takes its schema from this table.
+OPTIONS = {
+    "rtol": Param(float, low=0.0, low_open=True, help="relative tolerance of the root finder"),
+    "max_iter": Param(int, low=1, help="Brent iterations (spherical weights)"),
+    "n_quad": Param(int, low=N_QUAD_MIN, high=200, help="Gauss-Legendre nodes per panel"),
+    "tol": Param(float, low=0.0, low_open=True,
+                 help="requested accuracy of q and the entropy (error estimates)"),
+    "xtol": Param(float, low=0.0, low_open=True, help="Brent's tolerance on alpha_c (capacity)"),
+}
 _OPTIONS = ("rtol", "max_iter", "n_quad", "tol")
 
 
@@ -145,15 +160,15 @@ class GardnerVolume(Model):
 
 @register_result("replica.GardnerResult")
 class GardnerResult(Result):
-    """RS saddle point of the Gardner volume at one ``alpha``."""
+    """RS saddle point of the Gardner volume at one ``alpha``.
+
+    ``n_iter`` counts Brent's iterations (on ``q``, or on ``log qhat`` for binary
+    weights), summed over the ``n_quad`` and ``2 n_quad`` solves; it is 0 where no
+    equation is solved (``alpha = 0``, an empty version space, ``q = 1``).
+    """
 
     #: codes before lmech.Status
     LEGACY_STATUS = {-3: Status.TOLERANCE}
-
-
-#: smallest ``n_quad`` of :func:`solve_gardner`: the ``sech`` moments use ``n_quad // 2``
-#: nodes per panel with no lower clamp, so doubling ``n_quad`` doubles every rule
-N_QUAD_MIN = 16
 
 
 def _G(q, kappa, n, v=None):
@@ -195,14 +210,14 @@ def _binary_point(qhat, kappa, n):
 def _solve_binary(kappa, alpha, n, rtol):
     """Root of ``alpha(qhat) = qhat E[sech**2] / E[M**2] = alpha`` by Brent in ``log qhat``.
 
-    Returns ``(q, v, qhat, entropy, scale)``, ``scale`` the sum of the
-    magnitudes of the terms of the entropy (its rounding scale); ``q = 1``
-    when ``alpha >= alpha_1``.
+    Returns ``(q, v, qhat, entropy, scale, n_iter)``, ``scale`` the sum of the
+    magnitudes of the terms of the entropy (its rounding scale), ``n_iter`` Brent's
+    iterations (0 where no equation is solved); ``q = 1`` when ``alpha >= alpha_1``.
     """
     if alpha == 0.0:
-        return 0.0, 1.0, 0.0, math.log(2.0), 1.0
+        return 0.0, 1.0, 0.0, math.log(2.0), 1.0, 0
     if alpha >= binary_rs_limit(kappa):
-        return 1.0, 0.0, math.inf, -math.inf, 0.0
+        return 1.0, 0.0, math.inf, -math.inf, 0.0, 0
     cnt = [0]
 
     def f(u):
@@ -218,11 +233,12 @@ def _solve_binary(kappa, alpha, n, rtol):
         lo, hi = hi, hi + 4.0
         if hi > 400.0:
             # alpha within rounding of alpha_1: the overlap is 1 to double precision
-            return 1.0, 0.0, math.inf, -math.inf, 0.0
-    u = brentq(f, lo, hi, xtol=1e-14, rtol=max(rtol, 4.5e-16), maxiter=500)
+            return 1.0, 0.0, math.inf, -math.inf, 0.0, 0
+    u, info = brentq(f, lo, hi, xtol=1e-14, rtol=max(rtol, 4.5e-16), maxiter=500, full_output=True)
     qh = math.exp(u)
     q, v, m2, lc, g = _binary_point(qh, kappa, n)
-    return q, v, qh, -0.5 * qh * v + lc + alpha * g, 0.5 * qh * v + abs(lc) + abs(alpha * g)
+    return (q, v, qh, -0.5 * qh * v + lc + alpha * g, 0.5 * qh * v + abs(lc) + abs(alpha * g),
+            info.iterations)
 
 
 def _spherical_q(kappa, alpha, n, rtol, max_iter):
@@ -233,14 +249,15 @@ def _spherical_q(kappa, alpha, n, rtol, max_iter):
     lo = 1e-14
     while f(lo) > 0.0:  # alpha below ~1e-14: q ~ alpha E[M**2] is smaller still
         if lo < 1e-290:
-            return 0.0, 0.0, 0.0, 1.0  # q below 1e-290: zero to double precision
+            return 0.0, 0.0, 0.0, 1.0, 0  # q below 1e-290: zero to double precision
         lo *= 1e-8
-    t = brentq(f, lo, hi, xtol=1e-15, rtol=max(rtol, 4.5e-16), maxiter=max_iter)
+    t, info = brentq(f, lo, hi, xtol=1e-15, rtol=max(rtol, 4.5e-16), maxiter=max_iter,
+                     full_output=True)
     q = -math.expm1(-t)
     qhat = q / (1.0 - q) ** 2
     g, _ = _G(q, kappa, n)
     terms = (0.5 * math.log1p(-q), 0.5 * q / (1.0 - q), alpha * g)
-    return q, qhat, sum(terms), sum(abs(t) for t in terms)
+    return q, qhat, sum(terms), sum(abs(t) for t in terms), info.iterations
 
 
 def _dq_dlog_alpha(model, q, qhat, n):
@@ -296,12 +313,13 @@ def solve_gardner(model: GardnerVolume, alpha, *, rtol=1e-12, max_iter=10_000, n
     if not isinstance(model, GardnerVolume):
         raise TypeError(f"model: solve_gardner needs a GardnerVolume, got {type(model).__name__}")
     alpha = check_real("alpha", alpha, low=0.0)
-    rtol = check_real("rtol", rtol, low=0.0, low_open=True)
-    tol = check_real("tol", tol, low=0.0, low_open=True)
-    n_quad = check_int("n_quad", n_quad, low=N_QUAD_MIN, high=200)
-    max_iter = check_int("max_iter", max_iter, low=1)
+    rtol = check_option(OPTIONS, "rtol", rtol)
+    tol = check_option(OPTIONS, "tol", tol)
+    n_quad = check_option(OPTIONS, "n_quad", n_quad)
+    max_iter = check_option(OPTIONS, "max_iter", max_iter)
     t0 = time.perf_counter()
     kappa = model.margin
+    n_iter = 0  # Brent iterations, summed over the n_quad and 2 n_quad solves
     opts = {"rtol": rtol, "max_iter": max_iter, "n_quad": n_quad, "tol": tol}
     if not model.binary:
         ac = spherical_capacity(kappa)
@@ -317,15 +335,17 @@ def solve_gardner(model: GardnerVolume, alpha, *, rtol=1e-12, max_iter=10_000, n
             err = {"q": 0.0, "entropy": 0.0}
             msg = "alpha = 0: q = 0"
         else:
-            q1, _, s1, _ = _spherical_q(kappa, alpha, n_quad, rtol, max_iter)
-            q, qhat, s, scale = _spherical_q(kappa, alpha, 2 * n_quad, rtol, max_iter)
+            q1, _, s1, _, it1 = _spherical_q(kappa, alpha, n_quad, rtol, max_iter)
+            q, qhat, s, scale, it2 = _spherical_q(kappa, alpha, 2 * n_quad, rtol, max_iter)
+            n_iter = it1 + it2
             err = {"q": abs(q - q1), "entropy": abs(s - s1)}
             msg = "converged (Brent on q)"
         sc = {"alpha": alpha, "q": q, "qhat": qhat, "entropy": s, "sat": True, "alpha_c": ac}
     else:
         a1 = binary_rs_limit(kappa)
-        q1, v1, _, s1, _ = _solve_binary(kappa, alpha, n_quad, rtol)
-        q, v, qhat, s, scale = _solve_binary(kappa, alpha, 2 * n_quad, rtol)
+        q1, v1, _, s1, _, it1 = _solve_binary(kappa, alpha, n_quad, rtol)
+        q, v, qhat, s, scale, it2 = _solve_binary(kappa, alpha, 2 * n_quad, rtol)
+        n_iter = it1 + it2
         if q >= 1.0:
             err = {"q": 0.0, "entropy": 0.0}
             msg = (f"alpha >= alpha_1 = (2/pi) alpha_c^sph = {a1:.12g}: the RS overlap is 1 "
@@ -347,7 +367,7 @@ def solve_gardner(model: GardnerVolume, alpha, *, rtol=1e-12, max_iter=10_000, n
         msg = (f"error estimate of {', '.join(bad)} above tol = {tol:g} "
                f"(raise n_quad); " + msg)
     return GardnerResult(success=success, status=Status.CONVERGED if success else Status.TOLERANCE,
-                         message=msg, n_iter=0,
+                         message=msg, n_iter=n_iter,
                          residual=0.0, model=model, options=opts, conventions=CONVENTIONS,
                          scalars=sc, error_estimate=err, timings={"solve": time.perf_counter() - t0})
 
@@ -370,9 +390,9 @@ def capacity(model: GardnerVolume, *, xtol=1e-10, n_quad=32, tol=1e-8) -> float:
     """
     if not isinstance(model, GardnerVolume):
         raise TypeError(f"model: capacity needs a GardnerVolume, got {type(model).__name__}")
-    xtol = check_real("xtol", xtol, low=0.0, low_open=True)
-    n_quad = check_int("n_quad", n_quad, low=N_QUAD_MIN, high=200)
-    tol = check_real("tol", tol, low=0.0, low_open=True)
+    xtol = check_option(OPTIONS, "xtol", xtol)
+    n_quad = check_option(OPTIONS, "n_quad", n_quad)
+    tol = check_option(OPTIONS, "tol", tol)
     if not model.binary:
         return spherical_capacity(model.margin)
 

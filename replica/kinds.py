@@ -39,6 +39,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from functools import lru_cache
@@ -48,12 +49,13 @@ import numpy as np
 from lmech.config import Param, SweepKind, register_kind, solver_options
 from lmech.spec import Model, param, params_of
 
+from .bayes import OPTIONS as BAYES_OPTIONS
 from .bayes import BayesOptimalGLM, BayesOptimalResult, CONVENTIONS, solve_bayes, transitions
 from .blocks import CHANNELS, PRIORS, get_channel, get_prior
 from lmech.blocks.losses import Loss, get_loss
 
-from .erm import ERM, solve_erm
-from .gardner import GardnerVolume, solve_gardner
+from .erm import ERM, OPTIONS as ERM_OPTIONS, ERMResult, solve_erm
+from .gardner import OPTIONS as GARDNER_OPTIONS, GardnerResult, GardnerVolume, solve_gardner
 
 __all__ = ["bayes_model", "bayes_point", "bayes_check", "bayes_plot", "BayesSpec", "erm_model", "GCMSpec",
            "gcm_point", "gcm_check", "gcm_plot",
@@ -282,10 +284,10 @@ BAYES = register_kind(SweepKind.from_model(
     options={
         **solver_options(
             solve_bayes,
-            rtol=Param(float, low=0.0, low_open=True, help="relative tolerance on V = rho - q"),
+            rtol=BAYES_OPTIONS["rtol"],
             # a sweep crosses spinodals, where the iteration slows down: twice the solver's default
-            max_iter=Param(int, default=20_000, low=1, help="iterations per branch"),
-            n_quad=Param(int, low=8, high=300, help="Gauss-Hermite nodes")),
+            max_iter=dataclasses.replace(BAYES_OPTIONS["max_iter"], default=20_000),
+            n_quad=BAYES_OPTIONS["n_quad"]),
         "thresholds": Param(bool, default=True,
                             help="store alpha_c and the spinodals (replica.transitions) at every point"),
     },
@@ -336,7 +338,7 @@ def erm_model(**params):
     return ERMSpec(**params).model()
 
 
-def _erm_solve(model, *, alpha, rtol, max_iter, n_quad):
+def _erm_solve(model, *, alpha, rtol, max_iter, n_quad) -> ERMResult:
     """ERM saddle point at one ``(alpha, lam)``.
 
     Warm-started from the last converged point of the same loss, teacher and
@@ -410,11 +412,7 @@ ERM_KIND = register_kind(SweepKind.from_model(
     build=ERMSpec.model,
     solve=_erm_solve,
     extra_params={"alpha": Param(float, low=0.0, low_open=True, help="sample ratio n/d")},
-    options=solver_options(
-        solve_erm,
-        rtol=Param(float, low=0.0, low_open=True, help="relative tolerance"),
-        max_iter=Param(int, low=1, help="iterations"),
-        n_quad=Param(int, low=4, high=200, help="Gauss-Legendre nodes per panel")),
+    options=solver_options(solve_erm, **{k: ERM_OPTIONS[k] for k in ("rtol", "max_iter", "n_quad")}),
     point="replica.kinds:erm_point",
     check="replica.kinds:erm_check",
     plot="replica.kinds:erm_plot",
@@ -435,7 +433,7 @@ def _capacity(model):
     return capacity(model)
 
 
-def _gardner_solve(model, *, alpha, rtol, n_quad):
+def _gardner_solve(model, *, alpha, rtol, n_quad) -> GardnerResult:
     """RS saddle point of the Gardner volume at ``alpha`` plus the capacity ``alpha_c(margin)``."""
     res = solve_gardner(model, alpha, rtol=rtol, n_quad=n_quad)
     sc = dict(res.scalars)
@@ -499,10 +497,7 @@ GARDNER = register_kind(SweepKind.from_model(
     defaults={"prior": "spherical"},
     solve=_gardner_solve,
     extra_params={"alpha": Param(float, default=0.5, low=0.0, help="patterns per weight")},
-    options=solver_options(
-        solve_gardner,
-        rtol=Param(float, low=0.0, low_open=True, help="relative tolerance"),
-        n_quad=Param(int, low=4, high=200, help="Gauss-Legendre nodes per panel")),
+    options=solver_options(solve_gardner, **{k: GARDNER_OPTIONS[k] for k in ("rtol", "n_quad")}),
     point="replica.kinds:gardner_point",
     check="replica.kinds:gardner_check",
     plot="replica.kinds:gardner_plot",

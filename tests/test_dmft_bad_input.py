@@ -27,9 +27,7 @@ BAD = {"nan": NAN, "inf": INF, "neg": -1.0, "zero": 0, "huge": 1e300, "str": "ab
 #: more of them for the slow run
 MORE = {"-inf": -INF, "tiny": 1e-300, "neg_int": -3, "bool": True, "none": None,
         "ndarray": np.array([NAN]), "nested": [[1.0], [2.0, 3.0]], "float32_nan": np.float32(NAN),
-        "big_float": 1.7e308}
-# (an int beyond the float range, 10**400, makes lmech.checks.check_real raise OverflowError:
-# left to lmech, which every layer's checks share)
+        "big_float": 1.7e308, "int_beyond_float": 10**400}
 
 P3 = dmft.SphericalPSpin(p=3, T=0.8)
 GLM = dmft.GLMDynamics()
@@ -159,9 +157,9 @@ def test_memory_refused_up_front_naming_the_parameters():
 
 def test_window_memory_is_checked_against_what_is_available(monkeypatch):
     # ten (N+1)^2 float64 arrays (window state and output) and the uniform start: 1.3 GiB at
-    # N = 4096, more than 0.8 of 1 GiB
-    import dmft.cost
-    monkeypatch.setattr(dmft.cost, "available_memory", lambda: 2 ** 30)
+    # N = 4096, more than lmech.checks.MEMORY_FRACTION = 0.5 of 1 GiB
+    import lmech.checks
+    monkeypatch.setattr(lmech.checks, "available_memory", lambda: 2 ** 30)
     with pytest.raises(ValueError, match=r"n_window = 4096.*1\.3[0-9]* GiB"):
         dmft.solve(P3, 1e4, method="doubling", n_window=4096)
     # and the uniform grid: 2 arrays of (2n-1)^2 + 3 n^2 + (n/2)^2 points at n = 3001, 0.97 GiB
@@ -174,8 +172,9 @@ def test_window_memory_is_checked_against_what_is_available(monkeypatch):
     lambda: dmft.solve(P3, 300.0, dt=0.1),
     # 33 doublings of a 4096-point window
     lambda: dmft.solve(P3, 1e12, method="doubling", n_window=4096),
-    # 1e8 lags of the one-time solver
-    lambda: dmft.solve(P3, 1e6, method="stationary", dt=0.01),
+    # 1e6 lags of the one-time solver (O(n^2): hours; 0.1 GiB, within any machine's memory rule;
+    # 1e8 lags need 10 GiB, refused where half the available memory is less)
+    lambda: dmft.solve(P3, 1e4, method="stationary", dt=0.01),
 ])
 def test_long_runs_are_announced_before_any_work(call):
     # the warning comes first: made an error, it stops the call before the run starts

@@ -360,14 +360,14 @@ def test_sampled_dmft_matches_finite_d_simulation_large(loss):
 def test_gradient_flow_converges_to_replica_erm_minimiser(loss):
     # with ridge > 0 the loss is strongly convex: gradient flow tends to the unique ERM
     # minimiser, whose m, q, training loss and test error are the replica saddle point
-    # (Aubin, Krzakala, Lu & Zdeborova, NeurIPS 2020, eqs. 11-12; replica.ERM).  Loss
-    # (1/n) sum ell + ridge |beta|^2/2 is replica.ERM with reg = alpha ridge.
+    # (Aubin, Krzakala, Lu & Zdeborova, NeurIPS 2020, eqs. 11-12; replica.ERM), whose L2
+    # strength in ERM's convention is GLMDynamics.erm_reg.
     import replica
     alpha, ridge = 2.0, 1.0
     model = dmft.GLMDynamics(alpha=alpha, loss=loss, ridge=ridge)
     res = dmft.solve(model, 8.0, method="sampled", dt=0.1, n_traj=1500, n_replicas=8, seed=11)
     assert res.success, res.message
-    ref = replica.solve(replica.ERM(loss=loss, reg=alpha * ridge), alpha)
+    ref = replica.solve(replica.ERM(loss=loss, reg=model.erm_reg), alpha)
     for key, rkey in (("M", "m"), ("Q", "q"), ("train_loss", "train_loss"),
                       ("test_error", "test_error")):
         th, se = ref.scalars[rkey], res.arrays[key + "_se"][-1]
@@ -388,7 +388,7 @@ def test_gradient_flow_converges_to_replica_erm_minimiser_small_ridge(loss):
     model = dmft.GLMDynamics(alpha=alpha, loss=loss, ridge=ridge)
     res = dmft.solve(model, 24.0, method="sampled", dt=0.1, n_traj=1500, n_replicas=8, seed=12)
     assert res.success, res.message
-    ref = replica.solve(replica.ERM(loss=loss, reg=alpha * ridge), alpha)
+    ref = replica.solve(replica.ERM(loss=loss, reg=model.erm_reg), alpha)
     for key, rkey in (("M", "m"), ("Q", "q"), ("train_loss", "train_loss"),
                       ("test_error", "test_error")):
         th, se = ref.scalars[rkey], res.arrays[key + "_se"][-1]
@@ -533,3 +533,22 @@ def test_huber_result_archives_with_its_loss(tmp_path):
     back = lmech.archive.load(tmp_path / "h.h5", "r")
     assert back.model == m and back.model.loss == Huber(delta=0.5)
     assert back.scalars["test_risk"] == r.scalars["test_risk"]
+
+
+def test_erm_reg_converts_ridge_to_the_replica_convention():
+    # square loss on a linear teacher: gradient flow with ridge > 0 relaxes (rate >= ridge) to the
+    # ridge estimator, whose overlaps are the closed-form replica fixed point of
+    # replica.ERM(square, reg = lambda) (replica.ridge_closed_form) at lambda = erm_reg = alpha ridge
+    import replica
+    from replica.blocks import get_channel
+    model = dmft.GLMDynamics(alpha=2.0, loss="square", teacher="linear", ridge=1.0, noise=0.25)
+    assert model.erm_reg == 2.0
+    t_max = 20.0
+    res = dmft.solve(model, t_max, dt=0.05)
+    assert res.success, res.message
+    ref = replica.ridge_closed_form(replica.ERM(loss="square", reg=model.erm_reg,
+                                                channel=get_channel("linear", delta=0.25)), 2.0)
+    # the solver's own error estimate plus what the relaxation (rate >= ridge) leaves at t_max
+    for key, rkey in (("M", "m"), ("Q", "q")):
+        bound = res.error_estimate[key] + math.exp(-model.ridge * t_max) * abs(ref[rkey])
+        assert abs(res.scalars[key] - ref[rkey]) <= bound, (key, res.scalars[key], ref[rkey])

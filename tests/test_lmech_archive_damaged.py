@@ -265,3 +265,62 @@ def test_any_json_in_any_spec_entry_loads_or_is_named(good, tmp_path, entry, gro
         check_loads_or_names(path, group, {"spec", "x", "eg", "eg_err", "done", "converged", "failed",
                                            "status", "n_iter", "residual", "seconds", "message",
                                            "model_index", "model_specs"})
+
+
+# -- forged string dtypes and opaque datasets: refused, never loaded as data --------------------
+def _forge(group, name, data, **attrs):
+    def damage(f):
+        del f[group][name]
+        ds = f[group].create_dataset(name, data=data)
+        for k, v in attrs.items():
+            ds.attrs[k] = v
+    return damage
+
+
+FORGED = [
+    # numbers replaced by strings with a lmech_dtype forged on them: the spec lists no such string array
+    ("Q strings with a forged lmech_dtype", "/r", "Q",
+     _forge("r", "Q", np.array([b"1.0", b"2.0"], dtype=h5py.string_dtype()), lmech_dtype="<U3")),
+    ("t strings with a forged lmech_dtype", "/r", "t",
+     _forge("r", "t", np.array([b"a"] * 4, dtype=h5py.string_dtype()), lmech_dtype="<U1")),
+    # a string array whose dtype is forged to a huge length (4 GB a string: 4 TB to allocate)
+    ("labels of a forged huge dtype", "/r", "labels",
+     _forge("r", "labels", np.array([b"a"] * 1000, dtype=h5py.string_dtype()), lmech_dtype="<U1000000000")),
+    # opaque bytes, a compound, an enum-free bytes void: neither numbers nor strings
+    ("Q opaque bytes", "/r", "Q", _forge("r", "Q", np.void(b"\x80\x04K\x01."))),
+    ("Q a compound", "/r", "Q", _forge("r", "Q", np.zeros(2, dtype=[("a", "<f8"), ("b", "<i4")]))),
+    ("an extra opaque dataset", "/r", "blob",
+     lambda f: f["r"].create_dataset("blob", data=np.void(b"\x00\x01\x02"))),
+]
+
+
+@pytest.mark.parametrize("label,group,item,damage", FORGED, ids=[d[0] for d in FORGED])
+def test_forged_strings_and_opaque_data_are_archive_errors(good, tmp_path, capsys, label, group, item,
+                                                           damage):
+    path = damaged_copy(good, tmp_path, damage)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ArchiveError) as info:
+            archive.load(path, group[1:])
+    assert info.value.item == item and info.value.group == group
+    assert f"{item!r}" in str(info.value) and "\n" not in str(info.value)
+    assert main(["show", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and len(err.splitlines()) == 1
+
+
+def test_a_nul_character_is_saved_escaped_and_the_message_exactly(tmp_path):
+    # HDF5 strings cannot hold NUL: before, saving raised h5py's "VLEN strings do not support
+    # embedded NULLs"; now attributes and string datasets hold the text \x00, the spec the value
+    path = tmp_path / "nul.h5"
+    res = Result(success=False, status=-7, message="ValueError: bad byte \x00 in input",
+                 scalars={"s": "a\x00b"}, options={"o": "x\x00"}, conventions={"c": "\x00"},
+                 arrays={"labels": np.array(["a\x00b", "c"])})
+    archive.save(res, path, "r")
+    back = archive.load(path, "r")
+    assert back.message == res.message
+    assert back.scalars == res.scalars and back.options == res.options
+    assert back.conventions == res.conventions
+    assert back.arrays["labels"].tolist() == ["a\\x00b", "c"]
+    with h5py.File(path, "r") as f:
+        assert f["r"].attrs["message"] == "ValueError: bad byte \\x00 in input"

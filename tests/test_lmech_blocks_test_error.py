@@ -109,3 +109,36 @@ def test_replica_erm_error_on_probit_labels_is_a_monte_carlo_of_its_student():
     se = wrong.std() / math.sqrt(N_MC)
     assert abs(res.scalars["test_error_noisy"] - wrong.mean()) < 4.0 * se
     assert res.scalars["test_error_noisy"] - res.scalars["test_error"] > 10.0 * se
+
+
+# -- Channel.test_risk: the square-loss risk on y = f(z) + sqrt(noise) nu -----------------------
+@pytest.mark.parametrize("name", ["linear", "sign", "relu", "label-flip", "probit"])
+@pytest.mark.parametrize("m,q,rho", OVERLAPS)
+@pytest.mark.parametrize("noise", [0.0, 0.7])
+def test_test_risk_against_adaptive_quadrature(name, m, q, rho, noise):
+    # independent computation: h = (m/rho) z + sqrt(q - m^2/rho) xi with xi independent of z, so
+    # E (f(z) + sqrt(noise) nu - h)^2 = E_z (f(z) - (m/rho) z)^2 + q - m^2/rho + noise, the first
+    # term by adaptive quadrature split at the kink z = 0 of the sign and ReLU teachers
+    from scipy.integrate import quad
+    ch = get_channel(name)
+
+    def integrand(z):
+        f = float(ch.teacher_map(np.array([z]))[0])
+        return (f - m / rho * z) ** 2 * math.exp(-z * z / (2 * rho)) / math.sqrt(2 * math.pi * rho)
+
+    lo = sum(quad(integrand, a, b, epsabs=1e-14, epsrel=1e-13)[0]
+             for a, b in ((-math.inf, 0.0), (0.0, math.inf)))
+    ref = 0.5 * (lo + q - m * m / rho + noise)
+    assert ch.test_risk(m, q, rho, noise=noise) == pytest.approx(ref, rel=1e-11, abs=1e-13)
+    # arrays broadcast
+    got = ch.test_risk(np.array([m, m]), np.array([q, q]), rho, noise=noise)
+    assert got.shape == (2,) and np.all(got == ch.test_risk(m, q, rho, noise=noise))
+
+
+def test_glm_dynamics_reports_the_channel_test_risk():
+    # dmft.GLMDynamics (and the simulators of validation, which call it) take the risk from
+    # the teacher channel with the model's own label noise
+    import dmft
+    g = dmft.GLMDynamics(alpha=1.5, teacher="relu", noise=0.3, rho=1.2)
+    M, Q = np.array([0.2, 0.5]), np.array([0.4, 0.9])
+    assert np.array_equal(g.test_risk(M, Q), get_channel("relu").test_risk(M, Q, 1.2, noise=0.3))

@@ -157,3 +157,51 @@ def test_layers_follow_the_import_rule():
         sys.path.pop(0)
     assert {k: set(v) for k, v in numba_cache.LAYERS.items()} == ALLOWED
     assert set(numba_cache.LAYERS) == set(PACKAGES)
+
+
+# -- installed beside other distributions: only the packages of our own RECORD are ours --------
+def _site(tmp_path, with_ours=True):
+    """A site-packages-like directory: our packages base/top, another project's 'other'
+    (a Numba kernel module with a cache file), each with its .dist-info."""
+    root = tmp_path / "site-packages"
+    for pkg, src in (("base", CALLEE.format(c=1.0)), ("top", CALLER), ("other", OTHER)):
+        (root / pkg / "__pycache__").mkdir(parents=True)
+        (root / pkg / "__init__.py").write_text("")
+        (root / pkg / "mod.py").write_text(src)
+        (root / pkg / "__pycache__" / "mod.h-1.py311.nbi").write_bytes(b"cache")
+    dists = [("other_project-2.0", "other-project", ["other"])]
+    if with_ours:
+        dists.append(("learning_mechanics-1.0", "learning-mechanics", ["base", "top"]))
+    for info, name, pkgs in dists:
+        d = root / f"{info}.dist-info"
+        d.mkdir()
+        (d / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+        (d / "RECORD").write_text("".join(f"{p}/__init__.py,sha256=x,0\n{p}/mod.py,sha256=x,1\n"
+                                          for p in pkgs) + f"{info}.dist-info/RECORD,,\n")
+    return root
+
+
+LAYERS3 = {"base": ("base",), "top": ("base", "top"), "other": ("other",)}
+
+
+@pytest.mark.parametrize("with_ours,touched", [(True, {"base", "top"}), (False, set())])
+def test_installed_refresh_touches_only_the_packages_of_our_record(tmp_path, with_ours, touched):
+    root = _site(tmp_path, with_ours)
+    assert numba_cache.owned_packages(str(root), ["base", "top", "other"]) == touched
+    removed = numba_cache.refresh(LAYERS3, root=str(root))
+    for pkg in ("base", "top", "other"):
+        cache = root / pkg / "__pycache__"
+        ours = pkg in touched
+        assert (cache / numba_cache.STAMP).exists() is ours, pkg
+        assert (cache / "mod.h-1.py311.nbi").exists() is not ours, pkg
+        assert any(str(cache) in r for r in removed) is ours, pkg
+
+
+def test_a_source_tree_is_all_ours(tmp_path):
+    # no .dist-info beside the packages (a checkout, an editable install's source tree)
+    root = _site(tmp_path)
+    for d in root.glob("*.dist-info"):
+        for f in d.iterdir():
+            f.unlink()
+        d.rmdir()
+    assert numba_cache.owned_packages(str(root), ["base", "top", "other"]) == {"base", "top", "other"}

@@ -34,7 +34,7 @@ R0 = 1e-3 * np.array([[1.0, 0.5], [0.2, 0.8]])
 BAD = {
     "nan": math.nan, "inf": math.inf, "-inf": -math.inf, "neg": -1.0, "zero": 0.0, "huge": 1e300,
     "str": "abc", "empty": "", "complex": 1j, "ragged": [[1.0, 2.0], [3.0]], "none": None,
-    "shape": np.ones((3, 3)), "bool": True,
+    "shape": np.ones((3, 3)), "bool": True, "int_beyond_float": 10**400,
 }
 
 # (function, valid keyword arguments, arguments to break); positional arguments of the API
@@ -317,10 +317,9 @@ def test_state_too_large_is_refused_before_work(monkeypatch):
     """The DOP853 stepper keeps 256 rows of 9 state vectors from its start: 8 * 256 * (9 n + 1)
     bytes for a state of n = K(K+1)/2 + K M = 40 order parameters at K = M = 5 (737 KiB);
     with 1 MiB available (half of it allowed) the run is refused naming the model's sizes."""
-    import importlib
+    import lmech.checks
 
-    mod = importlib.import_module("odes.integrate")
-    monkeypatch.setattr(mod, "available_memory", lambda: 2 ** 20)
+    monkeypatch.setattr(lmech.checks, "available_memory", lambda: 2 ** 20)
     m = odes.CommitteeMachine(K=5, M=5)
     with pytest.raises(ValueError, match="model: K = 5, M = 5 gives a state of 40 order parameters"):
         odes.integrate(m, 10.0, Q0=0.5 * np.eye(5), R0=np.zeros((5, 5)))

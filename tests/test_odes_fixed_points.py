@@ -322,3 +322,29 @@ def test_decay_rate_of_a_twenty_unit_committee():
     assert p.decay_order == 1
     s = _late_slope(20, 0.2, 900.0, (600.0, 900.0))
     assert s == pytest.approx(p.decay_rate, rel=1e-2)
+
+
+# -- critical_lr stops at the resolution of its objective ---------------------------------------
+@pytest.mark.parametrize("K", [1, 2, 3])
+def test_critical_lr_default_tolerance_is_the_objectives_resolution(monkeypatch, K):
+    # linear K = M: eta_c = 2 / K exactly.  The decay rate of eg counts modes with
+    # |lambda| <= 1e-8 (1 + |A|_2) as neutral (odes.fixed_points.NEUTRAL_RTOL), so its sign change
+    # is resolved to that band over |d lambda / d eta| (lambda = -(2 eta - K eta^2) along the
+    # mode of the sum, slope 2 at eta = 2/K): Brent stops there instead of at 1e-12, with fewer
+    # evaluations of the rate and the same accuracy against the exact value.
+    import odes.fixed_points as fp
+    m = odes.CommitteeMachine(K=K, M=K, activation="linear")
+    exact = 2.0 / K
+    A = odes.jacobian(m.__class__(K=K, M=K, activation="linear", lr=exact), np.eye(K), np.eye(K))
+    bound = fp.NEUTRAL_RTOL * (1.0 + np.linalg.norm(A, 2)) / 2.0
+    calls = []
+    real = fp.eg_decay
+    monkeypatch.setattr(fp, "eg_decay", lambda *a, **k: calls.append(1) or real(*a, **k))
+    got = odes.critical_lr(m)
+    n_default = len(calls)
+    calls.clear()
+    fine = odes.critical_lr(m, xtol=1e-12)
+    # the step of the objective at the band (one bound) plus Brent's tolerance (at most one more)
+    assert abs(got - exact) <= 2 * bound
+    assert abs(fine - exact) <= 2 * bound       # the finer tolerance buys nothing
+    assert n_default < len(calls)

@@ -235,3 +235,39 @@ def test_custom_tanh_refined_rule_vs_mpmath():
 @given(c11=st.floats(0.2, 2.0), c22=st.floats(0.2, 2.0), rho=st.floats(-0.95, 0.95))
 def test_custom_tanh_refined_rule_vs_mpmath_across_covariances(c11, c22, rho):
     _check_custom_tanh(c11, c22, rho)
+
+
+# -- activations given as lmech.blocks.activations blocks (their one home) ----------------------
+from lmech.blocks import activations as blocks  # noqa: E402
+
+
+@pytest.mark.parametrize("block,name", [(blocks.ErfSqrt2(), "erf"), (blocks.Relu(), "relu"),
+                                        (blocks.Linear(), "linear"), (blocks.Quadratic(), "quadratic")])
+def test_block_with_closed_forms_is_stored_and_integrated_by_name(block, name):
+    m = odes.CommitteeMachine(K=2, M=1, activation=block)
+    assert m.activation == name and m == odes.CommitteeMachine(K=2, M=1, activation=name)
+    C = np.array([[1.0, 0.3, 0.2], [0.3, 0.8, 0.1], [0.2, 0.1, 1.2]])
+    assert odes.I3(block, C) == odes.I3(name, C)
+
+
+def test_block_without_closed_form_is_integrated_against_its_closed_form():
+    # erf(sqrt(pi) u / 2) (dmft's erf) has no odes code: Gauss-Hermite with refinement of the
+    # block's own g, against E erf(a u) erf(a v) = (2/pi) arcsin(2 a^2 C12 / sqrt((1 + 2 a^2 C11)
+    # (1 + 2 a^2 C22))) (Williams, Neural Comput. 10, 1203 (1998)), a = sqrt(pi)/2
+    C = np.array([[1.0, 0.4], [0.4, 0.7]])
+    a2 = math.pi / 4
+    exact = 2 / math.pi * math.asin(2 * a2 * C[0, 1] / math.sqrt((1 + 2 * a2 * C[0, 0])
+                                                                 * (1 + 2 * a2 * C[1, 1])))
+    m = odes.CommitteeMachine(K=1, M=1, activation=blocks.ErfSqrtPi())
+    assert isinstance(m.activation, odes.Custom) and m.activation.name == "erf_sqrtpi"
+    assert odes.I2(blocks.ErfSqrtPi(), C) == pytest.approx(exact, rel=1e-8)
+    assert odes.I2(m.activation, C) == pytest.approx(exact, rel=1e-8)
+
+
+def test_tanh_block_and_user_block_agree_with_an_odes_custom():
+    C = np.array([[1.0, 0.5], [0.5, 1.3]])
+    ref = odes.I2(odes.Custom(np.tanh, lambda u: 1.0 / np.cosh(u) ** 2), C)
+    assert odes.I2(blocks.Tanh(), C) == pytest.approx(ref, rel=1e-7)
+    assert odes.I2(blocks.Custom(math.tanh), C) == pytest.approx(ref, rel=1e-7)
+    with pytest.raises(ValueError, match="activation"):
+        odes.CommitteeMachine(K=1, M=1, activation=3.0)

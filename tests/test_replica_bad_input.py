@@ -212,9 +212,8 @@ def test_hinge_at_zero_reg_returns_the_documented_limit():
     assert near.test_error == pytest.approx(res.test_error, abs=1e-3)
 
 
-EXTRA = {"tiny": 1e-300, "neg_huge": -1e300, "none": None, "bool": True, "nan_array": np.array([math.nan])}
-# (an int beyond float range, 10**400, raises OverflowError in lmech.spec / lmech.checks.check_real:
-# the shared base layer, not this one)
+EXTRA = {"tiny": 1e-300, "neg_huge": -1e300, "none": None, "bool": True, "nan_array": np.array([math.nan]),
+         "int_beyond_float": 10**400}
 
 
 @pytest.mark.slow

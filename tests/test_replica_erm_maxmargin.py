@@ -159,3 +159,23 @@ def test_small_lambda_hinge_equals_max_margin(alpha):
     assert abs(h.test_error - mm.test_error) <= tol("test_error")
     assert abs(h.q - mm.q) <= tol("q") and abs(h.m - mm.m) <= tol("m")
     assert h.V * 1e-4 == pytest.approx(mm.lambda_V, rel=1e-6)
+
+
+def test_max_margin_n_iter_counts_brent_iterations(monkeypatch):
+    # lmech.Status: n_iter is the number of passes of the solver's main loop, here Brent's
+    # iterations on theta at the n_quad and 2 n_quad levels
+    from scipy import optimize
+
+    import replica.erm
+    counts = []
+
+    def brentq(*args, **kw):
+        out = optimize.brentq(*args, **kw)
+        if kw.get("full_output"):      # the solves that report their iterations
+            counts.append(out[1].iterations)
+        return out
+
+    monkeypatch.setattr(replica.erm, "brentq", brentq)
+    res = replica.solve(replica.ERM("hinge", 0.0), 3.0)
+    assert res.success, res.message
+    assert len(counts) == 2 and min(counts) > 0 and res.n_iter == sum(counts)

@@ -232,3 +232,47 @@ def test_rs_saddle_vs_mpmath_across_the_range(binary, kappa, frac):
     else:
         lhs = r.q / (1 - r.q)
         assert lhs == pytest.approx(alpha * float(_m2_mpmath(r.q, kappa)), rel=1e-9)
+
+
+# -- n_iter: Brent's iterations, as lmech.Status's docstring defines it -------------------------
+def _counting_brentq(monkeypatch, module):
+    """Replace ``module.brentq`` by scipy's, recording the iterations each call reports."""
+    from scipy import optimize
+    counts = []
+
+    def brentq(*args, **kw):
+        out = optimize.brentq(*args, **kw)
+        if kw.get("full_output"):      # the solves that report their iterations
+            counts.append(out[1].iterations)
+        return out
+
+    monkeypatch.setattr(module, "brentq", brentq)
+    return counts
+
+
+@pytest.mark.parametrize("prior,margin,alpha", [("spherical", 0.0, 1.2), ("spherical", -1.0, 3.0),
+                                                ("rademacher", 0.0, 0.5), ("rademacher", 0.5, 0.2)])
+def test_n_iter_counts_brent_iterations_of_both_quadrature_levels(monkeypatch, prior, margin, alpha):
+    import replica.gardner
+    counts = _counting_brentq(monkeypatch, replica.gardner)
+    res = replica.solve(replica.GardnerVolume(prior, margin), alpha)
+    assert res.success, res.message
+    assert len(counts) == 2 and min(counts) > 0      # the n_quad and 2 n_quad solves
+    assert res.n_iter == sum(counts)
+
+
+@pytest.mark.parametrize("prior,alpha", [("spherical", 0.0), ("spherical", 2.5), ("rademacher", 0.0),
+                                         ("rademacher", 1.5)])
+def test_n_iter_is_zero_where_no_equation_is_solved(prior, alpha):
+    # alpha = 0 (q = 0), above the spherical capacity 2 or the binary RS limit 4/pi (q = 1)
+    res = replica.solve(replica.GardnerVolume(prior, 0.0), alpha)
+    assert res.n_iter == 0
+
+
+@pytest.mark.parametrize("margin", [-27.0, -100.0, -math.inf, math.nan])
+def test_binary_margin_below_its_range_is_refused_with_the_reason(margin):
+    # E[M^2] ~ exp(-kappa^2) underflows double precision below kappa ~ -26.6 (exp(-708))
+    with pytest.raises(ValueError, match=r"^margin\b.*(kappa >= -26|finite|NaN)"):
+        replica.GardnerVolume("rademacher", margin)
+    if math.isfinite(margin):   # spherical weights take any margin (closed form)
+        assert replica.GardnerVolume("spherical", margin).margin == margin

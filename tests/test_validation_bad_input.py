@@ -164,9 +164,7 @@ def test_committee_bound_is_honest():
 
 
 EXTRA = {"tiny": 1e-300, "neg_huge": -1e300, "bool": True, "nan_array": np.array([math.nan]),
-         "empty_list": [], "matrix": np.ones((3, 3))}
-# (an int beyond float range, 10**400, raises OverflowError in lmech.checks.check_real: the shared
-# base layer, not this one)
+         "empty_list": [], "matrix": np.ones((3, 3)), "int_beyond_float": 10**400}
 
 
 @pytest.mark.slow

@@ -123,6 +123,13 @@ def _on_dt_grid(times: np.ndarray, dt: float) -> bool:
     return bool(np.all(np.abs(k - np.rint(k)) <= 1e-9 * np.maximum(1.0, k)))
 
 
+def _sampled_options() -> dict:
+    """The option table of :func:`dmft.sampled.solve_sampled` (declared there once)."""
+    from dmft.sampled import OPTIONS
+
+    return OPTIONS
+
+
 # -- theories -----------------------------------------------------------------------
 def _committee_theory(model, th):
     import odes
@@ -317,6 +324,7 @@ class ValidationKind:
 
 
 _POSITIVE = Param(float, low=0.0, low_open=True)
+_SAMPLED = _sampled_options()
 
 KINDS = {k.name: k for k in (
     ValidationKind(
@@ -368,8 +376,8 @@ KINDS = {k.name: k for k in (
         name="validation.glm", model="dmft:GLMDynamics",
         theory={"t_max": _POSITIVE, "dt": _POSITIVE, "every": Param(int, low=1),
                 "method": Param(str, choices=("uniform", "sampled")),
-                "n_traj": Param(int, low=10, high=10 ** 7),
-                "n_replicas": Param(int, low=2, high=1000), "seed": Param(int, low=0)},
+                # the sampled method's own declarations (dmft.sampled.OPTIONS)
+                **{k: _SAMPLED[k] for k in ("n_traj", "n_replicas", "seed")}},
         simulation={"dt": _POSITIVE, "method": Param(str, choices=("auto", "exact", "heun"))},
         required=("t_max",), make_theory=_glm_theory, check=_glm_check,
         description="finite-d gradient flow / Langevin / persistent SGD on a GLM (square, "

@@ -186,8 +186,7 @@ def simulate_glm_dynamics(model, d: int, times, *, seed: int = 0, dt: float = 0.
     arrays = {"t": t, **out}
     M, Q = arrays["M_t"], arrays["Q_t"]
     if model.loss_block.regression:   # test risk of a regression loss; classification: train error
-        a, ey2 = model.teacher_moments()
-        arrays["test_risk_t"] = 0.5 * (ey2 - 2.0 * a * M + Q)
+        arrays["test_risk_t"] = model.test_risk(M, Q)
         del arrays["train_error_t"]
     if model.teacher == "sign":
         arrays["test_error_t"] = get_channel(model.teacher).test_error(M, Q, model.rho)

@@ -223,9 +223,8 @@ def simulate_glm(model, d: int, times, *, seed: int = 0) -> FlowRun:
     M = betas @ bstar
     Q = np.einsum("ij,ij->i", betas, betas)
     r = y[None, :] - betas @ X.T
-    a, ey2 = model.teacher_moments()
     arrays = {"t": t, "M_t": M, "Q_t": Q, "train_loss_t": np.einsum("ij,ij->i", r, r) / (2.0 * n),
-              "test_risk_t": 0.5 * (ey2 - 2.0 * a * M + Q)}
+              "test_risk_t": model.test_risk(M, Q)}
     if model.teacher == "sign":
         arrays["test_error_t"] = get_channel(model.teacher).test_error(M, Q, model.rho)
     conv = dict(model.conventions())

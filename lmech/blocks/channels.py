@@ -119,6 +119,24 @@ class Channel(Model):
         """
         raise NotImplementedError
 
+    def test_risk(self, m, q, rho, *, noise=0.0):
+        """Square-loss test risk ``E (y - h)**2 / 2`` of the student ``h`` with overlaps
+        ``m = E z h``, ``q = E h**2``, on the label ``y = f(z) + sqrt(noise) nu``.
+
+        ``f`` is the clean teacher (:meth:`teacher_map`; this channel's own noise is not
+        included, ``noise`` is the variance of an additive Gaussian label noise) and
+        ``z ~ N(0, rho)`` jointly Gaussian with ``h``, so that ``E f(z) h = a m`` with
+        ``a = E[f(z) z] / rho`` (Stein's lemma; :meth:`teacher_moments` gives ``a`` and
+        ``E f**2``)::
+
+            E (y - h)**2 / 2 = (E y**2 - 2 a m + q) / 2,   E y**2 = E f**2 + noise.
+
+        Arrays broadcast.
+        """
+        a, ef2 = self.teacher_moments(rho)
+        ey2 = ef2 + noise
+        return 0.5 * (ey2 - 2.0 * a * np.asarray(m, dtype=np.float64) + np.asarray(q, dtype=np.float64))
+
     def test_error(self, m, q, rho, *, noisy=False):
         """Generalisation error of the student ``h`` with overlaps ``m = E z h``, ``q = E h**2``.
 
