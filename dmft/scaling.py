@@ -410,6 +410,9 @@ def scaling_loss(model: RandomFeatureScaling, t, *, rtol: float = 1e-8, atol: fl
     ts = check_array("t", t, ndim=1, min_size=1).copy() if np.ndim(t) else check_array("t", [t], ndim=1)
     if np.any(ts < 0) or np.any(np.diff(ts) <= 0):
         raise ValueError("t must be strictly increasing times >= 0")
+    if np.any(ts > 1e15):
+        raise ValueError("t must be <= 1e15 (the contours are not resolved beyond; the t -> infinity "
+                         "limit is dmft.scaling.limit_loss)")
     if not (isinstance(rtol, float) and 1e-13 <= rtol < 1):
         raise ValueError(f"rtol must be a float in [1e-13, 1), got {rtol!r}")
     if atol is not None and not (isinstance(atol, (int, float)) and atol >= 0 and math.isfinite(atol)):

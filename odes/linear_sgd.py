@@ -270,6 +270,8 @@ def _steps(steps) -> np.ndarray:
     s = check_array("steps", steps, ndim=1, min_size=1)
     if np.any(s < 0) or np.any(s != np.round(s)) or np.any(np.diff(s) <= 0):
         raise ValueError("steps must be increasing integers >= 0")
+    if np.any(s > 1e15):
+        raise ValueError("steps must be <= 1e15")
     return s
 
 

@@ -151,7 +151,9 @@ def marchenko_pastur_cdf(x, ratio):
         (see the source), accurate to rounding.
     """
     gamma = _check_ratio(ratio)
-    x = np.asarray(x, dtype=float)
+    x = check_array("x", x, finite=False) if np.ndim(x) else check_array("x", [x], finite=False)[0]
+    if np.any(np.isnan(x)):
+        raise ValueError("x must not be NaN")
     sg = math.sqrt(gamma)
     a, b = (1.0 - sg) ** 2, (1.0 + sg) ** 2
     atom = max(0.0, 1.0 - 1.0 / gamma)

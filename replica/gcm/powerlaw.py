@@ -257,7 +257,7 @@ def learning_curve(model: GaussianCovariateModel, alphas, *, reg="fixed", a=None
     """
     import time
 
-    al = check_array("alphas", alphas, ndim=1, min_size=1)
+    al = check_array("alphas", alphas, ndim=1, min_size=2)
     if not np.all(al > 0.0):
         raise ValueError("alphas must be > 0")
     check_choice("reg", reg, ("fixed", "optimal"))
