@@ -449,6 +449,10 @@ def figure(res, kind_name: str = "", title: str = "", *, observable=None, x=None
         else:
             _plot_generic(res, ax, observable, x, kind)
         relabel(fig, kind, res.meta.get("axes", []) if isinstance(res.meta, dict) else [])
+        from matplotlib.collections import QuadMesh
+
+        if any(isinstance(c, QuadMesh) for c in ax.collections):
+            ax.grid(False)  # no grid lines over a colour map
         ax.set_title(title or (res.meta.get("title", "") if isinstance(res.meta, dict) else ""))
     return fig
 
