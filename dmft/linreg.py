@@ -37,10 +37,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
-from scipy import integrate
 
 import lmech
+from lmech import randmat
 from lmech.checks import check_real
 
 __all__ = ["LinearRegressionGF", "mp_density", "mp_error", "mp_train_loss"]
@@ -91,49 +90,26 @@ class LinearRegressionGF(lmech.Model):
 
 
 def mp_density(gamma: float):
-    """Marchenko–Pastur law of ``X^T X / n`` (``X`` n x d, ``gamma = d/n``).
+    """Marchenko–Pastur law of ``X^T X / n`` (``X`` n x d, ``gamma = d/n``), from :mod:`lmech.randmat`.
 
     Returns ``(lo, hi, density, atom)``: the continuous part on ``[lo, hi] =
     [(1-sqrt g)^2, (1+sqrt g)^2]`` with density ``sqrt((hi-s)(s-lo)) / (2 pi
-    gamma s)`` and the mass ``max(0, 1 - 1/gamma)`` of the atom at 0.
+    gamma s)`` (:func:`lmech.randmat.mp_density`) and the mass ``max(0, 1 -
+    1/gamma)`` of the atom at 0 (Bai & Silverstein 2010, eq. (3.1.1)).
     """
     g = check_real("gamma", gamma, low=0.0, low_open=True)
-    lo = (1.0 - math.sqrt(g)) ** 2
-    hi = (1.0 + math.sqrt(g)) ** 2
+    lo, hi = randmat.mp_edges(g)
 
     def density(s):
-        return np.sqrt(np.maximum((hi - s) * (s - lo), 0.0)) / (2.0 * math.pi * g * s)
+        return randmat.mp_density(s, g)
 
-    return lo, hi, density, max(0.0, 1.0 - 1.0 / g)
+    return lo, hi, density, randmat.mp_atom(g)
 
 
 def _mp_integral(gamma, fn):
-    """Int fn(s) dF(s) over the Marchenko–Pastur law (adaptive quadrature, sqrt ends).
-
-    With ``s = 1 + gamma - 2 sqrt(gamma) cos th`` (``th`` in ``[0, pi]``; the
-    edges ``(1 -+ sqrt gamma)^2`` at ``th = 0, pi``), ``(hi - s)(s - lo) = 4
-    gamma sin^2 th`` exactly, so the continuous part is ``(2/pi) int_0^pi fn(s)
-    sin^2 th / s dth``: no square-root end points and no cancellation for any
-    ``gamma`` (the form ``lo + (hi - lo)(1 - cos th)/2`` loses every digit once
-    ``hi - lo = 4 sqrt(gamma)`` is below the rounding of ``lo``, and returned 0 for
-    ``alpha = 1/gamma >= 1e32``).
-    """
+    """Int fn(s) dF(s) over the Marchenko–Pastur law: :func:`lmech.randmat.mp_expect`."""
     g = check_real("gamma", gamma, low=0.0, low_open=True)
-    sg = math.sqrt(g)
-
-    def integrand(th):
-        s = (1.0 - sg) ** 2 + 2.0 * sg * (1.0 - math.cos(th))
-        st = math.sin(th)
-        # sin^2 th / s, finite at th = 0 when gamma = 1 (s = 4 sin^2(th/2))
-        w = (st * st / s) if s > 0.0 else 1.0
-        return fn(s) * w
-
-    val, _ = integrate.quad(integrand, 0.0, math.pi, epsabs=1e-13, epsrel=1e-11, limit=200)
-    val *= 2.0 / math.pi
-    atom = max(0.0, 1.0 - 1.0 / g)
-    if atom > 0:
-        val += atom * fn(0.0)
-    return val
+    return randmat.mp_expect(fn, g)
 
 
 def _check_model_t(model, t):

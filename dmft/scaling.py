@@ -68,6 +68,7 @@ import numpy as np
 import lmech
 from lmech import Status
 from lmech.checks import check_array
+from lmech.fit import loglog_slope
 
 from ._kernels import scaling as _ks
 from .result import DMFTResult
@@ -585,13 +586,8 @@ def fit_exponent(x, y) -> tuple[float, float]:
     y = check_array("y", y, ndim=1, shape=(x.size,))
     if not (np.all(x > 0.0) and np.all(y > 0.0)):
         raise ValueError("x, y must be > 0 (a power law is fitted on log-log axes)")
-    lx, ly = np.log(x), np.log(y)
-    A = np.vstack([lx, np.ones_like(lx)]).T
-    coef, res, *_ = np.linalg.lstsq(A, ly, rcond=None)
-    r = ly - A @ coef
-    s2 = float(r @ r) / max(1, lx.size - 2)
-    cov = s2 * np.linalg.inv(A.T @ A)
-    return float(-coef[0]), float(math.sqrt(cov[0, 0]))
+    slope, se, _ = loglog_slope(x, y)
+    return -slope, se
 
 
 def compute_optimal(model: RandomFeatureScaling, C, N_values, *, rtol: float = 1e-6) -> DMFTResult:

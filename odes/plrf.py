@@ -68,6 +68,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lmech.checks import check_array, check_int, check_real
+from lmech.fit import linear_fit
 from lmech.result import Result, register_result
 from lmech.spec import Model, param, register_model
 from lmech.status import Status
@@ -838,15 +839,7 @@ class ComputeFrontier(Result):
 
 
 def _slope(lx, ly):
-    n = lx.size
-    A = np.vstack([lx, np.ones(n)]).T
-    coef, res, *_ = np.linalg.lstsq(A, ly, rcond=None)
-    if n > 2:
-        s2 = float(((ly - A @ coef) ** 2).sum()) / (n - 2)
-        se = math.sqrt(s2 / float(((lx - lx.mean()) ** 2).sum()))
-    else:
-        se = math.nan
-    return float(coef[0]), se
+    return linear_fit(lx, ly)[:2]     # (slope, standard error; NaN for 2 points)
 
 
 def frontier(alpha: float, beta: float, *, d_min: int = 64, d_max: int = 4096, sizes_per_octave: int = 2,

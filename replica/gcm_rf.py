@@ -75,6 +75,7 @@ from scipy.optimize import brentq
 from lmech.blocks.activations import Activation, get_activation
 from lmech.blocks.losses import Loss
 from lmech.checks import check_array, check_int, check_real
+from lmech.randmat import mp_cdf, mp_quantiles
 from lmech.spec import Model, param, register_model
 
 from .blocks import Channel
@@ -103,65 +104,9 @@ RF_CONVENTIONS = {
 # ---------------------------------------------------------------------------
 # Marchenko-Pastur law of F F^T / d, ratio gamma = N / d
 # ---------------------------------------------------------------------------
-def _check_ratio(ratio):
-    return check_real("ratio", ratio, low=0.0, low_open=True)
-
-
-def _mp_cdf_theta(theta, gamma):
-    """Continuous-part CDF of the Marchenko–Pastur law at ``s = m + r cos(theta)``.
-
-    With ``s = m + r cos(theta)``, ``m = 1 + gamma``, ``r = 2 sqrt(gamma)``
-    (``theta = pi`` at the lower edge ``a = (1 - sqrt gamma)^2``, ``0`` at the
-    upper edge ``b``), the density ``sqrt((b - s)(s - a)) / (2 pi gamma s)``
-    integrates in closed form::
-
-        F_c(theta) = [m (pi - theta) + r sin(theta)
-                      - 2 |1 - gamma| atan2(cos(theta/2), k sin(theta/2))] / (2 pi gamma),
-
-    ``k = |1 - sqrt gamma| / (1 + sqrt gamma)``, from ``r^2 sin^2 = (m - r cos)(m + r cos)
-    - (1 - gamma)^2`` and ``int dphi / (m + r cos phi) = (2 / |1 - gamma|) atan(k tan(phi/2))``.
-    ``F_c(0) = min(1, 1/gamma)``.
-    """
-    sg = math.sqrt(gamma)
-    m, r = 1.0 + gamma, 2.0 * sg
-    k = abs(1.0 - sg) / (1.0 + sg)
-    val = (m * (math.pi - theta) + r * np.sin(theta)
-           - 2.0 * abs(1.0 - gamma) * np.arctan2(np.cos(0.5 * theta), k * np.sin(0.5 * theta)))
-    return val / (2.0 * math.pi * gamma)
-
-
 def marchenko_pastur_cdf(x, ratio):
-    """CDF of the Marchenko–Pastur law of ``F F^T / d``, ``F`` an ``N x d`` matrix of unit-variance entries.
-
-    Parameters
-    ----------
-    x : array_like
-        Points.
-    ratio : float
-        ``gamma = N / d > 0``.
-
-    Returns
-    -------
-    ndarray or float
-        ``P(s <= x)`` for the law with density ``sqrt((b - s)(s - a)) / (2 pi gamma s)``
-        on ``[a, b] = [(1 - sqrt gamma)^2, (1 + sqrt gamma)^2]`` and, for
-        ``gamma > 1``, an atom ``1 - 1/gamma`` at 0 (Marchenko & Pastur,
-        Math. USSR Sb. 1, 457 (1967); Bai & Silverstein, "Spectral analysis of
-        large dimensional random matrices", 2010, eq. (3.1.1)).  In closed form
-        (see the source), accurate to rounding.
-    """
-    gamma = _check_ratio(ratio)
-    x = check_array("x", x, finite=False) if np.ndim(x) else check_array("x", [x], finite=False)[0]
-    if np.any(np.isnan(x)):
-        raise ValueError("x must not be NaN")
-    sg = math.sqrt(gamma)
-    a, b = (1.0 - sg) ** 2, (1.0 + sg) ** 2
-    atom = max(0.0, 1.0 - 1.0 / gamma)
-    cos_t = np.clip((x - (1.0 + gamma)) / (2.0 * sg), -1.0, 1.0)
-    cont = _mp_cdf_theta(np.arccos(cos_t), gamma)
-    out = np.where(x < a, 0.0, cont) + np.where(x >= 0.0, atom, 0.0)
-    out = np.where(x >= b, 1.0, out)
-    return float(out) if out.ndim == 0 else out
+    """CDF of the Marchenko–Pastur law of ``F F^T / d`` at ratio ``N / d``: :func:`lmech.randmat.mp_cdf`."""
+    return mp_cdf(x, ratio)
 
 
 def _atom_count(n, gamma):
@@ -177,81 +122,12 @@ def _atom_count(n, gamma):
 
 
 def marchenko_pastur_quantiles(n: int, ratio: float) -> np.ndarray:
-    """``n`` midpoint quantiles of the Marchenko–Pastur law of ``F F^T / d`` (ratio ``N/d``), ascending.
+    """``n`` midpoint quantiles of the Marchenko–Pastur law (ratio ``N/d``): :func:`lmech.randmat.mp_quantiles`.
 
-    Parameters
-    ----------
-    n : int
-        Number of quantiles (``>= 1``).
-    ratio : float
-        ``gamma = N / d > 0``.
-
-    Returns
-    -------
-    ndarray (n,)
-        For ``gamma <= 1``, ``s_j = Q((j + 1/2)/n)`` with ``Q`` the quantile
-        function.  For ``gamma > 1``, ``n0`` zeros (the atom, ``n0 = n (1 -
-        1/gamma)`` rounded to the nearest integer; exact when ``n (1 - 1/gamma)``
-        is an integer, see :func:`rf_spectra`) followed by the midpoint
-        quantiles of the continuous part over ``n - n0`` equal cells.  Each
-        quantile is located in the angle ``theta`` (``s = 1 + gamma + 2
-        sqrt(gamma) cos theta``) on the closed-form CDF by 8 bisections, then
-        bracketed Newton steps until the CDF is matched to rounding (8 ulp).
-
-    Notes
-    -----
-    As a quadrature, ``(1/n) sum_j f(s_j)`` approximates ``int f dMP`` with an
-    error ``O(n^(-5/3))`` for smooth ``f`` when the atom holds a whole number
-    of quantiles (the quantile function grows as ``u^(2/3)`` from the
-    square-root edges), ``O(1/n)`` otherwise (the atom's weight is rounded).
+    For ``gamma > 1`` the atom is ``n (1 - 1/gamma)`` zeros rounded to the nearest
+    integer (exact when that is an integer, see :func:`rf_spectra`).
     """
-    n = check_int("n", n, low=1)
-    gamma = _check_ratio(ratio)
-    if gamma > 1.0:
-        n0 = min(n, max(0, int(round(n * (1.0 - 1.0 / gamma)))))
-    else:
-        n0 = 0
-    return _mp_quantiles(n, n0, gamma)
-
-
-def _mp_quantiles(n, n0, gamma):
-    nc = n - n0
-    out = np.zeros(n)
-    if nc == 0:
-        return out
-    total = min(1.0, 1.0 / gamma)           # continuous mass
-    target = total * (np.arange(nc) + 0.5) / nc
-    lo = np.zeros(nc)                       # F_c decreases in theta: F_c(0) = total, F_c(pi) = 0
-    hi = np.full(nc, math.pi)
-    for _ in range(8):                      # bisection to a bracket of width pi / 256 ...
-        mid = 0.5 * (lo + hi)
-        above = _mp_cdf_theta(mid, gamma) > target
-        lo = np.where(above, mid, lo)
-        hi = np.where(above, hi, mid)
-    # ... then Newton in theta, dF_c/dtheta = -(r sin theta)^2 / (2 pi gamma s), kept inside the
-    # bracket (a step leaving it bisects), until |F_c(theta) - target| is at rounding (8 ulp of the
-    # continuous mass) everywhere, or the bracket is below 4 ulp of pi
-    theta = 0.5 * (lo + hi)
-    m, r = 1.0 + gamma, 2.0 * math.sqrt(gamma)
-    tiny = 8.0 * np.finfo(float).eps * total
-    act = np.arange(nc)                     # quantiles still moving (near the edges F_c ~ (pi - theta)^3
-    for _ in range(200):                    # and Newton is only linear: they alone are iterated on)
-        th, l, h, tg = theta[act], lo[act], hi[act], target[act]
-        g = _mp_cdf_theta(th, gamma) - tg
-        keep = (np.abs(g) > tiny) & (h - l > 4.0 * np.finfo(float).eps * math.pi)
-        if not keep.any():
-            break
-        act, th, l, h, g = act[keep], th[keep], l[keep], h[keep], g[keep]
-        above = g > 0.0
-        l = np.where(above, th, l)
-        h = np.where(above, h, th)
-        slope = -(r * np.sin(th)) ** 2 / (2.0 * math.pi * gamma * np.maximum(m + r * np.cos(th), 1e-300))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            new = th - g / slope
-        theta[act] = np.where((new > l) & (new < h), new, 0.5 * (l + h))
-        lo[act], hi[act] = l, h
-    out[n0:] = np.maximum(1.0 + gamma + 2.0 * math.sqrt(gamma) * np.cos(theta), 0.0)  # ascending
-    return out
+    return mp_quantiles(n, ratio)
 
 
 # ---------------------------------------------------------------------------
@@ -326,7 +202,7 @@ def rf_spectra(activation, N_over_d: float, *, rho: float = 1.0, n_modes: int = 
     if mu1 == 0.0 and mus == 0.0:
         raise ValueError(f"activation: mu1 = mu_star = 0 ({act!r}): the features are constant")
     n, n0 = _atom_count(n_modes, gamma)
-    s = _mp_quantiles(n, n0, gamma)[::-1]
+    s = mp_quantiles(n, gamma, n_zero=n0)[::-1]
     omega = mu1 * mu1 * s + mus * mus
     theta2 = gamma * rho * mu1 * mu1 * s / (omega * omega)
     rho_perp = max(rho - float(np.mean(omega * theta2)), 0.0)

@@ -45,6 +45,7 @@ from scipy.stats import t as student_t
 
 from lmech.checks import check_int, check_real
 from lmech.config import resolve_callable
+from lmech.fit import loglog_slope
 from lmech.result import Result, register_result
 from lmech.status import Status
 
@@ -710,8 +711,7 @@ def compare(theory, model, *, sizes: Sequence[int], seeds=8, observables: Sequen
         gap = np.array([np.nanmax(np.abs(mean[s] - th)) if np.isfinite(mean[s]).any() else np.nan
                         for s in range(S)])
         good = np.isfinite(gap) & (gap > 0)
-        slope = (float(np.polyfit(np.log(np.asarray(sizes, float)[good]), np.log(gap[good]), 1)[0])
-                 if good.sum() >= 2 else math.nan)
+        slope = loglog_slope(np.asarray(sizes, float)[good], gap[good])[0] if good.sum() >= 2 else math.nan
         with np.errstate(invalid="ignore", divide="ignore"):
             ratio = np.where(st["tol"] > 0, bound / st["tol"], np.where(bound > 0, np.inf, 0.0))
         n_arr = st["n"]

@@ -32,6 +32,7 @@ import math
 import numpy as np
 
 from lmech.checks import check_array, check_choice, check_int, check_memory, check_real
+from lmech.fit import linear_fit
 from lmech.result import Result, register_result
 from lmech.status import Status
 
@@ -174,11 +175,7 @@ def fit_slope(n, err, *, decades=1.0):
         return out
 
     def fit(xx, yy):
-        A = np.vstack([xx, np.ones_like(xx)]).T
-        coef = np.linalg.lstsq(A, yy, rcond=None)[0]
-        resid = yy - A @ coef
-        se = math.sqrt(float(resid @ resid) / (xx.size - 2) / float(((xx - xx.mean()) ** 2).sum()))
-        return float(coef[0]), se
+        return linear_fit(xx, yy)[:2]
 
     s, se = fit(x, y)
     k = x.size // 3
