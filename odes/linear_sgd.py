@@ -573,9 +573,12 @@ def risk_curve(model: LinearSGD, steps, *, method: str = "propagator", rtol: flo
         diagonalised through its secular equation ``1 = sum_k q_k^2/(eps_k - nu)`` (Golub 1973,
         SIAM Rev. 15, 318; roots interlacing the ``eps``), so
         ``R(t) = R(inf) + sum_k c_k (1 - nu_k)^t`` with ``R(inf) = sigma^2/(1 - ||K||)``.  Equal
-        eigenvalues are merged (weights added); two different eigenvalues with the same
-        ``a_i`` give INVALID_STATE.  ``risk_err`` is a rounding bound (``n`` modes times four
-        ulps of the sum of the terms' magnitudes).
+        modes with the same ``a_i`` (equal eigenvalues, or ``h + h' = 2/(eta (1 + 1/B))``) are
+        merged exactly: the risk sees a mode only through ``Y_i = m_i h_i E[e_i^2]``, whose
+        recursion ``Y_i <- (1 - eps_i) Y_i + (eta^2/B) m_i h_i^2 R`` involves only ``a_i`` and
+        ``m_i h_i^2``.  ``risk_err`` estimates the rounding: four ulps times
+        ``n sum_k |c_k| (1 + t nu_k)(1 - nu_k)^t`` (``n`` modes; the ``t nu_k`` for the error of
+        the powers) plus the sums.
     rtol : float
         Relative tolerance on the risk at every output (local error per unit of log time;
         the carried global estimate ``risk_err`` is checked against ``rtol`` at the end).
@@ -643,11 +646,8 @@ def risk_curve(model: LinearSGD, steps, *, method: str = "propagator", rtol: flo
 def _run_spectral(model, t_out):
     """The constant-rate scalar recursion in closed form (see :func:`risk_curve`, ``"spectral"``)."""
     eta, binv, s2 = model.lr * float(model.schedule.rate(0.0)), model.binv, model.noise
-    # equal eigenvalues share a_i and g_i: one mode with the summed weight and the summed
-    # initial excess E_i = m_i x_i(0) (R depends on the modes only through sum h_i E_i)
-    h, inv = np.unique(model.eigenvalues, return_inverse=True)
-    m = np.bincount(inv, weights=model.multiplicity, minlength=h.size)
-    E0 = np.bincount(inv, weights=model.multiplicity * model.target ** 2, minlength=h.size)
+    h, m = model.eigenvalues, model.multiplicity
+    E0 = m * model.target ** 2          # E_i = m_i E[e_i^2]: the mode's share of the excess
     nan = np.full(t_out.size, np.nan)
     if eta == 0.0:
         X = np.full(t_out.size, float(h @ E0))
@@ -655,28 +655,40 @@ def _run_spectral(model, t_out):
     eps = 2.0 * eta * h - eta * eta * h * h * (1.0 + binv)
     if not np.all(eps > 0):
         return nan, nan, nan, Status.DIVERGED, "a mode is unstable on its own: eta h (1 + 1/B) >= 2", 0
-    order = np.argsort(eps)         # eps is not monotone in h once eta h (1 + 1/B) > 1
-    h, m, E0, eps = h[order], m[order], E0[order], eps[order]
-    if not np.all(np.diff(eps) > 0):
-        return (nan, nan, nan, Status.INVALID_STATE,
-                "two different eigenvalues with the same decay rate a_i: the secular solver needs them distinct", 0)
-    u = (eta * eta * binv) * m * h
-    knorm = float((u * h / eps).sum())
+    # R depends on the modes only through Y_i = h_i E_i, Y_i(t+1) = (1 - eps_i) Y_i + Q_i R(t),
+    # Q_i = (eta^2/B) m_i h_i^2: modes with the same eps are one mode (Q and Y added); eps
+    # within a few ulps are merged too (the change, t |d eps| (1 - eps)^t, is of rounding size)
+    Q = (eta * eta * binv) * m * h * h
+    Y0 = h * E0
+    order = np.argsort(eps, kind="stable")   # eps is not monotone in h once eta h (1 + 1/B) > 1
+    eps, Q, Y0 = eps[order], Q[order], Y0[order]
+    new = np.concatenate([[True], np.diff(eps) > 8.0 * np.finfo(float).eps * eps[1:]])
+    if not new.all():
+        grp = np.cumsum(new) - 1
+        eps = eps[new]
+        Q = np.bincount(grp, weights=Q)
+        Y0 = np.bincount(grp, weights=Y0)
+    knorm = float((Q / eps).sum())
     if not knorm < 1:
         return nan, nan, nan, Status.DIVERGED, f"kernel norm {knorm:.6g} >= 1: SGD diverges", 0
-    # E(t+1) = diag(1 - eps) E + u (h^T E + sigma^2); with S = diag(sqrt(u/h)) the matrix
-    # diag(1 - eps) + u h^T = S (I - (diag(eps) - q q^T)) S^-1, q = sqrt(u h)
-    q = np.sqrt(u * h)
+    # Y(t+1) = (diag(1 - eps) + Q 1^T) Y + Q sigma^2; with S = diag(q), q = sqrt(Q), the matrix is
+    # S (I - (diag(eps) - q q^T)) S^-1: symmetric, diagonal plus rank one
+    q = np.sqrt(Q)
     nu, V = _k.secular(eps, q)
-    s = np.sqrt(u / h)
-    Einf = (u / eps) * s2 / (1.0 - knorm)
-    coef = (V.T @ (s * h)) * (V.T @ ((E0 - Einf) / s))
+    Yinf = (Q / eps) * s2 / (1.0 - knorm)
+    coef = (V.T @ q) * (V.T @ ((Y0 - Yinf) / q))
     out = np.empty(t_out.size)
     _k.risk_sum(t_out, coef, np.clip(nu, 0.0, 1.0), out)
-    X = float((h * Einf).sum()) + out
-    scale = float(np.abs(coef).sum() + np.abs(h * Einf).sum() + s2)
-    err = np.full(t_out.size, _ULP * h.size * scale)
-    return s2 + X, err, X, Status.CONVERGED, "exact recursion in closed form (secular equation)", int(h.size)
+    X = float(Yinf.sum()) + out
+    # rounding: a few ulps per mode of each term, with the relative error t |d nu| ~ t nu ulp of
+    # the powers (nu is found to a few ulps of its offset from the nearer pole), plus the sums
+    nuc = np.clip(nu, 0.0, 1.0)
+    amp = np.empty(t_out.size)
+    _k.risk_sum(t_out, np.abs(coef), nuc, amp)
+    slope = np.empty(t_out.size)
+    _k.risk_sum(t_out, np.abs(coef) * nuc, nuc, slope)
+    err = _ULP * (h.size * (amp + t_out * slope) + float(Yinf.sum()) + s2 + np.abs(X))
+    return s2 + X, err, X, Status.CONVERGED, "exact recursion in closed form (secular equation)", int(eps.size)
 
 
 def _run_recursion(model, t_out, bound):
