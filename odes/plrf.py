@@ -642,16 +642,26 @@ def _risk_from_nodes(lam, cnt, frc, p_star, gamma, B, t, rtol=1e-8):
     (both multiply the batch-mean gradient of the halved square loss), batch ``B`` and label
     noise ``sigma^2 = 2 P*``; both risks carry the 1/2: ``P = (1/2)(sigma^2 + sum cnt l x)``.
     """
-    sgd = LinearSGD(eigenvalues=lam, multiplicity=cnt, target=np.sqrt(frc / (lam * cnt)), lr=gamma,
-                    batch=int(B), noise=2.0 * p_star)
     tu, inv = np.unique(t, return_inverse=True)
-    res = linear_risk_curve(sgd, tu, method="spectral", rtol=rtol)
+
+    def solve(f, noise):
+        sgd = LinearSGD(eigenvalues=lam, multiplicity=cnt, target=np.sqrt(f / (lam * cnt)), lr=gamma,
+                        batch=int(B), noise=noise)
+        return linear_risk_curve(sgd, tu, method="spectral", rtol=rtol)
+
+    res = solve(np.maximum(frc, 0.0), 2.0 * p_star)
     knorm = res.kernel_norm
-    if res.status == Status.INVALID_STATE:
-        knorm = math.nan
-    if res.status in (Status.DIVERGED, Status.INVALID_STATE):
+    if res.status == Status.DIVERGED:
         return None, knorm, res
-    return res.risk[inv], knorm, res
+    risk = res.risk
+    if np.any(frc < 0):
+        # a compressed rule may give a node a negative forcing weight (not a squared target): the
+        # risk is linear in (forcing, noise) jointly, so its negative part is solved without noise
+        # and subtracted
+        neg = solve(np.maximum(-frc, 0.0), 0.0)
+        risk = risk - neg.risk
+        res.error_estimate["risk"] += neg.error_estimate["risk"]
+    return risk[inv], knorm, res
 
 
 def risk_curve(model: PLRF, t, *, spec: PLRFSpectrum | None = None, rtol: float = 1e-8,
@@ -714,10 +724,8 @@ def risk_curve(model: PLRF, t, *, spec: PLRFSpectrum | None = None, rtol: float 
     scal["kernel_norm"] = knorm
     if risk is None:
         why = (f"SGD diverges: Volterra kernel norm {knorm:.6g} >= 1 (lr {gamma:.6g})" if math.isfinite(knorm)
-               else f"SGD diverges: lr {gamma:.6g} makes gamma l (1 + 1/B) >= 2 for the top eigenvalues"
-               if math.isinf(knorm) else "two nodes with the same decay rate: the secular solver needs them distinct")
-        return PLRFRisk(success=False, status=Status.DIVERGED if not math.isnan(knorm) else Status.INVALID_STATE,
-                        message=why,
+               else f"SGD diverges: lr {gamma:.6g} makes gamma l (1 + 1/B) >= 2 for the top eigenvalues")
+        return PLRFRisk(success=False, status=Status.DIVERGED, message=why,
                         arrays=dict(t=tt, flops=B * model.d * tt), scalars=scal,
                         error_estimate={"risk": math.nan}, **base)
     # error: the change of the curve on a finer representation (one node more per rule)
