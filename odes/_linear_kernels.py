@@ -638,6 +638,89 @@ def volterra_apply(P, G0, G1, G2, Pm, Chi, Phi, C, mh, h, ws, eta, lam, x, m, Rp
     return R1, den
 
 
+@njit(cache=True)
+def risk_sum(t, coef, nu, out):
+    """``out[i] = sum_k coef[k] (1 - nu[k])**t[i]`` (``0 <= nu <= 1``, through ``log1p``)."""
+    for i in range(t.size):
+        acc = 0.0
+        ti = t[i]
+        for k in range(nu.size):
+            if nu[k] >= 1.0:
+                p = 1.0 if ti == 0 else 0.0
+            else:
+                p = math.exp(ti * math.log1p(-nu[k]))
+            acc += coef[k] * p
+        out[i] = acc
+    return out
+
+
+@njit(cache=True)
+def secular(eps, q):
+    """Eigen-decomposition of ``diag(eps) - q q^T`` (``eps`` increasing, distinct, ``q > 0``).
+
+    Roots ``nu_i`` of ``1 = sum_k q_k^2 / (eps_k - nu)`` interlace the poles
+    (``nu_1 < eps_1 < nu_2 < eps_2 < ...``); each is found by bisection and
+    Newton in the offset from its nearer pole, so that ``nu`` near a pole
+    keeps its relative accuracy.  Eigenvectors ``v_i ~ q / (eps - nu_i)``.
+    Returns ``nu`` and the matrix ``V`` (columns normalised).
+    """
+    n = eps.size
+    qq = 0.0
+    for k in range(n):
+        qq += q[k] * q[k]
+    nu = np.empty(n)
+    V = np.empty((n, n))
+    diff = np.empty(n)
+    for i in range(n):
+        hi = eps[i]
+        lo = eps[i - 1] if i > 0 else eps[0] - qq - 1.0
+        # origin: the pole nearer the root
+        mid = 0.5 * (lo + hi)
+        gm = 1.0
+        for k in range(n):
+            gm -= q[k] * q[k] / (eps[k] - mid)
+        origin = hi if gm > 0.0 else lo
+        if i == 0 and origin == lo:
+            origin = hi
+        for k in range(n):
+            diff[k] = eps[k] - origin
+        a = lo - origin
+        b = hi - origin
+        if gm > 0.0:
+            a = mid - origin
+        else:
+            b = mid - origin
+        tau = 0.5 * (a + b)
+        for _ in range(300):
+            g = 1.0
+            gp = 0.0
+            for k in range(n):
+                r = 1.0 / (diff[k] - tau)
+                g -= q[k] * q[k] * r
+                gp -= q[k] * q[k] * r * r
+            if g > 0.0:
+                a = tau
+            else:
+                b = tau
+            tn = tau - g / gp if gp != 0.0 else 0.5 * (a + b)
+            if not (a < tn < b):
+                tn = 0.5 * (a + b)
+            if abs(tn - tau) <= 4e-16 * abs(tn) or b - a <= 4e-16 * max(abs(a), abs(b)):
+                tau = tn
+                break
+            tau = tn
+        nu[i] = origin + tau
+        nrm = 0.0
+        for k in range(n):
+            vk = q[k] / (diff[k] - tau)
+            V[k, i] = vk
+            nrm += vk * vk
+        nrm = math.sqrt(nrm)
+        for k in range(n):
+            V[k, i] /= nrm
+    return nu, V
+
+
 @register_warmup("odes._linear_kernels")
 def warmup():
     """Compile every kernel once on tiny inputs."""
@@ -672,3 +755,5 @@ def warmup():
     volterra_weights(h, np.full(2, 0.1), 0.1, 1.0, 4.0, P, Wp, W0, W1, Pm, Chi, Phi)
     volterra_apply(P, Wp, W0, W1, Pm, Chi, Phi, C, mh, h, ws, np.full(2, 0.1), 0.1, x, -ws, 1.0, 1.0, 0.0, True,
                    np.empty(2), np.empty(2))
+    nu, V = secular(np.array([0.1, 0.2]), np.array([0.1, 0.1]))
+    risk_sum(np.arange(3.0), np.ones(2), nu, np.empty(3))

@@ -118,7 +118,7 @@ def _two_bits(n: int) -> int:
 
 
 #: Solution methods of :func:`risk_curve` and their orders (in the block length).
-METHODS = {"propagator": 2, "recursion": None, "volterra": 2}
+METHODS = {"propagator": 2, "recursion": None, "volterra": 2, "spectral": None}
 
 
 @register_model("odes.LinearSGD")
@@ -134,8 +134,16 @@ class LinearSGD(Model):
     target : array_like (n,), optional
         Projections ``w*_i`` of the target on the eigenvectors (default all ones).
     multiplicity : array_like (n,), optional
-        Multiplicity of each eigenvalue (integers ``>= 1``, default ones); a mode of
-        multiplicity ``m`` stands for ``m`` eigenvectors that each carry ``w*_i``.
+        Weight ``m_i > 0`` of each eigenvalue (default ones).  An integer ``m`` stands for ``m``
+        eigenvectors that each carry ``w*_i``; real weights are allowed and exact: the
+        multiplicity enters the dynamics only linearly, through the trace terms of Isserlis'
+        theorem (``tr(H A) = sum_i m_i h_i A_ii`` in ``R = sigma^2 + sum_j m_j h_j x_j``), the
+        kernel norm ``(eta^2/B) sum_i m_i h_i^2/(1 - a_i)`` and the risk, so a weight is a
+        spectral measure's mass at ``h_i`` (e.g. the quadrature nodes of a deterministic
+        equivalent, :mod:`odes.plrf`): weights ``w_1 + w_2`` on one eigenvalue and ``w_1``, ``w_2``
+        on two copies of it give the same risk.  The per-mode recursion itself does not
+        involve ``d = sum_i m_i``; ``d`` appears only in closed forms of special cases (the
+        ``H = I_d``, ``B = 1`` threshold ``2/(d + 2)``), which then hold for real ``d`` too.
     lr : float
         Peak learning rate ``eta`` (``eta_t = lr * schedule(t)``), ``>= 0``.
     batch : int
@@ -172,8 +180,8 @@ class LinearSGD(Model):
             m = np.ones(n)
         else:
             m = check_array("multiplicity", self.multiplicity, shape=(n,))
-            if np.any(m < 1) or np.any(m != np.round(m)):
-                raise ValueError("multiplicity must hold integers >= 1")
+            if np.any(m <= 0):
+                raise ValueError("multiplicity must hold weights > 0 (real numbers allowed)")
         sched = Constant() if self.schedule is None else get_schedule(self.schedule)
         for name, arr in (("eigenvalues", h), ("target", w), ("multiplicity", m)):
             arr.setflags(write=False)
@@ -212,9 +220,10 @@ class LinearSGD(Model):
         return cls(eigenvalues=j ** (-2.0 * alpha), target=j ** (-beta), **kw)
 
     @property
-    def dimension(self) -> int:
-        """``d = sum of multiplicities``."""
-        return int(round(float(self.multiplicity.sum())))
+    def dimension(self) -> float:
+        """``d = sum of multiplicities`` (an integer for integer multiplicities, else real)."""
+        d = float(self.multiplicity.sum())
+        return int(d) if d == round(d) else d
 
     @property
     def binv(self) -> float:
@@ -556,7 +565,20 @@ def risk_curve(model: LinearSGD, steps, *, method: str = "propagator", rtol: flo
         ``"propagator"`` (default): the exact discrete recursion integrated over adaptive
         blocks with the exact per-mode propagator (cost linear in modes x blocks);
         ``"recursion"``: the recursion step by step (cost modes x steps; the reference);
-        ``"volterra"``: the continuous-time limit (see :mod:`odes.linear_sgd`).
+        ``"volterra"``: the continuous-time limit (see :mod:`odes.linear_sgd`);
+        ``"spectral"``: the exact recursion solved in closed form at any step count (constant
+        rate, no momentum, no weight decay; cost modes^2, independent of the steps): the
+        transfer matrix ``diag(a) + (eta^2/B) h (m h)^T`` is similar to the symmetric
+        ``I - (diag(eps) - q q^T)``, ``eps_i = 1 - a_i``, ``q_i = eta h_i sqrt(m_i / B)``,
+        diagonalised through its secular equation ``1 = sum_k q_k^2/(eps_k - nu)`` (Golub 1973,
+        SIAM Rev. 15, 318; roots interlacing the ``eps``), so
+        ``R(t) = R(inf) + sum_k c_k (1 - nu_k)^t`` with ``R(inf) = sigma^2/(1 - ||K||)``.  Equal
+        modes with the same ``a_i`` (equal eigenvalues, or ``h + h' = 2/(eta (1 + 1/B))``) are
+        merged exactly: the risk sees a mode only through ``Y_i = m_i h_i E[e_i^2]``, whose
+        recursion ``Y_i <- (1 - eps_i) Y_i + (eta^2/B) m_i h_i^2 R`` involves only ``a_i`` and
+        ``m_i h_i^2``.  ``risk_err`` estimates the rounding: four ulps times
+        ``n sum_k |c_k| (1 + t nu_k)(1 - nu_k)^t`` (``n`` modes; the ``t nu_k`` for the error of
+        the powers) plus the sums.
     rtol : float
         Relative tolerance on the risk at every output (local error per unit of log time;
         the carried global estimate ``risk_err`` is checked against ``rtol`` at the end).
@@ -582,8 +604,14 @@ def risk_curve(model: LinearSGD, steps, *, method: str = "propagator", rtol: flo
     bound = check_real("bound", bound, low=1.0, low_open=True)
     max_blocks = check_int("max_blocks", max_blocks, low=1)
     t_start = time.perf_counter()
+    if method == "spectral" and (model.momentum != 0.0 or model.weight_decay != 0.0 or not (
+            isinstance(model.schedule, Constant)
+            or (isinstance(model.schedule, PowerLaw) and model.schedule.power == 0.0))):
+        raise ValueError('method "spectral" needs a constant rate, momentum 0 and weight_decay 0')
     if method == "recursion":
         res = _run_recursion(model, t_out, bound)
+    elif method == "spectral":
+        res = _run_spectral(model, t_out)
     else:
         res = _run_blocks(model, t_out, method, rtol, bound, max_blocks)
     R, Rerr, xs_exc, status, msg, n_iter = res
@@ -613,6 +641,54 @@ def risk_curve(model: LinearSGD, steps, *, method: str = "propagator", rtol: flo
         scalars={"kernel_norm": kernel_norm(model, method="volterra" if method == "volterra" else "discrete"),
                  "lr_threshold": thr, "blocks": n_iter},
         error_estimate=est)
+
+
+def _run_spectral(model, t_out):
+    """The constant-rate scalar recursion in closed form (see :func:`risk_curve`, ``"spectral"``)."""
+    eta, binv, s2 = model.lr * float(model.schedule.rate(0.0)), model.binv, model.noise
+    h, m = model.eigenvalues, model.multiplicity
+    E0 = m * model.target ** 2          # E_i = m_i E[e_i^2]: the mode's share of the excess
+    nan = np.full(t_out.size, np.nan)
+    if eta == 0.0:
+        X = np.full(t_out.size, float(h @ E0))
+        return s2 + X, np.zeros(t_out.size), X, Status.CONVERGED, "constant risk (lr = 0)", 0
+    eps = 2.0 * eta * h - eta * eta * h * h * (1.0 + binv)
+    if not np.all(eps > 0):
+        return nan, nan, nan, Status.DIVERGED, "a mode is unstable on its own: eta h (1 + 1/B) >= 2", 0
+    # R depends on the modes only through Y_i = h_i E_i, Y_i(t+1) = (1 - eps_i) Y_i + Q_i R(t),
+    # Q_i = (eta^2/B) m_i h_i^2: modes with the same eps are one mode (Q and Y added); eps
+    # within a few ulps are merged too (the change, t |d eps| (1 - eps)^t, is of rounding size)
+    Q = (eta * eta * binv) * m * h * h
+    Y0 = h * E0
+    order = np.argsort(eps, kind="stable")   # eps is not monotone in h once eta h (1 + 1/B) > 1
+    eps, Q, Y0 = eps[order], Q[order], Y0[order]
+    new = np.concatenate([[True], np.diff(eps) > 8.0 * np.finfo(float).eps * eps[1:]])
+    if not new.all():
+        grp = np.cumsum(new) - 1
+        eps = eps[new]
+        Q = np.bincount(grp, weights=Q)
+        Y0 = np.bincount(grp, weights=Y0)
+    knorm = float((Q / eps).sum())
+    if not knorm < 1:
+        return nan, nan, nan, Status.DIVERGED, f"kernel norm {knorm:.6g} >= 1: SGD diverges", 0
+    # Y(t+1) = (diag(1 - eps) + Q 1^T) Y + Q sigma^2; with S = diag(q), q = sqrt(Q), the matrix is
+    # S (I - (diag(eps) - q q^T)) S^-1: symmetric, diagonal plus rank one
+    q = np.sqrt(Q)
+    nu, V = _k.secular(eps, q)
+    Yinf = (Q / eps) * s2 / (1.0 - knorm)
+    coef = (V.T @ q) * (V.T @ ((Y0 - Yinf) / q))
+    out = np.empty(t_out.size)
+    _k.risk_sum(t_out, coef, np.clip(nu, 0.0, 1.0), out)
+    X = float(Yinf.sum()) + out
+    # rounding: a few ulps per mode of each term, with the relative error t |d nu| ~ t nu ulp of
+    # the powers (nu is found to a few ulps of its offset from the nearer pole), plus the sums
+    nuc = np.clip(nu, 0.0, 1.0)
+    amp = np.empty(t_out.size)
+    _k.risk_sum(t_out, np.abs(coef), nuc, amp)
+    slope = np.empty(t_out.size)
+    _k.risk_sum(t_out, np.abs(coef) * nuc, nuc, slope)
+    err = _ULP * (h.size * (amp + t_out * slope) + float(Yinf.sum()) + s2 + np.abs(X))
+    return s2 + X, err, X, Status.CONVERGED, "exact recursion in closed form (secular equation)", int(eps.size)
 
 
 def _run_recursion(model, t_out, bound):

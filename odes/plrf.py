@@ -51,7 +51,9 @@ expansions and continuation.  The exact band counts, the exact trace
 are the quadrature's error checks.
 
 The risk is then the recursion above on the quadrature nodes of the two
-measures (a node carries a count weight and a forcing weight), solved exactly
+measures (a node carries a count weight and a forcing weight): it is the
+recursion of :mod:`odes.linear_sgd` with real multiplicities (the counts), and is
+solved there (:func:`odes.linear_sgd.risk_curve`, method ``"spectral"``) exactly
 at any step count by diagonalising the symmetric diagonal-plus-rank-one
 transfer matrix; the Volterra kernel norm ``sum_k (gamma^2/B) n_k l_k^2/(1 - a_k)``
 below 1 is the stability condition.
@@ -74,6 +76,8 @@ from lmech.spec import Model, param, register_model
 from lmech.status import Status
 
 from . import _plrf_kernels as _k
+from .linear_sgd import LinearSGD
+from .linear_sgd import risk_curve as linear_risk_curve
 
 __all__ = ["PLRF", "PLRFSpectrum", "PLRFRisk", "ComputeFrontier", "spectrum", "risk_curve", "stieltjes",
            "frontier", "phase", "predicted_exponents",
@@ -628,37 +632,37 @@ class PLRFRisk(Result):
     """
 
 
-def _risk_from_nodes(lam, cnt, frc, p_star, gamma, B, t):
-    """Exact recursion on nodes (count weights ``cnt``, forcing weights ``frc``):
-    returns ``P(t)`` (None if unstable) and the Volterra kernel norm.
+def _risk_from_nodes(lam, cnt, frc, p_star, gamma, B, t, rtol=1e-8):
+    """The exact expected risk ``P(t)`` on nodes (count weights ``cnt``, forcing weights ``frc``)
+    by :func:`odes.linear_sgd.risk_curve` (method ``"spectral"``): returns ``P(t)`` (None if not
+    solved), the Volterra kernel norm and the solver's result.
 
-    ``E(t+1) = A E(t) + u (w^T E(t) + 2 P*)`` with ``A = diag(1 - eps)``,
-    ``eps = 2 gamma l - gamma^2 l^2 (1 + 1/B)``, ``u = (gamma^2/B) cnt l``, ``w = l``;
-    ``A + u w^T = S (I - (diag(eps) - q q^T)) S^-1`` with ``q = sqrt(u l)``,
-    ``S = diag(sqrt(u / l))``, diagonalised by the secular equation.
+    The node recursion of the module docstring is :class:`odes.linear_sgd.LinearSGD`'s
+    with eigenvalues ``l`` (the node positions), real multiplicities ``cnt``, per-eigenvector
+    target ``w*^2 = frc / (l cnt)`` (so ``sum cnt l w*^2`` is the forcing), rate ``eta = gamma``
+    (both multiply the batch-mean gradient of the halved square loss), batch ``B`` and label
+    noise ``sigma^2 = 2 P*``; both risks carry the 1/2: ``P = (1/2)(sigma^2 + sum cnt l x)``.
     """
-    eps = 2.0 * gamma * lam - gamma ** 2 * lam ** 2 * (1.0 + 1.0 / B)
-    if not np.all(eps > 0):
-        return None, math.inf           # gamma l (1 + 1/B) >= 2 at some node: even the mean dynamics diverges
-    order = np.argsort(eps)             # eps is not monotone in l once gamma l (1 + 1/B) > 1
-    lam, cnt, frc, eps = lam[order], cnt[order], frc[order], eps[order]
-    u = (gamma ** 2 / B) * cnt * lam
-    if not np.all(np.diff(eps) > 0):
-        return None, math.nan           # two nodes with the same decay rate (measure zero)
-    knorm = float((u * lam / eps).sum())
-    if not knorm < 1:
-        return None, knorm
-    q = np.sqrt(u * lam)
-    nu, V = _k.secular(eps, q)
-    s = np.sqrt(u / lam)
-    e0 = frc / lam
-    einf = (u / eps) * (2.0 * p_star) / (1.0 - knorm)
-    L = V.T @ (s * lam)
-    R = V.T @ ((e0 - einf) / s)
-    out = np.empty(t.size)
-    _k.risk_sum(t, L * R, np.clip(nu, 0.0, 1.0), out)
-    risk = p_star + 0.5 * (lam * einf).sum() + 0.5 * out
-    return risk, knorm
+    tu, inv = np.unique(t, return_inverse=True)
+
+    def solve(f, noise):
+        sgd = LinearSGD(eigenvalues=lam, multiplicity=cnt, target=np.sqrt(f / (lam * cnt)), lr=gamma,
+                        batch=int(B), noise=noise)
+        return linear_risk_curve(sgd, tu, method="spectral", rtol=rtol)
+
+    res = solve(np.maximum(frc, 0.0), 2.0 * p_star)
+    knorm = res.kernel_norm
+    if res.status == Status.DIVERGED:
+        return None, knorm, res
+    risk = res.risk
+    if np.any(frc < 0):
+        # a compressed rule may give a node a negative forcing weight (not a squared target): the
+        # risk is linear in (forcing, noise) jointly, so its negative part is solved without noise
+        # and subtracted
+        neg = solve(np.maximum(-frc, 0.0), 0.0)
+        risk = risk - neg.risk
+        res.error_estimate["risk"] += neg.error_estimate["risk"]
+    return risk[inv], knorm, res
 
 
 def risk_curve(model: PLRF, t, *, spec: PLRFSpectrum | None = None, rtol: float = 1e-8,
@@ -717,14 +721,12 @@ def risk_curve(model: PLRF, t, *, spec: PLRFSpectrum | None = None, rtol: float 
     if not spec.success and "x" not in spec.arrays:
         return PLRFRisk(success=False, status=spec.status, message="spectrum: " + spec.message,
                         scalars=scal, error_estimate={"risk": math.nan}, **base)
-    risk, knorm = _risk_from_nodes(spec.x, spec.count, spec.forcing, spec.p_star, gamma, B, tt)
+    risk, knorm, lin = _risk_from_nodes(spec.x, spec.count, spec.forcing, spec.p_star, gamma, B, tt)
     scal["kernel_norm"] = knorm
     if risk is None:
         why = (f"SGD diverges: Volterra kernel norm {knorm:.6g} >= 1 (lr {gamma:.6g})" if math.isfinite(knorm)
-               else f"SGD diverges: lr {gamma:.6g} makes gamma l (1 + 1/B) >= 2 for the top eigenvalues"
-               if math.isinf(knorm) else "two nodes with the same decay rate: the secular solver needs them distinct")
-        return PLRFRisk(success=False, status=Status.DIVERGED if not math.isnan(knorm) else Status.INVALID_STATE,
-                        message=why,
+               else f"SGD diverges: lr {gamma:.6g} makes gamma l (1 + 1/B) >= 2 for the top eigenvalues")
+        return PLRFRisk(success=False, status=Status.DIVERGED, message=why,
                         arrays=dict(t=tt, flops=B * model.d * tt), scalars=scal,
                         error_estimate={"risk": math.nan}, **base)
     # error: the change of the curve on a finer representation (one node more per rule)
@@ -732,15 +734,16 @@ def risk_curve(model: PLRF, t, *, spec: PLRFSpectrum | None = None, rtol: float 
     if estimate_error:
         fine = _represent({k: spec.arrays[k] for k in ("quad_x", "quad_count", "quad_forcing", "quad_band")},
                           o["band_nodes"] + 1, o["bulk_nodes"] + 1, o["bulk_group"])
-        r1, _ = _risk_from_nodes(fine[0], fine[1], fine[2], spec.p_star, gamma, B, tt)
+        r1, _, _ = _risk_from_nodes(fine[0], fine[1], fine[2], spec.p_star, gamma, B, tt)
         err_nodes = float(np.max(np.abs(r1 - risk))) if r1 is not None else math.nan
     else:
         err_nodes = math.nan
-    err = spec.error_estimate.get("forcing", math.nan) / 2 + err_nodes
+    # plus the rounding bound of the closed-form solve
+    err = spec.error_estimate.get("forcing", math.nan) / 2 + err_nodes + lin.error_estimate["risk"]
     scal["risk_inf"] = spec.p_star / (1.0 - knorm)
     # the tolerance is relative to the problem's scale: the larger of the risks asked for and the
     # initial risk P(0) (the spectrum's own tolerances are relative to the forcing total, 2 P(0))
-    r0, _ = _risk_from_nodes(spec.x, spec.count, spec.forcing, spec.p_star, gamma, B, np.zeros(1))
+    r0, _, _ = _risk_from_nodes(spec.x, spec.count, spec.forcing, spec.p_star, gamma, B, np.zeros(1))
     tol = rtol * max(float(np.max(np.abs(risk))), float(r0[0]))
     within = not estimate_error or err <= tol
     success = bool(spec.success) and within

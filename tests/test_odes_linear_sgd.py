@@ -68,6 +68,69 @@ def test_multiplicity_equals_repeated_modes():
                                odes.risk_curve(b, t, method="recursion").risk, rtol=1e-13)
 
 
+@pytest.mark.parametrize("method", ["recursion", "propagator", "spectral"])
+def test_fractional_weights_equal_the_integer_multiplicity_they_add_up_to(method):
+    # weights 2.5 and 2.5 on two copies of h = 0.3 are multiplicity 5 on one: the multiplicity
+    # enters only linearly (R = sigma^2 + sum_j m_j h_j x_j), so the curves coincide
+    w = np.array([0.5, -1.0, -1.0, 2.0])
+    a = odes.LinearSGD(eigenvalues=[1.0, 0.3, 0.3, 0.05], target=w, multiplicity=[1.0, 2.5, 2.5, 3.0],
+                       lr=0.2, batch=2, noise=0.1)
+    b = odes.LinearSGD(eigenvalues=[1.0, 0.3, 0.05], target=w[[0, 1, 3]], multiplicity=[1, 5, 3],
+                       lr=0.2, batch=2, noise=0.1)
+    t = np.array([0, 1, 5, 50, 300.0])
+    ra, rb = odes.risk_curve(a, t, method=method), odes.risk_curve(b, t, method=method)
+    assert ra.success and rb.success
+    np.testing.assert_allclose(ra.risk, rb.risk, rtol=1e-13)
+    assert odes.kernel_norm(a) == pytest.approx(odes.kernel_norm(b), rel=1e-14)
+
+
+@pytest.mark.parametrize("method", ["recursion", "propagator", "spectral"])
+def test_isotropic_closed_form_holds_for_real_dimension(method):
+    # H = I with weight d = 2.5, B = 1: E||e||^2 contracts by 1 - 2 eta + (d + 2) eta^2 per step
+    # and the threshold is 2/(d + 2), real d (the Isserlis trace term is tr H = d)
+    d, lr = 2.5, 0.1
+    m = iso(d, lr)
+    t = np.array([0, 1, 3, 30, 300.0])
+    exact = m.initial_risk() * (1 - 2 * lr + (d + 2) * lr * lr) ** t
+    r = odes.risk_curve(m, t, method=method)
+    assert r.success
+    np.testing.assert_allclose(r.risk, exact, rtol=1e-6 if method == "propagator" else 1e-12)
+    assert odes.stability_threshold(m) == pytest.approx(2 / (d + 2), rel=1e-12)
+    assert m.dimension == d
+
+
+@pytest.mark.parametrize("batch, noise", [(1, 0.0), (4, 0.3)])
+def test_spectral_closed_form_is_the_recursion(batch, noise):
+    # the secular-equation solution against the step-by-step recursion (power-law spectrum, real
+    # weights), and its long-time limit the fixed point sigma^2 / (1 - ||K||) (Sherman-Morrison)
+    j = np.arange(1, 201, dtype=float)
+    m = odes.LinearSGD(eigenvalues=j ** -1.4, target=j ** -0.6, multiplicity=1 + 0.37 * np.sin(j) ** 2,
+                       lr=0.5 * batch / np.sum(j ** -1.4), batch=batch, noise=noise)
+    t = np.array([0, 1, 2, 10, 100, 1000, 3000.0])
+    s = odes.risk_curve(m, t, method="spectral")
+    rec = odes.risk_curve(m, t, method="recursion")
+    assert s.success and s.status == Status.CONVERGED
+    np.testing.assert_allclose(s.risk, rec.risk, rtol=1e-11)
+    assert np.all(s.risk_err < 1e-12 * s.risk[0])
+    late = odes.risk_curve(m, [1e15], method="spectral")
+    assert 2 * late.risk[0] == pytest.approx(noise / (1 - late.kernel_norm), rel=1e-9, abs=1e-14)
+
+
+def test_spectral_reports_divergence_and_merges_equal_decay_rates():
+    # kernel norm >= 1: DIVERGED, no numbers; two different eigenvalues with the same a_i (eps(h)
+    # is symmetric about h = 1/(eta (1 + 1/B))) are one mode of the risk recursion: the closed
+    # form still equals the step-by-step recursion
+    big = iso(20, 1.02 * 2.0 / 22)
+    r = odes.risk_curve(big, [0, 10], method="spectral")
+    assert r.status == Status.DIVERGED and not r.success and np.all(np.isnan(r.risk))
+    twin = odes.LinearSGD(eigenvalues=[0.3, 0.7, 0.1], target=[1.0, -0.5, 2.0], multiplicity=[0.1, 0.1, 0.4],
+                          lr=1.0, noise=0.2)
+    t = np.array([0, 1, 10, 100, 1000.0])
+    r = odes.risk_curve(twin, t, method="spectral")
+    assert r.success
+    np.testing.assert_allclose(r.risk, odes.risk_curve(twin, t, method="recursion").risk, rtol=1e-12)
+
+
 def test_general_spectrum_threshold_is_where_the_kernel_norm_reaches_one():
     m = odes.LinearSGD.power_law(300, 0.8, 0.6, lr=0.1, batch=3)
     thr = odes.stability_threshold(m)
@@ -234,12 +297,16 @@ def test_bad_input_names_the_parameter():
         odes.LinearSGD(eigenvalues=[1.0, 0.0])
     with pytest.raises(ValueError, match="target"):
         odes.LinearSGD(eigenvalues=[1.0, 0.5], target=[1.0])
-    with pytest.raises(ValueError, match="multiplicity"):
-        odes.LinearSGD(eigenvalues=[1.0], multiplicity=[1.5])
+    # multiplicities are weights > 0 (real weights are a spectral measure's masses)
+    for bad in ([0.0], [-1.5], [np.inf], [np.nan]):
+        with pytest.raises(ValueError, match="multiplicity"):
+            odes.LinearSGD(eigenvalues=[1.0], multiplicity=bad)
     with pytest.raises(ValueError, match="momentum"):
         odes.LinearSGD(eigenvalues=[1.0], momentum=1.0)
     with pytest.raises(ValueError, match="batch"):
         odes.LinearSGD(eigenvalues=[1.0], batch=0)
+    with pytest.raises(ValueError, match="spectral"):
+        odes.risk_curve(odes.LinearSGD(eigenvalues=[1.0], momentum=0.5), [0, 5], method="spectral")
     m = odes.LinearSGD(eigenvalues=[1.0])
     with pytest.raises(ValueError, match="steps"):
         odes.risk_curve(m, [0, 5, 3])

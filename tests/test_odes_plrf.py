@@ -235,3 +235,23 @@ def test_risk_success_means_within_rtol_and_refinement_moves_it_less_than_the_es
     assert r.error_estimate["risk"] <= 1e-8 * np.max(r.risk)  # t = 0 is among the times: P(0) = max risk
     fine = risk_curve(model, t, spec=spectrum(model, rtol=1e-8, band_nodes=8, bulk_nodes=16))
     assert np.max(np.abs(fine.risk - r.risk)) <= r.error_estimate["risk"]
+
+
+def test_risk_matches_the_secular_solver_it_replaced():
+    # P(t) recorded from the secular-equation solver, this repository before the merge (odes.plrf
+    # with its own copy of the recursion; same default spectrum): the risk, now solved by
+    # odes.linear_sgd on the nodes with real multiplicities, within the curve's own error estimate
+    m = PLRF(alpha=1.0, beta=0.7, d=64, v=256)
+    t = np.array([0.0, 10.0, 1e3, 1e6, 1e12])
+    old = np.array([0.569331543556028, 0.05982739687954201, 0.00163558810015111, 0.00087246293953497,
+                    0.00087246293953497])
+    r = risk_curve(m, t)
+    assert r.success
+    assert np.max(np.abs(r.risk - old)) <= r.error_estimate["risk"]
+    # batch 4: the second recorded case
+    m = PLRF(alpha=1.2, beta=0.5, d=80, v=320, batch=4, lr_scale=0.2)
+    old = np.array([5.6933168613419760e-01, 2.4220197694191543e-02, 6.0557666029861399e-04,
+                    1.3337475485090855e-04, 1.3337471088945533e-04])
+    r = risk_curve(m, t)
+    assert r.success
+    assert np.max(np.abs(r.risk - old)) <= r.error_estimate["risk"]
