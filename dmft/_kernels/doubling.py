@@ -193,6 +193,44 @@ def _db_refresh(coef, T, fdt, i, lmin, lmax, C, X, AC, AX, H1, H2, H3, F1, dF1, 
 
 
 @njit(cache=True)
+def _db_gauss_solve(A, b, n):
+    """Solve ``A[:n, :n] y = b[:n]`` in place (``b <- y``; ``A`` is overwritten).
+
+    Gaussian elimination with partial pivoting (Golub & Van Loan, Matrix
+    Computations, 4th ed., Algorithm 3.4.1) for the tiny (``n <= DB_MEM``)
+    Anderson normal equations; a singular pivot gives non-finite entries,
+    which the caller treats as a failed fit.  Written out instead of
+    ``np.linalg.solve`` to keep the kernel's compile time small.
+    """
+    for k in range(n):
+        p = k
+        big = abs(A[k, k])
+        for r in range(k + 1, n):
+            if abs(A[r, k]) > big:
+                big = abs(A[r, k])
+                p = r
+        if p != k:
+            for c in range(n):
+                t = A[k, c]
+                A[k, c] = A[p, c]
+                A[p, c] = t
+            t = b[k]
+            b[k] = b[p]
+            b[p] = t
+        piv = A[k, k]
+        for r in range(k + 1, n):
+            f = A[r, k] / piv
+            for c in range(k + 1, n):
+                A[r, c] -= f * A[k, c]
+            b[r] -= f * b[k]
+    for k in range(n - 1, -1, -1):
+        s = b[k]
+        for c in range(k + 1, n):
+            s -= A[k, c] * b[c]
+        b[k] = s / A[k, k]
+
+
+@njit(cache=True)
 def _db_anderson(x, g, fprev, gprev, dFh, dGh, nh, it, Mm, Gm, gam):
     """One Anderson-mixing update of ``x`` from ``g = G(x)`` (eq. D13); returns the history size.
 
@@ -234,14 +272,16 @@ def _db_anderson(x, g, fprev, gprev, dFh, dGh, nh, it, Mm, Gm, gam):
         for q in range(L):
             x[q] = g[q]
         return 0
-    A = Mm[:nh, :nh].copy()
+    A = np.empty((nh, nh))
     for a in range(nh):
+        for b in range(nh):
+            A[a, b] = Mm[a, b]
         A[a, a] += 1e-12 * tr + 1e-300
-    sol = np.linalg.solve(A, Gm[:nh].copy())
+        gam[a] = Gm[a]
+    _db_gauss_solve(A, gam, nh)
     ok = True
     for a in range(nh):
-        gam[a] = sol[a]
-        if not math.isfinite(sol[a]):
+        if not math.isfinite(gam[a]):
             ok = False
     if not ok:
         for q in range(L):
@@ -272,8 +312,9 @@ def doubling_init(coef, T, fdt, h, n0, Cu, Ru, C, X, AC, AX, H1, H2, H3, mu_out,
         for j in range(i - 1, -1, -1):
             X[i, j] = X[i, j + 1] + 0.5 * h * (Ru[i, j] + Ru[i, j + 1])
             X[j, i] = X[i, j]
+    one = np.int64(1)  # (a literal 1 would make Numba compile a second, Literal[int] copy)
     for i in range(n0):
-        _db_row_hav(coef, i, 1, i, C, X, AC, AX, H1, H2, H3)
+        _db_row_hav(coef, i, one, i, C, X, AC, AX, H1, H2, H3)
     # averages over interval l > j of column j (s -> C(s, t_j), s > t_j)
     for j in range(n0):
         for l in range(j + 1, n0):
@@ -302,16 +343,17 @@ def _db_sweep(coef, T, fdt, h, i, jmax, nc, x, g, C, X, AC, AX, H1, H2, H3, F1, 
     order (N = 256, tol = 1e-9).  ``mu`` is refreshed once per sweep.
     """
     m = jmax + 1
+    one = np.int64(1)  # (a literal 1 would make Numba compile a second, Literal[int] copy)
     for j in range(m):
         C[i, j] = x[j]
         C[j, i] = x[j]
         X[i, j] = x[m + j]
         X[j, i] = x[m + j]
-    _db_row_hav(coef, i, 1, i - nc, C, X, AC, AX, H1, H2, H3)
+    _db_row_hav(coef, i, one, i - nc, C, X, AC, AX, H1, H2, H3)
     for j in range(m):
         AC[j, i] = _db_avg_last(C[i - 2, j], C[i - 1, j], C[i, j])
         AX[j, i] = _db_avg_last(X[i - 2, j], X[i - 1, j], X[i, j])
-    _db_refresh(coef, T, fdt, i, 1, i, C, X, AC, AX, H1, H2, H3, F1, dF1, u, v)
+    _db_refresh(coef, T, fdt, i, one, i, C, X, AC, AX, H1, H2, H3, F1, dF1, u, v)
     mu, e = _db_mu_e(coef, T, fdt, i, C, X, AX, H1, H3)
     change = 0.0
     for jj in range(m):
@@ -340,10 +382,10 @@ def _db_sweep(coef, T, fdt, h, i, jmax, nc, x, g, C, X, AC, AX, H1, H2, H3, F1, 
         X[j, i] = xn
         AC[j, i] = _db_avg_last(C[i - 2, j], C[i - 1, j], C[i, j])
         AX[j, i] = _db_avg_last(X[i - 2, j], X[i - 1, j], X[i, j])
-        lo = max(j - 1, 1)
+        lo = max(j - 1, one)
         hi = min(j + 1, i - nc)
         _db_row_hav(coef, i, lo, hi, C, X, AC, AX, H1, H2, H3)
-        _db_refresh(coef, T, fdt, i, max(j - 1, 1), min(j + 1, i), C, X, AC, AX, H1, H2, H3, F1, dF1,
+        _db_refresh(coef, T, fdt, i, lo, min(j + 1, i), C, X, AC, AX, H1, H2, H3, F1, dF1,
                     u, v)
     return mu, change
 
@@ -362,6 +404,7 @@ def doubling_rows(coef, T, fdt, h, i0, i1, nc, C, X, AC, AX, H1, H2, H3, tol, ma
     and ``change_out[k]`` its last change.
     """
     n = C.shape[0]
+    one = np.int64(1)  # (a literal 1 would make Numba compile a second, Literal[int] copy)
     F1 = np.zeros(n)
     dF1 = np.zeros(n)
     u = np.zeros(n)
@@ -401,8 +444,8 @@ def doubling_rows(coef, T, fdt, h, i0, i1, nc, C, X, AC, AX, H1, H2, H3, tol, ma
             x[m + j] = 2.0 * X[i - 1, j] - X[i - 2, j]
         xv = x[:2 * m]
         gv = g[:2 * m]
-        nh = 0
-        it = 0
+        nh = np.int64(0)
+        it = np.int64(0)
         change = np.inf
         mu = np.nan
         while True:
@@ -420,7 +463,7 @@ def doubling_rows(coef, T, fdt, h, i0, i1, nc, C, X, AC, AX, H1, H2, H3, tol, ma
             nh = _db_anderson(xv, gv, fprev[:2 * m], gprev[:2 * m], dFh[:, :2 * m],
                               dGh[:, :2 * m], nh, it, Mm, Gm, gam)
         # the row now holds g (the last sweep's output): final averages and one-time values
-        _db_row_hav(coef, i, 1, i - nc, C, X, AC, AX, H1, H2, H3)
+        _db_row_hav(coef, i, one, i - nc, C, X, AC, AX, H1, H2, H3)
         for j in range(m):
             AC[j, i] = _db_avg_last(C[i - 2, j], C[i - 1, j], C[i, j])
             AX[j, i] = _db_avg_last(X[i - 2, j], X[i - 1, j], X[i, j])
