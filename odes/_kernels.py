@@ -294,11 +294,15 @@ def _orthant(S, n, u, wu):
         return 1.0
     if n == 1:
         return 0.5
+    # int64 indices, not literals: a literal makes Numba compile another copy of _corr per pair
+    i0 = np.int64(0)
+    i1 = np.int64(1)
+    i2 = np.int64(2)
     if n == 2:
-        return 0.25 + _asin_clip(_corr(S, 0, 1)) / (2.0 * math.pi)
+        return 0.25 + _asin_clip(_corr(S, i0, i1)) / (2.0 * math.pi)
     if n == 3:
-        return 0.125 + (_asin_clip(_corr(S, 0, 1)) + _asin_clip(_corr(S, 0, 2))
-                        + _asin_clip(_corr(S, 1, 2))) / (4.0 * math.pi)
+        return 0.125 + (_asin_clip(_corr(S, i0, i1)) + _asin_clip(_corr(S, i0, i2))
+                        + _asin_clip(_corr(S, i1, i2))) / (4.0 * math.pi)
     R = np.empty((4, 4))
     for a in range(4):
         for b in range(4):
