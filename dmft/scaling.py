@@ -365,7 +365,8 @@ def scaling_loss(model: RandomFeatureScaling, t, *, rtol: float = 1e-8, atol: fl
     ----------
     model : RandomFeatureScaling
     t : array_like
-        Times ``>= 0`` (gradient descent: multiples of ``lr``), strictly increasing.
+        Times in ``[0, 1e15]`` (gradient descent: multiples of ``lr``), strictly increasing;
+        the ``t -> infinity`` limit is :func:`limit_loss`.
     rtol : float
         Relative tolerance on every ``L(t)``.
     atol : float, optional

@@ -92,7 +92,7 @@ import numpy as np
 from scipy.optimize import brentq
 
 from lmech.blocks.schedules import Constant, PowerLaw, Schedule, get_schedule
-from lmech.checks import check_array, check_choice, check_int, check_real
+from lmech.checks import check_array, check_choice, check_int, check_memory, check_real
 from lmech.result import Result, register_result
 from lmech.spec import Model, param, register_model
 from lmech.status import Status
@@ -560,7 +560,7 @@ def risk_curve(model: LinearSGD, steps, *, method: str = "propagator", rtol: flo
     ----------
     model : LinearSGD
     steps : array_like
-        Increasing integer step counts ``>= 0`` (:func:`log_times` makes a log grid).
+        Increasing integer step counts in ``[0, 1e15]`` (:func:`log_times` makes a log grid).
     method : str
         ``"propagator"`` (default): the exact discrete recursion integrated over adaptive
         blocks with the exact per-mode propagator (cost linear in modes x blocks);
@@ -671,6 +671,12 @@ def _run_spectral(model, t_out):
     knorm = float((Q / eps).sum())
     if not knorm < 1:
         return nan, nan, nan, Status.DIVERGED, f"kernel norm {knorm:.6g} >= 1: SGD diverges", 0
+    if not np.all(Q > 0):
+        raise ValueError("method: 'spectral' needs every mode coupled to the risk ((eta^2/B) m h^2 > 0); "
+                         f"the smallest eigenvalue {float(h.min()):.3g} underflows: use method='recursion' "
+                         "or 'propagator'")
+    check_memory("method", 16.0 * eps.size ** 2, f"method='spectral' with {eps.size} distinct decay rates "
+                 "(an n x n eigenvector matrix)")
     # Y(t+1) = (diag(1 - eps) + Q 1^T) Y + Q sigma^2; with S = diag(q), q = sqrt(Q), the matrix is
     # S (I - (diag(eps) - q q^T)) S^-1: symmetric, diagonal plus rank one
     q = np.sqrt(Q)

@@ -674,6 +674,12 @@ def risk_curve(model: PLRF, t, *, spec: PLRFSpectrum | None = None, rtol: float 
     model : PLRF
     t : array_like of int
         Steps (non-negative integers, any order; any size up to ``1e15``).
+    rtol : float
+        Tolerance of the curve, *absolute on the scale of the problem*: ``success``
+        needs ``error_estimate["risk"] <= rtol * max(max risk asked for, P(0))``; a
+        late-time risk far below ``P(0)`` is then known to a relative accuracy of
+        only ``rtol P(0) / P(t)``.  Also the spectrum's tolerance when ``spec`` is
+        not given.
     spec : PLRFSpectrum, optional
         A precomputed :func:`spectrum` of ``model`` (else computed with
         ``rtol``, ``band_nodes`` and ``bulk_nodes``).
@@ -708,7 +714,7 @@ def risk_curve(model: PLRF, t, *, spec: PLRFSpectrum | None = None, rtol: float 
                                                        bulk_nodes=bulk_nodes),
                              rtol=rtol, estimate_error=estimate_error)
             if (res.success or res.status != Status.TOLERANCE or not estimate_error
-                    or (band_nodes, bulk_nodes) == (8, 16)):
+                    or res.scalars.get("spectrum_success") is False or (band_nodes, bulk_nodes) == (8, 16)):
                 return res
             band_nodes, bulk_nodes = min(2 * band_nodes, 8), min(2 * bulk_nodes, 16)
     elif spec.model != model:
@@ -716,8 +722,11 @@ def risk_curve(model: PLRF, t, *, spec: PLRFSpectrum | None = None, rtol: float 
     gamma = learning_rate(model)
     B = float(model.batch)
     scal = dict(lr=gamma, p_star=spec.p_star, n_nodes=int(spec.x.size) if "x" in spec.arrays else 0)
-    base = dict(model=model, options=dict(rtol=spec.options.get("rtol"), band_nodes=spec.options.get("band_nodes")),
+    base = dict(model=model, options=dict(rtol=spec.options.get("rtol"), band_nodes=spec.options.get("band_nodes"),
+                                          bulk_nodes=spec.options.get("bulk_nodes"),
+                                          bulk_group=spec.options.get("bulk_group")),
                 conventions=CONVENTIONS)
+    scal["spectrum_success"] = bool(spec.success)
     if not spec.success and "x" not in spec.arrays:
         return PLRFRisk(success=False, status=spec.status, message="spectrum: " + spec.message,
                         scalars=scal, error_estimate={"risk": math.nan}, **base)

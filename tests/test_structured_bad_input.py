@@ -94,6 +94,13 @@ CASES = [
     ("scaling_loss.rtol", "rtol", lambda v: dmft.scaling_loss(RFS, [1.0], rtol=v), NOT_POSITIVE | {"huge"}),
     ("simulate_gcm.p", "p", lambda v: validation.simulate_gcm(GCM, v, [1.0]), ALL),
     ("simulate_linear_sgd.times", "times", lambda v: validation.simulate_linear_sgd(LIN, v), NOT_REAL - {"shape"}),
+    # real multiplicities are weights of the theory; a finite-d simulation needs whole modes
+    ("simulate_linear_sgd.multiplicity", "multiplicity",
+     lambda v: validation.simulate_linear_sgd(odes.LinearSGD(eigenvalues=[1.0, 0.5], multiplicity=[0.5, v],
+                                                             target=[1.0, 1.0], lr=0.1), [0, 1]), ALL),
+    ("risk_curve.method spectral, decoupled mode", "method",
+     lambda v: odes.risk_curve(odes.LinearSGD(eigenvalues=[1.0, 1e-170], target=[1.0, 1.0], lr=0.5), [0, 10],
+                               method="spectral"), ALL),
     ("simulate_scaling.times", "times", lambda v: validation.simulate_scaling(RFS, v), NOT_REAL - {"shape"}),
 ]
 

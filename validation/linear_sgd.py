@@ -56,7 +56,11 @@ def simulate_linear_sgd(model, times, *, seed: int = 0) -> Result:
         raise ValueError("times must be increasing integers >= 0")
     seed = check_int("seed", seed, low=0)
     t0 = time.perf_counter()
-    rep = model.multiplicity.astype(np.int64)
+    m = np.asarray(model.multiplicity, dtype=float)
+    if not np.all((m >= 1.0) & (m == np.round(m))):
+        raise ValueError("multiplicity: a finite-d simulation needs positive integer multiplicities (the "
+                         f"model has {m[(m < 1.0) | (m != np.round(m))][:3].tolist()}); real weights are for the theory")
+    rep = m.astype(np.int64)
     h = np.repeat(model.eigenvalues, rep)
     ws = np.ascontiguousarray(np.repeat(model.target, rep))
     sqrt_h = np.sqrt(h)
