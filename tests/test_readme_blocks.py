@@ -7,6 +7,7 @@ works: archives it writes are replaced or resumed, never refused).
 
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -38,6 +39,13 @@ def test_readme_block_runs_standalone_twice(code, tmp_path):
     script = tmp_path / "block.py"
     script.write_text(code)
     for attempt in (1, 2):
-        proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True,
-                              text=True, timeout=3600)
-        assert proc.returncode == 0, f"run {attempt}:\n{proc.stderr[-3000:]}"
+        # its own session, so that a timeout also ends the worker processes a block starts
+        proc = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, start_new_session=True)
+        try:
+            _, err = proc.communicate(timeout=3600)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise
+        assert proc.returncode == 0, f"run {attempt}:\n{err[-3000:]}"
