@@ -54,6 +54,8 @@ def simulate_linear_sgd(model, times, *, seed: int = 0) -> Result:
     t_out = check_array("times", times, ndim=1, min_size=1)
     if np.any(t_out < 0) or np.any(t_out != np.round(t_out)) or np.any(np.diff(t_out) <= 0):
         raise ValueError("times must be increasing integers >= 0")
+    if np.any(t_out > 1e12):
+        raise ValueError("times must be <= 1e12 (the simulation runs every step)")
     seed = check_int("seed", seed, low=0)
     t0 = time.perf_counter()
     m = np.asarray(model.multiplicity, dtype=float)
