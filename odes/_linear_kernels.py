@@ -164,6 +164,19 @@ def scalar_direct(h, eta, binv, n, Po, S0, S1, S2):
 
 
 @njit(cache=True)
+def _shift_add(binom, Q, x, base, scale, T):
+    """``T_q = base_q + scale sum_r binom(q, r) x^(q-r) Q_r`` for ``q <= 4``: the power sums
+    ``sum_j (j + x)^q a^j`` of a block shifted by ``x`` steps, added to ``base``."""
+    for q in range(5):
+        acc = 0.0
+        pw = 1.0
+        for r in range(q, -1, -1):
+            acc += binom[q, r] * pw * Q[r]
+            pw *= x
+        T[q] = base[q] + scale * acc
+
+
+@njit(cache=True)
 def scalar_direct_varying(h, eta, deta, binv, n, Po, S0, S1, S2):
     """Block moments over ``n`` steps of a rate varying linearly, ``eta_s = eta + deta (s - m)``
     about the block's midpoint ``m``, correct to second order in the variation.
@@ -204,27 +217,14 @@ def scalar_direct_varying(h, eta, deta, binv, n, Po, S0, S1, S2):
         m = n
         while m > 0:
             if m & 1:
-                # Y <- Y + P sum_r binom(q, r) na^(q-r) Q_r
-                for q in range(5):
-                    acc = 0.0
-                    pw = 1.0
-                    for r in range(q, -1, -1):
-                        acc += binom[q, r] * pw * Q[r]
-                        pw *= na
-                    T[q] = Y[q] + P * acc
+                _shift_add(binom, Q, na, Y, P, T)   # Y <- Y + P sum_r binom(q, r) na^(q-r) Q_r
                 for q in range(5):
                     Y[q] = T[q]
                 P *= Pq
                 na += L
             m >>= 1
             if m > 0:
-                for q in range(5):
-                    acc = 0.0
-                    pw = 1.0
-                    for r in range(q, -1, -1):
-                        acc += binom[q, r] * pw * Q[r]
-                        pw *= L
-                    T[q] = Q[q] + Pq * acc
+                _shift_add(binom, Q, L, Q, Pq, T)   # Q <- Q + Pq sum_r binom(q, r) L^(q-r) Q_r
                 for q in range(5):
                     Q[q] = T[q]
                 Pq *= Pq
