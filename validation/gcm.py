@@ -68,7 +68,7 @@ from lmech.result import Result, register_result
 from lmech.status import Status
 
 from .compare import Simulator, register_simulator
-from .erm import _alphas, _fit_hinge, _fit_smooth, replica_theory
+from .erm import _alphas, _check_data_memory, _fit_hinge, _fit_smooth, replica_theory
 
 __all__ = ["GCMRun", "spectrum_at", "simulate_gcm", "simulate_random_features", "gcm_theory",
            "gcm_point", "rf_point", "fit_ridge"]
@@ -180,8 +180,7 @@ def simulate_gcm(model, p: int, alphas, *, seed: int = 0, gtol: float = 1e-8) ->
     seed = check_int("seed", seed, low=0)
     gtol = check_real("gtol", gtol, low=0.0, low_open=True)
     alphas = _alphas(alphas)
-    check_memory("alphas", 8.0 * 3 * float(np.max(alphas)) * p * p,
-                 f"simulate_gcm at p = {p}, alpha = {float(np.max(alphas)):.3g}")
+    _check_data_memory(p, alphas, "simulate_gcm", copies=2)
     _check_loss(model, "validation.simulate_gcm")
     t0 = time.perf_counter()
     omega, theta2, rho_perp = spectrum_at(model, p)
