@@ -657,7 +657,7 @@ def compare(theory, model, *, sizes: Sequence[int], seeds=8, observables: Sequen
         n = np.sum(np.isfinite(data), axis=1)                      # (S, P, ...)
         # a run that reports success but holds non-finite values is not dropped silently:
         # counted, noted, and no agreement is claimed for the observable
-        nonfinite = int(np.sum(~np.isfinite(np.array(sres.arrays[o], dtype=float)[ok])))
+        nonfinite = int(np.sum(~np.isfinite(data[ok])))  # data is the stored array on the ok runs
         scalars[f"nonfinite_{o}"] = nonfinite
         with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)   # all-NaN slices: failed runs
